@@ -1,0 +1,63 @@
+/* hist/hist.h — a log-linear latency histogram (HdrHistogram-like).
+ *
+ * Values are unsigned 64-bit integers (nanoseconds, usually). Each power of two
+ * is split into ARK_HIST_SUB_BUCKETS linear sub-buckets, so any recorded value
+ * is known to within 1/128 (< 0.8 %) relative error; values below 128 are
+ * exact. Values above ARK_HIST_MAX_VALUE (~1.1e12, i.e. 18 minutes in ns) land
+ * in the last bucket and still count. A histogram is plain memory with no
+ * pointers: it may live in a shared segment, be copied and be merged.
+ * Recording is a few instructions and never allocates; one writer at a time. */
+#ifndef ARK_HIST_H
+#define ARK_HIST_H
+
+#include <stdint.h>
+
+#define ARK_HIST_SUB_BITS 7
+#define ARK_HIST_SUB_BUCKETS (1u << ARK_HIST_SUB_BITS)
+#define ARK_HIST_MAX_EXPONENT 40
+#define ARK_HIST_BUCKETS (ARK_HIST_SUB_BUCKETS * (ARK_HIST_MAX_EXPONENT - ARK_HIST_SUB_BITS + 2))
+#define ARK_HIST_MAX_VALUE ((1ull << (ARK_HIST_MAX_EXPONENT + 1)) - 1)
+
+struct ark_hist {
+	uint64_t count;
+	uint64_t sum;
+	uint64_t min;
+	uint64_t max;
+	uint64_t buckets[ARK_HIST_BUCKETS];
+};
+
+void ark_hist_reset(struct ark_hist *h);
+
+static inline uint32_t ark_hist_bucket_of(uint64_t value)
+{
+	if (value > ARK_HIST_MAX_VALUE)
+		value = ARK_HIST_MAX_VALUE;
+	if (value < ARK_HIST_SUB_BUCKETS)
+		return (uint32_t)value;
+	uint32_t exponent = 63u - (uint32_t)__builtin_clzll(value);     /* >= SUB_BITS */
+	uint32_t sub = (uint32_t)(value >> (exponent - ARK_HIST_SUB_BITS)) & (ARK_HIST_SUB_BUCKETS - 1);
+	return (exponent - ARK_HIST_SUB_BITS + 1) * ARK_HIST_SUB_BUCKETS + sub;
+}
+
+static inline void ark_hist_record(struct ark_hist *h, uint64_t value)
+{
+	h->buckets[ark_hist_bucket_of(value)]++;
+	h->count++;
+	h->sum += value;
+	if (value < h->min)
+		h->min = value;
+	if (value > h->max)
+		h->max = value;
+}
+
+/* The smallest and largest value a bucket stands for. */
+uint64_t ark_hist_bucket_low(uint32_t bucket);
+uint64_t ark_hist_bucket_high(uint32_t bucket);
+
+/* The value at quantile q in [0, 1]: the midpoint of the bucket holding the
+ * q-th ranked value, clamped to [min, max]. 0 when empty. */
+uint64_t ark_hist_quantile(const struct ark_hist *h, double q);
+double ark_hist_mean(const struct ark_hist *h);
+void ark_hist_merge(struct ark_hist *into, const struct ark_hist *from);
+
+#endif /* ARK_HIST_H */

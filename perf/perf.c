@@ -1,0 +1,218 @@
+/* perf/perf.c — benchmark registry, JSON writer, statistics and the TSC
+ * calibration shared by every `ark perf` benchmark. */
+#include "perf/perf.h"
+
+#include "common/common.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_BENCHES 32
+
+static const struct ark_perf_bench *benches[MAX_BENCHES];
+static int bench_count;
+
+void ark_perf_register(const struct ark_perf_bench *bench)
+{
+	if (bench_count == MAX_BENCHES)
+		abort();
+	benches[bench_count++] = bench;
+}
+
+const struct ark_perf_bench *ark_perf_find(const char *name)
+{
+	for (int i = 0; i < bench_count; i++)
+		if (strcmp(benches[i]->name, name) == 0)
+			return benches[i];
+	return NULL;
+}
+
+int ark_perf_count(void)
+{
+	return bench_count;
+}
+
+const struct ark_perf_bench *ark_perf_at(int index)
+{
+	return index >= 0 && index < bench_count ? benches[index] : NULL;
+}
+
+/* ---- JSON ---- */
+
+void ark_json_init(struct ark_json *j, FILE *out)
+{
+	memset(j, 0, sizeof *j);
+	j->out = out;
+}
+
+static void escape(FILE *out, const char *s)
+{
+	fputc('"', out);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			fprintf(out, "\\%c", c);
+		else if (c == '\n')
+			fputs("\\n", out);
+		else if (c < 0x20)
+			fprintf(out, "\\u%04x", c);
+		else
+			fputc(c, out);
+	}
+	fputc('"', out);
+}
+
+static void prefix(struct ark_json *j, const char *key)
+{
+	if (j->need_comma[j->depth])
+		fputc(',', j->out);
+	j->need_comma[j->depth] = true;
+	if (key) {
+		escape(j->out, key);
+		fputc(':', j->out);
+	}
+}
+
+void ark_json_object_begin(struct ark_json *j, const char *key)
+{
+	prefix(j, key);
+	fputc('{', j->out);
+	j->need_comma[++j->depth] = false;
+}
+
+void ark_json_object_end(struct ark_json *j)
+{
+	fputc('}', j->out);
+	j->depth--;
+}
+
+void ark_json_array_begin(struct ark_json *j, const char *key)
+{
+	prefix(j, key);
+	fputc('[', j->out);
+	j->need_comma[++j->depth] = false;
+}
+
+void ark_json_array_end(struct ark_json *j)
+{
+	fputc(']', j->out);
+	j->depth--;
+}
+
+void ark_json_string(struct ark_json *j, const char *key, const char *value)
+{
+	prefix(j, key);
+	escape(j->out, value ? value : "");
+}
+
+void ark_json_number(struct ark_json *j, const char *key, double value)
+{
+	prefix(j, key);
+	if (!isfinite(value))
+		fputs("null", j->out);
+	else if (value == floor(value) && fabs(value) < 1e15)
+		fprintf(j->out, "%.0f", value);
+	else
+		fprintf(j->out, "%.6g", value);
+}
+
+void ark_json_uint(struct ark_json *j, const char *key, uint64_t value)
+{
+	prefix(j, key);
+	fprintf(j->out, "%llu", (unsigned long long)value);
+}
+
+void ark_json_bool(struct ark_json *j, const char *key, bool value)
+{
+	prefix(j, key);
+	fputs(value ? "true" : "false", j->out);
+}
+
+void ark_json_finish(struct ark_json *j)
+{
+	fputc('\n', j->out);
+	fflush(j->out);
+}
+
+/* ---- Statistics ---- */
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+double ark_perf_median(const double *values, int count)
+{
+	if (count <= 0)
+		return NAN;
+	double sorted[count];
+	memcpy(sorted, values, sizeof(double) * (size_t)count);
+	qsort(sorted, (size_t)count, sizeof(double), cmp_double);
+	return count % 2 ? sorted[count / 2] : (sorted[count / 2 - 1] + sorted[count / 2]) / 2;
+}
+
+/* ---- TSC ---- */
+
+double ark_tsc_ns_per_tick(void)
+{
+	static double ns_per_tick;
+	if (ns_per_tick > 0)
+		return ns_per_tick;
+	uint64_t t0 = ark_now_ns(), c0 = ark_tsc();
+	struct timespec pause = {0, 50 * 1000 * 1000};
+	nanosleep(&pause, NULL);
+	uint64_t t1 = ark_now_ns(), c1 = ark_tsc();
+	ns_per_tick = c1 > c0 ? (double)(t1 - t0) / (double)(c1 - c0) : 1.0;
+	return ns_per_tick;
+}
+
+/* ---- Machine ---- */
+
+static void cpu_model(char *buf, size_t len)
+{
+	snprintf(buf, len, "unknown");
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	if (!f)
+		return;
+	char line[256];
+	while (fgets(line, sizeof line, f)) {
+		if (strncmp(line, "model name", 10) == 0) {
+			char *colon = strchr(line, ':');
+			if (colon) {
+				colon += 2;
+				colon[strcspn(colon, "\n")] = '\0';
+				snprintf(buf, len, "%s", colon);
+			}
+			break;
+		}
+	}
+	fclose(f);
+}
+
+void ark_perf_json_machine(struct ark_json *j)
+{
+	struct utsname u;
+	char model[128];
+	uname(&u);
+	cpu_model(model, sizeof model);
+	ark_json_object_begin(j, "machine");
+	ark_json_string(j, "cpu_model", model);
+	ark_json_number(j, "cpus", ark_cpu_count());
+	ark_json_string(j, "kernel", u.release);
+	ark_json_number(j, "tsc_ns_per_tick", ark_tsc_ns_per_tick());
+	ark_json_object_end(j);
+}
+
+void ark_perf_print_machine(FILE *out)
+{
+	struct utsname u;
+	char model[128];
+	uname(&u);
+	cpu_model(model, sizeof model);
+	fprintf(out, "machine: %s, %d CPUs, Linux %s\n", model, ark_cpu_count(), u.release);
+}

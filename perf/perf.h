@@ -1,0 +1,78 @@
+/* perf/perf.h — the benchmark harness behind `ark perf <bench>`.
+ *
+ * Each benchmark lives in perf/bench_<name>.c and registers itself with
+ * ARK_PERF_BENCH. Benchmarks share: a JSON writer (with --json a benchmark
+ * prints exactly one JSON object whose "headline" member holds the figures its
+ * issue asks for), statistics over several runs (median), a calibrated
+ * time-stamp counter for sub-100 ns timing, and a description of the machine.
+ * Timing lives here, never in the pass/fail test suite. */
+#ifndef ARK_PERF_H
+#define ARK_PERF_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct ark_perf_bench {
+	const char *name;
+	const char *summary;
+	int (*main)(int argc, char **argv);  /* argv[0] == name */
+};
+
+void ark_perf_register(const struct ark_perf_bench *bench);
+const struct ark_perf_bench *ark_perf_find(const char *name);
+int ark_perf_count(void);
+const struct ark_perf_bench *ark_perf_at(int index);
+
+#define ARK_PERF_BENCH(ident, bench_name, bench_summary, bench_main)          \
+	static const struct ark_perf_bench ident = {                          \
+		.name = (bench_name), .summary = (bench_summary),             \
+		.main = (bench_main)                                          \
+	};                                                                    \
+	__attribute__((constructor)) static void ident##_register(void)       \
+	{                                                                     \
+		ark_perf_register(&ident);                                    \
+	}
+
+/* ---- JSON writer: streaming, comma placement handled, strings escaped. ---- */
+struct ark_json {
+	FILE *out;
+	int depth;
+	bool need_comma[32];
+};
+
+void ark_json_init(struct ark_json *j, FILE *out);
+void ark_json_object_begin(struct ark_json *j, const char *key);  /* key NULL in arrays/top */
+void ark_json_object_end(struct ark_json *j);
+void ark_json_array_begin(struct ark_json *j, const char *key);
+void ark_json_array_end(struct ark_json *j);
+void ark_json_string(struct ark_json *j, const char *key, const char *value);
+void ark_json_number(struct ark_json *j, const char *key, double value);
+void ark_json_uint(struct ark_json *j, const char *key, uint64_t value);
+void ark_json_bool(struct ark_json *j, const char *key, bool value);
+void ark_json_finish(struct ark_json *j);  /* newline and flush */
+
+/* ---- Statistics ---- */
+double ark_perf_median(const double *values, int count);
+
+/* ---- Time-stamp counter, calibrated against CLOCK_MONOTONIC ---- */
+static inline uint64_t ark_tsc(void)
+{
+#if defined(__x86_64__)
+	unsigned lo, hi;
+	__asm__ __volatile__("rdtsc" : "=a"(lo), "=d"(hi));
+	return ((uint64_t)hi << 32) | lo;
+#else
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+#endif
+}
+/* Nanoseconds per TSC tick (calibrated once per process, ~50 ms). */
+double ark_tsc_ns_per_tick(void);
+
+/* ---- The machine, for the JSON "machine" member and the table header ---- */
+void ark_perf_json_machine(struct ark_json *j);
+void ark_perf_print_machine(FILE *out);
+
+#endif /* ARK_PERF_H */

@@ -1,0 +1,262 @@
+/* ring/ring.h — lock-free single-producer single-consumer ring of fixed-size
+ * slots, living in shared memory (one writer process, one reader process).
+ *
+ * Layout (all offsets, no pointers; every part on its own 128-byte block so
+ * adjacent-line prefetch never makes two sides share):
+ *   [ header, immutable after init ][ producer: head ][ consumer: tail ]
+ *   [ data event count (consumer sleeps) ][ space event count (producer sleeps) ]
+ *   [ slots: capacity x slot_size, capacity a power of two, slot_size % 64 == 0 ]
+ *
+ * Indices are free-running 64-bit counters; slot i lives at (i & mask). The
+ * producer owns head, the consumer owns tail; each side keeps a cached copy of
+ * the other's index in its private handle and re-reads the shared one only
+ * when the ring looks full (producer) or empty (consumer).
+ *
+ * Ordering: the producer writes slots in place, then publishes with one
+ * release store of head per batch; the consumer reads head with acquire,
+ * reads the slots in place, then gives them back with one release store of
+ * tail. Nothing stronger is used while events flow.
+ *
+ * Waiting: spin, yield, adaptive (bounded spin, then futex sleep) or block
+ * (futex sleep at once). A side that sleeps raises the `sleeping` flag of an
+ * event count; the other side, after publishing, looks at that flag (a plain
+ * load of a line nobody writes while events flow) and only then makes the
+ * futex wake system call. The store-then-load race between "publish, then
+ * check the flag" and "raise the flag, then check the index" is closed by an
+ * asymmetric barrier: the sleeper issues membarrier(GLOBAL_EXPEDITED), which
+ * forces a full barrier on every CPU running an ARK process, so the publisher
+ * needs only a compiler barrier. Where membarrier is unavailable both sides
+ * use a sequentially consistent fence instead. Futexes are shared (never
+ * FUTEX_PRIVATE_FLAG): the two sides are different processes. Every wait has a
+ * timeout, so a side notices a peer that went quiet or died.
+ *
+ * Delivery: a slot becomes visible only when its batch is committed; a
+ * producer killed mid-batch leaves nothing half-written visible. */
+#ifndef ARK_RING_H
+#define ARK_RING_H
+
+#include "common/common.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ARK_RING_MAGIC 0x31474e49524b5241ull /* "ARKRING1" little-endian */
+#define ARK_RING_BLOCK 128u
+#define ARK_RING_MAX_CAPACITY (1u << 30)
+#define ARK_RING_MAX_SLOT_SIZE (1u << 20)
+
+enum ark_wait {
+	ARK_WAIT_SPIN,      /* busy-poll; for machines with a free core per agent */
+	ARK_WAIT_YIELD,     /* poll with sched_yield between looks */
+	ARK_WAIT_ADAPTIVE,  /* spin ARK_WAIT_SPIN_US, then sleep on a futex (default) */
+	ARK_WAIT_BLOCK,     /* sleep on a futex whenever there is nothing to do */
+};
+
+struct ark_ring_eventcount {
+	_Atomic uint32_t seq;       /* the futex word: bumped on every wake */
+	_Atomic uint32_t sleeping;  /* set by the side about to sleep */
+	_Atomic uint64_t wakes;     /* futex wake calls made (diagnostics) */
+	_Atomic uint64_t sleeps;    /* futex waits entered (diagnostics) */
+};
+
+struct ark_ring {
+	/* Block 0: written once by ark_ring_init, read-only afterwards. */
+	_Atomic uint64_t magic;
+	uint32_t slot_size;
+	uint32_t capacity;
+	uint64_t mask;
+	uint64_t slots_offset;      /* from the start of this struct */
+	uint64_t total_size;
+	uint64_t initial_index;
+	_Atomic int32_t producer_pid;  /* last process to open each side */
+	_Atomic int32_t consumer_pid;
+	_Atomic uint32_t producer_relies_on_membarrier;
+	_Atomic uint32_t consumer_relies_on_membarrier;
+	char pad0[ARK_RING_BLOCK - 64];
+	/* Block 1: the producer's. */
+	_Alignas(ARK_RING_BLOCK) _Atomic uint64_t head;  /* next index to publish */
+	char pad1[ARK_RING_BLOCK - 8];
+	/* Block 2: the consumer's. */
+	_Alignas(ARK_RING_BLOCK) _Atomic uint64_t tail;  /* next index to consume */
+	char pad2[ARK_RING_BLOCK - 8];
+	/* Block 3: the consumer sleeps here waiting for data. */
+	_Alignas(ARK_RING_BLOCK) struct ark_ring_eventcount data_ready;
+	char pad3[ARK_RING_BLOCK - sizeof(struct ark_ring_eventcount)];
+	/* Block 4: the producer sleeps here waiting for space. */
+	_Alignas(ARK_RING_BLOCK) struct ark_ring_eventcount space_ready;
+	char pad4[ARK_RING_BLOCK - sizeof(struct ark_ring_eventcount)];
+};
+
+_Static_assert(sizeof(struct ark_ring) == 5 * ARK_RING_BLOCK, "ring header is five blocks");
+
+struct ark_ring_wait_config {
+	enum ark_wait strategy;
+	uint64_t spin_ns;   /* adaptive: how long to spin before sleeping */
+};
+
+/* The producer's private handle. */
+struct ark_ring_producer {
+	struct ark_ring *ring;
+	uint8_t *slots;
+	uint64_t mask;
+	uint32_t slot_size;
+	uint32_t capacity;
+	uint64_t head;        /* next index to publish (== shared head) */
+	uint64_t tail_cache;  /* last tail seen */
+	uint32_t reserved;    /* slots handed out by the last reserve */
+	bool full_fence;      /* no membarrier: fence before looking at `sleeping` */
+	struct ark_ring_wait_config wait;
+};
+
+/* The consumer's private handle. */
+struct ark_ring_consumer {
+	struct ark_ring *ring;
+	uint8_t *slots;
+	uint64_t mask;
+	uint32_t slot_size;
+	uint32_t capacity;
+	uint64_t tail;        /* next index to consume (== shared tail) */
+	uint64_t head_cache;  /* last head seen */
+	bool full_fence;
+	struct ark_ring_wait_config wait;
+};
+
+/* ---- Setting up ---- */
+
+/* Bytes a ring of this shape needs (header plus slots). 0 if the shape is invalid. */
+size_t ark_ring_size(uint32_t slot_size, uint32_t capacity);
+/* Lay a ring out in `memory` (128-byte aligned, at least ark_ring_size bytes).
+ * initial_index lets tests start the indices just below 2^64. */
+int ark_ring_init(void *memory, size_t memory_size, uint32_t slot_size, uint32_t capacity,
+		  uint64_t initial_index, struct ark_err *err);
+/* Check a ring found in shared memory (magic, shape, sizes, indices). */
+int ark_ring_validate(const struct ark_ring *ring, size_t memory_size, struct ark_err *err);
+
+int ark_ring_producer_open(struct ark_ring_producer *p, struct ark_ring *ring,
+			   const struct ark_ring_wait_config *wait, struct ark_err *err);
+int ark_ring_consumer_open(struct ark_ring_consumer *c, struct ark_ring *ring,
+			   const struct ark_ring_wait_config *wait, struct ark_err *err);
+
+/* ARK_WAIT (spin|yield|adaptive|block, default adaptive) and ARK_WAIT_SPIN_US
+ * (default 20) from the environment. */
+int ark_ring_wait_from_env(struct ark_ring_wait_config *wait, struct ark_err *err);
+int ark_ring_wait_parse(const char *text, enum ark_wait *out, struct ark_err *err);
+const char *ark_ring_wait_name(enum ark_wait strategy);
+
+/* ---- Out-of-line slow paths (used by the inline fast paths below) ---- */
+void ark_ring__wake(struct ark_ring_eventcount *ec);
+int ark_ring__wait_space(struct ark_ring_producer *p, uint32_t want, uint64_t timeout_ns);
+int ark_ring__wait_data(struct ark_ring_consumer *c, uint64_t timeout_ns);
+
+static inline void ark_ring__after_publish(bool full_fence, struct ark_ring_eventcount *ec)
+{
+	if (full_fence)
+		atomic_thread_fence(memory_order_seq_cst);
+	else
+		atomic_signal_fence(memory_order_seq_cst); /* compiler barrier; membarrier does the rest */
+	if (__builtin_expect(atomic_load_explicit(&ec->sleeping, memory_order_relaxed) != 0, 0))
+		ark_ring__wake(ec);
+}
+
+/* ---- Producer fast path ---- */
+
+/* Reserve up to `want` slots without waiting; returns how many (0 if full). */
+static inline uint32_t ark_ring_try_reserve(struct ark_ring_producer *p, uint32_t want)
+{
+	uint64_t free_slots = p->capacity - (p->head - p->tail_cache);
+	if (free_slots < want) {
+		p->tail_cache = atomic_load_explicit(&p->ring->tail, memory_order_acquire);
+		free_slots = p->capacity - (p->head - p->tail_cache);
+	}
+	uint32_t n = free_slots < want ? (uint32_t)free_slots : want;
+	p->reserved = n;
+	return n;
+}
+
+/* Reserve at least one and up to `want` slots, waiting per the strategy for
+ * at most timeout_ns. Returns 0 and the count in *reserved, or -ETIMEDOUT. */
+static inline int ark_ring_reserve(struct ark_ring_producer *p, uint32_t want, uint64_t timeout_ns,
+				   uint32_t *reserved)
+{
+	uint32_t n = ark_ring_try_reserve(p, want);
+	if (__builtin_expect(n == 0, 0)) {
+		int rc = ark_ring__wait_space(p, want, timeout_ns);
+		if (rc)
+			return rc;
+		n = ark_ring_try_reserve(p, want);
+	}
+	*reserved = n;
+	return 0;
+}
+
+/* The i-th reserved slot (i < reserved), to be written in place. */
+static inline void *ark_ring_slot(const struct ark_ring_producer *p, uint32_t i)
+{
+	return p->slots + ((p->head + i) & p->mask) * p->slot_size;
+}
+
+/* Publish the first n reserved slots (n <= reserved): one release store. */
+static inline void ark_ring_commit(struct ark_ring_producer *p, uint32_t n)
+{
+	p->head += n;
+	p->reserved = 0;
+	atomic_store_explicit(&p->ring->head, p->head, memory_order_release);
+	ark_ring__after_publish(p->full_fence, &p->ring->data_ready);
+}
+
+/* ---- Consumer fast path ---- */
+
+/* How many events (up to max) can be read now, without waiting. */
+static inline uint32_t ark_ring_try_peek(struct ark_ring_consumer *c, uint32_t max)
+{
+	uint64_t avail = c->head_cache - c->tail;
+	if (avail == 0) {
+		c->head_cache = atomic_load_explicit(&c->ring->head, memory_order_acquire);
+		avail = c->head_cache - c->tail;
+	}
+	return avail < max ? (uint32_t)avail : max;
+}
+
+/* Wait per the strategy for at least one event, at most timeout_ns. Returns 0
+ * and the count (up to max) in *count, or -ETIMEDOUT. */
+static inline int ark_ring_peek(struct ark_ring_consumer *c, uint32_t max, uint64_t timeout_ns,
+				uint32_t *count)
+{
+	uint32_t n = ark_ring_try_peek(c, max);
+	if (__builtin_expect(n == 0, 0)) {
+		int rc = ark_ring__wait_data(c, timeout_ns);
+		if (rc)
+			return rc;
+		n = ark_ring_try_peek(c, max);
+	}
+	*count = n;
+	return 0;
+}
+
+/* The i-th available event (i < peeked count), read in place. */
+static inline const void *ark_ring_event(const struct ark_ring_consumer *c, uint32_t i)
+{
+	return c->slots + ((c->tail + i) & c->mask) * c->slot_size;
+}
+
+/* Give the first n peeked slots back to the producer: one release store. */
+static inline void ark_ring_release(struct ark_ring_consumer *c, uint32_t n)
+{
+	c->tail += n;
+	atomic_store_explicit(&c->ring->tail, c->tail, memory_order_release);
+	ark_ring__after_publish(c->full_fence, &c->ring->space_ready);
+}
+
+/* ---- Observation (any process) ---- */
+
+/* Events published and not yet released. */
+static inline uint64_t ark_ring_depth(const struct ark_ring *ring)
+{
+	uint64_t tail = atomic_load_explicit(&((struct ark_ring *)ring)->tail, memory_order_acquire);
+	uint64_t head = atomic_load_explicit(&((struct ark_ring *)ring)->head, memory_order_acquire);
+	return head - tail;
+}
+
+#endif /* ARK_RING_H */
