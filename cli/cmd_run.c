@@ -93,6 +93,7 @@ static int run_producer(struct ark_ring *ring, struct demo_results *res, double 
 		seq += n;
 		atomic_store_explicit(&res->sent, seq, memory_order_relaxed);
 	}
+	ark_ring_producer_close(&p);
 	atomic_store(&res->producer_done, 1);
 	return 0;
 }

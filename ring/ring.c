@@ -3,15 +3,15 @@
  *
  * The invariant every path keeps: 0 <= head - tail <= capacity, head only
  * moves forward by the producer, tail only by the consumer. See ring.h for
- * the ordering argument (release/acquire on the indices, membarrier on the
- * sleeper's side to order "raise flag, re-check index" against the
- * publisher's "publish, check flag"). */
+ * the ordering argument: release/acquire on the indices; a sleeper fences
+ * between raising its flag and re-checking the index; a publisher's missed
+ * wake is repaired by its next publish or by ark_ring_flush, which every
+ * wait calls first. */
 #include "ring/ring.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
-#include <linux/membarrier.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -19,41 +19,44 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-/* ---- membarrier: registered once per process (again after fork) ---- */
+/* ---- The thread's flush list: event counts this thread signals ---- */
 
-static _Atomic int membarrier_pid;      /* pid that registered, 0 = not tried */
-static _Atomic int membarrier_ok;       /* this process is a registered target */
+#define FLUSH_LIST_MAX 32
 
-static bool membarrier_ready(void)
+static __thread struct ark_ring_eventcount *flush_list[FLUSH_LIST_MAX];
+static __thread int flush_count;
+
+/* Returns false when the list is full: the handle then fences every publish. */
+static bool flush_list_add(struct ark_ring_eventcount *ec)
 {
-	int pid = (int)getpid();
-	if (atomic_load(&membarrier_pid) == pid)
-		return atomic_load(&membarrier_ok);
-	bool ok = false;
-	const char *force_fence = getenv("ARK_RING_FENCE");
-	if (!(force_fence && strcmp(force_fence, "1") == 0)) {
-		long cmds = syscall(__NR_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
-		ok = cmds > 0 && (cmds & MEMBARRIER_CMD_GLOBAL_EXPEDITED) &&
-		     syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED, 0, 0) == 0;
-	}
-	atomic_store(&membarrier_ok, ok);
-	atomic_store(&membarrier_pid, pid);
-	return ok;
+	for (int i = 0; i < flush_count; i++)
+		if (flush_list[i] == ec)
+			return true;
+	if (flush_count == FLUSH_LIST_MAX)
+		return false;
+	flush_list[flush_count++] = ec;
+	return true;
 }
 
-/* The sleeper's half of the barrier pair. Returns false when the peer relies
- * on membarrier but we could not issue one: the caller then sleeps in short
- * slices so a missed wake costs at most a slice. */
-static bool sleeper_barrier(bool peer_relies_on_membarrier)
+static void flush_list_remove(struct ark_ring_eventcount *ec)
 {
-	if (peer_relies_on_membarrier) {
-		if (syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0) == 0)
-			return true;
-		atomic_thread_fence(memory_order_seq_cst);
-		return false;
+	for (int i = 0; i < flush_count; i++) {
+		if (flush_list[i] == ec) {
+			flush_list[i] = flush_list[--flush_count];
+			return;
+		}
 	}
+}
+
+void ark_ring_flush(void)
+{
+	/* Orders every publish this thread made before the loads of the peers'
+	 * `sleeping` flags below: the half of the Dekker pair that the fast
+	 * path leaves out. */
 	atomic_thread_fence(memory_order_seq_cst);
-	return true;
+	for (int i = 0; i < flush_count; i++)
+		if (atomic_load_explicit(&flush_list[i]->sleeping, memory_order_relaxed))
+			ark_ring__wake(flush_list[i]);
 }
 
 /* ---- Shapes ---- */
@@ -192,9 +195,8 @@ int ark_ring_producer_open(struct ark_ring_producer *p, struct ark_ring *ring,
 	 * predecessor reserved but never committed is simply overwritten. */
 	p->head = atomic_load_explicit(&ring->head, memory_order_acquire);
 	p->tail_cache = atomic_load_explicit(&ring->tail, memory_order_acquire);
-	p->full_fence = !membarrier_ready();
+	p->fence_on_publish = !flush_list_add(&ring->data_ready);
 	default_wait(&p->wait, wait);
-	atomic_store(&ring->producer_relies_on_membarrier, p->full_fence ? 0u : 1u);
 	atomic_store(&ring->producer_pid, (int32_t)getpid());
 	return 0;
 }
@@ -213,11 +215,22 @@ int ark_ring_consumer_open(struct ark_ring_consumer *c, struct ark_ring *ring,
 	c->capacity = ring->capacity;
 	c->tail = atomic_load_explicit(&ring->tail, memory_order_acquire);
 	c->head_cache = atomic_load_explicit(&ring->head, memory_order_acquire);
-	c->full_fence = !membarrier_ready();
+	c->fence_on_publish = !flush_list_add(&ring->space_ready);
 	default_wait(&c->wait, wait);
-	atomic_store(&ring->consumer_relies_on_membarrier, c->full_fence ? 0u : 1u);
 	atomic_store(&ring->consumer_pid, (int32_t)getpid());
 	return 0;
+}
+
+void ark_ring_producer_close(struct ark_ring_producer *p)
+{
+	ark_ring_flush();
+	flush_list_remove(&p->ring->data_ready);
+}
+
+void ark_ring_consumer_close(struct ark_ring_consumer *c)
+{
+	ark_ring_flush();
+	flush_list_remove(&c->ring->space_ready);
 }
 
 /* ---- Waking and sleeping ---- */
@@ -240,9 +253,19 @@ void ark_ring__wake(struct ark_ring_eventcount *ec)
 
 typedef bool (*ready_fn)(void *side);
 
+/* A producer that found the ring full waits until a useful run of slots is
+ * free (an eighth of the ring, at most 256), not just one: otherwise, with a
+ * consumer releasing one at a time, every reserve re-reads the consumer's
+ * index and the line bounces between the CPUs once per event. Waiting costs
+ * the waiting event nothing: it would queue behind a full ring anyway. */
 static bool producer_ready(void *side)
 {
-	return ark_ring_try_reserve(side, 1) > 0;
+	struct ark_ring_producer *p = side;
+	uint32_t refill = p->capacity / 8 < 256 ? p->capacity / 8 : 256;
+	if (refill == 0)
+		refill = 1;
+	p->tail_cache = atomic_load_explicit(&p->ring->tail, memory_order_acquire);
+	return p->capacity - (p->head - p->tail_cache) >= refill;
 }
 
 static bool consumer_ready(void *side)
@@ -251,13 +274,14 @@ static bool consumer_ready(void *side)
 }
 
 /* One futex sleep episode loop, until ready or the deadline. */
-static int sleep_until(struct ark_ring_eventcount *ec, _Atomic uint32_t *peer_relies,
-		       ready_fn ready, void *side, uint64_t deadline)
+static int sleep_until(struct ark_ring_eventcount *ec, ready_fn ready, void *side, uint64_t deadline)
 {
 	for (;;) {
 		uint32_t ticket = atomic_load_explicit(&ec->seq, memory_order_acquire);
 		atomic_store_explicit(&ec->sleeping, 1, memory_order_relaxed);
-		bool exact = sleeper_barrier(atomic_load_explicit(peer_relies, memory_order_relaxed) != 0);
+		/* Raise the flag, then look: the publisher stores, then looks at
+		 * the flag. This fence is the sleeper's half of that pair. */
+		atomic_thread_fence(memory_order_seq_cst);
 		if (ready(side)) {
 			atomic_store_explicit(&ec->sleeping, 0, memory_order_relaxed);
 			return 0;
@@ -268,8 +292,6 @@ static int sleep_until(struct ark_ring_eventcount *ec, _Atomic uint32_t *peer_re
 			return -ETIMEDOUT;
 		}
 		uint64_t left = deadline - now;
-		if (!exact && left > 200000)
-			left = 200000;
 		struct timespec ts = {(time_t)(left / 1000000000u), (long)(left % 1000000000u)};
 		atomic_store_explicit(&ec->sleeps, atomic_load_explicit(&ec->sleeps, memory_order_relaxed) + 1,
 				      memory_order_relaxed);
@@ -280,28 +302,38 @@ static int sleep_until(struct ark_ring_eventcount *ec, _Atomic uint32_t *peer_re
 	}
 }
 
+/* Spinning re-reads the peer's index with a short exponential back-off (up
+ * to 16 pauses, a few hundred ns): every read steals the line the peer is
+ * writing, so polling flat out slows the very peer being waited for. */
+#define SPIN_BACKOFF_MAX 16u
+
 static int wait_for(const struct ark_ring_wait_config *wait, struct ark_ring_eventcount *ec,
-		    _Atomic uint32_t *peer_relies, ready_fn ready, void *side, uint64_t timeout_ns)
+		    ready_fn ready, void *side, uint64_t timeout_ns)
 {
+	/* Before this thread waits, no peer may sleep on a wake it missed. */
+	ark_ring_flush();
 	uint64_t start = ark_now_ns();
 	uint64_t deadline = timeout_ns > UINT64_MAX - start ? UINT64_MAX : start + timeout_ns;
 	uint64_t spin_deadline = deadline;
 	switch (wait->strategy) {
 	case ARK_WAIT_BLOCK:
-		return sleep_until(ec, peer_relies, ready, side, deadline);
+		return sleep_until(ec, ready, side, deadline);
 	case ARK_WAIT_ADAPTIVE:
 		spin_deadline = ARK_MIN(deadline, start + wait->spin_ns);
 		/* fall through */
 	case ARK_WAIT_SPIN:
-		for (uint32_t i = 1;; i++) {
+		for (uint32_t i = 1, pauses = 1;; i++) {
 			if (ready(side))
 				return 0;
-			ark_cpu_relax();
-			if ((i & 63) == 0 && ark_now_ns() >= spin_deadline)
+			for (uint32_t k = 0; k < pauses; k++)
+				ark_cpu_relax();
+			if (pauses < SPIN_BACKOFF_MAX)
+				pauses *= 2;
+			if ((i & 15) == 0 && ark_now_ns() >= spin_deadline)
 				break;
 		}
 		if (wait->strategy == ARK_WAIT_ADAPTIVE)
-			return sleep_until(ec, peer_relies, ready, side, deadline);
+			return sleep_until(ec, ready, side, deadline);
 		return ready(side) ? 0 : -ETIMEDOUT;
 	case ARK_WAIT_YIELD:
 		for (;;) {
@@ -318,12 +350,10 @@ static int wait_for(const struct ark_ring_wait_config *wait, struct ark_ring_eve
 int ark_ring__wait_space(struct ark_ring_producer *p, uint32_t want, uint64_t timeout_ns)
 {
 	(void)want;
-	return wait_for(&p->wait, &p->ring->space_ready, &p->ring->consumer_relies_on_membarrier,
-			producer_ready, p, timeout_ns);
+	return wait_for(&p->wait, &p->ring->space_ready, producer_ready, p, timeout_ns);
 }
 
 int ark_ring__wait_data(struct ark_ring_consumer *c, uint64_t timeout_ns)
 {
-	return wait_for(&c->wait, &c->ring->data_ready, &c->ring->producer_relies_on_membarrier,
-			consumer_ready, c, timeout_ns);
+	return wait_for(&c->wait, &c->ring->data_ready, consumer_ready, c, timeout_ns);
 }

@@ -96,6 +96,7 @@ static void test_kill_mid_batch(void)
 	}
 	CHECK_EQ_U64(seq, 40);   /* the committed ones, none of the half batch */
 	CHECK(!ark_shm_process_alive(atomic_load(&ring->producer_pid), 0));
+	ark_ring_consumer_close(&con);
 	close(ready[0]);
 	close(ready[1]);
 	ark_shm_detach(&shm);
