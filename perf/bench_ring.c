@@ -705,9 +705,12 @@ static void print_json(bool pinned, int runs)
 	double rtt99 = ROW_FIELD(T_RING, "rtt", 64, 1024, ARK_WAIT_SPIN, p99);
 	double adaptive99 = ROW_FIELD(T_RING, "rtt", 64, 1024, ARK_WAIT_ADAPTIVE, p99);
 	double line = ROW_FIELD(T_CACHELINE, "rtt", 64, 0, 0, p50);
-	double pipe_eps = ROW_FIELD(T_PIPE, "batched", 64, 0, 0, eps);
 	double pipe_single = ROW_FIELD(T_PIPE, "single", 64, 0, 0, eps);
+	double pipe_batched = ROW_FIELD(T_PIPE, "batched", 64, 0, 0, eps);
 	double pipe99 = ROW_FIELD(T_PIPE, "rtt", 64, 0, 0, p99);
+	/* A pipe's throughput as an event transport: one event per write(),
+	 * as the ring's one-at-a-time case hands over one event per commit.
+	 * The batched pipe (256 events per write) is reported beside it. */
 	ark_json_object_begin(&j, "headline");
 	ark_json_number(&j, "ring_64B_batched_eps", batched);
 	ark_json_number(&j, "ring_64B_single_eps", single);
@@ -715,11 +718,11 @@ static void print_json(bool pinned, int runs)
 	ark_json_number(&j, "ring_rtt_p99_ns", rtt99);
 	ark_json_number(&j, "ring_adaptive_rtt_p99_ns", adaptive99);
 	ark_json_number(&j, "cacheline_rtt_ns", line);
-	ark_json_number(&j, "pipe_64B_eps", pipe_eps);
-	ark_json_number(&j, "pipe_64B_single_eps", pipe_single);
+	ark_json_number(&j, "pipe_64B_eps", pipe_single);
+	ark_json_number(&j, "pipe_64B_batched_eps", pipe_batched);
 	ark_json_number(&j, "pipe_rtt_p99_ns", pipe99);
-	ark_json_number(&j, "ring_vs_pipe_throughput_ratio", batched / pipe_eps);
-	ark_json_number(&j, "ring_single_vs_pipe_single_throughput_ratio", single / pipe_single);
+	ark_json_number(&j, "ring_vs_pipe_throughput_ratio", single / pipe_single);
+	ark_json_number(&j, "ring_vs_pipe_batched_throughput_ratio", batched / pipe_batched);
 	ark_json_number(&j, "ring_rtt_vs_cacheline_ratio", rtt50 / line);
 	ark_json_number(&j, "ring_adaptive_rtt_p99_vs_pipe_ratio", adaptive99 / pipe99);
 	ark_json_object_end(&j);
@@ -767,14 +770,16 @@ static void print_table(bool pinned)
 			printf("%-44s %14.0f\n", r->name, r->eps);
 	}
 	double batched = ROW_FIELD(T_RING, "batched", 64, 1024, ARK_WAIT_SPIN, eps);
-	double pipe_eps = ROW_FIELD(T_PIPE, "batched", 64, 0, 0, eps);
+	double single = ROW_FIELD(T_RING, "single", 64, 1024, ARK_WAIT_SPIN, eps);
+	double pipe_single = ROW_FIELD(T_PIPE, "single", 64, 0, 0, eps);
+	double pipe_batched = ROW_FIELD(T_PIPE, "batched", 64, 0, 0, eps);
 	double rtt50 = ROW_FIELD(T_RING, "rtt", 64, 1024, ARK_WAIT_SPIN, p50);
 	double line = ROW_FIELD(T_CACHELINE, "rtt", 64, 0, 0, p50);
 	double adaptive99 = ROW_FIELD(T_RING, "rtt", 64, 1024, ARK_WAIT_ADAPTIVE, p99);
 	double pipe99 = ROW_FIELD(T_PIPE, "rtt", 64, 0, 0, p99);
-	printf("\nring/pipe throughput (64 B, batched): %.1fx   ring rtt p50 / cache-line rtt: %.2fx   "
-	       "adaptive rtt p99 / pipe rtt p99: %.3f\n",
-	       batched / pipe_eps, rtt50 / line, adaptive99 / pipe99);
+	printf("\nring/pipe throughput, 64 B, one event per operation: %.1fx; batched: %.1fx\n"
+	       "ring rtt p50 / cache-line rtt: %.2fx   adaptive ring rtt p99 / pipe rtt p99: %.4f\n",
+	       single / pipe_single, batched / pipe_batched, rtt50 / line, adaptive99 / pipe99);
 }
 
 static int ring_bench_main(int argc, char **argv)
