@@ -139,7 +139,9 @@ struct ark_event {
 	/* lines 2-3: the trace, CLOCK_MONOTONIC ns */
 	uint64_t stamp_in_ns[ARK_AGENT_COUNT];   /* when each agent took it */
 	uint64_t stamp_out_ns[ARK_AGENT_COUNT];  /* when each agent passed it on */
-	uint8_t reserved[48];
+	double position_after;       /* Kenny: the symbol's position after this event */
+	double realized_pnl_after;   /* Kenny: the symbol's realised P&L after it */
+	uint8_t reserved[32];
 };
 _Static_assert(sizeof(struct ark_event) == 256, "an event is four cache lines");
 _Static_assert(offsetof(struct ark_event, side) == 64, "the intent starts line 1");
