@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # test_cli.sh ARK — the `ark` command line: help for every command, clear
-# errors and exit status 2 for bad input, and `ark run` moving events
-# between two processes and leaving nothing behind.
+# errors and exit status 2 for bad input, `ark run` end to end (summary,
+# exit status, paced rate, `ark trace` on its journal), and Ctrl-C leaving no
+# process and no segment behind.
 set -uo pipefail
 ark=$1
 fail() { echo "FAIL: $*"; exit 1; }
+work=$(mktemp -d /tmp/ark-cli-XXXXXX)
+trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
+export ARK_DATA_DIR=$work/data ARK_INSTANCE="clitest$$" ARK_JOURNAL_SYNC=none
+unset ARK_STATE_DB ARK_GRAVEYARD_RULES ARK_LOG_DIR ARK_WAIT
 
 "$ark" --help | grep -q "usage: ark <command>" || fail "ark --help"
 for cmd in $("$ark" --help | awk '/^commands:/{on=1;next} on && /^  [a-z]/ {print $1}'); do
@@ -17,34 +22,48 @@ out=$("$ark" nosuch 2>&1); rc=$?
 [ $rc -eq 2 ] && grep -q "unknown command 'nosuch'" <<<"$out" || fail "unknown command: rc=$rc $out"
 out=$("$ark" run --duration abc 2>&1); rc=$?
 [ $rc -eq 2 ] && grep -q -- "--duration" <<<"$out" && grep -q "abc" <<<"$out" || fail "bad --duration: rc=$rc $out"
-out=$("$ark" run --capacity 1000 2>&1); rc=$?
-[ $rc -eq 2 ] && grep -q "power of two" <<<"$out" || fail "bad --capacity: rc=$rc $out"
+out=$("$ark" run --violations 2 2>&1); rc=$?
+[ $rc -eq 2 ] && grep -q -- "--violations" <<<"$out" || fail "bad --violations: rc=$rc $out"
 out=$(ARK_WAIT=turbo "$ark" run 2>&1); rc=$?
 [ $rc -eq 2 ] && grep -q "ARK_WAIT" <<<"$out" && grep -q "turbo" <<<"$out" || fail "bad ARK_WAIT: rc=$rc $out"
+out=$(ARK_CPU_JOEY=99 "$ark" run 2>&1); rc=$?
+[ $rc -eq 2 ] && grep -q "ARK_CPU_JOEY" <<<"$out" || fail "bad ARK_CPU_JOEY: rc=$rc $out"
+out=$(ARK_JOURNAL_SYNC=sometimes "$ark" run 2>&1); rc=$?
+[ $rc -ne 0 ] && grep -q "ARK_JOURNAL_SYNC" <<<"$out" || fail "bad ARK_JOURNAL_SYNC: rc=$rc $out"
 out=$("$ark" perf ring --cpus 0 2>&1); rc=$?
 [ $rc -eq 2 ] && grep -q "two CPUs" <<<"$out" || fail "bad --cpus: rc=$rc $out"
+out=$("$ark" trace not-a-trace 2>&1); rc=$?
+[ $rc -eq 2 ] && grep -q "not a trace id" <<<"$out" || fail "bad trace id: rc=$rc $out"
 
-instance="clitest-$$"
-for wait in adaptive block; do
-  out=$(ARK_WAIT=$wait "$ark" run --duration 0.5 --instance "$instance" 2>&1); rc=$?
-  [ $rc -eq 0 ] || fail "ark run ($wait) exited $rc: $out"
-  grep -q "result: OK" <<<"$out" || fail "ark run ($wait) did not report OK: $out"
-  grep -Eq "errors 0, lost 0" <<<"$out" || fail "ark run ($wait) lost events: $out"
-done
-out=$("$ark" run --duration 0.5 --rate 2000 --instance "$instance" 2>&1) || fail "paced run: $out"
-sent=$(sed -n 's/^summary: sent \([0-9]*\),.*/\1/p' <<<"$out")
-[ "$sent" -ge 500 ] && [ "$sent" -le 1500 ] || fail "paced run at 2000/s for 0.5 s sent $sent"
-[ ! -e "/dev/shm/ark-$instance" ] || fail "segment left behind"
+# The main job on its defaults (shortened), then a paced run.
+out=$("$ark" run --duration 1 2>&1); rc=$?
+[ $rc -eq 0 ] || fail "ark run exited $rc: $out"
+grep -q "^result: OK" <<<"$out" || fail "ark run did not report OK: $out"
+grep -q "trace breaks 0" <<<"$out" || fail "ark run reported trace breaks: $out"
+out=$("$ark" run --duration 1 --rate 2000 --json --quiet 2>&1) || fail "paced run: $out"
+ticks=$(sed -n 's/.*"ticks":\([0-9]*\).*/\1/p' <<<"$out")
+[ "$ticks" -ge 1900 ] && [ "$ticks" -le 2100 ] || fail "paced run at 2000/s for 1 s published $ticks ticks: $out"
+[ ! -e "/dev/shm/ark-$ARK_INSTANCE" ] || fail "segment left behind"
 
-# Ctrl-C: both children stop, the segment is removed, nothing keeps running.
-"$ark" run --duration 60 --instance "$instance" >/dev/null 2>&1 &
+# ark trace on an event of that run: complete, all five agents.
+out=$("$ark" trace 1500 --json) || fail "ark trace 1500: $out"
+grep -q '"complete":true' <<<"$out" && grep -q '"missing_agents":\[\]' <<<"$out" || fail "trace 1500: $out"
+out=$("$ark" trace 1500) || fail "ark trace 1500 (text)"
+grep -q "missing: none" <<<"$out" || fail "trace text: $out"
+out=$("$ark" trace 99999999 2>&1); rc=$?
+[ $rc -eq 1 ] && grep -q "no record of trace" <<<"$out" || fail "missing trace: rc=$rc $out"
+"$ark" journal verify >/dev/null || fail "journal verify after the runs"
+
+# Ctrl-C: the source stops, the pipeline drains, nothing keeps running.
+"$ark" run --duration 60 --rate 5000 >"$work/interrupted.out" 2>&1 &
 pid=$!
-sleep 1
+for _ in $(seq 100); do grep -q "events/s" "$work/interrupted.out" 2>/dev/null && break; sleep 0.1; done
 kill -INT $pid
-for _ in $(seq 50); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
-kill -0 $pid 2>/dev/null && fail "ark run still running 5 s after SIGINT"
+for _ in $(seq 100); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+kill -0 $pid 2>/dev/null && fail "ark run still running 10 s after SIGINT"
 wait $pid; rc=$?
-[ $rc -eq 0 ] || fail "interrupted run exited $rc"
-[ ! -e "/dev/shm/ark-$instance" ] || fail "segment left behind after SIGINT"
-pgrep -f "instance $instance" >/dev/null && fail "processes left behind after SIGINT"
+[ $rc -eq 0 ] || fail "interrupted run exited $rc: $(cat "$work/interrupted.out")"
+grep -q "interrupted" "$work/interrupted.out" || fail "no interruption message"
+[ ! -e "/dev/shm/ark-$ARK_INSTANCE" ] || fail "segment left behind after SIGINT"
+pgrep -f "instance $ARK_INSTANCE" >/dev/null && fail "processes left behind after SIGINT"
 echo "cli tests passed"

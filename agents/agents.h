@@ -1,0 +1,173 @@
+/* agents/agents.h — the five-agent pipeline: its layout in the shared segment,
+ * the control blocks the supervisor and the tools read, and the entry points
+ * of each agent and source process.
+ *
+ * The segment of an instance holds, as named regions:
+ *   "pipeline"            struct ark_pipeline: configuration, one control
+ *                         block per agent and per source
+ *   "ring.source.<n>"     a source's ticks to Kyle (64-byte slots)
+ *   "ring.<agent>"        each agent's output to the next (256-byte events;
+ *                         "ring.aletheia" is the mirror ring)
+ *   "state.<agent>"       each agent's working state (crash-only: a restarted
+ *                         agent resumes from it)
+ *   "undo.<agent>"        the undo log that makes each batch's state changes
+ *                         atomic with its publication
+ *   "state.broker"        the paper broker's venue book (never rolled back:
+ *                         it stands for a venue outside ARK)
+ *
+ * Exactly-once effects: an agent releases its input only after it published
+ * the output; a restarted agent drops every event whose seq it has already
+ * published; state changed by a batch that was never published is rolled
+ * back from the undo log before the batch is processed again. */
+#ifndef ARK_AGENTS_H
+#define ARK_AGENTS_H
+
+#include "common/common.h"
+#include "event/event.h"
+#include "hist/hist.h"
+#include "ring/ring.h"
+#include "shm/shm.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define ARK_PIPELINE_MAGIC 0x31455049504b5241ull /* "ARKPIPE1" */
+#define ARK_PIPELINE_VERSION 1u
+#define ARK_MAX_SOURCES 4
+#define ARK_MAX_SYMBOLS 4096
+#define ARK_PIPELINE_BATCH 64
+#define ARK_PATH_MAX 256
+
+enum ark_process_state {
+	ARK_PROC_NONE = 0,
+	ARK_PROC_STARTING,
+	ARK_PROC_RUNNING,
+	ARK_PROC_DRAINING,
+	ARK_PROC_EXITED,     /* stopped cleanly */
+	ARK_PROC_FAILED,     /* exited with an error */
+};
+
+/* One per process. Each field has one writer: the process itself, except
+ * `restarts` and `quarantined` (the supervisor). 256 bytes. */
+struct ark_agent_control {
+	char name[16];
+	_Atomic int32_t pid;
+	_Atomic int32_t cpu;               /* -1 when not pinned */
+	_Atomic uint32_t state;            /* enum ark_process_state */
+	_Atomic uint32_t quarantined;
+	_Atomic uint64_t start_ticks;      /* of pid, against pid reuse */
+	_Atomic uint64_t heartbeat_ns;     /* CLOCK_MONOTONIC, each loop */
+	_Atomic uint64_t events;           /* published downstream */
+	_Atomic uint64_t errors;
+	_Atomic uint64_t duplicates;       /* dropped: already published before a restart */
+	_Atomic uint64_t last_latency_ns;  /* time spent on the last event */
+	_Atomic uint64_t worst_latency_ns;
+	_Atomic uint64_t restarts;
+	_Atomic uint64_t last_seq;         /* highest seq published */
+	_Atomic uint64_t busy_ns;          /* time spent processing */
+	_Atomic uint64_t rollbacks;        /* batches rolled back at a restart */
+	char pad[256 - 16 - 4 * 4 - 11 * 8];
+};
+_Static_assert(sizeof(struct ark_agent_control) == 256, "control block is 256 bytes");
+
+/* The supervisor's one write to a control block. */
+static inline void ark_control_restarts_add(struct ark_agent_control *control)
+{
+	atomic_store(&control->restarts, atomic_load(&control->restarts) + 1);
+}
+
+/* Counters the pipeline as a whole reports (written by the agent named). */
+struct ark_pipeline_counters {
+	_Atomic uint64_t denials;                      /* HRM */
+	_Atomic uint64_t denials_by_reason[ARK_REASON_COUNT];
+	_Atomic uint64_t injected_denied;              /* HRM: injected and denied with their kind */
+	_Atomic uint64_t injected_wrong_reason;        /* HRM: injected, denied for another reason */
+	_Atomic uint64_t injected_allowed;             /* HRM: injected violation let through */
+	_Atomic uint64_t clean_denied;                 /* HRM: a clean intent denied */
+	_Atomic uint64_t intents;                      /* Joey */
+	_Atomic uint64_t fills;                        /* Kenny */
+	_Atomic uint64_t trace_breaks;                 /* Aletheia */
+	_Atomic uint64_t journaled;                    /* Aletheia */
+	_Atomic uint64_t ethics_drift;                 /* HRM: events denied for drift */
+	_Atomic uint64_t source_done[ARK_MAX_SOURCES]; /* each source: 1 when finished */
+	_Atomic uint64_t source_published[ARK_MAX_SOURCES];
+	_Atomic uint64_t source_started_ns[ARK_MAX_SOURCES]; /* first start, CLOCK_MONOTONIC */
+};
+
+struct ark_pipeline {
+	uint64_t magic;
+	uint32_t version;
+	uint16_t node_id;
+	uint16_t source_count;
+	uint32_t ring_capacity;
+	uint32_t source_kinds[ARK_MAX_SOURCES];     /* enum ark_source_kind */
+	uint64_t created_ns;
+	uint64_t base_seq;                          /* the journal's last seq when the run began */
+	_Atomic uint32_t stop;                      /* drain and stop */
+	_Atomic uint32_t mirror_attached;           /* a mirror consumes ring.aletheia */
+	char instance[64];
+	char rules_path[ARK_PATH_MAX];              /* the installed Graveyard */
+	char rules_hash[72];                        /* its SHA-256, hex */
+	struct ark_agent_control agents[ARK_AGENT_COUNT];
+	struct ark_agent_control sources[ARK_MAX_SOURCES];
+	struct ark_pipeline_counters counters;
+};
+
+/* Aletheia's latency record, in its state region: per agent (in → out) and
+ * end to end (Kyle in → Aletheia out), nanoseconds. */
+struct ark_latency_record {
+	struct ark_hist agent[ARK_AGENT_COUNT];
+	struct ark_hist end_to_end;
+};
+
+struct ark_pipeline_config {
+	char instance[64];
+	uint16_t node_id;
+	uint32_t ring_capacity;     /* per ring, a power of two */
+	uint16_t source_count;
+	uint32_t source_kinds[ARK_MAX_SOURCES];
+	char rules_path[ARK_PATH_MAX];
+	char rules_hash[72];
+	uint64_t base_seq;          /* sequence numbers continue after this one */
+};
+
+/* A pipeline mapped into this process. */
+struct ark_pipeline_map {
+	struct ark_shm shm;
+	struct ark_pipeline *pipeline;
+};
+
+/* Create the segment with every region laid out and every ring initialised
+ * (the supervisor). Replaces a stale segment of the same instance; refuses a
+ * live one. */
+int ark_pipeline_create(struct ark_pipeline_map *map, const struct ark_pipeline_config *config,
+			struct ark_err *err);
+/* Attach an existing pipeline (agents, tools). */
+int ark_pipeline_attach(struct ark_pipeline_map *map, const char *instance, struct ark_err *err);
+void ark_pipeline_detach(struct ark_pipeline_map *map);
+/* A named region: "ring.joey", "state.hrm", ... NULL if absent. */
+void *ark_pipeline_region(const struct ark_pipeline_map *map, const char *name, uint64_t *size);
+/* The ring an agent publishes to (ARK_AGENT_ALETHEIA: the mirror ring). */
+struct ark_ring *ark_pipeline_output_ring(const struct ark_pipeline_map *map, enum ark_agent agent);
+struct ark_ring *ark_pipeline_source_ring(const struct ark_pipeline_map *map, int source);
+struct ark_latency_record *ark_pipeline_latency(const struct ark_pipeline_map *map);
+
+/* ARK_INSTANCE, default "main". */
+const char *ark_pipeline_default_instance(void);
+/* ARK_NODE_ID (0-65535, default 0) and ARK_RING_CAPACITY (default 4096). */
+int ark_pipeline_config_from_env(struct ark_pipeline_config *config, struct ark_err *err);
+
+/* Run one agent process until the pipeline asks it to stop (or SIGTERM):
+ * attach, pin to ARK_CPU_<AGENT>, recover, loop. Returns the exit status. */
+int ark_agent_run(enum ark_agent agent, const char *instance);
+
+/* Run the synthetic source as source number `source`. argv holds the
+ * generator's options (--rate, --duration, --seed, --violations, --symbols). */
+int ark_source_synthetic_run(const char *instance, int source, int argc, char **argv);
+
+/* The default Graveyard rules shipped with ARK (deploy/graveyard.rules),
+ * installed read-only by `ark run` when none is installed yet. */
+int ark_pipeline_install_rules(const char *installed_path, struct ark_err *err);
+
+#endif /* ARK_AGENTS_H */

@@ -1,0 +1,222 @@
+/* agents/agents_internal.h — what the agent files share inside agents/: the
+ * working-state layouts kept in the segment, the undo log, the runtime
+ * context and the per-process log. Not part of the component's interface. */
+#ifndef ARK_AGENTS_INTERNAL_H
+#define ARK_AGENTS_INTERNAL_H
+
+#include "agents/agents.h"
+#include "graveyard/graveyard.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+/* ---- The undo log: one batch's state changes, atomic with publication ----
+ *
+ * Before a batch, the agent opens the log; before changing any bytes of its
+ * state it saves them; after processing it records the last seq the batch
+ * publishes (commit_seq), publishes, then closes the log. A restart finding
+ * the log open compares commit_seq with what was really published: if the
+ * batch went out, its changes stand; if not, they are undone, newest first,
+ * and the batch comes again from the input ring (never released). */
+#define ARK_UNDO_ENTRIES 4096
+#define ARK_UNDO_BYTES (1u << 20)
+
+struct ark_undo_entry {
+	uint64_t offset;     /* from the segment's start */
+	uint32_t len;
+	uint32_t data_offset;
+};
+
+struct ark_undo {
+	_Atomic uint32_t active;
+	_Atomic uint32_t count;
+	_Atomic uint64_t commit_seq;
+	uint32_t used;
+	uint32_t reserved;
+	struct ark_undo_entry entries[ARK_UNDO_ENTRIES];
+	uint8_t data[ARK_UNDO_BYTES];
+};
+
+/* ---- Working state of each agent ---- */
+
+#define ARK_SYMBOL_SLOTS (2 * ARK_MAX_SYMBOLS)
+
+struct ark_kyle_state {
+	uint64_t last_seq;                          /* last seq assigned and published */
+	uint64_t last_source_seq[ARK_MAX_SOURCES];  /* per source: last tick taken */
+	uint32_t symbol_count;
+	uint32_t reserved;
+	uint64_t symbol_table_full;                 /* ticks refused: no symbol id left */
+	char symbols[ARK_MAX_SYMBOLS][ARK_SYMBOL_MAX];
+	uint16_t slots[ARK_SYMBOL_SLOTS];           /* open addressing: id + 1, 0 = empty */
+};
+
+/* Joey's per-symbol statistics. Documented rule (README, "Joey"): */
+#define ARK_JOEY_FAST 8            /* fast EMA span, events */
+#define ARK_JOEY_SLOW 64           /* slow EMA span, events */
+#define ARK_JOEY_WARMUP 64         /* observations before any intent */
+#define ARK_JOEY_Z 2.5             /* |z| that fires */
+struct ark_joey_symbol {
+	uint64_t count;
+	double ema_fast;
+	double ema_slow;
+	double variance;           /* exponentially weighted variance around ema_slow */
+	double last_price;
+	uint64_t last_intent_ns;   /* market time of the last intent */
+	double position_view;      /* net quantity of the intents Joey emitted */
+	uint64_t window_start_ns;  /* Joey's own per-symbol intent budget window */
+	uint32_t window_count;
+	uint32_t reserved;
+};
+
+struct ark_joey_state {
+	uint64_t last_seq;
+	double gross_view;         /* sum of |quantity| * price of open intents (upper bound) */
+	uint64_t window_start_ns;  /* Joey's own global intent budget window */
+	uint64_t window_count;
+	struct ark_joey_symbol symbols[ARK_MAX_SYMBOLS];
+};
+
+/* The limits Joey keeps its own intents within (half of each Graveyard limit),
+ * so that HRM never has to deny a clean intent. */
+struct ark_joey_limits {
+	double max_quantity;
+	double max_notional;
+	double max_position;
+	double max_gross;
+	uint64_t symbol_window_ns;
+	uint32_t symbol_budget;
+	uint64_t global_window_ns;
+	uint32_t global_budget;
+	uint64_t cooldown_ns;       /* at least the duplicate window */
+	double base_quantity;
+	uint32_t trading_state;     /* HALTED: no intents; REDUCING: only reducing ones */
+};
+
+struct ark_hrm_state {
+	uint64_t last_seq;
+	uint64_t drift_checks;
+	struct ark_graveyard_rules rules;
+	struct ark_graveyard_state graveyard;
+};
+
+struct ark_kenny_position {
+	double quantity;
+	double average_price;
+	double realized_pnl;
+	uint64_t fills;
+};
+
+struct ark_kenny_state {
+	uint64_t last_seq;
+	uint64_t orders;
+	uint64_t fills;
+	uint64_t duplicates;       /* resent orders the broker recognised */
+	double realized_pnl;
+	struct ark_kenny_position positions[ARK_MAX_SYMBOLS];
+};
+
+struct ark_aletheia_state {
+	uint64_t last_seq;         /* last journaled */
+	uint64_t trace_breaks;
+	uint64_t complete;
+	struct ark_latency_record latency;
+};
+
+/* The paper broker's venue: every order it ever took, by client order id.
+ * Kenny never rolls this back: it stands for a venue outside ARK, which
+ * recognises a resent order instead of filling it twice. */
+#define ARK_BROKER_SLOTS (1u << 20)  /* client order ids are trace ids: the last
+					    * million sequence numbers never collide */
+struct ark_broker_order {
+	uint64_t client_order_id;  /* 0 = empty */
+	double quantity;
+	double price;
+	uint8_t side;
+	uint8_t reserved[7];
+};
+struct ark_broker_state {
+	uint64_t orders;
+	uint64_t duplicates;
+	uint64_t latency_ns;       /* simulated acknowledgement latency */
+	struct ark_broker_order book[ARK_BROKER_SLOTS];
+};
+
+size_t ark_agent_state_size(enum ark_agent agent);
+void *ark_pipeline_agent_state(const struct ark_pipeline_map *map, enum ark_agent agent);
+struct ark_undo *ark_pipeline_agent_undo(const struct ark_pipeline_map *map, enum ark_agent agent);
+
+/* ---- The per-process log: lines go to a buffer, written out off the hot
+ * path (ark_log_flush in the idle loop); a full buffer drops lines and counts
+ * them, never blocks. $ARK_LOG_DIR/<name>.log, mode 0600. ---- */
+struct ark_log;
+struct ark_log *ark_log_open(const char *name, struct ark_err *err);
+void ark_log_close(struct ark_log *log);
+void ark_log(struct ark_log *log, const char *level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void ark_log_flush(struct ark_log *log);
+uint64_t ark_log_dropped(const struct ark_log *log);
+/* $ARK_LOG_DIR, default $ARK_DATA_DIR/logs, ./ark-data/logs, /var/log/ark in prod. */
+void ark_log_dir(char *out, size_t len);
+
+/* ---- The runtime every agent loop shares ---- */
+struct ark_agent_ctx {
+	enum ark_agent agent;
+	struct ark_pipeline_map map;
+	struct ark_pipeline *pipeline;
+	struct ark_agent_control *control;
+	void *state;
+	struct ark_undo *undo;
+	struct ark_log *log;
+	struct ark_ring_consumer input;
+	struct ark_ring_producer output;
+	struct ark_ring_wait_config wait;
+	uint64_t last_published;   /* highest seq already published downstream */
+};
+
+/* Save bytes of this agent's state before changing them (inside a batch). */
+void ark_undo_save(struct ark_agent_ctx *ctx, const void *ptr, size_t len);
+void ark_undo_begin(struct ark_agent_ctx *ctx);
+void ark_undo_set_commit(struct ark_agent_ctx *ctx, uint64_t seq);
+void ark_undo_end(struct ark_agent_ctx *ctx);
+/* At start: roll back an unpublished batch. Returns true if it did. */
+bool ark_undo_recover(struct ark_agent_ctx *ctx, uint64_t published_seq);
+
+/* The seq of the last event committed on an event ring (0 if none yet). */
+uint64_t ark_ring_last_event_seq(struct ark_ring *ring);
+
+/* Signals: SIGTERM/SIGINT ask the loop to drain and stop. */
+void ark_agent_install_signals(void);
+bool ark_agent_stop_requested(const struct ark_agent_ctx *ctx);
+
+/* Pin to ARK_CPU_<NAME> when set; records the CPU in the control block. */
+int ark_agent_pin(const char *upper_name, struct ark_agent_control *control, struct ark_err *err);
+
+static inline void ark_control_add(_Atomic uint64_t *counter, uint64_t n)
+{
+	/* Single writer: a load and a store, no read-modify-write. */
+	atomic_store_explicit(counter, atomic_load_explicit(counter, memory_order_relaxed) + n,
+			      memory_order_relaxed);
+}
+
+/* Agent bodies. */
+int ark_kyle_main(struct ark_agent_ctx *ctx);
+int ark_stage_main(struct ark_agent_ctx *ctx);    /* Joey, HRM, Kenny */
+int ark_aletheia_main(struct ark_agent_ctx *ctx);
+
+/* Per-event processing of the middle stages (in place, on the output slot). */
+struct ark_stage_ops {
+	int (*start)(struct ark_agent_ctx *ctx, struct ark_err *err);
+	void (*process)(struct ark_agent_ctx *ctx, struct ark_event *event, uint64_t now_ns);
+	void (*idle)(struct ark_agent_ctx *ctx, uint64_t now_ns);
+	void (*stop)(struct ark_agent_ctx *ctx);
+};
+extern const struct ark_stage_ops ark_joey_ops, ark_hrm_ops, ark_kenny_ops;
+
+/* The paper broker. */
+enum ark_broker_result { ARK_BROKER_FILLED, ARK_BROKER_DUPLICATE, ARK_BROKER_REJECTED };
+enum ark_broker_result ark_paper_broker_submit(struct ark_broker_state *broker, uint64_t client_order_id,
+					       uint8_t side, double quantity, double limit_price,
+					       double *fill_quantity, double *fill_price);
+
+#endif /* ARK_AGENTS_INTERNAL_H */

@@ -1,0 +1,431 @@
+/* agents/aletheia.c — Aletheia, the record: checks every event's trace,
+ * appends it to the journal, and once the journal has it (written to the
+ * kernel, so it survives this process) releases it from Kenny's ring,
+ * counts it in the latency histograms, queues its orders, fills, positions
+ * and denials for the Mutable Core, and offers it on the mirror ring.
+ *
+ * Invariants: the journal holds every seq exactly once, in order (a
+ * re-delivered event at or below the journal's last seq is dropped); an
+ * input slot is released only when the journal's written seq covers it; the
+ * histograms and counters change in the same undo batch as the release; the
+ * Mutable Core is brought up to the journal at start (rows for seqs above
+ * its journal_last_applied_seq are replayed from the journal). */
+#include "agents/agents_internal.h"
+#include "store/store.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define CORE_BATCH_ROWS 1000
+#define CORE_BATCH_NS (50ull * 1000 * 1000)
+
+struct core_batch {
+	struct ark_core_order orders[CORE_BATCH_ROWS];
+	struct ark_core_fill fills[CORE_BATCH_ROWS];
+	struct ark_core_position positions[CORE_BATCH_ROWS];
+	struct ark_core_denial denials[CORE_BATCH_ROWS];
+	size_t n_orders, n_fills, n_positions, n_denials;
+	uint64_t last_seq;          /* highest seq whose rows are queued */
+	uint64_t first_queued_ns;
+};
+
+struct aletheia {
+	struct ark_agent_ctx *ctx;
+	struct ark_store_config cfg;
+	struct ark_journal *journal;
+	struct ark_core *core;
+	struct core_batch *batch;
+	struct ark_ring_producer mirror;
+	bool mirror_open;
+	uint64_t appended_seq;      /* highest seq appended to the journal */
+	uint64_t core_applied_seq;  /* highest seq committed to the Mutable Core */
+	uint64_t core_errors;
+};
+
+/* All stamps present and in order: Kyle in ≤ Kyle out ≤ Joey in ≤ ... ≤
+ * Aletheia out. */
+static bool trace_complete(const struct ark_event *e)
+{
+	uint64_t previous = 0;
+	for (int a = 0; a < ARK_AGENT_COUNT; a++) {
+		uint64_t in = e->stamp_in_ns[a], out = e->stamp_out_ns[a];
+		if (in == 0 || out == 0 || in < previous || out < in)
+			return false;
+		previous = out;
+	}
+	return true;
+}
+
+static int core_flush(struct aletheia *al, struct ark_err *err)
+{
+	struct core_batch *b = al->batch;
+	if (b->last_seq <= al->core_applied_seq)
+		return 0;
+	int rc = ark_core_begin(al->core, err);
+	if (!rc && b->n_orders)
+		rc = ark_core_insert_orders(al->core, b->orders, b->n_orders, err);
+	if (!rc && b->n_fills)
+		rc = ark_core_insert_fills(al->core, b->fills, b->n_fills, err);
+	if (!rc && b->n_positions)
+		rc = ark_core_upsert_positions(al->core, b->positions, b->n_positions, err);
+	if (!rc && b->n_denials)
+		rc = ark_core_insert_denials(al->core, b->denials, b->n_denials, err);
+	if (!rc)
+		rc = ark_core_set_journal_applied_seq(al->core, b->last_seq, err);
+	if (!rc)
+		rc = ark_core_commit(al->core, err);
+	if (rc) {
+		ark_core_rollback(al->core);
+		return rc;
+	}
+	al->core_applied_seq = b->last_seq;
+	b->n_orders = b->n_fills = b->n_positions = b->n_denials = 0;
+	b->first_queued_ns = 0;
+	return 0;
+}
+
+/* Queue the Mutable Core rows an event implies. */
+static int core_queue(struct aletheia *al, const struct ark_event *e, struct ark_err *err)
+{
+	struct core_batch *b = al->batch;
+	if (e->seq <= al->core_applied_seq)
+		return 0;
+	if (b->n_orders == CORE_BATCH_ROWS || b->n_fills == CORE_BATCH_ROWS ||
+	    b->n_positions == CORE_BATCH_ROWS || b->n_denials == CORE_BATCH_ROWS) {
+		int rc = core_flush(al, err);
+		if (rc)
+			return rc;
+	}
+	uint64_t now = ark_realtime_ns();
+	if (e->side != ARK_SIDE_NONE && e->verdict == ARK_VERDICT_ALLOW) {
+		struct ark_core_order *o = &b->orders[b->n_orders++];
+		memset(o, 0, sizeof *o);
+		o->trace_id = e->trace_id;
+		o->seq = e->seq;
+		memcpy(o->symbol, e->symbol, sizeof o->symbol);
+		o->side = e->side == ARK_SIDE_BUY ? ARK_CORE_SIDE_BUY : ARK_CORE_SIDE_SELL;
+		o->qty = e->quantity;
+		o->limit_price = e->limit_price;
+		snprintf(o->status, sizeof o->status, "%s", ark_exec_status_name((enum ark_exec_status)e->exec_status));
+		o->created_ns = now;
+		if (e->exec_status == ARK_EXEC_FILLED) {
+			struct ark_core_fill *f = &b->fills[b->n_fills++];
+			memset(f, 0, sizeof *f);
+			f->trace_id = e->trace_id;
+			f->seq = e->seq;
+			f->qty = e->filled_quantity;
+			f->price = e->fill_price;
+			snprintf(f->venue, sizeof f->venue, "paper");
+			f->filled_ns = now;
+			struct ark_core_position *p = &b->positions[b->n_positions++];
+			memset(p, 0, sizeof *p);
+			memcpy(p->symbol, e->symbol, sizeof p->symbol);
+			p->qty = e->position_after;
+			p->avg_price = e->fill_price;
+			p->realized_pnl = e->realized_pnl_after;
+			p->updated_ns = now;
+		}
+	} else if (e->verdict == ARK_VERDICT_DENY && e->side != ARK_SIDE_NONE) {
+		struct ark_core_denial *d = &b->denials[b->n_denials++];
+		memset(d, 0, sizeof *d);
+		d->trace_id = e->trace_id;
+		d->seq = e->seq;
+		memcpy(d->symbol, e->symbol, sizeof d->symbol);
+		snprintf(d->rule, sizeof d->rule, "%u", e->rule_id);
+		d->reason_code = e->reason;
+		snprintf(d->reason, sizeof d->reason, "%s", ark_reason_name((enum ark_reason)e->reason));
+		d->denied_ns = now;
+	}
+	b->last_seq = e->seq;
+	if (!b->first_queued_ns)
+		b->first_queued_ns = ark_now_ns();
+	return 0;
+}
+
+/* Bring the Mutable Core up to the journal after a crash. */
+static int core_catch_up(struct aletheia *al, struct ark_err *err)
+{
+	uint64_t journal_last = ark_journal_last_seq(al->journal);
+	if (al->core_applied_seq >= journal_last)
+		return 0;
+	struct ark_journal_reader *reader;
+	int rc = ark_journal_reader_open(&reader, al->cfg.journal_dir, err);
+	if (rc)
+		return rc;
+	rc = ark_journal_reader_seek(reader, al->core_applied_seq + 1, err);
+	if (rc == -ENOENT)
+		rc = 0;   /* older records were retired; apply what is kept */
+	uint64_t replayed = 0;
+	while (!rc) {
+		struct ark_journal_record rec;
+		int r = ark_journal_reader_next(reader, &rec, err);
+		if (r == -EAGAIN)
+			break;
+		if (r) {
+			rc = r;
+			break;
+		}
+		if (rec.len != sizeof(struct ark_event) || rec.seq <= al->core_applied_seq)
+			continue;
+		struct ark_event e;
+		memcpy(&e, rec.payload, sizeof e);
+		rc = core_queue(al, &e, err);
+		replayed++;
+		if (rec.seq >= journal_last)
+			break;
+	}
+	ark_journal_reader_close(reader);
+	if (!rc)
+		rc = core_flush(al, err);
+	if (!rc && replayed)
+		ark_log(al->ctx->log, "info", "mutable core caught up from the journal records=%llu applied_seq=%llu",
+			(unsigned long long)replayed, (unsigned long long)al->core_applied_seq);
+	return rc;
+}
+
+static void record_latency(struct ark_agent_ctx *ctx, const struct ark_event *e)
+{
+	struct ark_aletheia_state *s = ctx->state;
+	struct ark_latency_record *lat = &s->latency;
+	for (int a = 0; a < ARK_AGENT_COUNT; a++) {
+		struct ark_hist *h = &lat->agent[a];
+		uint64_t v = e->stamp_out_ns[a] >= e->stamp_in_ns[a] ? e->stamp_out_ns[a] - e->stamp_in_ns[a] : 0;
+		ark_undo_save(ctx, h, offsetof(struct ark_hist, buckets));
+		ark_undo_save(ctx, &h->buckets[ark_hist_bucket_of(v)], sizeof h->buckets[0]);
+		ark_hist_record(h, v);
+	}
+	uint64_t start = e->stamp_in_ns[ARK_AGENT_KYLE], end = e->stamp_out_ns[ARK_AGENT_ALETHEIA];
+	uint64_t v = end >= start ? end - start : 0;
+	struct ark_hist *h = &lat->end_to_end;
+	ark_undo_save(ctx, h, offsetof(struct ark_hist, buckets));
+	ark_undo_save(ctx, &h->buckets[ark_hist_bucket_of(v)], sizeof h->buckets[0]);
+	ark_hist_record(h, v);
+}
+
+/* Release every peeked event the journal has written: stats, rows, mirror. */
+static uint32_t release_written(struct aletheia *al, uint32_t peeked)
+{
+	struct ark_agent_ctx *ctx = al->ctx;
+	struct ark_aletheia_state *s = ctx->state;
+	uint64_t written = ark_journal_written_seq(al->journal);
+	uint32_t k = 0;
+	while (k < peeked && ((const struct ark_event *)ark_ring_event(&ctx->input, k))->seq <= written)
+		k++;
+	if (k == 0)
+		return 0;
+	struct ark_err err = {0};
+	ark_undo_begin(ctx);
+	ark_undo_save(ctx, s, offsetof(struct ark_aletheia_state, latency));
+	uint32_t mirror_room = 0;
+	if (al->mirror_open && atomic_load_explicit(&ctx->pipeline->mirror_attached, memory_order_relaxed))
+		mirror_room = ark_ring_try_reserve(&al->mirror, k);
+	uint32_t mirrored = 0, breaks = 0;
+	uint64_t duplicates = 0;
+	for (uint32_t i = 0; i < k; i++) {
+		const struct ark_event *e = ark_ring_event(&ctx->input, i);
+		if (e->seq <= s->last_seq) {
+			duplicates++;  /* re-delivered after a restart: journaled and counted before */
+			continue;
+		}
+		s->last_seq = e->seq;
+		if (trace_complete(e)) {
+			s->complete++;
+			record_latency(ctx, e);
+		} else {
+			s->trace_breaks++;
+			breaks++;
+			ark_log(ctx->log, "error", "trace break trace=%016llx seq=%llu", (unsigned long long)e->trace_id,
+				(unsigned long long)e->seq);
+		}
+		if (core_queue(al, e, &err)) {
+			al->core_errors++;
+			ark_control_add(&ctx->control->errors, 1);
+			ark_log(ctx->log, "error", "mutable core write failed: %s", err.msg);
+		}
+		if (mirrored < mirror_room)
+			memcpy(ark_ring_slot(&al->mirror, mirrored++), e, sizeof *e);
+	}
+	ark_undo_set_commit(ctx, ((const struct ark_event *)ark_ring_event(&ctx->input, k - 1))->seq);
+	if (mirrored)
+		ark_ring_commit(&al->mirror, mirrored);
+	ark_ring_release(&ctx->input, k);
+	ark_undo_end(ctx);
+	ark_control_add(&ctx->pipeline->counters.trace_breaks, breaks);
+	ark_control_add(&ctx->control->duplicates, duplicates);
+	return k;
+}
+
+/* The seq of the last event released from Kenny's ring (0 if none). */
+static uint64_t last_released_seq(struct ark_ring *ring)
+{
+	uint64_t tail = atomic_load_explicit(&ring->tail, memory_order_acquire);
+	if (tail == ring->initial_index)
+		return 0;
+	const struct ark_event *e = (const struct ark_event *)((const uint8_t *)ring + ring->slots_offset +
+								 ((tail - 1) & ring->mask) * ring->slot_size);
+	return e->seq;
+}
+
+static void log_from_store(void *ctx, int level, const char *message)
+{
+	struct ark_log *log = ctx;
+	ark_log(log, level == 0 ? "info" : level == 1 ? "warn" : "error", "%s", message);
+}
+
+int ark_aletheia_main(struct ark_agent_ctx *ctx)
+{
+	struct ark_err err = {0};
+	struct aletheia al;
+	memset(&al, 0, sizeof al);
+	al.ctx = ctx;
+	struct ark_agent_control *control = ctx->control;
+	struct ark_aletheia_state *s = ctx->state;
+	int status = 1;
+	al.batch = calloc(1, sizeof *al.batch);
+	if (!al.batch) {
+		ark_log(ctx->log, "error", "out of memory");
+		return 1;
+	}
+	if (ark_store_config_from_env(&al.cfg, &err)) {
+		ark_log(ctx->log, "error", "configuration: %s", err.msg);
+		free(al.batch);
+		return 2;
+	}
+	al.cfg.log = log_from_store;
+	al.cfg.log_ctx = ctx->log;
+	struct ark_journal_recovery recovery;
+	if (ark_journal_open(&al.journal, &al.cfg, &recovery, &err)) {
+		ark_log(ctx->log, "error", "journal: %s", err.msg);
+		goto done;
+	}
+	if (recovery.cut)
+		ark_log(ctx->log, "warn", "journal tail cut segment=%s offset=%llu bytes=%llu reason=%s", recovery.segment,
+			(unsigned long long)recovery.offset, (unsigned long long)recovery.bytes_cut, recovery.reason);
+	struct ark_core_open_info info;
+	if (ark_core_open(&al.core, &al.cfg, 0, &info, &err)) {
+		ark_log(ctx->log, "error", "mutable core: %s", err.msg);
+		goto done;
+	}
+	if (ctx->pipeline->rules_hash[0] &&
+	    ark_core_meta_set(al.core, "graveyard_hash", ctx->pipeline->rules_hash, &err))
+		ark_log(ctx->log, "warn", "cannot record the graveyard hash: %s", err.msg);
+	if (ark_core_journal_applied_seq(al.core, &al.core_applied_seq, &err))
+		al.core_applied_seq = 0;
+	if (core_catch_up(&al, &err))
+		ark_log(ctx->log, "error", "mutable core catch-up failed: %s", err.msg);
+
+	struct ark_ring *in_ring = ark_pipeline_output_ring(&ctx->map, ARK_AGENT_KENNY);
+	struct ark_ring *mirror_ring = ark_pipeline_output_ring(&ctx->map, ARK_AGENT_ALETHEIA);
+	if (ark_ring_consumer_open(&ctx->input, in_ring, &ctx->wait, &err)) {
+		ark_log(ctx->log, "error", "cannot open input ring: %s", err.msg);
+		goto done;
+	}
+	al.mirror_open = ark_ring_producer_open(&al.mirror, mirror_ring, &ctx->wait, &err) == 0;
+	al.appended_seq = ark_journal_last_seq(al.journal);
+	ctx->last_published = al.appended_seq;
+	if (ark_undo_recover(ctx, last_released_seq(in_ring))) {
+		ark_control_add(&control->rollbacks, 1);
+		ark_log(ctx->log, "warn", "rolled back an unreleased batch after a restart");
+	}
+	atomic_store(&control->last_seq, al.appended_seq);
+	atomic_store(&control->state, ARK_PROC_RUNNING);
+	ark_log(ctx->log, "info", "running journal_last_seq=%llu core_applied_seq=%llu io_uring=%d sync=%s",
+		(unsigned long long)al.appended_seq, (unsigned long long)al.core_applied_seq,
+		(int)ark_journal_using_io_uring(al.journal), ark_store_sync_name(al.cfg.sync));
+	ark_log_flush(ctx->log);
+
+	for (;;) {
+		uint64_t now = ark_now_ns();
+		atomic_store_explicit(&control->heartbeat_ns, now, memory_order_relaxed);
+		uint32_t n = 0;
+		int rc = ark_ring_peek(&ctx->input, ARK_PIPELINE_BATCH * 4, 5 * 1000 * 1000, &n);
+		if (rc == 0) {
+			uint64_t start = ark_now_ns();
+			uint32_t appended = 0;
+			for (uint32_t i = 0; i < n; i++) {
+				struct ark_event *e = (struct ark_event *)ark_ring_event(&ctx->input, i);
+				if (e->seq <= al.appended_seq)
+					continue;   /* appended already, waiting to be written */
+				/* Aletheia is the ring's only reader: stamping the slot in
+				 * place is safe and saves a copy. */
+				e->stamp_in_ns[ARK_AGENT_ALETHEIA] = start;
+				e->stamp_out_ns[ARK_AGENT_ALETHEIA] = ark_now_ns();
+				if (ark_journal_append(al.journal, e->seq, e->trace_id, e, sizeof *e, &err)) {
+					ark_control_add(&control->errors, 1);
+					ark_log(ctx->log, "error", "journal append failed, stopping: %s", err.msg);
+					goto done;
+				}
+				al.appended_seq = e->seq;
+				appended++;
+			}
+			if (appended && ark_journal_flush(al.journal, &err)) {
+				ark_log(ctx->log, "error", "journal flush failed, stopping: %s", err.msg);
+				goto done;
+			}
+			ark_control_add(&control->busy_ns, ark_now_ns() - start);
+			if (appended) {
+				uint64_t per = (ark_now_ns() - start) / appended;
+				atomic_store_explicit(&control->last_latency_ns, per, memory_order_relaxed);
+				if (per > atomic_load_explicit(&control->worst_latency_ns, memory_order_relaxed))
+					atomic_store_explicit(&control->worst_latency_ns, per, memory_order_relaxed);
+			}
+		}
+		if (ark_journal_poll(al.journal, &err)) {
+			ark_log(ctx->log, "error", "journal write failed, stopping: %s", err.msg);
+			goto done;
+		}
+		uint32_t released = n ? release_written(&al, n) : 0;
+		if (n && !released) {
+			/* Waiting for the kernel to take a write: do not spin against
+			 * the io_uring worker on a machine with few cores. */
+			struct timespec pause = {0, 10000};
+			nanosleep(&pause, NULL);
+		}
+		if (released) {
+			ark_control_add(&control->events, released);
+			ark_control_add(&ctx->pipeline->counters.journaled, released);
+			atomic_store_explicit(&control->last_seq, s->last_seq, memory_order_relaxed);
+		}
+		now = ark_now_ns();
+		if (al.batch->first_queued_ns && (now - al.batch->first_queued_ns >= CORE_BATCH_NS || rc != 0)) {
+			if (core_flush(&al, &err)) {
+				ark_control_add(&control->errors, 1);
+				ark_log(ctx->log, "error", "mutable core batch failed: %s", err.msg);
+			}
+		}
+		if (rc != 0) {
+			if (ark_core_checkpoint(al.core, false, &err) == -EAGAIN)
+				ark_log(ctx->log, "warn", "%s", err.msg);
+			ark_log_flush(ctx->log);
+			if (ark_agent_stop_requested(ctx) && ark_ring_try_peek(&ctx->input, 1) == 0)
+				break;
+		}
+	}
+	status = 0;
+done:
+	if (al.journal) {
+		/* Everything appended is made durable and released before leaving. */
+		if (ark_journal_sync(al.journal, &err))
+			ark_log(ctx->log, "error", "journal sync at stop: %s", err.msg);
+		uint32_t left = ark_ring_try_peek(&ctx->input, UINT32_MAX);
+		if (left && ctx->input.ring)
+			release_written(&al, left);
+	}
+	if (al.core) {
+		if (core_flush(&al, &err))
+			ark_log(ctx->log, "error", "mutable core final batch: %s", err.msg);
+		ark_core_close(al.core);
+	}
+	if (al.journal && ark_journal_close(al.journal, &err))
+		ark_log(ctx->log, "error", "journal close: %s", err.msg);
+	if (al.mirror_open)
+		ark_ring_producer_close(&al.mirror);
+	if (ctx->input.ring)
+		ark_ring_consumer_close(&ctx->input);
+	atomic_store(&control->last_seq, s->last_seq);
+	free(al.batch);
+	return status;
+}

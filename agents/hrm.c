@@ -1,0 +1,132 @@
+/* agents/hrm.c — HRM, the ethics and risk gate: every event passes the
+ * Graveyard (graveyard/) before Kenny may act on it; a denial carries the
+ * rule's line and a fixed reason code.
+ *
+ * The compiled rules and the evaluation state live in HRM's state region, so
+ * a restarted HRM resumes with the same windows, positions and latches. Off
+ * the hot path (every 100 ms, and at start) HRM checks for ethics drift: the
+ * installed rules file, the compiled table and the hash recorded when the run
+ * began must all agree; any difference latches drift and every event is
+ * denied from then on (ETHICS_DRIFT), counted. A quarantined HRM denies
+ * everything (QUARANTINED). */
+#include "agents/agents_internal.h"
+
+#include <string.h>
+
+#define DRIFT_CHECK_NS (100ull * 1000 * 1000)
+
+static uint64_t last_drift_check_ns;
+
+static void check_drift(struct ark_agent_ctx *ctx, uint64_t now_ns)
+{
+	struct ark_hrm_state *s = ctx->state;
+	struct ark_err err = {0};
+	bool was = atomic_load(&s->graveyard.drift.latched) != 0;
+	int rc = ark_graveyard_check_drift(&s->rules, &s->graveyard, ctx->pipeline->rules_path,
+					   ctx->pipeline->rules_hash[0] ? ctx->pipeline->rules_hash : NULL, &err);
+	s->drift_checks++;
+	last_drift_check_ns = now_ns;
+	if (rc == 1 && !was)
+		ark_log(ctx->log, "error", "ETHICS DRIFT: every event is denied from now on cause=%s detail=\"%s\"",
+			ark_graveyard_drift_cause_name((enum ark_graveyard_drift_cause)s->graveyard.drift.cause), err.msg);
+}
+
+static int hrm_start(struct ark_agent_ctx *ctx, struct ark_err *err)
+{
+	struct ark_hrm_state *s = ctx->state;
+	if (s->rules.file_sha256_hex[0] == '\0') {
+		/* First start of this run: compile the installed rules into the
+		 * segment. A restart keeps the table it had (drift is judged
+		 * against it, not against whatever the file says now). */
+		int rc = ark_graveyard_load(ctx->pipeline->rules_path, &s->rules, err);
+		if (rc)
+			return rc;
+	}
+	if (!ark_graveyard_state_matches(&s->graveyard, &s->rules))
+		ark_graveyard_state_init(&s->graveyard, &s->rules);
+	check_drift(ctx, ark_now_ns());
+	ark_log(ctx->log, "info", "rules=%s sha256=%s trading_state=%s drift=%u", ctx->pipeline->rules_path,
+		s->rules.file_sha256_hex,
+		ark_trading_state_name((enum ark_trading_state)s->graveyard.trading_state),
+		(unsigned)atomic_load(&s->graveyard.drift.latched));
+	return 0;
+}
+
+/* Save what one evaluation can change: the state's scalars, the overall rate
+ * window's next slot, and the event's symbol. */
+static void save_for_undo(struct ark_agent_ctx *ctx, const struct ark_event *e)
+{
+	struct ark_hrm_state *s = ctx->state;
+	struct ark_graveyard_state *g = &s->graveyard;
+	ark_undo_save(ctx, s, offsetof(struct ark_hrm_state, rules));
+	ark_undo_save(ctx, g, offsetof(struct ark_graveyard_state, drift));
+	ark_undo_save(ctx, &g->rate_head, sizeof g->rate_head + sizeof g->rate_count);
+	uint32_t cap = s->rules.limits.order_rate_count;
+	if (cap) {
+		uint32_t at = g->rate_count < cap ? (g->rate_head + g->rate_count) % cap : g->rate_head;
+		ark_undo_save(ctx, &g->rate_ns[at], sizeof g->rate_ns[at]);
+	}
+	if (e->symbol_id < ARK_GRAVEYARD_MAX_SYMBOLS)
+		ark_undo_save(ctx, &g->symbols[e->symbol_id], sizeof g->symbols[e->symbol_id]);
+}
+
+static void hrm_process(struct ark_agent_ctx *ctx, struct ark_event *e, uint64_t now_ns)
+{
+	(void)now_ns;
+	struct ark_hrm_state *s = ctx->state;
+	struct ark_pipeline_counters *counters = &ctx->pipeline->counters;
+	save_for_undo(ctx, e);
+	s->last_seq = e->seq;
+	bool quarantined = atomic_load_explicit(&ctx->control->quarantined, memory_order_relaxed) != 0;
+	struct ark_graveyard_decision d;
+	ark_graveyard_evaluate(&s->rules, &s->graveyard, e, quarantined, &d);
+	e->verdict = d.verdict;
+	e->reason = d.reason;
+	e->rule_id = d.rule_id;
+	if (quarantined)
+		e->flags |= ARK_EVENT_QUARANTINED;
+	if (d.verdict == ARK_VERDICT_DENY) {
+		ark_control_add(&counters->denials, 1);
+		if (d.reason < ARK_REASON_COUNT)
+			ark_control_add(&counters->denials_by_reason[d.reason], 1);
+		if (d.reason == ARK_REASON_ETHICS_DRIFT)
+			ark_control_add(&counters->ethics_drift, 1);
+	}
+	if (!d.has_intent)
+		return;
+	bool injected = (e->flags & ARK_EVENT_INJECTED) != 0;
+	if (injected && e->lane == 0) {
+		if (d.verdict == ARK_VERDICT_DENY && d.reason == e->injected_kind) {
+			ark_control_add(&counters->injected_denied, 1);
+		} else if (d.verdict == ARK_VERDICT_DENY) {
+			ark_control_add(&counters->injected_wrong_reason, 1);
+			if (d.reason != ARK_REASON_ETHICS_DRIFT && d.reason != ARK_REASON_QUARANTINED)
+				ark_log(ctx->log, "warn", "injected violation denied for another reason trace=%016llx kind=%s reason=%s",
+					(unsigned long long)e->trace_id, ark_reason_name((enum ark_reason)e->injected_kind),
+					ark_reason_name((enum ark_reason)d.reason));
+		} else {
+			ark_control_add(&counters->injected_allowed, 1);
+			ark_control_add(&ctx->control->errors, 1);
+			ark_log(ctx->log, "error", "injected violation ALLOWED trace=%016llx kind=%s symbol=%s",
+				(unsigned long long)e->trace_id, ark_reason_name((enum ark_reason)e->injected_kind), e->symbol);
+		}
+	} else if (d.verdict == ARK_VERDICT_DENY && d.reason != ARK_REASON_ETHICS_DRIFT &&
+		   d.reason != ARK_REASON_QUARANTINED) {
+		ark_control_add(&counters->clean_denied, 1);
+		ark_log(ctx->log, "warn", "clean intent denied trace=%016llx symbol=%s reason=%s rule_line=%u%s",
+			(unsigned long long)e->trace_id, e->symbol, ark_reason_name((enum ark_reason)d.reason), d.rule_id,
+			injected ? " (injection setup step)" : "");
+	}
+}
+
+static void hrm_idle(struct ark_agent_ctx *ctx, uint64_t now_ns)
+{
+	if (now_ns - last_drift_check_ns >= DRIFT_CHECK_NS)
+		check_drift(ctx, now_ns);
+}
+
+const struct ark_stage_ops ark_hrm_ops = {
+	.start = hrm_start,
+	.process = hrm_process,
+	.idle = hrm_idle,
+};

@@ -1,0 +1,133 @@
+/* agents/kenny.c — Kenny, execution: sends each allowed intent to the broker
+ * and records the fill, its position and realised P&L; passes denied and
+ * no-action events on untouched (marked forwarded).
+ *
+ * The client order id is the trace id, so an order resent after a restart
+ * (its batch rolled back) is recognised by the broker, never filled twice:
+ * Kenny applies the original fill to its restored position instead. A
+ * quarantined Kenny sends nothing (fail closed). */
+#include "agents/agents_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static void apply_fill(struct ark_kenny_position *pos, double signed_qty, double price)
+{
+	double q = pos->quantity;
+	if (q == 0 || (q > 0) == (signed_qty > 0)) {
+		double total = fabs(q) + fabs(signed_qty);
+		pos->average_price = total > 0 ? (pos->average_price * fabs(q) + price * fabs(signed_qty)) / total : 0;
+		pos->quantity = q + signed_qty;
+	} else {
+		double closed = fmin(fabs(signed_qty), fabs(q));
+		pos->realized_pnl += closed * (price - pos->average_price) * (q > 0 ? 1 : -1);
+		pos->quantity = q + signed_qty;
+		if (fabs(pos->quantity) < 1e-9)
+			pos->quantity = 0, pos->average_price = 0;
+		else if ((pos->quantity > 0) != (q > 0))
+			pos->average_price = price;   /* flipped: the rest opened at this price */
+	}
+	pos->fills++;
+}
+
+static int kenny_start(struct ark_agent_ctx *ctx, struct ark_err *err)
+{
+	struct ark_broker_state *broker = ark_pipeline_region(&ctx->map, "state.broker", NULL);
+	uint64_t latency_us;
+	int rc = ark_env_u64("ARK_PAPER_LATENCY_US", 0, 0, 10 * 1000 * 1000, &latency_us, err);
+	if (rc)
+		return rc;
+	broker->latency_ns = latency_us * 1000;
+	ark_log(ctx->log, "info", "broker=paper latency_us=%llu orders_on_book=%llu", (unsigned long long)latency_us,
+		(unsigned long long)broker->orders);
+	return 0;
+}
+
+static void kenny_process(struct ark_agent_ctx *ctx, struct ark_event *e, uint64_t now_ns)
+{
+	struct ark_kenny_state *s = ctx->state;
+	if (e->verdict != ARK_VERDICT_ALLOW || e->side == ARK_SIDE_NONE) {
+		e->exec_status = ARK_EXEC_FORWARDED;
+		return;
+	}
+	if (atomic_load_explicit(&ctx->control->quarantined, memory_order_relaxed)) {
+		e->exec_status = ARK_EXEC_SUPPRESSED;
+		e->flags |= ARK_EVENT_QUARANTINED;
+		return;
+	}
+	struct ark_broker_state *broker = ark_pipeline_region(&ctx->map, "state.broker", NULL);
+	e->client_order_id = e->trace_id;
+	if (broker->latency_ns) {
+		/* The paper venue acknowledges after its simulated latency. */
+		struct timespec ts = {(time_t)(broker->latency_ns / 1000000000u), (long)(broker->latency_ns % 1000000000u)};
+		nanosleep(&ts, NULL);
+	}
+	(void)now_ns;
+	double qty = 0, price = 0;
+	enum ark_broker_result r = ark_paper_broker_submit(broker, e->client_order_id, e->side, e->quantity,
+							   e->limit_price, &qty, &price);
+	if (r == ARK_BROKER_REJECTED) {
+		e->exec_status = ARK_EXEC_REJECTED;
+		ark_undo_save(ctx, &s->orders, sizeof s->orders);
+		s->orders++;
+		ark_log(ctx->log, "warn", "order rejected by the paper broker trace=%016llx symbol=%s",
+			(unsigned long long)e->trace_id, e->symbol);
+		return;
+	}
+	if (r == ARK_BROKER_DUPLICATE) {
+		e->flags |= ARK_EVENT_REPLAYED;
+		ark_undo_save(ctx, &s->duplicates, sizeof s->duplicates);
+		s->duplicates++;
+	}
+	uint32_t id = e->symbol_id < ARK_MAX_SYMBOLS ? e->symbol_id : ARK_MAX_SYMBOLS - 1;
+	struct ark_kenny_position *pos = &s->positions[id];
+	ark_undo_save(ctx, pos, sizeof *pos);
+	ark_undo_save(ctx, s, offsetof(struct ark_kenny_state, positions));
+	double before = pos->realized_pnl;
+	apply_fill(pos, e->side == ARK_SIDE_BUY ? qty : -qty, price);
+	s->orders++;
+	s->fills++;
+	s->realized_pnl += pos->realized_pnl - before;
+	e->exec_status = ARK_EXEC_FILLED;
+	e->filled_quantity = qty;
+	e->fill_price = price;
+	e->position_after = pos->quantity;
+	e->realized_pnl_after = pos->realized_pnl;
+	ark_control_add(&ctx->pipeline->counters.fills, 1);
+}
+
+const struct ark_stage_ops ark_kenny_ops = {
+	.start = kenny_start,
+	.process = kenny_process,
+};
+
+enum ark_broker_result ark_paper_broker_submit(struct ark_broker_state *broker, uint64_t client_order_id,
+					       uint8_t side, double quantity, double limit_price,
+					       double *fill_quantity, double *fill_price)
+{
+	if (!(quantity > 0) || !isfinite(quantity) || !(limit_price > 0) || !isfinite(limit_price) ||
+	    (side != ARK_SIDE_BUY && side != ARK_SIDE_SELL) || client_order_id == 0)
+		return ARK_BROKER_REJECTED;
+	struct ark_broker_order *o = &broker->book[client_order_id & (ARK_BROKER_SLOTS - 1)];
+	if (o->client_order_id == client_order_id) {
+		broker->duplicates++;
+		*fill_quantity = o->quantity;
+		*fill_price = o->price;
+		return ARK_BROKER_DUPLICATE;
+	}
+	/* The paper venue fills the whole order at its limit price. The record
+	 * is complete before its id is set, so a kill in between leaves no
+	 * half-recorded order that a resend would mistake for a fill. */
+	o->client_order_id = 0;
+	o->quantity = quantity;
+	o->price = limit_price;
+	o->side = side;
+	atomic_signal_fence(memory_order_seq_cst);
+	__atomic_store_n(&o->client_order_id, client_order_id, __ATOMIC_RELEASE);
+	broker->orders++;
+	*fill_quantity = quantity;
+	*fill_price = limit_price;
+	return ARK_BROKER_FILLED;
+}

@@ -1,0 +1,189 @@
+/* agents/kyle.c — Kyle, ingest: takes ticks from every source's inbound ring
+ * (round robin, a batch at a time), turns each into an event with the
+ * instance's next sequence number, its trace id and a symbol id, and
+ * publishes it to Joey.
+ *
+ * Invariants: sequence numbers are consecutive on Kyle's output ring; a tick
+ * is taken at most once per source (its source_seq is remembered with the
+ * batch that published it); symbol ids never change once given. */
+#include "agents/agents_internal.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define OVERFLOW_SYMBOL_ID (ARK_MAX_SYMBOLS - 1)
+
+static uint32_t symbol_hash(const char *symbol)
+{
+	uint64_t a, b;
+	memcpy(&a, symbol, 8);
+	memcpy(&b, symbol + 8, 8);
+	uint64_t h = (a ^ (b * 0x9e3779b97f4a7c15ull)) * 0xff51afd7ed558ccdull;
+	return (uint32_t)(h >> 40);
+}
+
+/* The symbol's id, giving it the next one on first sight. Symbols are stored
+ * NUL-padded to ARK_SYMBOL_MAX so a compare is two 64-bit compares. */
+static uint32_t symbol_id(struct ark_agent_ctx *ctx, struct ark_kyle_state *s, const char *symbol)
+{
+	uint32_t slot = symbol_hash(symbol) & (ARK_SYMBOL_SLOTS - 1);
+	for (;;) {
+		uint16_t entry = s->slots[slot];
+		if (entry == 0)
+			break;
+		if (memcmp(s->symbols[entry - 1], symbol, ARK_SYMBOL_MAX) == 0)
+			return entry - 1u;
+		slot = (slot + 1) & (ARK_SYMBOL_SLOTS - 1);
+	}
+	if (s->symbol_count >= OVERFLOW_SYMBOL_ID) {
+		ark_undo_save(ctx, &s->symbol_table_full, sizeof s->symbol_table_full);
+		if (s->symbol_table_full++ == 0)
+			ark_log(ctx->log, "error", "symbol table full: further new symbols share id %u and are never traded symbol=%.15s",
+				OVERFLOW_SYMBOL_ID, symbol);
+		return OVERFLOW_SYMBOL_ID;
+	}
+	uint32_t id = s->symbol_count;
+	ark_undo_save(ctx, &s->symbols[id], ARK_SYMBOL_MAX);
+	ark_undo_save(ctx, &s->slots[slot], sizeof s->slots[slot]);
+	ark_undo_save(ctx, &s->symbol_count, sizeof s->symbol_count);
+	memcpy(s->symbols[id], symbol, ARK_SYMBOL_MAX);
+	s->slots[slot] = (uint16_t)(id + 1);
+	s->symbol_count = id + 1;
+	return id;
+}
+
+int ark_kyle_main(struct ark_agent_ctx *ctx)
+{
+	struct ark_err err = {0};
+	struct ark_kyle_state *s = ctx->state;
+	struct ark_pipeline *p = ctx->pipeline;
+	struct ark_agent_control *control = ctx->control;
+	struct ark_ring_consumer sources[ARK_MAX_SOURCES];
+	int source_count = p->source_count;
+	for (int i = 0; i < source_count; i++) {
+		if (ark_ring_consumer_open(&sources[i], ark_pipeline_source_ring(&ctx->map, i), &ctx->wait, &err)) {
+			ark_log(ctx->log, "error", "cannot open source ring %d: %s", i, err.msg);
+			return 1;
+		}
+	}
+	struct ark_ring *out_ring = ark_pipeline_output_ring(&ctx->map, ARK_AGENT_KYLE);
+	if (ark_ring_producer_open(&ctx->output, out_ring, &ctx->wait, &err)) {
+		ark_log(ctx->log, "error", "cannot open output ring: %s", err.msg);
+		return 1;
+	}
+	ctx->last_published = ark_ring_last_event_seq(out_ring);
+	if (ctx->last_published == 0)
+		ctx->last_published = p->base_seq;   /* a new run continues the journal's sequence */
+	if (ark_undo_recover(ctx, ctx->last_published)) {
+		ark_control_add(&control->rollbacks, 1);
+		ark_log(ctx->log, "warn", "rolled back an unpublished batch after a restart last_published=%llu",
+			(unsigned long long)ctx->last_published);
+	}
+	if (s->last_seq != ctx->last_published) {
+		/* Only possible if the state region was never written: a new run. */
+		ark_log(ctx->log, "warn", "state seq %llu differs from the output ring's %llu; using the ring",
+			(unsigned long long)s->last_seq, (unsigned long long)ctx->last_published);
+		s->last_seq = ctx->last_published;
+	}
+	atomic_store(&control->last_seq, s->last_seq);
+	atomic_store(&control->state, ARK_PROC_RUNNING);
+	ark_log(ctx->log, "info", "running last_seq=%llu sources=%d symbols=%u", (unsigned long long)s->last_seq,
+		source_count, s->symbol_count);
+	ark_log_flush(ctx->log);
+
+	int next_source = 0;
+	for (;;) {
+		uint64_t now = ark_now_ns();
+		atomic_store_explicit(&control->heartbeat_ns, now, memory_order_relaxed);
+		/* Find a source with ticks, starting after the last one served. */
+		int src = -1;
+		uint32_t n = 0;
+		for (int k = 0; k < source_count; k++) {
+			int i = (next_source + k) % source_count;
+			n = ark_ring_try_peek(&sources[i], ARK_PIPELINE_BATCH);
+			if (n) {
+				src = i;
+				break;
+			}
+		}
+		if (src < 0) {
+			if (ark_agent_stop_requested(ctx))
+				break;
+			/* Nothing anywhere: wait on the first source (timed, so the
+			 * others are looked at again soon). */
+			uint64_t wait_ns = source_count > 1 ? 1000 * 1000 : 100 * 1000 * 1000;
+			if (ark_ring_peek(&sources[0], ARK_PIPELINE_BATCH, wait_ns, &n) != 0) {
+				ark_log_flush(ctx->log);
+				continue;
+			}
+			src = 0;
+		}
+		next_source = (src + 1) % source_count;
+		uint32_t room;
+		while (ark_ring_reserve(&ctx->output, n, 100 * 1000 * 1000, &room) != 0) {
+			atomic_store_explicit(&control->heartbeat_ns, ark_now_ns(), memory_order_relaxed);
+			if (ark_agent_stop_requested(ctx) && atomic_load(&p->stop))
+				goto out;
+		}
+		if (room < n)
+			n = room;
+		uint64_t start = ark_now_ns();
+		ark_undo_begin(ctx);
+		ark_undo_save(ctx, &s->last_seq, sizeof s->last_seq);
+		ark_undo_save(ctx, &s->last_source_seq[src], sizeof s->last_source_seq[src]);
+		uint32_t out = 0;
+		uint64_t duplicates = 0;
+		for (uint32_t i = 0; i < n; i++) {
+			const struct ark_tick *tick = ark_ring_event(&sources[src], i);
+			if (tick->source_seq != 0 && tick->source_seq <= s->last_source_seq[src]) {
+				duplicates++;
+				continue;
+			}
+			struct ark_event *e = ark_ring_slot(&ctx->output, out++);
+			memset(e, 0, sizeof *e);
+			e->seq = ++s->last_seq;
+			e->trace_id = ark_trace_id(p->node_id, e->seq);
+			e->node_id = p->node_id;
+			e->exchange_time_ns = tick->exchange_time_ns;
+			e->price = tick->price;
+			e->size = tick->size;
+			memcpy(e->symbol, tick->symbol, ARK_SYMBOL_MAX);
+			e->symbol[ARK_SYMBOL_MAX - 1] = '\0';
+			/* NUL-pad so the symbol compares as fixed-size bytes. */
+			size_t len = strnlen(e->symbol, ARK_SYMBOL_MAX);
+			memset(e->symbol + len, 0, ARK_SYMBOL_MAX - len);
+			e->symbol_id = symbol_id(ctx, s, e->symbol);
+			e->source = tick->source;
+			e->flags = tick->flags;
+			e->injected_kind = tick->injected_kind;
+			e->lane = tick->lane;
+			e->source_seq = tick->source_seq;
+			e->stamp_in_ns[ARK_AGENT_KYLE] = ark_now_ns();
+			if (tick->source_seq)
+				s->last_source_seq[src] = tick->source_seq;
+		}
+		uint64_t end = ark_now_ns();
+		if (out) {
+			for (uint32_t i = 0; i < out; i++)
+				((struct ark_event *)ark_ring_slot(&ctx->output, i))->stamp_out_ns[ARK_AGENT_KYLE] = end;
+			ark_undo_set_commit(ctx, s->last_seq);
+			ctx->last_published = s->last_seq;
+			ark_ring_commit(&ctx->output, out);
+		}
+		ark_undo_end(ctx);
+		ark_ring_release(&sources[src], n);
+		ark_control_add(&control->events, out);
+		ark_control_add(&control->duplicates, duplicates);
+		ark_control_add(&control->busy_ns, end - start);
+		uint64_t per_event = out ? (end - start) / out : 0;
+		atomic_store_explicit(&control->last_latency_ns, per_event, memory_order_relaxed);
+		if (per_event > atomic_load_explicit(&control->worst_latency_ns, memory_order_relaxed))
+			atomic_store_explicit(&control->worst_latency_ns, per_event, memory_order_relaxed);
+		atomic_store_explicit(&control->last_seq, s->last_seq, memory_order_relaxed);
+	}
+out:
+	ark_ring_producer_close(&ctx->output);
+	for (int i = 0; i < source_count; i++)
+		ark_ring_consumer_close(&sources[i]);
+	return 0;
+}

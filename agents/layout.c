@@ -1,0 +1,217 @@
+/* agents/layout.c — the pipeline's regions in the shared segment: sizes,
+ * creation (every ring initialised, every control block named) and attach.
+ * Invariant: a pipeline whose magic is set has every region of its layout,
+ * found by name; nothing in it is a pointer. */
+#include "agents/agents_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const agent_ring_names[ARK_AGENT_COUNT] = {
+	"ring.kyle", "ring.joey", "ring.hrm", "ring.kenny", "ring.aletheia"};
+static const char *const agent_state_names[ARK_AGENT_COUNT] = {
+	"state.kyle", "state.joey", "state.hrm", "state.kenny", "state.aletheia"};
+static const char *const agent_undo_names[ARK_AGENT_COUNT] = {
+	"undo.kyle", "undo.joey", "undo.hrm", "undo.kenny", "undo.aletheia"};
+
+const char *ark_pipeline_default_instance(void)
+{
+	const char *v = getenv("ARK_INSTANCE");
+	return v && *v ? v : "main";
+}
+
+int ark_pipeline_config_from_env(struct ark_pipeline_config *config, struct ark_err *err)
+{
+	memset(config, 0, sizeof *config);
+	snprintf(config->instance, sizeof config->instance, "%s", ark_pipeline_default_instance());
+	uint64_t node, capacity;
+	int rc = ark_env_u64("ARK_NODE_ID", 0, 0, 65535, &node, err);
+	if (!rc)
+		rc = ark_env_u64("ARK_RING_CAPACITY", 4096, 2, 1u << 20, &capacity, err);
+	if (rc)
+		return rc;
+	if (capacity & (capacity - 1))
+		return ark_err_set(err, -EINVAL, "ARK_RING_CAPACITY: expected a power of two, got %llu",
+				   (unsigned long long)capacity);
+	config->node_id = (uint16_t)node;
+	config->ring_capacity = (uint32_t)capacity;
+	config->source_count = 1;
+	config->source_kinds[0] = ARK_SOURCE_SYNTHETIC;
+	return 0;
+}
+
+size_t ark_agent_state_size(enum ark_agent agent)
+{
+	switch (agent) {
+	case ARK_AGENT_KYLE: return sizeof(struct ark_kyle_state);
+	case ARK_AGENT_JOEY: return sizeof(struct ark_joey_state);
+	case ARK_AGENT_HRM: return sizeof(struct ark_hrm_state);
+	case ARK_AGENT_KENNY: return sizeof(struct ark_kenny_state);
+	case ARK_AGENT_ALETHEIA: return sizeof(struct ark_aletheia_state);
+	default: return 0;
+	}
+}
+
+int ark_pipeline_create(struct ark_pipeline_map *map, const struct ark_pipeline_config *config,
+			struct ark_err *err)
+{
+	memset(map, 0, sizeof *map);
+	char name[ARK_SHM_NAME_MAX];
+	int rc = ark_shm_name_for_instance(config->instance, name, sizeof name, err);
+	if (rc)
+		return rc;
+	if (config->source_count == 0 || config->source_count > ARK_MAX_SOURCES)
+		return ark_err_set(err, -EINVAL, "a pipeline has 1 to %d sources, not %u", ARK_MAX_SOURCES,
+				   config->source_count);
+	size_t tick_ring = ark_ring_size(sizeof(struct ark_tick), config->ring_capacity);
+	size_t event_ring = ark_ring_size(sizeof(struct ark_event), config->ring_capacity);
+	if (!tick_ring || !event_ring)
+		return ark_err_set(err, -EINVAL, "ring capacity %u is not a power of two", config->ring_capacity);
+	size_t total = sizeof(struct ark_pipeline) + config->source_count * tick_ring +
+		       ARK_AGENT_COUNT * (event_ring + sizeof(struct ark_undo)) + sizeof(struct ark_broker_state) +
+		       (ARK_SHM_MAX_REGIONS + 4) * ARK_SHM_ALIGN + (1 << 20);
+	for (int a = 0; a < ARK_AGENT_COUNT; a++)
+		total += ark_agent_state_size((enum ark_agent)a);
+
+	rc = ark_shm_create(&map->shm, name, total, ARK_SHM_REPLACE_STALE, err);
+	if (rc)
+		return rc;
+	uint64_t off;
+	rc = ark_shm_alloc(&map->shm, "pipeline", sizeof(struct ark_pipeline), &off, err);
+	if (rc)
+		goto fail;
+	struct ark_pipeline *p = ark_shm_at(&map->shm, off);
+	for (int s = 0; s < config->source_count && !rc; s++) {
+		char region[32];
+		snprintf(region, sizeof region, "ring.source.%d", s);
+		rc = ark_shm_alloc(&map->shm, region, tick_ring, &off, err);
+		if (!rc)
+			rc = ark_ring_init(ark_shm_at(&map->shm, off), tick_ring, sizeof(struct ark_tick),
+					   config->ring_capacity, 0, err);
+	}
+	for (int a = 0; a < ARK_AGENT_COUNT && !rc; a++) {
+		rc = ark_shm_alloc(&map->shm, agent_ring_names[a], event_ring, &off, err);
+		if (!rc)
+			rc = ark_ring_init(ark_shm_at(&map->shm, off), event_ring, sizeof(struct ark_event),
+					   config->ring_capacity, 0, err);
+		if (!rc)
+			rc = ark_shm_alloc(&map->shm, agent_state_names[a], ark_agent_state_size((enum ark_agent)a),
+					   &off, err);
+		if (!rc)
+			rc = ark_shm_alloc(&map->shm, agent_undo_names[a], sizeof(struct ark_undo), &off, err);
+	}
+	if (!rc)
+		rc = ark_shm_alloc(&map->shm, "state.broker", sizeof(struct ark_broker_state), &off, err);
+	if (rc)
+		goto fail;
+
+	p->version = ARK_PIPELINE_VERSION;
+	p->node_id = config->node_id;
+	p->source_count = config->source_count;
+	p->ring_capacity = config->ring_capacity;
+	memcpy(p->source_kinds, config->source_kinds, sizeof p->source_kinds);
+	p->created_ns = ark_realtime_ns();
+	p->base_seq = config->base_seq;
+	snprintf(p->instance, sizeof p->instance, "%s", config->instance);
+	snprintf(p->rules_path, sizeof p->rules_path, "%s", config->rules_path);
+	snprintf(p->rules_hash, sizeof p->rules_hash, "%s", config->rules_hash);
+	for (int a = 0; a < ARK_AGENT_COUNT; a++) {
+		snprintf(p->agents[a].name, sizeof p->agents[a].name, "%s", ark_agent_file_name((enum ark_agent)a));
+		atomic_store(&p->agents[a].cpu, -1);
+	}
+	for (int s = 0; s < config->source_count; s++) {
+		snprintf(p->sources[s].name, sizeof p->sources[s].name, "source%d", s);
+		atomic_store(&p->sources[s].cpu, -1);
+	}
+	struct ark_latency_record *lat = ark_pipeline_latency(map);
+	for (int a = 0; a < ARK_AGENT_COUNT; a++)
+		ark_hist_reset(&lat->agent[a]);
+	ark_hist_reset(&lat->end_to_end);
+	map->pipeline = p;
+	__atomic_store_n(&p->magic, ARK_PIPELINE_MAGIC, __ATOMIC_RELEASE);
+	return 0;
+fail:
+	ark_shm_detach(&map->shm);
+	ark_shm_unlink(name, NULL);
+	return rc;
+}
+
+int ark_pipeline_attach(struct ark_pipeline_map *map, const char *instance, struct ark_err *err)
+{
+	memset(map, 0, sizeof *map);
+	char name[ARK_SHM_NAME_MAX];
+	int rc = ark_shm_name_for_instance(instance, name, sizeof name, err);
+	if (!rc)
+		rc = ark_shm_attach(&map->shm, name, 0, err);
+	if (rc)
+		return rc;
+	uint64_t off, size;
+	if (ark_shm_find(&map->shm, "pipeline", &off, &size) != 0 || size != sizeof(struct ark_pipeline)) {
+		ark_shm_detach(&map->shm);
+		return ark_err_set(err, -EPROTO, "%s holds no ARK pipeline of this version (region 'pipeline' missing or %llu bytes, expected %zu)",
+				   map->shm.path, (unsigned long long)size, sizeof(struct ark_pipeline));
+	}
+	map->pipeline = ark_shm_at(&map->shm, off);
+	if (__atomic_load_n(&map->pipeline->magic, __ATOMIC_ACQUIRE) != ARK_PIPELINE_MAGIC ||
+	    map->pipeline->version != ARK_PIPELINE_VERSION) {
+		ark_shm_detach(&map->shm);
+		return ark_err_set(err, -EPROTO, "%s: pipeline header has the wrong magic or version (expected version %u)",
+				   map->shm.path, ARK_PIPELINE_VERSION);
+	}
+	for (int a = 0; a < ARK_AGENT_COUNT; a++) {
+		uint64_t rsize;
+		if (!ark_pipeline_region(map, agent_state_names[a], &rsize) ||
+		    rsize != ark_agent_state_size((enum ark_agent)a)) {
+			ark_shm_detach(&map->shm);
+			return ark_err_set(err, -EPROTO, "%s: region %s is missing or has the wrong size",
+					   map->shm.path, agent_state_names[a]);
+		}
+	}
+	return 0;
+}
+
+void ark_pipeline_detach(struct ark_pipeline_map *map)
+{
+	ark_shm_detach(&map->shm);
+	map->pipeline = NULL;
+}
+
+void *ark_pipeline_region(const struct ark_pipeline_map *map, const char *name, uint64_t *size)
+{
+	uint64_t off, sz;
+	if (ark_shm_find(&map->shm, name, &off, &sz) != 0)
+		return NULL;
+	if (size)
+		*size = sz;
+	return ark_shm_at(&map->shm, off);
+}
+
+struct ark_ring *ark_pipeline_output_ring(const struct ark_pipeline_map *map, enum ark_agent agent)
+{
+	return (unsigned)agent < ARK_AGENT_COUNT ? ark_pipeline_region(map, agent_ring_names[agent], NULL) : NULL;
+}
+
+struct ark_ring *ark_pipeline_source_ring(const struct ark_pipeline_map *map, int source)
+{
+	char region[32];
+	snprintf(region, sizeof region, "ring.source.%d", source);
+	return ark_pipeline_region(map, region, NULL);
+}
+
+void *ark_pipeline_agent_state(const struct ark_pipeline_map *map, enum ark_agent agent)
+{
+	return ark_pipeline_region(map, agent_state_names[agent], NULL);
+}
+
+struct ark_undo *ark_pipeline_agent_undo(const struct ark_pipeline_map *map, enum ark_agent agent)
+{
+	return ark_pipeline_region(map, agent_undo_names[agent], NULL);
+}
+
+struct ark_latency_record *ark_pipeline_latency(const struct ark_pipeline_map *map)
+{
+	struct ark_aletheia_state *s = ark_pipeline_agent_state(map, ARK_AGENT_ALETHEIA);
+	return s ? &s->latency : NULL;
+}

@@ -1,0 +1,309 @@
+/* agents/runtime.c — what every agent process does the same way: attach,
+ * pin, recover, heartbeat, the batch loop of the middle stages (Joey, HRM,
+ * Kenny), the undo log that keeps a batch's state changes atomic with its
+ * publication, and stopping on request.
+ *
+ * Loop invariant of a stage: its input is released only after its output was
+ * published; last_published is the highest seq on its output ring, and any
+ * input at or below it is a re-delivery after a restart and is dropped. */
+#include "agents/agents_internal.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- Undo log ---- */
+
+void ark_undo_begin(struct ark_agent_ctx *ctx)
+{
+	struct ark_undo *u = ctx->undo;
+	atomic_store_explicit(&u->count, 0, memory_order_relaxed);
+	u->used = 0;
+	atomic_store_explicit(&u->commit_seq, 0, memory_order_relaxed);
+	atomic_store_explicit(&u->active, 1, memory_order_release);
+}
+
+void ark_undo_save(struct ark_agent_ctx *ctx, const void *ptr, size_t len)
+{
+	struct ark_undo *u = ctx->undo;
+	uint32_t n = atomic_load_explicit(&u->count, memory_order_relaxed);
+	/* Batches are bounded (ARK_PIPELINE_BATCH) and so are the bytes each
+	 * event may touch: running out is a programming error. */
+	if (n >= ARK_UNDO_ENTRIES || u->used + len > ARK_UNDO_BYTES) {
+		fprintf(stderr, "ark %s: undo log overflow (%u entries, %u bytes)\n",
+			ark_agent_name(ctx->agent), n, u->used);
+		abort();
+	}
+	struct ark_undo_entry *e = &u->entries[n];
+	e->offset = (uint64_t)((const char *)ptr - (const char *)ctx->map.shm.base);
+	e->len = (uint32_t)len;
+	e->data_offset = u->used;
+	memcpy(u->data + u->used, ptr, len);
+	u->used += (uint32_t)len;
+	/* The entry is complete before it counts, and counts before the state
+	 * it guards changes: a kill at any instruction leaves a usable log. */
+	atomic_store_explicit(&u->count, n + 1, memory_order_release);
+	atomic_signal_fence(memory_order_seq_cst);
+}
+
+void ark_undo_set_commit(struct ark_agent_ctx *ctx, uint64_t seq)
+{
+	atomic_store_explicit(&ctx->undo->commit_seq, seq, memory_order_release);
+}
+
+void ark_undo_end(struct ark_agent_ctx *ctx)
+{
+	atomic_store_explicit(&ctx->undo->active, 0, memory_order_release);
+}
+
+bool ark_undo_recover(struct ark_agent_ctx *ctx, uint64_t published_seq)
+{
+	struct ark_undo *u = ctx->undo;
+	if (!atomic_load_explicit(&u->active, memory_order_acquire))
+		return false;
+	uint64_t commit = atomic_load_explicit(&u->commit_seq, memory_order_acquire);
+	bool published = commit != 0 && published_seq >= commit;
+	uint32_t n = atomic_load_explicit(&u->count, memory_order_acquire);
+	if (!published) {
+		for (uint32_t i = n; i-- > 0;) {
+			const struct ark_undo_entry *e = &u->entries[i];
+			if (e->offset + e->len > ctx->map.shm.size || e->data_offset + e->len > ARK_UNDO_BYTES)
+				continue;
+			memcpy((char *)ctx->map.shm.base + e->offset, u->data + e->data_offset, e->len);
+		}
+	}
+	atomic_store_explicit(&u->active, 0, memory_order_release);
+	return !published && n > 0;
+}
+
+uint64_t ark_ring_last_event_seq(struct ark_ring *ring)
+{
+	uint64_t head = atomic_load_explicit(&ring->head, memory_order_acquire);
+	if (head == ring->initial_index)
+		return 0;
+	const struct ark_event *last = (const struct ark_event *)((const uint8_t *)ring + ring->slots_offset +
+								    ((head - 1) & ring->mask) * ring->slot_size);
+	return last->seq;
+}
+
+/* ---- Signals ---- */
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	stop_signal = 1;
+}
+
+void ark_agent_install_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_stop_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	/* Ctrl-C reaches the whole process group; the supervisor alone decides
+	 * how the pipeline drains, so agents leave SIGINT to it. */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+bool ark_agent_stop_requested(const struct ark_agent_ctx *ctx)
+{
+	return stop_signal || atomic_load_explicit(&ctx->pipeline->stop, memory_order_relaxed);
+}
+
+int ark_agent_pin(const char *upper_name, struct ark_agent_control *control, struct ark_err *err)
+{
+	char var[64];
+	snprintf(var, sizeof var, "ARK_CPU_%s", upper_name);
+	for (char *p = var; *p; p++)
+		*p = (char)toupper((unsigned char)*p);
+	const char *v = getenv(var);
+	if (!v || !*v) {
+		atomic_store(&control->cpu, -1);
+		return 0;
+	}
+	uint64_t cpu;
+	int rc = ark_parse_u64(v, 0, 4095, var, &cpu, err);
+	if (!rc)
+		rc = ark_pin_cpu((int)cpu, err);
+	if (rc)
+		return ark_err_wrap(err, "%s", var);
+	atomic_store(&control->cpu, (int32_t)cpu);
+	return 0;
+}
+
+/* ---- The stage loop (Joey, HRM, Kenny) ---- */
+
+static const struct ark_stage_ops *stage_ops(enum ark_agent agent)
+{
+	switch (agent) {
+	case ARK_AGENT_JOEY: return &ark_joey_ops;
+	case ARK_AGENT_HRM: return &ark_hrm_ops;
+	case ARK_AGENT_KENNY: return &ark_kenny_ops;
+	default: return NULL;
+	}
+}
+
+int ark_stage_main(struct ark_agent_ctx *ctx)
+{
+	const struct ark_stage_ops *ops = stage_ops(ctx->agent);
+	struct ark_err err = {0};
+	struct ark_agent_control *control = ctx->control;
+	struct ark_ring *in_ring = ark_pipeline_output_ring(&ctx->map, (enum ark_agent)(ctx->agent - 1));
+	struct ark_ring *out_ring = ark_pipeline_output_ring(&ctx->map, ctx->agent);
+	if (ark_ring_consumer_open(&ctx->input, in_ring, &ctx->wait, &err) ||
+	    ark_ring_producer_open(&ctx->output, out_ring, &ctx->wait, &err)) {
+		ark_log(ctx->log, "error", "cannot open rings: %s", err.msg);
+		return 1;
+	}
+	ctx->last_published = ark_ring_last_event_seq(out_ring);
+	if (ark_undo_recover(ctx, ctx->last_published)) {
+		ark_control_add(&control->rollbacks, 1);
+		ark_log(ctx->log, "warn", "rolled back an unpublished batch after a restart last_published=%llu",
+			(unsigned long long)ctx->last_published);
+	}
+	if (ops->start && ops->start(ctx, &err)) {
+		ark_log(ctx->log, "error", "start failed: %s", err.msg);
+		return 1;
+	}
+	atomic_store(&control->last_seq, ctx->last_published);
+	atomic_store(&control->state, ARK_PROC_RUNNING);
+	ark_log(ctx->log, "info", "running last_published=%llu", (unsigned long long)ctx->last_published);
+	ark_log_flush(ctx->log);
+
+	uint64_t last_idle = ark_now_ns();
+	for (;;) {
+		uint64_t now = ark_now_ns();
+		atomic_store_explicit(&control->heartbeat_ns, now, memory_order_relaxed);
+		if (now - last_idle >= 50 * 1000 * 1000) {
+			/* Periodic work also runs while events flow (drift checks,
+			 * log write-out), off the per-event path. */
+			if (ops->idle)
+				ops->idle(ctx, now);
+			ark_log_flush(ctx->log);
+			last_idle = now;
+		}
+		uint32_t n;
+		int rc = ark_ring_peek(&ctx->input, ARK_PIPELINE_BATCH, 100 * 1000 * 1000, &n);
+		if (rc) {
+			if (ops->idle)
+				ops->idle(ctx, ark_now_ns());
+			ark_log_flush(ctx->log);
+			/* Drained: the stop request is honoured once the input is empty
+			 * and the previous stage has stopped publishing. */
+			if (ark_agent_stop_requested(ctx) && ark_ring_try_peek(&ctx->input, 1) == 0)
+				break;
+			continue;
+		}
+		uint32_t room;
+		while (ark_ring_reserve(&ctx->output, n, 100 * 1000 * 1000, &room) != 0) {
+			atomic_store_explicit(&control->heartbeat_ns, ark_now_ns(), memory_order_relaxed);
+			if (stop_signal && atomic_load(&ctx->pipeline->stop))
+				goto out;
+		}
+		if (room < n)
+			n = room;
+		uint64_t start = ark_now_ns();
+		ark_undo_begin(ctx);
+		uint32_t out = 0;
+		uint64_t duplicates = 0;
+		for (uint32_t i = 0; i < n; i++) {
+			const struct ark_event *src = ark_ring_event(&ctx->input, i);
+			if (src->seq <= ctx->last_published) {
+				duplicates++;
+				continue;
+			}
+			struct ark_event *event = ark_ring_slot(&ctx->output, out);
+			memcpy(event, src, sizeof *event);
+			uint64_t t = ark_now_ns();
+			event->stamp_in_ns[ctx->agent] = t;
+			ops->process(ctx, event, t);
+			out++;
+		}
+		uint64_t end = ark_now_ns();
+		if (out) {
+			struct ark_event *last = ark_ring_slot(&ctx->output, out - 1);
+			for (uint32_t i = 0; i < out; i++)
+				((struct ark_event *)ark_ring_slot(&ctx->output, i))->stamp_out_ns[ctx->agent] = end;
+			ark_undo_set_commit(ctx, last->seq);
+			ctx->last_published = last->seq;
+			ark_ring_commit(&ctx->output, out);
+		}
+		ark_undo_end(ctx);
+		ark_ring_release(&ctx->input, n);
+
+		uint64_t per_event = out ? (end - start) / out : 0;
+		ark_control_add(&control->events, out);
+		ark_control_add(&control->duplicates, duplicates);
+		ark_control_add(&control->busy_ns, end - start);
+		atomic_store_explicit(&control->last_latency_ns, per_event, memory_order_relaxed);
+		if (per_event > atomic_load_explicit(&control->worst_latency_ns, memory_order_relaxed))
+			atomic_store_explicit(&control->worst_latency_ns, per_event, memory_order_relaxed);
+		atomic_store_explicit(&control->last_seq, ctx->last_published, memory_order_relaxed);
+	}
+out:
+	if (ops->stop)
+		ops->stop(ctx);
+	ark_ring_producer_close(&ctx->output);
+	ark_ring_consumer_close(&ctx->input);
+	return 0;
+}
+
+/* ---- Entry point of every agent process ---- */
+
+int ark_agent_run(enum ark_agent agent, const char *instance)
+{
+	struct ark_agent_ctx ctx;
+	struct ark_err err = {0};
+	memset(&ctx, 0, sizeof ctx);
+	ctx.agent = agent;
+	ark_agent_install_signals();
+	ctx.log = ark_log_open(ark_agent_file_name(agent), &err);
+	if (!ctx.log) {
+		fprintf(stderr, "ark agent %s: %s\n", ark_agent_file_name(agent), err.msg);
+		return 1;
+	}
+	int status = 1;
+	if (ark_pipeline_attach(&ctx.map, instance, &err)) {
+		ark_log(ctx.log, "error", "cannot attach: %s", err.msg);
+		fprintf(stderr, "ark agent %s: %s\n", ark_agent_file_name(agent), err.msg);
+		goto done;
+	}
+	ctx.pipeline = ctx.map.pipeline;
+	ctx.control = &ctx.pipeline->agents[agent];
+	ctx.state = ark_pipeline_agent_state(&ctx.map, agent);
+	ctx.undo = ark_pipeline_agent_undo(&ctx.map, agent);
+	if (ark_ring_wait_from_env(&ctx.wait, &err) ||
+	    ark_agent_pin(ark_agent_file_name(agent), ctx.control, &err)) {
+		ark_log(ctx.log, "error", "configuration: %s", err.msg);
+		fprintf(stderr, "ark agent %s: %s\n", ark_agent_file_name(agent), err.msg);
+		status = 2;
+		goto detach;
+	}
+	atomic_store(&ctx.control->pid, (int32_t)getpid());
+	atomic_store(&ctx.control->start_ticks, ark_shm_process_start_ticks((int32_t)getpid()));
+	atomic_store(&ctx.control->heartbeat_ns, ark_now_ns());
+	atomic_store(&ctx.control->state, ARK_PROC_STARTING);
+	ark_log(ctx.log, "info", "starting pid=%d instance=%s cpu=%d wait=%s", (int)getpid(), instance,
+		(int)atomic_load(&ctx.control->cpu), ark_ring_wait_name(ctx.wait.strategy));
+	switch (agent) {
+	case ARK_AGENT_KYLE: status = ark_kyle_main(&ctx); break;
+	case ARK_AGENT_ALETHEIA: status = ark_aletheia_main(&ctx); break;
+	default: status = ark_stage_main(&ctx); break;
+	}
+	atomic_store(&ctx.control->state, status == 0 ? ARK_PROC_EXITED : ARK_PROC_FAILED);
+	ark_log(ctx.log, status == 0 ? "info" : "error", "stopped status=%d events=%llu", status,
+		(unsigned long long)atomic_load(&ctx.control->events));
+detach:
+	ark_pipeline_detach(&ctx.map);
+done:
+	ark_log_flush(ctx.log);
+	ark_log_close(ctx.log);
+	return status;
+}

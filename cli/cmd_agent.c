@@ -1,0 +1,80 @@
+/* cli/cmd_agent.c — `ark agent <name>` and `ark source synthetic`: the
+ * processes the supervisor starts. Each attaches to the running instance's
+ * segment; an operator rarely runs them by hand. */
+#include "agents/agents.h"
+#include "cli/command.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+static int agent_main(int argc, char **argv)
+{
+	if (ark_wants_help(argc, argv) || argc < 2) {
+		fprintf(argc < 2 ? stderr : stdout,
+			"usage: ark agent kyle|joey|hrm|kenny|aletheia [--instance NAME]\n\n"
+			"Runs one agent of a running instance (started by `ark run`, which supervises\n"
+			"them). It attaches to /dev/shm/ark-<instance>, pins itself to ARK_CPU_<AGENT>\n"
+			"when set, resumes from its state in the segment, and runs until the pipeline\n"
+			"stops or it gets SIGTERM (it drains first). Exit status 2: configuration error.\n");
+		return argc < 2 ? 2 : 0;
+	}
+	int agent = ark_agent_parse(argv[1]);
+	if (agent < 0) {
+		fprintf(stderr, "ark agent: unknown agent '%s' (expected kyle, joey, hrm, kenny or aletheia)\n", argv[1]);
+		return 2;
+	}
+	const char *instance = ark_pipeline_default_instance();
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--instance") == 0 && i + 1 < argc) {
+			instance = argv[++i];
+		} else {
+			fprintf(stderr, "ark agent: unexpected argument '%s'\n", argv[i]);
+			return 2;
+		}
+	}
+	return ark_agent_run((enum ark_agent)agent, instance);
+}
+
+ARK_COMMAND(agent_command, "agent", "run one agent process of a running instance (started by ark run)", agent_main)
+
+static int source_main(int argc, char **argv)
+{
+	if (ark_wants_help(argc, argv) || argc < 2) {
+		fprintf(argc < 2 ? stderr : stdout,
+			"usage: ark source synthetic [--instance NAME] [--source N] [--rate HZ] [--duration S]\n"
+			"                            [--seed N] [--violations FRACTION] [--symbols N]\n\n"
+			"Runs a source process feeding Kyle's inbound ring number N (default 0) of a\n"
+			"running instance. The synthetic source is deterministic for a seed; restarted,\n"
+			"it resumes after the last tick it published.\n");
+		return argc < 2 ? 2 : 0;
+	}
+	if (strcmp(argv[1], "synthetic") != 0) {
+		fprintf(stderr, "ark source: unknown source '%s' (expected synthetic)\n", argv[1]);
+		return 2;
+	}
+	const char *instance = ark_pipeline_default_instance();
+	int source = 0;
+	char *rest[32];
+	int nrest = 0;
+	rest[nrest++] = argv[1];
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--instance") == 0 && i + 1 < argc) {
+			instance = argv[++i];
+		} else if (strcmp(argv[i], "--source") == 0 && i + 1 < argc) {
+			struct ark_err err;
+			uint64_t v;
+			if (ark_parse_u64(argv[++i], 0, ARK_MAX_SOURCES - 1, "--source", &v, &err)) {
+				fprintf(stderr, "ark source: %s\n", err.msg);
+				return 2;
+			}
+			source = (int)v;
+		} else if (nrest < 31) {
+			rest[nrest++] = argv[i];
+		}
+	}
+	rest[nrest] = NULL;
+	return ark_source_synthetic_run(instance, source, nrest, rest);
+}
+
+ARK_COMMAND(source_command, "source", "run a source process feeding Kyle (started by ark run)", source_main)

@@ -1,0 +1,182 @@
+/* cli/cmd_trace.c — `ark trace ID`: the seed's validate_trace(trace_id,
+ * ["Kyle","Joey","HRM","Kenny","Aletheia"]) from the journal: which agents
+ * the event passed, which are missing, the time spent in each, the verdict
+ * and the execution. Exit 0 when the trace is complete, 1 when it is broken
+ * or not in the journal, 2 on bad input. */
+#include "cli/command.h"
+#include "event/event.h"
+#include "store/store.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: ark trace ID [--json]\n\n"
+		     "Looks up one event in the journal ($ARK_DATA_DIR/journal) by trace id and shows\n"
+		     "which agents it passed (Kyle, Joey, HRM, Kenny, Aletheia), which are missing,\n"
+		     "the time spent in each, HRM's verdict and Kenny's execution.\n\n"
+		     "ID is a trace id as ark prints it (0000-00000000002a), 16 hex digits, or a\n"
+		     "sequence number in decimal (node 0).\n");
+}
+
+static void json_string(FILE *out, const char *s)
+{
+	fputc('"', out);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			fprintf(out, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(out, "\\u%04x", c);
+		else
+			fputc(c, out);
+	}
+	fputc('"', out);
+}
+
+static int trace_main(int argc, char **argv)
+{
+	static const struct option options[] = {{"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'},
+						{NULL, 0, NULL, 0}};
+	bool json = false;
+	int opt;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		if (opt == 'j')
+			json = true;
+		else if (opt == 'h') {
+			usage(stdout);
+			return 0;
+		} else {
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		usage(stderr);
+		return 2;
+	}
+	const char *text = argv[optind];
+	uint64_t trace_id;
+	if (ark_trace_id_parse(text, &trace_id) != 0) {
+		fprintf(stderr, "ark trace: '%s' is not a trace id: expected NNNN-NNNNNNNNNNNN (hex), 16 hex digits or a decimal sequence number\n",
+			text);
+		return 2;
+	}
+	struct ark_err err = {0};
+	struct ark_store_config cfg;
+	if (ark_store_config_from_env(&cfg, &err)) {
+		fprintf(stderr, "ark trace: %s\n", err.msg);
+		return 2;
+	}
+	struct ark_event e;
+	struct ark_journal_record rec;
+	int rc = ark_journal_find_trace(cfg.journal_dir, trace_id, &rec, &e, sizeof e, &err);
+	char id[24];
+	ark_trace_id_format(trace_id, id);
+	if (rc == -ENOENT) {
+		fprintf(stderr, "ark trace: no record of trace %s in %s\n", id, cfg.journal_dir);
+		return 1;
+	}
+	if (rc) {
+		fprintf(stderr, "ark trace: %s\n", err.msg);
+		return 1;
+	}
+	if (rec.len != sizeof e) {
+		fprintf(stderr, "ark trace: the record of %s holds %u bytes, not an event (%zu)\n", id, rec.len, sizeof e);
+		return 1;
+	}
+	bool present[ARK_AGENT_COUNT];
+	bool complete = true;
+	uint64_t previous = 0;
+	for (int a = 0; a < ARK_AGENT_COUNT; a++) {
+		present[a] = e.stamp_in_ns[a] != 0 && e.stamp_out_ns[a] != 0;
+		bool ordered = e.stamp_in_ns[a] >= previous && e.stamp_out_ns[a] >= e.stamp_in_ns[a];
+		complete &= present[a] && ordered;
+		if (present[a])
+			previous = e.stamp_out_ns[a];
+	}
+	uint64_t t0 = e.stamp_in_ns[ARK_AGENT_KYLE];
+	double e2e_us = present[0] && present[ARK_AGENT_ALETHEIA]
+				? (double)(e.stamp_out_ns[ARK_AGENT_ALETHEIA] - t0) / 1e3
+				: 0;
+	if (json) {
+		FILE *o = stdout;
+		fprintf(o, "{\"trace_id\":\"%s\",\"seq\":%llu,\"symbol\":", id, (unsigned long long)e.seq);
+		json_string(o, e.symbol);
+		fprintf(o, ",\"source\":\"%s\",\"complete\":%s,\"agents\":[", ark_source_name((enum ark_source_kind)e.source),
+			complete ? "true" : "false");
+		bool first = true;
+		for (int a = 0; a < ARK_AGENT_COUNT; a++)
+			if (present[a]) {
+				fprintf(o, "%s\"%s\"", first ? "" : ",", ark_agent_name((enum ark_agent)a));
+				first = false;
+			}
+		fprintf(o, "],\"missing_agents\":[");
+		first = true;
+		for (int a = 0; a < ARK_AGENT_COUNT; a++)
+			if (!present[a]) {
+				fprintf(o, "%s\"%s\"", first ? "" : ",", ark_agent_name((enum ark_agent)a));
+				first = false;
+			}
+		fprintf(o, "],\"timings\":{");
+		for (int a = 0; a < ARK_AGENT_COUNT; a++)
+			fprintf(o, "%s\"%s\":{\"in_ns\":%llu,\"out_ns\":%llu,\"spent_us\":%.3f}", a ? "," : "",
+				ark_agent_name((enum ark_agent)a), (unsigned long long)e.stamp_in_ns[a],
+				(unsigned long long)e.stamp_out_ns[a],
+				present[a] ? (double)(e.stamp_out_ns[a] - e.stamp_in_ns[a]) / 1e3 : 0.0);
+		fprintf(o, "},\"end_to_end_us\":%.3f,\"market\":{\"price\":%.17g,\"size\":%.17g,\"exchange_time_ns\":%llu},",
+			e2e_us, e.price, e.size, (unsigned long long)e.exchange_time_ns);
+		fprintf(o, "\"intent\":{\"side\":\"%s\",\"quantity\":%.17g,\"limit_price\":%.17g,\"strategy\":%u,\"strength\":%.6g},",
+			ark_side_name((enum ark_side)e.side), e.quantity, e.limit_price, e.strategy, (double)e.strength);
+		fprintf(o, "\"verdict\":{\"decision\":\"%s\",\"rule_id\":%u,\"reason_code\":%u,\"reason\":\"%s\"},",
+			ark_verdict_name((enum ark_verdict)e.verdict), e.rule_id, e.reason,
+			ark_reason_name((enum ark_reason)e.reason));
+		fprintf(o, "\"execution\":{\"status\":\"%s\",\"client_order_id\":%llu,\"filled_quantity\":%.17g,\"fill_price\":%.17g},",
+			ark_exec_status_name((enum ark_exec_status)e.exec_status), (unsigned long long)e.client_order_id,
+			e.filled_quantity, e.fill_price);
+		fprintf(o, "\"injected\":%s,\"injected_kind\":\"%s\"}\n", (e.flags & ARK_EVENT_INJECTED) ? "true" : "false",
+			(e.flags & ARK_EVENT_INJECTED) ? ark_reason_name((enum ark_reason)e.injected_kind) : "none");
+		return complete ? 0 : 1;
+	}
+	printf("trace %s  seq %llu  symbol %s  source %s%s\n", id, (unsigned long long)e.seq, e.symbol,
+	       ark_source_name((enum ark_source_kind)e.source), (e.flags & ARK_EVENT_INJECTED) ? "  (injected violation)" : "");
+	printf("  agents:");
+	for (int a = 0; a < ARK_AGENT_COUNT; a++)
+		printf(" %s %s", ark_agent_name((enum ark_agent)a), present[a] ? "✓" : "✗");
+	printf("\n  missing:");
+	int missing = 0;
+	for (int a = 0; a < ARK_AGENT_COUNT; a++)
+		if (!present[a]) {
+			printf(" %s", ark_agent_name((enum ark_agent)a));
+			missing++;
+		}
+	printf("%s\n", missing ? "" : " none");
+	for (int a = 0; a < ARK_AGENT_COUNT; a++) {
+		if (!present[a])
+			continue;
+		printf("  %-9s took it at +%9.3f us, spent %8.3f us\n", ark_agent_name((enum ark_agent)a),
+		       (double)(e.stamp_in_ns[a] - t0) / 1e3, (double)(e.stamp_out_ns[a] - e.stamp_in_ns[a]) / 1e3);
+	}
+	printf("  end to end: %.3f us\n", e2e_us);
+	printf("  market: price %.6g, size %.6g\n", e.price, e.size);
+	if (e.side == ARK_SIDE_NONE)
+		printf("  intent: none\n");
+	else
+		printf("  intent: %s %.6g @ %.6g (strategy %u, strength %.3g)\n", ark_side_name((enum ark_side)e.side),
+		       e.quantity, e.limit_price, e.strategy, (double)e.strength);
+	printf("  verdict: %s", ark_verdict_name((enum ark_verdict)e.verdict));
+	if (e.verdict == ARK_VERDICT_DENY)
+		printf(" (rule %u, %s)", e.rule_id, ark_reason_name((enum ark_reason)e.reason));
+	printf("\n  execution: %s", ark_exec_status_name((enum ark_exec_status)e.exec_status));
+	if (e.exec_status == ARK_EXEC_FILLED)
+		printf(" %.6g @ %.6g, client order id %llu", e.filled_quantity, e.fill_price,
+		       (unsigned long long)e.client_order_id);
+	printf("\n  trace: %s\n", complete ? "complete" : "BROKEN");
+	return complete ? 0 : 1;
+}
+
+ARK_COMMAND(trace_command, "trace", "show one event's trace through the five agents (from the journal)", trace_main)

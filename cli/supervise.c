@@ -1,0 +1,510 @@
+/* cli/supervise.c — start, watch, restart and stop the processes of one
+ * pipeline instance (see supervise.h).
+ *
+ * A child that dies while the run goes on is restarted after a back-off that
+ * doubles from 100 ms to 5 s; more than 10 crashes within a minute stop the
+ * run (a crash loop is not healed by restarting). A child that exits with
+ * status 2 reported a configuration error: it is not retried. The run is
+ * complete when every source has finished and Aletheia has journaled what
+ * Kyle published; then the agents are asked to drain and stop. */
+#include "cli/supervise.h"
+
+#include "graveyard/graveyard.h"
+#include "store/store.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define BACKOFF_MIN_NS (100ull * 1000 * 1000)
+#define BACKOFF_MAX_NS (5ull * 1000 * 1000 * 1000)
+#define CRASH_WINDOW_NS (60ull * 1000 * 1000 * 1000)
+#define CRASH_LIMIT 10
+
+static void reap(struct ark_supervisor *sup);
+
+static int spawn(struct ark_supervisor *sup, struct ark_child *c)
+{
+	const char *argv[32];
+	int n = 0;
+	argv[n++] = "ark";
+	if (c->is_source) {
+		char index[8];
+		snprintf(index, sizeof index, "%d", c->index);
+		argv[n++] = "source";
+		argv[n++] = "synthetic";
+		argv[n++] = "--instance";
+		argv[n++] = sup->instance;
+		argv[n++] = "--source";
+		argv[n++] = strdup(index);
+		for (int i = 0; sup->source_args && sup->source_args[i] && n < 30; i++)
+			argv[n++] = sup->source_args[i];
+	} else {
+		argv[n++] = "agent";
+		argv[n++] = ark_agent_file_name((enum ark_agent)c->index);
+		argv[n++] = "--instance";
+		argv[n++] = sup->instance;
+	}
+	argv[n] = NULL;
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		execv(sup->exe, (char *const *)argv);
+		fprintf(stderr, "ark: cannot run %s: %s\n", sup->exe, strerror(errno));
+		_exit(127);
+	}
+	if (c->is_source)
+		free((void *)argv[6]);
+	c->pid = pid;
+	c->started_ns = ark_now_ns();
+	return 0;
+}
+
+/* The last seq in the journal (0 when empty): a new run continues after it,
+ * so sequence numbers stay monotonic for the instance's whole record. */
+static int journal_last_seq(const char *dir, uint64_t *last, struct ark_err *err)
+{
+	*last = 0;
+	uint64_t firsts[1];
+	size_t count = 0;
+	int rc = ark_journal_list(dir, firsts, 0, &count, err);
+	if (rc == -ENOENT || (rc == 0 && count == 0))
+		return 0;
+	if (rc)
+		return rc;
+	uint64_t *all = calloc(count, sizeof *all);
+	if (!all)
+		return ark_err_set(err, -ENOMEM, "out of memory");
+	rc = ark_journal_list(dir, all, count, &count, err);
+	struct ark_journal_reader *reader = NULL;
+	if (!rc)
+		rc = ark_journal_reader_open(&reader, dir, err);
+	if (!rc)
+		rc = ark_journal_reader_seek(reader, all[count - 1], err);
+	while (!rc) {
+		struct ark_journal_record rec;
+		int r = ark_journal_reader_next(reader, &rec, err);
+		if (r == -EAGAIN)
+			break;
+		if (r) {
+			rc = r;
+			break;
+		}
+		*last = rec.seq;
+	}
+	if (reader)
+		ark_journal_reader_close(reader);
+	free(all);
+	(void)firsts;
+	return rc;
+}
+
+static int rules_setup(struct ark_pipeline_config *config, struct ark_err *err)
+{
+	const char *path = getenv("ARK_GRAVEYARD_RULES");
+	char buf[ARK_PATH_MAX];
+	if (!path || !*path) {
+		if (ark_graveyard_installed_path(buf, sizeof buf, err))
+			return -EINVAL;
+		path = buf;
+	}
+	snprintf(config->rules_path, sizeof config->rules_path, "%s", path);
+	struct stat st;
+	if (stat(path, &st) != 0) {
+		int rc = ark_pipeline_install_rules(path, err);
+		if (rc)
+			return rc;
+	}
+	struct ark_graveyard_rules *rules = malloc(sizeof *rules);
+	if (!rules)
+		return ark_err_set(err, -ENOMEM, "out of memory");
+	int rc = ark_graveyard_load(path, rules, err);
+	if (!rc)
+		snprintf(config->rules_hash, sizeof config->rules_hash, "%s", rules->file_sha256_hex);
+	free(rules);
+	return rc;
+}
+
+int ark_supervisor_start(struct ark_supervisor *sup, const char *instance, const char *const *source_args,
+			 struct ark_err *err)
+{
+	memset(sup, 0, sizeof *sup);
+	snprintf(sup->instance, sizeof sup->instance, "%s", instance);
+	sup->source_args = source_args;
+	ssize_t n = readlink("/proc/self/exe", sup->exe, sizeof sup->exe - 1);
+	if (n <= 0)
+		return ark_err_set(err, -errno, "cannot find the ark executable: %s", strerror(errno));
+	sup->exe[n] = '\0';
+
+	struct ark_store_config store;
+	int rc = ark_store_config_from_env(&store, err);
+	if (rc)
+		return -EINVAL;
+	snprintf(sup->journal_dir, sizeof sup->journal_dir, "%s", store.journal_dir);
+	rc = ark_store_mkdirs(store.data_dir, err);
+	if (rc)
+		return rc;
+	struct ark_pipeline_config config;
+	rc = ark_pipeline_config_from_env(&config, err);
+	if (rc)
+		return -EINVAL;
+	snprintf(config.instance, sizeof config.instance, "%s", instance);
+	rc = rules_setup(&config, err);
+	if (rc)
+		return rc;
+	rc = journal_last_seq(store.journal_dir, &config.base_seq, err);
+	if (rc)
+		return ark_err_wrap(err, "reading the journal in %s", store.journal_dir);
+	rc = ark_pipeline_create(&sup->map, &config, err);
+	if (rc)
+		return rc;
+	for (int a = 0; a < ARK_AGENT_COUNT; a++) {
+		struct ark_child *c = &sup->children[sup->child_count++];
+		snprintf(c->name, sizeof c->name, "%s", ark_agent_file_name((enum ark_agent)a));
+		c->index = a;
+		c->backoff_ns = BACKOFF_MIN_NS;
+	}
+	for (int s = 0; s < config.source_count; s++) {
+		struct ark_child *c = &sup->children[sup->child_count++];
+		snprintf(c->name, sizeof c->name, "source%d", s);
+		c->is_source = true;
+		c->index = s;
+		c->backoff_ns = BACKOFF_MIN_NS;
+	}
+	/* Downstream first, so every consumer is waiting when data arrives. */
+	for (int i = ARK_AGENT_COUNT - 1; i >= 0; i--) {
+		rc = spawn(sup, &sup->children[i]);
+		if (rc) {
+			ark_supervisor_stop(sup, true);
+			ark_supervisor_close(sup);
+			return ark_err_set(err, rc, "cannot start %s: %s", sup->children[i].name, strerror(-rc));
+		}
+	}
+	/* Sources start once every agent runs (state RUNNING): the first
+	 * events must not queue behind an agent still opening its files. */
+	uint64_t deadline = ark_now_ns() + 30ull * 1000 * 1000 * 1000;
+	for (;;) {
+		reap(sup);
+		if (sup->failed) {
+			ark_supervisor_stop(sup, true);
+			ark_supervisor_close(sup);
+			return ark_err_set(err, -ECHILD, "%s", sup->failure);
+		}
+		int running = 0, dead = 0;
+		for (int a = 0; a < ARK_AGENT_COUNT; a++) {
+			running += atomic_load(&sup->map.pipeline->agents[a].state) == ARK_PROC_RUNNING;
+			dead += sup->children[a].pid == 0;
+		}
+		if (running == ARK_AGENT_COUNT)
+			break;
+		if (dead || ark_now_ns() > deadline) {
+			ark_supervisor_stop(sup, true);
+			ark_supervisor_close(sup);
+			return ark_err_set(err, -ECHILD, "%s: see the agents' logs in $ARK_LOG_DIR (default ./ark-data/logs)",
+					   dead ? "an agent exited during start-up" : "the agents did not start within 30 s");
+		}
+		struct timespec ts = {0, 2 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	for (int i = ARK_AGENT_COUNT; i < sup->child_count; i++) {
+		rc = spawn(sup, &sup->children[i]);
+		if (rc) {
+			ark_supervisor_stop(sup, true);
+			ark_supervisor_close(sup);
+			return ark_err_set(err, rc, "cannot start %s: %s", sup->children[i].name, strerror(-rc));
+		}
+	}
+	sup->crash_window_start_ns = ark_now_ns();
+	return 0;
+}
+
+static struct ark_child *child_of(struct ark_supervisor *sup, pid_t pid)
+{
+	for (int i = 0; i < sup->child_count; i++)
+		if (sup->children[i].pid == pid)
+			return &sup->children[i];
+	return NULL;
+}
+
+static void describe_status(int status, char *out, size_t len)
+{
+	if (WIFEXITED(status))
+		snprintf(out, len, "exit status %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(out, len, "signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
+	else
+		snprintf(out, len, "status 0x%x", status);
+}
+
+static void reap(struct ark_supervisor *sup)
+{
+	int status;
+	pid_t pid;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		struct ark_child *c = child_of(sup, pid);
+		if (!c)
+			continue;
+		c->pid = 0;
+		c->last_status = status;
+		bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+		if (clean && (sup->stopping || c->is_source)) {
+			c->finished = true;
+			continue;
+		}
+		if (sup->stopping)
+			continue;
+		char why[96];
+		describe_status(status, why, sizeof why);
+		if (WIFEXITED(status) && WEXITSTATUS(status) == 2) {
+			sup->failed = true;
+			snprintf(sup->failure, sizeof sup->failure,
+				 "%s stopped with a configuration error (see its log); not restarting", c->name);
+			continue;
+		}
+		uint64_t now = ark_now_ns();
+		if (now - sup->crash_window_start_ns > CRASH_WINDOW_NS) {
+			sup->crash_window_start_ns = now;
+			sup->crashes_in_window = 0;
+		}
+		if (++sup->crashes_in_window > CRASH_LIMIT) {
+			sup->failed = true;
+			snprintf(sup->failure, sizeof sup->failure,
+				 "more than %d crashes within a minute (last: %s, %s): stopping", CRASH_LIMIT, c->name, why);
+			continue;
+		}
+		if (now - c->started_ns > CRASH_WINDOW_NS)
+			c->backoff_ns = BACKOFF_MIN_NS;   /* it had been healthy: start over */
+		c->restart_at_ns = now + c->backoff_ns;
+		printf("  %s (pid %d) died: %s; restarting in %.1f s\n", c->name, (int)pid, why,
+		       (double)c->backoff_ns / 1e9);
+		fflush(stdout);
+		c->backoff_ns = c->backoff_ns * 2 > BACKOFF_MAX_NS ? BACKOFF_MAX_NS : c->backoff_ns * 2;
+	}
+}
+
+int ark_supervisor_poll(struct ark_supervisor *sup, struct ark_err *err)
+{
+	reap(sup);
+	if (sup->failed)
+		return ark_err_set(err, -ECHILD, "%s", sup->failure);
+	uint64_t now = ark_now_ns();
+	struct ark_pipeline *p = sup->map.pipeline;
+	for (int i = 0; i < sup->child_count && !sup->stopping; i++) {
+		struct ark_child *c = &sup->children[i];
+		if (c->pid || c->finished || !c->restart_at_ns || now < c->restart_at_ns)
+			continue;
+		if (c->is_source && sup->sources_stopped)
+			continue;
+		c->restart_at_ns = 0;
+		c->restarts++;
+		sup->total_restarts++;
+		struct ark_agent_control *control = c->is_source ? &p->sources[c->index] : &p->agents[c->index];
+		ark_control_restarts_add(control);
+		int rc = spawn(sup, c);
+		if (rc)
+			return ark_err_set(err, rc, "cannot restart %s: %s", c->name, strerror(-rc));
+	}
+	if (!sup->stopping) {
+		bool sources_done = true;
+		for (int i = ARK_AGENT_COUNT; i < sup->child_count; i++)
+			sources_done &= sup->children[i].finished;
+		uint64_t kyle = atomic_load(&p->agents[ARK_AGENT_KYLE].last_seq);
+		uint64_t aletheia = atomic_load(&p->agents[ARK_AGENT_ALETHEIA].last_seq);
+		bool sources_empty = true;
+		for (int s = 0; s < p->source_count; s++)
+			sources_empty &= ark_ring_depth(ark_pipeline_source_ring(&sup->map, s)) == 0;
+		if (sources_done && sources_empty && aletheia == kyle) {
+			sup->stopping = true;
+			atomic_store(&p->stop, 1);
+		}
+	}
+	return 0;
+}
+
+bool ark_supervisor_finished(const struct ark_supervisor *sup)
+{
+	if (sup->failed)
+		return true;
+	for (int i = 0; i < sup->child_count; i++)
+		if (sup->children[i].pid || (!sup->children[i].finished && !sup->stopping))
+			return false;
+	return true;
+}
+
+void ark_supervisor_stop_sources(struct ark_supervisor *sup)
+{
+	sup->sources_stopped = true;
+	for (int i = ARK_AGENT_COUNT; i < sup->child_count; i++) {
+		struct ark_child *c = &sup->children[i];
+		if (c->pid)
+			kill(c->pid, SIGTERM);
+		else
+			c->finished = true;
+	}
+}
+
+static bool any_running(const struct ark_supervisor *sup)
+{
+	for (int i = 0; i < sup->child_count; i++)
+		if (sup->children[i].pid)
+			return true;
+	return false;
+}
+
+void ark_supervisor_stop(struct ark_supervisor *sup, bool now)
+{
+	struct ark_pipeline *p = sup->map.pipeline;
+	if (!sup->sources_stopped)
+		ark_supervisor_stop_sources(sup);
+	uint64_t start = ark_now_ns();
+	/* Drain: Aletheia catches up with Kyle (bounded: 30 s). */
+	while (!now && p && any_running(sup) && ark_now_ns() - start < 30ull * 1000 * 1000 * 1000) {
+		reap(sup);
+		bool sources_running = false;
+		for (int i = ARK_AGENT_COUNT; i < sup->child_count; i++)
+			sources_running |= sup->children[i].pid != 0;
+		if (!sources_running && atomic_load(&p->agents[ARK_AGENT_ALETHEIA].last_seq) ==
+						atomic_load(&p->agents[ARK_AGENT_KYLE].last_seq))
+			break;
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	sup->stopping = true;
+	if (p)
+		atomic_store(&p->stop, 1);
+	for (int i = 0; i < sup->child_count; i++)
+		if (sup->children[i].pid)
+			kill(sup->children[i].pid, SIGTERM);
+	start = ark_now_ns();
+	while (any_running(sup)) {
+		reap(sup);
+		if (ark_now_ns() - start > 10ull * 1000 * 1000 * 1000) {
+			for (int i = 0; i < sup->child_count; i++)
+				if (sup->children[i].pid)
+					kill(sup->children[i].pid, SIGKILL);
+		}
+		struct timespec ts = {0, 5 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+}
+
+void ark_supervisor_close(struct ark_supervisor *sup)
+{
+	char name[ARK_SHM_NAME_MAX];
+	if (sup->map.pipeline) {
+		snprintf(name, sizeof name, "%s", sup->map.shm.name);
+		ark_pipeline_detach(&sup->map);
+		ark_shm_unlink(name, NULL);
+	}
+}
+
+void ark_supervisor_summary(struct ark_supervisor *sup, double elapsed_s, struct ark_run_summary *s)
+{
+	memset(s, 0, sizeof *s);
+	struct ark_pipeline *p = sup->map.pipeline;
+	s->elapsed_s = elapsed_s;
+	snprintf(s->journal_dir, sizeof s->journal_dir, "%s", sup->journal_dir);
+	snprintf(s->failure, sizeof s->failure, "%s", sup->failure);
+	for (int i = 0; i < p->source_count; i++)
+		s->ticks += atomic_load(&p->counters.source_published[i]);
+	s->events = atomic_load(&p->counters.journaled);
+	s->intents = atomic_load(&p->counters.intents);
+	s->denials = atomic_load(&p->counters.denials);
+	s->fills = atomic_load(&p->counters.fills);
+	for (int r = 0; r < ARK_REASON_COUNT; r++)
+		s->denials_by_reason[r] = atomic_load(&p->counters.denials_by_reason[r]);
+	s->injected_denied = atomic_load(&p->counters.injected_denied);
+	s->injected_allowed = atomic_load(&p->counters.injected_allowed);
+	s->injected_wrong_reason = atomic_load(&p->counters.injected_wrong_reason);
+	s->clean_denied = atomic_load(&p->counters.clean_denied);
+	s->trace_breaks = atomic_load(&p->counters.trace_breaks);
+	s->restarts = sup->total_restarts;
+	for (int a = 0; a < ARK_AGENT_COUNT; a++) {
+		s->errors += atomic_load(&p->agents[a].errors);
+		s->duplicates_dropped += atomic_load(&p->agents[a].duplicates);
+		s->rollbacks += atomic_load(&p->agents[a].rollbacks);
+	}
+	for (int i = 0; i < p->source_count; i++)
+		s->errors += atomic_load(&p->sources[i].errors);
+	if (sup->failed)
+		s->errors++;
+	struct ark_latency_record *lat = ark_pipeline_latency(&sup->map);
+	s->e2e_p50_us = (double)ark_hist_quantile(&lat->end_to_end, 0.50) / 1e3;
+	s->e2e_p99_us = (double)ark_hist_quantile(&lat->end_to_end, 0.99) / 1e3;
+	s->e2e_p999_us = (double)ark_hist_quantile(&lat->end_to_end, 0.999) / 1e3;
+	s->e2e_max_us = (double)lat->end_to_end.max / 1e3;
+	for (int a = 0; a < ARK_AGENT_COUNT; a++) {
+		s->agent_p50_us[a] = (double)ark_hist_quantile(&lat->agent[a], 0.50) / 1e3;
+		s->agent_p99_us[a] = (double)ark_hist_quantile(&lat->agent[a], 0.99) / 1e3;
+	}
+	s->ok = s->errors == 0 && s->trace_breaks == 0 && !sup->failed && s->events == s->ticks &&
+		s->denials_by_reason[ARK_REASON_ETHICS_DRIFT] == 0;
+	if (s->denials_by_reason[ARK_REASON_ETHICS_DRIFT] && !s->failure[0])
+		snprintf(s->failure, sizeof s->failure,
+			 "ethics drift: the Graveyard rules changed under the running pipeline; every event after it was denied");
+	else if (s->events != s->ticks && !s->failure[0])
+		snprintf(s->failure, sizeof s->failure, "%llu ticks were published but %llu events journaled",
+			 (unsigned long long)s->ticks, (unsigned long long)s->events);
+}
+
+void ark_run_summary_print(const struct ark_run_summary *s, FILE *out)
+{
+	fprintf(out, "summary: %llu ticks in, %llu events journaled in %.1f s (%.0f events/s)\n",
+		(unsigned long long)s->ticks, (unsigned long long)s->events, s->elapsed_s,
+		s->elapsed_s > 0 ? (double)s->events / s->elapsed_s : 0.0);
+	fprintf(out, "  end to end: p50 %.1f us, p99 %.1f us, p99.9 %.1f us, max %.1f us\n", s->e2e_p50_us, s->e2e_p99_us,
+		s->e2e_p999_us, s->e2e_max_us);
+	fprintf(out, "  per agent p50/p99 us:");
+	for (int a = 0; a < ARK_AGENT_COUNT; a++)
+		fprintf(out, " %s %.1f/%.1f", ark_agent_name((enum ark_agent)a), s->agent_p50_us[a], s->agent_p99_us[a]);
+	fprintf(out, "\n  intents %llu, fills %llu, denials %llu", (unsigned long long)s->intents,
+		(unsigned long long)s->fills, (unsigned long long)s->denials);
+	bool first = true;
+	for (int r = 1; r < ARK_REASON_COUNT; r++) {
+		if (!s->denials_by_reason[r])
+			continue;
+		fprintf(out, "%s%s %llu", first ? " (" : ", ", ark_reason_name((enum ark_reason)r),
+			(unsigned long long)s->denials_by_reason[r]);
+		first = false;
+	}
+	fprintf(out, "%s\n", first ? "" : ")");
+	fprintf(out, "  injected violations: %llu denied with their reason, %llu denied for another, %llu allowed; clean intents denied: %llu\n",
+		(unsigned long long)s->injected_denied, (unsigned long long)s->injected_wrong_reason,
+		(unsigned long long)s->injected_allowed, (unsigned long long)s->clean_denied);
+	fprintf(out, "  errors %llu, trace breaks %llu, restarts %llu, re-deliveries dropped %llu, batches rolled back %llu\n",
+		(unsigned long long)s->errors, (unsigned long long)s->trace_breaks, (unsigned long long)s->restarts,
+		(unsigned long long)s->duplicates_dropped, (unsigned long long)s->rollbacks);
+	fprintf(out, "  journal: %s (ark trace ID, ark journal verify)\n", s->journal_dir);
+	if (s->failure[0])
+		fprintf(out, "  failure: %s\n", s->failure);
+	fprintf(out, "result: %s\n", s->ok ? "OK" : "FAILED");
+}
+
+void ark_run_summary_print_json(const struct ark_run_summary *s, FILE *out)
+{
+	fprintf(out, "{\"ok\":%s,\"elapsed_s\":%.3f,\"ticks\":%llu,\"events\":%llu,\"intents\":%llu,\"fills\":%llu,"
+		     "\"denials\":%llu,\"injected_denied\":%llu,\"injected_wrong_reason\":%llu,\"injected_allowed\":%llu,"
+		     "\"clean_denied\":%llu,\"errors\":%llu,\"trace_breaks\":%llu,\"restarts\":%llu,"
+		     "\"duplicates_dropped\":%llu,\"rollbacks\":%llu,\"e2e_p50_us\":%.3f,\"e2e_p99_us\":%.3f,"
+		     "\"e2e_p999_us\":%.3f,\"e2e_max_us\":%.3f,\"denials_by_reason\":{",
+		s->ok ? "true" : "false", s->elapsed_s, (unsigned long long)s->ticks, (unsigned long long)s->events,
+		(unsigned long long)s->intents, (unsigned long long)s->fills, (unsigned long long)s->denials,
+		(unsigned long long)s->injected_denied, (unsigned long long)s->injected_wrong_reason,
+		(unsigned long long)s->injected_allowed, (unsigned long long)s->clean_denied,
+		(unsigned long long)s->errors, (unsigned long long)s->trace_breaks, (unsigned long long)s->restarts,
+		(unsigned long long)s->duplicates_dropped, (unsigned long long)s->rollbacks, s->e2e_p50_us, s->e2e_p99_us,
+		s->e2e_p999_us, s->e2e_max_us);
+	bool first = true;
+	for (int r = 1; r < ARK_REASON_COUNT; r++) {
+		fprintf(out, "%s\"%s\":%llu", first ? "" : ",", ark_reason_name((enum ark_reason)r),
+			(unsigned long long)s->denials_by_reason[r]);
+		first = false;
+	}
+	fprintf(out, "},\"journal_dir\":\"%s\"}\n", s->journal_dir);
+}

@@ -1,0 +1,80 @@
+/* cli/supervise.h — the simple supervisor behind `ark run`: starts the agent
+ * and source processes of one instance, restarts what dies (with back-off),
+ * notices when the run is complete, stops everything in order, and sums the
+ * run up. The watchdog (its own issue) deepens this: hang detection,
+ * quarantine, pid files, systemd. */
+#ifndef ARK_CLI_SUPERVISE_H
+#define ARK_CLI_SUPERVISE_H
+
+#include "agents/agents.h"
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#define ARK_SUPERVISOR_MAX_CHILDREN (ARK_AGENT_COUNT + ARK_MAX_SOURCES)
+
+struct ark_child {
+	char name[24];
+	bool is_source;
+	int index;                 /* agent id or source number */
+	pid_t pid;                 /* 0 when not running */
+	bool finished;             /* exited cleanly and is not to be restarted */
+	int restarts;
+	uint64_t backoff_ns;
+	uint64_t restart_at_ns;    /* when a dead child is due to start again */
+	uint64_t started_ns;
+	int last_status;
+};
+
+struct ark_supervisor {
+	char instance[64];
+	char exe[PATH_MAX];
+	char journal_dir[PATH_MAX];
+	struct ark_pipeline_map map;
+	struct ark_child children[ARK_SUPERVISOR_MAX_CHILDREN];
+	int child_count;
+	const char *const *source_args;
+	bool stopping;             /* pipeline->stop set: agents drain and exit */
+	bool sources_stopped;
+	bool failed;
+	char failure[256];
+	uint64_t crash_window_start_ns;
+	int crashes_in_window;
+	uint64_t total_restarts;
+};
+
+struct ark_run_summary {
+	double elapsed_s;
+	uint64_t ticks;                 /* published by the source(s) */
+	uint64_t events;                /* journaled by Aletheia */
+	uint64_t intents, denials, fills;
+	uint64_t denials_by_reason[ARK_REASON_COUNT];
+	uint64_t injected_denied, injected_allowed, injected_wrong_reason, clean_denied;
+	uint64_t errors, trace_breaks, restarts, duplicates_dropped, rollbacks;
+	double e2e_p50_us, e2e_p99_us, e2e_p999_us, e2e_max_us;
+	double agent_p50_us[ARK_AGENT_COUNT], agent_p99_us[ARK_AGENT_COUNT];
+	char journal_dir[PATH_MAX];
+	char failure[256];
+	bool ok;
+};
+
+int ark_supervisor_start(struct ark_supervisor *sup, const char *instance, const char *const *source_args,
+			 struct ark_err *err);
+/* Reap, restart, and detect the end of the run; non-zero when the run
+ * cannot go on (crash loop, configuration error). */
+int ark_supervisor_poll(struct ark_supervisor *sup, struct ark_err *err);
+bool ark_supervisor_finished(const struct ark_supervisor *sup);
+void ark_supervisor_stop_sources(struct ark_supervisor *sup);
+/* Stop the agents: drained (now=false: wait for Aletheia to catch up first,
+ * bounded) or at once. Waits for every child. */
+void ark_supervisor_stop(struct ark_supervisor *sup, bool now);
+void ark_supervisor_summary(struct ark_supervisor *sup, double elapsed_s, struct ark_run_summary *summary);
+/* Detach and remove the segment. */
+void ark_supervisor_close(struct ark_supervisor *sup);
+
+void ark_run_summary_print(const struct ark_run_summary *summary, FILE *out);
+void ark_run_summary_print_json(const struct ark_run_summary *summary, FILE *out);
+
+#endif /* ARK_CLI_SUPERVISE_H */

@@ -1,0 +1,299 @@
+/* perf/bench_pipeline.c — `ark perf pipeline`: the real pipeline (five agent
+ * processes, the synthetic source, the journal and the Mutable Core on,
+ * adaptive waits, agents pinned across the CPUs) at fixed rates and at the
+ * maximum; and in the same run the transport comparison of perf/relay.h
+ * (the same five-stage relay over rings, pipes, Unix sockets and Redis
+ * streams, as the original ARK did it).
+ *
+ * Each pipeline case runs `ark run` (this executable) in a fresh temporary
+ * data directory and instance, reads its JSON summary (end-to-end latency
+ * from Aletheia's histogram of every event's own stamps), several runs per
+ * rate, medians reported. */
+#include "common/common.h"
+#include "perf/perf.h"
+#include "perf/relay.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MAX_RUNS 9
+#define MAX_RATES 8
+
+struct pipeline_case {
+	double rate;              /* 0 = maximum */
+	double eps[MAX_RUNS], p50[MAX_RUNS], p99[MAX_RUNS], p999[MAX_RUNS], max[MAX_RUNS];
+	int runs;
+	uint64_t events;
+	bool ok;
+};
+
+static double json_field(const char *json, const char *key)
+{
+	char pattern[64];
+	snprintf(pattern, sizeof pattern, "\"%s\":", key);
+	const char *p = strstr(json, pattern);
+	return p ? strtod(p + strlen(pattern), NULL) : NAN;
+}
+
+/* One `ark run` in its own data directory; fills the figures. */
+static int run_pipeline(double rate, double duration, int cpus, double *eps, double *p50, double *p99, double *p999,
+			double *max, uint64_t *events, struct ark_err *err)
+{
+	char dir[] = "/tmp/ark-perf-pipeline-XXXXXX";
+	if (!mkdtemp(dir))
+		return ark_err_set(err, -errno, "cannot make a temporary directory: %s", strerror(errno));
+	char exe[PATH_MAX], out[PATH_MAX], instance[64], rate_text[32], duration_text[32];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n <= 0)
+		return ark_err_set(err, -errno, "cannot find the ark executable");
+	exe[n] = '\0';
+	snprintf(out, sizeof out, "%s/summary.json", dir);
+	snprintf(instance, sizeof instance, "perf%d", (int)getpid());
+	snprintf(rate_text, sizeof rate_text, "%g", rate);
+	snprintf(duration_text, sizeof duration_text, "%g", duration);
+	pid_t pid = fork();
+	if (pid < 0)
+		return ark_err_set(err, -errno, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (fd < 0)
+			_exit(126);
+		dup2(fd, 1);
+		close(fd);
+		setenv("ARK_DATA_DIR", dir, 1);
+		setenv("ARK_INSTANCE", instance, 1);
+		unsetenv("ARK_STATE_DB");
+		unsetenv("ARK_GRAVEYARD_RULES");
+		unsetenv("ARK_LOG_DIR");
+		if (!getenv("ARK_WAIT"))
+			setenv("ARK_WAIT", "adaptive", 1);
+		if (cpus > 1) {
+			/* Across both cores: neighbours on the ring on different CPUs. */
+			static const char *const vars[] = {"ARK_CPU_SOURCE", "ARK_CPU_KYLE", "ARK_CPU_JOEY", "ARK_CPU_HRM",
+							   "ARK_CPU_KENNY", "ARK_CPU_ALETHEIA"};
+			for (size_t i = 0; i < ARK_ARRAY_LEN(vars); i++) {
+				char cpu[8];
+				snprintf(cpu, sizeof cpu, "%zu", i % (size_t)cpus);
+				setenv(vars[i], cpu, 1);
+			}
+		}
+		execl(exe, "ark", "run", "--rate", rate_text, "--duration", duration_text, "--violations", "0.01",
+		      "--json", "--quiet", (char *)NULL);
+		_exit(127);
+	}
+	int status;
+	waitpid(pid, &status, 0);
+	char json[8192] = "";
+	FILE *f = fopen(out, "r");
+	if (f) {
+		size_t r = fread(json, 1, sizeof json - 1, f);
+		json[r] = '\0';
+		fclose(f);
+	}
+	char cleanup[PATH_MAX + 64];
+	snprintf(cleanup, sizeof cleanup, "chmod -R u+w '%s'; rm -rf '%s'", dir, dir);
+	if (system(cleanup) != 0)
+		fprintf(stderr, "ark perf pipeline: could not remove %s\n", dir);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return ark_err_set(err, -EIO, "ark run at rate %g ended with status 0x%x: %s", rate, status, json);
+	double elapsed = json_field(json, "elapsed_s");
+	*events = (uint64_t)json_field(json, "events");
+	*eps = elapsed > 0 ? (double)*events / elapsed : 0;
+	*p50 = json_field(json, "e2e_p50_us");
+	*p99 = json_field(json, "e2e_p99_us");
+	*p999 = json_field(json, "e2e_p999_us");
+	*max = json_field(json, "e2e_max_us");
+	return 0;
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: ark perf pipeline [--runs N] [--duration S] [--rates LIST] [--no-relay] [--quick] [--json]\n\n"
+		"Sustained throughput and end-to-end latency (p50, p99, p99.9, max) of the real\n"
+		"pipeline with the journal and Mutable Core on, adaptive waits, agents pinned across\n"
+		"the CPUs, at fixed rates and at the maximum; then the transport comparison: the same\n"
+		"five-stage relay over the rings, pipes, Unix sockets and Redis streams (its own\n"
+		"redis-server on loopback).\n\n"
+		"  --runs N       runs per rate (default 3; the median is reported)\n"
+		"  --duration S   seconds per run (default 5)\n"
+		"  --rates LIST   comma-separated Hz, 0 = maximum (default 1000,10000,100000,0)\n"
+		"  --no-relay     skip the transport comparison\n"
+		"  --quick        one short run per rate and a quick relay (a smoke test)\n"
+		"  --json         one JSON object; headline: pipeline_max_eps, pipeline_10khz_p50_us,\n"
+		"                 pipeline_10khz_p99_us, relay_rings_eps, relay_redis_eps,\n"
+		"                 relay_rings_vs_redis_throughput_ratio, relay_redis_vs_rings_p99_ratio\n");
+}
+
+static const struct pipeline_case *find_rate(const struct pipeline_case *cases, int count, double rate)
+{
+	for (int i = 0; i < count; i++)
+		if (cases[i].rate == rate && cases[i].ok)
+			return &cases[i];
+	return NULL;
+}
+
+static int pipeline_bench_main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{"runs", required_argument, NULL, 'r'},  {"duration", required_argument, NULL, 'd'},
+		{"rates", required_argument, NULL, 'R'}, {"no-relay", no_argument, NULL, 'n'},
+		{"quick", no_argument, NULL, 'q'},       {"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
+	struct ark_err err = {0};
+	uint64_t runs = 3;
+	double duration = 5;
+	double rates[MAX_RATES] = {1000, 10000, 100000, 0};
+	int rate_count = 4;
+	bool relay = true, quick = false, json = false;
+	int opt;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		int rc = 0;
+		switch (opt) {
+		case 'r': rc = ark_parse_u64(optarg, 1, MAX_RUNS, "--runs", &runs, &err); break;
+		case 'd': rc = ark_parse_double(optarg, 0.5, 600, "--duration", &duration, &err); break;
+		case 'R': {
+			char copy[256];
+			snprintf(copy, sizeof copy, "%s", optarg);
+			rate_count = 0;
+			for (char *tok = strtok(copy, ","); tok && !rc; tok = strtok(NULL, ",")) {
+				if (rate_count == MAX_RATES)
+					rc = ark_err_set(&err, -EINVAL, "--rates: at most %d rates", MAX_RATES);
+				else
+					rc = ark_parse_double(tok, 0, 1e9, "--rates", &rates[rate_count++], &err);
+			}
+			if (!rc && rate_count == 0)
+				rc = ark_err_set(&err, -EINVAL, "--rates: expected a list such as 1000,10000,0");
+			break;
+		}
+		case 'n': relay = false; break;
+		case 'q': quick = true; break;
+		case 'j': json = true; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+		if (rc) {
+			fprintf(stderr, "ark perf pipeline: %s\n", err.msg);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "ark perf pipeline: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	if (quick) {
+		runs = 1;
+		duration = ARK_MIN(duration, 1.5);
+	}
+	int cpus = ark_cpu_count();
+	struct pipeline_case cases[MAX_RATES];
+	memset(cases, 0, sizeof cases);
+	for (int i = 0; i < rate_count; i++) {
+		struct pipeline_case *c = &cases[i];
+		c->rate = rates[i];
+		for (uint64_t r = 0; r < runs; r++) {
+			uint64_t events = 0;
+			if (run_pipeline(c->rate, duration, cpus, &c->eps[r], &c->p50[r], &c->p99[r], &c->p999[r], &c->max[r],
+					 &events, &err)) {
+				fprintf(stderr, "ark perf pipeline: %s\n", err.msg);
+				return 1;
+			}
+			c->events += events;
+			c->runs++;
+			fprintf(stderr, "  pipeline %-10s run %llu: %10.0f events/s  p50 %8.1f us  p99 %8.1f us  p99.9 %8.1f us  max %9.1f us\n",
+				c->rate > 0 ? "" : "max", (unsigned long long)r + 1, c->eps[r], c->p50[r], c->p99[r], c->p999[r],
+				c->max[r]);
+		}
+		c->ok = true;
+	}
+
+	struct ark_perf_relay_options relay_options;
+	struct ark_perf_relay_result *relay_result = calloc(1, sizeof *relay_result);
+	if (!relay_result)
+		return 1;
+	bool relay_ok = false;
+	if (relay) {
+		if (ark_perf_relay_options_init(&relay_options, quick, &err)) {
+			fprintf(stderr, "ark perf pipeline: %s\n", err.msg);
+			free(relay_result);
+			return 2;
+		}
+		relay_options.progress = stderr;
+		if (cpus > 1) {
+			relay_options.cpu_count = cpus < ARK_PERF_RELAY_STAGES ? cpus : ARK_PERF_RELAY_STAGES;
+			for (int i = 0; i < relay_options.cpu_count; i++)
+				relay_options.cpus[i] = i;
+		}
+		if (ark_perf_relay_run(&relay_options, relay_result, &err))
+			fprintf(stderr, "ark perf pipeline: relay: %s\n", err.msg);
+		else
+			relay_ok = true;
+	}
+
+	const struct pipeline_case *max_case = find_rate(cases, rate_count, 0);
+	const struct pipeline_case *k10 = find_rate(cases, rate_count, 10000);
+	if (json) {
+		struct ark_json j;
+		ark_json_init(&j, stdout);
+		ark_json_object_begin(&j, NULL);
+		ark_json_string(&j, "benchmark", "pipeline");
+		ark_perf_json_machine(&j);
+		ark_json_number(&j, "runs", (double)runs);
+		ark_json_number(&j, "duration_s", duration);
+		ark_json_object_begin(&j, "headline");
+		ark_json_number(&j, "pipeline_max_eps", max_case ? ark_perf_median(max_case->eps, max_case->runs) : NAN);
+		ark_json_number(&j, "pipeline_10khz_p50_us", k10 ? ark_perf_median(k10->p50, k10->runs) : NAN);
+		ark_json_number(&j, "pipeline_10khz_p99_us", k10 ? ark_perf_median(k10->p99, k10->runs) : NAN);
+		if (relay_ok)
+			ark_perf_relay_json_headline(&j, relay_result);
+		ark_json_object_end(&j);
+		ark_json_array_begin(&j, "pipeline");
+		for (int i = 0; i < rate_count; i++) {
+			const struct pipeline_case *c = &cases[i];
+			ark_json_object_begin(&j, NULL);
+			ark_json_number(&j, "rate_hz", c->rate);
+			ark_json_bool(&j, "maximum", c->rate == 0);
+			ark_json_number(&j, "eps", ark_perf_median(c->eps, c->runs));
+			ark_json_number(&j, "p50_us", ark_perf_median(c->p50, c->runs));
+			ark_json_number(&j, "p99_us", ark_perf_median(c->p99, c->runs));
+			ark_json_number(&j, "p999_us", ark_perf_median(c->p999, c->runs));
+			ark_json_number(&j, "max_us", ark_perf_median(c->max, c->runs));
+			ark_json_number(&j, "events", (double)c->events);
+			ark_json_object_end(&j);
+		}
+		ark_json_array_end(&j);
+		if (relay_ok)
+			ark_perf_relay_json_details(&j, "relay", &relay_options, relay_result);
+		ark_json_object_end(&j);
+		ark_json_finish(&j);
+	} else {
+		ark_perf_print_machine(stdout);
+		printf("\n%-12s %14s %10s %10s %10s %10s\n", "rate", "events/s", "p50 us", "p99 us", "p99.9 us", "max us");
+		for (int i = 0; i < rate_count; i++) {
+			const struct pipeline_case *c = &cases[i];
+			char label[32];
+			snprintf(label, sizeof label, c->rate > 0 ? "%.0f Hz" : "maximum", c->rate);
+			printf("%-12s %14.0f %10.1f %10.1f %10.1f %10.1f\n", label, ark_perf_median(c->eps, c->runs),
+			       ark_perf_median(c->p50, c->runs), ark_perf_median(c->p99, c->runs),
+			       ark_perf_median(c->p999, c->runs), ark_perf_median(c->max, c->runs));
+		}
+		if (relay_ok) {
+			printf("\n");
+			ark_perf_relay_print_table(stdout, &relay_options, relay_result);
+		}
+	}
+	free(relay_result);
+	return 0;
+}
+
+ARK_PERF_BENCH(pipeline_bench, "pipeline", "the five-agent pipeline at fixed rates and at the maximum, and the relay over rings/pipes/sockets/Redis",
+	       pipeline_bench_main)

@@ -1,0 +1,623 @@
+/* perf/bench_store.c — `ark perf store`: the durable record's throughput and
+ * latency against baselines measured in the same run.
+ *
+ *  - journal appends (records/s, MB/s) for 128- and 256-byte payloads under
+ *    each sync mode (interval:10, batch, none), against plain write() +
+ *    fdatasync of the same framed bytes at the same cadence;
+ *  - the latency of the append call itself, paced, split by whether an
+ *    fdatasync was in flight at the time;
+ *  - SQLite inserts into the Mutable Core's orders and hrm_denials tables in
+ *    batches of 1, 10, 100 and 1000, against autocommit.
+ * Every case runs --runs times in a fresh directory under --dir (default
+ * $TMPDIR or /tmp) that is removed afterwards; figures are medians. */
+#include "common/common.h"
+#include "hist/hist.h"
+#include "perf/perf.h"
+#include "store/store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <getopt.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_RUNS 15
+
+struct opts {
+	int runs;
+	double seconds;
+	double sql_seconds;
+	double rate;          /* paced appends per second for the latency case */
+	uint32_t batch;       /* records per flush in batch mode */
+	const char *base;
+	bool json;
+	bool io_uring;
+};
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st; (void)flag; (void)ftw;
+	return remove(path);
+}
+
+static int make_dir(const struct opts *o, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s/ark-perf-store-XXXXXX", o->base);
+	if (!mkdtemp(out)) {
+		fprintf(stderr, "ark perf store: mkdtemp under %s: %s\n", o->base, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static void remove_dir(const char *dir)
+{
+	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Drain the page cache's writeback of earlier cases (not timed), so that
+ * each case starts from the same state instead of paying for the last. */
+static void settle(const struct opts *o)
+{
+	int fd = open(o->base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		syncfs(fd);
+		close(fd);
+	}
+}
+
+/* ---------------------------------------------------------------- journal */
+
+struct journal_result {
+	double eps, mb_per_s;
+	uint64_t records, syncs, stalls;
+};
+
+static const char *mode_label(enum ark_journal_sync m)
+{
+	return m == ARK_JOURNAL_SYNC_INTERVAL ? "interval:10" : m == ARK_JOURNAL_SYNC_BATCH ? "batch" : "none";
+}
+
+static int journal_run(const struct opts *o, uint32_t payload, enum ark_journal_sync mode,
+		       struct journal_result *res)
+{
+	char dir[PATH_MAX];
+	settle(o);
+	int rc = make_dir(o, dir, sizeof dir);
+	if (rc)
+		return rc;
+	struct ark_store_config cfg;
+	ark_store_config_defaults(&cfg, dir);
+	cfg.sync = mode;
+	cfg.sync_interval_ns = 10000000;
+	cfg.io_uring = o->io_uring;
+	struct ark_err err = {0};
+	struct ark_journal *j;
+	if ((rc = ark_journal_open(&j, &cfg, NULL, &err))) {
+		fprintf(stderr, "ark perf store: %s\n", err.msg);
+		remove_dir(dir);
+		return rc;
+	}
+	uint8_t buf[512];
+	memset(buf, 0xa5, sizeof buf);
+	uint64_t seq = 0, start = ark_now_ns(), until = start + (uint64_t)(o->seconds * 1e9);
+	for (;;) {
+		for (uint32_t i = 0; i < 1000; i++) {
+			seq++;
+			memcpy(buf, &seq, sizeof seq);
+			if ((rc = ark_journal_append(j, seq, seq ^ 0x1234, buf, payload, &err)))
+				goto out;
+		}
+		/* Aletheia flushes after each batch it takes off its ring */
+		if ((rc = ark_journal_flush(j, &err)))
+			goto out;
+		if (ark_now_ns() >= until)
+			break;
+	}
+	if (mode != ARK_JOURNAL_SYNC_NONE)
+		rc = ark_journal_sync(j, &err); /* the run ends when all is durable */
+	else
+		rc = ark_journal_flush(j, &err);
+out:;
+	uint64_t elapsed = ark_now_ns() - start;
+	struct ark_journal_stats st;
+	ark_journal_get_stats(j, &st);
+	if (rc)
+		fprintf(stderr, "ark perf store: journal: %s\n", err.msg);
+	int crc = ark_journal_close(j, &err);
+	remove_dir(dir);
+	if (rc || crc)
+		return rc ? rc : crc;
+	res->records = seq;
+	res->eps = (double)seq / ((double)elapsed / 1e9);
+	res->mb_per_s = (double)st.appended_bytes / ((double)elapsed / 1e9) / 1e6;
+	res->syncs = st.syncs_completed;
+	res->stalls = st.buffer_full_stalls;
+	return 0;
+}
+
+/* The baseline: the same framed records (header + CRC32C) built into a 1 MiB
+ * buffer, write() when full, fdatasync at the same cadence, synchronously. */
+static int baseline_run(const struct opts *o, uint32_t payload, enum ark_journal_sync mode,
+			struct journal_result *res)
+{
+	char dir[PATH_MAX];
+	settle(o);
+	int rc = make_dir(o, dir, sizeof dir);
+	if (rc)
+		return rc;
+	char path[PATH_MAX + 16];
+	snprintf(path, sizeof path, "%s/baseline", dir);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		remove_dir(dir);
+		return -errno;
+	}
+	static uint8_t chunk[1 << 20];
+	size_t used = 0;
+	uint8_t rec[32 + 512];
+	memset(rec, 0xa5, sizeof rec);
+	uint64_t seq = 0, bytes = 0, syncs = 0, start = ark_now_ns();
+	uint64_t until = start + (uint64_t)(o->seconds * 1e9), next_sync = start + 10000000;
+	rc = 0;
+	for (;;) {
+		for (uint32_t i = 0; i < 1000; i++) {
+			seq++;
+			uint32_t hdr[8] = {0x524b5241u, payload};
+			memcpy(&hdr[2], &seq, 8);
+			uint64_t trace = seq ^ 0x1234;
+			memcpy(&hdr[4], &trace, 8);
+			memcpy(rec + 32, &seq, 8);
+			hdr[6] = ark_crc32c(ark_crc32c(0, hdr, 24), rec + 32, payload);
+			memcpy(rec, hdr, 32);
+			uint32_t size = 32 + payload;
+			if (used + size > sizeof chunk) {
+				if (write(fd, chunk, used) != (ssize_t)used) {
+					rc = -EIO;
+					goto out;
+				}
+				used = 0;
+			}
+			memcpy(chunk + used, rec, size);
+			used += size;
+			bytes += size;
+		}
+		uint64_t now = ark_now_ns();
+		bool sync = mode == ARK_JOURNAL_SYNC_BATCH || (mode == ARK_JOURNAL_SYNC_INTERVAL && now >= next_sync);
+		if (sync || mode == ARK_JOURNAL_SYNC_BATCH) {
+			if (write(fd, chunk, used) != (ssize_t)used) {
+				rc = -EIO;
+				goto out;
+			}
+			used = 0;
+		}
+		if (sync) {
+			fdatasync(fd);
+			syncs++;
+			next_sync = now + 10000000;
+		}
+		if (now >= until)
+			break;
+	}
+	if (write(fd, chunk, used) != (ssize_t)used)
+		rc = -EIO;
+	if (mode != ARK_JOURNAL_SYNC_NONE)
+		fdatasync(fd);
+out:;
+	uint64_t elapsed = ark_now_ns() - start;
+	close(fd);
+	remove_dir(dir);
+	res->records = seq;
+	res->eps = (double)seq / ((double)elapsed / 1e9);
+	res->mb_per_s = (double)bytes / ((double)elapsed / 1e9) / 1e6;
+	res->syncs = syncs;
+	res->stalls = 0;
+	return rc;
+}
+
+struct latency_result {
+	struct ark_hist all, during_sync;
+	double achieved_rate;
+	uint64_t stalls;
+};
+
+/* Paced appends, each timed with the TSC; interval:10 so syncs are in flight
+ * for a good part of the run. */
+static int latency_run(const struct opts *o, struct latency_result *res)
+{
+	char dir[PATH_MAX];
+	settle(o);
+	int rc = make_dir(o, dir, sizeof dir);
+	if (rc)
+		return rc;
+	struct ark_store_config cfg;
+	ark_store_config_defaults(&cfg, dir);
+	cfg.sync = ARK_JOURNAL_SYNC_INTERVAL;
+	cfg.sync_interval_ns = 10000000;
+	cfg.io_uring = o->io_uring;
+	struct ark_err err = {0};
+	struct ark_journal *j;
+	if ((rc = ark_journal_open(&j, &cfg, NULL, &err))) {
+		fprintf(stderr, "ark perf store: %s\n", err.msg);
+		remove_dir(dir);
+		return rc;
+	}
+	double ns_per_tick = ark_tsc_ns_per_tick();
+	uint8_t buf[256];
+	memset(buf, 0x5a, sizeof buf);
+	uint64_t start = ark_now_ns(), until = start + (uint64_t)(o->seconds * 1e9), seq = 0;
+	double interval_ns = 1e9 / o->rate;
+	while (rc == 0) {
+		uint64_t now = ark_now_ns();
+		if (now >= until)
+			break;
+		uint64_t due = (uint64_t)((double)(now - start) / interval_ns);
+		if (due <= seq)
+			continue;
+		for (uint64_t k = 0; k < 16 && seq < due; k++) {
+			seq++;
+			bool in_flight = ark_journal_sync_in_flight(j);
+			uint64_t t0 = ark_tsc();
+			rc = ark_journal_append(j, seq, seq, buf, sizeof buf, &err);
+			uint64_t t1 = ark_tsc();
+			uint64_t ns = (uint64_t)((double)(t1 - t0) * ns_per_tick);
+			ark_hist_record(&res->all, ns);
+			if (in_flight || ark_journal_sync_in_flight(j))
+				ark_hist_record(&res->during_sync, ns);
+			if (rc)
+				break;
+		}
+	}
+	uint64_t elapsed = ark_now_ns() - start;
+	struct ark_journal_stats st;
+	ark_journal_get_stats(j, &st);
+	res->stalls = st.buffer_full_stalls;
+	res->achieved_rate = (double)seq / ((double)elapsed / 1e9);
+	if (rc)
+		fprintf(stderr, "ark perf store: latency: %s\n", err.msg);
+	ark_journal_close(j, &err);
+	remove_dir(dir);
+	return rc;
+}
+
+/* ----------------------------------------------------------------- SQLite */
+
+enum { SQL_AUTOCOMMIT = 0 };
+
+static int sqlite_run(const struct opts *o, bool denials, uint32_t batch, double *rows_per_s)
+{
+	char dir[PATH_MAX];
+	settle(o);
+	int rc = make_dir(o, dir, sizeof dir);
+	if (rc)
+		return rc;
+	struct ark_store_config cfg;
+	ark_store_config_defaults(&cfg, dir);
+	struct ark_err err = {0};
+	struct ark_core *core;
+	if ((rc = ark_core_open(&core, &cfg, 0, NULL, &err))) {
+		fprintf(stderr, "ark perf store: %s\n", err.msg);
+		remove_dir(dir);
+		return rc;
+	}
+	uint32_t n = batch == SQL_AUTOCOMMIT ? 1 : batch;
+	struct ark_core_order *orders = calloc(n, sizeof *orders);
+	struct ark_core_denial *dens = calloc(n, sizeof *dens);
+	sqlite3_stmt *auto_st = NULL;
+	if (batch == SQL_AUTOCOMMIT) {
+		/* plain SQLite autocommit: each INSERT its own implicit transaction */
+		const char *sql = denials
+			? "INSERT INTO hrm_denials(trace_id, seq, symbol, rule, reason_code, reason, denied_ns)"
+			  " VALUES (?1, ?1, 'AAPL', 'max_order_value', 7, 'order value above limit', ?1)"
+			: "INSERT INTO orders(trace_id, seq, symbol, side, qty, limit_price, status, created_ns, updated_ns)"
+			  " VALUES (?1, ?1, 'AAPL', 1, 100, 187.5, 'new', ?1, ?1)";
+		if (sqlite3_prepare_v2(ark_core_db(core), sql, -1, &auto_st, NULL) != SQLITE_OK)
+			rc = -EIO;
+	}
+	uint64_t trace = 1, rows = 0, start = ark_now_ns(), until = start + (uint64_t)(o->sql_seconds * 1e9);
+	while (rc == 0 && ark_now_ns() < until) {
+		/* at least ~5 ms of work between clock reads */
+		for (uint32_t rep = 0; rep < (batch >= 100 ? 1u : 50u) && rc == 0; rep++) {
+			if (auto_st) {
+				sqlite3_bind_int64(auto_st, 1, (sqlite3_int64)trace++);
+				if (sqlite3_step(auto_st) != SQLITE_DONE)
+					rc = -EIO;
+				sqlite3_reset(auto_st);
+				rows++;
+				continue;
+			}
+			for (uint32_t i = 0; i < n; i++, trace++) {
+				if (denials) {
+					struct ark_core_denial *d = &dens[i];
+					d->trace_id = trace;
+					d->seq = trace;
+					memcpy(d->symbol, "AAPL", 5);
+					memcpy(d->rule, "max_order_value", 16);
+					d->reason_code = 7;
+					memcpy(d->reason, "order value above limit", 24);
+					d->denied_ns = trace;
+				} else {
+					struct ark_core_order *x = &orders[i];
+					x->trace_id = trace;
+					x->seq = trace;
+					memcpy(x->symbol, "AAPL", 5);
+					x->side = ARK_CORE_SIDE_BUY;
+					x->qty = 100;
+					x->limit_price = 187.5;
+					memcpy(x->status, "new", 4);
+					x->created_ns = trace;
+				}
+			}
+			rc = denials ? ark_core_insert_denials(core, dens, n, &err)
+				     : ark_core_insert_orders(core, orders, n, &err);
+			rows += n;
+			if (rc == 0)
+				ark_core_checkpoint(core, false, NULL); /* the idle-loop call */
+		}
+	}
+	uint64_t elapsed = ark_now_ns() - start;
+	if (rc)
+		fprintf(stderr, "ark perf store: sqlite: %s\n", err.msg[0] ? err.msg : "insert failed");
+	sqlite3_finalize(auto_st);
+	free(orders);
+	free(dens);
+	ark_core_close(core);
+	remove_dir(dir);
+	*rows_per_s = (double)rows / ((double)elapsed / 1e9);
+	return rc;
+}
+
+/* ------------------------------------------------------------------- main */
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: ark perf store [--json] [--quick] [--runs N] [--seconds S] [--rate EPS] [--dir DIR]\n\n"
+		"Journal appends (records/s, MB/s) for 128- and 256-byte payloads under each\n"
+		"ARK_JOURNAL_SYNC mode against plain write()+fdatasync at the same cadence;\n"
+		"append-call latency while fdatasyncs are in flight (paced at --rate, default\n"
+		"1000000/s); SQLite inserts into orders and hrm_denials in batches of 1, 10,\n"
+		"100, 1000 against autocommit. Medians of --runs (default 3) runs of --seconds\n"
+		"(default 1) each; --quick: 1 run of 0.2 s (a smoke test). Files go to a fresh\n"
+		"directory under --dir (default $TMPDIR or /tmp), removed afterwards.\n"
+		"ARK_IO_URING=0 measures the journal's pwrite fallback instead.\n");
+}
+
+static double median_of(double *v, int n)
+{
+	return ark_perf_median(v, n);
+}
+
+static int bench_store_main(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{"json", no_argument, NULL, 'j'},     {"quick", no_argument, NULL, 'q'},
+		{"runs", required_argument, NULL, 'r'}, {"seconds", required_argument, NULL, 's'},
+		{"rate", required_argument, NULL, 'R'}, {"dir", required_argument, NULL, 'd'},
+		{"help", no_argument, NULL, 'h'},     {0}};
+	const char *tmp = getenv("TMPDIR");
+	struct opts o = {.runs = 3, .seconds = 1.0, .sql_seconds = 0.5, .rate = 1e6, .batch = 1000,
+			 .base = tmp && *tmp ? tmp : "/tmp"};
+	struct ark_err err = {0};
+	bool quick = false, seconds_given = false;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "jqr:s:R:d:h", lopts, NULL)) != -1) {
+		uint64_t u;
+		double d;
+		switch (c) {
+		case 'j': o.json = true; break;
+		case 'q': quick = true; break;
+		case 'r':
+			if (ark_parse_u64(optarg, 1, MAX_RUNS, "--runs", &u, &err)) {
+				fprintf(stderr, "ark perf store: %s\n", err.msg);
+				return 2;
+			}
+			o.runs = (int)u;
+			break;
+		case 's':
+			if (ark_parse_double(optarg, 0.05, 60, "--seconds", &d, &err)) {
+				fprintf(stderr, "ark perf store: %s\n", err.msg);
+				return 2;
+			}
+			o.seconds = d;
+			o.sql_seconds = d / 2;
+			seconds_given = true;
+			break;
+		case 'R':
+			if (ark_parse_double(optarg, 1000, 1e8, "--rate", &d, &err)) {
+				fprintf(stderr, "ark perf store: %s\n", err.msg);
+				return 2;
+			}
+			o.rate = d;
+			break;
+		case 'd': o.base = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "ark perf store: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	if (quick) {
+		o.runs = 1;
+		if (!seconds_given) {
+			o.seconds = 0.2;
+			o.sql_seconds = 0.1;
+		}
+	}
+	bool env_uring = true;
+	if (ark_env_bool("ARK_IO_URING", true, &env_uring, &err)) {
+		fprintf(stderr, "ark perf store: %s\n", err.msg);
+		return 2;
+	}
+	o.io_uring = env_uring;
+
+	static const uint32_t payloads[] = {128, 256};
+	static const enum ark_journal_sync modes[] = {ARK_JOURNAL_SYNC_INTERVAL, ARK_JOURNAL_SYNC_BATCH,
+						      ARK_JOURNAL_SYNC_NONE};
+	struct journal_result jr[2][3], br[2][3];
+	int rc = 0;
+	for (int p = 0; p < 2 && rc == 0; p++)
+		for (int m = 0; m < 3 && rc == 0; m++) {
+			double je[MAX_RUNS], jm[MAX_RUNS], be[MAX_RUNS], bm[MAX_RUNS];
+			struct journal_result r = {0}, b = {0};
+			for (int k = 0; k < o.runs && rc == 0; k++) {
+				/* alternate so drift on a shared machine hits both */
+				if ((rc = journal_run(&o, payloads[p], modes[m], &r)))
+					break;
+				if ((rc = baseline_run(&o, payloads[p], modes[m], &b)))
+					break;
+				je[k] = r.eps, jm[k] = r.mb_per_s, be[k] = b.eps, bm[k] = b.mb_per_s;
+			}
+			if (rc)
+				break;
+			jr[p][m] = r;
+			jr[p][m].eps = median_of(je, o.runs);
+			jr[p][m].mb_per_s = median_of(jm, o.runs);
+			br[p][m] = b;
+			br[p][m].eps = median_of(be, o.runs);
+			br[p][m].mb_per_s = median_of(bm, o.runs);
+		}
+	if (rc) {
+		fprintf(stderr, "ark perf store: journal case failed (%s)\n", strerror(-rc));
+		return 1;
+	}
+	struct latency_result lat;
+	memset(&lat, 0, sizeof lat);
+	ark_hist_reset(&lat.all);
+	ark_hist_reset(&lat.during_sync);
+	double rates[MAX_RUNS];
+	uint64_t lat_stalls = 0;
+	for (int k = 0; k < o.runs && rc == 0; k++) {
+		rc = latency_run(&o, &lat);
+		rates[k] = lat.achieved_rate;
+		lat_stalls += lat.stalls;
+	}
+	if (rc) {
+		fprintf(stderr, "ark perf store: latency case failed\n");
+		return 1;
+	}
+	static const uint32_t batches[] = {SQL_AUTOCOMMIT, 1, 10, 100, 1000};
+	double sql[2][5];
+	for (int t = 0; t < 2 && rc == 0; t++)
+		for (int b = 0; b < 5 && rc == 0; b++) {
+			double v[MAX_RUNS];
+			for (int k = 0; k < o.runs && rc == 0; k++)
+				rc = sqlite_run(&o, t == 1, batches[b], &v[k]);
+			sql[t][b] = rc ? 0 : median_of(v, o.runs);
+		}
+	if (rc) {
+		fprintf(stderr, "ark perf store: SQLite case failed\n");
+		return 1;
+	}
+
+	/* p = 1 is 256 bytes; m = 0 interval, 1 batch, 2 none */
+	double ratio = jr[1][0].mb_per_s / br[1][0].mb_per_s;
+	double sql1000 = ARK_MIN(sql[0][4], sql[1][4]);
+	uint64_t p99 = ark_hist_quantile(&lat.during_sync, 0.99);
+	if (lat.during_sync.count == 0)
+		p99 = ark_hist_quantile(&lat.all, 0.99);
+
+	if (!o.json) {
+		ark_perf_print_machine(stdout);
+		printf("journal (%s), medians of %d x %.2f s\n", o.io_uring ? "io_uring" : "pwrite fallback",
+		       o.runs, o.seconds);
+		printf("  %-7s %-12s %14s %10s %14s %10s %7s\n", "payload", "sync", "journal rec/s", "MB/s",
+		       "write() rec/s", "MB/s", "ratio");
+		for (int p = 0; p < 2; p++)
+			for (int m = 0; m < 3; m++)
+				printf("  %-7u %-12s %14.0f %10.1f %14.0f %10.1f %7.2f\n", payloads[p],
+				       mode_label(modes[m]), jr[p][m].eps, jr[p][m].mb_per_s, br[p][m].eps,
+				       br[p][m].mb_per_s, jr[p][m].mb_per_s / br[p][m].mb_per_s);
+		printf("append latency at %.0f/s (256 B, interval:10): p50 %llu ns, p99 %llu ns, p99.9 %llu ns, "
+		       "max %llu ns; while a sync was in flight (%llu appends): p99 %llu ns\n",
+		       median_of(rates, o.runs), (unsigned long long)ark_hist_quantile(&lat.all, 0.5),
+		       (unsigned long long)ark_hist_quantile(&lat.all, 0.99),
+		       (unsigned long long)ark_hist_quantile(&lat.all, 0.999), (unsigned long long)lat.all.max,
+		       (unsigned long long)lat.during_sync.count, (unsigned long long)p99);
+		printf("SQLite rows/s   %12s %12s %12s %12s %12s\n", "autocommit", "batch 1", "batch 10",
+		       "batch 100", "batch 1000");
+		for (int t = 0; t < 2; t++)
+			printf("  %-13s %12.0f %12.0f %12.0f %12.0f %12.0f\n", t ? "hrm_denials" : "orders",
+			       sql[t][0], sql[t][1], sql[t][2], sql[t][3], sql[t][4]);
+		return 0;
+	}
+	struct ark_json j;
+	ark_json_init(&j, stdout);
+	ark_json_object_begin(&j, NULL);
+	ark_json_string(&j, "bench", "store");
+	ark_json_object_begin(&j, "headline");
+	ark_json_number(&j, "journal_256B_interval_eps", jr[1][0].eps);
+	ark_json_number(&j, "journal_256B_batch_eps", jr[1][1].eps);
+	ark_json_number(&j, "journal_vs_write_ratio", ratio);
+	ark_json_uint(&j, "journal_append_p99_ns", p99);
+	ark_json_number(&j, "sqlite_batch1000_rows_per_s", sql1000);
+	ark_json_object_end(&j);
+	ark_perf_json_machine(&j);
+	ark_json_object_begin(&j, "config");
+	ark_json_uint(&j, "runs", (uint64_t)o.runs);
+	ark_json_number(&j, "seconds_per_run", o.seconds);
+	ark_json_bool(&j, "io_uring", o.io_uring);
+	ark_json_uint(&j, "flush_every_records", o.batch);
+	ark_json_string(&j, "dir", o.base);
+	ark_json_object_end(&j);
+	ark_json_array_begin(&j, "journal");
+	for (int p = 0; p < 2; p++)
+		for (int m = 0; m < 3; m++) {
+			ark_json_object_begin(&j, NULL);
+			ark_json_uint(&j, "payload_bytes", payloads[p]);
+			ark_json_string(&j, "sync", mode_label(modes[m]));
+			ark_json_number(&j, "journal_eps", jr[p][m].eps);
+			ark_json_number(&j, "journal_mb_per_s", jr[p][m].mb_per_s);
+			ark_json_number(&j, "write_baseline_eps", br[p][m].eps);
+			ark_json_number(&j, "write_baseline_mb_per_s", br[p][m].mb_per_s);
+			ark_json_number(&j, "journal_vs_write_ratio", jr[p][m].mb_per_s / br[p][m].mb_per_s);
+			ark_json_uint(&j, "journal_syncs_last_run", jr[p][m].syncs);
+			ark_json_uint(&j, "write_baseline_syncs_last_run", br[p][m].syncs);
+			ark_json_uint(&j, "journal_buffer_full_stalls_last_run", jr[p][m].stalls);
+			ark_json_object_end(&j);
+		}
+	ark_json_array_end(&j);
+	ark_json_object_begin(&j, "append_latency");
+	ark_json_string(&j, "case", "256 B, interval:10, paced");
+	ark_json_number(&j, "target_rate_eps", o.rate);
+	ark_json_number(&j, "achieved_rate_eps", median_of(rates, o.runs));
+	ark_json_uint(&j, "buffer_full_stalls", lat_stalls);
+	ark_json_uint(&j, "appends", lat.all.count);
+	ark_json_uint(&j, "p50_ns", ark_hist_quantile(&lat.all, 0.5));
+	ark_json_uint(&j, "p99_ns", ark_hist_quantile(&lat.all, 0.99));
+	ark_json_uint(&j, "p999_ns", ark_hist_quantile(&lat.all, 0.999));
+	ark_json_uint(&j, "max_ns", lat.all.max);
+	ark_json_uint(&j, "during_sync_appends", lat.during_sync.count);
+	ark_json_uint(&j, "during_sync_p50_ns", ark_hist_quantile(&lat.during_sync, 0.5));
+	ark_json_uint(&j, "during_sync_p99_ns", ark_hist_quantile(&lat.during_sync, 0.99));
+	ark_json_uint(&j, "during_sync_p999_ns", ark_hist_quantile(&lat.during_sync, 0.999));
+	ark_json_object_end(&j);
+	ark_json_array_begin(&j, "sqlite");
+	for (int t = 0; t < 2; t++)
+		for (int b = 0; b < 5; b++) {
+			ark_json_object_begin(&j, NULL);
+			ark_json_string(&j, "table", t ? "hrm_denials" : "orders");
+			if (batches[b] == SQL_AUTOCOMMIT)
+				ark_json_string(&j, "batch", "autocommit");
+			else
+				ark_json_uint(&j, "batch", batches[b]);
+			ark_json_number(&j, "rows_per_s", sql[t][b]);
+			ark_json_number(&j, "vs_autocommit_ratio", sql[t][b] / sql[t][0]);
+			ark_json_object_end(&j);
+		}
+	ark_json_array_end(&j);
+	ark_json_object_end(&j);
+	ark_json_finish(&j);
+	return 0;
+}
+
+ARK_PERF_BENCH(bench_store, "store", "journal appends vs write()+fdatasync, append latency, SQLite batches",
+	       bench_store_main)

@@ -1,0 +1,280 @@
+/* tests/pipeline/test_pipeline.c — the five-agent pipeline, end to end, with
+ * real processes and real files: `ark run` in a temporary data directory.
+ *
+ *   test_pipeline ARK run          N ticks in, N complete traces out; journal
+ *                                  and Mutable Core agree; every injected
+ *                                  violation of every kind denied with its
+ *                                  reason; no clean intent denied
+ *   test_pipeline ARK determinism  the same seed twice: the same decisions,
+ *                                  event for event
+ *   test_pipeline ARK kill         kill -9 each agent (and the source) in
+ *                                  turn mid-run: no seq missing or repeated,
+ *                                  no order doubled, every trace complete
+ *   test_pipeline ARK drift        change the rules file under a running ARK:
+ *                                  everything after is denied, drift counted */
+#include "pipeline_test.h"
+
+#include "agents/agents.h"
+
+static const enum ark_reason injectable[] = {
+	ARK_REASON_RESTRICTED_SYMBOL, ARK_REASON_RESTRICTED_PATTERN, ARK_REASON_REFERENCE_PRICE,
+	ARK_REASON_MAX_QUANTITY,      ARK_REASON_PRICE_COLLAR,       ARK_REASON_MAX_NOTIONAL,
+	ARK_REASON_DUPLICATE,         ARK_REASON_RATE_SYMBOL,        ARK_REASON_RATE_GLOBAL,
+	ARK_REASON_POSITION_LIMIT,    ARK_REASON_GROSS_EXPOSURE,     ARK_REASON_DAILY_LOSS,
+};
+
+/* The Mutable Core agrees with the journal: one order per allowed intent,
+ * one fill per filled order, one denial row per denied intent. */
+static void check_core_matches_journal(const struct pipeline_env *env, const struct journal_events *j)
+{
+	uint64_t allowed = 0, filled = 0, denied = 0;
+	for (size_t i = 0; i < j->count; i++) {
+		const struct ark_event *e = &j->events[i];
+		if (e->side == ARK_SIDE_NONE)
+			continue;
+		if (e->verdict == ARK_VERDICT_ALLOW) {
+			allowed++;
+			filled += e->exec_status == ARK_EXEC_FILLED;
+		} else if (e->verdict == ARK_VERDICT_DENY) {
+			denied++;
+		}
+	}
+	CHECK_EQ_U64(sql_count(env, "SELECT COUNT(*) FROM orders"), allowed);
+	CHECK_EQ_U64(sql_count(env, "SELECT COUNT(DISTINCT trace_id) FROM orders"), allowed);
+	CHECK_EQ_U64(sql_count(env, "SELECT COUNT(*) FROM fills"), filled);
+	CHECK_EQ_U64(sql_count(env, "SELECT COUNT(*) FROM hrm_denials"), denied);
+	printf("  mutable core agrees: %llu orders, %llu fills, %llu denials\n", (unsigned long long)allowed,
+	       (unsigned long long)filled, (unsigned long long)denied);
+}
+
+/* Injected lane-0 intents denied with their kind; nothing else denied. */
+static void check_verdicts(const struct journal_events *j, bool require_every_kind)
+{
+	uint64_t by_kind[ARK_REASON_COUNT] = {0};
+	uint64_t intents = 0;
+	for (size_t i = 0; i < j->count; i++) {
+		const struct ark_event *e = &j->events[i];
+		bool injected = (e->flags & ARK_EVENT_INJECTED) != 0;
+		if (injected && e->lane == 0) {
+			CHECK_MSG(e->side != ARK_SIDE_NONE, "injected seq %llu (%s) has no intent", (unsigned long long)e->seq,
+				  ark_reason_name((enum ark_reason)e->injected_kind));
+			CHECK_MSG(e->verdict == ARK_VERDICT_DENY && e->reason == e->injected_kind,
+				  "injected %s at seq %llu: verdict %s reason %s", ark_reason_name((enum ark_reason)e->injected_kind),
+				  (unsigned long long)e->seq, ark_verdict_name((enum ark_verdict)e->verdict),
+				  ark_reason_name((enum ark_reason)e->reason));
+			CHECK(e->exec_status == ARK_EXEC_FORWARDED);
+			by_kind[e->injected_kind]++;
+		} else if (e->side != ARK_SIDE_NONE) {
+			intents++;
+			CHECK_MSG(e->verdict == ARK_VERDICT_ALLOW, "clean intent at seq %llu denied: %s", (unsigned long long)e->seq,
+				  ark_reason_name((enum ark_reason)e->reason));
+			CHECK_MSG(e->exec_status == ARK_EXEC_FILLED, "allowed intent at seq %llu not filled (%s)",
+				  (unsigned long long)e->seq, ark_exec_status_name((enum ark_exec_status)e->exec_status));
+		} else {
+			CHECK(e->verdict == ARK_VERDICT_ALLOW);
+			CHECK(e->exec_status == ARK_EXEC_FORWARDED);
+		}
+	}
+	CHECK_MSG(intents > 0, "no clean intent at all: Joey's rule never fired");
+	for (size_t k = 0; require_every_kind && k < ARK_ARRAY_LEN(injectable); k++)
+		CHECK_MSG(by_kind[injectable[k]] > 0, "no injected %s violation in the run",
+			  ark_reason_name(injectable[k]));
+	printf("  verdicts: %llu clean intents allowed and filled; injected kinds denied with their reason:",
+	       (unsigned long long)intents);
+	for (int k = 1; k < ARK_REASON_COUNT; k++)
+		if (by_kind[k])
+			printf(" %s=%llu", ark_reason_name((enum ark_reason)k), (unsigned long long)by_kind[k]);
+	printf("\n");
+}
+
+static void test_run(const char *ark)
+{
+	struct pipeline_env env;
+	pipeline_env_init(&env, ark, "run");
+	char out[512], json[8192];
+	snprintf(out, sizeof out, "%s/summary.json", env.data_dir);
+	const char *args[] = {"--rate", "0", "--duration", "3", "--seed", "7", "--violations", "0.02", NULL};
+	int status = pipeline_wait(pipeline_start(&env, out, args), 120);
+	read_file(out, json, sizeof json);
+	CHECK_MSG(status == 0, "ark run exited %d: %s", status, json);
+	CHECK(json_number(json, "ok") == 1);
+	uint64_t ticks = (uint64_t)json_number(json, "ticks");
+	CHECK(ticks > 10000);
+	CHECK_EQ_U64(json_number(json, "events"), ticks);
+	CHECK_EQ_U64(json_number(json, "trace_breaks"), 0);
+	CHECK_EQ_U64(json_number(json, "injected_allowed"), 0);
+	CHECK_EQ_U64(json_number(json, "injected_wrong_reason"), 0);
+	CHECK_EQ_U64(json_number(json, "clean_denied"), 0);
+	struct journal_events j;
+	journal_load(&env, &j);
+	CHECK_EQ_U64(j.count, ticks);
+	check_journal_whole(&j);
+	check_verdicts(&j, true);
+	check_core_matches_journal(&env, &j);
+	printf("run: %llu ticks in, %zu complete traces out\n", (unsigned long long)ticks, j.count);
+	free(j.events);
+	pipeline_env_cleanup(&env);
+}
+
+/* Bitwise: an injected NaN price must repeat as the same NaN. */
+static bool same(double a, double b)
+{
+	return memcmp(&a, &b, sizeof a) == 0;
+}
+
+static void test_determinism(const char *ark)
+{
+	struct journal_events runs[2];
+	for (int r = 0; r < 2; r++) {
+		struct pipeline_env env;
+		pipeline_env_init(&env, ark, r ? "det2" : "det1");
+		char out[512];
+		snprintf(out, sizeof out, "%s/summary.json", env.data_dir);
+		/* Unpaced: decisions depend on the event sequence only, not on timing. */
+		const char *args[] = {"--rate", "0", "--duration", "1.5", "--seed", "42", "--violations", "0.02", NULL};
+		CHECK_EQ_U64(pipeline_wait(pipeline_start(&env, out, args), 120), 0);
+		journal_load(&env, &runs[r]);
+		check_journal_whole(&runs[r]);
+		pipeline_env_cleanup(&env);
+	}
+	size_t n = ARK_MIN(runs[0].count, runs[1].count);
+	CHECK(n > 1000);
+	for (size_t i = 0; i < n; i++) {
+		const struct ark_event *a = &runs[0].events[i], *b = &runs[1].events[i];
+		CHECK_MSG(strcmp(a->symbol, b->symbol) == 0 && same(a->price, b->price) && a->side == b->side &&
+				  same(a->quantity, b->quantity) && same(a->limit_price, b->limit_price) &&
+				  a->verdict == b->verdict && a->reason == b->reason && a->exec_status == b->exec_status &&
+				  same(a->fill_price, b->fill_price) && a->flags == b->flags,
+			  "runs differ at seq %llu: %s/%s price %.17g/%.17g side %u/%u qty %g/%g limit %g/%g verdict %u/%u reason %u/%u exec %u/%u flags %x/%x",
+			  (unsigned long long)a->seq, a->symbol, b->symbol, a->price, b->price, a->side, b->side, a->quantity,
+			  b->quantity, a->limit_price, b->limit_price, a->verdict, b->verdict, a->reason, b->reason,
+			  a->exec_status, b->exec_status, a->flags, b->flags);
+	}
+	printf("determinism: %zu events, identical decisions\n", n);
+	free(runs[0].events);
+	free(runs[1].events);
+}
+
+static pid_t agent_pid(const char *instance, int agent, bool source)
+{
+	struct ark_pipeline_map map;
+	struct ark_err err;
+	for (int i = 0; i < 100; i++) {
+		if (ark_pipeline_attach(&map, instance, &err) == 0) {
+			struct ark_agent_control *c = source ? &map.pipeline->sources[0] : &map.pipeline->agents[agent];
+			pid_t pid = atomic_load(&c->pid);
+			uint32_t state = atomic_load(&c->state);
+			ark_pipeline_detach(&map);
+			if (pid > 0 && state == ARK_PROC_RUNNING)
+				return pid;
+		}
+		usleep(50000);
+	}
+	return -1;
+}
+
+static void test_kill(const char *ark)
+{
+	struct pipeline_env env;
+	pipeline_env_init(&env, ark, "kill");
+	char out[512], json[8192];
+	snprintf(out, sizeof out, "%s/summary.json", env.data_dir);
+	const char *args[] = {"--rate", "20000", "--duration", "7", "--seed", "3", "--violations", "0.02", NULL};
+	pid_t run = pipeline_start(&env, out, args);
+	usleep(700 * 1000);
+	int killed = 0;
+	for (int a = 0; a <= ARK_AGENT_COUNT; a++) {
+		bool source = a == ARK_AGENT_COUNT;
+		pid_t pid = agent_pid(env.instance, a, source);
+		CHECK_MSG(pid > 0, "no running pid for %s", source ? "the source" : ark_agent_name((enum ark_agent)a));
+		CHECK(kill(pid, SIGKILL) == 0);
+		killed++;
+		usleep(900 * 1000);
+	}
+	int status = pipeline_wait(run, 180);
+	read_file(out, json, sizeof json);
+	CHECK_MSG(status == 0, "ark run exited %d after the kills: %s", status, json);
+	CHECK(json_number(json, "restarts") >= killed);
+	uint64_t ticks = (uint64_t)json_number(json, "ticks");
+	struct journal_events j;
+	journal_load(&env, &j);
+	CHECK_EQ_U64(j.count, ticks);
+	check_journal_whole(&j);
+	check_verdicts(&j, false);
+	check_core_matches_journal(&env, &j);
+	/* No order doubled: the venue took each client order id once. */
+	CHECK_EQ_U64(sql_count(&env, "SELECT COUNT(*) - COUNT(DISTINCT trace_id) FROM fills"), 0);
+	printf("kill: %d processes killed with SIGKILL, %llu restarts, %zu events, none missing or repeated\n", killed,
+	       (unsigned long long)json_number(json, "restarts"), j.count);
+	free(j.events);
+	pipeline_env_cleanup(&env);
+}
+
+static void test_drift(const char *ark)
+{
+	struct pipeline_env env;
+	pipeline_env_init(&env, ark, "drift");
+	char out[512], json[8192], rules[512];
+	snprintf(out, sizeof out, "%s/summary.json", env.data_dir);
+	snprintf(rules, sizeof rules, "%s/graveyard.rules", env.data_dir);
+	const char *args[] = {"--rate", "5000", "--duration", "4", "--seed", "5", "--violations", "0.01", NULL};
+	pid_t run = pipeline_start(&env, out, args);
+	CHECK(agent_pid(env.instance, ARK_AGENT_HRM, false) > 0);
+	usleep(1500 * 1000);
+	struct stat st;
+	CHECK(stat(rules, &st) == 0);
+	CHECK_MSG((st.st_mode & 0777) == 0444, "installed rules have mode %o, expected 0444", st.st_mode & 0777);
+	/* Someone loosens a limit under the running ARK. */
+	CHECK(chmod(rules, 0644) == 0);
+	FILE *f = fopen(rules, "a");
+	CHECK(f != NULL);
+	fprintf(f, "# loosened by hand\n");
+	fclose(f);
+	int status = pipeline_wait(run, 120);
+	read_file(out, json, sizeof json);
+	CHECK_MSG(status != 0, "a run with ethics drift must not end OK: %s", json);
+	struct journal_events j;
+	journal_load(&env, &j);
+	check_journal_whole(&j);
+	size_t first_drift = 0;
+	for (size_t i = 0; i < j.count; i++)
+		if (j.events[i].reason == ARK_REASON_ETHICS_DRIFT) {
+			first_drift = i + 1;
+			break;
+		}
+	CHECK_MSG(first_drift > 0, "no event was denied for ethics drift");
+	for (size_t i = first_drift - 1; i < j.count; i++) {
+		CHECK_MSG(j.events[i].verdict == ARK_VERDICT_DENY && j.events[i].reason == ARK_REASON_ETHICS_DRIFT,
+			  "seq %llu after the drift was not denied for drift", (unsigned long long)j.events[i].seq);
+		CHECK(j.events[i].exec_status != ARK_EXEC_FILLED);
+	}
+	uint64_t drift_count = j.count - first_drift + 1;
+	CHECK(drift_count > 100);
+	CHECK(strstr(json, "\"ethics_drift\":") != NULL);
+	CHECK_EQ_U64(json_number(json, "ethics_drift"), drift_count);
+	printf("drift: from seq %zu on, all %llu events denied for ethics drift\n", first_drift,
+	       (unsigned long long)drift_count);
+	free(j.events);
+	pipeline_env_cleanup(&env);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 3) {
+		fprintf(stderr, "usage: %s ARK run|determinism|kill|drift\n", argv[0]);
+		return 2;
+	}
+	const char *ark = argv[1];
+	if (strcmp(argv[2], "run") == 0)
+		test_run(ark);
+	else if (strcmp(argv[2], "determinism") == 0)
+		test_determinism(ark);
+	else if (strcmp(argv[2], "kill") == 0)
+		test_kill(ark);
+	else if (strcmp(argv[2], "drift") == 0)
+		test_drift(ark);
+	else
+		return 2;
+	printf("pipeline %s test passed\n", argv[2]);
+	return 0;
+}
