@@ -36,7 +36,7 @@
 #define ARK_PIPELINE_VERSION 1u
 #define ARK_MAX_SOURCES 4
 #define ARK_MAX_SYMBOLS 4096
-#define ARK_PIPELINE_BATCH 64
+#define ARK_PIPELINE_BATCH 256
 #define ARK_PATH_MAX 256
 
 enum ark_process_state {
@@ -106,6 +106,7 @@ struct ark_pipeline {
 	uint64_t base_seq;                          /* the journal's last seq when the run began */
 	_Atomic uint32_t stop;                      /* drain and stop */
 	_Atomic uint32_t mirror_attached;           /* a mirror consumes ring.aletheia */
+	_Atomic uint32_t feed_port;                 /* the TCP feed's bound port, 0 if none */
 	char instance[64];
 	char rules_path[ARK_PATH_MAX];              /* the installed Graveyard */
 	char rules_hash[72];                        /* its SHA-256, hex */
@@ -152,6 +153,11 @@ void *ark_pipeline_region(const struct ark_pipeline_map *map, const char *name, 
 struct ark_ring *ark_pipeline_output_ring(const struct ark_pipeline_map *map, enum ark_agent agent);
 struct ark_ring *ark_pipeline_source_ring(const struct ark_pipeline_map *map, int source);
 struct ark_latency_record *ark_pipeline_latency(const struct ark_pipeline_map *map);
+/* Kyle's stamp on the run's first event and Aletheia's on its last: the
+ * span over which the pipeline sustained its throughput. */
+void ark_pipeline_span(const struct ark_pipeline_map *map, uint64_t *first_in_ns, uint64_t *last_out_ns);
+/* HRM's own time per evaluation (ns), in its state region. */
+const struct ark_hist *ark_pipeline_hrm_eval(const struct ark_pipeline_map *map);
 
 /* ARK_INSTANCE, default "main". */
 const char *ark_pipeline_default_instance(void);
@@ -165,6 +171,11 @@ int ark_agent_run(enum ark_agent agent, const char *instance);
 /* Run the synthetic source as source number `source`. argv holds the
  * generator's options (--rate, --duration, --seed, --violations, --symbols). */
 int ark_source_synthetic_run(const char *instance, int source, int argc, char **argv);
+
+/* Run the TCP line feed (feed/) as source number `source`: ticks from
+ * ARK_FEED_BIND:ARK_FEED_PORT (or `port` when >= 0) onto its inbound ring.
+ * Runs until the pipeline stops or SIGTERM, then drains. */
+int ark_source_tcp_run(const char *instance, int source, int port);
 
 /* The default Graveyard rules shipped with ARK (deploy/graveyard.rules),
  * installed read-only by `ark run` when none is installed yet. */

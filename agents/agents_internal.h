@@ -18,8 +18,8 @@
  * the log open compares commit_seq with what was really published: if the
  * batch went out, its changes stand; if not, they are undone, newest first,
  * and the batch comes again from the input ring (never released). */
-#define ARK_UNDO_ENTRIES 4096
-#define ARK_UNDO_BYTES (1u << 20)
+#define ARK_UNDO_ENTRIES 16384
+#define ARK_UNDO_BYTES (4u << 20)
 
 struct ark_undo_entry {
 	uint64_t offset;     /* from the segment's start */
@@ -43,7 +43,8 @@ struct ark_undo {
 
 struct ark_kyle_state {
 	uint64_t last_seq;                          /* last seq assigned and published */
-	uint64_t last_source_seq[ARK_MAX_SOURCES];  /* per source: last tick taken */
+	uint64_t source_next_index[ARK_MAX_SOURCES]; /* per source ring: index after the last tick
+						      * taken (re-deliveries lie below it) */
 	uint32_t symbol_count;
 	uint32_t reserved;
 	uint64_t symbol_table_full;                 /* ticks refused: no symbol id left */
@@ -98,6 +99,8 @@ struct ark_hrm_state {
 	uint64_t drift_checks;
 	struct ark_graveyard_rules rules;
 	struct ark_graveyard_state graveyard;
+	struct ark_hist eval_ns;   /* time in the Graveyard per event (a measurement:
+				    * not rolled back with a batch) */
 };
 
 struct ark_kenny_position {
@@ -120,6 +123,8 @@ struct ark_aletheia_state {
 	uint64_t last_seq;         /* last journaled */
 	uint64_t trace_breaks;
 	uint64_t complete;
+	uint64_t first_in_ns;      /* Kyle's stamp on the first event of the run */
+	uint64_t last_out_ns;      /* Aletheia's stamp on the last one */
 	struct ark_latency_record latency;
 };
 
@@ -155,6 +160,8 @@ void ark_log_close(struct ark_log *log);
 void ark_log(struct ark_log *log, const char *level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void ark_log_flush(struct ark_log *log);
+/* A line already formatted by a component ("ts level name message ..."). */
+void ark_log_raw(struct ark_log *log, const char *line);
 uint64_t ark_log_dropped(const struct ark_log *log);
 /* $ARK_LOG_DIR, default $ARK_DATA_DIR/logs, ./ark-data/logs, /var/log/ark in prod. */
 void ark_log_dir(char *out, size_t len);
@@ -213,10 +220,16 @@ struct ark_stage_ops {
 };
 extern const struct ark_stage_ops ark_joey_ops, ark_hrm_ops, ark_kenny_ops;
 
-/* The paper broker. */
+/* The broker Kenny sends orders to, behind one interface (ARK_BROKER): the
+ * paper venue now, the Alpaca adapter with the edges issue. A broker must
+ * recognise a resent client order id and answer with the original fill. */
 enum ark_broker_result { ARK_BROKER_FILLED, ARK_BROKER_DUPLICATE, ARK_BROKER_REJECTED };
-enum ark_broker_result ark_paper_broker_submit(struct ark_broker_state *broker, uint64_t client_order_id,
-					       uint8_t side, double quantity, double limit_price,
-					       double *fill_quantity, double *fill_price);
+struct ark_broker_ops {
+	const char *name;
+	enum ark_broker_result (*submit)(struct ark_broker_state *venue, uint64_t client_order_id, uint8_t side,
+					 double quantity, double limit_price, double *fill_quantity,
+					 double *fill_price);
+};
+extern const struct ark_broker_ops ark_paper_broker;
 
 #endif /* ARK_AGENTS_INTERNAL_H */

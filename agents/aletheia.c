@@ -231,6 +231,9 @@ static uint32_t release_written(struct aletheia *al, uint32_t peeked)
 			continue;
 		}
 		s->last_seq = e->seq;
+		if (!s->first_in_ns)
+			s->first_in_ns = e->stamp_in_ns[ARK_AGENT_KYLE];
+		s->last_out_ns = e->stamp_out_ns[ARK_AGENT_ALETHEIA];
 		if (trace_complete(e)) {
 			s->complete++;
 			record_latency(ctx, e);
@@ -341,7 +344,7 @@ int ark_aletheia_main(struct ark_agent_ctx *ctx)
 		uint64_t now = ark_now_ns();
 		atomic_store_explicit(&control->heartbeat_ns, now, memory_order_relaxed);
 		uint32_t n = 0;
-		int rc = ark_ring_peek(&ctx->input, ARK_PIPELINE_BATCH * 4, 5 * 1000 * 1000, &n);
+		int rc = ark_ring_peek(&ctx->input, ARK_PIPELINE_BATCH * 2, 5 * 1000 * 1000, &n);
 		if (rc == 0) {
 			uint64_t start = ark_now_ns();
 			uint32_t appended = 0;

@@ -42,8 +42,10 @@ static int hrm_start(struct ark_agent_ctx *ctx, struct ark_err *err)
 		if (rc)
 			return rc;
 	}
-	if (!ark_graveyard_state_matches(&s->graveyard, &s->rules))
+	if (!ark_graveyard_state_matches(&s->graveyard, &s->rules)) {
 		ark_graveyard_state_init(&s->graveyard, &s->rules);
+		ark_hist_reset(&s->eval_ns);
+	}
 	check_drift(ctx, ark_now_ns());
 	ark_log(ctx->log, "info", "rules=%s sha256=%s trading_state=%s drift=%u", ctx->pipeline->rules_path,
 		s->rules.file_sha256_hex,
@@ -79,7 +81,9 @@ static void hrm_process(struct ark_agent_ctx *ctx, struct ark_event *e, uint64_t
 	s->last_seq = e->seq;
 	bool quarantined = atomic_load_explicit(&ctx->control->quarantined, memory_order_relaxed) != 0;
 	struct ark_graveyard_decision d;
+	uint64_t t0 = ark_now_ns();
 	ark_graveyard_evaluate(&s->rules, &s->graveyard, e, quarantined, &d);
+	ark_hist_record(&s->eval_ns, ark_now_ns() - t0);
 	e->verdict = d.verdict;
 	e->reason = d.reason;
 	e->rule_id = d.rule_id;

@@ -8,6 +8,7 @@
  * quarantined Kenny sends nothing (fail closed). */
 #include "agents/agents_internal.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,8 +33,15 @@ static void apply_fill(struct ark_kenny_position *pos, double signed_qty, double
 	pos->fills++;
 }
 
+static const struct ark_broker_ops *broker_ops;
+
 static int kenny_start(struct ark_agent_ctx *ctx, struct ark_err *err)
 {
+	const char *name = getenv("ARK_BROKER");
+	if (!name || !*name || strcmp(name, "paper") == 0)
+		broker_ops = &ark_paper_broker;
+	else
+		return ark_err_set(err, -EINVAL, "ARK_BROKER: expected paper, got '%s'", name);
 	struct ark_broker_state *broker = ark_pipeline_region(&ctx->map, "state.broker", NULL);
 	uint64_t latency_us;
 	int rc = ark_env_u64("ARK_PAPER_LATENCY_US", 0, 0, 10 * 1000 * 1000, &latency_us, err);
@@ -66,8 +74,8 @@ static void kenny_process(struct ark_agent_ctx *ctx, struct ark_event *e, uint64
 	}
 	(void)now_ns;
 	double qty = 0, price = 0;
-	enum ark_broker_result r = ark_paper_broker_submit(broker, e->client_order_id, e->side, e->quantity,
-							   e->limit_price, &qty, &price);
+	enum ark_broker_result r = broker_ops->submit(broker, e->client_order_id, e->side, e->quantity,
+						      e->limit_price, &qty, &price);
 	if (r == ARK_BROKER_REJECTED) {
 		e->exec_status = ARK_EXEC_REJECTED;
 		ark_undo_save(ctx, &s->orders, sizeof s->orders);
@@ -103,9 +111,8 @@ const struct ark_stage_ops ark_kenny_ops = {
 	.process = kenny_process,
 };
 
-enum ark_broker_result ark_paper_broker_submit(struct ark_broker_state *broker, uint64_t client_order_id,
-					       uint8_t side, double quantity, double limit_price,
-					       double *fill_quantity, double *fill_price)
+static enum ark_broker_result paper_submit(struct ark_broker_state *broker, uint64_t client_order_id, uint8_t side,
+					  double quantity, double limit_price, double *fill_quantity, double *fill_price)
 {
 	if (!(quantity > 0) || !isfinite(quantity) || !(limit_price > 0) || !isfinite(limit_price) ||
 	    (side != ARK_SIDE_BUY && side != ARK_SIDE_SELL) || client_order_id == 0)
@@ -131,3 +138,5 @@ enum ark_broker_result ark_paper_broker_submit(struct ark_broker_state *broker, 
 	*fill_price = limit_price;
 	return ARK_BROKER_FILLED;
 }
+
+const struct ark_broker_ops ark_paper_broker = {.name = "paper", .submit = paper_submit};

@@ -4,7 +4,7 @@
  * publishes it to Joey.
  *
  * Invariants: sequence numbers are consecutive on Kyle's output ring; a tick
- * is taken at most once per source (its source_seq is remembered with the
+ * is taken at most once (its place on its source ring is remembered with the
  * batch that published it); symbol ids never change once given. */
 #include "agents/agents_internal.h"
 
@@ -130,12 +130,16 @@ int ark_kyle_main(struct ark_agent_ctx *ctx)
 		uint64_t start = ark_now_ns();
 		ark_undo_begin(ctx);
 		ark_undo_save(ctx, &s->last_seq, sizeof s->last_seq);
-		ark_undo_save(ctx, &s->last_source_seq[src], sizeof s->last_source_seq[src]);
+		ark_undo_save(ctx, &s->source_next_index[src], sizeof s->source_next_index[src]);
+		uint64_t first_index = sources[src].tail;
 		uint32_t out = 0;
 		uint64_t duplicates = 0;
 		for (uint32_t i = 0; i < n; i++) {
 			const struct ark_tick *tick = ark_ring_event(&sources[src], i);
-			if (tick->source_seq != 0 && tick->source_seq <= s->last_source_seq[src]) {
+			/* Taken before a restart (published, not yet released): by its
+			 * place on the ring, whatever the source numbers its ticks. */
+			if (first_index + i < s->source_next_index[src] &&
+			    s->source_next_index[src] - (first_index + i) <= sources[src].capacity) {
 				duplicates++;
 				continue;
 			}
@@ -159,8 +163,7 @@ int ark_kyle_main(struct ark_agent_ctx *ctx)
 			e->lane = tick->lane;
 			e->source_seq = tick->source_seq;
 			e->stamp_in_ns[ARK_AGENT_KYLE] = ark_now_ns();
-			if (tick->source_seq)
-				s->last_source_seq[src] = tick->source_seq;
+			s->source_next_index[src] = first_index + i + 1;
 		}
 		uint64_t end = ark_now_ns();
 		if (out) {

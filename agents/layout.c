@@ -215,3 +215,16 @@ struct ark_latency_record *ark_pipeline_latency(const struct ark_pipeline_map *m
 	struct ark_aletheia_state *s = ark_pipeline_agent_state(map, ARK_AGENT_ALETHEIA);
 	return s ? &s->latency : NULL;
 }
+
+const struct ark_hist *ark_pipeline_hrm_eval(const struct ark_pipeline_map *map)
+{
+	struct ark_hrm_state *s = ark_pipeline_agent_state(map, ARK_AGENT_HRM);
+	return s ? &s->eval_ns : NULL;
+}
+
+void ark_pipeline_span(const struct ark_pipeline_map *map, uint64_t *first_in_ns, uint64_t *last_out_ns)
+{
+	struct ark_aletheia_state *s = ark_pipeline_agent_state(map, ARK_AGENT_ALETHEIA);
+	*first_in_ns = s ? s->first_in_ns : 0;
+	*last_out_ns = s ? s->last_out_ns : 0;
+}

@@ -116,6 +116,23 @@ void ark_log(struct ark_log *log, const char *level, const char *fmt, ...)
 	log->used += (uint32_t)len;
 }
 
+void ark_log_raw(struct ark_log *log, const char *line)
+{
+	if (!log)
+		return;
+	size_t len = strnlen(line, 2048);
+	while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+		len--;
+	if (log->used + len + 1 > LOG_BUFFER) {
+		log->dropped++;
+		return;
+	}
+	for (size_t i = 0; i < len; i++)
+		log->buffer[log->used + i] = line[i] == '\n' || line[i] == '\r' ? ' ' : line[i];
+	log->buffer[log->used + len] = '\n';
+	log->used += (uint32_t)len + 1;
+}
+
 void ark_log_flush(struct ark_log *log)
 {
 	if (!log)

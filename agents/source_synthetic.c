@@ -35,7 +35,8 @@ static int parse_options(struct ark_synth_config *config, uint64_t *duration_ns,
 	static const struct option options[] = {
 		{"rate", required_argument, NULL, 'r'},       {"duration", required_argument, NULL, 'd'},
 		{"seed", required_argument, NULL, 's'},       {"violations", required_argument, NULL, 'v'},
-		{"symbols", required_argument, NULL, 'y'},    {NULL, 0, NULL, 0}};
+		{"symbols", required_argument, NULL, 'y'},    {"start-now", no_argument, NULL, 'n'},
+		{NULL, 0, NULL, 0}};
 	ark_synth_config_defaults(config);
 	*duration_ns = 10ull * 1000 * 1000 * 1000;
 	int opt;
@@ -51,6 +52,11 @@ static int parse_options(struct ark_synth_config *config, uint64_t *duration_ns,
 		case 's': rc = ark_synth_config_parse_seed(config, optarg, err); break;
 		case 'v': rc = ark_synth_config_parse_violations(config, optarg, err); break;
 		case 'y': rc = ark_synth_config_parse_symbols(config, optarg, err); break;
+		case 'n':
+			/* Share a timeline with real sources: the market clock starts
+			 * at the wall clock instead of the fixed default. */
+			config->start_ns = ark_realtime_ns();
+			break;
 		default: rc = ark_err_set(err, -EINVAL, "unknown option '%s'", argv[optind - 1]);
 		}
 		if (rc)

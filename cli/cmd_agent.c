@@ -43,18 +43,21 @@ static int source_main(int argc, char **argv)
 	if (ark_wants_help(argc, argv) || argc < 2) {
 		fprintf(argc < 2 ? stderr : stdout,
 			"usage: ark source synthetic [--instance NAME] [--source N] [--rate HZ] [--duration S]\n"
-			"                            [--seed N] [--violations FRACTION] [--symbols N]\n\n"
+			"                            [--seed N] [--violations FRACTION] [--symbols N]\n"
+			"       ark source tcp [--instance NAME] [--source N] [--port PORT]\n\n"
 			"Runs a source process feeding Kyle's inbound ring number N (default 0) of a\n"
-			"running instance. The synthetic source is deterministic for a seed; restarted,\n"
-			"it resumes after the last tick it published.\n");
+			"running instance (ark run starts them). The synthetic source is deterministic\n"
+			"for a seed; restarted, it resumes after the last tick it published. The tcp\n"
+			"source is the line feed: one JSON tick per line on ARK_FEED_BIND:ARK_FEED_PORT.\n");
 		return argc < 2 ? 2 : 0;
 	}
-	if (strcmp(argv[1], "synthetic") != 0) {
-		fprintf(stderr, "ark source: unknown source '%s' (expected synthetic)\n", argv[1]);
+	bool tcp = strcmp(argv[1], "tcp") == 0;
+	if (strcmp(argv[1], "synthetic") != 0 && !tcp) {
+		fprintf(stderr, "ark source: unknown source '%s' (expected synthetic or tcp)\n", argv[1]);
 		return 2;
 	}
 	const char *instance = ark_pipeline_default_instance();
-	int source = 0;
+	int source = 0, port = -1;
 	char *rest[32];
 	int nrest = 0;
 	rest[nrest++] = argv[1];
@@ -69,11 +72,24 @@ static int source_main(int argc, char **argv)
 				return 2;
 			}
 			source = (int)v;
+		} else if (tcp && strcmp(argv[i], "--port") == 0 && i + 1 < argc) {
+			struct ark_err err;
+			uint64_t v;
+			if (ark_parse_u64(argv[++i], 0, 65535, "--port", &v, &err)) {
+				fprintf(stderr, "ark source: %s\n", err.msg);
+				return 2;
+			}
+			port = (int)v;
+		} else if (tcp) {
+			fprintf(stderr, "ark source tcp: unexpected argument '%s'\n", argv[i]);
+			return 2;
 		} else if (nrest < 31) {
 			rest[nrest++] = argv[i];
 		}
 	}
 	rest[nrest] = NULL;
+	if (tcp)
+		return ark_source_tcp_run(instance, source, port);
 	return ark_source_synthetic_run(instance, source, nrest, rest);
 }
 

@@ -36,7 +36,7 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: ark run [--rate HZ] [--duration SECONDS] [--seed N] [--violations FRACTION]\n"
-		"               [--symbols N] [--instance NAME] [--quiet] [--json]\n\n"
+		"               [--symbols N] [--instance NAME] [--feed] [--feed-port PORT] [--quiet] [--json]\n\n"
 		"Runs the pipeline on the synthetic source: Kyle -> Joey -> HRM -> Kenny -> Aletheia,\n"
 		"each a process pinned to ARK_CPU_<AGENT> when set, on rings in /dev/shm/ark-<instance>.\n"
 		"Every event leaves Aletheia with a complete trace, a verdict and a journal record.\n\n"
@@ -47,6 +47,10 @@ static void usage(FILE *out)
 		"  --violations FRACTION  share of ticks that inject a Graveyard violation (default 0.01)\n"
 		"  --symbols N            size of the symbol universe (default 64)\n"
 		"  --instance NAME        instance name (default $ARK_INSTANCE or 'main')\n"
+		"  --feed                 also take ticks from the TCP line feed (a second source) on\n"
+		"                         ARK_FEED_BIND:ARK_FEED_PORT (default 127.0.0.1:7070), one JSON\n"
+		"                         tick per line; it stops when the synthetic source is done\n"
+		"  --feed-port PORT       the same on PORT (0: any free port, printed at start)\n"
 		"  --quiet                no progress line\n"
 		"  --json                 print the summary as one JSON object\n\n"
 		"Exit status 0 only with zero errors and zero trace breaks. Ctrl-C drains and stops;\n"
@@ -91,11 +95,13 @@ static int run_main(int argc, char **argv)
 		{"seed", required_argument, NULL, 's'},       {"violations", required_argument, NULL, 'v'},
 		{"symbols", required_argument, NULL, 'y'},    {"instance", required_argument, NULL, 'i'},
 		{"quiet", no_argument, NULL, 'q'},            {"json", no_argument, NULL, 'j'},
+		{"feed", no_argument, NULL, 'f'},             {"feed-port", required_argument, NULL, 'p'},
 		{"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0}};
 	struct ark_err err = {0};
 	double rate = 10000, duration = 10, violations = 0.01;
 	uint64_t seed = 1, symbols = 64;
 	bool quiet = false, json = false;
+	int feed_port = -1;
 	const char *instance = ark_pipeline_default_instance();
 	int opt;
 	optind = 1;
@@ -110,6 +116,19 @@ static int run_main(int argc, char **argv)
 		case 'i': instance = optarg; break;
 		case 'q': quiet = true; break;
 		case 'j': json = true; break;
+		case 'f':
+			if (feed_port < 0) {
+				uint64_t port;
+				rc = ark_env_u64("ARK_FEED_PORT", 7070, 0, 65535, &port, &err);
+				feed_port = (int)port;
+			}
+			break;
+		case 'p': {
+			uint64_t port;
+			rc = ark_parse_u64(optarg, 0, 65535, "--feed-port", &port, &err);
+			feed_port = (int)port;
+			break;
+		}
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -151,9 +170,12 @@ static int run_main(int argc, char **argv)
 	snprintf(seed_text, sizeof seed_text, "%llu", (unsigned long long)seed);
 	snprintf(violations_text, sizeof violations_text, "%.17g", violations);
 	snprintf(symbols_text, sizeof symbols_text, "%llu", (unsigned long long)symbols);
+	/* With the TCP feed beside it, the synthetic market clock starts at the
+	 * wall clock, so both sources' ticks share one market timeline. */
 	const char *source_args[] = {"--rate", rate_text, "--duration", duration_text, "--seed", seed_text,
-				     "--violations", violations_text, "--symbols", symbols_text, NULL};
-	int rc = ark_supervisor_start(&sup, instance, source_args, &err);
+				     "--violations", violations_text, "--symbols", symbols_text,
+				     feed_port >= 0 ? "--start-now" : NULL, NULL};
+	int rc = ark_supervisor_start(&sup, instance, source_args, feed_port, &err);
 	if (rc) {
 		fprintf(stderr, "ark run: %s\n", err.msg);
 		return rc == -EINVAL ? 2 : 1;
@@ -173,6 +195,19 @@ static int run_main(int argc, char **argv)
 		for (int a = 0; a < ARK_AGENT_COUNT; a++)
 			printf(" %d", (int)sup.children[a].pid);
 		printf("), journal %s\n", sup.journal_dir);
+		fflush(stdout);
+	}
+	if (feed_port >= 0) {
+		/* The feed publishes its bound port once it listens. */
+		for (int i = 0; i < 500 && !atomic_load(&p->feed_port); i++) {
+			struct timespec wait_port = {0, 10 * 1000 * 1000};
+			nanosleep(&wait_port, NULL);
+		}
+		if (!json)
+			printf("  tcp feed: listening on %s:%u\n", getenv("ARK_FEED_BIND") ? getenv("ARK_FEED_BIND") : "127.0.0.1",
+			       (unsigned)atomic_load(&p->feed_port));
+		else
+			fprintf(stderr, "ark run: tcp feed listening on port %u\n", (unsigned)atomic_load(&p->feed_port));
 		fflush(stdout);
 	}
 

@@ -32,15 +32,28 @@ static int spawn(struct ark_supervisor *sup, struct ark_child *c)
 	const char *argv[32];
 	int n = 0;
 	argv[n++] = "ark";
-	if (c->is_source) {
-		char index[8];
+	char index[16], port[16];
+	if (c->is_source && c->endless) {
+		snprintf(index, sizeof index, "%d", c->index);
+		argv[n++] = "source";
+		argv[n++] = "tcp";
+		argv[n++] = "--instance";
+		argv[n++] = sup->instance;
+		argv[n++] = "--source";
+		argv[n++] = index;
+		if (sup->feed_port >= 0) {
+			snprintf(port, sizeof port, "%d", sup->feed_port);
+			argv[n++] = "--port";
+			argv[n++] = port;
+		}
+	} else if (c->is_source) {
 		snprintf(index, sizeof index, "%d", c->index);
 		argv[n++] = "source";
 		argv[n++] = "synthetic";
 		argv[n++] = "--instance";
 		argv[n++] = sup->instance;
 		argv[n++] = "--source";
-		argv[n++] = strdup(index);
+		argv[n++] = index;
 		for (int i = 0; sup->source_args && sup->source_args[i] && n < 30; i++)
 			argv[n++] = sup->source_args[i];
 	} else {
@@ -59,8 +72,6 @@ static int spawn(struct ark_supervisor *sup, struct ark_child *c)
 		fprintf(stderr, "ark: cannot run %s: %s\n", sup->exe, strerror(errno));
 		_exit(127);
 	}
-	if (c->is_source)
-		free((void *)argv[6]);
 	c->pid = pid;
 	c->started_ns = ark_now_ns();
 	return 0;
@@ -132,9 +143,10 @@ static int rules_setup(struct ark_pipeline_config *config, struct ark_err *err)
 }
 
 int ark_supervisor_start(struct ark_supervisor *sup, const char *instance, const char *const *source_args,
-			 struct ark_err *err)
+			 int feed_port, struct ark_err *err)
 {
 	memset(sup, 0, sizeof *sup);
+	sup->feed_port = feed_port;
 	snprintf(sup->instance, sizeof sup->instance, "%s", instance);
 	sup->source_args = source_args;
 	ssize_t n = readlink("/proc/self/exe", sup->exe, sizeof sup->exe - 1);
@@ -155,6 +167,10 @@ int ark_supervisor_start(struct ark_supervisor *sup, const char *instance, const
 	if (rc)
 		return -EINVAL;
 	snprintf(config.instance, sizeof config.instance, "%s", instance);
+	if (feed_port >= 0) {
+		config.source_count = 2;
+		config.source_kinds[1] = ARK_SOURCE_TCP;
+	}
 	rc = rules_setup(&config, err);
 	if (rc)
 		return rc;
@@ -174,6 +190,7 @@ int ark_supervisor_start(struct ark_supervisor *sup, const char *instance, const
 		struct ark_child *c = &sup->children[sup->child_count++];
 		snprintf(c->name, sizeof c->name, "source%d", s);
 		c->is_source = true;
+		c->endless = config.source_kinds[s] == ARK_SOURCE_TCP;
 		c->index = s;
 		c->backoff_ns = BACKOFF_MIN_NS;
 	}
@@ -299,7 +316,7 @@ int ark_supervisor_poll(struct ark_supervisor *sup, struct ark_err *err)
 		struct ark_child *c = &sup->children[i];
 		if (c->pid || c->finished || !c->restart_at_ns || now < c->restart_at_ns)
 			continue;
-		if (c->is_source && sup->sources_stopped)
+		if (c->is_source && (sup->sources_stopped || (c->endless && sup->endless_stopped)))
 			continue;
 		c->restart_at_ns = 0;
 		c->restarts++;
@@ -309,6 +326,23 @@ int ark_supervisor_poll(struct ark_supervisor *sup, struct ark_err *err)
 		int rc = spawn(sup, c);
 		if (rc)
 			return ark_err_set(err, rc, "cannot restart %s: %s", c->name, strerror(-rc));
+	}
+	if (!sup->stopping && !sup->endless_stopped) {
+		/* The finite sources are done: the endless ones (the TCP feed) are
+		 * told to stop; they deliver what clients sent, then exit. */
+		bool finite_done = true, any_endless = false;
+		for (int i = ARK_AGENT_COUNT; i < sup->child_count; i++) {
+			if (sup->children[i].endless)
+				any_endless = true;
+			else
+				finite_done &= sup->children[i].finished;
+		}
+		if (finite_done && any_endless) {
+			sup->endless_stopped = true;
+			for (int i = ARK_AGENT_COUNT; i < sup->child_count; i++)
+				if (sup->children[i].endless && sup->children[i].pid)
+					kill(sup->children[i].pid, SIGTERM);
+		}
 	}
 	if (!sup->stopping) {
 		bool sources_done = true;
@@ -414,6 +448,9 @@ void ark_supervisor_summary(struct ark_supervisor *sup, double elapsed_s, struct
 	for (int i = 0; i < p->source_count; i++)
 		s->ticks += atomic_load(&p->counters.source_published[i]);
 	s->events = atomic_load(&p->counters.journaled);
+	uint64_t first_in, last_out;
+	ark_pipeline_span(&sup->map, &first_in, &last_out);
+	s->sustained_eps = last_out > first_in && s->events > 1 ? (double)(s->events - 1) * 1e9 / (double)(last_out - first_in) : 0;
 	s->intents = atomic_load(&p->counters.intents);
 	s->denials = atomic_load(&p->counters.denials);
 	s->fills = atomic_load(&p->counters.fills);
@@ -439,6 +476,9 @@ void ark_supervisor_summary(struct ark_supervisor *sup, double elapsed_s, struct
 	s->e2e_p99_us = (double)ark_hist_quantile(&lat->end_to_end, 0.99) / 1e3;
 	s->e2e_p999_us = (double)ark_hist_quantile(&lat->end_to_end, 0.999) / 1e3;
 	s->e2e_max_us = (double)lat->end_to_end.max / 1e3;
+	const struct ark_hist *eval = ark_pipeline_hrm_eval(&sup->map);
+	s->hrm_eval_p50_ns = (double)ark_hist_quantile(eval, 0.50);
+	s->hrm_eval_p99_ns = (double)ark_hist_quantile(eval, 0.99);
 	for (int a = 0; a < ARK_AGENT_COUNT; a++) {
 		s->agent_p50_us[a] = (double)ark_hist_quantile(&lat->agent[a], 0.50) / 1e3;
 		s->agent_p99_us[a] = (double)ark_hist_quantile(&lat->agent[a], 0.99) / 1e3;
@@ -455,15 +495,15 @@ void ark_supervisor_summary(struct ark_supervisor *sup, double elapsed_s, struct
 
 void ark_run_summary_print(const struct ark_run_summary *s, FILE *out)
 {
-	fprintf(out, "summary: %llu ticks in, %llu events journaled in %.1f s (%.0f events/s)\n",
-		(unsigned long long)s->ticks, (unsigned long long)s->events, s->elapsed_s,
-		s->elapsed_s > 0 ? (double)s->events / s->elapsed_s : 0.0);
+	fprintf(out, "summary: %llu ticks in, %llu events journaled in %.1f s (%.0f events/s sustained end to end)\n",
+		(unsigned long long)s->ticks, (unsigned long long)s->events, s->elapsed_s, s->sustained_eps);
 	fprintf(out, "  end to end: p50 %.1f us, p99 %.1f us, p99.9 %.1f us, max %.1f us\n", s->e2e_p50_us, s->e2e_p99_us,
 		s->e2e_p999_us, s->e2e_max_us);
 	fprintf(out, "  per agent p50/p99 us:");
 	for (int a = 0; a < ARK_AGENT_COUNT; a++)
 		fprintf(out, " %s %.1f/%.1f", ark_agent_name((enum ark_agent)a), s->agent_p50_us[a], s->agent_p99_us[a]);
-	fprintf(out, "\n  intents %llu, fills %llu, denials %llu", (unsigned long long)s->intents,
+	fprintf(out, "\n  HRM evaluation: p50 %.0f ns, p99 %.0f ns per event\n", s->hrm_eval_p50_ns, s->hrm_eval_p99_ns);
+	fprintf(out, "  intents %llu, fills %llu, denials %llu", (unsigned long long)s->intents,
 		(unsigned long long)s->fills, (unsigned long long)s->denials);
 	bool first = true;
 	for (int r = 1; r < ARK_REASON_COUNT; r++) {
@@ -488,18 +528,19 @@ void ark_run_summary_print(const struct ark_run_summary *s, FILE *out)
 
 void ark_run_summary_print_json(const struct ark_run_summary *s, FILE *out)
 {
-	fprintf(out, "{\"ok\":%s,\"elapsed_s\":%.3f,\"ticks\":%llu,\"events\":%llu,\"intents\":%llu,\"fills\":%llu,"
+	fprintf(out, "{\"ok\":%s,\"elapsed_s\":%.3f,\"sustained_eps\":%.0f,\"ticks\":%llu,\"events\":%llu,\"intents\":%llu,\"fills\":%llu,"
 		     "\"denials\":%llu,\"injected_denied\":%llu,\"injected_wrong_reason\":%llu,\"injected_allowed\":%llu,"
 		     "\"clean_denied\":%llu,\"errors\":%llu,\"trace_breaks\":%llu,\"restarts\":%llu,"
 		     "\"duplicates_dropped\":%llu,\"rollbacks\":%llu,\"e2e_p50_us\":%.3f,\"e2e_p99_us\":%.3f,"
-		     "\"e2e_p999_us\":%.3f,\"e2e_max_us\":%.3f,\"denials_by_reason\":{",
-		s->ok ? "true" : "false", s->elapsed_s, (unsigned long long)s->ticks, (unsigned long long)s->events,
+		     "\"e2e_p999_us\":%.3f,\"e2e_max_us\":%.3f,\"hrm_eval_p50_ns\":%.0f,\"hrm_eval_p99_ns\":%.0f,"
+		     "\"denials_by_reason\":{",
+		s->ok ? "true" : "false", s->elapsed_s, s->sustained_eps, (unsigned long long)s->ticks, (unsigned long long)s->events,
 		(unsigned long long)s->intents, (unsigned long long)s->fills, (unsigned long long)s->denials,
 		(unsigned long long)s->injected_denied, (unsigned long long)s->injected_wrong_reason,
 		(unsigned long long)s->injected_allowed, (unsigned long long)s->clean_denied,
 		(unsigned long long)s->errors, (unsigned long long)s->trace_breaks, (unsigned long long)s->restarts,
 		(unsigned long long)s->duplicates_dropped, (unsigned long long)s->rollbacks, s->e2e_p50_us, s->e2e_p99_us,
-		s->e2e_p999_us, s->e2e_max_us);
+		s->e2e_p999_us, s->e2e_max_us, s->hrm_eval_p50_ns, s->hrm_eval_p99_ns);
 	bool first = true;
 	for (int r = 1; r < ARK_REASON_COUNT; r++) {
 		fprintf(out, "%s\"%s\":%llu", first ? "" : ",", ark_reason_name((enum ark_reason)r),

@@ -18,6 +18,7 @@
 struct ark_child {
 	char name[24];
 	bool is_source;
+	bool endless;              /* a source that runs until told to stop (tcp) */
 	int index;                 /* agent id or source number */
 	pid_t pid;                 /* 0 when not running */
 	bool finished;             /* exited cleanly and is not to be restarted */
@@ -36,6 +37,8 @@ struct ark_supervisor {
 	struct ark_child children[ARK_SUPERVISOR_MAX_CHILDREN];
 	int child_count;
 	const char *const *source_args;
+	int feed_port;             /* -1: no TCP feed; 0: any free port; else the port */
+	bool endless_stopped;
 	bool stopping;             /* pipeline->stop set: agents drain and exit */
 	bool sources_stopped;
 	bool failed;
@@ -47,6 +50,7 @@ struct ark_supervisor {
 
 struct ark_run_summary {
 	double elapsed_s;
+	double sustained_eps;           /* events / (last Aletheia out - first Kyle in) */
 	uint64_t ticks;                 /* published by the source(s) */
 	uint64_t events;                /* journaled by Aletheia */
 	uint64_t intents, denials, fills;
@@ -55,13 +59,15 @@ struct ark_run_summary {
 	uint64_t errors, trace_breaks, restarts, duplicates_dropped, rollbacks;
 	double e2e_p50_us, e2e_p99_us, e2e_p999_us, e2e_max_us;
 	double agent_p50_us[ARK_AGENT_COUNT], agent_p99_us[ARK_AGENT_COUNT];
+	double hrm_eval_p50_ns, hrm_eval_p99_ns;
 	char journal_dir[PATH_MAX];
 	char failure[256];
 	bool ok;
 };
 
+/* feed_port: -1 for no TCP line feed, 0 for any free port, else the port. */
 int ark_supervisor_start(struct ark_supervisor *sup, const char *instance, const char *const *source_args,
-			 struct ark_err *err);
+			 int feed_port, struct ark_err *err);
 /* Reap, restart, and detect the end of the run; non-zero when the run
  * cannot go on (crash loop, configuration error). */
 int ark_supervisor_poll(struct ark_supervisor *sup, struct ark_err *err);

@@ -100,7 +100,12 @@
  * intent; the limit price is the tick's price. For the stateful kinds
  * (DUPLICATE, RATE_*, POSITION_LIMIT, GROSS_EXPOSURE, DAILY_LOSS) lane 0's
  * size is the signed quantity as well (the generator plans it); for the
- * stateless ones the helper derives quantity and limit from the rules.
+ * stateless ones the helper derives quantity and limit from the rules
+ * (MAX_QUANTITY: 2 x max_order_quantity; PRICE_COLLAR: a limit two collars
+ * away; MAX_NOTIONAL: max_order_quantity, at a tick price high enough;
+ * REFERENCE_PRICE, RESTRICTED_*, HALTED: any small order). POSITION_LIMIT's
+ * lane 0 is priced half a collar from the tick so it never repeats (and so
+ * never duplicates) the last setup step.
  * Kyle must pass injected ticks through unchanged, including zero, negative
  * or non-finite prices, exchange time 0 and negative sizes: those ARE the
  * violations. */

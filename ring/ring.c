@@ -162,7 +162,7 @@ int ark_ring_wait_from_env(struct ark_ring_wait_config *wait, struct ark_err *er
 			return rc;
 	}
 	uint64_t spin_us;
-	int rc = ark_env_u64("ARK_WAIT_SPIN_US", 10, 0, 1000000, &spin_us, err);
+	int rc = ark_env_u64("ARK_WAIT_SPIN_US", 5, 0, 1000000, &spin_us, err);
 	if (rc)
 		return rc;
 	wait->spin_ns = spin_us * 1000;

@@ -14,7 +14,7 @@ uint64_t ark_synth_due_ns(const struct ark_synth *gen, uint64_t start_ns)
 	if (gen->rate_hz <= 0)
 		return 0;
 	long double offset = (long double)gen->emitted * 1e9L / (long double)gen->rate_hz;
-	return start_ns + (uint64_t)offset;
+	return start_ns + (uint64_t)(offset + 0.5L);
 }
 
 int ark_synth_wait_due(const struct ark_synth *gen, uint64_t start_ns)

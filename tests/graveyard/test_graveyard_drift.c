@@ -14,6 +14,7 @@
 #include "graveyard_test.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -270,6 +271,43 @@ static void drift(void)
 	CHECK(strcmp(ark_graveyard_drift_cause_name(ARK_GRAVEYARD_DRIFT_TABLE_CHANGED), "table_changed") == 0);
 }
 
+/* HRM's drift checker may run on another thread than evaluation: the drift
+ * latch is the only thing they share (TSan checks that claim). */
+static _Atomic int evaluator_saw_drift;
+
+static void *evaluator(void *arg)
+{
+	(void)arg;
+	uint64_t t = T0;
+	for (uint64_t i = 0; i < 200000000 && !atomic_load(&evaluator_saw_drift); i++) {
+		struct ark_graveyard_decision d = judge(&R, &S, order_at((uint32_t)(i % 64), "AAA", 10, t += 1000000,
+							   i % 2 ? ARK_SIDE_SELL : ARK_SIDE_BUY, 1, 10));
+		if (d.reason == ARK_REASON_ETHICS_DRIFT)
+			atomic_store(&evaluator_saw_drift, 1);
+	}
+	return NULL;
+}
+
+static void drift_across_threads(void)
+{
+	char target[512];
+	struct ark_err err = {0};
+	snprintf(target, sizeof target, "%s/threads/graveyard.rules", dir);
+	fresh_install(target);
+	pthread_t thread;
+	CHECK(pthread_create(&thread, NULL, evaluator, NULL) == 0);
+	for (int i = 0; i < 20; i++)
+		CHECK(ark_graveyard_check_drift(&R, &S, target, R.file_sha256_hex, &err) == 0);
+	CHECK(chmod(target, 0644) == 0);
+	FILE *f = fopen(target, "a");
+	fputs("# tampered\n", f);
+	fclose(f);
+	CHECK(ark_graveyard_check_drift(&R, &S, target, R.file_sha256_hex, &err) == 1);
+	CHECK(pthread_join(thread, NULL) == 0);
+	CHECK(atomic_load(&evaluator_saw_drift) == 1);
+	CHECK(S.denials[ARK_REASON_ETHICS_DRIFT] >= 1);
+}
+
 int main(int argc, char **argv)
 {
 	CHECK(argc == 2);
@@ -281,6 +319,7 @@ int main(int argc, char **argv)
 	install();
 	installed_path();
 	drift();
+	drift_across_threads();
 	char cmd[700];
 	snprintf(cmd, sizeof cmd, "chmod -R u+w '%s' && rm -rf '%s'", dir, dir);
 	CHECK(system(cmd) == 0);

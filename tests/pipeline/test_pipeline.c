@@ -11,10 +11,19 @@
  *                                  turn mid-run: no seq missing or repeated,
  *                                  no order doubled, every trace complete
  *   test_pipeline ARK drift        change the rules file under a running ARK:
- *                                  everything after is denied, drift counted */
+ *                                  everything after is denied, drift counted
+ *   test_pipeline ARK feed         the TCP line feed as a second source:
+ *                                  malformed, oversized and hostile lines are
+ *                                  counted and logged while good ticks flow
+ *                                  into the journal, in order, none lost */
 #include "pipeline_test.h"
 
 #include "agents/agents.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <time.h>
 
 static const enum ark_reason injectable[] = {
 	ARK_REASON_RESTRICTED_SYMBOL, ARK_REASON_RESTRICTED_PATTERN, ARK_REASON_REFERENCE_PRICE,
@@ -258,10 +267,111 @@ static void test_drift(const char *ark)
 	pipeline_env_cleanup(&env);
 }
 
+static int connect_to(uint16_t port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(fd >= 0);
+	struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(port)};
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	CHECK_MSG(connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0, "connect to the feed on port %u", port);
+	return fd;
+}
+
+static void send_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+	while (len) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+		CHECK(n > 0);
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+static void test_feed(const char *ark)
+{
+	struct pipeline_env env;
+	pipeline_env_init(&env, ark, "feed");
+	char out[512], json[8192];
+	snprintf(out, sizeof out, "%s/summary.json", env.data_dir);
+	const char *args[] = {"--rate", "1000", "--duration", "4", "--seed", "9", "--violations", "0.01",
+			      "--feed-port", "0", NULL};
+	pid_t run = pipeline_start(&env, out, args);
+	uint16_t port = 0;
+	for (int i = 0; i < 200 && !port; i++) {
+		struct ark_pipeline_map map;
+		struct ark_err err;
+		if (ark_pipeline_attach(&map, env.instance, &err) == 0) {
+			port = (uint16_t)atomic_load(&map.pipeline->feed_port);
+			ark_pipeline_detach(&map);
+		}
+		if (!port)
+			usleep(20000);
+	}
+	CHECK_MSG(port != 0, "the feed never published its port");
+	int good = connect_to(port), hostile = connect_to(port);
+	const int good_ticks = 300;
+	char line[256];
+	uint64_t now = (uint64_t)time(NULL) * 1000000000ull;
+	for (int i = 0; i < good_ticks; i++) {
+		int n = snprintf(line, sizeof line, "{\"symbol\":\"TCP%02d\",\"price\":%d.25,\"size\":%d,\"ts\":%llu}\n",
+				 i % 7, 100 + i, i + 1, (unsigned long long)(now + (uint64_t)i * 1000));
+		send_all(good, line, (size_t)n);
+		if (i % 50 == 0) {
+			static const char *const bad[] = {
+				"garbage\n", "{\"symbol\":\"X\",\"price\":-1,\"size\":1}\n",
+				"{\"symbol\":\"X\",\"price\":NaN,\"size\":1}\n", "[1,2,3]\n",
+				"{\"symbol\":\"X\",\"price\":1,\"size\":1,\"size\":2}\n", "{\"price\":1,\"size\":1}\n",
+				"{\"symbol\":\"bad sym!\",\"price\":1,\"size\":1}\n", "\x01\x02\xff\xfe binary\n",
+				"{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{\n"};
+			for (size_t b = 0; b < ARK_ARRAY_LEN(bad); b++)
+				send_all(hostile, bad[b], strlen(bad[b]));
+			char big[70000];
+			memset(big, 'A', sizeof big);
+			big[sizeof big - 1] = '\n';
+			send_all(hostile, big, sizeof big);   /* oversized: dropped, never buffered whole */
+		}
+	}
+	close(good);
+	close(hostile);
+	int status = pipeline_wait(run, 120);
+	read_file(out, json, sizeof json);
+	CHECK_MSG(status == 0, "ark run with the feed exited %d: %s", status, json);
+	struct journal_events j;
+	journal_load(&env, &j);
+	check_journal_whole(&j);
+	int seen = 0;
+	for (size_t i = 0; i < j.count; i++) {
+		const struct ark_event *e = &j.events[i];
+		if (e->source != ARK_SOURCE_TCP)
+			continue;
+		char symbol[16];
+		snprintf(symbol, sizeof symbol, "TCP%02d", seen % 7);
+		CHECK_MSG(strcmp(e->symbol, symbol) == 0 && e->price == 100 + seen + 0.25 && e->size == seen + 1,
+			  "tcp tick %d arrived as %s %g %g", seen, e->symbol, e->price, e->size);
+		seen++;
+	}
+	CHECK_EQ_U64(seen, good_ticks);
+	char log_path[512], log[1 << 16];
+	snprintf(log_path, sizeof log_path, "%s/logs/source1.log", env.data_dir);
+	read_file(log_path, log, sizeof log);
+	static const char *const reasons[] = {"malformed_json", "bad_price", "not_object", "duplicate_key", "missing_field",
+					      "bad_symbol", "line_too_long"};
+	for (size_t r = 0; r < ARK_ARRAY_LEN(reasons); r++) {
+		char needle[64];
+		snprintf(needle, sizeof needle, "reason=%s", reasons[r]);
+		CHECK_MSG(strstr(log, needle) != NULL, "the feed's log has no %s line", needle);
+	}
+	CHECK(strstr(log, "ticks=300") != NULL);
+	printf("feed: %d good ticks journaled in order among %zu events; hostile lines counted and logged\n", seen, j.count);
+	free(j.events);
+	pipeline_env_cleanup(&env);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 3) {
-		fprintf(stderr, "usage: %s ARK run|determinism|kill|drift\n", argv[0]);
+		fprintf(stderr, "usage: %s ARK run|determinism|kill|drift|feed\n", argv[0]);
 		return 2;
 	}
 	const char *ark = argv[1];
@@ -273,6 +383,8 @@ int main(int argc, char **argv)
 		test_kill(ark);
 	else if (strcmp(argv[2], "drift") == 0)
 		test_drift(ark);
+	else if (strcmp(argv[2], "feed") == 0)
+		test_feed(ark);
 	else
 		return 2;
 	printf("pipeline %s test passed\n", argv[2]);

@@ -1,0 +1,122 @@
+/* agents/source_tcp.c — the TCP line feed (feed/) as a source process: JSON
+ * ticks from clients onto its inbound ring to Kyle. When the ring is full
+ * the feed stops reading (TCP backpressure), never drops; bad lines are
+ * counted by reason and logged (rate-limited) in $ARK_LOG_DIR/source<N>.log,
+ * never fatal. The bound port is published in the pipeline header. */
+#include "agents/agents_internal.h"
+#include "feed/feed.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t tcp_stop;
+
+static void on_term(int sig)
+{
+	(void)sig;
+	tcp_stop = 1;
+}
+
+static void feed_log(void *ctx, int level, const char *line)
+{
+	(void)level;
+	ark_log_raw(ctx, line);
+}
+
+static void publish_counters(struct ark_pipeline *p, int source, const struct ark_feed *feed)
+{
+	struct ark_feed_counters c;
+	ark_feed_counters(feed, &c);
+	struct ark_agent_control *control = &p->sources[source];
+	atomic_store_explicit(&control->events, c.ticks, memory_order_relaxed);
+	atomic_store_explicit(&control->duplicates, c.bad, memory_order_relaxed);   /* bad lines: see the log */
+	atomic_store_explicit(&control->last_seq, c.ticks, memory_order_relaxed);
+	atomic_store_explicit(&p->counters.source_published[source], c.ticks, memory_order_relaxed);
+}
+
+int ark_source_tcp_run(const char *instance, int source, int port)
+{
+	struct ark_err err = {0};
+	char name[32];
+	snprintf(name, sizeof name, "source%d", source);
+	struct ark_log *log = ark_log_open(name, &err);
+	if (!log) {
+		fprintf(stderr, "ark source tcp: %s\n", err.msg);
+		return 1;
+	}
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_term;
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	int status = 1;
+	struct ark_pipeline_map map;
+	struct ark_feed *feed = NULL;
+	if (ark_pipeline_attach(&map, instance, &err)) {
+		ark_log(log, "error", "cannot attach: %s", err.msg);
+		goto done;
+	}
+	struct ark_pipeline *p = map.pipeline;
+	struct ark_agent_control *control = &p->sources[source];
+	struct ark_feed_config cfg;
+	if (source >= p->source_count) {
+		ark_err_set(&err, -EINVAL, "the pipeline has %u sources, not %d", p->source_count, source + 1);
+		status = 2;
+	} else if (ark_feed_config_from_env(&cfg, &err) || ark_ring_wait_from_env(&cfg.ring_wait, &err) ||
+		   ark_agent_pin("SOURCE", control, &err)) {
+		status = 2;
+	} else {
+		if (port >= 0)
+			cfg.port = (uint16_t)port;
+		cfg.ring = ark_pipeline_source_ring(&map, source);
+		cfg.log = feed_log;
+		cfg.log_ctx = log;
+		if (ark_feed_create(&feed, &cfg, &err))
+			status = 2;   /* the address is in use or io_uring is unavailable: retrying won't help */
+		else
+			status = 0;
+	}
+	if (status) {
+		ark_log(log, "error", "configuration: %s", err.msg);
+		fprintf(stderr, "ark source tcp: %s\n", err.msg);
+		goto detach;
+	}
+	atomic_store(&control->pid, (int32_t)getpid());
+	atomic_store(&control->start_ticks, ark_shm_process_start_ticks((int32_t)getpid()));
+	atomic_store(&p->feed_port, ark_feed_port(feed));
+	ark_log(log, "info", "listening bind=%s port=%u", cfg.bind, (unsigned)ark_feed_port(feed));
+	ark_log_flush(log);
+	atomic_store(&control->state, ARK_PROC_RUNNING);
+	while (!tcp_stop && !atomic_load_explicit(&p->stop, memory_order_relaxed)) {
+		atomic_store_explicit(&control->heartbeat_ns, ark_now_ns(), memory_order_relaxed);
+		if (ark_feed_poll(feed, 50 * 1000 * 1000, &err) < 0) {
+			ark_log(log, "error", "feed failed: %s", err.msg);
+			ark_control_add(&control->errors, 1);
+			status = 1;
+			break;
+		}
+		publish_counters(p, source, feed);
+		ark_log_flush(log);
+	}
+	/* Deliver what clients already sent, then close. */
+	ark_feed_stop(feed, 1000ull * 1000 * 1000);
+	publish_counters(p, source, feed);
+	struct ark_feed_counters c;
+	ark_feed_counters(feed, &c);
+	ark_log(log, "info", "stopped ticks=%llu bad=%llu connections=%llu abandoned_at_stop=%llu",
+		(unsigned long long)c.ticks, (unsigned long long)c.bad, (unsigned long long)c.connections_accepted,
+		(unsigned long long)c.abandoned_at_stop);
+	atomic_store(&p->feed_port, 0);
+	atomic_store(&p->counters.source_done[source], 1);
+	atomic_store(&control->state, ARK_PROC_EXITED);
+	ark_feed_destroy(feed);
+detach:
+	ark_pipeline_detach(&map);
+done:
+	ark_log_close(log);
+	return status;
+}
