@@ -844,7 +844,13 @@ static int ring_bench_main(int argc, char **argv)
 	S->cpus[0] = cpus[0];
 	S->cpus[1] = cpus[1];
 	S->duration_ns = duration_ms * 1000000ull;
-	S->wait.spin_ns = 10000;
+	/* The adaptive cases wait as the product does (ARK_WAIT_SPIN_US,
+	 * ARK_WAIT_YIELD_US); each case sets the strategy itself. */
+	if (ark_ring_wait_from_env(&S->wait, &err)) {
+		fprintf(stderr, "ark perf ring: %s\n", err.msg);
+		ark_shm_detach(&segment);
+		return 2;
+	}
 	(void)ark_tsc_ns_per_tick();
 
 	static const uint32_t sizes[] = {64, 256};

@@ -166,6 +166,11 @@ int ark_ring_wait_from_env(struct ark_ring_wait_config *wait, struct ark_err *er
 	if (rc)
 		return rc;
 	wait->spin_ns = spin_us * 1000;
+	uint64_t yield_us;
+	rc = ark_env_u64("ARK_WAIT_YIELD_US", 200, 0, 10000000, &yield_us, err);
+	if (rc)
+		return rc;
+	wait->yield_ns = yield_us * 1000;
 	return 0;
 }
 
@@ -175,7 +180,8 @@ static void default_wait(struct ark_ring_wait_config *out, const struct ark_ring
 		*out = *in;
 	} else {
 		out->strategy = ARK_WAIT_ADAPTIVE;
-		out->spin_ns = 10000;
+		out->spin_ns = 5000;
+		out->yield_ns = 200000;
 	}
 }
 
@@ -332,8 +338,15 @@ static int wait_for(const struct ark_ring_wait_config *wait, struct ark_ring_eve
 			if ((i & 15) == 0 && ark_now_ns() >= spin_deadline)
 				break;
 		}
-		if (wait->strategy == ARK_WAIT_ADAPTIVE)
+		if (wait->strategy == ARK_WAIT_ADAPTIVE) {
+			uint64_t yield_deadline = ARK_MIN(deadline, spin_deadline + wait->yield_ns);
+			while (ark_now_ns() < yield_deadline) {
+				sched_yield();
+				if (ready(side))
+					return 0;
+			}
 			return sleep_until(ec, ready, side, deadline);
+		}
 		return ready(side) ? 0 : -ETIMEDOUT;
 	case ARK_WAIT_YIELD:
 		for (;;) {

@@ -56,7 +56,8 @@
 enum ark_wait {
 	ARK_WAIT_SPIN,      /* busy-poll; for machines with a free core per agent */
 	ARK_WAIT_YIELD,     /* poll with sched_yield between looks */
-	ARK_WAIT_ADAPTIVE,  /* spin ARK_WAIT_SPIN_US, then sleep on a futex (default) */
+	ARK_WAIT_ADAPTIVE,  /* spin ARK_WAIT_SPIN_US, yield ARK_WAIT_YIELD_US, then sleep
+			     * on a futex (default) */
 	ARK_WAIT_BLOCK,     /* sleep on a futex whenever there is nothing to do */
 };
 
@@ -98,7 +99,11 @@ _Static_assert(sizeof(struct ark_ring) == 5 * ARK_RING_BLOCK, "ring header is fi
 
 struct ark_ring_wait_config {
 	enum ark_wait strategy;
-	uint64_t spin_ns;   /* adaptive: how long to spin before sleeping */
+	uint64_t spin_ns;   /* adaptive: how long to spin (pause) first */
+	uint64_t yield_ns;  /* adaptive: then how long to poll with sched_yield before
+			     * sleeping: keeps a core from idling (whose wake-up
+			     * costs tens of us in a VM) while giving it to any
+			     * process that has work */
 };
 
 /* The producer's private handle. */
@@ -152,8 +157,8 @@ void ark_ring_consumer_close(struct ark_ring_consumer *c);
  * (a socket, a disk write, exiting) after publishing. */
 void ark_ring_flush(void);
 
-/* ARK_WAIT (spin|yield|adaptive|block, default adaptive) and ARK_WAIT_SPIN_US
- * (default 20) from the environment. */
+/* ARK_WAIT (spin|yield|adaptive|block, default adaptive), ARK_WAIT_SPIN_US
+ * (default 5) and ARK_WAIT_YIELD_US (default 200) from the environment. */
 int ark_ring_wait_from_env(struct ark_ring_wait_config *wait, struct ark_err *err);
 int ark_ring_wait_parse(const char *text, enum ark_wait *out, struct ark_err *err);
 const char *ark_ring_wait_name(enum ark_wait strategy);

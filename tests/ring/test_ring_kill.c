@@ -45,7 +45,7 @@ static void test_kill_mid_batch(void)
 	pid_t producer = fork();
 	if (producer == 0) {
 		struct ark_ring_producer p;
-		struct ark_ring_wait_config wait = {ARK_WAIT_BLOCK, 0};
+		struct ark_ring_wait_config wait = {ARK_WAIT_BLOCK, 0, 0};
 		if (ark_ring_producer_open(&p, ring, &wait, NULL))
 			_exit(1);
 		uint64_t seq = 0;
@@ -79,7 +79,7 @@ static void test_kill_mid_batch(void)
 
 	struct ark_err err;
 	struct ark_ring_consumer con;
-	struct ark_ring_wait_config wait = {ARK_WAIT_ADAPTIVE, 1000};
+	struct ark_ring_wait_config wait = {ARK_WAIT_ADAPTIVE, 1000, 0};
 	CHECK_MSG(ark_ring_consumer_open(&con, ring, &wait, &err) == 0, "%s", err.msg);
 	uint64_t seq = 0;
 	for (;;) {
@@ -115,7 +115,7 @@ static void test_repeated_kills(int rounds)
 	pid_t consumer = fork();
 	if (consumer == 0) {
 		struct ark_ring_consumer con;
-		struct ark_ring_wait_config wait = {ARK_WAIT_ADAPTIVE, 2000};
+		struct ark_ring_wait_config wait = {ARK_WAIT_ADAPTIVE, 2000, 20000};
 		if (ark_ring_consumer_open(&con, ring, &wait, NULL))
 			_exit(10);
 		uint64_t seq = 0, rng = 99;
@@ -150,7 +150,7 @@ static void test_repeated_kills(int rounds)
 		pid_t producer = fork();
 		if (producer == 0) {
 			struct ark_ring_producer p;
-			struct ark_ring_wait_config wait = {ARK_WAIT_ADAPTIVE, 2000};
+			struct ark_ring_wait_config wait = {ARK_WAIT_ADAPTIVE, 2000, 20000};
 			if (ark_ring_producer_open(&p, ring, &wait, NULL))
 				_exit(1);
 			uint64_t seq = p.head - START_INDEX, prng = (uint64_t)getpid();

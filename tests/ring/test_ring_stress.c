@@ -146,6 +146,7 @@ int main(int argc, char **argv)
 		  "%s", err.msg);
 	s->wait.strategy = wait;
 	s->wait.spin_ns = 2000;
+	s->wait.yield_ns = 20000;
 	s->events = events;
 	s->slot_size = slot_size;
 	s->max_batch = capacity < 64 ? capacity + 1 : 64;

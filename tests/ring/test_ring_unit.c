@@ -244,10 +244,16 @@ static void test_wait_config(void)
 	unsetenv("ARK_WAIT_SPIN_US");
 	CHECK(ark_ring_wait_from_env(&w, &err) == 0);
 	CHECK(w.strategy == ARK_WAIT_ADAPTIVE);
+	CHECK(w.spin_ns == 5000 && w.yield_ns == 200000);
 	setenv("ARK_WAIT", "block", 1);
 	setenv("ARK_WAIT_SPIN_US", "7", 1);
+	setenv("ARK_WAIT_YIELD_US", "9", 1);
 	CHECK(ark_ring_wait_from_env(&w, &err) == 0);
-	CHECK(w.strategy == ARK_WAIT_BLOCK && w.spin_ns == 7000);
+	CHECK(w.strategy == ARK_WAIT_BLOCK && w.spin_ns == 7000 && w.yield_ns == 9000);
+	setenv("ARK_WAIT_YIELD_US", "-1", 1);
+	CHECK(ark_ring_wait_from_env(&w, &err) != 0);
+	CHECK_CONTAINS(err.msg, "ARK_WAIT_YIELD_US");
+	unsetenv("ARK_WAIT_YIELD_US");
 	setenv("ARK_WAIT", "busy", 1);
 	CHECK(ark_ring_wait_from_env(&w, &err) == -EINVAL);
 	CHECK_CONTAINS(err.msg, "ARK_WAIT");
