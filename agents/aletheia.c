@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -32,6 +33,28 @@ struct core_batch {
 	uint64_t first_queued_ns;
 };
 
+#define CORE_RING_CAPACITY 16384
+
+/* The Mutable Core is written by its own thread, fed through an in-process
+ * ring: a SQLite commit or checkpoint (milliseconds) never holds up the
+ * events behind it. Its rows are rebuilt from the journal after a crash. */
+struct core_writer {
+	struct aletheia *al;
+	void *ring_memory;
+	struct ark_ring *ring;
+	struct ark_ring_producer producer;  /* Aletheia's thread */
+	pthread_t thread;
+	bool started;
+	_Atomic int stop;
+	_Atomic uint64_t errors;
+	_Atomic uint32_t error_seq;         /* bumped with each error */
+	pthread_mutex_t error_lock;         /* guards last_error: errors only, never events */
+	char last_error[2 * ARK_ERR_MAX];
+	uint32_t error_seq_logged;          /* Aletheia's thread */
+	_Atomic uint64_t starved;
+	uint64_t starved_logged;
+};
+
 struct aletheia {
 	struct ark_agent_ctx *ctx;
 	struct ark_store_config cfg;
@@ -42,7 +65,7 @@ struct aletheia {
 	bool mirror_open;
 	uint64_t appended_seq;      /* highest seq appended to the journal */
 	uint64_t core_applied_seq;  /* highest seq committed to the Mutable Core */
-	uint64_t core_errors;
+	struct core_writer writer;
 };
 
 /* All stamps present and in order: Kyle in ≤ Kyle out ≤ Joey in ≤ ... ≤
@@ -205,6 +228,115 @@ static void record_latency(struct ark_agent_ctx *ctx, const struct ark_event *e)
 	ark_hist_record(h, v);
 }
 
+static void core_error(struct core_writer *w, const char *what, const struct ark_err *err)
+{
+	pthread_mutex_lock(&w->error_lock);
+	snprintf(w->last_error, sizeof w->last_error, "%s: %s", what, err->msg);
+	pthread_mutex_unlock(&w->error_lock);
+	atomic_fetch_add_explicit(&w->errors, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&w->error_seq, 1, memory_order_release);
+}
+
+static void *core_writer_main(void *arg)
+{
+	struct core_writer *w = arg;
+	struct aletheia *al = w->al;
+	struct ark_err err = {0};
+	struct ark_ring_consumer in;
+	struct ark_ring_wait_config wait = {ARK_WAIT_BLOCK, 0, 0};
+	if (ark_ring_consumer_open(&in, w->ring, &wait, &err)) {
+		core_error(w, "core writer", &err);
+		return NULL;
+	}
+	for (;;) {
+		uint32_t n;
+		int rc = ark_ring_peek(&in, ARK_PIPELINE_BATCH, 20 * 1000 * 1000, &n);
+		if (rc == 0) {
+			for (uint32_t i = 0; i < n; i++)
+				if (core_queue(al, ark_ring_event(&in, i), &err))
+					core_error(w, "mutable core write failed", &err);
+			ark_ring_release(&in, n);
+		}
+		uint64_t now = ark_now_ns();
+		if (al->batch->first_queued_ns && (now - al->batch->first_queued_ns >= CORE_BATCH_NS || rc != 0))
+			if (core_flush(al, &err))
+				core_error(w, "mutable core batch failed", &err);
+		if (rc != 0) {
+			if (ark_core_checkpoint(al->core, false, &err) == -EAGAIN)
+				atomic_fetch_add_explicit(&w->starved, 1, memory_order_relaxed);
+			if (atomic_load_explicit(&w->stop, memory_order_acquire) && ark_ring_try_peek(&in, 1) == 0)
+				break;
+		}
+	}
+	if (core_flush(al, &err))
+		core_error(w, "mutable core final batch", &err);
+	ark_ring_consumer_close(&in);
+	return NULL;
+}
+
+static int core_writer_start(struct core_writer *w, struct aletheia *al, struct ark_err *err)
+{
+	w->al = al;
+	pthread_mutex_init(&w->error_lock, NULL);
+	size_t bytes = ark_ring_size(sizeof(struct ark_event), CORE_RING_CAPACITY);
+	w->ring_memory = aligned_alloc(ARK_RING_BLOCK, (bytes + ARK_RING_BLOCK - 1) / ARK_RING_BLOCK * ARK_RING_BLOCK);
+	if (!w->ring_memory)
+		return ark_err_set(err, -ENOMEM, "out of memory for the core writer's ring");
+	w->ring = w->ring_memory;
+	struct ark_ring_wait_config wait = {ARK_WAIT_BLOCK, 0, 0};
+	int rc = ark_ring_init(w->ring, bytes, sizeof(struct ark_event), CORE_RING_CAPACITY, 0, err);
+	if (!rc)
+		rc = ark_ring_producer_open(&w->producer, w->ring, &wait, err);
+	if (rc)
+		return rc;
+	rc = pthread_create(&w->thread, NULL, core_writer_main, w);
+	if (rc)
+		return ark_err_set(err, -rc, "cannot start the core writer thread: %s", strerror(rc));
+	w->started = true;
+	return 0;
+}
+
+/* Hand an event to the core writer; waits (backpressure) only when it is
+ * CORE_RING_CAPACITY events behind. */
+static void core_push(struct core_writer *w, const struct ark_event *e)
+{
+	uint32_t n;
+	while (ark_ring_reserve(&w->producer, 1, 1000ull * 1000 * 1000, &n) != 0)
+		;
+	memcpy(ark_ring_slot(&w->producer, 0), e, sizeof *e);
+	ark_ring_commit(&w->producer, 1);
+}
+
+static void core_writer_stop(struct core_writer *w)
+{
+	if (!w->started)
+		return;
+	ark_ring_producer_close(&w->producer);
+	atomic_store_explicit(&w->stop, 1, memory_order_release);
+	pthread_join(w->thread, NULL);
+	w->started = false;
+}
+
+/* Report the core writer's troubles in Aletheia's log (its thread owns it). */
+static void core_writer_report(struct core_writer *w, struct ark_agent_ctx *ctx)
+{
+	uint32_t seq = atomic_load_explicit(&w->error_seq, memory_order_acquire);
+	if (seq != w->error_seq_logged) {
+		ark_control_add(&ctx->control->errors, seq - w->error_seq_logged);
+		pthread_mutex_lock(&w->error_lock);
+		ark_log(ctx->log, "error", "%s (errors=%llu)", w->last_error,
+			(unsigned long long)atomic_load(&w->errors));
+		pthread_mutex_unlock(&w->error_lock);
+		w->error_seq_logged = seq;
+	}
+	uint64_t starved = atomic_load_explicit(&w->starved, memory_order_relaxed);
+	if (starved != w->starved_logged) {
+		ark_log(ctx->log, "warn", "mutable core checkpoint starved by a reader times=%llu",
+			(unsigned long long)starved);
+		w->starved_logged = starved;
+	}
+}
+
 /* Release every peeked event the journal has written: stats, rows, mirror. */
 static uint32_t release_written(struct aletheia *al, uint32_t peeked)
 {
@@ -216,7 +348,6 @@ static uint32_t release_written(struct aletheia *al, uint32_t peeked)
 		k++;
 	if (k == 0)
 		return 0;
-	struct ark_err err = {0};
 	ark_undo_begin(ctx);
 	ark_undo_save(ctx, s, offsetof(struct ark_aletheia_state, latency));
 	uint32_t mirror_room = 0;
@@ -243,11 +374,7 @@ static uint32_t release_written(struct aletheia *al, uint32_t peeked)
 			ark_log(ctx->log, "error", "trace break trace=%016llx seq=%llu", (unsigned long long)e->trace_id,
 				(unsigned long long)e->seq);
 		}
-		if (core_queue(al, e, &err)) {
-			al->core_errors++;
-			ark_control_add(&ctx->control->errors, 1);
-			ark_log(ctx->log, "error", "mutable core write failed: %s", err.msg);
-		}
+		core_push(&al->writer, e);
 		if (mirrored < mirror_room)
 			memcpy(ark_ring_slot(&al->mirror, mirrored++), e, sizeof *e);
 	}
@@ -319,6 +446,10 @@ int ark_aletheia_main(struct ark_agent_ctx *ctx)
 		al.core_applied_seq = 0;
 	if (core_catch_up(&al, &err))
 		ark_log(ctx->log, "error", "mutable core catch-up failed: %s", err.msg);
+	if (core_writer_start(&al.writer, &al, &err)) {
+		ark_log(ctx->log, "error", "%s", err.msg);
+		goto done;
+	}
 
 	struct ark_ring *in_ring = ark_pipeline_output_ring(&ctx->map, ARK_AGENT_KENNY);
 	struct ark_ring *mirror_ring = ark_pipeline_output_ring(&ctx->map, ARK_AGENT_ALETHEIA);
@@ -392,16 +523,8 @@ int ark_aletheia_main(struct ark_agent_ctx *ctx)
 			ark_control_add(&ctx->pipeline->counters.journaled, released);
 			atomic_store_explicit(&control->last_seq, s->last_seq, memory_order_relaxed);
 		}
-		now = ark_now_ns();
-		if (al.batch->first_queued_ns && (now - al.batch->first_queued_ns >= CORE_BATCH_NS || rc != 0)) {
-			if (core_flush(&al, &err)) {
-				ark_control_add(&control->errors, 1);
-				ark_log(ctx->log, "error", "mutable core batch failed: %s", err.msg);
-			}
-		}
 		if (rc != 0) {
-			if (ark_core_checkpoint(al.core, false, &err) == -EAGAIN)
-				ark_log(ctx->log, "warn", "%s", err.msg);
+			core_writer_report(&al.writer, ctx);
 			ark_log_flush(ctx->log);
 			if (ark_agent_stop_requested(ctx) && ark_ring_try_peek(&ctx->input, 1) == 0)
 				break;
@@ -417,11 +540,11 @@ done:
 		if (left && ctx->input.ring)
 			release_written(&al, left);
 	}
-	if (al.core) {
-		if (core_flush(&al, &err))
-			ark_log(ctx->log, "error", "mutable core final batch: %s", err.msg);
+	core_writer_stop(&al.writer);
+	core_writer_report(&al.writer, ctx);
+	if (al.core)
 		ark_core_close(al.core);
-	}
+	free(al.writer.ring_memory);
 	if (al.journal && ark_journal_close(al.journal, &err))
 		ark_log(ctx->log, "error", "journal close: %s", err.msg);
 	if (al.mirror_open)
