@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 /* ---- Undo log ---- */
@@ -264,6 +265,9 @@ int ark_agent_run(enum ark_agent agent, const char *instance)
 	memset(&ctx, 0, sizeof ctx);
 	ctx.agent = agent;
 	ark_agent_install_signals();
+	/* Short waits (Aletheia's for a write to complete) wake within a
+	 * microsecond of their time instead of the default 50. */
+	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
 	ctx.log = ark_log_open(ark_agent_file_name(agent), &err);
 	if (!ctx.log) {
 		fprintf(stderr, "ark agent %s: %s\n", ark_agent_file_name(agent), err.msg);
