@@ -14,7 +14,8 @@ PACKAGES=(
   build-essential cmake pkg-config git ca-certificates
   liburing-dev libsqlite3-dev sqlite3 libhiredis-dev libh2o-evloop-dev libssl-dev
   libcurl4-openssl-dev libjsmn-dev
-  redis-server openssl curl procps util-linux
+  redis-server openssl curl procps util-linux zlib1g-dev libcrypt-dev prometheus
+  python3 python3-prometheus-client
 )
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
@@ -30,6 +31,11 @@ install_missing() {
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -q
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+  # Debian starts the packaged Prometheus (on :9090, ARK's METRICS_PORT) and
+  # Redis as services where systemd runs; ARK's tests start their own.
+  if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+    $sudo systemctl disable --now prometheus >/dev/null 2>&1 || true
+  fi
 }
 
 build() { # build DIR [SANITIZER]

@@ -77,6 +77,12 @@ static inline void ark_control_restarts_add(struct ark_agent_control *control)
 	atomic_store(&control->restarts, atomic_load(&control->restarts) + 1);
 }
 
+/* Add to a counter that has one writer (no read-modify-write). */
+static inline void ark_control_add_public(_Atomic uint64_t *counter, uint64_t n)
+{
+	atomic_store_explicit(counter, atomic_load_explicit(counter, memory_order_relaxed) + n, memory_order_relaxed);
+}
+
 /* Counters the pipeline as a whole reports (written by the agent named). */
 struct ark_pipeline_counters {
 	_Atomic uint64_t denials;                      /* HRM */
@@ -93,6 +99,8 @@ struct ark_pipeline_counters {
 	_Atomic uint64_t source_done[ARK_MAX_SOURCES]; /* each source: 1 when finished */
 	_Atomic uint64_t source_published[ARK_MAX_SOURCES];
 	_Atomic uint64_t source_started_ns[ARK_MAX_SOURCES]; /* first start, CLOCK_MONOTONIC */
+	_Atomic uint64_t quarantines[ARK_AGENT_COUNT];        /* supervisor: watchdog_quarantines_total */
+	_Atomic uint64_t hangs[ARK_AGENT_COUNT];              /* supervisor: hung agents killed */
 };
 
 struct ark_pipeline {
@@ -163,6 +171,21 @@ const struct ark_hist *ark_pipeline_hrm_eval(const struct ark_pipeline_map *map)
 const char *ark_pipeline_default_instance(void);
 /* ARK_NODE_ID (0-65535, default 0) and ARK_RING_CAPACITY (default 4096). */
 int ark_pipeline_config_from_env(struct ark_pipeline_config *config, struct ark_err *err);
+
+/* ---- The per-process log: lines go to a buffer, written out off the hot
+ * path (ark_log_flush in the idle loop); a full buffer drops lines and counts
+ * them, never blocks. $ARK_LOG_DIR/<name>.log, mode 0600. ---- */
+struct ark_log;
+struct ark_log *ark_log_open(const char *name, struct ark_err *err);
+void ark_log_close(struct ark_log *log);
+void ark_log(struct ark_log *log, const char *level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void ark_log_flush(struct ark_log *log);
+/* A line already formatted by a component ("ts level name message ..."). */
+void ark_log_raw(struct ark_log *log, const char *line);
+uint64_t ark_log_dropped(const struct ark_log *log);
+/* $ARK_LOG_DIR, default $ARK_DATA_DIR/logs, ./ark-data/logs, /var/log/ark in prod. */
+void ark_log_dir(char *out, size_t len);
 
 /* Run one agent process until the pipeline asks it to stop (or SIGTERM):
  * attach, pin to ARK_CPU_<AGENT>, recover, loop. Returns the exit status. */

@@ -151,21 +151,6 @@ size_t ark_agent_state_size(enum ark_agent agent);
 void *ark_pipeline_agent_state(const struct ark_pipeline_map *map, enum ark_agent agent);
 struct ark_undo *ark_pipeline_agent_undo(const struct ark_pipeline_map *map, enum ark_agent agent);
 
-/* ---- The per-process log: lines go to a buffer, written out off the hot
- * path (ark_log_flush in the idle loop); a full buffer drops lines and counts
- * them, never blocks. $ARK_LOG_DIR/<name>.log, mode 0600. ---- */
-struct ark_log;
-struct ark_log *ark_log_open(const char *name, struct ark_err *err);
-void ark_log_close(struct ark_log *log);
-void ark_log(struct ark_log *log, const char *level, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-void ark_log_flush(struct ark_log *log);
-/* A line already formatted by a component ("ts level name message ..."). */
-void ark_log_raw(struct ark_log *log, const char *line);
-uint64_t ark_log_dropped(const struct ark_log *log);
-/* $ARK_LOG_DIR, default $ARK_DATA_DIR/logs, ./ark-data/logs, /var/log/ark in prod. */
-void ark_log_dir(char *out, size_t len);
-
 /* ---- The runtime every agent loop shares ---- */
 struct ark_agent_ctx {
 	enum ark_agent agent;

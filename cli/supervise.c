@@ -2,17 +2,25 @@
  * pipeline instance (see supervise.h).
  *
  * A child that dies while the run goes on is restarted after a back-off that
- * doubles from 100 ms to 5 s; more than 10 crashes within a minute stop the
- * run (a crash loop is not healed by restarting). A child that exits with
- * status 2 reported a configuration error: it is not retried. The run is
- * complete when every source has finished and Aletheia has journaled what
- * Kyle published; then the agents are asked to drain and stop. */
+ * doubles from 100 ms to 30 s, with +-20 % jitter, and starts over after a
+ * healthy minute; more than 10 crashes within a minute stop the run (a crash
+ * loop is not healed by restarting). A child that exits with status 2
+ * reported a configuration error: it is not retried. An agent with input
+ * waiting and no progress for WATCHDOG_HANG_MS is hung: SIGABRT, SIGKILL a
+ * second later, restarted. An agent whose time per event passes
+ * WATCHDOG_MAX_LATENCY_MS, or whose errors pass WATCHDOG_MAX_FAILURE_RATE of
+ * its events, within a WATCHDOG_WINDOW_S window is quarantined (it fails
+ * closed; `ark release` lifts it). Each child's pid is in
+ * $ARK_RUN_DIR/<name>.pid. The run is complete when every source has
+ * finished and Aletheia has journaled what Kyle published; then the agents
+ * are asked to drain and stop. */
 #include "cli/supervise.h"
 
 #include "graveyard/graveyard.h"
 #include "store/store.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,11 +29,93 @@
 #include <unistd.h>
 
 #define BACKOFF_MIN_NS (100ull * 1000 * 1000)
-#define BACKOFF_MAX_NS (5ull * 1000 * 1000 * 1000)
+#define BACKOFF_MAX_NS (30ull * 1000 * 1000 * 1000)
 #define CRASH_WINDOW_NS (60ull * 1000 * 1000 * 1000)
 #define CRASH_LIMIT 10
 
 static void reap(struct ark_supervisor *sup);
+
+int ark_watchdog_config_from_env(struct ark_watchdog_config *c, struct ark_err *err)
+{
+	memset(c, 0, sizeof *c);
+	uint64_t latency_ms, window_s, hang_ms;
+	int rc = ark_env_bool("WATCHDOG_ENABLED", true, &c->enabled, err);
+	if (!rc)
+		rc = ark_env_bool("WATCHDOG_QUARANTINE_ENABLED", true, &c->quarantine_enabled, err);
+	if (!rc)
+		rc = ark_env_u64("WATCHDOG_MAX_LATENCY_MS", 5000, 1, 3600 * 1000, &latency_ms, err);
+	if (!rc)
+		rc = ark_env_u64("WATCHDOG_WINDOW_S", 10, 1, 3600, &window_s, err);
+	if (!rc)
+		rc = ark_env_u64("WATCHDOG_HANG_MS", 5000, 100, 3600 * 1000, &hang_ms, err);
+	if (rc)
+		return rc;
+	const char *rate = getenv("WATCHDOG_MAX_FAILURE_RATE");
+	c->max_failure_rate = 0.20;
+	if (rate && *rate && (rc = ark_parse_double(rate, 0, 1, "WATCHDOG_MAX_FAILURE_RATE", &c->max_failure_rate, err)))
+		return rc;
+	c->max_latency_ns = latency_ms * 1000000ull;
+	c->window_ns = window_s * 1000000000ull;
+	c->hang_ns = hang_ms * 1000000ull;
+	c->kill_grace_ns = 1000000000ull;
+	const char *dir = getenv("ARK_RUN_DIR");
+	const char *env = getenv("ARK_ENV");
+	const char *data = getenv("ARK_DATA_DIR");
+	if (dir && *dir)
+		snprintf(c->run_dir, sizeof c->run_dir, "%s", dir);
+	else if (env && strcmp(env, "prod") == 0)
+		snprintf(c->run_dir, sizeof c->run_dir, "/var/run/ark");
+	else
+		snprintf(c->run_dir, sizeof c->run_dir, "%s/run", data && *data ? data : "./ark-data");
+	return 0;
+}
+
+int ark_watchdog_record(const char *agent, const char *event, int pid, const char *reason, struct ark_err *err)
+{
+	struct ark_store_config cfg;
+	int rc = ark_store_config_from_env(&cfg, err);
+	if (rc)
+		return rc;
+	struct ark_core *core;
+	rc = ark_core_open(&core, &cfg, ARK_CORE_NO_CHECKPOINTER, NULL, err);
+	if (rc)
+		return rc;
+	rc = ark_core_record_agent_event(core, agent, event, pid, reason, ark_realtime_ns(), err);
+	ark_core_close(core);
+	return rc;
+}
+
+static void pid_file(const struct ark_supervisor *sup, const char *name, pid_t pid)
+{
+	char path[PATH_MAX + 32];
+	snprintf(path, sizeof path, "%s/%s.pid", sup->watchdog.run_dir, name);
+	if (pid <= 0) {
+		unlink(path);
+		return;
+	}
+	char tmp[PATH_MAX + 48];
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	char text[24];
+	int n = snprintf(text, sizeof text, "%d\n", (int)pid);
+	if (write(fd, text, (size_t)n) == n)
+		rename(tmp, path);
+	else
+		unlink(tmp);
+	close(fd);
+}
+
+/* A back-off with +-20 % jitter, so crashed agents do not restart in step. */
+static uint64_t jittered(struct ark_supervisor *sup, uint64_t ns)
+{
+	sup->rng ^= sup->rng << 13;
+	sup->rng ^= sup->rng >> 7;
+	sup->rng ^= sup->rng << 17;
+	double f = 0.8 + 0.4 * (double)(sup->rng % 10000) / 10000.0;
+	return (uint64_t)((double)ns * f);
+}
 
 static int spawn(struct ark_supervisor *sup, struct ark_child *c)
 {
@@ -74,6 +164,9 @@ static int spawn(struct ark_supervisor *sup, struct ark_child *c)
 	}
 	c->pid = pid;
 	c->started_ns = ark_now_ns();
+	c->progress_ns = c->started_ns;
+	c->abort_sent_ns = 0;
+	pid_file(sup, c->name, pid);
 	return 0;
 }
 
@@ -147,6 +240,10 @@ int ark_supervisor_start(struct ark_supervisor *sup, const char *instance, const
 {
 	memset(sup, 0, sizeof *sup);
 	sup->feed_port = feed_port;
+	int wrc = ark_watchdog_config_from_env(&sup->watchdog, err);
+	if (wrc)
+		return -EINVAL;
+	sup->rng = ark_now_ns() | 1;
 	snprintf(sup->instance, sizeof sup->instance, "%s", instance);
 	sup->source_args = source_args;
 	ssize_t n = readlink("/proc/self/exe", sup->exe, sizeof sup->exe - 1);
@@ -160,8 +257,20 @@ int ark_supervisor_start(struct ark_supervisor *sup, const char *instance, const
 		return -EINVAL;
 	snprintf(sup->journal_dir, sizeof sup->journal_dir, "%s", store.journal_dir);
 	rc = ark_store_mkdirs(store.data_dir, err);
+	if (!rc)
+		rc = ark_store_mkdirs(sup->watchdog.run_dir, err);
 	if (rc)
 		return rc;
+	sup->log = ark_log_open("watchdog", err);
+	if (!sup->log)
+		return -EIO;
+	pid_file(sup, "watchdog", getpid());
+	ark_log(sup->log, "info", "starting instance=%s enabled=%d quarantine=%d max_latency_ms=%llu max_failure_rate=%g window_s=%llu hang_ms=%llu run_dir=%s",
+		instance, sup->watchdog.enabled, sup->watchdog.quarantine_enabled,
+		(unsigned long long)(sup->watchdog.max_latency_ns / 1000000), sup->watchdog.max_failure_rate,
+		(unsigned long long)(sup->watchdog.window_ns / 1000000000), (unsigned long long)(sup->watchdog.hang_ns / 1000000),
+		sup->watchdog.run_dir);
+	ark_log_flush(sup->log);
 	struct ark_pipeline_config config;
 	rc = ark_pipeline_config_from_env(&config, err);
 	if (rc)
@@ -269,6 +378,7 @@ static void reap(struct ark_supervisor *sup)
 			continue;
 		c->pid = 0;
 		c->last_status = status;
+		pid_file(sup, c->name, 0);
 		bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
 		if (clean && (sup->stopping || c->is_source)) {
 			c->finished = true;
@@ -297,11 +407,116 @@ static void reap(struct ark_supervisor *sup)
 		}
 		if (now - c->started_ns > CRASH_WINDOW_NS)
 			c->backoff_ns = BACKOFF_MIN_NS;   /* it had been healthy: start over */
-		c->restart_at_ns = now + c->backoff_ns;
-		printf("  %s (pid %d) died: %s; restarting in %.1f s\n", c->name, (int)pid, why,
-		       (double)c->backoff_ns / 1e9);
+		uint64_t delay = jittered(sup, c->backoff_ns);
+		c->restart_at_ns = now + delay;
+		printf("  %s (pid %d) died: %s; restarting in %.2f s\n", c->name, (int)pid, why, (double)delay / 1e9);
 		fflush(stdout);
+		ark_log(sup->log, "warn", "agent died name=%s pid=%d why=\"%s\" restart_in_ms=%llu", c->name, (int)pid, why,
+			(unsigned long long)(delay / 1000000));
 		c->backoff_ns = c->backoff_ns * 2 > BACKOFF_MAX_NS ? BACKOFF_MAX_NS : c->backoff_ns * 2;
+	}
+}
+
+/* Events waiting for an agent: its input ring(s). */
+static uint64_t input_depth(const struct ark_supervisor *sup, int agent)
+{
+	if (agent == ARK_AGENT_KYLE) {
+		uint64_t depth = 0;
+		for (int s = 0; s < sup->map.pipeline->source_count; s++)
+			depth += ark_ring_depth(ark_pipeline_source_ring(&sup->map, s));
+		return depth;
+	}
+	return ark_ring_depth(ark_pipeline_output_ring(&sup->map, (enum ark_agent)(agent - 1)));
+}
+
+static void quarantine(struct ark_supervisor *sup, struct ark_child *c, struct ark_agent_control *control,
+		       const char *reason)
+{
+	atomic_store(&control->quarantined, 1);
+	c->quarantined = true;
+	sup->total_quarantines++;
+	ark_control_add_public(&sup->map.pipeline->counters.quarantines[c->index], 1);
+	printf("  %s quarantined: %s (it fails closed; `ark release %s` lifts it)\n", c->name, reason, c->name);
+	fflush(stdout);
+	ark_log(sup->log, "error", "agent quarantined name=%s pid=%d reason=\"%s\"", c->name, (int)c->pid, reason);
+	struct ark_err err;
+	if (ark_watchdog_record(ark_agent_name((enum ark_agent)c->index), "quarantine", (int)c->pid, reason, &err))
+		ark_log(sup->log, "warn", "cannot record the quarantine in the mutable core: %s", err.msg);
+}
+
+/* Progress, hangs and quarantine limits of every running agent. */
+static void watch_agents(struct ark_supervisor *sup, uint64_t now)
+{
+	struct ark_pipeline *p = sup->map.pipeline;
+	const struct ark_watchdog_config *w = &sup->watchdog;
+	for (int a = 0; a < ARK_AGENT_COUNT; a++) {
+		struct ark_child *c = &sup->children[a];
+		struct ark_agent_control *control = &p->agents[a];
+		if (!c->pid || atomic_load(&control->state) != ARK_PROC_RUNNING)
+			continue;
+		uint64_t events = atomic_load(&control->events), errors = atomic_load(&control->errors);
+		uint64_t progress = events + atomic_load(&control->duplicates) + atomic_load(&control->rollbacks);
+		/* Waiting for a full output ring is backpressure from downstream,
+		 * not a hang of this agent. */
+		struct ark_ring *out = a < ARK_AGENT_ALETHEIA ? ark_pipeline_output_ring(&sup->map, (enum ark_agent)a) : NULL;
+		bool blocked = out && ark_ring_depth(out) >= out->capacity;
+		if (progress != c->progress_value || input_depth(sup, a) == 0 || blocked || now < c->progress_ns) {
+			c->progress_value = progress;
+			c->progress_ns = now;
+		} else if (!c->abort_sent_ns && now - c->progress_ns > w->hang_ns) {
+			char reason[128];
+			snprintf(reason, sizeof reason, "no progress for %.1f s with %llu events waiting",
+				 (double)(now - c->progress_ns) / 1e9, (unsigned long long)input_depth(sup, a));
+			printf("  %s (pid %d) is hung: %s; SIGABRT\n", c->name, (int)c->pid, reason);
+			fflush(stdout);
+			ark_log(sup->log, "error", "agent hung name=%s pid=%d reason=\"%s\"", c->name, (int)c->pid, reason);
+			kill(c->pid, SIGABRT);
+			c->abort_sent_ns = now;
+			sup->total_hangs++;
+			ark_control_add_public(&p->counters.hangs[a], 1);
+		} else if (c->abort_sent_ns && now > c->abort_sent_ns && now - c->abort_sent_ns > w->kill_grace_ns) {
+			ark_log(sup->log, "error", "agent still there after SIGABRT name=%s pid=%d: SIGKILL", c->name, (int)c->pid);
+			kill(c->pid, SIGKILL);
+			c->abort_sent_ns = now + 3600ull * 1000000000ull;   /* once */
+		}
+		/* Quarantine window. A release by `ark release` starts a new one. */
+		bool flagged = atomic_load(&control->quarantined) != 0;
+		if (c->quarantined && !flagged) {
+			c->quarantined = false;
+			c->window_start_ns = 0;
+			c->latency_sampled_events = events;
+			ark_log(sup->log, "info", "agent released name=%s", c->name);
+			printf("  %s released\n", c->name);
+			fflush(stdout);
+		}
+		if (!w->quarantine_enabled || c->quarantined)
+			continue;
+		if (!c->window_start_ns || now - c->window_start_ns > w->window_ns) {
+			c->window_start_ns = now;
+			c->window_events = events;
+			c->window_errors = errors;
+			c->window_max_latency_ns = 0;
+		}
+		/* A latency sample counts once the agent has handled new events
+		 * (not a stale one from before a release). */
+		if (events != c->latency_sampled_events) {
+			uint64_t latency = atomic_load(&control->last_latency_ns);
+			if (latency > c->window_max_latency_ns)
+				c->window_max_latency_ns = latency;
+			c->latency_sampled_events = events;
+		}
+		uint64_t d_events = events - c->window_events, d_errors = errors - c->window_errors;
+		char reason[160];
+		if (c->window_max_latency_ns > w->max_latency_ns) {
+			snprintf(reason, sizeof reason, "time per event %.3f ms over WATCHDOG_MAX_LATENCY_MS %.3f",
+				 (double)c->window_max_latency_ns / 1e6, (double)w->max_latency_ns / 1e6);
+			quarantine(sup, c, control, reason);
+		} else if (d_events >= 20 && (double)d_errors / (double)d_events > w->max_failure_rate) {
+			snprintf(reason, sizeof reason, "failure rate %.3f (%llu errors in %llu events) over WATCHDOG_MAX_FAILURE_RATE %.3f",
+				 (double)d_errors / (double)d_events, (unsigned long long)d_errors,
+				 (unsigned long long)d_events, w->max_failure_rate);
+			quarantine(sup, c, control, reason);
+		}
 	}
 }
 
@@ -327,6 +542,9 @@ int ark_supervisor_poll(struct ark_supervisor *sup, struct ark_err *err)
 		if (rc)
 			return ark_err_set(err, rc, "cannot restart %s: %s", c->name, strerror(-rc));
 	}
+	if (sup->watchdog.enabled && !sup->stopping)
+		watch_agents(sup, now);
+	ark_log_flush(sup->log);
 	if (!sup->stopping && !sup->endless_stopped) {
 		/* The finite sources are done: the endless ones (the TCP feed) are
 		 * told to stop; they deliver what clients sent, then exit. */
@@ -430,6 +648,14 @@ void ark_supervisor_stop(struct ark_supervisor *sup, bool now)
 
 void ark_supervisor_close(struct ark_supervisor *sup)
 {
+	pid_file(sup, "watchdog", 0);
+	if (sup->log) {
+		ark_log(sup->log, "info", "stopped restarts=%llu hangs=%llu quarantines=%llu",
+			(unsigned long long)sup->total_restarts, (unsigned long long)sup->total_hangs,
+			(unsigned long long)sup->total_quarantines);
+		ark_log_close(sup->log);
+		sup->log = NULL;
+	}
 	char name[ARK_SHM_NAME_MAX];
 	if (sup->map.pipeline) {
 		snprintf(name, sizeof name, "%s", sup->map.shm.name);
@@ -462,6 +688,8 @@ void ark_supervisor_summary(struct ark_supervisor *sup, double elapsed_s, struct
 	s->clean_denied = atomic_load(&p->counters.clean_denied);
 	s->trace_breaks = atomic_load(&p->counters.trace_breaks);
 	s->restarts = sup->total_restarts;
+	s->hangs = sup->total_hangs;
+	s->quarantines = sup->total_quarantines;
 	for (int a = 0; a < ARK_AGENT_COUNT; a++) {
 		s->errors += atomic_load(&p->agents[a].errors);
 		s->duplicates_dropped += atomic_load(&p->agents[a].duplicates);
@@ -517,9 +745,10 @@ void ark_run_summary_print(const struct ark_run_summary *s, FILE *out)
 	fprintf(out, "  injected violations: %llu denied with their reason, %llu denied for another, %llu allowed; clean intents denied: %llu\n",
 		(unsigned long long)s->injected_denied, (unsigned long long)s->injected_wrong_reason,
 		(unsigned long long)s->injected_allowed, (unsigned long long)s->clean_denied);
-	fprintf(out, "  errors %llu, trace breaks %llu, restarts %llu, re-deliveries dropped %llu, batches rolled back %llu\n",
+	fprintf(out, "  errors %llu, trace breaks %llu, restarts %llu (hung %llu), quarantines %llu, re-deliveries dropped %llu, batches rolled back %llu\n",
 		(unsigned long long)s->errors, (unsigned long long)s->trace_breaks, (unsigned long long)s->restarts,
-		(unsigned long long)s->duplicates_dropped, (unsigned long long)s->rollbacks);
+		(unsigned long long)s->hangs, (unsigned long long)s->quarantines, (unsigned long long)s->duplicates_dropped,
+		(unsigned long long)s->rollbacks);
 	fprintf(out, "  journal: %s (ark trace ID, ark journal verify)\n", s->journal_dir);
 	if (s->failure[0])
 		fprintf(out, "  failure: %s\n", s->failure);
@@ -530,7 +759,7 @@ void ark_run_summary_print_json(const struct ark_run_summary *s, FILE *out)
 {
 	fprintf(out, "{\"ok\":%s,\"elapsed_s\":%.3f,\"sustained_eps\":%.0f,\"ticks\":%llu,\"events\":%llu,\"intents\":%llu,\"fills\":%llu,"
 		     "\"denials\":%llu,\"injected_denied\":%llu,\"injected_wrong_reason\":%llu,\"injected_allowed\":%llu,"
-		     "\"clean_denied\":%llu,\"errors\":%llu,\"trace_breaks\":%llu,\"restarts\":%llu,"
+		     "\"clean_denied\":%llu,\"errors\":%llu,\"trace_breaks\":%llu,\"restarts\":%llu,\"hangs\":%llu,\"quarantines\":%llu,"
 		     "\"duplicates_dropped\":%llu,\"rollbacks\":%llu,\"e2e_p50_us\":%.3f,\"e2e_p99_us\":%.3f,"
 		     "\"e2e_p999_us\":%.3f,\"e2e_max_us\":%.3f,\"hrm_eval_p50_ns\":%.0f,\"hrm_eval_p99_ns\":%.0f,"
 		     "\"denials_by_reason\":{",
@@ -539,6 +768,7 @@ void ark_run_summary_print_json(const struct ark_run_summary *s, FILE *out)
 		(unsigned long long)s->injected_denied, (unsigned long long)s->injected_wrong_reason,
 		(unsigned long long)s->injected_allowed, (unsigned long long)s->clean_denied,
 		(unsigned long long)s->errors, (unsigned long long)s->trace_breaks, (unsigned long long)s->restarts,
+		(unsigned long long)s->hangs, (unsigned long long)s->quarantines,
 		(unsigned long long)s->duplicates_dropped, (unsigned long long)s->rollbacks, s->e2e_p50_us, s->e2e_p99_us,
 		s->e2e_p999_us, s->e2e_max_us, s->hrm_eval_p50_ns, s->hrm_eval_p99_ns);
 	bool first = true;

@@ -27,6 +27,29 @@ struct ark_child {
 	uint64_t restart_at_ns;    /* when a dead child is due to start again */
 	uint64_t started_ns;
 	int last_status;
+	/* hang detection: progress seen, and when */
+	uint64_t progress_value;
+	uint64_t progress_ns;
+	uint64_t abort_sent_ns;    /* SIGABRT sent to a hung agent, 0 if not */
+	/* quarantine window */
+	uint64_t window_start_ns;
+	uint64_t window_events;
+	uint64_t window_errors;
+	uint64_t window_max_latency_ns;
+	uint64_t latency_sampled_events;  /* events when last_latency was last sampled */
+	bool quarantined;
+};
+
+/* The watchdog's limits (seed names), read once at start. */
+struct ark_watchdog_config {
+	bool enabled;                 /* WATCHDOG_ENABLED (default true) */
+	bool quarantine_enabled;      /* WATCHDOG_QUARANTINE_ENABLED (default true) */
+	uint64_t max_latency_ns;      /* WATCHDOG_MAX_LATENCY_MS (default 5000) */
+	double max_failure_rate;      /* WATCHDOG_MAX_FAILURE_RATE (default 0.20) */
+	uint64_t window_ns;           /* WATCHDOG_WINDOW_S (default 10) */
+	uint64_t hang_ns;             /* WATCHDOG_HANG_MS (default 5000) */
+	uint64_t kill_grace_ns;       /* after SIGABRT, SIGKILL (1 s) */
+	char run_dir[PATH_MAX];       /* ARK_RUN_DIR: <name>.pid files */
 };
 
 struct ark_supervisor {
@@ -46,7 +69,18 @@ struct ark_supervisor {
 	uint64_t crash_window_start_ns;
 	int crashes_in_window;
 	uint64_t total_restarts;
+	uint64_t total_hangs;
+	uint64_t total_quarantines;
+	struct ark_watchdog_config watchdog;
+	struct ark_log *log;       /* $ARK_LOG_DIR/watchdog.log */
+	uint64_t rng;              /* back-off jitter */
 };
+
+int ark_watchdog_config_from_env(struct ark_watchdog_config *config, struct ark_err *err);
+/* Record an agent history event ("start", "restart", "quarantine",
+ * "release", "hang", ...) in the Mutable Core; best effort, returns 0 or
+ * a negative code with err filled. */
+int ark_watchdog_record(const char *agent, const char *event, int pid, const char *reason, struct ark_err *err);
 
 struct ark_run_summary {
 	double elapsed_s;
@@ -56,7 +90,7 @@ struct ark_run_summary {
 	uint64_t intents, denials, fills;
 	uint64_t denials_by_reason[ARK_REASON_COUNT];
 	uint64_t injected_denied, injected_allowed, injected_wrong_reason, clean_denied;
-	uint64_t errors, trace_breaks, restarts, duplicates_dropped, rollbacks;
+	uint64_t errors, trace_breaks, restarts, duplicates_dropped, rollbacks, hangs, quarantines;
 	double e2e_p50_us, e2e_p99_us, e2e_p999_us, e2e_max_us;
 	double agent_p50_us[ARK_AGENT_COUNT], agent_p99_us[ARK_AGENT_COUNT];
 	double hrm_eval_p50_ns, hrm_eval_p99_ns;

@@ -12,6 +12,11 @@
  *                                  no order doubled, every trace complete
  *   test_pipeline ARK drift        change the rules file under a running ARK:
  *                                  everything after is denied, drift counted
+ *   test_pipeline ARK watchdog     a SIGSTOPped agent is found hung, killed and
+ *                                  replaced (pid file updated); a slow Kenny
+ *                                  is quarantined and fails closed (no order
+ *                                  leaves it), `ark release` lifts it, both
+ *                                  recorded in the log and the Mutable Core
  *   test_pipeline ARK feed         the TCP line feed as a second source:
  *                                  malformed, oversized and hostile lines are
  *                                  counted and logged while good ticks flow
@@ -267,6 +272,104 @@ static void test_drift(const char *ark)
 	pipeline_env_cleanup(&env);
 }
 
+static uint32_t quarantined_flag(const char *instance, int agent)
+{
+	struct ark_pipeline_map map;
+	struct ark_err err;
+	if (ark_pipeline_attach(&map, instance, &err))
+		return 0;
+	uint32_t q = atomic_load(&map.pipeline->agents[agent].quarantined);
+	ark_pipeline_detach(&map);
+	return q;
+}
+
+static void test_watchdog(const char *ark)
+{
+	/* A hung agent. */
+	struct pipeline_env env;
+	pipeline_env_init(&env, ark, "hang");
+	setenv("WATCHDOG_HANG_MS", "700", 1);
+	char out[512], json[8192], path[512], text[64];
+	snprintf(out, sizeof out, "%s/summary.json", env.data_dir);
+	const char *args[] = {"--rate", "2000", "--duration", "5", "--seed", "11", "--violations", "0.01", NULL};
+	pid_t run = pipeline_start(&env, out, args);
+	pid_t joey = agent_pid(env.instance, ARK_AGENT_JOEY, false);
+	CHECK(joey > 0);
+	snprintf(path, sizeof path, "%s/run/joey.pid", env.data_dir);
+	read_file(path, text, sizeof text);
+	CHECK_EQ_U64(strtoul(text, NULL, 10), joey);
+	usleep(800 * 1000);
+	CHECK(kill(joey, SIGSTOP) == 0);
+	int status = pipeline_wait(run, 120);
+	read_file(out, json, sizeof json);
+	CHECK_MSG(status == 0, "ark run with a hung agent exited %d: %s", status, json);
+	CHECK(json_number(json, "hangs") >= 1);
+	CHECK(json_number(json, "restarts") >= 1);
+	struct journal_events j;
+	journal_load(&env, &j);
+	check_journal_whole(&j);
+	CHECK_EQ_U64(j.count, json_number(json, "ticks"));
+	char log[1 << 16];
+	snprintf(path, sizeof path, "%s/logs/watchdog.log", env.data_dir);
+	read_file(path, log, sizeof log);
+	CHECK_CONTAINS(log, "agent hung name=joey");
+	printf("watchdog: SIGSTOPped Joey found hung, replaced; %zu events, none missing\n", j.count);
+	free(j.events);
+	unsetenv("WATCHDOG_HANG_MS");
+	pipeline_env_cleanup(&env);
+
+	/* A slow Kenny: quarantined, fails closed, released. */
+	pipeline_env_init(&env, ark, "quar");
+	setenv("ARK_PAPER_LATENCY_US", "3000", 1);
+	setenv("WATCHDOG_MAX_LATENCY_MS", "1", 1);
+	snprintf(out, sizeof out, "%s/summary.json", env.data_dir);
+	const char *args2[] = {"--rate", "2000", "--duration", "4", "--seed", "12", "--violations", "0.01", NULL};
+	run = pipeline_start(&env, out, args2);
+	CHECK(agent_pid(env.instance, ARK_AGENT_KENNY, false) > 0);
+	int waited = 0;
+	while (!quarantined_flag(env.instance, ARK_AGENT_KENNY) && waited++ < 100)
+		usleep(30 * 1000);
+	CHECK_MSG(quarantined_flag(env.instance, ARK_AGENT_KENNY), "Kenny was never quarantined");
+	usleep(500 * 1000);
+	char cmd[1024];
+	snprintf(cmd, sizeof cmd, "'%s' release kenny --instance %s > '%s/release.out' 2>&1", ark, env.instance, env.data_dir);
+	CHECK_MSG(system(cmd) == 0, "ark release kenny failed");
+	status = pipeline_wait(run, 120);
+	read_file(out, json, sizeof json);
+	CHECK_MSG(status == 0, "ark run with a quarantine exited %d: %s", status, json);
+	CHECK(json_number(json, "quarantines") >= 1);
+	journal_load(&env, &j);
+	check_journal_whole(&j);
+	uint64_t suppressed = 0, filled_while_suppressed = 0;
+	bool in_quarantine = false;
+	for (size_t i = 0; i < j.count; i++) {
+		const struct ark_event *e = &j.events[i];
+		if (e->exec_status == ARK_EXEC_SUPPRESSED) {
+			CHECK(e->verdict == ARK_VERDICT_ALLOW && e->filled_quantity == 0 && e->client_order_id == 0);
+			suppressed++;
+		}
+		(void)in_quarantine;
+		filled_while_suppressed += e->exec_status == ARK_EXEC_SUPPRESSED && e->fill_price != 0;
+	}
+	CHECK_MSG(suppressed > 0, "no order was held back while Kenny was quarantined");
+	CHECK_EQ_U64(filled_while_suppressed, 0);
+	/* No order left Kenny while quarantined: the broker saw only filled ones. */
+	CHECK_EQ_U64(sql_count(&env, "SELECT COUNT(*) FROM fills"),
+		     sql_count(&env, "SELECT COUNT(*) FROM orders WHERE status = 'filled'"));
+	CHECK(sql_count(&env, "SELECT COUNT(*) FROM agent_history WHERE agent = 'Kenny' AND event = 'quarantine'") >= 1);
+	CHECK_EQ_U64(sql_count(&env, "SELECT COUNT(*) FROM agent_history WHERE agent = 'Kenny' AND event = 'release'"), 1);
+	snprintf(path, sizeof path, "%s/logs/watchdog.log", env.data_dir);
+	read_file(path, log, sizeof log);
+	CHECK_CONTAINS(log, "agent quarantined name=kenny");
+	CHECK_CONTAINS(log, "agent released by operator name=kenny");
+	printf("watchdog: slow Kenny quarantined, %llu orders held back, released by ark release\n",
+	       (unsigned long long)suppressed);
+	free(j.events);
+	unsetenv("ARK_PAPER_LATENCY_US");
+	unsetenv("WATCHDOG_MAX_LATENCY_MS");
+	pipeline_env_cleanup(&env);
+}
+
 static int connect_to(uint16_t port)
 {
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -371,7 +474,7 @@ static void test_feed(const char *ark)
 int main(int argc, char **argv)
 {
 	if (argc != 3) {
-		fprintf(stderr, "usage: %s ARK run|determinism|kill|drift|feed\n", argv[0]);
+		fprintf(stderr, "usage: %s ARK run|determinism|kill|drift|feed|watchdog\n", argv[0]);
 		return 2;
 	}
 	const char *ark = argv[1];
@@ -385,6 +488,8 @@ int main(int argc, char **argv)
 		test_drift(ark);
 	else if (strcmp(argv[2], "feed") == 0)
 		test_feed(ark);
+	else if (strcmp(argv[2], "watchdog") == 0)
+		test_watchdog(ark);
 	else
 		return 2;
 	printf("pipeline %s test passed\n", argv[2]);

@@ -1,0 +1,69 @@
+/* cli/cmd_release.c — `ark release <agent>`: the seed's
+ * watchdog.release_agent("Kenny"). Lifts a quarantine the watchdog set on a
+ * running instance's agent, and records the release in watchdog.log and the
+ * Mutable Core's agent history. */
+#include "agents/agents.h"
+#include "cli/command.h"
+#include "cli/supervise.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static int release_main(int argc, char **argv)
+{
+	if (ark_wants_help(argc, argv)) {
+		printf("usage: ark release kyle|joey|hrm|kenny|aletheia [--instance NAME]\n\n"
+		       "Lifts the watchdog's quarantine of an agent of the running instance (the seed's\n"
+		       "watchdog.release_agent(\"Kenny\")): it acts again (Joey emits intents, HRM judges,\n"
+		       "Kenny sends orders). The release is logged in watchdog.log and recorded in the\n"
+		       "Mutable Core. Exit 0 released, 1 not quarantined or not running, 2 bad usage.\n");
+		return 0;
+	}
+	if (argc < 2) {
+		fprintf(stderr, "usage: ark release kyle|joey|hrm|kenny|aletheia [--instance NAME]\n");
+		return 2;
+	}
+	int agent = ark_agent_parse(argv[1]);
+	if (agent < 0) {
+		fprintf(stderr, "ark release: unknown agent '%s' (expected kyle, joey, hrm, kenny or aletheia)\n", argv[1]);
+		return 2;
+	}
+	const char *instance = ark_pipeline_default_instance();
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--instance") == 0 && i + 1 < argc) {
+			instance = argv[++i];
+		} else {
+			fprintf(stderr, "ark release: unexpected argument '%s'\n", argv[i]);
+			return 2;
+		}
+	}
+	struct ark_err err = {0};
+	struct ark_pipeline_map map;
+	if (ark_pipeline_attach(&map, instance, &err)) {
+		fprintf(stderr, "ark release: %s\n", err.msg);
+		return 1;
+	}
+	struct ark_agent_control *control = &map.pipeline->agents[agent];
+	const char *name = ark_agent_name((enum ark_agent)agent);
+	if (!atomic_load(&control->quarantined)) {
+		printf("%s is not quarantined\n", name);
+		ark_pipeline_detach(&map);
+		return 1;
+	}
+	atomic_store(&control->quarantined, 0);
+	int pid = (int)atomic_load(&control->pid);
+	ark_pipeline_detach(&map);
+	struct ark_log *log = ark_log_open("watchdog", &err);
+	if (log) {
+		ark_log(log, "info", "agent released by operator name=%s pid=%d by_pid=%d", ark_agent_file_name((enum ark_agent)agent),
+			pid, (int)getpid());
+		ark_log_close(log);
+	}
+	if (ark_watchdog_record(name, "release", pid, "released by operator (ark release)", &err))
+		fprintf(stderr, "ark release: released, but could not record it in the mutable core: %s\n", err.msg);
+	printf("released %s (pid %d)\n", name, pid);
+	return 0;
+}
+
+ARK_COMMAND(release_command, "release", "lift the watchdog's quarantine of an agent (watchdog.release_agent)", release_main)

@@ -1,0 +1,146 @@
+/* http/http.h — the metrics HTTP server: an h2o 2.2.5 (evloop) server that
+ * owns its event loop in the calling thread and serves
+ *
+ *   GET/HEAD /metrics        Prometheus text 0.0.4, or OpenMetrics 1.0 when the
+ *                            Accept header prefers application/openmetrics-text;
+ *                            gzip when Accept-Encoding allows it
+ *   GET/HEAD /metrics/json   JSON snapshot
+ *   GET/HEAD /slos           SLO report (JSON)
+ *   GET/HEAD /healthz        200 when healthy, 503 otherwise (reason in the body)
+ *   GET/HEAD /readyz         200 when ready, 503 otherwise
+ *
+ * Unknown paths get 404, other methods 405 (with Allow), failed basic auth 401
+ * (with WWW-Authenticate); every body is JSON except /metrics, and every
+ * response carries Content-Length.
+ *
+ * The server knows nothing of what the metrics are: a provider (function
+ * pointers + ctx) renders each body into an ark_http_buf, called on the
+ * server's thread, one request at a time. TLS (with HTTP/2 through ALPN),
+ * client-certificate verification and bcrypt basic auth come from the
+ * configuration, normally read from the environment (ark_http_config_from_env). */
+#ifndef ARK_HTTP_H
+#define ARK_HTTP_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/common.h"
+
+/* ---- growable buffer the provider writes into ---------------------------- */
+
+struct ark_http_buf {
+	char *data;   /* NUL-terminated when len > 0 or after any append */
+	size_t len;
+	size_t cap;
+	bool failed;  /* an allocation failed or the limit was hit: the contents are incomplete */
+};
+
+#define ARK_HTTP_BUF_LIMIT (256u << 20) /* a body may not grow past 256 MiB */
+
+void ark_http_buf_init(struct ark_http_buf *b);
+void ark_http_buf_free(struct ark_http_buf *b);
+void ark_http_buf_reset(struct ark_http_buf *b);            /* len = 0, keeps the memory */
+int ark_http_buf_reserve(struct ark_http_buf *b, size_t extra); /* 0 or -ENOMEM */
+int ark_http_buf_append(struct ark_http_buf *b, const void *data, size_t n);
+int ark_http_buf_puts(struct ark_http_buf *b, const char *s);
+int ark_http_buf_printf(struct ark_http_buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Append s as a JSON string literal (quotes included, escaped). */
+int ark_http_buf_json_string(struct ark_http_buf *b, const char *s);
+
+/* ---- provider ------------------------------------------------------------ */
+
+enum ark_http_format {
+	ARK_HTTP_FORMAT_PROMETHEUS = 0, /* text/plain; version=0.0.4; charset=utf-8 */
+	ARK_HTTP_FORMAT_OPENMETRICS = 1, /* application/openmetrics-text; version=1.0.0; charset=utf-8 */
+};
+
+/* Every callback returns 0, or a negative errno-style code (the server then
+ * answers 500 with a JSON error and discards what was written). A NULL
+ * callback makes its route answer 404. `out` arrives empty. */
+struct ark_http_provider {
+	void *ctx;
+	int (*metrics)(void *ctx, enum ark_http_format format, struct ark_http_buf *out);
+	int (*metrics_json)(void *ctx, struct ark_http_buf *out);
+	int (*slos_json)(void *ctx, struct ark_http_buf *out);
+	/* JSON body; *healthy false → 503 (the body says why). */
+	int (*health)(void *ctx, struct ark_http_buf *out, bool *healthy);
+	int (*ready)(void *ctx, struct ark_http_buf *out, bool *ready);
+};
+
+/* ---- configuration -------------------------------------------------------- */
+
+#define ARK_HTTP_PATH_MAX 4096
+
+struct ark_http_config {
+	bool enabled;                       /* METRICS_SERVER_ENABLED (default true) */
+	char bind[64];                      /* METRICS_BIND (default 127.0.0.1), IPv4 or IPv6 literal */
+	uint16_t port;                      /* METRICS_PORT (default 9090); 0 = ephemeral */
+	char tls_cert[ARK_HTTP_PATH_MAX];   /* METRICS_TLS_CERT (PEM chain); "" = plain HTTP */
+	char tls_key[ARK_HTTP_PATH_MAX];    /* METRICS_TLS_KEY (PEM) */
+	char tls_client_ca[ARK_HTTP_PATH_MAX]; /* METRICS_TLS_CLIENT_CA: require client certs signed by it */
+	char basic_auth_file[ARK_HTTP_PATH_MAX]; /* METRICS_BASIC_AUTH_FILE: user:bcrypt-hash lines */
+	uint32_t max_connections;           /* METRICS_MAX_CONNECTIONS (default 128) */
+	uint32_t request_timeout_ms;        /* METRICS_REQUEST_TIMEOUT_MS (default 10000): whole
+					     * request head (HTTP/1), idle (HTTP/2), TLS handshake */
+};
+
+/* Defaults (enabled, 127.0.0.1:9090, plain HTTP, no auth). */
+void ark_http_config_default(struct ark_http_config *cfg);
+/* Defaults overridden by the METRICS_* variables; every error names its
+ * variable. TLS cert without key (or the reverse) is an error. */
+int ark_http_config_from_env(struct ark_http_config *cfg, struct ark_err *err);
+/* false when METRICS_SERVER_ENABLED=false: the caller must not start a server. */
+bool ark_http_config_enabled(const struct ark_http_config *cfg);
+/* Checks what from_env checks, for a config built in code. */
+int ark_http_config_validate(const struct ark_http_config *cfg, struct ark_err *err);
+
+/* ---- server --------------------------------------------------------------- */
+
+struct ark_http_server;
+
+struct ark_http_stats {
+	uint64_t connections_accepted;
+	uint64_t connections_refused;  /* over max_connections */
+	uint64_t connections_open;
+	uint64_t requests;
+	uint64_t auth_failures;
+	uint64_t status_2xx, status_4xx, status_5xx;
+};
+
+/* Binds, listens and loads TLS material and the users file; fails (naming
+ * the variable or file) rather than serving with a configuration it could
+ * not apply. The server belongs to the calling thread from here on. The
+ * provider is copied; its ctx must outlive the server. */
+int ark_http_server_create(struct ark_http_server **out, const struct ark_http_config *cfg,
+			   const struct ark_http_provider *provider, struct ark_err *err);
+/* The bound TCP port (the ephemeral one when cfg->port was 0). */
+uint16_t ark_http_server_port(const struct ark_http_server *srv);
+/* Run one loop iteration, waiting at most max_wait_ms for I/O. 0 or -errno. */
+int ark_http_server_poll(struct ark_http_server *srv, int32_t max_wait_ms);
+/* Serve until *stop becomes true (checked at least every 100 ms). */
+int ark_http_server_run(struct ark_http_server *srv, const atomic_bool *stop);
+/* Stop accepting, let open connections finish (bounded), free everything.
+ * NULL is fine. */
+void ark_http_server_destroy(struct ark_http_server *srv);
+void ark_http_server_stats(const struct ark_http_server *srv, struct ark_http_stats *out);
+
+/* ---- helpers (exposed for tests) ----------------------------------------- */
+
+/* Which /metrics format an Accept header value asks for (NULL = none). */
+enum ark_http_format ark_http_negotiate_format(const char *accept, size_t len);
+/* Whether an Accept-Encoding value allows gzip (q > 0). */
+bool ark_http_accepts_gzip(const char *accept_encoding, size_t len);
+/* gzip-compress in[0..n) into out (appended). */
+int ark_http_gzip(const void *in, size_t n, struct ark_http_buf *out);
+
+/* Scrapes per second of GET /metrics over TLS (HTTP/1.1 keep-alive) against a
+ * server on 127.0.0.1:port for `seconds`, trusting ca_file (client cert/key
+ * optional, NULL). Result in *scrapes_per_s. */
+int ark_http_bench_scrapes(uint16_t port, const char *ca_file, const char *cert_file,
+			   const char *key_file, double seconds, double *scrapes_per_s,
+			   struct ark_err *err);
+
+#endif /* ARK_HTTP_H */

@@ -1,0 +1,333 @@
+/* perf/bench_metrics.c — `ark perf metrics`: what the metrics registry costs.
+ *
+ * Hot path (one writer, a registry in a real /dev/shm segment): ns per
+ * counter increment, gauge set and histogram record (values spread over many
+ * buckets), against a plain volatile load+store baseline in the same run.
+ * Each is a loop of N operations timed with CLOCK_MONOTONIC, after a warm-up;
+ * the median over runs is reported. Render: /metrics (Prometheus text),
+ * OpenMetrics and /metrics/json for registries of 1,000 and 10,000 series
+ * (mostly labelled counters and gauges, 16 histograms with data), into a
+ * reused buffer as the server does; plus the ticker's snapshot cost and one
+ * SLO evaluation at 10,000 series. */
+#include "common/common.h"
+#include "metrics/metrics.h"
+#include "perf/perf.h"
+#include "shm/shm.h"
+
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_RUNS 15
+#define NVALUES 4096
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: ark perf metrics [--runs N] [--ops N] [--quick] [--json]\n\n"
+		"Hot-path cost of the metrics registry (ns per counter increment, gauge set,\n"
+		"histogram record; one writer) against a plain load+store in the same run,\n"
+		"and render time of /metrics, OpenMetrics and /metrics/json for 1,000 and\n"
+		"10,000 series. Medians over runs.\n\n"
+		"  --runs N   measured runs per case (default 7)\n"
+		"  --ops N    operations per hot-path run (default 50000000)\n"
+		"  --quick    one run, 2000000 ops (a smoke test, not a measurement)\n"
+		"  --json     print one JSON object (headline figures under \"headline\")\n");
+}
+
+static double now_s(void)
+{
+	return (double)ark_now_ns() / 1e9;
+}
+
+static uint64_t values[NVALUES];
+static double dvalues[NVALUES];
+static volatile uint64_t sink_word;
+
+static double run_baseline(uint64_t ops)
+{
+	volatile uint64_t *p = &sink_word;
+	double t0 = now_s();
+	for (uint64_t i = 0; i < ops; i++)
+		*p = *p + 1;
+	return (now_s() - t0) * 1e9 / (double)ops;
+}
+
+static double run_counter(struct ark_metrics_handle h, uint64_t ops)
+{
+	double t0 = now_s();
+	for (uint64_t i = 0; i < ops; i++)
+		ark_metrics_counter_inc(h);
+	return (now_s() - t0) * 1e9 / (double)ops;
+}
+
+static double run_gauge(struct ark_metrics_handle h, uint64_t ops)
+{
+	double t0 = now_s();
+	for (uint64_t i = 0; i < ops; i++)
+		ark_metrics_gauge_set(h, dvalues[i & (NVALUES - 1)]);
+	return (now_s() - t0) * 1e9 / (double)ops;
+}
+
+static double run_hist_baseline(uint64_t ops)
+{
+	volatile uint64_t *p = &sink_word;
+	double t0 = now_s();
+	for (uint64_t i = 0; i < ops; i++)
+		*p = *p + values[i & (NVALUES - 1)];
+	return (now_s() - t0) * 1e9 / (double)ops;
+}
+
+static double run_hist(struct ark_metrics_hist_handle h, uint64_t ops)
+{
+	double t0 = now_s();
+	for (uint64_t i = 0; i < ops; i++)
+		ark_metrics_histogram_record_ns(h, values[i & (NVALUES - 1)]);
+	return (now_s() - t0) * 1e9 / (double)ops;
+}
+
+static int populate(struct ark_metrics *reg, uint32_t series, struct ark_err *err)
+{
+	const uint32_t hists = 16;
+	struct ark_metrics_hist_handle hh;
+	for (uint32_t i = 0; i < hists; i++) {
+		char name[64];
+		snprintf(name, sizeof name, "bench_h%u_ms", i);
+		int rc = ark_metrics_histogram(reg, name, "A benchmark latency, in milliseconds.", "agent=\"bench\"", &hh, err);
+		if (rc)
+			return rc;
+		for (uint64_t v = 0; v < 20000; v++)
+			ark_metrics_histogram_record_ns(hh, values[v & (NVALUES - 1)]);
+	}
+	for (uint32_t i = hists; i < series; i++) {
+		char name[64], labels[96];
+		struct ark_metrics_handle h;
+		int rc;
+		snprintf(labels, sizeof labels, "agent=\"a%u\",ring=\"r%u\"", i % 5, i);
+		if (i % 10 < 7) {
+			snprintf(name, sizeof name, "bench_c%u_total", i % 200);
+			rc = ark_metrics_counter(reg, name, "A benchmark counter.", labels, &h, err);
+			if (!rc)
+				ark_metrics_counter_add(h, (uint64_t)i * 7919u);
+		} else {
+			snprintf(name, sizeof name, "bench_g%u", i % 100);
+			rc = ark_metrics_gauge(reg, name, "A benchmark gauge.", labels, &h, err);
+			if (!rc)
+				ark_metrics_gauge_set(h, (double)i * 0.37);
+		}
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+struct render_result {
+	double prom_ms, om_ms, json_ms, tick_us, slo_us;
+	size_t prom_bytes;
+};
+
+static int bench_render(uint32_t series, uint64_t runs, struct render_result *out, struct ark_err *err)
+{
+	struct ark_metrics_config cfg;
+	ark_metrics_config_default(&cfg);
+	cfg.max_series = series + 64;
+	cfg.max_histograms = 20;
+	size_t size = ark_metrics_region_size(&cfg);
+	void *mem = aligned_alloc(128, size);
+	if (!mem)
+		return ark_err_set(err, -12, "out of memory");
+	struct ark_metrics reg;
+	int rc = ark_metrics_init(&reg, mem, size, &cfg, err);
+	if (!rc)
+		rc = populate(&reg, series, err);
+	if (rc) {
+		free(mem);
+		return rc;
+	}
+	struct ark_metrics_buf buf;
+	ark_metrics_buf_init(&buf);
+	double prom[MAX_RUNS], om[MAX_RUNS], js[MAX_RUNS], tick[MAX_RUNS], slo[MAX_RUNS];
+	uint64_t t = 1000000ull * 1000000000ull;
+	struct ark_metrics_slo_config sc;
+	ark_metrics_slo_config_default(&sc);
+	struct ark_metrics_slo_report report;
+	ark_metrics_render_prometheus(&reg, &buf);  /* warm-up: buffer grown once */
+	for (uint64_t r = 0; r < runs; r++) {
+		ark_metrics_buf_reset(&buf);
+		double t0 = now_s();
+		rc = ark_metrics_render_prometheus(&reg, &buf);
+		prom[r] = (now_s() - t0) * 1e3;
+		out->prom_bytes = buf.len;
+		ark_metrics_buf_reset(&buf);
+		t0 = now_s();
+		rc |= ark_metrics_render_openmetrics(&reg, &buf);
+		om[r] = (now_s() - t0) * 1e3;
+		ark_metrics_buf_reset(&buf);
+		t0 = now_s();
+		rc |= ark_metrics_render_json(&reg, 300, &buf);
+		js[r] = (now_s() - t0) * 1e3;
+		t += 10ull * 1000000000ull;
+		t0 = now_s();
+		ark_metrics_tick(&reg, t);
+		tick[r] = (now_s() - t0) * 1e6;
+		t0 = now_s();
+		ark_metrics_slos_evaluate(&reg, &sc, &report);
+		slo[r] = (now_s() - t0) * 1e6;
+		if (rc) {
+			ark_metrics_buf_free(&buf);
+			free(mem);
+			return ark_err_set(err, rc, "render failed");
+		}
+	}
+	out->prom_ms = ark_perf_median(prom, (int)runs);
+	out->om_ms = ark_perf_median(om, (int)runs);
+	out->json_ms = ark_perf_median(js, (int)runs);
+	out->tick_us = ark_perf_median(tick, (int)runs);
+	out->slo_us = ark_perf_median(slo, (int)runs);
+	ark_metrics_buf_free(&buf);
+	free(mem);
+	return 0;
+}
+
+static int metrics_bench_main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{"runs", required_argument, NULL, 'r'}, {"ops", required_argument, NULL, 'o'},
+		{"quick", no_argument, NULL, 'q'},      {"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0}};
+	struct ark_err err = {0};
+	uint64_t runs = 7, ops = 50000000;
+	bool quick = false, json = false;
+	int opt;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		int rc = 0;
+		switch (opt) {
+		case 'r': rc = ark_parse_u64(optarg, 1, MAX_RUNS, "--runs", &runs, &err); break;
+		case 'o': rc = ark_parse_u64(optarg, 1000, 10000000000ull, "--ops", &ops, &err); break;
+		case 'q': quick = true; break;
+		case 'j': json = true; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+		if (rc) {
+			fprintf(stderr, "ark perf metrics: %s\n", err.msg);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "ark perf metrics: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	if (quick) {
+		runs = 1;
+		ops = ARK_MIN(ops, 2000000);
+	}
+	/* log-uniform latencies from 100 ns to 10 ms: many buckets, no pattern */
+	uint64_t x = 0x9E3779B97F4A7C15ull;
+	for (int i = 0; i < NVALUES; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		values[i] = (uint64_t)pow(10, 2 + (double)(x % 1000000) / 1000000.0 * 5);
+		dvalues[i] = (double)values[i] / 7.0;
+	}
+	/* the hot path writes into a registry in a real shared segment */
+	struct ark_metrics_config cfg;
+	ark_metrics_config_default(&cfg);
+	cfg.max_series = 1024;
+	cfg.max_histograms = 4;
+	size_t rsize = ark_metrics_region_size(&cfg);
+	char name[64];
+	snprintf(name, sizeof name, "ark-bench-metrics-%d", (int)getpid());
+	struct ark_shm shm;
+	uint64_t off;
+	struct ark_metrics reg;
+	struct ark_metrics_handle counter, gauge;
+	struct ark_metrics_hist_handle hist;
+	if (ark_shm_create(&shm, name, rsize + (1 << 20), 0, &err) ||
+	    ark_shm_alloc(&shm, "metrics", rsize, &off, &err) ||
+	    ark_metrics_init(&reg, ark_shm_at(&shm, off), rsize, &cfg, &err) ||
+	    ark_metrics_counter(&reg, ARK_M_EVENTS, "events", "agent=\"bench\"", &counter, &err) ||
+	    ark_metrics_gauge(&reg, ARK_M_QUEUE_DEPTH, "depth", "ring=\"bench\"", &gauge, &err) ||
+	    ark_metrics_histogram(&reg, ARK_M_PASS_LATENCY, "latency", NULL, &hist, &err)) {
+		fprintf(stderr, "ark perf metrics: %s\n", err.msg);
+		ark_shm_unlink(name, NULL);
+		return 1;
+	}
+	ark_shm_unlink(name, NULL);   /* mapped: gone when we exit */
+	fprintf(stderr, "ark perf metrics: %llu runs x %llu ops per hot-path case\n", (unsigned long long)runs,
+		(unsigned long long)ops);
+	double base[MAX_RUNS], cnt[MAX_RUNS], gau[MAX_RUNS], hbase[MAX_RUNS], his[MAX_RUNS];
+	run_baseline(ops / 10);
+	run_counter(counter, ops / 10);
+	run_hist(hist, ops / 10);
+	for (uint64_t r = 0; r < runs; r++) {
+		base[r] = run_baseline(ops);
+		cnt[r] = run_counter(counter, ops);
+		gau[r] = run_gauge(gauge, ops);
+		hbase[r] = run_hist_baseline(ops);
+		his[r] = run_hist(hist, ops);
+	}
+	double m_base = ark_perf_median(base, (int)runs), m_cnt = ark_perf_median(cnt, (int)runs);
+	double m_gau = ark_perf_median(gau, (int)runs), m_hbase = ark_perf_median(hbase, (int)runs);
+	double m_his = ark_perf_median(his, (int)runs);
+	struct render_result r1k, r10k;
+	if (bench_render(1000, quick ? 1 : runs, &r1k, &err) || bench_render(10000, quick ? 1 : runs, &r10k, &err)) {
+		fprintf(stderr, "ark perf metrics: %s\n", err.msg);
+		return 1;
+	}
+	ark_shm_detach(&shm);
+	if (json) {
+		struct ark_json j;
+		ark_json_init(&j, stdout);
+		ark_json_object_begin(&j, NULL);
+		ark_json_string(&j, "benchmark", "metrics");
+		ark_perf_json_machine(&j);
+		ark_json_number(&j, "runs", (double)runs);
+		ark_json_number(&j, "ops_per_run", (double)ops);
+		ark_json_object_begin(&j, "headline");
+		ark_json_number(&j, "counter_inc_ns", m_cnt);
+		ark_json_number(&j, "gauge_set_ns", m_gau);
+		ark_json_number(&j, "histogram_record_ns", m_his);
+		ark_json_number(&j, "store_baseline_ns", m_base);
+		ark_json_number(&j, "render_1k_series_ms", r1k.prom_ms);
+		ark_json_number(&j, "render_10k_series_ms", r10k.prom_ms);
+		ark_json_object_end(&j);
+		ark_json_object_begin(&j, "detail");
+		ark_json_number(&j, "histogram_baseline_ns", m_hbase);
+		ark_json_number(&j, "render_10k_openmetrics_ms", r10k.om_ms);
+		ark_json_number(&j, "render_10k_json_ms", r10k.json_ms);
+		ark_json_number(&j, "render_1k_openmetrics_ms", r1k.om_ms);
+		ark_json_number(&j, "render_1k_json_ms", r1k.json_ms);
+		ark_json_number(&j, "render_10k_bytes", (double)r10k.prom_bytes);
+		ark_json_number(&j, "tick_10k_series_us", r10k.tick_us);
+		ark_json_number(&j, "slo_evaluate_10k_series_us", r10k.slo_us);
+		ark_json_number(&j, "region_default_bytes", (double)ark_metrics_region_size(&(struct ark_metrics_config){
+			10240, 512, 32, 1024, 3600, 10}));
+		ark_json_object_end(&j);
+		ark_json_object_end(&j);
+		ark_json_finish(&j);
+	} else {
+		ark_perf_print_machine(stdout);
+		printf("hot path, one writer, ns per op (median of %llu runs of %llu ops)\n", (unsigned long long)runs,
+		       (unsigned long long)ops);
+		printf("  plain load+store       %6.2f\n", m_base);
+		printf("  counter increment      %6.2f   (target <= 2)\n", m_cnt);
+		printf("  gauge set              %6.2f\n", m_gau);
+		printf("  plain load+add (array) %6.2f\n", m_hbase);
+		printf("  histogram record       %6.2f   (target <= 10)\n", m_his);
+		printf("render, ms            1k series   10k series\n");
+		printf("  Prometheus 0.0.4   %9.3f   %9.3f   (target <= 10 at 10k; %zu bytes)\n", r1k.prom_ms,
+		       r10k.prom_ms, r10k.prom_bytes);
+		printf("  OpenMetrics 1.0    %9.3f   %9.3f\n", r1k.om_ms, r10k.om_ms);
+		printf("  JSON (5 min)       %9.3f   %9.3f\n", r1k.json_ms, r10k.json_ms);
+		printf("ticker snapshot %.1f us, SLO evaluation %.1f us at 10k series\n", r10k.tick_us, r10k.slo_us);
+	}
+	return 0;
+}
+
+ARK_PERF_BENCH(metrics_bench, "metrics", "metrics registry: hot-path ns per op and render time for 1k/10k series",
+	       metrics_bench_main)
