@@ -25,6 +25,7 @@
 #include "common/common.h"
 #include "event/event.h"
 #include "hist/hist.h"
+#include "metrics/metrics.h"
 #include "ring/ring.h"
 #include "shm/shm.h"
 
@@ -115,6 +116,7 @@ struct ark_pipeline {
 	_Atomic uint32_t stop;                      /* drain and stop */
 	_Atomic uint32_t mirror_attached;           /* a mirror consumes ring.aletheia */
 	_Atomic uint32_t feed_port;                 /* the TCP feed's bound port, 0 if none */
+	_Atomic uint32_t metrics_port;              /* the metrics server's bound port, 0 if none */
 	char instance[64];
 	char rules_path[ARK_PATH_MAX];              /* the installed Graveyard */
 	char rules_hash[72];                        /* its SHA-256, hex */
@@ -164,6 +166,8 @@ struct ark_latency_record *ark_pipeline_latency(const struct ark_pipeline_map *m
 /* Kyle's stamp on the run's first event and Aletheia's on its last: the
  * span over which the pipeline sustained its throughput. */
 void ark_pipeline_span(const struct ark_pipeline_map *map, uint64_t *first_in_ns, uint64_t *last_out_ns);
+/* The metrics registry in the segment ("metrics" region), this process's view. */
+int ark_pipeline_metrics(const struct ark_pipeline_map *map, struct ark_metrics *reg, struct ark_err *err);
 /* HRM's own time per evaluation (ns), in its state region. */
 const struct ark_hist *ark_pipeline_hrm_eval(const struct ark_pipeline_map *map);
 

@@ -57,6 +57,10 @@ struct core_writer {
 
 struct aletheia {
 	struct ark_agent_ctx *ctx;
+	struct ark_metrics metrics;
+	bool metrics_on;
+	struct ark_metrics_hist_handle pass_latency;
+	struct ark_metrics_hist_handle process[ARK_AGENT_COUNT];
 	struct ark_store_config cfg;
 	struct ark_journal *journal;
 	struct ark_core *core;
@@ -209,7 +213,7 @@ static int core_catch_up(struct aletheia *al, struct ark_err *err)
 	return rc;
 }
 
-static void record_latency(struct ark_agent_ctx *ctx, const struct ark_event *e)
+static void record_latency(struct aletheia *al, struct ark_agent_ctx *ctx, const struct ark_event *e)
 {
 	struct ark_aletheia_state *s = ctx->state;
 	struct ark_latency_record *lat = &s->latency;
@@ -219,6 +223,9 @@ static void record_latency(struct ark_agent_ctx *ctx, const struct ark_event *e)
 		ark_undo_save(ctx, h, offsetof(struct ark_hist, buckets));
 		ark_undo_save(ctx, &h->buckets[ark_hist_bucket_of(v)], sizeof h->buckets[0]);
 		ark_hist_record(h, v);
+		/* The exported metrics are measurements: not rolled back with a batch. */
+		if (al->metrics_on)
+			ark_metrics_histogram_record_ns(al->process[a], v);
 	}
 	uint64_t start = e->stamp_in_ns[ARK_AGENT_KYLE], end = e->stamp_out_ns[ARK_AGENT_ALETHEIA];
 	uint64_t v = end >= start ? end - start : 0;
@@ -226,6 +233,8 @@ static void record_latency(struct ark_agent_ctx *ctx, const struct ark_event *e)
 	ark_undo_save(ctx, h, offsetof(struct ark_hist, buckets));
 	ark_undo_save(ctx, &h->buckets[ark_hist_bucket_of(v)], sizeof h->buckets[0]);
 	ark_hist_record(h, v);
+	if (al->metrics_on)
+		ark_metrics_histogram_record_ns(al->pass_latency, v);
 }
 
 static void core_error(struct core_writer *w, const char *what, const struct ark_err *err)
@@ -367,7 +376,7 @@ static uint32_t release_written(struct aletheia *al, uint32_t peeked)
 		s->last_out_ns = e->stamp_out_ns[ARK_AGENT_ALETHEIA];
 		if (trace_complete(e)) {
 			s->complete++;
-			record_latency(ctx, e);
+			record_latency(al, ctx, e);
 		} else {
 			s->trace_breaks++;
 			breaks++;
@@ -446,6 +455,15 @@ int ark_aletheia_main(struct ark_agent_ctx *ctx)
 		al.core_applied_seq = 0;
 	if (core_catch_up(&al, &err))
 		ark_log(ctx->log, "error", "mutable core catch-up failed: %s", err.msg);
+	static const char *const process_names[ARK_AGENT_COUNT] = {ARK_M_KYLE_PROCESS, ARK_M_JOEY_PROCESS,
+								  ARK_M_HRM_PROCESS, ARK_M_KENNY_PROCESS,
+								  ARK_M_ALETHEIA_PROCESS};
+	al.metrics_on = ark_pipeline_metrics(&ctx->map, &al.metrics, &err) == 0 &&
+			ark_metrics_histogram(&al.metrics, ARK_M_PASS_LATENCY, NULL, NULL, &al.pass_latency, &err) == 0;
+	for (int a = 0; al.metrics_on && a < ARK_AGENT_COUNT; a++)
+		al.metrics_on = ark_metrics_histogram(&al.metrics, process_names[a], NULL, NULL, &al.process[a], &err) == 0;
+	if (!al.metrics_on)
+		ark_log(ctx->log, "warn", "latency metrics off: %s", err.msg);
 	if (core_writer_start(&al.writer, &al, &err)) {
 		ark_log(ctx->log, "error", "%s", err.msg);
 		goto done;

@@ -16,6 +16,9 @@
 #define DRIFT_CHECK_NS (100ull * 1000 * 1000)
 
 static uint64_t last_drift_check_ns;
+static struct ark_metrics metrics;
+static struct ark_metrics_hist_handle eval_metric;
+static bool metrics_on;
 
 static void check_drift(struct ark_agent_ctx *ctx, uint64_t now_ns)
 {
@@ -47,6 +50,11 @@ static int hrm_start(struct ark_agent_ctx *ctx, struct ark_err *err)
 		ark_hist_reset(&s->eval_ns);
 	}
 	check_drift(ctx, ark_now_ns());
+	struct ark_err merr = {0};
+	metrics_on = ark_pipeline_metrics(&ctx->map, &metrics, &merr) == 0 &&
+		     ark_metrics_histogram(&metrics, ARK_M_HRM_EVAL, NULL, NULL, &eval_metric, &merr) == 0;
+	if (!metrics_on)
+		ark_log(ctx->log, "warn", "hrm_eval_ms metric off: %s", merr.msg);
 	ark_log(ctx->log, "info", "rules=%s sha256=%s trading_state=%s drift=%u", ctx->pipeline->rules_path,
 		s->rules.file_sha256_hex,
 		ark_trading_state_name((enum ark_trading_state)s->graveyard.trading_state),
@@ -83,7 +91,10 @@ static void hrm_process(struct ark_agent_ctx *ctx, struct ark_event *e, uint64_t
 	struct ark_graveyard_decision d;
 	uint64_t t0 = ark_now_ns();
 	ark_graveyard_evaluate(&s->rules, &s->graveyard, e, quarantined, &d);
-	ark_hist_record(&s->eval_ns, ark_now_ns() - t0);
+	uint64_t spent = ark_now_ns() - t0;
+	ark_hist_record(&s->eval_ns, spent);
+	if (metrics_on)
+		ark_metrics_histogram_record_ns(eval_metric, spent);
 	e->verdict = d.verdict;
 	e->reason = d.reason;
 	e->rule_id = d.rule_id;

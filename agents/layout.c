@@ -69,7 +69,15 @@ int ark_pipeline_create(struct ark_pipeline_map *map, const struct ark_pipeline_
 	size_t event_ring = ark_ring_size(sizeof(struct ark_event), config->ring_capacity);
 	if (!tick_ring || !event_ring)
 		return ark_err_set(err, -EINVAL, "ring capacity %u is not a power of two", config->ring_capacity);
-	size_t total = sizeof(struct ark_pipeline) + config->source_count * tick_ring +
+	struct ark_metrics_config metrics_config;
+	int mrc = ark_metrics_config_from_env(&metrics_config, err);
+	if (mrc)
+		return mrc;
+	/* The pipeline records a dozen latency histograms; their time slices
+	 * are most of the region, so it holds no more than it needs. */
+	metrics_config.max_histograms = 16;
+	size_t metrics_bytes = ark_metrics_region_size(&metrics_config);
+	size_t total = metrics_bytes + sizeof(struct ark_pipeline) + config->source_count * tick_ring +
 		       ARK_AGENT_COUNT * (event_ring + sizeof(struct ark_undo)) + sizeof(struct ark_broker_state) +
 		       (ARK_SHM_MAX_REGIONS + 4) * ARK_SHM_ALIGN + (1 << 20);
 	for (int a = 0; a < ARK_AGENT_COUNT; a++)
@@ -104,6 +112,12 @@ int ark_pipeline_create(struct ark_pipeline_map *map, const struct ark_pipeline_
 	}
 	if (!rc)
 		rc = ark_shm_alloc(&map->shm, "state.broker", sizeof(struct ark_broker_state), &off, err);
+	if (!rc)
+		rc = ark_shm_alloc(&map->shm, "metrics", metrics_bytes, &off, err);
+	if (!rc) {
+		struct ark_metrics reg;
+		rc = ark_metrics_init(&reg, ark_shm_at(&map->shm, off), metrics_bytes, &metrics_config, err);
+	}
 	if (rc)
 		goto fail;
 
@@ -227,4 +241,13 @@ void ark_pipeline_span(const struct ark_pipeline_map *map, uint64_t *first_in_ns
 	struct ark_aletheia_state *s = ark_pipeline_agent_state(map, ARK_AGENT_ALETHEIA);
 	*first_in_ns = s ? s->first_in_ns : 0;
 	*last_out_ns = s ? s->last_out_ns : 0;
+}
+
+int ark_pipeline_metrics(const struct ark_pipeline_map *map, struct ark_metrics *reg, struct ark_err *err)
+{
+	uint64_t size;
+	void *memory = ark_pipeline_region(map, "metrics", &size);
+	if (!memory)
+		return ark_err_set(err, -ENOENT, "%s has no metrics region", map->shm.path);
+	return ark_metrics_attach(reg, memory, size, err);
 }

@@ -197,6 +197,17 @@ static int run_main(int argc, char **argv)
 		printf("), journal %s\n", sup.journal_dir);
 		fflush(stdout);
 	}
+	for (int i = 0; i < 200 && sup.child_count > ARK_AGENT_COUNT + p->source_count && !atomic_load(&p->metrics_port); i++) {
+		struct timespec wait_port = {0, 10 * 1000 * 1000};
+		nanosleep(&wait_port, NULL);
+	}
+	if (atomic_load(&p->metrics_port) && !quiet && !json) {
+		printf("  metrics: %s://%s:%u/metrics  (/metrics/json, /slos, /healthz, /readyz)\n",
+		       getenv("METRICS_TLS_CERT") && *getenv("METRICS_TLS_CERT") ? "https" : "http",
+		       getenv("METRICS_BIND") && *getenv("METRICS_BIND") ? getenv("METRICS_BIND") : "127.0.0.1",
+		       (unsigned)atomic_load(&p->metrics_port));
+		fflush(stdout);
+	}
 	if (feed_port >= 0) {
 		/* The feed publishes its bound port once it listens. */
 		for (int i = 0; i < 500 && !atomic_load(&p->feed_port); i++) {

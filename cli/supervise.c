@@ -123,7 +123,11 @@ static int spawn(struct ark_supervisor *sup, struct ark_child *c)
 	int n = 0;
 	argv[n++] = "ark";
 	char index[16], port[16];
-	if (c->is_source && c->endless) {
+	if (c->auxiliary) {
+		argv[n++] = "metrics-server";
+		argv[n++] = "--instance";
+		argv[n++] = sup->instance;
+	} else if (c->is_source && c->endless) {
 		snprintf(index, sizeof index, "%d", c->index);
 		argv[n++] = "source";
 		argv[n++] = "tcp";
@@ -303,6 +307,17 @@ int ark_supervisor_start(struct ark_supervisor *sup, const char *instance, const
 		c->index = s;
 		c->backoff_ns = BACKOFF_MIN_NS;
 	}
+	bool metrics_enabled = true;
+	if (ark_env_bool("METRICS_SERVER_ENABLED", true, &metrics_enabled, err)) {
+		ark_pipeline_detach(&sup->map);
+		return -EINVAL;
+	}
+	if (metrics_enabled) {
+		struct ark_child *c = &sup->children[sup->child_count++];
+		snprintf(c->name, sizeof c->name, "metrics_server");
+		c->auxiliary = true;
+		c->backoff_ns = BACKOFF_MIN_NS;
+	}
 	/* Downstream first, so every consumer is waiting when data arrives. */
 	for (int i = ARK_AGENT_COUNT - 1; i >= 0; i--) {
 		rc = spawn(sup, &sup->children[i]);
@@ -380,6 +395,15 @@ static void reap(struct ark_supervisor *sup)
 		c->last_status = status;
 		pid_file(sup, c->name, 0);
 		bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+		if (c->auxiliary && (clean || (WIFEXITED(status) && WEXITSTATUS(status) == 2))) {
+			c->finished = true;
+			if (!clean && !sup->stopping) {
+				printf("  the metrics server could not start (see metrics_server.log); running without it\n");
+				fflush(stdout);
+				ark_log(sup->log, "error", "metrics server exited with a configuration error; not restarting it");
+			}
+			continue;
+		}
 		if (clean && (sup->stopping || c->is_source)) {
 			c->finished = true;
 			continue;
@@ -550,6 +574,8 @@ int ark_supervisor_poll(struct ark_supervisor *sup, struct ark_err *err)
 		 * told to stop; they deliver what clients sent, then exit. */
 		bool finite_done = true, any_endless = false;
 		for (int i = ARK_AGENT_COUNT; i < sup->child_count; i++) {
+			if (sup->children[i].auxiliary)
+				continue;
 			if (sup->children[i].endless)
 				any_endless = true;
 			else
@@ -565,7 +591,7 @@ int ark_supervisor_poll(struct ark_supervisor *sup, struct ark_err *err)
 	if (!sup->stopping) {
 		bool sources_done = true;
 		for (int i = ARK_AGENT_COUNT; i < sup->child_count; i++)
-			sources_done &= sup->children[i].finished;
+			sources_done &= sup->children[i].finished || sup->children[i].auxiliary;
 		uint64_t kyle = atomic_load(&p->agents[ARK_AGENT_KYLE].last_seq);
 		uint64_t aletheia = atomic_load(&p->agents[ARK_AGENT_ALETHEIA].last_seq);
 		bool sources_empty = true;
@@ -594,6 +620,8 @@ void ark_supervisor_stop_sources(struct ark_supervisor *sup)
 	sup->sources_stopped = true;
 	for (int i = ARK_AGENT_COUNT; i < sup->child_count; i++) {
 		struct ark_child *c = &sup->children[i];
+		if (c->auxiliary)
+			continue;   /* the metrics server serves until the end */
 		if (c->pid)
 			kill(c->pid, SIGTERM);
 		else
@@ -620,7 +648,7 @@ void ark_supervisor_stop(struct ark_supervisor *sup, bool now)
 		reap(sup);
 		bool sources_running = false;
 		for (int i = ARK_AGENT_COUNT; i < sup->child_count; i++)
-			sources_running |= sup->children[i].pid != 0;
+			sources_running |= sup->children[i].pid != 0 && !sup->children[i].auxiliary;
 		if (!sources_running && atomic_load(&p->agents[ARK_AGENT_ALETHEIA].last_seq) ==
 						atomic_load(&p->agents[ARK_AGENT_KYLE].last_seq))
 			break;

@@ -19,6 +19,7 @@ struct ark_child {
 	char name[24];
 	bool is_source;
 	bool endless;              /* a source that runs until told to stop (tcp) */
+	bool auxiliary;            /* the metrics server: its failure does not stop the run */
 	int index;                 /* agent id or source number */
 	pid_t pid;                 /* 0 when not running */
 	bool finished;             /* exited cleanly and is not to be restarted */

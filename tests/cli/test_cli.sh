@@ -8,7 +8,7 @@ ark=$1
 fail() { echo "FAIL: $*"; exit 1; }
 work=$(mktemp -d /tmp/ark-cli-XXXXXX)
 trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
-export ARK_DATA_DIR=$work/data ARK_INSTANCE="clitest$$" ARK_JOURNAL_SYNC=none
+export ARK_DATA_DIR=$work/data ARK_INSTANCE="clitest$$" ARK_JOURNAL_SYNC=none METRICS_PORT=0
 unset ARK_STATE_DB ARK_GRAVEYARD_RULES ARK_LOG_DIR ARK_WAIT
 
 "$ark" --help | grep -q "usage: ark <command>" || fail "ark --help"

@@ -37,6 +37,7 @@ static inline void pipeline_env_init(struct pipeline_env *env, const char *ark, 
 	setenv("ARK_DATA_DIR", env->data_dir, 1);
 	setenv("ARK_INSTANCE", env->instance, 1);
 	setenv("ARK_JOURNAL_SYNC", "none", 1);
+	setenv("METRICS_PORT", "0", 1);   /* any free port: the tests never collide */
 	unsetenv("ARK_STATE_DB");
 	unsetenv("ARK_GRAVEYARD_RULES");
 	unsetenv("ARK_LOG_DIR");

@@ -17,6 +17,10 @@
  *                                  is quarantined and fails closed (no order
  *                                  leaves it), `ark release` lifts it, both
  *                                  recorded in the log and the Mutable Core
+ *   test_pipeline ARK metrics      the metrics server of a running pipeline:
+ *                                  /metrics, /metrics/json, /slos (an injected
+ *                                  latency objective is violated), /healthz
+ *                                  turning 503 for a stopped agent and back
  *   test_pipeline ARK feed         the TCP line feed as a second source:
  *                                  malformed, oversized and hostile lines are
  *                                  counted and logged while good ticks flow
@@ -370,6 +374,91 @@ static void test_watchdog(const char *ark)
 	pipeline_env_cleanup(&env);
 }
 
+/* GET a path from the metrics server with curl; returns the HTTP status. */
+static int http_get(uint16_t port, const char *path, char *body, size_t cap)
+{
+	char cmd[512];
+	snprintf(cmd, sizeof cmd, "curl -s -m 5 -w '\\n%%{http_code}' http://127.0.0.1:%u%s", port, path);
+	FILE *f = popen(cmd, "r");
+	CHECK(f != NULL);
+	size_t n = fread(body, 1, cap - 1, f);
+	body[n] = '\0';
+	pclose(f);
+	char *last = strrchr(body, '\n');
+	CHECK_MSG(last != NULL, "no response from %s", path);
+	int status = atoi(last + 1);
+	*last = '\0';
+	return status;
+}
+
+static void test_metrics(const char *ark)
+{
+	struct pipeline_env env;
+	pipeline_env_init(&env, ark, "metrics");
+	setenv("SLO_P95_LATENCY_MS", "0.001", 1);   /* 1 us: the latency objective must be violated */
+	char out[512], json[8192];
+	static char body[1 << 20];
+	snprintf(out, sizeof out, "%s/summary.json", env.data_dir);
+	const char *args[] = {"--rate", "2000", "--duration", "6", "--seed", "13", "--violations", "0.01", NULL};
+	pid_t run = pipeline_start(&env, out, args);
+	uint16_t port = 0;
+	for (int i = 0; i < 300 && !port; i++) {
+		struct ark_pipeline_map map;
+		struct ark_err err;
+		if (ark_pipeline_attach(&map, env.instance, &err) == 0) {
+			port = (uint16_t)atomic_load(&map.pipeline->metrics_port);
+			ark_pipeline_detach(&map);
+		}
+		if (!port)
+			usleep(20000);
+	}
+	CHECK_MSG(port != 0, "the metrics server never published its port");
+	sleep(2);
+	CHECK_EQ_U64(http_get(port, "/metrics", body, sizeof body), 200);
+	CHECK_CONTAINS(body, "# TYPE ark_pass_latency_ms histogram");
+	CHECK_CONTAINS(body, "ark_pass_latency_ms_bucket{le=\"+Inf\"}");
+	CHECK_CONTAINS(body, "ark_events_total{agent=\"aletheia\"}");
+	CHECK_CONTAINS(body, "hrm_eval_ms_count");
+	CHECK_CONTAINS(body, "queue_depth{ring=\"kyle\"}");
+	CHECK_CONTAINS(body, "watchdog_quarantines_total{agent=\"kenny\"} 0");
+	CHECK_CONTAINS(body, "process_resident_memory_bytes{agent=\"hrm\"}");
+	const char *count = strstr(body, "\nark_pass_latency_ms_count ");
+	CHECK(count && strtoull(count + 27, NULL, 10) > 1000);
+	CHECK_EQ_U64(http_get(port, "/metrics/json", body, sizeof body), 200);
+	CHECK_CONTAINS(body, "\"histograms\"");
+	CHECK_CONTAINS(body, "\"ark_pass_latency_ms\":{");
+	CHECK_EQ_U64(http_get(port, "/slos", body, sizeof body), 200);
+	CHECK_CONTAINS(body, "\"violations\":[");
+	const char *violations = strstr(body, "\"violations\":[");
+	CHECK_MSG(strstr(violations, "pass_latency_p95") != NULL, "no latency violation in %s", violations);
+	CHECK_EQ_U64(http_get(port, "/healthz", body, sizeof body), 200);
+	CHECK_CONTAINS(body, "\"status\":\"healthy\"");
+	CHECK_EQ_U64(http_get(port, "/readyz", body, sizeof body), 200);
+	CHECK_EQ_U64(http_get(port, "/nosuch", body, sizeof body), 404);
+	/* A stopped agent turns /healthz to 503, with the reason. */
+	pid_t kenny = agent_pid(env.instance, ARK_AGENT_KENNY, false);
+	CHECK(kill(kenny, SIGSTOP) == 0);
+	int status = 200;
+	for (int i = 0; i < 60 && status == 200; i++) {
+		usleep(100 * 1000);
+		status = http_get(port, "/healthz", body, sizeof body);
+	}
+	CHECK(kill(kenny, SIGCONT) == 0);
+	CHECK_EQ_U64(status, 503);
+	CHECK_CONTAINS(body, "Kenny: no heartbeat");
+	for (int i = 0; i < 60 && status != 200; i++) {
+		usleep(100 * 1000);
+		status = http_get(port, "/healthz", body, sizeof body);
+	}
+	CHECK_EQ_U64(status, 200);
+	status = pipeline_wait(run, 120);
+	read_file(out, json, sizeof json);
+	CHECK_MSG(status == 0, "ark run with the metrics server exited %d: %s", status, json);
+	printf("metrics: /metrics, /metrics/json, /slos (latency violation), /healthz 200 -> 503 -> 200\n");
+	unsetenv("SLO_P95_LATENCY_MS");
+	pipeline_env_cleanup(&env);
+}
+
 static int connect_to(uint16_t port)
 {
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -474,7 +563,7 @@ static void test_feed(const char *ark)
 int main(int argc, char **argv)
 {
 	if (argc != 3) {
-		fprintf(stderr, "usage: %s ARK run|determinism|kill|drift|feed|watchdog\n", argv[0]);
+		fprintf(stderr, "usage: %s ARK run|determinism|kill|drift|feed|watchdog|metrics\n", argv[0]);
 		return 2;
 	}
 	const char *ark = argv[1];
@@ -490,6 +579,8 @@ int main(int argc, char **argv)
 		test_feed(ark);
 	else if (strcmp(argv[2], "watchdog") == 0)
 		test_watchdog(ark);
+	else if (strcmp(argv[2], "metrics") == 0)
+		test_metrics(ark);
 	else
 		return 2;
 	printf("pipeline %s test passed\n", argv[2]);

@@ -1,0 +1,318 @@
+/* cli/cmd_metrics_server.c — `ark metrics-server`: serves a running
+ * instance's metrics (h2o, http/) from its segment, and is the one writer of
+ * the metrics that summarise the pipeline: every second it copies the
+ * control blocks' counters into the registry (events, errors, denials by
+ * rule, trace breaks, drift, quarantines, queue depths, process metrics),
+ * advances the registry's time slices, evaluates the SLOs and publishes
+ * them; once a minute it writes the SLO snapshot to the Mutable Core. It only
+ * reads the segment otherwise: a slow scrape never slows an agent.
+ *
+ * /healthz: 200 when every agent is alive, its heartbeat recent and it is not
+ * quarantined, else 503 with the reasons; /readyz: 200 once every agent runs. */
+#include "agents/agents.h"
+#include "cli/command.h"
+#include "http/http.h"
+#include "metrics/metrics.h"
+#include "store/store.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define HEARTBEAT_LIMIT_NS (2000ull * 1000 * 1000)
+
+struct server {
+	struct ark_pipeline_map map;
+	struct ark_pipeline *p;
+	struct ark_metrics reg;
+	struct ark_metrics_slo_config slo_config;
+	struct ark_metrics_slo_report slos;
+	struct ark_metrics_buf buf;
+	struct ark_log *log;
+	struct ark_metrics_handle events[ARK_AGENT_COUNT], errors[ARK_AGENT_COUNT], quarantines[ARK_AGENT_COUNT];
+	struct ark_metrics_handle denials[ARK_REASON_COUNT];
+	struct ark_metrics_handle trace_breaks, drift, ops_allowed, ops_denied, ops_filled;
+	struct ark_metrics_handle depth[ARK_AGENT_COUNT + ARK_MAX_SOURCES];
+	uint64_t last_snapshot_ns;
+};
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_term(int sig)
+{
+	(void)sig;
+	stop_signal = 1;
+}
+
+static int copy_out(struct server *s, struct ark_http_buf *out, int rc)
+{
+	if (rc)
+		return rc;
+	return ark_http_buf_append(out, s->buf.data, s->buf.len);
+}
+
+static int provide_metrics(void *ctx, enum ark_http_format format, struct ark_http_buf *out)
+{
+	struct server *s = ctx;
+	ark_metrics_buf_reset(&s->buf);
+	int rc = format == ARK_HTTP_FORMAT_OPENMETRICS ? ark_metrics_render_openmetrics(&s->reg, &s->buf)
+						       : ark_metrics_render_prometheus(&s->reg, &s->buf);
+	return copy_out(s, out, rc);
+}
+
+static int provide_metrics_json(void *ctx, struct ark_http_buf *out)
+{
+	struct server *s = ctx;
+	ark_metrics_buf_reset(&s->buf);
+	return copy_out(s, out, ark_metrics_render_json(&s->reg, s->slo_config.window_seconds, &s->buf));
+}
+
+static int provide_slos(void *ctx, struct ark_http_buf *out)
+{
+	struct server *s = ctx;
+	ark_metrics_buf_reset(&s->buf);
+	return copy_out(s, out, ark_metrics_slos_render_json(&s->slos, &s->buf));
+}
+
+static const char *state_name(uint32_t state)
+{
+	switch (state) {
+	case ARK_PROC_STARTING: return "starting";
+	case ARK_PROC_RUNNING: return "running";
+	case ARK_PROC_DRAINING: return "draining";
+	case ARK_PROC_EXITED: return "exited";
+	case ARK_PROC_FAILED: return "failed";
+	default: return "none";
+	}
+}
+
+static int provide_health(void *ctx, struct ark_http_buf *out, bool *healthy)
+{
+	struct server *s = ctx;
+	uint64_t now = ark_now_ns();
+	char reasons[1024] = "";
+	size_t used = 0;
+	int rc = ark_http_buf_puts(out, "{\"agents\":{");
+	*healthy = true;
+	for (int a = 0; a < ARK_AGENT_COUNT && !rc; a++) {
+		struct ark_agent_control *c = &s->p->agents[a];
+		int32_t pid = atomic_load(&c->pid);
+		bool alive = pid > 0 && ark_shm_process_alive(pid, atomic_load(&c->start_ticks));
+		uint64_t beat = atomic_load(&c->heartbeat_ns);
+		uint64_t age = beat && now > beat ? now - beat : 0;
+		bool quarantined = atomic_load(&c->quarantined) != 0;
+		uint32_t state = atomic_load(&c->state);
+		const char *why = !alive ? "not running" : age > HEARTBEAT_LIMIT_NS ? "no heartbeat" : quarantined ? "quarantined" : NULL;
+		if (why) {
+			*healthy = false;
+			used += (size_t)snprintf(reasons + used, used < sizeof reasons ? sizeof reasons - used : 0, "%s\"%s: %s\"",
+						 used ? "," : "", ark_agent_name((enum ark_agent)a), why);
+		}
+		rc = ark_http_buf_printf(out,
+					 "%s\"%s\":{\"alive\":%s,\"pid\":%d,\"state\":\"%s\",\"heartbeat_age_ms\":%.1f,\"quarantined\":%s,\"healthy\":%s}",
+					 a ? "," : "", ark_agent_name((enum ark_agent)a), alive ? "true" : "false", (int)pid,
+					 state_name(state), (double)age / 1e6, quarantined ? "true" : "false", why ? "false" : "true");
+	}
+	if (used >= sizeof reasons)
+		used = sizeof reasons - 1;
+	reasons[used] = '\0';
+	if (!rc)
+		rc = ark_http_buf_printf(out, "},\"status\":\"%s\",\"reasons\":[%s]}\n", *healthy ? "healthy" : "unhealthy", reasons);
+	return rc;
+}
+
+static int provide_ready(void *ctx, struct ark_http_buf *out, bool *ready)
+{
+	struct server *s = ctx;
+	*ready = true;
+	for (int a = 0; a < ARK_AGENT_COUNT; a++)
+		*ready &= atomic_load(&s->p->agents[a].state) == ARK_PROC_RUNNING;
+	return ark_http_buf_printf(out, "{\"ready\":%s}\n", *ready ? "true" : "false");
+}
+
+static int register_series(struct server *s, struct ark_err *err)
+{
+	char labels[96];
+	int rc = 0;
+	for (int a = 0; a < ARK_AGENT_COUNT && !rc; a++) {
+		snprintf(labels, sizeof labels, "agent=\"%s\"", ark_agent_file_name((enum ark_agent)a));
+		rc = ark_metrics_counter(&s->reg, ARK_M_EVENTS, NULL, labels, &s->events[a], err);
+		if (!rc)
+			rc = ark_metrics_counter(&s->reg, ARK_M_ERRORS, NULL, labels, &s->errors[a], err);
+		if (!rc)
+			rc = ark_metrics_counter(&s->reg, ARK_M_WATCHDOG_QUARANTINES, NULL, labels, &s->quarantines[a], err);
+		snprintf(labels, sizeof labels, "ring=\"%s\"", ark_agent_file_name((enum ark_agent)a));
+		if (!rc)
+			rc = ark_metrics_gauge(&s->reg, ARK_M_QUEUE_DEPTH, NULL, labels, &s->depth[a], err);
+	}
+	for (int i = 0; i < s->p->source_count && !rc; i++) {
+		snprintf(labels, sizeof labels, "ring=\"source%d\"", i);
+		rc = ark_metrics_gauge(&s->reg, ARK_M_QUEUE_DEPTH, NULL, labels, &s->depth[ARK_AGENT_COUNT + i], err);
+	}
+	for (int r = 1; r < ARK_REASON_COUNT && !rc; r++) {
+		snprintf(labels, sizeof labels, "rule=\"%s\"", ark_reason_name((enum ark_reason)r));
+		rc = ark_metrics_counter(&s->reg, ARK_M_DENIALS, NULL, labels, &s->denials[r], err);
+	}
+	if (!rc)
+		rc = ark_metrics_counter(&s->reg, ARK_M_TRACE_BREAKS, NULL, NULL, &s->trace_breaks, err);
+	if (!rc)
+		rc = ark_metrics_counter(&s->reg, ARK_M_ETHICS_DRIFT, NULL, NULL, &s->drift, err);
+	if (!rc)
+		rc = ark_metrics_counter(&s->reg, ARK_M_OPERATIONS, NULL, "status=\"allowed\"", &s->ops_allowed, err);
+	if (!rc)
+		rc = ark_metrics_counter(&s->reg, ARK_M_OPERATIONS, NULL, "status=\"denied\"", &s->ops_denied, err);
+	if (!rc)
+		rc = ark_metrics_counter(&s->reg, ARK_M_OPERATIONS, NULL, "status=\"filled\"", &s->ops_filled, err);
+	return rc;
+}
+
+/* Once a second: the pipeline's totals into the registry, the time slice,
+ * the SLOs; once a minute, the SLO snapshot into the Mutable Core. */
+static void publish(struct server *s, uint64_t now)
+{
+	struct ark_pipeline *p = s->p;
+	struct ark_err err = {0};
+	for (int a = 0; a < ARK_AGENT_COUNT; a++) {
+		ark_metrics_counter_set(s->events[a], atomic_load(&p->agents[a].events));
+		ark_metrics_counter_set(s->errors[a], atomic_load(&p->agents[a].errors));
+		ark_metrics_counter_set(s->quarantines[a], atomic_load(&p->counters.quarantines[a]));
+		ark_metrics_gauge_set(s->depth[a], (double)ark_ring_depth(ark_pipeline_output_ring(&s->map, (enum ark_agent)a)));
+		int32_t pid = atomic_load(&p->agents[a].pid);
+		char labels[64];
+		snprintf(labels, sizeof labels, "agent=\"%s\"", ark_agent_file_name((enum ark_agent)a));
+		if (pid > 0 && ark_shm_process_alive(pid, atomic_load(&p->agents[a].start_ticks)))
+			ark_metrics_process_publish(&s->reg, pid, labels, &err);
+	}
+	for (int i = 0; i < p->source_count; i++)
+		ark_metrics_gauge_set(s->depth[ARK_AGENT_COUNT + i], (double)ark_ring_depth(ark_pipeline_source_ring(&s->map, i)));
+	for (int r = 1; r < ARK_REASON_COUNT; r++)
+		ark_metrics_counter_set(s->denials[r], atomic_load(&p->counters.denials_by_reason[r]));
+	ark_metrics_counter_set(s->trace_breaks, atomic_load(&p->counters.trace_breaks));
+	ark_metrics_counter_set(s->drift, atomic_load(&p->counters.ethics_drift));
+	uint64_t intents = atomic_load(&p->counters.intents), denials = atomic_load(&p->counters.denials);
+	ark_metrics_counter_set(s->ops_denied, denials);
+	ark_metrics_counter_set(s->ops_allowed, intents > denials ? intents - denials : 0);
+	ark_metrics_counter_set(s->ops_filled, atomic_load(&p->counters.fills));
+	ark_metrics_process_publish(&s->reg, getpid(), "agent=\"metrics_server\"", &err);
+	ark_metrics_tick(&s->reg, now);
+	if (ark_metrics_slos_evaluate(&s->reg, &s->slo_config, &s->slos) == 0)
+		ark_metrics_slos_publish(&s->reg, &s->slos, &err);
+	if (now - s->last_snapshot_ns >= 60ull * 1000 * 1000 * 1000) {
+		s->last_snapshot_ns = now;
+		struct ark_metrics_slo_row rows[ARK_METRICS_SLO_COUNT];
+		int n = ark_metrics_slo_rows(&s->slos, rows, ARK_METRICS_SLO_COUNT);
+		struct ark_store_config cfg;
+		struct ark_core *core;
+		if (ark_store_config_from_env(&cfg, &err) == 0 && ark_core_open(&core, &cfg, ARK_CORE_NO_CHECKPOINTER, NULL, &err) == 0) {
+			for (int i = 0; i < n; i++)
+				ark_core_record_slo_snapshot(core, rows[i].name, rows[i].target, rows[i].value, rows[i].window_seconds,
+							     rows[i].met, ark_realtime_ns(), &err);
+			ark_core_close(core);
+		} else {
+			ark_log(s->log, "warn", "cannot write the SLO snapshot: %s", err.msg);
+		}
+	}
+}
+
+static int metrics_server_main(int argc, char **argv)
+{
+	if (ark_wants_help(argc, argv)) {
+		printf("usage: ark metrics-server [--instance NAME]\n\n"
+		       "Serves a running instance's metrics over HTTP (TLS when METRICS_TLS_CERT and\n"
+		       "METRICS_TLS_KEY are set): /metrics (Prometheus text 0.0.4, or OpenMetrics when the\n"
+		       "scraper asks), /metrics/json, /slos, /healthz, /readyz. `ark run` starts it unless\n"
+		       "METRICS_SERVER_ENABLED=false. Environment: METRICS_PORT (9090), METRICS_BIND\n"
+		       "(127.0.0.1), METRICS_TLS_CLIENT_CA, METRICS_BASIC_AUTH_FILE, METRICS_RETENTION_SECONDS,\n"
+		       "SLO_AVAILABILITY_TARGET, SLO_P95_LATENCY_MS, SLO_HRM_P95_MS, SLO_WINDOW_SECONDS.\n"
+		       "Exit status 2: configuration error (the port in use, a bad variable).\n");
+		return 0;
+	}
+	const char *instance = ark_pipeline_default_instance();
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--instance") == 0 && i + 1 < argc) {
+			instance = argv[++i];
+		} else {
+			fprintf(stderr, "ark metrics-server: unexpected argument '%s'\n", argv[i]);
+			return 2;
+		}
+	}
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_term;
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+
+	struct ark_err err = {0};
+	static struct server s;
+	memset(&s, 0, sizeof s);
+	ark_metrics_buf_init(&s.buf);
+	s.log = ark_log_open("metrics_server", &err);
+	if (!s.log) {
+		fprintf(stderr, "ark metrics-server: %s\n", err.msg);
+		return 1;
+	}
+	struct ark_http_config config;
+	int status = 2;
+	struct ark_http_server *server = NULL;
+	if (ark_http_config_from_env(&config, &err) || ark_metrics_slo_config_from_env(&s.slo_config, &err))
+		goto fail;
+	if (!ark_http_config_enabled(&config)) {
+		ark_log(s.log, "info", "METRICS_SERVER_ENABLED=false: not serving");
+		ark_log_close(s.log);
+		return 0;
+	}
+	status = 1;
+	if (ark_pipeline_attach(&s.map, instance, &err))
+		goto fail;
+	s.p = s.map.pipeline;
+	if (ark_pipeline_metrics(&s.map, &s.reg, &err) || register_series(&s, &err))
+		goto fail;
+	struct ark_http_provider provider = {.ctx = &s,
+					     .metrics = provide_metrics,
+					     .metrics_json = provide_metrics_json,
+					     .slos_json = provide_slos,
+					     .health = provide_health,
+					     .ready = provide_ready};
+	publish(&s, ark_now_ns());
+	if (ark_http_server_create(&server, &config, &provider, &err)) {
+		status = 2;   /* the port is taken or TLS files are wrong: restarting will not help */
+		goto fail;
+	}
+	atomic_store(&s.p->metrics_port, ark_http_server_port(server));
+	ark_log(s.log, "info", "serving bind=%s port=%u tls=%s", config.bind, (unsigned)ark_http_server_port(server),
+		config.tls_cert[0] ? "on" : "off");
+	ark_log_flush(s.log);
+	uint64_t last = 0;
+	while (!stop_signal && !atomic_load(&s.p->stop)) {
+		ark_http_server_poll(server, 100);
+		uint64_t now = ark_now_ns();
+		if (now - last >= 1000ull * 1000 * 1000) {
+			publish(&s, now);
+			ark_log_flush(s.log);
+			last = now;
+		}
+	}
+	publish(&s, ark_now_ns());
+	atomic_store(&s.p->metrics_port, 0);
+	ark_http_server_destroy(server);
+	ark_metrics_buf_free(&s.buf);
+	ark_pipeline_detach(&s.map);
+	ark_log(s.log, "info", "stopped");
+	ark_log_close(s.log);
+	return 0;
+fail:
+	ark_log(s.log, "error", "%s", err.msg);
+	fprintf(stderr, "ark metrics-server: %s\n", err.msg);
+	if (s.map.pipeline)
+		ark_pipeline_detach(&s.map);
+	ark_metrics_buf_free(&s.buf);
+	ark_log_close(s.log);
+	return status;
+}
+
+ARK_COMMAND(metrics_server_command, "metrics-server", "serve a running instance's metrics, SLOs and health (h2o, TLS)",
+	    metrics_server_main)
