@@ -26,14 +26,15 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: ark perf metrics [--runs N] [--ops N] [--quick] [--json]\n\n"
+		"usage: ark perf metrics [--runs N] [--ops N] [--no-pipeline] [--quick] [--json]\n\n"
 		"Hot-path cost of the metrics registry (ns per counter increment, gauge set,\n"
 		"histogram record; one writer) against a plain load+store in the same run,\n"
 		"and render time of /metrics, OpenMetrics and /metrics/json for 1,000 and\n"
 		"10,000 series. Medians over runs.\n\n"
 		"  --runs N   measured runs per case (default 7)\n"
 		"  --ops N    operations per hot-path run (default 50000000)\n"
-		"  --quick    one run, 2000000 ops (a smoke test, not a measurement)\n"
+		"  --no-pipeline  skip the pipeline scraped 100/s against unscraped (3 x 2 runs of 3 s)\n"
+		"  --quick    one run, 2000000 ops, no pipeline runs (a smoke test, not a measurement)\n"
 		"  --json     print one JSON object (headline figures under \"headline\")\n");
 }
 
@@ -196,10 +197,11 @@ static int metrics_bench_main(int argc, char **argv)
 	static const struct option options[] = {
 		{"runs", required_argument, NULL, 'r'}, {"ops", required_argument, NULL, 'o'},
 		{"quick", no_argument, NULL, 'q'},      {"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0}};
+		{"no-pipeline", no_argument, NULL, 'n'}, {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}};
 	struct ark_err err = {0};
 	uint64_t runs = 7, ops = 50000000;
-	bool quick = false, json = false;
+	bool quick = false, json = false, pipeline = true;
 	int opt;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
@@ -209,6 +211,7 @@ static int metrics_bench_main(int argc, char **argv)
 		case 'o': rc = ark_parse_u64(optarg, 1000, 10000000000ull, "--ops", &ops, &err); break;
 		case 'q': quick = true; break;
 		case 'j': json = true; break;
+		case 'n': pipeline = false; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -280,6 +283,23 @@ static int metrics_bench_main(int argc, char **argv)
 		return 1;
 	}
 	ark_shm_detach(&shm);
+	/* The pipeline's throughput while /metrics is scraped 100 times a second,
+	 * against the same pipeline unscraped, alternating, medians. */
+	double scraped[MAX_RUNS], unscraped[MAX_RUNS], ratio = NAN;
+	int pipeline_runs = quick || !pipeline ? 0 : 3;
+	for (int r = 0; r < pipeline_runs; r++) {
+		double p50, p99, p999, max;
+		uint64_t events;
+		int cpus = ark_cpu_count();
+		if (ark_perf_run_pipeline(0, 3, cpus, 0, &unscraped[r], &p50, &p99, &p999, &max, &events, &err) ||
+		    ark_perf_run_pipeline(0, 3, cpus, 100, &scraped[r], &p50, &p99, &p999, &max, &events, &err)) {
+			fprintf(stderr, "ark perf metrics: %s\n", err.msg);
+			return 1;
+		}
+		fprintf(stderr, "  pipeline run %d: %.0f events/s unscraped, %.0f scraped 100/s\n", r + 1, unscraped[r], scraped[r]);
+	}
+	if (pipeline_runs)
+		ratio = ark_perf_median(scraped, pipeline_runs) / ark_perf_median(unscraped, pipeline_runs);
 	if (json) {
 		struct ark_json j;
 		ark_json_init(&j, stdout);
@@ -295,6 +315,7 @@ static int metrics_bench_main(int argc, char **argv)
 		ark_json_number(&j, "store_baseline_ns", m_base);
 		ark_json_number(&j, "render_1k_series_ms", r1k.prom_ms);
 		ark_json_number(&j, "render_10k_series_ms", r10k.prom_ms);
+		ark_json_number(&j, "pipeline_scraped_vs_unscraped_ratio", ratio);
 		ark_json_object_end(&j);
 		ark_json_object_begin(&j, "detail");
 		ark_json_number(&j, "histogram_baseline_ns", m_hbase);
@@ -325,6 +346,9 @@ static int metrics_bench_main(int argc, char **argv)
 		printf("  OpenMetrics 1.0    %9.3f   %9.3f\n", r1k.om_ms, r10k.om_ms);
 		printf("  JSON (5 min)       %9.3f   %9.3f\n", r1k.json_ms, r10k.json_ms);
 		printf("ticker snapshot %.1f us, SLO evaluation %.1f us at 10k series\n", r10k.tick_us, r10k.slo_us);
+		if (pipeline_runs)
+			printf("pipeline scraped 100/s vs unscraped: %.3f (%.0f vs %.0f events/s)\n", ratio,
+			       ark_perf_median(scraped, pipeline_runs), ark_perf_median(unscraped, pipeline_runs));
 	}
 	return 0;
 }

@@ -12,6 +12,12 @@
 #include "common/common.h"
 #include "perf/perf.h"
 #include "perf/relay.h"
+#include "agents/agents.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -43,9 +49,45 @@ static double json_field(const char *json, const char *key)
 	return p ? strtod(p + strlen(pattern), NULL) : NAN;
 }
 
-/* One `ark run` in its own data directory; fills the figures. */
-static int run_pipeline(double rate, double duration, int cpus, double *eps, double *p50, double *p99, double *p999,
-			double *max, uint64_t *events, struct ark_err *err)
+/* While `ark run` runs, GET /metrics `hz` times a second (a scraper). */
+static void scrape_loop(const char *instance, double hz)
+{
+	struct ark_pipeline_map map;
+	struct ark_err err;
+	uint16_t port = 0;
+	for (int i = 0; i < 500 && !port; i++) {
+		if (ark_pipeline_attach(&map, instance, &err) == 0) {
+			port = (uint16_t)atomic_load(&map.pipeline->metrics_port);
+			ark_pipeline_detach(&map);
+		}
+		if (!port)
+			usleep(10000);
+	}
+	if (!port)
+		_exit(1);
+	uint64_t period = (uint64_t)(1e9 / hz), next = ark_now_ns();
+	char buf[65536];
+	for (;;) {
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(port)};
+		addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		if (fd >= 0 && connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0) {
+			static const char request[] = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+			if (write(fd, request, sizeof request - 1) > 0)
+				while (read(fd, buf, sizeof buf) > 0)
+					;
+		}
+		if (fd >= 0)
+			close(fd);
+		next += period;
+		uint64_t now = ark_now_ns();
+		if (next > now)
+			usleep((useconds_t)((next - now) / 1000));
+	}
+}
+
+int ark_perf_run_pipeline(double rate, double duration, int cpus, double scrape_hz, double *eps, double *p50,
+			  double *p99, double *p999, double *max, uint64_t *events, struct ark_err *err)
 {
 	char dir[] = "/tmp/ark-perf-pipeline-XXXXXX";
 	if (!mkdtemp(dir))
@@ -73,6 +115,7 @@ static int run_pipeline(double rate, double duration, int cpus, double *eps, dou
 		unsetenv("ARK_STATE_DB");
 		unsetenv("ARK_GRAVEYARD_RULES");
 		unsetenv("ARK_LOG_DIR");
+		setenv("METRICS_PORT", "0", 1);
 		if (!getenv("ARK_WAIT"))
 			setenv("ARK_WAIT", "adaptive", 1);
 		if (cpus > 1) {
@@ -89,8 +132,18 @@ static int run_pipeline(double rate, double duration, int cpus, double *eps, dou
 		      "--json", "--quiet", (char *)NULL);
 		_exit(127);
 	}
+	pid_t scraper = -1;
+	if (scrape_hz > 0) {
+		scraper = fork();
+		if (scraper == 0)
+			scrape_loop(instance, scrape_hz);
+	}
 	int status;
 	waitpid(pid, &status, 0);
+	if (scraper > 0) {
+		kill(scraper, SIGKILL);
+		waitpid(scraper, NULL, 0);
+	}
 	char json[8192] = "";
 	FILE *f = fopen(out, "r");
 	if (f) {
@@ -201,7 +254,7 @@ static int pipeline_bench_main(int argc, char **argv)
 		c->rate = rates[i];
 		for (uint64_t r = 0; r < runs; r++) {
 			uint64_t events = 0;
-			if (run_pipeline(c->rate, duration, cpus, &c->eps[r], &c->p50[r], &c->p99[r], &c->p999[r], &c->max[r],
+			if (ark_perf_run_pipeline(c->rate, duration, cpus, 0, &c->eps[r], &c->p50[r], &c->p99[r], &c->p999[r], &c->max[r],
 					 &events, &err)) {
 				fprintf(stderr, "ark perf pipeline: %s\n", err.msg);
 				return 1;

@@ -9,6 +9,8 @@
 #ifndef ARK_PERF_H
 #define ARK_PERF_H
 
+#include "common/common.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -70,6 +72,12 @@ static inline uint64_t ark_tsc(void)
 }
 /* Nanoseconds per TSC tick (calibrated once per process, ~50 ms). */
 double ark_tsc_ns_per_tick(void);
+
+/* ---- The real pipeline: one `ark run` in a temporary data directory ----
+ * rate 0 = unpaced; cpus > 1 pins the processes alternately; scrape_hz > 0
+ * GETs /metrics that often meanwhile. Fills the summary's figures. */
+int ark_perf_run_pipeline(double rate, double duration, int cpus, double scrape_hz, double *eps, double *p50,
+			  double *p99, double *p999, double *max, uint64_t *events, struct ark_err *err);
 
 /* ---- The machine, for the JSON "machine" member and the table header ---- */
 void ark_perf_json_machine(struct ark_json *j);
