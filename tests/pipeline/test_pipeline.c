@@ -292,7 +292,7 @@ static void test_watchdog(const char *ark)
 	/* A hung agent. */
 	struct pipeline_env env;
 	pipeline_env_init(&env, ark, "hang");
-	setenv("WATCHDOG_HANG_MS", "700", 1);
+	setenv("WATCHDOG_HANG_MS", "1500", 1);
 	char out[512], json[8192], path[512], text[64];
 	snprintf(out, sizeof out, "%s/summary.json", env.data_dir);
 	const char *args[] = {"--rate", "2000", "--duration", "5", "--seed", "11", "--violations", "0.01", NULL};
