@@ -34,6 +34,7 @@
 #define CRASH_LIMIT 10
 
 static void reap(struct ark_supervisor *sup);
+static int restart_due(struct ark_supervisor *sup, struct ark_err *err);
 
 int ark_watchdog_config_from_env(struct ark_watchdog_config *c, struct ark_err *err)
 {
@@ -337,18 +338,21 @@ int ark_supervisor_start(struct ark_supervisor *sup, const char *instance, const
 			ark_supervisor_close(sup);
 			return ark_err_set(err, -ECHILD, "%s", sup->failure);
 		}
-		int running = 0, dead = 0;
-		for (int a = 0; a < ARK_AGENT_COUNT; a++) {
-			running += atomic_load(&sup->map.pipeline->agents[a].state) == ARK_PROC_RUNNING;
-			dead += sup->children[a].pid == 0;
-		}
-		if (running == ARK_AGENT_COUNT)
-			break;
-		if (dead || ark_now_ns() > deadline) {
+		if (restart_due(sup, err)) {
 			ark_supervisor_stop(sup, true);
 			ark_supervisor_close(sup);
-			return ark_err_set(err, -ECHILD, "%s: see the agents' logs in $ARK_LOG_DIR (default ./ark-data/logs)",
-					   dead ? "an agent exited during start-up" : "the agents did not start within 30 s");
+			return -ECHILD;
+		}
+		int running = 0;
+		for (int a = 0; a < ARK_AGENT_COUNT; a++)
+			running += atomic_load(&sup->map.pipeline->agents[a].state) == ARK_PROC_RUNNING &&
+				   sup->children[a].pid != 0;
+		if (running == ARK_AGENT_COUNT)
+			break;
+		if (ark_now_ns() > deadline) {
+			ark_supervisor_stop(sup, true);
+			ark_supervisor_close(sup);
+			return ark_err_set(err, -ECHILD, "the agents did not start within 30 s: see their logs in $ARK_LOG_DIR (default ./ark-data/logs)");
 		}
 		struct timespec ts = {0, 2 * 1000 * 1000};
 		nanosleep(&ts, NULL);
@@ -439,6 +443,29 @@ static void reap(struct ark_supervisor *sup)
 			(unsigned long long)(delay / 1000000));
 		c->backoff_ns = c->backoff_ns * 2 > BACKOFF_MAX_NS ? BACKOFF_MAX_NS : c->backoff_ns * 2;
 	}
+}
+
+/* Start again every dead child whose back-off has passed. */
+static int restart_due(struct ark_supervisor *sup, struct ark_err *err)
+{
+	uint64_t now = ark_now_ns();
+	struct ark_pipeline *p = sup->map.pipeline;
+	for (int i = 0; i < sup->child_count && !sup->stopping; i++) {
+		struct ark_child *c = &sup->children[i];
+		if (c->pid || c->finished || !c->restart_at_ns || now < c->restart_at_ns)
+			continue;
+		if (c->is_source && (sup->sources_stopped || (c->endless && sup->endless_stopped)))
+			continue;
+		c->restart_at_ns = 0;
+		c->restarts++;
+		sup->total_restarts++;
+		if (!c->auxiliary)
+			ark_control_restarts_add(c->is_source ? &p->sources[c->index] : &p->agents[c->index]);
+		int rc = spawn(sup, c);
+		if (rc)
+			return ark_err_set(err, rc, "cannot restart %s: %s", c->name, strerror(-rc));
+	}
+	return 0;
 }
 
 /* Events waiting for an agent: its input ring(s). */
@@ -551,21 +578,8 @@ int ark_supervisor_poll(struct ark_supervisor *sup, struct ark_err *err)
 		return ark_err_set(err, -ECHILD, "%s", sup->failure);
 	uint64_t now = ark_now_ns();
 	struct ark_pipeline *p = sup->map.pipeline;
-	for (int i = 0; i < sup->child_count && !sup->stopping; i++) {
-		struct ark_child *c = &sup->children[i];
-		if (c->pid || c->finished || !c->restart_at_ns || now < c->restart_at_ns)
-			continue;
-		if (c->is_source && (sup->sources_stopped || (c->endless && sup->endless_stopped)))
-			continue;
-		c->restart_at_ns = 0;
-		c->restarts++;
-		sup->total_restarts++;
-		struct ark_agent_control *control = c->is_source ? &p->sources[c->index] : &p->agents[c->index];
-		ark_control_restarts_add(control);
-		int rc = spawn(sup, c);
-		if (rc)
-			return ark_err_set(err, rc, "cannot restart %s: %s", c->name, strerror(-rc));
-	}
+	if (restart_due(sup, err))
+		return -ECHILD;
 	if (sup->watchdog.enabled && !sup->stopping)
 		watch_agents(sup, now);
 	ark_log_flush(sup->log);
