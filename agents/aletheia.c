@@ -40,6 +40,10 @@ struct core_batch {
  * events behind it. Its rows are rebuilt from the journal after a crash. */
 struct core_writer {
 	struct aletheia *al;
+	bool metrics_on;                    /* the core writer thread is their one writer */
+	struct ark_metrics_hist_handle db_write;
+	struct ark_metrics_handle db_lag;
+	_Atomic uint64_t pushed_seq;        /* highest seq handed to the writer */
 	void *ring_memory;
 	struct ark_ring *ring;
 	struct ark_ring_producer producer;  /* Aletheia's thread */
@@ -61,6 +65,8 @@ struct aletheia {
 	bool metrics_on;
 	struct ark_metrics_hist_handle pass_latency;
 	struct ark_metrics_hist_handle process[ARK_AGENT_COUNT];
+	struct ark_metrics_hist_handle journal_write;
+	struct ark_metrics_handle journal_lag;
 	struct ark_store_config cfg;
 	struct ark_journal *journal;
 	struct ark_core *core;
@@ -267,9 +273,17 @@ static void *core_writer_main(void *arg)
 			ark_ring_release(&in, n);
 		}
 		uint64_t now = ark_now_ns();
-		if (al->batch->first_queued_ns && (now - al->batch->first_queued_ns >= CORE_BATCH_NS || rc != 0))
+		if (al->batch->first_queued_ns && (now - al->batch->first_queued_ns >= CORE_BATCH_NS || rc != 0)) {
+			uint64_t t0 = ark_now_ns();
 			if (core_flush(al, &err))
 				core_error(w, "mutable core batch failed", &err);
+			else if (w->metrics_on)
+				ark_metrics_histogram_record_ns(w->db_write, ark_now_ns() - t0);
+		}
+		if (w->metrics_on) {
+			uint64_t pushed = atomic_load_explicit(&w->pushed_seq, memory_order_relaxed);
+			ark_metrics_gauge_set(w->db_lag, pushed > al->core_applied_seq ? (double)(pushed - al->core_applied_seq) : 0);
+		}
 		if (rc != 0) {
 			if (ark_core_checkpoint(al->core, false, &err) == -EAGAIN)
 				atomic_fetch_add_explicit(&w->starved, 1, memory_order_relaxed);
@@ -314,6 +328,7 @@ static void core_push(struct core_writer *w, const struct ark_event *e)
 		;
 	memcpy(ark_ring_slot(&w->producer, 0), e, sizeof *e);
 	ark_ring_commit(&w->producer, 1);
+	atomic_store_explicit(&w->pushed_seq, e->seq, memory_order_relaxed);
 }
 
 static void core_writer_stop(struct core_writer *w)
@@ -357,6 +372,9 @@ static uint32_t release_written(struct aletheia *al, uint32_t peeked)
 		k++;
 	if (k == 0)
 		return 0;
+	uint64_t now = ark_now_ns();
+	if (al->metrics_on)
+		ark_metrics_gauge_set(al->journal_lag, al->appended_seq > written ? (double)(al->appended_seq - written) : 0);
 	ark_undo_begin(ctx);
 	ark_undo_save(ctx, s, offsetof(struct ark_aletheia_state, latency));
 	uint32_t mirror_room = 0;
@@ -374,6 +392,10 @@ static uint32_t release_written(struct aletheia *al, uint32_t peeked)
 		if (!s->first_in_ns)
 			s->first_in_ns = e->stamp_in_ns[ARK_AGENT_KYLE];
 		s->last_out_ns = e->stamp_out_ns[ARK_AGENT_ALETHEIA];
+		if (al->metrics_on)
+			ark_metrics_histogram_record_ns(al->journal_write, now > e->stamp_out_ns[ARK_AGENT_ALETHEIA]
+										   ? now - e->stamp_out_ns[ARK_AGENT_ALETHEIA]
+										   : 0);
 		if (trace_complete(e)) {
 			s->complete++;
 			record_latency(al, ctx, e);
@@ -462,6 +484,12 @@ int ark_aletheia_main(struct ark_agent_ctx *ctx)
 			ark_metrics_histogram(&al.metrics, ARK_M_PASS_LATENCY, NULL, NULL, &al.pass_latency, &err) == 0;
 	for (int a = 0; al.metrics_on && a < ARK_AGENT_COUNT; a++)
 		al.metrics_on = ark_metrics_histogram(&al.metrics, process_names[a], NULL, NULL, &al.process[a], &err) == 0;
+	if (al.metrics_on)
+		al.metrics_on = ark_metrics_histogram(&al.metrics, ARK_M_JOURNAL_WRITE_LATENCY, NULL, NULL, &al.journal_write, &err) == 0 &&
+				ark_metrics_gauge(&al.metrics, ARK_M_JOURNAL_LAG, NULL, NULL, &al.journal_lag, &err) == 0;
+	al.writer.metrics_on = al.metrics_on &&
+			       ark_metrics_histogram(&al.metrics, ARK_M_DB_WRITE_LATENCY, NULL, NULL, &al.writer.db_write, &err) == 0 &&
+			       ark_metrics_gauge(&al.metrics, ARK_M_DB_LAG, NULL, NULL, &al.writer.db_lag, &err) == 0;
 	if (!al.metrics_on)
 		ark_log(ctx->log, "warn", "latency metrics off: %s", err.msg);
 	if (core_writer_start(&al.writer, &al, &err)) {

@@ -6,12 +6,19 @@
  * ark-metrics job and ark_pass_latency_ms_count equal to the provider's count,
  * then follow a change of that count. Prometheus runs on a free loopback port
  * with a temporary storage dir and is stopped (SIGTERM, then SIGKILL) at the end.
- *   test_prometheus_scrape make-test-certs.sh DEPLOY_DIR */
+ *   test_prometheus_scrape make-test-certs.sh DEPLOY_DIR
+ *
+ * With a third argument, the path of `ark`, the server is the real pipeline's
+ * (`ark run` with METRICS_TLS_* set, mutual TLS): Prometheus must show up == 1
+ * and an ark_pass_latency_ms_count equal to the count of events the pipeline
+ * itself journaled (read from its segment), and ark_availability == 1.
+ *   test_prometheus_scrape make-test-certs.sh DEPLOY_DIR ARK */
 #include <signal.h>
 #include <fcntl.h>
 #include <sys/wait.h>
 
 #include "../http/http_test.h"
+#include "agents/agents.h"
 
 static char tmpdir[256];
 static pid_t prom_pid = -1;
@@ -123,9 +130,66 @@ static void stop_prometheus(void)
 	prom_pid = -1;
 }
 
+static pid_t ark_pid = -1;
+
+/* `ark run` slowly (one event every 2 s), serving its metrics over mutual TLS;
+ * returns the metrics server's port. */
+static uint16_t start_pipeline(const char *ark, const char *certs, char *instance, size_t cap)
+{
+	char path[600], data[600];
+	snprintf(instance, cap, "promtest%d", (int)getpid());
+	snprintf(data, sizeof(data), "%s/data", certs);
+	setenv("ARK_DATA_DIR", data, 1);
+	setenv("ARK_INSTANCE", instance, 1);
+	setenv("ARK_JOURNAL_SYNC", "none", 1);
+	setenv("METRICS_PORT", "0", 1);
+	snprintf(path, sizeof(path), "%s/server.crt", certs);
+	setenv("METRICS_TLS_CERT", path, 1);
+	snprintf(path, sizeof(path), "%s/server.key", certs);
+	setenv("METRICS_TLS_KEY", path, 1);
+	snprintf(path, sizeof(path), "%s/ca.crt", certs);
+	setenv("METRICS_TLS_CLIENT_CA", path, 1);
+	snprintf(path, sizeof(path), "%s/run.out", certs);
+	ark_pid = fork();
+	CHECK(ark_pid >= 0);
+	if (ark_pid == 0) {
+		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execl(ark, "ark", "run", "--rate", "0.5", "--duration", "30", "--violations", "0", "--quiet", (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 500; i++) {
+		struct ark_pipeline_map map;
+		struct ark_err err;
+		if (ark_pipeline_attach(&map, instance, &err) == 0) {
+			uint16_t port = (uint16_t)atomic_load(&map.pipeline->metrics_port);
+			ark_pipeline_detach(&map);
+			if (port)
+				return port;
+		}
+		usleep(20 * 1000);
+	}
+	CHECK_MSG(false, "ark run's metrics server never published its port (see %s)", path);
+	return 0;
+}
+
+static uint64_t pipeline_journaled(const char *instance)
+{
+	struct ark_pipeline_map map;
+	struct ark_err err;
+	CHECK_MSG(ark_pipeline_attach(&map, instance, &err) == 0, "%s", err.msg);
+	uint64_t n = atomic_load(&map.pipeline->counters.journaled);
+	ark_pipeline_detach(&map);
+	return n;
+}
+
 int main(int argc, char **argv)
 {
-	CHECK_MSG(argc == 3, "usage: test_prometheus_scrape make-test-certs.sh DEPLOY_DIR");
+	CHECK_MSG(argc == 3 || argc == 4, "usage: test_prometheus_scrape make-test-certs.sh DEPLOY_DIR [ARK]");
+	bool pipeline = argc == 4;
 	CHECK_MSG(access("/usr/bin/prometheus", X_OK) == 0, "/usr/bin/prometheus missing: apt-get install prometheus");
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	const char *certs = make_certs(argv[1], 0);
@@ -141,7 +205,12 @@ int main(int argc, char **argv)
 	snprintf(cfg.tls_key, sizeof(cfg.tls_key), "%s/server.key", certs);
 	snprintf(cfg.tls_client_ca, sizeof(cfg.tls_client_ca), "%s/ca.crt", certs);
 	struct test_server ts;
-	CHECK_MSG(ts_start(&ts, &cfg, &p) == 0, "%s", ts.err.msg);
+	memset(&ts, 0, sizeof ts);
+	char instance[64] = "";
+	if (pipeline)
+		ts.port = start_pipeline(argv[3], certs, instance, sizeof instance);
+	else
+		CHECK_MSG(ts_start(&ts, &cfg, &p) == 0, "%s", ts.err.msg);
 
 	/* Prometheus's configuration: the deploy file itself, adapted */
 	char path[512], val[64];
@@ -194,6 +263,35 @@ int main(int argc, char **argv)
 	}
 	CHECK_MSG(up, "up{job=\"ark-metrics\"} never became 1 (last: %s)", val);
 	double first_ms = (double)(ark_now_ns() - t0) / 1e6;
+	if (pipeline) {
+		/* What Prometheus scraped equals what the pipeline counted. Events
+		 * come every 2 s and scrapes every second, so the two are read in
+		 * the same quiet second within a few tries. */
+		uint64_t journaled = 0;
+		bool matched = false;
+		for (int i = 0; i < 100 && !matched; i++) {
+			if (query_one(pport, "ark_pass_latency_ms_count{job=\"ark-metrics\"}", val, sizeof(val))) {
+				journaled = pipeline_journaled(instance);
+				matched = journaled >= 2 && strtoull(val, NULL, 10) == journaled;
+			}
+			if (!matched)
+				usleep(300 * 1000);
+		}
+		CHECK_MSG(matched, "ark_pass_latency_ms_count from Prometheus %s, the pipeline journaled %llu", val,
+			  (unsigned long long)journaled);
+		CHECK_MSG(wait_value(pport, "ark_availability{job=\"ark-metrics\"}", "1", 10000, val, sizeof(val)),
+			  "ark_availability: %s", val);
+		stop_prometheus();
+		kill(ark_pid, SIGINT);   /* Ctrl-C: drain and stop */
+		int st;
+		CHECK(waitpid(ark_pid, &st, 0) == ark_pid);
+		CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "ark run ended with status 0x%x", st);
+		rm_rf(certs);
+		curl_global_cleanup();
+		printf("prometheus scrape of the pipeline over mutual TLS: up after %.0f ms, ark_pass_latency_ms_count %llu == journaled\n",
+		       first_ms, (unsigned long long)journaled);
+		return 0;
+	}
 	CHECK_MSG(wait_value(pport, "ark_pass_latency_ms_count{job=\"ark-metrics\"}", "1234", 10000, val, sizeof(val)),
 		  "ark_pass_latency_ms_count: %s, expected 1234", val);
 	CHECK_MSG(wait_value(pport, "ark_availability{job=\"ark-metrics\"}", "1", 10000, val, sizeof(val)),
