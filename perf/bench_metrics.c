@@ -12,6 +12,9 @@
 #include "common/common.h"
 #include "metrics/metrics.h"
 #include "perf/perf.h"
+#include "http/http.h"
+#include <pthread.h>
+#include <stdatomic.h>
 #include "shm/shm.h"
 
 #include <getopt.h>
@@ -192,6 +195,82 @@ static int bench_render(uint32_t series, uint64_t runs, struct render_result *ou
 	return 0;
 }
 
+/* ---- Scrapes per second over TLS: the metrics server (http/) rendering a
+ * registry of the pipeline's size, a client in the same process. ---- */
+struct scrape_server {
+	struct ark_metrics *reg;
+	struct ark_http_config config;
+	struct ark_metrics_buf buf;
+	_Atomic uint32_t port;
+	_Atomic int failed;
+	atomic_bool stop;
+	struct ark_err err;
+};
+
+static int scrape_render(void *ctx, enum ark_http_format format, struct ark_http_buf *out)
+{
+	struct scrape_server *ss = ctx;
+	ark_metrics_buf_reset(&ss->buf);
+	int rc = format == ARK_HTTP_FORMAT_OPENMETRICS ? ark_metrics_render_openmetrics(ss->reg, &ss->buf)
+						       : ark_metrics_render_prometheus(ss->reg, &ss->buf);
+	return rc ? rc : ark_http_buf_append(out, ss->buf.data, ss->buf.len);
+}
+
+static void *scrape_server_main(void *arg)
+{
+	struct scrape_server *ss = arg;
+	struct ark_http_provider provider = {.ctx = ss, .metrics = scrape_render};
+	struct ark_http_server *server;
+	/* h2o's loop is per thread: the server is made where it runs. */
+	if (ark_http_server_create(&server, &ss->config, &provider, &ss->err)) {
+		atomic_store(&ss->failed, 1);
+		return NULL;
+	}
+	atomic_store(&ss->port, ark_http_server_port(server));
+	ark_http_server_run(server, &ss->stop);
+	ark_http_server_destroy(server);
+	return NULL;
+}
+
+/* NAN when the test certificates cannot be made (openssl, the script). */
+static double bench_tls_scrapes(struct ark_metrics *reg, double seconds)
+{
+	char dir[] = "/tmp/ark-perf-scrape-XXXXXX", cmd[1024];
+	if (!mkdtemp(dir))
+		return NAN;
+	snprintf(cmd, sizeof cmd, "sh '%s/deploy/prometheus/make-test-certs.sh' '%s' >/dev/null 2>&1", ARK_SOURCE_DIR, dir);
+	double sps = NAN;
+	if (system(cmd) == 0) {
+		static struct scrape_server ss;
+		memset(&ss, 0, sizeof ss);
+		ss.reg = reg;
+		ark_metrics_buf_init(&ss.buf);
+		ark_http_config_default(&ss.config);
+		ss.config.port = 0;
+		snprintf(ss.config.tls_cert, sizeof ss.config.tls_cert, "%s/server.crt", dir);
+		snprintf(ss.config.tls_key, sizeof ss.config.tls_key, "%s/server.key", dir);
+		pthread_t thread;
+		if (pthread_create(&thread, NULL, scrape_server_main, &ss) == 0) {
+			for (int i = 0; i < 500 && !atomic_load(&ss.port) && !atomic_load(&ss.failed); i++)
+				usleep(10000);
+			char ca[600];
+			snprintf(ca, sizeof ca, "%s/ca.crt", dir);
+			struct ark_err err = {0};
+			if (atomic_load(&ss.port) && ark_http_bench_scrapes((uint16_t)atomic_load(&ss.port), ca, NULL, NULL, seconds, &sps, &err))
+				fprintf(stderr, "ark perf metrics: scrapes: %s\n", err.msg);
+			atomic_store(&ss.stop, true);
+			pthread_join(thread, NULL);
+			if (atomic_load(&ss.failed))
+				fprintf(stderr, "ark perf metrics: scrape server: %s\n", ss.err.msg);
+		}
+		ark_metrics_buf_free(&ss.buf);
+	}
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "ark perf metrics: could not remove %s\n", dir);
+	return sps;
+}
+
 static int metrics_bench_main(int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -282,6 +361,7 @@ static int metrics_bench_main(int argc, char **argv)
 		fprintf(stderr, "ark perf metrics: %s\n", err.msg);
 		return 1;
 	}
+	double scrapes_per_s = bench_tls_scrapes(&reg, quick ? 0.5 : 3);
 	ark_shm_detach(&shm);
 	/* The pipeline's throughput while /metrics is scraped 100 times a second,
 	 * against the same pipeline unscraped, alternating, medians. */
@@ -316,6 +396,7 @@ static int metrics_bench_main(int argc, char **argv)
 		ark_json_number(&j, "render_1k_series_ms", r1k.prom_ms);
 		ark_json_number(&j, "render_10k_series_ms", r10k.prom_ms);
 		ark_json_number(&j, "pipeline_scraped_vs_unscraped_ratio", ratio);
+		ark_json_number(&j, "tls_scrapes_per_s", scrapes_per_s);
 		ark_json_object_end(&j);
 		ark_json_object_begin(&j, "detail");
 		ark_json_number(&j, "histogram_baseline_ns", m_hbase);
@@ -346,6 +427,7 @@ static int metrics_bench_main(int argc, char **argv)
 		printf("  OpenMetrics 1.0    %9.3f   %9.3f\n", r1k.om_ms, r10k.om_ms);
 		printf("  JSON (5 min)       %9.3f   %9.3f\n", r1k.json_ms, r10k.json_ms);
 		printf("ticker snapshot %.1f us, SLO evaluation %.1f us at 10k series\n", r10k.tick_us, r10k.slo_us);
+		printf("scrapes over TLS (HTTP/1.1 keep-alive): %.0f per second\n", scrapes_per_s);
 		if (pipeline_runs)
 			printf("pipeline scraped 100/s vs unscraped: %.3f (%.0f vs %.0f events/s)\n", ratio,
 			       ark_perf_median(scraped, pipeline_runs), ark_perf_median(unscraped, pipeline_runs));
