@@ -1,9 +1,9 @@
 /* cli/supervise.c — start, watch, restart and stop the processes of one
  * pipeline instance (see supervise.h).
  *
- * A child that dies while the run goes on is restarted after a back-off that
- * doubles from 100 ms to 30 s, with +-20 % jitter, and starts over after a
- * healthy minute; more than 10 crashes within a minute stop the run (a crash
+ * A child that dies while the run goes on is restarted at once the first time,
+ * then after a back-off that doubles from 100 ms to 30 s, with +-20 % jitter,
+ * and starts over after a healthy minute; more than 10 crashes within a minute stop the run (a crash
  * loop is not healed by restarting). A child that exits with status 2
  * reported a configuration error: it is not retried. An agent with input
  * waiting and no progress for WATCHDOG_HANG_MS is hung: SIGABRT, SIGKILL a
@@ -163,6 +163,9 @@ static int spawn(struct ark_supervisor *sup, struct ark_child *c)
 	if (pid < 0)
 		return -errno;
 	if (pid == 0) {
+		sigset_t none;   /* ark run blocks SIGCHLD to wait on it: not for the children */
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
 		execv(sup->exe, (char *const *)argv);
 		fprintf(stderr, "ark: cannot run %s: %s\n", sup->exe, strerror(errno));
 		_exit(127);
@@ -298,7 +301,7 @@ int ark_supervisor_start(struct ark_supervisor *sup, const char *instance, const
 		struct ark_child *c = &sup->children[sup->child_count++];
 		snprintf(c->name, sizeof c->name, "%s", ark_agent_file_name((enum ark_agent)a));
 		c->index = a;
-		c->backoff_ns = BACKOFF_MIN_NS;
+		c->backoff_ns = 0;
 	}
 	for (int s = 0; s < config.source_count; s++) {
 		struct ark_child *c = &sup->children[sup->child_count++];
@@ -306,7 +309,7 @@ int ark_supervisor_start(struct ark_supervisor *sup, const char *instance, const
 		c->is_source = true;
 		c->endless = config.source_kinds[s] == ARK_SOURCE_TCP;
 		c->index = s;
-		c->backoff_ns = BACKOFF_MIN_NS;
+		c->backoff_ns = 0;
 	}
 	bool metrics_enabled = true;
 	if (ark_env_bool("METRICS_SERVER_ENABLED", true, &metrics_enabled, err)) {
@@ -317,7 +320,7 @@ int ark_supervisor_start(struct ark_supervisor *sup, const char *instance, const
 		struct ark_child *c = &sup->children[sup->child_count++];
 		snprintf(c->name, sizeof c->name, "metrics_server");
 		c->auxiliary = true;
-		c->backoff_ns = BACKOFF_MIN_NS;
+		c->backoff_ns = 0;
 	}
 	/* Downstream first, so every consumer is waiting when data arrives. */
 	for (int i = ARK_AGENT_COUNT - 1; i >= 0; i--) {
@@ -434,14 +437,16 @@ static void reap(struct ark_supervisor *sup)
 			continue;
 		}
 		if (now - c->started_ns > CRASH_WINDOW_NS)
-			c->backoff_ns = BACKOFF_MIN_NS;   /* it had been healthy: start over */
+			c->backoff_ns = 0;   /* it had been healthy: start over */
 		uint64_t delay = jittered(sup, c->backoff_ns);
 		c->restart_at_ns = now + delay;
 		printf("  %s (pid %d) died: %s; restarting in %.2f s\n", c->name, (int)pid, why, (double)delay / 1e9);
 		fflush(stdout);
 		ark_log(sup->log, "warn", "agent died name=%s pid=%d why=\"%s\" restart_in_ms=%llu", c->name, (int)pid, why,
 			(unsigned long long)(delay / 1000000));
-		c->backoff_ns = c->backoff_ns * 2 > BACKOFF_MAX_NS ? BACKOFF_MAX_NS : c->backoff_ns * 2;
+		/* The first crash restarts at once; repeated ones back off. */
+		c->backoff_ns = c->backoff_ns < BACKOFF_MIN_NS ? BACKOFF_MIN_NS
+			      : c->backoff_ns * 2 > BACKOFF_MAX_NS ? BACKOFF_MAX_NS : c->backoff_ns * 2;
 	}
 }
 

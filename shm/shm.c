@@ -256,7 +256,7 @@ int ark_shm_attach(struct ark_shm *shm, const char *name, size_t expected_size, 
 				   "%s is not an ARK segment: it holds %lld bytes, less than the %zu-byte header",
 				   shm->path, (long long)st.st_size, sizeof(struct ark_shm_header));
 	}
-	rc = map_fd(shm, fd, (size_t)st.st_size, 1, err);
+	rc = map_fd(shm, fd, (size_t)st.st_size, 0, err);   /* pages exist (creation populated them): fault them in as used, so a restarted agent attaches in microseconds */
 	close(fd);
 	if (rc)
 		return rc;
