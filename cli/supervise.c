@@ -1,10 +1,11 @@
 /* cli/supervise.c — start, watch, restart and stop the processes of one
  * pipeline instance (see supervise.h).
  *
- * A child that dies while the run goes on is restarted at once the first time,
- * then after a back-off that doubles from 100 ms to 30 s, with +-20 % jitter,
- * and starts over after a healthy minute; more than 10 crashes within a minute stop the run (a crash
- * loop is not healed by restarting). A child that exits with status 2
+ * A child that dies after handling events is restarted at once; one that
+ * dies before handling anything is crashing in a loop: it is restarted after
+ * a back-off that doubles from 100 ms to 30 s, with +-20 % jitter, and more
+ * than 5 such deaths within a minute stop the run (a crash loop is not
+ * healed by restarting). A child that exits with status 2
  * reported a configuration error: it is not retried. An agent with input
  * waiting and no progress for WATCHDOG_HANG_MS is hung: SIGABRT, SIGKILL a
  * second later, restarted. An agent whose time per event passes
@@ -31,7 +32,7 @@
 #define BACKOFF_MIN_NS (100ull * 1000 * 1000)
 #define BACKOFF_MAX_NS (30ull * 1000 * 1000 * 1000)
 #define CRASH_WINDOW_NS (60ull * 1000 * 1000 * 1000)
-#define CRASH_LIMIT 10
+#define CRASH_LIMIT 5      /* deaths before handling anything, per window */
 
 static void reap(struct ark_supervisor *sup);
 static int restart_due(struct ark_supervisor *sup, struct ark_err *err);
@@ -173,6 +174,10 @@ static int spawn(struct ark_supervisor *sup, struct ark_child *c)
 	c->pid = pid;
 	c->started_ns = ark_now_ns();
 	c->progress_ns = c->started_ns;
+	if (!c->auxiliary && sup->map.pipeline) {
+		struct ark_pipeline *p = sup->map.pipeline;
+		c->events_at_start = atomic_load(c->is_source ? &p->sources[c->index].events : &p->agents[c->index].events);
+	}
 	c->abort_sent_ns = 0;
 	pid_file(sup, c->name, pid);
 	return 0;
@@ -430,14 +435,24 @@ static void reap(struct ark_supervisor *sup)
 			sup->crash_window_start_ns = now;
 			sup->crashes_in_window = 0;
 		}
-		if (++sup->crashes_in_window > CRASH_LIMIT) {
+		/* A process that handled events before it died was healthy: it is
+		 * replaced at once and its back-off starts over. One that died
+		 * before handling anything is crashing in a loop: it backs off,
+		 * and more than CRASH_LIMIT of those within a minute stop the run
+		 * (systemd's own restart limits take over from there). */
+		struct ark_pipeline *pl = sup->map.pipeline;
+		bool worked = !c->auxiliary && pl &&
+			      atomic_load(c->is_source ? &pl->sources[c->index].events : &pl->agents[c->index].events) >
+				      c->events_at_start;
+		if (worked) {
+			c->backoff_ns = 0;
+		} else if (!c->auxiliary && ++sup->crashes_in_window > CRASH_LIMIT) {
 			sup->failed = true;
 			snprintf(sup->failure, sizeof sup->failure,
-				 "more than %d crashes within a minute (last: %s, %s): stopping", CRASH_LIMIT, c->name, why);
+				 "more than %d processes died before handling anything within a minute (last: %s, %s): stopping",
+				 CRASH_LIMIT, c->name, why);
 			continue;
 		}
-		if (now - c->started_ns > CRASH_WINDOW_NS)
-			c->backoff_ns = 0;   /* it had been healthy: start over */
 		uint64_t delay = jittered(sup, c->backoff_ns);
 		c->restart_at_ns = now + delay;
 		printf("  %s (pid %d) died: %s; restarting in %.2f s\n", c->name, (int)pid, why, (double)delay / 1e9);
@@ -447,6 +462,8 @@ static void reap(struct ark_supervisor *sup)
 		/* The first crash restarts at once; repeated ones back off. */
 		c->backoff_ns = c->backoff_ns < BACKOFF_MIN_NS ? BACKOFF_MIN_NS
 			      : c->backoff_ns * 2 > BACKOFF_MAX_NS ? BACKOFF_MAX_NS : c->backoff_ns * 2;
+		if (worked)
+			c->backoff_ns = 0;   /* the next death of a working process is again restarted at once */
 	}
 }
 

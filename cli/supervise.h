@@ -27,6 +27,7 @@ struct ark_child {
 	uint64_t backoff_ns;
 	uint64_t restart_at_ns;    /* when a dead child is due to start again */
 	uint64_t started_ns;
+	uint64_t events_at_start;  /* its control block's events when it started */
 	int last_status;
 	/* hang detection: progress seen, and when */
 	uint64_t progress_value;
