@@ -79,7 +79,7 @@ static inline void ark_control_restarts_add(struct ark_agent_control *control)
 }
 
 /* Add to a counter that has one writer (no read-modify-write). */
-static inline void ark_control_add_public(_Atomic uint64_t *counter, uint64_t n)
+static inline void ark_control_add(_Atomic uint64_t *counter, uint64_t n)
 {
 	atomic_store_explicit(counter, atomic_load_explicit(counter, memory_order_relaxed) + n, memory_order_relaxed);
 }

@@ -184,12 +184,6 @@ bool ark_agent_stop_requested(const struct ark_agent_ctx *ctx);
 /* Pin to ARK_CPU_<NAME> when set; records the CPU in the control block. */
 int ark_agent_pin(const char *upper_name, struct ark_agent_control *control, struct ark_err *err);
 
-static inline void ark_control_add(_Atomic uint64_t *counter, uint64_t n)
-{
-	/* Single writer: a load and a store, no read-modify-write. */
-	atomic_store_explicit(counter, atomic_load_explicit(counter, memory_order_relaxed) + n,
-			      memory_order_relaxed);
-}
 
 /* Agent bodies. */
 int ark_kyle_main(struct ark_agent_ctx *ctx);

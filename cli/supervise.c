@@ -508,7 +508,7 @@ static void quarantine(struct ark_supervisor *sup, struct ark_child *c, struct a
 	atomic_store(&control->quarantined, 1);
 	c->quarantined = true;
 	sup->total_quarantines++;
-	ark_control_add_public(&sup->map.pipeline->counters.quarantines[c->index], 1);
+	ark_control_add(&sup->map.pipeline->counters.quarantines[c->index], 1);
 	printf("  %s quarantined: %s (it fails closed; `ark release %s` lifts it)\n", c->name, reason, c->name);
 	fflush(stdout);
 	ark_log(sup->log, "error", "agent quarantined name=%s pid=%d reason=\"%s\"", c->name, (int)c->pid, reason);
@@ -546,7 +546,7 @@ static void watch_agents(struct ark_supervisor *sup, uint64_t now)
 			kill(c->pid, SIGABRT);
 			c->abort_sent_ns = now;
 			sup->total_hangs++;
-			ark_control_add_public(&p->counters.hangs[a], 1);
+			ark_control_add(&p->counters.hangs[a], 1);
 		} else if (c->abort_sent_ns && now > c->abort_sent_ns && now - c->abort_sent_ns > w->kill_grace_ns) {
 			ark_log(sup->log, "error", "agent still there after SIGABRT name=%s pid=%d: SIGKILL", c->name, (int)c->pid);
 			kill(c->pid, SIGKILL);
