@@ -265,8 +265,7 @@ static double bench_tls_scrapes(struct ark_metrics *reg, double seconds)
 		}
 		ark_metrics_buf_free(&ss.buf);
 	}
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
+	if (ark_perf_remove_tree(dir) != 0)
 		fprintf(stderr, "ark perf metrics: could not remove %s\n", dir);
 	return sps;
 }

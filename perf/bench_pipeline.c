@@ -151,9 +151,7 @@ int ark_perf_run_pipeline(double rate, double duration, int cpus, double scrape_
 		json[r] = '\0';
 		fclose(f);
 	}
-	char cleanup[PATH_MAX + 64];
-	snprintf(cleanup, sizeof cleanup, "chmod -R u+w '%s'; rm -rf '%s'", dir, dir);
-	if (system(cleanup) != 0)
+	if (ark_perf_remove_tree(dir) != 0)
 		fprintf(stderr, "ark perf pipeline: could not remove %s\n", dir);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		return ark_err_set(err, -EIO, "ark run at rate %g ended with status 0x%x: %s", rate, status, json);

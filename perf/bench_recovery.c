@@ -219,9 +219,7 @@ static int recovery_main(int argc, char **argv)
 	}
 	uint64_t records = 0, lost = 0, duplicated = 0;
 	int audit = journal_audit(journal, &records, &lost, &duplicated, &err);
-	char cleanup[PATH_MAX + 64];
-	snprintf(cleanup, sizeof cleanup, "chmod -R u+w '%s'; rm -rf '%s'", dir, dir);
-	if (system(cleanup) != 0)
+	if (ark_perf_remove_tree(dir) != 0)
 		fprintf(stderr, "ark perf recovery: could not remove %s\n", dir);
 	if (audit) {
 		fprintf(stderr, "ark perf recovery: journal: %s\n", err.msg);

@@ -4,6 +4,8 @@
 
 #include "common/common.h"
 
+#include <errno.h>
+#include <ftw.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,4 +217,18 @@ void ark_perf_print_machine(FILE *out)
 	uname(&u);
 	cpu_model(model, sizeof model);
 	fprintf(out, "machine: %s, %d CPUs, Linux %s\n", model, ark_cpu_count(), u.release);
+}
+
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	(void)type;
+	(void)ftw;
+	return remove(path) == 0 ? 0 : -errno;
+}
+
+int ark_perf_remove_tree(const char *dir)
+{
+	/* Depth first, without following links: a file before its folder. */
+	return nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }

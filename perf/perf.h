@@ -79,6 +79,10 @@ double ark_tsc_ns_per_tick(void);
 int ark_perf_run_pipeline(double rate, double duration, int cpus, double scrape_hz, double *eps, double *p50,
 			  double *p99, double *p999, double *max, uint64_t *events, struct ark_err *err);
 
+/* Remove a benchmark's temporary directory and everything below it (no
+ * shell); 0 or a negative errno-style code. */
+int ark_perf_remove_tree(const char *dir);
+
 /* ---- The machine, for the JSON "machine" member and the table header ---- */
 void ark_perf_json_machine(struct ark_json *j);
 void ark_perf_print_machine(FILE *out);
