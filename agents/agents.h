@@ -34,7 +34,7 @@
 #include <stdint.h>
 
 #define ARK_PIPELINE_MAGIC 0x31455049504b5241ull /* "ARKPIPE1" */
-#define ARK_PIPELINE_VERSION 1u
+#define ARK_PIPELINE_VERSION 2u
 #define ARK_MAX_SOURCES 4
 #define ARK_MAX_SYMBOLS 4096
 #define ARK_PIPELINE_BATCH 256
@@ -117,6 +117,8 @@ struct ark_pipeline {
 	_Atomic uint32_t mirror_attached;           /* a mirror consumes ring.aletheia */
 	_Atomic uint32_t feed_port;                 /* the TCP feed's bound port, 0 if none */
 	_Atomic uint32_t metrics_port;              /* the metrics server's bound port, 0 if none */
+	_Atomic int32_t metrics_pid;                /* the metrics server, for a watchdog adopting it */
+	_Atomic uint64_t metrics_start_ticks;
 	char instance[64];
 	char rules_path[ARK_PATH_MAX];              /* the installed Graveyard */
 	char rules_hash[72];                        /* its SHA-256, hex */
@@ -168,6 +170,9 @@ struct ark_latency_record *ark_pipeline_latency(const struct ark_pipeline_map *m
 void ark_pipeline_span(const struct ark_pipeline_map *map, uint64_t *first_in_ns, uint64_t *last_out_ns);
 /* The metrics registry in the segment ("metrics" region), this process's view. */
 int ark_pipeline_metrics(const struct ark_pipeline_map *map, struct ark_metrics *reg, struct ark_err *err);
+/* The paper venue's record: orders it executed, and resends it refused as
+ * duplicates of a client order id it had (after Kenny restarted). */
+void ark_pipeline_venue_counts(const struct ark_pipeline_map *map, uint64_t *orders, uint64_t *resends);
 /* HRM's own time per evaluation (ns), in its state region. */
 const struct ark_hist *ark_pipeline_hrm_eval(const struct ark_pipeline_map *map);
 
@@ -176,9 +181,10 @@ const char *ark_pipeline_default_instance(void);
 /* ARK_NODE_ID (0-65535, default 0) and ARK_RING_CAPACITY (default 4096). */
 int ark_pipeline_config_from_env(struct ark_pipeline_config *config, struct ark_err *err);
 
-/* ---- The per-process log: lines go to a buffer, written out off the hot
- * path (ark_log_flush in the idle loop); a full buffer drops lines and counts
- * them, never blocks. $ARK_LOG_DIR/<name>.log, mode 0600. ---- */
+/* ---- The per-process log: lines go to a buffer, written out through
+ * io_uring off the hot path (ark_log_flush in the idle loop); a full buffer
+ * drops lines and counts them, never blocks. $ARK_LOG_DIR/<name>.log, mode
+ * 0600; SIGHUP reopens it (logrotate). ---- */
 struct ark_log;
 struct ark_log *ark_log_open(const char *name, struct ark_err *err);
 void ark_log_close(struct ark_log *log);
@@ -188,12 +194,25 @@ void ark_log_flush(struct ark_log *log);
 /* A line already formatted by a component ("ts level name message ..."). */
 void ark_log_raw(struct ark_log *log, const char *line);
 uint64_t ark_log_dropped(const struct ark_log *log);
+/* Every log of this process reopens its file at its next flush (what SIGHUP
+ * does; for a process that reads SIGHUP from a signalfd). */
+void ark_log_reopen_all(void);
 /* $ARK_LOG_DIR, default $ARK_DATA_DIR/logs, ./ark-data/logs, /var/log/ark in prod. */
 void ark_log_dir(char *out, size_t len);
 
+/* How an agent process starts. */
+struct ark_agent_options {
+	int standby_fd;          /* >= 0: a warm standby; block on this pipe until one byte
+				    (take over) or end of file (exit 0) */
+	double wait_segment_s;   /* wait this long for the instance's segment to appear
+				    (agents started by systemd beside the watchdog) */
+};
+
 /* Run one agent process until the pipeline asks it to stop (or SIGTERM):
  * attach, pin to ARK_CPU_<AGENT>, recover, loop. Returns the exit status. */
-int ark_agent_run(enum ark_agent agent, const char *instance);
+int ark_agent_run(enum ark_agent agent, const char *instance, const struct ark_agent_options *options);
+/* ark_pipeline_attach, retried for up to wait_s while the segment does not exist yet. */
+int ark_pipeline_attach_wait(struct ark_pipeline_map *map, const char *instance, double wait_s, struct ark_err *err);
 
 /* Run the synthetic source as source number `source`. argv holds the
  * generator's options (--rate, --duration, --seed, --violations, --symbols). */

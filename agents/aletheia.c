@@ -57,6 +57,16 @@ struct core_writer {
 	uint32_t error_seq_logged;          /* Aletheia's thread */
 	_Atomic uint64_t starved;
 	uint64_t starved_logged;
+	/* Opened by the writer thread, so a restarted Aletheia journals at once
+	 * while the database opens, checks itself and catches up. */
+	uint64_t catch_up_to;               /* the journal's last seq at start */
+	_Atomic int ready;                  /* 1: core open and caught up; -1: it failed */
+	bool ready_logged;
+	uint64_t open_ns, catch_up_ns, replayed;
+	/* Lines for Aletheia's log from the writer thread (the log has one writer). */
+	char notes[8][320];
+	const char *note_levels[8];
+	uint32_t notes_written, notes_read;  /* under error_lock */
 };
 
 struct aletheia {
@@ -181,7 +191,7 @@ static int core_queue(struct aletheia *al, const struct ark_event *e, struct ark
 /* Bring the Mutable Core up to the journal after a crash. */
 static int core_catch_up(struct aletheia *al, struct ark_err *err)
 {
-	uint64_t journal_last = ark_journal_last_seq(al->journal);
+	uint64_t journal_last = al->writer.catch_up_to;
 	if (al->core_applied_seq >= journal_last)
 		return 0;
 	struct ark_journal_reader *reader;
@@ -213,9 +223,7 @@ static int core_catch_up(struct aletheia *al, struct ark_err *err)
 	ark_journal_reader_close(reader);
 	if (!rc)
 		rc = core_flush(al, err);
-	if (!rc && replayed)
-		ark_log(al->ctx->log, "info", "mutable core caught up from the journal records=%llu applied_seq=%llu",
-			(unsigned long long)replayed, (unsigned long long)al->core_applied_seq);
+	al->writer.replayed = replayed;
 	return rc;
 }
 
@@ -252,11 +260,58 @@ static void core_error(struct core_writer *w, const char *what, const struct ark
 	atomic_fetch_add_explicit(&w->error_seq, 1, memory_order_release);
 }
 
+static void core_note(struct core_writer *w, const char *level, const char *message)
+{
+	pthread_mutex_lock(&w->error_lock);
+	if (w->notes_written - w->notes_read < 8) {
+		uint32_t i = w->notes_written++ % 8;
+		snprintf(w->notes[i], sizeof w->notes[i], "%s", message);
+		w->note_levels[i] = level;
+	}
+	pthread_mutex_unlock(&w->error_lock);
+}
+
+static void core_store_log(void *ctx, int level, const char *message)
+{
+	core_note(ctx, level == 0 ? "info" : level == 1 ? "warn" : "error", message);
+}
+
+/* Open the Mutable Core and bring it up to the journal (the writer thread). */
+static int core_open(struct core_writer *w, struct ark_err *err)
+{
+	struct aletheia *al = w->al;
+	struct ark_store_config cfg = al->cfg;
+	cfg.log = core_store_log;
+	cfg.log_ctx = w;
+	uint64_t t0 = ark_now_ns();
+	struct ark_core_open_info info;
+	int rc = ark_core_open(&al->core, &cfg, 0, &info, err);
+	if (rc)
+		return ark_err_wrap(err, "mutable core");
+	const char *hash = al->ctx->pipeline->rules_hash;
+	struct ark_err meta_err;
+	if (hash[0] && ark_core_meta_set(al->core, "graveyard_hash", hash, &meta_err))
+		core_note(w, "warn", "cannot record the graveyard hash in the mutable core");
+	if (ark_core_journal_applied_seq(al->core, &al->core_applied_seq, &meta_err))
+		al->core_applied_seq = 0;
+	uint64_t t1 = ark_now_ns();
+	rc = core_catch_up(al, err);
+	w->open_ns = t1 - t0;
+	w->catch_up_ns = ark_now_ns() - t1;
+	return rc ? ark_err_wrap(err, "mutable core catch-up from the journal") : 0;
+}
+
 static void *core_writer_main(void *arg)
 {
 	struct core_writer *w = arg;
 	struct aletheia *al = w->al;
 	struct ark_err err = {0};
+	if (core_open(w, &err)) {
+		core_error(w, "cannot open the mutable core", &err);
+		atomic_store_explicit(&w->ready, -1, memory_order_release);
+		return NULL;
+	}
+	atomic_store_explicit(&w->ready, 1, memory_order_release);
 	struct ark_ring_consumer in;
 	struct ark_ring_wait_config wait = {ARK_WAIT_BLOCK, 0, 0};
 	if (ark_ring_consumer_open(&in, w->ring, &wait, &err)) {
@@ -344,6 +399,16 @@ static void core_writer_stop(struct core_writer *w)
 /* Report the core writer's troubles in Aletheia's log (its thread owns it). */
 static void core_writer_report(struct core_writer *w, struct ark_agent_ctx *ctx)
 {
+	pthread_mutex_lock(&w->error_lock);
+	for (; w->notes_read != w->notes_written; w->notes_read++)
+		ark_log(ctx->log, w->note_levels[w->notes_read % 8], "%s", w->notes[w->notes_read % 8]);
+	pthread_mutex_unlock(&w->error_lock);
+	if (!w->ready_logged && atomic_load_explicit(&w->ready, memory_order_acquire) == 1) {
+		w->ready_logged = true;
+		ark_log(ctx->log, "info", "mutable core ready applied_seq=%llu caught_up_records=%llu open_ms=%.1f catch_up_ms=%.1f",
+			(unsigned long long)w->al->core_applied_seq, (unsigned long long)w->replayed,
+			(double)w->open_ns / 1e6, (double)w->catch_up_ns / 1e6);
+	}
 	uint32_t seq = atomic_load_explicit(&w->error_seq, memory_order_acquire);
 	if (seq != w->error_seq_logged) {
 		ark_control_add(&ctx->control->errors, seq - w->error_seq_logged);
@@ -458,6 +523,7 @@ int ark_aletheia_main(struct ark_agent_ctx *ctx)
 	al.cfg.log = log_from_store;
 	al.cfg.log_ctx = ctx->log;
 	struct ark_journal_recovery recovery;
+	uint64_t t_start = ark_now_ns();
 	if (ark_journal_open(&al.journal, &al.cfg, &recovery, &err)) {
 		ark_log(ctx->log, "error", "journal: %s", err.msg);
 		goto done;
@@ -465,18 +531,8 @@ int ark_aletheia_main(struct ark_agent_ctx *ctx)
 	if (recovery.cut)
 		ark_log(ctx->log, "warn", "journal tail cut segment=%s offset=%llu bytes=%llu reason=%s", recovery.segment,
 			(unsigned long long)recovery.offset, (unsigned long long)recovery.bytes_cut, recovery.reason);
-	struct ark_core_open_info info;
-	if (ark_core_open(&al.core, &al.cfg, 0, &info, &err)) {
-		ark_log(ctx->log, "error", "mutable core: %s", err.msg);
-		goto done;
-	}
-	if (ctx->pipeline->rules_hash[0] &&
-	    ark_core_meta_set(al.core, "graveyard_hash", ctx->pipeline->rules_hash, &err))
-		ark_log(ctx->log, "warn", "cannot record the graveyard hash: %s", err.msg);
-	if (ark_core_journal_applied_seq(al.core, &al.core_applied_seq, &err))
-		al.core_applied_seq = 0;
-	if (core_catch_up(&al, &err))
-		ark_log(ctx->log, "error", "mutable core catch-up failed: %s", err.msg);
+	uint64_t t_journal = ark_now_ns();
+	al.writer.catch_up_to = ark_journal_last_seq(al.journal);
 	static const char *const process_names[ARK_AGENT_COUNT] = {ARK_M_KYLE_PROCESS, ARK_M_JOEY_PROCESS,
 								  ARK_M_HRM_PROCESS, ARK_M_KENNY_PROCESS,
 								  ARK_M_ALETHEIA_PROCESS};
@@ -512,14 +568,22 @@ int ark_aletheia_main(struct ark_agent_ctx *ctx)
 	}
 	atomic_store(&control->last_seq, al.appended_seq);
 	atomic_store(&control->state, ARK_PROC_RUNNING);
-	ark_log(ctx->log, "info", "running journal_last_seq=%llu core_applied_seq=%llu io_uring=%d sync=%s",
-		(unsigned long long)al.appended_seq, (unsigned long long)al.core_applied_seq,
-		(int)ark_journal_using_io_uring(al.journal), ark_store_sync_name(al.cfg.sync));
+	ark_log(ctx->log, "info", "running journal_last_seq=%llu io_uring=%d sync=%s journal_open_ms=%.1f start_ms=%.1f",
+		(unsigned long long)al.appended_seq, (int)ark_journal_using_io_uring(al.journal),
+		ark_store_sync_name(al.cfg.sync), (double)(t_journal - t_start) / 1e6,
+		(double)(ark_now_ns() - t_start) / 1e6);
 	ark_log_flush(ctx->log);
 
+	uint64_t last_report = ark_now_ns();
 	for (;;) {
 		uint64_t now = ark_now_ns();
 		atomic_store_explicit(&control->heartbeat_ns, now, memory_order_relaxed);
+		if (now - last_report >= 50 * 1000 * 1000) {
+			/* Log write-out also runs while events flow, off the per-event path. */
+			core_writer_report(&al.writer, ctx);
+			ark_log_flush(ctx->log);
+			last_report = now;
+		}
 		uint32_t n = 0;
 		int rc = ark_ring_peek(&ctx->input, ARK_PIPELINE_BATCH * 2, 5 * 1000 * 1000, &n);
 		if (rc == 0) {
@@ -568,6 +632,11 @@ int ark_aletheia_main(struct ark_agent_ctx *ctx)
 			ark_control_add(&control->events, released);
 			ark_control_add(&ctx->pipeline->counters.journaled, released);
 			atomic_store_explicit(&control->last_seq, s->last_seq, memory_order_relaxed);
+		}
+		if (atomic_load_explicit(&al.writer.ready, memory_order_relaxed) < 0) {
+			core_writer_report(&al.writer, ctx);
+			ark_log(ctx->log, "error", "the mutable core could not be opened: stopping");
+			goto done;
 		}
 		if (rc != 0) {
 			core_writer_report(&al.writer, ctx);

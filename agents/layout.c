@@ -251,3 +251,10 @@ int ark_pipeline_metrics(const struct ark_pipeline_map *map, struct ark_metrics 
 		return ark_err_set(err, -ENOENT, "%s has no metrics region", map->shm.path);
 	return ark_metrics_attach(reg, memory, size, err);
 }
+
+void ark_pipeline_venue_counts(const struct ark_pipeline_map *map, uint64_t *orders, uint64_t *resends)
+{
+	const struct ark_broker_state *venue = ark_pipeline_region(map, "state.broker", NULL);
+	*orders = venue ? venue->orders : 0;
+	*resends = venue ? venue->duplicates : 0;
+}

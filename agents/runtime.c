@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- Undo log ---- */
@@ -258,7 +259,36 @@ out:
 
 /* ---- Entry point of every agent process ---- */
 
-int ark_agent_run(enum ark_agent agent, const char *instance)
+int ark_pipeline_attach_wait(struct ark_pipeline_map *map, const char *instance, double wait_s, struct ark_err *err)
+{
+	uint64_t deadline = ark_now_ns() + (uint64_t)(wait_s * 1e9);
+	for (;;) {
+		int rc = ark_pipeline_attach(map, instance, err);
+		if (rc != -ENOENT || ark_now_ns() >= deadline || stop_signal)
+			return rc;
+		struct timespec ts = {0, 50 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* A warm standby waits here: one byte from the watchdog and it becomes the
+ * agent, end of file (the watchdog closed the pipe or died) and it leaves. */
+static bool standby_released(struct ark_agent_ctx *ctx, int fd)
+{
+	ark_log(ctx->log, "info", "standby pid=%d: ready to take over", (int)getpid());
+	ark_log_flush(ctx->log);
+	if (write(fd, "r", 1) != 1)
+		return false;
+	char go;
+	ssize_t n;
+	do
+		n = read(fd, &go, 1);
+	while (n < 0 && errno == EINTR && !stop_signal);
+	close(fd);
+	return n == 1;
+}
+
+int ark_agent_run(enum ark_agent agent, const char *instance, const struct ark_agent_options *options)
 {
 	struct ark_agent_ctx ctx;
 	struct ark_err err = {0};
@@ -274,7 +304,7 @@ int ark_agent_run(enum ark_agent agent, const char *instance)
 		return 1;
 	}
 	int status = 1;
-	if (ark_pipeline_attach(&ctx.map, instance, &err)) {
+	if (ark_pipeline_attach_wait(&ctx.map, instance, options->wait_segment_s, &err)) {
 		ark_log(ctx.log, "error", "cannot attach: %s", err.msg);
 		fprintf(stderr, "ark agent %s: %s\n", ark_agent_file_name(agent), err.msg);
 		goto done;
@@ -283,8 +313,17 @@ int ark_agent_run(enum ark_agent agent, const char *instance)
 	ctx.control = &ctx.pipeline->agents[agent];
 	ctx.state = ark_pipeline_agent_state(&ctx.map, agent);
 	ctx.undo = ark_pipeline_agent_undo(&ctx.map, agent);
-	if (ark_ring_wait_from_env(&ctx.wait, &err) ||
-	    ark_agent_pin(ark_agent_file_name(agent), ctx.control, &err)) {
+	if (ark_ring_wait_from_env(&ctx.wait, &err)) {
+		ark_log(ctx.log, "error", "configuration: %s", err.msg);
+		fprintf(stderr, "ark agent %s: %s\n", ark_agent_file_name(agent), err.msg);
+		status = 2;
+		goto detach;
+	}
+	if (options->standby_fd >= 0 && !standby_released(&ctx, options->standby_fd)) {
+		status = 0;   /* not needed: the watchdog let it go */
+		goto detach;
+	}
+	if (ark_agent_pin(ark_agent_file_name(agent), ctx.control, &err)) {
 		ark_log(ctx.log, "error", "configuration: %s", err.msg);
 		fprintf(stderr, "ark agent %s: %s\n", ark_agent_file_name(agent), err.msg);
 		status = 2;

@@ -12,11 +12,16 @@ static int agent_main(int argc, char **argv)
 {
 	if (ark_wants_help(argc, argv) || argc < 2) {
 		fprintf(argc < 2 ? stderr : stdout,
-			"usage: ark agent kyle|joey|hrm|kenny|aletheia [--instance NAME]\n\n"
-			"Runs one agent of a running instance (started by `ark run`, which supervises\n"
-			"them). It attaches to /dev/shm/ark-<instance>, pins itself to ARK_CPU_<AGENT>\n"
-			"when set, resumes from its state in the segment, and runs until the pipeline\n"
-			"stops or it gets SIGTERM (it drains first). Exit status 2: configuration error.\n");
+			"usage: ark agent kyle|joey|hrm|kenny|aletheia [--instance NAME] [--wait-segment SECONDS]\n"
+			"                                             [--standby FD]\n\n"
+			"Runs one agent of a running instance (started by `ark run` or `ark watchdog`,\n"
+			"which supervise them, or by ark-agent@NAME.service). It attaches to\n"
+			"/dev/shm/ark-<instance>, pins itself to ARK_CPU_<AGENT> when set, resumes from\n"
+			"its state in the segment, and runs until the pipeline stops or it gets SIGTERM\n"
+			"(it drains first). Exit status 2: configuration error.\n\n"
+			"  --wait-segment S   wait up to S seconds for the segment to be created\n"
+			"  --standby FD       a warm standby (the watchdog's): ready, it waits for one\n"
+			"                     byte on FD to take over; end of file makes it exit\n");
 		return argc < 2 ? 2 : 0;
 	}
 	int agent = ark_agent_parse(argv[1]);
@@ -25,15 +30,29 @@ static int agent_main(int argc, char **argv)
 		return 2;
 	}
 	const char *instance = ark_pipeline_default_instance();
+	struct ark_agent_options options = {.standby_fd = -1, .wait_segment_s = 0};
 	for (int i = 2; i < argc; i++) {
+		struct ark_err err;
+		uint64_t fd;
 		if (strcmp(argv[i], "--instance") == 0 && i + 1 < argc) {
 			instance = argv[++i];
+		} else if (strcmp(argv[i], "--wait-segment") == 0 && i + 1 < argc) {
+			if (ark_parse_double(argv[++i], 0, 3600, "--wait-segment", &options.wait_segment_s, &err)) {
+				fprintf(stderr, "ark agent: %s\n", err.msg);
+				return 2;
+			}
+		} else if (strcmp(argv[i], "--standby") == 0 && i + 1 < argc) {
+			if (ark_parse_u64(argv[++i], 3, 65535, "--standby", &fd, &err)) {
+				fprintf(stderr, "ark agent: %s\n", err.msg);
+				return 2;
+			}
+			options.standby_fd = (int)fd;
 		} else {
 			fprintf(stderr, "ark agent: unexpected argument '%s'\n", argv[i]);
 			return 2;
 		}
 	}
-	return ark_agent_run((enum ark_agent)agent, instance);
+	return ark_agent_run((enum ark_agent)agent, instance, &options);
 }
 
 ARK_COMMAND(agent_command, "agent", "run one agent process of a running instance (started by ark run)", agent_main)

@@ -220,20 +220,29 @@ static void publish(struct server *s, uint64_t now)
 static int metrics_server_main(int argc, char **argv)
 {
 	if (ark_wants_help(argc, argv)) {
-		printf("usage: ark metrics-server [--instance NAME]\n\n"
+		printf("usage: ark metrics-server [--instance NAME] [--wait-segment SECONDS]\n\n"
 		       "Serves a running instance's metrics over HTTP (TLS when METRICS_TLS_CERT and\n"
 		       "METRICS_TLS_KEY are set): /metrics (Prometheus text 0.0.4, or OpenMetrics when the\n"
 		       "scraper asks), /metrics/json, /slos, /healthz, /readyz. `ark run` starts it unless\n"
 		       "METRICS_SERVER_ENABLED=false. Environment: METRICS_PORT (9090), METRICS_BIND\n"
 		       "(127.0.0.1), METRICS_TLS_CLIENT_CA, METRICS_BASIC_AUTH_FILE, METRICS_RETENTION_SECONDS,\n"
 		       "SLO_AVAILABILITY_TARGET, SLO_P95_LATENCY_MS, SLO_HRM_P95_MS, SLO_WINDOW_SECONDS.\n"
-		       "Exit status 2: configuration error (the port in use, a bad variable).\n");
+		       "--wait-segment S waits up to S seconds for the instance to be created (a unit\n"
+		       "started beside ark-watchdog.service). Exit status 2: configuration error (the\n"
+		       "port in use, a bad variable).\n");
 		return 0;
 	}
 	const char *instance = ark_pipeline_default_instance();
+	double wait_segment_s = 0;
 	for (int i = 1; i < argc; i++) {
+		struct ark_err arg_err;
 		if (strcmp(argv[i], "--instance") == 0 && i + 1 < argc) {
 			instance = argv[++i];
+		} else if (strcmp(argv[i], "--wait-segment") == 0 && i + 1 < argc) {
+			if (ark_parse_double(argv[++i], 0, 3600, "--wait-segment", &wait_segment_s, &arg_err)) {
+				fprintf(stderr, "ark metrics-server: %s\n", arg_err.msg);
+				return 2;
+			}
 		} else {
 			fprintf(stderr, "ark metrics-server: unexpected argument '%s'\n", argv[i]);
 			return 2;
@@ -266,7 +275,7 @@ static int metrics_server_main(int argc, char **argv)
 		return 0;
 	}
 	status = 1;
-	if (ark_pipeline_attach(&s.map, instance, &err))
+	if (ark_pipeline_attach_wait(&s.map, instance, wait_segment_s, &err))
 		goto fail;
 	s.p = s.map.pipeline;
 	if (ark_pipeline_metrics(&s.map, &s.reg, &err) || register_series(&s, &err))
@@ -282,6 +291,8 @@ static int metrics_server_main(int argc, char **argv)
 		status = 2;   /* the port is taken or TLS files are wrong: restarting will not help */
 		goto fail;
 	}
+	atomic_store(&s.p->metrics_start_ticks, ark_shm_process_start_ticks((int32_t)getpid()));
+	atomic_store(&s.p->metrics_pid, (int32_t)getpid());
 	atomic_store(&s.p->metrics_port, ark_http_server_port(server));
 	ark_log(s.log, "info", "serving bind=%s port=%u tls=%s", config.bind, (unsigned)ark_http_server_port(server),
 		config.tls_cert[0] ? "on" : "off");
@@ -298,6 +309,7 @@ static int metrics_server_main(int argc, char **argv)
 	}
 	publish(&s, ark_now_ns());
 	atomic_store(&s.p->metrics_port, 0);
+	atomic_store(&s.p->metrics_pid, 0);
 	ark_http_server_destroy(server);
 	ark_metrics_buf_free(&s.buf);
 	ark_pipeline_detach(&s.map);

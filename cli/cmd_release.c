@@ -4,7 +4,7 @@
  * Mutable Core's agent history. */
 #include "agents/agents.h"
 #include "cli/command.h"
-#include "cli/supervise.h"
+#include "watchdog/watchdog.h"
 
 #include <stdio.h>
 #include <string.h>

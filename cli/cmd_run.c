@@ -10,7 +10,7 @@
  * only with zero errors and zero trace breaks. */
 #include "agents/agents.h"
 #include "cli/command.h"
-#include "cli/supervise.h"
+#include "watchdog/watchdog.h"
 #include "common/common.h"
 #include "hist/hist.h"
 
@@ -175,7 +175,9 @@ static int run_main(int argc, char **argv)
 	const char *source_args[] = {"--rate", rate_text, "--duration", duration_text, "--seed", seed_text,
 				     "--violations", violations_text, "--symbols", symbols_text,
 				     feed_port >= 0 ? "--start-now" : NULL, NULL};
-	int rc = ark_supervisor_start(&sup, instance, source_args, feed_port, &err);
+	struct ark_supervisor_options run_options = {
+		.instance = instance, .source_args = source_args, .feed_port = feed_port};
+	int rc = ark_supervisor_start(&sup, &run_options, &err);
 	if (rc) {
 		fprintf(stderr, "ark run: %s\n", err.msg);
 		return rc == -EINVAL ? 2 : 1;
@@ -233,15 +235,10 @@ static int run_main(int argc, char **argv)
 	uint64_t start = ark_now_ns(), last_tick = start, last_events = 0;
 	int handled_interrupts = 0;
 	bool draining = false;
-	/* A child's death wakes the loop at once (SIGCHLD), so a crashed agent
-	 * is replaced within milliseconds; otherwise it looks every 100 ms. */
-	sigset_t chld;
-	sigemptyset(&chld);
-	sigaddset(&chld, SIGCHLD);
-	sigprocmask(SIG_BLOCK, &chld, NULL);
+	/* A death wakes the loop at once (each process's pidfd), so a crashed
+	 * agent is replaced within milliseconds; otherwise it looks every 100 ms. */
 	while (!ark_supervisor_finished(&sup)) {
-		struct timespec tick = {0, 100 * 1000 * 1000};
-		sigtimedwait(&chld, NULL, &tick);
+		ark_supervisor_wait(&sup, -1, 100 * 1000 * 1000);
 		if (interrupts > handled_interrupts) {
 			handled_interrupts = interrupts;
 			if (handled_interrupts == 1) {

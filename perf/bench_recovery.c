@@ -72,8 +72,10 @@ static int attach_running(const char *instance, struct ark_pipeline_map *map)
 
 /* Sequence numbers in the journal: how many are missing from first..last,
  * and how many records repeat a seq already seen. */
-static int journal_audit(const char *dir, uint64_t *records, uint64_t *lost, uint64_t *duplicated, struct ark_err *err)
+static int journal_audit(const char *dir, uint64_t *records, uint64_t *lost, uint64_t *duplicated, uint64_t *filled,
+			 struct ark_err *err)
 {
+	*filled = 0;
 	struct ark_journal_reader *reader;
 	int rc = ark_journal_reader_open(&reader, dir, err);
 	if (!rc)
@@ -90,10 +92,14 @@ static int journal_audit(const char *dir, uint64_t *records, uint64_t *lost, uin
 		}
 		if (n == 0)
 			first = expect = rec.seq;
-		if (rec.seq < expect)
+		if (rec.seq < expect) {
 			dups++;                 /* the journal refuses this; counted all the same */
-		else
+		} else {
 			expect = rec.seq + 1;
+			const struct ark_event *e = (const struct ark_event *)rec.payload;
+			if (rec.len == sizeof *e && e->exec_status == ARK_EXEC_FILLED)
+				(*filled)++;
+		}
 		last = rec.seq > last ? rec.seq : last;
 		n++;
 	}
@@ -207,9 +213,13 @@ static int recovery_main(int argc, char **argv)
 			fprintf(stderr, "  kill %2llu: %-8s back at work in %7.2f ms\n", (unsigned long long)k + 1,
 				ark_agent_name((enum ark_agent)a), ms);
 	}
-	ark_pipeline_detach(&map);
 	int status;
 	waitpid(run, &status, 0);
+	/* The venue's own record (the paper broker, in the segment, which stays
+	 * mapped here after the run removed it): every order it executed once. */
+	uint64_t venue_orders = 0, venue_resends = 0;
+	ark_pipeline_venue_counts(&map, &venue_orders, &venue_resends);
+	ark_pipeline_detach(&map);
 	char summary[8192] = "";
 	FILE *f = fopen(out, "r");
 	if (f) {
@@ -217,8 +227,8 @@ static int recovery_main(int argc, char **argv)
 		summary[r] = '\0';
 		fclose(f);
 	}
-	uint64_t records = 0, lost = 0, duplicated = 0;
-	int audit = journal_audit(journal, &records, &lost, &duplicated, &err);
+	uint64_t records = 0, lost = 0, duplicated = 0, filled = 0;
+	int audit = journal_audit(journal, &records, &lost, &duplicated, &filled, &err);
 	if (ark_perf_remove_tree(dir) != 0)
 		fprintf(stderr, "ark perf recovery: could not remove %s\n", dir);
 	if (audit) {
@@ -251,6 +261,10 @@ static int recovery_main(int argc, char **argv)
 		ark_json_number(&j, "journal_records", (double)records);
 		ark_json_number(&j, "ticks", (double)ticks);
 		ark_json_bool(&j, "run_ok", run_ok);
+		ark_json_number(&j, "orders_filled", (double)filled);
+		ark_json_number(&j, "venue_orders", (double)venue_orders);
+		ark_json_number(&j, "orders_executed_twice", venue_orders > filled ? (double)(venue_orders - filled) : 0);
+		ark_json_number(&j, "resends_refused_by_venue", (double)venue_resends);
 		ark_json_object_begin(&j, "by_agent_p50_ms");
 		for (int a = 0; a < ARK_AGENT_COUNT; a++) {
 			qsort(by_agent[a], (size_t)counts[a], sizeof(double), cmp_double);
@@ -266,8 +280,10 @@ static int recovery_main(int argc, char **argv)
 		printf("journal: %llu records for %llu ticks: %llu lost, %llu duplicated; run %s\n",
 		       (unsigned long long)records, (unsigned long long)ticks, (unsigned long long)lost,
 		       (unsigned long long)duplicated, run_ok ? "OK" : "FAILED");
+		printf("orders: %llu filled in the journal, %llu executed by the venue (%llu resends refused as duplicates)\n",
+		       (unsigned long long)filled, (unsigned long long)venue_orders, (unsigned long long)venue_resends);
 	}
-	return run_ok && lost == 0 && duplicated == 0 ? 0 : 1;
+	return run_ok && lost == 0 && duplicated == 0 && venue_orders == filled && timeouts == 0 ? 0 : 1;
 }
 
 ARK_PERF_BENCH(recovery_bench, "recovery", "time from an agent's death to its replacement's first event; events lost or duplicated",

@@ -57,9 +57,12 @@ static void fill_names(struct ark_shm *shm, const char *name)
 	snprintf(shm->path, sizeof shm->path, "/dev/shm/%s", name);
 }
 
-uint64_t ark_shm_process_start_ticks(int32_t pid)
+/* starttime (field 22 of /proc/<pid>/stat) and the state letter (field 3);
+ * 0 when unreadable. */
+static uint64_t process_stat(int32_t pid, char *state)
 {
 	char path[64], buf[1024];
+	*state = '?';
 	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -72,13 +75,20 @@ uint64_t ark_shm_process_start_ticks(int32_t pid)
 	/* The command name may hold spaces and parentheses: fields resume after
 	 * the last ')'. starttime is field 22; after ')' comes field 3. */
 	char *p = strrchr(buf, ')');
-	if (!p)
+	if (!p || p[1] != ' ')
 		return 0;
+	*state = p[2];
 	p++;
 	for (int field = 3; field < 22 && p; field++) {
 		p = strchr(p + 1, ' ');
 	}
 	return p ? strtoull(p + 1, NULL, 10) : 0;
+}
+
+uint64_t ark_shm_process_start_ticks(int32_t pid)
+{
+	char state;
+	return process_stat(pid, &state);
 }
 
 bool ark_shm_process_alive(int32_t pid, uint64_t start_ticks)
@@ -87,7 +97,11 @@ bool ark_shm_process_alive(int32_t pid, uint64_t start_ticks)
 		return false;
 	if (kill(pid, 0) != 0 && errno == ESRCH)
 		return false;
-	uint64_t now_ticks = ark_shm_process_start_ticks(pid);
+	char state;
+	uint64_t now_ticks = process_stat(pid, &state);
+	/* A zombie has exited: an orphan whose reaper is slow is dead all the same. */
+	if (state == 'Z' || state == 'X')
+		return false;
 	/* An unreadable /proc entry (hidepid) leaves the pid test as the answer. */
 	return now_ticks == 0 || start_ticks == 0 || now_ticks == start_ticks;
 }
@@ -95,6 +109,14 @@ bool ark_shm_process_alive(int32_t pid, uint64_t start_ticks)
 bool ark_shm_is_stale(const struct ark_shm *shm)
 {
 	return !ark_shm_process_alive(shm->header->creator_pid, shm->header->creator_start_ticks);
+}
+
+void ark_shm_adopt(struct ark_shm *shm)
+{
+	int32_t pid = (int32_t)getpid();
+	shm->header->creator_start_ticks = ark_shm_process_start_ticks(pid);
+	shm->header->creator_pid = pid;
+	shm->creator = true;
 }
 
 /* Validate a mapped header against the file size and the caller's expectation. */

@@ -88,6 +88,10 @@ static inline void *ark_shm_at(const struct ark_shm *shm, uint64_t offset)
 /* True when the process that created the segment no longer exists (or its
  * pid now belongs to another process). */
 bool ark_shm_is_stale(const struct ark_shm *shm);
+/* Make this process the segment's owner (a watchdog taking over from a dead
+ * one): its pid and start time replace the creator's, so the segment is not
+ * stale and no second owner takes it. */
+void ark_shm_adopt(struct ark_shm *shm);
 /* Same test on pid and start time, for other owners recorded in a segment. */
 bool ark_shm_process_alive(int32_t pid, uint64_t start_ticks);
 /* The start time of a process in clock ticks since boot, 0 if unknown. */

@@ -43,6 +43,7 @@ struct ark_journal {
 
 	/* the buffer: chunks used in order; [head_ctr, fill_ctr] are in use */
 	uint8_t *buffer;
+	uint64_t buffer_bytes;
 	uint32_t chunk_bytes;
 	uint32_t nchunks;
 	struct ark_journal_chunk chunks[ARK_JOURNAL_MAX_CHUNKS];

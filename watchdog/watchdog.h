@@ -1,10 +1,17 @@
-/* cli/supervise.h — the simple supervisor behind `ark run`: starts the agent
- * and source processes of one instance, restarts what dies (with back-off),
- * notices when the run is complete, stops everything in order, and sums the
- * run up. The watchdog (its own issue) deepens this: hang detection,
- * quarantine, pid files, systemd. */
-#ifndef ARK_CLI_SUPERVISE_H
-#define ARK_CLI_SUPERVISE_H
+/* watchdog/watchdog.h — the watchdog: owns an instance's segment, starts
+ * each agent, source and the metrics server as its own process, learns of a
+ * death at once (a pidfd per process, no polling loop), restarts what dies
+ * (from a warm standby when one is ready), finds hung agents by their
+ * progress, quarantines slow or failing ones, and stops everything in order.
+ * `ark run` (a finite run with a summary) and `ark watchdog` (the service,
+ * which re-attaches to its segment after its own death) are both built on it.
+ *
+ * Guarantees: a restarted agent resumes from its state in the segment, so
+ * nothing accepted is lost or doubled; a configuration error (exit status 2)
+ * is not retried; more than ARK_WATCHDOG_CRASH_LIMIT deaths before handling
+ * anything within a minute stop the whole instance with an error. */
+#ifndef ARK_WATCHDOG_H
+#define ARK_WATCHDOG_H
 
 #include "agents/agents.h"
 
@@ -13,22 +20,33 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-#define ARK_SUPERVISOR_MAX_CHILDREN (ARK_AGENT_COUNT + ARK_MAX_SOURCES)
+#define ARK_SUPERVISOR_MAX_CHILDREN (ARK_AGENT_COUNT + ARK_MAX_SOURCES + 1)
+#define ARK_WATCHDOG_CRASH_LIMIT 5
 
 struct ark_child {
 	char name[24];
 	bool is_source;
 	bool endless;              /* a source that runs until told to stop (tcp) */
 	bool auxiliary;            /* the metrics server: its failure does not stop the run */
+	bool external;             /* started by systemd (ark-agent@.service): watched, not spawned */
+	bool adopted;              /* not our child (found running after a watchdog restart) */
 	int index;                 /* agent id or source number */
 	pid_t pid;                 /* 0 when not running */
+	int pidfd;                 /* -1 when not running */
 	bool finished;             /* exited cleanly and is not to be restarted */
 	int restarts;
 	uint64_t backoff_ns;
 	uint64_t restart_at_ns;    /* when a dead child is due to start again */
+	uint64_t died_ns;          /* when its death was seen */
 	uint64_t started_ns;
 	uint64_t events_at_start;  /* its control block's events when it started */
 	int last_status;
+	/* a warm standby: `ark agent NAME --standby FD`, exec'd and attached,
+	 * blocked on a pipe until it is told to take over */
+	pid_t standby_pid;
+	int standby_pidfd;
+	int standby_fd;            /* our end: one byte = take over, EOF = exit */
+	bool standby_ready;        /* it said "r": attached and waiting */
 	/* hang detection: progress seen, and when */
 	uint64_t progress_value;
 	uint64_t progress_ns;
@@ -51,7 +69,18 @@ struct ark_watchdog_config {
 	uint64_t window_ns;           /* WATCHDOG_WINDOW_S (default 10) */
 	uint64_t hang_ns;             /* WATCHDOG_HANG_MS (default 5000) */
 	uint64_t kill_grace_ns;       /* after SIGABRT, SIGKILL (1 s) */
+	bool standby;                 /* WATCHDOG_STANDBY (default true): warm standbys */
 	char run_dir[PATH_MAX];       /* ARK_RUN_DIR: <name>.pid files */
+};
+
+/* How an instance is started. */
+struct ark_supervisor_options {
+	const char *instance;
+	const char *const *source_args;  /* the synthetic source's arguments; NULL: no synthetic source */
+	int feed_port;                   /* -1: no TCP feed; 0: any free port; else the port */
+	bool service;                    /* runs until stopped (ark watchdog), not until the sources finish */
+	bool adopt;                      /* take over the segment of a dead watchdog and its processes */
+	bool external_agents;            /* agents are systemd units: watch them, do not spawn them */
 };
 
 struct ark_supervisor {
@@ -62,7 +91,9 @@ struct ark_supervisor {
 	struct ark_child children[ARK_SUPERVISOR_MAX_CHILDREN];
 	int child_count;
 	const char *const *source_args;
-	int feed_port;             /* -1: no TCP feed; 0: any free port; else the port */
+	int feed_port;
+	bool service;
+	bool adopted;              /* this watchdog took over a running instance */
 	bool endless_stopped;
 	bool stopping;             /* pipeline->stop set: agents drain and exit */
 	bool sources_stopped;
@@ -73,6 +104,8 @@ struct ark_supervisor {
 	uint64_t total_restarts;
 	uint64_t total_hangs;
 	uint64_t total_quarantines;
+	uint64_t total_standby_takeovers;
+	uint64_t loops;            /* main-loop passes (progress checks) */
 	struct ark_watchdog_config watchdog;
 	struct ark_log *log;       /* $ARK_LOG_DIR/watchdog.log */
 	uint64_t rng;              /* back-off jitter */
@@ -83,6 +116,14 @@ int ark_watchdog_config_from_env(struct ark_watchdog_config *config, struct ark_
  * "release", "hang", ...) in the Mutable Core; best effort, returns 0 or
  * a negative code with err filled. */
 int ark_watchdog_record(const char *agent, const char *event, int pid, const char *reason, struct ark_err *err);
+
+/* systemd's notify protocol without libsystemd: one datagram ("READY=1",
+ * "WATCHDOG=1", "STATUS=...", "STOPPING=1") to $NOTIFY_SOCKET, a path or an
+ * abstract socket ('@' first). 0 when sent or when no NOTIFY_SOCKET is set. */
+int ark_notify(const char *state);
+/* $WATCHDOG_USEC when it is meant for this process ($WATCHDOG_PID unset or
+ * ours), in ns; 0 when systemd does not expect keep-alives. */
+uint64_t ark_notify_watchdog_interval_ns(void);
 
 struct ark_run_summary {
 	double elapsed_s;
@@ -101,22 +142,27 @@ struct ark_run_summary {
 	bool ok;
 };
 
-/* feed_port: -1 for no TCP line feed, 0 for any free port, else the port. */
-int ark_supervisor_start(struct ark_supervisor *sup, const char *instance, const char *const *source_args,
-			 int feed_port, struct ark_err *err);
-/* Reap, restart, and detect the end of the run; non-zero when the run
- * cannot go on (crash loop, configuration error). */
+int ark_supervisor_start(struct ark_supervisor *sup, const struct ark_supervisor_options *options,
+			 struct ark_err *err);
+/* Sleep until a supervised process dies, extra_fd (>= 0) is readable, a
+ * signal arrives or timeout_ns passes. Returns true when extra_fd is readable. */
+bool ark_supervisor_wait(struct ark_supervisor *sup, int extra_fd, uint64_t timeout_ns);
+/* Reap, restart, check progress and limits, and detect the end of the run;
+ * non-zero when the run cannot go on (crash loop, configuration error). */
 int ark_supervisor_poll(struct ark_supervisor *sup, struct ark_err *err);
 bool ark_supervisor_finished(const struct ark_supervisor *sup);
+/* Agents in state RUNNING, and the processes supervised. */
+int ark_supervisor_agents_running(const struct ark_supervisor *sup);
 void ark_supervisor_stop_sources(struct ark_supervisor *sup);
 /* Stop the agents: drained (now=false: wait for Aletheia to catch up first,
  * bounded) or at once. Waits for every child. */
 void ark_supervisor_stop(struct ark_supervisor *sup, bool now);
 void ark_supervisor_summary(struct ark_supervisor *sup, double elapsed_s, struct ark_run_summary *summary);
-/* Detach and remove the segment. */
+/* Detach; remove the segment when the instance was stopped (not when the
+ * watchdog leaves running processes behind for its successor). */
 void ark_supervisor_close(struct ark_supervisor *sup);
 
 void ark_run_summary_print(const struct ark_run_summary *summary, FILE *out);
 void ark_run_summary_print_json(const struct ark_run_summary *summary, FILE *out);
 
-#endif /* ARK_CLI_SUPERVISE_H */
+#endif /* ARK_WATCHDOG_H */

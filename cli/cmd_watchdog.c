@@ -1,0 +1,224 @@
+/* cli/cmd_watchdog.c — `ark watchdog`, the production service: owns the
+ * instance's segment, runs the agents (or watches them as systemd units),
+ * the TCP feed and the metrics server until SIGTERM, restarts what dies,
+ * quarantines what misbehaves, and speaks systemd's notify protocol
+ * (READY=1 once the agents run, WATCHDOG=1 after each progress check,
+ * STATUS= lines, STOPPING=1). Killed, it leaves the pipeline running; the
+ * next `ark watchdog` takes the segment and its processes over. */
+#include "agents/agents.h"
+#include "cli/command.h"
+#include "watchdog/watchdog.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: ark watchdog [--instance NAME] [--agents spawn|systemd] [--feed-port PORT | --no-feed]\n"
+		"                    [--synthetic HZ] [--seed N] [--violations FRACTION]\n\n"
+		"Runs an instance as a service until SIGTERM or SIGINT (which drain the pipeline\n"
+		"and stop it; a second one stops at once): creates /dev/shm/ark-<instance>, starts\n"
+		"Kyle, Joey, HRM, Kenny and Aletheia (each `ark agent NAME`, pinned to\n"
+		"ARK_CPU_<AGENT>), the TCP line feed and the metrics server, and supervises them:\n"
+		"a death is seen at once and the process replaced (from a warm standby), a hung\n"
+		"agent is killed and replaced, a slow or failing one quarantined (WATCHDOG_*).\n"
+		"If a previous watchdog of the instance died, this one takes over its segment\n"
+		"and the processes still running; nothing is lost.\n\n"
+		"  --instance NAME     instance name (default $ARK_INSTANCE or 'main')\n"
+		"  --agents MODE       spawn (default): the watchdog starts the agents;\n"
+		"                      systemd: they are ark-agent@NAME.service units; the watchdog\n"
+		"                      watches them (hangs, quarantine) and systemd restarts them\n"
+		"  --feed-port PORT    the TCP line feed's port (default ARK_FEED_PORT or 7070;\n"
+		"                      0: any free port, shown in the log); --no-feed: none\n"
+		"  --synthetic HZ      also run the synthetic source at HZ ticks/s until stopped\n"
+		"  --seed N, --violations FRACTION   for the synthetic source\n\n"
+		"Under systemd (Type=notify) it sends READY=1, WATCHDOG=1, STATUS= and STOPPING=1\n"
+		"to $NOTIFY_SOCKET. Exit status 0 after a clean stop, 1 when the instance could\n"
+		"not go on (crash loop; systemd's restart limits take over), 2 configuration error.\n");
+}
+
+struct status_line {
+	char text[256];
+	uint64_t sent_ns;
+};
+
+static void notify_status(const struct ark_supervisor *sup, struct status_line *last, uint64_t now, bool force)
+{
+	const struct ark_pipeline *p = sup->map.pipeline;
+	int quarantined = 0;
+	for (int a = 0; a < ARK_AGENT_COUNT; a++)
+		quarantined += atomic_load(&p->agents[a].quarantined) != 0;
+	char text[256];
+	snprintf(text, sizeof text,
+		 "STATUS=%d/%d agents running, %llu events journaled, %llu restarts, %llu hangs, %d quarantined",
+		 ark_supervisor_agents_running(sup), ARK_AGENT_COUNT,
+		 (unsigned long long)atomic_load(&p->counters.journaled), (unsigned long long)sup->total_restarts,
+		 (unsigned long long)sup->total_hangs, quarantined);
+	if (!force && now - last->sent_ns < 2000ull * 1000 * 1000)
+		return;
+	if (!force && strcmp(text, last->text) == 0)
+		return;
+	ark_notify(text);
+	snprintf(last->text, sizeof last->text, "%s", text);
+	last->sent_ns = now;
+}
+
+static int watchdog_main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{"instance", required_argument, NULL, 'i'}, {"agents", required_argument, NULL, 'a'},
+		{"feed-port", required_argument, NULL, 'p'}, {"no-feed", no_argument, NULL, 'n'},
+		{"synthetic", required_argument, NULL, 's'}, {"seed", required_argument, NULL, 'e'},
+		{"violations", required_argument, NULL, 'v'}, {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}};
+	struct ark_err err = {0};
+	const char *instance = ark_pipeline_default_instance();
+	bool systemd_agents = false, no_feed = false;
+	double synthetic = 0, violations = 0.01;
+	uint64_t seed = 1, port;
+	if (ark_env_u64("ARK_FEED_PORT", 7070, 0, 65535, &port, &err)) {
+		fprintf(stderr, "ark watchdog: %s\n", err.msg);
+		return 2;
+	}
+	int opt;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		int rc = 0;
+		switch (opt) {
+		case 'i': instance = optarg; break;
+		case 'a':
+			if (strcmp(optarg, "systemd") == 0)
+				systemd_agents = true;
+			else if (strcmp(optarg, "spawn") != 0)
+				rc = ark_err_set(&err, -EINVAL, "--agents: expected spawn or systemd, got '%s'", optarg);
+			break;
+		case 'p': rc = ark_parse_u64(optarg, 0, 65535, "--feed-port", &port, &err); break;
+		case 'n': no_feed = true; break;
+		case 's': rc = ark_parse_double(optarg, 0.1, 1e9, "--synthetic", &synthetic, &err); break;
+		case 'e': rc = ark_parse_u64(optarg, 0, UINT64_MAX, "--seed", &seed, &err); break;
+		case 'v': rc = ark_parse_double(optarg, 0, 0.5, "--violations", &violations, &err); break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+		if (rc) {
+			fprintf(stderr, "ark watchdog: %s\n", err.msg);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "ark watchdog: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	if (no_feed && synthetic == 0) {
+		fprintf(stderr, "ark watchdog: --no-feed needs --synthetic HZ: an instance needs a source\n");
+		return 2;
+	}
+	struct ark_ring_wait_config wait_check;
+	if (ark_ring_wait_from_env(&wait_check, &err)) {
+		fprintf(stderr, "ark watchdog: %s\n", err.msg);
+		return 2;
+	}
+
+	/* Signals arrive on a signalfd beside the pidfds: one poll sees both. */
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	int sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sigfd < 0) {
+		fprintf(stderr, "ark watchdog: signalfd: %s\n", strerror(errno));
+		return 1;
+	}
+
+	char rate_text[32], seed_text[32], violations_text[32];
+	snprintf(rate_text, sizeof rate_text, "%.17g", synthetic);
+	snprintf(seed_text, sizeof seed_text, "%llu", (unsigned long long)seed);
+	snprintf(violations_text, sizeof violations_text, "%.17g", violations);
+	/* Ten years: the synthetic source of a service runs until it is stopped. */
+	const char *source_args[] = {"--rate", rate_text, "--duration", "315360000", "--seed", seed_text,
+				     "--violations", violations_text, "--start-now", NULL};
+	struct ark_supervisor_options so = {.instance = instance,
+					    .source_args = synthetic > 0 ? source_args : NULL,
+					    .feed_port = no_feed ? -1 : (int)port,
+					    .service = true,
+					    .adopt = true,
+					    .external_agents = systemd_agents};
+	struct ark_supervisor sup;
+	ark_notify("STATUS=starting: creating the segment and starting the agents");
+	int rc = ark_supervisor_start(&sup, &so, &err);
+	if (rc) {
+		fprintf(stderr, "ark watchdog: %s\n", err.msg);
+		char status[600];
+		snprintf(status, sizeof status, "STATUS=failed to start: %s", err.msg);
+		ark_notify(status);
+		return rc == -EINVAL ? 2 : 1;
+	}
+	struct status_line last = {{0}, 0};
+	uint64_t now = ark_now_ns();
+	ark_notify("READY=1");
+	notify_status(&sup, &last, now, true);
+	printf("ark watchdog: instance %s %s, %d agents running, pid %d\n", instance,
+	       sup.adopted ? "taken over from a watchdog that died" : "started", ark_supervisor_agents_running(&sup),
+	       (int)getpid());
+	fflush(stdout);
+
+	uint64_t keepalive_ns = ark_notify_watchdog_interval_ns() / 2;
+	uint64_t tick_ns = 100ull * 1000 * 1000;
+	if (keepalive_ns && keepalive_ns < tick_ns)
+		tick_ns = keepalive_ns;
+	uint64_t last_keepalive = 0;
+	int stops = 0, status = 0;
+	while (!ark_supervisor_finished(&sup)) {
+		if (ark_supervisor_wait(&sup, sigfd, tick_ns)) {
+			struct signalfd_siginfo si;
+			while (read(sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
+				if (si.ssi_signo == SIGHUP) {
+					ark_log_reopen_all();
+					continue;
+				}
+				stops++;
+			}
+		}
+		if (stops == 1) {
+			stops++;   /* handled once */
+			ark_notify("STOPPING=1");
+			ark_notify("STATUS=stopping: draining the pipeline");
+			ark_supervisor_stop(&sup, false);
+			break;
+		}
+		if (ark_supervisor_poll(&sup, &err) != 0) {
+			fprintf(stderr, "ark watchdog: %s\n", err.msg);
+			char text[600];
+			snprintf(text, sizeof text, "STATUS=stopping: %s", err.msg);
+			ark_notify("STOPPING=1");
+			ark_notify(text);
+			ark_supervisor_stop(&sup, true);
+			status = 1;
+			break;
+		}
+		now = ark_now_ns();
+		/* Keep-alive only after a full progress check: a stuck loop goes
+		 * silent and systemd's WatchdogSec= restarts the service. */
+		if (keepalive_ns && now - last_keepalive >= keepalive_ns) {
+			ark_notify("WATCHDOG=1");
+			last_keepalive = now;
+		}
+		notify_status(&sup, &last, now, false);
+	}
+	ark_supervisor_close(&sup);
+	close(sigfd);
+	printf("ark watchdog: instance %s stopped%s\n", instance, status ? " after a failure" : "");
+	return status;
+}
+
+ARK_COMMAND(watchdog_command, "watchdog", "run an instance as a supervised service (systemd: ark-watchdog.service)",
+	    watchdog_main)

@@ -1,0 +1,177 @@
+/* watchdog/instance.c — the instance's segment at the watchdog's start:
+ * created new, or taken over from a watchdog that died. A dead watchdog's
+ * agents keep running on their segment (trading does not stop with the
+ * watchdog); `ark watchdog` adopts the segment and them, while `ark run`,
+ * which starts a fresh run, first stops what its predecessor left. */
+#include "watchdog/internal.h"
+
+#include "graveyard/graveyard.h"
+#include "store/store.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* The last seq in the journal (0 when empty): a new run continues after it,
+ * so sequence numbers stay monotonic for the instance's whole record. */
+static int journal_last_seq(const char *dir, uint64_t *last, struct ark_err *err)
+{
+	*last = 0;
+	uint64_t firsts[1];
+	size_t count = 0;
+	int rc = ark_journal_list(dir, firsts, 0, &count, err);
+	if (rc == -ENOENT || (rc == 0 && count == 0))
+		return 0;
+	if (rc)
+		return rc;
+	uint64_t *all = calloc(count, sizeof *all);
+	if (!all)
+		return ark_err_set(err, -ENOMEM, "out of memory");
+	rc = ark_journal_list(dir, all, count, &count, err);
+	struct ark_journal_reader *reader = NULL;
+	if (!rc)
+		rc = ark_journal_reader_open(&reader, dir, err);
+	if (!rc)
+		rc = ark_journal_reader_seek(reader, all[count - 1], err);
+	while (!rc) {
+		struct ark_journal_record rec;
+		int r = ark_journal_reader_next(reader, &rec, err);
+		if (r == -EAGAIN)
+			break;
+		if (r) {
+			rc = r;
+			break;
+		}
+		*last = rec.seq;
+	}
+	if (reader)
+		ark_journal_reader_close(reader);
+	free(all);
+	(void)firsts;
+	return rc;
+}
+
+static int rules_setup(struct ark_pipeline_config *config, struct ark_err *err)
+{
+	const char *path = getenv("ARK_GRAVEYARD_RULES");
+	char buf[ARK_PATH_MAX];
+	if (!path || !*path) {
+		if (ark_graveyard_installed_path(buf, sizeof buf, err))
+			return -EINVAL;
+		path = buf;
+	}
+	snprintf(config->rules_path, sizeof config->rules_path, "%s", path);
+	struct stat st;
+	if (stat(path, &st) != 0) {
+		int rc = ark_pipeline_install_rules(path, err);
+		if (rc)
+			return rc;
+	}
+	struct ark_graveyard_rules *rules = malloc(sizeof *rules);
+	if (!rules)
+		return ark_err_set(err, -ENOMEM, "out of memory");
+	int rc = ark_graveyard_load(path, rules, err);
+	if (!rc)
+		snprintf(config->rules_hash, sizeof config->rules_hash, "%s", rules->file_sha256_hex);
+	free(rules);
+	return rc;
+}
+
+
+/* Every process recorded in a segment (agents, sources, metrics server). */
+static int recorded_processes(const struct ark_pipeline *p, int32_t *pids, uint64_t *ticks)
+{
+	int n = 0;
+	for (int a = 0; a < ARK_AGENT_COUNT; a++) {
+		pids[n] = atomic_load(&p->agents[a].pid);
+		ticks[n++] = atomic_load(&p->agents[a].start_ticks);
+	}
+	for (int s = 0; s < p->source_count && s < ARK_MAX_SOURCES; s++) {
+		pids[n] = atomic_load(&p->sources[s].pid);
+		ticks[n++] = atomic_load(&p->sources[s].start_ticks);
+	}
+	pids[n] = atomic_load(&p->metrics_pid);
+	ticks[n++] = atomic_load(&p->metrics_start_ticks);
+	return n;
+}
+
+/* A fresh run replaces a dead watchdog's segment: what it left running
+ * would otherwise go on working a segment nobody watches. */
+static void stop_orphans(struct ark_supervisor *sup, struct ark_pipeline_map *old)
+{
+	int32_t pids[ARK_SUPERVISOR_MAX_CHILDREN];
+	uint64_t ticks[ARK_SUPERVISOR_MAX_CHILDREN];
+	int n = recorded_processes(old->pipeline, pids, ticks);
+	int killed = 0;
+	for (int i = 0; i < n; i++) {
+		if (ark_shm_process_alive(pids[i], ticks[i])) {
+			kill(pids[i], SIGKILL);
+			killed++;
+		}
+	}
+	for (int tries = 0; killed && tries < 200; tries++) {
+		int alive = 0;
+		for (int i = 0; i < n; i++)
+			alive += ark_shm_process_alive(pids[i], ticks[i]);
+		if (!alive)
+			break;
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	if (killed)
+		ark_log(sup->log, "warn", "stopped %d processes a dead watchdog left running on %s", killed, old->shm.path);
+}
+
+int ark_watchdog_open_instance(struct ark_supervisor *sup, const struct ark_supervisor_options *options,
+			       struct ark_err *err)
+{
+	struct ark_pipeline_map old;
+	struct ark_err why;
+	if (ark_pipeline_attach(&old, options->instance, &why) == 0) {
+		if (!ark_shm_is_stale(&old.shm)) {
+			int pid = old.shm.header->creator_pid;
+			ark_pipeline_detach(&old);
+			return ark_err_set(err, -EEXIST,
+					   "instance %s is already running, supervised by pid %d (stop it first, or choose another --instance)",
+					   options->instance, pid);
+		}
+		if (options->adopt) {
+			int dead = old.shm.header->creator_pid;
+			ark_shm_adopt(&old.shm);
+			sup->map = old;
+			sup->adopted = true;
+			ark_log(sup->log, "warn", "took over instance %s from a watchdog that died (pid %d was its owner)",
+				options->instance, dead);
+			return 0;
+		}
+		stop_orphans(sup, &old);
+		ark_pipeline_detach(&old);
+	}
+	struct ark_store_config store;
+	int rc = ark_store_config_from_env(&store, err);
+	if (rc)
+		return -EINVAL;
+	struct ark_pipeline_config config;
+	rc = ark_pipeline_config_from_env(&config, err);
+	if (rc)
+		return -EINVAL;
+	snprintf(config.instance, sizeof config.instance, "%s", options->instance);
+	config.source_count = 0;
+	if (options->source_args)
+		config.source_kinds[config.source_count++] = ARK_SOURCE_SYNTHETIC;
+	if (options->feed_port >= 0)
+		config.source_kinds[config.source_count++] = ARK_SOURCE_TCP;
+	if (config.source_count == 0)
+		return ark_err_set(err, -EINVAL, "an instance needs a source: the synthetic source or the TCP feed");
+	rc = rules_setup(&config, err);
+	if (rc)
+		return rc;
+	rc = journal_last_seq(store.journal_dir, &config.base_seq, err);
+	if (rc)
+		return ark_err_wrap(err, "reading the journal in %s", store.journal_dir);
+	return ark_pipeline_create(&sup->map, &config, err);
+}

@@ -1,0 +1,35 @@
+/* watchdog/internal.h — what the watchdog's files share (not public). */
+#ifndef ARK_WATCHDOG_INTERNAL_H
+#define ARK_WATCHDOG_INTERNAL_H
+
+#include "watchdog/watchdog.h"
+
+/* $ARK_RUN_DIR/<name>.pid, written atomically; pid <= 0 removes it. */
+void ark_watchdog_pid_file(const struct ark_supervisor *sup, const char *name, pid_t pid);
+/* A back-off with +-20 % jitter, so crashed agents do not restart in step. */
+uint64_t ark_watchdog_jittered(struct ark_supervisor *sup, uint64_t ns);
+/* Progress, hangs and quarantine limits of every running agent. */
+void ark_watchdog_watch_agents(struct ark_supervisor *sup, uint64_t now);
+
+/* The instance's segment: a new one (`ark run`, after killing what a dead
+ * predecessor left running), or, with adopt, the one a dead watchdog left
+ * (its processes carry on and are adopted). Fails when a live watchdog owns it. */
+int ark_watchdog_open_instance(struct ark_supervisor *sup, const struct ark_supervisor_options *options,
+			       struct ark_err *err);
+
+/* Processes (process.c). A child's start: from its warm standby when one is
+ * ready, else fork and exec `ark agent|source|metrics-server ...`. */
+int ark_watchdog_spawn(struct ark_supervisor *sup, struct ark_child *c);
+/* Take over a process found running (its pid in the control block). */
+int ark_watchdog_adopt(struct ark_supervisor *sup, struct ark_child *c, pid_t pid);
+/* True when c's process has ended; *status is a wait status, or -1 when
+ * it was not our child (adopted) and the status is unknown. */
+bool ark_watchdog_exited(struct ark_child *c, int *status);
+void ark_watchdog_forget(struct ark_supervisor *sup, struct ark_child *c);
+void ark_watchdog_standby_start(struct ark_supervisor *sup, struct ark_child *c);
+/* True once the standby said it is ready (non-blocking). */
+bool ark_watchdog_standby_ready(struct ark_child *c);
+/* Reap a standby that died, or (close_it) tell it to exit and wait for it. */
+void ark_watchdog_standby_check(struct ark_supervisor *sup, struct ark_child *c, bool close_it);
+
+#endif /* ARK_WATCHDOG_INTERNAL_H */

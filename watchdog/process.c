@@ -1,0 +1,250 @@
+/* watchdog/process.c — the watchdog's processes: starting them (fork and
+ * exec of this same binary, or the take-over of a warm standby), holding a
+ * pidfd on each so a death wakes the watchdog at once, adopting processes a
+ * dead watchdog left running, and reaping.
+ *
+ * A warm standby is `ark agent NAME --standby FD` (FD: its end of a socket
+ * pair): it loads the binary, attaches the segment, reads its configuration,
+ * says "r" (ready) and blocks reading FD. One byte makes it the agent; end
+ * of file (the watchdog closed its end, or died) makes it exit. Replacing a dead agent thus costs a pipe write and the
+ * agent's own recovery, not an exec and a dynamic link. */
+#include "watchdog/internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+static int pidfd_open_pid(pid_t pid)
+{
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+/* argv for c's process; standby_fd >= 0 makes an agent a standby. */
+static void build_argv(const struct ark_supervisor *sup, const struct ark_child *c, int standby_fd,
+		       const char **argv, char bufs[3][16])
+{
+	int n = 0;
+	argv[n++] = "ark";
+	if (c->auxiliary) {
+		argv[n++] = "metrics-server";
+		argv[n++] = "--instance";
+		argv[n++] = sup->instance;
+	} else if (c->is_source) {
+		snprintf(bufs[0], 16, "%d", c->index);
+		argv[n++] = "source";
+		argv[n++] = c->endless ? "tcp" : "synthetic";
+		argv[n++] = "--instance";
+		argv[n++] = sup->instance;
+		argv[n++] = "--source";
+		argv[n++] = bufs[0];
+		if (c->endless && sup->feed_port >= 0) {
+			snprintf(bufs[1], 16, "%d", sup->feed_port);
+			argv[n++] = "--port";
+			argv[n++] = bufs[1];
+		}
+		for (int i = 0; !c->endless && sup->source_args && sup->source_args[i] && n < 30; i++)
+			argv[n++] = sup->source_args[i];
+	} else {
+		argv[n++] = "agent";
+		argv[n++] = ark_agent_file_name((enum ark_agent)c->index);
+		argv[n++] = "--instance";
+		argv[n++] = sup->instance;
+		if (standby_fd >= 0) {
+			snprintf(bufs[2], 16, "%d", standby_fd);
+			argv[n++] = "--standby";
+			argv[n++] = bufs[2];
+		}
+	}
+	argv[n] = NULL;
+}
+
+static int fork_exec(const struct ark_supervisor *sup, const char **argv, int keep_fd, pid_t *pid_out)
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		sigset_t none;   /* the watchdog's blocked signals are its own */
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		if (keep_fd >= 0)
+			fcntl(keep_fd, F_SETFD, 0);
+		execv(sup->exe, (char *const *)argv);
+		fprintf(stderr, "ark: cannot run %s: %s\n", sup->exe, strerror(errno));
+		_exit(127);
+	}
+	*pid_out = pid;
+	return 0;
+}
+
+static void running(struct ark_supervisor *sup, struct ark_child *c, pid_t pid, int pidfd, bool adopted)
+{
+	c->pid = pid;
+	c->pidfd = pidfd;
+	c->adopted = adopted;
+	c->started_ns = ark_now_ns();
+	c->progress_ns = c->started_ns;
+	c->abort_sent_ns = 0;
+	if (!c->auxiliary && sup->map.pipeline) {
+		struct ark_pipeline *p = sup->map.pipeline;
+		c->events_at_start = atomic_load(c->is_source ? &p->sources[c->index].events : &p->agents[c->index].events);
+	}
+	ark_watchdog_pid_file(sup, c->name, pid);
+}
+
+static bool pidfd_readable(int fd)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	return poll(&p, 1, 0) > 0;
+}
+
+/* The wait status of our exited child behind pidfd, -1 if none is there. */
+static int reap_pidfd(int pidfd)
+{
+	siginfo_t si;
+	memset(&si, 0, sizeof si);
+	if (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED | WNOHANG) != 0 || si.si_pid == 0)
+		return -1;
+	if (si.si_code == CLD_EXITED)
+		return W_EXITCODE(si.si_status, 0);
+	return W_EXITCODE(0, si.si_status) | (si.si_code == CLD_DUMPED ? WCOREFLAG : 0);
+}
+
+static int take_over_standby(struct ark_supervisor *sup, struct ark_child *c)
+{
+	if (pidfd_readable(c->standby_pidfd) || write(c->standby_fd, "g", 1) != 1) {
+		ark_log(sup->log, "warn", "standby of %s (pid %d) is gone; starting a new process", c->name,
+			(int)c->standby_pid);
+		ark_watchdog_standby_check(sup, c, true);
+		return -1;
+	}
+	close(c->standby_fd);
+	running(sup, c, c->standby_pid, c->standby_pidfd, false);
+	c->standby_pid = 0;
+	c->standby_pidfd = -1;
+	c->standby_fd = -1;
+	sup->total_standby_takeovers++;
+	return 0;
+}
+
+int ark_watchdog_spawn(struct ark_supervisor *sup, struct ark_child *c)
+{
+	if (c->standby_pid && take_over_standby(sup, c) == 0)
+		return 0;
+	const char *argv[40];
+	char bufs[3][16];
+	build_argv(sup, c, -1, argv, bufs);
+	pid_t pid = 0;
+	int rc = fork_exec(sup, argv, -1, &pid);
+	if (rc)
+		return rc;
+	int pidfd = pidfd_open_pid(pid);
+	if (pidfd < 0) {
+		rc = -errno;
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return rc;
+	}
+	running(sup, c, pid, pidfd, false);
+	return 0;
+}
+
+int ark_watchdog_adopt(struct ark_supervisor *sup, struct ark_child *c, pid_t pid)
+{
+	int pidfd = pidfd_open_pid(pid);
+	if (pidfd < 0)
+		return -errno;
+	running(sup, c, pid, pidfd, true);
+	return 0;
+}
+
+bool ark_watchdog_exited(struct ark_child *c, int *status)
+{
+	if (c->pidfd < 0 || !pidfd_readable(c->pidfd))
+		return false;
+	*status = c->adopted ? -1 : reap_pidfd(c->pidfd);
+	return true;
+}
+
+void ark_watchdog_forget(struct ark_supervisor *sup, struct ark_child *c)
+{
+	if (c->pidfd >= 0)
+		close(c->pidfd);
+	c->pidfd = -1;
+	c->pid = 0;
+	c->adopted = false;
+	ark_watchdog_pid_file(sup, c->name, 0);
+}
+
+void ark_watchdog_standby_start(struct ark_supervisor *sup, struct ark_child *c)
+{
+	int fds[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
+		return;
+	const char *argv[40];
+	char bufs[3][16];
+	build_argv(sup, c, fds[0], argv, bufs);
+	pid_t pid = 0;
+	int pidfd = -1;
+	if (fork_exec(sup, argv, fds[0], &pid) == 0 && (pidfd = pidfd_open_pid(pid)) < 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	close(fds[0]);
+	if (pidfd < 0) {
+		close(fds[1]);
+		return;
+	}
+	c->standby_pid = pid;
+	c->standby_pidfd = pidfd;
+	c->standby_fd = fds[1];
+	c->standby_ready = false;
+}
+
+bool ark_watchdog_standby_ready(struct ark_child *c)
+{
+	if (c->standby_ready || c->standby_fd < 0)
+		return c->standby_ready;
+	char r;
+	if (recv(c->standby_fd, &r, 1, MSG_DONTWAIT) == 1 && r == 'r')
+		c->standby_ready = true;
+	return c->standby_ready;
+}
+
+void ark_watchdog_standby_check(struct ark_supervisor *sup, struct ark_child *c, bool close_it)
+{
+	if (!c->standby_pid)
+		return;
+	if (close_it && c->standby_fd >= 0) {
+		close(c->standby_fd);   /* end of file: the standby exits */
+		c->standby_fd = -1;
+		struct pollfd p = {.fd = c->standby_pidfd, .events = POLLIN};
+		if (poll(&p, 1, 2000) <= 0)
+			kill(c->standby_pid, SIGKILL);
+	} else if (!pidfd_readable(c->standby_pidfd)) {
+		return;
+	}
+	if (!close_it)
+		ark_log(sup->log, "warn", "standby of %s (pid %d) exited; another is started later", c->name,
+			(int)c->standby_pid);
+	waitpid(c->standby_pid, NULL, 0);
+	close(c->standby_pidfd);
+	if (c->standby_fd >= 0)
+		close(c->standby_fd);
+	c->standby_pid = 0;
+	c->standby_pidfd = -1;
+	c->standby_fd = -1;
+}

@@ -1,0 +1,544 @@
+/* watchdog/supervise.c — start, watch, restart and stop the processes of one
+ * pipeline instance (see watchdog.h).
+ *
+ * A process that dies after handling events is replaced at once (from its
+ * warm standby when one is ready); one that dies before handling anything is
+ * crashing in a loop: it is restarted after a back-off that doubles from
+ * 100 ms to 30 s with +-20 % jitter, and more than ARK_WATCHDOG_CRASH_LIMIT
+ * such deaths within a minute stop the instance (systemd's own restart limits
+ * take over from there). A process that exits with status 2 reported a
+ * configuration error: it is not retried. Each process's pid is in
+ * $ARK_RUN_DIR/<name>.pid. A finite run (`ark run`) is complete when every
+ * source has finished and Aletheia has journaled what Kyle published; a
+ * service (`ark watchdog`) runs until it is stopped. */
+#include "watchdog/internal.h"
+
+#include "store/store.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BACKOFF_MIN_NS (100ull * 1000 * 1000)
+#define BACKOFF_MAX_NS (30ull * 1000 * 1000 * 1000)
+#define CRASH_WINDOW_NS (60ull * 1000 * 1000 * 1000)
+/* A new standby is started once its agent has run this long: not while the
+ * replacement it follows is still recovering on the same CPUs. */
+#define STANDBY_AFTER_NS (200ull * 1000 * 1000)
+
+static void reap(struct ark_supervisor *sup);
+static int restart_due(struct ark_supervisor *sup, struct ark_err *err);
+
+static void sleep_ns(uint64_t ns)
+{
+	struct timespec ts = {(time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull)};
+	nanosleep(&ts, NULL);
+}
+
+static struct ark_agent_control *control_of(struct ark_supervisor *sup, const struct ark_child *c)
+{
+	struct ark_pipeline *p = sup->map.pipeline;
+	if (c->auxiliary)
+		return NULL;
+	return c->is_source ? &p->sources[c->index] : &p->agents[c->index];
+}
+
+/* The process a control block names, when it is alive and still running. */
+static pid_t live_pid(const struct ark_agent_control *control)
+{
+	int32_t pid = atomic_load(&control->pid);
+	uint32_t state = atomic_load(&control->state);
+	if (pid <= 0 || (state != ARK_PROC_STARTING && state != ARK_PROC_RUNNING && state != ARK_PROC_DRAINING))
+		return 0;
+	return ark_shm_process_alive(pid, atomic_load(&control->start_ticks)) ? pid : 0;
+}
+
+/* A process found running (a dead watchdog's, or a systemd unit's). */
+static void adopt_if_running(struct ark_supervisor *sup, struct ark_child *c)
+{
+	pid_t pid = 0;
+	struct ark_pipeline *p = sup->map.pipeline;
+	if (c->auxiliary) {
+		int32_t mpid = atomic_load(&p->metrics_pid);
+		if (mpid > 0 && ark_shm_process_alive(mpid, atomic_load(&p->metrics_start_ticks)))
+			pid = mpid;
+	} else {
+		pid = live_pid(control_of(sup, c));
+	}
+	if (pid && ark_watchdog_adopt(sup, c, pid) == 0)
+		ark_log(sup->log, "info", "watching %s pid=%d (%s)", c->name, (int)pid,
+			c->external ? "started by systemd" : "left running by the previous watchdog");
+}
+
+static void add_child(struct ark_supervisor *sup, const char *name, int index, bool is_source)
+{
+	struct ark_child *c = &sup->children[sup->child_count++];
+	snprintf(c->name, sizeof c->name, "%s", name);
+	c->index = index;
+	c->is_source = is_source;
+	c->pidfd = c->standby_pidfd = c->standby_fd = -1;
+}
+
+static int fail_start(struct ark_supervisor *sup, struct ark_err *err, int rc, const char *what)
+{
+	char msg[sizeof err->msg];
+	snprintf(msg, sizeof msg, "%s", what);
+	ark_supervisor_stop(sup, true);
+	ark_supervisor_close(sup);
+	return ark_err_set(err, rc, "%s", msg);
+}
+
+/* Standbys are started before the sources, while the CPUs are idle: an exec
+ * and a dynamic link during the run would be latency the run pays. */
+static void start_standbys(struct ark_supervisor *sup)
+{
+	if (!sup->watchdog.standby)
+		return;
+	for (int a = 0; a < ARK_AGENT_COUNT; a++)
+		if (!sup->children[a].external && !sup->children[a].standby_pid)
+			ark_watchdog_standby_start(sup, &sup->children[a]);
+	uint64_t deadline = ark_now_ns() + 5ull * 1000 * 1000 * 1000;
+	for (;;) {
+		int waiting = 0;
+		for (int a = 0; a < ARK_AGENT_COUNT; a++) {
+			struct ark_child *c = &sup->children[a];
+			ark_watchdog_standby_check(sup, c, false);
+			waiting += c->standby_pid && !ark_watchdog_standby_ready(c);
+		}
+		if (!waiting || ark_now_ns() > deadline)
+			return;
+		sleep_ns(2 * 1000 * 1000);
+	}
+}
+
+int ark_supervisor_start(struct ark_supervisor *sup, const struct ark_supervisor_options *options,
+			 struct ark_err *err)
+{
+	memset(sup, 0, sizeof *sup);
+	sup->feed_port = options->feed_port;
+	sup->service = options->service;
+	for (int i = 0; i < ARK_SUPERVISOR_MAX_CHILDREN; i++)
+		sup->children[i].pidfd = sup->children[i].standby_pidfd = sup->children[i].standby_fd = -1;
+	if (ark_watchdog_config_from_env(&sup->watchdog, err))
+		return -EINVAL;
+	sup->rng = ark_now_ns() | 1;
+	snprintf(sup->instance, sizeof sup->instance, "%s", options->instance);
+	sup->source_args = options->source_args;
+	ssize_t n = readlink("/proc/self/exe", sup->exe, sizeof sup->exe - 1);
+	if (n <= 0)
+		return ark_err_set(err, -errno, "cannot find the ark executable: %s", strerror(errno));
+	sup->exe[n] = '\0';
+	/* A standby that died leaves its pipe closed: the write fails, no signal. */
+	signal(SIGPIPE, SIG_IGN);
+
+	struct ark_store_config store;
+	int rc = ark_store_config_from_env(&store, err);
+	if (rc)
+		return -EINVAL;
+	snprintf(sup->journal_dir, sizeof sup->journal_dir, "%s", store.journal_dir);
+	rc = ark_store_mkdirs(store.data_dir, err);
+	if (!rc)
+		rc = ark_store_mkdirs(sup->watchdog.run_dir, err);
+	if (rc)
+		return rc;
+	sup->log = ark_log_open("watchdog", err);
+	if (!sup->log)
+		return -EIO;
+	ark_log(sup->log, "info", "starting instance=%s enabled=%d quarantine=%d max_latency_ms=%llu max_failure_rate=%g window_s=%llu hang_ms=%llu standby=%d run_dir=%s",
+		options->instance, sup->watchdog.enabled, sup->watchdog.quarantine_enabled,
+		(unsigned long long)(sup->watchdog.max_latency_ns / 1000000), sup->watchdog.max_failure_rate,
+		(unsigned long long)(sup->watchdog.window_ns / 1000000000), (unsigned long long)(sup->watchdog.hang_ns / 1000000),
+		sup->watchdog.standby, sup->watchdog.run_dir);
+	ark_log_flush(sup->log);
+	rc = ark_watchdog_open_instance(sup, options, err);
+	if (rc) {
+		ark_log(sup->log, "error", "cannot start: %s", err->msg);
+		ark_log_close(sup->log);
+		sup->log = NULL;
+		return rc == -EEXIST ? -EEXIST : rc;
+	}
+	ark_watchdog_pid_file(sup, "watchdog", getpid());
+	struct ark_pipeline *p = sup->map.pipeline;
+	for (int a = 0; a < ARK_AGENT_COUNT; a++) {
+		add_child(sup, ark_agent_file_name((enum ark_agent)a), a, false);
+		sup->children[a].external = options->external_agents;
+	}
+	for (int s = 0; s < p->source_count; s++) {
+		char name[16];
+		snprintf(name, sizeof name, "source%d", s);
+		add_child(sup, name, s, true);
+		sup->children[sup->child_count - 1].endless = p->source_kinds[s] == ARK_SOURCE_TCP;
+		if (atomic_load(&p->counters.source_done[s]))
+			sup->children[sup->child_count - 1].finished = true;
+	}
+	bool metrics_enabled = true;
+	if (ark_env_bool("METRICS_SERVER_ENABLED", true, &metrics_enabled, err))
+		return fail_start(sup, err, -EINVAL, err->msg);
+	if (metrics_enabled) {
+		add_child(sup, "metrics_server", 0, false);
+		sup->children[sup->child_count - 1].auxiliary = true;
+	}
+	if (sup->adopted || options->external_agents)
+		for (int i = 0; i < sup->child_count; i++)
+			if (!sup->children[i].finished && (sup->adopted || sup->children[i].external))
+				adopt_if_running(sup, &sup->children[i]);
+	/* Downstream first, so every consumer is waiting when data arrives. */
+	for (int i = ARK_AGENT_COUNT - 1; i >= 0; i--) {
+		struct ark_child *c = &sup->children[i];
+		if (c->pid || c->external)
+			continue;
+		if ((rc = ark_watchdog_spawn(sup, c))) {
+			char msg[128];
+			snprintf(msg, sizeof msg, "cannot start %s: %s", c->name, strerror(-rc));
+			return fail_start(sup, err, rc, msg);
+		}
+	}
+	/* Sources start once every agent runs (state RUNNING): the first
+	 * events must not queue behind an agent still opening its files. */
+	uint64_t deadline = ark_now_ns() + 30ull * 1000 * 1000 * 1000;
+	while (ark_supervisor_agents_running(sup) < ARK_AGENT_COUNT) {
+		reap(sup);
+		if (sup->failed)
+			return fail_start(sup, err, -ECHILD, sup->failure);
+		if (restart_due(sup, err))
+			return fail_start(sup, err, -ECHILD, err->msg);
+		if (ark_now_ns() > deadline)
+			return fail_start(sup, err, -ETIMEDOUT,
+					  options->external_agents
+						  ? "the agents did not start within 30 s: are the ark-agent@ units running? (systemctl status 'ark-agent@*')"
+						  : "the agents did not start within 30 s: see their logs in $ARK_LOG_DIR (default ./ark-data/logs)");
+		ark_supervisor_wait(sup, -1, 2 * 1000 * 1000);
+	}
+	start_standbys(sup);
+	/* The metrics server first, then the sources: its start-up is not on
+	 * the first events' path. */
+	for (int k = 0; k < 2 * sup->child_count; k++) {
+		struct ark_child *c = &sup->children[k % sup->child_count];
+		bool auxiliary_pass = k < sup->child_count;
+		if (k % sup->child_count < ARK_AGENT_COUNT || c->pid || c->finished || c->auxiliary != auxiliary_pass)
+			continue;
+		if ((rc = ark_watchdog_spawn(sup, c))) {
+			char msg[128];
+			snprintf(msg, sizeof msg, "cannot start %s: %s", c->name, strerror(-rc));
+			return fail_start(sup, err, rc, msg);
+		}
+	}
+	sup->crash_window_start_ns = ark_now_ns();
+	ark_log(sup->log, "info", "running instance=%s agents=%d adopted=%d", sup->instance,
+		ark_supervisor_agents_running(sup), sup->adopted);
+	ark_log_flush(sup->log);
+	return 0;
+}
+
+int ark_supervisor_agents_running(const struct ark_supervisor *sup)
+{
+	int running = 0;
+	for (int a = 0; a < ARK_AGENT_COUNT; a++)
+		running += sup->children[a].pid != 0 &&
+			   atomic_load(&sup->map.pipeline->agents[a].state) == ARK_PROC_RUNNING;
+	return running;
+}
+
+bool ark_supervisor_wait(struct ark_supervisor *sup, int extra_fd, uint64_t timeout_ns)
+{
+	struct pollfd fds[2 * ARK_SUPERVISOR_MAX_CHILDREN + 1];
+	nfds_t n = 0;
+	if (extra_fd >= 0)
+		fds[n++] = (struct pollfd){.fd = extra_fd, .events = POLLIN};
+	for (int i = 0; i < sup->child_count; i++) {
+		if (sup->children[i].pidfd >= 0)
+			fds[n++] = (struct pollfd){.fd = sup->children[i].pidfd, .events = POLLIN};
+		if (sup->children[i].standby_pidfd >= 0)
+			fds[n++] = (struct pollfd){.fd = sup->children[i].standby_pidfd, .events = POLLIN};
+	}
+	struct timespec ts = {(time_t)(timeout_ns / 1000000000ull), (long)(timeout_ns % 1000000000ull)};
+	int rc = ppoll(fds, n, &ts, NULL);
+	return rc > 0 && extra_fd >= 0 && (fds[0].revents & POLLIN);
+}
+
+static void describe_status(int status, char *out, size_t len)
+{
+	if (status == -1)
+		snprintf(out, len, "exited (status unknown: not this watchdog's child)");
+	else if (WIFEXITED(status))
+		snprintf(out, len, "exit status %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(out, len, "signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
+	else
+		snprintf(out, len, "status 0x%x", status);
+}
+
+static void reap_one(struct ark_supervisor *sup, struct ark_child *c, int status)
+{
+	pid_t pid = c->pid;
+	ark_watchdog_forget(sup, c);
+	c->last_status = status;
+	c->died_ns = ark_now_ns();
+	bool clean = status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	bool config_error = status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 2;
+	if (c->auxiliary && (clean || config_error)) {
+		c->finished = true;
+		if (!clean && !sup->stopping) {
+			printf("  the metrics server could not start (see metrics_server.log); running without it\n");
+			fflush(stdout);
+			ark_log(sup->log, "error", "metrics server exited with a configuration error; not restarting it");
+		}
+		return;
+	}
+	if (clean && (sup->stopping || (c->is_source && !c->endless) || (c->is_source && sup->endless_stopped))) {
+		c->finished = true;
+		return;
+	}
+	if (sup->stopping)
+		return;
+	char why[96];
+	describe_status(status, why, sizeof why);
+	if (config_error) {
+		sup->failed = true;
+		snprintf(sup->failure, sizeof sup->failure,
+			 "%s stopped with a configuration error (see its log); not restarting", c->name);
+		ark_log(sup->log, "error", "%s", sup->failure);
+		return;
+	}
+	if (c->external) {
+		/* systemd restarts it (Restart=, with its own limits). */
+		ark_log(sup->log, "warn", "agent died name=%s pid=%d why=\"%s\" (systemd restarts it)", c->name, (int)pid, why);
+		return;
+	}
+	uint64_t now = c->died_ns;
+	if (now - sup->crash_window_start_ns > CRASH_WINDOW_NS) {
+		sup->crash_window_start_ns = now;
+		sup->crashes_in_window = 0;
+	}
+	/* A process that handled events before it died was healthy: it is
+	 * replaced at once and its back-off starts over. One that died before
+	 * handling anything is crashing in a loop: it backs off. */
+	struct ark_agent_control *control = control_of(sup, c);
+	bool worked = control && atomic_load(&control->events) > c->events_at_start;
+	if (worked) {
+		c->backoff_ns = 0;
+	} else if (!c->auxiliary && ++sup->crashes_in_window > ARK_WATCHDOG_CRASH_LIMIT) {
+		sup->failed = true;
+		snprintf(sup->failure, sizeof sup->failure,
+			 "more than %d processes died before handling anything within a minute (last: %s, %s): stopping",
+			 ARK_WATCHDOG_CRASH_LIMIT, c->name, why);
+		ark_log(sup->log, "error", "%s", sup->failure);
+		return;
+	}
+	uint64_t delay = ark_watchdog_jittered(sup, c->backoff_ns);
+	c->restart_at_ns = now + delay;
+	printf("  %s (pid %d) died: %s; restarting in %.2f s\n", c->name, (int)pid, why, (double)delay / 1e9);
+	fflush(stdout);
+	ark_log(sup->log, "warn", "agent died name=%s pid=%d why=\"%s\" restart_in_ms=%llu", c->name, (int)pid, why,
+		(unsigned long long)(delay / 1000000));
+	/* The first crash restarts at once; repeated ones back off. */
+	c->backoff_ns = worked ? 0
+		      : c->backoff_ns < BACKOFF_MIN_NS ? BACKOFF_MIN_NS
+		      : c->backoff_ns * 2 > BACKOFF_MAX_NS ? BACKOFF_MAX_NS : c->backoff_ns * 2;
+}
+
+static void reap(struct ark_supervisor *sup)
+{
+	for (int i = 0; i < sup->child_count; i++) {
+		struct ark_child *c = &sup->children[i];
+		int status;
+		if (c->pid && ark_watchdog_exited(c, &status))
+			reap_one(sup, c, status);
+		ark_watchdog_standby_check(sup, c, false);
+	}
+}
+
+/* Start again every dead process whose back-off has passed. */
+static int restart_due(struct ark_supervisor *sup, struct ark_err *err)
+{
+	uint64_t now = ark_now_ns();
+	for (int i = 0; i < sup->child_count && !sup->stopping; i++) {
+		struct ark_child *c = &sup->children[i];
+		if (c->external && !c->pid) {
+			adopt_if_running(sup, c);
+			continue;
+		}
+		if (c->pid || c->finished || !c->restart_at_ns || now < c->restart_at_ns)
+			continue;
+		if (c->is_source && (sup->sources_stopped || (c->endless && sup->endless_stopped)))
+			continue;
+		c->restart_at_ns = 0;
+		c->restarts++;
+		sup->total_restarts++;
+		struct ark_agent_control *control = control_of(sup, c);
+		if (control)
+			ark_control_restarts_add(control);
+		int rc = ark_watchdog_spawn(sup, c);
+		if (rc)
+			return ark_err_set(err, rc, "cannot restart %s: %s", c->name, strerror(-rc));
+		ark_log(sup->log, "info", "restarted name=%s pid=%d after_ms=%.1f", c->name, (int)c->pid,
+			(double)(c->started_ns - c->died_ns) / 1e6);
+	}
+	return 0;
+}
+
+/* Keep a warm standby beside every agent that has settled. */
+static void tend_standbys(struct ark_supervisor *sup, uint64_t now)
+{
+	if (!sup->watchdog.standby || sup->stopping)
+		return;
+	for (int a = 0; a < ARK_AGENT_COUNT; a++) {
+		struct ark_child *c = &sup->children[a];
+		if (c->external || c->standby_pid || !c->pid || now - c->started_ns < STANDBY_AFTER_NS ||
+		    atomic_load(&sup->map.pipeline->agents[a].state) != ARK_PROC_RUNNING)
+			continue;
+		ark_watchdog_standby_start(sup, c);
+		return;   /* one per pass: exec'ing five at once would steal the pipeline's CPUs */
+	}
+}
+
+int ark_supervisor_poll(struct ark_supervisor *sup, struct ark_err *err)
+{
+	reap(sup);
+	if (sup->failed)
+		return ark_err_set(err, -ECHILD, "%s", sup->failure);
+	uint64_t now = ark_now_ns();
+	struct ark_pipeline *p = sup->map.pipeline;
+	if (restart_due(sup, err))
+		return -ECHILD;
+	if (sup->watchdog.enabled && !sup->stopping)
+		ark_watchdog_watch_agents(sup, now);
+	tend_standbys(sup, now);
+	sup->loops++;
+	ark_log_flush(sup->log);
+	if (sup->service)
+		return 0;
+	if (!sup->stopping && !sup->endless_stopped) {
+		/* The finite sources are done: the endless ones (the TCP feed) are
+		 * told to stop; they deliver what clients sent, then exit. */
+		bool finite_done = true, any_endless = false;
+		for (int i = ARK_AGENT_COUNT; i < sup->child_count; i++) {
+			if (sup->children[i].auxiliary)
+				continue;
+			if (sup->children[i].endless)
+				any_endless = true;
+			else
+				finite_done &= sup->children[i].finished;
+		}
+		if (finite_done && any_endless) {
+			sup->endless_stopped = true;
+			for (int i = ARK_AGENT_COUNT; i < sup->child_count; i++)
+				if (sup->children[i].endless && sup->children[i].pid)
+					kill(sup->children[i].pid, SIGTERM);
+		}
+	}
+	if (!sup->stopping) {
+		bool sources_done = true;
+		for (int i = ARK_AGENT_COUNT; i < sup->child_count; i++)
+			sources_done &= sup->children[i].finished || sup->children[i].auxiliary;
+		uint64_t kyle = atomic_load(&p->agents[ARK_AGENT_KYLE].last_seq);
+		uint64_t aletheia = atomic_load(&p->agents[ARK_AGENT_ALETHEIA].last_seq);
+		bool sources_empty = true;
+		for (int s = 0; s < p->source_count; s++)
+			sources_empty &= ark_ring_depth(ark_pipeline_source_ring(&sup->map, s)) == 0;
+		if (sources_done && sources_empty && aletheia == kyle) {
+			sup->stopping = true;
+			atomic_store(&p->stop, 1);
+		}
+	}
+	return 0;
+}
+
+bool ark_supervisor_finished(const struct ark_supervisor *sup)
+{
+	if (sup->failed)
+		return true;
+	for (int i = 0; i < sup->child_count; i++)
+		if (sup->children[i].pid || (!sup->children[i].finished && !sup->stopping))
+			return false;
+	return true;
+}
+
+void ark_supervisor_stop_sources(struct ark_supervisor *sup)
+{
+	sup->sources_stopped = true;
+	for (int i = ARK_AGENT_COUNT; i < sup->child_count; i++) {
+		struct ark_child *c = &sup->children[i];
+		if (c->auxiliary)
+			continue;   /* the metrics server serves until the end */
+		if (c->pid)
+			kill(c->pid, SIGTERM);
+		else
+			c->finished = true;
+	}
+}
+
+static bool any_running(const struct ark_supervisor *sup)
+{
+	for (int i = 0; i < sup->child_count; i++)
+		if (sup->children[i].pid)
+			return true;
+	return false;
+}
+
+void ark_supervisor_stop(struct ark_supervisor *sup, bool now)
+{
+	struct ark_pipeline *p = sup->map.pipeline;
+	for (int i = 0; i < sup->child_count; i++)
+		ark_watchdog_standby_check(sup, &sup->children[i], true);
+	if (!sup->sources_stopped)
+		ark_supervisor_stop_sources(sup);
+	uint64_t start = ark_now_ns();
+	/* Drain: Aletheia catches up with Kyle (bounded: 30 s). */
+	while (!now && p && any_running(sup) && ark_now_ns() - start < 30ull * 1000 * 1000 * 1000) {
+		reap(sup);
+		bool sources_running = false;
+		for (int i = ARK_AGENT_COUNT; i < sup->child_count; i++)
+			sources_running |= sup->children[i].pid != 0 && !sup->children[i].auxiliary;
+		if (!sources_running && atomic_load(&p->agents[ARK_AGENT_ALETHEIA].last_seq) ==
+						atomic_load(&p->agents[ARK_AGENT_KYLE].last_seq))
+			break;
+		ark_supervisor_wait(sup, -1, 10 * 1000 * 1000);
+	}
+	sup->stopping = true;
+	if (p)
+		atomic_store(&p->stop, 1);
+	for (int i = 0; i < sup->child_count; i++)
+		if (sup->children[i].pid)
+			kill(sup->children[i].pid, SIGTERM);
+	start = ark_now_ns();
+	bool killed = false;
+	while (any_running(sup)) {
+		reap(sup);
+		if (!killed && ark_now_ns() - start > 10ull * 1000 * 1000 * 1000) {
+			killed = true;
+			for (int i = 0; i < sup->child_count; i++)
+				if (sup->children[i].pid) {
+					ark_log(sup->log, "error", "%s (pid %d) did not stop within 10 s: SIGKILL",
+						sup->children[i].name, (int)sup->children[i].pid);
+					kill(sup->children[i].pid, SIGKILL);
+				}
+		}
+		ark_supervisor_wait(sup, -1, 5 * 1000 * 1000);
+	}
+}
+
+void ark_supervisor_close(struct ark_supervisor *sup)
+{
+	for (int i = 0; i < sup->child_count; i++)
+		ark_watchdog_standby_check(sup, &sup->children[i], true);
+	ark_watchdog_pid_file(sup, "watchdog", 0);
+	if (sup->log) {
+		ark_log(sup->log, "info", "stopped restarts=%llu standby_takeovers=%llu hangs=%llu quarantines=%llu",
+			(unsigned long long)sup->total_restarts, (unsigned long long)sup->total_standby_takeovers,
+			(unsigned long long)sup->total_hangs, (unsigned long long)sup->total_quarantines);
+		ark_log_close(sup->log);
+		sup->log = NULL;
+	}
+	char name[ARK_SHM_NAME_MAX];
+	if (sup->map.pipeline) {
+		snprintf(name, sizeof name, "%s", sup->map.shm.name);
+		ark_pipeline_detach(&sup->map);
+		ark_shm_unlink(name, NULL);
+	}
+}
