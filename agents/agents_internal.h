@@ -6,6 +6,7 @@
 
 #include "agents/agents.h"
 #include "graveyard/graveyard.h"
+#include "store/store.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -121,6 +122,7 @@ struct ark_kenny_state {
 
 struct ark_aletheia_state {
 	uint64_t last_seq;         /* last journaled */
+	struct ark_journal_position journal_position;  /* for a fast restart (store.h) */
 	uint64_t trace_breaks;
 	uint64_t complete;
 	uint64_t first_in_ns;      /* Kyle's stamp on the first event of the run */

@@ -524,7 +524,8 @@ int ark_aletheia_main(struct ark_agent_ctx *ctx)
 	al.cfg.log_ctx = ctx->log;
 	struct ark_journal_recovery recovery;
 	uint64_t t_start = ark_now_ns();
-	if (ark_journal_open(&al.journal, &al.cfg, &recovery, &err)) {
+	struct ark_journal_position resume = s->journal_position;
+	if (ark_journal_open_at(&al.journal, &al.cfg, &resume, &recovery, &err)) {
 		ark_log(ctx->log, "error", "journal: %s", err.msg);
 		goto done;
 	}
@@ -568,9 +569,9 @@ int ark_aletheia_main(struct ark_agent_ctx *ctx)
 	}
 	atomic_store(&control->last_seq, al.appended_seq);
 	atomic_store(&control->state, ARK_PROC_RUNNING);
-	ark_log(ctx->log, "info", "running journal_last_seq=%llu io_uring=%d sync=%s journal_open_ms=%.1f start_ms=%.1f",
+	ark_log(ctx->log, "info", "running journal_last_seq=%llu io_uring=%d sync=%s resumed_at_position=%d journal_open_ms=%.1f start_ms=%.1f",
 		(unsigned long long)al.appended_seq, (int)ark_journal_using_io_uring(al.journal),
-		ark_store_sync_name(al.cfg.sync), (double)(t_journal - t_start) / 1e6,
+		ark_store_sync_name(al.cfg.sync), (int)recovery.resumed, (double)(t_journal - t_start) / 1e6,
 		(double)(ark_now_ns() - t_start) / 1e6);
 	ark_log_flush(ctx->log);
 
@@ -621,6 +622,9 @@ int ark_aletheia_main(struct ark_agent_ctx *ctx)
 			ark_log(ctx->log, "error", "journal write failed, stopping: %s", err.msg);
 			goto done;
 		}
+		/* In the segment, it outlives this process: a replacement scans
+		 * only what was written after it. */
+		ark_journal_written_position(al.journal, &s->journal_position);
 		uint32_t released = n ? release_written(&al, n) : 0;
 		if (n && !released) {
 			/* Waiting for the kernel to take a write: do not spin against

@@ -277,8 +277,11 @@ static bool standby_released(struct ark_agent_ctx *ctx, int fd)
 {
 	ark_log(ctx->log, "info", "standby pid=%d: ready to take over", (int)getpid());
 	ark_log_flush(ctx->log);
-	if (write(fd, "r", 1) != 1)
-		return false;
+	/* The watchdog may already have sent its byte and closed its end (it
+	 * needed this standby before it was ready): the write then fails, the
+	 * byte is still there to read. */
+	if (write(fd, "r", 1) != 1 && errno != EPIPE)
+		ark_log(ctx->log, "warn", "standby: cannot tell the watchdog it is ready: %s", strerror(errno));
 	char go;
 	ssize_t n;
 	do

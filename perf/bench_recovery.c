@@ -220,7 +220,8 @@ static int recovery_main(int argc, char **argv)
 	uint64_t venue_orders = 0, venue_resends = 0;
 	ark_pipeline_venue_counts(&map, &venue_orders, &venue_resends);
 	ark_pipeline_detach(&map);
-	char summary[8192] = "";
+	static char summary[1 << 20];
+	summary[0] = '\0';
 	FILE *f = fopen(out, "r");
 	if (f) {
 		size_t r = fread(summary, 1, sizeof summary - 1, f);

@@ -131,6 +131,8 @@ static void on_write_done(struct ark_journal *j, int32_t res)
 	}
 	if ((uint64_t)res == j->write_total && j->write_last_seq > j->written_seq)
 		j->written_seq = j->write_last_seq;
+	if ((uint64_t)res == j->write_total && j->write_pos.last_seq)
+		j->written_pos = j->write_pos;
 	release_chunks(j);
 }
 
@@ -277,6 +279,13 @@ static void pump_once(struct ark_journal *j)
 				j->write_last_seq = last_seq ? last_seq : j->written_seq;
 				j->write_total = bytes;
 				struct ark_journal_seg *s = &j->segq[first->seg];
+				struct ark_journal_chunk *end = chunk_at(j, j->write_ctr + (uint64_t)iovcnt - 1);
+				j->write_pos = (struct ark_journal_position){
+					.segment_first_seq = s->first_seq,
+					.end_offset = offset + bytes,
+					.last_seq = end->last_seq,
+					.last_record_offset = end->file_offset + end->last_record_at,
+				};
 				if (j->cfg.sync == ARK_JOURNAL_SYNC_BATCH &&
 				    j->write_last_seq > j->need_sync_seq)
 					j->need_sync_seq = j->write_last_seq; /* every batch is synced */
@@ -479,6 +488,7 @@ int ark_journal_append(struct ark_journal *j, uint64_t seq, uint64_t trace_id, c
 		.magic = ARK_JOURNAL_RECORD_MAGIC, .len = len, .seq = seq, .trace_id = trace_id,
 	};
 	uint8_t *p = c->data + c->used;
+	c->last_record_at = c->used;
 	h.crc = ark_journal_record_crc(&h, payload);
 	memcpy(p, &h, sizeof h);
 	if (len)
@@ -675,8 +685,38 @@ int ark_journal_retain(struct ark_journal *j, struct ark_err *err)
 	return deleted;
 }
 
+static uint64_t position_check(const struct ark_journal_position *pos)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ull;
+	const uint64_t v[4] = {pos->segment_first_seq, pos->end_offset, pos->last_seq, pos->last_record_offset};
+	for (int i = 0; i < 4; i++) {
+		h ^= v[i] + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+		h *= 0xff51afd7ed558ccdull;
+	}
+	return h | 1;
+}
+
+void ark_journal_written_position(const struct ark_journal *j, struct ark_journal_position *pos)
+{
+	*pos = j->written_pos;
+	pos->check = pos->last_seq ? position_check(pos) : 0;
+}
+
+bool ark_journal_position_valid(const struct ark_journal_position *pos)
+{
+	return pos && pos->last_seq && pos->check == position_check(pos) &&
+	       pos->end_offset > pos->last_record_offset && pos->last_record_offset >= ARK_JOURNAL_SEGMENT_HEADER_BYTES;
+}
+
 int ark_journal_open(struct ark_journal **out, const struct ark_store_config *cfg,
 		     struct ark_journal_recovery *recovery, struct ark_err *err)
+{
+	return ark_journal_open_at(out, cfg, NULL, recovery, err);
+}
+
+int ark_journal_open_at(struct ark_journal **out, const struct ark_store_config *cfg,
+			const struct ark_journal_position *resume, struct ark_journal_recovery *recovery,
+			struct ark_err *err)
 {
 	*out = NULL;
 	struct ark_journal_recovery local;
@@ -736,7 +776,7 @@ int ark_journal_open(struct ark_journal **out, const struct ark_store_config *cf
 	}
 	for (uint32_t i = 0; i < n; i++)
 		j->chunks[i].data = j->buffer + (uint64_t)i * chunk;
-	if ((rc = ark_journal_recover(j, recovery, err)))
+	if ((rc = ark_journal_recover(j, ark_journal_position_valid(resume) ? resume : NULL, recovery, err)))
 		goto fail;
 	if ((rc = ark_jio_init(&j->io, cfg->io_uring, cfg, err)))
 		goto fail;

@@ -59,10 +59,16 @@ struct seg_scan {
 	uint64_t last_seq;
 	uint64_t bad_seq;    /* the seq the bad record claims, if readable */
 	uint64_t size;
+	uint64_t last_record_offset;
 };
 
-static int scan_segment(int fd, uint64_t first_seq, struct seg_scan *out)
+/* resume (may be NULL): where a crashed writer's last complete write ended
+ * in this segment. When the record it names is there, intact, and ends where
+ * it says, scanning starts after it. */
+static int scan_segment(int fd, uint64_t first_seq, const struct ark_journal_position *resume, struct seg_scan *out,
+			bool *resumed)
 {
+	*resumed = false;
 	struct stat st;
 	if (fstat(fd, &st) != 0)
 		return -errno;
@@ -83,6 +89,20 @@ static int scan_segment(int fd, uint64_t first_seq, struct seg_scan *out)
 	out->header_ok = true;
 	uint64_t off = ARK_JOURNAL_SEGMENT_HEADER_BYTES, prev = 0;
 	int rc = 0;
+	if (resume && resume->segment_first_seq == first_seq && resume->end_offset <= out->size) {
+		struct ark_journal_record_header h;
+		const uint8_t *payload;
+		uint64_t next;
+		const char *why = NULL;
+		if (ark_journal_scan_at(&s, resume->last_record_offset, &h, &payload, &next, &why) == ARK_SCAN_RECORD &&
+		    h.seq == resume->last_seq && next == resume->end_offset) {
+			off = resume->end_offset;
+			out->last_record_offset = resume->last_record_offset;
+			out->records = 1;
+			out->last_seq = prev = h.seq;
+			*resumed = true;
+		}
+	}
 	for (;;) {
 		struct ark_journal_record_header h;
 		const uint8_t *payload;
@@ -104,6 +124,7 @@ static int scan_segment(int fd, uint64_t first_seq, struct seg_scan *out)
 		}
 		out->records++;
 		out->last_seq = prev = h.seq;
+		out->last_record_offset = off;
 		off = next;
 	}
 	out->end = off;
@@ -134,7 +155,8 @@ static uint64_t count_valid_after(int fd, uint64_t from, uint64_t size)
 	return count;
 }
 
-int ark_journal_recover(struct ark_journal *j, struct ark_journal_recovery *rec, struct ark_err *err)
+int ark_journal_recover(struct ark_journal *j, const struct ark_journal_position *resume, struct ark_journal_recovery *rec,
+			struct ark_err *err)
 {
 	struct ark_journal_segment_info *segs;
 	size_t n;
@@ -152,7 +174,7 @@ int ark_journal_recover(struct ark_journal *j, struct ark_journal_recovery *rec,
 					 j->cfg.journal_dir, si->name, strerror(errno));
 			goto out;
 		}
-		if ((rc = scan_segment(fd, si->first_seq, &sc))) {
+		if ((rc = scan_segment(fd, si->first_seq, resume, &sc, &rec->resumed))) {
 			rc = ark_err_set(err, rc, "journal: cannot read %s/%s: %s", j->cfg.journal_dir,
 					 si->name, strerror(-rc));
 			goto out;
@@ -241,12 +263,6 @@ int ark_journal_recover(struct ark_journal *j, struct ark_journal_recovery *rec,
 				      rec->segment, (unsigned long long)sc.end, (unsigned long long)sc.last_seq,
 				      rec->reason, (unsigned long long)rec->bytes_cut);
 	}
-	/* What a crashed predecessor left in the page cache becomes durable
-	 * now, so durable_seq == last_seq is true from the start. */
-	if (fdatasync(fd) != 0 || fsync(j->dir_fd) != 0) {
-		rc = ark_err_set(err, -errno, "journal: fdatasync of %s: %s", rec->segment, strerror(errno));
-		goto out;
-	}
 	struct ark_journal_seg *s = &j->segq[0];
 	memset(s, 0, sizeof *s);
 	s->fd = fd;
@@ -255,13 +271,23 @@ int ark_journal_recover(struct ark_journal *j, struct ark_journal_recovery *rec,
 	s->size = sc.end;
 	s->last_seq = sc.last_seq;
 	s->has_records = true;
-	s->dir_synced = true;
+	/* What a crashed predecessor left in the page cache becomes durable
+	 * with the first sync, submitted through io_uring at the first poll: a
+	 * restarted writer does not wait for the disk (tens of milliseconds on a
+	 * VM) before it takes new records. Until then durable_seq stays behind
+	 * (pessimistic, never optimistic). */
+	s->dir_synced = false;
 	snprintf(s->name, sizeof s->name, "%s", si->name);
 	j->segq_head = 0;
 	j->segq_count = 1;
 	j->chunks[0].seg = 0;
 	j->chunks[0].file_offset = sc.end;
-	j->last_seq = j->written_seq = j->durable_seq = sc.last_seq;
+	j->last_seq = j->written_seq = sc.last_seq;
+	j->written_pos = (struct ark_journal_position){.segment_first_seq = si->first_seq, .end_offset = sc.end,
+						     .last_seq = sc.last_seq, .last_record_offset = sc.last_record_offset};
+	j->durable_seq = 0;
+	if (j->cfg.sync != ARK_JOURNAL_SYNC_NONE)
+		j->need_sync_seq = sc.last_seq;
 	j->has_records = true;
 	rc = 0;
 out:

@@ -66,16 +66,20 @@ static int64_t window(struct ark_journal_scan *s, uint64_t off, uint64_t need)
 int ark_journal_scan_header(struct ark_journal_scan *s, struct ark_journal_segment_header *h,
 			    const char **why)
 {
-	int64_t avail = window(s, 0, sizeof *h);
-	if (avail < 0) {
+	/* Read just the header: a restart resuming at a known position must not
+	 * pay for a whole window from the start of a large segment. */
+	ssize_t r;
+	do
+		r = pread(s->fd, h, sizeof *h, 0);
+	while (r < 0 && errno == EINTR);
+	if (r < 0) {
 		*why = "cannot read the segment header";
 		return -1;
 	}
-	if ((uint64_t)avail < sizeof *h) {
+	if ((uint64_t)r < sizeof *h || s->size < sizeof *h) {
 		*why = "segment header incomplete";
 		return -1;
 	}
-	memcpy(h, s->buf + (0 - s->buf_off), sizeof *h);
 	return ark_journal_check_segment_header(h, why);
 }
 

@@ -26,6 +26,7 @@ struct ark_journal_chunk {
 	int seg;                /* slot in segq */
 	uint64_t file_offset;   /* of data[0] in its segment */
 	uint64_t last_seq;      /* of the last record placed in this chunk */
+	uint32_t last_record_at; /* offset in data of that record */
 };
 
 struct ark_journal_sealed {
@@ -68,6 +69,8 @@ struct ark_journal {
 	uint32_t write_bytes[ARK_JOURNAL_MAX_CHUNKS];
 	uint64_t write_last_seq;
 	uint64_t write_total;
+	struct ark_journal_position write_pos;   /* where the write in flight ends */
+	struct ark_journal_position written_pos; /* where the last complete write ended */
 	struct iovec iov[ARK_JOURNAL_MAX_CHUNKS];
 
 	bool sync_inflight;
@@ -122,7 +125,7 @@ int ark_journal_scan_header(struct ark_journal_scan *s, struct ark_journal_segme
 			    const char **why);
 
 /* journal_recover.c */
-int ark_journal_recover(struct ark_journal *j, struct ark_journal_recovery *rec,
+int ark_journal_recover(struct ark_journal *j, const struct ark_journal_position *resume, struct ark_journal_recovery *rec,
 			struct ark_err *err);
 
 #endif /* ARK_STORE_JOURNAL_WRITER_H */

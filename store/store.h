@@ -150,7 +150,9 @@ struct ark_journal_recovery {
 				     * the cut bytes are saved beside the segment */
 	char saved_to[PATH_MAX];  /* where they were saved, "" if not */
 	char reason[160];         /* "record header incomplete", "CRC mismatch", ... */
-	uint64_t records;         /* records found in the active segment */
+	uint64_t records;         /* records scanned in the active segment (after
+				     the resume position when one was used) */
+	bool resumed;             /* the resume position was valid and used */
 	uint64_t last_seq;        /* highest seq in the journal, 0 if empty */
 	uint64_t removed_empty_segments;
 };
@@ -179,6 +181,26 @@ struct ark_journal_stats {
  * `ark journal verify`. */
 int ark_journal_open(struct ark_journal **journal, const struct ark_store_config *cfg,
 		     struct ark_journal_recovery *recovery, struct ark_err *err);
+
+/* Where the journal's completely written records end, as the writer saw its
+ * last write complete. Kept by the writer in memory that outlives its
+ * process (Aletheia: the pipeline segment), it lets a restarted writer check
+ * the one record before it and scan only what follows, instead of the whole
+ * active segment (tens of milliseconds at 64 MB). Only a process crash is
+ * covered: after a machine crash the memory is gone and the scan is full. */
+struct ark_journal_position {
+	uint64_t segment_first_seq;
+	uint64_t end_offset;         /* first byte after the last complete record */
+	uint64_t last_seq;
+	uint64_t last_record_offset;
+	uint64_t check;              /* a copy torn by a kill is refused */
+};
+void ark_journal_written_position(const struct ark_journal *journal, struct ark_journal_position *pos);
+bool ark_journal_position_valid(const struct ark_journal_position *pos);
+/* ark_journal_open, resuming at a position (NULL, or not valid: full scan). */
+int ark_journal_open_at(struct ark_journal **journal, const struct ark_store_config *cfg,
+			const struct ark_journal_position *resume, struct ark_journal_recovery *recovery,
+			struct ark_err *err);
 /* Flush, sync (unless sync mode none) and close. Returns the first I/O error
  * seen, if any. NULL is fine. */
 int ark_journal_close(struct ark_journal *journal, struct ark_err *err);

@@ -29,7 +29,7 @@
 #define CRASH_WINDOW_NS (60ull * 1000 * 1000 * 1000)
 /* A new standby is started once its agent has run this long: not while the
  * replacement it follows is still recovering on the same CPUs. */
-#define STANDBY_AFTER_NS (200ull * 1000 * 1000)
+#define STANDBY_AFTER_NS (25ull * 1000 * 1000)
 
 static void reap(struct ark_supervisor *sup);
 static int restart_due(struct ark_supervisor *sup, struct ark_err *err);
@@ -256,6 +256,11 @@ bool ark_supervisor_wait(struct ark_supervisor *sup, int extra_fd, uint64_t time
 		if (sup->children[i].standby_pidfd >= 0)
 			fds[n++] = (struct pollfd){.fd = sup->children[i].standby_pidfd, .events = POLLIN};
 	}
+	/* An agent without its standby: look again soon, to start one. */
+	for (int a = 0; a < ARK_AGENT_COUNT && sup->watchdog.standby && !sup->stopping; a++)
+		if (sup->children[a].pid && !sup->children[a].standby_pid && !sup->children[a].external &&
+		    timeout_ns > STANDBY_AFTER_NS)
+			timeout_ns = STANDBY_AFTER_NS;
 	struct timespec ts = {(time_t)(timeout_ns / 1000000000ull), (long)(timeout_ns % 1000000000ull)};
 	int rc = ppoll(fds, n, &ts, NULL);
 	return rc > 0 && extra_fd >= 0 && (fds[0].revents & POLLIN);
@@ -280,6 +285,12 @@ static void reap_one(struct ark_supervisor *sup, struct ark_child *c, int status
 	c->last_status = status;
 	c->died_ns = ark_now_ns();
 	bool clean = status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	if (status == -1) {
+		/* Not our child: its own last word in the segment tells a clean exit. */
+		struct ark_agent_control *last = control_of(sup, c);
+		clean = last ? atomic_load(&last->state) == ARK_PROC_EXITED
+			     : atomic_load(&sup->map.pipeline->metrics_pid) == 0;
+	}
 	bool config_error = status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 2;
 	if (c->auxiliary && (clean || config_error)) {
 		c->finished = true;
@@ -332,8 +343,7 @@ static void reap_one(struct ark_supervisor *sup, struct ark_child *c, int status
 	}
 	uint64_t delay = ark_watchdog_jittered(sup, c->backoff_ns);
 	c->restart_at_ns = now + delay;
-	printf("  %s (pid %d) died: %s; restarting in %.2f s\n", c->name, (int)pid, why, (double)delay / 1e9);
-	fflush(stdout);
+	fprintf(stderr, "  %s (pid %d) died: %s; restarting in %.2f s\n", c->name, (int)pid, why, (double)delay / 1e9);
 	ark_log(sup->log, "warn", "agent died name=%s pid=%d why=\"%s\" restart_in_ms=%llu", c->name, (int)pid, why,
 		(unsigned long long)(delay / 1000000));
 	/* The first crash restarts at once; repeated ones back off. */
