@@ -211,7 +211,8 @@ struct ark_agent_options {
 /* Run one agent process until the pipeline asks it to stop (or SIGTERM):
  * attach, pin to ARK_CPU_<AGENT>, recover, loop. Returns the exit status. */
 int ark_agent_run(enum ark_agent agent, const char *instance, const struct ark_agent_options *options);
-/* ark_pipeline_attach, retried for up to wait_s while the segment does not exist yet. */
+/* ark_pipeline_attach, retried for up to wait_s while the segment does not
+ * exist yet or is still being laid out; the last error after that. */
 int ark_pipeline_attach_wait(struct ark_pipeline_map *map, const char *instance, double wait_s, struct ark_err *err);
 
 /* Run the synthetic source as source number `source`. argv holds the

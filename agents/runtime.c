@@ -263,8 +263,10 @@ int ark_pipeline_attach_wait(struct ark_pipeline_map *map, const char *instance,
 {
 	uint64_t deadline = ark_now_ns() + (uint64_t)(wait_s * 1e9);
 	for (;;) {
+		/* Not there yet, or its creator is still laying it out (the
+		 * watchdog starting beside this unit): look again. */
 		int rc = ark_pipeline_attach(map, instance, err);
-		if (rc != -ENOENT || ark_now_ns() >= deadline || stop_signal)
+		if (rc == 0 || ark_now_ns() >= deadline || stop_signal)
 			return rc;
 		struct timespec ts = {0, 50 * 1000 * 1000};
 		nanosleep(&ts, NULL);

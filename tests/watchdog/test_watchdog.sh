@@ -11,6 +11,10 @@
 #   crashloop  an agent that dies at start every time: the back-off grows,
 #              then the watchdog gives up with a non-zero exit and leaves no
 #              process and no segment behind.
+#   systemd    --agents systemd: the agents are started on their own (as the
+#              ark-agent@ units are) and wait for the segment; the watchdog
+#              reports READY once they run, watches them, leaves restarting
+#              to systemd and adopts the replacement, and stops them all.
 #   storm      kill -9 a random agent every 200 ms for 30 s (ARK_TEST_SCALE
 #              shortens it): every kill is recovered, nothing is lost or
 #              doubled, no order executed twice (ark perf recovery's audit).
@@ -144,6 +148,37 @@ crashloop)
   sleep 0.5
   [ -z "$(leftovers)" ] || fail "processes left: $(leftovers)"
   [ ! -e "/dev/shm/ark-$inst" ] || fail "segment left behind"
+  ;;
+systemd)
+  log=$work/notify.log
+  python3 "$here/notify_receiver.py" "@ark-notify-$$" "$log" & receiver=$!
+  wait_file "$log" 10 || fail "the fake notify socket did not start"
+  declare -A apid
+  for a in kyle joey hrm kenny aletheia; do
+    "$ark" agent $a --instance "$inst" --wait-segment 60 > "$work/$a.out" 2>&1 & apid[$a]=$!
+  done
+  NOTIFY_SOCKET="@ark-notify-$$" "$ark" watchdog --agents systemd --synthetic 500 --no-feed > "$work/wd.out" 2>&1 & wd=$!
+  t=0; until grep -q "READY=1" "$log" || [ $t -gt 600 ]; do sleep 0.1; t=$((t+1)); done
+  grep -q "READY=1" "$log" || fail "no READY=1 with systemd agents: $(cat "$work/wd.out")"
+  for a in kyle joey hrm kenny aletheia; do
+    grep -q "watching $a pid=${apid[$a]} (started by systemd)" "$ARK_DATA_DIR/logs/watchdog.log" || fail "$a not watched"
+  done
+  sleep 1
+  kill -9 "${apid[joey]}"; wait "${apid[joey]}" 2>/dev/null
+  t=0; until grep -q "name=joey.*systemd restarts it" "$ARK_DATA_DIR/logs/watchdog.log" || [ $t -gt 100 ]; do sleep 0.1; t=$((t+1)); done
+  grep -q "name=joey.*systemd restarts it" "$ARK_DATA_DIR/logs/watchdog.log" || fail "joey's death was not seen"
+  ! pgrep -f -- "agent joey --instance $inst( |$)" >/dev/null || fail "the watchdog started joey itself"
+  "$ark" agent joey --instance "$inst" --wait-segment 60 > "$work/joey2.out" 2>&1 & newjoey=$!
+  t=0; until grep -q "watching joey pid=$newjoey" "$ARK_DATA_DIR/logs/watchdog.log" || [ $t -gt 100 ]; do sleep 0.1; t=$((t+1)); done
+  grep -q "watching joey pid=$newjoey" "$ARK_DATA_DIR/logs/watchdog.log" || fail "the replacement joey was not adopted"
+  sleep 1
+  kill -TERM $wd; wait $wd; rc=$?
+  [ $rc -eq 0 ] || fail "ark watchdog exited $rc: $(cat "$work/wd.out")"
+  for p in "${apid[kyle]}" "${apid[hrm]}" "${apid[kenny]}" "${apid[aletheia]}" $newjoey; do
+    wait "$p"; rc=$?; [ $rc -eq 0 ] || fail "an agent exited $rc at the stop (systemd would restart it as failed)"
+  done
+  [ -z "$(leftovers)" ] || fail "processes left: $(leftovers)"
+  out=$("$ark" journal verify --dir "$ARK_DATA_DIR/journal" 2>&1) || fail "journal verify: $out"
   ;;
 storm)
   kills=$(awk -v s="$scale" 'BEGIN { k = int(150 * s); print (k < 10 ? 10 : k) }')
