@@ -119,6 +119,8 @@ struct ark_pipeline {
 	_Atomic uint32_t metrics_port;              /* the metrics server's bound port, 0 if none */
 	_Atomic int32_t metrics_pid;                /* the metrics server, for a watchdog adopting it */
 	_Atomic uint64_t metrics_start_ticks;
+	_Atomic int32_t mirror_pid;                 /* the Redis mirror, likewise */
+	_Atomic uint64_t mirror_start_ticks;
 	char instance[64];
 	char rules_path[ARK_PATH_MAX];              /* the installed Graveyard */
 	char rules_hash[72];                        /* its SHA-256, hex */

@@ -96,6 +96,8 @@ static int recorded_processes(const struct ark_pipeline *p, int32_t *pids, uint6
 	}
 	pids[n] = atomic_load(&p->metrics_pid);
 	ticks[n++] = atomic_load(&p->metrics_start_ticks);
+	pids[n] = atomic_load(&p->mirror_pid);
+	ticks[n++] = atomic_load(&p->mirror_start_ticks);
 	return n;
 }
 

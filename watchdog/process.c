@@ -37,7 +37,7 @@ static void build_argv(const struct ark_supervisor *sup, const struct ark_child 
 	int n = 0;
 	argv[n++] = "ark";
 	if (c->auxiliary) {
-		argv[n++] = "metrics-server";
+		argv[n++] = c->mirror ? "mirror" : "metrics-server";
 		argv[n++] = "--instance";
 		argv[n++] = sup->instance;
 	} else if (c->is_source) {

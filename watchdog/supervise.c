@@ -13,6 +13,7 @@
  * service (`ark watchdog`) runs until it is stopped. */
 #include "watchdog/internal.h"
 
+#include "mirror/mirror.h"
 #include "store/store.h"
 
 #include <errno.h>
@@ -64,8 +65,9 @@ static void adopt_if_running(struct ark_supervisor *sup, struct ark_child *c)
 	pid_t pid = 0;
 	struct ark_pipeline *p = sup->map.pipeline;
 	if (c->auxiliary) {
-		int32_t mpid = atomic_load(&p->metrics_pid);
-		if (mpid > 0 && ark_shm_process_alive(mpid, atomic_load(&p->metrics_start_ticks)))
+		int32_t mpid = atomic_load(c->mirror ? &p->mirror_pid : &p->metrics_pid);
+		if (mpid > 0 && ark_shm_process_alive(mpid, atomic_load(c->mirror ? &p->mirror_start_ticks
+										   : &p->metrics_start_ticks)))
 			pid = mpid;
 	} else {
 		pid = live_pid(control_of(sup, c));
@@ -183,6 +185,16 @@ int ark_supervisor_start(struct ark_supervisor *sup, const struct ark_supervisor
 		add_child(sup, "metrics_server", 0, false);
 		sup->children[sup->child_count - 1].auxiliary = true;
 	}
+	struct ark_mirror_config mirror;
+	if (ark_mirror_config_from_env(&mirror, err))
+		return fail_start(sup, err, -EINVAL, err->msg);
+	if (mirror.enabled) {
+		add_child(sup, "mirror", 0, false);
+		sup->children[sup->child_count - 1].auxiliary = true;
+		sup->children[sup->child_count - 1].mirror = true;
+	} else {
+		ark_log(sup->log, "info", "REDIS_URL is not set: the Redis mirror is off");
+	}
 	if (sup->adopted || options->external_agents)
 		for (int i = 0; i < sup->child_count; i++)
 			if (!sup->children[i].finished && (sup->adopted || sup->children[i].external))
@@ -289,15 +301,14 @@ static void reap_one(struct ark_supervisor *sup, struct ark_child *c, int status
 		/* Not our child: its own last word in the segment tells a clean exit. */
 		struct ark_agent_control *last = control_of(sup, c);
 		clean = last ? atomic_load(&last->state) == ARK_PROC_EXITED
-			     : atomic_load(&sup->map.pipeline->metrics_pid) == 0;
+			     : atomic_load(c->mirror ? &sup->map.pipeline->mirror_pid : &sup->map.pipeline->metrics_pid) == 0;
 	}
 	bool config_error = status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 2;
 	if (c->auxiliary && (clean || config_error)) {
 		c->finished = true;
 		if (!clean && !sup->stopping) {
-			printf("  the metrics server could not start (see metrics_server.log); running without it\n");
-			fflush(stdout);
-			ark_log(sup->log, "error", "metrics server exited with a configuration error; not restarting it");
+			fprintf(stderr, "  %s could not start (see %s.log); running without it\n", c->name, c->name);
+			ark_log(sup->log, "error", "%s exited with a configuration error; not restarting it", c->name);
 		}
 		return;
 	}

@@ -20,14 +20,15 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-#define ARK_SUPERVISOR_MAX_CHILDREN (ARK_AGENT_COUNT + ARK_MAX_SOURCES + 1)
+#define ARK_SUPERVISOR_MAX_CHILDREN (ARK_AGENT_COUNT + ARK_MAX_SOURCES + 2)
 #define ARK_WATCHDOG_CRASH_LIMIT 5
 
 struct ark_child {
 	char name[24];
 	bool is_source;
 	bool endless;              /* a source that runs until told to stop (tcp) */
-	bool auxiliary;            /* the metrics server: its failure does not stop the run */
+	bool auxiliary;            /* the metrics server or the mirror: its failure does not stop the run */
+	bool mirror;               /* the auxiliary is the Redis mirror (else the metrics server) */
 	bool external;             /* started by systemd (ark-agent@.service): watched, not spawned */
 	bool adopted;              /* not our child (found running after a watchdog restart) */
 	int index;                 /* agent id or source number */

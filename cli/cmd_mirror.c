@@ -1,0 +1,40 @@
+/* cli/cmd_mirror.c — `ark mirror`: the Redis stream mirror of a running
+ * instance (the watchdog starts it when REDIS_URL is set). */
+#include "cli/command.h"
+#include "mirror/mirror.h"
+
+#include "agents/agents.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int mirror_main(int argc, char **argv)
+{
+	if (ark_wants_help(argc, argv)) {
+		printf("usage: ark mirror [--instance NAME]\n\n"
+		       "Mirrors every event Aletheia journals into a Redis stream (XADD, pipelined),\n"
+		       "entry ID <seq>-<node>, so a resend is refused by Redis, never doubled. When\n"
+		       "Redis is down or slow the pipeline does not notice: the mirror lags\n"
+		       "(mirror_lag_events), reconnects with back-off and catches up from the journal.\n"
+		       "Started by ark run / ark watchdog when REDIS_URL is set.\n\n"
+		       "Environment: REDIS_URL (redis://[[user]:password@]host[:port][/db] or\n"
+		       "unix:///path[?db=N]), ARK_MIRROR_STREAM (ark:events), ARK_MIRROR_PER_TOPIC\n"
+		       "(false: <stream>:fills, :denials, :signals when true), ARK_MIRROR_MAXLEN\n"
+		       "(1000000, approximate trimming; 0 none), ARK_MIRROR_BATCH (256 XADDs per round\n"
+		       "trip), ARK_MIRROR_TIMEOUT_MS (2000), REDIS_POOL_SIZE (10; the mirror uses one\n"
+		       "connection, which keeps the entries in order). Exit status 2: configuration error.\n");
+		return 0;
+	}
+	const char *instance = ark_pipeline_default_instance();
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--instance") == 0 && i + 1 < argc) {
+			instance = argv[++i];
+		} else {
+			fprintf(stderr, "ark mirror: unexpected argument '%s'\n", argv[i]);
+			return 2;
+		}
+	}
+	return ark_mirror_run(instance);
+}
+
+ARK_COMMAND(mirror_command, "mirror", "mirror the journaled events into a Redis stream (REDIS_URL)", mirror_main)

@@ -1,0 +1,423 @@
+/* mirror/mirror.c — `ark mirror`: Aletheia's record into a Redis stream.
+ *
+ * The mirror reads Aletheia's mirror ring while it keeps up; any seq it did
+ * not see there (Aletheia offers the ring only what fits, so a slow or absent
+ * mirror misses events) it reads from the journal, so the stream has no gap.
+ * XADDs are pipelined on one connection (entry IDs must increase, and one
+ * connection keeps them in order), ARK_MIRROR_BATCH per round trip. When
+ * Redis fails, the mirror reconnects with back-off (100 ms doubling to 5 s)
+ * and asks Redis for the stream's last ID: the seq after it is where it
+ * resumes, so what Redis already has is never sent twice and what it lost
+ * is sent again. */
+#include "mirror/mirror.h"
+
+#include "agents/agents.h"
+#include "metrics/metrics.h"
+#include "store/store.h"
+
+#include <errno.h>
+#include <hiredis/hiredis.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BACKOFF_MIN_NS (100ull * 1000 * 1000)
+#define BACKOFF_MAX_NS (5000ull * 1000 * 1000)
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_term(int sig)
+{
+	(void)sig;
+	stop_signal = 1;
+}
+
+struct mirror {
+	struct ark_mirror_config cfg;
+	char url_text[512];
+	struct ark_pipeline_map map;
+	struct ark_pipeline *p;
+	struct ark_ring_consumer in;
+	struct ark_log *log;
+	char journal_dir[4096];
+	struct ark_journal_reader *reader;
+	uint64_t reader_next;          /* the seq the reader returns next, 0 if unknown */
+	redisContext *redis;
+	bool up;
+	uint64_t retry_at_ns, backoff_ns;
+	uint64_t next_seq;             /* the next seq to mirror */
+	uint32_t pending;              /* XADDs sent, replies not yet read */
+	uint64_t sent, duplicates, errors, reconnects, from_journal;
+	bool metrics_on;
+	struct ark_metrics metrics;
+	struct ark_metrics_handle m_lag, m_events, m_duplicates, m_errors, m_reconnects, m_journal;
+	struct ark_mirror_entry entry;
+	uint64_t last_error_log_ns;
+};
+
+static uint64_t journaled_seq(const struct mirror *m)
+{
+	return atomic_load(&m->p->agents[ARK_AGENT_ALETHEIA].last_seq);
+}
+
+static void go_down(struct mirror *m, const char *why)
+{
+	if (m->redis) {
+		redisFree(m->redis);
+		m->redis = NULL;
+	}
+	if (m->up)
+		ark_log(m->log, "warn", "redis %s: %s; reconnecting (the mirror lags, the pipeline does not notice)",
+			m->url_text, why);
+	m->up = false;
+	m->pending = 0;
+	atomic_store(&m->p->mirror_attached, 0);
+	m->backoff_ns = m->backoff_ns ? (m->backoff_ns * 2 > BACKOFF_MAX_NS ? BACKOFF_MAX_NS : m->backoff_ns * 2)
+				      : BACKOFF_MIN_NS;
+	m->retry_at_ns = ark_now_ns() + m->backoff_ns;
+}
+
+static redisReply *command(struct mirror *m, int argc, const char **argv)
+{
+	redisReply *r = redisCommandArgv(m->redis, argc, argv, NULL);
+	if (!r)
+		go_down(m, m->redis && m->redis->errstr[0] ? m->redis->errstr : "connection lost");
+	return r;
+}
+
+/* The highest seq a stream holds (0 when empty or absent). */
+static int stream_last_seq(struct mirror *m, const char *stream, uint64_t *last)
+{
+	*last = 0;
+	const char *argv[] = {"XREVRANGE", stream, "+", "-", "COUNT", "1"};
+	redisReply *r = command(m, 6, argv);
+	if (!r)
+		return -EIO;
+	int rc = 0;
+	if (r->type == REDIS_REPLY_ERROR) {
+		ark_log(m->log, "error", "redis: XREVRANGE %s: %s", stream, r->str);
+		rc = -EPROTO;
+	} else if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 && r->element[0]->type == REDIS_REPLY_ARRAY &&
+		   r->element[0]->elements >= 1 && r->element[0]->element[0]->type == REDIS_REPLY_STRING) {
+		*last = strtoull(r->element[0]->element[0]->str, NULL, 10);
+	}
+	freeReplyObject(r);
+	return rc;
+}
+
+static void try_connect(struct mirror *m)
+{
+	struct timeval tv = {(time_t)(m->cfg.timeout_ms / 1000), (suseconds_t)(m->cfg.timeout_ms % 1000) * 1000};
+	m->redis = m->cfg.url.unix_socket ? redisConnectUnixWithTimeout(m->cfg.url.host, tv)
+					  : redisConnectWithTimeout(m->cfg.url.host, m->cfg.url.port, tv);
+	if (!m->redis || m->redis->err) {
+		char why[160];
+		snprintf(why, sizeof why, "cannot connect: %s", m->redis ? m->redis->errstr : "out of memory");
+		if (ark_now_ns() - m->last_error_log_ns > 5000000000ull) {
+			ark_log(m->log, "warn", "redis %s: %s; retrying with back-off", m->url_text, why);
+			m->last_error_log_ns = ark_now_ns();
+		}
+		go_down(m, why);
+		return;
+	}
+	redisSetTimeout(m->redis, tv);
+	redisEnableKeepAlive(m->redis);
+	if (m->cfg.url.password[0]) {
+		const char *auth[] = {"AUTH", m->cfg.url.user, m->cfg.url.password};
+		redisReply *r = m->cfg.url.user[0] ? command(m, 3, auth) : command(m, 2, (const char *[]){"AUTH", m->cfg.url.password});
+		if (!r)
+			return;
+		bool ok = r->type != REDIS_REPLY_ERROR;
+		if (!ok)
+			ark_log(m->log, "error", "redis %s: AUTH refused: %s", m->url_text, r->str);   /* Redis's words, not the password */
+		freeReplyObject(r);
+		if (!ok) {
+			go_down(m, "authentication failed");
+			return;
+		}
+	}
+	if (m->cfg.url.db) {
+		char db[16];
+		snprintf(db, sizeof db, "%d", m->cfg.url.db);
+		redisReply *r = command(m, 2, (const char *[]){"SELECT", db});
+		if (!r)
+			return;
+		bool ok = r->type != REDIS_REPLY_ERROR;
+		if (!ok)
+			ark_log(m->log, "error", "redis %s: SELECT %s: %s", m->url_text, db, r->str);
+		freeReplyObject(r);
+		if (!ok) {
+			go_down(m, "SELECT failed");
+			return;
+		}
+	}
+	/* Resume after the last entry Redis has: per topic, the highest wins
+	 * (one connection runs the XADDs in order, so all before it are there). */
+	uint64_t last = 0;
+	static const char *const topics[] = {"fills", "denials", "signals"};
+	for (int i = 0; i < (m->cfg.per_topic ? 3 : 1); i++) {
+		char stream[160];
+		if (m->cfg.per_topic)
+			snprintf(stream, sizeof stream, "%s:%s", m->cfg.stream, topics[i]);
+		else
+			snprintf(stream, sizeof stream, "%s", m->cfg.stream);
+		uint64_t s;
+		if (stream_last_seq(m, stream, &s)) {
+			if (m->redis)
+				go_down(m, "cannot read the stream's last entry");
+			return;
+		}
+		if (s > last)
+			last = s;
+	}
+	uint64_t base = m->p->base_seq;
+	m->next_seq = (last > base ? last : base) + 1;
+	m->up = true;
+	m->backoff_ns = 0;
+	if (m->sent || m->reconnects)
+		m->reconnects++;
+	if (m->metrics_on)
+		ark_metrics_counter_set(m->m_reconnects, m->reconnects);
+	atomic_store(&m->p->mirror_attached, 1);
+	ark_log(m->log, "info", "redis %s: connected; stream %s%s resumes at seq %" PRIu64, m->url_text, m->cfg.stream,
+		m->cfg.per_topic ? ":{fills,denials,signals}" : "", m->next_seq);
+	ark_log_flush(m->log);
+}
+
+/* Read the replies of every XADD in flight. */
+static int settle(struct mirror *m)
+{
+	while (m->pending) {
+		redisReply *r = NULL;
+		if (redisGetReply(m->redis, (void **)&r) != REDIS_OK || !r) {
+			go_down(m, m->redis->errstr[0] ? m->redis->errstr : "connection lost");
+			return -EIO;
+		}
+		m->pending--;
+		if (r->type == REDIS_REPLY_ERROR) {
+			if (strstr(r->str, "equal or smaller")) {
+				m->duplicates++;   /* mirrored before: Redis refused the resend */
+			} else {
+				m->errors++;
+				uint64_t now = ark_now_ns();
+				if (now - m->last_error_log_ns > 1000000000ull) {
+					ark_log(m->log, "error", "redis: XADD refused: %s (errors=%" PRIu64 ")", r->str, m->errors);
+					m->last_error_log_ns = now;
+				}
+				freeReplyObject(r);
+				/* e.g. WRONGTYPE: the key is not a stream. Back off, retry. */
+				go_down(m, "XADD refused");
+				return -EPROTO;
+			}
+		} else {
+			m->sent++;
+		}
+		freeReplyObject(r);
+	}
+	return 0;
+}
+
+static int send_event(struct mirror *m, const struct ark_event *e)
+{
+	ark_mirror_entry_format(&m->cfg, e, &m->entry);
+	if (redisAppendCommandArgv(m->redis, m->entry.argc, m->entry.argv, m->entry.argvlen) != REDIS_OK) {
+		go_down(m, "out of memory");
+		return -ENOMEM;
+	}
+	m->next_seq = e->seq + 1;
+	if (++m->pending >= m->cfg.batch)
+		return settle(m);
+	return 0;
+}
+
+/* What the ring did not carry, from the journal: seqs next_seq..to. */
+static int catch_up(struct mirror *m, uint64_t to)
+{
+	struct ark_err err = {0};
+	if (!m->reader) {
+		if (ark_journal_reader_open(&m->reader, m->journal_dir, &err)) {
+			ark_log(m->log, "error", "cannot read the journal: %s", err.msg);
+			return -EIO;
+		}
+		m->reader_next = 0;
+	}
+	if (m->reader_next != m->next_seq) {
+		int rc = ark_journal_reader_seek(m->reader, m->next_seq, &err);
+		if (rc == -ENOENT) {
+			ark_log(m->log, "error", "journal no longer holds seq %" PRIu64 " (retention): those events cannot be mirrored",
+				m->next_seq);
+		} else if (rc) {
+			ark_log(m->log, "error", "journal seek to %" PRIu64 ": %s", m->next_seq, err.msg);
+			return -EIO;
+		}
+		m->reader_next = m->next_seq;
+	}
+	while (m->up && m->next_seq <= to) {
+		struct ark_journal_record rec;
+		int rc = ark_journal_reader_next(m->reader, &rec, &err);
+		if (rc == -EAGAIN)
+			break;
+		if (rc) {
+			ark_log(m->log, "error", "journal: %s", err.msg);
+			return -EIO;
+		}
+		m->reader_next = rec.seq + 1;
+		if (rec.seq < m->next_seq || rec.len != sizeof(struct ark_event))
+			continue;
+		struct ark_event e;
+		memcpy(&e, rec.payload, sizeof e);
+		m->from_journal++;
+		if (send_event(m, &e))
+			return -EIO;
+	}
+	return 0;
+}
+
+static void publish_metrics(struct mirror *m)
+{
+	if (!m->metrics_on)
+		return;
+	uint64_t journaled = journaled_seq(m);
+	ark_metrics_gauge_set(m->m_lag, journaled >= m->next_seq ? (double)(journaled - m->next_seq + 1) : 0);
+	ark_metrics_counter_set(m->m_events, m->sent);
+	ark_metrics_counter_set(m->m_duplicates, m->duplicates);
+	ark_metrics_counter_set(m->m_errors, m->errors);
+	ark_metrics_counter_set(m->m_journal, m->from_journal);
+}
+
+static void register_metrics(struct mirror *m)
+{
+	struct ark_err err = {0};
+	m->metrics_on =
+		ark_pipeline_metrics(&m->map, &m->metrics, &err) == 0 &&
+		ark_metrics_gauge(&m->metrics, "mirror_lag_events", "Events journaled but not yet in the Redis stream", NULL,
+				  &m->m_lag, &err) == 0 &&
+		ark_metrics_counter(&m->metrics, "mirror_events_total", "Events added to the Redis stream", NULL, &m->m_events,
+				    &err) == 0 &&
+		ark_metrics_counter(&m->metrics, "mirror_duplicates_total",
+				    "Resends Redis refused because the entry was already there", NULL, &m->m_duplicates,
+				    &err) == 0 &&
+		ark_metrics_counter(&m->metrics, "mirror_errors_total", "XADDs Redis refused for another reason", NULL,
+				    &m->m_errors, &err) == 0 &&
+		ark_metrics_counter(&m->metrics, "mirror_reconnects_total", "Reconnections to Redis", NULL, &m->m_reconnects,
+				    &err) == 0 &&
+		ark_metrics_counter(&m->metrics, "mirror_journal_reads_total",
+				    "Events mirrored from the journal because the ring did not carry them", NULL,
+				    &m->m_journal, &err) == 0;
+	if (!m->metrics_on)
+		ark_log(m->log, "warn", "mirror metrics off: %s", err.msg);
+}
+
+int ark_mirror_run(const char *instance)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_term;
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	struct ark_err err = {0};
+	static struct mirror m;
+	memset(&m, 0, sizeof m);
+	m.log = ark_log_open("mirror", &err);
+	if (!m.log) {
+		fprintf(stderr, "ark mirror: %s\n", err.msg);
+		return 1;
+	}
+	int status = 2;
+	struct ark_store_config store;
+	if (ark_mirror_config_from_env(&m.cfg, &err) || ark_store_config_from_env(&store, &err)) {
+		ark_log(m.log, "error", "configuration: %s", err.msg);
+		fprintf(stderr, "ark mirror: %s\n", err.msg);
+		goto out;
+	}
+	if (!m.cfg.enabled) {
+		ark_log(m.log, "info", "REDIS_URL is not set: the Redis mirror is off");
+		status = 0;
+		goto out;
+	}
+	ark_redis_url_describe(&m.cfg.url, m.url_text, sizeof m.url_text);
+	snprintf(m.journal_dir, sizeof m.journal_dir, "%s", store.journal_dir);
+	status = 1;
+	if (ark_pipeline_attach(&m.map, instance, &err)) {
+		ark_log(m.log, "error", "cannot attach: %s", err.msg);
+		fprintf(stderr, "ark mirror: %s\n", err.msg);
+		goto out;
+	}
+	m.p = m.map.pipeline;
+	struct ark_ring_wait_config wait = {ARK_WAIT_BLOCK, 0, 0};
+	if (ark_ring_consumer_open(&m.in, ark_pipeline_output_ring(&m.map, ARK_AGENT_ALETHEIA), &wait, &err)) {
+		ark_log(m.log, "error", "cannot open the mirror ring: %s", err.msg);
+		goto detach;
+	}
+	atomic_store(&m.p->mirror_start_ticks, ark_shm_process_start_ticks((int32_t)getpid()));
+	atomic_store(&m.p->mirror_pid, (int32_t)getpid());
+	register_metrics(&m);
+	ark_log(m.log, "info", "starting pid=%d redis=%s stream=%s per_topic=%d maxlen=%" PRIu64 " batch=%u", (int)getpid(),
+		m.url_text, m.cfg.stream, m.cfg.per_topic, m.cfg.maxlen, m.cfg.batch);
+	ark_log_flush(m.log);
+	uint64_t last_flush = 0, stop_deadline = 0;
+	for (;;) {
+		uint64_t now = ark_now_ns();
+		bool stopping = stop_signal || atomic_load(&m.p->stop);
+		if (stopping && !stop_deadline)
+			stop_deadline = now + 10ull * 1000 * 1000 * 1000;   /* finish what is journaled, bounded */
+		if (!m.up && now >= m.retry_at_ns)
+			try_connect(&m);
+		if (m.up) {
+			uint32_t n = 0;
+			int rc = ark_ring_peek(&m.in, m.cfg.batch, 20 * 1000 * 1000, &n);
+			for (uint32_t i = 0; rc == 0 && i < n && m.up; i++) {
+				const struct ark_event *e = ark_ring_event(&m.in, i);
+				if (e->seq < m.next_seq)
+					continue;
+				if (e->seq > m.next_seq && catch_up(&m, e->seq - 1))
+					break;
+				if (m.up && e->seq == m.next_seq)
+					send_event(&m, e);
+			}
+			if (rc == 0)
+				ark_ring_release(&m.in, n);   /* what Redis misses now, the journal has */
+			uint64_t journaled = journaled_seq(&m);
+			if (m.up && (rc != 0 || stopping) && journaled >= m.next_seq)
+				catch_up(&m, journaled);
+			if (m.up)
+				settle(&m);
+		} else {
+			struct timespec ts = {0, 20 * 1000 * 1000};
+			nanosleep(&ts, NULL);
+		}
+		if (now - last_flush >= 100ull * 1000 * 1000) {
+			publish_metrics(&m);
+			ark_log_flush(m.log);
+			last_flush = now;
+		}
+		if (stopping && ((m.up && m.next_seq > journaled_seq(&m) && m.pending == 0) || now > stop_deadline))
+			break;
+	}
+	publish_metrics(&m);
+	if (m.next_seq <= journaled_seq(&m))
+		ark_log(m.log, "warn", "stopping %" PRIu64 " events behind (Redis unreachable); the next mirror catches up from the journal",
+			journaled_seq(&m) - m.next_seq + 1);
+	ark_log(m.log, "info", "stopped mirrored=%" PRIu64 " from_journal=%" PRIu64 " duplicates_refused=%" PRIu64
+			      " errors=%" PRIu64 " reconnects=%" PRIu64,
+		m.sent, m.from_journal, m.duplicates, m.errors, m.reconnects);
+	status = 0;
+	atomic_store(&m.p->mirror_attached, 0);
+	atomic_store(&m.p->mirror_pid, 0);
+	ark_ring_consumer_close(&m.in);
+detach:
+	if (m.reader)
+		ark_journal_reader_close(m.reader);
+	if (m.redis)
+		redisFree(m.redis);
+	ark_pipeline_detach(&m.map);
+out:
+	ark_log_close(m.log);
+	return status;
+}

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# test_mirror.sh ARK — the Redis stream mirror against a real redis-server
+# (Debian's, started here on a free loopback port):
+#   - N events give exactly N stream entries, IDs 1-0 .. N-0 in order;
+#   - Redis killed for 10 s in the middle of a run and brought back: the
+#     stream ends complete, without gaps or duplicates, the pipeline's
+#     throughput held while Redis was gone, and mirror_lag_events showed the lag;
+#   - a password in REDIS_URL authenticates and never appears in a log;
+#   - a malformed REDIS_URL is a configuration error naming it; without
+#     REDIS_URL the mirror is off and says so once.
+set -uo pipefail
+ark=$1
+fail() { echo "FAIL: $*"; exit 1; }
+command -v redis-server >/dev/null || fail "redis-server is not installed (Debian package redis-server)"
+work=$(mktemp -d /tmp/ark-mirror-XXXXXX)
+redis_pid=""
+cleanup() {
+  [ -n "$redis_pid" ] && kill -9 "$redis_pid" 2>/dev/null
+  pkill -KILL -f -- "--instance mirror$$"'( |$)' 2>/dev/null
+  rm -f "/dev/shm/ark-mirror$$"
+  rm -rf "$work"
+}
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+port=$(free_port)
+start_redis() {   # start_redis [extra redis-server args]
+  redis-server --port "$port" --bind 127.0.0.1 --dir "$work" --appendonly yes --appendfsync always \
+    --save '' --logfile "$work/redis.log" "$@" & redis_pid=$!
+  local t=0; until redis-cli -p "$port" "${@:+--no-auth-warning}" ${auth:+-a "$auth"} PING 2>/dev/null | grep -q PONG || [ $t -gt 100 ]; do sleep 0.1; t=$((t+1)); done
+  redis-cli -p "$port" ${auth:+--no-auth-warning -a "$auth"} PING | grep -q PONG || fail "redis-server did not start"
+}
+auth=""
+rcli() { redis-cli -p "$port" ${auth:+--no-auth-warning -a "$auth"} "$@"; }
+export ARK_DATA_DIR=$work/data ARK_INSTANCE="mirror$$" ARK_JOURNAL_SYNC=none METRICS_PORT=0
+unset ARK_STATE_DB ARK_GRAVEYARD_RULES ARK_LOG_DIR ARK_WAIT ARK_MIRROR_STREAM ARK_MIRROR_PER_TOPIC
+
+# 1. N events, N entries.
+start_redis
+out=$(REDIS_URL="redis://127.0.0.1:$port/0" "$ark" run --duration 2 --rate 3000 --quiet 2>&1) || fail "ark run: $out"
+n=$(grep -o "^summary: [0-9]* ticks" <<<"$out" | awk '{print $2}')
+[ "$(rcli XLEN ark:events)" = "$n" ] || fail "$n events but $(rcli XLEN ark:events) entries"
+[ "$(rcli XRANGE ark:events - + COUNT 1 | head -1)" = "1-0" ] || fail "the first entry is not 1-0"
+[ "$(rcli XREVRANGE ark:events + - COUNT 1 | head -1)" = "$n-0" ] || fail "the last entry is not $n-0"
+rcli XRANGE ark:events - + COUNT 1 | grep -q "trace_id" || fail "entries lack their fields"
+grep -q "connected; stream ark:events resumes at seq 1" "$ARK_DATA_DIR/logs/mirror.log" || fail "mirror.log: $(cat "$ARK_DATA_DIR/logs/mirror.log")"
+
+# 2. Redis gone for 10 s in the middle of a run.
+rcli DEL ark:events >/dev/null
+rm -rf "$ARK_DATA_DIR"
+rate=2000
+REDIS_URL="redis://127.0.0.1:$port/0" "$ark" run --duration 18 --rate $rate > "$work/run.out" 2>&1 & run=$!
+t=0; until grep -q "metrics: http" "$work/run.out" || [ $t -gt 300 ]; do sleep 0.1; t=$((t+1)); done
+mport=$(grep -o "127.0.0.1:[0-9]*/metrics" "$work/run.out" | head -1 | cut -d: -f2 | cut -d/ -f1)
+[ -n "$mport" ] || fail "no metrics port: $(cat "$work/run.out")"
+sleep 3
+kill -9 $redis_pid; wait $redis_pid 2>/dev/null; redis_pid=""
+down_at=$(date +%s)
+sleep 6
+lag=$(curl -fsS "http://127.0.0.1:$mport/metrics" | awk '/^mirror_lag_events /{print $2}')
+awk -v l="${lag:-0}" 'BEGIN { exit !(l > 1000) }' || fail "mirror_lag_events was ${lag:-absent} with Redis down 6 s"
+sleep 4
+start_redis
+up_at=$(date +%s)
+wait $run; rc=$?
+[ $rc -eq 0 ] || fail "ark run exited $rc: $(tail -5 "$work/run.out")"
+n=$(grep -o "^summary: [0-9]* ticks" "$work/run.out" | awk '{print $2}')
+[ "$(rcli XLEN ark:events)" = "$n" ] || fail "$n events but $(rcli XLEN ark:events) entries after the outage"
+[ "$(rcli XRANGE ark:events - + COUNT 1 | head -1)" = "1-0" ] || fail "the first entry is not 1-0"
+[ "$(rcli XREVRANGE ark:events + - COUNT 1 | head -1)" = "$n-0" ] || fail "the last entry is not $n-0"
+grep -q "reconnecting" "$ARK_DATA_DIR/logs/mirror.log" || fail "the mirror did not notice Redis going"
+# Throughput while Redis was gone: every whole second of the outage carried the rate.
+awk -v r=$rate '/events\/s/ && $1+0 >= 5 && $1+0 <= 11 { n++; if ($3+0 < 0.8 * r) bad = bad " " $1 "s:" $3 }
+     END { if (n < 5 || bad != "") { print "seconds " n ", slow:" bad; exit 1 } }' "$work/run.out" ||
+  fail "pipeline throughput dropped while Redis was down: $(grep 'events/s' "$work/run.out" | head -20)"
+
+# 3. A password.
+kill -9 $redis_pid; wait $redis_pid 2>/dev/null
+rm -rf "$work/appendonlydir" "$work"/appendonly*.aof
+secret="s3cr3t-$$-pw"
+auth=$secret start_redis --requirepass "$secret"
+auth=$secret
+rm -rf "$ARK_DATA_DIR"
+out=$(REDIS_URL="redis://:$secret@127.0.0.1:$port/2" "$ark" run --duration 1 --rate 1000 --quiet 2>&1) || fail "ark run with a password: $out"
+n=$(grep -o "^summary: [0-9]* ticks" <<<"$out" | awk '{print $2}')
+[ "$(rcli -n 2 XLEN ark:events)" = "$n" ] || fail "with a password and db 2: $(rcli -n 2 XLEN ark:events) entries for $n"
+rm -rf "$ARK_DATA_DIR"
+REDIS_URL="redis://:wrong-password@127.0.0.1:$port/0" "$ark" run --duration 1 --rate 500 --quiet >/dev/null 2>&1 ||
+  fail "a wrong Redis password must not stop the pipeline"
+grep -q "AUTH refused" "$ARK_DATA_DIR/logs/mirror.log" || fail "no AUTH refused in mirror.log"
+! grep -rq -e "$secret" -e "wrong-password" "$ARK_DATA_DIR/logs" || fail "a password appears in a log"
+
+# 4. Bad URL, no URL.
+out=$(REDIS_URL="redis://localhost:notaport/0" "$ark" run --duration 1 2>&1); rc=$?
+[ $rc -eq 2 ] && grep -q "REDIS_URL" <<<"$out" && grep -q "port" <<<"$out" || fail "bad REDIS_URL: rc=$rc $out"
+out=$(REDIS_URL="redis://:hunter2@host:6379/x" "$ark" run --duration 1 2>&1); rc=$?
+[ $rc -eq 2 ] && ! grep -q hunter2 <<<"$out" || fail "bad REDIS_URL with a password: rc=$rc $out"
+rm -rf "$ARK_DATA_DIR"
+out=$(env -u REDIS_URL "$ark" run --duration 1 --quiet 2>&1) || fail "ark run without REDIS_URL: $out"
+[ "$(grep -c "mirror is off" "$ARK_DATA_DIR/logs/watchdog.log")" = 1 ] || fail "the mirror did not say once that it is off"
+echo "mirror: ok"
