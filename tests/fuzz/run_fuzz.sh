@@ -13,6 +13,7 @@ work=$(mktemp -d /tmp/ark-fuzz-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 case $target in
   redis_url) sources="$src/mirror/url.c $src/common/common.c" ;;
+  jwt) sources="$src/api/jwt.c $src/common/common.c -lcrypto" ;;
   *) echo "FAIL: unknown fuzz target $target"; exit 1 ;;
 esac
 clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -D_GNU_SOURCE -std=gnu11 \
