@@ -65,8 +65,10 @@ static uint64_t journaled_seq(const struct mirror *m)
 	return atomic_load(&m->p->agents[ARK_AGENT_ALETHEIA].last_seq);
 }
 
-static void go_down(struct mirror *m, const char *why)
+static void go_down(struct mirror *m, const char *reason)
 {
+	char why[160];   /* reason may point into the context freed below */
+	snprintf(why, sizeof why, "%s", reason);
 	if (m->redis) {
 		redisFree(m->redis);
 		m->redis = NULL;

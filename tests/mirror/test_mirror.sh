@@ -10,12 +10,16 @@
 #     REDIS_URL the mirror is off and says so once.
 set -uo pipefail
 ark=$1
-fail() { echo "FAIL: $*"; exit 1; }
+fail() {
+  echo "FAIL: $*"
+  for f in "${ARK_DATA_DIR:-/nonexistent}"/logs/{mirror,watchdog}.log; do [ -f "$f" ] && { echo "--- $f"; tail -20 "$f"; }; done
+  exit 1
+}
 command -v redis-server >/dev/null || fail "redis-server is not installed (Debian package redis-server)"
 work=$(mktemp -d /tmp/ark-mirror-XXXXXX)
 redis_pid=""
 cleanup() {
-  [ -n "$redis_pid" ] && kill -9 "$redis_pid" 2>/dev/null
+  [ -n "$redis_pid" ] && { kill -9 "$redis_pid"; wait "$redis_pid"; } 2>/dev/null
   pkill -KILL -f -- "--instance mirror$$"'( |$)' 2>/dev/null
   rm -f "/dev/shm/ark-mirror$$"
   rm -rf "$work"
