@@ -51,7 +51,10 @@ struct mirror {
 	bool up;
 	uint64_t retry_at_ns, backoff_ns;
 	uint64_t next_seq;             /* the next seq to mirror */
-	uint32_t pending;              /* XADDs sent, replies not yet read */
+	uint32_t pending;              /* XADDs written, replies not yet read */
+	uint32_t queued;               /* XADDs formatted into out, not yet written */
+	char *out;                     /* the batch being formatted, as RESP */
+	size_t out_len, out_cap;
 	uint64_t sent, duplicates, errors, reconnects, from_journal;
 	bool metrics_on;
 	struct ark_metrics metrics;
@@ -62,7 +65,7 @@ struct mirror {
 
 static uint64_t journaled_seq(const struct mirror *m)
 {
-	return atomic_load(&m->p->agents[ARK_AGENT_ALETHEIA].last_seq);
+	return m->p ? atomic_load(&m->p->agents[ARK_AGENT_ALETHEIA].last_seq) : UINT64_MAX;
 }
 
 static void go_down(struct mirror *m, const char *reason)
@@ -78,7 +81,10 @@ static void go_down(struct mirror *m, const char *reason)
 			m->url_text, why);
 	m->up = false;
 	m->pending = 0;
-	atomic_store(&m->p->mirror_attached, 0);
+	m->queued = 0;
+	m->out_len = 0;
+	if (m->p)
+		atomic_store(&m->p->mirror_attached, 0);
 	m->backoff_ns = m->backoff_ns ? (m->backoff_ns * 2 > BACKOFF_MAX_NS ? BACKOFF_MAX_NS : m->backoff_ns * 2)
 				      : BACKOFF_MIN_NS;
 	m->retry_at_ns = ark_now_ns() + m->backoff_ns;
@@ -177,7 +183,7 @@ static void try_connect(struct mirror *m)
 		if (s > last)
 			last = s;
 	}
-	uint64_t base = m->p->base_seq;
+	uint64_t base = m->p ? m->p->base_seq : 0;
 	m->next_seq = (last > base ? last : base) + 1;
 	m->up = true;
 	m->backoff_ns = 0;
@@ -185,14 +191,15 @@ static void try_connect(struct mirror *m)
 		m->reconnects++;
 	if (m->metrics_on)
 		ark_metrics_counter_set(m->m_reconnects, m->reconnects);
-	atomic_store(&m->p->mirror_attached, 1);
+	if (m->p)
+		atomic_store(&m->p->mirror_attached, 1);
 	ark_log(m->log, "info", "redis %s: connected; stream %s%s resumes at seq %" PRIu64, m->url_text, m->cfg.stream,
 		m->cfg.per_topic ? ":{fills,denials,signals}" : "", m->next_seq);
 	ark_log_flush(m->log);
 }
 
-/* Read the replies of every XADD in flight. */
-static int settle(struct mirror *m)
+/* Read the replies of the XADDs written. */
+static int read_replies(struct mirror *m)
 {
 	while (m->pending) {
 		redisReply *r = NULL;
@@ -224,16 +231,51 @@ static int settle(struct mirror *m)
 	return 0;
 }
 
-static int send_event(struct mirror *m, const struct ark_event *e)
+/* Write the formatted batch. The replies of the batch before it are read
+ * first, so Redis works on one batch while the next one is formatted. */
+static int ship(struct mirror *m)
 {
-	ark_mirror_entry_format(&m->cfg, e, &m->entry);
-	if (redisAppendCommandArgv(m->redis, m->entry.argc, m->entry.argv, m->entry.argvlen) != REDIS_OK) {
+	if (!m->queued)
+		return 0;
+	if (read_replies(m))
+		return -EIO;
+	if (redisAppendFormattedCommand(m->redis, m->out, m->out_len) != REDIS_OK) {
 		go_down(m, "out of memory");
 		return -ENOMEM;
 	}
+	int done = 0;
+	while (!done)
+		if (redisBufferWrite(m->redis, &done) != REDIS_OK) {
+			go_down(m, m->redis->errstr[0] ? m->redis->errstr : "write failed");
+			return -EIO;
+		}
+	m->pending = m->queued;
+	m->queued = 0;
+	m->out_len = 0;
+	return 0;
+}
+
+/* Everything formatted is written and acknowledged. */
+static int settle(struct mirror *m)
+{
+	if (ship(m))
+		return -EIO;
+	return read_replies(m);
+}
+
+static int send_event(struct mirror *m, const struct ark_event *e)
+{
+	ark_mirror_entry_format(&m->cfg, e, &m->entry);
+	size_t n = ark_mirror_entry_resp(&m->entry, m->out + m->out_len, m->out_cap - m->out_len);
+	if (!n) {
+		if (ship(m))
+			return -EIO;
+		n = ark_mirror_entry_resp(&m->entry, m->out, m->out_cap);
+	}
+	m->out_len += n;
 	m->next_seq = e->seq + 1;
-	if (++m->pending >= m->cfg.batch)
-		return settle(m);
+	if (++m->queued >= m->cfg.batch)
+		return ship(m);
 	return 0;
 }
 
@@ -282,7 +324,7 @@ static int catch_up(struct mirror *m, uint64_t to)
 
 static void publish_metrics(struct mirror *m)
 {
-	if (!m->metrics_on)
+	if (!m->metrics_on || !m->p)
 		return;
 	uint64_t journaled = journaled_seq(m);
 	ark_metrics_gauge_set(m->m_lag, journaled >= m->next_seq ? (double)(journaled - m->next_seq + 1) : 0);
@@ -346,6 +388,12 @@ int ark_mirror_run(const char *instance)
 	ark_redis_url_describe(&m.cfg.url, m.url_text, sizeof m.url_text);
 	snprintf(m.journal_dir, sizeof m.journal_dir, "%s", store.journal_dir);
 	status = 1;
+	m.out_cap = (size_t)m.cfg.batch * 1024 + 4096;
+	m.out = malloc(m.out_cap);
+	if (!m.out) {
+		ark_log(m.log, "error", "out of memory for the batch buffer");
+		goto out;
+	}
 	if (ark_pipeline_attach(&m.map, instance, &err)) {
 		ark_log(m.log, "error", "cannot attach: %s", err.msg);
 		fprintf(stderr, "ark mirror: %s\n", err.msg);
@@ -399,7 +447,7 @@ int ark_mirror_run(const char *instance)
 			ark_log_flush(m.log);
 			last_flush = now;
 		}
-		if (stopping && ((m.up && m.next_seq > journaled_seq(&m) && m.pending == 0) || now > stop_deadline))
+		if (stopping && ((m.up && m.next_seq > journaled_seq(&m) && m.pending == 0 && m.queued == 0) || now > stop_deadline))
 			break;
 	}
 	publish_metrics(&m);
@@ -420,6 +468,59 @@ detach:
 		redisFree(m.redis);
 	ark_pipeline_detach(&m.map);
 out:
+	free(m.out);
 	ark_log_close(m.log);
 	return status;
+}
+
+int ark_mirror_backfill(const char *journal_dir, struct ark_mirror_backfill_result *result, struct ark_err *err)
+{
+	memset(result, 0, sizeof *result);
+	static struct mirror m;
+	memset(&m, 0, sizeof m);
+	signal(SIGPIPE, SIG_IGN);
+	int rc = ark_mirror_config_from_env(&m.cfg, err);
+	if (rc)
+		return rc;
+	if (!m.cfg.enabled)
+		return ark_err_set(err, -EINVAL, "REDIS_URL is not set: nothing to backfill into");
+	m.log = ark_log_open("mirror", err);
+	if (!m.log)
+		return -EIO;
+	ark_redis_url_describe(&m.cfg.url, m.url_text, sizeof m.url_text);
+	snprintf(m.journal_dir, sizeof m.journal_dir, "%s", journal_dir);
+	m.out_cap = (size_t)m.cfg.batch * 1024 + 4096;
+	m.out = malloc(m.out_cap);
+	if (!m.out) {
+		rc = ark_err_set(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	try_connect(&m);
+	if (!m.up) {
+		rc = ark_err_set(err, -ECONNREFUSED, "cannot reach Redis at %s (see mirror.log)", m.url_text);
+		goto out;
+	}
+	result->first_seq = m.next_seq;
+	uint64_t start = ark_now_ns();
+	rc = catch_up(&m, UINT64_MAX);
+	if (!rc && m.up)
+		rc = settle(&m);
+	result->seconds = (double)(ark_now_ns() - start) / 1e9;
+	result->entries = m.sent;
+	result->refused_duplicates = m.duplicates;
+	result->last_seq = m.next_seq - 1;
+	if (rc || !m.up)
+		rc = ark_err_set(err, rc ? rc : -EIO, "the backfill stopped at seq %" PRIu64 ": Redis failed (see mirror.log)",
+				 m.next_seq);
+	else
+		ark_log(m.log, "info", "backfill from %s: %" PRIu64 " entries up to seq %" PRIu64 " in %.3f s", journal_dir,
+			m.sent, result->last_seq, result->seconds);
+out:
+	if (m.reader)
+		ark_journal_reader_close(m.reader);
+	if (m.redis)
+		redisFree(m.redis);
+	free(m.out);
+	ark_log_close(m.log);
+	return rc;
 }

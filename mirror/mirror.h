@@ -62,8 +62,22 @@ struct ark_mirror_entry {
 void ark_mirror_entry_format(const struct ark_mirror_config *config, const struct ark_event *event,
 			     struct ark_mirror_entry *entry);
 
+/* The entry as a RESP command (what goes on the wire); 0 when cap is short. */
+size_t ark_mirror_entry_resp(const struct ark_mirror_entry *entry, char *out, size_t cap);
+
 /* `ark mirror`: run the mirror of an instance until it stops (SIGTERM or the
  * pipeline's stop). Returns the exit status (2: configuration error). */
 int ark_mirror_run(const char *instance);
+
+/* `ark mirror --backfill`: mirror a journal into Redis from the stream's
+ * last entry to the journal's end, without a running instance (a new Redis,
+ * or one that lost its data), then return. */
+struct ark_mirror_backfill_result {
+	uint64_t first_seq, last_seq;
+	uint64_t entries;             /* XADDs Redis took */
+	uint64_t refused_duplicates;
+	double seconds;
+};
+int ark_mirror_backfill(const char *journal_dir, struct ark_mirror_backfill_result *result, struct ark_err *err);
 
 #endif /* ARK_MIRROR_H */

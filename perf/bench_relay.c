@@ -19,6 +19,7 @@
  * builds perf.c and the bench_*.c files; relay.h is the interface
  * `ark perf pipeline` calls. */
 #include "perf/relay.h"
+#include "perf/redis_server.h"
 
 #include "common/common.h"
 #include "event/event.h"
@@ -58,10 +59,8 @@
 #define SETUP_NS (15 * SEC)         /* fork to all five ready */
 #define DRAIN_NS (30 * SEC)         /* a run's allowance beyond its nominal length */
 #define KILL_GRACE_NS (2 * SEC)     /* after an abort, before SIGKILL */
-#define REDIS_START_NS (10 * SEC)
 #define REDIS_IO_TIMEOUT_S 5        /* socket timeout of every Redis command (> BLOCK) */
 #define REDIS_BLOCK_MS (POLL_NS / MS)
-#define REDIS_PORT_ATTEMPTS 5
 
 enum mode { MODE_THROUGHPUT, MODE_LATENCY };
 
@@ -452,27 +451,6 @@ static void hop_key(char *out, size_t len, int hop)
 	snprintf(out, len, "ark:relay:%d", hop);
 }
 
-static redisContext *redis_connect(int port, char *why, size_t why_len)
-{
-	struct timeval tv = {REDIS_IO_TIMEOUT_S, 0};
-	redisContext *c = redisConnectWithTimeout("127.0.0.1", port, tv);
-	if (!c) {
-		snprintf(why, why_len, "cannot allocate a Redis context");
-		return NULL;
-	}
-	if (c->err) {
-		snprintf(why, why_len, "connect to 127.0.0.1:%d: %s", port, c->errstr);
-		redisFree(c);
-		return NULL;
-	}
-	if (redisSetTimeout(c, tv) != REDIS_OK) {
-		snprintf(why, why_len, "set the socket timeout on 127.0.0.1:%d: %s", port, c->errstr);
-		redisFree(c);
-		return NULL;
-	}
-	return c;
-}
-
 /* XREAD BLOCK for up to COUNT entries after last_id; copies each 256-byte
  * value into in_buf. -ETIMEDOUT when BLOCK expired with nothing. */
 static int redis_receive(struct redis_hop *h, uint32_t *n)
@@ -790,7 +768,7 @@ static int run_stage(const struct hop_fds *fds, struct ark_hist *hist)
 			snprintf(s.wait_out, sizeof s.wait_out, "no room toward %s", stage_name(stage + 1));
 		if (s.redis) {
 			char why[256];
-			s.hop.c = redis_connect(S->redis_port, why, sizeof why);
+			s.hop.c = ark_perf_redis_connect(S->redis_port, why, sizeof why);
 			if (!s.hop.c)
 				return stage_fail("%s", why);
 			if (stage > 0)
@@ -851,232 +829,9 @@ static void __attribute__((noreturn)) stage_process(int stage, pid_t parent, con
 	_exit(rc == 0 ? 0 : 1);
 }
 
-/* ---- redis-server ---- */
+/* ---- redis-server (perf/redis_server.h) ---- */
 
-struct redis_server {
-	pid_t pid;
-	int port;
-	char dir[64];
-	char log[96];
-	redisContext *c;      /* the parent's connection: DEL between runs, SHUTDOWN */
-	char version[32];
-};
-
-static int find_program(const char *name, char *out, size_t len)
-{
-	if (strchr(name, '/')) {
-		snprintf(out, len, "%s", name);
-		return access(out, X_OK) == 0 ? 0 : -ENOENT;
-	}
-	const char *path = getenv("PATH");
-	if (!path || !*path)
-		path = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin";
-	while (*path) {
-		size_t n = strcspn(path, ":");
-		snprintf(out, len, "%.*s/%s", (int)n, path, name);
-		if (n > 0 && access(out, X_OK) == 0)
-			return 0;
-		path += n + (path[n] == ':');
-	}
-	return -ENOENT;
-}
-
-static int free_loopback_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (fd < 0)
-		return -errno;
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof a;
-	int rc = 0;
-	if (bind(fd, (struct sockaddr *)&a, sizeof a) || getsockname(fd, (struct sockaddr *)&a, &len))
-		rc = -errno;
-	close(fd);
-	return rc ? rc : ntohs(a.sin_port);
-}
-
-/* The last non-empty line of redis-server's log, for error messages. */
-static void log_tail(const char *path, char *out, size_t len)
-{
-	out[0] = '\0';
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return;
-	char line[512];
-	while (fgets(line, sizeof line, f)) {
-		line[strcspn(line, "\n")] = '\0';
-		if (line[0])
-			snprintf(out, len, "%.200s", line);
-	}
-	fclose(f);
-}
-
-static bool reap_within(pid_t pid, uint64_t timeout_ns)
-{
-	uint64_t until = ark_now_ns() + timeout_ns;
-	for (;;) {
-		int status;
-		pid_t r = waitpid(pid, &status, WNOHANG);
-		if (r == pid || (r < 0 && errno == ECHILD))
-			return true;
-		if (ark_now_ns() > until)
-			return false;
-		struct timespec ts = {0, 5 * 1000 * 1000};
-		nanosleep(&ts, NULL);
-	}
-}
-
-static void redis_stop(struct redis_server *rs, bool *stopped)
-{
-	if (rs->pid > 0) {
-		bool gone = false;
-		if (rs->c) {
-			/* The reply is the connection closing; hiredis reports that as NULL. */
-			redisReply *r = redisCommand(rs->c, "SHUTDOWN NOSAVE");
-			if (r)
-				freeReplyObject(r);
-			gone = reap_within(rs->pid, 3 * SEC);
-		}
-		if (!gone) {
-			kill(rs->pid, SIGTERM);
-			gone = reap_within(rs->pid, 3 * SEC);
-		}
-		if (!gone) {
-			kill(rs->pid, SIGKILL);
-			waitpid(rs->pid, NULL, 0);
-		}
-		*stopped = true;
-		rs->pid = 0;
-	}
-	if (rs->c) {
-		redisFree(rs->c);
-		rs->c = NULL;
-	}
-	if (rs->dir[0]) {
-		char path[128];
-		unlink(rs->log);
-		snprintf(path, sizeof path, "%s/dump.rdb", rs->dir);
-		unlink(path);
-		rmdir(rs->dir);
-		rs->dir[0] = '\0';
-	}
-}
-
-/* Start redis-server on 127.0.0.1 at a free port and wait until it answers
- * PING and is the process we started. A port taken between the probe and
- * redis-server's bind is retried with another. */
-static int redis_start(struct redis_server *rs, const char *program, struct ark_err *err)
-{
-	char binary[512];
-	memset(rs, 0, sizeof *rs);
-	if (find_program(program, binary, sizeof binary))
-		return ark_err_set(err, -ENOENT, "%s not found%s (Debian package redis-server)", program,
-				   strchr(program, '/') ? "" : " on PATH");
-	snprintf(rs->dir, sizeof rs->dir, "%s/ark-relay-redis-XXXXXX",
-		 getenv("TMPDIR") && strlen(getenv("TMPDIR")) < 32 ? getenv("TMPDIR") : "/tmp");
-	if (!mkdtemp(rs->dir)) {
-		int e = errno;
-		rs->dir[0] = '\0';
-		return ark_err_set(err, -e, "mkdtemp for redis-server: %s", strerror(e));
-	}
-	snprintf(rs->log, sizeof rs->log, "%s/redis.log", rs->dir);
-	for (int attempt = 0; attempt < REDIS_PORT_ATTEMPTS; attempt++) {
-		int port = free_loopback_port();
-		if (port < 0)
-			return ark_err_set(err, port, "find a free loopback port: %s", strerror(-port));
-		char port_text[16];
-		snprintf(port_text, sizeof port_text, "%d", port);
-		pid_t parent = getpid();
-		pid_t pid = fork();
-		if (pid < 0)
-			return ark_err_set(err, -errno, "fork for redis-server: %s", strerror(errno));
-		if (pid == 0) {
-			prctl(PR_SET_PDEATHSIG, SIGTERM);
-			if (getppid() != parent)
-				_exit(126);
-			signal(SIGINT, SIG_DFL);
-			signal(SIGTERM, SIG_DFL);
-			signal(SIGPIPE, SIG_DFL);
-			int devnull = open("/dev/null", O_RDONLY);
-			int log = open(rs->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-			if (devnull < 0 || log < 0)
-				_exit(126);
-			dup2(devnull, 0);
-			dup2(log, 1);
-			dup2(log, 2);
-			/* Hold no descriptor of the caller's (a test's output pipe...). */
-			if (close_range(3, ~0u, 0) != 0)
-				for (int fd = 3; fd < 1024; fd++)
-					close(fd);
-			execl(binary, binary, "--bind", "127.0.0.1", "--port", port_text, "--save", "", "--appendonly",
-			      "no", "--daemonize", "no", "--dir", rs->dir, "--logfile", "", (char *)NULL);
-			dprintf(2, "exec %s: %s\n", binary, strerror(errno));
-			_exit(127);
-		}
-		rs->pid = pid;
-		rs->port = port;
-		uint64_t until = ark_now_ns() + REDIS_START_NS;
-		char why[256] = "";
-		for (;;) {
-			int status;
-			if (waitpid(pid, &status, WNOHANG) == pid) {
-				rs->pid = 0;
-				char tail[256];
-				log_tail(rs->log, tail, sizeof tail);
-				if (strstr(tail, "in use") && attempt + 1 < REDIS_PORT_ATTEMPTS)
-					break;   /* lost the port race: another port */
-				return ark_err_set(err, -ECHILD, "redis-server exited at start (%s %d): %s",
-						   WIFEXITED(status) ? "status" : "signal",
-						   WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
-						   tail[0] ? tail : "no log");
-			}
-			if (interrupted)
-				return ark_err_set(err, -EINTR, "interrupted while redis-server was starting");
-			if (ark_now_ns() > until)
-				return ark_err_set(err, -ETIMEDOUT, "redis-server on port %d did not answer PING in %llu s%s%s",
-						   port, (unsigned long long)(REDIS_START_NS / SEC), why[0] ? ": " : "", why);
-			redisContext *c = redis_connect(port, why, sizeof why);
-			if (c) {
-				redisReply *r = redisCommand(c, "INFO server");
-				if (r && r->type == REDIS_REPLY_STRING) {
-					const char *p = strstr(r->str, "process_id:");
-					const char *v = strstr(r->str, "redis_version:");
-					if (v)
-						snprintf(rs->version, sizeof rs->version, "%.*s",
-							 (int)strcspn(v + 14, "\r\n"), v + 14);
-					if (!p || atol(p + 11) != (long)pid) {
-						/* Someone else's server took the port; ours
-						 * will fail to bind and exit: retried above. */
-						snprintf(why, sizeof why, "port %d answers, but not from pid %d", port,
-							 (int)pid);
-						freeReplyObject(r);
-						redisFree(c);
-						struct timespec ts = {0, 10 * 1000 * 1000};
-						nanosleep(&ts, NULL);
-						continue;
-					}
-					freeReplyObject(r);
-					r = redisCommand(c, "PING");
-					if (r && r->type == REDIS_REPLY_STATUS && strcmp(r->str, "PONG") == 0) {
-						freeReplyObject(r);
-						rs->c = c;
-						return 0;
-					}
-				}
-				snprintf(why, sizeof why, "%s", r && r->type == REDIS_REPLY_ERROR ? r->str : "no PONG");
-				if (r)
-					freeReplyObject(r);
-				redisFree(c);
-			}
-			struct timespec ts = {0, 10 * 1000 * 1000};
-			nanosleep(&ts, NULL);
-		}
-	}
-	return ark_err_set(err, -EADDRINUSE, "redis-server could not bind a free port in %d attempts",
-			   REDIS_PORT_ATTEMPTS);
-}
-
-static int redis_reset_streams(struct redis_server *rs, struct ark_err *err)
+static int redis_reset_streams(struct ark_perf_redis *rs, struct ark_err *err)
 {
 	for (int h = 0; h < HOPS; h++) {
 		char key[32];
@@ -1107,7 +862,7 @@ struct run_stats {
 struct context {
 	const struct ark_perf_relay_options *o;
 	struct ark_shm segment;
-	struct redis_server redis;
+	struct ark_perf_redis redis;
 	struct ark_hist hist;      /* the last run's, copied out of the segment */
 };
 
@@ -1528,7 +1283,7 @@ int ark_perf_relay_run(const struct ark_perf_relay_options *options, struct ark_
 				continue;
 			}
 			struct ark_err redis_err = {0};
-			int start_rc = redis_start(&ctx->redis, options->redis_server, &redis_err);
+			int start_rc = ark_perf_redis_start(&ctx->redis, options->redis_server, &interrupted, &redis_err);
 			if (start_rc == -EINTR) {
 				rc = ark_err_set(err, -EINTR, "relay: %s", redis_err.msg);
 				break;
@@ -1538,7 +1293,7 @@ int ark_perf_relay_run(const struct ark_perf_relay_options *options, struct ark_
 				snprintf(c->skip_reason, sizeof c->skip_reason, "%s", redis_err.msg);
 				if (options->progress)
 					fprintf(options->progress, "  redis cases skipped: %s\n", redis_err.msg);
-				redis_stop(&ctx->redis, &result->redis_stopped);
+				ark_perf_redis_stop(&ctx->redis, &result->redis_stopped);
 				continue;
 			}
 			result->redis_started = true;
@@ -1551,7 +1306,7 @@ int ark_perf_relay_run(const struct ark_perf_relay_options *options, struct ark_
 		}
 		rc = measure(ctx, t, c, err);
 	}
-	redis_stop(&ctx->redis, &result->redis_stopped);
+	ark_perf_redis_stop(&ctx->redis, &result->redis_stopped);
 	if (have_segment)
 		ark_shm_detach(&ctx->segment);
 	S = NULL;
