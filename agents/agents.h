@@ -31,6 +31,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #define ARK_PIPELINE_MAGIC 0x31455049504b5241ull /* "ARKPIPE1" */
@@ -119,6 +120,7 @@ struct ark_pipeline {
 	_Atomic uint32_t metrics_port;              /* the metrics server's bound port, 0 if none */
 	_Atomic int32_t metrics_pid;                /* the metrics server, for a watchdog adopting it */
 	_Atomic uint64_t metrics_start_ticks;
+	_Atomic uint32_t api_port;                  /* the ingest API's bound port, 0 if none */
 	_Atomic int32_t mirror_pid;                 /* the Redis mirror, likewise */
 	_Atomic uint64_t mirror_start_ticks;
 	char instance[64];
@@ -201,6 +203,13 @@ uint64_t ark_log_dropped(const struct ark_log *log);
 void ark_log_reopen_all(void);
 /* $ARK_LOG_DIR, default $ARK_DATA_DIR/logs, ./ark-data/logs, /var/log/ark in prod. */
 void ark_log_dir(char *out, size_t len);
+
+/* ---- Traces (agents/trace.c): one event from the journal by trace id ---- */
+int ark_trace_lookup(const char *journal_dir, uint64_t trace_id, struct ark_event *event, struct ark_err *err);
+/* Every agent stamped it, in order. */
+bool ark_trace_complete(const struct ark_event *event);
+/* The trace as one JSON object and a newline (what `ark trace --json` prints). */
+void ark_trace_write_json(FILE *out, uint64_t trace_id, const struct ark_event *event);
 
 /* How an agent process starts. */
 struct ark_agent_options {

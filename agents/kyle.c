@@ -146,7 +146,9 @@ int ark_kyle_main(struct ark_agent_ctx *ctx)
 			struct ark_event *e = ark_ring_slot(&ctx->output, out++);
 			memset(e, 0, sizeof *e);
 			e->seq = ++s->last_seq;
-			e->trace_id = ark_trace_id(p->node_id, e->seq);
+			/* A signal from the API already has the trace id its client was given. */
+			e->trace_id = tick->source == ARK_SOURCE_API ? ark_trace_id_api(p->node_id, tick->source_seq)
+								     : ark_trace_id(p->node_id, e->seq);
 			e->node_id = p->node_id;
 			e->exchange_time_ns = tick->exchange_time_ns;
 			e->price = tick->price;

@@ -16,6 +16,7 @@
 #define ARK_API_H
 
 #include "common/common.h"
+#include "event/event.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -58,5 +59,20 @@ int ark_jwt_mint(const struct ark_jwt_config *config, const char *sub, const cha
  * outside the alphabet, a length of 1 mod 4, or non-zero unused bits. */
 int ark_base64url_decode(const char *in, size_t len, uint8_t *out, size_t cap, size_t *out_len);
 size_t ark_base64url_encode(const uint8_t *in, size_t len, char *out, size_t cap);
+
+/* ---- POST /v1/signals bodies (api/signals.c) ----
+ * One signal object, or an array of them (at most max): {"symbol": "AAPL",
+ * "price": 187.3, "size": 100, "ts": 1732867200123456789} — the TCP feed's
+ * fields, validated field by field by its parser. All or nothing: 0 with
+ * *count ticks, or -EINVAL (400) / -E2BIG (413: more than max) with why
+ * naming the signal (its index) and the field. */
+#define ARK_API_DEFAULT_MAX_BATCH 1000
+int ark_api_parse_signals(const char *body, size_t len, struct ark_tick *ticks, uint32_t max, uint32_t *count,
+			  char *why, size_t why_len);
+
+/* ---- the API process (api/server.c) ----
+ * `ark api`: the ingest API as source number `source` of a running instance:
+ * API_BIND:API_PORT (127.0.0.1:8000), TLS with API_TLS_CERT/API_TLS_KEY. */
+int ark_api_run(const char *instance, int source);
 
 #endif /* ARK_API_H */

@@ -10,6 +10,7 @@
  * only with zero errors and zero trace breaks. */
 #include "agents/agents.h"
 #include "cli/command.h"
+#include "api/api.h"
 #include "watchdog/watchdog.h"
 #include "common/common.h"
 #include "hist/hist.h"
@@ -175,8 +176,14 @@ static int run_main(int argc, char **argv)
 	const char *source_args[] = {"--rate", rate_text, "--duration", duration_text, "--seed", seed_text,
 				     "--violations", violations_text, "--symbols", symbols_text,
 				     feed_port >= 0 ? "--start-now" : NULL, NULL};
+	bool api = false;
+	struct ark_jwt_config jwt;
+	if (ark_watchdog_api_wanted(&api, &err) || (api && ark_jwt_config_from_env(&jwt, &err))) {
+		fprintf(stderr, "ark run: %s\n", err.msg);
+		return 2;
+	}
 	struct ark_supervisor_options run_options = {
-		.instance = instance, .source_args = source_args, .feed_port = feed_port};
+		.instance = instance, .source_args = source_args, .feed_port = feed_port, .api = api};
 	int rc = ark_supervisor_start(&sup, &run_options, &err);
 	if (rc) {
 		fprintf(stderr, "ark run: %s\n", err.msg);
@@ -208,6 +215,20 @@ static int run_main(int argc, char **argv)
 		       getenv("METRICS_TLS_CERT") && *getenv("METRICS_TLS_CERT") ? "https" : "http",
 		       getenv("METRICS_BIND") && *getenv("METRICS_BIND") ? getenv("METRICS_BIND") : "127.0.0.1",
 		       (unsigned)atomic_load(&p->metrics_port));
+		fflush(stdout);
+	}
+	if (api) {
+		for (int i = 0; i < 500 && !atomic_load(&p->api_port); i++) {
+			struct timespec wait_port = {0, 10 * 1000 * 1000};
+			nanosleep(&wait_port, NULL);
+		}
+		if (!quiet && !json)
+			printf("  api: %s://%s:%u/v1/signals (Bearer JWT: ark token)\n",
+			       getenv("API_TLS_CERT") && *getenv("API_TLS_CERT") ? "https" : "http",
+			       getenv("API_BIND") && *getenv("API_BIND") ? getenv("API_BIND") : "127.0.0.1",
+			       (unsigned)atomic_load(&p->api_port));
+		else
+			fprintf(stderr, "ark run: api listening on port %u\n", (unsigned)atomic_load(&p->api_port));
 		fflush(stdout);
 	}
 	if (feed_port >= 0) {

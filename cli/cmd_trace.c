@@ -5,6 +5,7 @@
  * or not in the journal, 2 on bad input. */
 #include "cli/command.h"
 #include "event/event.h"
+#include "agents/agents.h"
 #include "store/store.h"
 
 #include <errno.h>
@@ -20,21 +21,6 @@ static void usage(FILE *out)
 		     "the time spent in each, HRM's verdict and Kenny's execution.\n\n"
 		     "ID is a trace id as ark prints it (0000-00000000002a), 16 hex digits, or a\n"
 		     "sequence number in decimal (node 0).\n");
-}
-
-static void json_string(FILE *out, const char *s)
-{
-	fputc('"', out);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			fprintf(out, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(out, "\\u%04x", c);
-		else
-			fputc(c, out);
-	}
-	fputc('"', out);
 }
 
 static int trace_main(int argc, char **argv)
@@ -104,42 +90,7 @@ static int trace_main(int argc, char **argv)
 				? (double)(e.stamp_out_ns[ARK_AGENT_ALETHEIA] - t0) / 1e3
 				: 0;
 	if (json) {
-		FILE *o = stdout;
-		fprintf(o, "{\"trace_id\":\"%s\",\"seq\":%llu,\"symbol\":", id, (unsigned long long)e.seq);
-		json_string(o, e.symbol);
-		fprintf(o, ",\"source\":\"%s\",\"complete\":%s,\"agents\":[", ark_source_name((enum ark_source_kind)e.source),
-			complete ? "true" : "false");
-		bool first = true;
-		for (int a = 0; a < ARK_AGENT_COUNT; a++)
-			if (present[a]) {
-				fprintf(o, "%s\"%s\"", first ? "" : ",", ark_agent_name((enum ark_agent)a));
-				first = false;
-			}
-		fprintf(o, "],\"missing_agents\":[");
-		first = true;
-		for (int a = 0; a < ARK_AGENT_COUNT; a++)
-			if (!present[a]) {
-				fprintf(o, "%s\"%s\"", first ? "" : ",", ark_agent_name((enum ark_agent)a));
-				first = false;
-			}
-		fprintf(o, "],\"timings\":{");
-		for (int a = 0; a < ARK_AGENT_COUNT; a++)
-			fprintf(o, "%s\"%s\":{\"in_ns\":%llu,\"out_ns\":%llu,\"spent_us\":%.3f}", a ? "," : "",
-				ark_agent_name((enum ark_agent)a), (unsigned long long)e.stamp_in_ns[a],
-				(unsigned long long)e.stamp_out_ns[a],
-				present[a] ? (double)(e.stamp_out_ns[a] - e.stamp_in_ns[a]) / 1e3 : 0.0);
-		fprintf(o, "},\"end_to_end_us\":%.3f,\"market\":{\"price\":%.17g,\"size\":%.17g,\"exchange_time_ns\":%llu},",
-			e2e_us, e.price, e.size, (unsigned long long)e.exchange_time_ns);
-		fprintf(o, "\"intent\":{\"side\":\"%s\",\"quantity\":%.17g,\"limit_price\":%.17g,\"strategy\":%u,\"strength\":%.6g},",
-			ark_side_name((enum ark_side)e.side), e.quantity, e.limit_price, e.strategy, (double)e.strength);
-		fprintf(o, "\"verdict\":{\"decision\":\"%s\",\"rule_id\":%u,\"reason_code\":%u,\"reason\":\"%s\"},",
-			ark_verdict_name((enum ark_verdict)e.verdict), e.rule_id, e.reason,
-			ark_reason_name((enum ark_reason)e.reason));
-		fprintf(o, "\"execution\":{\"status\":\"%s\",\"client_order_id\":%llu,\"filled_quantity\":%.17g,\"fill_price\":%.17g},",
-			ark_exec_status_name((enum ark_exec_status)e.exec_status), (unsigned long long)e.client_order_id,
-			e.filled_quantity, e.fill_price);
-		fprintf(o, "\"injected\":%s,\"injected_kind\":\"%s\"}\n", (e.flags & ARK_EVENT_INJECTED) ? "true" : "false",
-			(e.flags & ARK_EVENT_INJECTED) ? ark_reason_name((enum ark_reason)e.injected_kind) : "none");
+		ark_trace_write_json(stdout, trace_id, &e);
 		return complete ? 0 : 1;
 	}
 	printf("trace %s  seq %llu  symbol %s  source %s%s\n", id, (unsigned long long)e.seq, e.symbol,

@@ -7,6 +7,7 @@
  * next `ark watchdog` takes the segment and its processes over. */
 #include "agents/agents.h"
 #include "cli/command.h"
+#include "api/api.h"
 #include "watchdog/watchdog.h"
 
 #include <errno.h>
@@ -120,6 +121,12 @@ static int watchdog_main(int argc, char **argv)
 		fprintf(stderr, "ark watchdog: --no-feed needs --synthetic HZ: an instance needs a source\n");
 		return 2;
 	}
+	bool api = false;
+	struct ark_jwt_config jwt;
+	if (ark_watchdog_api_wanted(&api, &err) || (api && ark_jwt_config_from_env(&jwt, &err))) {
+		fprintf(stderr, "ark watchdog: %s\n", err.msg);
+		return 2;
+	}
 	struct ark_ring_wait_config wait_check;
 	if (ark_ring_wait_from_env(&wait_check, &err)) {
 		fprintf(stderr, "ark watchdog: %s\n", err.msg);
@@ -151,7 +158,8 @@ static int watchdog_main(int argc, char **argv)
 					    .feed_port = no_feed ? -1 : (int)port,
 					    .service = true,
 					    .adopt = true,
-					    .external_agents = systemd_agents};
+					    .external_agents = systemd_agents,
+					    .api = api};
 	struct ark_supervisor sup;
 	ark_notify("STATUS=starting: creating the segment and starting the agents");
 	int rc = ark_supervisor_start(&sup, &so, &err);

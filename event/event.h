@@ -154,6 +154,15 @@ static inline uint64_t ark_trace_id(uint16_t node_id, uint64_t seq)
 	return ((uint64_t)node_id << 48) | (seq & 0xffffffffffffull);
 }
 
+/* Trace ids given at the ingest API, before Kyle numbers the event: bit 47
+ * set, the API's own running number below (it starts each run after the
+ * journal's last seq, so it never repeats one of an earlier run). */
+#define ARK_TRACE_API_BIT (1ull << 47)
+static inline uint64_t ark_trace_id_api(uint16_t node_id, uint64_t api_seq)
+{
+	return ((uint64_t)node_id << 48) | ARK_TRACE_API_BIT | (api_seq & (ARK_TRACE_API_BIT - 1));
+}
+
 /* Agent names as operators know them ("Kyle", ...) and as files and
  * variables spell them ("kyle", "KYLE"). */
 const char *ark_agent_name(enum ark_agent agent);

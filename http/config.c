@@ -4,6 +4,7 @@
  * files readable); every rejection names the variable at fault. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -13,6 +14,8 @@
 void ark_http_config_default(struct ark_http_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
+	strcpy(cfg->prefix, "METRICS");
+	cfg->max_body_bytes = 64 * 1024;
 	cfg->enabled = true;
 	strcpy(cfg->bind, "127.0.0.1");
 	cfg->port = 9090;
@@ -45,57 +48,79 @@ static int check_readable(const char *name, const char *path, struct ark_err *er
 
 int ark_http_config_validate(const struct ark_http_config *cfg, struct ark_err *err)
 {
+	const char *x = cfg->prefix[0] ? cfg->prefix : "METRICS";
+	char v1[48], v2[48], v3[48], v4[48];
+	snprintf(v1, sizeof v1, "%s_TLS_CERT", x);
+	snprintf(v2, sizeof v2, "%s_TLS_KEY", x);
+	snprintf(v3, sizeof v3, "%s_TLS_CLIENT_CA", x);
+	snprintf(v4, sizeof v4, "%s_BASIC_AUTH_FILE", x);
 	unsigned char addr[16];
 	if (inet_pton(AF_INET, cfg->bind, addr) != 1 && inet_pton(AF_INET6, cfg->bind, addr) != 1)
-		return ark_err_set(err, -EINVAL, "METRICS_BIND: '%s' is not an IPv4 or IPv6 address", cfg->bind);
+		return ark_err_set(err, -EINVAL, "%s_BIND: '%s' is not an IPv4 or IPv6 address", x, cfg->bind);
 	if (cfg->tls_cert[0] && !cfg->tls_key[0])
-		return ark_err_set(err, -EINVAL, "METRICS_TLS_KEY: not set but METRICS_TLS_CERT is (both or neither)");
+		return ark_err_set(err, -EINVAL, "%s: not set but %s is (both or neither)", v2, v1);
 	if (cfg->tls_key[0] && !cfg->tls_cert[0])
-		return ark_err_set(err, -EINVAL, "METRICS_TLS_CERT: not set but METRICS_TLS_KEY is (both or neither)");
+		return ark_err_set(err, -EINVAL, "%s: not set but %s is (both or neither)", v1, v2);
 	if (cfg->tls_client_ca[0] && !cfg->tls_cert[0])
-		return ark_err_set(err, -EINVAL,
-				   "METRICS_TLS_CLIENT_CA: set without METRICS_TLS_CERT/METRICS_TLS_KEY (client certificates need TLS)");
+		return ark_err_set(err, -EINVAL, "%s: set without %s/%s (client certificates need TLS)", v3, v1, v2);
 	if (cfg->max_connections == 0)
-		return ark_err_set(err, -EINVAL, "METRICS_MAX_CONNECTIONS: must be at least 1");
+		return ark_err_set(err, -EINVAL, "%s_MAX_CONNECTIONS: must be at least 1", x);
 	if (cfg->request_timeout_ms == 0)
-		return ark_err_set(err, -EINVAL, "METRICS_REQUEST_TIMEOUT_MS: must be at least 1");
+		return ark_err_set(err, -EINVAL, "%s_REQUEST_TIMEOUT_MS: must be at least 1", x);
 	int rc;
-	if ((rc = check_readable("METRICS_TLS_CERT", cfg->tls_cert, err)) ||
-	    (rc = check_readable("METRICS_TLS_KEY", cfg->tls_key, err)) ||
-	    (rc = check_readable("METRICS_TLS_CLIENT_CA", cfg->tls_client_ca, err)) ||
-	    (rc = check_readable("METRICS_BASIC_AUTH_FILE", cfg->basic_auth_file, err)))
+	if ((rc = check_readable(v1, cfg->tls_cert, err)) || (rc = check_readable(v2, cfg->tls_key, err)) ||
+	    (rc = check_readable(v3, cfg->tls_client_ca, err)) || (rc = check_readable(v4, cfg->basic_auth_file, err)))
 		return rc;
 	return 0;
 }
 
-int ark_http_config_from_env(struct ark_http_config *cfg, struct ark_err *err)
+int ark_http_config_from_env_prefix(struct ark_http_config *cfg, const char *prefix, const char *enabled_var,
+				    uint16_t default_port, struct ark_err *err)
 {
 	ark_http_config_default(cfg);
+	snprintf(cfg->prefix, sizeof cfg->prefix, "%s", prefix);
+	cfg->port = default_port;
+	char name[64];
 	int rc;
 	uint64_t v;
-	if ((rc = ark_env_bool("METRICS_SERVER_ENABLED", true, &cfg->enabled, err)))
+	if ((rc = ark_env_bool(enabled_var, true, &cfg->enabled, err)))
 		return rc;
-	if ((rc = ark_env_u64("METRICS_PORT", 9090, 0, 65535, &v, err)))
+	snprintf(name, sizeof name, "%s_PORT", prefix);
+	if ((rc = ark_env_u64(name, default_port, 0, 65535, &v, err)))
 		return rc;
 	cfg->port = (uint16_t)v;
-	if ((rc = ark_env_u64("METRICS_MAX_CONNECTIONS", 128, 1, 65536, &v, err)))
+	snprintf(name, sizeof name, "%s_MAX_CONNECTIONS", prefix);
+	if ((rc = ark_env_u64(name, 128, 1, 65536, &v, err)))
 		return rc;
 	cfg->max_connections = (uint32_t)v;
-	if ((rc = ark_env_u64("METRICS_REQUEST_TIMEOUT_MS", 10000, 1, 3600000, &v, err)))
+	snprintf(name, sizeof name, "%s_REQUEST_TIMEOUT_MS", prefix);
+	if ((rc = ark_env_u64(name, 10000, 1, 3600000, &v, err)))
 		return rc;
 	cfg->request_timeout_ms = (uint32_t)v;
-	const char *bind = getenv("METRICS_BIND");
+	snprintf(name, sizeof name, "%s_MAX_BODY_BYTES", prefix);
+	if ((rc = ark_env_u64(name, cfg->max_body_bytes, 1024, 64ull << 20, &v, err)))
+		return rc;
+	cfg->max_body_bytes = (size_t)v;
+	snprintf(name, sizeof name, "%s_BIND", prefix);
+	const char *bind = getenv(name);
 	if (bind && *bind) {
 		if (strlen(bind) >= sizeof(cfg->bind))
-			return ark_err_set(err, -EINVAL, "METRICS_BIND: '%.40s...' is too long", bind);
+			return ark_err_set(err, -EINVAL, "%s: '%.40s...' is too long", name, bind);
 		strcpy(cfg->bind, bind);
 	}
-	if ((rc = env_path("METRICS_TLS_CERT", cfg->tls_cert, sizeof(cfg->tls_cert), err)) ||
-	    (rc = env_path("METRICS_TLS_KEY", cfg->tls_key, sizeof(cfg->tls_key), err)) ||
-	    (rc = env_path("METRICS_TLS_CLIENT_CA", cfg->tls_client_ca, sizeof(cfg->tls_client_ca), err)) ||
-	    (rc = env_path("METRICS_BASIC_AUTH_FILE", cfg->basic_auth_file, sizeof(cfg->basic_auth_file), err)))
-		return rc;
+	static const char *const suffix[] = {"TLS_CERT", "TLS_KEY", "TLS_CLIENT_CA", "BASIC_AUTH_FILE"};
+	char *dst[] = {cfg->tls_cert, cfg->tls_key, cfg->tls_client_ca, cfg->basic_auth_file};
+	for (int i = 0; i < 4; i++) {
+		snprintf(name, sizeof name, "%s_%s", prefix, suffix[i]);
+		if ((rc = env_path(name, dst[i], ARK_HTTP_PATH_MAX, err)))
+			return rc;
+	}
 	if (!cfg->enabled)
 		return 0; /* off: nothing else matters */
 	return ark_http_config_validate(cfg, err);
+}
+
+int ark_http_config_from_env(struct ark_http_config *cfg, struct ark_err *err)
+{
+	return ark_http_config_from_env_prefix(cfg, "METRICS", "METRICS_SERVER_ENABLED", 9090, err);
 }

@@ -57,6 +57,29 @@ enum ark_http_format {
 	ARK_HTTP_FORMAT_OPENMETRICS = 1, /* application/openmetrics-text; version=1.0.0; charset=utf-8 */
 };
 
+struct ark_http_request {
+	const char *method;
+	size_t method_len;
+	const char *path;             /* normalised, without the query string */
+	size_t path_len;
+	const char *authorization;    /* NULL when absent */
+	size_t authorization_len;
+	const char *content_type;     /* NULL when absent */
+	size_t content_type_len;
+	const char *body;
+	size_t body_len;
+	int http_version;             /* 0x101, 0x200 */
+};
+
+struct ark_http_response {
+	int status;
+	const char *content_type;     /* NULL: application/json */
+	struct ark_http_buf *body;    /* arrives empty */
+	char retry_after[16];         /* "" or seconds (503) */
+	char allow[64];               /* "" or the Allow header (405) */
+	char www_authenticate[96];    /* "" or the challenge (401) */
+};
+
 /* Every callback returns 0, or a negative errno-style code (the server then
  * answers 500 with a JSON error and discards what was written). A NULL
  * callback makes its route answer 404. `out` arrives empty. */
@@ -68,6 +91,10 @@ struct ark_http_provider {
 	/* JSON body; *healthy false → 503 (the body says why). */
 	int (*health)(void *ctx, struct ark_http_buf *out, bool *healthy);
 	int (*ready)(void *ctx, struct ark_http_buf *out, bool *ready);
+	/* When set, every request goes here instead of the routes above (the
+	 * ingest API): the handler fills the status, the body (JSON unless it
+	 * sets content_type) and optional headers. */
+	int (*request)(void *ctx, const struct ark_http_request *req, struct ark_http_response *res);
 };
 
 /* ---- configuration -------------------------------------------------------- */
@@ -75,6 +102,8 @@ struct ark_http_provider {
 #define ARK_HTTP_PATH_MAX 4096
 
 struct ark_http_config {
+	char prefix[16];                    /* the variables' prefix: "METRICS" or "API" */
+	size_t max_body_bytes;              /* <prefix>_MAX_BODY_BYTES: larger requests get 413 */
 	bool enabled;                       /* METRICS_SERVER_ENABLED (default true) */
 	char bind[64];                      /* METRICS_BIND (default 127.0.0.1), IPv4 or IPv6 literal */
 	uint16_t port;                      /* METRICS_PORT (default 9090); 0 = ephemeral */
@@ -92,6 +121,11 @@ void ark_http_config_default(struct ark_http_config *cfg);
 /* Defaults overridden by the METRICS_* variables; every error names its
  * variable. TLS cert without key (or the reverse) is an error. */
 int ark_http_config_from_env(struct ark_http_config *cfg, struct ark_err *err);
+/* The same for another server: <prefix>_PORT (default_port), _BIND, _TLS_CERT,
+ * _TLS_KEY, _TLS_CLIENT_CA, _BASIC_AUTH_FILE, _MAX_CONNECTIONS,
+ * _REQUEST_TIMEOUT_MS, _MAX_BODY_BYTES; enabled_var names the on/off switch. */
+int ark_http_config_from_env_prefix(struct ark_http_config *cfg, const char *prefix, const char *enabled_var,
+				    uint16_t default_port, struct ark_err *err);
 /* false when METRICS_SERVER_ENABLED=false: the caller must not start a server. */
 bool ark_http_config_enabled(const struct ark_http_config *cfg);
 /* Checks what from_env checks, for a config built in code. */

@@ -116,6 +116,50 @@ static h2o_iovec_t header_value(h2o_req_t *req, const h2o_token_t *tok)
 	return req->headers.entries[i].value;
 }
 
+/* The generic path (the ingest API): the provider's handler decides. */
+static int on_generic(struct ark_http_server *srv, h2o_req_t *req)
+{
+	h2o_iovec_t auth = header_value(req, H2O_TOKEN_AUTHORIZATION);
+	h2o_iovec_t ctype = header_value(req, H2O_TOKEN_CONTENT_TYPE);
+	struct ark_http_request in = {
+		.method = req->method.base, .method_len = req->method.len,
+		.path = req->path_normalized.base, .path_len = req->path_normalized.len,
+		.authorization = auth.base, .authorization_len = auth.len,
+		.content_type = ctype.base, .content_type_len = ctype.len,
+		.body = req->entity.base, .body_len = req->entity.base ? req->entity.len : 0,
+		.http_version = req->version,
+	};
+	if (in.body_len > srv->cfg.max_body_bytes) {
+		char msg[96];
+		snprintf(msg, sizeof msg, "request body larger than %zu bytes", srv->cfg.max_body_bytes);
+		respond_error(srv, req, 413, "Payload Too Large", msg);
+		return 0;
+	}
+	struct ark_http_buf *b = &srv->body;
+	ark_http_buf_reset(b);
+	struct ark_http_response out = {.status = 500, .body = b};
+	int rc = srv->prov.request(srv->prov.ctx, &in, &out);
+	if (rc < 0 || b->failed) {
+		respond_error(srv, req, 500, "Internal Server Error", "internal error");
+		return 0;
+	}
+	if (out.retry_after[0])
+		add_header(req, H2O_TOKEN_RETRY_AFTER, out.retry_after);
+	if (out.allow[0])
+		add_header(req, H2O_TOKEN_ALLOW, out.allow);
+	if (out.www_authenticate[0])
+		add_header(req, H2O_TOKEN_WWW_AUTHENTICATE, out.www_authenticate);
+	static const char *const reasons[] = {[200] = "OK", [202] = "Accepted", [400] = "Bad Request",
+					      [401] = "Unauthorized", [403] = "Forbidden", [404] = "Not Found",
+					      [405] = "Method Not Allowed", [409] = "Conflict", [413] = "Payload Too Large",
+					      [415] = "Unsupported Media Type", [500] = "Internal Server Error",
+					      [503] = "Service Unavailable"};
+	const char *reason = out.status > 0 && out.status < 504 && reasons[out.status] ? reasons[out.status] : "Status";
+	respond(srv, req, out.status, reason, out.content_type ? out.content_type : CT_JSON, b->data ? b->data : "",
+		b->len);
+	return 0;
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
 	struct ark_http_server *srv = ((struct route_handler *)self)->srv;
@@ -140,6 +184,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 		}
 	}
 
+	if (srv->prov.request)
+		return on_generic(srv, req);
 	enum route r = route_of(req->path_normalized);
 	if (r == R_NONE) {
 		respond_error(srv, req, 404, "Not Found", "not found");
@@ -257,7 +303,7 @@ static int open_listener(struct ark_http_server *srv, struct ark_err *err)
 		a6->sin6_port = htons(srv->cfg.port);
 		slen = sizeof(*a6);
 	} else {
-		return ark_err_set(err, -EINVAL, "METRICS_BIND: '%s' is not an IPv4 or IPv6 address", srv->cfg.bind);
+		return ark_err_set(err, -EINVAL, "%s_BIND: '%s' is not an IPv4 or IPv6 address", srv->cfg.prefix, srv->cfg.bind);
 	}
 	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -268,8 +314,8 @@ static int open_listener(struct ark_http_server *srv, struct ark_err *err)
 	if (bind(fd, (struct sockaddr *)&ss, slen) != 0) {
 		int e = errno;
 		close(fd);
-		return ark_err_set(err, -e, "METRICS_PORT/METRICS_BIND: cannot bind %s:%u: %s", srv->cfg.bind,
-				   srv->cfg.port, strerror(e));
+		return ark_err_set(err, -e, "%s_PORT/%s_BIND: cannot bind %s:%u: %s", srv->cfg.prefix, srv->cfg.prefix,
+				   srv->cfg.bind, srv->cfg.port, strerror(e));
 	}
 	if (listen(fd, 128) != 0) {
 		int e = errno;
@@ -299,6 +345,10 @@ static int ssl_error(struct ark_err *err, const char *var, const char *what, con
 
 static int setup_tls(struct ark_http_server *srv, struct ark_err *err)
 {
+	char var_cert[48], var_key[48], var_ca[48];
+	snprintf(var_cert, sizeof var_cert, "%s_TLS_CERT", srv->cfg.prefix);
+	snprintf(var_key, sizeof var_key, "%s_TLS_KEY", srv->cfg.prefix);
+	snprintf(var_ca, sizeof var_ca, "%s_TLS_CLIENT_CA", srv->cfg.prefix);
 	SSL_CTX *c = SSL_CTX_new(TLS_server_method());
 	if (!c)
 		return ark_err_set(err, -ENOMEM, "metrics server: SSL_CTX_new failed");
@@ -306,14 +356,14 @@ static int setup_tls(struct ark_http_server *srv, struct ark_err *err)
 	SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
 	SSL_CTX_set_options(c, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
 	if (SSL_CTX_use_certificate_chain_file(c, srv->cfg.tls_cert) != 1)
-		return ssl_error(err, "METRICS_TLS_CERT", "cannot load certificate chain", srv->cfg.tls_cert);
+		return ssl_error(err, var_cert, "cannot load certificate chain", srv->cfg.tls_cert);
 	if (SSL_CTX_use_PrivateKey_file(c, srv->cfg.tls_key, SSL_FILETYPE_PEM) != 1)
-		return ssl_error(err, "METRICS_TLS_KEY", "cannot load private key", srv->cfg.tls_key);
+		return ssl_error(err, var_key, "cannot load private key", srv->cfg.tls_key);
 	if (SSL_CTX_check_private_key(c) != 1)
-		return ssl_error(err, "METRICS_TLS_KEY", "key does not match METRICS_TLS_CERT", srv->cfg.tls_key);
+		return ssl_error(err, var_key, "key does not match the certificate", srv->cfg.tls_key);
 	if (srv->cfg.tls_client_ca[0]) {
 		if (SSL_CTX_load_verify_locations(c, srv->cfg.tls_client_ca, NULL) != 1)
-			return ssl_error(err, "METRICS_TLS_CLIENT_CA", "cannot load CA", srv->cfg.tls_client_ca);
+			return ssl_error(err, var_ca, "cannot load CA", srv->cfg.tls_client_ca);
 		STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(srv->cfg.tls_client_ca);
 		if (names)
 			SSL_CTX_set_client_CA_list(c, names);
@@ -348,8 +398,11 @@ int ark_http_server_create(struct ark_http_server **out, const struct ark_http_c
 
 	h2o_config_init(&srv->globalconf);
 	srv->conf_inited = true;
-	srv->globalconf.server_name = h2o_iovec_init(H2O_STRLIT("ark-metrics"));
-	srv->globalconf.max_request_entity_size = 64 * 1024;
+	srv->globalconf.server_name = h2o_iovec_init(H2O_STRLIT("ark"));
+	/* With a request handler (the API), bodies up to 4x the limit are read
+	 * and answered 413 with a message; h2o itself cuts off larger ones. */
+	size_t body_limit = cfg->max_body_bytes ? cfg->max_body_bytes : 64 * 1024;
+	srv->globalconf.max_request_entity_size = provider->request ? body_limit * 4 : body_limit;
 	srv->globalconf.handshake_timeout = cfg->request_timeout_ms;
 	srv->globalconf.http1.req_timeout = cfg->request_timeout_ms;
 	srv->globalconf.http1.upgrade_to_http2 = 0;

@@ -93,3 +93,14 @@ uint64_t ark_watchdog_jittered(struct ark_supervisor *sup, uint64_t ns)
 	return (uint64_t)((double)ns * f);
 }
 
+
+int ark_watchdog_api_wanted(bool *wanted, struct ark_err *err)
+{
+	bool enabled = true;
+	int rc = ark_env_bool("API_ENABLED", true, &enabled, err);
+	if (rc)
+		return rc;
+	const char *secret = getenv("JWT_SECRET");
+	*wanted = enabled && secret && *secret;
+	return 0;
+}

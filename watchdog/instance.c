@@ -167,6 +167,8 @@ int ark_watchdog_open_instance(struct ark_supervisor *sup, const struct ark_supe
 		config.source_kinds[config.source_count++] = ARK_SOURCE_SYNTHETIC;
 	if (options->feed_port >= 0)
 		config.source_kinds[config.source_count++] = ARK_SOURCE_TCP;
+	if (options->api)
+		config.source_kinds[config.source_count++] = ARK_SOURCE_API;
 	if (config.source_count == 0)
 		return ark_err_set(err, -EINVAL, "an instance needs a source: the synthetic source or the TCP feed");
 	rc = rules_setup(&config, err);

@@ -40,6 +40,13 @@ static void build_argv(const struct ark_supervisor *sup, const struct ark_child 
 		argv[n++] = c->mirror ? "mirror" : "metrics-server";
 		argv[n++] = "--instance";
 		argv[n++] = sup->instance;
+	} else if (c->is_source && sup->map.pipeline->source_kinds[c->index] == ARK_SOURCE_API) {
+		snprintf(bufs[0], 16, "%d", c->index);
+		argv[n++] = "api";
+		argv[n++] = "--instance";
+		argv[n++] = sup->instance;
+		argv[n++] = "--source";
+		argv[n++] = bufs[0];
 	} else if (c->is_source) {
 		snprintf(bufs[0], 16, "%d", c->index);
 		argv[n++] = "source";

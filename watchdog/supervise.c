@@ -174,7 +174,7 @@ int ark_supervisor_start(struct ark_supervisor *sup, const struct ark_supervisor
 		char name[16];
 		snprintf(name, sizeof name, "source%d", s);
 		add_child(sup, name, s, true);
-		sup->children[sup->child_count - 1].endless = p->source_kinds[s] == ARK_SOURCE_TCP;
+		sup->children[sup->child_count - 1].endless = p->source_kinds[s] != ARK_SOURCE_SYNTHETIC;
 		if (atomic_load(&p->counters.source_done[s]))
 			sup->children[sup->child_count - 1].finished = true;
 	}

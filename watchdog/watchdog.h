@@ -82,7 +82,11 @@ struct ark_supervisor_options {
 	bool service;                    /* runs until stopped (ark watchdog), not until the sources finish */
 	bool adopt;                      /* take over the segment of a dead watchdog and its processes */
 	bool external_agents;            /* agents are systemd units: watch them, do not spawn them */
+	bool api;                        /* the ingest API is a source (JWT_SECRET set, API_ENABLED) */
 };
+/* Whether the environment asks for the ingest API: JWT_SECRET set and
+ * API_ENABLED not false. */
+int ark_watchdog_api_wanted(bool *wanted, struct ark_err *err);
 
 struct ark_supervisor {
 	char instance[64];

@@ -1,0 +1,108 @@
+/* agents/trace.c — one event's trace from the journal, as `ark trace` and
+ * the ingest API's GET /v1/traces/{id} show it: which agents it passed, the
+ * time in each, the verdict and the execution. */
+#include "agents/agents.h"
+
+#include "store/store.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+static void json_string(FILE *out, const char *s)
+{
+	fputc('"', out);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			fprintf(out, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(out, "\\u%04x", c);
+		else
+			fputc(c, out);
+	}
+	fputc('"', out);
+}
+
+int ark_trace_lookup(const char *journal_dir, uint64_t trace_id, struct ark_event *event, struct ark_err *err)
+{
+	struct ark_journal_record rec;
+	int rc = ark_journal_find_trace(journal_dir, trace_id, &rec, event, sizeof *event, err);
+	if (rc)
+		return rc;
+	if (rec.len != sizeof *event) {
+		char id[24];
+		ark_trace_id_format(trace_id, id);
+		return ark_err_set(err, -EBADMSG, "the record of %s holds %u bytes, not an event (%zu)", id, rec.len,
+				   sizeof *event);
+	}
+	return 0;
+}
+
+bool ark_trace_complete(const struct ark_event *event)
+{
+	uint64_t previous = 0;
+	for (int a = 0; a < ARK_AGENT_COUNT; a++) {
+		if (!event->stamp_in_ns[a] || !event->stamp_out_ns[a] || event->stamp_in_ns[a] < previous ||
+		    event->stamp_out_ns[a] < event->stamp_in_ns[a])
+			return false;
+		previous = event->stamp_out_ns[a];
+	}
+	return true;
+}
+
+void ark_trace_write_json(FILE *o, uint64_t trace_id, const struct ark_event *event)
+{
+	const struct ark_event e = *event;
+	char id[24];
+	ark_trace_id_format(trace_id, id);
+	bool present[ARK_AGENT_COUNT];
+	bool complete = true;
+	uint64_t previous = 0;
+	for (int a = 0; a < ARK_AGENT_COUNT; a++) {
+		present[a] = e.stamp_in_ns[a] != 0 && e.stamp_out_ns[a] != 0;
+		bool ordered = e.stamp_in_ns[a] >= previous && e.stamp_out_ns[a] >= e.stamp_in_ns[a];
+		complete &= present[a] && ordered;
+		if (present[a])
+			previous = e.stamp_out_ns[a];
+	}
+	uint64_t t0 = e.stamp_in_ns[ARK_AGENT_KYLE];
+	double e2e_us = present[0] && present[ARK_AGENT_ALETHEIA]
+				? (double)(e.stamp_out_ns[ARK_AGENT_ALETHEIA] - t0) / 1e3
+				: 0;
+		fprintf(o, "{\"trace_id\":\"%s\",\"seq\":%llu,\"symbol\":", id, (unsigned long long)e.seq);
+	json_string(o, e.symbol);
+	fprintf(o, ",\"source\":\"%s\",\"complete\":%s,\"agents\":[", ark_source_name((enum ark_source_kind)e.source),
+		complete ? "true" : "false");
+	bool first = true;
+	for (int a = 0; a < ARK_AGENT_COUNT; a++)
+		if (present[a]) {
+			fprintf(o, "%s\"%s\"", first ? "" : ",", ark_agent_name((enum ark_agent)a));
+			first = false;
+		}
+	fprintf(o, "],\"missing_agents\":[");
+	first = true;
+	for (int a = 0; a < ARK_AGENT_COUNT; a++)
+		if (!present[a]) {
+			fprintf(o, "%s\"%s\"", first ? "" : ",", ark_agent_name((enum ark_agent)a));
+			first = false;
+		}
+	fprintf(o, "],\"timings\":{");
+	for (int a = 0; a < ARK_AGENT_COUNT; a++)
+		fprintf(o, "%s\"%s\":{\"in_ns\":%llu,\"out_ns\":%llu,\"spent_us\":%.3f}", a ? "," : "",
+			ark_agent_name((enum ark_agent)a), (unsigned long long)e.stamp_in_ns[a],
+			(unsigned long long)e.stamp_out_ns[a],
+			present[a] ? (double)(e.stamp_out_ns[a] - e.stamp_in_ns[a]) / 1e3 : 0.0);
+	fprintf(o, "},\"end_to_end_us\":%.3f,\"market\":{\"price\":%.17g,\"size\":%.17g,\"exchange_time_ns\":%llu},",
+		e2e_us, e.price, e.size, (unsigned long long)e.exchange_time_ns);
+	fprintf(o, "\"intent\":{\"side\":\"%s\",\"quantity\":%.17g,\"limit_price\":%.17g,\"strategy\":%u,\"strength\":%.6g},",
+		ark_side_name((enum ark_side)e.side), e.quantity, e.limit_price, e.strategy, (double)e.strength);
+	fprintf(o, "\"verdict\":{\"decision\":\"%s\",\"rule_id\":%u,\"reason_code\":%u,\"reason\":\"%s\"},",
+		ark_verdict_name((enum ark_verdict)e.verdict), e.rule_id, e.reason,
+		ark_reason_name((enum ark_reason)e.reason));
+	fprintf(o, "\"execution\":{\"status\":\"%s\",\"client_order_id\":%llu,\"filled_quantity\":%.17g,\"fill_price\":%.17g},",
+		ark_exec_status_name((enum ark_exec_status)e.exec_status), (unsigned long long)e.client_order_id,
+		e.filled_quantity, e.fill_price);
+	fprintf(o, "\"injected\":%s,\"injected_kind\":\"%s\"}\n", (e.flags & ARK_EVENT_INJECTED) ? "true" : "false",
+		(e.flags & ARK_EVENT_INJECTED) ? ark_reason_name((enum ark_reason)e.injected_kind) : "none");
+}

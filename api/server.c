@@ -1,0 +1,392 @@
+/* api/server.c — `ark api`: the ingest API on h2o, a source of the pipeline.
+ *
+ *   GET  /healthz                      200 when the pipeline runs (no token)
+ *   POST /v1/signals                   one signal or an array (signals:write):
+ *                                      202 with their trace ids once they are in
+ *                                      Kyle's inbound ring, 503 + Retry-After
+ *                                      when it is full — never a silent drop
+ *   GET  /v1/traces/{id}               the trace as `ark trace` shows it
+ *   POST /v1/agents/{name}/release     lift a quarantine (admin)
+ *
+ * Every error is JSON with a message: 400 malformed, 401 no or bad token, 403
+ * wrong scope, 404, 405, 413 too large, 415 not JSON, 503 busy. A request's
+ * signals go into the ring all or none. Trace ids are given here (the API's
+ * own running number, ark_trace_id_api) so the client has them at once; Kyle
+ * keeps them on the events. */
+#include "api/api.h"
+
+#include "agents/agents.h"
+#include "http/http.h"
+#include "store/store.h"
+#include "watchdog/watchdog.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_term(int sig)
+{
+	(void)sig;
+	stop_signal = 1;
+}
+
+struct api {
+	struct ark_pipeline_map map;
+	struct ark_pipeline *p;
+	struct ark_agent_control *control;
+	int source;
+	struct ark_ring_producer out;
+	struct ark_jwt_config jwt;
+	struct ark_log *log;
+	char journal_dir[4096];
+	uint64_t next_api_seq;
+	uint32_t max_batch;
+	struct ark_tick *ticks;
+	uint64_t accepted, busy, unauthorized, bad_requests;
+	uint64_t last_log_ns;
+};
+
+static bool path_is(const struct ark_http_request *req, const char *path)
+{
+	size_t n = strlen(path);
+	return req->path_len == n && memcmp(req->path, path, n) == 0;
+}
+
+static bool method_is(const struct ark_http_request *req, const char *method)
+{
+	size_t n = strlen(method);
+	return req->method_len == n && memcmp(req->method, method, n) == 0;
+}
+
+static int reply(struct ark_http_response *res, int status, const char *message)
+{
+	res->status = status;
+	ark_http_buf_puts(res->body, "{\"error\":");
+	ark_http_buf_json_string(res->body, message);
+	ark_http_buf_printf(res->body, ",\"status\":%d}\n", status);
+	return 0;
+}
+
+/* The token's claims, or a 401 already written. */
+static bool authenticate(struct api *a, const struct ark_http_request *req, struct ark_http_response *res,
+			 struct ark_jwt_claims *claims)
+{
+	size_t len = 0;
+	const char *token = ark_jwt_bearer(req->authorization, req->authorization_len, &len);
+	struct ark_err err = {0};
+	if (!token) {
+		ark_err_set(&err, -EACCES, "a Bearer token is required (Authorization: Bearer <JWT>)");
+	} else if (ark_jwt_verify(&a->jwt, token, len, (uint64_t)time(NULL), claims, &err) == 0) {
+		return true;
+	}
+	a->unauthorized++;
+	snprintf(res->www_authenticate, sizeof res->www_authenticate, "Bearer realm=\"ark\", error=\"invalid_token\"");
+	reply(res, 401, err.msg);
+	return false;
+}
+
+static bool json_content(const struct ark_http_request *req)
+{
+	static const char want[] = "application/json";
+	if (!req->content_type || req->content_type_len < sizeof want - 1 ||
+	    strncasecmp(req->content_type, want, sizeof want - 1) != 0)
+		return false;
+	return req->content_type_len == sizeof want - 1 || req->content_type[sizeof want - 1] == ';' ||
+	       req->content_type[sizeof want - 1] == ' ';
+}
+
+static int post_signals(struct api *a, const struct ark_http_request *req, struct ark_http_response *res)
+{
+	struct ark_jwt_claims claims;
+	if (!authenticate(a, req, res, &claims))
+		return 0;
+	if (!ark_jwt_has_scope(&claims, "signals:write"))
+		return reply(res, 403, "the token lacks the signals:write scope");
+	if (!json_content(req)) {
+		a->bad_requests++;
+		return reply(res, 415, "Content-Type must be application/json");
+	}
+	uint32_t n = 0;
+	char why[256];
+	int rc = ark_api_parse_signals(req->body, req->body_len, a->ticks, a->max_batch, &n, why, sizeof why);
+	if (rc) {
+		a->bad_requests++;
+		return reply(res, rc == -E2BIG ? 413 : 400, why);
+	}
+	uint32_t room = ark_ring_try_reserve(&a->out, n);
+	if (room < n) {
+		/* All or none: the client retries the whole request. */
+		a->busy++;
+		snprintf(res->retry_after, sizeof res->retry_after, "1");
+		return reply(res, 503, "the pipeline's inbound ring is full: retry after 1 s");
+	}
+	uint64_t now = ark_now_ns(), first = a->next_api_seq;
+	for (uint32_t i = 0; i < n; i++) {
+		struct ark_tick *t = ark_ring_slot(&a->out, i);
+		*t = a->ticks[i];
+		t->received_ns = now;
+		t->source = ARK_SOURCE_API;
+		t->source_seq = a->next_api_seq++;
+		if (!t->exchange_time_ns)
+			t->exchange_time_ns = ark_realtime_ns();
+	}
+	ark_ring_commit(&a->out, n);
+	a->accepted += n;
+	ark_control_add(&a->control->events, n);
+	atomic_store_explicit(&a->control->last_seq, a->next_api_seq - 1, memory_order_relaxed);
+	ark_control_add(&a->p->counters.source_published[a->source], n);
+	res->status = 202;
+	ark_http_buf_printf(res->body, "{\"accepted\":%u,\"trace_ids\":[", n);
+	for (uint32_t i = 0; i < n; i++) {
+		char id[24];
+		ark_trace_id_format(ark_trace_id_api(a->p->node_id, first + i), id);
+		ark_http_buf_printf(res->body, "%s\"%s\"", i ? "," : "", id);
+	}
+	ark_http_buf_puts(res->body, "]}\n");
+	return 0;
+}
+
+static int get_trace(struct api *a, const struct ark_http_request *req, struct ark_http_response *res)
+{
+	struct ark_jwt_claims claims;
+	if (!authenticate(a, req, res, &claims))
+		return 0;
+	if (!ark_jwt_has_scope(&claims, "signals:write") && !ark_jwt_has_scope(&claims, "admin"))
+		return reply(res, 403, "the token lacks the signals:write or admin scope");
+	char text[64];
+	size_t n = req->path_len - strlen("/v1/traces/");
+	if (n == 0 || n >= sizeof text)
+		return reply(res, 400, "expected /v1/traces/NNNN-NNNNNNNNNNNN");
+	memcpy(text, req->path + strlen("/v1/traces/"), n);
+	text[n] = '\0';
+	uint64_t trace_id;
+	if (ark_trace_id_parse(text, &trace_id))
+		return reply(res, 400, "not a trace id: expected NNNN-NNNNNNNNNNNN (hex), 16 hex digits or a decimal sequence number");
+	struct ark_event e;
+	struct ark_err err = {0};
+	int rc = ark_trace_lookup(a->journal_dir, trace_id, &e, &err);
+	if (rc == -ENOENT)
+		return reply(res, 404, "no record of this trace in the journal (yet)");
+	if (rc)
+		return reply(res, 500, err.msg);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	if (!f)
+		return -ENOMEM;
+	ark_trace_write_json(f, trace_id, &e);
+	fclose(f);
+	ark_http_buf_append(res->body, buf, len);
+	free(buf);
+	res->status = 200;
+	return 0;
+}
+
+static int post_release(struct api *a, const struct ark_http_request *req, struct ark_http_response *res)
+{
+	struct ark_jwt_claims claims;
+	if (!authenticate(a, req, res, &claims))
+		return 0;
+	if (!ark_jwt_has_scope(&claims, "admin"))
+		return reply(res, 403, "releasing an agent needs the admin scope");
+	const char *name = req->path + strlen("/v1/agents/");
+	size_t n = req->path_len - strlen("/v1/agents/") - strlen("/release");
+	char agent_name[32];
+	if (n == 0 || n >= sizeof agent_name)
+		return reply(res, 404, "unknown agent");
+	memcpy(agent_name, name, n);
+	agent_name[n] = '\0';
+	int agent = ark_agent_parse(agent_name);
+	if (agent < 0)
+		return reply(res, 404, "unknown agent: expected kyle, joey, hrm, kenny or aletheia");
+	struct ark_agent_control *c = &a->p->agents[agent];
+	const char *display = ark_agent_name((enum ark_agent)agent);
+	if (!atomic_load(&c->quarantined)) {
+		res->status = 409;
+		ark_http_buf_printf(res->body, "{\"error\":\"%s is not quarantined\",\"status\":409}\n", display);
+		return 0;
+	}
+	atomic_store(&c->quarantined, 0);
+	char reason[200];
+	snprintf(reason, sizeof reason, "released through the API by %s", claims.sub[0] ? claims.sub : "(no sub)");
+	ark_log(a->log, "info", "agent released name=%s by=\"%s\"", ark_agent_file_name((enum ark_agent)agent),
+		claims.sub);
+	struct ark_err err = {0};
+	if (ark_watchdog_record(display, "release", (int)atomic_load(&c->pid), reason, &err))
+		ark_log(a->log, "warn", "cannot record the release in the mutable core: %s", err.msg);
+	res->status = 200;
+	ark_http_buf_printf(res->body, "{\"released\":\"%s\"}\n", display);
+	return 0;
+}
+
+static int health(struct api *a, struct ark_http_response *res)
+{
+	int running = 0;
+	for (int i = 0; i < ARK_AGENT_COUNT; i++)
+		running += atomic_load(&a->p->agents[i].state) == ARK_PROC_RUNNING;
+	bool ok = running == ARK_AGENT_COUNT && !atomic_load(&a->p->stop);
+	res->status = ok ? 200 : 503;
+	ark_http_buf_printf(res->body, "{\"status\":\"%s\",\"agents_running\":%d,\"accepted\":%" PRIu64 "}\n",
+			    ok ? "ok" : "unavailable", running, a->accepted);
+	return 0;
+}
+
+static int handle(void *ctx, const struct ark_http_request *req, struct ark_http_response *res)
+{
+	struct api *a = ctx;
+	if (path_is(req, "/healthz")) {
+		if (!method_is(req, "GET") && !method_is(req, "HEAD")) {
+			snprintf(res->allow, sizeof res->allow, "GET, HEAD");
+			return reply(res, 405, "method not allowed");
+		}
+		return health(a, res);
+	}
+	if (path_is(req, "/v1/signals")) {
+		if (!method_is(req, "POST")) {
+			snprintf(res->allow, sizeof res->allow, "POST");
+			return reply(res, 405, "method not allowed");
+		}
+		return post_signals(a, req, res);
+	}
+	static const char traces[] = "/v1/traces/", agents[] = "/v1/agents/", release[] = "/release";
+	if (req->path_len > sizeof traces - 1 && memcmp(req->path, traces, sizeof traces - 1) == 0) {
+		if (!method_is(req, "GET")) {
+			snprintf(res->allow, sizeof res->allow, "GET");
+			return reply(res, 405, "method not allowed");
+		}
+		return get_trace(a, req, res);
+	}
+	if (req->path_len > sizeof agents - 1 + sizeof release - 1 && memcmp(req->path, agents, sizeof agents - 1) == 0 &&
+	    memcmp(req->path + req->path_len - (sizeof release - 1), release, sizeof release - 1) == 0) {
+		if (!method_is(req, "POST")) {
+			snprintf(res->allow, sizeof res->allow, "POST");
+			return reply(res, 405, "method not allowed");
+		}
+		return post_release(a, req, res);
+	}
+	return reply(res, 404, "not found");
+}
+
+static uint64_t last_published_source_seq(struct ark_ring *ring)
+{
+	uint64_t head = atomic_load_explicit(&ring->head, memory_order_acquire);
+	if (head == ring->initial_index)
+		return 0;
+	const struct ark_tick *t = (const struct ark_tick *)((const uint8_t *)ring + ring->slots_offset +
+							       ((head - 1) & ring->mask) * ring->slot_size);
+	return t->source_seq;
+}
+
+int ark_api_run(const char *instance, int source)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_term;
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	struct ark_err err = {0};
+	static struct api a;
+	memset(&a, 0, sizeof a);
+	a.source = source;
+	a.log = ark_log_open("api", &err);
+	if (!a.log) {
+		fprintf(stderr, "ark api: %s\n", err.msg);
+		return 1;
+	}
+	int status = 2;
+	struct ark_http_server *server = NULL;
+	struct ark_http_config http;
+	struct ark_store_config store;
+	uint64_t max_batch;
+	if (ark_jwt_config_from_env(&a.jwt, &err) || ark_store_config_from_env(&store, &err) ||
+	    ark_http_config_from_env_prefix(&http, "API", "API_ENABLED", 8000, &err) ||
+	    ark_env_u64("API_MAX_BATCH", ARK_API_DEFAULT_MAX_BATCH, 1, 100000, &max_batch, &err)) {
+		ark_log(a.log, "error", "configuration: %s", err.msg);
+		fprintf(stderr, "ark api: %s\n", err.msg);
+		goto out;
+	}
+	/* The body limit follows the batch limit unless set: room for max_batch signals. */
+	if (!getenv("API_MAX_BODY_BYTES"))
+		http.max_body_bytes = (size_t)max_batch * 256 + 4096;
+	a.max_batch = (uint32_t)max_batch;
+	snprintf(a.journal_dir, sizeof a.journal_dir, "%s", store.journal_dir);
+	a.ticks = calloc(a.max_batch, sizeof *a.ticks);
+	if (!a.ticks)
+		goto out;
+	status = 1;
+	if (ark_pipeline_attach(&a.map, instance, &err)) {
+		ark_log(a.log, "error", "cannot attach: %s", err.msg);
+		fprintf(stderr, "ark api: %s\n", err.msg);
+		goto out;
+	}
+	a.p = a.map.pipeline;
+	if (source >= a.p->source_count || a.p->source_kinds[source] != ARK_SOURCE_API) {
+		ark_log(a.log, "error", "source %d of instance %s is not the API's", source, instance);
+		fprintf(stderr, "ark api: source %d of instance %s is not the API's\n", source, instance);
+		status = 2;
+		goto detach;
+	}
+	a.control = &a.p->sources[source];
+	struct ark_ring *ring = ark_pipeline_source_ring(&a.map, source);
+	struct ark_ring_wait_config wait;
+	if (ark_ring_wait_from_env(&wait, &err) || ark_ring_producer_open(&a.out, ring, &wait, &err)) {
+		ark_log(a.log, "error", "cannot open the inbound ring: %s", err.msg);
+		goto detach;
+	}
+	/* Trace ids never repeat: after what this ring carried, and after every
+	 * seq of earlier runs (each API signal takes a seq of its own). */
+	uint64_t last = last_published_source_seq(ring);
+	a.next_api_seq = (last > a.p->base_seq ? last : a.p->base_seq) + 1;
+	struct ark_http_provider provider = {.ctx = &a, .request = handle};
+	if (ark_http_server_create(&server, &http, &provider, &err)) {
+		ark_log(a.log, "error", "configuration: %s", err.msg);
+		fprintf(stderr, "ark api: %s\n", err.msg);
+		status = 2;   /* the port is taken or the TLS files are wrong: restarting will not help */
+		goto close_ring;
+	}
+	atomic_store(&a.control->pid, (int32_t)getpid());
+	atomic_store(&a.control->start_ticks, ark_shm_process_start_ticks((int32_t)getpid()));
+	atomic_store(&a.p->api_port, ark_http_server_port(server));
+	ark_log(a.log, "info", "serving bind=%s port=%u tls=%s max_batch=%u first_trace=%" PRIu64, http.bind,
+		(unsigned)ark_http_server_port(server), http.tls_cert[0] ? "on" : "off", a.max_batch, a.next_api_seq);
+	ark_log_flush(a.log);
+	atomic_store(&a.control->state, ARK_PROC_RUNNING);
+	status = 0;
+	uint64_t last_flush = 0;
+	while (!stop_signal && !atomic_load_explicit(&a.p->stop, memory_order_relaxed)) {
+		ark_http_server_poll(server, 50);
+		uint64_t now = ark_now_ns();
+		atomic_store_explicit(&a.control->heartbeat_ns, now, memory_order_relaxed);
+		if (now - last_flush >= 100ull * 1000 * 1000) {
+			ark_ring_flush();
+			ark_log_flush(a.log);
+			last_flush = now;
+		}
+	}
+	struct ark_http_stats st;
+	ark_http_server_stats(server, &st);
+	ark_log(a.log, "info", "stopped accepted=%" PRIu64 " busy_503=%" PRIu64 " unauthorized=%" PRIu64
+			      " bad_requests=%" PRIu64 " requests=%" PRIu64,
+		a.accepted, a.busy, a.unauthorized, a.bad_requests, st.requests);
+	ark_http_server_destroy(server);
+	atomic_store(&a.p->api_port, 0);
+	atomic_store(&a.p->counters.source_done[source], 1);
+	atomic_store(&a.control->state, ARK_PROC_EXITED);
+close_ring:
+	ark_ring_producer_close(&a.out);
+detach:
+	ark_pipeline_detach(&a.map);
+out:
+	free(a.ticks);
+	ark_log_close(a.log);
+	return status;
+}
