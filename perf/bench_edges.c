@@ -6,11 +6,14 @@
  * outage: journal reader, entry formatting, pipelined XADD, replies), and
  * redis-benchmark -P 64 runs XADDs of the same fields against the same
  * server, alternately, --runs times each; medians and their ratio. */
+#include "api/api.h"
 #include "mirror/mirror.h"
 #include "perf/perf.h"
 #include "perf/redis_server.h"
 
 #include <errno.h>
+#include <signal.h>
+#include <time.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
@@ -27,11 +30,15 @@ static void usage(FILE *out)
 	fprintf(out, "usage: ark perf edges [--runs N] [--events-seconds S] [--quick] [--json]\n\n"
 		     "The mirror's XADDs per second (a journal of a real run backfilled into a private\n"
 		     "redis-server on loopback) against redis-benchmark -P 64 XADD of the same fields on\n"
-		     "the same server, alternately, medians of --runs (default 3).\n\n"
+		     "the same server, alternately; then the ingest API of a running pipeline under h2load:\n"
+		     "signals accepted per second over HTTP/1.1 keep-alive (16 connections) and HTTP/2 over\n"
+		     "TLS (4 connections x 16 streams), single signals and batches of 100. Medians of --runs\n"
+		     "(default 3).\n\n"
 		     "  --events-seconds S   how long the unpaced run that fills the journal lasts (default 1)\n"
 		     "  --quick              one run of each, a short journal (a smoke test)\n"
 		     "  --json               one JSON object; headline: mirror_eps, redis_benchmark_xadd_eps,\n"
-		     "                       mirror_vs_redis_benchmark_ratio\n");
+		     "                       mirror_vs_redis_benchmark_ratio, api_http1_single_eps,\n"
+		     "                       api_batch100_eps\n");
 }
 
 /* Run argv with stdout to a buffer; the exit status, or -errno. */
@@ -146,6 +153,149 @@ static int fill_journal(const char *dir, double seconds, struct ark_err *err)
 	return 0;
 }
 
+
+/* ---- the ingest API under h2load ---- */
+
+struct api_run {
+	pid_t pid;
+	int port;
+	char secret[64];
+	char token[2048];
+};
+
+/* `ark run` with the API (plain HTTP, or TLS when cert is given) and a slow
+ * synthetic source, so the API's signals are most of the traffic. */
+static int api_start(struct api_run *r, const char *dir, const char *cert, const char *key, struct ark_err *err)
+{
+	memset(r, 0, sizeof *r);
+	char exe[PATH_MAX], data[PATH_MAX], errfile[PATH_MAX + 8], instance[64];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n <= 0)
+		return ark_err_set(err, -errno, "cannot find the ark executable");
+	exe[n] = '\0';
+	snprintf(data, sizeof data, "%s/api-data-%s", dir, cert ? "tls" : "plain");
+	snprintf(errfile, sizeof errfile, "%s.err", data);
+	snprintf(instance, sizeof instance, "edgesapi%d%s", (int)getpid(), cert ? "t" : "p");
+	uint64_t seed = ark_now_ns();
+	snprintf(r->secret, sizeof r->secret, "bench-%016llx-%016llx", (unsigned long long)seed,
+		 (unsigned long long)(seed * 0x9e3779b97f4a7c15ull));
+	r->pid = fork();
+	if (r->pid == 0) {
+		int null = open("/dev/null", O_WRONLY), ef = open(errfile, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (null >= 0)
+			dup2(null, 1);
+		if (ef >= 0)
+			dup2(ef, 2);
+		setenv("ARK_DATA_DIR", data, 1);
+		setenv("ARK_INSTANCE", instance, 1);
+		setenv("METRICS_SERVER_ENABLED", "false", 1);
+		setenv("JWT_SECRET", r->secret, 1);
+		setenv("API_PORT", "0", 1);
+		setenv("ARK_JOURNAL_SYNC", "interval:10", 1);
+		unsetenv("REDIS_URL");
+		unsetenv("ARK_STATE_DB");
+		unsetenv("ARK_LOG_DIR");
+		if (cert) {
+			setenv("API_TLS_CERT", cert, 1);
+			setenv("API_TLS_KEY", key, 1);
+		} else {
+			unsetenv("API_TLS_CERT");
+			unsetenv("API_TLS_KEY");
+		}
+		execl(exe, "ark", "run", "--rate", "10", "--duration", "3600", "--quiet", (char *)NULL);
+		_exit(127);
+	}
+	if (r->pid < 0)
+		return ark_err_set(err, -errno, "fork: %s", strerror(errno));
+	for (int i = 0; i < 600 && !r->port; i++) {
+		struct timespec ts = {0, 50 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+		FILE *f = fopen(errfile, "r");
+		char line[256];
+		while (f && fgets(line, sizeof line, f)) {
+			const char *p = strstr(line, "api listening on port ");
+			if (p)
+				r->port = atoi(p + strlen("api listening on port "));
+		}
+		if (f)
+			fclose(f);
+	}
+	if (!r->port)
+		return ark_err_set(err, -ETIMEDOUT, "the API did not start (see %s)", errfile);
+	struct ark_jwt_config jwt;
+	memset(&jwt, 0, sizeof jwt);
+	memcpy(jwt.secret, r->secret, strlen(r->secret));
+	jwt.secret_len = strlen(r->secret);
+	return ark_jwt_mint(&jwt, "perf", "signals:write", (uint64_t)time(NULL), 3600, r->token, sizeof r->token, err);
+}
+
+static void api_stop(struct api_run *r)
+{
+	if (r->pid <= 0)
+		return;
+	kill(r->pid, SIGINT);
+	for (int i = 0; i < 200; i++) {
+		if (waitpid(r->pid, NULL, WNOHANG) == r->pid) {
+			r->pid = 0;
+			return;
+		}
+		struct timespec ts = {0, 50 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+		if (i == 100)
+			kill(r->pid, SIGINT);
+	}
+	kill(r->pid, SIGKILL);
+	waitpid(r->pid, NULL, 0);
+	r->pid = 0;
+}
+
+/* Signals accepted per second: h2load's 2xx answers times the batch, over its time. */
+static int h2load_eps(const struct api_run *r, bool tls, bool h1, const char *body, int batch, double seconds,
+		      double *eps, struct ark_err *err)
+{
+	char url[96], auth[2100], dur[16];
+	snprintf(url, sizeof url, "%s://127.0.0.1:%d/v1/signals", tls ? "https" : "http", r->port);
+	snprintf(auth, sizeof auth, "Authorization: Bearer %s", r->token);
+	snprintf(dur, sizeof dur, "%g", seconds);
+	const char *argv[24];
+	int n = 0;
+	argv[n++] = "h2load";
+	if (h1)
+		argv[n++] = "--h1";
+	argv[n++] = "-c";
+	argv[n++] = h1 ? "16" : "4";   /* HTTP/1.1: one request in flight per connection */
+	argv[n++] = "-m";
+	argv[n++] = h1 ? "1" : "16";
+	argv[n++] = "-D";
+	argv[n++] = dur;
+	argv[n++] = "-d";
+	argv[n++] = body;
+	argv[n++] = "-H";
+	argv[n++] = auth;
+	argv[n++] = "-H";
+	argv[n++] = "Content-Type: application/json";
+	argv[n++] = url;
+	argv[n] = NULL;
+	static char out[1 << 16];
+	int rc = run_capture(argv, out, sizeof out);
+	const char *codes = strstr(out, "status codes: "), *fin = strstr(out, "finished in ");
+	if (rc != 0 || !codes || !fin)
+		return ark_err_set(err, -EIO, "h2load failed (status %d): %.300s", rc, out);
+	double ok = strtod(codes + strlen("status codes: "), NULL);
+	double took = strtod(fin + strlen("finished in "), NULL);
+	*eps = took > 0 ? ok * batch / took : 0;
+	return 0;
+}
+
+static int write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return -errno;
+	fputs(text, f);
+	return fclose(f) == 0 ? 0 : -EIO;
+}
+
 static int edges_main(int argc, char **argv)
 {
 	static const struct option options[] = {{"runs", required_argument, NULL, 'r'},
@@ -220,6 +370,51 @@ static int edges_main(int argc, char **argv)
 				(unsigned long long)r + 1, mirror[r], bench[r]);
 	}
 	double m = ark_perf_median(mirror, (int)runs), b = ark_perf_median(bench, (int)runs);
+	/* The API: plain HTTP/1.1 keep-alive, then HTTP/2 over TLS (ALPN). */
+	char one[PATH_MAX], hundred[PATH_MAX], cert[PATH_MAX], key[PATH_MAX];
+	snprintf(one, sizeof one, "%s/one.json", dir);
+	snprintf(hundred, sizeof hundred, "%s/batch100.json", dir);
+	snprintf(cert, sizeof cert, "%s/cert.pem", dir);
+	snprintf(key, sizeof key, "%s/key.pem", dir);
+	static char batch[16384];
+	size_t used = (size_t)snprintf(batch, sizeof batch, "[");
+	for (int i = 0; i < 100; i++)
+		used += (size_t)snprintf(batch + used, sizeof batch - used, "%s{\"symbol\":\"SYM%02d\",\"price\":%d.25,\"size\":%d}",
+					 i ? "," : "", i % 50, 100 + i, 1 + i % 7);
+	snprintf(batch + used, sizeof batch - used, "]");
+	const char *openssl[] = {"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+				 "-nodes", "-subj", "/CN=127.0.0.1", "-days", "1", "-keyout", key, "-out", cert, NULL};
+	static char scratch[4096];
+	double h1_single[MAX_RUNS], h1_batch[MAX_RUNS], h2_single[MAX_RUNS], h2_batch[MAX_RUNS];
+	double load_s = runs == 1 ? 2 : 5;
+	if (write_file(one, "{\"symbol\":\"AAPL\",\"price\":187.5,\"size\":100}") || write_file(hundred, batch) ||
+	    run_capture(openssl, scratch, sizeof scratch) != 0) {
+		fprintf(stderr, "ark perf edges: cannot write the request bodies or make a test certificate\n");
+		goto out;
+	}
+	for (int tls = 0; tls < 2; tls++) {
+		struct api_run ar;
+		if (api_start(&ar, dir, tls ? cert : NULL, tls ? key : NULL, &err)) {
+			fprintf(stderr, "ark perf edges: %s\n", err.msg);
+			api_stop(&ar);
+			goto out;
+		}
+		for (uint64_t r = 0; r < runs; r++) {
+			double *single = tls ? h2_single : h1_single, *hundreds = tls ? h2_batch : h1_batch;
+			if (h2load_eps(&ar, tls, !tls, one, 1, load_s, &single[r], &err) ||
+			    h2load_eps(&ar, tls, !tls, hundred, 100, load_s, &hundreds[r], &err)) {
+				fprintf(stderr, "ark perf edges: %s\n", err.msg);
+				api_stop(&ar);
+				goto out;
+			}
+			if (!json)
+				fprintf(stderr, "  run %llu: API %s single %.0f signals/s, batches of 100 %.0f signals/s\n",
+					(unsigned long long)r + 1, tls ? "HTTP/2 (TLS)" : "HTTP/1.1", single[r], hundreds[r]);
+		}
+		api_stop(&ar);
+	}
+	double a1s = ark_perf_median(h1_single, (int)runs), a1b = ark_perf_median(h1_batch, (int)runs);
+	double a2s = ark_perf_median(h2_single, (int)runs), a2b = ark_perf_median(h2_batch, (int)runs);
 	if (json) {
 		struct ark_json j;
 		ark_json_init(&j, stdout);
@@ -230,7 +425,12 @@ static int edges_main(int argc, char **argv)
 		ark_json_number(&j, "mirror_eps", m);
 		ark_json_number(&j, "redis_benchmark_xadd_eps", b);
 		ark_json_number(&j, "mirror_vs_redis_benchmark_ratio", b > 0 ? m / b : 0);
+		ark_json_number(&j, "api_http1_single_eps", a1s);
+		ark_json_number(&j, "api_batch100_eps", a1b > a2b ? a1b : a2b);
 		ark_json_object_end(&j);
+		ark_json_number(&j, "api_http1_batch100_eps", a1b);
+		ark_json_number(&j, "api_http2_single_eps", a2s);
+		ark_json_number(&j, "api_http2_batch100_eps", a2b);
 		ark_json_uint(&j, "entries_per_run", entries);
 		ark_json_uint(&j, "runs", runs);
 		ark_json_string(&j, "redis_version", rs.version);
@@ -242,6 +442,8 @@ static int edges_main(int argc, char **argv)
 		       (unsigned long long)entries);
 		printf("redis-benchmark -P 64 XADD, same fields: %.0f XADD/s\n", b);
 		printf("mirror / redis-benchmark: %.2f\n", b > 0 ? m / b : 0);
+		printf("API, signals accepted per second (h2load): HTTP/1.1 keep-alive single %.0f, batches of 100 %.0f;\n"
+		       "     HTTP/2 over TLS single %.0f, batches of 100 %.0f\n", a1s, a1b, a2s, a2b);
 	}
 	status = 0;
 out:
