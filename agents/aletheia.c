@@ -316,6 +316,7 @@ static void *core_writer_main(void *arg)
 	struct ark_ring_wait_config wait = {ARK_WAIT_BLOCK, 0, 0};
 	if (ark_ring_consumer_open(&in, w->ring, &wait, &err)) {
 		core_error(w, "core writer", &err);
+		atomic_store_explicit(&w->ready, -1, memory_order_release);
 		return NULL;
 	}
 	for (;;) {
@@ -379,8 +380,11 @@ static int core_writer_start(struct core_writer *w, struct aletheia *al, struct 
 static void core_push(struct core_writer *w, const struct ark_event *e)
 {
 	uint32_t n;
-	while (ark_ring_reserve(&w->producer, 1, 1000ull * 1000 * 1000, &n) != 0)
-		;
+	/* A writer that could not open the core takes nothing more: the
+	 * journal holds the events, the next Aletheia catches the core up. */
+	while (ark_ring_reserve(&w->producer, 1, 100ull * 1000 * 1000, &n) != 0)
+		if (atomic_load_explicit(&w->ready, memory_order_acquire) < 0)
+			return;
 	memcpy(ark_ring_slot(&w->producer, 0), e, sizeof *e);
 	ark_ring_commit(&w->producer, 1);
 	atomic_store_explicit(&w->pushed_seq, e->seq, memory_order_relaxed);

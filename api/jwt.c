@@ -333,10 +333,10 @@ static int integer(const struct flat_json *j, const jsmntok_t *t, uint64_t *out)
 	return 0;
 }
 
-static void mac(const struct ark_jwt_config *c, const char *data, size_t len, uint8_t out[32])
+static bool mac(const struct ark_jwt_config *c, const char *data, size_t len, uint8_t out[32])
 {
 	unsigned int n = 32;
-	HMAC(EVP_sha256(), c->secret, (int)c->secret_len, (const unsigned char *)data, len, out, &n);
+	return HMAC(EVP_sha256(), c->secret, (int)c->secret_len, (const unsigned char *)data, len, out, &n) && n == 32;
 }
 
 int ark_jwt_verify(const struct ark_jwt_config *c, const char *token, size_t len, uint64_t now_s,
@@ -377,7 +377,8 @@ int ark_jwt_verify(const struct ark_jwt_config *c, const char *token, size_t len
 	if (sig_len != 32)
 		return deny(err, "signature must be 32 bytes");
 	uint8_t want[32];
-	mac(c, token, (size_t)(dot2 - token), want);
+	if (!mac(c, token, (size_t)(dot2 - token), want))
+		return deny(err, "cannot compute the signature");   /* fail closed */
 	if (CRYPTO_memcmp(want, sig, 32) != 0)
 		return deny(err, "bad signature");
 	/* Signed by us: now the claims. */
@@ -472,7 +473,8 @@ int ark_jwt_mint(const struct ark_jwt_config *c, const char *sub, const char *sc
 	buf[o++] = '.';
 	o += ark_base64url_encode((const uint8_t *)payload, (size_t)n, buf + o, sizeof buf - o);
 	uint8_t sig[32];
-	mac(c, buf, o, sig);
+	if (!mac(c, buf, o, sig))
+		return ark_err_set(err, -EIO, "cannot compute the signature");
 	buf[o++] = '.';
 	o += ark_base64url_encode(sig, sizeof sig, buf + o, sizeof buf - o);
 	if (o + 1 > cap)

@@ -314,6 +314,12 @@ int ark_api_run(const char *instance, int source)
 		fprintf(stderr, "ark api: %s\n", err.msg);
 		goto out;
 	}
+	if (http.basic_auth_file[0]) {
+		/* Basic and Bearer would share one Authorization header. */
+		ark_log(a.log, "error", "configuration: API_BASIC_AUTH_FILE is not supported: the API authenticates with JWTs");
+		fprintf(stderr, "ark api: API_BASIC_AUTH_FILE is not supported: the API authenticates with JWTs\n");
+		goto out;
+	}
 	/* The body limit follows the batch limit unless set: room for max_batch signals. */
 	if (!getenv("API_MAX_BODY_BYTES"))
 		http.max_body_bytes = (size_t)max_batch * 256 + 4096;
@@ -337,6 +343,15 @@ int ark_api_run(const char *instance, int source)
 	}
 	a.control = &a.p->sources[source];
 	struct ark_ring *ring = ark_pipeline_source_ring(&a.map, source);
+	if (a.max_batch > ring->capacity) {
+		/* a batch that can never fit would get 503 forever */
+		ark_log(a.log, "error", "configuration: API_MAX_BATCH %u exceeds the inbound ring's %u slots (ARK_RING_CAPACITY)",
+			a.max_batch, ring->capacity);
+		fprintf(stderr, "ark api: API_MAX_BATCH %u exceeds the inbound ring's %u slots (raise ARK_RING_CAPACITY)\n",
+			a.max_batch, ring->capacity);
+		status = 2;
+		goto detach;
+	}
 	struct ark_ring_wait_config wait;
 	if (ark_ring_wait_from_env(&wait, &err) || ark_ring_producer_open(&a.out, ring, &wait, &err)) {
 		ark_log(a.log, "error", "cannot open the inbound ring: %s", err.msg);

@@ -185,6 +185,14 @@ static int watchdog_main(int argc, char **argv)
 		tick_ns = keepalive_ns;
 	uint64_t last_keepalive = 0;
 	int stops = 0, status = 0;
+	bool stop_started = false;
+	/* During the drain a second SIGTERM/SIGINT stops at once (SIGHUP does not). */
+	sigset_t stops_mask;
+	sigemptyset(&stops_mask);
+	sigaddset(&stops_mask, SIGTERM);
+	sigaddset(&stops_mask, SIGINT);
+	int stopfd = signalfd(-1, &stops_mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	sup.interrupt_fd = stopfd;
 	while (!ark_supervisor_finished(&sup)) {
 		if (ark_supervisor_wait(&sup, sigfd, tick_ns)) {
 			struct signalfd_siginfo si;
@@ -196,8 +204,8 @@ static int watchdog_main(int argc, char **argv)
 				stops++;
 			}
 		}
-		if (stops == 1) {
-			stops++;   /* handled once */
+		if (stops >= 1 && !stop_started) {
+			stop_started = true;
 			ark_notify("STOPPING=1");
 			ark_notify("STATUS=stopping: draining the pipeline");
 			ark_supervisor_stop(&sup, false);
@@ -224,6 +232,8 @@ static int watchdog_main(int argc, char **argv)
 	}
 	ark_supervisor_close(&sup);
 	close(sigfd);
+	if (stopfd >= 0)
+		close(stopfd);
 	printf("ark watchdog: instance %s stopped%s\n", instance, status ? " after a failure" : "");
 	return status;
 }

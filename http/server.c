@@ -143,12 +143,13 @@ static int on_generic(struct ark_http_server *srv, h2o_req_t *req)
 		respond_error(srv, req, 500, "Internal Server Error", "internal error");
 		return 0;
 	}
+	/* h2o keeps pointers to header values: copies in the request's pool. */
 	if (out.retry_after[0])
-		add_header(req, H2O_TOKEN_RETRY_AFTER, out.retry_after);
+		add_header(req, H2O_TOKEN_RETRY_AFTER, h2o_strdup(&req->pool, out.retry_after, SIZE_MAX).base);
 	if (out.allow[0])
-		add_header(req, H2O_TOKEN_ALLOW, out.allow);
+		add_header(req, H2O_TOKEN_ALLOW, h2o_strdup(&req->pool, out.allow, SIZE_MAX).base);
 	if (out.www_authenticate[0])
-		add_header(req, H2O_TOKEN_WWW_AUTHENTICATE, out.www_authenticate);
+		add_header(req, H2O_TOKEN_WWW_AUTHENTICATE, h2o_strdup(&req->pool, out.www_authenticate, SIZE_MAX).base);
 	static const char *const reasons[] = {[200] = "OK", [202] = "Accepted", [400] = "Bad Request",
 					      [401] = "Unauthorized", [403] = "Forbidden", [404] = "Not Found",
 					      [405] = "Method Not Allowed", [409] = "Conflict", [413] = "Payload Too Large",
@@ -399,10 +400,10 @@ int ark_http_server_create(struct ark_http_server **out, const struct ark_http_c
 	h2o_config_init(&srv->globalconf);
 	srv->conf_inited = true;
 	srv->globalconf.server_name = h2o_iovec_init(H2O_STRLIT("ark"));
-	/* With a request handler (the API), bodies up to 4x the limit are read
-	 * and answered 413 with a message; h2o itself cuts off larger ones. */
+	/* With a request handler (the API), bodies up to twice the limit are
+	 * read and answered 413 with a message; h2o cuts off larger ones. */
 	size_t body_limit = cfg->max_body_bytes ? cfg->max_body_bytes : 64 * 1024;
-	srv->globalconf.max_request_entity_size = provider->request ? body_limit * 4 : body_limit;
+	srv->globalconf.max_request_entity_size = provider->request ? body_limit * 2 : body_limit;
 	srv->globalconf.handshake_timeout = cfg->request_timeout_ms;
 	srv->globalconf.http1.req_timeout = cfg->request_timeout_ms;
 	srv->globalconf.http1.upgrade_to_http2 = 0;

@@ -52,9 +52,12 @@ struct mirror {
 	uint64_t retry_at_ns, backoff_ns;
 	uint64_t next_seq;             /* the next seq to mirror */
 	uint32_t pending;              /* XADDs written, replies not yet read */
+	uint32_t replies_read;         /* of the batch written */
 	uint32_t queued;               /* XADDs formatted into out, not yet written */
 	char *out;                     /* the batch being formatted, as RESP */
 	size_t out_len, out_cap;
+	uint64_t *queued_seqs, *pending_seqs;   /* the seq of each XADD, to name a refused one */
+	uint64_t topic_last[3];        /* per topic (fills, denials, signals): the last seq Redis has */
 	uint64_t sent, duplicates, errors, reconnects, from_journal;
 	bool metrics_on;
 	struct ark_metrics metrics;
@@ -166,7 +169,9 @@ static void try_connect(struct mirror *m)
 	}
 	/* Resume after the last entry Redis has: per topic, the highest wins
 	 * (one connection runs the XADDs in order, so all before it are there). */
-	uint64_t last = 0;
+	/* Per topic, each stream's own last entry counts: the next seq is after
+	 * the lowest, and an event its stream already has is skipped. */
+	uint64_t last = UINT64_MAX;
 	static const char *const topics[] = {"fills", "denials", "signals"};
 	for (int i = 0; i < (m->cfg.per_topic ? 3 : 1); i++) {
 		char stream[160];
@@ -180,13 +185,13 @@ static void try_connect(struct mirror *m)
 				go_down(m, "cannot read the stream's last entry");
 			return;
 		}
-		if (s > last)
+		m->topic_last[i] = s;
+		if (s < last)
 			last = s;
 	}
 	uint64_t base = m->p ? m->p->base_seq : 0;
 	m->next_seq = (last > base ? last : base) + 1;
-	m->up = true;
-	m->backoff_ns = 0;
+	m->up = true;   /* the back-off resets once Redis takes a batch */
 	if (m->sent || m->reconnects)
 		m->reconnects++;
 	if (m->metrics_on)
@@ -207,24 +212,26 @@ static int read_replies(struct mirror *m)
 			go_down(m, m->redis->errstr[0] ? m->redis->errstr : "connection lost");
 			return -EIO;
 		}
+		uint64_t seq = m->pending_seqs[m->replies_read++];
 		m->pending--;
 		if (r->type == REDIS_REPLY_ERROR) {
 			if (strstr(r->str, "equal or smaller")) {
 				m->duplicates++;   /* mirrored before: Redis refused the resend */
 			} else {
+				/* e.g. WRONGTYPE (the key is not a stream), NOPERM, OOM. The
+				 * XADDs after it in the batch were taken: in one stream this
+				 * entry can no longer be placed before them, and is counted
+				 * lost; per topic, the resume point comes back to it. */
 				m->errors++;
-				uint64_t now = ark_now_ns();
-				if (now - m->last_error_log_ns > 1000000000ull) {
-					ark_log(m->log, "error", "redis: XADD refused: %s (errors=%" PRIu64 ")", r->str, m->errors);
-					m->last_error_log_ns = now;
-				}
+				ark_log(m->log, "error", "redis: XADD of seq %" PRIu64 " refused: %s (errors=%" PRIu64 ")%s", seq,
+					r->str, m->errors, m->cfg.per_topic ? "" : "; the entry is lost from the stream");
 				freeReplyObject(r);
-				/* e.g. WRONGTYPE: the key is not a stream. Back off, retry. */
 				go_down(m, "XADD refused");
 				return -EPROTO;
 			}
 		} else {
 			m->sent++;
+			m->backoff_ns = 0;
 		}
 		freeReplyObject(r);
 	}
@@ -250,6 +257,10 @@ static int ship(struct mirror *m)
 			return -EIO;
 		}
 	m->pending = m->queued;
+	uint64_t *t = m->pending_seqs;
+	m->pending_seqs = m->queued_seqs;
+	m->queued_seqs = t;
+	m->replies_read = 0;
 	m->queued = 0;
 	m->out_len = 0;
 	return 0;
@@ -263,8 +274,17 @@ static int settle(struct mirror *m)
 	return read_replies(m);
 }
 
+static int topic_index(const struct ark_event *e)
+{
+	return e->exec_status == ARK_EXEC_FILLED ? 0 : e->verdict == ARK_VERDICT_DENY ? 1 : 2;
+}
+
 static int send_event(struct mirror *m, const struct ark_event *e)
 {
+	if (m->cfg.per_topic && e->seq <= m->topic_last[topic_index(e)]) {
+		m->next_seq = e->seq + 1;   /* its stream has it already */
+		return 0;
+	}
 	ark_mirror_entry_format(&m->cfg, e, &m->entry);
 	size_t n = ark_mirror_entry_resp(&m->entry, m->out + m->out_len, m->out_cap - m->out_len);
 	if (!n) {
@@ -273,6 +293,7 @@ static int send_event(struct mirror *m, const struct ark_event *e)
 		n = ark_mirror_entry_resp(&m->entry, m->out, m->out_cap);
 	}
 	m->out_len += n;
+	m->queued_seqs[m->queued] = e->seq;
 	m->next_seq = e->seq + 1;
 	if (++m->queued >= m->cfg.batch)
 		return ship(m);
@@ -390,7 +411,9 @@ int ark_mirror_run(const char *instance)
 	status = 1;
 	m.out_cap = (size_t)m.cfg.batch * 1024 + 4096;
 	m.out = malloc(m.out_cap);
-	if (!m.out) {
+	m.queued_seqs = calloc(m.cfg.batch + 1, sizeof *m.queued_seqs);
+	m.pending_seqs = calloc(m.cfg.batch + 1, sizeof *m.pending_seqs);
+	if (!m.out || !m.queued_seqs || !m.pending_seqs) {
 		ark_log(m.log, "error", "out of memory for the batch buffer");
 		goto out;
 	}
@@ -469,6 +492,8 @@ detach:
 	ark_pipeline_detach(&m.map);
 out:
 	free(m.out);
+	free(m.queued_seqs);
+	free(m.pending_seqs);
 	ark_log_close(m.log);
 	return status;
 }
@@ -491,7 +516,9 @@ int ark_mirror_backfill(const char *journal_dir, struct ark_mirror_backfill_resu
 	snprintf(m.journal_dir, sizeof m.journal_dir, "%s", journal_dir);
 	m.out_cap = (size_t)m.cfg.batch * 1024 + 4096;
 	m.out = malloc(m.out_cap);
-	if (!m.out) {
+	m.queued_seqs = calloc(m.cfg.batch + 1, sizeof *m.queued_seqs);
+	m.pending_seqs = calloc(m.cfg.batch + 1, sizeof *m.pending_seqs);
+	if (!m.out || !m.queued_seqs || !m.pending_seqs) {
 		rc = ark_err_set(err, -ENOMEM, "out of memory");
 		goto out;
 	}
@@ -521,6 +548,8 @@ out:
 	if (m.redis)
 		redisFree(m.redis);
 	free(m.out);
+	free(m.queued_seqs);
+	free(m.pending_seqs);
 	ark_log_close(m.log);
 	return rc;
 }

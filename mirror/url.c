@@ -82,7 +82,7 @@ int ark_redis_url_parse(const char *url, struct ark_redis_url *out, struct ark_e
 				   "REDIS_URL: rediss:// (TLS) is not supported by this build's hiredis 0.14; use redis:// on a "
 				   "trusted network or a local TLS tunnel");
 	} else {
-		return ark_err_set(err, -EINVAL, "REDIS_URL must start with redis:// or unix:// (got '%.16s...')", url);
+		return ark_err_set(err, -EINVAL, "REDIS_URL must start with redis:// or unix://");
 	}
 	const char *end = url + total;
 	(void)end;

@@ -285,7 +285,8 @@ int ark_journal_recover(struct ark_journal *j, const struct ark_journal_position
 	j->last_seq = j->written_seq = sc.last_seq;
 	j->written_pos = (struct ark_journal_position){.segment_first_seq = si->first_seq, .end_offset = sc.end,
 						     .last_seq = sc.last_seq, .last_record_offset = sc.last_record_offset};
-	j->durable_seq = 0;
+	/* none promises no durability: nothing to wait for, as before */
+	j->durable_seq = j->cfg.sync == ARK_JOURNAL_SYNC_NONE ? sc.last_seq : 0;
 	if (j->cfg.sync != ARK_JOURNAL_SYNC_NONE)
 		j->need_sync_seq = sc.last_seq;
 	j->has_records = true;

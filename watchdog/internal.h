@@ -8,6 +8,9 @@
 void ark_watchdog_pid_file(const struct ark_supervisor *sup, const char *name, pid_t pid);
 /* A back-off with +-20 % jitter, so crashed agents do not restart in step. */
 uint64_t ark_watchdog_jittered(struct ark_supervisor *sup, uint64_t ns);
+/* Signal c's process through its pidfd (no pid-reuse race for an adopted
+ * process that init reaped), by pid when it has none. */
+void ark_watchdog_signal(struct ark_child *c, int sig);
 /* Progress, hangs and quarantine limits of every running agent. */
 void ark_watchdog_watch_agents(struct ark_supervisor *sup, uint64_t now);
 

@@ -139,6 +139,7 @@ static int take_over_standby(struct ark_supervisor *sup, struct ark_child *c)
 		return -1;
 	}
 	close(c->standby_fd);
+	c->standby_failures = 0;
 	running(sup, c, c->standby_pid, c->standby_pidfd, false);
 	c->standby_pid = 0;
 	c->standby_pidfd = -1;
@@ -176,6 +177,16 @@ int ark_watchdog_adopt(struct ark_supervisor *sup, struct ark_child *c, pid_t pi
 		return -errno;
 	running(sup, c, pid, pidfd, true);
 	return 0;
+}
+
+void ark_watchdog_signal(struct ark_child *c, int sig)
+{
+	if (!c->pid)
+		return;
+	if (c->pidfd >= 0 && syscall(SYS_pidfd_send_signal, c->pidfd, sig, NULL, 0) == 0)
+		return;
+	if (c->pidfd < 0)
+		kill(c->pid, sig);
 }
 
 bool ark_watchdog_exited(struct ark_child *c, int *status)
@@ -244,9 +255,17 @@ void ark_watchdog_standby_check(struct ark_supervisor *sup, struct ark_child *c,
 	} else if (!pidfd_readable(c->standby_pidfd)) {
 		return;
 	}
-	if (!close_it)
-		ark_log(sup->log, "warn", "standby of %s (pid %d) exited; another is started later", c->name,
-			(int)c->standby_pid);
+	if (!close_it) {
+		/* It died waiting (a failed exec after an upgrade, no file
+		 * descriptors...): the next one waits longer, up to 30 s. */
+		c->standby_failures++;
+		uint64_t delay = 100ull * 1000 * 1000 << (c->standby_failures < 9 ? c->standby_failures : 9);
+		if (delay > 30ull * 1000 * 1000 * 1000)
+			delay = 30ull * 1000 * 1000 * 1000;
+		c->standby_retry_at_ns = ark_now_ns() + delay;
+		ark_log(sup->log, "warn", "standby of %s (pid %d) exited; the next one in %.1f s", c->name,
+			(int)c->standby_pid, (double)delay / 1e9);
+	}
 	waitpid(c->standby_pid, NULL, 0);
 	close(c->standby_pidfd);
 	if (c->standby_fd >= 0)

@@ -122,6 +122,7 @@ int ark_supervisor_start(struct ark_supervisor *sup, const struct ark_supervisor
 			 struct ark_err *err)
 {
 	memset(sup, 0, sizeof *sup);
+	sup->interrupt_fd = -1;
 	sup->feed_port = options->feed_port;
 	sup->service = options->service;
 	for (int i = 0; i < ARK_SUPERVISOR_MAX_CHILDREN; i++)
@@ -157,6 +158,17 @@ int ark_supervisor_start(struct ark_supervisor *sup, const struct ark_supervisor
 		(unsigned long long)(sup->watchdog.window_ns / 1000000000), (unsigned long long)(sup->watchdog.hang_ns / 1000000),
 		sup->watchdog.standby, sup->watchdog.run_dir);
 	ark_log_flush(sup->log);
+	/* Every setting is checked before the segment is touched: a typo must
+	 * not stop a running instance this watchdog was meant to take over. */
+	bool metrics_enabled = true;
+	struct ark_mirror_config mirror;
+	if (ark_env_bool("METRICS_SERVER_ENABLED", true, &metrics_enabled, err) ||
+	    ark_mirror_config_from_env(&mirror, err)) {
+		ark_log(sup->log, "error", "configuration: %s", err->msg);
+		ark_log_close(sup->log);
+		sup->log = NULL;
+		return -EINVAL;
+	}
 	rc = ark_watchdog_open_instance(sup, options, err);
 	if (rc) {
 		ark_log(sup->log, "error", "cannot start: %s", err->msg);
@@ -178,16 +190,10 @@ int ark_supervisor_start(struct ark_supervisor *sup, const struct ark_supervisor
 		if (atomic_load(&p->counters.source_done[s]))
 			sup->children[sup->child_count - 1].finished = true;
 	}
-	bool metrics_enabled = true;
-	if (ark_env_bool("METRICS_SERVER_ENABLED", true, &metrics_enabled, err))
-		return fail_start(sup, err, -EINVAL, err->msg);
 	if (metrics_enabled) {
 		add_child(sup, "metrics_server", 0, false);
 		sup->children[sup->child_count - 1].auxiliary = true;
 	}
-	struct ark_mirror_config mirror;
-	if (ark_mirror_config_from_env(&mirror, err))
-		return fail_start(sup, err, -EINVAL, err->msg);
 	if (mirror.enabled) {
 		add_child(sup, "mirror", 0, false);
 		sup->children[sup->child_count - 1].auxiliary = true;
@@ -269,9 +275,10 @@ bool ark_supervisor_wait(struct ark_supervisor *sup, int extra_fd, uint64_t time
 			fds[n++] = (struct pollfd){.fd = sup->children[i].standby_pidfd, .events = POLLIN};
 	}
 	/* An agent without its standby: look again soon, to start one. */
+	uint64_t now = ark_now_ns();
 	for (int a = 0; a < ARK_AGENT_COUNT && sup->watchdog.standby && !sup->stopping; a++)
 		if (sup->children[a].pid && !sup->children[a].standby_pid && !sup->children[a].external &&
-		    timeout_ns > STANDBY_AFTER_NS)
+		    now >= sup->children[a].standby_retry_at_ns && timeout_ns > STANDBY_AFTER_NS)
 			timeout_ns = STANDBY_AFTER_NS;
 	struct timespec ts = {(time_t)(timeout_ns / 1000000000ull), (long)(timeout_ns % 1000000000ull)};
 	int rc = ppoll(fds, n, &ts, NULL);
@@ -312,7 +319,7 @@ static void reap_one(struct ark_supervisor *sup, struct ark_child *c, int status
 		}
 		return;
 	}
-	if (clean && (sup->stopping || (c->is_source && !c->endless) || (c->is_source && sup->endless_stopped))) {
+	if (clean && (sup->stopping || (c->is_source && (!c->endless || sup->endless_stopped || sup->sources_stopped)))) {
 		c->finished = true;
 		return;
 	}
@@ -320,6 +327,13 @@ static void reap_one(struct ark_supervisor *sup, struct ark_child *c, int status
 		return;
 	char why[96];
 	describe_status(status, why, sizeof why);
+	if (config_error && c->is_source && sup->map.pipeline->source_kinds[c->index] == ARK_SOURCE_API) {
+		/* The port is taken or the TLS files are wrong: trading goes on without the API. */
+		c->finished = true;
+		fprintf(stderr, "  the ingest API could not start (see api.log); running without it\n");
+		ark_log(sup->log, "error", "the ingest API exited with a configuration error; running without it");
+		return;
+	}
 	if (config_error) {
 		sup->failed = true;
 		snprintf(sup->failure, sizeof sup->failure,
@@ -411,6 +425,7 @@ static void tend_standbys(struct ark_supervisor *sup, uint64_t now)
 	for (int a = 0; a < ARK_AGENT_COUNT; a++) {
 		struct ark_child *c = &sup->children[a];
 		if (c->external || c->standby_pid || !c->pid || now - c->started_ns < STANDBY_AFTER_NS ||
+		    now < c->standby_retry_at_ns ||
 		    atomic_load(&sup->map.pipeline->agents[a].state) != ARK_PROC_RUNNING)
 			continue;
 		ark_watchdog_standby_start(sup, c);
@@ -450,7 +465,7 @@ int ark_supervisor_poll(struct ark_supervisor *sup, struct ark_err *err)
 			sup->endless_stopped = true;
 			for (int i = ARK_AGENT_COUNT; i < sup->child_count; i++)
 				if (sup->children[i].endless && sup->children[i].pid)
-					kill(sup->children[i].pid, SIGTERM);
+					ark_watchdog_signal(&sup->children[i], SIGTERM);
 		}
 	}
 	if (!sup->stopping) {
@@ -488,7 +503,7 @@ void ark_supervisor_stop_sources(struct ark_supervisor *sup)
 		if (c->auxiliary)
 			continue;   /* the metrics server serves until the end */
 		if (c->pid)
-			kill(c->pid, SIGTERM);
+			ark_watchdog_signal(c, SIGTERM);
 		else
 			c->finished = true;
 	}
@@ -519,14 +534,16 @@ void ark_supervisor_stop(struct ark_supervisor *sup, bool now)
 		if (!sources_running && atomic_load(&p->agents[ARK_AGENT_ALETHEIA].last_seq) ==
 						atomic_load(&p->agents[ARK_AGENT_KYLE].last_seq))
 			break;
-		ark_supervisor_wait(sup, -1, 10 * 1000 * 1000);
+		if (ark_supervisor_wait(sup, sup->interrupt_fd, 10 * 1000 * 1000)) {
+			ark_log(sup->log, "warn", "stopping at once (a second stop request during the drain)");
+			break;
+		}
 	}
 	sup->stopping = true;
 	if (p)
 		atomic_store(&p->stop, 1);
 	for (int i = 0; i < sup->child_count; i++)
-		if (sup->children[i].pid)
-			kill(sup->children[i].pid, SIGTERM);
+		ark_watchdog_signal(&sup->children[i], SIGTERM);
 	start = ark_now_ns();
 	bool killed = false;
 	while (any_running(sup)) {
@@ -537,7 +554,7 @@ void ark_supervisor_stop(struct ark_supervisor *sup, bool now)
 				if (sup->children[i].pid) {
 					ark_log(sup->log, "error", "%s (pid %d) did not stop within 10 s: SIGKILL",
 						sup->children[i].name, (int)sup->children[i].pid);
-					kill(sup->children[i].pid, SIGKILL);
+					ark_watchdog_signal(&sup->children[i], SIGKILL);
 				}
 		}
 		ark_supervisor_wait(sup, -1, 5 * 1000 * 1000);

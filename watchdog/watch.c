@@ -63,13 +63,13 @@ void ark_watchdog_watch_agents(struct ark_supervisor *sup, uint64_t now)
 			printf("  %s (pid %d) is hung: %s; SIGABRT\n", c->name, (int)c->pid, reason);
 			fflush(stdout);
 			ark_log(sup->log, "error", "agent hung name=%s pid=%d reason=\"%s\"", c->name, (int)c->pid, reason);
-			kill(c->pid, SIGABRT);
+			ark_watchdog_signal(c, SIGABRT);
 			c->abort_sent_ns = now;
 			sup->total_hangs++;
 			ark_control_add(&p->counters.hangs[a], 1);
 		} else if (c->abort_sent_ns && now > c->abort_sent_ns && now - c->abort_sent_ns > w->kill_grace_ns) {
 			ark_log(sup->log, "error", "agent still there after SIGABRT name=%s pid=%d: SIGKILL", c->name, (int)c->pid);
-			kill(c->pid, SIGKILL);
+			ark_watchdog_signal(c, SIGKILL);
 			c->abort_sent_ns = now + 3600ull * 1000000000ull;   /* once */
 		}
 		/* Quarantine window. A release by `ark release` starts a new one. */

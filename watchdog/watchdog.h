@@ -48,6 +48,8 @@ struct ark_child {
 	int standby_pidfd;
 	int standby_fd;            /* our end: one byte = take over, EOF = exit */
 	bool standby_ready;        /* it said "r": attached and waiting */
+	uint32_t standby_failures; /* standbys that died waiting, in a row */
+	uint64_t standby_retry_at_ns;
 	/* hang detection: progress seen, and when */
 	uint64_t progress_value;
 	uint64_t progress_ns;
@@ -111,6 +113,7 @@ struct ark_supervisor {
 	uint64_t total_quarantines;
 	uint64_t total_standby_takeovers;
 	uint64_t loops;            /* main-loop passes (progress checks) */
+	int interrupt_fd;          /* readable during a drain: stop at once (ark watchdog's signalfd); -1 none */
 	struct ark_watchdog_config watchdog;
 	struct ark_log *log;       /* $ARK_LOG_DIR/watchdog.log */
 	uint64_t rng;              /* back-off jitter */

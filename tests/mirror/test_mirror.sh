@@ -48,6 +48,16 @@ n=$(grep -o "^summary: [0-9]* ticks" <<<"$out" | awk '{print $2}')
 rcli XRANGE ark:events - + COUNT 1 | grep -q "trace_id" || fail "entries lack their fields"
 grep -q "connected; stream ark:events resumes at seq 1" "$ARK_DATA_DIR/logs/mirror.log" || fail "mirror.log: $(cat "$ARK_DATA_DIR/logs/mirror.log")"
 
+# Per-topic streams: fills, denials and signals hold every event between them.
+rm -rf "$ARK_DATA_DIR"
+out=$(ARK_MIRROR_PER_TOPIC=true REDIS_URL="redis://127.0.0.1:$port/1" "$ark" run --duration 1 --rate 2000 --quiet 2>&1) ||
+  fail "ark run with per-topic streams: $out"
+n=$(grep -o "^summary: [0-9]* ticks" <<<"$out" | awk '{print $2}')
+total=0
+for topic in fills denials signals; do total=$((total + $(rcli -n 1 XLEN "ark:events:$topic"))); done
+[ "$total" = "$n" ] || fail "per topic: $total entries for $n events"
+[ "$(rcli -n 1 XLEN ark:events:denials)" -gt 0 ] || fail "per topic: no denials stream"
+
 # 2. Redis gone for 10 s in the middle of a run.
 rcli DEL ark:events >/dev/null
 rm -rf "$ARK_DATA_DIR"

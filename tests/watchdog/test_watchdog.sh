@@ -83,7 +83,13 @@ notify)
   # not fatal either (systemd is optional).
   NOTIFY_SOCKET=relative/path "$ark" watchdog --synthetic 100 --no-feed > "$work/wd.out" 2>&1 & wd=$!
   wait_file "$ARK_DATA_DIR/run/kyle.pid" 30 || fail "watchdog with a bad NOTIFY_SOCKET did not start"
-  sleep 0.5; kill -TERM $wd; wait $wd || fail "exit status with a bad NOTIFY_SOCKET"
+  sleep 0.5
+  # Two stop signals at once still stop it (the second one: at once).
+  kill -TERM $wd; kill -INT $wd
+  t=0; while kill -0 $wd 2>/dev/null && [ $t -lt 300 ]; do sleep 0.1; t=$((t+1)); done
+  kill -0 $wd 2>/dev/null && fail "two stop signals at once did not stop the watchdog"
+  wait $wd || fail "exit status with a bad NOTIFY_SOCKET"
+  [ -z "$(leftovers)" ] || fail "processes left: $(leftovers)"
   ;;
 reattach)
   "$ark" watchdog --synthetic 1000 --feed-port 0 > "$work/wd1.out" 2>&1 & wd=$!
