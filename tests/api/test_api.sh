@@ -75,7 +75,7 @@ body_case empty_array 400 '[]'
 body_case trailing_comma 400 '[{"symbol":"AAPL","price":1,"size":1},]'
 python3 -c 'import sys; sys.stdout.write("[" + ",".join(["{\"symbol\":\"AAPL\",\"price\":1,\"size\":1}"] * 1001) + "]")' > "$work/many.json"
 body_case too_many 413 "@$work/many.json"
-head -c 600000 /dev/zero | tr '\0' ' ' > "$work/huge.json"
+head -c 400000 /dev/zero | tr '\0' ' ' > "$work/huge.json"
 code=$(c -X POST "$url/v1/signals" "${json[@]}" "${auth[@]}" --data-binary "@$work/huge.json")
 [ "$code" = 413 ] || fail "oversized body: status $code"
 grep -q "larger than" "$work/body" || fail "oversized body: $(cat "$work/body")"
