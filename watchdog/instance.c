@@ -141,7 +141,12 @@ int ark_watchdog_open_instance(struct ark_supervisor *sup, const struct ark_supe
 					   "instance %s is already running, supervised by pid %d (stop it first, or choose another --instance)",
 					   options->instance, pid);
 		}
-		if (options->adopt) {
+		if (options->adopt && atomic_load(&old.pipeline->stop)) {
+			/* Its watchdog died while stopping it: the agents are
+			 * draining out. Nothing to take over: start afresh. */
+			ark_log(sup->log, "warn", "the previous watchdog died while stopping instance %s: starting it afresh",
+				options->instance);
+		} else if (options->adopt) {
 			int dead = old.shm.header->creator_pid;
 			ark_shm_adopt(&old.shm);
 			sup->map = old;

@@ -354,8 +354,10 @@ static void reap_one(struct ark_supervisor *sup, struct ark_child *c, int status
 	/* A process that handled events before it died was healthy: it is
 	 * replaced at once and its back-off starts over. One that died before
 	 * handling anything is crashing in a loop: it backs off. */
+	/* Healthy: it handled events, or it ran for a minute (an idle feed). */
 	struct ark_agent_control *control = control_of(sup, c);
-	bool worked = control && atomic_load(&control->events) > c->events_at_start;
+	bool worked = (control && atomic_load(&control->events) > c->events_at_start) ||
+		      now - c->started_ns >= CRASH_WINDOW_NS;
 	if (worked) {
 		c->backoff_ns = 0;
 	} else if (!c->auxiliary && ++sup->crashes_in_window > ARK_WATCHDOG_CRASH_LIMIT) {
