@@ -146,6 +146,8 @@ struct ark_broker_state {
 	uint64_t orders;
 	uint64_t duplicates;
 	uint64_t latency_ns;       /* simulated acknowledgement latency */
+	uint32_t reject_per_10k;   /* simulated rejections (ARK_PAPER_REJECT_RATE), per 10,000 orders */
+	uint32_t reserved;
 	struct ark_broker_order book[ARK_BROKER_SLOTS];
 };
 

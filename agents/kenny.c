@@ -48,8 +48,13 @@ static int kenny_start(struct ark_agent_ctx *ctx, struct ark_err *err)
 	if (rc)
 		return rc;
 	broker->latency_ns = latency_us * 1000;
-	ark_log(ctx->log, "info", "broker=paper latency_us=%llu orders_on_book=%llu", (unsigned long long)latency_us,
-		(unsigned long long)broker->orders);
+	double reject = 0;
+	const char *rate = getenv("ARK_PAPER_REJECT_RATE");
+	if (rate && *rate && (rc = ark_parse_double(rate, 0, 1, "ARK_PAPER_REJECT_RATE", &reject, err)))
+		return rc;
+	broker->reject_per_10k = (uint32_t)(reject * 10000 + 0.5);
+	ark_log(ctx->log, "info", "broker=paper latency_us=%llu reject_rate=%g orders_on_book=%llu",
+		(unsigned long long)latency_us, reject, (unsigned long long)broker->orders);
 	return 0;
 }
 
@@ -77,9 +82,11 @@ static void kenny_process(struct ark_agent_ctx *ctx, struct ark_event *e, uint64
 	enum ark_broker_result r = broker_ops->submit(broker, e->client_order_id, e->side, e->quantity,
 						      e->limit_price, &qty, &price);
 	if (r == ARK_BROKER_REJECTED) {
+		/* A failed execution: it counts toward Kenny's failure rate. */
 		e->exec_status = ARK_EXEC_REJECTED;
 		ark_undo_save(ctx, &s->orders, sizeof s->orders);
 		s->orders++;
+		ark_control_add(&ctx->control->errors, 1);
 		ark_log(ctx->log, "warn", "order rejected by the paper broker trace=%016llx symbol=%s",
 			(unsigned long long)e->trace_id, e->symbol);
 		return;
@@ -116,6 +123,9 @@ static enum ark_broker_result paper_submit(struct ark_broker_state *broker, uint
 {
 	if (!(quantity > 0) || !isfinite(quantity) || !(limit_price > 0) || !isfinite(limit_price) ||
 	    (side != ARK_SIDE_BUY && side != ARK_SIDE_SELL) || client_order_id == 0)
+		return ARK_BROKER_REJECTED;
+	/* Simulated rejections, the same for an order however often it is sent. */
+	if (broker->reject_per_10k && (client_order_id * 0x9e3779b97f4a7c15ull >> 32) % 10000 < broker->reject_per_10k)
 		return ARK_BROKER_REJECTED;
 	struct ark_broker_order *o = &broker->book[client_order_id & (ARK_BROKER_SLOTS - 1)];
 	if (o->client_order_id == client_order_id) {

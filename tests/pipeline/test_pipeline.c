@@ -373,6 +373,54 @@ static void test_watchdog(const char *ark)
 	unsetenv("ARK_PAPER_LATENCY_US");
 	unsetenv("WATCHDOG_MAX_LATENCY_MS");
 	pipeline_env_cleanup(&env);
+
+	/* A failing Kenny (the venue rejects half its orders): quarantined for
+	 * its failure rate, fails closed, released. */
+	pipeline_env_init(&env, ark, "fail");
+	setenv("ARK_PAPER_REJECT_RATE", "0.5", 1);
+	setenv("WATCHDOG_MAX_FAILURE_RATE", "0.05", 1);   /* of all its events; about 1 in 5 is an order */
+	setenv("WATCHDOG_WINDOW_S", "1", 1);
+	snprintf(out, sizeof out, "%s/summary.json", env.data_dir);
+	const char *args3[] = {"--rate", "2000", "--duration", "4", "--seed", "13", "--violations", "0.01", NULL};
+	run = pipeline_start(&env, out, args3);
+	CHECK(agent_pid(env.instance, ARK_AGENT_KENNY, false) > 0);
+	waited = 0;
+	while (!quarantined_flag(env.instance, ARK_AGENT_KENNY) && waited++ < 300)
+		usleep(10 * 1000);
+	CHECK_MSG(quarantined_flag(env.instance, ARK_AGENT_KENNY), "a failing Kenny was never quarantined");
+	usleep(300 * 1000);
+	snprintf(cmd, sizeof cmd, "'%s' release kenny --instance %s > '%s/release.out' 2>&1", ark, env.instance, env.data_dir);
+	CHECK_MSG(system(cmd) == 0, "ark release kenny failed");
+	status = pipeline_wait(run, 120);
+	read_file(out, json, sizeof json);
+	/* The rejected orders are errors: the run reports them and fails. */
+	CHECK_MSG(status == 1 && json_number(json, "errors") > 0, "exit %d: %s", status, json);
+	CHECK(json_number(json, "quarantines") >= 1 && json_number(json, "trace_breaks") == 0);
+	journal_load(&env, &j);
+	check_journal_whole(&j);
+	suppressed = 0;
+	uint64_t rejected = 0;
+	for (size_t i = 0; i < j.count; i++) {
+		const struct ark_event *e = &j.events[i];
+		if (e->exec_status == ARK_EXEC_SUPPRESSED) {
+			CHECK(e->client_order_id == 0 && e->filled_quantity == 0);   /* no order left Kenny */
+			suppressed++;
+		}
+		rejected += e->exec_status == ARK_EXEC_REJECTED;
+	}
+	CHECK_MSG(suppressed > 0 && rejected > 0, "suppressed %llu, rejected %llu", (unsigned long long)suppressed,
+		  (unsigned long long)rejected);
+	snprintf(path, sizeof path, "%s/logs/watchdog.log", env.data_dir);
+	read_file(path, log, sizeof log);
+	CHECK_CONTAINS(log, "over WATCHDOG_MAX_FAILURE_RATE");
+	CHECK(sql_count(&env, "SELECT COUNT(*) FROM agent_history WHERE agent = 'Kenny' AND event = 'quarantine' AND reason LIKE 'failure rate%'") >= 1);
+	printf("watchdog: failing Kenny quarantined (%llu rejected, %llu held back), released\n",
+	       (unsigned long long)rejected, (unsigned long long)suppressed);
+	free(j.events);
+	unsetenv("ARK_PAPER_REJECT_RATE");
+	unsetenv("WATCHDOG_MAX_FAILURE_RATE");
+	unsetenv("WATCHDOG_WINDOW_S");
+	pipeline_env_cleanup(&env);
 }
 
 /* GET a path from the metrics server with curl; returns the HTTP status. */
