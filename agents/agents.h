@@ -234,6 +234,8 @@ int ark_source_synthetic_run(const char *instance, int source, int argc, char **
  * ARK_FEED_BIND:ARK_FEED_PORT (or `port` when >= 0) onto its inbound ring.
  * Runs until the pipeline stops or SIGTERM, then drains. */
 int ark_source_tcp_run(const char *instance, int source, int port);
+/* Alpha Vantage GLOBAL_QUOTE polling (ALPHA_VANTAGE_*) as source number `source`. */
+int ark_source_alpha_vantage_run(const char *instance, int source);
 
 /* The default Graveyard rules shipped with ARK (deploy/graveyard.rules),
  * installed read-only by `ark run` when none is installed yet. */

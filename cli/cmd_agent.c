@@ -63,16 +63,18 @@ static int source_main(int argc, char **argv)
 		fprintf(argc < 2 ? stderr : stdout,
 			"usage: ark source synthetic [--instance NAME] [--source N] [--rate HZ] [--duration S]\n"
 			"                            [--seed N] [--violations FRACTION] [--symbols N]\n"
-			"       ark source tcp [--instance NAME] [--source N] [--port PORT]\n\n"
+			"       ark source tcp [--instance NAME] [--source N] [--port PORT]\n"
+			"       ark source alpha-vantage [--instance NAME] [--source N]\n\n"
 			"Runs a source process feeding Kyle's inbound ring number N (default 0) of a\n"
 			"running instance (ark run starts them). The synthetic source is deterministic\n"
 			"for a seed; restarted, it resumes after the last tick it published. The tcp\n"
-			"source is the line feed: one JSON tick per line on ARK_FEED_BIND:ARK_FEED_PORT.\n");
+			"source is the line feed: one JSON tick per line on ARK_FEED_BIND:ARK_FEED_PORT.\n"
+			"The alpha-vantage source polls GLOBAL_QUOTE (ALPHA_VANTAGE_* variables).\n");
 		return argc < 2 ? 2 : 0;
 	}
-	bool tcp = strcmp(argv[1], "tcp") == 0;
-	if (strcmp(argv[1], "synthetic") != 0 && !tcp) {
-		fprintf(stderr, "ark source: unknown source '%s' (expected synthetic or tcp)\n", argv[1]);
+	bool tcp = strcmp(argv[1], "tcp") == 0, av = strcmp(argv[1], "alpha-vantage") == 0;
+	if (strcmp(argv[1], "synthetic") != 0 && !tcp && !av) {
+		fprintf(stderr, "ark source: unknown source '%s' (expected synthetic, tcp or alpha-vantage)\n", argv[1]);
 		return 2;
 	}
 	const char *instance = ark_pipeline_default_instance();
@@ -99,8 +101,8 @@ static int source_main(int argc, char **argv)
 				return 2;
 			}
 			port = (int)v;
-		} else if (tcp) {
-			fprintf(stderr, "ark source tcp: unexpected argument '%s'\n", argv[i]);
+		} else if (tcp || av) {
+			fprintf(stderr, "ark source %s: unexpected argument '%s'\n", argv[1], argv[i]);
 			return 2;
 		} else if (nrest < 31) {
 			rest[nrest++] = argv[i];
@@ -109,6 +111,8 @@ static int source_main(int argc, char **argv)
 	rest[nrest] = NULL;
 	if (tcp)
 		return ark_source_tcp_run(instance, source, port);
+	if (av)
+		return ark_source_alpha_vantage_run(instance, source);
 	return ark_source_synthetic_run(instance, source, nrest, rest);
 }
 

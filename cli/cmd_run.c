@@ -10,6 +10,7 @@
  * only with zero errors and zero trace breaks. */
 #include "agents/agents.h"
 #include "cli/command.h"
+#include "alphavantage/alphavantage.h"
 #include "api/api.h"
 #include "watchdog/watchdog.h"
 #include "common/common.h"
@@ -178,12 +179,15 @@ static int run_main(int argc, char **argv)
 				     feed_port >= 0 ? "--start-now" : NULL, NULL};
 	bool api = false;
 	struct ark_jwt_config jwt;
-	if (ark_watchdog_api_wanted(&api, &err) || (api && ark_jwt_config_from_env(&jwt, &err))) {
+	struct ark_av_config av;
+	if (ark_watchdog_api_wanted(&api, &err) || (api && ark_jwt_config_from_env(&jwt, &err)) ||
+	    ark_av_config_from_env(&av, &err)) {
 		fprintf(stderr, "ark run: %s\n", err.msg);
 		return 2;
 	}
 	struct ark_supervisor_options run_options = {
-		.instance = instance, .source_args = source_args, .feed_port = feed_port, .api = api};
+		.instance = instance, .source_args = source_args, .feed_port = feed_port, .api = api,
+		.alpha_vantage = av.enabled};
 	int rc = ark_supervisor_start(&sup, &run_options, &err);
 	if (rc) {
 		fprintf(stderr, "ark run: %s\n", err.msg);

@@ -7,6 +7,7 @@
  * next `ark watchdog` takes the segment and its processes over. */
 #include "agents/agents.h"
 #include "cli/command.h"
+#include "alphavantage/alphavantage.h"
 #include "api/api.h"
 #include "watchdog/watchdog.h"
 
@@ -123,7 +124,9 @@ static int watchdog_main(int argc, char **argv)
 	}
 	bool api = false;
 	struct ark_jwt_config jwt;
-	if (ark_watchdog_api_wanted(&api, &err) || (api && ark_jwt_config_from_env(&jwt, &err))) {
+	struct ark_av_config av;
+	if (ark_watchdog_api_wanted(&api, &err) || (api && ark_jwt_config_from_env(&jwt, &err)) ||
+	    ark_av_config_from_env(&av, &err)) {
 		fprintf(stderr, "ark watchdog: %s\n", err.msg);
 		return 2;
 	}
@@ -159,7 +162,8 @@ static int watchdog_main(int argc, char **argv)
 					    .service = true,
 					    .adopt = true,
 					    .external_agents = systemd_agents,
-					    .api = api};
+					    .api = api,
+					    .alpha_vantage = av.enabled};
 	struct ark_supervisor sup;
 	ark_notify("STATUS=starting: creating the segment and starting the agents");
 	int rc = ark_supervisor_start(&sup, &so, &err);

@@ -174,6 +174,8 @@ int ark_watchdog_open_instance(struct ark_supervisor *sup, const struct ark_supe
 		config.source_kinds[config.source_count++] = ARK_SOURCE_TCP;
 	if (options->api)
 		config.source_kinds[config.source_count++] = ARK_SOURCE_API;
+	if (options->alpha_vantage)
+		config.source_kinds[config.source_count++] = ARK_SOURCE_ALPHA_VANTAGE;
 	if (config.source_count == 0)
 		return ark_err_set(err, -EINVAL, "an instance needs a source: the synthetic source or the TCP feed");
 	rc = rules_setup(&config, err);

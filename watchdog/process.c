@@ -48,14 +48,15 @@ static void build_argv(const struct ark_supervisor *sup, const struct ark_child 
 		argv[n++] = "--source";
 		argv[n++] = bufs[0];
 	} else if (c->is_source) {
+		uint32_t kind = sup->map.pipeline->source_kinds[c->index];
 		snprintf(bufs[0], 16, "%d", c->index);
 		argv[n++] = "source";
-		argv[n++] = c->endless ? "tcp" : "synthetic";
+		argv[n++] = kind == ARK_SOURCE_ALPHA_VANTAGE ? "alpha-vantage" : kind == ARK_SOURCE_TCP ? "tcp" : "synthetic";
 		argv[n++] = "--instance";
 		argv[n++] = sup->instance;
 		argv[n++] = "--source";
 		argv[n++] = bufs[0];
-		if (c->endless && sup->feed_port >= 0) {
+		if (kind == ARK_SOURCE_TCP && sup->feed_port >= 0) {
 			snprintf(bufs[1], 16, "%d", sup->feed_port);
 			argv[n++] = "--port";
 			argv[n++] = bufs[1];

@@ -85,6 +85,7 @@ struct ark_supervisor_options {
 	bool adopt;                      /* take over the segment of a dead watchdog and its processes */
 	bool external_agents;            /* agents are systemd units: watch them, do not spawn them */
 	bool api;                        /* the ingest API is a source (JWT_SECRET set, API_ENABLED) */
+	bool alpha_vantage;              /* Alpha Vantage polling is a source (ALPHA_VANTAGE_API_KEY set) */
 };
 /* Whether the environment asks for the ingest API: JWT_SECRET set and
  * API_ENABLED not false. */
