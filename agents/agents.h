@@ -211,6 +211,16 @@ bool ark_trace_complete(const struct ark_event *event);
 /* The trace as one JSON object and a newline (what `ark trace --json` prints). */
 void ark_trace_write_json(FILE *out, uint64_t trace_id, const struct ark_event *event);
 
+/* ---- Every process the watchdog runs ---- */
+/* SIGTERM calls on_term (which sets the process's stop flag); SIGINT is
+ * ignored (Ctrl-C reaches the whole process group: the watchdog decides how
+ * the pipeline stops); SIGPIPE is ignored (a closed socket is an error
+ * return, not a death). */
+void ark_process_signals(void (*on_term)(int));
+/* The source_seq of the last tick on a source ring, 0 when it carried none:
+ * a restarted source continues its numbering after it. */
+uint64_t ark_source_ring_last_seq(struct ark_ring *ring);
+
 /* How an agent process starts. */
 struct ark_agent_options {
 	int standby_fd;          /* >= 0: a warm standby; block on this pipe until one byte

@@ -94,6 +94,26 @@ uint64_t ark_ring_last_event_seq(struct ark_ring *ring)
 
 /* ---- Signals ---- */
 
+void ark_process_signals(void (*on_term)(int))
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_term;
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+uint64_t ark_source_ring_last_seq(struct ark_ring *ring)
+{
+	uint64_t head = atomic_load_explicit(&ring->head, memory_order_acquire);
+	if (head == ring->initial_index)
+		return 0;
+	const struct ark_tick *t = (const struct ark_tick *)((const uint8_t *)ring + ring->slots_offset +
+							       ((head - 1) & ring->mask) * ring->slot_size);
+	return t->source_seq;
+}
+
 static volatile sig_atomic_t stop_signal;
 
 static void on_stop_signal(int sig)

@@ -188,16 +188,6 @@ static void publish(struct poller *pl, struct ark_ring_producer *out, struct ark
 	ark_control_add(&p->counters.source_published[source], room);
 }
 
-static uint64_t last_published_source_seq(struct ark_ring *ring)
-{
-	uint64_t head = atomic_load_explicit(&ring->head, memory_order_acquire);
-	if (head == ring->initial_index)
-		return 0;
-	const struct ark_tick *t = (const struct ark_tick *)((const uint8_t *)ring + ring->slots_offset +
-							       ((head - 1) & ring->mask) * ring->slot_size);
-	return t->source_seq;
-}
-
 int ark_source_alpha_vantage_run(const char *instance, int source)
 {
 	struct ark_err err = {0};
@@ -208,12 +198,7 @@ int ark_source_alpha_vantage_run(const char *instance, int source)
 		fprintf(stderr, "ark source alpha-vantage: %s\n", err.msg);
 		return 1;
 	}
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_term;
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGINT, SIG_IGN);
-	signal(SIGPIPE, SIG_IGN);
+	ark_process_signals(on_term);
 	static struct poller pl;
 	memset(&pl, 0, sizeof pl);
 	pl.log = log;
@@ -250,7 +235,7 @@ int ark_source_alpha_vantage_run(const char *instance, int source)
 		status = 1;
 		goto close_ring;
 	}
-	pl.source_seq = last_published_source_seq(ring);
+	pl.source_seq = ark_source_ring_last_seq(ring);
 	atomic_store(&control->pid, (int32_t)getpid());
 	atomic_store(&control->start_ticks, ark_shm_process_start_ticks((int32_t)getpid()));
 	ark_log(log, "info", "polling base=%s symbols=%d interval_s=%.0f calls_per_min=%.1f timeout_ms=%" PRIu64,

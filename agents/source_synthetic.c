@@ -19,16 +19,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static uint64_t last_published_source_seq(struct ark_ring *ring)
-{
-	uint64_t head = atomic_load_explicit(&ring->head, memory_order_acquire);
-	if (head == ring->initial_index)
-		return 0;
-	const struct ark_tick *t = (const struct ark_tick *)((const uint8_t *)ring + ring->slots_offset +
-							       ((head - 1) & ring->mask) * ring->slot_size);
-	return t->source_seq;
-}
-
 static int parse_options(struct ark_synth_config *config, uint64_t *duration_ns, int argc, char **argv,
 			 struct ark_err *err)
 {
@@ -85,11 +75,7 @@ int ark_source_synthetic_run(const char *instance, int source, int argc, char **
 		fprintf(stderr, "ark source: %s\n", err.msg);
 		return 1;
 	}
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_term;
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGINT, SIG_IGN);
+	ark_process_signals(on_term);
 	/* Precise pacing: wake within a microsecond, not the default 50. */
 	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
 
@@ -142,7 +128,7 @@ int ark_source_synthetic_run(const char *instance, int source, int argc, char **
 	uint64_t first_start = atomic_load(&p->counters.source_started_ns[source]);
 
 	/* Resume after the last tick this source published. */
-	uint64_t resume = last_published_source_seq(ring);
+	uint64_t resume = ark_source_ring_last_seq(ring);
 	struct ark_tick scratch;
 	for (uint64_t i = 0; i < resume; i++)
 		if (!ark_synth_next(gen, &scratch))

@@ -47,12 +47,7 @@ int ark_source_tcp_run(const char *instance, int source, int port)
 		fprintf(stderr, "ark source tcp: %s\n", err.msg);
 		return 1;
 	}
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_term;
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGINT, SIG_IGN);
-	signal(SIGPIPE, SIG_IGN);
+	ark_process_signals(on_term);
 	int status = 1;
 	struct ark_pipeline_map map;
 	struct ark_feed *feed = NULL;

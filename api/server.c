@@ -275,24 +275,9 @@ static int handle(void *ctx, const struct ark_http_request *req, struct ark_http
 	return reply(res, 404, "not found");
 }
 
-static uint64_t last_published_source_seq(struct ark_ring *ring)
-{
-	uint64_t head = atomic_load_explicit(&ring->head, memory_order_acquire);
-	if (head == ring->initial_index)
-		return 0;
-	const struct ark_tick *t = (const struct ark_tick *)((const uint8_t *)ring + ring->slots_offset +
-							       ((head - 1) & ring->mask) * ring->slot_size);
-	return t->source_seq;
-}
-
 int ark_api_run(const char *instance, int source)
 {
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_term;
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGINT, SIG_IGN);
-	signal(SIGPIPE, SIG_IGN);
+	ark_process_signals(on_term);
 	struct ark_err err = {0};
 	static struct api a;
 	memset(&a, 0, sizeof a);
@@ -359,7 +344,7 @@ int ark_api_run(const char *instance, int source)
 	}
 	/* Trace ids never repeat: after what this ring carried, and after every
 	 * seq of earlier runs (each API signal takes a seq of its own). */
-	uint64_t last = last_published_source_seq(ring);
+	uint64_t last = ark_source_ring_last_seq(ring);
 	a.next_api_seq = (last > a.p->base_seq ? last : a.p->base_seq) + 1;
 	struct ark_http_provider provider = {.ctx = &a, .request = handle};
 	if (ark_http_server_create(&server, &http, &provider, &err)) {

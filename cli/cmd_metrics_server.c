@@ -248,12 +248,7 @@ static int metrics_server_main(int argc, char **argv)
 			return 2;
 		}
 	}
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_term;
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGINT, SIG_IGN);
-	signal(SIGPIPE, SIG_IGN);
+	ark_process_signals(on_term);
 
 	struct ark_err err = {0};
 	static struct server s;

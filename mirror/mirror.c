@@ -380,12 +380,7 @@ static void register_metrics(struct mirror *m)
 
 int ark_mirror_run(const char *instance)
 {
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_term;
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGINT, SIG_IGN);
-	signal(SIGPIPE, SIG_IGN);
+	ark_process_signals(on_term);
 	struct ark_err err = {0};
 	static struct mirror m;
 	memset(&m, 0, sizeof m);
