@@ -327,6 +327,13 @@ static void reap_one(struct ark_supervisor *sup, struct ark_child *c, int status
 		return;
 	char why[96];
 	describe_status(status, why, sizeof why);
+	if (c->is_source && (sup->sources_stopped || (c->endless && sup->endless_stopped))) {
+		/* Told to stop, it ended badly: it is done all the same (restarting
+		 * it would hold the drain up forever). */
+		c->finished = true;
+		ark_log(sup->log, "warn", "%s (pid %d) ended badly while stopping: %s", c->name, (int)pid, why);
+		return;
+	}
 	if (config_error && c->is_source && sup->map.pipeline->source_kinds[c->index] == ARK_SOURCE_API) {
 		/* The port is taken or the TLS files are wrong: trading goes on without the API. */
 		c->finished = true;
