@@ -206,8 +206,10 @@ void ark_log_dir(char *out, size_t len);
 
 /* ---- Traces (agents/trace.c): one event from the journal by trace id ---- */
 int ark_trace_lookup(const char *journal_dir, uint64_t trace_id, struct ark_event *event, struct ark_err *err);
-/* Every agent stamped it, in order. */
-bool ark_trace_complete(const struct ark_event *event);
+/* Which agents stamped it (present[a]); true when all did, in order. */
+bool ark_trace_agents(const struct ark_event *event, bool present[ARK_AGENT_COUNT]);
+/* Kyle in to Aletheia out, 0 when either is missing. */
+double ark_trace_end_to_end_us(const struct ark_event *event, const bool present[ARK_AGENT_COUNT]);
 /* The trace as one JSON object and a newline (what `ark trace --json` prints). */
 void ark_trace_write_json(FILE *out, uint64_t trace_id, const struct ark_event *event);
 

@@ -39,16 +39,25 @@ int ark_trace_lookup(const char *journal_dir, uint64_t trace_id, struct ark_even
 	return 0;
 }
 
-bool ark_trace_complete(const struct ark_event *event)
+bool ark_trace_agents(const struct ark_event *e, bool present[ARK_AGENT_COUNT])
 {
+	bool complete = true;
 	uint64_t previous = 0;
 	for (int a = 0; a < ARK_AGENT_COUNT; a++) {
-		if (!event->stamp_in_ns[a] || !event->stamp_out_ns[a] || event->stamp_in_ns[a] < previous ||
-		    event->stamp_out_ns[a] < event->stamp_in_ns[a])
-			return false;
-		previous = event->stamp_out_ns[a];
+		present[a] = e->stamp_in_ns[a] != 0 && e->stamp_out_ns[a] != 0;
+		bool ordered = e->stamp_in_ns[a] >= previous && e->stamp_out_ns[a] >= e->stamp_in_ns[a];
+		complete &= present[a] && ordered;
+		if (present[a])
+			previous = e->stamp_out_ns[a];
 	}
-	return true;
+	return complete;
+}
+
+double ark_trace_end_to_end_us(const struct ark_event *e, const bool present[ARK_AGENT_COUNT])
+{
+	return present[ARK_AGENT_KYLE] && present[ARK_AGENT_ALETHEIA]
+		       ? (double)(e->stamp_out_ns[ARK_AGENT_ALETHEIA] - e->stamp_in_ns[ARK_AGENT_KYLE]) / 1e3
+		       : 0;
 }
 
 void ark_trace_write_json(FILE *o, uint64_t trace_id, const struct ark_event *event)
@@ -57,20 +66,9 @@ void ark_trace_write_json(FILE *o, uint64_t trace_id, const struct ark_event *ev
 	char id[24];
 	ark_trace_id_format(trace_id, id);
 	bool present[ARK_AGENT_COUNT];
-	bool complete = true;
-	uint64_t previous = 0;
-	for (int a = 0; a < ARK_AGENT_COUNT; a++) {
-		present[a] = e.stamp_in_ns[a] != 0 && e.stamp_out_ns[a] != 0;
-		bool ordered = e.stamp_in_ns[a] >= previous && e.stamp_out_ns[a] >= e.stamp_in_ns[a];
-		complete &= present[a] && ordered;
-		if (present[a])
-			previous = e.stamp_out_ns[a];
-	}
-	uint64_t t0 = e.stamp_in_ns[ARK_AGENT_KYLE];
-	double e2e_us = present[0] && present[ARK_AGENT_ALETHEIA]
-				? (double)(e.stamp_out_ns[ARK_AGENT_ALETHEIA] - t0) / 1e3
-				: 0;
-		fprintf(o, "{\"trace_id\":\"%s\",\"seq\":%llu,\"symbol\":", id, (unsigned long long)e.seq);
+	bool complete = ark_trace_agents(&e, present);
+	double e2e_us = ark_trace_end_to_end_us(&e, present);
+	fprintf(o, "{\"trace_id\":\"%s\",\"seq\":%llu,\"symbol\":", id, (unsigned long long)e.seq);
 	json_string(o, e.symbol);
 	fprintf(o, ",\"source\":\"%s\",\"complete\":%s,\"agents\":[", ark_source_name((enum ark_source_kind)e.source),
 		complete ? "true" : "false");

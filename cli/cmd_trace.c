@@ -59,8 +59,7 @@ static int trace_main(int argc, char **argv)
 		return 2;
 	}
 	struct ark_event e;
-	struct ark_journal_record rec;
-	int rc = ark_journal_find_trace(cfg.journal_dir, trace_id, &rec, &e, sizeof e, &err);
+	int rc = ark_trace_lookup(cfg.journal_dir, trace_id, &e, &err);
 	char id[24];
 	ark_trace_id_format(trace_id, id);
 	if (rc == -ENOENT) {
@@ -71,24 +70,10 @@ static int trace_main(int argc, char **argv)
 		fprintf(stderr, "ark trace: %s\n", err.msg);
 		return 1;
 	}
-	if (rec.len != sizeof e) {
-		fprintf(stderr, "ark trace: the record of %s holds %u bytes, not an event (%zu)\n", id, rec.len, sizeof e);
-		return 1;
-	}
 	bool present[ARK_AGENT_COUNT];
-	bool complete = true;
-	uint64_t previous = 0;
-	for (int a = 0; a < ARK_AGENT_COUNT; a++) {
-		present[a] = e.stamp_in_ns[a] != 0 && e.stamp_out_ns[a] != 0;
-		bool ordered = e.stamp_in_ns[a] >= previous && e.stamp_out_ns[a] >= e.stamp_in_ns[a];
-		complete &= present[a] && ordered;
-		if (present[a])
-			previous = e.stamp_out_ns[a];
-	}
+	bool complete = ark_trace_agents(&e, present);
 	uint64_t t0 = e.stamp_in_ns[ARK_AGENT_KYLE];
-	double e2e_us = present[0] && present[ARK_AGENT_ALETHEIA]
-				? (double)(e.stamp_out_ns[ARK_AGENT_ALETHEIA] - t0) / 1e3
-				: 0;
+	double e2e_us = ark_trace_end_to_end_us(&e, present);
 	if (json) {
 		ark_trace_write_json(stdout, trace_id, &e);
 		return complete ? 0 : 1;
