@@ -55,9 +55,10 @@ n=$(grep -o "^summary: [0-9]* ticks" <<<"$out" | awk '{print $2}')
 for seq in $(seq 1 "$n"); do "$ark" trace "$seq" --json >> "$work/events" 2>/dev/null; done
 av=$(grep -c '"source":"alpha_vantage"' "$work/events")
 [ "$av" = "$quotes" ] || fail "$quotes quotes but $av alpha_vantage events in the journal"
-grep '"source":"alpha_vantage"' "$work/events" | grep -q '"symbol":"AAPL".*"price":187.25' || fail "no AAPL at 187.25"
-grep '"source":"alpha_vantage"' "$work/events" | grep -q '"symbol":"MSFT"' || fail "no delayed MSFT quote"
-! grep '"source":"alpha_vantage"' "$work/events" | grep -q '"symbol":"\(NOPE\|BADX\|SLOW\|DROP\|FIVE\)"' || fail "a non-quote became a tick"
+# (one grep each: with pipefail, `grep | grep -q` fails when -q stops reading early)
+grep -q '"symbol":"AAPL","source":"alpha_vantage".*"market":{"price":187.25,' "$work/events" || fail "no AAPL at 187.25"
+grep -q '"symbol":"MSFT","source":"alpha_vantage"' "$work/events" || fail "no delayed MSFT quote"
+! grep -q '"symbol":"\(NOPE\|BADX\|SLOW\|DROP\|FIVE\)","source":"alpha_vantage"' "$work/events" || fail "a non-quote became a tick"
 # Spacing: 600/min = one call per 100 ms at most (a little slack for timers).
 python3 - "$work/requests.log" <<'PY' || fail "calls closer than the configured rate, or no pause after a rate limit"
 import sys
