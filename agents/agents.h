@@ -14,6 +14,10 @@
  *                         atomic with its publication
  *   "state.broker"        the paper broker's venue book (never rolled back:
  *                         it stands for a venue outside ARK)
+ *   "state.orders"        the orders Kenny sent to a network broker (Alpaca)
+ *                         and where each stands (never rolled back either)
+ *   "ring.reports"        Kenny's execution reports to Aletheia (256-byte
+ *                         events marked ARK_EVENT_EXEC_REPORT)
  *
  * Exactly-once effects: an agent releases its input only after it published
  * the output; a restarted agent drops every event whose seq it has already
@@ -35,7 +39,7 @@
 #include <stdint.h>
 
 #define ARK_PIPELINE_MAGIC 0x31455049504b5241ull /* "ARKPIPE1" */
-#define ARK_PIPELINE_VERSION 2u
+#define ARK_PIPELINE_VERSION 3u
 #define ARK_MAX_SOURCES 4
 #define ARK_MAX_SYMBOLS 4096
 #define ARK_PIPELINE_BATCH 256
@@ -177,6 +181,17 @@ int ark_pipeline_metrics(const struct ark_pipeline_map *map, struct ark_metrics 
 /* The paper venue's record: orders it executed, and resends it refused as
  * duplicates of a client order id it had (after Kenny restarted). */
 void ark_pipeline_venue_counts(const struct ark_pipeline_map *map, uint64_t *orders, uint64_t *resends);
+
+/* A network broker's (Alpaca) record, for the metrics server and tools. */
+#define ARK_BROKER_ANSWER_KINDS 16
+struct ark_broker_counts {
+	uint64_t submitted, posts, lookups, reports, refused_locally;
+	uint64_t answers[ARK_BROKER_ANSWER_KINDS];   /* by enum ark_alpaca_answer */
+	double buying_power;
+	bool account_known;
+	bool execution_stopped;
+};
+void ark_pipeline_broker_counts(const struct ark_pipeline_map *map, struct ark_broker_counts *counts);
 /* HRM's own time per evaluation (ns), in its state region. */
 const struct ark_hist *ark_pipeline_hrm_eval(const struct ark_pipeline_map *map);
 
@@ -210,8 +225,20 @@ int ark_trace_lookup(const char *journal_dir, uint64_t trace_id, struct ark_even
 bool ark_trace_agents(const struct ark_event *event, bool present[ARK_AGENT_COUNT]);
 /* Kyle in to Aletheia out, 0 when either is missing. */
 double ark_trace_end_to_end_us(const struct ark_event *event, const bool present[ARK_AGENT_COUNT]);
-/* The trace as one JSON object and a newline (what `ark trace --json` prints). */
-void ark_trace_write_json(FILE *out, uint64_t trace_id, const struct ark_event *event);
+/* What a network broker said later about an order the journal shows
+ * "submitted": Kenny's execution reports land in the Mutable Core's orders
+ * and fills (read-only here). found is false when the database has no row. */
+struct ark_trace_order {
+	bool found;
+	char status[24];            /* filled, accepted, rejected, submitted */
+	double filled_quantity;
+	double fill_price;
+};
+int ark_trace_order_outcome(const char *state_db, uint64_t trace_id, struct ark_trace_order *order, struct ark_err *err);
+/* The trace as one JSON object and a newline (what `ark trace --json` prints);
+ * order, when not NULL and found, is the broker's word on it. */
+void ark_trace_write_json(FILE *out, uint64_t trace_id, const struct ark_event *event,
+			  const struct ark_trace_order *order);
 
 /* ---- Every process the watchdog runs ---- */
 /* SIGTERM calls on_term (which sets the process's stop flag); SIGINT is

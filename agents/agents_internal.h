@@ -10,6 +10,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 /* ---- The undo log: one batch's state changes, atomic with publication ----
  *
@@ -98,6 +99,12 @@ struct ark_joey_limits {
 struct ark_hrm_state {
 	uint64_t last_seq;
 	uint64_t drift_checks;
+	/* The broker's buying power (Alpaca's account, via Kenny) spent by the
+	 * buys HRM allowed since Kenny last read it: an intent that would spend
+	 * more than is left is denied. Saved with the scalars for undo. */
+	uint64_t buying_power_version;
+	double buying_power_spent;
+	uint64_t buying_power_denials;
 	struct ark_graveyard_rules rules;
 	struct ark_graveyard_state graveyard;
 	struct ark_hist eval_ns;   /* time in the Graveyard per event (a measurement:
@@ -151,6 +158,73 @@ struct ark_broker_state {
 	struct ark_broker_order book[ARK_BROKER_SLOTS];
 };
 
+/* The orders Kenny sent to a network broker (Alpaca), by sequence number:
+ * what it sent, where each order stands, and what of its fills Kenny's
+ * positions already hold. Never rolled back (like the paper venue's book):
+ * it says what happened outside ARK. Each slot belongs to one thread at a
+ * time, handed over by its state: Kenny's main thread writes QUEUED and
+ * takes ANSWERED; the broker thread takes QUEUED and OPEN (polls) and hands
+ * back ANSWERED. A restarted Kenny looks up every order that was SENT before
+ * it POSTs anything again, and restores a position caught APPLYING. */
+#define ARK_ORDER_SLOTS 4096u
+enum ark_order_state {
+	ARK_ORDER_FREE = 0,
+	ARK_ORDER_QUEUED,     /* to send (or look up, when `lookup`): broker thread */
+	ARK_ORDER_SENT,       /* a request about it is in flight: broker thread */
+	ARK_ORDER_ANSWERED,   /* the broker's word is in the slot: Kenny applies and reports it */
+	ARK_ORDER_APPLYING,   /* applying: position_before is what to restore after a crash */
+	ARK_ORDER_OPEN,       /* reported, still working at the broker: polled */
+	ARK_ORDER_DONE,       /* final and reported */
+};
+struct ark_order_slot {
+	_Atomic uint32_t state;
+	uint32_t attempts;         /* POSTs made (each after the broker said it has no such order) */
+	uint8_t lookup;            /* the next request is GET by client_order_id, never a POST */
+	uint8_t answer;            /* enum ark_alpaca_answer of the last answer */
+	uint8_t venue_final;       /* the order is done at the broker */
+	uint8_t reserved;
+	uint16_t http_status;
+	uint16_t reserved2;
+	uint32_t error_code;
+	uint32_t failures;         /* lookups in a row that got no answer */
+	uint64_t client_order_id;  /* the trace id */
+	uint64_t next_request_ns;  /* CLOCK_MONOTONIC: not before */
+	double venue_filled_qty;   /* cumulative, as the broker says */
+	double venue_avg_price;
+	double applied_qty;        /* of that, what Kenny's positions hold */
+	double applied_avg_price;
+	char order_id[48];
+	char venue_status[24];
+	char message[96];
+	struct ark_kenny_position position_before;
+	struct ark_event event;    /* the order's event as Kenny passed it on */
+};
+struct ark_order_book {
+	_Atomic uint64_t buying_power_bits;   /* a double, valid once account_version > 0 */
+	_Atomic uint64_t account_version;     /* 0: no account read (paper broker): HRM does not check */
+	_Atomic uint32_t execution_stopped;   /* account unusable or keys refused: no new order goes out */
+	uint32_t reserved;
+	_Atomic uint64_t rate_limited_until_ns;   /* CLOCK_MONOTONIC, from X-RateLimit-Reset */
+	_Atomic uint64_t answered;            /* bumped at every ANSWERED: Kenny looks then */
+	_Atomic uint64_t answers[ARK_BROKER_ANSWER_KINDS];   /* by enum ark_alpaca_answer */
+	_Atomic uint64_t submitted;           /* orders handed to the broker thread */
+	_Atomic uint64_t posts;               /* POST /v2/orders made */
+	_Atomic uint64_t lookups;             /* GET by client_order_id made */
+	_Atomic uint64_t reports;             /* execution reports published */
+	_Atomic uint64_t refused_locally;     /* not sent: book full or execution stopped */
+	struct ark_order_slot slots[ARK_ORDER_SLOTS];
+};
+
+/* The broker's buying power and the version it was published under (0: none). */
+static inline double ark_order_book_buying_power(struct ark_order_book *book, uint64_t *version)
+{
+	*version = atomic_load(&book->account_version);
+	uint64_t bits = atomic_load(&book->buying_power_bits);
+	double d;
+	memcpy(&d, &bits, sizeof d);
+	return d;
+}
+
 size_t ark_agent_state_size(enum ark_agent agent);
 void *ark_pipeline_agent_state(const struct ark_pipeline_map *map, enum ark_agent agent);
 struct ark_undo *ark_pipeline_agent_undo(const struct ark_pipeline_map *map, enum ark_agent agent);
@@ -199,6 +273,9 @@ struct ark_stage_ops {
 	int (*start)(struct ark_agent_ctx *ctx, struct ark_err *err);
 	void (*process)(struct ark_agent_ctx *ctx, struct ark_event *event, uint64_t now_ns);
 	void (*idle)(struct ark_agent_ctx *ctx, uint64_t now_ns);
+	/* Every turn of the loop, between batches (Kenny: a network broker's
+	 * answers); when set, an idle wait lasts at most 10 ms. */
+	void (*poll)(struct ark_agent_ctx *ctx, uint64_t now_ns);
 	void (*stop)(struct ark_agent_ctx *ctx);
 };
 extern const struct ark_stage_ops ark_joey_ops, ark_hrm_ops, ark_kenny_ops;
@@ -214,5 +291,17 @@ struct ark_broker_ops {
 					 double *fill_price);
 };
 extern const struct ark_broker_ops ark_paper_broker;
+
+/* Alpaca (agents/broker_alpaca.c): a broker thread with libcurl's multi
+ * interface; Kenny's main thread only fills a slot and wakes it. */
+int ark_alpaca_broker_start(struct ark_agent_ctx *ctx, struct ark_err *err);
+/* An allowed intent: queue its order (the event leaves SUBMITTED). */
+void ark_alpaca_broker_submit(struct ark_agent_ctx *ctx, struct ark_event *event);
+/* Apply and report the answers that came in. */
+void ark_alpaca_broker_poll(struct ark_agent_ctx *ctx, uint64_t now_ns);
+/* Finish what is in flight (bounded by the request timeout), then stop. */
+void ark_alpaca_broker_stop(struct ark_agent_ctx *ctx);
+/* Apply a fill to a position (shared by the paper and the Alpaca paths). */
+void ark_kenny_apply_fill(struct ark_kenny_position *pos, double signed_qty, double price);
 
 #endif /* ARK_AGENTS_INTERNAL_H */

@@ -31,6 +31,7 @@ struct core_batch {
 	size_t n_orders, n_fills, n_positions, n_denials;
 	uint64_t last_seq;          /* highest seq whose rows are queued */
 	uint64_t first_queued_ns;
+	uint32_t reports;           /* execution reports queued (they carry older seqs) */
 };
 
 #define CORE_RING_CAPACITY 16384
@@ -83,6 +84,8 @@ struct aletheia {
 	struct core_batch *batch;
 	struct ark_ring_producer mirror;
 	bool mirror_open;
+	struct ark_ring_consumer reports;   /* Kenny's execution reports */
+	bool reports_open;
 	uint64_t appended_seq;      /* highest seq appended to the journal */
 	uint64_t core_applied_seq;  /* highest seq committed to the Mutable Core */
 	struct core_writer writer;
@@ -105,7 +108,7 @@ static bool trace_complete(const struct ark_event *e)
 static int core_flush(struct aletheia *al, struct ark_err *err)
 {
 	struct core_batch *b = al->batch;
-	if (b->last_seq <= al->core_applied_seq)
+	if (b->last_seq <= al->core_applied_seq && !b->reports)
 		return 0;
 	int rc = ark_core_begin(al->core, err);
 	if (!rc && b->n_orders)
@@ -116,7 +119,7 @@ static int core_flush(struct aletheia *al, struct ark_err *err)
 		rc = ark_core_upsert_positions(al->core, b->positions, b->n_positions, err);
 	if (!rc && b->n_denials)
 		rc = ark_core_insert_denials(al->core, b->denials, b->n_denials, err);
-	if (!rc)
+	if (!rc && b->last_seq > al->core_applied_seq)
 		rc = ark_core_set_journal_applied_seq(al->core, b->last_seq, err);
 	if (!rc)
 		rc = ark_core_commit(al->core, err);
@@ -124,7 +127,9 @@ static int core_flush(struct aletheia *al, struct ark_err *err)
 		ark_core_rollback(al->core);
 		return rc;
 	}
-	al->core_applied_seq = b->last_seq;
+	if (b->last_seq > al->core_applied_seq)
+		al->core_applied_seq = b->last_seq;
+	b->reports = 0;
 	b->n_orders = b->n_fills = b->n_positions = b->n_denials = 0;
 	b->first_queued_ns = 0;
 	return 0;
@@ -134,7 +139,9 @@ static int core_flush(struct aletheia *al, struct ark_err *err)
 static int core_queue(struct aletheia *al, const struct ark_event *e, struct ark_err *err)
 {
 	struct core_batch *b = al->batch;
-	if (e->seq <= al->core_applied_seq)
+	/* An execution report updates its order after the event made it. */
+	bool report = (e->flags & ARK_EVENT_EXEC_REPORT) != 0;
+	if (!report && e->seq <= al->core_applied_seq)
 		return 0;
 	if (b->n_orders == CORE_BATCH_ROWS || b->n_fills == CORE_BATCH_ROWS ||
 	    b->n_positions == CORE_BATCH_ROWS || b->n_denials == CORE_BATCH_ROWS) {
@@ -154,15 +161,18 @@ static int core_queue(struct aletheia *al, const struct ark_event *e, struct ark
 		o->limit_price = e->limit_price;
 		snprintf(o->status, sizeof o->status, "%s", ark_exec_status_name((enum ark_exec_status)e->exec_status));
 		o->created_ns = now;
-		if (e->exec_status == ARK_EXEC_FILLED) {
+		if (e->exec_status == ARK_EXEC_FILLED && (!report || (e->flags & ARK_EVENT_ORDER_FINAL))) {
+			/* One fill row per order: a report's is the final, cumulative one. */
 			struct ark_core_fill *f = &b->fills[b->n_fills++];
 			memset(f, 0, sizeof *f);
 			f->trace_id = e->trace_id;
 			f->seq = e->seq;
 			f->qty = e->filled_quantity;
 			f->price = e->fill_price;
-			snprintf(f->venue, sizeof f->venue, "paper");
+			snprintf(f->venue, sizeof f->venue, "%s", report ? "alpaca" : "paper");
 			f->filled_ns = now;
+		}
+		if (e->exec_status == ARK_EXEC_FILLED) {
 			struct ark_core_position *p = &b->positions[b->n_positions++];
 			memset(p, 0, sizeof *p);
 			memcpy(p->symbol, e->symbol, sizeof p->symbol);
@@ -182,7 +192,10 @@ static int core_queue(struct aletheia *al, const struct ark_event *e, struct ark
 		snprintf(d->reason, sizeof d->reason, "%s", ark_reason_name((enum ark_reason)e->reason));
 		d->denied_ns = now;
 	}
-	b->last_seq = e->seq;
+	if (report)
+		b->reports++;
+	else
+		b->last_seq = e->seq;
 	if (!b->first_queued_ns)
 		b->first_queued_ns = ark_now_ns();
 	return 0;
@@ -387,7 +400,8 @@ static void core_push(struct core_writer *w, const struct ark_event *e)
 			return;
 	memcpy(ark_ring_slot(&w->producer, 0), e, sizeof *e);
 	ark_ring_commit(&w->producer, 1);
-	atomic_store_explicit(&w->pushed_seq, e->seq, memory_order_relaxed);
+	if (!(e->flags & ARK_EVENT_EXEC_REPORT))
+		atomic_store_explicit(&w->pushed_seq, e->seq, memory_order_relaxed);
 }
 
 static void core_writer_stop(struct core_writer *w)
@@ -488,6 +502,34 @@ static uint32_t release_written(struct aletheia *al, uint32_t peeked)
 	return k;
 }
 
+/* Kenny's execution reports, each once its order's event has gone to the
+ * core writer (so the report's row update follows the row it updates). */
+static void take_reports(struct aletheia *al)
+{
+	const struct ark_aletheia_state *s = al->ctx->state;
+	uint32_t n = ark_ring_try_peek(&al->reports, 64), k = 0;
+	for (; k < n; k++) {
+		const struct ark_event *r = ark_ring_event(&al->reports, k);
+		if (r->seq > s->last_seq)
+			break;
+		core_push(&al->writer, r);
+	}
+	if (k)
+		ark_ring_release(&al->reports, k);
+}
+
+/* While the whole pipeline stops, Kenny may still be settling broker orders
+ * whose reports must be recorded: wait for it, unless it is gone (a stale
+ * heartbeat). */
+static bool kenny_settling(const struct ark_agent_ctx *ctx)
+{
+	const struct ark_agent_control *kenny = &ctx->pipeline->agents[ARK_AGENT_KENNY];
+	if (!atomic_load(&ctx->pipeline->stop) || atomic_load(&kenny->state) != ARK_PROC_RUNNING)
+		return false;
+	uint64_t beat = atomic_load_explicit(&kenny->heartbeat_ns, memory_order_relaxed), now = ark_now_ns();
+	return now < beat + 2000ull * 1000 * 1000;
+}
+
 /* The seq of the last event released from Kenny's ring (0 if none). */
 static uint64_t last_released_seq(struct ark_ring *ring)
 {
@@ -565,6 +607,8 @@ int ark_aletheia_main(struct ark_agent_ctx *ctx)
 		goto done;
 	}
 	al.mirror_open = ark_ring_producer_open(&al.mirror, mirror_ring, &ctx->wait, &err) == 0;
+	struct ark_ring *report_ring = ark_pipeline_region(&ctx->map, "ring.reports", NULL);
+	al.reports_open = report_ring && ark_ring_consumer_open(&al.reports, report_ring, &ctx->wait, &err) == 0;
 	al.appended_seq = ark_journal_last_seq(al.journal);
 	ctx->last_published = al.appended_seq;
 	if (ark_undo_recover(ctx, last_released_seq(in_ring))) {
@@ -636,6 +680,8 @@ int ark_aletheia_main(struct ark_agent_ctx *ctx)
 			struct timespec pause = {0, 10000};
 			nanosleep(&pause, NULL);
 		}
+		if (al.reports_open)
+			take_reports(&al);
 		if (released) {
 			ark_control_add(&control->events, released);
 			ark_control_add(&ctx->pipeline->counters.journaled, released);
@@ -649,7 +695,8 @@ int ark_aletheia_main(struct ark_agent_ctx *ctx)
 		if (rc != 0) {
 			core_writer_report(&al.writer, ctx);
 			ark_log_flush(ctx->log);
-			if (ark_agent_stop_requested(ctx) && ark_ring_try_peek(&ctx->input, 1) == 0)
+			if (ark_agent_stop_requested(ctx) && ark_ring_try_peek(&ctx->input, 1) == 0 &&
+			    (!al.reports_open || (ark_ring_try_peek(&al.reports, 1) == 0 && !kenny_settling(ctx))))
 				break;
 		}
 	}
@@ -672,6 +719,8 @@ done:
 		ark_log(ctx->log, "error", "journal close: %s", err.msg);
 	if (al.mirror_open)
 		ark_ring_producer_close(&al.mirror);
+	if (al.reports_open)
+		ark_ring_consumer_close(&al.reports);
 	if (ctx->input.ring)
 		ark_ring_consumer_close(&ctx->input);
 	atomic_store(&control->last_seq, s->last_seq);

@@ -8,7 +8,12 @@
  * installed rules file, the compiled table and the hash recorded when the run
  * began must all agree; any difference latches drift and every event is
  * denied from then on (ETHICS_DRIFT), counted. A quarantined HRM denies
- * everything (QUARANTINED). */
+ * everything (QUARANTINED).
+ *
+ * With a network broker (Alpaca), Kenny publishes the account's buying power
+ * in the order book; a buy whose notional exceeds what is left of it since
+ * the last reading is denied (reason MAX_NOTIONAL, rule 0: the broker's
+ * limit, not a Graveyard line) before it reaches the broker. */
 #include "agents/agents_internal.h"
 
 #include <string.h>
@@ -19,6 +24,7 @@ static uint64_t last_drift_check_ns;
 static struct ark_metrics metrics;
 static struct ark_metrics_hist_handle eval_metric;
 static bool metrics_on;
+static struct ark_order_book *order_book;
 
 static void check_drift(struct ark_agent_ctx *ctx, uint64_t now_ns)
 {
@@ -50,6 +56,7 @@ static int hrm_start(struct ark_agent_ctx *ctx, struct ark_err *err)
 		ark_hist_reset(&s->eval_ns);
 	}
 	check_drift(ctx, ark_now_ns());
+	order_book = ark_pipeline_region(&ctx->map, "state.orders", NULL);
 	struct ark_err merr = {0};
 	metrics_on = ark_pipeline_metrics(&ctx->map, &metrics, &merr) == 0 &&
 		     ark_metrics_histogram(&metrics, ARK_M_HRM_EVAL, NULL, NULL, &eval_metric, &merr) == 0;
@@ -80,6 +87,31 @@ static void save_for_undo(struct ark_agent_ctx *ctx, const struct ark_event *e)
 		ark_undo_save(ctx, &g->symbols[e->symbol_id], sizeof g->symbols[e->symbol_id]);
 }
 
+static double buying_power_left(const struct ark_hrm_state *s)
+{
+	uint64_t version;
+	double power = ark_order_book_buying_power(order_book, &version);
+	return power - s->buying_power_spent;
+}
+
+/* A buy that would spend more than the broker's buying power has left. A new
+ * reading of the account starts the count again. */
+static bool beyond_buying_power(struct ark_hrm_state *s, const struct ark_event *e)
+{
+	if (!order_book || e->side != ARK_SIDE_BUY)
+		return false;
+	uint64_t version;
+	double power = ark_order_book_buying_power(order_book, &version);
+	if (!version)
+		return false;   /* the paper broker: no account */
+	if (version != s->buying_power_version) {
+		s->buying_power_version = version;
+		s->buying_power_spent = 0;
+	}
+	double notional = e->quantity * e->limit_price;
+	return notional > 0 && s->buying_power_spent + notional > power;
+}
+
 static void hrm_process(struct ark_agent_ctx *ctx, struct ark_event *e, uint64_t now_ns)
 {
 	(void)now_ns;
@@ -90,7 +122,27 @@ static void hrm_process(struct ark_agent_ctx *ctx, struct ark_event *e, uint64_t
 	bool quarantined = atomic_load_explicit(&ctx->control->quarantined, memory_order_relaxed) != 0;
 	struct ark_graveyard_decision d;
 	uint64_t t0 = ark_now_ns();
-	ark_graveyard_evaluate(&s->rules, &s->graveyard, e, quarantined, &d);
+	if (beyond_buying_power(s, e)) {
+		/* The market clock and marks still advance; the intent is not
+		 * counted as allowed anywhere in the Graveyard's view. */
+		struct ark_event no_intent = *e;
+		no_intent.side = ARK_SIDE_NONE;
+		ark_graveyard_evaluate(&s->rules, &s->graveyard, &no_intent, quarantined, &d);
+		if (d.verdict == ARK_VERDICT_ALLOW) {
+			d.verdict = ARK_VERDICT_DENY;
+			d.reason = ARK_REASON_MAX_NOTIONAL;
+			d.rule_id = 0;
+			s->buying_power_denials++;
+			ark_log(ctx->log, "warn", "intent beyond the broker's buying power trace=%016llx symbol=%s notional=%.2f "
+				"left=%.2f", (unsigned long long)e->trace_id, e->symbol, e->quantity * e->limit_price,
+				buying_power_left(s));
+		}
+		d.has_intent = true;
+	} else {
+		ark_graveyard_evaluate(&s->rules, &s->graveyard, e, quarantined, &d);
+		if (d.verdict == ARK_VERDICT_ALLOW && d.has_intent && e->side == ARK_SIDE_BUY && s->buying_power_version)
+			s->buying_power_spent += e->quantity * e->limit_price;
+	}
 	uint64_t spent = ark_now_ns() - t0;
 	ark_hist_record(&s->eval_ns, spent);
 	if (metrics_on)

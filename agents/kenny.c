@@ -5,7 +5,11 @@
  * The client order id is the trace id, so an order resent after a restart
  * (its batch rolled back) is recognised by the broker, never filled twice:
  * Kenny applies the original fill to its restored position instead. A
- * quarantined Kenny sends nothing (fail closed). */
+ * quarantined Kenny sends nothing (fail closed).
+ *
+ * ARK_BROKER=alpaca sends orders to Alpaca instead (agents/broker_alpaca.c):
+ * the event goes on SUBMITTED at once and the broker's answer follows as an
+ * execution report on the report ring, so the network never holds a ring. */
 #include "agents/agents_internal.h"
 
 #include <errno.h>
@@ -14,7 +18,7 @@
 #include <string.h>
 #include <time.h>
 
-static void apply_fill(struct ark_kenny_position *pos, double signed_qty, double price)
+void ark_kenny_apply_fill(struct ark_kenny_position *pos, double signed_qty, double price)
 {
 	double q = pos->quantity;
 	if (q == 0 || (q > 0) == (signed_qty > 0)) {
@@ -34,14 +38,19 @@ static void apply_fill(struct ark_kenny_position *pos, double signed_qty, double
 }
 
 static const struct ark_broker_ops *broker_ops;
+static bool alpaca;
 
 static int kenny_start(struct ark_agent_ctx *ctx, struct ark_err *err)
 {
 	const char *name = getenv("ARK_BROKER");
+	if (name && strcmp(name, "alpaca") == 0) {
+		alpaca = true;
+		return ark_alpaca_broker_start(ctx, err);
+	}
 	if (!name || !*name || strcmp(name, "paper") == 0)
 		broker_ops = &ark_paper_broker;
 	else
-		return ark_err_set(err, -EINVAL, "ARK_BROKER: expected paper, got '%s'", name);
+		return ark_err_set(err, -EINVAL, "ARK_BROKER: expected paper or alpaca, got '%.32s'", name);
 	struct ark_broker_state *broker = ark_pipeline_region(&ctx->map, "state.broker", NULL);
 	uint64_t latency_us;
 	int rc = ark_env_u64("ARK_PAPER_LATENCY_US", 0, 0, 10 * 1000 * 1000, &latency_us, err);
@@ -70,8 +79,12 @@ static void kenny_process(struct ark_agent_ctx *ctx, struct ark_event *e, uint64
 		e->flags |= ARK_EVENT_QUARANTINED;
 		return;
 	}
-	struct ark_broker_state *broker = ark_pipeline_region(&ctx->map, "state.broker", NULL);
 	e->client_order_id = e->trace_id;
+	if (alpaca) {
+		ark_alpaca_broker_submit(ctx, e);
+		return;
+	}
+	struct ark_broker_state *broker = ark_pipeline_region(&ctx->map, "state.broker", NULL);
 	if (broker->latency_ns) {
 		/* The paper venue acknowledges after its simulated latency. */
 		struct timespec ts = {(time_t)(broker->latency_ns / 1000000000u), (long)(broker->latency_ns % 1000000000u)};
@@ -101,7 +114,7 @@ static void kenny_process(struct ark_agent_ctx *ctx, struct ark_event *e, uint64
 	ark_undo_save(ctx, pos, sizeof *pos);
 	ark_undo_save(ctx, s, offsetof(struct ark_kenny_state, positions));
 	double before = pos->realized_pnl;
-	apply_fill(pos, e->side == ARK_SIDE_BUY ? qty : -qty, price);
+	ark_kenny_apply_fill(pos, e->side == ARK_SIDE_BUY ? qty : -qty, price);
 	s->orders++;
 	s->fills++;
 	s->realized_pnl += pos->realized_pnl - before;
@@ -113,9 +126,23 @@ static void kenny_process(struct ark_agent_ctx *ctx, struct ark_event *e, uint64
 	ark_control_add(&ctx->pipeline->counters.fills, 1);
 }
 
+static void kenny_poll(struct ark_agent_ctx *ctx, uint64_t now_ns)
+{
+	if (alpaca)
+		ark_alpaca_broker_poll(ctx, now_ns);
+}
+
+static void kenny_stop(struct ark_agent_ctx *ctx)
+{
+	if (alpaca)
+		ark_alpaca_broker_stop(ctx);
+}
+
 const struct ark_stage_ops ark_kenny_ops = {
 	.start = kenny_start,
 	.process = kenny_process,
+	.poll = kenny_poll,
+	.stop = kenny_stop,
 };
 
 static enum ark_broker_result paper_submit(struct ark_broker_state *broker, uint64_t client_order_id, uint8_t side,

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define REPORT_RING_CAPACITY 1024u
+
 static const char *const agent_ring_names[ARK_AGENT_COUNT] = {
 	"ring.kyle", "ring.joey", "ring.hrm", "ring.kenny", "ring.aletheia"};
 static const char *const agent_state_names[ARK_AGENT_COUNT] = {
@@ -67,6 +69,8 @@ int ark_pipeline_create(struct ark_pipeline_map *map, const struct ark_pipeline_
 				   config->source_count);
 	size_t tick_ring = ark_ring_size(sizeof(struct ark_tick), config->ring_capacity);
 	size_t event_ring = ark_ring_size(sizeof(struct ark_event), config->ring_capacity);
+	/* Reports are few (one or two per broker order): a small ring. */
+	size_t report_ring = ark_ring_size(sizeof(struct ark_event), REPORT_RING_CAPACITY);
 	if (!tick_ring || !event_ring)
 		return ark_err_set(err, -EINVAL, "ring capacity %u is not a power of two", config->ring_capacity);
 	struct ark_metrics_config metrics_config;
@@ -79,6 +83,7 @@ int ark_pipeline_create(struct ark_pipeline_map *map, const struct ark_pipeline_
 	size_t metrics_bytes = ark_metrics_region_size(&metrics_config);
 	size_t total = metrics_bytes + sizeof(struct ark_pipeline) + config->source_count * tick_ring +
 		       ARK_AGENT_COUNT * (event_ring + sizeof(struct ark_undo)) + sizeof(struct ark_broker_state) +
+		       sizeof(struct ark_order_book) + report_ring +
 		       (ARK_SHM_MAX_REGIONS + 4) * ARK_SHM_ALIGN + (1 << 20);
 	for (int a = 0; a < ARK_AGENT_COUNT; a++)
 		total += ark_agent_state_size((enum ark_agent)a);
@@ -112,6 +117,13 @@ int ark_pipeline_create(struct ark_pipeline_map *map, const struct ark_pipeline_
 	}
 	if (!rc)
 		rc = ark_shm_alloc(&map->shm, "state.broker", sizeof(struct ark_broker_state), &off, err);
+	if (!rc)
+		rc = ark_shm_alloc(&map->shm, "state.orders", sizeof(struct ark_order_book), &off, err);
+	if (!rc)
+		rc = ark_shm_alloc(&map->shm, "ring.reports", report_ring, &off, err);
+	if (!rc)
+		rc = ark_ring_init(ark_shm_at(&map->shm, off), report_ring, sizeof(struct ark_event), REPORT_RING_CAPACITY, 0,
+				   err);
 	if (!rc)
 		rc = ark_shm_alloc(&map->shm, "metrics", metrics_bytes, &off, err);
 	if (!rc) {
@@ -250,6 +262,25 @@ int ark_pipeline_metrics(const struct ark_pipeline_map *map, struct ark_metrics 
 	if (!memory)
 		return ark_err_set(err, -ENOENT, "%s has no metrics region", map->shm.path);
 	return ark_metrics_attach(reg, memory, size, err);
+}
+
+void ark_pipeline_broker_counts(const struct ark_pipeline_map *map, struct ark_broker_counts *c)
+{
+	memset(c, 0, sizeof *c);
+	struct ark_order_book *book = ark_pipeline_region(map, "state.orders", NULL);
+	if (!book)
+		return;
+	c->submitted = atomic_load(&book->submitted);
+	c->posts = atomic_load(&book->posts);
+	c->lookups = atomic_load(&book->lookups);
+	c->reports = atomic_load(&book->reports);
+	c->refused_locally = atomic_load(&book->refused_locally);
+	for (int i = 0; i < ARK_BROKER_ANSWER_KINDS; i++)
+		c->answers[i] = atomic_load(&book->answers[i]);
+	uint64_t version;
+	c->buying_power = ark_order_book_buying_power(book, &version);
+	c->account_known = version != 0;
+	c->execution_stopped = atomic_load(&book->execution_stopped) != 0;
 }
 
 void ark_pipeline_venue_counts(const struct ark_pipeline_map *map, uint64_t *orders, uint64_t *resends)

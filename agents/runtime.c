@@ -190,9 +190,12 @@ int ark_stage_main(struct ark_agent_ctx *ctx)
 		ark_log(ctx->log, "warn", "rolled back an unpublished batch after a restart last_published=%llu",
 			(unsigned long long)ctx->last_published);
 	}
-	if (ops->start && ops->start(ctx, &err)) {
+	int start_rc = ops->start ? ops->start(ctx, &err) : 0;
+	if (start_rc) {
 		ark_log(ctx->log, "error", "start failed: %s", err.msg);
-		return 1;
+		/* A setting or an account that is wrong stays wrong: exit 2, not
+		 * retried; a server that did not answer may next time. */
+		return start_rc == -EAGAIN || start_rc == -EHOSTUNREACH || start_rc == -ETIMEDOUT ? 1 : 2;
 	}
 	atomic_store(&control->last_seq, ctx->last_published);
 	atomic_store(&control->state, ARK_PROC_RUNNING);
@@ -211,8 +214,10 @@ int ark_stage_main(struct ark_agent_ctx *ctx)
 			ark_log_flush(ctx->log);
 			last_idle = now;
 		}
+		if (ops->poll)
+			ops->poll(ctx, now);
 		uint32_t n;
-		int rc = ark_ring_peek(&ctx->input, ARK_PIPELINE_BATCH, 100 * 1000 * 1000, &n);
+		int rc = ark_ring_peek(&ctx->input, ARK_PIPELINE_BATCH, ops->poll ? 10 * 1000 * 1000 : 100 * 1000 * 1000, &n);
 		if (rc) {
 			if (ops->idle)
 				ops->idle(ctx, ark_now_ns());

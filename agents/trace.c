@@ -6,6 +6,7 @@
 #include "store/store.h"
 
 #include <errno.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -60,7 +61,43 @@ double ark_trace_end_to_end_us(const struct ark_event *e, const bool present[ARK
 		       : 0;
 }
 
-void ark_trace_write_json(FILE *o, uint64_t trace_id, const struct ark_event *event)
+int ark_trace_order_outcome(const char *state_db, uint64_t trace_id, struct ark_trace_order *order, struct ark_err *err)
+{
+	memset(order, 0, sizeof *order);
+	if (strcmp(state_db, ":memory:") == 0)
+		return 0;
+	sqlite3 *db;
+	if (sqlite3_open_v2(state_db, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		int rc = ark_err_set(err, -EIO, "cannot open %s: %s", state_db, sqlite3_errmsg(db));
+		sqlite3_close(db);
+		return rc;
+	}
+	sqlite3_busy_timeout(db, 1000);
+	sqlite3_stmt *st = NULL;
+	int rc = 0;
+	if (sqlite3_prepare_v2(db,
+			       "SELECT o.status, coalesce(f.qty, 0), coalesce(f.price, 0) FROM orders o"
+			       " LEFT JOIN fills f ON f.trace_id = o.trace_id WHERE o.trace_id = ?1",
+			       -1, &st, NULL) != SQLITE_OK) {
+		rc = ark_err_set(err, -EIO, "%s: %s", state_db, sqlite3_errmsg(db));
+	} else {
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)trace_id);
+		int step = sqlite3_step(st);
+		if (step == SQLITE_ROW) {
+			order->found = true;
+			snprintf(order->status, sizeof order->status, "%s", (const char *)sqlite3_column_text(st, 0));
+			order->filled_quantity = sqlite3_column_double(st, 1);
+			order->fill_price = sqlite3_column_double(st, 2);
+		} else if (step != SQLITE_DONE) {
+			rc = ark_err_set(err, -EIO, "%s: %s", state_db, sqlite3_errmsg(db));
+		}
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return rc;
+}
+
+void ark_trace_write_json(FILE *o, uint64_t trace_id, const struct ark_event *event, const struct ark_trace_order *order)
 {
 	const struct ark_event e = *event;
 	char id[24];
@@ -98,9 +135,15 @@ void ark_trace_write_json(FILE *o, uint64_t trace_id, const struct ark_event *ev
 	fprintf(o, "\"verdict\":{\"decision\":\"%s\",\"rule_id\":%u,\"reason_code\":%u,\"reason\":\"%s\"},",
 		ark_verdict_name((enum ark_verdict)e.verdict), e.rule_id, e.reason,
 		ark_reason_name((enum ark_reason)e.reason));
-	fprintf(o, "\"execution\":{\"status\":\"%s\",\"client_order_id\":%llu,\"filled_quantity\":%.17g,\"fill_price\":%.17g},",
+	fprintf(o, "\"execution\":{\"status\":\"%s\",\"client_order_id\":%llu,\"filled_quantity\":%.17g,\"fill_price\":%.17g",
 		ark_exec_status_name((enum ark_exec_status)e.exec_status), (unsigned long long)e.client_order_id,
 		e.filled_quantity, e.fill_price);
+	if (order && order->found && e.exec_status == ARK_EXEC_SUBMITTED) {
+		fprintf(o, ",\"broker\":{\"status\":");
+		json_string(o, order->status);
+		fprintf(o, ",\"filled_quantity\":%.17g,\"fill_price\":%.17g}", order->filled_quantity, order->fill_price);
+	}
+	fprintf(o, "},");
 	fprintf(o, "\"injected\":%s,\"injected_kind\":\"%s\"}\n", (e.flags & ARK_EVENT_INJECTED) ? "true" : "false",
 		(e.flags & ARK_EVENT_INJECTED) ? ark_reason_name((enum ark_reason)e.injected_kind) : "none");
 }

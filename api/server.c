@@ -47,6 +47,7 @@ struct api {
 	struct ark_jwt_config jwt;
 	struct ark_log *log;
 	char journal_dir[4096];
+	char state_db[4096];
 	uint64_t next_api_seq;
 	uint32_t max_batch;
 	struct ark_tick *ticks;
@@ -182,7 +183,10 @@ static int get_trace(struct api *a, const struct ark_http_request *req, struct a
 	FILE *f = open_memstream(&buf, &len);
 	if (!f)
 		return -ENOMEM;
-	ark_trace_write_json(f, trace_id, &e);
+	struct ark_trace_order order = {0};
+	if (e.exec_status == ARK_EXEC_SUBMITTED)
+		(void)ark_trace_order_outcome(a->state_db, trace_id, &order, &err);   /* without it: the journal's word */
+	ark_trace_write_json(f, trace_id, &e, &order);
 	fclose(f);
 	ark_http_buf_append(res->body, buf, len);
 	free(buf);
@@ -310,6 +314,7 @@ int ark_api_run(const char *instance, int source)
 		http.max_body_bytes = (size_t)max_batch * 256 + 4096;
 	a.max_batch = (uint32_t)max_batch;
 	snprintf(a.journal_dir, sizeof a.journal_dir, "%s", store.journal_dir);
+	snprintf(a.state_db, sizeof a.state_db, "%s", store.state_db);
 	a.ticks = calloc(a.max_batch, sizeof *a.ticks);
 	if (!a.ticks)
 		goto out;

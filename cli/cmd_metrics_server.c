@@ -10,6 +10,7 @@
  * /healthz: 200 when every agent is alive, its heartbeat recent and it is not
  * quarantined, else 503 with the reasons; /readyz: 200 once every agent runs. */
 #include "agents/agents.h"
+#include "alpaca/alpaca.h"
 #include "cli/command.h"
 #include "http/http.h"
 #include "metrics/metrics.h"
@@ -36,6 +37,7 @@ struct server {
 	struct ark_metrics_handle denials[ARK_REASON_COUNT];
 	struct ark_metrics_handle trace_breaks, drift, ops_allowed, ops_denied, ops_filled;
 	struct ark_metrics_handle depth[ARK_AGENT_COUNT + ARK_MAX_SOURCES];
+	struct ark_metrics_handle broker_answers[ARK_ALPACA_ANSWER_COUNT], broker_orders[5], buying_power, execution_stopped;
 	uint64_t last_snapshot_ns;
 };
 
@@ -166,6 +168,19 @@ static int register_series(struct server *s, struct ark_err *err)
 		rc = ark_metrics_counter(&s->reg, ARK_M_OPERATIONS, NULL, "status=\"denied\"", &s->ops_denied, err);
 	if (!rc)
 		rc = ark_metrics_counter(&s->reg, ARK_M_OPERATIONS, NULL, "status=\"filled\"", &s->ops_filled, err);
+	for (int a = 0; a < ARK_ALPACA_ANSWER_COUNT && !rc; a++) {
+		snprintf(labels, sizeof labels, "answer=\"%s\"", ark_alpaca_answer_name((enum ark_alpaca_answer)a));
+		rc = ark_metrics_counter(&s->reg, ARK_M_BROKER_ANSWERS, NULL, labels, &s->broker_answers[a], err);
+	}
+	static const char *const stages[5] = {"submitted", "posted", "looked_up", "reported", "refused_locally"};
+	for (int i = 0; i < 5 && !rc; i++) {
+		snprintf(labels, sizeof labels, "stage=\"%s\"", stages[i]);
+		rc = ark_metrics_counter(&s->reg, ARK_M_BROKER_ORDERS, NULL, labels, &s->broker_orders[i], err);
+	}
+	if (!rc)
+		rc = ark_metrics_gauge(&s->reg, ARK_M_BROKER_BUYING_POWER, NULL, NULL, &s->buying_power, err);
+	if (!rc)
+		rc = ark_metrics_gauge(&s->reg, ARK_M_BROKER_EXECUTION_STOPPED, NULL, NULL, &s->execution_stopped, err);
 	return rc;
 }
 
@@ -196,6 +211,15 @@ static void publish(struct server *s, uint64_t now)
 	ark_metrics_counter_set(s->ops_denied, denials);
 	ark_metrics_counter_set(s->ops_allowed, intents > denials ? intents - denials : 0);
 	ark_metrics_counter_set(s->ops_filled, atomic_load(&p->counters.fills));
+	struct ark_broker_counts broker;
+	ark_pipeline_broker_counts(&s->map, &broker);
+	for (int a = 0; a < ARK_ALPACA_ANSWER_COUNT; a++)
+		ark_metrics_counter_set(s->broker_answers[a], broker.answers[a]);
+	const uint64_t stage_counts[5] = {broker.submitted, broker.posts, broker.lookups, broker.reports, broker.refused_locally};
+	for (int i = 0; i < 5; i++)
+		ark_metrics_counter_set(s->broker_orders[i], stage_counts[i]);
+	ark_metrics_gauge_set(s->buying_power, broker.account_known ? broker.buying_power : 0);
+	ark_metrics_gauge_set(s->execution_stopped, broker.execution_stopped ? 1 : 0);
 	ark_metrics_process_publish(&s->reg, getpid(), "agent=\"metrics_server\"", &err);
 	ark_metrics_tick(&s->reg, now);
 	if (ark_metrics_slos_evaluate(&s->reg, &s->slo_config, &s->slos) == 0)

@@ -74,8 +74,11 @@ static int trace_main(int argc, char **argv)
 	bool complete = ark_trace_agents(&e, present);
 	uint64_t t0 = e.stamp_in_ns[ARK_AGENT_KYLE];
 	double e2e_us = ark_trace_end_to_end_us(&e, present);
+	struct ark_trace_order order = {0};
+	if (e.exec_status == ARK_EXEC_SUBMITTED && ark_trace_order_outcome(cfg.state_db, trace_id, &order, &err))
+		fprintf(stderr, "ark trace: the broker's answer is not readable: %s\n", err.msg);
 	if (json) {
-		ark_trace_write_json(stdout, trace_id, &e);
+		ark_trace_write_json(stdout, trace_id, &e, &order);
 		return complete ? 0 : 1;
 	}
 	printf("trace %s  seq %llu  symbol %s  source %s%s\n", id, (unsigned long long)e.seq, e.symbol,
@@ -111,6 +114,10 @@ static int trace_main(int argc, char **argv)
 	if (e.exec_status == ARK_EXEC_FILLED)
 		printf(" %.6g @ %.6g, client order id %llu", e.filled_quantity, e.fill_price,
 		       (unsigned long long)e.client_order_id);
+	if (e.exec_status == ARK_EXEC_SUBMITTED && order.found)
+		printf(" to the broker; the broker since: %s%s", order.status, order.filled_quantity > 0 ? "," : "");
+	if (e.exec_status == ARK_EXEC_SUBMITTED && order.found && order.filled_quantity > 0)
+		printf(" %.6g @ %.6g", order.filled_quantity, order.fill_price);
 	printf("\n  trace: %s\n", complete ? "complete" : "BROKEN");
 	return complete ? 0 : 1;
 }

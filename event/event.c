@@ -69,6 +69,8 @@ const char *ark_exec_status_name(enum ark_exec_status status)
 	case ARK_EXEC_REJECTED: return "rejected";
 	case ARK_EXEC_DUPLICATE: return "duplicate";
 	case ARK_EXEC_SUPPRESSED: return "suppressed";
+	case ARK_EXEC_SUBMITTED: return "submitted";
+	case ARK_EXEC_ACCEPTED: return "accepted";
 	}
 	return "?";
 }

@@ -54,6 +54,8 @@ enum ark_exec_status {
 	ARK_EXEC_REJECTED = 3,    /* the broker refused the order */
 	ARK_EXEC_DUPLICATE = 4,   /* a resent order the broker already had */
 	ARK_EXEC_SUPPRESSED = 5,  /* Kenny quarantined: no order sent */
+	ARK_EXEC_SUBMITTED = 6,   /* handed to a network broker; its answer follows as an execution report */
+	ARK_EXEC_ACCEPTED = 7,    /* (report) the broker took the order, not filled (yet) */
 };
 
 /* The Graveyard's rule kinds. Every HRM denial carries one as its reason
@@ -86,6 +88,8 @@ enum {
 	ARK_EVENT_INJECTED = 1u << 1,     /* an injected violation: injected_kind says which */
 	ARK_EVENT_QUARANTINED = 1u << 2,  /* passed a quarantined agent (no side effect) */
 	ARK_EVENT_REPLAYED = 1u << 3,     /* re-delivered after a restart */
+	ARK_EVENT_EXEC_REPORT = 1u << 4,  /* Kenny's execution report on an order it submitted earlier */
+	ARK_EVENT_ORDER_FINAL = 1u << 5,  /* (report) the order is done at the broker: nothing more follows */
 };
 
 /* A source's observation, on the source's inbound ring to Kyle. */
@@ -141,7 +145,10 @@ struct ark_event {
 	uint64_t stamp_out_ns[ARK_AGENT_COUNT];  /* when each agent passed it on */
 	double position_after;       /* Kenny: the symbol's position after this event */
 	double realized_pnl_after;   /* Kenny: the symbol's realised P&L after it */
-	uint8_t reserved[32];
+	uint16_t broker_http_status; /* Kenny (network broker): the status of the broker's last answer */
+	uint16_t reserved16;
+	uint32_t broker_error_code;  /* the broker's own error code (Alpaca: 40310000, ...) */
+	uint8_t reserved[24];
 };
 _Static_assert(sizeof(struct ark_event) == 256, "an event is four cache lines");
 _Static_assert(offsetof(struct ark_event, side) == 64, "the intent starts line 1");

@@ -60,6 +60,10 @@ const struct ark_metrics_def ark_metrics_table[] = {
 	{ARK_M_SLO_OBJECTIVE, ARK_METRICS_GAUGE, "slo", "Attainment of an SLO over its window: good over total."},
 	{ARK_M_SLO_BUDGET, ARK_METRICS_GAUGE, "slo", "Share of an SLO's error budget left over its window."},
 	{ARK_M_SLO_BURN, ARK_METRICS_GAUGE, "slo,window", "Rate at which an SLO's error budget burns over a window (1 = exactly on budget)."},
+	{ARK_M_BROKER_ANSWERS, ARK_METRICS_COUNTER, "answer", "Answers from a network broker (Alpaca) to Kenny's requests, by kind: order, forbidden, rate_limited, server_error, network, ..."},
+	{ARK_M_BROKER_ORDERS, ARK_METRICS_COUNTER, "stage", "Kenny's broker orders: submitted to the broker thread, posted, looked up, reported, refused locally."},
+	{ARK_M_BROKER_BUYING_POWER, ARK_METRICS_GAUGE, "", "The broker account's buying power at its last reading (0 with the paper broker)."},
+	{ARK_M_BROKER_EXECUTION_STOPPED, ARK_METRICS_GAUGE, "", "1 when execution is stopped: the broker refused the keys or the account cannot trade."},
 };
 const size_t ark_metrics_table_len = ARK_ARRAY_LEN(ark_metrics_table);
 

@@ -221,6 +221,10 @@ int ark_set_gauge_labels(struct ark_metrics *reg, const char *name, const char *
 #define ARK_M_SLO_OBJECTIVE "slo_objective_ratio"
 #define ARK_M_SLO_BUDGET "slo_error_budget_remaining_ratio"
 #define ARK_M_SLO_BURN "slo_burn_rate"
+#define ARK_M_BROKER_ANSWERS "ark_broker_answers_total"
+#define ARK_M_BROKER_ORDERS "ark_broker_orders_total"
+#define ARK_M_BROKER_BUYING_POWER "ark_broker_buying_power"
+#define ARK_M_BROKER_EXECUTION_STOPPED "ark_broker_execution_stopped"
 
 struct ark_metrics_def {
 	const char *name;

@@ -1,0 +1,845 @@
+/* agents/broker_alpaca.c — Kenny's Alpaca broker (ARK_BROKER=alpaca).
+ *
+ * Kenny's main thread never waits for the network: an allowed intent is
+ * written into a slot of the order book in the segment (struct
+ * ark_order_book), the event goes on marked SUBMITTED, and a broker thread
+ * that owns a libcurl multi handle is woken. The broker thread POSTs
+ * /v2/orders with a client_order_id made from the trace id, reads the answer
+ * and hands the slot back; Kenny's main thread, between batches, applies the
+ * fill to its position and publishes an execution report (the event with the
+ * outcome, ARK_EVENT_EXEC_REPORT) on the report ring, which Aletheia records
+ * in the Mutable Core. An order still open at Alpaca is polled until it is
+ * done, each change reported.
+ *
+ * An order POST is never repeated blindly: a 5xx, a timeout or a dropped
+ * connection leave it unknown, so the next request is a lookup by
+ * client_order_id; only Alpaca's 404 lets it be POSTed again (the same id:
+ * Alpaca refuses a second copy with 422 "client_order_id must be unique",
+ * which is looked up too). 429 holds every request until X-RateLimit-Reset.
+ * 401 and 403 and other 422s are final; 401 also stops execution, as does an
+ * account that is not ACTIVE or is blocked (GET /v2/account at start, when
+ * Kenny refuses to start, and every ALPACA_ACCOUNT_REFRESH_S). Buying power
+ * goes into the book for HRM. Keys go in headers only, never in a log. */
+#include "agents/agents_internal.h"
+#include "alpaca/alpaca.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+_Static_assert(ARK_ALPACA_ANSWER_COUNT <= ARK_BROKER_ANSWER_KINDS, "the book counts every kind of answer");
+
+#define RESPONSE_MAX 16384
+#define NOTES 64
+#define RATE_LIMIT_MAX_NS (120ull * 1000000000ull)   /* never wait longer than this on a reset header */
+
+enum request_kind { REQ_POST, REQ_LOOKUP, REQ_ACCOUNT };
+
+struct transfer {
+	CURL *easy;
+	struct curl_slist *headers;
+	bool busy;
+	enum request_kind kind;
+	uint32_t slot;
+	char url[512];
+	char body[512];
+	size_t body_len, body_sent;
+	char response[RESPONSE_MAX];
+	size_t response_len;
+	bool truncated;
+	char reset[32];            /* X-RateLimit-Reset */
+};
+
+/* A log line from the broker thread, handed to the main thread (the log is
+ * the main thread's). Single producer, single consumer. */
+struct note {
+	char level[8];
+	char text[200];
+};
+
+static struct {
+	struct ark_alpaca_config cfg;
+	struct ark_order_book *book;
+	uint64_t run_id;                   /* the segment's creation time, in client order ids */
+	struct ark_ring_producer reports;
+	CURLM *multi;
+	struct transfer *transfers;
+	pthread_t thread;
+	bool thread_started;
+	_Atomic bool stop;
+	_Atomic bool draining;             /* stopping: look up now, not after the back-off */
+	bool in_flight[ARK_ORDER_SLOTS];   /* broker thread only */
+	uint64_t next_account_ns;          /* broker thread only */
+	bool account_busy;                 /* broker thread only */
+	uint64_t answered_seen;            /* main thread only */
+	struct note notes[NOTES];
+	_Atomic uint64_t notes_head, notes_tail;
+} az;
+
+static void note(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note(const char *level, const char *fmt, ...)
+{
+	uint64_t head = atomic_load_explicit(&az.notes_head, memory_order_relaxed);
+	if (head - atomic_load_explicit(&az.notes_tail, memory_order_acquire) >= NOTES)
+		return;   /* the main thread is behind: the counters still say it */
+	struct note *n = &az.notes[head % NOTES];
+	snprintf(n->level, sizeof n->level, "%s", level);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(n->text, sizeof n->text, fmt, ap);
+	va_end(ap);
+	atomic_store_explicit(&az.notes_head, head + 1, memory_order_release);
+}
+
+static void drain_notes(struct ark_agent_ctx *ctx)
+{
+	uint64_t tail = atomic_load_explicit(&az.notes_tail, memory_order_relaxed);
+	while (tail != atomic_load_explicit(&az.notes_head, memory_order_acquire)) {
+		struct note *n = &az.notes[tail % NOTES];
+		ark_log(ctx->log, n->level, "%s", n->text);
+		atomic_store_explicit(&az.notes_tail, ++tail, memory_order_release);
+	}
+}
+
+static void publish_buying_power(double buying_power)
+{
+	uint64_t v;
+	memcpy(&v, &buying_power, sizeof v);
+	atomic_store(&az.book->buying_power_bits, v);
+	atomic_fetch_add(&az.book->account_version, 1);
+}
+
+static const char *coid_text(const struct ark_order_slot *slot, char out[ARK_ALPACA_COID_MAX])
+{
+	ark_alpaca_client_order_id(az.run_id, slot->client_order_id, out);
+	return out;
+}
+
+/* ---- one HTTP request ---- */
+
+static size_t on_body(char *data, size_t size, size_t n, void *arg)
+{
+	struct transfer *t = arg;
+	size_t len = size * n, room = RESPONSE_MAX - 1 - t->response_len;
+	if (len > room) {
+		t->truncated = true;
+		len = room;
+	}
+	memcpy(t->response + t->response_len, data, len);
+	t->response_len += len;
+	t->response[t->response_len] = '\0';
+	return size * n;
+}
+
+static size_t on_header(char *data, size_t size, size_t n, void *arg)
+{
+	struct transfer *t = arg;
+	size_t len = size * n;
+	static const char name[] = "x-ratelimit-reset:";
+	if (len > sizeof name - 1 && strncasecmp(data, name, sizeof name - 1) == 0) {
+		const char *v = data + sizeof name - 1, *end = data + len;
+		while (v < end && (*v == ' ' || *v == '\t'))
+			v++;
+		while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+			end--;
+		size_t vn = (size_t)(end - v) < sizeof t->reset - 1 ? (size_t)(end - v) : sizeof t->reset - 1;
+		memcpy(t->reset, v, vn);
+		t->reset[vn] = '\0';
+	}
+	return len;
+}
+
+/* The order body, handed to libcurl piece by piece and never rewound: when
+ * a kept-alive connection dies under a request, libcurl would silently send
+ * it again on a new one; unable to rewind, it fails instead, and the order is
+ * looked up rather than POSTed twice. */
+static size_t on_read(char *out, size_t size, size_t n, void *arg)
+{
+	struct transfer *t = arg;
+	size_t len = t->body_len - t->body_sent;
+	if (len > size * n)
+		len = size * n;
+	memcpy(out, t->body + t->body_sent, len);
+	t->body_sent += len;
+	return len;
+}
+
+static int on_seek(void *arg, curl_off_t offset, int origin)
+{
+	(void)arg, (void)offset, (void)origin;
+	return CURL_SEEKFUNC_CANTSEEK;
+}
+
+static int transfer_init(struct transfer *t, struct ark_err *err)
+{
+	char header[200];
+	t->easy = curl_easy_init();
+	if (!t->easy)
+		return ark_err_set(err, -ENOMEM, "libcurl: cannot make a request handle");
+	snprintf(header, sizeof header, "APCA-API-KEY-ID: %s", az.cfg.key_id);
+	t->headers = curl_slist_append(NULL, header);
+	snprintf(header, sizeof header, "APCA-API-SECRET-KEY: %s", az.cfg.secret_key);
+	t->headers = curl_slist_append(t->headers, header);
+	t->headers = curl_slist_append(t->headers, "Content-Type: application/json");
+	t->headers = curl_slist_append(t->headers, "Accept: application/json");
+	t->headers = curl_slist_append(t->headers, "Expect:");
+	explicit_bzero(header, sizeof header);
+	if (!t->headers)
+		return ark_err_set(err, -ENOMEM, "libcurl: cannot make the request headers");
+	return 0;
+}
+
+static void transfer_prepare(struct transfer *t, enum request_kind kind, const char *method)
+{
+	curl_easy_reset(t->easy);
+	t->kind = kind;
+	t->response_len = 0;
+	t->response[0] = '\0';
+	t->truncated = false;
+	t->reset[0] = '\0';
+	curl_easy_setopt(t->easy, CURLOPT_URL, t->url);
+	curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, t->headers);
+	curl_easy_setopt(t->easy, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(t->easy, CURLOPT_WRITEDATA, t);
+	curl_easy_setopt(t->easy, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(t->easy, CURLOPT_HEADERDATA, t);
+	curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS, (long)az.cfg.timeout_ms);
+	curl_easy_setopt(t->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)az.cfg.timeout_ms);
+	curl_easy_setopt(t->easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(t->easy, CURLOPT_PRIVATE, t);
+	curl_easy_setopt(t->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(t->easy, CURLOPT_USERAGENT, "ark-kenny");
+	if (strcmp(method, "POST") == 0) {
+		t->body_len = strlen(t->body);
+		t->body_sent = 0;
+		curl_easy_setopt(t->easy, CURLOPT_POST, 1L);
+		curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE, (long)t->body_len);
+		curl_easy_setopt(t->easy, CURLOPT_READFUNCTION, on_read);
+		curl_easy_setopt(t->easy, CURLOPT_READDATA, t);
+		curl_easy_setopt(t->easy, CURLOPT_SEEKFUNCTION, on_seek);
+	}
+}
+
+static struct transfer *free_transfer(void)
+{
+	for (uint32_t i = 0; i < az.cfg.max_connections; i++)
+		if (!az.transfers[i].busy)
+			return &az.transfers[i];
+	return NULL;
+}
+
+static void start(struct transfer *t)
+{
+	t->busy = true;
+	if (curl_multi_add_handle(az.multi, t->easy) != CURLM_OK) {
+		t->busy = false;
+		note("error", "libcurl refused a request handle");
+	}
+}
+
+/* ---- the broker thread: requests and their answers ---- */
+
+static void request_order(struct transfer *t, uint32_t index, struct ark_order_slot *slot)
+{
+	char coid[ARK_ALPACA_COID_MAX];
+	ark_alpaca_client_order_id(az.run_id, slot->client_order_id, coid);
+	t->slot = index;
+	if (slot->lookup) {
+		snprintf(t->url, sizeof t->url, "%s/v2/orders:by_client_order_id?client_order_id=%s", az.cfg.base_url, coid);
+		transfer_prepare(t, REQ_LOOKUP, "GET");
+		atomic_fetch_add(&az.book->lookups, 1);
+	} else {
+		const struct ark_event *e = &slot->event;
+		if (ark_alpaca_order_body(t->body, sizeof t->body, e->symbol, e->side == ARK_SIDE_BUY ? "buy" : "sell",
+					  e->quantity, e->limit_price, az.cfg.time_in_force, coid) < 0) {
+			/* Not an order Alpaca could take: refused here, final. */
+			slot->venue_final = 1;
+			slot->answer = ARK_ALPACA_UNPROCESSABLE;
+			slot->http_status = 0;
+			snprintf(slot->venue_status, sizeof slot->venue_status, "not_sent");
+			snprintf(slot->message, sizeof slot->message, "the order cannot be expressed for Alpaca (symbol, quantity or price)");
+			atomic_store_explicit(&slot->state, ARK_ORDER_ANSWERED, memory_order_release);
+			atomic_fetch_add(&az.book->answered, 1);
+			return;
+		}
+		snprintf(t->url, sizeof t->url, "%s/v2/orders", az.cfg.base_url);
+		transfer_prepare(t, REQ_POST, "POST");
+		slot->attempts++;
+		atomic_fetch_add(&az.book->posts, 1);
+	}
+	atomic_store_explicit(&slot->state, ARK_ORDER_SENT, memory_order_release);
+	az.in_flight[index] = true;
+	start(t);
+	if (!t->busy) {
+		az.in_flight[index] = false;
+		slot->lookup = 1;   /* unknown whether it left: look first */
+		atomic_store_explicit(&slot->state, ARK_ORDER_QUEUED, memory_order_release);
+	}
+}
+
+static void hand_back(struct ark_order_slot *slot)
+{
+	atomic_store_explicit(&slot->state, ARK_ORDER_ANSWERED, memory_order_release);
+	atomic_fetch_add(&az.book->answered, 1);
+}
+
+/* Ask again later (a lookup, or the same request after a rate limit). */
+static void requeue(struct ark_order_slot *slot, uint64_t not_before_ns)
+{
+	slot->next_request_ns = not_before_ns;
+	atomic_store_explicit(&slot->state, ARK_ORDER_QUEUED, memory_order_release);
+}
+
+static void rate_limited(const struct transfer *t, uint64_t now)
+{
+	uint64_t reset_s, wait_ns = 1000000000ull;   /* no usable header: a second */
+	if (t->reset[0] && ark_alpaca_parse_reset(t->reset, &reset_s) == 0) {
+		uint64_t real = ark_realtime_ns(), reset_ns = reset_s * 1000000000ull;
+		wait_ns = reset_ns > real ? reset_ns - real : 0;
+		if (wait_ns > RATE_LIMIT_MAX_NS)
+			wait_ns = RATE_LIMIT_MAX_NS;
+	}
+	uint64_t until = now + wait_ns;
+	if (until > atomic_load(&az.book->rate_limited_until_ns)) {
+		atomic_store(&az.book->rate_limited_until_ns, until);
+		note("warn", "alpaca rate limit (429): holding every request for %.1f s (X-RateLimit-Reset %s)",
+		     (double)wait_ns / 1e9, t->reset[0] ? t->reset : "absent");
+	}
+}
+
+static void finish_order(struct transfer *t, long status, uint64_t now)
+{
+	char coid[ARK_ALPACA_COID_MAX];
+	struct ark_order_slot *slot = &az.book->slots[t->slot];
+	az.in_flight[t->slot] = false;
+	struct ark_alpaca_order order;
+	uint32_t code;
+	char detail[160];
+	enum ark_alpaca_answer answer = t->truncated ? ARK_ALPACA_MALFORMED
+						     : ark_alpaca_classify(status, t->response, t->response_len, &order, &code,
+									  detail, sizeof detail);
+	if (t->truncated) {
+		code = 0;
+		snprintf(detail, sizeof detail, "an answer longer than %d bytes", RESPONSE_MAX - 1);
+	}
+	atomic_fetch_add(&az.book->answers[answer], 1);
+	bool was_lookup = t->kind == REQ_LOOKUP;
+	switch (answer) {
+	case ARK_ALPACA_ORDER: {
+		uint64_t trace, run;
+		if (ark_alpaca_parse_client_order_id(order.client_order_id, &run, &trace) || trace != slot->client_order_id ||
+		    run != (az.run_id & 0xffffffffffull)) {
+			/* Not this order's answer: unknown, look it up. */
+			note("error", "alpaca answered with client_order_id '%s' for trace %016llx; looking it up",
+			     order.client_order_id, (unsigned long long)slot->client_order_id);
+			slot->lookup = 1;
+			requeue(slot, now + az.cfg.poll_ms * 1000000ull);
+			return;
+		}
+		bool changed = !slot->order_id[0] || strcmp(order.status, slot->venue_status) != 0 ||
+			       order.filled_qty != slot->venue_filled_qty;
+		slot->lookup = 0;
+		slot->failures = 0;
+		slot->answer = ARK_ALPACA_ORDER;
+		slot->http_status = (uint16_t)status;
+		slot->error_code = 0;
+		snprintf(slot->order_id, sizeof slot->order_id, "%s", order.id);
+		snprintf(slot->venue_status, sizeof slot->venue_status, "%.23s", order.status);
+		slot->venue_filled_qty = order.filled_qty;
+		slot->venue_avg_price = order.filled_avg_price;
+		slot->venue_final = order.terminal;
+		slot->message[0] = '\0';
+		if (changed) {
+			hand_back(slot);
+		} else {
+			/* A poll with nothing new: poll again later. */
+			slot->next_request_ns = now + az.cfg.poll_ms * 1000000ull;
+			atomic_store_explicit(&slot->state, ARK_ORDER_OPEN, memory_order_release);
+		}
+		return;
+	}
+	default:
+		break;
+	}
+	slot->http_status = (uint16_t)status;
+	slot->error_code = code;
+	slot->answer = (uint8_t)answer;
+	snprintf(slot->message, sizeof slot->message, "%.95s", detail);
+	switch (answer) {
+	case ARK_ALPACA_DUPLICATE_ID:
+		/* Alpaca has this id already (a resend after a restart): find it. */
+		slot->lookup = 1;
+		requeue(slot, now);
+		return;
+	case ARK_ALPACA_NOT_FOUND:
+		if (!was_lookup || slot->attempts >= az.cfg.max_attempts) {
+			slot->venue_final = 1;
+			snprintf(slot->venue_status, sizeof slot->venue_status, "not_placed");
+			hand_back(slot);
+			return;
+		}
+		/* Alpaca says it has no such order: sending it is safe. */
+		slot->lookup = 0;
+		requeue(slot, now);
+		return;
+	case ARK_ALPACA_RATE_LIMITED:
+		rate_limited(t, now);
+		requeue(slot, atomic_load(&az.book->rate_limited_until_ns));
+		return;
+	case ARK_ALPACA_SERVER_ERROR:
+	case ARK_ALPACA_NETWORK:
+	case ARK_ALPACA_MALFORMED: {
+		/* Unknown whether the order exists: never POST again blindly. */
+		slot->lookup = 1;
+		slot->failures++;
+		uint64_t backoff = az.cfg.poll_ms * 1000000ull * (slot->failures < 6 ? (1u << (slot->failures - 1)) : 32);
+		if (slot->failures == 1 || slot->failures % 10 == 0)
+			note("warn", "order %s: %s (%s) after a %s; looking it up in %.1f s",
+			     coid_text(slot, coid), ark_alpaca_answer_name(answer), detail,
+			     was_lookup ? "lookup" : "POST", (double)backoff / 1e9);
+		requeue(slot, now + backoff);
+		return;
+	}
+	case ARK_ALPACA_UNAUTHORIZED:
+		if (!atomic_exchange(&az.book->execution_stopped, 1))
+			note("error", "alpaca refused the keys (401 %s): execution stopped; orders are refused until Kenny "
+				      "restarts with valid keys", detail);
+		/* the order is refused too */
+		__attribute__((fallthrough));
+	default:
+		/* 403 (buying power, a forbidden order), 422: final. */
+		slot->venue_final = 1;
+		snprintf(slot->venue_status, sizeof slot->venue_status, "refused");
+		hand_back(slot);
+		return;
+	}
+}
+
+static void finish_account(struct transfer *t, long status)
+{
+	az.account_busy = false;
+	struct ark_alpaca_account account;
+	char detail[160], why[160];
+	if (status == 200 && !t->truncated &&
+	    ark_alpaca_parse_account(t->response, t->response_len, &account, detail, sizeof detail) == 0) {
+		publish_buying_power(account.buying_power);
+		if (!ark_alpaca_account_usable(&account, why, sizeof why) &&
+		    !atomic_exchange(&az.book->execution_stopped, 1))
+			note("error", "alpaca account: %s; execution stopped", why);
+		return;
+	}
+	uint32_t code;
+	if (status == 200)
+		snprintf(detail + strlen(detail), sizeof detail - strlen(detail), "%s", t->truncated ? " (truncated)" : "");
+	else
+		ark_alpaca_parse_error(t->response, t->response_len, &code, detail, sizeof detail);
+	if (status == 401 && !atomic_exchange(&az.book->execution_stopped, 1))
+		note("error", "alpaca refused the keys reading the account (401 %s): execution stopped", detail);
+	else
+		note("warn", "alpaca account refresh failed (HTTP %ld%s%s); keeping the last buying power", status,
+		     detail[0] ? ": " : "", detail);
+}
+
+static void request_account(struct transfer *t)
+{
+	snprintf(t->url, sizeof t->url, "%s/v2/account", az.cfg.base_url);
+	transfer_prepare(t, REQ_ACCOUNT, "GET");
+	az.account_busy = true;
+	start(t);
+	if (!t->busy)
+		az.account_busy = false;
+}
+
+static void start_requests(uint64_t now)
+{
+	if (!az.account_busy && now >= az.next_account_ns) {
+		struct transfer *t = free_transfer();
+		if (t) {
+			az.next_account_ns = now + az.cfg.account_refresh_s * 1000000000ull;
+			request_account(t);
+		}
+	}
+	if (now < atomic_load(&az.book->rate_limited_until_ns))
+		return;
+	for (uint32_t i = 0; i < ARK_ORDER_SLOTS; i++) {
+		struct ark_order_slot *slot = &az.book->slots[i];
+		uint32_t st = atomic_load_explicit(&slot->state, memory_order_acquire);
+		if ((st != ARK_ORDER_QUEUED && st != ARK_ORDER_OPEN) || az.in_flight[i])
+			continue;
+		if (slot->next_request_ns > now && !(st == ARK_ORDER_QUEUED && atomic_load_explicit(&az.draining, memory_order_relaxed)))
+			continue;
+		struct transfer *t = free_transfer();
+		if (!t)
+			return;
+		if (st == ARK_ORDER_OPEN)
+			slot->lookup = 1;   /* a poll */
+		request_order(t, i, slot);
+	}
+}
+
+static void *broker_thread(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&az.stop)) {
+		uint64_t now = ark_now_ns();
+		start_requests(now);
+		int running = 0;
+		curl_multi_perform(az.multi, &running);
+		CURLMsg *m;
+		int left;
+		while ((m = curl_multi_info_read(az.multi, &left))) {
+			if (m->msg != CURLMSG_DONE)
+				continue;
+			struct transfer *t;
+			curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&t);
+			long status = 0;
+			if (m->data.result == CURLE_OK)
+				curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &status);
+			curl_multi_remove_handle(az.multi, t->easy);
+			t->busy = false;
+			if (t->kind == REQ_ACCOUNT)
+				finish_account(t, status);
+			else
+				finish_order(t, status, ark_now_ns());
+		}
+		/* Woken by Kenny (curl_multi_wakeup) for a new order; else by the
+		 * network or the next poll. */
+		curl_multi_poll(az.multi, NULL, 0, 50, NULL);
+	}
+	return NULL;
+}
+
+/* ---- Kenny's main thread ---- */
+
+/* GET /v2/account before anything is sent: Kenny does not start against an
+ * account that cannot trade (blocking here is start-up, not the hot path). */
+static int check_account(struct ark_agent_ctx *ctx, struct ark_err *err)
+{
+	struct transfer *t = &az.transfers[0];
+	snprintf(t->url, sizeof t->url, "%s/v2/account", az.cfg.base_url);
+	transfer_prepare(t, REQ_ACCOUNT, "GET");
+	CURLcode rc = curl_easy_perform(t->easy);
+	long status = 0;
+	if (rc == CURLE_OK)
+		curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+	else
+		return ark_err_set(err, -EHOSTUNREACH, "alpaca: GET %s/v2/account failed: %s", az.cfg.base_url,
+				   curl_easy_strerror(rc));
+	char detail[160], why[160];
+	struct ark_alpaca_account account;
+	if (status != 200) {
+		uint32_t code;
+		ark_alpaca_parse_error(t->response, t->response_len, &code, detail, sizeof detail);
+		return ark_err_set(err, status == 401 || status == 403 ? -EACCES : status >= 500 ? -EAGAIN : -EPROTO,
+				   "alpaca: GET /v2/account answered %ld%s%s%s", status, detail[0] ? " (" : "", detail,
+				   status == 401 ? "): check ALPACA_API_KEY and ALPACA_SECRET_KEY" : detail[0] ? ")" : "");
+	}
+	if (t->truncated || ark_alpaca_parse_account(t->response, t->response_len, &account, detail, sizeof detail))
+		return ark_err_set(err, -EPROTO, "alpaca: GET /v2/account: %s", t->truncated ? "answer too long" : detail);
+	if (!ark_alpaca_account_usable(&account, why, sizeof why))
+		return ark_err_set(err, -EPERM, "alpaca: %s: execution stopped, Kenny does not start", why);
+	publish_buying_power(account.buying_power);
+	atomic_store(&az.book->execution_stopped, 0);
+	ark_log(ctx->log, "info", "alpaca account status=%s buying_power=%.2f currency=%s", account.status,
+		account.buying_power, account.currency[0] ? account.currency : "?");
+	return 0;
+}
+
+/* A restarted Kenny: orders caught mid-request are looked up before anything
+ * is POSTed again; a position caught mid-apply is restored and applied again. */
+static void recover_book(struct ark_agent_ctx *ctx)
+{
+	struct ark_kenny_state *s = ctx->state;
+	uint32_t sent = 0, applying = 0, open = 0;
+	for (uint32_t i = 0; i < ARK_ORDER_SLOTS; i++) {
+		struct ark_order_slot *slot = &az.book->slots[i];
+		switch (atomic_load(&slot->state)) {
+		case ARK_ORDER_SENT:
+			slot->lookup = 1;
+			slot->next_request_ns = 0;
+			atomic_store(&slot->state, ARK_ORDER_QUEUED);
+			sent++;
+			break;
+		case ARK_ORDER_APPLYING: {
+			uint32_t id = slot->event.symbol_id < ARK_MAX_SYMBOLS ? slot->event.symbol_id : ARK_MAX_SYMBOLS - 1;
+			s->positions[id] = slot->position_before;
+			atomic_store(&slot->state, ARK_ORDER_ANSWERED);
+			applying++;
+			break;
+		}
+		case ARK_ORDER_OPEN:
+			slot->next_request_ns = 0;
+			open++;
+			break;
+		default:
+			break;
+		}
+	}
+	if (sent || applying || open)
+		ark_log(ctx->log, "warn", "alpaca: after a restart: %u orders to look up before any resend, %u applies redone, "
+			"%u open orders polled", sent, applying, open);
+	az.answered_seen = 0;   /* look at every slot once */
+}
+
+int ark_alpaca_broker_start(struct ark_agent_ctx *ctx, struct ark_err *err)
+{
+	int rc = ark_alpaca_config_from_env(&az.cfg, err);
+	if (rc)
+		return rc;
+	az.book = ark_pipeline_region(&ctx->map, "state.orders", NULL);
+	az.run_id = ctx->pipeline->created_ns / 1000;
+	struct ark_ring *ring = ark_pipeline_region(&ctx->map, "ring.reports", NULL);
+	if (!az.book || !ring)
+		return ark_err_set(err, -EPROTO, "the segment has no order book or report ring");
+	if ((rc = ark_ring_producer_open(&az.reports, ring, &ctx->wait, err)))
+		return rc;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 || !(az.multi = curl_multi_init()))
+		return ark_err_set(err, -ENOMEM, "libcurl: cannot initialise");
+	curl_multi_setopt(az.multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)az.cfg.max_connections);
+	az.transfers = calloc(az.cfg.max_connections, sizeof *az.transfers);
+	if (!az.transfers)
+		return ark_err_set(err, -ENOMEM, "no memory for %u requests", az.cfg.max_connections);
+	for (uint32_t i = 0; i < az.cfg.max_connections; i++)
+		if ((rc = transfer_init(&az.transfers[i], err)))
+			return rc;
+	if ((rc = check_account(ctx, err)))
+		return rc;
+	recover_book(ctx);
+	az.next_account_ns = ark_now_ns() + az.cfg.account_refresh_s * 1000000000ull;
+	atomic_store(&az.stop, false);
+	atomic_store(&az.draining, false);
+	if (pthread_create(&az.thread, NULL, broker_thread, NULL) != 0)
+		return ark_err_set(err, -EAGAIN, "cannot start the broker thread");
+	az.thread_started = true;
+	ark_log(ctx->log, "info", "broker=alpaca base_url=%s time_in_force=%s timeout_ms=%llu poll_ms=%llu", az.cfg.base_url,
+		az.cfg.time_in_force, (unsigned long long)az.cfg.timeout_ms, (unsigned long long)az.cfg.poll_ms);
+	return 0;
+}
+
+static void refuse(struct ark_agent_ctx *ctx, struct ark_event *e, const char *why)
+{
+	e->exec_status = ARK_EXEC_REJECTED;
+	atomic_fetch_add(&az.book->refused_locally, 1);
+	ark_control_add(&ctx->control->errors, 1);
+	ark_log(ctx->log, "warn", "order not sent trace=%016llx symbol=%s: %s", (unsigned long long)e->trace_id,
+		e->symbol, why);
+}
+
+void ark_alpaca_broker_submit(struct ark_agent_ctx *ctx, struct ark_event *e)
+{
+	struct ark_kenny_state *s = ctx->state;
+	struct ark_order_slot *slot = &az.book->slots[e->seq & (ARK_ORDER_SLOTS - 1)];
+	uint32_t st = atomic_load_explicit(&slot->state, memory_order_acquire);
+	if (st != ARK_ORDER_FREE && slot->client_order_id == e->client_order_id) {
+		/* Re-delivered after a restart: this order is already in hand. */
+		e->exec_status = ARK_EXEC_SUBMITTED;
+		e->flags |= ARK_EVENT_REPLAYED;
+		ark_undo_save(ctx, &s->duplicates, sizeof s->duplicates);
+		s->duplicates++;
+		return;
+	}
+	if (atomic_load(&az.book->execution_stopped)) {
+		refuse(ctx, e, "execution is stopped (see the alpaca lines above)");
+		return;
+	}
+	if (st != ARK_ORDER_FREE && st != ARK_ORDER_DONE) {
+		refuse(ctx, e, "the order book is full: 4096 orders are still working at the broker");
+		return;
+	}
+	/* Everything but the state, which the broker thread reads (it skips
+	 * a FREE or DONE slot) and which hands the slot over last. */
+	memset(&slot->attempts, 0, offsetof(struct ark_order_slot, event) - offsetof(struct ark_order_slot, attempts));
+	slot->client_order_id = e->client_order_id;
+	e->exec_status = ARK_EXEC_SUBMITTED;
+	slot->event = *e;
+	atomic_store_explicit(&slot->state, ARK_ORDER_QUEUED, memory_order_release);
+	atomic_fetch_add(&az.book->submitted, 1);
+	ark_undo_save(ctx, &s->orders, sizeof s->orders);
+	s->orders++;
+	curl_multi_wakeup(az.multi);
+}
+
+/* Apply one answered order to Kenny's position and publish its report.
+ * false: no room on the report ring yet (tried again at the next poll). */
+static bool apply_answer(struct ark_agent_ctx *ctx, struct ark_order_slot *slot, uint64_t now)
+{
+	char coid[ARK_ALPACA_COID_MAX];
+	struct ark_kenny_state *s = ctx->state;
+	uint32_t room;
+	if (ark_ring_reserve(&az.reports, 1, 0, &room) != 0)
+		return false;
+	struct ark_event *r = ark_ring_slot(&az.reports, 0);
+	uint32_t id = slot->event.symbol_id < ARK_MAX_SYMBOLS ? slot->event.symbol_id : ARK_MAX_SYMBOLS - 1;
+	struct ark_kenny_position *pos = &s->positions[id];
+	double delta = slot->venue_filled_qty - slot->applied_qty;
+	if (delta > 1e-9) {
+		double price = (slot->venue_filled_qty * slot->venue_avg_price - slot->applied_qty * slot->applied_avg_price) / delta;
+		if (!(price > 0) || !isfinite(price))
+			price = slot->venue_avg_price;
+		slot->position_before = *pos;
+		atomic_store_explicit(&slot->state, ARK_ORDER_APPLYING, memory_order_release);
+		double before = pos->realized_pnl;
+		ark_kenny_apply_fill(pos, slot->event.side == ARK_SIDE_BUY ? delta : -delta, price);
+		s->fills++;
+		s->realized_pnl += pos->realized_pnl - before;
+		slot->applied_qty = slot->venue_filled_qty;
+		slot->applied_avg_price = slot->venue_avg_price;
+		ark_control_add(&ctx->pipeline->counters.fills, 1);
+	}
+	*r = slot->event;
+	r->flags |= ARK_EVENT_EXEC_REPORT | (slot->venue_final ? ARK_EVENT_ORDER_FINAL : 0);
+	r->exec_status = slot->venue_filled_qty > 0 ? ARK_EXEC_FILLED
+			 : slot->venue_final         ? ARK_EXEC_REJECTED
+						     : ARK_EXEC_ACCEPTED;
+	r->filled_quantity = slot->venue_filled_qty;
+	r->fill_price = slot->venue_avg_price;
+	r->position_after = pos->quantity;
+	r->realized_pnl_after = pos->realized_pnl;
+	r->broker_http_status = slot->http_status;
+	r->broker_error_code = slot->error_code;
+	ark_ring_commit(&az.reports, 1);
+	atomic_fetch_add(&az.book->reports, 1);
+	bool failed = r->exec_status == ARK_EXEC_REJECTED;
+	if (failed)
+		ark_control_add(&ctx->control->errors, 1);   /* counts toward Kenny's failure rate */
+	ark_log(ctx->log, failed ? "warn" : "info",
+		"order %s %s symbol=%s side=%s qty=%g limit=%g status=%s filled=%g avg_price=%g http=%u "
+		"answer=%s order_id=%s",
+		coid_text(slot, coid), ark_exec_status_name((enum ark_exec_status)r->exec_status),
+		r->symbol, ark_side_name((enum ark_side)r->side), r->quantity, r->limit_price, slot->venue_status,
+		slot->venue_filled_qty, slot->venue_avg_price, slot->http_status,
+		ark_alpaca_answer_name((enum ark_alpaca_answer)slot->answer), slot->order_id[0] ? slot->order_id : "-");
+	if (slot->message[0])
+		ark_log(ctx->log, failed ? "warn" : "info", "order %s broker said: %s (code %u)",
+			coid_text(slot, coid), slot->message, slot->error_code);
+	if (slot->venue_final) {
+		atomic_store_explicit(&slot->state, ARK_ORDER_DONE, memory_order_release);
+	} else {
+		slot->next_request_ns = now + az.cfg.poll_ms * 1000000ull;
+		atomic_store_explicit(&slot->state, ARK_ORDER_OPEN, memory_order_release);
+		curl_multi_wakeup(az.multi);
+	}
+	return true;
+}
+
+void ark_alpaca_broker_poll(struct ark_agent_ctx *ctx, uint64_t now_ns)
+{
+	if (atomic_load_explicit(&az.notes_head, memory_order_relaxed) !=
+	    atomic_load_explicit(&az.notes_tail, memory_order_relaxed))
+		drain_notes(ctx);
+	uint64_t answered = atomic_load_explicit(&az.book->answered, memory_order_acquire);
+	if (answered == az.answered_seen)
+		return;
+	bool all = true;
+	for (uint32_t i = 0; i < ARK_ORDER_SLOTS; i++) {
+		struct ark_order_slot *slot = &az.book->slots[i];
+		if (atomic_load_explicit(&slot->state, memory_order_acquire) == ARK_ORDER_ANSWERED &&
+		    !apply_answer(ctx, slot, now_ns)) {
+			all = false;   /* the report ring is full: Aletheia is behind */
+			break;
+		}
+	}
+	if (all)
+		az.answered_seen = answered;
+}
+
+/* Orders with a request pending or an answer to apply. */
+static uint32_t unsettled(void)
+{
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < ARK_ORDER_SLOTS; i++) {
+		uint32_t st = atomic_load_explicit(&az.book->slots[i].state, memory_order_acquire);
+		n += st == ARK_ORDER_QUEUED || st == ARK_ORDER_SENT || st == ARK_ORDER_ANSWERED;
+	}
+	return n;
+}
+
+/* The whole pipeline stops and no Kenny follows on this segment: an order
+ * never sent is reported as refused here; one whose fate Alpaca has not told
+ * stays "submitted" in the record and is named in the log for the operator. */
+static void settle_at_shutdown(struct ark_agent_ctx *ctx)
+{
+	char coid[ARK_ALPACA_COID_MAX];
+	uint32_t not_sent = 0, unknown = 0;
+	for (uint32_t i = 0; i < ARK_ORDER_SLOTS; i++) {
+		struct ark_order_slot *slot = &az.book->slots[i];
+		uint32_t st = atomic_load(&slot->state);
+		if (st == ARK_ORDER_QUEUED && slot->attempts == 0 && !slot->lookup) {
+			slot->venue_final = 1;
+			snprintf(slot->venue_status, sizeof slot->venue_status, "not_sent");
+			snprintf(slot->message, sizeof slot->message, "ARK stopped before the order could be sent");
+			atomic_store(&slot->state, ARK_ORDER_ANSWERED);
+			not_sent++;
+		} else if (st == ARK_ORDER_QUEUED || st == ARK_ORDER_SENT) {
+			ark_log(ctx->log, "error", "order %s: ARK stopped before Alpaca said whether it exists "
+				"(last answer %s); check it at the venue", coid_text(slot, coid),
+				ark_alpaca_answer_name((enum ark_alpaca_answer)slot->answer));
+			unknown++;
+		}
+	}
+	az.answered_seen = 0;
+	for (uint32_t i = 0; i < ARK_ORDER_SLOTS; i++) {
+		struct ark_order_slot *slot = &az.book->slots[i];
+		if (atomic_load(&slot->state) == ARK_ORDER_ANSWERED)
+			while (!apply_answer(ctx, slot, ark_now_ns())) {
+				/* Aletheia waits for Kenny while the pipeline stops: room comes. */
+				atomic_store_explicit(&ctx->control->heartbeat_ns, ark_now_ns(), memory_order_relaxed);
+				struct timespec ts = {0, 1000 * 1000};
+				nanosleep(&ts, NULL);
+			}
+	}
+	ark_log(ctx->log, unknown ? "error" : "warn", "alpaca: stopping: %u orders never sent (reported refused), %u "
+		"of unknown fate", not_sent, unknown);
+}
+
+void ark_alpaca_broker_stop(struct ark_agent_ctx *ctx)
+{
+	if (!az.thread_started)
+		return;
+	/* Finish what is in flight so its reports reach Aletheia; orders still
+	 * open at Alpaca are polled by the next Kenny. */
+	atomic_store(&az.draining, true);
+	curl_multi_wakeup(az.multi);
+	uint64_t window = (2 * az.cfg.timeout_ms + 1000) * 1000000ull, deadline = ark_now_ns() + window;
+	uint32_t left;
+	while ((left = unsettled()) && ark_now_ns() < deadline) {
+		/* A rate limit holds everything until its reset: the window starts then. */
+		uint64_t held = atomic_load(&az.book->rate_limited_until_ns);
+		if (held + window > deadline)
+			deadline = held + window;
+		atomic_store_explicit(&ctx->control->heartbeat_ns, ark_now_ns(), memory_order_relaxed);
+		ark_alpaca_broker_poll(ctx, ark_now_ns());
+		struct timespec ts = {0, 5 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	atomic_store(&az.stop, true);
+	curl_multi_wakeup(az.multi);
+	pthread_join(az.thread, NULL);
+	az.thread_started = false;
+	ark_alpaca_broker_poll(ctx, ark_now_ns());
+	drain_notes(ctx);
+	if (left && atomic_load(&ctx->pipeline->stop))
+		settle_at_shutdown(ctx);
+	else if (left)
+		ark_log(ctx->log, "warn", "alpaca: stopping with %u orders unsettled; the next Kenny looks them up", left);
+	ark_log(ctx->log, "info", "alpaca: submitted=%llu posts=%llu lookups=%llu reports=%llu refused_locally=%llu",
+		(unsigned long long)atomic_load(&az.book->submitted), (unsigned long long)atomic_load(&az.book->posts),
+		(unsigned long long)atomic_load(&az.book->lookups), (unsigned long long)atomic_load(&az.book->reports),
+		(unsigned long long)atomic_load(&az.book->refused_locally));
+	for (uint32_t i = 0; i < az.cfg.max_connections; i++) {
+		if (az.transfers[i].busy)
+			curl_multi_remove_handle(az.multi, az.transfers[i].easy);
+		curl_easy_cleanup(az.transfers[i].easy);
+		curl_slist_free_all(az.transfers[i].headers);
+	}
+	free(az.transfers);
+	az.transfers = NULL;
+	curl_multi_cleanup(az.multi);
+	az.multi = NULL;
+	ark_ring_producer_close(&az.reports);
+}
+

@@ -1,0 +1,376 @@
+/* alpaca/order.c — Alpaca's settings, the order body Kenny sends, and every
+ * answer read (see alpaca.h). The bodies are the server's: every length is
+ * checked, nothing is a number until it parses as one, and a 200 that is not
+ * an order object is malformed rather than guessed at. */
+#include "alpaca/alpaca.h"
+
+#define JSMN_STATIC
+#define JSMN_PARENT_LINKS
+#include <jsmn.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_TOKENS 512
+
+static int copy_secret(const char *name, char *out, size_t cap, struct ark_err *err)
+{
+	const char *v = getenv(name);
+	if (!v || !*v)
+		return ark_err_set(err, -EINVAL, "%s is required with ARK_BROKER=alpaca", name);
+	if (strlen(v) >= cap)
+		return ark_err_set(err, -EINVAL, "%s is longer than %zu characters", name, cap - 1);
+	for (const char *p = v; *p; p++)
+		if (*p <= 0x20 || *p >= 0x7f)
+			return ark_err_set(err, -EINVAL, "%s holds a space or a character that cannot go in an HTTP header",
+					   name);
+	snprintf(out, cap, "%s", v);
+	return 0;
+}
+
+int ark_alpaca_config_from_env(struct ark_alpaca_config *c, struct ark_err *err)
+{
+	memset(c, 0, sizeof *c);
+	int rc = copy_secret("ALPACA_API_KEY", c->key_id, sizeof c->key_id, err);
+	if (!rc)
+		rc = copy_secret("ALPACA_SECRET_KEY", c->secret_key, sizeof c->secret_key, err);
+	if (rc)
+		return rc;
+	const char *base = getenv("ALPACA_BASE_URL");
+	if (!base || !*base)
+		base = "https://paper-api.alpaca.markets";
+	if (strncmp(base, "https://", 8) != 0 && strncmp(base, "http://", 7) != 0)
+		return ark_err_set(err, -EINVAL, "ALPACA_BASE_URL must start with https:// or http://, got '%.64s'", base);
+	if (strlen(base) >= sizeof c->base_url - 1 || strpbrk(base, " ?#\"'\\"))
+		return ark_err_set(err, -EINVAL, "ALPACA_BASE_URL is too long or holds a space, '?', '#' or a quote");
+	snprintf(c->base_url, sizeof c->base_url, "%s", base);
+	size_t bl = strlen(c->base_url);
+	while (bl > 8 && c->base_url[bl - 1] == '/')
+		c->base_url[--bl] = '\0';
+	if (bl >= 3 && strcmp(c->base_url + bl - 3, "/v2") == 0)
+		return ark_err_set(err, -EINVAL, "ALPACA_BASE_URL is the server, without /v2 (got '%s')", c->base_url);
+	const char *tif = getenv("ALPACA_TIME_IN_FORCE");
+	if (!tif || !*tif)
+		tif = "day";
+	if (strcmp(tif, "day") && strcmp(tif, "gtc") && strcmp(tif, "ioc") && strcmp(tif, "fok"))
+		return ark_err_set(err, -EINVAL, "ALPACA_TIME_IN_FORCE: expected day, gtc, ioc or fok, got '%.16s'", tif);
+	snprintf(c->time_in_force, sizeof c->time_in_force, "%s", tif);
+	uint64_t attempts, connections;
+	if ((rc = ark_env_u64("ALPACA_TIMEOUT_MS", 5000, 100, 60000, &c->timeout_ms, err)) ||
+	    (rc = ark_env_u64("ALPACA_POLL_MS", 1000, 100, 3600 * 1000, &c->poll_ms, err)) ||
+	    (rc = ark_env_u64("ALPACA_ACCOUNT_REFRESH_S", 60, 1, 86400, &c->account_refresh_s, err)) ||
+	    (rc = ark_env_u64("ALPACA_MAX_ATTEMPTS", 3, 1, 10, &attempts, err)) ||
+	    (rc = ark_env_u64("ALPACA_MAX_CONNECTIONS", 8, 1, 64, &connections, err)))
+		return rc;
+	c->max_attempts = (uint32_t)attempts;
+	c->max_connections = (uint32_t)connections;
+	return 0;
+}
+
+void ark_alpaca_client_order_id(uint64_t run_id, uint64_t trace_id, char out[ARK_ALPACA_COID_MAX])
+{
+	snprintf(out, ARK_ALPACA_COID_MAX, "ark-%010llx-%016llx", (unsigned long long)(run_id & 0xffffffffffull),
+		 (unsigned long long)trace_id);
+}
+
+static int parse_hex(const char *text, size_t digits, uint64_t *out)
+{
+	uint64_t v = 0;
+	for (size_t i = 0; i < digits; i++) {
+		char ch = text[i];
+		int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+		if (d < 0)
+			return -1;
+		v = v << 4 | (uint64_t)d;
+	}
+	*out = v;
+	return 0;
+}
+
+int ark_alpaca_parse_client_order_id(const char *text, uint64_t *run_id, uint64_t *trace_id)
+{
+	if (strlen(text) != 31 || strncmp(text, "ark-", 4) != 0 || text[14] != '-')
+		return -1;
+	return parse_hex(text + 4, 10, run_id) || parse_hex(text + 15, 16, trace_id) ? -1 : 0;
+}
+
+int ark_alpaca_order_body(char *out, size_t cap, const char *symbol, const char *side, double quantity,
+			  double limit_price, const char *time_in_force, const char *client_order_id)
+{
+	if (!(quantity > 0) || !isfinite(quantity) || !(limit_price > 0) || !isfinite(limit_price) || !*symbol)
+		return -1;
+	for (const char *p = symbol; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '.' && *p != '/' && *p != '-')
+			return -1;
+	/* Alpaca takes prices to the cent at $1 and above, to 1/100 of a cent below. */
+	int price_digits = limit_price >= 1 ? 2 : 4;
+	int n = snprintf(out, cap,
+			 "{\"symbol\":\"%s\",\"qty\":\"%.9g\",\"side\":\"%s\",\"type\":\"limit\","
+			 "\"time_in_force\":\"%s\",\"limit_price\":\"%.*f\",\"client_order_id\":\"%s\"}",
+			 symbol, quantity, side, time_in_force, price_digits, limit_price, client_order_id);
+	return n > 0 && (size_t)n < cap ? n : -1;
+}
+
+/* ---- reading JSON ---- */
+
+static bool key_is(const char *js, const jsmntok_t *t, const char *key)
+{
+	size_t n = strlen(key);
+	return t->type == JSMN_STRING && (size_t)(t->end - t->start) == n && memcmp(js + t->start, key, n) == 0;
+}
+
+/* The value token of `key` in the object at index `object`, or -1. */
+static int member(const char *js, const jsmntok_t *tok, int ntok, int object, const char *key)
+{
+	for (int i = object + 1; i + 1 < ntok; i++)
+		if (tok[i].parent == object && key_is(js, &tok[i], key))
+			return i + 1;
+	return -1;
+}
+
+static int string_member(const char *js, const jsmntok_t *tok, int ntok, int object, const char *key, char *out,
+			 size_t cap)
+{
+	int v = member(js, tok, ntok, object, key);
+	if (v < 0 || tok[v].type != JSMN_STRING)
+		return -1;
+	size_t n = (size_t)(tok[v].end - tok[v].start);
+	if (n >= cap)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		char ch = js[tok[v].start + i];
+		if (ch < 0x20 || ch >= 0x7f || ch == '\\')
+			return -1;
+		out[i] = ch;
+	}
+	out[n] = '\0';
+	return 0;
+}
+
+/* A decimal in a string ("12.5"), as Alpaca sends amounts; null reads as 0
+ * when allowed. */
+static int number_member(const char *js, const jsmntok_t *tok, int ntok, int object, const char *key,
+			 bool null_is_zero, double *out)
+{
+	int v = member(js, tok, ntok, object, key);
+	if (v < 0)
+		return -1;
+	size_t n = (size_t)(tok[v].end - tok[v].start);
+	if (tok[v].type == JSMN_PRIMITIVE && n == 4 && memcmp(js + tok[v].start, "null", 4) == 0 && null_is_zero) {
+		*out = 0;
+		return 0;
+	}
+	char text[48];
+	if ((tok[v].type != JSMN_STRING && tok[v].type != JSMN_PRIMITIVE) || n == 0 || n >= sizeof text)
+		return -1;
+	memcpy(text, js + tok[v].start, n);
+	text[n] = '\0';
+	char *end;
+	errno = 0;
+	double d = strtod(text, &end);
+	if (*end || errno || !isfinite(d) || end == text || isspace((unsigned char)text[0]))
+		return -1;
+	*out = d;
+	return 0;
+}
+
+static int bool_member(const char *js, const jsmntok_t *tok, int ntok, int object, const char *key, bool *out)
+{
+	int v = member(js, tok, ntok, object, key);
+	if (v < 0 || tok[v].type != JSMN_PRIMITIVE)
+		return -1;
+	size_t n = (size_t)(tok[v].end - tok[v].start);
+	if (n == 4 && memcmp(js + tok[v].start, "true", 4) == 0)
+		*out = true;
+	else if (n == 5 && memcmp(js + tok[v].start, "false", 5) == 0)
+		*out = false;
+	else
+		return -1;
+	return 0;
+}
+
+/* The body as one JSON object: the token count, or -1 with detail set. */
+static int parse_object(const char *body, size_t len, jsmntok_t *tok, char *detail, size_t detail_len)
+{
+	jsmn_parser p;
+	jsmn_init(&p);
+	int ntok = jsmn_parse(&p, body, len, tok, MAX_TOKENS);
+	if (ntok < 1 || tok[0].type != JSMN_OBJECT) {
+		snprintf(detail, detail_len, "the body is not a JSON object (%zu bytes)", len);
+		return -1;
+	}
+	return ntok;
+}
+
+static bool status_terminal(const char *status)
+{
+	static const char *const terminal[] = {"filled", "canceled", "expired", "rejected", "replaced"};
+	for (size_t i = 0; i < sizeof terminal / sizeof *terminal; i++)
+		if (strcmp(status, terminal[i]) == 0)
+			return true;
+	return false;
+}
+
+int ark_alpaca_parse_order(const char *body, size_t len, struct ark_alpaca_order *o, char *detail, size_t detail_len)
+{
+	static __thread jsmntok_t tok[MAX_TOKENS];
+	memset(o, 0, sizeof *o);
+	detail[0] = '\0';
+	int ntok = parse_object(body, len, tok, detail, detail_len);
+	if (ntok < 0)
+		return -1;
+	const char *missing = NULL;
+	if (string_member(body, tok, ntok, 0, "id", o->id, sizeof o->id))
+		missing = "id";
+	else if (string_member(body, tok, ntok, 0, "client_order_id", o->client_order_id, sizeof o->client_order_id))
+		missing = "client_order_id";
+	else if (string_member(body, tok, ntok, 0, "status", o->status, sizeof o->status))
+		missing = "status";
+	else if (number_member(body, tok, ntok, 0, "filled_qty", false, &o->filled_qty) || o->filled_qty < 0)
+		missing = "filled_qty";
+	else if (number_member(body, tok, ntok, 0, "filled_avg_price", true, &o->filled_avg_price) ||
+		 o->filled_avg_price < 0 || (o->filled_qty > 0 && !(o->filled_avg_price > 0)))
+		missing = "filled_avg_price";
+	if (missing) {
+		snprintf(detail, detail_len, "an order without a valid \"%s\"", missing);
+		return -1;
+	}
+	(void)string_member(body, tok, ntok, 0, "symbol", o->symbol, sizeof o->symbol);
+	if (number_member(body, tok, ntok, 0, "qty", true, &o->qty))
+		o->qty = 0;   /* notional orders have no qty; ours always do, but a reader need not */
+	o->terminal = status_terminal(o->status);
+	return 0;
+}
+
+int ark_alpaca_parse_account(const char *body, size_t len, struct ark_alpaca_account *a, char *detail,
+			     size_t detail_len)
+{
+	static __thread jsmntok_t tok[MAX_TOKENS];
+	memset(a, 0, sizeof *a);
+	detail[0] = '\0';
+	int ntok = parse_object(body, len, tok, detail, detail_len);
+	if (ntok < 0)
+		return -1;
+	const char *missing = NULL;
+	if (string_member(body, tok, ntok, 0, "status", a->status, sizeof a->status))
+		missing = "status";
+	else if (number_member(body, tok, ntok, 0, "buying_power", false, &a->buying_power) || a->buying_power < 0)
+		missing = "buying_power";
+	else if (bool_member(body, tok, ntok, 0, "trading_blocked", &a->trading_blocked))
+		missing = "trading_blocked";
+	else if (bool_member(body, tok, ntok, 0, "account_blocked", &a->account_blocked))
+		missing = "account_blocked";
+	if (missing) {
+		snprintf(detail, detail_len, "an account without a valid \"%s\"", missing);
+		return -1;
+	}
+	(void)bool_member(body, tok, ntok, 0, "trade_suspended_by_user", &a->trade_suspended_by_user);
+	(void)string_member(body, tok, ntok, 0, "currency", a->currency, sizeof a->currency);
+	(void)number_member(body, tok, ntok, 0, "cash", false, &a->cash);
+	return 0;
+}
+
+bool ark_alpaca_account_usable(const struct ark_alpaca_account *a, char *why, size_t why_len)
+{
+	if (strcmp(a->status, "ACTIVE") != 0)
+		snprintf(why, why_len, "the account's status is %s, not ACTIVE", a->status);
+	else if (a->account_blocked)
+		snprintf(why, why_len, "the account is blocked (account_blocked)");
+	else if (a->trading_blocked)
+		snprintf(why, why_len, "trading is blocked on the account (trading_blocked)");
+	else if (a->trade_suspended_by_user)
+		snprintf(why, why_len, "trading is suspended by the account's owner (trade_suspended_by_user)");
+	else {
+		why[0] = '\0';
+		return true;
+	}
+	return false;
+}
+
+/* The server's words for a log line: printable ASCII only, shortened. */
+static void words(const char *s, size_t n, char *out, size_t cap)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < n && o + 1 < cap && o < 160; i++)
+		out[o++] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
+	out[o] = '\0';
+}
+
+void ark_alpaca_parse_error(const char *body, size_t len, uint32_t *code, char *message, size_t message_len)
+{
+	static __thread jsmntok_t tok[MAX_TOKENS];
+	*code = 0;
+	message[0] = '\0';
+	char detail[64];
+	int ntok = parse_object(body, len, tok, detail, sizeof detail);
+	if (ntok < 0) {
+		words(body, len, message, message_len);   /* a proxy's HTML page, say */
+		return;
+	}
+	double c;
+	if (!number_member(body, tok, ntok, 0, "code", false, &c) && c >= 0 && c <= UINT32_MAX)
+		*code = (uint32_t)c;
+	int v = member(body, tok, ntok, 0, "message");
+	if (v >= 0 && tok[v].type == JSMN_STRING)
+		words(body + tok[v].start, (size_t)(tok[v].end - tok[v].start), message, message_len);
+}
+
+static const char *const answer_names[ARK_ALPACA_ANSWER_COUNT] = {
+	"order", "unauthorized", "forbidden", "duplicate_client_order_id", "unprocessable",
+	"not_found", "rate_limited", "server_error", "network", "malformed"};
+
+const char *ark_alpaca_answer_name(enum ark_alpaca_answer answer)
+{
+	return (unsigned)answer < ARK_ALPACA_ANSWER_COUNT ? answer_names[answer] : "unknown";
+}
+
+enum ark_alpaca_answer ark_alpaca_classify(long status, const char *body, size_t len, struct ark_alpaca_order *order,
+					   uint32_t *code, char *detail, size_t detail_len)
+{
+	*code = 0;
+	detail[0] = '\0';
+	if (status == 0) {
+		snprintf(detail, detail_len, "no answer");
+		return ARK_ALPACA_NETWORK;
+	}
+	if (status == 200 || status == 201) {
+		struct ark_alpaca_order scratch;
+		if (ark_alpaca_parse_order(body, len, order ? order : &scratch, detail, detail_len))
+			return ARK_ALPACA_MALFORMED;
+		return ARK_ALPACA_ORDER;
+	}
+	ark_alpaca_parse_error(body, len, code, detail, detail_len);
+	if (!detail[0])
+		snprintf(detail, detail_len, "HTTP status %ld", status);
+	switch (status) {
+	case 401: return ARK_ALPACA_UNAUTHORIZED;
+	case 403: return ARK_ALPACA_FORBIDDEN;
+	case 404: return ARK_ALPACA_NOT_FOUND;
+	case 422:
+		/* Alpaca's words for an id it already has (code 40010001 is
+		 * shared with other 422s, so the message decides). */
+		return strstr(detail, "client_order_id must be unique") ? ARK_ALPACA_DUPLICATE_ID : ARK_ALPACA_UNPROCESSABLE;
+	case 429: return ARK_ALPACA_RATE_LIMITED;
+	default: return status >= 500 && status <= 599 ? ARK_ALPACA_SERVER_ERROR : ARK_ALPACA_MALFORMED;
+	}
+}
+
+int ark_alpaca_parse_reset(const char *value, uint64_t *unix_seconds)
+{
+	while (*value == ' ' || *value == '\t')
+		value++;
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(value, &end, 10);
+	while (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n')
+		end++;
+	/* Between 2001 and 2286: anything else is not a Unix time in seconds. */
+	if (end == value || *end || errno || v < 1000000000ull || v > 9999999999ull)
+		return -1;
+	*unix_seconds = v;
+	return 0;
+}
