@@ -675,10 +675,10 @@ int ark_aletheia_main(struct ark_agent_ctx *ctx)
 		ark_journal_written_position(al.journal, &s->journal_position);
 		uint32_t released = n ? release_written(&al, n) : 0;
 		if (n && !released) {
-			/* Waiting for the kernel to take a write: do not spin against
-			 * the io_uring worker on a machine with few cores. */
-			struct timespec pause = {0, 10000};
-			nanosleep(&pause, NULL);
+			/* Waiting for the kernel to take a write: sleep on its
+			 * completion rather than spin (or poll with short sleeps)
+			 * against the io_uring worker on a machine with few cores. */
+			ark_journal_wait(al.journal, 1000 * 1000);
 		}
 		if (al.reports_open)
 			take_reports(&al);

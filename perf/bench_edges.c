@@ -31,7 +31,7 @@ static void usage(FILE *out)
 		     "The mirror's XADDs per second (a journal of a real run backfilled into a private\n"
 		     "redis-server on loopback) against redis-benchmark -P 64 XADD of the same fields on\n"
 		     "the same server, alternately; then the ingest API of a running pipeline under h2load:\n"
-		     "signals accepted per second over HTTP/1.1 keep-alive (16 connections) and HTTP/2 over\n"
+		     "signals accepted per second over HTTP/1.1 keep-alive (64 connections) and HTTP/2 over\n"
 		     "TLS (4 connections x 16 streams), single signals and batches of 100. Medians of --runs\n"
 		     "(default 3).\n\n"
 		     "  --events-seconds S   how long the unpaced run that fills the journal lasts (default 1)\n"
@@ -263,7 +263,7 @@ static int h2load_eps(const struct api_run *r, bool tls, bool h1, const char *bo
 	if (h1)
 		argv[n++] = "--h1";
 	argv[n++] = "-c";
-	argv[n++] = h1 ? "16" : "4";   /* HTTP/1.1: one request in flight per connection */
+	argv[n++] = h1 ? "64" : "4";   /* HTTP/1.1: one request in flight per connection */
 	argv[n++] = "-m";
 	argv[n++] = h1 ? "1" : "16";
 	argv[n++] = "-D";

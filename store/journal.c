@@ -542,6 +542,22 @@ int ark_journal_poll(struct ark_journal *j, struct ark_err *err)
 	return j->failed ? failed_err(j, err) : 0;
 }
 
+void ark_journal_wait(struct ark_journal *j, uint64_t timeout_ns)
+{
+	if (j->failed)
+		return;
+	if (anything_inflight(j)) {
+		ark_jio_wait(&j->io, timeout_ns);
+		return;
+	}
+	uint64_t now = ark_now_ns(), due = ark_journal_next_deadline_ns(j);
+	if (due <= now)
+		return;
+	uint64_t ns = due - now < timeout_ns ? due - now : timeout_ns;
+	struct timespec ts = {(time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull)};
+	nanosleep(&ts, NULL);
+}
+
 uint64_t ark_journal_next_deadline_ns(const struct ark_journal *j)
 {
 	bool pending = j->last_seq > j->written_seq || anything_inflight(j) ||

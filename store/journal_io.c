@@ -164,6 +164,15 @@ int ark_jio_submit(struct ark_jio *io)
 	return 0;
 }
 
+void ark_jio_wait(struct ark_jio *io, uint64_t timeout_ns)
+{
+	if (!io->uring)
+		return;
+	struct __kernel_timespec ts = {(long long)(timeout_ns / 1000000000ull), (long long)(timeout_ns % 1000000000ull)};
+	struct io_uring_cqe *cqe;
+	(void)io_uring_wait_cqe_timeout(&io->ring, &cqe, &ts);   /* seen by the next reap */
+}
+
 int ark_jio_reap(struct ark_jio *io, struct ark_jio_done *out, int max, bool wait)
 {
 	if (!io->uring) {

@@ -42,5 +42,8 @@ int ark_jio_fsync(struct ark_jio *io, int fd, bool datasync, uint64_t tag, bool 
 int ark_jio_submit(struct ark_jio *io);
 /* Up to max completions; wait blocks until at least one (when any is pending). */
 int ark_jio_reap(struct ark_jio *io, struct ark_jio_done *out, int max, bool wait);
+/* Block until a completion is there to reap or timeout_ns passed (io_uring;
+ * the fallback completes everything at once and returns at once). */
+void ark_jio_wait(struct ark_jio *io, uint64_t timeout_ns);
 
 #endif /* ARK_STORE_JOURNAL_IO_H */

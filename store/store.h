@@ -221,6 +221,10 @@ int ark_journal_flush(struct ark_journal *journal, struct ark_err *err);
  * partly filled buffer, retention). Never waits. Call it from the idle loop;
  * ark_journal_next_deadline_ns says when it is next needed. */
 int ark_journal_poll(struct ark_journal *journal, struct ark_err *err);
+/* Sleep until a write or sync in flight completes, or poll is next due, or
+ * timeout_ns passed: what a caller waiting for written_seq does instead of
+ * spinning (then it calls poll). */
+void ark_journal_wait(struct ark_journal *journal, uint64_t timeout_ns);
 /* CLOCK_MONOTONIC ns when poll is next due, UINT64_MAX if nothing pending. */
 uint64_t ark_journal_next_deadline_ns(const struct ark_journal *journal);
 /* Write everything appended and fdatasync it, waiting until it is durable
