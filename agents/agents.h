@@ -279,5 +279,7 @@ int ark_source_alpha_vantage_run(const char *instance, int source);
 /* The default Graveyard rules shipped with ARK (deploy/graveyard.rules),
  * installed read-only by `ark run` when none is installed yet. */
 int ark_pipeline_install_rules(const char *installed_path, struct ark_err *err);
+/* The embedded default rules (what install_rules writes). */
+const unsigned char *ark_pipeline_default_rules(size_t *length);
 
 #endif /* ARK_AGENTS_H */

@@ -14,6 +14,12 @@
 extern const unsigned char ark_default_rules[];
 extern const unsigned int ark_default_rules_length;
 
+const unsigned char *ark_pipeline_default_rules(size_t *length)
+{
+	*length = ark_default_rules_length;
+	return ark_default_rules;
+}
+
 int ark_pipeline_install_rules(const char *installed_path, struct ark_err *err)
 {
 	char tmp[ARK_GRAVEYARD_PATH_MAX + 32];

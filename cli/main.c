@@ -1,6 +1,8 @@
-/* cli/main.c — the `ark` executable: finds the subcommand and runs it.
- * Unknown commands and options end with a message naming them and exit 2. */
+/* cli/main.c — the `ark` executable: loads the env file, finds the
+ * subcommand and runs it. Unknown commands and options, and an env file
+ * that cannot be read, end with a message naming them and exit 2. */
 #include "cli/command.h"
+#include "ops/ops.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,9 +60,23 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	for (int i = 0; i < command_count; i++)
-		if (strcmp(argv[1], commands[i]->name) == 0)
-			return commands[i]->main(argc - 1, argv + 1);
+	for (int i = 0; i < command_count; i++) {
+		if (strcmp(argv[1], commands[i]->name) != 0)
+			continue;
+		/* --env-file F (or $ARK_ENV_FILE, or .env.production when
+		 * ARK_ENV=prod) for every command; `ark config validate` reads
+		 * the file itself, to report on it line by line. */
+		int n = argc - 1;
+		if (strcmp(argv[1], "config") != 0) {
+			char loaded[4096];
+			struct ark_err err = {0};
+			if (ark_env_file_load_for_command(&n, argv + 1, loaded, sizeof loaded, &err)) {
+				fprintf(stderr, "ark %s: %s\n", argv[1], err.msg);
+				return 2;
+			}
+		}
+		return commands[i]->main(n, argv + 1);
+	}
 	fprintf(stderr, "ark: unknown command '%s'\n\n", argv[1]);
 	usage(stderr);
 	return 2;

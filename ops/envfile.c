@@ -1,0 +1,272 @@
+/* ops/envfile.c — env files (see ops.h): parsed whole before anything is
+ * applied, so a file with an error changes nothing; every error names the
+ * file and the line. */
+#include "ops/ops.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define ENV_FILE_MAX (1u << 20)
+#define ENV_FILE_MAX_ENTRIES 1024
+
+void ark_env_file_free(struct ark_env_file *file)
+{
+	for (size_t i = 0; i < file->count; i++)
+		free(file->entries[i].value);
+	free(file->entries);
+	file->entries = NULL;
+	file->count = 0;
+}
+
+static int line_error(struct ark_err *err, const char *name, int line, const char *fmt, const char *detail)
+{
+	char what[200];
+	snprintf(what, sizeof what, fmt, detail);
+	return ark_err_set(err, -EINVAL, "%s line %d: %s", name, line, what);
+}
+
+/* One value, from p to the end of the line (end): bare, '...' or "...". */
+static int parse_value(const char *name, int line, const char *p, const char *end, char *out, size_t cap,
+		       struct ark_err *err)
+{
+	size_t n = 0;
+	if (p < end && (*p == '\'' || *p == '"')) {
+		char quote = *p++;
+		bool closed = false;
+		while (p < end) {
+			char c = *p++;
+			if (c == quote) {
+				closed = true;
+				break;
+			}
+			if (quote == '"' && c == '\\' && p < end) {
+				char e = *p++;
+				c = e == 'n' ? '\n' : e == 't' ? '\t' : e == '"' || e == '\\' || e == '$' ? e : 0;
+				if (!c)
+					return line_error(err, name, line, "unknown escape \\%s in a double-quoted value",
+							  (char[]){e, 0});
+			}
+			if (n + 1 >= cap)
+				return line_error(err, name, line, "%s", "the value is too long");
+			out[n++] = c;
+		}
+		if (!closed)
+			return line_error(err, name, line, "%s",
+					  quote == '"' ? "unterminated double quote (values are one line)"
+						       : "unterminated single quote (values are one line)");
+		while (p < end && (*p == ' ' || *p == '\t'))
+			p++;
+		if (p < end && *p != '#')
+			return line_error(err, name, line, "%s", "text after the closing quote");
+		out[n] = '\0';
+		return 0;
+	}
+	const char *stop = p;
+	while (stop < end && !(*stop == '#' && (stop == p || stop[-1] == ' ' || stop[-1] == '\t')))
+		stop++;
+	while (stop > p && (stop[-1] == ' ' || stop[-1] == '\t'))
+		stop--;
+	for (const char *q = p; q < stop; q++)
+		if (*q == '"' || *q == '\'')
+			return line_error(err, name, line, "%s", "a quote inside a bare value (quote the whole value)");
+	if ((size_t)(stop - p) + 1 > cap)
+		return line_error(err, name, line, "%s", "the value is too long");
+	memcpy(out, p, (size_t)(stop - p));
+	out[stop - p] = '\0';
+	return 0;
+}
+
+int ark_env_file_parse_text(const char *name, const char *text, size_t len, struct ark_env_file *file,
+			    struct ark_err *err)
+{
+	memset(file, 0, sizeof *file);
+	snprintf(file->path, sizeof file->path, "%s", name);
+	char *value = malloc(len + 1);
+	if (!value)
+		return ark_err_set(err, -ENOMEM, "out of memory");
+	int rc = 0, line = 0;
+	const char *p = text, *end = text + len;
+	while (p < end && !rc) {
+		line++;
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		if (!eol)
+			eol = end;
+		const char *q = p, *stop = eol > p && eol[-1] == '\r' ? eol - 1 : eol;
+		p = eol < end ? eol + 1 : end;
+		for (const char *c = q; c < stop; c++)
+			if (*c == '\0') {
+				rc = line_error(err, name, line, "%s", "a NUL byte");
+				break;
+			}
+		if (rc)
+			break;
+		while (q < stop && (*q == ' ' || *q == '\t'))
+			q++;
+		if (q == stop || *q == '#')
+			continue;
+		if ((size_t)(stop - q) > 7 && memcmp(q, "export", 6) == 0 && (q[6] == ' ' || q[6] == '\t')) {
+			q += 7;
+			while (q < stop && (*q == ' ' || *q == '\t'))
+				q++;
+		}
+		const char *k = q;
+		while (q < stop && (isalnum((unsigned char)*q) || *q == '_'))
+			q++;
+		size_t klen = (size_t)(q - k);
+		while (q < stop && (*q == ' ' || *q == '\t'))
+			q++;
+		if (klen == 0 || q == stop || *q != '=') {
+			rc = line_error(err, name, line, "%s", "expected KEY=VALUE");
+			break;
+		}
+		if (isdigit((unsigned char)k[0]) || klen >= sizeof file->entries[0].key) {
+			char key[64];
+			snprintf(key, sizeof key, "%.*s", (int)(klen < 40 ? klen : 40), k);
+			rc = line_error(err, name, line, "'%s' is not a variable name (letters, digits and _, not starting with a digit)", key);
+			break;
+		}
+		q++;
+		while (q < stop && (*q == ' ' || *q == '\t'))
+			q++;
+		if ((rc = parse_value(name, line, q, stop, value, len + 1, err)))
+			break;
+		for (size_t i = 0; i < file->count; i++)
+			if (strlen(file->entries[i].key) == klen && memcmp(file->entries[i].key, k, klen) == 0) {
+				char msg[160];
+				snprintf(msg, sizeof msg, "%.*s is set again (first on line %d)", (int)klen, k, file->entries[i].line);
+				rc = line_error(err, name, line, "%s", msg);
+				break;
+			}
+		if (rc)
+			break;
+		if (file->count == ENV_FILE_MAX_ENTRIES) {
+			rc = line_error(err, name, line, "%s", "more than 1024 variables");
+			break;
+		}
+		if (file->count % 32 == 0) {
+			struct ark_env_entry *grown = realloc(file->entries, (file->count + 32) * sizeof *grown);
+			if (!grown) {
+				rc = ark_err_set(err, -ENOMEM, "out of memory");
+				break;
+			}
+			file->entries = grown;
+		}
+		struct ark_env_entry *e = &file->entries[file->count];
+		memcpy(e->key, k, klen);
+		e->key[klen] = '\0';
+		e->line = line;
+		e->value = strdup(value);
+		if (!e->value) {
+			rc = ark_err_set(err, -ENOMEM, "out of memory");
+			break;
+		}
+		file->count++;
+	}
+	explicit_bzero(value, len + 1);   /* it held secrets */
+	free(value);
+	if (rc)
+		ark_env_file_free(file);
+	return rc;
+}
+
+int ark_env_file_parse(const char *path, struct ark_env_file *file, struct ark_err *err)
+{
+	memset(file, 0, sizeof *file);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return ark_err_set(err, -errno, "cannot read the env file %s: %s", path, strerror(errno));
+	struct stat st;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return ark_err_set(err, -EINVAL, "the env file %s is not a regular file", path);
+	}
+	if (st.st_size > ENV_FILE_MAX) {
+		close(fd);
+		return ark_err_set(err, -EFBIG, "the env file %s is larger than 1 MiB", path);
+	}
+	char *text = malloc((size_t)st.st_size + 1);
+	if (!text) {
+		close(fd);
+		return ark_err_set(err, -ENOMEM, "out of memory");
+	}
+	size_t got = 0;
+	while (got < (size_t)st.st_size) {
+		ssize_t r = read(fd, text + got, (size_t)st.st_size - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	close(fd);
+	int rc = ark_env_file_parse_text(path, text, got, file, err);
+	explicit_bzero(text, got);
+	free(text);
+	if (!rc)
+		file->mode = st.st_mode & 07777;
+	return rc;
+}
+
+size_t ark_env_file_apply(const struct ark_env_file *file)
+{
+	size_t kept = 0;
+	for (size_t i = 0; i < file->count; i++) {
+		if (getenv(file->entries[i].key))
+			kept++;
+		else
+			setenv(file->entries[i].key, file->entries[i].value, 0);
+	}
+	return kept;
+}
+
+int ark_env_file_load_for_command(int *argc, char **argv, char *loaded, size_t loaded_len, struct ark_err *err)
+{
+	loaded[0] = '\0';
+	const char *path = NULL;
+	for (int i = 1; i < *argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		const char *v = NULL;
+		int take = 0;
+		if (strcmp(argv[i], "--env-file") == 0) {
+			if (i + 1 >= *argc)
+				return ark_err_set(err, -EINVAL, "--env-file needs a file");
+			v = argv[i + 1];
+			take = 2;
+		} else if (strncmp(argv[i], "--env-file=", 11) == 0) {
+			v = argv[i] + 11;
+			take = 1;
+		}
+		if (!take)
+			continue;
+		path = v;
+		memmove(&argv[i], &argv[i + take], (size_t)(*argc - i - take + 1) * sizeof *argv);
+		*argc -= take;
+		i--;
+	}
+	if (!path) {
+		const char *var = getenv("ARK_ENV_FILE");
+		if (var && *var)
+			path = var;
+	}
+	if (!path) {
+		const char *env = getenv("ARK_ENV");
+		if (!env || strcmp(env, "prod") != 0 || access(".env.production", F_OK) != 0)
+			return 0;
+		path = ".env.production";
+	}
+	struct ark_env_file file;
+	int rc = ark_env_file_parse(path, &file, err);
+	if (rc)
+		return rc;
+	ark_env_file_apply(&file);
+	ark_env_file_free(&file);
+	snprintf(loaded, loaded_len, "%s", path);
+	return 0;
+}
