@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* ---- env files ---- */
 
@@ -85,5 +86,62 @@ struct ark_validate_options {
 
 /* Run every check against the current environment. */
 void ark_config_validate(const struct ark_validate_options *options, struct ark_validation *out);
+
+/* ---- the status dashboard (`ark status`) ---- */
+
+#include "agents/agents.h"
+#include "metrics/metrics.h"
+
+struct ark_status_process {
+	char name[24];
+	const char *state;          /* starting, running, draining, exited, failed, absent */
+	int32_t pid;
+	int32_t cpu;                /* -1: not pinned */
+	bool alive;
+	bool quarantined;
+	uint64_t events, errors, restarts, hangs;
+	double events_per_s;        /* between the two readings */
+	double p50_us, p95_us, p99_us;   /* time in the agent, since the run began */
+	double heartbeat_age_ms;
+};
+
+struct ark_status_ring {
+	char name[24];
+	uint64_t depth;
+	uint32_t capacity;
+};
+
+struct ark_status {
+	char instance[64];
+	bool running;               /* some process of the instance is alive */
+	double uptime_s;
+	uint64_t journaled;
+	double events_per_s;        /* journaled per second between the two readings */
+	struct ark_status_process agents[ARK_AGENT_COUNT];
+	struct ark_status_process sources[ARK_MAX_SOURCES];
+	int source_count;
+	struct ark_status_ring rings[ARK_AGENT_COUNT + ARK_MAX_SOURCES];
+	int ring_count;
+	double e2e_p50_us, e2e_p95_us, e2e_p99_us;
+	uint64_t intents, fills, denials, trace_breaks;
+	uint64_t denials_by_reason[ARK_REASON_COUNT];
+	struct ark_metrics_slo_report slos;
+	bool slos_known;
+	bool mirror_enabled;        /* a mirror is attached */
+	double mirror_lag_events;   /* -1: not known */
+	char last_backup_path[512]; /* "" when none recorded */
+	double last_backup_age_s;
+	struct ark_broker_counts broker;
+	const char *broker_name;    /* paper or alpaca (from the order book) */
+};
+
+/* Two readings interval_ns apart (rates are their difference); the map
+ * stays attached. previous: an earlier reading (for --watch), or NULL. */
+int ark_status_read(const struct ark_pipeline_map *map, const struct ark_status *previous, uint64_t interval_ns,
+		    struct ark_status *status, struct ark_err *err);
+/* The dashboard as text (width: the terminal's columns, 0 for 100). */
+void ark_status_render_text(const struct ark_status *status, FILE *out, int width);
+/* One JSON object and a newline. */
+void ark_status_render_json(const struct ark_status *status, FILE *out);
 
 #endif /* ARK_OPS_H */

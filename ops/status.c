@@ -1,0 +1,338 @@
+/* ops/status.c — `ark status`: one reading of a running instance from its
+ * segment (and the Mutable Core's last backup), as the dashboard text or one
+ * JSON object. It only reads: a dashboard never slows an agent. Rates are
+ * the difference of two readings; latencies are the run's histograms. */
+#include "ops/ops.h"
+
+#include "hist/hist.h"
+#include "store/store.h"
+
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char *state_name(uint32_t state, bool alive)
+{
+	switch (state) {
+	case ARK_PROC_STARTING: return alive ? "starting" : "dead";
+	case ARK_PROC_RUNNING: return alive ? "running" : "dead";
+	case ARK_PROC_DRAINING: return alive ? "draining" : "dead";
+	case ARK_PROC_EXITED: return "exited";
+	case ARK_PROC_FAILED: return "failed";
+	default: return "absent";
+	}
+}
+
+static void read_process(const struct ark_agent_control *c, const char *name, const struct ark_hist *hist,
+			 uint64_t now, struct ark_status_process *p)
+{
+	memset(p, 0, sizeof *p);
+	snprintf(p->name, sizeof p->name, "%s", name);
+	p->pid = atomic_load(&c->pid);
+	p->alive = p->pid > 0 && ark_shm_process_alive(p->pid, atomic_load(&c->start_ticks));
+	p->state = state_name(atomic_load(&c->state), p->alive);
+	p->cpu = atomic_load(&c->cpu);
+	p->quarantined = atomic_load(&c->quarantined) != 0;
+	p->events = atomic_load(&c->events);
+	p->errors = atomic_load(&c->errors);
+	p->restarts = atomic_load(&c->restarts);
+	uint64_t beat = atomic_load(&c->heartbeat_ns);
+	p->heartbeat_age_ms = beat && now > beat ? (double)(now - beat) / 1e6 : 0;
+	if (hist && hist->count) {
+		p->p50_us = (double)ark_hist_quantile(hist, 0.50) / 1e3;
+		p->p95_us = (double)ark_hist_quantile(hist, 0.95) / 1e3;
+		p->p99_us = (double)ark_hist_quantile(hist, 0.99) / 1e3;
+	}
+}
+
+static void last_backup(struct ark_status *s)
+{
+	struct ark_store_config cfg;
+	struct ark_err err = {0};
+	if (ark_store_config_from_env(&cfg, &err) || strcmp(cfg.state_db, ":memory:") == 0)
+		return;
+	sqlite3 *db = NULL;
+	if (sqlite3_open_v2(cfg.state_db, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+		sqlite3_busy_timeout(db, 500);
+		sqlite3_stmt *q;
+		if (sqlite3_prepare_v2(db, "SELECT path, taken_ns FROM backups ORDER BY taken_ns DESC LIMIT 1", -1, &q, NULL) ==
+		    SQLITE_OK) {
+			if (sqlite3_step(q) == SQLITE_ROW) {
+				snprintf(s->last_backup_path, sizeof s->last_backup_path, "%s", (const char *)sqlite3_column_text(q, 0));
+				uint64_t taken = (uint64_t)sqlite3_column_int64(q, 1), now = ark_realtime_ns();
+				s->last_backup_age_s = now > taken ? (double)(now - taken) / 1e9 : 0;
+			}
+			sqlite3_finalize(q);
+		}
+	}
+	sqlite3_close(db);
+}
+
+static void read_once(const struct ark_pipeline_map *map, struct ark_status *s, uint64_t *taken_ns)
+{
+	const struct ark_pipeline *p = map->pipeline;
+	uint64_t now = ark_now_ns();
+	*taken_ns = now;
+	snprintf(s->instance, sizeof s->instance, "%s", p->instance);
+	s->uptime_s = (double)(ark_realtime_ns() - p->created_ns) / 1e9;
+	s->journaled = atomic_load(&p->counters.journaled);
+	struct ark_latency_record *lat = ark_pipeline_latency(map);
+	s->running = false;
+	for (int a = 0; a < ARK_AGENT_COUNT; a++) {
+		read_process(&p->agents[a], ark_agent_name((enum ark_agent)a), lat ? &lat->agent[a] : NULL, now, &s->agents[a]);
+		s->agents[a].hangs = atomic_load(&p->counters.hangs[a]);
+		s->running |= s->agents[a].alive;
+	}
+	s->source_count = p->source_count;
+	for (int i = 0; i < p->source_count && i < ARK_MAX_SOURCES; i++) {
+		char name[24];
+		snprintf(name, sizeof name, "source%d (%s)", i, ark_source_name((enum ark_source_kind)p->source_kinds[i]));
+		read_process(&p->sources[i], name, NULL, now, &s->sources[i]);
+		s->sources[i].events = atomic_load(&p->counters.source_published[i]);
+		s->running |= s->sources[i].alive;
+	}
+	s->ring_count = 0;
+	for (int i = 0; i < p->source_count && i < ARK_MAX_SOURCES; i++) {
+		struct ark_status_ring *r = &s->rings[s->ring_count++];
+		snprintf(r->name, sizeof r->name, "source%d", i);
+		r->depth = ark_ring_depth(ark_pipeline_source_ring(map, i));
+		r->capacity = p->ring_capacity;
+	}
+	for (int a = 0; a < ARK_AGENT_COUNT; a++) {
+		struct ark_status_ring *r = &s->rings[s->ring_count++];
+		snprintf(r->name, sizeof r->name, "%s", ark_agent_file_name((enum ark_agent)a));
+		r->depth = ark_ring_depth(ark_pipeline_output_ring(map, (enum ark_agent)a));
+		r->capacity = p->ring_capacity;
+	}
+	if (lat && lat->end_to_end.count) {
+		s->e2e_p50_us = (double)ark_hist_quantile(&lat->end_to_end, 0.50) / 1e3;
+		s->e2e_p95_us = (double)ark_hist_quantile(&lat->end_to_end, 0.95) / 1e3;
+		s->e2e_p99_us = (double)ark_hist_quantile(&lat->end_to_end, 0.99) / 1e3;
+	}
+	s->intents = atomic_load(&p->counters.intents);
+	s->fills = atomic_load(&p->counters.fills);
+	s->denials = atomic_load(&p->counters.denials);
+	s->trace_breaks = atomic_load(&p->counters.trace_breaks);
+	for (int r = 0; r < ARK_REASON_COUNT; r++)
+		s->denials_by_reason[r] = atomic_load(&p->counters.denials_by_reason[r]);
+	s->mirror_enabled = atomic_load(&p->mirror_attached) != 0;
+	s->mirror_lag_events = -1;
+	struct ark_metrics reg;
+	struct ark_err err = {0};
+	s->slos_known = false;
+	if (ark_pipeline_metrics(map, &reg, &err) == 0) {
+		uint32_t series;
+		if (ark_metrics_find(&reg, "mirror_lag_events", NULL, &series) == 0)
+			s->mirror_lag_events = ark_metrics_gauge_value(&reg, series);
+		struct ark_metrics_slo_config slo;
+		s->slos_known = ark_metrics_slo_config_from_env(&slo, &err) == 0 &&
+				ark_metrics_slos_evaluate(&reg, &slo, &s->slos) == 0;
+	}
+	ark_pipeline_broker_counts(map, &s->broker);
+	s->broker_name = s->broker.account_known ? "alpaca" : "paper";
+}
+
+int ark_status_read(const struct ark_pipeline_map *map, const struct ark_status *previous, uint64_t interval_ns,
+		    struct ark_status *s, struct ark_err *err)
+{
+	(void)err;
+	static struct ark_status first;
+	static uint64_t previous_ns;
+	uint64_t t0, t1;
+	if (!previous) {
+		memset(&first, 0, sizeof first);
+		read_once(map, &first, &t0);
+		struct timespec ts = {(time_t)(interval_ns / 1000000000ull), (long)(interval_ns % 1000000000ull)};
+		nanosleep(&ts, NULL);
+		previous = &first;
+	} else {
+		t0 = previous_ns;
+	}
+	memset(s, 0, sizeof *s);
+	read_once(map, s, &t1);
+	previous_ns = t1;
+	double dt = t1 > t0 ? (double)(t1 - t0) / 1e9 : 0;
+	if (dt > 0) {
+		s->events_per_s = (double)(s->journaled - previous->journaled) / dt;
+		for (int a = 0; a < ARK_AGENT_COUNT; a++)
+			s->agents[a].events_per_s = s->agents[a].events >= previous->agents[a].events
+							    ? (double)(s->agents[a].events - previous->agents[a].events) / dt
+							    : 0;
+		for (int i = 0; i < s->source_count; i++)
+			s->sources[i].events_per_s = s->sources[i].events >= previous->sources[i].events
+							     ? (double)(s->sources[i].events - previous->sources[i].events) / dt
+							     : 0;
+	}
+	last_backup(s);
+	return 0;
+}
+
+static void duration(double s, char *out, size_t len)
+{
+	if (s < 120)
+		snprintf(out, len, "%.0fs", s);
+	else if (s < 7200)
+		snprintf(out, len, "%.0fm%02.0fs", floor(s / 60), fmod(s, 60));
+	else if (s < 172800)
+		snprintf(out, len, "%.0fh%02.0fm", floor(s / 3600), fmod(floor(s / 60), 60));
+	else
+		snprintf(out, len, "%.0fd%02.0fh", floor(s / 86400), fmod(floor(s / 3600), 24));
+}
+
+static const char *slo_state(const struct ark_metrics_slo *slo)
+{
+	return slo->state == ARK_SLO_OK ? "OK" : slo->state == ARK_SLO_WARNING ? "WARNING" : "VIOLATED";
+}
+
+void ark_status_render_text(const struct ark_status *s, FILE *o, int width)
+{
+	(void)width;
+	char up[32];
+	duration(s->uptime_s, up, sizeof up);
+	fprintf(o, "ARK status - instance %s - %s, up %s, %.0f events/s journaled (%llu in all)\n\n", s->instance,
+		s->running ? "running" : "NOT RUNNING", up, s->events_per_s, (unsigned long long)s->journaled);
+	fprintf(o, "%-22s %-9s %8s %4s %12s %10s %10s %8s %8s %s\n", "PROCESS", "STATE", "PID", "CPU", "EVENTS/S", "P95 us",
+		"P99 us", "ERRORS", "RESTARTS", "QUARANTINE");
+	for (int i = 0; i < ARK_AGENT_COUNT + s->source_count; i++) {
+		const struct ark_status_process *p = i < ARK_AGENT_COUNT ? &s->agents[i] : &s->sources[i - ARK_AGENT_COUNT];
+		char cpu[16], p95[24], p99[24];
+		snprintf(cpu, sizeof cpu, p->cpu >= 0 ? "%d" : "-", p->cpu);
+		snprintf(p95, sizeof p95, i < ARK_AGENT_COUNT ? "%.1f" : "-", p->p95_us);
+		snprintf(p99, sizeof p99, i < ARK_AGENT_COUNT ? "%.1f" : "-", p->p99_us);
+		fprintf(o, "%-22s %-9s %8d %4s %12.1f %10s %10s %8llu %8llu %s\n", p->name, p->state, (int)p->pid, cpu,
+			p->events_per_s, p95, p99, (unsigned long long)p->errors, (unsigned long long)p->restarts,
+			p->quarantined ? "QUARANTINED" : "-");
+	}
+	fprintf(o, "\nRINGS      ");
+	for (int i = 0; i < s->ring_count; i++)
+		fprintf(o, "%s %llu/%u%s", s->rings[i].name, (unsigned long long)s->rings[i].depth, s->rings[i].capacity,
+			i + 1 < s->ring_count ? "  " : "\n");
+	fprintf(o, "LATENCY    end to end p50 %.1f us, p95 %.1f us, p99 %.1f us (since the run began)\n", s->e2e_p50_us,
+		s->e2e_p95_us, s->e2e_p99_us);
+	fprintf(o, "DENIALS    %llu of %llu intents", (unsigned long long)s->denials, (unsigned long long)s->intents);
+	bool first = true;
+	for (int r = 1; r < ARK_REASON_COUNT; r++)
+		if (s->denials_by_reason[r]) {
+			fprintf(o, "%s%s %llu", first ? ": " : ", ", ark_reason_name((enum ark_reason)r),
+				(unsigned long long)s->denials_by_reason[r]);
+			first = false;
+		}
+	fprintf(o, "; fills %llu; trace breaks %llu\n", (unsigned long long)s->fills, (unsigned long long)s->trace_breaks);
+	if (s->slos_known) {
+		for (int i = 0; i < ARK_METRICS_SLO_COUNT; i++) {
+			const struct ark_metrics_slo *slo = &s->slos.slos[i];
+			fprintf(o, "%s %-17s %-9s value %.6g %s (objective %.6g), budget left %.0f%%\n", i ? "          " : "SLOS      ",
+				slo->name, slo_state(slo), slo->value, slo->unit, slo->threshold, slo->error_budget_remaining * 100);
+		}
+	}
+	if (!s->mirror_enabled)
+		fprintf(o, "MIRROR     off (no mirror attached)\n");
+	else if (s->mirror_lag_events >= 0)
+		fprintf(o, "MIRROR     lag %.0f events\n", s->mirror_lag_events);
+	else
+		fprintf(o, "MIRROR     attached (lag not reported yet)\n");
+	if (s->broker.account_known)
+		fprintf(o, "BROKER     alpaca: %llu submitted, %llu reported, %llu refused here, buying power %.2f%s\n",
+			(unsigned long long)s->broker.submitted, (unsigned long long)s->broker.reports,
+			(unsigned long long)s->broker.refused_locally, s->broker.buying_power,
+			s->broker.execution_stopped ? ", EXECUTION STOPPED" : "");
+	else
+		fprintf(o, "BROKER     paper\n");
+	if (s->last_backup_path[0]) {
+		char age[32];
+		duration(s->last_backup_age_s, age, sizeof age);
+		fprintf(o, "BACKUP     %s ago: %s\n", age, s->last_backup_path);
+	} else {
+		fprintf(o, "BACKUP     none recorded (ark backup)\n");
+	}
+}
+
+static void json_str(FILE *o, const char *s)
+{
+	fputc('"', o);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			fprintf(o, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(o, "\\u%04x", c);
+		else
+			fputc(c, o);
+	}
+	fputc('"', o);
+}
+
+static void json_process(FILE *o, const struct ark_status_process *p, bool agent)
+{
+	fprintf(o, "{\"name\":");
+	json_str(o, p->name);
+	fprintf(o, ",\"state\":\"%s\",\"pid\":%d,\"cpu\":%d,\"alive\":%s,\"events\":%llu,\"events_per_s\":%.3f,\"errors\":%llu,"
+		   "\"restarts\":%llu,\"quarantined\":%s,\"heartbeat_age_ms\":%.3f",
+		p->state, (int)p->pid, (int)p->cpu, p->alive ? "true" : "false", (unsigned long long)p->events, p->events_per_s,
+		(unsigned long long)p->errors, (unsigned long long)p->restarts, p->quarantined ? "true" : "false",
+		p->heartbeat_age_ms);
+	if (agent)
+		fprintf(o, ",\"hangs\":%llu,\"p50_us\":%.3f,\"p95_us\":%.3f,\"p99_us\":%.3f", (unsigned long long)p->hangs,
+			p->p50_us, p->p95_us, p->p99_us);
+	fputc('}', o);
+}
+
+void ark_status_render_json(const struct ark_status *s, FILE *o)
+{
+	fprintf(o, "{\"instance\":");
+	json_str(o, s->instance);
+	fprintf(o, ",\"running\":%s,\"uptime_s\":%.3f,\"journaled\":%llu,\"events_per_s\":%.3f,\"agents\":[",
+		s->running ? "true" : "false", s->uptime_s, (unsigned long long)s->journaled, s->events_per_s);
+	for (int a = 0; a < ARK_AGENT_COUNT; a++) {
+		if (a)
+			fputc(',', o);
+		json_process(o, &s->agents[a], true);
+	}
+	fprintf(o, "],\"sources\":[");
+	for (int i = 0; i < s->source_count; i++) {
+		if (i)
+			fputc(',', o);
+		json_process(o, &s->sources[i], false);
+	}
+	fprintf(o, "],\"rings\":[");
+	for (int i = 0; i < s->ring_count; i++)
+		fprintf(o, "%s{\"name\":\"%s\",\"depth\":%llu,\"capacity\":%u}", i ? "," : "", s->rings[i].name,
+			(unsigned long long)s->rings[i].depth, s->rings[i].capacity);
+	fprintf(o, "],\"latency_us\":{\"p50\":%.3f,\"p95\":%.3f,\"p99\":%.3f},", s->e2e_p50_us, s->e2e_p95_us, s->e2e_p99_us);
+	fprintf(o, "\"intents\":%llu,\"fills\":%llu,\"trace_breaks\":%llu,\"denials\":{\"total\":%llu,\"by_rule\":{",
+		(unsigned long long)s->intents, (unsigned long long)s->fills, (unsigned long long)s->trace_breaks,
+		(unsigned long long)s->denials);
+	for (int r = 1; r < ARK_REASON_COUNT; r++)
+		fprintf(o, "%s\"%s\":%llu", r > 1 ? "," : "", ark_reason_name((enum ark_reason)r),
+			(unsigned long long)s->denials_by_reason[r]);
+	fprintf(o, "}},\"slos\":[");
+	for (int i = 0; s->slos_known && i < ARK_METRICS_SLO_COUNT; i++) {
+		const struct ark_metrics_slo *slo = &s->slos.slos[i];
+		fprintf(o, "%s{\"name\":\"%s\",\"state\":\"%s\",\"met\":%s,\"value\":%.6g,\"unit\":\"%s\",\"objective\":%.6g,"
+			   "\"target\":%.6g,\"error_budget_remaining\":%.6g,\"window_seconds\":%llu}",
+			i ? "," : "", slo->name, slo_state(slo), slo->met ? "true" : "false", isfinite(slo->value) ? slo->value : 0,
+			slo->unit, slo->threshold, slo->target, slo->error_budget_remaining, (unsigned long long)slo->window_seconds);
+	}
+	fprintf(o, "],\"mirror\":{\"attached\":%s,\"lag_events\":", s->mirror_enabled ? "true" : "false");
+	if (s->mirror_lag_events >= 0)
+		fprintf(o, "%.0f}", s->mirror_lag_events);
+	else
+		fprintf(o, "null}");
+	fprintf(o, ",\"broker\":{\"name\":\"%s\",\"submitted\":%llu,\"reported\":%llu,\"refused_locally\":%llu,"
+		   "\"buying_power\":%.2f,\"execution_stopped\":%s}",
+		s->broker_name, (unsigned long long)s->broker.submitted, (unsigned long long)s->broker.reports,
+		(unsigned long long)s->broker.refused_locally, s->broker.buying_power,
+		s->broker.execution_stopped ? "true" : "false");
+	fprintf(o, ",\"last_backup\":");
+	if (s->last_backup_path[0]) {
+		fprintf(o, "{\"path\":");
+		json_str(o, s->last_backup_path);
+		fprintf(o, ",\"age_s\":%.1f}", s->last_backup_age_s);
+	} else {
+		fprintf(o, "null");
+	}
+	fprintf(o, "}\n");
+}
