@@ -1,0 +1,338 @@
+/* cli/cmd_synth.c — `ark synth`, the seed's synthetic validation loop
+ * (run_synthetic_loop.py): synthetic signals with injected Graveyard
+ * violations through a whole pipeline, then the success criteria as ✓/✗
+ * lines — throughput at least the requested rate, zero errors, p95 within the
+ * latency SLO, every injected violation denied with its own reason, no clean
+ * signal denied, every trace complete, and (with --redis-url) every event in
+ * the mirrored stream. Exit 0 only when all hold.
+ *
+ * It needs the instance to itself: the synthetic market clock jumps between
+ * injections, which would disturb live traffic. So it starts an instance on
+ * the embedded defaults (or the environment's settings) for the run and
+ * stops it afterwards, and refuses to run beside a live one of the same name. */
+#include "agents/agents.h"
+#include "cli/command.h"
+#include "hist/hist.h"
+#include "mirror/mirror.h"
+#include "watchdog/watchdog.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <hiredis/hiredis.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t interrupts;
+
+static void on_interrupt(int sig)
+{
+	(void)sig;
+	interrupts++;
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: ark synth [--duration SECONDS] [--rate HZ] [--violations FRACTION] [--seed N]\n"
+		"                 [--redis-url URL] [--instance NAME] [--debug] [--json]\n\n"
+		"The synthetic validation loop: starts an instance for the run (the environment's\n"
+		"settings, else the embedded defaults), sends synthetic signals with injected\n"
+		"Graveyard violations straight into Kyle's ring, stops it, and checks the criteria:\n"
+		"  throughput >= the requested rate, zero errors, p95 <= SLO_P95_LATENCY_MS (400),\n"
+		"  every injected violation denied with its own reason, no clean signal denied,\n"
+		"  every trace complete, and with --redis-url every event in the mirrored stream.\n\n"
+		"  --duration SECONDS     how long signals are sent (default 300)\n"
+		"  --rate HZ              signals per second, 0.1 up to what the pipeline takes (default 1)\n"
+		"  --violations FRACTION  share of signals that inject a violation, spread over every\n"
+		"                         rule kind (default 0.01; each injection takes ~24 signals)\n"
+		"  --seed N               generator seed (default: the time)\n"
+		"  --redis-url URL        mirror into this Redis (sets REDIS_URL for the run) and check\n"
+		"                         the stream holds every event\n"
+		"  --instance NAME        instance name (default $ARK_INSTANCE or 'main'); one of that\n"
+		"                         name must not be running\n"
+		"  --debug                the run's full summary and per-agent figures as well\n"
+		"  --json                 one JSON object: the criteria, each with its figures\n\n"
+		"A live progress line while it runs. Exit 0 when every criterion holds, 1 when one\n"
+		"fails (named), 2 on a usage or configuration error.\n");
+}
+
+struct criterion {
+	const char *name;
+	bool ok;
+	char detail[400];
+};
+
+/* The run's events in the mirrored stream(s): entries whose ID falls in the
+ * run's sequence range, counted page by page. */
+static int stream_count(const struct ark_mirror_config *m, uint64_t first_seq, uint64_t last_seq, uint64_t *count,
+			char *why, size_t why_len)
+{
+	*count = 0;
+	struct timeval tv = {5, 0};
+	redisContext *c = m->url.unix_socket ? redisConnectUnixWithTimeout(m->url.host, tv)
+					     : redisConnectWithTimeout(m->url.host, m->url.port, tv);
+	if (!c || c->err) {
+		snprintf(why, why_len, "cannot reach Redis: %s", c ? c->errstr : "out of memory");
+		if (c)
+			redisFree(c);
+		return -1;
+	}
+	redisSetTimeout(c, tv);
+	redisReply *r;
+	if (m->url.password[0]) {
+		r = m->url.user[0] ? redisCommand(c, "AUTH %s %s", m->url.user, m->url.password)
+				   : redisCommand(c, "AUTH %s", m->url.password);
+		if (r)
+			freeReplyObject(r);
+	}
+	if (m->url.db && (r = redisCommand(c, "SELECT %d", m->url.db)))
+		freeReplyObject(r);
+	const char *suffixes[] = {"", ":fills", ":denials", ":signals"};
+	int streams = m->per_topic ? 4 : 1;
+	int rc = 0;
+	for (int s = 0; s < streams && !rc; s++) {
+		char stream[256], from[48], to[48];
+		snprintf(stream, sizeof stream, "%s%s", m->stream, m->per_topic ? suffixes[s] : "");
+		if (m->per_topic && s == 0)
+			continue;
+		snprintf(from, sizeof from, "%llu-0", (unsigned long long)first_seq);
+		snprintf(to, sizeof to, "%llu-65535", (unsigned long long)last_seq);
+		for (;;) {
+			r = redisCommand(c, "XRANGE %s %s %s COUNT 1000", stream, from, to);
+			if (!r || r->type != REDIS_REPLY_ARRAY) {
+				snprintf(why, why_len, "XRANGE %.100s: %.140s", stream, r && r->str ? r->str : c->errstr);
+				rc = -1;
+				if (r)
+					freeReplyObject(r);
+				break;
+			}
+			size_t n = r->elements;
+			*count += n;
+			if (n == 0) {
+				freeReplyObject(r);
+				break;
+			}
+			/* Next page: after the last ID. */
+			const redisReply *last = r->element[n - 1];
+			unsigned long long seq = 0, node = 0;
+			if (last->type == REDIS_REPLY_ARRAY && last->elements >= 1 && last->element[0]->str)
+				sscanf(last->element[0]->str, "%llu-%llu", &seq, &node);
+			freeReplyObject(r);
+			if (n < 1000)
+				break;
+			snprintf(from, sizeof from, "%llu-%llu", seq, node + 1);
+		}
+	}
+	redisFree(c);
+	return rc;
+}
+
+static int synth_main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{"duration", required_argument, NULL, 'd'}, {"rate", required_argument, NULL, 'r'},
+		{"violations", required_argument, NULL, 'v'}, {"seed", required_argument, NULL, 's'},
+		{"redis-url", required_argument, NULL, 'R'}, {"instance", required_argument, NULL, 'i'},
+		{"debug", no_argument, NULL, 'D'}, {"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+	struct ark_err err = {0};
+	double duration = 300, rate = 1, violations = 0.01;
+	uint64_t seed = (uint64_t)time(NULL);
+	const char *redis_url = NULL, *instance = ark_pipeline_default_instance();
+	bool debug = false, json = false;
+	int opt;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		int rc = 0;
+		switch (opt) {
+		case 'd': rc = ark_parse_double(optarg, 1, 86400 * 7.0, "--duration", &duration, &err); break;
+		case 'r': rc = ark_parse_double(optarg, 0.1, 1e8, "--rate", &rate, &err); break;
+		case 'v': rc = ark_parse_double(optarg, 0, 0.5, "--violations", &violations, &err); break;
+		case 's': rc = ark_parse_u64(optarg, 0, UINT64_MAX, "--seed", &seed, &err); break;
+		case 'R': redis_url = optarg; break;
+		case 'i': instance = optarg; break;
+		case 'D': debug = true; break;
+		case 'j': json = true; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+		if (rc) {
+			fprintf(stderr, "ark synth: %s\n", err.msg);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "ark synth: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	struct ark_mirror_config mirror;
+	if (redis_url) {
+		setenv("REDIS_URL", redis_url, 1);
+		if (ark_mirror_config_from_env(&mirror, &err)) {
+			fprintf(stderr, "ark synth: --redis-url: %s\n", err.msg);
+			return 2;
+		}
+	}
+	double slo_p95_ms;
+	const char *slo = getenv("SLO_P95_LATENCY_MS");
+	if (ark_parse_double(slo && *slo ? slo : "400", 0.001, 3600e3, "SLO_P95_LATENCY_MS", &slo_p95_ms, &err)) {
+		fprintf(stderr, "ark synth: %s\n", err.msg);
+		return 2;
+	}
+	struct ark_pipeline_map running;
+	if (ark_pipeline_attach(&running, instance, &err) == 0) {
+		bool alive = false;
+		for (int a = 0; a < ARK_AGENT_COUNT; a++)
+			alive |= ark_shm_process_alive(atomic_load(&running.pipeline->agents[a].pid),
+						       atomic_load(&running.pipeline->agents[a].start_ticks));
+		ark_pipeline_detach(&running);
+		if (alive) {
+			fprintf(stderr, "ark synth: instance '%s' is running; the synthetic loop needs an instance to itself "
+					"(its market clock jumps between injections): stop it, or pass --instance NAME\n",
+				instance);
+			return 2;
+		}
+	}
+
+	char rate_text[32], duration_text[32], seed_text[32], violations_text[32];
+	snprintf(rate_text, sizeof rate_text, "%.17g", rate);
+	snprintf(duration_text, sizeof duration_text, "%.17g", duration);
+	snprintf(seed_text, sizeof seed_text, "%llu", (unsigned long long)seed);
+	snprintf(violations_text, sizeof violations_text, "%.17g", violations);
+	const char *source_args[] = {"--rate", rate_text, "--duration", duration_text, "--seed", seed_text,
+				     "--violations", violations_text, NULL};
+	/* Only the synthetic signals: no API, no market data, no feed. */
+	unsetenv("JWT_SECRET");
+	unsetenv("ALPHA_VANTAGE_API_KEY");
+	struct ark_supervisor sup;
+	struct ark_supervisor_options run_options = {.instance = instance, .source_args = source_args, .feed_port = -1};
+	int rc = ark_supervisor_start(&sup, &run_options, &err);
+	if (rc) {
+		fprintf(stderr, "ark synth: %s\n", err.msg);
+		return rc == -EINVAL ? 2 : 1;
+	}
+	struct ark_pipeline *p = sup.map.pipeline;
+	uint64_t base_seq = p->base_seq;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_interrupt;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	bool tty = isatty(STDOUT_FILENO) && !json;
+	if (!json)
+		printf("ark synth: instance %s, %g signals/s for %g s, violations %g, seed %llu%s%s\n", instance, rate, duration,
+		       violations, (unsigned long long)seed, redis_url ? ", mirrored to " : "",
+		       redis_url ? getenv("REDIS_URL") ? "Redis" : "" : "");
+	uint64_t start = ark_now_ns(), last = start;
+	int handled = 0;
+	while (!ark_supervisor_finished(&sup)) {
+		ark_supervisor_wait(&sup, -1, 100 * 1000 * 1000);
+		if (interrupts > handled) {
+			handled = interrupts;
+			if (handled == 1)
+				ark_supervisor_stop_sources(&sup);
+			else {
+				ark_supervisor_stop(&sup, true);
+				break;
+			}
+		}
+		if (ark_supervisor_poll(&sup, &err) != 0) {
+			fprintf(stderr, "ark synth: %s\n", err.msg);
+			break;
+		}
+		uint64_t now = ark_now_ns();
+		if (!json && now - last >= 1000 * 1000 * 1000) {
+			last = now;
+			uint64_t errors = 0, injected = atomic_load(&p->counters.injected_denied) +
+							  atomic_load(&p->counters.injected_wrong_reason) +
+							  atomic_load(&p->counters.injected_allowed);
+			for (int a = 0; a < ARK_AGENT_COUNT; a++)
+				errors += atomic_load(&p->agents[a].errors);
+			double elapsed = (double)(now - start) / 1e9;
+			printf("%s  %5.0f/%.0f s  signals %llu  journaled %llu  violations %llu (denied %llu)  errors %llu  breaks %llu%s",
+			       tty ? "\r" : "", elapsed, duration, (unsigned long long)atomic_load(&p->counters.source_published[0]),
+			       (unsigned long long)atomic_load(&p->counters.journaled), (unsigned long long)injected,
+			       (unsigned long long)atomic_load(&p->counters.injected_denied), (unsigned long long)errors,
+			       (unsigned long long)atomic_load(&p->counters.trace_breaks), tty ? "\033[K" : "\n");
+			fflush(stdout);
+		}
+	}
+	ark_supervisor_stop(&sup, false);
+	if (tty)
+		printf("\n");
+	double elapsed = (double)(ark_now_ns() - start) / 1e9;
+	struct ark_run_summary s;
+	ark_supervisor_summary(&sup, elapsed, &s);
+	double p95_ms = (double)ark_hist_quantile(&ark_pipeline_latency(&sup.map)->end_to_end, 0.95) / 1e6;
+	uint64_t first_in, last_out;
+	ark_pipeline_span(&sup.map, &first_in, &last_out);
+	ark_supervisor_close(&sup);
+
+	struct criterion c[8];
+	int n = 0;
+	/* Throughput: the signals' own pace, from the first to the last one
+	 * journaled, against the requested rate (2 % for the clocks). */
+	double hz = s.events > 1 && last_out > first_in ? (double)(s.events - 1) * 1e9 / (double)(last_out - first_in) : 0;
+	c[n] = (struct criterion){"throughput", hz >= rate * 0.98 && s.events > 0, ""};
+	snprintf(c[n++].detail, sizeof c[0].detail, "%.3f Hz (requested %g Hz, %llu signals)", hz, rate,
+		 (unsigned long long)s.events);
+	c[n] = (struct criterion){"zero errors", s.errors == 0 && !s.failure[0], ""};
+	snprintf(c[n++].detail, sizeof c[0].detail, "%llu errors%s%s", (unsigned long long)s.errors, s.failure[0] ? ": " : "",
+		 s.failure);
+	c[n] = (struct criterion){"p95 latency", p95_ms <= slo_p95_ms && s.events > 0, ""};
+	snprintf(c[n++].detail, sizeof c[0].detail, "p95 %.3f ms (SLO %g ms)", p95_ms, slo_p95_ms);
+	uint64_t injected = s.injected_denied + s.injected_wrong_reason + s.injected_allowed;
+	c[n] = (struct criterion){"violations denied", s.injected_allowed == 0 && s.injected_wrong_reason == 0 &&
+							    (violations == 0 || injected > 0), ""};
+	snprintf(c[n++].detail, sizeof c[0].detail, "%llu injected: %llu denied with their reason, %llu for another, %llu allowed",
+		 (unsigned long long)injected, (unsigned long long)s.injected_denied,
+		 (unsigned long long)s.injected_wrong_reason, (unsigned long long)s.injected_allowed);
+	c[n] = (struct criterion){"no clean signal denied", s.clean_denied == 0, ""};
+	snprintf(c[n++].detail, sizeof c[0].detail, "%llu clean intents denied", (unsigned long long)s.clean_denied);
+	c[n] = (struct criterion){"traces complete", s.trace_breaks == 0 && s.events == s.ticks && s.events > 0, ""};
+	snprintf(c[n++].detail, sizeof c[0].detail, "%llu of %llu signals journaled with a complete trace",
+		 (unsigned long long)(s.events - s.trace_breaks), (unsigned long long)s.ticks);
+	if (redis_url) {
+		uint64_t in_stream = 0;
+		char why[256] = "";
+		int src = stream_count(&mirror, base_seq + 1, base_seq + s.events, &in_stream, why, sizeof why);
+		c[n] = (struct criterion){"mirror complete", src == 0 && in_stream == s.events, ""};
+		if (src)
+			snprintf(c[n++].detail, sizeof c[0].detail, "%s", why);
+		else
+			snprintf(c[n++].detail, sizeof c[0].detail, "%llu of %llu events in stream %s%s", (unsigned long long)in_stream,
+				 (unsigned long long)s.events, mirror.stream, mirror.per_topic ? ":*" : "");
+	}
+	bool all = true;
+	for (int i = 0; i < n; i++)
+		all &= c[i].ok;
+	if (json) {
+		printf("{\"passed\":%s,\"instance\":\"%s\",\"duration_s\":%g,\"rate_hz\":%g,\"violations\":%g,\"seed\":%llu,"
+		       "\"measured_hz\":%.6f,\"p95_ms\":%.6f,\"signals\":%llu,\"errors\":%llu,\"criteria\":[",
+		       all ? "true" : "false", instance, duration, rate, violations, (unsigned long long)seed, hz, p95_ms,
+		       (unsigned long long)s.events, (unsigned long long)s.errors);
+		for (int i = 0; i < n; i++) {
+			for (char *q = c[i].detail; *q; q++)
+				if (*q == '"' || *q == '\\' || (unsigned char)*q < 0x20)
+					*q = '\'';   /* (details are ARK's own words; keep the JSON simple) */
+			printf("%s{\"name\":\"%s\",\"ok\":%s,\"detail\":\"%s\"}", i ? "," : "", c[i].name, c[i].ok ? "true" : "false",
+			       c[i].detail);
+		}
+		printf("]}\n");
+	} else {
+		if (debug)
+			ark_run_summary_print(&s, stdout);
+		printf("\nSuccess criteria:\n");
+		for (int i = 0; i < n; i++)
+			printf("%s %s: %s\n", c[i].ok ? "✓" : "✗", c[i].name, c[i].detail);
+		printf("\nSynthetic validation %s\n", all ? "PASSED ✓" : "FAILED ✗");
+	}
+	return all ? 0 : 1;
+}
+
+ARK_COMMAND(synth_command, "synth", "the synthetic validation loop: signals, injected violations, the success criteria",
+	    synth_main)
