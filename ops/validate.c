@@ -383,8 +383,9 @@ static void check_ports(struct ark_validation *v)
 	if (set("JWT_SECRET") && ark_http_config_from_env_prefix(&http, "API", "API_ENABLED", 8000, &err) == 0 &&
 	    http.enabled)
 		ark_ops_check_port(v, "API_PORT", http.bind, http.port, running_api);
+	/* The TCP line feed: the default source of ark watchdog and ark start. */
 	struct ark_feed_config feed;
-	if (set("ARK_FEED_PORT") && ark_feed_config_from_env(&feed, &err) == 0)
+	if (ark_feed_config_from_env(&feed, &err) == 0)
 		ark_ops_check_port(v, "ARK_FEED_PORT", feed.bind, feed.port, running_feed);
 }
 
