@@ -221,8 +221,8 @@ static int wait_ready(const char *instance, pid_t watchdog, bool metrics, double
 	return -1;
 }
 
-/* The synthetic loop on an instance of its own: `ark synth` as a child,
- * its data under <data dir>/start-synth, unpinned, no API or mirror. */
+/* The synthetic loop on an instance of its own: `ark synth` as a child
+ * (it keeps its data apart, under $ARK_DATA_DIR/synth-<instance>). */
 static int run_synth(const char *instance, double duration, double rate)
 {
 	char exe[4096];
@@ -230,12 +230,7 @@ static int run_synth(const char *instance, double duration, double rate)
 	if (n <= 0)
 		return -1;
 	exe[n] = '\0';
-	struct ark_store_config store;
-	struct ark_err err = {0};
-	if (ark_store_config_from_env(&store, &err))
-		return -1;
-	char data[4200], name[96], dur[32], hz[32];
-	snprintf(data, sizeof data, "%s/start-synth", store.data_dir);
+	char name[96], dur[32], hz[32];
 	snprintf(name, sizeof name, "%.60s-synth", instance);
 	snprintf(dur, sizeof dur, "%g", duration);
 	snprintf(hz, sizeof hz, "%g", rate);
@@ -243,22 +238,7 @@ static int run_synth(const char *instance, double duration, double rate)
 	if (pid < 0)
 		return -1;
 	if (pid == 0) {
-		setenv("ARK_DATA_DIR", data, 1);
-		static const char *const own[] = {"ARK_STATE_DB", "ARK_JOURNAL_DIR", "ARK_BACKUP_DIR", "ARK_LOG_DIR", "ARK_RUN_DIR",
-						  "ARK_GRAVEYARD_RULES", "REDIS_URL", "JWT_SECRET", "ALPHA_VANTAGE_API_KEY",
-						  "ARK_CPU_KYLE", "ARK_CPU_JOEY", "ARK_CPU_HRM", "ARK_CPU_KENNY",
-						  "ARK_CPU_ALETHEIA", "ARK_CPU_SOURCE", "ARK_BROKER"};
-		for (size_t i = 0; i < sizeof own / sizeof *own; i++)
-			unsetenv(own[i]);
-		/* The same rules as the live instance. */
-		char rules[4200];
-		if (getenv("ARK_GRAVEYARD_RULES") == NULL) {
-			snprintf(rules, sizeof rules, "%s/graveyard.rules", store.data_dir);
-			if (access(rules, R_OK) == 0)
-				setenv("ARK_GRAVEYARD_RULES", rules, 1);
-		}
-		setenv("METRICS_SERVER_ENABLED", "false", 1);
-		setenv("ARK_INSTANCE", name, 1);
+		unsetenv("REDIS_URL");
 		execl(exe, "ark", "synth", "--duration", dur, "--rate", hz, "--instance", name, (char *)NULL);
 		_exit(127);
 	}

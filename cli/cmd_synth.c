@@ -9,11 +9,14 @@
  * It needs the instance to itself: the synthetic market clock jumps between
  * injections, which would disturb live traffic. So it starts an instance on
  * the embedded defaults (or the environment's settings) for the run and
- * stops it afterwards, and refuses to run beside a live one of the same name. */
+ * stops it afterwards, and refuses to run beside a live one of the same name.
+ * Its journal, Mutable Core and logs go to a directory of their own
+ * ($ARK_DATA_DIR/synth-<instance>): a check never writes the live record. */
 #include "agents/agents.h"
 #include "cli/command.h"
 #include "hist/hist.h"
 #include "mirror/mirror.h"
+#include "store/store.h"
 #include "watchdog/watchdog.h"
 
 #include <errno.h>
@@ -205,9 +208,30 @@ static int synth_main(int argc, char **argv)
 	snprintf(violations_text, sizeof violations_text, "%.17g", violations);
 	const char *source_args[] = {"--rate", rate_text, "--duration", duration_text, "--seed", seed_text,
 				     "--violations", violations_text, NULL};
-	/* Only the synthetic signals: no API, no market data, no feed. */
+	/* Only the synthetic signals: no API, no market data, no feed; and
+	 * nothing of the live instance's record: a data directory of its own
+	 * (journal, Mutable Core, logs) under the configured one, the same
+	 * installed rules. */
 	unsetenv("JWT_SECRET");
 	unsetenv("ALPHA_VANTAGE_API_KEY");
+	struct ark_store_config store;
+	if (ark_store_config_from_env(&store, &err)) {
+		fprintf(stderr, "ark synth: %s\n", err.msg);
+		return 2;
+	}
+	char rules[4200], data[4200];
+	const char *installed = getenv("ARK_GRAVEYARD_RULES");
+	snprintf(rules, sizeof rules, "%s/graveyard.rules", store.data_dir);
+	if ((!installed || !*installed) && access(rules, R_OK) == 0)
+		setenv("ARK_GRAVEYARD_RULES", rules, 1);
+	snprintf(data, sizeof data, "%s/synth-%.60s", store.data_dir, instance);
+	setenv("ARK_DATA_DIR", data, 1);
+	static const char *const own[] = {"ARK_STATE_DB", "ARK_JOURNAL_DIR", "ARK_BACKUP_DIR", "ARK_LOG_DIR", "ARK_RUN_DIR",
+					  "ARK_CPU_KYLE", "ARK_CPU_JOEY", "ARK_CPU_HRM", "ARK_CPU_KENNY",
+					  "ARK_CPU_ALETHEIA", "ARK_CPU_SOURCE", "ARK_BROKER"};
+	for (size_t i = 0; i < sizeof own / sizeof *own; i++)
+		unsetenv(own[i]);
+	setenv("METRICS_SERVER_ENABLED", "false", 1);
 	struct ark_supervisor sup;
 	struct ark_supervisor_options run_options = {.instance = instance, .source_args = source_args, .feed_port = -1};
 	int rc = ark_supervisor_start(&sup, &run_options, &err);
@@ -224,9 +248,8 @@ static int synth_main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	bool tty = isatty(STDOUT_FILENO) && !json;
 	if (!json)
-		printf("ark synth: instance %s, %g signals/s for %g s, violations %g, seed %llu%s%s\n", instance, rate, duration,
-		       violations, (unsigned long long)seed, redis_url ? ", mirrored to " : "",
-		       redis_url ? getenv("REDIS_URL") ? "Redis" : "" : "");
+		printf("ark synth: instance %s, %g signals/s for %g s, violations %g, seed %llu%s; its data in %s\n", instance,
+		       rate, duration, violations, (unsigned long long)seed, redis_url ? ", mirrored to Redis" : "", data);
 	uint64_t start = ark_now_ns(), last = start;
 	int handled = 0;
 	while (!ark_supervisor_finished(&sup)) {
