@@ -13,6 +13,7 @@
  * then waits for every process of the instance to be gone). */
 #include "agents/agents.h"
 #include "cli/command.h"
+#include "cli/instance.h"
 #include "http/http.h"
 #include "ops/ops.h"
 #include "store/store.h"
@@ -34,76 +35,6 @@ static void step(const char *what)
 {
 	printf("==> %s\n", what);
 	fflush(stdout);
-}
-
-static bool instance_alive(const char *instance)
-{
-	struct ark_pipeline_map map;
-	struct ark_err err = {0};
-	if (ark_pipeline_attach(&map, instance, &err))
-		return false;
-	bool alive = false;
-	const struct ark_pipeline *p = map.pipeline;
-	for (int a = 0; a < ARK_AGENT_COUNT; a++)
-		alive |= ark_shm_process_alive(atomic_load(&p->agents[a].pid), atomic_load(&p->agents[a].start_ticks));
-	for (int s = 0; s < p->source_count; s++)
-		alive |= ark_shm_process_alive(atomic_load(&p->sources[s].pid), atomic_load(&p->sources[s].start_ticks));
-	alive |= ark_shm_process_alive(atomic_load(&p->metrics_pid), atomic_load(&p->metrics_start_ticks));
-	alive |= ark_shm_process_alive(atomic_load(&p->mirror_pid), atomic_load(&p->mirror_start_ticks));
-	ark_pipeline_detach(&map);
-	return alive;
-}
-
-static pid_t read_pid(const char *run_dir, const char *name)
-{
-	char path[4200];
-	snprintf(path, sizeof path, "%s/%s.pid", run_dir, name);
-	FILE *f = fopen(path, "r");
-	long pid = 0;
-	if (f) {
-		if (fscanf(f, "%ld", &pid) != 1)
-			pid = 0;
-		fclose(f);
-	}
-	return (pid_t)pid;
-}
-
-/* SIGTERM the watchdog (it drains, then stops everything), wait for the
- * instance to be gone; SIGKILL what is left after timeout_s. */
-static int stop_instance(const char *instance, pid_t watchdog, double timeout_s, bool quiet)
-{
-	struct ark_watchdog_config wc;
-	struct ark_err err = {0};
-	if (watchdog <= 0 && ark_watchdog_config_from_env(&wc, &err) == 0)
-		watchdog = read_pid(wc.run_dir, "watchdog");
-	if (watchdog > 0 && kill(watchdog, 0) == 0) {
-		if (!quiet)
-			printf("    stopping the watchdog (pid %d): draining, then stopping every process\n", (int)watchdog);
-		kill(watchdog, SIGTERM);
-	}
-	uint64_t deadline = ark_now_ns() + (uint64_t)(timeout_s * 1e9);
-	while (ark_now_ns() < deadline) {
-		int status;
-		if (watchdog > 0)
-			waitpid(watchdog, &status, WNOHANG);   /* our child when we started it */
-		if ((watchdog <= 0 || kill(watchdog, 0) != 0) && !instance_alive(instance))
-			return 0;
-		struct timespec ts = {0, 50 * 1000 * 1000};
-		nanosleep(&ts, NULL);
-	}
-	if (watchdog > 0)
-		kill(watchdog, SIGKILL);
-	fprintf(stderr, "ark: the instance did not stop within %.0f s; killing what is left\n", timeout_s);
-	/* The processes recorded in the segment, by pid and start time. */
-	struct ark_pipeline_map map;
-	if (ark_pipeline_attach(&map, instance, &err) == 0) {
-		const struct ark_pipeline *p = map.pipeline;
-		for (int a = 0; a < ARK_AGENT_COUNT; a++)
-			if (ark_shm_process_alive(atomic_load(&p->agents[a].pid), atomic_load(&p->agents[a].start_ticks)))
-				kill(atomic_load(&p->agents[a].pid), SIGKILL);
-		ark_pipeline_detach(&map);
-	}
-	return 1;
 }
 
 struct body_sink {
@@ -248,6 +179,56 @@ static int run_synth(const char *instance, double duration, double rate)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+/* The env file this start ran on, kept under $ARK_BACKUP_DIR/env/ (0600)
+ * for `ark rollback`; an unchanged file is not kept twice. */
+static void keep_env_snapshot(void)
+{
+	const char *path = getenv("ARK_ENV_FILE_LOADED");
+	struct ark_store_config store;
+	struct ark_err err = {0};
+	if (!path || !*path || ark_store_config_from_env(&store, &err))
+		return;
+	struct ark_env_file now;
+	if (ark_env_file_parse(path, &now, &err))
+		return;
+	ark_env_file_free(&now);
+	FILE *in = fopen(path, "r");
+	if (!in)
+		return;
+	static char text[1 << 20], last[1 << 20];
+	size_t len = fread(text, 1, sizeof text, in);
+	fclose(in);
+	char dir[4200], name[128], file[4400], newest[4400] = "";
+	snprintf(dir, sizeof dir, "%s/env", store.backup_dir);
+	mkdir(store.backup_dir, 0750);
+	mkdir(dir, 0700);
+	if (ark_cli_newest_env_snapshot(dir, newest, sizeof newest, 0) == 0) {
+		FILE *f = fopen(newest, "r");
+		size_t last_len = f ? fread(last, 1, sizeof last, f) : 0;
+		if (f)
+			fclose(f);
+		if (f && last_len == len && memcmp(last, text, len) == 0) {
+			printf("    configuration unchanged since %s\n", newest);
+			return;
+		}
+	}
+	ark_store_backup_name(ark_realtime_ns(), true, name, sizeof name);
+	/* ark_state_backup_<time>.db -> env_<time>.env */
+	char *t = strstr(name, "backup_");
+	char *dot = strrchr(name, '.');
+	if (!t || !dot)
+		return;
+	*dot = '\0';
+	snprintf(file, sizeof file, "%s/env_%s.env", dir, t + strlen("backup_"));
+	int fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	bool ok = write(fd, text, len) == (ssize_t)len;
+	close(fd);
+	if (ok)
+		printf("    configuration kept for ark rollback: %s\n", file);
+}
+
 static void start_usage(FILE *out)
 {
 	fprintf(out,
@@ -301,7 +282,7 @@ static int start_main(int argc, char **argv)
 	setenv("ARK_INSTANCE", instance, 1);
 
 	step("1/5 validating the configuration");
-	if (instance_alive(instance)) {
+	if (ark_cli_instance_alive(instance)) {
 		fprintf(stderr, "ark start: instance '%s' is already running (ark status; ark stop to stop it)\n", instance);
 		return 1;
 	}
@@ -333,7 +314,7 @@ static int start_main(int argc, char **argv)
 	if (wait_ready(instance, watchdog, metrics, timeout, &metrics_port, why, sizeof why)) {
 		fprintf(stderr, "ark start: %s; stopping what was started (its output: %s)\n", why, out_path);
 		tail_file(out_path, 10);
-		stop_instance(instance, watchdog, 30, false);
+		ark_cli_stop_instance(instance, watchdog, 30, false);
 		return 1;
 	}
 	printf("    watchdog pid %d, agents running%s\n", (int)watchdog, metrics ? ", metrics server listening" : "");
@@ -357,7 +338,7 @@ static int start_main(int argc, char **argv)
 		printf("    %s GET %s: %ld\n", status == 200 ? "✓" : "✗", url, status);
 		if (status != 200) {
 			fprintf(stderr, "ark start: the health check failed (%.300s); stopping what was started\n", body);
-			stop_instance(instance, watchdog, 30, false);
+			ark_cli_stop_instance(instance, watchdog, 30, false);
 			return 1;
 		}
 		snprintf(url, sizeof url, "%s://%s%s%s:%u/slos", scheme, v6 ? "[" : "", host, v6 ? "]" : "", metrics_port);
@@ -365,7 +346,7 @@ static int start_main(int argc, char **argv)
 		printf("    %s GET %s: %ld\n", status == 200 && strstr(body, "\"slos\"") ? "✓" : "✗", url, status);
 		if (status != 200 || !strstr(body, "\"slos\"")) {
 			fprintf(stderr, "ark start: /slos did not answer with the SLOs (%.200s); stopping what was started\n", body);
-			stop_instance(instance, watchdog, 30, false);
+			ark_cli_stop_instance(instance, watchdog, 30, false);
 			return 1;
 		}
 	} else {
@@ -380,15 +361,17 @@ static int start_main(int argc, char **argv)
 		int rc = run_synth(instance, synth_duration, synth_rate);
 		if (rc != 0) {
 			fprintf(stderr, "ark start: the synthetic validation loop failed (see its criteria above); stopping what was started\n");
-			stop_instance(instance, watchdog, 30, false);
+			ark_cli_stop_instance(instance, watchdog, 30, false);
 			return 1;
 		}
 	}
-	if (!instance_alive(instance)) {
+	if (!ark_cli_instance_alive(instance)) {
 		fprintf(stderr, "ark start: the instance is no longer running (see %s)\n", out_path);
-		stop_instance(instance, watchdog, 30, false);
+		ark_cli_stop_instance(instance, watchdog, 30, false);
 		return 1;
 	}
+
+	keep_env_snapshot();
 
 	step("5/5 status");
 	struct ark_pipeline_map map;
@@ -427,11 +410,11 @@ static int stop_main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!instance_alive(instance)) {
+	if (!ark_cli_instance_alive(instance)) {
 		printf("ark stop: instance '%s' is not running\n", instance);
 		return 0;
 	}
-	int rc = stop_instance(instance, 0, timeout, false);
+	int rc = ark_cli_stop_instance(instance, 0, timeout, false);
 	printf("ark stop: instance '%s' %s\n", instance, rc ? "killed after the timeout" : "stopped");
 	return rc ? 1 : 0;
 }

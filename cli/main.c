@@ -74,6 +74,12 @@ int main(int argc, char **argv)
 				fprintf(stderr, "ark %s: %s\n", argv[1], err.msg);
 				return 2;
 			}
+			if (loaded[0]) {
+				/* For ark start's record of the configuration it ran. */
+				char *full = realpath(loaded, NULL);
+				setenv("ARK_ENV_FILE_LOADED", full ? full : loaded, 1);
+				free(full);
+			}
 		}
 		return commands[i]->main(n, argv + 1);
 	}

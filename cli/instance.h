@@ -1,0 +1,19 @@
+/* cli/instance.h — a running instance as the commands see it. */
+#ifndef ARK_CLI_INSTANCE_H
+#define ARK_CLI_INSTANCE_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+/* Any process recorded in the instance's segment is alive. */
+bool ark_cli_instance_alive(const char *instance);
+/* SIGTERM its watchdog (watchdog <= 0: from $ARK_RUN_DIR/watchdog.pid), which
+ * drains and stops everything; wait up to timeout_s for the instance to be
+ * gone, then SIGKILL what is left. 0 when it stopped in time. */
+int ark_cli_stop_instance(const char *instance, pid_t watchdog, double timeout_s, bool quiet);
+
+/* The newest env snapshot in dir (env_<UTC time>.env) after skipping
+ * `skip` newer ones: 0 and its path, or -1 when there is none. */
+int ark_cli_newest_env_snapshot(const char *dir, char *path, size_t len, int skip);
+
+#endif /* ARK_CLI_INSTANCE_H */
