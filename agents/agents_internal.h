@@ -196,7 +196,14 @@ struct ark_order_slot {
 	char order_id[48];
 	char venue_status[24];
 	char message[96];
+	uint8_t seen_at_venue;     /* Alpaca showed it (an order object, or 422 "must be unique"):
+				    * a later 404 never leads to a POST */
+	uint8_t reserved3[7];
+	/* What an interrupted apply restores (state APPLYING): */
 	struct ark_kenny_position position_before;
+	double applied_qty_before, applied_avg_price_before;
+	uint64_t fills_before;
+	double realized_pnl_before;
 	struct ark_event event;    /* the order's event as Kenny passed it on */
 };
 struct ark_order_book {
@@ -218,8 +225,14 @@ struct ark_order_book {
 /* The broker's buying power and the version it was published under (0: none). */
 static inline double ark_order_book_buying_power(struct ark_order_book *book, uint64_t *version)
 {
-	*version = atomic_load(&book->account_version);
-	uint64_t bits = atomic_load(&book->buying_power_bits);
+	/* A seqlock: the writer makes the version odd while it writes. */
+	uint64_t v1, v2, bits;
+	do {
+		v1 = atomic_load(&book->account_version);
+		bits = atomic_load(&book->buying_power_bits);
+		v2 = atomic_load(&book->account_version);
+	} while (v1 != v2 || (v1 & 1));
+	*version = v1 / 2;
 	double d;
 	memcpy(&d, &bits, sizeof d);
 	return d;

@@ -45,6 +45,7 @@ struct core_writer {
 	struct ark_metrics_hist_handle db_write;
 	struct ark_metrics_handle db_lag;
 	_Atomic uint64_t pushed_seq;        /* highest seq handed to the writer */
+	_Atomic uint64_t reports_committed; /* execution reports in a committed transaction */
 	void *ring_memory;
 	struct ark_ring *ring;
 	struct ark_ring_producer producer;  /* Aletheia's thread */
@@ -86,6 +87,8 @@ struct aletheia {
 	bool mirror_open;
 	struct ark_ring_consumer reports;   /* Kenny's execution reports */
 	bool reports_open;
+	uint32_t reports_held;              /* handed to the writer, released once committed */
+	uint64_t reports_released;
 	uint64_t appended_seq;      /* highest seq appended to the journal */
 	uint64_t core_applied_seq;  /* highest seq committed to the Mutable Core */
 	struct core_writer writer;
@@ -129,6 +132,7 @@ static int core_flush(struct aletheia *al, struct ark_err *err)
 	}
 	if (b->last_seq > al->core_applied_seq)
 		al->core_applied_seq = b->last_seq;
+	atomic_fetch_add_explicit(&al->writer.reports_committed, b->reports, memory_order_release);
 	b->reports = 0;
 	b->n_orders = b->n_fills = b->n_positions = b->n_denials = 0;
 	b->first_queued_ns = 0;
@@ -503,19 +507,30 @@ static uint32_t release_written(struct aletheia *al, uint32_t peeked)
 }
 
 /* Kenny's execution reports, each once its order's event has gone to the
- * core writer (so the report's row update follows the row it updates). */
+ * core writer (so the report's row update follows the row it updates). The
+ * reports are not in the journal, so a report leaves Kenny's ring only once
+ * the transaction holding it committed: a replacement Aletheia finds the
+ * rest there and records them again (the rows are idempotent). */
 static void take_reports(struct aletheia *al)
 {
 	const struct ark_aletheia_state *s = al->ctx->state;
-	uint32_t n = ark_ring_try_peek(&al->reports, 64), k = 0;
+	uint64_t committed = atomic_load_explicit(&al->writer.reports_committed, memory_order_acquire);
+	uint32_t releasable = (uint32_t)(committed - al->reports_released);
+	if (releasable > al->reports_held)
+		releasable = al->reports_held;
+	if (releasable) {
+		ark_ring_release(&al->reports, releasable);
+		al->reports_held -= releasable;
+		al->reports_released += releasable;
+	}
+	uint32_t n = ark_ring_try_peek_more(&al->reports, al->reports_held + 64), k = al->reports_held;
 	for (; k < n; k++) {
 		const struct ark_event *r = ark_ring_event(&al->reports, k);
 		if (r->seq > s->last_seq)
 			break;
 		core_push(&al->writer, r);
 	}
-	if (k)
-		ark_ring_release(&al->reports, k);
+	al->reports_held = k;
 }
 
 /* While the whole pipeline stops, Kenny may still be settling broker orders
@@ -695,8 +710,12 @@ int ark_aletheia_main(struct ark_agent_ctx *ctx)
 		if (rc != 0) {
 			core_writer_report(&al.writer, ctx);
 			ark_log_flush(ctx->log);
+			/* Kenny first: a last report committed just before it exits
+			 * is then seen on the ring. Held reports are committed by
+			 * the writer's final batch. */
 			if (ark_agent_stop_requested(ctx) && ark_ring_try_peek(&ctx->input, 1) == 0 &&
-			    (!al.reports_open || (ark_ring_try_peek(&al.reports, 1) == 0 && !kenny_settling(ctx))))
+			    (!al.reports_open ||
+			     (!kenny_settling(ctx) && ark_ring_try_peek_more(&al.reports, al.reports_held + 1) == al.reports_held)))
 				break;
 		}
 	}
@@ -712,6 +731,15 @@ done:
 	}
 	core_writer_stop(&al.writer);
 	core_writer_report(&al.writer, ctx);
+	if (al.reports_open) {
+		/* The writer's final batch committed what was held. */
+		uint64_t committed = atomic_load(&al.writer.reports_committed);
+		uint32_t releasable = (uint32_t)(committed - al.reports_released);
+		if (releasable > al.reports_held)
+			releasable = al.reports_held;
+		if (releasable)
+			ark_ring_release(&al.reports, releasable);
+	}
 	if (al.core)
 		ark_core_close(al.core);
 	free(al.writer.ring_memory);

@@ -109,6 +109,7 @@ static void publish_buying_power(double buying_power)
 {
 	uint64_t v;
 	memcpy(&v, &buying_power, sizeof v);
+	atomic_fetch_add(&az.book->account_version, 1);   /* odd: being written */
 	atomic_store(&az.book->buying_power_bits, v);
 	atomic_fetch_add(&az.book->account_version, 1);
 }
@@ -300,6 +301,8 @@ static void rate_limited(const struct transfer *t, uint64_t now)
 	if (t->reset[0] && ark_alpaca_parse_reset(t->reset, &reset_s) == 0) {
 		uint64_t real = ark_realtime_ns(), reset_ns = reset_s * 1000000000ull;
 		wait_ns = reset_ns > real ? reset_ns - real : 0;
+		if (wait_ns < 1000000000ull)
+			wait_ns = 1000000000ull;   /* a reset in the past (clock skew) is no reason to hammer */
 		if (wait_ns > RATE_LIMIT_MAX_NS)
 			wait_ns = RATE_LIMIT_MAX_NS;
 	}
@@ -344,6 +347,7 @@ static void finish_order(struct transfer *t, long status, uint64_t now)
 			       order.filled_qty != slot->venue_filled_qty;
 		slot->lookup = 0;
 		slot->failures = 0;
+		slot->seen_at_venue = 1;
 		slot->answer = ARK_ALPACA_ORDER;
 		slot->http_status = (uint16_t)status;
 		slot->error_code = 0;
@@ -373,9 +377,20 @@ static void finish_order(struct transfer *t, long status, uint64_t now)
 	case ARK_ALPACA_DUPLICATE_ID:
 		/* Alpaca has this id already (a resend after a restart): find it. */
 		slot->lookup = 1;
+		slot->seen_at_venue = 1;
 		requeue(slot, now);
 		return;
 	case ARK_ALPACA_NOT_FOUND:
+		if (was_lookup && slot->seen_at_venue) {
+			/* It existed: a 404 now is Alpaca (or a proxy) out of step,
+			 * never a reason to send it again. */
+			slot->failures++;
+			if (slot->failures == 1 || slot->failures % 10 == 0)
+				note("warn", "order %s: Alpaca showed it before, a lookup now says 404; looking again",
+				     coid_text(slot, coid));
+			requeue(slot, now + az.cfg.poll_ms * 1000000ull * (slot->failures < 6 ? (1u << (slot->failures - 1)) : 32));
+			return;
+		}
 		if (!was_lookup || slot->attempts >= az.cfg.max_attempts) {
 			slot->venue_final = 1;
 			snprintf(slot->venue_status, sizeof slot->venue_status, "not_placed");
@@ -411,7 +426,17 @@ static void finish_order(struct transfer *t, long status, uint64_t now)
 		/* the order is refused too */
 		__attribute__((fallthrough));
 	default:
-		/* 403 (buying power, a forbidden order), 422: final. */
+		if (was_lookup) {
+			/* Only an order (200) or its absence (404) answers a lookup. */
+			slot->lookup = 1;
+			slot->failures++;
+			if (slot->failures == 1 || slot->failures % 10 == 0)
+				note("warn", "order %s: a lookup was answered %s (%s); looking again", coid_text(slot, coid),
+				     ark_alpaca_answer_name(answer), detail);
+			requeue(slot, now + az.cfg.poll_ms * 1000000ull * (slot->failures < 6 ? (1u << (slot->failures - 1)) : 32));
+			return;
+		}
+		/* 403 (buying power, a forbidden order), 422 to a POST: final. */
 		slot->venue_final = 1;
 		snprintf(slot->venue_status, sizeof slot->venue_status, "refused");
 		hand_back(slot);
@@ -423,7 +448,7 @@ static void finish_account(struct transfer *t, long status)
 {
 	az.account_busy = false;
 	struct ark_alpaca_account account;
-	char detail[160], why[160];
+	char detail[160] = "", why[160];
 	if (status == 200 && !t->truncated &&
 	    ark_alpaca_parse_account(t->response, t->response_len, &account, detail, sizeof detail) == 0) {
 		publish_buying_power(account.buying_power);
@@ -567,6 +592,10 @@ static void recover_book(struct ark_agent_ctx *ctx)
 		case ARK_ORDER_APPLYING: {
 			uint32_t id = slot->event.symbol_id < ARK_MAX_SYMBOLS ? slot->event.symbol_id : ARK_MAX_SYMBOLS - 1;
 			s->positions[id] = slot->position_before;
+			slot->applied_qty = slot->applied_qty_before;
+			slot->applied_avg_price = slot->applied_avg_price_before;
+			s->fills = slot->fills_before;
+			s->realized_pnl = slot->realized_pnl_before;
 			atomic_store(&slot->state, ARK_ORDER_ANSWERED);
 			applying++;
 			break;
@@ -652,6 +681,9 @@ void ark_alpaca_broker_submit(struct ark_agent_ctx *ctx, struct ark_event *e)
 	}
 	/* Everything but the state, which the broker thread reads (it skips
 	 * a FREE or DONE slot) and which hands the slot over last. */
+	/* FREE before the new id goes in: a restart caught in between must not
+	 * take the old order's DONE for this one's. */
+	atomic_store_explicit(&slot->state, ARK_ORDER_FREE, memory_order_release);
 	memset(&slot->attempts, 0, offsetof(struct ark_order_slot, event) - offsetof(struct ark_order_slot, attempts));
 	slot->client_order_id = e->client_order_id;
 	e->exec_status = ARK_EXEC_SUBMITTED;
@@ -680,7 +712,12 @@ static bool apply_answer(struct ark_agent_ctx *ctx, struct ark_order_slot *slot,
 		double price = (slot->venue_filled_qty * slot->venue_avg_price - slot->applied_qty * slot->applied_avg_price) / delta;
 		if (!(price > 0) || !isfinite(price))
 			price = slot->venue_avg_price;
+		/* Everything the apply changes, for a restart caught in between. */
 		slot->position_before = *pos;
+		slot->applied_qty_before = slot->applied_qty;
+		slot->applied_avg_price_before = slot->applied_avg_price;
+		slot->fills_before = s->fills;
+		slot->realized_pnl_before = s->realized_pnl;
 		atomic_store_explicit(&slot->state, ARK_ORDER_APPLYING, memory_order_release);
 		double before = pos->realized_pnl;
 		ark_kenny_apply_fill(pos, slot->event.side == ARK_SIDE_BUY ? delta : -delta, price);

@@ -45,6 +45,10 @@ int ark_alpaca_config_from_env(struct ark_alpaca_config *c, struct ark_err *err)
 		base = "https://paper-api.alpaca.markets";
 	if (strncmp(base, "https://", 8) != 0 && strncmp(base, "http://", 7) != 0)
 		return ark_err_set(err, -EINVAL, "ALPACA_BASE_URL must start with https:// or http://, got '%.64s'", base);
+	if (strncmp(base, "http://", 7) == 0 && strncmp(base + 7, "127.0.0.1", 9) != 0 && strncmp(base + 7, "localhost", 9) != 0 &&
+	    strncmp(base + 7, "[::1]", 5) != 0)
+		return ark_err_set(err, -EINVAL, "ALPACA_BASE_URL: http:// only to this machine (the keys would cross the network "
+						 "in clear text); use https://");
 	if (strlen(base) >= sizeof c->base_url - 1 || strpbrk(base, " ?#\"'\\"))
 		return ark_err_set(err, -EINVAL, "ALPACA_BASE_URL is too long or holds a space, '?', '#' or a quote");
 	snprintf(c->base_url, sizeof c->base_url, "%s", base);

@@ -65,9 +65,10 @@ int main(int argc, char **argv)
 			continue;
 		/* --env-file F (or $ARK_ENV_FILE, or .env.production when
 		 * ARK_ENV=prod) for every command; `ark config validate` reads
-		 * the file itself, to report on it line by line. */
+		 * the file itself, to report on it line by line, and `ark
+		 * rollback` to replace it. */
 		int n = argc - 1;
-		if (strcmp(argv[1], "config") != 0) {
+		if (strcmp(argv[1], "config") != 0 && strcmp(argv[1], "rollback") != 0) {
 			char loaded[4096];
 			struct ark_err err = {0};
 			if (ark_env_file_load_for_command(&n, argv + 1, loaded, sizeof loaded, &err)) {

@@ -17,8 +17,10 @@
 
 void ark_env_file_free(struct ark_env_file *file)
 {
-	for (size_t i = 0; i < file->count; i++)
+	for (size_t i = 0; i < file->count; i++) {
+		explicit_bzero(file->entries[i].value, strlen(file->entries[i].value));
 		free(file->entries[i].value);
+	}
 	free(file->entries);
 	file->entries = NULL;
 	file->count = 0;
@@ -32,8 +34,8 @@ static int line_error(struct ark_err *err, const char *name, int line, const cha
 }
 
 /* One value, from p to the end of the line (end): bare, '...' or "...". */
-static int parse_value(const char *name, int line, const char *p, const char *end, char *out, size_t cap,
-		       struct ark_err *err)
+static int parse_value(const char *name, int line, const char *p, const char *end, bool spaced, char *out,
+		       size_t cap, struct ark_err *err)
 {
 	size_t n = 0;
 	if (p < end && (*p == '\'' || *p == '"')) {
@@ -67,8 +69,9 @@ static int parse_value(const char *name, int line, const char *p, const char *en
 		out[n] = '\0';
 		return 0;
 	}
+	/* " #" starts a comment; a '#' right after '=' belongs to the value. */
 	const char *stop = p;
-	while (stop < end && !(*stop == '#' && (stop == p || stop[-1] == ' ' || stop[-1] == '\t')))
+	while (stop < end && !(*stop == '#' && (stop == p ? spaced : stop[-1] == ' ' || stop[-1] == '\t')))
 		stop++;
 	while (stop > p && (stop[-1] == ' ' || stop[-1] == '\t'))
 		stop--;
@@ -126,15 +129,19 @@ int ark_env_file_parse_text(const char *name, const char *text, size_t len, stru
 			break;
 		}
 		if (isdigit((unsigned char)k[0]) || klen >= sizeof file->entries[0].key) {
-			char key[64];
-			snprintf(key, sizeof key, "%.*s", (int)(klen < 40 ? klen : 40), k);
-			rc = line_error(err, name, line, "'%s' is not a variable name (letters, digits and _, not starting with a digit)", key);
+			/* Not echoed: a wrapped or pasted line may be a secret. */
+			char msg[160];
+			snprintf(msg, sizeof msg,
+				 "the %zu characters before '=' are not a variable name (letters, digits and _, at most 63, not starting with a digit)",
+				 klen);
+			rc = line_error(err, name, line, "%s", msg);
 			break;
 		}
 		q++;
+		const char *value_start = q;
 		while (q < stop && (*q == ' ' || *q == '\t'))
 			q++;
-		if ((rc = parse_value(name, line, q, stop, value, len + 1, err)))
+		if ((rc = parse_value(name, line, q, stop, q > value_start, value, len + 1, err)))
 			break;
 		for (size_t i = 0; i < file->count; i++)
 			if (strlen(file->entries[i].key) == klen && memcmp(file->entries[i].key, k, klen) == 0) {
@@ -178,7 +185,7 @@ int ark_env_file_parse_text(const char *name, const char *text, size_t len, stru
 int ark_env_file_parse(const char *path, struct ark_env_file *file, struct ark_err *err)
 {
 	memset(file, 0, sizeof *file);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);   /* (a FIFO is refused below, not waited on) */
 	if (fd < 0)
 		return ark_err_set(err, -errno, "cannot read the env file %s: %s", path, strerror(errno));
 	struct stat st;
@@ -205,6 +212,10 @@ int ark_env_file_parse(const char *path, struct ark_env_file *file, struct ark_e
 		got += (size_t)r;
 	}
 	close(fd);
+	if (got != (size_t)st.st_size) {
+		free(text);
+		return ark_err_set(err, -EIO, "the env file %s changed or could not be read whole", path);
+	}
 	int rc = ark_env_file_parse_text(path, text, got, file, err);
 	explicit_bzero(text, got);
 	free(text);

@@ -37,6 +37,8 @@ static size_t longest_sequence(const char *s)
 /* The value is a short unit repeated ("abcabcabc..."). */
 static bool periodic(const char *s, size_t n)
 {
+	if (n > 4096)
+		return false;   /* (quadratic; no real secret is that long) */
 	for (size_t period = 1; period <= n / 2; period++) {
 		bool same = true;
 		for (size_t i = period; i < n && same; i++)

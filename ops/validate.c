@@ -37,8 +37,11 @@ void ark_ops_add(struct ark_validation *v, enum ark_check_status status, const c
 	__attribute__((format(printf, 4, 5)));
 void ark_ops_add(struct ark_validation *v, enum ark_check_status status, const char *hint, const char *fmt, ...)
 {
-	if (v->count == ARK_VALIDATION_MAX_CHECKS)
+	if (v->count == ARK_VALIDATION_MAX_CHECKS) {
+		if (status == ARK_CHECK_FAIL)
+			v->valid = false;
 		return;
+	}
 	struct ark_check *c = &v->checks[v->count++];
 	c->status = status;
 	va_list ap;

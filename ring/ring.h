@@ -237,6 +237,19 @@ static inline uint32_t ark_ring_try_peek(struct ark_ring_consumer *c, uint32_t m
 	return avail < max ? (uint32_t)avail : max;
 }
 
+/* As try_peek, but re-reads the producer's index whenever fewer than max
+ * are cached: for a consumer that keeps events peeked and unreleased for a
+ * while (try_peek looks again only when it has none). */
+static inline uint32_t ark_ring_try_peek_more(struct ark_ring_consumer *c, uint32_t max)
+{
+	uint64_t avail = c->head_cache - c->tail;
+	if (avail < max) {
+		c->head_cache = atomic_load_explicit(&c->ring->head, memory_order_acquire);
+		avail = c->head_cache - c->tail;
+	}
+	return avail < max ? (uint32_t)avail : max;
+}
+
 /* Wait per the strategy for at least one event, at most timeout_ns. Returns 0
  * and the count (up to max) in *count, or -ETIMEDOUT. */
 static inline int ark_ring_peek(struct ark_ring_consumer *c, uint32_t max, uint64_t timeout_ns,

@@ -32,10 +32,14 @@ int main(void)
 			   "JWT_SECRET=\"a \\\"quoted\\\" value with \\\\ and \\$HOME\"  # trailing comment\n"
 			   "EMPTY=\n"
 			   "URL_WITH_HASH=http://x/#frag\n"
+			   "HASH_FIRST=#Zk29x\n"
+			   "SPACED_COMMENT= # nothing\n"
 			   "SPACED = two words \r\n"
 			   "exported=1\n";
 	CHECK_MSG(parse(good, &f, &err) == 0, "%s", err.msg);
-	CHECK_EQ_U64(f.count, 8);
+	CHECK_EQ_U64(f.count, 10);
+	CHECK(strcmp(value(&f, "HASH_FIRST"), "#Zk29x") == 0);   /* '#' right after '=' is the value's */
+	CHECK(strcmp(value(&f, "SPACED_COMMENT"), "") == 0);
 	CHECK(strcmp(value(&f, "ARK_ENV"), "prod") == 0);
 	CHECK(strcmp(value(&f, "METRICS_PORT"), "9090") == 0);
 	CHECK(strcmp(value(&f, "REDIS_URL"), "redis://:p#ss@localhost:6379/0") == 0);
@@ -56,7 +60,7 @@ int main(void)
 	const char *bad[][2] = {
 		{"A=1\nB 2\n", "test.env line 2: expected KEY=VALUE"},
 		{"A=1\n\n=3\n", "line 3: expected KEY=VALUE"},
-		{"1ABC=3\n", "line 1: '1ABC' is not a variable name"},
+		{"1ABC=3\n", "line 1: the 4 characters before '=' are not a variable name"},
 		{"A=\"unterminated\n", "line 1: unterminated double quote"},
 		{"A='unterminated\n", "line 1: unterminated single quote"},
 		{"A=\"x\" y\n", "line 1: text after the closing quote"},
