@@ -55,10 +55,16 @@ static int read_all(const char *path, char *buf, size_t cap, size_t *len)
 static int write_atomic(const char *path, const char *text, size_t len, struct ark_err *err)
 {
 	char tmp[4200];
-	snprintf(tmp, sizeof tmp, "%s.rollback-%d", path, (int)getpid());
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	snprintf(tmp, sizeof tmp, "%s.rollback-XXXXXX", path);
+	int fd = mkstemp(tmp);   /* O_EXCL: never through a planted file or link; 0600 */
 	if (fd < 0)
-		return ark_err_set(err, -errno, "cannot write %s: %s", tmp, strerror(errno));
+		return ark_err_set(err, -errno, "cannot write beside %s: %s", path, strerror(errno));
+	struct stat st;
+	if (stat(path, &st) == 0 && fchown(fd, st.st_uid, st.st_gid) != 0 && errno != EPERM) {
+		close(fd);
+		unlink(tmp);
+		return ark_err_set(err, -errno, "cannot give %s its owner: %s", tmp, strerror(errno));
+	}
 	bool ok = write(fd, text, len) == (ssize_t)len && fsync(fd) == 0;
 	close(fd);
 	if (!ok || rename(tmp, path) != 0) {
@@ -83,7 +89,7 @@ static void usage(FILE *out)
 
 static int rollback_main(int argc, char **argv)
 {
-	const char *instance = ark_pipeline_default_instance(), *env_file = NULL, *backup = NULL;
+	const char *instance = NULL, *env_file = NULL, *backup = NULL;
 	bool yes = false, keep_env = false;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--instance") == 0 && i + 1 < argc)
@@ -124,11 +130,14 @@ static int rollback_main(int argc, char **argv)
 		fprintf(stderr, "ark rollback: the env file %s does not exist (--env-file FILE, or --keep-env)\n", env_file);
 		return 2;
 	}
+	if (!instance)
+		instance = ark_pipeline_default_instance();   /* (after the env file: it may name it) */
 	struct ark_store_config store;
 	if (ark_store_config_from_env(&store, &err)) {
 		fprintf(stderr, "ark rollback: %s\n", err.msg);
 		return 2;
 	}
+	snprintf(store.instance, sizeof store.instance, "%s", instance);
 	char backup_path[4200];
 	if (backup)
 		snprintf(backup_path, sizeof backup_path, "%s", backup);
@@ -164,6 +173,12 @@ static int rollback_main(int argc, char **argv)
 					"it runs); --keep-env rolls back the database only\n", env_file, dir);
 			return 1;
 		}
+		struct ark_env_file kept_file;
+		if (ark_env_file_parse(previous, &kept_file, &err)) {
+			fprintf(stderr, "ark rollback: the kept configuration is not a valid env file: %s\n", err.msg);
+			return 1;
+		}
+		ark_env_file_free(&kept_file);
 	}
 	bool running = ark_cli_instance_alive(instance);
 	printf("Rollback plan:\n");

@@ -115,21 +115,42 @@ static pid_t spawn_watchdog(const char *instance, char *out_path, size_t out_len
 
 static void tail_file(const char *path, int lines)
 {
-	char cmd[4300];
-	snprintf(cmd, sizeof cmd, "tail -n %d '%s' 2>/dev/null | sed 's/^/    | /'", lines, path);
-	fflush(stdout);
-	if (system(cmd) != 0)
+	FILE *f = fopen(path, "r");
+	if (!f)
 		return;
+	static char text[1 << 16];
+	if (fseek(f, 0, SEEK_END) == 0 && ftell(f) > (long)sizeof text - 1)
+		fseek(f, -(long)(sizeof text - 1), SEEK_END);
+	else
+		fseek(f, 0, SEEK_SET);
+	size_t n = fread(text, 1, sizeof text - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	char *start = text + n;
+	for (int seen = 0; start > text && seen <= lines;)
+		if (*--start == '\n')
+			seen++;
+	if (*start == '\n')
+		start++;
+	for (char *line = start, *next; *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		else
+			next = line + strlen(line);
+		printf("    | %s\n", line);
+	}
 }
 
 /* Until every agent runs and the metrics server (when enabled) listens. */
-static int wait_ready(const char *instance, pid_t watchdog, bool metrics, double timeout_s, unsigned *metrics_port,
+static int wait_ready(const char *instance, pid_t *watchdog, bool metrics, double timeout_s, unsigned *metrics_port,
 		      char *why, size_t why_len)
 {
 	uint64_t deadline = ark_now_ns() + (uint64_t)(timeout_s * 1e9);
 	while (ark_now_ns() < deadline) {
 		int status;
-		if (waitpid(watchdog, &status, WNOHANG) == watchdog) {
+		if (waitpid(*watchdog, &status, WNOHANG) == *watchdog) {
+			*watchdog = 0;   /* reaped: its pid may be anyone's now */
 			snprintf(why, why_len, "the watchdog exited (%s %d) during start-up",
 				 WIFEXITED(status) ? "status" : "signal", WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
 			return -1;
@@ -220,13 +241,18 @@ static void keep_env_snapshot(void)
 		return;
 	*dot = '\0';
 	snprintf(file, sizeof file, "%s/env_%s.env", dir, t + strlen("backup_"));
-	int fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	/* Whole or not at all: a partial snapshot must never be rolled back to. */
+	char tmp[4500];
+	snprintf(tmp, sizeof tmp, "%s.tmp", file);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return;
-	bool ok = write(fd, text, len) == (ssize_t)len;
+	bool ok = write(fd, text, len) == (ssize_t)len && fsync(fd) == 0;
 	close(fd);
-	if (ok)
+	if (ok && rename(tmp, file) == 0)
 		printf("    configuration kept for ark rollback: %s\n", file);
+	else
+		unlink(tmp);
 }
 
 static void start_usage(FILE *out)
@@ -288,7 +314,16 @@ static int start_main(int argc, char **argv)
 	}
 	static struct ark_validation v;
 	struct ark_validate_options vo = {0};
+	struct ark_env_file loaded;
+	const char *loaded_path = getenv("ARK_ENV_FILE_LOADED");
+	bool have_file = loaded_path && *loaded_path && ark_env_file_parse(loaded_path, &loaded, &err) == 0;
+	if (have_file) {
+		vo.env_file = loaded_path;
+		vo.file = &loaded;
+	}
 	ark_config_validate(&vo, &v);
+	if (have_file)
+		ark_env_file_free(&loaded);
 	for (int i = 0; i < v.count; i++) {
 		const struct ark_check *c = &v.checks[i];
 		printf("    %s %s\n", c->status == ARK_CHECK_OK ? "✓" : c->status == ARK_CHECK_FAIL ? "✗" : "·", c->message);
@@ -311,7 +346,7 @@ static int start_main(int argc, char **argv)
 	bool metrics = ark_http_config_from_env(&http, &err) == 0 && ark_http_config_enabled(&http);
 	unsigned metrics_port = 0;
 	char why[512];
-	if (wait_ready(instance, watchdog, metrics, timeout, &metrics_port, why, sizeof why)) {
+	if (wait_ready(instance, &watchdog, metrics, timeout, &metrics_port, why, sizeof why)) {
 		fprintf(stderr, "ark start: %s; stopping what was started (its output: %s)\n", why, out_path);
 		tail_file(out_path, 10);
 		ark_cli_stop_instance(instance, watchdog, 30, false);

@@ -47,9 +47,10 @@ static pid_t read_pid(const char *run_dir, const char *name)
 	return (pid_t)pid;
 }
 
-/* The pid file's process really is an `ark watchdog` (a stale file's pid
- * may belong to anything by now). */
-static bool is_watchdog(pid_t pid)
+/* The pid file's process really is an `ark watchdog` of this instance (a
+ * stale file's pid may belong to anything by now, and instances may share a
+ * run directory). */
+static bool is_watchdog(pid_t pid, const char *instance)
 {
 	char path[64], cmd[4096];
 	snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
@@ -60,8 +61,15 @@ static bool is_watchdog(pid_t pid)
 	fclose(f);
 	cmd[n] = '\0';
 	/* argv[0] is "ark" or a path ending in ark; argv[1] "watchdog". */
+	const char *arg0 = strrchr(cmd, '/') ? strrchr(cmd, '/') + 1 : cmd;
 	const char *arg1 = cmd + strlen(cmd) + 1;
-	return arg1 < cmd + n && strcmp(arg1, "watchdog") == 0;
+	if (strncmp(arg0, "ark", 3) != 0 || arg1 >= cmd + n || strcmp(arg1, "watchdog") != 0)
+		return false;
+	/* --instance NAME, else the default it would have taken. */
+	for (const char *a = arg1; a < cmd + n; a += strlen(a) + 1)
+		if (strcmp(a, "--instance") == 0 && a + strlen(a) + 1 < cmd + n)
+			return strcmp(a + strlen(a) + 1, instance) == 0;
+	return strcmp(ark_pipeline_default_instance(), instance) == 0;
 }
 
 /* Every process recorded in the segment, by pid and start time. */
@@ -91,7 +99,7 @@ int ark_cli_stop_instance(const char *instance, pid_t watchdog, double timeout_s
 	struct ark_err err = {0};
 	if (watchdog <= 0 && ark_watchdog_config_from_env(&wc, &err) == 0) {
 		watchdog = read_pid(wc.run_dir, "watchdog");
-		if (watchdog > 0 && !is_watchdog(watchdog))
+		if (watchdog > 0 && !is_watchdog(watchdog, instance))
 			watchdog = 0;
 	}
 	if (watchdog > 0 && kill(watchdog, 0) == 0) {

@@ -99,6 +99,13 @@ void ark_ops_check_redis(struct ark_validation *v, uint32_t timeout_ms)
 		ark_ops_add(v, ARK_CHECK_OK, NULL, "Redis: Connected successfully (%s)", shown);
 }
 
+/* An encrypted key is reported, never prompted for (ark start runs unattended). */
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	(void)buf, (void)size, (void)rwflag, (void)u;
+	return -1;
+}
+
 static bool loopback(const char *bind)
 {
 	return strcmp(bind, "127.0.0.1") == 0 || strcmp(bind, "::1") == 0 || strncmp(bind, "127.", 4) == 0;
@@ -119,11 +126,11 @@ void ark_ops_check_tls(struct ark_validation *v, const char *prefix, const struc
 	}
 	char what[8400] = "";
 	FILE *f = fopen(cfg->tls_cert, "r");
-	X509 *cert = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+	X509 *cert = f ? PEM_read_X509(f, NULL, no_passphrase, NULL) : NULL;
 	if (f)
 		fclose(f);
 	FILE *k = fopen(cfg->tls_key, "r");
-	EVP_PKEY *key = k ? PEM_read_PrivateKey(k, NULL, NULL, NULL) : NULL;
+	EVP_PKEY *key = k ? PEM_read_PrivateKey(k, NULL, no_passphrase, NULL) : NULL;
 	if (k)
 		fclose(k);
 	struct stat st;

@@ -86,7 +86,7 @@ static void read_once(const struct ark_pipeline_map *map, struct ark_status *s, 
 		s->agents[a].hangs = atomic_load(&p->counters.hangs[a]);
 		s->running |= s->agents[a].alive;
 	}
-	s->source_count = p->source_count;
+	s->source_count = p->source_count < ARK_MAX_SOURCES ? p->source_count : ARK_MAX_SOURCES;
 	for (int i = 0; i < p->source_count && i < ARK_MAX_SOURCES; i++) {
 		char name[24];
 		snprintf(name, sizeof name, "source%d (%s)", i, ark_source_name((enum ark_source_kind)p->source_kinds[i]));
@@ -314,7 +314,8 @@ void ark_status_render_json(const struct ark_status *s, FILE *o)
 		fprintf(o, "%s{\"name\":\"%s\",\"state\":\"%s\",\"met\":%s,\"value\":%.6g,\"unit\":\"%s\",\"objective\":%.6g,"
 			   "\"target\":%.6g,\"error_budget_remaining\":%.6g,\"window_seconds\":%llu}",
 			i ? "," : "", slo->name, slo_state(slo), slo->met ? "true" : "false", isfinite(slo->value) ? slo->value : 0,
-			slo->unit, slo->threshold, slo->target, slo->error_budget_remaining, (unsigned long long)slo->window_seconds);
+			slo->unit, slo->threshold, slo->target,
+			isfinite(slo->error_budget_remaining) ? slo->error_budget_remaining : 0, (unsigned long long)slo->window_seconds);
 	}
 	fprintf(o, "],\"mirror\":{\"attached\":%s,\"lag_events\":", s->mirror_enabled ? "true" : "false");
 	if (s->mirror_lag_events >= 0)

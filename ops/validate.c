@@ -79,9 +79,12 @@ static void check_env_file(struct ark_validation *v, const struct ark_validate_o
 	ark_ops_add(v, ARK_CHECK_OK, NULL, "Env file: %s (%zu variables%s)", o->file->path, o->file->count,
 		    both ? "; some are set differently in the environment, which wins" : "");
 	bool holds_secret = false;
-	for (size_t i = 0; i < o->file->count; i++)
+	for (size_t i = 0; i < o->file->count; i++) {
 		for (size_t s = 0; s < sizeof secrets / sizeof *secrets; s++)
 			holds_secret |= strcmp(o->file->entries[i].key, secrets[s]) == 0;
+		/* redis://:password@host — a password in the URL */
+		holds_secret |= strcmp(o->file->entries[i].key, "REDIS_URL") == 0 && strchr(o->file->entries[i].value, '@');
+	}
 	if (holds_secret && (o->file->mode & 077)) {
 		char hint[sizeof o->file->path + 16];
 		snprintf(hint, sizeof hint, "chmod 600 %s", o->file->path);
@@ -375,9 +378,16 @@ static void check_ports(struct ark_validation *v)
 	struct ark_pipeline_map map;
 	unsigned running_metrics = 0, running_api = 0, running_feed = 0;
 	if (ark_pipeline_attach(&map, ark_pipeline_default_instance(), &err) == 0) {
-		running_metrics = atomic_load(&map.pipeline->metrics_port);
-		running_api = atomic_load(&map.pipeline->api_port);
-		running_feed = atomic_load(&map.pipeline->feed_port);
+		/* Only a live instance's ports are its own (a stale segment's are not). */
+		bool alive = false;
+		for (int a = 0; a < ARK_AGENT_COUNT; a++)
+			alive |= ark_shm_process_alive(atomic_load(&map.pipeline->agents[a].pid),
+						       atomic_load(&map.pipeline->agents[a].start_ticks));
+		if (alive) {
+			running_metrics = atomic_load(&map.pipeline->metrics_port);
+			running_api = atomic_load(&map.pipeline->api_port);
+			running_feed = atomic_load(&map.pipeline->feed_port);
+		}
 		ark_pipeline_detach(&map);
 	}
 	struct ark_http_config http;
