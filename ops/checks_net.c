@@ -2,7 +2,7 @@
  * Redis answering PING (hiredis, bounded by a timeout), TLS certificates and
  * keys (OpenSSL: readable, matching, in their validity period, the key not
  * readable by others), ports free to bind, CPUs the agents are pinned to. */
-#include "ops/ops.h"
+#include "ops/internal.h"
 
 #include "agents/agents.h"
 #include "http/http.h"
@@ -24,14 +24,6 @@
 #include <time.h>
 #include <unistd.h>
 
-void ark_ops_add(struct ark_validation *v, enum ark_check_status status, const char *hint, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-void ark_ops_check_redis(struct ark_validation *v, uint32_t timeout_ms);
-void ark_ops_check_tls(struct ark_validation *v, const char *prefix, const struct ark_http_config *cfg,
-		       bool production);
-void ark_ops_check_port(struct ark_validation *v, const char *variable, const char *bind, unsigned port,
-			unsigned running_port);
-void ark_ops_check_cpus(struct ark_validation *v);
 
 /* One command's reply: NULL with why set, or the reply (freed by the caller). */
 static redisReply *command(redisContext *c, char *why, size_t len, const char *fmt, ...)

@@ -3,7 +3,7 @@
  * settings, directories, SQLite, Redis) and then ARK's own (TLS, ports, CPUs,
  * the Graveyard). Each check runs whatever the others found, so one pass
  * shows every problem. A secret's value never enters a message. */
-#include "ops/ops.h"
+#include "ops/internal.h"
 
 #include "agents/agents.h"
 #include "alpaca/alpaca.h"
@@ -26,15 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-void ark_ops_check_redis(struct ark_validation *v, uint32_t timeout_ms);
-void ark_ops_check_tls(struct ark_validation *v, const char *prefix, const struct ark_http_config *cfg,
-		       bool production);
-void ark_ops_check_port(struct ark_validation *v, const char *variable, const char *bind, unsigned port,
-			unsigned running_port);
-void ark_ops_check_cpus(struct ark_validation *v);
 
-void ark_ops_add(struct ark_validation *v, enum ark_check_status status, const char *hint, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
 void ark_ops_add(struct ark_validation *v, enum ark_check_status status, const char *hint, const char *fmt, ...)
 {
 	if (v->count == ARK_VALIDATION_MAX_CHECKS) {
