@@ -18,6 +18,12 @@
  *                         and where each stands (never rolled back either)
  *   "ring.reports"        Kenny's execution reports to Aletheia (256-byte
  *                         events marked ARK_EVENT_EXEC_REPORT)
+ *   "<name>.canary"       with a canary lane (ark_pipeline_config.canary):
+ *                         ring.kyle.canary, the canary Joey, HRM and Kenny's
+ *                         rings, states and undo logs, and Kenny's venue book:
+ *                         a second Joey → HRM → Kenny beside the stable one.
+ *                         Kyle sends it a share of the events by trace hash;
+ *                         Aletheia merges both lanes' output in seq order.
  *
  * Exactly-once effects: an agent releases its input only after it published
  * the output; a restarted agent drops every event whose seq it has already
@@ -39,7 +45,7 @@
 #include <stdint.h>
 
 #define ARK_PIPELINE_MAGIC 0x31455049504b5241ull /* "ARKPIPE1" */
-#define ARK_PIPELINE_VERSION 3u
+#define ARK_PIPELINE_VERSION 4u
 #define ARK_MAX_SOURCES 4
 #define ARK_MAX_SYMBOLS 4096
 #define ARK_PIPELINE_BATCH 256
@@ -109,6 +115,45 @@ struct ark_pipeline_counters {
 	_Atomic uint64_t hangs[ARK_AGENT_COUNT];              /* supervisor: hung agents killed */
 };
 
+/* The canary lane (watchdog/canary.c decides, Kyle routes, Aletheia
+ * counts). Each field has one writer, named. */
+enum ark_lane { ARK_LANE_STABLE = 0, ARK_LANE_CANARY = 1, ARK_LANE_COUNT = 2 };
+enum ark_canary_outcome {
+	ARK_CANARY_NONE = 0,
+	ARK_CANARY_RUNNING,        /* routed, tripwires checked */
+	ARK_CANARY_ROLLING_BACK,   /* a tripwire fired: traffic back to stable, the lane draining */
+	ARK_CANARY_ROLLED_BACK,
+	ARK_CANARY_FINISHING,      /* the window passed clean: the lane draining */
+	ARK_CANARY_PASSED,
+};
+struct ark_canary_control {
+	_Atomic uint32_t configured;     /* creator: the lane's regions exist */
+	_Atomic uint32_t route;          /* watchdog: 1 = Kyle sends `percent` of events to the lane */
+	_Atomic uint32_t percent;        /* watchdog: 1-100 */
+	_Atomic uint32_t route_applied;  /* Kyle: the route its batches use now (its answer to `route`) */
+	_Atomic uint32_t lane_stop;      /* watchdog: the lane's agents drain their input and exit */
+	_Atomic uint32_t outcome;        /* watchdog: enum ark_canary_outcome */
+	_Atomic uint64_t started_ns;     /* watchdog: CLOCK_REALTIME */
+	_Atomic uint64_t ended_ns;
+	_Atomic uint64_t routed;         /* Kyle: events sent to the canary lane */
+	_Atomic uint64_t last_routed_seq;/* Kyle */
+	_Atomic uint64_t rollbacks;      /* watchdog */
+	_Atomic uint64_t checks;         /* watchdog: tripwire checks made */
+	_Atomic uint32_t rollback_requested;   /* `ark canary rollback` (the operator): the watchdog rolls back */
+	uint32_t reserved;
+	char reason[192];                /* watchdog: why it rolled back (NUL-terminated before outcome is set) */
+	char spec[256];                  /* watchdog: what the canary runs (env file, binary) */
+};
+
+/* What Aletheia counted per lane (ark_pipeline_lane_stats). latency is
+ * Kyle in → Kenny out: the lane's own time, not the merge's wait. */
+struct ark_lane_stats {
+	uint64_t events;
+	uint64_t intents;
+	uint64_t denials;
+	struct ark_hist latency;
+};
+
 struct ark_pipeline {
 	uint64_t magic;
 	uint32_t version;
@@ -133,6 +178,10 @@ struct ark_pipeline {
 	struct ark_agent_control agents[ARK_AGENT_COUNT];
 	struct ark_agent_control sources[ARK_MAX_SOURCES];
 	struct ark_pipeline_counters counters;
+	struct ark_agent_control canary_agents[ARK_AGENT_COUNT];   /* Joey, HRM, Kenny of the canary lane */
+	struct ark_pipeline_counters canary_counters;              /* what the canary lane's agents count
+								    * (single writer: each lane its own) */
+	struct ark_canary_control canary;
 };
 
 /* Aletheia's latency record, in its state region: per agent (in → out) and
@@ -151,6 +200,7 @@ struct ark_pipeline_config {
 	char rules_path[ARK_PATH_MAX];
 	char rules_hash[72];
 	uint64_t base_seq;          /* sequence numbers continue after this one */
+	bool canary;                /* lay out a canary lane */
 };
 
 /* A pipeline mapped into this process. */
@@ -172,6 +222,19 @@ void *ark_pipeline_region(const struct ark_pipeline_map *map, const char *name, 
 /* The ring an agent publishes to (ARK_AGENT_ALETHEIA: the mirror ring). */
 struct ark_ring *ark_pipeline_output_ring(const struct ark_pipeline_map *map, enum ark_agent agent);
 struct ark_ring *ark_pipeline_source_ring(const struct ark_pipeline_map *map, int source);
+/* True when the pipeline has a canary lane laid out. */
+bool ark_pipeline_has_canary(const struct ark_pipeline_map *map);
+/* The ring `agent` of `lane` publishes to (the canary lane: Kyle's share to
+ * the canary Joey, then the canary Joey, HRM, Kenny); NULL when absent. */
+struct ark_ring *ark_pipeline_lane_ring(const struct ark_pipeline_map *map, enum ark_lane lane, enum ark_agent agent);
+/* A named region of a lane ("state.broker" → "state.broker.canary"). */
+void *ark_pipeline_lane_region(const struct ark_pipeline_map *map, enum ark_lane lane, const char *name, uint64_t *size);
+/* The control block of an agent in a lane. */
+struct ark_agent_control *ark_pipeline_lane_control(const struct ark_pipeline_map *map, enum ark_lane lane,
+						    enum ark_agent agent);
+/* What Aletheia counted for a lane so far (a copy). */
+void ark_pipeline_lane_stats(const struct ark_pipeline_map *map, enum ark_lane lane, struct ark_lane_stats *stats);
+const char *ark_canary_outcome_name(enum ark_canary_outcome outcome);
 struct ark_latency_record *ark_pipeline_latency(const struct ark_pipeline_map *map);
 /* Kyle's stamp on the run's first event and Aletheia's on its last: the
  * span over which the pipeline sustained its throughput. */
@@ -256,6 +319,7 @@ struct ark_agent_options {
 				    (take over) or end of file (exit 0) */
 	double wait_segment_s;   /* wait this long for the instance's segment to appear
 				    (agents started by systemd beside the watchdog) */
+	enum ark_lane lane;      /* Joey, HRM, Kenny: the canary lane's (ARK_LANE_CANARY) */
 };
 
 /* Run one agent process until the pipeline asks it to stop (or SIGTERM):

@@ -48,8 +48,9 @@ struct ark_kyle_state {
 	uint64_t source_next_index[ARK_MAX_SOURCES]; /* per source ring: index after the last tick
 						      * taken (re-deliveries lie below it) */
 	uint32_t symbol_count;
-	uint32_t reserved;
-	uint64_t symbol_table_full;                 /* ticks refused: no symbol id left */
+	uint32_t route_percent;                     /* the canary share the last batch used (0: none); */
+	uint64_t symbol_table_full;                 /* written before its batch, never undone: a
+						     * batch redone after a crash routes the same way */                 /* ticks refused: no symbol id left */
 	char symbols[ARK_MAX_SYMBOLS][ARK_SYMBOL_MAX];
 	uint16_t slots[ARK_SYMBOL_SLOTS];           /* open addressing: id + 1, 0 = empty */
 };
@@ -134,7 +135,12 @@ struct ark_aletheia_state {
 	uint64_t complete;
 	uint64_t first_in_ns;      /* Kyle's stamp on the first event of the run */
 	uint64_t last_out_ns;      /* Aletheia's stamp on the last one */
+	uint64_t lane_events[ARK_LANE_COUNT];    /* journaled, by the lane they took */
+	uint64_t lane_intents[ARK_LANE_COUNT];
+	uint64_t lane_denials[ARK_LANE_COUNT];
+	/* Histograms from here on: undone bucket by bucket (not as a block). */
 	struct ark_latency_record latency;
+	struct ark_hist lane_latency[ARK_LANE_COUNT];   /* Kyle in → Kenny out */
 };
 
 /* The paper broker's venue: every order it ever took, by client order id.
@@ -241,13 +247,17 @@ static inline double ark_order_book_buying_power(struct ark_order_book *book, ui
 size_t ark_agent_state_size(enum ark_agent agent);
 void *ark_pipeline_agent_state(const struct ark_pipeline_map *map, enum ark_agent agent);
 struct ark_undo *ark_pipeline_agent_undo(const struct ark_pipeline_map *map, enum ark_agent agent);
+void *ark_pipeline_lane_agent_state(const struct ark_pipeline_map *map, enum ark_lane lane, enum ark_agent agent);
+struct ark_undo *ark_pipeline_lane_agent_undo(const struct ark_pipeline_map *map, enum ark_lane lane, enum ark_agent agent);
 
 /* ---- The runtime every agent loop shares ---- */
 struct ark_agent_ctx {
 	enum ark_agent agent;
+	enum ark_lane lane;        /* Joey, HRM, Kenny: which lane this process serves */
 	struct ark_pipeline_map map;
 	struct ark_pipeline *pipeline;
 	struct ark_agent_control *control;
+	struct ark_pipeline_counters *counters;   /* this lane's */
 	void *state;
 	struct ark_undo *undo;
 	struct ark_log *log;
@@ -256,6 +266,9 @@ struct ark_agent_ctx {
 	struct ark_ring_wait_config wait;
 	uint64_t last_published;   /* highest seq already published downstream */
 };
+
+/* A region of this process's lane ("state.orders", "state.broker", "ring.reports"). */
+void *ark_agent_region(const struct ark_agent_ctx *ctx, const char *name);
 
 /* Save bytes of this agent's state before changing them (inside a batch). */
 void ark_undo_save(struct ark_agent_ctx *ctx, const void *ptr, size_t len);

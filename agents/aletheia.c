@@ -35,6 +35,7 @@ struct core_batch {
 };
 
 #define CORE_RING_CAPACITY 16384
+#define MERGE_MAX (ARK_PIPELINE_BATCH * 2)
 
 /* The Mutable Core is written by its own thread, fed through an in-process
  * ring: a SQLite commit or checkpoint (milliseconds) never holds up the
@@ -89,6 +90,19 @@ struct aletheia {
 	bool reports_open;
 	uint32_t reports_held;              /* handed to the writer, released once committed */
 	uint64_t reports_released;
+	/* The events before Aletheia, in seq order: Kenny's ring, merged with
+	 * the canary lane's Kenny's when there is one (see merge_inputs). */
+	struct ark_ring_consumer canary_in;
+	bool canary_open;
+	struct merged_input {
+		const struct ark_event *event[MERGE_MAX];
+		uint8_t lane[MERGE_MAX];
+		uint32_t n;
+		uint32_t available[ARK_LANE_COUNT];   /* peeked on each ring */
+		bool gap;                              /* the next seq is still in the other lane */
+	} in;
+	uint64_t gap_since_ns;
+	uint64_t gap_logged_ns;
 	uint64_t appended_seq;      /* highest seq appended to the journal */
 	uint64_t core_applied_seq;  /* highest seq committed to the Mutable Core */
 	struct core_writer writer;
@@ -448,14 +462,94 @@ static void core_writer_report(struct core_writer *w, struct ark_agent_ctx *ctx)
 	}
 }
 
-/* Release every peeked event the journal has written: stats, rows, mirror. */
-static uint32_t release_written(struct aletheia *al, uint32_t peeked)
+/* The input, in sequence order. One lane: Kenny's ring as it is. Two lanes:
+ * Kyle numbered the events consecutively before it split them, so the next
+ * event is the one whose seq follows the last taken, at the head of one ring
+ * or the other; when neither head has it, it is still in the other lane and
+ * the merge stops there (`gap`) until it arrives. Re-deliveries (seq at or
+ * below what was released) are taken where they stand: release_written
+ * drops them. The merge is rebuilt from the rings' heads each pass, so what
+ * was appended but not yet released comes back in the same order. */
+static void merge_inputs(struct aletheia *al)
+{
+	struct ark_agent_ctx *ctx = al->ctx;
+	struct merged_input *m = &al->in;
+	uint32_t na = ark_ring_try_peek(&ctx->input, MERGE_MAX);
+	m->available[ARK_LANE_STABLE] = na;
+	m->available[ARK_LANE_CANARY] = 0;
+	m->gap = false;
+	if (!al->canary_open) {
+		for (uint32_t i = 0; i < na; i++) {
+			m->event[i] = ark_ring_event(&ctx->input, i);
+			m->lane[i] = ARK_LANE_STABLE;
+		}
+		m->n = na;
+		return;
+	}
+	uint32_t nb = ark_ring_try_peek(&al->canary_in, MERGE_MAX);
+	m->available[ARK_LANE_CANARY] = nb;
+	struct ark_aletheia_state *s = ctx->state;
+	uint64_t cur = s->last_seq > ctx->pipeline->base_seq ? s->last_seq : ctx->pipeline->base_seq;
+	uint32_t i = 0, j = 0, n = 0;
+	while (n < MERGE_MAX && (i < na || j < nb)) {
+		const struct ark_event *a = i < na ? ark_ring_event(&ctx->input, i) : NULL;
+		const struct ark_event *b = j < nb ? ark_ring_event(&al->canary_in, j) : NULL;
+		bool take_a;
+		if (a && a->seq <= s->last_seq)
+			take_a = true;
+		else if (b && b->seq <= s->last_seq)
+			take_a = false;
+		else if (a && a->seq == cur + 1)
+			take_a = true;
+		else if (b && b->seq == cur + 1)
+			take_a = false;
+		else if (a && b) {
+			/* Both lanes have events and neither is the next: a seq is
+			 * missing from both. Never expected; counted as a break by
+			 * the stamps, logged, and the lower one taken. */
+			take_a = a->seq < b->seq;
+			ark_log(ctx->log, "error", "merge: seq %llu is in neither lane; going on at %llu",
+				(unsigned long long)(cur + 1), (unsigned long long)(take_a ? a->seq : b->seq));
+		} else {
+			m->gap = true;
+			break;
+		}
+		const struct ark_event *e = take_a ? a : b;
+		m->event[n] = e;
+		m->lane[n++] = take_a ? ARK_LANE_STABLE : ARK_LANE_CANARY;
+		take_a ? i++ : j++;
+		if (e->seq > cur)
+			cur = e->seq;
+	}
+	m->n = n;
+}
+
+static void count_lane(struct ark_agent_ctx *ctx, const struct ark_event *e)
+{
+	struct ark_aletheia_state *s = ctx->state;
+	int lane = (e->flags & ARK_EVENT_CANARY) ? ARK_LANE_CANARY : ARK_LANE_STABLE;
+	s->lane_events[lane]++;
+	if (e->side != ARK_SIDE_NONE)
+		s->lane_intents[lane]++;
+	if (e->verdict == ARK_VERDICT_DENY)
+		s->lane_denials[lane]++;
+	uint64_t start = e->stamp_in_ns[ARK_AGENT_KYLE], end = e->stamp_out_ns[ARK_AGENT_KENNY];
+	uint64_t v = end >= start ? end - start : 0;
+	struct ark_hist *h = &s->lane_latency[lane];
+	ark_undo_save(ctx, h, offsetof(struct ark_hist, buckets));
+	ark_undo_save(ctx, &h->buckets[ark_hist_bucket_of(v)], sizeof h->buckets[0]);
+	ark_hist_record(h, v);
+}
+
+/* Release every merged event the journal has written: stats, rows, mirror. */
+static uint32_t release_written(struct aletheia *al)
 {
 	struct ark_agent_ctx *ctx = al->ctx;
 	struct ark_aletheia_state *s = ctx->state;
+	const struct merged_input *m = &al->in;
 	uint64_t written = ark_journal_written_seq(al->journal);
 	uint32_t k = 0;
-	while (k < peeked && ((const struct ark_event *)ark_ring_event(&ctx->input, k))->seq <= written)
+	while (k < m->n && m->event[k]->seq <= written)
 		k++;
 	if (k == 0)
 		return 0;
@@ -468,9 +562,16 @@ static uint32_t release_written(struct aletheia *al, uint32_t peeked)
 	if (al->mirror_open && atomic_load_explicit(&ctx->pipeline->mirror_attached, memory_order_relaxed))
 		mirror_room = ark_ring_try_reserve(&al->mirror, k);
 	uint32_t mirrored = 0, breaks = 0;
-	uint64_t duplicates = 0;
+	uint32_t per_lane[ARK_LANE_COUNT] = {0, 0};
+	uint64_t duplicates = 0, top_seq = 0;
+	int top_lane = ARK_LANE_STABLE;
 	for (uint32_t i = 0; i < k; i++) {
-		const struct ark_event *e = ark_ring_event(&ctx->input, i);
+		const struct ark_event *e = m->event[i];
+		per_lane[m->lane[i]]++;
+		if (e->seq > top_seq) {
+			top_seq = e->seq;
+			top_lane = m->lane[i];
+		}
 		if (e->seq <= s->last_seq) {
 			duplicates++;  /* re-delivered after a restart: journaled and counted before */
 			continue;
@@ -492,14 +593,23 @@ static uint32_t release_written(struct aletheia *al, uint32_t peeked)
 			ark_log(ctx->log, "error", "trace break trace=%016llx seq=%llu", (unsigned long long)e->trace_id,
 				(unsigned long long)e->seq);
 		}
+		count_lane(ctx, e);
 		core_push(&al->writer, e);
 		if (mirrored < mirror_room)
 			memcpy(ark_ring_slot(&al->mirror, mirrored++), e, sizeof *e);
 	}
-	ark_undo_set_commit(ctx, ((const struct ark_event *)ark_ring_event(&ctx->input, k - 1))->seq);
+	ark_undo_set_commit(ctx, top_seq);
 	if (mirrored)
 		ark_ring_commit(&al->mirror, mirrored);
-	ark_ring_release(&ctx->input, k);
+	/* The ring holding the highest seq is released last: a restart reads
+	 * "released" as the higher of the two rings' last released seqs. */
+	int first = top_lane == ARK_LANE_STABLE ? ARK_LANE_CANARY : ARK_LANE_STABLE;
+	int order[2] = {first, top_lane};
+	for (int o = 0; o < 2; o++) {
+		int lane = order[o];
+		if (per_lane[lane])
+			ark_ring_release(lane == ARK_LANE_STABLE ? &ctx->input : &al->canary_in, per_lane[lane]);
+	}
 	ark_undo_end(ctx);
 	ark_control_add(&ctx->pipeline->counters.trace_breaks, breaks);
 	ark_control_add(&ctx->control->duplicates, duplicates);
@@ -624,9 +734,20 @@ int ark_aletheia_main(struct ark_agent_ctx *ctx)
 	al.mirror_open = ark_ring_producer_open(&al.mirror, mirror_ring, &ctx->wait, &err) == 0;
 	struct ark_ring *report_ring = ark_pipeline_region(&ctx->map, "ring.reports", NULL);
 	al.reports_open = report_ring && ark_ring_consumer_open(&al.reports, report_ring, &ctx->wait, &err) == 0;
+	struct ark_ring *canary_ring = ark_pipeline_lane_ring(&ctx->map, ARK_LANE_CANARY, ARK_AGENT_KENNY);
+	if (ark_pipeline_has_canary(&ctx->map) && canary_ring) {
+		if (ark_ring_consumer_open(&al.canary_in, canary_ring, &ctx->wait, &err)) {
+			ark_log(ctx->log, "error", "cannot open the canary lane's ring: %s", err.msg);
+			goto done;
+		}
+		al.canary_open = true;
+	}
 	al.appended_seq = ark_journal_last_seq(al.journal);
 	ctx->last_published = al.appended_seq;
-	if (ark_undo_recover(ctx, last_released_seq(in_ring))) {
+	uint64_t released_seq = last_released_seq(in_ring);
+	if (al.canary_open && last_released_seq(canary_ring) > released_seq)
+		released_seq = last_released_seq(canary_ring);
+	if (ark_undo_recover(ctx, released_seq)) {
 		ark_control_add(&control->rollbacks, 1);
 		ark_log(ctx->log, "warn", "rolled back an unreleased batch after a restart");
 	}
@@ -649,12 +770,42 @@ int ark_aletheia_main(struct ark_agent_ctx *ctx)
 			last_report = now;
 		}
 		uint32_t n = 0;
-		int rc = ark_ring_peek(&ctx->input, ARK_PIPELINE_BATCH * 2, 5 * 1000 * 1000, &n);
+		int rc;
+		if (!al.canary_open) {
+			rc = ark_ring_peek(&ctx->input, ARK_PIPELINE_BATCH * 2, 5 * 1000 * 1000, &n);
+		} else if (ark_ring_try_peek(&ctx->input, 1) || ark_ring_try_peek(&al.canary_in, 1)) {
+			rc = 0;
+		} else {
+			/* Two rings, one wait: short, on the busier (stable) lane. */
+			rc = ark_ring_peek(&ctx->input, 1, 1000 * 1000, &n);
+			if (rc && ark_ring_try_peek(&al.canary_in, 1))
+				rc = 0;
+		}
 		if (rc == 0) {
+			merge_inputs(&al);
+			n = al.in.n;
+			if (al.in.gap && !n) {
+				/* The next event is in the other lane, on its way. */
+				uint64_t t = ark_now_ns();
+				if (!al.gap_since_ns)
+					al.gap_since_ns = t;
+				if (t - al.gap_since_ns > 5000ull * 1000 * 1000 && t - al.gap_logged_ns > 5000ull * 1000 * 1000) {
+					al.gap_logged_ns = t;
+					ark_log(ctx->log, "warn", "merge: waiting %.1f s for seq %llu from the other lane",
+						(double)(t - al.gap_since_ns) / 1e9, (unsigned long long)(s->last_seq + 1));
+				}
+				struct timespec ts = {0, 20 * 1000};
+				nanosleep(&ts, NULL);
+			} else {
+				al.gap_since_ns = 0;
+			}
+		}
+		if (rc == 0 && n) {
 			uint64_t start = ark_now_ns();
 			uint32_t appended = 0;
 			for (uint32_t i = 0; i < n; i++) {
-				struct ark_event *e = (struct ark_event *)ark_ring_event(&ctx->input, i);
+				/* Aletheia is the rings' only reader: the slot is its to stamp. */
+				struct ark_event *e = (struct ark_event *)al.in.event[i];
 				if (e->seq <= al.appended_seq)
 					continue;   /* appended already, waiting to be written */
 				/* Aletheia is the ring's only reader: stamping the slot in
@@ -688,7 +839,7 @@ int ark_aletheia_main(struct ark_agent_ctx *ctx)
 		/* In the segment, it outlives this process: a replacement scans
 		 * only what was written after it. */
 		ark_journal_written_position(al.journal, &s->journal_position);
-		uint32_t released = n ? release_written(&al, n) : 0;
+		uint32_t released = n ? release_written(&al) : 0;
 		if (n && !released) {
 			/* Waiting for the kernel to take a write: sleep on its
 			 * completion rather than spin (or poll with short sleeps)
@@ -714,6 +865,7 @@ int ark_aletheia_main(struct ark_agent_ctx *ctx)
 			 * is then seen on the ring. Held reports are committed by
 			 * the writer's final batch. */
 			if (ark_agent_stop_requested(ctx) && ark_ring_try_peek(&ctx->input, 1) == 0 &&
+			    (!al.canary_open || ark_ring_try_peek(&al.canary_in, 1) == 0) &&
 			    (!al.reports_open ||
 			     (!kenny_settling(ctx) && ark_ring_try_peek_more(&al.reports, al.reports_held + 1) == al.reports_held)))
 				break;
@@ -725,9 +877,11 @@ done:
 		/* Everything appended is made durable and released before leaving. */
 		if (ark_journal_sync(al.journal, &err))
 			ark_log(ctx->log, "error", "journal sync at stop: %s", err.msg);
-		uint32_t left = ark_ring_try_peek(&ctx->input, UINT32_MAX);
-		if (left && ctx->input.ring)
-			release_written(&al, left);
+		if (ctx->input.ring) {
+			merge_inputs(&al);
+			if (al.in.n)
+				release_written(&al);
+		}
 	}
 	core_writer_stop(&al.writer);
 	core_writer_report(&al.writer, ctx);
@@ -749,6 +903,8 @@ done:
 		ark_ring_producer_close(&al.mirror);
 	if (al.reports_open)
 		ark_ring_consumer_close(&al.reports);
+	if (al.canary_open)
+		ark_ring_consumer_close(&al.canary_in);
 	if (ctx->input.ring)
 		ark_ring_consumer_close(&ctx->input);
 	atomic_store(&control->last_seq, s->last_seq);

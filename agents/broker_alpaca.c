@@ -619,6 +619,8 @@ int ark_alpaca_broker_start(struct ark_agent_ctx *ctx, struct ark_err *err)
 	int rc = ark_alpaca_config_from_env(&az.cfg, err);
 	if (rc)
 		return rc;
+	if (ctx->lane != ARK_LANE_STABLE)
+		return ark_err_set(err, -EINVAL, "ARK_BROKER=alpaca: the canary lane trades on the paper broker only");
 	az.book = ark_pipeline_region(&ctx->map, "state.orders", NULL);
 	az.run_id = ctx->pipeline->created_ns / 1000;
 	struct ark_ring *ring = ark_pipeline_region(&ctx->map, "ring.reports", NULL);
@@ -725,7 +727,7 @@ static bool apply_answer(struct ark_agent_ctx *ctx, struct ark_order_slot *slot,
 		s->realized_pnl += pos->realized_pnl - before;
 		slot->applied_qty = slot->venue_filled_qty;
 		slot->applied_avg_price = slot->venue_avg_price;
-		ark_control_add(&ctx->pipeline->counters.fills, 1);
+		ark_control_add(&ctx->counters->fills, 1);
 	}
 	*r = slot->event;
 	r->flags |= ARK_EVENT_EXEC_REPORT | (slot->venue_final ? ARK_EVENT_ORDER_FINAL : 0);

@@ -25,6 +25,11 @@ static struct ark_metrics metrics;
 static struct ark_metrics_hist_handle eval_metric;
 static bool metrics_on;
 static struct ark_order_book *order_book;
+/* The rules this HRM gates by and the hash they must keep: the instance's
+ * installed Graveyard, or for the canary lane the rules its configuration
+ * names (ARK_GRAVEYARD_RULES), held to the hash they had when it started. */
+static const char *rules_path;
+static const char *rules_hash;
 
 /* A test seam, absent from `ark`: the fault-injection build of the tests
  * (tests/faults/) defines it to let one rule kind through, so that the
@@ -36,8 +41,7 @@ static void check_drift(struct ark_agent_ctx *ctx, uint64_t now_ns)
 	struct ark_hrm_state *s = ctx->state;
 	struct ark_err err = {0};
 	bool was = atomic_load(&s->graveyard.drift.latched) != 0;
-	int rc = ark_graveyard_check_drift(&s->rules, &s->graveyard, ctx->pipeline->rules_path,
-					   ctx->pipeline->rules_hash[0] ? ctx->pipeline->rules_hash : NULL, &err);
+	int rc = ark_graveyard_check_drift(&s->rules, &s->graveyard, rules_path, rules_hash, &err);
 	s->drift_checks++;
 	last_drift_check_ns = now_ns;
 	if (rc == 1 && !was)
@@ -48,26 +52,39 @@ static void check_drift(struct ark_agent_ctx *ctx, uint64_t now_ns)
 static int hrm_start(struct ark_agent_ctx *ctx, struct ark_err *err)
 {
 	struct ark_hrm_state *s = ctx->state;
+	static char canary_rules[ARK_GRAVEYARD_PATH_MAX];
+	rules_path = ctx->pipeline->rules_path;
+	rules_hash = ctx->pipeline->rules_hash[0] ? ctx->pipeline->rules_hash : NULL;
+	if (ctx->lane == ARK_LANE_CANARY) {
+		int rc = ark_graveyard_installed_path(canary_rules, sizeof canary_rules, err);
+		if (rc)
+			return rc;
+		rules_path = canary_rules;
+	}
 	if (s->rules.file_sha256_hex[0] == '\0') {
 		/* First start of this run: compile the installed rules into the
 		 * segment. A restart keeps the table it had (drift is judged
 		 * against it, not against whatever the file says now). */
-		int rc = ark_graveyard_load(ctx->pipeline->rules_path, &s->rules, err);
+		int rc = ark_graveyard_load(rules_path, &s->rules, err);
 		if (rc)
 			return rc;
 	}
+	if (ctx->lane == ARK_LANE_CANARY)
+		rules_hash = s->rules.file_sha256_hex;
 	if (!ark_graveyard_state_matches(&s->graveyard, &s->rules)) {
 		ark_graveyard_state_init(&s->graveyard, &s->rules);
 		ark_hist_reset(&s->eval_ns);
 	}
 	check_drift(ctx, ark_now_ns());
-	order_book = ark_pipeline_region(&ctx->map, "state.orders", NULL);
+	order_book = ark_agent_region(ctx, "state.orders");
 	struct ark_err merr = {0};
-	metrics_on = ark_pipeline_metrics(&ctx->map, &metrics, &merr) == 0 &&
+	/* hrm_eval_ms has one writer, the stable HRM; the canary's time per
+	 * evaluation is in its own state (eval_ns). */
+	metrics_on = ctx->lane == ARK_LANE_STABLE && ark_pipeline_metrics(&ctx->map, &metrics, &merr) == 0 &&
 		     ark_metrics_histogram(&metrics, ARK_M_HRM_EVAL, NULL, NULL, &eval_metric, &merr) == 0;
-	if (!metrics_on)
+	if (!metrics_on && ctx->lane == ARK_LANE_STABLE)
 		ark_log(ctx->log, "warn", "hrm_eval_ms metric off: %s", merr.msg);
-	ark_log(ctx->log, "info", "rules=%s sha256=%s trading_state=%s drift=%u", ctx->pipeline->rules_path,
+	ark_log(ctx->log, "info", "rules=%s sha256=%s trading_state=%s drift=%u", rules_path,
 		s->rules.file_sha256_hex,
 		ark_trading_state_name((enum ark_trading_state)s->graveyard.trading_state),
 		(unsigned)atomic_load(&s->graveyard.drift.latched));
@@ -121,7 +138,7 @@ static void hrm_process(struct ark_agent_ctx *ctx, struct ark_event *e, uint64_t
 {
 	(void)now_ns;
 	struct ark_hrm_state *s = ctx->state;
-	struct ark_pipeline_counters *counters = &ctx->pipeline->counters;
+	struct ark_pipeline_counters *counters = ctx->counters;
 	save_for_undo(ctx, e);
 	s->last_seq = e->seq;
 	bool quarantined = atomic_load_explicit(&ctx->control->quarantined, memory_order_relaxed) != 0;

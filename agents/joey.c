@@ -116,7 +116,7 @@ static void emit(struct ark_agent_ctx *ctx, struct ark_event *e, uint8_t side, d
 	e->limit_price = price;
 	e->strategy = strategy;
 	e->strength = strength;
-	ark_control_add(&ctx->pipeline->counters.intents, 1);
+	ark_control_add(&ctx->counters->intents, 1);
 }
 
 static void joey_process(struct ark_agent_ctx *ctx, struct ark_event *e, uint64_t now_ns)

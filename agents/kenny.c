@@ -38,6 +38,7 @@ void ark_kenny_apply_fill(struct ark_kenny_position *pos, double signed_qty, dou
 }
 
 static const struct ark_broker_ops *broker_ops;
+static struct ark_broker_state *paper_venue;   /* this lane's book */
 static bool alpaca;
 
 static int kenny_start(struct ark_agent_ctx *ctx, struct ark_err *err)
@@ -51,7 +52,9 @@ static int kenny_start(struct ark_agent_ctx *ctx, struct ark_err *err)
 		broker_ops = &ark_paper_broker;
 	else
 		return ark_err_set(err, -EINVAL, "ARK_BROKER: expected paper or alpaca, got '%.32s'", name);
-	struct ark_broker_state *broker = ark_pipeline_region(&ctx->map, "state.broker", NULL);
+	struct ark_broker_state *broker = paper_venue = ark_agent_region(ctx, "state.broker");
+	if (!broker)
+		return ark_err_set(err, -EPROTO, "the segment has no paper venue for this lane");
 	uint64_t latency_us;
 	int rc = ark_env_u64("ARK_PAPER_LATENCY_US", 0, 0, 10 * 1000 * 1000, &latency_us, err);
 	if (rc)
@@ -84,7 +87,7 @@ static void kenny_process(struct ark_agent_ctx *ctx, struct ark_event *e, uint64
 		ark_alpaca_broker_submit(ctx, e);
 		return;
 	}
-	struct ark_broker_state *broker = ark_pipeline_region(&ctx->map, "state.broker", NULL);
+	struct ark_broker_state *broker = paper_venue;
 	if (broker->latency_ns) {
 		/* The paper venue acknowledges after its simulated latency. */
 		struct timespec ts = {(time_t)(broker->latency_ns / 1000000000u), (long)(broker->latency_ns % 1000000000u)};
@@ -123,7 +126,7 @@ static void kenny_process(struct ark_agent_ctx *ctx, struct ark_event *e, uint64
 	e->fill_price = price;
 	e->position_after = pos->quantity;
 	e->realized_pnl_after = pos->realized_pnl;
-	ark_control_add(&ctx->pipeline->counters.fills, 1);
+	ark_control_add(&ctx->counters->fills, 1);
 }
 
 static void kenny_poll(struct ark_agent_ctx *ctx, uint64_t now_ns)

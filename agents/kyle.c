@@ -3,9 +3,15 @@
  * instance's next sequence number, its trace id and a symbol id, and
  * publishes it to Joey.
  *
- * Invariants: sequence numbers are consecutive on Kyle's output ring; a tick
- * is taken at most once (its place on its source ring is remembered with the
- * batch that published it); symbol ids never change once given. */
+ * With a canary lane, Kyle sends the canary's share of events (by a hash of
+ * the trace id) to the canary Joey instead. The route is read once per batch
+ * and kept in the state, so a batch redone after a crash goes the same way;
+ * of the two rings, the one holding the batch's last seq is committed last,
+ * so "published" (the higher last seq of the two) means the whole batch is.
+ *
+ * Invariants: sequence numbers are consecutive over Kyle's output ring(s); a
+ * tick is taken at most once (its place on its source ring is remembered
+ * with the batch that published it); symbol ids never change once given. */
 #include "agents/agents_internal.h"
 
 #include <errno.h>
@@ -52,6 +58,16 @@ static uint32_t symbol_id(struct ark_agent_ctx *ctx, struct ark_kyle_state *s, c
 	return id;
 }
 
+/* Which lane an event takes: a stable hash of its trace id against the share. */
+static bool routes_to_canary(uint64_t trace_id, uint32_t percent)
+{
+	uint64_t h = trace_id * 0x9e3779b97f4a7c15ull;
+	h ^= h >> 29;
+	h *= 0xbf58476d1ce4e5b9ull;
+	h ^= h >> 32;
+	return h % 100 < percent;
+}
+
 int ark_kyle_main(struct ark_agent_ctx *ctx)
 {
 	struct ark_err err = {0};
@@ -71,10 +87,25 @@ int ark_kyle_main(struct ark_agent_ctx *ctx)
 		ark_log(ctx->log, "error", "cannot open output ring: %s", err.msg);
 		return 1;
 	}
+	struct ark_canary_control *canary = &p->canary;
+	struct ark_ring *canary_ring = ark_pipeline_lane_ring(&ctx->map, ARK_LANE_CANARY, ARK_AGENT_KYLE);
+	struct ark_ring_producer canary_out;
+	bool has_canary = ark_pipeline_has_canary(&ctx->map) && canary_ring;
+	if (has_canary && ark_ring_producer_open(&canary_out, canary_ring, &ctx->wait, &err)) {
+		ark_log(ctx->log, "error", "cannot open the canary lane's ring: %s", err.msg);
+		return 1;
+	}
 	ctx->last_published = ark_ring_last_event_seq(out_ring);
+	if (has_canary) {
+		uint64_t c = ark_ring_last_event_seq(canary_ring);
+		if (c > ctx->last_published)
+			ctx->last_published = c;
+	}
 	if (ctx->last_published == 0)
 		ctx->last_published = p->base_seq;   /* a new run continues the journal's sequence */
+	bool redo = false;   /* the first batch is one a crash interrupted: route it as before */
 	if (ark_undo_recover(ctx, ctx->last_published)) {
+		redo = true;
 		ark_control_add(&control->rollbacks, 1);
 		ark_log(ctx->log, "warn", "rolled back an unpublished batch after a restart last_published=%llu",
 			(unsigned long long)ctx->last_published);
@@ -109,6 +140,10 @@ int ark_kyle_main(struct ark_agent_ctx *ctx)
 		if (src < 0) {
 			if (ark_agent_stop_requested(ctx))
 				break;
+			/* No batch in flight: the next one reads the route afresh,
+			 * so the watchdog may count the switch as made. */
+			if (has_canary && !redo)
+				atomic_store(&canary->route_applied, atomic_load(&canary->route));
 			/* Nothing anywhere: wait on the first source (timed, so the
 			 * others are looked at again soon). */
 			uint64_t wait_ns = source_count > 1 ? 1000 * 1000 : 100 * 1000 * 1000;
@@ -119,6 +154,14 @@ int ark_kyle_main(struct ark_agent_ctx *ctx)
 			src = 0;
 		}
 		next_source = (src + 1) % source_count;
+		if (has_canary && !redo) {
+			uint32_t route = atomic_load(&canary->route);
+			uint32_t percent = atomic_load(&canary->percent);
+			s->route_percent = route ? (percent > 100 ? 100 : percent) : 0;
+			atomic_store(&canary->route_applied, route);
+		}
+		redo = false;
+		uint32_t percent = has_canary ? s->route_percent : 0;
 		uint32_t room;
 		while (ark_ring_reserve(&ctx->output, n, 100 * 1000 * 1000, &room) != 0) {
 			atomic_store_explicit(&control->heartbeat_ns, ark_now_ns(), memory_order_relaxed);
@@ -127,12 +170,24 @@ int ark_kyle_main(struct ark_agent_ctx *ctx)
 		}
 		if (room < n)
 			n = room;
+		if (percent) {
+			/* Room for the whole batch in either lane: the hash decides. */
+			while (ark_ring_reserve(&canary_out, n, 100 * 1000 * 1000, &room) != 0) {
+				atomic_store_explicit(&control->heartbeat_ns, ark_now_ns(), memory_order_relaxed);
+				if (ark_agent_stop_requested(ctx) && atomic_load(&p->stop))
+					goto out;
+			}
+			if (room < n)
+				n = room;
+		}
 		uint64_t start = ark_now_ns();
 		ark_undo_begin(ctx);
 		ark_undo_save(ctx, &s->last_seq, sizeof s->last_seq);
 		ark_undo_save(ctx, &s->source_next_index[src], sizeof s->source_next_index[src]);
 		uint64_t first_index = sources[src].tail;
-		uint32_t out = 0;
+		uint32_t out = 0, out_canary = 0;
+		bool last_in_canary = false;
+		uint64_t last_canary_seq = 0;
 		uint64_t duplicates = 0;
 		for (uint32_t i = 0; i < n; i++) {
 			const struct ark_tick *tick = ark_ring_event(&sources[src], i);
@@ -143,12 +198,24 @@ int ark_kyle_main(struct ark_agent_ctx *ctx)
 				duplicates++;
 				continue;
 			}
-			struct ark_event *e = ark_ring_slot(&ctx->output, out++);
+			uint64_t seq = s->last_seq + 1;
+			/* A signal from the API already has the trace id its client was given. */
+			uint64_t trace_id = tick->source == ARK_SOURCE_API ? ark_trace_id_api(p->node_id, tick->source_seq)
+									   : ark_trace_id(p->node_id, seq);
+			/* An injected violation is one test case made of several
+			 * events (setup steps, then the violation) judged against
+			 * state they share: the whole injection takes one lane. */
+			last_in_canary = percent && routes_to_canary((tick->flags & ARK_EVENT_INJECTED)
+									     ? 0x494e4a0000000000ull | tick->burst
+									     : trace_id,
+								     percent);
+			struct ark_event *e = last_in_canary ? ark_ring_slot(&canary_out, out_canary++)
+							     : ark_ring_slot(&ctx->output, out++);
 			memset(e, 0, sizeof *e);
 			e->seq = ++s->last_seq;
-			/* A signal from the API already has the trace id its client was given. */
-			e->trace_id = tick->source == ARK_SOURCE_API ? ark_trace_id_api(p->node_id, tick->source_seq)
-								     : ark_trace_id(p->node_id, e->seq);
+			e->trace_id = trace_id;
+			if (last_in_canary)
+				last_canary_seq = e->seq;
 			e->node_id = p->node_id;
 			e->exchange_time_ns = tick->exchange_time_ns;
 			e->price = tick->price;
@@ -160,7 +227,7 @@ int ark_kyle_main(struct ark_agent_ctx *ctx)
 			memset(e->symbol + len, 0, ARK_SYMBOL_MAX - len);
 			e->symbol_id = symbol_id(ctx, s, e->symbol);
 			e->source = tick->source;
-			e->flags = tick->flags;
+			e->flags = (uint16_t)(tick->flags | (last_in_canary ? ARK_EVENT_CANARY : 0));
 			e->injected_kind = tick->injected_kind;
 			e->lane = tick->lane;
 			e->source_seq = tick->source_seq;
@@ -168,15 +235,31 @@ int ark_kyle_main(struct ark_agent_ctx *ctx)
 			s->source_next_index[src] = first_index + i + 1;
 		}
 		uint64_t end = ark_now_ns();
-		if (out) {
+		if (out || out_canary) {
 			for (uint32_t i = 0; i < out; i++)
 				((struct ark_event *)ark_ring_slot(&ctx->output, i))->stamp_out_ns[ARK_AGENT_KYLE] = end;
+			for (uint32_t i = 0; i < out_canary; i++)
+				((struct ark_event *)ark_ring_slot(&canary_out, i))->stamp_out_ns[ARK_AGENT_KYLE] = end;
 			ark_undo_set_commit(ctx, s->last_seq);
 			ctx->last_published = s->last_seq;
-			ark_ring_commit(&ctx->output, out);
+			/* The ring with the batch's last seq goes last (see the top). */
+			if (last_in_canary) {
+				if (out)
+					ark_ring_commit(&ctx->output, out);
+				ark_ring_commit(&canary_out, out_canary);
+			} else {
+				if (out_canary)
+					ark_ring_commit(&canary_out, out_canary);
+				ark_ring_commit(&ctx->output, out);
+			}
+			if (out_canary) {
+				ark_control_add(&canary->routed, out_canary);
+				atomic_store(&canary->last_routed_seq, last_canary_seq);
+			}
 		}
 		ark_undo_end(ctx);
 		ark_ring_release(&sources[src], n);
+		out += out_canary;
 		ark_control_add(&control->events, out);
 		ark_control_add(&control->duplicates, duplicates);
 		ark_control_add(&control->busy_ns, end - start);
@@ -187,6 +270,8 @@ int ark_kyle_main(struct ark_agent_ctx *ctx)
 		atomic_store_explicit(&control->last_seq, s->last_seq, memory_order_relaxed);
 	}
 out:
+	if (has_canary)
+		ark_ring_producer_close(&canary_out);
 	ark_ring_producer_close(&ctx->output);
 	for (int i = 0; i < source_count; i++)
 		ark_ring_consumer_close(&sources[i]);

@@ -87,6 +87,13 @@ int ark_pipeline_create(struct ark_pipeline_map *map, const struct ark_pipeline_
 		       (ARK_SHM_MAX_REGIONS + 4) * ARK_SHM_ALIGN + (1 << 20);
 	for (int a = 0; a < ARK_AGENT_COUNT; a++)
 		total += ark_agent_state_size((enum ark_agent)a);
+	if (config->canary) {
+		/* Kyle's share for the lane, and the lane's Joey, HRM and Kenny. */
+		total += 4 * event_ring + 3 * sizeof(struct ark_undo) + sizeof(struct ark_broker_state) +
+			 (8 + 4) * ARK_SHM_ALIGN;
+		for (int a = ARK_AGENT_JOEY; a <= ARK_AGENT_KENNY; a++)
+			total += ark_agent_state_size((enum ark_agent)a);
+	}
 
 	rc = ark_shm_create(&map->shm, name, total, ARK_SHM_REPLACE_STALE, err);
 	if (rc)
@@ -124,6 +131,23 @@ int ark_pipeline_create(struct ark_pipeline_map *map, const struct ark_pipeline_
 	if (!rc)
 		rc = ark_ring_init(ark_shm_at(&map->shm, off), report_ring, sizeof(struct ark_event), REPORT_RING_CAPACITY, 0,
 				   err);
+	for (int a = ARK_AGENT_KYLE; config->canary && a <= ARK_AGENT_KENNY && !rc; a++) {
+		char region[48];
+		snprintf(region, sizeof region, "%s.canary", agent_ring_names[a]);
+		rc = ark_shm_alloc(&map->shm, region, event_ring, &off, err);
+		if (!rc)
+			rc = ark_ring_init(ark_shm_at(&map->shm, off), event_ring, sizeof(struct ark_event),
+					   config->ring_capacity, 0, err);
+		if (rc || a == ARK_AGENT_KYLE)
+			continue;
+		snprintf(region, sizeof region, "%s.canary", agent_state_names[a]);
+		rc = ark_shm_alloc(&map->shm, region, ark_agent_state_size((enum ark_agent)a), &off, err);
+		snprintf(region, sizeof region, "%s.canary", agent_undo_names[a]);
+		if (!rc)
+			rc = ark_shm_alloc(&map->shm, region, sizeof(struct ark_undo), &off, err);
+	}
+	if (config->canary && !rc)
+		rc = ark_shm_alloc(&map->shm, "state.broker.canary", sizeof(struct ark_broker_state), &off, err);
 	if (!rc)
 		rc = ark_shm_alloc(&map->shm, "metrics", metrics_bytes, &off, err);
 	if (!rc) {
@@ -151,10 +175,19 @@ int ark_pipeline_create(struct ark_pipeline_map *map, const struct ark_pipeline_
 		snprintf(p->sources[s].name, sizeof p->sources[s].name, "source%d", s);
 		atomic_store(&p->sources[s].cpu, -1);
 	}
+	for (int a = 0; config->canary && a < ARK_AGENT_COUNT; a++) {
+		snprintf(p->canary_agents[a].name, sizeof p->canary_agents[a].name, "%s.canary",
+			 ark_agent_file_name((enum ark_agent)a));
+		atomic_store(&p->canary_agents[a].cpu, -1);
+	}
+	atomic_store(&p->canary.configured, config->canary ? 1u : 0u);
 	struct ark_latency_record *lat = ark_pipeline_latency(map);
 	for (int a = 0; a < ARK_AGENT_COUNT; a++)
 		ark_hist_reset(&lat->agent[a]);
 	ark_hist_reset(&lat->end_to_end);
+	struct ark_aletheia_state *al = ark_pipeline_agent_state(map, ARK_AGENT_ALETHEIA);
+	for (int l = 0; l < ARK_LANE_COUNT; l++)
+		ark_hist_reset(&al->lane_latency[l]);
 	map->pipeline = p;
 	__atomic_store_n(&p->magic, ARK_PIPELINE_MAGIC, __ATOMIC_RELEASE);
 	return 0;
@@ -234,6 +267,76 @@ void *ark_pipeline_agent_state(const struct ark_pipeline_map *map, enum ark_agen
 struct ark_undo *ark_pipeline_agent_undo(const struct ark_pipeline_map *map, enum ark_agent agent)
 {
 	return ark_pipeline_region(map, agent_undo_names[agent], NULL);
+}
+
+bool ark_pipeline_has_canary(const struct ark_pipeline_map *map)
+{
+	return map->pipeline && atomic_load(&map->pipeline->canary.configured) != 0;
+}
+
+void *ark_pipeline_lane_region(const struct ark_pipeline_map *map, enum ark_lane lane, const char *name, uint64_t *size)
+{
+	if (lane == ARK_LANE_STABLE)
+		return ark_pipeline_region(map, name, size);
+	char region[64];
+	snprintf(region, sizeof region, "%s.canary", name);
+	return ark_pipeline_region(map, region, size);
+}
+
+struct ark_ring *ark_pipeline_lane_ring(const struct ark_pipeline_map *map, enum ark_lane lane, enum ark_agent agent)
+{
+	if ((unsigned)agent >= ARK_AGENT_COUNT || (lane != ARK_LANE_STABLE && agent == ARK_AGENT_ALETHEIA))
+		return NULL;
+	return ark_pipeline_lane_region(map, lane, agent_ring_names[agent], NULL);
+}
+
+struct ark_agent_control *ark_pipeline_lane_control(const struct ark_pipeline_map *map, enum ark_lane lane,
+						    enum ark_agent agent)
+{
+	return lane == ARK_LANE_CANARY ? &map->pipeline->canary_agents[agent] : &map->pipeline->agents[agent];
+}
+
+void *ark_pipeline_lane_agent_state(const struct ark_pipeline_map *map, enum ark_lane lane, enum ark_agent agent)
+{
+	return ark_pipeline_lane_region(map, lane, agent_state_names[agent], NULL);
+}
+
+struct ark_undo *ark_pipeline_lane_agent_undo(const struct ark_pipeline_map *map, enum ark_lane lane, enum ark_agent agent)
+{
+	return ark_pipeline_lane_region(map, lane, agent_undo_names[agent], NULL);
+}
+
+void *ark_agent_region(const struct ark_agent_ctx *ctx, const char *name)
+{
+	return ark_pipeline_lane_region(&ctx->map, ctx->lane, name, NULL);
+}
+
+void ark_pipeline_lane_stats(const struct ark_pipeline_map *map, enum ark_lane lane, struct ark_lane_stats *stats)
+{
+	memset(stats, 0, sizeof *stats);
+	const struct ark_aletheia_state *s = ark_pipeline_agent_state(map, ARK_AGENT_ALETHEIA);
+	if (!s || (unsigned)lane >= ARK_LANE_COUNT) {
+		ark_hist_reset(&stats->latency);
+		return;
+	}
+	/* Aletheia writes these as it goes; a reader's copy may be a batch
+	 * behind, never torn beyond a count or two (64-bit stores). */
+	stats->events = __atomic_load_n(&s->lane_events[lane], __ATOMIC_RELAXED);
+	stats->intents = __atomic_load_n(&s->lane_intents[lane], __ATOMIC_RELAXED);
+	stats->denials = __atomic_load_n(&s->lane_denials[lane], __ATOMIC_RELAXED);
+	memcpy(&stats->latency, &s->lane_latency[lane], sizeof stats->latency);
+}
+
+const char *ark_canary_outcome_name(enum ark_canary_outcome outcome)
+{
+	switch (outcome) {
+	case ARK_CANARY_RUNNING: return "running";
+	case ARK_CANARY_ROLLING_BACK: return "rolling_back";
+	case ARK_CANARY_ROLLED_BACK: return "rolled_back";
+	case ARK_CANARY_FINISHING: return "finishing";
+	case ARK_CANARY_PASSED: return "passed";
+	default: return "none";
+	}
 }
 
 struct ark_latency_record *ark_pipeline_latency(const struct ark_pipeline_map *map)

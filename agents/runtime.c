@@ -136,7 +136,9 @@ void ark_agent_install_signals(void)
 
 bool ark_agent_stop_requested(const struct ark_agent_ctx *ctx)
 {
-	return stop_signal || atomic_load_explicit(&ctx->pipeline->stop, memory_order_relaxed);
+	return stop_signal || atomic_load_explicit(&ctx->pipeline->stop, memory_order_relaxed) ||
+	       (ctx->lane == ARK_LANE_CANARY &&
+		atomic_load_explicit(&ctx->pipeline->canary.lane_stop, memory_order_relaxed));
 }
 
 int ark_agent_pin(const char *upper_name, struct ark_agent_control *control, struct ark_err *err)
@@ -177,8 +179,12 @@ int ark_stage_main(struct ark_agent_ctx *ctx)
 	const struct ark_stage_ops *ops = stage_ops(ctx->agent);
 	struct ark_err err = {0};
 	struct ark_agent_control *control = ctx->control;
-	struct ark_ring *in_ring = ark_pipeline_output_ring(&ctx->map, (enum ark_agent)(ctx->agent - 1));
-	struct ark_ring *out_ring = ark_pipeline_output_ring(&ctx->map, ctx->agent);
+	struct ark_ring *in_ring = ark_pipeline_lane_ring(&ctx->map, ctx->lane, (enum ark_agent)(ctx->agent - 1));
+	struct ark_ring *out_ring = ark_pipeline_lane_ring(&ctx->map, ctx->lane, ctx->agent);
+	if (!in_ring || !out_ring) {
+		ark_log(ctx->log, "error", "this instance has no %s lane", ctx->lane == ARK_LANE_CANARY ? "canary" : "stable");
+		return 2;
+	}
 	if (ark_ring_consumer_open(&ctx->input, in_ring, &ctx->wait, &err) ||
 	    ark_ring_producer_open(&ctx->output, out_ring, &ctx->wait, &err)) {
 		ark_log(ctx->log, "error", "cannot open rings: %s", err.msg);
@@ -324,11 +330,18 @@ int ark_agent_run(enum ark_agent agent, const char *instance, const struct ark_a
 	struct ark_err err = {0};
 	memset(&ctx, 0, sizeof ctx);
 	ctx.agent = agent;
+	ctx.lane = options->lane;
+	if (ctx.lane != ARK_LANE_STABLE && (agent == ARK_AGENT_KYLE || agent == ARK_AGENT_ALETHEIA)) {
+		fprintf(stderr, "ark agent %s: only joey, hrm and kenny run in the canary lane\n", ark_agent_file_name(agent));
+		return 2;
+	}
 	ark_agent_install_signals();
 	/* Short waits (Aletheia's for a write to complete) wake within a
 	 * microsecond of their time instead of the default 50. */
 	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
-	ctx.log = ark_log_open(ark_agent_file_name(agent), &err);
+	char log_name[32];
+	snprintf(log_name, sizeof log_name, "%s%s", ark_agent_file_name(agent), ctx.lane == ARK_LANE_CANARY ? ".canary" : "");
+	ctx.log = ark_log_open(log_name, &err);
 	if (!ctx.log) {
 		fprintf(stderr, "ark agent %s: %s\n", ark_agent_file_name(agent), err.msg);
 		return 1;
@@ -340,9 +353,16 @@ int ark_agent_run(enum ark_agent agent, const char *instance, const struct ark_a
 		goto done;
 	}
 	ctx.pipeline = ctx.map.pipeline;
-	ctx.control = &ctx.pipeline->agents[agent];
-	ctx.state = ark_pipeline_agent_state(&ctx.map, agent);
-	ctx.undo = ark_pipeline_agent_undo(&ctx.map, agent);
+	if (ctx.lane == ARK_LANE_CANARY && !ark_pipeline_has_canary(&ctx.map)) {
+		ark_log(ctx.log, "error", "instance %s has no canary lane (start it with ark start --canary)", instance);
+		fprintf(stderr, "ark agent %s: instance %s has no canary lane\n", ark_agent_file_name(agent), instance);
+		status = 2;
+		goto detach;
+	}
+	ctx.control = ark_pipeline_lane_control(&ctx.map, ctx.lane, agent);
+	ctx.counters = ctx.lane == ARK_LANE_CANARY ? &ctx.pipeline->canary_counters : &ctx.pipeline->counters;
+	ctx.state = ark_pipeline_lane_agent_state(&ctx.map, ctx.lane, agent);
+	ctx.undo = ark_pipeline_lane_agent_undo(&ctx.map, ctx.lane, agent);
 	if (ark_ring_wait_from_env(&ctx.wait, &err)) {
 		ark_log(ctx.log, "error", "configuration: %s", err.msg);
 		fprintf(stderr, "ark agent %s: %s\n", ark_agent_file_name(agent), err.msg);
@@ -363,8 +383,9 @@ int ark_agent_run(enum ark_agent agent, const char *instance, const struct ark_a
 	atomic_store(&ctx.control->start_ticks, ark_shm_process_start_ticks((int32_t)getpid()));
 	atomic_store(&ctx.control->heartbeat_ns, ark_now_ns());
 	atomic_store(&ctx.control->state, ARK_PROC_STARTING);
-	ark_log(ctx.log, "info", "starting pid=%d instance=%s cpu=%d wait=%s", (int)getpid(), instance,
-		(int)atomic_load(&ctx.control->cpu), ark_ring_wait_name(ctx.wait.strategy));
+	ark_log(ctx.log, "info", "starting pid=%d instance=%s lane=%s cpu=%d wait=%s", (int)getpid(), instance,
+		ctx.lane == ARK_LANE_CANARY ? "canary" : "stable", (int)atomic_load(&ctx.control->cpu),
+		ark_ring_wait_name(ctx.wait.strategy));
 	switch (agent) {
 	case ARK_AGENT_KYLE: status = ark_kyle_main(&ctx); break;
 	case ARK_AGENT_ALETHEIA: status = ark_aletheia_main(&ctx); break;

@@ -144,6 +144,7 @@ void ark_trace_write_json(FILE *o, uint64_t trace_id, const struct ark_event *ev
 		fprintf(o, ",\"filled_quantity\":%.17g,\"fill_price\":%.17g}", order->filled_quantity, order->fill_price);
 	}
 	fprintf(o, "},");
+	fprintf(o, "\"lane\":\"%s\",", (e.flags & ARK_EVENT_CANARY) ? "canary" : "stable");
 	fprintf(o, "\"injected\":%s,\"injected_kind\":\"%s\"}\n", (e.flags & ARK_EVENT_INJECTED) ? "true" : "false",
 		(e.flags & ARK_EVENT_INJECTED) ? ark_reason_name((enum ark_reason)e.injected_kind) : "none");
 }

@@ -13,7 +13,7 @@ static int agent_main(int argc, char **argv)
 	if (ark_wants_help(argc, argv) || argc < 2) {
 		fprintf(argc < 2 ? stderr : stdout,
 			"usage: ark agent kyle|joey|hrm|kenny|aletheia [--instance NAME] [--wait-segment SECONDS]\n"
-			"                                             [--standby FD]\n\n"
+			"                                             [--standby FD] [--lane stable|canary]\n\n"
 			"Runs one agent of a running instance (started by `ark run` or `ark watchdog`,\n"
 			"which supervise them, or by ark-agent@NAME.service). It attaches to\n"
 			"/dev/shm/ark-<instance>, pins itself to ARK_CPU_<AGENT> when set, resumes from\n"
@@ -21,7 +21,9 @@ static int agent_main(int argc, char **argv)
 			"(it drains first). Exit status 2: configuration error.\n\n"
 			"  --wait-segment S   wait up to S seconds for the segment to be created\n"
 			"  --standby FD       a warm standby (the watchdog's): ready, it waits for one\n"
-			"                     byte on FD to take over; end of file makes it exit\n");
+			"                     byte on FD to take over; end of file makes it exit\n"
+			"  --lane canary      joey, hrm or kenny of the canary lane (ark start --canary);\n"
+			"                     it drains and exits when the watchdog ends the canary\n");
 		return argc < 2 ? 2 : 0;
 	}
 	int agent = ark_agent_parse(argv[1]);
@@ -39,6 +41,14 @@ static int agent_main(int argc, char **argv)
 		} else if (strcmp(argv[i], "--wait-segment") == 0 && i + 1 < argc) {
 			if (ark_parse_double(argv[++i], 0, 3600, "--wait-segment", &options.wait_segment_s, &err)) {
 				fprintf(stderr, "ark agent: %s\n", err.msg);
+				return 2;
+			}
+		} else if (strcmp(argv[i], "--lane") == 0 && i + 1 < argc) {
+			const char *lane = argv[++i];
+			if (strcmp(lane, "canary") == 0) {
+				options.lane = ARK_LANE_CANARY;
+			} else if (strcmp(lane, "stable") != 0) {
+				fprintf(stderr, "ark agent: --lane: expected stable or canary, got '%.32s'\n", lane);
 				return 2;
 			}
 		} else if (strcmp(argv[i], "--standby") == 0 && i + 1 < argc) {

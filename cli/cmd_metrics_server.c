@@ -38,6 +38,8 @@ struct server {
 	struct ark_metrics_handle trace_breaks, drift, ops_allowed, ops_denied, ops_filled;
 	struct ark_metrics_handle depth[ARK_AGENT_COUNT + ARK_MAX_SOURCES];
 	struct ark_metrics_handle broker_answers[ARK_ALPACA_ANSWER_COUNT], broker_orders[5], buying_power, execution_stopped;
+	struct ark_metrics_handle canary_state[ARK_CANARY_PASSED + 1], canary_percent, canary_routed, canary_rollbacks;
+	struct ark_metrics_handle lane_events[ARK_LANE_COUNT], lane_denials[ARK_LANE_COUNT];
 	uint64_t last_snapshot_ns;
 };
 
@@ -181,6 +183,22 @@ static int register_series(struct server *s, struct ark_err *err)
 		rc = ark_metrics_gauge(&s->reg, ARK_M_BROKER_BUYING_POWER, NULL, NULL, &s->buying_power, err);
 	if (!rc)
 		rc = ark_metrics_gauge(&s->reg, ARK_M_BROKER_EXECUTION_STOPPED, NULL, NULL, &s->execution_stopped, err);
+	for (int o = 0; o <= ARK_CANARY_PASSED && !rc; o++) {
+		snprintf(labels, sizeof labels, "state=\"%s\"", ark_canary_outcome_name((enum ark_canary_outcome)o));
+		rc = ark_metrics_gauge(&s->reg, ARK_M_CANARY_STATE, NULL, labels, &s->canary_state[o], err);
+	}
+	if (!rc)
+		rc = ark_metrics_gauge(&s->reg, ARK_M_CANARY_PERCENT, NULL, NULL, &s->canary_percent, err);
+	if (!rc)
+		rc = ark_metrics_counter(&s->reg, ARK_M_CANARY_ROUTED, NULL, NULL, &s->canary_routed, err);
+	if (!rc)
+		rc = ark_metrics_counter(&s->reg, ARK_M_CANARY_ROLLBACKS, NULL, NULL, &s->canary_rollbacks, err);
+	for (int l = 0; l < ARK_LANE_COUNT && !rc; l++) {
+		snprintf(labels, sizeof labels, "lane=\"%s\"", l == ARK_LANE_CANARY ? "canary" : "stable");
+		rc = ark_metrics_counter(&s->reg, ARK_M_CANARY_LANE_EVENTS, NULL, labels, &s->lane_events[l], err);
+		if (!rc)
+			rc = ark_metrics_counter(&s->reg, ARK_M_CANARY_LANE_DENIALS, NULL, labels, &s->lane_denials[l], err);
+	}
 	return rc;
 }
 
@@ -204,13 +222,15 @@ static void publish(struct server *s, uint64_t now)
 	for (int i = 0; i < p->source_count; i++)
 		ark_metrics_gauge_set(s->depth[ARK_AGENT_COUNT + i], (double)ark_ring_depth(ark_pipeline_source_ring(&s->map, i)));
 	for (int r = 1; r < ARK_REASON_COUNT; r++)
-		ark_metrics_counter_set(s->denials[r], atomic_load(&p->counters.denials_by_reason[r]));
+		ark_metrics_counter_set(s->denials[r], atomic_load(&p->counters.denials_by_reason[r]) +
+							   atomic_load(&p->canary_counters.denials_by_reason[r]));
 	ark_metrics_counter_set(s->trace_breaks, atomic_load(&p->counters.trace_breaks));
 	ark_metrics_counter_set(s->drift, atomic_load(&p->counters.ethics_drift));
-	uint64_t intents = atomic_load(&p->counters.intents), denials = atomic_load(&p->counters.denials);
+	uint64_t intents = atomic_load(&p->counters.intents) + atomic_load(&p->canary_counters.intents);
+	uint64_t denials = atomic_load(&p->counters.denials) + atomic_load(&p->canary_counters.denials);
 	ark_metrics_counter_set(s->ops_denied, denials);
 	ark_metrics_counter_set(s->ops_allowed, intents > denials ? intents - denials : 0);
-	ark_metrics_counter_set(s->ops_filled, atomic_load(&p->counters.fills));
+	ark_metrics_counter_set(s->ops_filled, atomic_load(&p->counters.fills) + atomic_load(&p->canary_counters.fills));
 	struct ark_broker_counts broker;
 	ark_pipeline_broker_counts(&s->map, &broker);
 	for (int a = 0; a < ARK_ALPACA_ANSWER_COUNT; a++)
@@ -220,6 +240,18 @@ static void publish(struct server *s, uint64_t now)
 		ark_metrics_counter_set(s->broker_orders[i], stage_counts[i]);
 	ark_metrics_gauge_set(s->buying_power, broker.account_known ? broker.buying_power : 0);
 	ark_metrics_gauge_set(s->execution_stopped, broker.execution_stopped ? 1 : 0);
+	uint32_t outcome = atomic_load(&p->canary.outcome);
+	for (int o = 0; o <= ARK_CANARY_PASSED; o++)
+		ark_metrics_gauge_set(s->canary_state[o], (uint32_t)o == outcome ? 1 : 0);
+	ark_metrics_gauge_set(s->canary_percent, atomic_load(&p->canary.route_applied) ? atomic_load(&p->canary.percent) : 0);
+	ark_metrics_counter_set(s->canary_routed, atomic_load(&p->canary.routed));
+	ark_metrics_counter_set(s->canary_rollbacks, atomic_load(&p->canary.rollbacks));
+	for (int l = 0; l < ARK_LANE_COUNT; l++) {
+		static struct ark_lane_stats lane;   /* a histogram: not on the stack */
+		ark_pipeline_lane_stats(&s->map, (enum ark_lane)l, &lane);
+		ark_metrics_counter_set(s->lane_events[l], lane.events);
+		ark_metrics_counter_set(s->lane_denials[l], lane.denials);
+	}
 	ark_metrics_process_publish(&s->reg, getpid(), "agent=\"metrics_server\"", &err);
 	ark_metrics_tick(&s->reg, now);
 	if (ark_metrics_slos_evaluate(&s->reg, &s->slo_config, &s->slos) == 0)

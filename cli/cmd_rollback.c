@@ -51,29 +51,6 @@ static int read_all(const char *path, char *buf, size_t cap, size_t *len)
 	return 0;
 }
 
-/* Write text to path through a temporary file and a rename (0600). */
-static int write_atomic(const char *path, const char *text, size_t len, struct ark_err *err)
-{
-	char tmp[4200];
-	snprintf(tmp, sizeof tmp, "%s.rollback-XXXXXX", path);
-	int fd = mkstemp(tmp);   /* O_EXCL: never through a planted file or link; 0600 */
-	if (fd < 0)
-		return ark_err_set(err, -errno, "cannot write beside %s: %s", path, strerror(errno));
-	struct stat st;
-	if (stat(path, &st) == 0 && fchown(fd, st.st_uid, st.st_gid) != 0 && errno != EPERM) {
-		close(fd);
-		unlink(tmp);
-		return ark_err_set(err, -errno, "cannot give %s its owner: %s", tmp, strerror(errno));
-	}
-	bool ok = write(fd, text, len) == (ssize_t)len && fsync(fd) == 0;
-	close(fd);
-	if (!ok || rename(tmp, path) != 0) {
-		unlink(tmp);
-		return ark_err_set(err, -EIO, "cannot replace %s: %s", path, strerror(errno));
-	}
-	return 0;
-}
-
 static void usage(FILE *out)
 {
 	fprintf(out,
@@ -220,7 +197,7 @@ static int rollback_main(int argc, char **argv)
 		if (t && dot)
 			*dot = '\0';
 		snprintf(kept, sizeof kept, "%s.rolled-back-%s", env_file, t ? t + strlen("backup_") : "now");
-		if (write_atomic(kept, now_text, now_len, &err) || write_atomic(env_file, old_text, old_len, &err)) {
+		if (ark_cli_write_atomic(kept, now_text, now_len, &err) || ark_cli_write_atomic(env_file, old_text, old_len, &err)) {
 			fprintf(stderr, "ark rollback: %s\n", err.msg);
 			return 1;
 		}

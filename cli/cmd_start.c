@@ -84,7 +84,8 @@ static long http_get(const char *url, char *body, size_t cap)
 
 /* The watchdog as a background service: its own session, output to
  * <log dir>/watchdog.out. */
-static pid_t spawn_watchdog(const char *instance, char *out_path, size_t out_len, struct ark_err *err)
+static pid_t spawn_watchdog(const char *instance, char *const *extra_args, char *out_path, size_t out_len,
+			    struct ark_err *err)
 {
 	char exe[4096];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -107,7 +108,12 @@ static pid_t spawn_watchdog(const char *instance, char *out_path, size_t out_len
 			dup2(out, 1), dup2(out, 2);
 		/* With the TCP line feed on ARK_FEED_BIND:ARK_FEED_PORT (7070), the
 		 * watchdog's default source; the API and Alpha Vantage when set. */
-		execl(exe, "ark", "watchdog", "--instance", instance, (char *)NULL);
+		const char *argv[40] = {"ark", "watchdog", "--instance", instance};
+		int argc = 4;
+		for (int i = 0; extra_args[i] && argc < 39; i++)
+			argv[argc++] = extra_args[i];
+		argv[argc] = NULL;
+		execv(exe, (char *const *)argv);
 		_exit(127);
 	}
 	return pid;
@@ -200,66 +206,13 @@ static int run_synth(const char *instance, double duration, double rate)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-/* The env file this start ran on, kept under $ARK_BACKUP_DIR/env/ (0600)
- * for `ark rollback`; an unchanged file is not kept twice. */
-static void keep_env_snapshot(void)
-{
-	const char *path = getenv("ARK_ENV_FILE_LOADED");
-	struct ark_store_config store;
-	struct ark_err err = {0};
-	if (!path || !*path || ark_store_config_from_env(&store, &err))
-		return;
-	struct ark_env_file now;
-	if (ark_env_file_parse(path, &now, &err))
-		return;
-	ark_env_file_free(&now);
-	FILE *in = fopen(path, "r");
-	if (!in)
-		return;
-	static char text[1 << 20], last[1 << 20];
-	size_t len = fread(text, 1, sizeof text, in);
-	fclose(in);
-	char dir[4200], name[128], file[4400], newest[4400] = "";
-	snprintf(dir, sizeof dir, "%s/env", store.backup_dir);
-	mkdir(store.backup_dir, 0750);
-	mkdir(dir, 0700);
-	if (ark_cli_newest_env_snapshot(dir, newest, sizeof newest, 0) == 0) {
-		FILE *f = fopen(newest, "r");
-		size_t last_len = f ? fread(last, 1, sizeof last, f) : 0;
-		if (f)
-			fclose(f);
-		if (f && last_len == len && memcmp(last, text, len) == 0) {
-			printf("    configuration unchanged since %s\n", newest);
-			return;
-		}
-	}
-	ark_store_backup_name(ark_realtime_ns(), true, name, sizeof name);
-	/* ark_state_backup_<time>.db -> env_<time>.env */
-	char *t = strstr(name, "backup_");
-	char *dot = strrchr(name, '.');
-	if (!t || !dot)
-		return;
-	*dot = '\0';
-	snprintf(file, sizeof file, "%s/env_%s.env", dir, t + strlen("backup_"));
-	/* Whole or not at all: a partial snapshot must never be rolled back to. */
-	char tmp[4500];
-	snprintf(tmp, sizeof tmp, "%s.tmp", file);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return;
-	bool ok = write(fd, text, len) == (ssize_t)len && fsync(fd) == 0;
-	close(fd);
-	if (ok && rename(tmp, file) == 0)
-		printf("    configuration kept for ark rollback: %s\n", file);
-	else
-		unlink(tmp);
-}
-
 static void start_usage(FILE *out)
 {
 	fprintf(out,
 		"usage: ark start [--instance NAME] [--synth-duration SECONDS] [--synth-rate HZ]\n"
-		"                 [--skip-synth] [--timeout SECONDS]\n\n"
+		"                 [--skip-synth] [--timeout SECONDS] [--synthetic HZ]\n"
+		"                 [--canary [--canary-percent 10] [--canary-window 10m]\n"
+		"                           (--canary-env FILE | --canary-bin PATH)]\n\n"
 		"Production start-up, step by step (the seed's start_production.sh):\n"
 		"  1. ark config validate (the env file: --env-file, $ARK_ENV_FILE or .env.production)\n"
 		"  2. the watchdog as a background service: the five agents, the metrics server, the\n"
@@ -269,7 +222,15 @@ static void start_usage(FILE *out)
 		"     --synth-rate 1 Hz) on an instance of its own with the same rules and settings\n"
 		"  5. the status dashboard (ark status)\n"
 		"The first failing step stops start-up with its reason and stops whatever was\n"
-		"started. Exit 0 when ARK is up and validated, 1 when a step failed, 2 on a usage error.\n"
+		"started. Exit 0 when ARK is up and validated, 1 when a step failed, 2 on a usage error.\n\n"
+		"  --synthetic HZ   the service also runs the synthetic source at HZ (paper trading\n"
+		"                   without a feed)\n"
+		"  --canary         a canary lane beside the stable one: its own Joey, HRM and Kenny\n"
+		"                   with the canary's env file over this configuration (--canary-env)\n"
+		"                   or its binary (--canary-bin) take --canary-percent of the signals\n"
+		"                   for --canary-window; tripwires are checked every\n"
+		"                   --canary-check-interval (1m) and roll it back on their own\n"
+		"                   (ark canary status; ark canary promote once it passed)\n"
 		"Stop it with ark stop.\n");
 }
 
@@ -278,7 +239,15 @@ static int start_main(int argc, char **argv)
 	static const struct option options[] = {
 		{"instance", required_argument, NULL, 'i'}, {"synth-duration", required_argument, NULL, 'd'},
 		{"synth-rate", required_argument, NULL, 'r'}, {"skip-synth", no_argument, NULL, 'S'},
-		{"timeout", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+		{"timeout", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
+		{"synthetic", required_argument, NULL, 'y'}, {"canary", no_argument, NULL, 'C'},
+		{"canary-percent", required_argument, NULL, 'P'}, {"canary-window", required_argument, NULL, 'W'},
+		{"canary-check-interval", required_argument, NULL, 'I'}, {"canary-env", required_argument, NULL, 'E'},
+		{"canary-bin", required_argument, NULL, 'B'}, {NULL, 0, NULL, 0}};
+	/* What the watchdog is started with beyond its instance. */
+	char *wd_args[20] = {NULL};
+	int wd_n = 0;
+	bool canary = false, canary_spec = false, canary_opt = false;
 	struct ark_err err = {0};
 	const char *instance = ark_pipeline_default_instance();
 	double synth_duration = 300, synth_rate = 1, timeout = 60;
@@ -293,6 +262,25 @@ static int start_main(int argc, char **argv)
 		case 'r': rc = ark_parse_double(optarg, 0.1, 1e6, "--synth-rate", &synth_rate, &err); break;
 		case 'S': skip_synth = true; break;
 		case 't': rc = ark_parse_double(optarg, 1, 3600, "--timeout", &timeout, &err); break;
+		case 'y': {
+			double hz;
+			rc = ark_parse_double(optarg, 0.1, 1e9, "--synthetic", &hz, &err);
+			wd_args[wd_n++] = "--synthetic";
+			wd_args[wd_n++] = optarg;
+			break;
+		}
+		case 'C': canary = true; break;
+		case 'P': case 'W': case 'I': case 'E': case 'B': {
+			static const char *const names[] = {"P--canary-percent", "W--canary-window", "I--canary-check-interval",
+							    "E--canary-env", "B--canary-bin"};
+			for (size_t k = 0; k < ARK_ARRAY_LEN(names); k++)
+				if (names[k][0] == opt)
+					wd_args[wd_n++] = (char *)names[k] + 1;
+			wd_args[wd_n++] = optarg;
+			canary_spec |= opt == 'E' || opt == 'B';
+			canary_opt = true;
+			break;
+		}
 		case 'h': start_usage(stdout); return 0;
 		default: start_usage(stderr); return 2;
 		}
@@ -305,6 +293,16 @@ static int start_main(int argc, char **argv)
 		fprintf(stderr, "ark start: unexpected argument '%s'\n", argv[optind]);
 		return 2;
 	}
+	if (!canary && canary_opt) {
+		fprintf(stderr, "ark start: the --canary-* options go with --canary\n");
+		return 2;
+	}
+	if (canary && !canary_spec) {
+		fprintf(stderr, "ark start: --canary needs the canary's configuration or binary: --canary-env FILE or --canary-bin PATH\n");
+		return 2;
+	}
+	if (canary)
+		wd_args[wd_n++] = "--canary";
 	setenv("ARK_INSTANCE", instance, 1);
 
 	step("1/5 validating the configuration");
@@ -337,7 +335,7 @@ static int start_main(int argc, char **argv)
 
 	step("2/5 starting the watchdog, the agents and the metrics server");
 	char out_path[4200];
-	pid_t watchdog = spawn_watchdog(instance, out_path, sizeof out_path, &err);
+	pid_t watchdog = spawn_watchdog(instance, wd_args, out_path, sizeof out_path, &err);
 	if (watchdog < 0) {
 		fprintf(stderr, "ark start: %s\n", err.msg);
 		return 1;
@@ -406,7 +404,7 @@ static int start_main(int argc, char **argv)
 		return 1;
 	}
 
-	keep_env_snapshot();
+	ark_cli_keep_env_snapshot();
 
 	step("5/5 status");
 	struct ark_pipeline_map map;

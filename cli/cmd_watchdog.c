@@ -9,6 +9,7 @@
 #include "cli/command.h"
 #include "alphavantage/alphavantage.h"
 #include "api/api.h"
+#include "ops/ops.h"
 #include "watchdog/watchdog.h"
 
 #include <errno.h>
@@ -40,7 +41,13 @@ static void usage(FILE *out)
 		"  --feed-port PORT    the TCP line feed's port (default ARK_FEED_PORT or 7070;\n"
 		"                      0: any free port, shown in the log); --no-feed: none\n"
 		"  --synthetic HZ      also run the synthetic source at HZ ticks/s until stopped\n"
-		"  --seed N, --violations FRACTION   for the synthetic source\n\n"
+		"  --seed N, --violations FRACTION   for the synthetic source\n"
+		"  --canary            run a canary lane beside the stable one (ark start --canary):\n"
+		"    --canary-percent P        share of signals it takes, by trace hash (ARK_CANARY_PERCENT, 10)\n"
+		"    --canary-window D         how long it is watched: 600, 10m (ARK_CANARY_WINDOW, 10m)\n"
+		"    --canary-check-interval D tripwires checked this often (ARK_CANARY_CHECK_INTERVAL, 1m)\n"
+		"    --canary-env FILE         the canary's settings: an env file over this environment\n"
+		"    --canary-bin PATH         the canary's ark binary (ARK_CANARY_BIN)\n\n"
 		"Under systemd (Type=notify) it sends READY=1, WATCHDOG=1, STATUS= and STOPPING=1\n"
 		"to $NOTIFY_SOCKET. Exit status 0 after a clean stop, 1 when the instance could\n"
 		"not go on (crash loop; systemd's restart limits take over), 2 configuration error.\n");
@@ -72,6 +79,53 @@ static void notify_status(const struct ark_supervisor *sup, struct status_line *
 	last->sent_ns = now;
 }
 
+/* The canary lane's environment: this one with the canary's env file over it
+ * (its values win: they are what the canary changes). Lives until exit. */
+static int canary_environment(const char *env_file, struct ark_canary_config *config, struct ark_err *err)
+{
+	extern char **environ;
+	struct ark_env_file file;
+	int rc = ark_env_file_parse(env_file, &file, err);
+	if (rc)
+		return rc;
+	size_t n = 0;
+	while (environ[n])
+		n++;
+	char **envp = calloc(n + file.count + 1, sizeof *envp);
+	if (!envp) {
+		ark_env_file_free(&file);
+		return ark_err_set(err, -ENOMEM, "out of memory");
+	}
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		bool overridden = false;
+		for (size_t j = 0; j < file.count && !overridden; j++) {
+			size_t len = strlen(file.entries[j].key);
+			overridden = strncmp(environ[i], file.entries[j].key, len) == 0 && environ[i][len] == '=';
+		}
+		if (!overridden)
+			envp[k++] = environ[i];
+	}
+	for (size_t j = 0; j < file.count; j++) {
+		size_t len = strlen(file.entries[j].key) + strlen(file.entries[j].value) + 2;
+		char *kv = malloc(len);
+		if (!kv) {
+			ark_env_file_free(&file);
+			return ark_err_set(err, -ENOMEM, "out of memory");
+		}
+		snprintf(kv, len, "%s=%s", file.entries[j].key, file.entries[j].value);
+		envp[k++] = kv;
+		if (strcmp(file.entries[j].key, "ARK_BROKER") == 0 && strcmp(file.entries[j].value, "alpaca") == 0) {
+			ark_env_file_free(&file);
+			return ark_err_set(err, -EINVAL, "%s: ARK_BROKER=alpaca: the canary lane trades on the paper broker only",
+					   env_file);
+		}
+	}
+	ark_env_file_free(&file);
+	config->envp = envp;
+	return 0;
+}
+
 static int watchdog_main(int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -79,7 +133,11 @@ static int watchdog_main(int argc, char **argv)
 		{"feed-port", required_argument, NULL, 'p'}, {"no-feed", no_argument, NULL, 'n'},
 		{"synthetic", required_argument, NULL, 's'}, {"seed", required_argument, NULL, 'e'},
 		{"violations", required_argument, NULL, 'v'}, {"help", no_argument, NULL, 'h'},
+		{"canary", no_argument, NULL, 'C'}, {"canary-percent", required_argument, NULL, 'P'},
+		{"canary-window", required_argument, NULL, 'W'}, {"canary-check-interval", required_argument, NULL, 'I'},
+		{"canary-env", required_argument, NULL, 'E'}, {"canary-bin", required_argument, NULL, 'B'},
 		{NULL, 0, NULL, 0}};
+	bool canary = false;
 	struct ark_err err = {0};
 	const char *instance = ark_pipeline_default_instance();
 	bool systemd_agents = false, no_feed = false;
@@ -106,6 +164,13 @@ static int watchdog_main(int argc, char **argv)
 		case 's': rc = ark_parse_double(optarg, 0.1, 1e9, "--synthetic", &synthetic, &err); break;
 		case 'e': rc = ark_parse_u64(optarg, 0, UINT64_MAX, "--seed", &seed, &err); break;
 		case 'v': rc = ark_parse_double(optarg, 0, 0.5, "--violations", &violations, &err); break;
+		/* The canary's flags land in its variables, read below with the rest. */
+		case 'C': canary = true; break;
+		case 'P': setenv("ARK_CANARY_PERCENT", optarg, 1); canary = true; break;
+		case 'W': setenv("ARK_CANARY_WINDOW", optarg, 1); canary = true; break;
+		case 'I': setenv("ARK_CANARY_CHECK_INTERVAL", optarg, 1); canary = true; break;
+		case 'E': setenv("ARK_CANARY_ENV_FILE", optarg, 1); canary = true; break;
+		case 'B': setenv("ARK_CANARY_BIN", optarg, 1); canary = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -135,6 +200,23 @@ static int watchdog_main(int argc, char **argv)
 		fprintf(stderr, "ark watchdog: %s\n", err.msg);
 		return 2;
 	}
+	static struct ark_canary_config canary_config;
+	if (canary) {
+		const char *broker = getenv("ARK_BROKER");
+		if (ark_canary_config_from_env(&canary_config, &err) ||
+		    (canary_config.env_file[0] && canary_environment(canary_config.env_file, &canary_config, &err))) {
+			fprintf(stderr, "ark watchdog: canary: %s\n", err.msg);
+			return 2;
+		}
+		if (broker && strcmp(broker, "alpaca") == 0) {
+			fprintf(stderr, "ark watchdog: canary: ARK_BROKER=alpaca: the canary lane trades on the paper broker only\n");
+			return 2;
+		}
+		if (!canary_config.env_file[0] && !canary_config.bin[0]) {
+			fprintf(stderr, "ark watchdog: canary: give the canary's configuration or binary (--canary-env FILE or --canary-bin PATH)\n");
+			return 2;
+		}
+	}
 
 	/* Signals arrive on a signalfd beside the pidfds: one poll sees both. */
 	sigset_t mask;
@@ -163,7 +245,8 @@ static int watchdog_main(int argc, char **argv)
 					    .adopt = true,
 					    .external_agents = systemd_agents,
 					    .api = api,
-					    .alpha_vantage = av.enabled};
+					    .alpha_vantage = av.enabled,
+					    .canary = canary ? &canary_config : NULL};
 	struct ark_supervisor sup;
 	ark_notify("STATUS=starting: creating the segment and starting the agents");
 	int rc = ark_supervisor_start(&sup, &so, &err);

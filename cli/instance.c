@@ -4,9 +4,15 @@
 #include "cli/instance.h"
 
 #include "agents/agents.h"
+#include "common/common.h"
+#include "ops/ops.h"
+#include "store/store.h"
 #include "watchdog/watchdog.h"
 
 #include <dirent.h>
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -25,6 +31,8 @@ bool ark_cli_instance_alive(const char *instance)
 	const struct ark_pipeline *p = map.pipeline;
 	for (int a = 0; a < ARK_AGENT_COUNT; a++)
 		alive |= ark_shm_process_alive(atomic_load(&p->agents[a].pid), atomic_load(&p->agents[a].start_ticks));
+	for (int a = 0; a < ARK_AGENT_COUNT; a++)
+		alive |= ark_shm_process_alive(atomic_load(&p->canary_agents[a].pid), atomic_load(&p->canary_agents[a].start_ticks));
 	for (int s = 0; s < p->source_count; s++)
 		alive |= ark_shm_process_alive(atomic_load(&p->sources[s].pid), atomic_load(&p->sources[s].start_ticks));
 	alive |= ark_shm_process_alive(atomic_load(&p->metrics_pid), atomic_load(&p->metrics_start_ticks));
@@ -159,4 +167,82 @@ int ark_cli_newest_env_snapshot(const char *dir, char *path, size_t len, int ski
 	for (int i = 0; i < n; i++)
 		free(names[i]);
 	return rc;
+}
+
+/* Write text to path through a temporary file and a rename (0600). */
+int ark_cli_write_atomic(const char *path, const char *text, size_t len, struct ark_err *err)
+{
+	char tmp[4200];
+	snprintf(tmp, sizeof tmp, "%s.new-XXXXXX", path);
+	int fd = mkstemp(tmp);   /* O_EXCL: never through a planted file or link; 0600 */
+	if (fd < 0)
+		return ark_err_set(err, -errno, "cannot write beside %s: %s", path, strerror(errno));
+	struct stat st;
+	if (stat(path, &st) == 0 && fchown(fd, st.st_uid, st.st_gid) != 0 && errno != EPERM) {
+		close(fd);
+		unlink(tmp);
+		return ark_err_set(err, -errno, "cannot give %s its owner: %s", tmp, strerror(errno));
+	}
+	bool ok = write(fd, text, len) == (ssize_t)len && fsync(fd) == 0;
+	close(fd);
+	if (!ok || rename(tmp, path) != 0) {
+		unlink(tmp);
+		return ark_err_set(err, -EIO, "cannot replace %s: %s", path, strerror(errno));
+	}
+	return 0;
+}
+
+/* The env file this start ran on, kept under $ARK_BACKUP_DIR/env/ (0600)
+ * for `ark rollback`; an unchanged file is not kept twice. */
+void ark_cli_keep_env_snapshot(void)
+{
+	const char *path = getenv("ARK_ENV_FILE_LOADED");
+	struct ark_store_config store;
+	struct ark_err err = {0};
+	if (!path || !*path || ark_store_config_from_env(&store, &err))
+		return;
+	struct ark_env_file now;
+	if (ark_env_file_parse(path, &now, &err))
+		return;
+	ark_env_file_free(&now);
+	FILE *in = fopen(path, "r");
+	if (!in)
+		return;
+	static char text[1 << 20], last[1 << 20];
+	size_t len = fread(text, 1, sizeof text, in);
+	fclose(in);
+	char dir[4200], name[128], file[4400], newest[4400] = "";
+	snprintf(dir, sizeof dir, "%s/env", store.backup_dir);
+	mkdir(store.backup_dir, 0750);
+	mkdir(dir, 0700);
+	if (ark_cli_newest_env_snapshot(dir, newest, sizeof newest, 0) == 0) {
+		FILE *f = fopen(newest, "r");
+		size_t last_len = f ? fread(last, 1, sizeof last, f) : 0;
+		if (f)
+			fclose(f);
+		if (f && last_len == len && memcmp(last, text, len) == 0) {
+			printf("    configuration unchanged since %s\n", newest);
+			return;
+		}
+	}
+	ark_store_backup_name(ark_realtime_ns(), true, name, sizeof name);
+	/* ark_state_backup_<time>.db -> env_<time>.env */
+	char *t = strstr(name, "backup_");
+	char *dot = strrchr(name, '.');
+	if (!t || !dot)
+		return;
+	*dot = '\0';
+	snprintf(file, sizeof file, "%s/env_%s.env", dir, t + strlen("backup_"));
+	/* Whole or not at all: a partial snapshot must never be rolled back to. */
+	char tmp[4500];
+	snprintf(tmp, sizeof tmp, "%s.tmp", file);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	bool ok = write(fd, text, len) == (ssize_t)len && fsync(fd) == 0;
+	close(fd);
+	if (ok && rename(tmp, file) == 0)
+		printf("    configuration kept for ark rollback: %s\n", file);
+	else
+		unlink(tmp);
 }

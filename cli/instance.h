@@ -3,6 +3,7 @@
 #define ARK_CLI_INSTANCE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 /* Any process recorded in the instance's segment is alive. */
@@ -15,5 +16,14 @@ int ark_cli_stop_instance(const char *instance, pid_t watchdog, double timeout_s
 /* The newest env snapshot in dir (env_<UTC time>.env) after skipping
  * `skip` newer ones: 0 and its path, or -1 when there is none. */
 int ark_cli_newest_env_snapshot(const char *dir, char *path, size_t len, int skip);
+
+/* Write text to path through a temporary file beside it and a rename
+ * (0600, the old file's owner): whole or not at all. */
+struct ark_err;
+int ark_cli_write_atomic(const char *path, const char *text, size_t len, struct ark_err *err);
+/* The env file this process loaded ($ARK_ENV_FILE_LOADED), kept under
+ * $ARK_BACKUP_DIR/env/env_<time>.env (0600) for `ark rollback`; an
+ * unchanged file is not kept twice. */
+void ark_cli_keep_env_snapshot(void);
 
 #endif /* ARK_CLI_INSTANCE_H */

@@ -90,6 +90,7 @@ enum {
 	ARK_EVENT_REPLAYED = 1u << 3,     /* re-delivered after a restart */
 	ARK_EVENT_EXEC_REPORT = 1u << 4,  /* Kenny's execution report on an order it submitted earlier */
 	ARK_EVENT_ORDER_FINAL = 1u << 5,  /* (report) the order is done at the broker: nothing more follows */
+	ARK_EVENT_CANARY = 1u << 6,       /* took the canary lane (Kyle routed it there) */
 };
 
 /* A source's observation, on the source's inbound ring to Kyle. */
@@ -103,7 +104,8 @@ struct ark_tick {
 	uint16_t flags;              /* ARK_EVENT_* */
 	uint8_t injected_kind;       /* enum ark_reason, with ARK_EVENT_INJECTED */
 	uint8_t lane;
-	uint16_t reserved;
+	uint16_t burst;              /* with ARK_EVENT_INJECTED: the injection it belongs to (its
+				      * events are one test case: Kyle keeps them in one lane) */
 	uint64_t source_seq;         /* the source's own running number */
 };
 _Static_assert(sizeof(struct ark_tick) == 64, "a tick is one cache line");

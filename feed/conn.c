@@ -168,7 +168,7 @@ static enum line_result handle_line(struct ark_feed *f, struct feed_conn *c, con
 	tick->flags = 0;
 	tick->injected_kind = 0;
 	tick->lane = 0;
-	tick->reserved = 0;
+	tick->burst = 0;
 	tick->source_seq = f->seq + 1;
 	int rc = sink_submit(f, tick);
 	if (rc == -EAGAIN)

@@ -64,6 +64,12 @@ const struct ark_metrics_def ark_metrics_table[] = {
 	{ARK_M_BROKER_ORDERS, ARK_METRICS_COUNTER, "stage", "Kenny's broker orders: submitted to the broker thread, posted, looked up, reported, refused locally."},
 	{ARK_M_BROKER_BUYING_POWER, ARK_METRICS_GAUGE, "", "The broker account's buying power at its last reading (0 with the paper broker)."},
 	{ARK_M_BROKER_EXECUTION_STOPPED, ARK_METRICS_GAUGE, "", "1 when execution is stopped: the broker refused the keys or the account cannot trade."},
+	{ARK_M_CANARY_STATE, ARK_METRICS_GAUGE, "state", "1 for the canary's current state (none, running, rolling_back, rolled_back, finishing, passed)."},
+	{ARK_M_CANARY_PERCENT, ARK_METRICS_GAUGE, "", "Share of signals Kyle sends to the canary lane now, percent (0 when not routing)."},
+	{ARK_M_CANARY_ROUTED, ARK_METRICS_COUNTER, "", "Events Kyle sent to the canary lane."},
+	{ARK_M_CANARY_ROLLBACKS, ARK_METRICS_COUNTER, "", "Canaries rolled back by a tripwire."},
+	{ARK_M_CANARY_LANE_EVENTS, ARK_METRICS_COUNTER, "lane", "Events journaled, by the lane (stable, canary) they took."},
+	{ARK_M_CANARY_LANE_DENIALS, ARK_METRICS_COUNTER, "lane", "HRM denials, by lane."},
 };
 const size_t ark_metrics_table_len = ARK_ARRAY_LEN(ark_metrics_table);
 

@@ -133,6 +133,14 @@ struct ark_status {
 	double last_backup_age_s;
 	struct ark_broker_counts broker;
 	const char *broker_name;    /* paper or alpaca (from the order book) */
+	unsigned metrics_port;      /* the metrics server's bound port, 0 if none */
+	bool canary_configured;     /* the instance has a canary lane */
+	const char *canary_state;   /* ark_canary_outcome_name */
+	unsigned canary_percent;
+	bool canary_routing;
+	uint64_t canary_lane_events[ARK_LANE_COUNT];
+	uint64_t canary_lane_denials[ARK_LANE_COUNT];
+	char canary_reason[192];
 };
 
 /* Two readings interval_ns apart (rates are their difference); the map

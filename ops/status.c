@@ -112,12 +112,13 @@ static void read_once(const struct ark_pipeline_map *map, struct ark_status *s, 
 		s->e2e_p95_us = (double)ark_hist_quantile(&lat->end_to_end, 0.95) / 1e3;
 		s->e2e_p99_us = (double)ark_hist_quantile(&lat->end_to_end, 0.99) / 1e3;
 	}
-	s->intents = atomic_load(&p->counters.intents);
-	s->fills = atomic_load(&p->counters.fills);
-	s->denials = atomic_load(&p->counters.denials);
+	s->intents = atomic_load(&p->counters.intents) + atomic_load(&p->canary_counters.intents);
+	s->fills = atomic_load(&p->counters.fills) + atomic_load(&p->canary_counters.fills);
+	s->denials = atomic_load(&p->counters.denials) + atomic_load(&p->canary_counters.denials);
 	s->trace_breaks = atomic_load(&p->counters.trace_breaks);
 	for (int r = 0; r < ARK_REASON_COUNT; r++)
-		s->denials_by_reason[r] = atomic_load(&p->counters.denials_by_reason[r]);
+		s->denials_by_reason[r] = atomic_load(&p->counters.denials_by_reason[r]) +
+					  atomic_load(&p->canary_counters.denials_by_reason[r]);
 	s->mirror_enabled = atomic_load(&p->mirror_attached) != 0;
 	s->mirror_lag_events = -1;
 	struct ark_metrics reg;
@@ -133,6 +134,19 @@ static void read_once(const struct ark_pipeline_map *map, struct ark_status *s, 
 	}
 	ark_pipeline_broker_counts(map, &s->broker);
 	s->broker_name = s->broker.account_known ? "alpaca" : "paper";
+	s->metrics_port = atomic_load(&p->metrics_port);
+	s->canary_configured = ark_pipeline_has_canary(map);
+	s->canary_state = ark_canary_outcome_name((enum ark_canary_outcome)atomic_load(&p->canary.outcome));
+	s->canary_percent = atomic_load(&p->canary.percent);
+	s->canary_routing = atomic_load(&p->canary.route_applied) != 0;
+	memcpy(s->canary_reason, p->canary.reason, sizeof s->canary_reason);
+	s->canary_reason[sizeof s->canary_reason - 1] = '\0';
+	static struct ark_lane_stats lane;   /* a histogram: not on the stack */
+	for (int l = 0; l < ARK_LANE_COUNT; l++) {
+		ark_pipeline_lane_stats(map, (enum ark_lane)l, &lane);
+		s->canary_lane_events[l] = lane.events;
+		s->canary_lane_denials[l] = lane.denials;
+	}
 }
 
 int ark_status_read(const struct ark_pipeline_map *map, const struct ark_status *previous, uint64_t interval_ns,
@@ -241,6 +255,12 @@ void ark_status_render_text(const struct ark_status *s, FILE *o, int width)
 			s->broker.execution_stopped ? ", EXECUTION STOPPED" : "");
 	else
 		fprintf(o, "BROKER     paper\n");
+	if (s->canary_configured)
+		fprintf(o, "CANARY     %s, %u%% %s; lane events stable %llu canary %llu, denied stable %llu canary %llu%s%s\n",
+			s->canary_state, s->canary_percent, s->canary_routing ? "routed" : "not routed",
+			(unsigned long long)s->canary_lane_events[0], (unsigned long long)s->canary_lane_events[1],
+			(unsigned long long)s->canary_lane_denials[0], (unsigned long long)s->canary_lane_denials[1],
+			s->canary_reason[0] ? ": " : "", s->canary_reason);
 	if (s->last_backup_path[0]) {
 		char age[32];
 		duration(s->last_backup_age_s, age, sizeof age);
@@ -327,6 +347,18 @@ void ark_status_render_json(const struct ark_status *s, FILE *o)
 		s->broker_name, (unsigned long long)s->broker.submitted, (unsigned long long)s->broker.reports,
 		(unsigned long long)s->broker.refused_locally, s->broker.buying_power,
 		s->broker.execution_stopped ? "true" : "false");
+	fprintf(o, ",\"metrics\":{\"port\":%u}", s->metrics_port);
+	if (s->canary_configured) {
+		fprintf(o, ",\"canary\":{\"state\":\"%s\",\"percent\":%u,\"routing\":%s,\"events\":{\"stable\":%llu,\"canary\":%llu},"
+			   "\"denials\":{\"stable\":%llu,\"canary\":%llu},\"reason\":",
+			s->canary_state, s->canary_percent, s->canary_routing ? "true" : "false",
+			(unsigned long long)s->canary_lane_events[0], (unsigned long long)s->canary_lane_events[1],
+			(unsigned long long)s->canary_lane_denials[0], (unsigned long long)s->canary_lane_denials[1]);
+		json_str(o, s->canary_reason);
+		fprintf(o, "}");
+	} else {
+		fprintf(o, ",\"canary\":null");
+	}
 	fprintf(o, ",\"last_backup\":");
 	if (s->last_backup_path[0]) {
 		fprintf(o, "{\"path\":");

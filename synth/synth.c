@@ -136,6 +136,7 @@ static void mark_injected(struct ark_synth *gen, struct ark_tick *out, uint8_t l
 	out->flags |= ARK_EVENT_INJECTED;
 	out->injected_kind = (uint8_t)gen->burst_kind;
 	out->lane = lane;
+	out->burst = (uint16_t)gen->bursts;
 	if (lane == 0)
 		gen->lane0[gen->burst_kind]++;
 	else
@@ -294,6 +295,7 @@ static void start_burst(struct ark_synth *gen)
 	gen->next_kind = (gen->next_kind + 1) % gen->kind_count;
 	gen->credit -= 1;
 	gen->in_burst = 1;
+	gen->bursts++;
 	gen->burst_kind = kind;
 	gen->burst_stateless = 0;
 	gen->op_count = gen->op_index = gen->op_step = 0;

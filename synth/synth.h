@@ -170,6 +170,7 @@ struct ark_synth_plan {
 };
 
 struct ark_synth {
+	uint32_t bursts;             /* injections started (ark_tick.burst) */
 	/* configuration */
 	double rate_hz;
 	double violations;

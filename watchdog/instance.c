@@ -178,6 +178,7 @@ int ark_watchdog_open_instance(struct ark_supervisor *sup, const struct ark_supe
 		config.source_kinds[config.source_count++] = ARK_SOURCE_ALPHA_VANTAGE;
 	if (config.source_count == 0)
 		return ark_err_set(err, -EINVAL, "an instance needs a source: the synthetic source or the TCP feed");
+	config.canary = options->canary != NULL;
 	rc = rules_setup(&config, err);
 	if (rc)
 		return rc;

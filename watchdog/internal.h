@@ -35,4 +35,13 @@ bool ark_watchdog_standby_ready(struct ark_child *c);
 /* Reap a standby that died, or (close_it) tell it to exit and wait for it. */
 void ark_watchdog_standby_check(struct ark_supervisor *sup, struct ark_child *c, bool close_it);
 
+/* The canary (canary.c). begin: the lane's processes are about to start;
+ * poll: each pass of the loop; child_died: a lane process died. */
+int ark_canary_begin(struct ark_supervisor *sup, const struct ark_canary_config *config, struct ark_err *err);
+void ark_canary_poll(struct ark_supervisor *sup, uint64_t now);
+void ark_canary_child_died(struct ark_supervisor *sup, struct ark_child *c, const char *why);
+/* True while the lane's processes are to run the canary's binary and environment. */
+bool ark_canary_uses_canary_config(const struct ark_supervisor *sup);
+void ark_canary_free(struct ark_supervisor *sup);
+
 #endif /* ARK_WATCHDOG_INTERNAL_H */

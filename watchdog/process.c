@@ -68,6 +68,10 @@ static void build_argv(const struct ark_supervisor *sup, const struct ark_child 
 		argv[n++] = ark_agent_file_name((enum ark_agent)c->index);
 		argv[n++] = "--instance";
 		argv[n++] = sup->instance;
+		if (c->lane == ARK_LANE_CANARY) {
+			argv[n++] = "--lane";
+			argv[n++] = "canary";
+		}
 		if (standby_fd >= 0) {
 			snprintf(bufs[2], 16, "%d", standby_fd);
 			argv[n++] = "--standby";
@@ -77,8 +81,20 @@ static void build_argv(const struct ark_supervisor *sup, const struct ark_child 
 	argv[n] = NULL;
 }
 
-static int fork_exec(const struct ark_supervisor *sup, const char **argv, int keep_fd, pid_t *pid_out)
+/* The canary lane's processes run the canary's binary and environment
+ * until the canary ends; everything else runs this binary as it is. */
+static int fork_exec(const struct ark_supervisor *sup, const struct ark_child *c, const char **argv, int keep_fd,
+		     pid_t *pid_out)
 {
+	extern char **environ;
+	const char *exe = sup->exe;
+	char *const *envp = environ;
+	if (c->lane == ARK_LANE_CANARY && ark_canary_uses_canary_config(sup)) {
+		if (sup->canary_config.bin[0])
+			exe = sup->canary_config.bin;
+		if (sup->canary_config.envp)
+			envp = sup->canary_config.envp;
+	}
 	fflush(NULL);
 	pid_t pid = fork();
 	if (pid < 0)
@@ -90,8 +106,8 @@ static int fork_exec(const struct ark_supervisor *sup, const char **argv, int ke
 		signal(SIGPIPE, SIG_DFL);
 		if (keep_fd >= 0)
 			fcntl(keep_fd, F_SETFD, 0);
-		execv(sup->exe, (char *const *)argv);
-		fprintf(stderr, "ark: cannot run %s: %s\n", sup->exe, strerror(errno));
+		execve(exe, (char *const *)argv, envp);
+		fprintf(stderr, "ark: cannot run %s: %s\n", exe, strerror(errno));
 		_exit(127);
 	}
 	*pid_out = pid;
@@ -108,7 +124,9 @@ static void running(struct ark_supervisor *sup, struct ark_child *c, pid_t pid, 
 	c->abort_sent_ns = 0;
 	if (!c->auxiliary && sup->map.pipeline) {
 		struct ark_pipeline *p = sup->map.pipeline;
-		c->events_at_start = atomic_load(c->is_source ? &p->sources[c->index].events : &p->agents[c->index].events);
+		c->events_at_start = atomic_load(c->is_source ? &p->sources[c->index].events
+						 : c->lane == ARK_LANE_CANARY ? &p->canary_agents[c->index].events
+						 : &p->agents[c->index].events);
 	}
 	ark_watchdog_pid_file(sup, c->name, pid);
 }
@@ -157,9 +175,10 @@ int ark_watchdog_spawn(struct ark_supervisor *sup, struct ark_child *c)
 	char bufs[3][16];
 	build_argv(sup, c, -1, argv, bufs);
 	pid_t pid = 0;
-	int rc = fork_exec(sup, argv, -1, &pid);
+	int rc = fork_exec(sup, c, argv, -1, &pid);
 	if (rc)
 		return rc;
+	c->canary_config_run = c->lane == ARK_LANE_CANARY && ark_canary_uses_canary_config(sup);
 	int pidfd = pidfd_open_pid(pid);
 	if (pidfd < 0) {
 		rc = -errno;
@@ -218,7 +237,7 @@ void ark_watchdog_standby_start(struct ark_supervisor *sup, struct ark_child *c)
 	build_argv(sup, c, fds[0], argv, bufs);
 	pid_t pid = 0;
 	int pidfd = -1;
-	if (fork_exec(sup, argv, fds[0], &pid) == 0 && (pidfd = pidfd_open_pid(pid)) < 0) {
+	if (fork_exec(sup, c, argv, fds[0], &pid) == 0 && (pidfd = pidfd_open_pid(pid)) < 0) {
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
 	}

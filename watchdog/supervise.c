@@ -46,7 +46,14 @@ static struct ark_agent_control *control_of(struct ark_supervisor *sup, const st
 	struct ark_pipeline *p = sup->map.pipeline;
 	if (c->auxiliary)
 		return NULL;
-	return c->is_source ? &p->sources[c->index] : &p->agents[c->index];
+	return c->is_source ? &p->sources[c->index] : c->lane == ARK_LANE_CANARY ? &p->canary_agents[c->index]
+									 : &p->agents[c->index];
+}
+
+/* A source process (not an agent of either lane, not an auxiliary). */
+static bool is_source(const struct ark_child *c)
+{
+	return c->is_source;
 }
 
 /* The process a control block names, when it is alive and still running. */
@@ -201,6 +208,28 @@ int ark_supervisor_start(struct ark_supervisor *sup, const struct ark_supervisor
 	} else {
 		ark_log(sup->log, "info", "REDIS_URL is not set: the Redis mirror is off");
 	}
+	int canary_first = sup->child_count;
+	if (ark_pipeline_has_canary(&sup->map)) {
+		/* The canary lane's Joey, HRM and Kenny (never systemd units). */
+		for (int a = ARK_AGENT_JOEY; a <= ARK_AGENT_KENNY; a++) {
+			char name[24];
+			snprintf(name, sizeof name, "%s.canary", ark_agent_file_name((enum ark_agent)a));
+			add_child(sup, name, a, false);
+			sup->children[sup->child_count - 1].lane = ARK_LANE_CANARY;
+		}
+		enum ark_canary_outcome outcome = atomic_load(&p->canary.outcome);
+		if (sup->adopted && (outcome == ARK_CANARY_PASSED || outcome == ARK_CANARY_ROLLED_BACK)) {
+			for (int i = canary_first; i < sup->child_count; i++)
+				sup->children[i].finished = true;   /* the canary ended before: its lane stopped */
+		} else {
+			if (options->canary)
+				sup->canary_config = *options->canary;
+			else
+				ark_canary_config_from_env(&sup->canary_config, err);
+			if ((rc = ark_canary_begin(sup, &sup->canary_config, err)))
+				return fail_start(sup, err, rc, err->msg);
+		}
+	}
 	if (sup->adopted || options->external_agents)
 		for (int i = 0; i < sup->child_count; i++)
 			if (!sup->children[i].finished && (sup->adopted || sup->children[i].external))
@@ -233,12 +262,26 @@ int ark_supervisor_start(struct ark_supervisor *sup, const struct ark_supervisor
 		ark_supervisor_wait(sup, -1, 2 * 1000 * 1000);
 	}
 	start_standbys(sup);
+	if (sup->canary && sup->adopted) {
+		/* A canary is judged by the watchdog that watched its whole window. */
+		ark_canary_trip(sup, "the watchdog restarted during the canary window");
+	}
+	for (int i = canary_first; i < sup->child_count; i++) {
+		struct ark_child *c = &sup->children[i];
+		if (c->pid || c->finished)
+			continue;
+		if ((rc = ark_watchdog_spawn(sup, c))) {
+			char msg[128];
+			snprintf(msg, sizeof msg, "cannot start %s: %s", c->name, strerror(-rc));
+			return fail_start(sup, err, rc, msg);
+		}
+	}
 	/* The metrics server first, then the sources: its start-up is not on
 	 * the first events' path. */
 	for (int k = 0; k < 2 * sup->child_count; k++) {
 		struct ark_child *c = &sup->children[k % sup->child_count];
 		bool auxiliary_pass = k < sup->child_count;
-		if (k % sup->child_count < ARK_AGENT_COUNT || c->pid || c->finished || c->auxiliary != auxiliary_pass)
+		if (k % sup->child_count < ARK_AGENT_COUNT || c->lane || c->pid || c->finished || c->auxiliary != auxiliary_pass)
 			continue;
 		if ((rc = ark_watchdog_spawn(sup, c))) {
 			char msg[128];
@@ -319,6 +362,11 @@ static void reap_one(struct ark_supervisor *sup, struct ark_child *c, int status
 		}
 		return;
 	}
+	if (c->lane == ARK_LANE_CANARY && clean && atomic_load(&sup->map.pipeline->canary.lane_stop)) {
+		c->finished = true;   /* the canary ended and its lane drained */
+		ark_log(sup->log, "info", "%s stopped: the canary lane is closed", c->name);
+		return;
+	}
 	if (clean && (sup->stopping || (c->is_source && (!c->endless || sup->endless_stopped || sup->sources_stopped)))) {
 		c->finished = true;
 		return;
@@ -327,6 +375,17 @@ static void reap_one(struct ark_supervisor *sup, struct ark_child *c, int status
 		return;
 	char why[96];
 	describe_status(status, why, sizeof why);
+	if (c->lane == ARK_LANE_CANARY && c->canary_config_run) {
+		/* The canary's own process died (or was replaced at a rollback):
+		 * the canary is over; the stable configuration takes the lane at
+		 * once and finishes what it holds. Not a crash of ARK's own. */
+		ark_canary_child_died(sup, c, why);
+		c->restart_at_ns = c->died_ns;
+		c->backoff_ns = 0;
+		ark_log(sup->log, "warn", "canary process died name=%s pid=%d why=\"%s\": restarting it with the stable configuration",
+			c->name, (int)pid, why);
+		return;
+	}
 	if (c->is_source && (sup->sources_stopped || (c->endless && sup->endless_stopped))) {
 		/* Told to stop, it ended badly: it is done all the same (restarting
 		 * it would hold the drain up forever). */
@@ -453,6 +512,7 @@ int ark_supervisor_poll(struct ark_supervisor *sup, struct ark_err *err)
 		return -ECHILD;
 	if (sup->watchdog.enabled && !sup->stopping)
 		ark_watchdog_watch_agents(sup, now);
+	ark_canary_poll(sup, now);
 	tend_standbys(sup, now);
 	sup->loops++;
 	ark_log_flush(sup->log);
@@ -463,7 +523,7 @@ int ark_supervisor_poll(struct ark_supervisor *sup, struct ark_err *err)
 		 * told to stop; they deliver what clients sent, then exit. */
 		bool finite_done = true, any_endless = false;
 		for (int i = ARK_AGENT_COUNT; i < sup->child_count; i++) {
-			if (sup->children[i].auxiliary)
+			if (!is_source(&sup->children[i]))
 				continue;
 			if (sup->children[i].endless)
 				any_endless = true;
@@ -480,7 +540,7 @@ int ark_supervisor_poll(struct ark_supervisor *sup, struct ark_err *err)
 	if (!sup->stopping) {
 		bool sources_done = true;
 		for (int i = ARK_AGENT_COUNT; i < sup->child_count; i++)
-			sources_done &= sup->children[i].finished || sup->children[i].auxiliary;
+			sources_done &= sup->children[i].finished || !is_source(&sup->children[i]);
 		uint64_t kyle = atomic_load(&p->agents[ARK_AGENT_KYLE].last_seq);
 		uint64_t aletheia = atomic_load(&p->agents[ARK_AGENT_ALETHEIA].last_seq);
 		bool sources_empty = true;
@@ -509,8 +569,8 @@ void ark_supervisor_stop_sources(struct ark_supervisor *sup)
 	sup->sources_stopped = true;
 	for (int i = ARK_AGENT_COUNT; i < sup->child_count; i++) {
 		struct ark_child *c = &sup->children[i];
-		if (c->auxiliary)
-			continue;   /* the metrics server serves until the end */
+		if (!is_source(c))
+			continue;   /* the metrics server serves until the end; agents drain */
 		if (c->pid)
 			ark_watchdog_signal(c, SIGTERM);
 		else
@@ -539,7 +599,7 @@ void ark_supervisor_stop(struct ark_supervisor *sup, bool now)
 		reap(sup);
 		bool sources_running = false;
 		for (int i = ARK_AGENT_COUNT; i < sup->child_count; i++)
-			sources_running |= sup->children[i].pid != 0 && !sup->children[i].auxiliary;
+			sources_running |= sup->children[i].pid != 0 && is_source(&sup->children[i]);
 		if (!sources_running && atomic_load(&p->agents[ARK_AGENT_ALETHEIA].last_seq) ==
 						atomic_load(&p->agents[ARK_AGENT_KYLE].last_seq))
 			break;
@@ -575,6 +635,7 @@ void ark_supervisor_close(struct ark_supervisor *sup)
 	for (int i = 0; i < sup->child_count; i++)
 		ark_watchdog_standby_check(sup, &sup->children[i], true);
 	ark_watchdog_pid_file(sup, "watchdog", 0);
+	ark_canary_free(sup);
 	if (sup->log) {
 		ark_log(sup->log, "info", "stopped restarts=%llu standby_takeovers=%llu hangs=%llu quarantines=%llu",
 			(unsigned long long)sup->total_restarts, (unsigned long long)sup->total_standby_takeovers,

@@ -12,8 +12,13 @@
 #include <string.h>
 
 /* Events waiting for an agent: its input ring(s). */
-static uint64_t input_depth(const struct ark_supervisor *sup, int agent)
+static uint64_t input_depth(const struct ark_supervisor *sup, int agent, int lane)
 {
+	if (lane == ARK_LANE_CANARY)
+		return ark_ring_depth(ark_pipeline_lane_ring(&sup->map, ARK_LANE_CANARY, (enum ark_agent)(agent - 1)));
+	if (agent == ARK_AGENT_ALETHEIA && ark_pipeline_has_canary(&sup->map))
+		return ark_ring_depth(ark_pipeline_output_ring(&sup->map, ARK_AGENT_KENNY)) +
+		       ark_ring_depth(ark_pipeline_lane_ring(&sup->map, ARK_LANE_CANARY, ARK_AGENT_KENNY));
 	if (agent == ARK_AGENT_KYLE) {
 		uint64_t depth = 0;
 		for (int s = 0; s < sup->map.pipeline->source_count; s++)
@@ -42,24 +47,27 @@ void ark_watchdog_watch_agents(struct ark_supervisor *sup, uint64_t now)
 {
 	struct ark_pipeline *p = sup->map.pipeline;
 	const struct ark_watchdog_config *w = &sup->watchdog;
-	for (int a = 0; a < ARK_AGENT_COUNT; a++) {
-		struct ark_child *c = &sup->children[a];
-		struct ark_agent_control *control = &p->agents[a];
+	for (int i = 0; i < sup->child_count; i++) {
+		struct ark_child *c = &sup->children[i];
+		if (c->is_source || c->auxiliary)
+			continue;
+		int a = c->index;
+		struct ark_agent_control *control = ark_pipeline_lane_control(&sup->map, (enum ark_lane)c->lane, (enum ark_agent)a);
 		if (!c->pid || atomic_load(&control->state) != ARK_PROC_RUNNING)
 			continue;
 		uint64_t events = atomic_load(&control->events), errors = atomic_load(&control->errors);
 		uint64_t progress = events + atomic_load(&control->duplicates) + atomic_load(&control->rollbacks);
 		/* Waiting for a full output ring is backpressure from downstream,
 		 * not a hang of this agent. */
-		struct ark_ring *out = a < ARK_AGENT_ALETHEIA ? ark_pipeline_output_ring(&sup->map, (enum ark_agent)a) : NULL;
+		struct ark_ring *out = a < ARK_AGENT_ALETHEIA ? ark_pipeline_lane_ring(&sup->map, (enum ark_lane)c->lane, (enum ark_agent)a) : NULL;
 		bool blocked = out && ark_ring_depth(out) >= out->capacity;
-		if (progress != c->progress_value || input_depth(sup, a) == 0 || blocked || now < c->progress_ns) {
+		if (progress != c->progress_value || input_depth(sup, a, c->lane) == 0 || blocked || now < c->progress_ns) {
 			c->progress_value = progress;
 			c->progress_ns = now;
 		} else if (!c->abort_sent_ns && now - c->progress_ns > w->hang_ns) {
 			char reason[128];
 			snprintf(reason, sizeof reason, "no progress for %.1f s with %llu events waiting",
-				 (double)(now - c->progress_ns) / 1e9, (unsigned long long)input_depth(sup, a));
+				 (double)(now - c->progress_ns) / 1e9, (unsigned long long)input_depth(sup, a, c->lane));
 			printf("  %s (pid %d) is hung: %s; SIGABRT\n", c->name, (int)c->pid, reason);
 			fflush(stdout);
 			ark_log(sup->log, "error", "agent hung name=%s pid=%d reason=\"%s\"", c->name, (int)c->pid, reason);

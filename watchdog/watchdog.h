@@ -20,7 +20,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-#define ARK_SUPERVISOR_MAX_CHILDREN (ARK_AGENT_COUNT + ARK_MAX_SOURCES + 2)
+#define ARK_SUPERVISOR_MAX_CHILDREN (ARK_AGENT_COUNT + ARK_MAX_SOURCES + 2 + 3)
 #define ARK_WATCHDOG_CRASH_LIMIT 5
 
 struct ark_child {
@@ -32,6 +32,8 @@ struct ark_child {
 	bool external;             /* started by systemd (ark-agent@.service): watched, not spawned */
 	bool adopted;              /* not our child (found running after a watchdog restart) */
 	int index;                 /* agent id or source number */
+	int lane;                  /* ARK_LANE_CANARY: Joey, HRM or Kenny of the canary lane */
+	bool canary_config_run;    /* this process runs the canary's binary and environment */
 	pid_t pid;                 /* 0 when not running */
 	int pidfd;                 /* -1 when not running */
 	bool finished;             /* exited cleanly and is not to be restarted */
@@ -76,6 +78,20 @@ struct ark_watchdog_config {
 	char run_dir[PATH_MAX];       /* ARK_RUN_DIR: <name>.pid files */
 };
 
+/* A canary lane (ark start --canary): its share, window and configuration. */
+struct ark_canary_config {
+	uint32_t percent;             /* ARK_CANARY_PERCENT (10): the share of signals, by trace hash */
+	uint64_t window_ns;           /* ARK_CANARY_WINDOW (10m) */
+	uint64_t check_ns;            /* ARK_CANARY_CHECK_INTERVAL (1m): tripwires checked this often */
+	uint32_t slow_checks;         /* checks in a row with p95 over the SLO that roll back (3) */
+	double sigma;                 /* denials above the stable baseline by this many sigma roll back (3) */
+	double p95_slo_ms;            /* SLO_P95_LATENCY_MS (400) */
+	char bin[PATH_MAX];           /* ARK_CANARY_BIN: the lane's binary ("" = this one) */
+	char env_file[PATH_MAX];      /* ARK_CANARY_ENV_FILE: recorded; its values are in envp */
+	char *const *envp;            /* the lane's environment (NULL = the watchdog's) */
+};
+int ark_canary_config_from_env(struct ark_canary_config *config, struct ark_err *err);
+
 /* How an instance is started. */
 struct ark_supervisor_options {
 	const char *instance;
@@ -86,6 +102,7 @@ struct ark_supervisor_options {
 	bool external_agents;            /* agents are systemd units: watch them, do not spawn them */
 	bool api;                        /* the ingest API is a source (JWT_SECRET set, API_ENABLED) */
 	bool alpha_vantage;              /* Alpha Vantage polling is a source (ALPHA_VANTAGE_API_KEY set) */
+	const struct ark_canary_config *canary;   /* a canary lane beside the stable one, or NULL */
 };
 /* Whether the environment asks for the ingest API: JWT_SECRET set and
  * API_ENABLED not false. */
@@ -117,6 +134,8 @@ struct ark_supervisor {
 	int interrupt_fd;          /* readable during a drain: stop at once (ark watchdog's signalfd); -1 none */
 	struct ark_watchdog_config watchdog;
 	struct ark_log *log;       /* $ARK_LOG_DIR/watchdog.log */
+	struct ark_canary_run *canary;   /* watchdog/canary.c; NULL without a canary */
+	struct ark_canary_config canary_config;
 	uint64_t rng;              /* back-off jitter */
 };
 
@@ -170,6 +189,12 @@ void ark_supervisor_summary(struct ark_supervisor *sup, double elapsed_s, struct
 /* Detach; remove the segment when the instance was stopped (not when the
  * watchdog leaves running processes behind for its successor). */
 void ark_supervisor_close(struct ark_supervisor *sup);
+
+/* The canary (watchdog/canary.c): true once it has ended (or there is none)
+ * and its lane is drained and told to stop. */
+bool ark_canary_lane_done(const struct ark_supervisor *sup);
+/* Roll the canary back now (a tripwire, or an operator). */
+void ark_canary_trip(struct ark_supervisor *sup, const char *reason);
 
 void ark_run_summary_print(const struct ark_run_summary *summary, FILE *out);
 void ark_run_summary_print_json(const struct ark_run_summary *summary, FILE *out);
