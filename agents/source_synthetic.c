@@ -6,18 +6,28 @@
  * ring (source_seq) and fast-forwards the generator to it, so the stream
  * continues exactly where it stopped: nothing skipped, nothing repeated. A
  * paced run ends after rate x duration ticks; an unpaced one after
- * `duration` of wall time counted from the first start. */
+ * `duration` of wall time counted from the first start.
+ *
+ * With --api-url URL (`ark synth --api-url`) the ticks go through the ingest
+ * API instead: POST URL/v1/synthetic in batches, with the bearer token in
+ * $ARK_SYNTH_API_TOKEN (never logged); a 503 (the API's ring is full) sends
+ * the same batch again; any other refusal is an error of this source. A
+ * restart resumes after the last batch the API accepted. */
 #include "agents/agents_internal.h"
 #include "synth/synth.h"
 
+#include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
+
+static const char *api_url;
 
 static int parse_options(struct ark_synth_config *config, uint64_t *duration_ns, int argc, char **argv,
 			 struct ark_err *err)
@@ -26,7 +36,7 @@ static int parse_options(struct ark_synth_config *config, uint64_t *duration_ns,
 		{"rate", required_argument, NULL, 'r'},       {"duration", required_argument, NULL, 'd'},
 		{"seed", required_argument, NULL, 's'},       {"violations", required_argument, NULL, 'v'},
 		{"symbols", required_argument, NULL, 'y'},    {"start-now", no_argument, NULL, 'n'},
-		{NULL, 0, NULL, 0}};
+		{"api-url", required_argument, NULL, 'a'},    {NULL, 0, NULL, 0}};
 	ark_synth_config_defaults(config);
 	*duration_ns = 10ull * 1000 * 1000 * 1000;
 	int opt;
@@ -42,6 +52,11 @@ static int parse_options(struct ark_synth_config *config, uint64_t *duration_ns,
 		case 's': rc = ark_synth_config_parse_seed(config, optarg, err); break;
 		case 'v': rc = ark_synth_config_parse_violations(config, optarg, err); break;
 		case 'y': rc = ark_synth_config_parse_symbols(config, optarg, err); break;
+		case 'a':
+			if (strncmp(optarg, "http://", 7) != 0 && strncmp(optarg, "https://", 8) != 0)
+				rc = ark_err_set(err, -EINVAL, "--api-url: expected http://HOST:PORT or https://..., got '%.64s'", optarg);
+			api_url = optarg;
+			break;
 		case 'n':
 			/* Share a timeline with real sources: the market clock starts
 			 * at the wall clock instead of the fixed default. */
@@ -55,6 +70,122 @@ static int parse_options(struct ark_synth_config *config, uint64_t *duration_ns,
 	if (optind < argc)
 		return ark_err_set(err, -EINVAL, "unexpected argument '%s'", argv[optind]);
 	return 0;
+}
+
+/* ---- the API path ---- */
+struct api_sender {
+	CURL *curl;
+	struct curl_slist *headers;
+	char url[512];
+	char *body;
+	size_t cap, len;
+	long status;
+	char answer[512];
+	size_t answer_len;
+};
+
+static size_t keep_answer(char *data, size_t size, size_t n, void *ctx)
+{
+	struct api_sender *a = ctx;
+	size_t len = size * n, room = sizeof a->answer - 1 - a->answer_len;
+	memcpy(a->answer + a->answer_len, data, len < room ? len : room);
+	a->answer_len += len < room ? len : room;
+	a->answer[a->answer_len] = '\0';
+	return len;
+}
+
+static int api_open(struct api_sender *a, const char *base, struct ark_err *err)
+{
+	const char *token = getenv("ARK_SYNTH_API_TOKEN");
+	if (!token || !*token)
+		return ark_err_set(err, -EINVAL, "--api-url needs a token in ARK_SYNTH_API_TOKEN (ark synth mints it)");
+	size_t blen = strlen(base);
+	while (blen && base[blen - 1] == '/')
+		blen--;
+	snprintf(a->url, sizeof a->url, "%.*s/v1/synthetic", (int)blen, base);
+	char auth[4096];
+	snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+	a->cap = 256 * ARK_PIPELINE_BATCH;
+	a->body = malloc(a->cap);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 || !(a->curl = curl_easy_init()) || !a->body)
+		return ark_err_set(err, -ENOMEM, "libcurl: cannot initialise");
+	a->headers = curl_slist_append(NULL, "Content-Type: application/json");
+	a->headers = curl_slist_append(a->headers, auth);
+	explicit_bzero(auth, sizeof auth);
+	curl_easy_setopt(a->curl, CURLOPT_URL, a->url);
+	curl_easy_setopt(a->curl, CURLOPT_HTTPHEADER, a->headers);
+	curl_easy_setopt(a->curl, CURLOPT_WRITEFUNCTION, keep_answer);
+	curl_easy_setopt(a->curl, CURLOPT_WRITEDATA, a);
+	curl_easy_setopt(a->curl, CURLOPT_TIMEOUT_MS, 10000L);
+	curl_easy_setopt(a->curl, CURLOPT_NOSIGNAL, 1L);
+	return 0;
+}
+
+static void api_close(struct api_sender *a)
+{
+	if (a->curl)
+		curl_easy_cleanup(a->curl);
+	curl_slist_free_all(a->headers);
+	free(a->body);
+}
+
+static void put_number(struct api_sender *a, double v)
+{
+	if (isnan(v))
+		a->len += (size_t)snprintf(a->body + a->len, a->cap - a->len, "\"nan\"");
+	else if (isinf(v))
+		a->len += (size_t)snprintf(a->body + a->len, a->cap - a->len, v > 0 ? "\"inf\"" : "\"-inf\"");
+	else
+		a->len += (size_t)snprintf(a->body + a->len, a->cap - a->len, "%.17g", v);
+}
+
+/* The batch as the API reads it (api/synthetic.c); symbols are the
+ * generator's own, plain. */
+static void api_encode(struct api_sender *a, const struct ark_tick *ticks, uint32_t n)
+{
+	a->len = 0;
+	a->body[a->len++] = '[';
+	for (uint32_t i = 0; i < n; i++) {
+		const struct ark_tick *t = &ticks[i];
+		a->len += (size_t)snprintf(a->body + a->len, a->cap - a->len, "%s{\"symbol\":\"%.15s\",\"price\":", i ? "," : "",
+					   t->symbol);
+		put_number(a, t->price);
+		a->len += (size_t)snprintf(a->body + a->len, a->cap - a->len, ",\"size\":");
+		put_number(a, t->size);
+		a->len += (size_t)snprintf(a->body + a->len, a->cap - a->len, ",\"ts\":%llu",
+					   (unsigned long long)t->exchange_time_ns);
+		if (t->flags & ARK_EVENT_INJECTED)
+			a->len += (size_t)snprintf(a->body + a->len, a->cap - a->len, ",\"kind\":\"%s\",\"lane\":%u,\"burst\":%u",
+						   ark_reason_name((enum ark_reason)t->injected_kind), t->lane, t->burst);
+		a->body[a->len++] = '}';
+	}
+	a->body[a->len++] = ']';
+}
+
+/* POST the batch until the API takes it (503: again); 0, or -1 refused. */
+static int api_post(struct api_sender *a, const struct ark_tick *ticks, uint32_t n, volatile sig_atomic_t *stop,
+		    struct ark_log *log)
+{
+	api_encode(a, ticks, n);
+	for (int attempt = 0;; attempt++) {
+		a->answer_len = 0;
+		a->answer[0] = '\0';
+		curl_easy_setopt(a->curl, CURLOPT_POSTFIELDS, a->body);
+		curl_easy_setopt(a->curl, CURLOPT_POSTFIELDSIZE, (long)a->len);
+		CURLcode cc = curl_easy_perform(a->curl);
+		a->status = 0;
+		curl_easy_getinfo(a->curl, CURLINFO_RESPONSE_CODE, &a->status);
+		if (cc == CURLE_OK && a->status == 202)
+			return 0;
+		bool again = (cc == CURLE_OK && a->status == 503) || (cc != CURLE_OK && attempt < 20);
+		if (!again || *stop) {
+			ark_log(log, "error", "the API refused %u synthetic signals: %s%ld %s", n,
+				cc == CURLE_OK ? "HTTP " : curl_easy_strerror(cc), a->status, a->answer);
+			return -1;
+		}
+		struct timespec ts = {0, 20 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
 }
 
 static volatile sig_atomic_t source_stop;
@@ -116,8 +247,18 @@ int ark_source_synthetic_run(const char *instance, int source, int argc, char **
 	}
 	struct ark_ring *ring = ark_pipeline_source_ring(&map, source);
 	struct ark_ring_producer producer;
+	struct api_sender api = {0};
+	static struct ark_tick batch[ARK_PIPELINE_BATCH];
+	if (api_url && api_open(&api, api_url, &err)) {
+		ark_log(log, "error", "configuration: %s", err.msg);
+		fprintf(stderr, "ark source synthetic: %s\n", err.msg);
+		api_close(&api);
+		status = 2;
+		goto detach;
+	}
 	if (ark_ring_producer_open(&producer, ring, &wait, &err)) {
 		ark_log(log, "error", "cannot open ring: %s", err.msg);
+		api_close(&api);
 		goto detach;
 	}
 	atomic_store(&control->pid, (int32_t)getpid());
@@ -127,8 +268,9 @@ int ark_source_synthetic_run(const char *instance, int source, int argc, char **
 	atomic_compare_exchange_strong(&p->counters.source_started_ns[source], &expected_zero, now);
 	uint64_t first_start = atomic_load(&p->counters.source_started_ns[source]);
 
-	/* Resume after the last tick this source published. */
-	uint64_t resume = ark_source_ring_last_seq(ring);
+	/* Resume after the last tick this source published (through the API:
+	 * the last batch it took). */
+	uint64_t resume = api_url ? atomic_load(&control->last_seq) : ark_source_ring_last_seq(ring);
 	struct ark_tick scratch;
 	for (uint64_t i = 0; i < resume; i++)
 		if (!ark_synth_next(gen, &scratch))
@@ -162,6 +304,22 @@ int ark_source_synthetic_run(const char *instance, int source, int argc, char **
 			uint64_t owed = (uint64_t)((double)(now - pace_start) * config->rate_hz / 1e9) + 1;
 			want = owed > gen->emitted ? (uint32_t)ARK_MIN(owed - gen->emitted, ARK_PIPELINE_BATCH) : 1;
 		}
+		if (api_url) {
+			uint32_t made = 0;
+			uint64_t received = ark_now_ns();
+			for (; made < want; made++) {
+				if (!ark_synth_next(gen, &batch[made])) {
+					finished = true;
+					break;
+				}
+				batch[made].received_ns = received;
+			}
+			if (made && api_post(&api, batch, made, &source_stop, log) != 0)
+				ark_control_add(&control->errors, made);
+			ark_control_add(&control->events, made);
+			atomic_store_explicit(&control->last_seq, gen->emitted, memory_order_relaxed);
+			continue;
+		}
 		uint32_t n;
 		if (ark_ring_reserve(&producer, want, 100 * 1000 * 1000, &n) != 0)
 			continue;
@@ -182,11 +340,14 @@ int ark_source_synthetic_run(const char *instance, int source, int argc, char **
 		atomic_store_explicit(&control->last_seq, gen->emitted, memory_order_relaxed);
 	}
 	ark_ring_producer_close(&producer);
-	atomic_store(&p->counters.source_published[source], gen->emitted);
+	api_close(&api);
+	/* Through the API, the API counts what it published. */
+	if (!api_url)
+		atomic_store(&p->counters.source_published[source], gen->emitted);
 	atomic_store(&p->counters.source_done[source], 1);
 	atomic_store(&control->state, ARK_PROC_EXITED);
-	ark_log(log, "info", "finished ticks=%llu clean=%llu", (unsigned long long)gen->emitted,
-		(unsigned long long)gen->clean);
+	ark_log(log, "info", "finished ticks=%llu clean=%llu%s", (unsigned long long)gen->emitted,
+		(unsigned long long)gen->clean, api_url ? " through_api=1" : "");
 	status = 0;
 detach:
 	ark_pipeline_detach(&map);

@@ -70,6 +70,14 @@ size_t ark_base64url_encode(const uint8_t *in, size_t len, char *out, size_t cap
 int ark_api_parse_signals(const char *body, size_t len, struct ark_tick *ticks, uint32_t max, uint32_t *count,
 			  char *why, size_t why_len);
 
+/* ---- POST /v1/synthetic bodies (api/synthetic.c): `ark synth --api-url` ----
+ * An array of {"symbol", "price" (or "nan", "inf", "-inf"), "size" (signed),
+ * "ts" (0: none), "kind" (an injected violation's reason), "lane", "burst"}:
+ * the synthetic generator's ticks as they are, for a token with the
+ * synthetic:write scope. All or nothing, like ark_api_parse_signals. */
+int ark_api_parse_synthetic(const char *body, size_t len, struct ark_tick *ticks, uint32_t max, uint32_t *count,
+			    char *why, size_t why_len);
+
 /* ---- the API process (api/server.c) ----
  * `ark api`: the ingest API as source number `source` of a running instance:
  * API_BIND:API_PORT (127.0.0.1:8000), TLS with API_TLS_CERT/API_TLS_KEY. */

@@ -5,6 +5,8 @@
  *                                      202 with their trace ids once they are in
  *                                      Kyle's inbound ring, 503 + Retry-After
  *                                      when it is full — never a silent drop
+ *   POST /v1/synthetic                 the synthetic loop's signals, injections and all
+ *                                      (synthetic:write; `ark synth --api-url`)
  *   GET  /v1/traces/{id}               the trace as `ark trace` shows it
  *   POST /v1/agents/{name}/release     lift a quarantine (admin)
  *
@@ -104,20 +106,24 @@ static bool json_content(const struct ark_http_request *req)
 	       req->content_type[sizeof want - 1] == ' ';
 }
 
-static int post_signals(struct api *a, const struct ark_http_request *req, struct ark_http_response *res)
+static int post_signals(struct api *a, const struct ark_http_request *req, struct ark_http_response *res,
+			bool synthetic)
 {
 	struct ark_jwt_claims claims;
 	if (!authenticate(a, req, res, &claims))
 		return 0;
-	if (!ark_jwt_has_scope(&claims, "signals:write"))
+	if (!synthetic && !ark_jwt_has_scope(&claims, "signals:write"))
 		return reply(res, 403, "the token lacks the signals:write scope");
+	if (synthetic && !ark_jwt_has_scope(&claims, "synthetic:write"))
+		return reply(res, 403, "the token lacks the synthetic:write scope (ark synth mints one)");
 	if (!json_content(req)) {
 		a->bad_requests++;
 		return reply(res, 415, "Content-Type must be application/json");
 	}
 	uint32_t n = 0;
 	char why[256];
-	int rc = ark_api_parse_signals(req->body, req->body_len, a->ticks, a->max_batch, &n, why, sizeof why);
+	int rc = synthetic ? ark_api_parse_synthetic(req->body, req->body_len, a->ticks, a->max_batch, &n, why, sizeof why)
+			   : ark_api_parse_signals(req->body, req->body_len, a->ticks, a->max_batch, &n, why, sizeof why);
 	if (rc) {
 		a->bad_requests++;
 		return reply(res, rc == -E2BIG ? 413 : 400, why);
@@ -136,7 +142,7 @@ static int post_signals(struct api *a, const struct ark_http_request *req, struc
 		t->received_ns = now;
 		t->source = ARK_SOURCE_API;
 		t->source_seq = a->next_api_seq++;
-		if (!t->exchange_time_ns)
+		if (!t->exchange_time_ns && !synthetic)   /* a synthetic signal's missing time is the test */
 			t->exchange_time_ns = ark_realtime_ns();
 	}
 	ark_ring_commit(&a->out, n);
@@ -258,7 +264,14 @@ static int handle(void *ctx, const struct ark_http_request *req, struct ark_http
 			snprintf(res->allow, sizeof res->allow, "POST");
 			return reply(res, 405, "method not allowed");
 		}
-		return post_signals(a, req, res);
+		return post_signals(a, req, res, false);
+	}
+	if (path_is(req, "/v1/synthetic")) {
+		if (!method_is(req, "POST")) {
+			snprintf(res->allow, sizeof res->allow, "POST");
+			return reply(res, 405, "method not allowed");
+		}
+		return post_signals(a, req, res, true);
 	}
 	static const char traces[] = "/v1/traces/", agents[] = "/v1/agents/", release[] = "/release";
 	if (req->path_len > sizeof traces - 1 && memcmp(req->path, traces, sizeof traces - 1) == 0) {

@@ -13,6 +13,7 @@
  * Its journal, Mutable Core and logs go to a directory of their own
  * ($ARK_DATA_DIR/synth-<instance>): a check never writes the live record. */
 #include "agents/agents.h"
+#include "api/api.h"
 #include "cli/command.h"
 #include "hist/hist.h"
 #include "mirror/mirror.h"
@@ -25,6 +26,7 @@
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/random.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -41,7 +43,7 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: ark synth [--duration SECONDS] [--rate HZ] [--violations FRACTION] [--seed N]\n"
-		"                 [--redis-url URL] [--instance NAME] [--debug] [--json]\n\n"
+		"                 [--redis-url URL] [--api-url URL] [--instance NAME] [--debug] [--json]\n\n"
 		"The synthetic validation loop: starts an instance for the run (the environment's\n"
 		"settings, else the embedded defaults), sends synthetic signals with injected\n"
 		"Graveyard violations straight into Kyle's ring, stops it, and checks the criteria:\n"
@@ -53,6 +55,11 @@ static void usage(FILE *out)
 		"  --violations FRACTION  share of signals that inject a violation, spread over every\n"
 		"                         rule kind (default 0.01; each injection takes ~24 signals)\n"
 		"  --seed N               generator seed (default: the time)\n"
+		"  --api-url URL          send the signals through the ingest API instead of straight\n"
+		"                         into Kyle's ring: the run's instance serves the API at URL\n"
+		"                         (http://127.0.0.1:8100) and the signals, injections and all,\n"
+		"                         are POSTed to URL/v1/synthetic with a token minted for the run\n"
+		"                         (from JWT_SECRET, or a secret made for the run)\n"
 		"  --redis-url URL        mirror into this Redis (sets REDIS_URL for the run) and check\n"
 		"                         the stream holds every event\n"
 		"  --instance NAME        instance name (default $ARK_INSTANCE or 'main'); one of that\n"
@@ -140,12 +147,13 @@ static int synth_main(int argc, char **argv)
 		{"duration", required_argument, NULL, 'd'}, {"rate", required_argument, NULL, 'r'},
 		{"violations", required_argument, NULL, 'v'}, {"seed", required_argument, NULL, 's'},
 		{"redis-url", required_argument, NULL, 'R'}, {"instance", required_argument, NULL, 'i'},
+		{"api-url", required_argument, NULL, 'A'},
 		{"debug", no_argument, NULL, 'D'}, {"json", no_argument, NULL, 'j'},
 		{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
 	struct ark_err err = {0};
 	double duration = 300, rate = 1, violations = 0.01;
 	uint64_t seed = (uint64_t)time(NULL);
-	const char *redis_url = NULL, *instance = ark_pipeline_default_instance();
+	const char *redis_url = NULL, *api_url = NULL, *instance = ark_pipeline_default_instance();
 	bool debug = false, json = false;
 	int opt;
 	optind = 1;
@@ -157,6 +165,7 @@ static int synth_main(int argc, char **argv)
 		case 'v': rc = ark_parse_double(optarg, 0, 0.5, "--violations", &violations, &err); break;
 		case 's': rc = ark_parse_u64(optarg, 0, UINT64_MAX, "--seed", &seed, &err); break;
 		case 'R': redis_url = optarg; break;
+		case 'A': api_url = optarg; break;
 		case 'i': instance = optarg; break;
 		case 'D': debug = true; break;
 		case 'j': json = true; break;
@@ -201,19 +210,85 @@ static int synth_main(int argc, char **argv)
 		}
 	}
 
+	/* --api-url: the run's own instance serves the ingest API at that
+	 * address, and the signals go through it (POST /v1/synthetic) with a
+	 * token minted here (from JWT_SECRET, or a secret made for the run). */
+	char api_host[256] = "", api_port_text[16] = "";
+	bool api_tls = false;
+	if (api_url) {
+		api_tls = strncmp(api_url, "https://", 8) == 0;
+		const char *hp = api_tls ? api_url + 8 : strncmp(api_url, "http://", 7) == 0 ? api_url + 7 : NULL;
+		const char *colon = hp ? (hp[0] == '[' ? strstr(hp, "]:") : strrchr(hp, ':')) : NULL;
+		if (colon && hp[0] == '[')
+			colon++;
+		uint64_t port = 0;
+		size_t host_len = colon ? (size_t)(colon - hp) : 0;
+		if (hp && hp[0] == '[' && host_len >= 2) {
+			hp++;
+			host_len -= 2;
+		}
+		char port_text[16] = "";
+		if (colon)
+			snprintf(port_text, sizeof port_text, "%.*s", (int)strcspn(colon + 1, "/"), colon + 1);
+		if (!hp || !colon || host_len == 0 || host_len >= sizeof api_host ||
+		    ark_parse_u64(port_text, 1, 65535, "--api-url port", &port, &err)) {
+			fprintf(stderr, "ark synth: --api-url: expected http://HOST:PORT (the address the run's API listens on), got '%.128s'\n",
+				api_url);
+			return 2;
+		}
+		memcpy(api_host, hp, host_len);
+		api_host[host_len] = '\0';
+		snprintf(api_port_text, sizeof api_port_text, "%llu", (unsigned long long)port);
+		if (api_tls && (!getenv("API_TLS_CERT") || !getenv("API_TLS_KEY"))) {
+			fprintf(stderr, "ark synth: --api-url https://...: set API_TLS_CERT and API_TLS_KEY for the run's API\n");
+			return 2;
+		}
+	}
+
 	char rate_text[32], duration_text[32], seed_text[32], violations_text[32];
 	snprintf(rate_text, sizeof rate_text, "%.17g", rate);
 	snprintf(duration_text, sizeof duration_text, "%.17g", duration);
 	snprintf(seed_text, sizeof seed_text, "%llu", (unsigned long long)seed);
 	snprintf(violations_text, sizeof violations_text, "%.17g", violations);
 	const char *source_args[] = {"--rate", rate_text, "--duration", duration_text, "--seed", seed_text,
-				     "--violations", violations_text, NULL};
+				     "--violations", violations_text, api_url ? "--api-url" : NULL, api_url, NULL};
 	/* Only the synthetic signals: no API, no market data, no feed; and
 	 * nothing of the live instance's record: a data directory of its own
 	 * (journal, Mutable Core, logs) under the configured one, the same
 	 * installed rules. */
-	unsetenv("JWT_SECRET");
 	unsetenv("ALPHA_VANTAGE_API_KEY");
+	if (api_url) {
+		const char *secret = getenv("JWT_SECRET");
+		if (!secret || !*secret) {
+			uint8_t raw[32];
+			char hex[65];
+			if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw) {
+				fprintf(stderr, "ark synth: getrandom: %s\n", strerror(errno));
+				return 1;
+			}
+			for (size_t i = 0; i < sizeof raw; i++)
+				snprintf(hex + 2 * i, 3, "%02x", raw[i]);
+			setenv("JWT_SECRET", hex, 1);
+			explicit_bzero(raw, sizeof raw);
+			explicit_bzero(hex, sizeof hex);
+		}
+		struct ark_jwt_config jwt;
+		static char token[4096];
+		if (ark_jwt_config_from_env(&jwt, &err) ||
+		    ark_jwt_mint(&jwt, "ark-synth", "synthetic:write", (uint64_t)time(NULL), (uint64_t)(duration + 3600), token,
+				 sizeof token, &err)) {
+			fprintf(stderr, "ark synth: --api-url: %s\n", err.msg);
+			return 2;
+		}
+		explicit_bzero(&jwt, sizeof jwt);
+		setenv("ARK_SYNTH_API_TOKEN", token, 1);
+		explicit_bzero(token, sizeof token);
+		setenv("API_BIND", api_host, 1);
+		setenv("API_PORT", api_port_text, 1);
+		setenv("API_ENABLED", "true", 1);
+	} else {
+		unsetenv("JWT_SECRET");
+	}
 	struct ark_store_config store;
 	if (ark_store_config_from_env(&store, &err)) {
 		fprintf(stderr, "ark synth: %s\n", err.msg);
@@ -233,7 +308,8 @@ static int synth_main(int argc, char **argv)
 		unsetenv(own[i]);
 	setenv("METRICS_SERVER_ENABLED", "false", 1);
 	struct ark_supervisor sup;
-	struct ark_supervisor_options run_options = {.instance = instance, .source_args = source_args, .feed_port = -1};
+	struct ark_supervisor_options run_options = {.instance = instance, .source_args = source_args, .feed_port = -1,
+						     .api = api_url != NULL};
 	int rc = ark_supervisor_start(&sup, &run_options, &err);
 	if (rc) {
 		fprintf(stderr, "ark synth: %s\n", err.msg);
@@ -248,8 +324,9 @@ static int synth_main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	bool tty = isatty(STDOUT_FILENO) && !json;
 	if (!json)
-		printf("ark synth: instance %s, %g signals/s for %g s, violations %g, seed %llu%s; its data in %s\n", instance,
-		       rate, duration, violations, (unsigned long long)seed, redis_url ? ", mirrored to Redis" : "", data);
+		printf("ark synth: instance %s, %g signals/s for %g s, violations %g, seed %llu%s%s%s; its data in %s\n", instance,
+		       rate, duration, violations, (unsigned long long)seed, redis_url ? ", mirrored to Redis" : "",
+		       api_url ? ", through the API at " : "", api_url ? api_url : "", data);
 	uint64_t start = ark_now_ns(), last = start;
 	int handled = 0;
 	while (!ark_supervisor_finished(&sup)) {
@@ -277,7 +354,9 @@ static int synth_main(int argc, char **argv)
 				errors += atomic_load(&p->agents[a].errors);
 			double elapsed = (double)(now - start) / 1e9;
 			printf("%s  %5.0f/%.0f s  signals %llu  journaled %llu  violations %llu (denied %llu)  errors %llu  breaks %llu%s",
-			       tty ? "\r" : "", elapsed, duration, (unsigned long long)atomic_load(&p->counters.source_published[0]),
+			       tty ? "\r" : "", elapsed, duration,
+			       (unsigned long long)(atomic_load(&p->counters.source_published[0]) +
+						    atomic_load(&p->counters.source_published[1])),
 			       (unsigned long long)atomic_load(&p->counters.journaled), (unsigned long long)injected,
 			       (unsigned long long)atomic_load(&p->counters.injected_denied), (unsigned long long)errors,
 			       (unsigned long long)atomic_load(&p->counters.trace_breaks), tty ? "\033[K" : "\n");

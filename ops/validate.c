@@ -182,6 +182,19 @@ static void check_settings(struct ark_validation *v)
 		SETTING(ark_alpaca_config_from_env(&alpaca, &err));
 		explicit_bzero(&alpaca, sizeof alpaca);
 	}
+	struct ark_canary_config canary;
+	SETTING(ark_canary_config_from_env(&canary, &err));
+	const char *canary_env = getenv("ARK_CANARY_ENV_FILE");
+	if (canary_env && *canary_env) {
+		struct ark_env_file file;
+		if (ark_env_file_parse(canary_env, &file, &err) == 0)
+			ark_env_file_free(&file);
+		else {
+			failures++;
+			ark_ops_add(v, ARK_CHECK_FAIL, "the canary's env file must exist and parse",
+				    "Settings: ARK_CANARY_ENV_FILE: %s", err.msg);
+		}
+	}
 	static const char *const booleans[] = {"TRACE_ID_ENABLED", "WATCHDOG_ENABLED", "WATCHDOG_QUARANTINE_ENABLED",
 					       "METRICS_SERVER_ENABLED", "API_ENABLED"};
 	for (size_t i = 0; i < sizeof booleans / sizeof *booleans; i++) {

@@ -100,6 +100,28 @@ done
 [ "$(c "$url/v1/traces/0000-7fffffffffff" "${auth[@]}")" = 404 ] || fail "absent trace"
 "$ark" trace "$(head -1 <<<"$ids")" --json | grep -q '"complete":true' || fail "ark trace of an API trace id"
 
+# The synthetic loop's endpoint: only with synthetic:write (the signals scope
+# is not enough); its fields checked one by one; injections accepted.
+synth=$("$ark" token --sub synth --scope synthetic:write)
+sauth=(-H "Authorization: Bearer $synth")
+[ "$(c -X POST "$url/v1/synthetic" "${json[@]}" "${auth[@]}" -d '[{"symbol":"A","price":1,"size":1}]')" = 403 ] ||
+  fail "/v1/synthetic with signals:write"
+grep -q "synthetic:write" "$work/body" || fail "/v1/synthetic 403 message: $(cat "$work/body")"
+synth_case() {  # expected-status body expected-message
+  local code; code=$(c -X POST "$url/v1/synthetic" "${json[@]}" "${sauth[@]}" --data-binary "$2")
+  [ "$code" = "$1" ] || fail "/v1/synthetic $2: status $code (expected $1): $(cat "$work/body")"
+  [ -z "${3:-}" ] || grep -q "$3" "$work/body" || fail "/v1/synthetic $2: $(cat "$work/body") lacks '$3'"
+}
+synth_case 400 '{"symbol":"A","price":1,"size":1}' "expected an array"
+synth_case 400 '[{"symbol":"A","price":"NaN","size":1}]' "signal 0: price must be"
+synth_case 400 '[{"symbol":"A","price":1,"size":1},{"symbol":"B","price":1,"size":"x"}]' "signal 1: size must be"
+synth_case 400 '[{"symbol":"A","price":1,"size":1,"kind":"nonsense"}]' "kind must name"
+synth_case 400 '[{"symbol":"A","price":1,"size":1,"lane":2}]' "lane must be"
+synth_case 400 '[{"symbol":"A","price":1}]' 'missing \\"size'
+synth_case 400 '[{"symbol":"A","price":1,"size":1,"x":1}]' "unknown key"
+synth_case 400 '[{"symbol":"A","price":1,"size":1}] []' "text after"
+synth_case 202 '[{"symbol":"INJ0001","price":"nan","size":-5,"ts":0,"kind":"reference_price","lane":0,"burst":3},{"symbol":"AAPL","price":187.5,"size":1}]'
+
 # Release: admin only; 409 when not quarantined; 404 unknown.
 [ "$(c -X POST "$url/v1/agents/kenny/release" "${auth[@]}")" = 403 ] || fail "release without admin"
 [ "$(c -X POST "$url/v1/agents/kenny/release" -H "Authorization: Bearer $admin")" = 409 ] || fail "release of a free agent"

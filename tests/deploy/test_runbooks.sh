@@ -36,7 +36,7 @@ awk '/^## Runbooks/{on=1; next} on && /^## /{exit} on' "$readme" |
 [ "$(wc -l < "$work/commands")" -ge 15 ] || fail "too few runbook commands found: $(cat "$work/commands")"
 ran=0
 while IFS= read -r cmd; do
-  case "$cmd" in ''|'#'*|cp\ *|./deploy/start_production.sh*|*systemctl*|*chown*|git\ *|ark\ rollback*) continue ;; esac
+  case "$cmd" in ''|'#'*|cp\ *|./deploy/start_production.sh*|*systemctl*|*chown*|git\ *|ark\ rollback*|ark\ start*) continue ;; esac
   run=${cmd//127.0.0.1:9090/127.0.0.1:$mport}
   run=${run//:9090/:$mport}
   run=${run//127.0.0.1:8000/127.0.0.1:$aport}
@@ -46,7 +46,7 @@ while IFS= read -r cmd; do
   run=${run//ark /$ark }
   [[ $run == "$ark"* ]] || run=${run/#ark/$ark}
   out=$(bash -c "$run" 2>&1); rc=$?
-  if [ $rc -ne 0 ] && ! { [ $rc -eq 1 ] && [[ $cmd == *grep* || $cmd == "ark config validate"* || $cmd == "ark release"* ]]; }; then
+  if [ $rc -ne 0 ] && ! { [ $rc -eq 1 ] && [[ $cmd == *grep* || $cmd == "ark config validate"* || $cmd == "ark release"* || $cmd == "ark canary status"* ]]; }; then
     fail "runbook command failed (rc=$rc): $cmd
   ran: $run
 $out"
