@@ -175,6 +175,8 @@ int ark_api_parse_synthetic(const char *body, size_t len, struct ark_tick *ticks
 		rc = bad(why, why_len, "the body is not JSON (%s)", n == JSMN_ERROR_PART ? "truncated" : "invalid");
 	else if (n == 0 || tok[0].type != JSMN_ARRAY)
 		rc = bad(why, why_len, "expected an array of synthetic signals");
+	else if (tok[0].size == 0)
+		rc = bad(why, why_len, "an empty array: expected at least one signal");
 	else if ((uint32_t)tok[0].size > max)
 		rc = -E2BIG, snprintf(why, why_len, "%d signals: at most %u per request", tok[0].size, max);
 	int at = 1;
