@@ -125,6 +125,8 @@ enum ark_canary_outcome {
 	ARK_CANARY_ROLLED_BACK,
 	ARK_CANARY_FINISHING,      /* the window passed clean: the lane draining */
 	ARK_CANARY_PASSED,
+	ARK_CANARY_STOPPED,        /* the instance stopped during the window: no verdict */
+	ARK_CANARY_OUTCOME_COUNT
 };
 struct ark_canary_control {
 	_Atomic uint32_t configured;     /* creator: the lane's regions exist */
@@ -140,6 +142,8 @@ struct ark_canary_control {
 	_Atomic uint64_t rollbacks;      /* watchdog */
 	_Atomic uint64_t checks;         /* watchdog: tripwire checks made */
 	_Atomic uint32_t rollback_requested;   /* `ark canary rollback` (the operator): the watchdog rolls back */
+	_Atomic uint32_t route_epoch;    /* watchdog: bumped after each change of route (release) */
+	_Atomic uint32_t applied_epoch;  /* Kyle: the epoch of the route_applied it answered */
 	uint32_t reserved;
 	char reason[192];                /* watchdog: why it rolled back (NUL-terminated before outcome is set) */
 	char spec[256];                  /* watchdog: what the canary runs (env file, binary) */

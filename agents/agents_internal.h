@@ -53,6 +53,11 @@ struct ark_kyle_state {
 						     * batch redone after a crash routes the same way */                 /* ticks refused: no symbol id left */
 	char symbols[ARK_MAX_SYMBOLS][ARK_SYMBOL_MAX];
 	uint16_t slots[ARK_SYMBOL_SLOTS];           /* open addressing: id + 1, 0 = empty */
+	/* A batch published on both lanes' rings takes two commits: set before
+	 * the first (never undone), cleared after the second. A Kyle that died
+	 * in between finds the other ring's slots written and commits them. */
+	uint64_t two_ring_pending;
+	uint64_t two_ring_head[ARK_LANE_COUNT];
 };
 
 /* Joey's per-symbol statistics. Documented rule (README, "Joey"): */
@@ -141,6 +146,11 @@ struct ark_aletheia_state {
 	/* Histograms from here on: undone bucket by bucket (not as a block). */
 	struct ark_latency_record latency;
 	struct ark_hist lane_latency[ARK_LANE_COUNT];   /* Kyle in → Kenny out */
+	/* Releasing a merged batch from both lanes' rings takes two stores: set
+	 * before the first, cleared after the second (never undone); an
+	 * Aletheia that died in between finishes the release at its start. */
+	uint64_t two_ring_pending;
+	uint64_t two_ring_tail[ARK_LANE_COUNT];
 };
 
 /* The paper broker's venue: every order it ever took, by client order id.

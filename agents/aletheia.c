@@ -103,6 +103,8 @@ struct aletheia {
 	} in;
 	uint64_t gap_since_ns;
 	uint64_t gap_logged_ns;
+	uint64_t missing_logged_ns;
+	bool recovered;             /* the undo log was looked at: batches may be released */
 	uint64_t appended_seq;      /* highest seq appended to the journal */
 	uint64_t core_applied_seq;  /* highest seq committed to the Mutable Core */
 	struct core_writer writer;
@@ -190,7 +192,9 @@ static int core_queue(struct aletheia *al, const struct ark_event *e, struct ark
 			snprintf(f->venue, sizeof f->venue, "%s", report ? "alpaca" : "paper");
 			f->filled_ns = now;
 		}
-		if (e->exec_status == ARK_EXEC_FILLED) {
+		/* The positions table is the stable book's: a canary lane's Kenny
+		 * keeps a book of its own (its fills and orders are recorded). */
+		if (e->exec_status == ARK_EXEC_FILLED && !(e->flags & ARK_EVENT_CANARY)) {
 			struct ark_core_position *p = &b->positions[b->n_positions++];
 			memset(p, 0, sizeof *p);
 			memcpy(p->symbol, e->symbol, sizeof p->symbol);
@@ -508,8 +512,12 @@ static void merge_inputs(struct aletheia *al)
 			 * missing from both. Never expected; counted as a break by
 			 * the stamps, logged, and the lower one taken. */
 			take_a = a->seq < b->seq;
-			ark_log(ctx->log, "error", "merge: seq %llu is in neither lane; going on at %llu",
-				(unsigned long long)(cur + 1), (unsigned long long)(take_a ? a->seq : b->seq));
+			uint64_t t = ark_now_ns();
+			if (t - al->missing_logged_ns > 1000ull * 1000 * 1000) {
+				al->missing_logged_ns = t;
+				ark_log(ctx->log, "error", "merge: seq %llu is in neither lane; going on at %llu",
+					(unsigned long long)(cur + 1), (unsigned long long)(take_a ? a->seq : b->seq));
+			}
 		} else {
 			m->gap = true;
 			break;
@@ -605,11 +613,18 @@ static uint32_t release_written(struct aletheia *al)
 	 * "released" as the higher of the two rings' last released seqs. */
 	int first = top_lane == ARK_LANE_STABLE ? ARK_LANE_CANARY : ARK_LANE_STABLE;
 	int order[2] = {first, top_lane};
+	if (per_lane[ARK_LANE_STABLE] && per_lane[ARK_LANE_CANARY]) {
+		s->two_ring_tail[ARK_LANE_STABLE] = ctx->input.tail + per_lane[ARK_LANE_STABLE];
+		s->two_ring_tail[ARK_LANE_CANARY] = al->canary_in.tail + per_lane[ARK_LANE_CANARY];
+		atomic_signal_fence(memory_order_seq_cst);
+		s->two_ring_pending = 1;
+	}
 	for (int o = 0; o < 2; o++) {
 		int lane = order[o];
 		if (per_lane[lane])
 			ark_ring_release(lane == ARK_LANE_STABLE ? &ctx->input : &al->canary_in, per_lane[lane]);
 	}
+	s->two_ring_pending = 0;
 	ark_undo_end(ctx);
 	ark_control_add(&ctx->pipeline->counters.trace_breaks, breaks);
 	ark_control_add(&ctx->control->duplicates, duplicates);
@@ -742,6 +757,18 @@ int ark_aletheia_main(struct ark_agent_ctx *ctx)
 		}
 		al.canary_open = true;
 	}
+	if (s->two_ring_pending) {
+		/* Died between the two releases of a batch: finish it (the batch's
+		 * effects were all made before the first). */
+		struct ark_ring_consumer *rings[ARK_LANE_COUNT] = {&ctx->input, al.canary_open ? &al.canary_in : NULL};
+		for (int l = 0; l < ARK_LANE_COUNT; l++)
+			if (rings[l] && rings[l]->tail < s->two_ring_tail[l]) {
+				ark_log(ctx->log, "warn", "released the %s ring's %llu events of a batch interrupted between its two releases",
+					l ? "canary" : "stable", (unsigned long long)(s->two_ring_tail[l] - rings[l]->tail));
+				ark_ring_release(rings[l], (uint32_t)(s->two_ring_tail[l] - rings[l]->tail));
+			}
+		s->two_ring_pending = 0;
+	}
 	al.appended_seq = ark_journal_last_seq(al.journal);
 	ctx->last_published = al.appended_seq;
 	uint64_t released_seq = last_released_seq(in_ring);
@@ -751,6 +778,7 @@ int ark_aletheia_main(struct ark_agent_ctx *ctx)
 		ark_control_add(&control->rollbacks, 1);
 		ark_log(ctx->log, "warn", "rolled back an unreleased batch after a restart");
 	}
+	al.recovered = true;
 	atomic_store(&control->last_seq, al.appended_seq);
 	atomic_store(&control->state, ARK_PROC_RUNNING);
 	ark_log(ctx->log, "info", "running journal_last_seq=%llu io_uring=%d sync=%s resumed_at_position=%d journal_open_ms=%.1f start_ms=%.1f",
@@ -877,7 +905,7 @@ done:
 		/* Everything appended is made durable and released before leaving. */
 		if (ark_journal_sync(al.journal, &err))
 			ark_log(ctx->log, "error", "journal sync at stop: %s", err.msg);
-		if (ctx->input.ring) {
+		if (ctx->input.ring && al.recovered) {
 			merge_inputs(&al);
 			if (al.in.n)
 				release_written(&al);

@@ -61,7 +61,13 @@ static int hrm_start(struct ark_agent_ctx *ctx, struct ark_err *err)
 			return rc;
 		rules_path = canary_rules;
 	}
-	if (s->rules.file_sha256_hex[0] == '\0') {
+	/* The canary lane's configuration may change under it (a rollback
+	 * replaces the canary's with the stable one): other rules, compiled
+	 * afresh, with their own windows. */
+	bool other_rules = ctx->lane == ARK_LANE_CANARY && s->rules.file_sha256_hex[0] && strcmp(s->rules.path, rules_path) != 0;
+	if (other_rules)
+		ark_log(ctx->log, "warn", "the lane's rules changed from %s to %s: compiling them afresh", s->rules.path, rules_path);
+	if (s->rules.file_sha256_hex[0] == '\0' || other_rules) {
 		/* First start of this run: compile the installed rules into the
 		 * segment. A restart keeps the table it had (drift is judged
 		 * against it, not against whatever the file says now). */

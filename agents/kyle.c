@@ -95,6 +95,22 @@ int ark_kyle_main(struct ark_agent_ctx *ctx)
 		ark_log(ctx->log, "error", "cannot open the canary lane's ring: %s", err.msg);
 		return 1;
 	}
+	if (s->two_ring_pending) {
+		/* Died between the two commits of a batch: its other ring's slots
+		 * are written; commit them, and the batch stands whole. */
+		struct ark_ring_producer *rings[ARK_LANE_COUNT] = {&ctx->output, has_canary ? &canary_out : NULL};
+		for (int l = 0; l < ARK_LANE_COUNT; l++) {
+			if (!rings[l] || rings[l]->head >= s->two_ring_head[l])
+				continue;
+			uint32_t n = (uint32_t)(s->two_ring_head[l] - rings[l]->head);
+			if (ark_ring_try_reserve(rings[l], n) == n) {
+				ark_ring_commit(rings[l], n);
+				ark_log(ctx->log, "warn", "committed the %s ring's %u events of a batch interrupted between its two commits",
+					l ? "canary" : "stable", n);
+			}
+		}
+		s->two_ring_pending = 0;
+	}
 	ctx->last_published = ark_ring_last_event_seq(out_ring);
 	if (has_canary) {
 		uint64_t c = ark_ring_last_event_seq(canary_ring);
@@ -142,8 +158,11 @@ int ark_kyle_main(struct ark_agent_ctx *ctx)
 				break;
 			/* No batch in flight: the next one reads the route afresh,
 			 * so the watchdog may count the switch as made. */
-			if (has_canary && !redo)
+			if (has_canary && !redo) {
+				uint32_t epoch = atomic_load(&canary->route_epoch);
 				atomic_store(&canary->route_applied, atomic_load(&canary->route));
+				atomic_store(&canary->applied_epoch, epoch);
+			}
 			/* Nothing anywhere: wait on the first source (timed, so the
 			 * others are looked at again soon). */
 			uint64_t wait_ns = source_count > 1 ? 1000 * 1000 : 100 * 1000 * 1000;
@@ -155,10 +174,13 @@ int ark_kyle_main(struct ark_agent_ctx *ctx)
 		}
 		next_source = (src + 1) % source_count;
 		if (has_canary && !redo) {
+			/* The epoch first: a route read after it is at least that new. */
+			uint32_t epoch = atomic_load(&canary->route_epoch);
 			uint32_t route = atomic_load(&canary->route);
 			uint32_t percent = atomic_load(&canary->percent);
 			s->route_percent = route ? (percent > 100 ? 100 : percent) : 0;
 			atomic_store(&canary->route_applied, route);
+			atomic_store(&canary->applied_epoch, epoch);
 		}
 		redo = false;
 		uint32_t percent = has_canary ? s->route_percent : 0;
@@ -242,6 +264,12 @@ int ark_kyle_main(struct ark_agent_ctx *ctx)
 				((struct ark_event *)ark_ring_slot(&canary_out, i))->stamp_out_ns[ARK_AGENT_KYLE] = end;
 			ark_undo_set_commit(ctx, s->last_seq);
 			ctx->last_published = s->last_seq;
+			if (out && out_canary) {
+				s->two_ring_head[ARK_LANE_STABLE] = ctx->output.head + out;
+				s->two_ring_head[ARK_LANE_CANARY] = canary_out.head + out_canary;
+				atomic_signal_fence(memory_order_seq_cst);
+				s->two_ring_pending = 1;
+			}
 			/* The ring with the batch's last seq goes last (see the top). */
 			if (last_in_canary) {
 				if (out)
@@ -252,6 +280,7 @@ int ark_kyle_main(struct ark_agent_ctx *ctx)
 					ark_ring_commit(&canary_out, out_canary);
 				ark_ring_commit(&ctx->output, out);
 			}
+			s->two_ring_pending = 0;
 			if (out_canary) {
 				ark_control_add(&canary->routed, out_canary);
 				atomic_store(&canary->last_routed_seq, last_canary_seq);

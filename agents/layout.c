@@ -335,6 +335,7 @@ const char *ark_canary_outcome_name(enum ark_canary_outcome outcome)
 	case ARK_CANARY_ROLLED_BACK: return "rolled_back";
 	case ARK_CANARY_FINISHING: return "finishing";
 	case ARK_CANARY_PASSED: return "passed";
+	case ARK_CANARY_STOPPED: return "stopped";
 	default: return "none";
 	}
 }

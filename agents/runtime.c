@@ -373,7 +373,11 @@ int ark_agent_run(enum ark_agent agent, const char *instance, const struct ark_a
 		status = 0;   /* not needed: the watchdog let it go */
 		goto detach;
 	}
-	if (ark_agent_pin(ark_agent_file_name(agent), ctx.control, &err)) {
+	/* The canary lane's agents have CPUs of their own (ARK_CPU_CANARY_JOEY,
+	 * ...), unpinned by default: never the stable agent's core. */
+	char pin_name[32];
+	snprintf(pin_name, sizeof pin_name, "%s%s", ctx.lane == ARK_LANE_CANARY ? "CANARY_" : "", ark_agent_file_name(agent));
+	if (ark_agent_pin(pin_name, ctx.control, &err)) {
 		ark_log(ctx.log, "error", "configuration: %s", err.msg);
 		fprintf(stderr, "ark agent %s: %s\n", ark_agent_file_name(agent), err.msg);
 		status = 2;

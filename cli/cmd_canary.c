@@ -198,7 +198,7 @@ static int rollback_request(const char *instance, double timeout_s)
 	struct ark_canary_control *cc = &map.pipeline->canary;
 	uint32_t outcome = atomic_load(&cc->outcome);
 	if (!ark_pipeline_has_canary(&map) || outcome == ARK_CANARY_NONE || outcome == ARK_CANARY_PASSED ||
-	    outcome == ARK_CANARY_ROLLED_BACK) {
+	    outcome == ARK_CANARY_ROLLED_BACK || outcome == ARK_CANARY_STOPPED) {
 		fprintf(stderr, "ark canary rollback: instance %s has no canary running (state %s)\n", instance,
 			ark_canary_outcome_name((enum ark_canary_outcome)outcome));
 		ark_pipeline_detach(&map);
@@ -225,45 +225,50 @@ static int rollback_request(const char *instance, double timeout_s)
 	return rc;
 }
 
-/* A value as an env file line keeps it: single quotes when it has none. */
-static void append_assignment(char *text, size_t cap, size_t *len, const char *key, const char *value)
+/* A value as an env file line keeps it: single quotes when it has none,
+ * else double quotes with the parser's escapes. False when it does not fit. */
+static bool append_assignment(char *text, size_t cap, size_t *len, const char *key, const char *value)
 {
-	int n;
-	if (!strchr(value, '\'') && !strchr(value, '\n')) {
-		n = snprintf(text + *len, cap - *len, "%s='%s'\n", key, value);
-	} else {
-		char esc[8192];
+	static char esc[16384];
+	const char *quote = "'";
+	const char *v = value;
+	if (strchr(value, '\'') || strchr(value, '\n')) {
 		size_t k = 0;
-		for (const char *v = value; *v && k + 3 < sizeof esc; v++) {
-			if (*v == '"' || *v == '\\' || *v == '$')
+		for (const char *c = value; *c; c++) {
+			if (k + 3 >= sizeof esc)
+				return false;
+			if (*c == '"' || *c == '\\' || *c == '$')
 				esc[k++] = '\\';
-			if (*v == '\n') {
+			if (*c == '\n') {
 				esc[k++] = '\\';
 				esc[k++] = 'n';
 				continue;
 			}
-			esc[k++] = *v;
+			esc[k++] = *c;
 		}
 		esc[k] = '\0';
-		n = snprintf(text + *len, cap - *len, "%s=\"%s\"\n", key, esc);
+		quote = "\"";
+		v = esc;
 	}
-	if (n > 0 && (size_t)n < cap - *len)
-		*len += (size_t)n;
+	int n = snprintf(text + *len, cap - *len, "%s=%s%s%s\n", key, quote, v, quote);
+	if (n < 0 || (size_t)n >= cap - *len)
+		return false;
+	*len += (size_t)n;
+	return true;
 }
 
-/* The key a line of an env file assigns ("" for comments and blanks). */
+/* The key a line of an env file assigns, as the parser reads it ("" for
+ * comments and blank lines). */
 static void line_key(const char *line, size_t len, char *key, size_t cap)
 {
-	size_t i = 0, k = 0;
-	while (i < len && (line[i] == ' ' || line[i] == '\t'))
-		i++;
-	if (len - i > 7 && strncmp(line + i, "export ", 7) == 0)
-		i += 7;
-	while (i < len && k + 1 < cap && line[i] != '=' && line[i] != ' ' && line[i] != '#')
-		key[k++] = line[i++];
-	key[k] = '\0';
-	if (i >= len || line[i] != '=')
-		key[0] = '\0';
+	key[0] = '\0';
+	struct ark_env_file one;
+	struct ark_err err = {0};
+	if (ark_env_file_parse_text("line", line, len, &one, &err) == 0) {
+		if (one.count == 1)
+			snprintf(key, cap, "%s", one.entries[0].key);
+		ark_env_file_free(&one);
+	}
 }
 
 static int copy_file(const char *from, const char *to, mode_t mode, struct ark_err *err)
@@ -362,8 +367,14 @@ static int promote(const char *install_bin, bool yes)
 		static char old[1 << 20], text[1 << 20];
 		FILE *f = fopen(stable_env, "r");
 		size_t old_len = f ? fread(old, 1, sizeof old - 1, f) : 0;
+		bool whole = f && !ferror(f) && feof(f);
 		if (f)
 			fclose(f);
+		if (!whole) {
+			fprintf(stderr, "ark canary promote: cannot read all of %s (nothing changed)\n", stable_env);
+			ark_env_file_free(&canary_env);
+			return 1;
+		}
 		old[old_len] = '\0';
 		size_t len = 0;
 		/* Every line stays but those the canary sets; its values follow. */
@@ -382,9 +393,17 @@ static int promote(const char *install_bin, bool yes)
 			}
 			line = nl ? nl + 1 : line + l;
 		}
-		len += (size_t)snprintf(text + len, sizeof text - len, "# promoted from the canary %s\n", r.env_file);
-		for (size_t j = 0; j < canary_env.count; j++)
-			append_assignment(text, sizeof text, &len, canary_env.entries[j].key, canary_env.entries[j].value);
+		int n = snprintf(text + len, sizeof text - len, "# promoted from the canary %s\n", r.env_file);
+		bool fits = n > 0 && (size_t)n < sizeof text - len;
+		if (fits)
+			len += (size_t)n;
+		for (size_t j = 0; fits && j < canary_env.count; j++)
+			fits = append_assignment(text, sizeof text, &len, canary_env.entries[j].key, canary_env.entries[j].value);
+		if (!fits) {
+			fprintf(stderr, "ark canary promote: the promoted env file would be too large (nothing changed)\n");
+			ark_env_file_free(&canary_env);
+			return 1;
+		}
 		rc = ark_cli_write_atomic(stable_env, text, len, &err);
 		if (rc)
 			fprintf(stderr, "ark canary promote: %s\n", err.msg);

@@ -38,7 +38,7 @@ struct server {
 	struct ark_metrics_handle trace_breaks, drift, ops_allowed, ops_denied, ops_filled;
 	struct ark_metrics_handle depth[ARK_AGENT_COUNT + ARK_MAX_SOURCES];
 	struct ark_metrics_handle broker_answers[ARK_ALPACA_ANSWER_COUNT], broker_orders[5], buying_power, execution_stopped;
-	struct ark_metrics_handle canary_state[ARK_CANARY_PASSED + 1], canary_percent, canary_routed, canary_rollbacks;
+	struct ark_metrics_handle canary_state[ARK_CANARY_OUTCOME_COUNT], canary_percent, canary_routed, canary_rollbacks;
 	struct ark_metrics_handle lane_events[ARK_LANE_COUNT], lane_denials[ARK_LANE_COUNT];
 	uint64_t last_snapshot_ns;
 };
@@ -183,7 +183,7 @@ static int register_series(struct server *s, struct ark_err *err)
 		rc = ark_metrics_gauge(&s->reg, ARK_M_BROKER_BUYING_POWER, NULL, NULL, &s->buying_power, err);
 	if (!rc)
 		rc = ark_metrics_gauge(&s->reg, ARK_M_BROKER_EXECUTION_STOPPED, NULL, NULL, &s->execution_stopped, err);
-	for (int o = 0; o <= ARK_CANARY_PASSED && !rc; o++) {
+	for (int o = 0; o < ARK_CANARY_OUTCOME_COUNT && !rc; o++) {
 		snprintf(labels, sizeof labels, "state=\"%s\"", ark_canary_outcome_name((enum ark_canary_outcome)o));
 		rc = ark_metrics_gauge(&s->reg, ARK_M_CANARY_STATE, NULL, labels, &s->canary_state[o], err);
 	}
@@ -241,7 +241,7 @@ static void publish(struct server *s, uint64_t now)
 	ark_metrics_gauge_set(s->buying_power, broker.account_known ? broker.buying_power : 0);
 	ark_metrics_gauge_set(s->execution_stopped, broker.execution_stopped ? 1 : 0);
 	uint32_t outcome = atomic_load(&p->canary.outcome);
-	for (int o = 0; o <= ARK_CANARY_PASSED; o++)
+	for (int o = 0; o < ARK_CANARY_OUTCOME_COUNT; o++)
 		ark_metrics_gauge_set(s->canary_state[o], (uint32_t)o == outcome ? 1 : 0);
 	ark_metrics_gauge_set(s->canary_percent, atomic_load(&p->canary.route_applied) ? atomic_load(&p->canary.percent) : 0);
 	ark_metrics_counter_set(s->canary_routed, atomic_load(&p->canary.routed));

@@ -245,7 +245,7 @@ static int start_main(int argc, char **argv)
 		{"canary-check-interval", required_argument, NULL, 'I'}, {"canary-env", required_argument, NULL, 'E'},
 		{"canary-bin", required_argument, NULL, 'B'}, {NULL, 0, NULL, 0}};
 	/* What the watchdog is started with beyond its instance. */
-	char *wd_args[20] = {NULL};
+	char *wd_args[24] = {NULL};
 	int wd_n = 0;
 	bool canary = false, canary_spec = false, canary_opt = false;
 	struct ark_err err = {0};
@@ -256,6 +256,10 @@ static int start_main(int argc, char **argv)
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
 		int rc = 0;
+		if (wd_n > 20) {
+			fprintf(stderr, "ark start: too many --synthetic/--canary-* options\n");
+			return 2;
+		}
 		switch (opt) {
 		case 'i': instance = optarg; break;
 		case 'd': rc = ark_parse_double(optarg, 1, 86400, "--synth-duration", &synth_duration, &err); break;

@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -212,6 +213,12 @@ static int watchdog_main(int argc, char **argv)
 			fprintf(stderr, "ark watchdog: canary: ARK_BROKER=alpaca: the canary lane trades on the paper broker only\n");
 			return 2;
 		}
+		/* Recorded for `ark canary promote`: paths that hold from anywhere. */
+		char real[PATH_MAX];
+		if (canary_config.env_file[0] && realpath(canary_config.env_file, real))
+			snprintf(canary_config.env_file, sizeof canary_config.env_file, "%s", real);
+		if (canary_config.bin[0] && realpath(canary_config.bin, real))
+			snprintf(canary_config.bin, sizeof canary_config.bin, "%s", real);
 		if (!canary_config.env_file[0] && !canary_config.bin[0]) {
 			fprintf(stderr, "ark watchdog: canary: give the canary's configuration or binary (--canary-env FILE or --canary-bin PATH)\n");
 			return 2;

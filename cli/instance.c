@@ -91,6 +91,9 @@ static void signal_recorded(const char *instance, int sig)
 	for (int a = 0; a < ARK_AGENT_COUNT; a++)
 		if (ark_shm_process_alive(atomic_load(&p->agents[a].pid), atomic_load(&p->agents[a].start_ticks)))
 			kill(atomic_load(&p->agents[a].pid), sig);
+	for (int a = 0; a < ARK_AGENT_COUNT; a++)
+		if (ark_shm_process_alive(atomic_load(&p->canary_agents[a].pid), atomic_load(&p->canary_agents[a].start_ticks)))
+			kill(atomic_load(&p->canary_agents[a].pid), sig);
 	for (int i = 0; i < p->source_count; i++)
 		if (ark_shm_process_alive(atomic_load(&p->sources[i].pid), atomic_load(&p->sources[i].start_ticks)))
 			kill(atomic_load(&p->sources[i].pid), sig);

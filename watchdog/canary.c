@@ -101,6 +101,13 @@ static struct ark_canary_control *control(struct ark_supervisor *sup)
 	return &sup->map.pipeline->canary;
 }
 
+/* Kyle answers a route change with the epoch it read (lane_drained). */
+static void set_route(struct ark_canary_control *cc, uint32_t route)
+{
+	atomic_store(&cc->route, route);
+	atomic_store(&cc->route_epoch, atomic_load(&cc->route_epoch) + 1);
+}
+
 static void snapshot(struct ark_supervisor *sup, struct ark_lane_stats out[ARK_LANE_COUNT])
 {
 	for (int l = 0; l < ARK_LANE_COUNT; l++)
@@ -171,11 +178,13 @@ static void record(struct ark_supervisor *sup, const char *outcome, const char *
 void ark_canary_trip(struct ark_supervisor *sup, const char *reason)
 {
 	struct ark_canary_run *run = sup->canary;
-	if (!run || run->phase == PHASE_ENDING || run->phase == PHASE_DONE)
+	/* Once it rolled back, or the lane is closed, there is nothing to undo;
+	 * a canary still draining after a clean window can still fail. */
+	if (!run || run->phase == PHASE_DONE || run->rolled_back)
 		return;
 	struct ark_canary_control *cc = control(sup);
 	snprintf(cc->reason, sizeof cc->reason, "%s", reason);
-	atomic_store(&cc->route, 0);
+	set_route(cc, 0);
 	atomic_store(&cc->outcome, ARK_CANARY_ROLLING_BACK);
 	ark_control_add(&cc->rollbacks, 1);
 	run->rolled_back = true;
@@ -197,7 +206,7 @@ static void finish(struct ark_supervisor *sup)
 {
 	struct ark_canary_run *run = sup->canary;
 	struct ark_canary_control *cc = control(sup);
-	atomic_store(&cc->route, 0);
+	set_route(cc, 0);
 	atomic_store(&cc->outcome, ARK_CANARY_FINISHING);
 	run->phase = PHASE_ENDING;
 	ark_log(sup->log, "info", "canary: the window passed clean; traffic back to stable, the lane draining");
@@ -208,7 +217,7 @@ static void finish(struct ark_supervisor *sup)
 static bool lane_drained(struct ark_supervisor *sup)
 {
 	struct ark_canary_control *cc = control(sup);
-	if (atomic_load(&cc->route_applied) != 0)
+	if (atomic_load(&cc->applied_epoch) != atomic_load(&cc->route_epoch) || atomic_load(&cc->route_applied) != 0)
 		return false;
 	for (int a = ARK_AGENT_KYLE; a <= ARK_AGENT_KENNY; a++)
 		if (ark_ring_depth(ark_pipeline_lane_ring(&sup->map, ARK_LANE_CANARY, (enum ark_agent)a)) != 0)
@@ -238,18 +247,23 @@ static void check(struct ark_supervisor *sup)
 	snapshot(sup, now);
 	ark_control_add(&cc->checks, 1);
 	uint64_t ev[ARK_LANE_COUNT], den[ARK_LANE_COUNT];
+	/* Aletheia may undo a batch the watchdog already read: never negative. */
+#define GROWTH(a, b) ((a) > (b) ? (a) - (b) : 0)
 	for (int l = 0; l < ARK_LANE_COUNT; l++) {
-		ev[l] = now[l].events - run->prev[l].events;
-		den[l] = now[l].denials - run->prev[l].denials;
+		ev[l] = GROWTH(now[l].events, run->prev[l].events);
+		den[l] = GROWTH(now[l].denials, run->prev[l].denials);
 	}
 	/* The canary's latency over this interval: the histogram's growth. */
 	struct ark_hist *d = &run->delta.latency;
-	d->count = now[ARK_LANE_CANARY].latency.count - run->prev[ARK_LANE_CANARY].latency.count;
+	d->count = 0;
 	d->min = 0;
 	d->max = now[ARK_LANE_CANARY].latency.max;
 	d->sum = 0;
-	for (uint32_t b = 0; b < ARK_HIST_BUCKETS; b++)
-		d->buckets[b] = now[ARK_LANE_CANARY].latency.buckets[b] - run->prev[ARK_LANE_CANARY].latency.buckets[b];
+	for (uint32_t b = 0; b < ARK_HIST_BUCKETS; b++) {
+		d->buckets[b] = GROWTH(now[ARK_LANE_CANARY].latency.buckets[b], run->prev[ARK_LANE_CANARY].latency.buckets[b]);
+		d->count += d->buckets[b];
+	}
+#undef GROWTH
 	memcpy(run->prev, now, sizeof run->prev);
 
 	char reason[192];
@@ -335,7 +349,7 @@ void ark_canary_poll(struct ark_supervisor *sup, uint64_t now)
 			run->next_check_ns = now + run->config.check_ns;
 			atomic_store(&cc->started_ns, ark_realtime_ns());
 			atomic_store(&cc->outcome, ARK_CANARY_RUNNING);
-			atomic_store(&cc->route, 1);
+			set_route(cc, 1);
 			run->phase = PHASE_RUNNING;
 			printf("  canary: %u%% of signals to the canary lane (%s) for %.0f s, checked every %.1f s\n",
 			       run->config.percent, cc->spec, (double)run->config.window_ns / 1e9,
@@ -381,9 +395,24 @@ void ark_canary_child_died(struct ark_supervisor *sup, struct ark_child *c, cons
 	struct ark_canary_run *run = sup->canary;
 	if (!run || run->stable_config)
 		return;
+	/* Whatever happens next, the lane runs the stable configuration. */
+	run->stable_config = true;
 	char reason[192];
 	snprintf(reason, sizeof reason, "canary %s died: %s", c->name, why);
 	ark_canary_trip(sup, reason);
+}
+
+void ark_canary_stopped(struct ark_supervisor *sup)
+{
+	struct ark_canary_run *run = sup->canary;
+	if (!run || run->phase == PHASE_DONE || !sup->map.pipeline)
+		return;
+	struct ark_canary_control *cc = control(sup);
+	if (!cc->reason[0])
+		snprintf(cc->reason, sizeof cc->reason, "the instance stopped during the canary window");
+	atomic_store(&cc->outcome, ARK_CANARY_STOPPED);
+	record(sup, "stopped", cc->reason);
+	run->phase = PHASE_DONE;
 }
 
 void ark_canary_free(struct ark_supervisor *sup)

@@ -90,6 +90,10 @@ static int recorded_processes(const struct ark_pipeline *p, int32_t *pids, uint6
 		pids[n] = atomic_load(&p->agents[a].pid);
 		ticks[n++] = atomic_load(&p->agents[a].start_ticks);
 	}
+	for (int a = 0; a < ARK_AGENT_COUNT; a++) {
+		pids[n] = atomic_load(&p->canary_agents[a].pid);
+		ticks[n++] = atomic_load(&p->canary_agents[a].start_ticks);
+	}
 	for (int s = 0; s < p->source_count && s < ARK_MAX_SOURCES; s++) {
 		pids[n] = atomic_load(&p->sources[s].pid);
 		ticks[n++] = atomic_load(&p->sources[s].start_ticks);
@@ -105,8 +109,8 @@ static int recorded_processes(const struct ark_pipeline *p, int32_t *pids, uint6
  * would otherwise go on working a segment nobody watches. */
 static void stop_orphans(struct ark_supervisor *sup, struct ark_pipeline_map *old)
 {
-	int32_t pids[ARK_SUPERVISOR_MAX_CHILDREN];
-	uint64_t ticks[ARK_SUPERVISOR_MAX_CHILDREN];
+	int32_t pids[2 * ARK_AGENT_COUNT + ARK_MAX_SOURCES + 2];   /* both lanes' agents, sources, metrics, mirror */
+	uint64_t ticks[2 * ARK_AGENT_COUNT + ARK_MAX_SOURCES + 2];
 	int n = recorded_processes(old->pipeline, pids, ticks);
 	int killed = 0;
 	for (int i = 0; i < n; i++) {

@@ -43,5 +43,7 @@ void ark_canary_child_died(struct ark_supervisor *sup, struct ark_child *c, cons
 /* True while the lane's processes are to run the canary's binary and environment. */
 bool ark_canary_uses_canary_config(const struct ark_supervisor *sup);
 void ark_canary_free(struct ark_supervisor *sup);
+/* The instance stops: a canary without a verdict yet is recorded "stopped". */
+void ark_canary_stopped(struct ark_supervisor *sup);
 
 #endif /* ARK_WATCHDOG_INTERNAL_H */

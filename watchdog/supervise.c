@@ -218,7 +218,8 @@ int ark_supervisor_start(struct ark_supervisor *sup, const struct ark_supervisor
 			sup->children[sup->child_count - 1].lane = ARK_LANE_CANARY;
 		}
 		enum ark_canary_outcome outcome = atomic_load(&p->canary.outcome);
-		if (sup->adopted && (outcome == ARK_CANARY_PASSED || outcome == ARK_CANARY_ROLLED_BACK)) {
+		if (sup->adopted && (outcome == ARK_CANARY_PASSED || outcome == ARK_CANARY_ROLLED_BACK ||
+				     outcome == ARK_CANARY_STOPPED)) {
 			for (int i = canary_first; i < sup->child_count; i++)
 				sup->children[i].finished = true;   /* the canary ended before: its lane stopped */
 		} else {
@@ -262,6 +263,8 @@ int ark_supervisor_start(struct ark_supervisor *sup, const struct ark_supervisor
 		ark_supervisor_wait(sup, -1, 2 * 1000 * 1000);
 	}
 	start_standbys(sup);
+	for (int i = canary_first; sup->adopted && i < sup->child_count; i++)
+		sup->children[i].canary_config_run = sup->children[i].pid != 0;   /* unknown: assume the canary's */
 	if (sup->canary && sup->adopted) {
 		/* A canary is judged by the watchdog that watched its whole window. */
 		ark_canary_trip(sup, "the watchdog restarted during the canary window");
@@ -603,11 +606,18 @@ void ark_supervisor_stop(struct ark_supervisor *sup, bool now)
 		if (!sources_running && atomic_load(&p->agents[ARK_AGENT_ALETHEIA].last_seq) ==
 						atomic_load(&p->agents[ARK_AGENT_KYLE].last_seq))
 			break;
+		/* A canary lane keeps running (and is replaced if it dies) until
+		 * it has handed Aletheia every event it holds. */
+		struct ark_err err = {0};
+		if (sup->canary && restart_due(sup, &err))
+			ark_log(sup->log, "error", "during the drain: %s", err.msg);
+		ark_canary_poll(sup, ark_now_ns());
 		if (ark_supervisor_wait(sup, sup->interrupt_fd, 10 * 1000 * 1000)) {
 			ark_log(sup->log, "warn", "stopping at once (a second stop request during the drain)");
 			break;
 		}
 	}
+	ark_canary_stopped(sup);
 	sup->stopping = true;
 	if (p)
 		atomic_store(&p->stop, 1);

@@ -16,9 +16,13 @@ static uint64_t input_depth(const struct ark_supervisor *sup, int agent, int lan
 {
 	if (lane == ARK_LANE_CANARY)
 		return ark_ring_depth(ark_pipeline_lane_ring(&sup->map, ARK_LANE_CANARY, (enum ark_agent)(agent - 1)));
-	if (agent == ARK_AGENT_ALETHEIA && ark_pipeline_has_canary(&sup->map))
-		return ark_ring_depth(ark_pipeline_output_ring(&sup->map, ARK_AGENT_KENNY)) +
-		       ark_ring_depth(ark_pipeline_lane_ring(&sup->map, ARK_LANE_CANARY, ARK_AGENT_KENNY));
+	if (agent == ARK_AGENT_ALETHEIA && ark_pipeline_has_canary(&sup->map)) {
+		/* It merges the lanes in seq order: with one of them empty it may
+		 * rightly wait for the next seq from there, which is no hang. */
+		uint64_t a = ark_ring_depth(ark_pipeline_output_ring(&sup->map, ARK_AGENT_KENNY));
+		uint64_t b = ark_ring_depth(ark_pipeline_lane_ring(&sup->map, ARK_LANE_CANARY, ARK_AGENT_KENNY));
+		return a && b ? a + b : 0;
+	}
 	if (agent == ARK_AGENT_KYLE) {
 		uint64_t depth = 0;
 		for (int s = 0; s < sup->map.pipeline->source_count; s++)

@@ -27,7 +27,6 @@ trap cleanup EXIT
 export ARK_INSTANCE=$inst ARK_JOURNAL_SYNC=none METRICS_PORT=0 ARK_FEED_PORT=0
 unset ARK_STATE_DB ARK_LOG_DIR REDIS_URL JWT_SECRET ALPHA_VANTAGE_API_KEY ARK_BROKER ARK_RUN_DIR ARK_ENV ARK_ENV_FILE \
   SLO_P95_LATENCY_MS ARK_CANARY_PERCENT ARK_CANARY_WINDOW ARK_CANARY_CHECK_INTERVAL ARK_CANARY_ENV_FILE ARK_CANARY_BIN
-scale=${ARK_TEST_SCALE:-1}
 
 canary_json() { "$ark" canary status --json 2>/dev/null; }
 field() { python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(eval(sys.argv[2]))' "$1" "$2"; }
@@ -86,7 +85,7 @@ mkdir -p "$ARK_DATA_DIR"
 printf 'ARK_GRAVEYARD_RULES=%s\n' "$tight" > "$work/deny.env"; chmod 600 "$work/deny.env"
 out=$("$ark" start --skip-synth --synthetic 300 --canary --canary-percent 25 --canary-window 60s \
   --canary-check-interval 1s --canary-env "$work/deny.env" 2>&1) || fail "ark start --canary: $out"
-wait_state "rolled_back" $((60 * scale))
+wait_state "rolled_back" 120
 js=$(canary_json)
 reason=$(field "$js" 'd["reason"]')
 [[ "$reason" == "canary HRM denials "*"stable baseline"*"sigma"* ]] || fail "denial spike: reason '$reason'"
@@ -113,7 +112,7 @@ mkdir -p "$ARK_DATA_DIR"
 printf 'ARK_PAPER_LATENCY_US=10000\n' > "$work/slow.env"; chmod 600 "$work/slow.env"
 out=$(SLO_P95_LATENCY_MS=5 "$ark" start --skip-synth --synthetic 300 --canary --canary-percent 25 --canary-window 120s \
   --canary-check-interval 1s --canary-env "$work/slow.env" 2>&1) || fail "ark start --canary (latency): $out"
-wait_state "rolled_back" $((90 * scale))
+wait_state "rolled_back" 180
 js=$(canary_json)
 reason=$(field "$js" 'd["reason"]')
 [[ "$reason" == "canary p95 "*" over the SLO (5.000 ms) for 3 checks in a row" ]] || fail "latency: reason '$reason'"
@@ -128,7 +127,7 @@ mkdir -p "$ARK_DATA_DIR"
 printf 'ARK_JOEY_BASE_QUANTITY=20\n' > "$work/manual.env"; chmod 600 "$work/manual.env"
 out=$("$ark" start --skip-synth --synthetic 300 --canary --canary-window 10m --canary-env "$work/manual.env" 2>&1) ||
   fail "ark start --canary (manual): $out"
-wait_state "running" $((30 * scale))
+wait_state "running" 60
 sleep 1
 out=$("$ark" canary rollback --timeout 60) || fail "ark canary rollback: $out"
 grep -q "rolled_back (rolled back by the operator" <<<"$out" || fail "manual rollback: $out"
@@ -148,7 +147,7 @@ printf '# the stable configuration\nARK_JOURNAL_SYNC=none\nARK_JOEY_BASE_QUANTIT
 out=$("$ark" start --env-file "$work/stable.env" --skip-synth --synthetic 300 --canary --canary-percent 30 \
   --canary-window 8s --canary-check-interval 1s --canary-env "$work/clean.env" --canary-bin "$work/ark-canary" 2>&1) ||
   fail "ark start --canary (clean): $out"
-wait_state "running" $((30 * scale))
+wait_state "running" 60
 cpid=$(pgrep -f -- "agent joey --instance $inst --lane canary" | head -1)
 [ -n "$cpid" ] && [ "$(readlink "/proc/$cpid/exe")" = "$work/ark-canary" ] ||
   fail "clean: the canary Joey (pid $cpid) runs $(readlink "/proc/$cpid/exe"), not the canary binary"
@@ -161,7 +160,7 @@ sleep 1
 pkill -KILL -f -- "agent kyle --instance $inst( |$)"
 sleep 1
 pkill -KILL -f -- "agent aletheia --instance $inst( |$)"
-wait_state "passed" $((60 * scale))
+wait_state "passed" 120
 js=$(canary_json)
 [ "$(field "$js" 'd["lanes"]["canary"]["events"]')" -gt 0 ] && [ "$(field "$js" 'd["rollbacks"]')" = 0 ] || fail "clean: $js"
 stop_instance "clean"
