@@ -10,21 +10,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static void json_string(FILE *out, const char *s)
-{
-	fputc('"', out);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			fprintf(out, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(out, "\\u%04x", c);
-		else
-			fputc(c, out);
-	}
-	fputc('"', out);
-}
-
 int ark_trace_lookup(const char *journal_dir, uint64_t trace_id, struct ark_event *event, struct ark_err *err)
 {
 	struct ark_journal_record rec;
@@ -106,7 +91,7 @@ void ark_trace_write_json(FILE *o, uint64_t trace_id, const struct ark_event *ev
 	bool complete = ark_trace_agents(&e, present);
 	double e2e_us = ark_trace_end_to_end_us(&e, present);
 	fprintf(o, "{\"trace_id\":\"%s\",\"seq\":%llu,\"symbol\":", id, (unsigned long long)e.seq);
-	json_string(o, e.symbol);
+	ark_json_write_string(o, e.symbol);
 	fprintf(o, ",\"source\":\"%s\",\"complete\":%s,\"agents\":[", ark_source_name((enum ark_source_kind)e.source),
 		complete ? "true" : "false");
 	bool first = true;
@@ -140,7 +125,7 @@ void ark_trace_write_json(FILE *o, uint64_t trace_id, const struct ark_event *ev
 		e.filled_quantity, e.fill_price);
 	if (order && order->found && e.exec_status == ARK_EXEC_SUBMITTED) {
 		fprintf(o, ",\"broker\":{\"status\":");
-		json_string(o, order->status);
+		ark_json_write_string(o, order->status);
 		fprintf(o, ",\"filled_quantity\":%.17g,\"fill_price\":%.17g}", order->filled_quantity, order->fill_price);
 	}
 	fprintf(o, "},");

@@ -93,21 +93,6 @@ static int read_record(struct canary_record *r, char *raw, size_t raw_cap, struc
 	return 0;
 }
 
-static void json_str(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
-	}
-	putchar('"');
-}
-
 static int status_main(const char *instance, bool json)
 {
 	struct ark_pipeline_map map;
@@ -123,14 +108,14 @@ static int status_main(const char *instance, bool json)
 		reason[sizeof reason - 1] = '\0';
 		if (json) {
 			printf("{\"instance\":");
-			json_str(instance);
+			ark_json_write_string(stdout, instance);
 			printf(",\"live\":true,\"state\":\"%s\",\"percent\":%u,\"routing\":%s,\"canary\":", state,
 			       (unsigned)atomic_load(&cc->percent), atomic_load(&cc->route_applied) ? "true" : "false");
-			json_str(cc->spec);
+			ark_json_write_string(stdout, cc->spec);
 			printf(",\"routed\":%llu,\"checks\":%llu,\"rollbacks\":%llu,\"reason\":",
 			       (unsigned long long)atomic_load(&cc->routed), (unsigned long long)atomic_load(&cc->checks),
 			       (unsigned long long)atomic_load(&cc->rollbacks));
-			json_str(reason);
+			ark_json_write_string(stdout, reason);
 			printf(",\"lanes\":{");
 			for (int l = 0; l < ARK_LANE_COUNT; l++)
 				printf("%s\"%s\":{\"events\":%llu,\"intents\":%llu,\"denials\":%llu,\"p95_us\":%.3f}", l ? "," : "",
@@ -169,15 +154,15 @@ static int status_main(const char *instance, bool json)
 	}
 	if (json) {
 		printf("{\"instance\":");
-		json_str(instance);
+		ark_json_write_string(stdout, instance);
 		printf(",\"live\":false,\"state\":");
-		json_str(r.outcome);
+		ark_json_write_string(stdout, r.outcome);
 		printf(",\"percent\":%s,\"env_file\":", r.percent[0] ? r.percent : "0");
-		json_str(r.env_file);
+		ark_json_write_string(stdout, r.env_file);
 		printf(",\"bin\":");
-		json_str(r.bin);
+		ark_json_write_string(stdout, r.bin);
 		printf(",\"events\":%s,\"reason\":", r.events[0] ? r.events : "0");
-		json_str(r.reason);
+		ark_json_write_string(stdout, r.reason);
 		printf("}\n");
 	} else {
 		printf("last canary (recorded): %s — %s\n", r.outcome, r.reason);

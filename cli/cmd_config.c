@@ -11,21 +11,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static void json_string(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
-	}
-	putchar('"');
-}
-
 static int usage(FILE *out, int code)
 {
 	fprintf(out,
@@ -91,10 +76,10 @@ static int validate_main(int argc, char **argv)
 	const char *env = getenv("ARK_ENV");
 	if (json) {
 		printf("{\"valid\":%s,\"environment\":", v.valid ? "true" : "false");
-		json_string(env && *env ? env : "development");
+		ark_json_write_string(stdout, env && *env ? env : "development");
 		printf(",\"env_file\":");
 		if (path)
-			json_string(path);
+			ark_json_write_string(stdout, path);
 		else
 			printf("null");
 		printf(",\"checks\":[");
@@ -102,9 +87,9 @@ static int validate_main(int argc, char **argv)
 			const struct ark_check *c = &v.checks[i];
 			printf("%s{\"status\":\"%s\",\"message\":", i ? "," : "",
 			       c->status == ARK_CHECK_OK ? "ok" : c->status == ARK_CHECK_FAIL ? "fail" : "info");
-			json_string(c->message);
+			ark_json_write_string(stdout, c->message);
 			printf(",\"hint\":");
-			json_string(c->hint);
+			ark_json_write_string(stdout, c->hint);
 			printf("}");
 		}
 		printf("]}\n");

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
 
 #define ARK_ERR_MAX 512
@@ -85,6 +86,10 @@ int ark_parse_cpu_list(const char *text, int *cpus, int max_cpus, int *count,
 int ark_env_u64(const char *name, uint64_t dflt, uint64_t min, uint64_t max,
 		uint64_t *out, struct ark_err *err);
 int ark_env_bool(const char *name, bool dflt, bool *out, struct ark_err *err);
+
+/* s as a JSON string, quotes included: '"' and '\\' escaped, control
+ * characters as \u00XX (bytes >= 0x80 pass: the text is UTF-8). */
+void ark_json_write_string(FILE *out, const char *s);
 
 #define ARK_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define ARK_MIN(a, b) ((a) < (b) ? (a) : (b))

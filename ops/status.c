@@ -270,25 +270,10 @@ void ark_status_render_text(const struct ark_status *s, FILE *o, int width)
 	}
 }
 
-static void json_str(FILE *o, const char *s)
-{
-	fputc('"', o);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			fprintf(o, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(o, "\\u%04x", c);
-		else
-			fputc(c, o);
-	}
-	fputc('"', o);
-}
-
 static void json_process(FILE *o, const struct ark_status_process *p, bool agent)
 {
 	fprintf(o, "{\"name\":");
-	json_str(o, p->name);
+	ark_json_write_string(o, p->name);
 	fprintf(o, ",\"state\":\"%s\",\"pid\":%d,\"cpu\":%d,\"alive\":%s,\"events\":%llu,\"events_per_s\":%.3f,\"errors\":%llu,"
 		   "\"restarts\":%llu,\"quarantined\":%s,\"heartbeat_age_ms\":%.3f",
 		p->state, (int)p->pid, (int)p->cpu, p->alive ? "true" : "false", (unsigned long long)p->events, p->events_per_s,
@@ -303,7 +288,7 @@ static void json_process(FILE *o, const struct ark_status_process *p, bool agent
 void ark_status_render_json(const struct ark_status *s, FILE *o)
 {
 	fprintf(o, "{\"instance\":");
-	json_str(o, s->instance);
+	ark_json_write_string(o, s->instance);
 	fprintf(o, ",\"running\":%s,\"uptime_s\":%.3f,\"journaled\":%llu,\"events_per_s\":%.3f,\"agents\":[",
 		s->running ? "true" : "false", s->uptime_s, (unsigned long long)s->journaled, s->events_per_s);
 	for (int a = 0; a < ARK_AGENT_COUNT; a++) {
@@ -354,7 +339,7 @@ void ark_status_render_json(const struct ark_status *s, FILE *o)
 			s->canary_state, s->canary_percent, s->canary_routing ? "true" : "false",
 			(unsigned long long)s->canary_lane_events[0], (unsigned long long)s->canary_lane_events[1],
 			(unsigned long long)s->canary_lane_denials[0], (unsigned long long)s->canary_lane_denials[1]);
-		json_str(o, s->canary_reason);
+		ark_json_write_string(o, s->canary_reason);
 		fprintf(o, "}");
 	} else {
 		fprintf(o, ",\"canary\":null");
@@ -362,7 +347,7 @@ void ark_status_render_json(const struct ark_status *s, FILE *o)
 	fprintf(o, ",\"last_backup\":");
 	if (s->last_backup_path[0]) {
 		fprintf(o, "{\"path\":");
-		json_str(o, s->last_backup_path);
+		ark_json_write_string(o, s->last_backup_path);
 		fprintf(o, ",\"age_s\":%.1f}", s->last_backup_age_s);
 	} else {
 		fprintf(o, "null");
