@@ -99,8 +99,10 @@ static int one(const char *body, const jsmntok_t *tok, int count, int at, uint32
 	unsigned seen = 0;
 	int i = at + 1;
 	for (int m = 0; m < obj->size; m++) {
-		if (i + 1 >= count || tok[i].type != JSMN_STRING)
-			return bad(why, why_len, "signal %u: expected a key", index);
+		/* jsmn is lenient: insist on key, then its value, inside this object. */
+		if (i + 1 >= count || tok[i].type != JSMN_STRING || tok[i].parent != at || tok[i + 1].parent != i ||
+		    tok[i + 1].end > obj->end)
+			return bad(why, why_len, "signal %u: expected \"key\": value pairs", index);
 		const jsmntok_t *k = &tok[i], *v = &tok[i + 1];
 		if (v->type == JSMN_OBJECT || v->type == JSMN_ARRAY)
 			return bad(why, why_len, "signal %u: \"%.*s\" must be a plain value", index, k->end - k->start > 16 ? 16 : k->end - k->start,
@@ -181,9 +183,15 @@ int ark_api_parse_synthetic(const char *body, size_t len, struct ark_tick *ticks
 		rc = -E2BIG, snprintf(why, why_len, "%d signals: at most %u per request", tok[0].size, max);
 	int at = 1;
 	for (uint32_t s = 0; !rc && s < (uint32_t)tok[0].size; s++) {
+		if (at >= n || tok[at].parent != 0) {
+			rc = bad(why, why_len, "signal %u: expected an object", s);
+			break;
+		}
 		rc = one(body, tok, n, at, s, &ticks[s], why, why_len);
-		/* Next object: past this one's members (two tokens each). */
-		at += 1 + 2 * tok[at].size;
+		/* Next signal: past every token inside this one. */
+		int end = tok[at].end;
+		for (at++; at < n && tok[at].start < end; at++)
+			;
 	}
 	if (!rc && at != n)
 		rc = bad(why, why_len, "text after the array of signals");
