@@ -107,6 +107,14 @@ struct ark_journal_scan {
 	size_t cap;
 	uint64_t buf_off;
 	size_t buf_len;
+	/* Resync only: CRC32C of the window's first 64k bytes, k = 0.. (valid
+	 * for prefix_len bytes of the window; 0: not built). */
+	uint32_t *prefix;
+	size_t prefix_len;
+	/* Work done, for the tests that hold resync to linear time. */
+	uint64_t bytes_read;       /* read into the window */
+	uint64_t bytes_hashed;     /* CRC'd for the prefixes */
+	uint64_t candidates;       /* headers that could be complete, checked */
 };
 enum { ARK_SCAN_RECORD = 1, ARK_SCAN_END = 0, ARK_SCAN_INVALID = -1, ARK_SCAN_INCOMPLETE = -2,
        ARK_SCAN_IO_ERROR = -3 };
@@ -118,7 +126,8 @@ void ark_journal_scan_invalidate(struct ark_journal_scan *s);
  * filled as far as the header was readable, h->seq 0 otherwise). */
 int ark_journal_scan_at(struct ark_journal_scan *s, uint64_t off, struct ark_journal_record_header *h,
 			const uint8_t **payload, uint64_t *next, const char **why);
-/* The first offset ≥ from where a valid record starts, or size. */
+/* The offset of the next CRC-valid record at or after from (size if none),
+ * in time linear in the bytes passed over. */
 uint64_t ark_journal_scan_resync(struct ark_journal_scan *s, uint64_t from);
 /* Read and check the segment header (0, or -1 with *why). */
 int ark_journal_scan_header(struct ark_journal_scan *s, struct ark_journal_segment_header *h,
