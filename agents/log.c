@@ -151,10 +151,11 @@ void ark_log(struct ark_log *log, const char *level, const char *fmt, ...)
 	size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
 	if (len > sizeof line - 2)
 		len = sizeof line - 2;
-	/* One entry, one line: newlines inside a message would forge entries. */
-	for (size_t i = (size_t)n; i < len; i++)
-		if (line[i] == '\n' || line[i] == '\r')
-			line[i] = ' ';
+	/* One entry, one line of valid UTF-8: newlines inside a message would
+	 * forge entries, control characters move a terminal's cursor, and a
+	 * message cut at the line's end (or quoting a client's bytes) may hold
+	 * a broken character. */
+	ark_utf8_sanitize(line + n, len - (size_t)n);
 	line[len++] = '\n';
 	if (log->used + len > LOG_BUFFER) {
 		log->dropped++;
@@ -175,8 +176,8 @@ void ark_log_raw(struct ark_log *log, const char *line)
 		log->dropped++;
 		return;
 	}
-	for (size_t i = 0; i < len; i++)
-		log->fill[log->used + i] = line[i] == '\n' || line[i] == '\r' ? ' ' : line[i];
+	memcpy(log->fill + log->used, line, len);
+	ark_utf8_sanitize(log->fill + log->used, len);   /* one line, valid UTF-8 */
 	log->fill[log->used + len] = '\n';
 	log->used += (uint32_t)len + 1;
 }

@@ -129,37 +129,43 @@ static void api_close(struct api_sender *a)
 	free(a->body);
 }
 
-static void put_number(struct api_sender *a, double v)
+/* A number as /v1/synthetic reads it: a non-finite one (an injected
+ * violation's price) is the string "nan", "inf" or "-inf", the format's
+ * documented spelling; everything else a JSON number. */
+static void put_number(struct ark_json *j, const char *key, double v)
 {
 	if (isnan(v))
-		a->len += (size_t)snprintf(a->body + a->len, a->cap - a->len, "\"nan\"");
+		ark_json_string(j, key, "nan");
 	else if (isinf(v))
-		a->len += (size_t)snprintf(a->body + a->len, a->cap - a->len, v > 0 ? "\"inf\"" : "\"-inf\"");
+		ark_json_string(j, key, v > 0 ? "inf" : "-inf");
 	else
-		a->len += (size_t)snprintf(a->body + a->len, a->cap - a->len, "%.17g", v);
+		ark_json_number(j, key, v);
 }
 
-/* The batch as the API reads it (api/synthetic.c); symbols are the
- * generator's own, plain. */
+/* The batch as the API reads it (api/synthetic.c), through the one JSON
+ * writer. */
 static void api_encode(struct api_sender *a, const struct ark_tick *ticks, uint32_t n)
 {
-	a->len = 0;
-	a->body[a->len++] = '[';
+	struct ark_json_text text = {a->body, a->cap, 0, false};
+	struct ark_json j;
+	ark_json_init_sink(&j, ark_json_text_sink, &text);
+	ark_json_array_begin(&j, NULL);
 	for (uint32_t i = 0; i < n; i++) {
 		const struct ark_tick *t = &ticks[i];
-		a->len += (size_t)snprintf(a->body + a->len, a->cap - a->len, "%s{\"symbol\":\"%.15s\",\"price\":", i ? "," : "",
-					   t->symbol);
-		put_number(a, t->price);
-		a->len += (size_t)snprintf(a->body + a->len, a->cap - a->len, ",\"size\":");
-		put_number(a, t->size);
-		a->len += (size_t)snprintf(a->body + a->len, a->cap - a->len, ",\"ts\":%llu",
-					   (unsigned long long)t->exchange_time_ns);
-		if (t->flags & ARK_EVENT_INJECTED)
-			a->len += (size_t)snprintf(a->body + a->len, a->cap - a->len, ",\"kind\":\"%s\",\"lane\":%u,\"burst\":%u",
-						   ark_reason_name((enum ark_reason)t->injected_kind), t->lane, t->burst);
-		a->body[a->len++] = '}';
+		ark_json_object_begin(&j, NULL);
+		ark_json_string_n(&j, "symbol", t->symbol, sizeof t->symbol);
+		put_number(&j, "price", t->price);
+		put_number(&j, "size", t->size);
+		ark_json_uint(&j, "ts", t->exchange_time_ns);
+		if (t->flags & ARK_EVENT_INJECTED) {
+			ark_json_string(&j, "kind", ark_reason_name((enum ark_reason)t->injected_kind));
+			ark_json_uint(&j, "lane", t->lane);
+			ark_json_uint(&j, "burst", t->burst);
+		}
+		ark_json_object_end(&j);
 	}
-	a->body[a->len++] = ']';
+	ark_json_array_end(&j);
+	a->len = text.len;
 }
 
 /* POST the batch until the API takes it (503: again); 0, or -1 refused. */

@@ -22,6 +22,14 @@ int ark_trace_lookup(const char *journal_dir, uint64_t trace_id, struct ark_even
 		return ark_err_set(err, -EBADMSG, "the record of %s holds %u bytes, not an event (%zu)", id, rec.len,
 				   sizeof *event);
 	}
+	/* The record's bytes are the writer's word, CRC or not: its symbol is
+	 * made text here (terminated, valid UTF-8, printable) before anyone
+	 * prints it. */
+	char symbol[ARK_SYMBOL_MAX];
+	size_t n = ark_text_copy(symbol, sizeof symbol, event->symbol, sizeof event->symbol);
+	ark_utf8_sanitize(symbol, n);
+	memset(event->symbol, 0, sizeof event->symbol);
+	memcpy(event->symbol, symbol, n);
 	return 0;
 }
 
@@ -89,47 +97,72 @@ void ark_trace_write_json(FILE *o, uint64_t trace_id, const struct ark_event *ev
 	ark_trace_id_format(trace_id, id);
 	bool present[ARK_AGENT_COUNT];
 	bool complete = ark_trace_agents(&e, present);
-	double e2e_us = ark_trace_end_to_end_us(&e, present);
-	fprintf(o, "{\"trace_id\":\"%s\",\"seq\":%llu,\"symbol\":", id, (unsigned long long)e.seq);
-	ark_json_write_string(o, e.symbol);
-	fprintf(o, ",\"source\":\"%s\",\"complete\":%s,\"agents\":[", ark_source_name((enum ark_source_kind)e.source),
-		complete ? "true" : "false");
-	bool first = true;
+	struct ark_json j;
+	ark_json_init(&j, o);
+	ark_json_object_begin(&j, NULL);
+	ark_json_string(&j, "trace_id", id);
+	ark_json_uint(&j, "seq", e.seq);
+	/* A record's symbol field need not hold its NUL: at most its 16 bytes. */
+	ark_json_string_n(&j, "symbol", e.symbol, sizeof e.symbol);
+	ark_json_string(&j, "source", ark_source_name((enum ark_source_kind)e.source));
+	ark_json_bool(&j, "complete", complete);
+	ark_json_array_begin(&j, "agents");
 	for (int a = 0; a < ARK_AGENT_COUNT; a++)
-		if (present[a]) {
-			fprintf(o, "%s\"%s\"", first ? "" : ",", ark_agent_name((enum ark_agent)a));
-			first = false;
-		}
-	fprintf(o, "],\"missing_agents\":[");
-	first = true;
+		if (present[a])
+			ark_json_string(&j, NULL, ark_agent_name((enum ark_agent)a));
+	ark_json_array_end(&j);
+	ark_json_array_begin(&j, "missing_agents");
 	for (int a = 0; a < ARK_AGENT_COUNT; a++)
-		if (!present[a]) {
-			fprintf(o, "%s\"%s\"", first ? "" : ",", ark_agent_name((enum ark_agent)a));
-			first = false;
-		}
-	fprintf(o, "],\"timings\":{");
-	for (int a = 0; a < ARK_AGENT_COUNT; a++)
-		fprintf(o, "%s\"%s\":{\"in_ns\":%llu,\"out_ns\":%llu,\"spent_us\":%.3f}", a ? "," : "",
-			ark_agent_name((enum ark_agent)a), (unsigned long long)e.stamp_in_ns[a],
-			(unsigned long long)e.stamp_out_ns[a],
-			present[a] ? (double)(e.stamp_out_ns[a] - e.stamp_in_ns[a]) / 1e3 : 0.0);
-	fprintf(o, "},\"end_to_end_us\":%.3f,\"market\":{\"price\":%.17g,\"size\":%.17g,\"exchange_time_ns\":%llu},",
-		e2e_us, e.price, e.size, (unsigned long long)e.exchange_time_ns);
-	fprintf(o, "\"intent\":{\"side\":\"%s\",\"quantity\":%.17g,\"limit_price\":%.17g,\"strategy\":%u,\"strength\":%.6g},",
-		ark_side_name((enum ark_side)e.side), e.quantity, e.limit_price, e.strategy, (double)e.strength);
-	fprintf(o, "\"verdict\":{\"decision\":\"%s\",\"rule_id\":%u,\"reason_code\":%u,\"reason\":\"%s\"},",
-		ark_verdict_name((enum ark_verdict)e.verdict), e.rule_id, e.reason,
-		ark_reason_name((enum ark_reason)e.reason));
-	fprintf(o, "\"execution\":{\"status\":\"%s\",\"client_order_id\":%llu,\"filled_quantity\":%.17g,\"fill_price\":%.17g",
-		ark_exec_status_name((enum ark_exec_status)e.exec_status), (unsigned long long)e.client_order_id,
-		e.filled_quantity, e.fill_price);
-	if (order && order->found && e.exec_status == ARK_EXEC_SUBMITTED) {
-		fprintf(o, ",\"broker\":{\"status\":");
-		ark_json_write_string(o, order->status);
-		fprintf(o, ",\"filled_quantity\":%.17g,\"fill_price\":%.17g}", order->filled_quantity, order->fill_price);
+		if (!present[a])
+			ark_json_string(&j, NULL, ark_agent_name((enum ark_agent)a));
+	ark_json_array_end(&j);
+	ark_json_object_begin(&j, "timings");
+	for (int a = 0; a < ARK_AGENT_COUNT; a++) {
+		ark_json_object_begin(&j, ark_agent_name((enum ark_agent)a));
+		ark_json_uint(&j, "in_ns", e.stamp_in_ns[a]);
+		ark_json_uint(&j, "out_ns", e.stamp_out_ns[a]);
+		ark_json_fixed(&j, "spent_us", present[a] ? (double)(e.stamp_out_ns[a] - e.stamp_in_ns[a]) / 1e3 : 0.0, 3);
+		ark_json_object_end(&j);
 	}
-	fprintf(o, "},");
-	fprintf(o, "\"lane\":\"%s\",", (e.flags & ARK_EVENT_CANARY) ? "canary" : "stable");
-	fprintf(o, "\"injected\":%s,\"injected_kind\":\"%s\"}\n", (e.flags & ARK_EVENT_INJECTED) ? "true" : "false",
-		(e.flags & ARK_EVENT_INJECTED) ? ark_reason_name((enum ark_reason)e.injected_kind) : "none");
+	ark_json_object_end(&j);
+	ark_json_fixed(&j, "end_to_end_us", ark_trace_end_to_end_us(&e, present), 3);
+	/* Prices and quantities as recorded: a NaN or infinity (an injected
+	 * violation's price, say) is null, never bare nan. */
+	ark_json_object_begin(&j, "market");
+	ark_json_number(&j, "price", e.price);
+	ark_json_number(&j, "size", e.size);
+	ark_json_uint(&j, "exchange_time_ns", e.exchange_time_ns);
+	ark_json_object_end(&j);
+	ark_json_object_begin(&j, "intent");
+	ark_json_string(&j, "side", ark_side_name((enum ark_side)e.side));
+	ark_json_number(&j, "quantity", e.quantity);
+	ark_json_number(&j, "limit_price", e.limit_price);
+	ark_json_uint(&j, "strategy", e.strategy);
+	ark_json_number(&j, "strength", (double)e.strength);
+	ark_json_object_end(&j);
+	ark_json_object_begin(&j, "verdict");
+	ark_json_string(&j, "decision", ark_verdict_name((enum ark_verdict)e.verdict));
+	ark_json_uint(&j, "rule_id", e.rule_id);
+	ark_json_uint(&j, "reason_code", e.reason);
+	ark_json_string(&j, "reason", ark_reason_name((enum ark_reason)e.reason));
+	ark_json_object_end(&j);
+	ark_json_object_begin(&j, "execution");
+	ark_json_string(&j, "status", ark_exec_status_name((enum ark_exec_status)e.exec_status));
+	ark_json_uint(&j, "client_order_id", e.client_order_id);
+	ark_json_number(&j, "filled_quantity", e.filled_quantity);
+	ark_json_number(&j, "fill_price", e.fill_price);
+	if (order && order->found && e.exec_status == ARK_EXEC_SUBMITTED) {
+		ark_json_object_begin(&j, "broker");
+		ark_json_string_n(&j, "status", order->status, sizeof order->status);
+		ark_json_number(&j, "filled_quantity", order->filled_quantity);
+		ark_json_number(&j, "fill_price", order->fill_price);
+		ark_json_object_end(&j);
+	}
+	ark_json_object_end(&j);
+	ark_json_string(&j, "lane", (e.flags & ARK_EVENT_CANARY) ? "canary" : "stable");
+	ark_json_bool(&j, "injected", (e.flags & ARK_EVENT_INJECTED) != 0);
+	ark_json_string(&j, "injected_kind", (e.flags & ARK_EVENT_INJECTED) ? ark_reason_name((enum ark_reason)e.injected_kind)
+									   : "none");
+	ark_json_object_end(&j);
+	ark_json_finish(&j);
 }

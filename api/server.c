@@ -69,6 +69,11 @@ static bool method_is(const struct ark_http_request *req, const char *method)
 	return req->method_len == n && memcmp(req->method, method, n) == 0;
 }
 
+static void body_sink(void *ctx, const char *bytes, size_t len)
+{
+	ark_http_buf_append(ctx, bytes, len);
+}
+
 static int reply(struct ark_http_response *res, int status, const char *message)
 {
 	res->status = status;
@@ -151,13 +156,19 @@ static int post_signals(struct api *a, const struct ark_http_request *req, struc
 	atomic_store_explicit(&a->control->last_seq, a->next_api_seq - 1, memory_order_relaxed);
 	ark_control_add(&a->p->counters.source_published[a->source], n);
 	res->status = 202;
-	ark_http_buf_printf(res->body, "{\"accepted\":%u,\"trace_ids\":[", n);
+	struct ark_json j;
+	ark_json_init_sink(&j, body_sink, res->body);
+	ark_json_object_begin(&j, NULL);
+	ark_json_uint(&j, "accepted", n);
+	ark_json_array_begin(&j, "trace_ids");
 	for (uint32_t i = 0; i < n; i++) {
 		char id[24];
 		ark_trace_id_format(ark_trace_id_api(a->p->node_id, first + i), id);
-		ark_http_buf_printf(res->body, "%s\"%s\"", i ? "," : "", id);
+		ark_json_string(&j, NULL, id);
 	}
-	ark_http_buf_puts(res->body, "]}\n");
+	ark_json_array_end(&j);
+	ark_json_object_end(&j);
+	ark_json_finish(&j);
 	return 0;
 }
 
@@ -220,9 +231,9 @@ static int post_release(struct api *a, const struct ark_http_request *req, struc
 	struct ark_agent_control *c = &a->p->agents[agent];
 	const char *display = ark_agent_name((enum ark_agent)agent);
 	if (!atomic_load(&c->quarantined)) {
-		res->status = 409;
-		ark_http_buf_printf(res->body, "{\"error\":\"%s is not quarantined\",\"status\":409}\n", display);
-		return 0;
+		char message[64];
+		snprintf(message, sizeof message, "%s is not quarantined", display);
+		return reply(res, 409, message);
 	}
 	atomic_store(&c->quarantined, 0);
 	char reason[200];
@@ -233,7 +244,12 @@ static int post_release(struct api *a, const struct ark_http_request *req, struc
 	if (ark_watchdog_record(display, "release", (int)atomic_load(&c->pid), reason, &err))
 		ark_log(a->log, "warn", "cannot record the release in the mutable core: %s", err.msg);
 	res->status = 200;
-	ark_http_buf_printf(res->body, "{\"released\":\"%s\"}\n", display);
+	struct ark_json j;
+	ark_json_init_sink(&j, body_sink, res->body);
+	ark_json_object_begin(&j, NULL);
+	ark_json_string(&j, "released", display);
+	ark_json_object_end(&j);
+	ark_json_finish(&j);
 	return 0;
 }
 
@@ -244,8 +260,14 @@ static int health(struct api *a, struct ark_http_response *res)
 		running += atomic_load(&a->p->agents[i].state) == ARK_PROC_RUNNING;
 	bool ok = running == ARK_AGENT_COUNT && !atomic_load(&a->p->stop);
 	res->status = ok ? 200 : 503;
-	ark_http_buf_printf(res->body, "{\"status\":\"%s\",\"agents_running\":%d,\"accepted\":%" PRIu64 "}\n",
-			    ok ? "ok" : "unavailable", running, a->accepted);
+	struct ark_json j;
+	ark_json_init_sink(&j, body_sink, res->body);
+	ark_json_object_begin(&j, NULL);
+	ark_json_string(&j, "status", ok ? "ok" : "unavailable");
+	ark_json_int(&j, "agents_running", running);
+	ark_json_uint(&j, "accepted", a->accepted);
+	ark_json_object_end(&j);
+	ark_json_finish(&j);
 	return 0;
 }
 

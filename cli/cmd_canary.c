@@ -107,22 +107,31 @@ static int status_main(const char *instance, bool json)
 		memcpy(reason, cc->reason, sizeof reason);
 		reason[sizeof reason - 1] = '\0';
 		if (json) {
-			printf("{\"instance\":");
-			ark_json_write_string(stdout, instance);
-			printf(",\"live\":true,\"state\":\"%s\",\"percent\":%u,\"routing\":%s,\"canary\":", state,
-			       (unsigned)atomic_load(&cc->percent), atomic_load(&cc->route_applied) ? "true" : "false");
-			ark_json_write_string(stdout, cc->spec);
-			printf(",\"routed\":%llu,\"checks\":%llu,\"rollbacks\":%llu,\"reason\":",
-			       (unsigned long long)atomic_load(&cc->routed), (unsigned long long)atomic_load(&cc->checks),
-			       (unsigned long long)atomic_load(&cc->rollbacks));
-			ark_json_write_string(stdout, reason);
-			printf(",\"lanes\":{");
-			for (int l = 0; l < ARK_LANE_COUNT; l++)
-				printf("%s\"%s\":{\"events\":%llu,\"intents\":%llu,\"denials\":%llu,\"p95_us\":%.3f}", l ? "," : "",
-				       l ? "canary" : "stable", (unsigned long long)lanes[l].events,
-				       (unsigned long long)lanes[l].intents, (unsigned long long)lanes[l].denials,
-				       (double)ark_hist_quantile(&lanes[l].latency, 0.95) / 1e3);
-			printf("}}\n");
+			struct ark_json j;
+			ark_json_init(&j, stdout);
+			ark_json_object_begin(&j, NULL);
+			ark_json_string(&j, "instance", instance);
+			ark_json_bool(&j, "live", true);
+			ark_json_string(&j, "state", state);
+			ark_json_uint(&j, "percent", atomic_load(&cc->percent));
+			ark_json_bool(&j, "routing", atomic_load(&cc->route_applied) != 0);
+			ark_json_string_n(&j, "canary", cc->spec, sizeof cc->spec);
+			ark_json_uint(&j, "routed", atomic_load(&cc->routed));
+			ark_json_uint(&j, "checks", atomic_load(&cc->checks));
+			ark_json_uint(&j, "rollbacks", atomic_load(&cc->rollbacks));
+			ark_json_string(&j, "reason", reason);
+			ark_json_object_begin(&j, "lanes");
+			for (int l = 0; l < ARK_LANE_COUNT; l++) {
+				ark_json_object_begin(&j, l ? "canary" : "stable");
+				ark_json_uint(&j, "events", lanes[l].events);
+				ark_json_uint(&j, "intents", lanes[l].intents);
+				ark_json_uint(&j, "denials", lanes[l].denials);
+				ark_json_fixed(&j, "p95_us", (double)ark_hist_quantile(&lanes[l].latency, 0.95) / 1e3, 3);
+				ark_json_object_end(&j);
+			}
+			ark_json_object_end(&j);
+			ark_json_object_end(&j);
+			ark_json_finish(&j);
 		} else {
 			printf("canary of instance %s: %s%s%s\n", instance, state, reason[0] ? " — " : "", reason);
 			printf("  runs       %s\n", cc->spec);
@@ -146,24 +155,33 @@ static int status_main(const char *instance, bool json)
 	struct canary_record r;
 	static char raw[16384];
 	if (read_record(&r, raw, sizeof raw, &err)) {
-		if (json)
-			printf("{\"instance\":\"%s\",\"live\":false,\"state\":\"none\"}\n", instance);
-		else
+		if (json) {
+			struct ark_json j;
+			ark_json_init(&j, stdout);
+			ark_json_object_begin(&j, NULL);
+			ark_json_string(&j, "instance", instance);
+			ark_json_bool(&j, "live", false);
+			ark_json_string(&j, "state", "none");
+			ark_json_object_end(&j);
+			ark_json_finish(&j);
+		} else
 			printf("no canary: %s\n", err.msg);
 		return 1;
 	}
 	if (json) {
-		printf("{\"instance\":");
-		ark_json_write_string(stdout, instance);
-		printf(",\"live\":false,\"state\":");
-		ark_json_write_string(stdout, r.outcome);
-		printf(",\"percent\":%s,\"env_file\":", r.percent[0] ? r.percent : "0");
-		ark_json_write_string(stdout, r.env_file);
-		printf(",\"bin\":");
-		ark_json_write_string(stdout, r.bin);
-		printf(",\"events\":%s,\"reason\":", r.events[0] ? r.events : "0");
-		ark_json_write_string(stdout, r.reason);
-		printf("}\n");
+		struct ark_json j;
+		ark_json_init(&j, stdout);
+		ark_json_object_begin(&j, NULL);
+		ark_json_string(&j, "instance", instance);
+		ark_json_bool(&j, "live", false);
+		ark_json_string(&j, "state", r.outcome);
+		ark_json_uint(&j, "percent", strtoull(r.percent, NULL, 10));
+		ark_json_string(&j, "env_file", r.env_file);
+		ark_json_string(&j, "bin", r.bin);
+		ark_json_uint(&j, "events", strtoull(r.events, NULL, 10));
+		ark_json_string(&j, "reason", r.reason);
+		ark_json_object_end(&j);
+		ark_json_finish(&j);
 	} else {
 		printf("last canary (recorded): %s — %s\n", r.outcome, r.reason);
 		printf("  runs       %s%s%s%s\n", r.env_file[0] ? "env=" : "", r.env_file, r.bin[0] ? " bin=" : "", r.bin);

@@ -75,24 +75,27 @@ static int validate_main(int argc, char **argv)
 		ark_env_file_free(&file);
 	const char *env = getenv("ARK_ENV");
 	if (json) {
-		printf("{\"valid\":%s,\"environment\":", v.valid ? "true" : "false");
-		ark_json_write_string(stdout, env && *env ? env : "development");
-		printf(",\"env_file\":");
+		struct ark_json j;
+		ark_json_init(&j, stdout);
+		ark_json_object_begin(&j, NULL);
+		ark_json_bool(&j, "valid", v.valid);
+		ark_json_string(&j, "environment", env && *env ? env : "development");
 		if (path)
-			ark_json_write_string(stdout, path);
+			ark_json_string(&j, "env_file", path);
 		else
-			printf("null");
-		printf(",\"checks\":[");
+			ark_json_null(&j, "env_file");
+		ark_json_array_begin(&j, "checks");
 		for (int i = 0; i < v.count; i++) {
 			const struct ark_check *c = &v.checks[i];
-			printf("%s{\"status\":\"%s\",\"message\":", i ? "," : "",
-			       c->status == ARK_CHECK_OK ? "ok" : c->status == ARK_CHECK_FAIL ? "fail" : "info");
-			ark_json_write_string(stdout, c->message);
-			printf(",\"hint\":");
-			ark_json_write_string(stdout, c->hint);
-			printf("}");
+			ark_json_object_begin(&j, NULL);
+			ark_json_string(&j, "status", c->status == ARK_CHECK_OK ? "ok" : c->status == ARK_CHECK_FAIL ? "fail" : "info");
+			ark_json_string(&j, "message", c->message);
+			ark_json_string(&j, "hint", c->hint);
+			ark_json_object_end(&j);
 		}
-		printf("]}\n");
+		ark_json_array_end(&j);
+		ark_json_object_end(&j);
+		ark_json_finish(&j);
 		return v.valid ? 0 : 1;
 	}
 	for (int i = 0; i < v.count; i++) {

@@ -180,11 +180,19 @@ static void print_record(const struct held *r, uint32_t show, bool json)
 	for (uint32_t i = 0; i < n; i++)
 		sprintf(hex + 2 * i, "%02x", r->bytes[i]);
 	hex[2 * n] = '\0';
-	if (json)
-		printf("{\"seq\":%" PRIu64 ",\"trace_id\":%" PRIu64 ",\"len\":%u,\"segment\":\"%s\","
-		       "\"offset\":%" PRIu64 ",\"payload_hex\":\"%s\"}\n",
-		       r->seq, r->trace_id, r->len, r->segment, r->offset, hex);
-	else
+	if (json) {
+		struct ark_json j;
+		ark_json_init(&j, stdout);
+		ark_json_object_begin(&j, NULL);
+		ark_json_uint(&j, "seq", r->seq);
+		ark_json_uint(&j, "trace_id", r->trace_id);
+		ark_json_uint(&j, "len", r->len);
+		ark_json_string_n(&j, "segment", r->segment, sizeof r->segment);
+		ark_json_uint(&j, "offset", r->offset);
+		ark_json_string(&j, "payload_hex", hex);
+		ark_json_object_end(&j);
+		ark_json_finish(&j);
+	} else
 		printf("seq=%" PRIu64 " trace=0x%016" PRIx64 " len=%u %s@%" PRIu64 "%s%s%s\n", r->seq,
 		       r->trace_id, r->len, r->segment, r->offset, n ? " payload=" : "", hex,
 		       n < r->len && n ? "..." : "");

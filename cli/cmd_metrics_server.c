@@ -93,15 +93,24 @@ static const char *state_name(uint32_t state)
 	}
 }
 
+static void http_sink(void *ctx, const char *bytes, size_t len)
+{
+	struct ark_http_buf *b = ctx;
+	if (ark_http_buf_append(b, bytes, len))
+		b->failed = true;
+}
+
 static int provide_health(void *ctx, struct ark_http_buf *out, bool *healthy)
 {
 	struct server *s = ctx;
 	uint64_t now = ark_now_ns();
-	char reasons[1024] = "";
-	size_t used = 0;
-	int rc = ark_http_buf_puts(out, "{\"agents\":{");
+	const char *why[ARK_AGENT_COUNT];
+	struct ark_json j;
+	ark_json_init_sink(&j, http_sink, out);
+	ark_json_object_begin(&j, NULL);
+	ark_json_object_begin(&j, "agents");
 	*healthy = true;
-	for (int a = 0; a < ARK_AGENT_COUNT && !rc; a++) {
+	for (int a = 0; a < ARK_AGENT_COUNT; a++) {
 		struct ark_agent_control *c = &s->p->agents[a];
 		int32_t pid = atomic_load(&c->pid);
 		bool alive = pid > 0 && ark_shm_process_alive(pid, atomic_load(&c->start_ticks));
@@ -109,23 +118,30 @@ static int provide_health(void *ctx, struct ark_http_buf *out, bool *healthy)
 		uint64_t age = beat && now > beat ? now - beat : 0;
 		bool quarantined = atomic_load(&c->quarantined) != 0;
 		uint32_t state = atomic_load(&c->state);
-		const char *why = !alive ? "not running" : age > HEARTBEAT_LIMIT_NS ? "no heartbeat" : quarantined ? "quarantined" : NULL;
-		if (why) {
-			*healthy = false;
-			used += (size_t)snprintf(reasons + used, used < sizeof reasons ? sizeof reasons - used : 0, "%s\"%s: %s\"",
-						 used ? "," : "", ark_agent_name((enum ark_agent)a), why);
-		}
-		rc = ark_http_buf_printf(out,
-					 "%s\"%s\":{\"alive\":%s,\"pid\":%d,\"state\":\"%s\",\"heartbeat_age_ms\":%.1f,\"quarantined\":%s,\"healthy\":%s}",
-					 a ? "," : "", ark_agent_name((enum ark_agent)a), alive ? "true" : "false", (int)pid,
-					 state_name(state), (double)age / 1e6, quarantined ? "true" : "false", why ? "false" : "true");
+		why[a] = !alive ? "not running" : age > HEARTBEAT_LIMIT_NS ? "no heartbeat" : quarantined ? "quarantined" : NULL;
+		*healthy &= why[a] == NULL;
+		ark_json_object_begin(&j, ark_agent_name((enum ark_agent)a));
+		ark_json_bool(&j, "alive", alive);
+		ark_json_int(&j, "pid", pid);
+		ark_json_string(&j, "state", state_name(state));
+		ark_json_fixed(&j, "heartbeat_age_ms", (double)age / 1e6, 1);
+		ark_json_bool(&j, "quarantined", quarantined);
+		ark_json_bool(&j, "healthy", why[a] == NULL);
+		ark_json_object_end(&j);
 	}
-	if (used >= sizeof reasons)
-		used = sizeof reasons - 1;
-	reasons[used] = '\0';
-	if (!rc)
-		rc = ark_http_buf_printf(out, "},\"status\":\"%s\",\"reasons\":[%s]}\n", *healthy ? "healthy" : "unhealthy", reasons);
-	return rc;
+	ark_json_object_end(&j);
+	ark_json_string(&j, "status", *healthy ? "healthy" : "unhealthy");
+	ark_json_array_begin(&j, "reasons");
+	for (int a = 0; a < ARK_AGENT_COUNT; a++)
+		if (why[a]) {
+			char reason[64];
+			snprintf(reason, sizeof reason, "%s: %s", ark_agent_name((enum ark_agent)a), why[a]);
+			ark_json_string(&j, NULL, reason);
+		}
+	ark_json_array_end(&j);
+	ark_json_object_end(&j);
+	ark_json_finish(&j);
+	return out->failed ? -ENOMEM : 0;
 }
 
 static int provide_ready(void *ctx, struct ark_http_buf *out, bool *ready)
@@ -134,7 +150,13 @@ static int provide_ready(void *ctx, struct ark_http_buf *out, bool *ready)
 	*ready = true;
 	for (int a = 0; a < ARK_AGENT_COUNT; a++)
 		*ready &= atomic_load(&s->p->agents[a].state) == ARK_PROC_RUNNING;
-	return ark_http_buf_printf(out, "{\"ready\":%s}\n", *ready ? "true" : "false");
+	struct ark_json j;
+	ark_json_init_sink(&j, http_sink, out);
+	ark_json_object_begin(&j, NULL);
+	ark_json_bool(&j, "ready", *ready);
+	ark_json_object_end(&j);
+	ark_json_finish(&j);
+	return out->failed ? -ENOMEM : 0;
 }
 
 static int register_series(struct server *s, struct ark_err *err)

@@ -413,18 +413,30 @@ static int synth_main(int argc, char **argv)
 	for (int i = 0; i < n; i++)
 		all &= c[i].ok;
 	if (json) {
-		printf("{\"passed\":%s,\"instance\":\"%s\",\"duration_s\":%g,\"rate_hz\":%g,\"violations\":%g,\"seed\":%llu,"
-		       "\"measured_hz\":%.6f,\"p95_ms\":%.6f,\"signals\":%llu,\"errors\":%llu,\"criteria\":[",
-		       all ? "true" : "false", instance, duration, rate, violations, (unsigned long long)seed, hz, p95_ms,
-		       (unsigned long long)s.events, (unsigned long long)s.errors);
+		struct ark_json j;
+		ark_json_init(&j, stdout);
+		ark_json_object_begin(&j, NULL);
+		ark_json_bool(&j, "passed", all);
+		ark_json_string(&j, "instance", instance);
+		ark_json_number(&j, "duration_s", duration);
+		ark_json_number(&j, "rate_hz", rate);
+		ark_json_number(&j, "violations", violations);
+		ark_json_uint(&j, "seed", seed);
+		ark_json_fixed(&j, "measured_hz", hz, 6);
+		ark_json_fixed(&j, "p95_ms", p95_ms, 6);
+		ark_json_uint(&j, "signals", s.events);
+		ark_json_uint(&j, "errors", s.errors);
+		ark_json_array_begin(&j, "criteria");
 		for (int i = 0; i < n; i++) {
-			for (char *q = c[i].detail; *q; q++)
-				if (*q == '"' || *q == '\\' || (unsigned char)*q < 0x20)
-					*q = '\'';   /* (details are ARK's own words; keep the JSON simple) */
-			printf("%s{\"name\":\"%s\",\"ok\":%s,\"detail\":\"%s\"}", i ? "," : "", c[i].name, c[i].ok ? "true" : "false",
-			       c[i].detail);
+			ark_json_object_begin(&j, NULL);
+			ark_json_string(&j, "name", c[i].name);
+			ark_json_bool(&j, "ok", c[i].ok);
+			ark_json_string(&j, "detail", c[i].detail);
+			ark_json_object_end(&j);
 		}
-		printf("]}\n");
+		ark_json_array_end(&j);
+		ark_json_object_end(&j);
+		ark_json_finish(&j);
 	} else {
 		if (debug)
 			ark_run_summary_print(&s, stdout);

@@ -276,18 +276,3 @@ int ark_env_bool(const char *name, bool dflt, bool *out, struct ark_err *err)
 	}
 	return ark_parse_bool(v, name, out, err);
 }
-
-void ark_json_write_string(FILE *out, const char *s)
-{
-	fputc('"', out);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			fprintf(out, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(out, "\\u%04x", c);
-		else
-			fputc(c, out);
-	}
-	fputc('"', out);
-}

@@ -87,8 +87,73 @@ int ark_env_u64(const char *name, uint64_t dflt, uint64_t min, uint64_t max,
 		uint64_t *out, struct ark_err *err);
 int ark_env_bool(const char *name, bool dflt, bool *out, struct ark_err *err);
 
-/* s as a JSON string, quotes included: '"' and '\\' escaped, control
- * characters as \u00XX (bytes >= 0x80 pass: the text is UTF-8). */
+/* ---- Text from outside: UTF-8 ----
+ * The length of the valid UTF-8 sequence that starts s (at most n bytes
+ * available): 1 for ASCII, 2-4 for a well-formed multi-byte character
+ * (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF), 0
+ * when the bytes there are not valid UTF-8 (or the sequence is cut short). */
+size_t ark_utf8_sequence(const unsigned char *s, size_t n);
+/* Make len bytes printable in place for a log line: every byte of an
+ * invalid UTF-8 sequence becomes '?', control characters (tab aside) a
+ * space, so a line stays one line of valid text whatever it quotes. */
+void ark_utf8_sanitize(char *s, size_t len);
+/* len, shortened so that s does not end inside a multi-byte character (a
+ * lead byte whose continuation bytes were cut off): where to cut text that
+ * must stay valid UTF-8. */
+size_t ark_utf8_cut(const char *s, size_t len);
+/* Copy at most cap - 1 bytes of s (stopping at a NUL or after max bytes)
+ * into out and terminate it, never ending inside a multi-byte character:
+ * what a fixed-size field of a record becomes before it is used as text. */
+size_t ark_text_copy(char *out, size_t cap, const char *s, size_t max);
+
+/* ---- The one JSON writer ----
+ * Every JSON document ARK prints or serves goes through these. Strings: '"',
+ * '\\' and control characters escaped; bytes that are not valid UTF-8 are
+ * replaced by U+FFFD ("\ufffd"), so the output is valid UTF-8 whatever the
+ * input. Numbers: shortest text that reads back as the same double; a value
+ * that is not finite (NaN, +-inf) is written as null. Output goes to a FILE
+ * or to a sink function (HTTP bodies, metrics buffers). */
+typedef void (*ark_json_sink)(void *ctx, const char *bytes, size_t len);
+#define ARK_JSON_MAX_DEPTH 32
+struct ark_json {
+	FILE *out;
+	ark_json_sink sink;
+	void *ctx;
+	int depth;
+	bool need_comma[ARK_JSON_MAX_DEPTH];
+};
+void ark_json_init(struct ark_json *j, FILE *out);
+void ark_json_init_sink(struct ark_json *j, ark_json_sink sink, void *ctx);
+/* key NULL inside arrays and at the top. */
+void ark_json_object_begin(struct ark_json *j, const char *key);
+void ark_json_object_end(struct ark_json *j);
+void ark_json_array_begin(struct ark_json *j, const char *key);
+void ark_json_array_end(struct ark_json *j);
+void ark_json_string(struct ark_json *j, const char *key, const char *value);   /* NULL: "" */
+/* At most max bytes of value (a fixed-size field need not be terminated). */
+void ark_json_string_n(struct ark_json *j, const char *key, const char *value, size_t max);
+void ark_json_number(struct ark_json *j, const char *key, double value);
+/* With a fixed number of decimals ("%.3f"); not finite: null. */
+void ark_json_fixed(struct ark_json *j, const char *key, double value, int decimals);
+void ark_json_uint(struct ark_json *j, const char *key, uint64_t value);
+void ark_json_int(struct ark_json *j, const char *key, int64_t value);
+void ark_json_bool(struct ark_json *j, const char *key, bool value);
+void ark_json_null(struct ark_json *j, const char *key);
+/* A newline (FILE: and a flush). */
+void ark_json_finish(struct ark_json *j);
+/* The pieces, for writers that place their own punctuation (the metrics
+ * renderer): a string (at most max bytes of s) and a number. */
+void ark_json_emit_string(ark_json_sink sink, void *ctx, const char *s, size_t max);
+void ark_json_emit_number(ark_json_sink sink, void *ctx, double value);
+/* A sink into a fixed buffer (struct ark_json_text): what does not fit is
+ * cut and `truncated` set; the text stays NUL-terminated. */
+struct ark_json_text {
+	char *buf;
+	size_t cap, len;
+	bool truncated;
+};
+void ark_json_text_sink(void *ctx, const char *bytes, size_t len);
+/* s as a JSON string to a FILE, quotes included. */
 void ark_json_write_string(FILE *out, const char *s);
 
 #define ARK_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))

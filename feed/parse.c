@@ -63,8 +63,12 @@ fail(enum ark_feed_reason reason, char *detail, size_t detail_size, const char *
 	if (detail && detail_size) {
 		va_list ap;
 		va_start(ap, fmt);
-		vsnprintf(detail, detail_size, fmt, ap);
+		int n = vsnprintf(detail, detail_size, fmt, ap);
 		va_end(ap);
+		/* Cut short by the buffer: never in the middle of a character
+		 * (the detail goes into logs and JSON error bodies). */
+		if (n >= 0 && (size_t)n >= detail_size)
+			detail[ark_utf8_cut(detail, strlen(detail))] = '\0';
 	}
 	return reason;
 }
@@ -455,10 +459,13 @@ enum ark_feed_reason ark_feed_parse_line(const char *line, size_t len, struct ar
 		const jsmntok_t *v = &tok[keys[m] + 1];
 		enum key key = key_of(line + k->start, (size_t)(k->end - k->start));
 		if (key == KEY_UNKNOWN) {
-			int n = k->end - k->start;
+			/* Quoted up to 24 bytes, cut between characters (the line
+			 * is valid UTF-8; its first 24 bytes need not end whole). */
+			size_t n = (size_t)(k->end - k->start);
+			size_t shown = n > 24 ? ark_utf8_cut(line + k->start, 24) : n;
 			return fail(ARK_FEED_UNKNOWN_KEY, detail, detail_size,
-				    "unknown key \"%.*s%s\": expected symbol, price, size, ts", n > 24 ? 24 : n,
-				    line + k->start, n > 24 ? "..." : "");
+				    "unknown key \"%.*s%s\": expected symbol, price, size, ts", (int)shown,
+				    line + k->start, n > shown ? "..." : "");
 		}
 		if (seen & (1u << key))
 			return fail(ARK_FEED_DUPLICATE_KEY, detail, detail_size, "key \"%s\" given twice",

@@ -97,22 +97,14 @@ int ark_http_buf_printf(struct ark_http_buf *b, const char *fmt, ...)
 	return 0;
 }
 
+static void json_sink(void *ctx, const char *bytes, size_t len)
+{
+	ark_http_buf_append(ctx, bytes, len);
+}
+
+/* Through the one JSON writer (common/): escaped, and valid UTF-8 whatever s holds. */
 int ark_http_buf_json_string(struct ark_http_buf *b, const char *s)
 {
-	int rc = ark_http_buf_append(b, "\"", 1);
-	for (const unsigned char *p = (const unsigned char *)s; !rc && *p; p++) {
-		switch (*p) {
-		case '"': rc = ark_http_buf_append(b, "\\\"", 2); break;
-		case '\\': rc = ark_http_buf_append(b, "\\\\", 2); break;
-		case '\n': rc = ark_http_buf_append(b, "\\n", 2); break;
-		case '\r': rc = ark_http_buf_append(b, "\\r", 2); break;
-		case '\t': rc = ark_http_buf_append(b, "\\t", 2); break;
-		default:
-			if (*p < 0x20)
-				rc = ark_http_buf_printf(b, "\\u%04x", *p);
-			else
-				rc = ark_http_buf_append(b, p, 1);
-		}
-	}
-	return rc ? rc : ark_http_buf_append(b, "\"", 1);
+	ark_json_emit_string(json_sink, b, s, SIZE_MAX);
+	return b->failed ? -ENOMEM : 0;
 }

@@ -85,9 +85,16 @@ static void respond(struct ark_http_server *srv, h2o_req_t *req, int status, con
 static void respond_error(struct ark_http_server *srv, h2o_req_t *req, int status, const char *reason,
 			  const char *message)
 {
-	char body[256];
-	int n = snprintf(body, sizeof(body), "{\"error\":\"%s\",\"status\":%d}\n", message, status);
-	respond(srv, req, status, reason, CT_JSON, body, (size_t)n);
+	char body[512];
+	struct ark_json_text text = {body, sizeof body, 0, false};
+	struct ark_json j;
+	ark_json_init_sink(&j, ark_json_text_sink, &text);
+	ark_json_object_begin(&j, NULL);
+	ark_json_string(&j, "error", message);
+	ark_json_int(&j, "status", status);
+	ark_json_object_end(&j);
+	ark_json_finish(&j);
+	respond(srv, req, status, reason, CT_JSON, body, text.len);
 }
 
 /* ---- routing --------------------------------------------------------------- */

@@ -129,8 +129,14 @@ static void put_u64(struct ark_metrics_buf *b, uint64_t v)
 
 /* Shortest %g that reads back as the same double; NaN/+Inf/-Inf as the
  * exposition formats spell them (json: null). */
+static void buf_sink(void *ctx, const char *bytes, size_t len);
+
 static void put_double(struct ark_metrics_buf *b, double v, bool json)
 {
+	if (json) {
+		ark_json_emit_number(buf_sink, b, v);   /* the one JSON writer: not finite is null */
+		return;
+	}
 	if (isnan(v) || isinf(v)) {
 		puts_(b, json ? "null" : isnan(v) ? "NaN" : v > 0 ? "+Inf" : "-Inf");
 		return;
@@ -165,24 +171,15 @@ static void put_help(struct ark_metrics_buf *b, const char *s, bool om)
 	}
 }
 
+static void buf_sink(void *ctx, const char *bytes, size_t len)
+{
+	ark_metrics_buf_append(ctx, bytes, len);
+}
+
+/* Through the one JSON writer (common/): escaped, valid UTF-8. */
 static void put_json_string(struct ark_metrics_buf *b, const char *s)
 {
-	puts_(b, "\"");
-	const char *run = s;
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p != '"' && *p != '\\' && *p >= 0x20)
-			continue;
-		ark_metrics_buf_append(b, run, (size_t)((const char *)p - run));
-		if (*p < 0x20) {
-			ark_metrics_buf_printf(b, "\\u%04x", *p);
-		} else {
-			char e[2] = {'\\', (char)*p};
-			ark_metrics_buf_append(b, e, 2);
-		}
-		run = (const char *)p + 1;
-	}
-	ark_metrics_buf_append(b, run, strlen(run));
-	puts_(b, "\"");
+	ark_json_emit_string(buf_sink, b, s, SIZE_MAX);
 }
 
 /* Series indices grouped by family, in registration order (counting sort).

@@ -212,23 +212,23 @@ static const char *state_name(enum ark_metrics_slo_state s)
 	return s == ARK_SLO_OK ? "ok" : s == ARK_SLO_WARNING ? "warning" : "violated";
 }
 
+/* Values and strings through the one JSON writer (common/): non-finite
+ * numbers are null, text is escaped and valid UTF-8. */
+static void buf_sink(void *ctx, const char *bytes, size_t len)
+{
+	ark_metrics_buf_append(ctx, bytes, len);
+}
+
 static void put_num(struct ark_metrics_buf *b, const char *key, double v, bool comma)
 {
-	if (isfinite(v))
-		ark_metrics_buf_printf(b, "%s\"%s\":%.10g", comma ? "," : "", key, v);
-	else
-		ark_metrics_buf_printf(b, "%s\"%s\":null", comma ? "," : "", key);
+	ark_metrics_buf_printf(b, "%s\"%s\":", comma ? "," : "", key);
+	ark_json_emit_number(buf_sink, b, v);
 }
 
 static void put_str(struct ark_metrics_buf *b, const char *key, const char *v)
 {
-	ark_metrics_buf_printf(b, ",\"%s\":\"", key);
-	for (const char *p = v; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			ark_metrics_buf_append(b, "\\", 1);
-		ark_metrics_buf_append(b, p, 1);
-	}
-	ark_metrics_buf_append(b, "\"", 1);
+	ark_metrics_buf_printf(b, ",\"%s\":", key);
+	ark_json_emit_string(buf_sink, b, v, SIZE_MAX);
 }
 
 int ark_metrics_slos_render_json(const struct ark_metrics_slo_report *r, struct ark_metrics_buf *b)

@@ -270,87 +270,131 @@ void ark_status_render_text(const struct ark_status *s, FILE *o, int width)
 	}
 }
 
-static void json_process(FILE *o, const struct ark_status_process *p, bool agent)
+static void json_process(struct ark_json *j, const struct ark_status_process *p, bool agent)
 {
-	fprintf(o, "{\"name\":");
-	ark_json_write_string(o, p->name);
-	fprintf(o, ",\"state\":\"%s\",\"pid\":%d,\"cpu\":%d,\"alive\":%s,\"events\":%llu,\"events_per_s\":%.3f,\"errors\":%llu,"
-		   "\"restarts\":%llu,\"quarantined\":%s,\"heartbeat_age_ms\":%.3f",
-		p->state, (int)p->pid, (int)p->cpu, p->alive ? "true" : "false", (unsigned long long)p->events, p->events_per_s,
-		(unsigned long long)p->errors, (unsigned long long)p->restarts, p->quarantined ? "true" : "false",
-		p->heartbeat_age_ms);
-	if (agent)
-		fprintf(o, ",\"hangs\":%llu,\"p50_us\":%.3f,\"p95_us\":%.3f,\"p99_us\":%.3f", (unsigned long long)p->hangs,
-			p->p50_us, p->p95_us, p->p99_us);
-	fputc('}', o);
+	ark_json_object_begin(j, NULL);
+	ark_json_string(j, "name", p->name);
+	ark_json_string(j, "state", p->state);
+	ark_json_int(j, "pid", p->pid);
+	ark_json_int(j, "cpu", p->cpu);
+	ark_json_bool(j, "alive", p->alive);
+	ark_json_uint(j, "events", p->events);
+	ark_json_fixed(j, "events_per_s", p->events_per_s, 3);
+	ark_json_uint(j, "errors", p->errors);
+	ark_json_uint(j, "restarts", p->restarts);
+	ark_json_bool(j, "quarantined", p->quarantined);
+	ark_json_fixed(j, "heartbeat_age_ms", p->heartbeat_age_ms, 3);
+	if (agent) {
+		ark_json_uint(j, "hangs", p->hangs);
+		ark_json_fixed(j, "p50_us", p->p50_us, 3);
+		ark_json_fixed(j, "p95_us", p->p95_us, 3);
+		ark_json_fixed(j, "p99_us", p->p99_us, 3);
+	}
+	ark_json_object_end(j);
 }
 
 void ark_status_render_json(const struct ark_status *s, FILE *o)
 {
-	fprintf(o, "{\"instance\":");
-	ark_json_write_string(o, s->instance);
-	fprintf(o, ",\"running\":%s,\"uptime_s\":%.3f,\"journaled\":%llu,\"events_per_s\":%.3f,\"agents\":[",
-		s->running ? "true" : "false", s->uptime_s, (unsigned long long)s->journaled, s->events_per_s);
-	for (int a = 0; a < ARK_AGENT_COUNT; a++) {
-		if (a)
-			fputc(',', o);
-		json_process(o, &s->agents[a], true);
+	struct ark_json j;
+	ark_json_init(&j, o);
+	ark_json_object_begin(&j, NULL);
+	ark_json_string(&j, "instance", s->instance);
+	ark_json_bool(&j, "running", s->running);
+	ark_json_fixed(&j, "uptime_s", s->uptime_s, 3);
+	ark_json_uint(&j, "journaled", s->journaled);
+	ark_json_fixed(&j, "events_per_s", s->events_per_s, 3);
+	ark_json_array_begin(&j, "agents");
+	for (int a = 0; a < ARK_AGENT_COUNT; a++)
+		json_process(&j, &s->agents[a], true);
+	ark_json_array_end(&j);
+	ark_json_array_begin(&j, "sources");
+	for (int i = 0; i < s->source_count; i++)
+		json_process(&j, &s->sources[i], false);
+	ark_json_array_end(&j);
+	ark_json_array_begin(&j, "rings");
+	for (int i = 0; i < s->ring_count; i++) {
+		ark_json_object_begin(&j, NULL);
+		ark_json_string(&j, "name", s->rings[i].name);
+		ark_json_uint(&j, "depth", s->rings[i].depth);
+		ark_json_uint(&j, "capacity", s->rings[i].capacity);
+		ark_json_object_end(&j);
 	}
-	fprintf(o, "],\"sources\":[");
-	for (int i = 0; i < s->source_count; i++) {
-		if (i)
-			fputc(',', o);
-		json_process(o, &s->sources[i], false);
-	}
-	fprintf(o, "],\"rings\":[");
-	for (int i = 0; i < s->ring_count; i++)
-		fprintf(o, "%s{\"name\":\"%s\",\"depth\":%llu,\"capacity\":%u}", i ? "," : "", s->rings[i].name,
-			(unsigned long long)s->rings[i].depth, s->rings[i].capacity);
-	fprintf(o, "],\"latency_us\":{\"p50\":%.3f,\"p95\":%.3f,\"p99\":%.3f},", s->e2e_p50_us, s->e2e_p95_us, s->e2e_p99_us);
-	fprintf(o, "\"intents\":%llu,\"fills\":%llu,\"trace_breaks\":%llu,\"denials\":{\"total\":%llu,\"by_rule\":{",
-		(unsigned long long)s->intents, (unsigned long long)s->fills, (unsigned long long)s->trace_breaks,
-		(unsigned long long)s->denials);
+	ark_json_array_end(&j);
+	ark_json_object_begin(&j, "latency_us");
+	ark_json_fixed(&j, "p50", s->e2e_p50_us, 3);
+	ark_json_fixed(&j, "p95", s->e2e_p95_us, 3);
+	ark_json_fixed(&j, "p99", s->e2e_p99_us, 3);
+	ark_json_object_end(&j);
+	ark_json_uint(&j, "intents", s->intents);
+	ark_json_uint(&j, "fills", s->fills);
+	ark_json_uint(&j, "trace_breaks", s->trace_breaks);
+	ark_json_object_begin(&j, "denials");
+	ark_json_uint(&j, "total", s->denials);
+	ark_json_object_begin(&j, "by_rule");
 	for (int r = 1; r < ARK_REASON_COUNT; r++)
-		fprintf(o, "%s\"%s\":%llu", r > 1 ? "," : "", ark_reason_name((enum ark_reason)r),
-			(unsigned long long)s->denials_by_reason[r]);
-	fprintf(o, "}},\"slos\":[");
+		ark_json_uint(&j, ark_reason_name((enum ark_reason)r), s->denials_by_reason[r]);
+	ark_json_object_end(&j);
+	ark_json_object_end(&j);
+	ark_json_array_begin(&j, "slos");
 	for (int i = 0; s->slos_known && i < ARK_METRICS_SLO_COUNT; i++) {
 		const struct ark_metrics_slo *slo = &s->slos.slos[i];
-		fprintf(o, "%s{\"name\":\"%s\",\"state\":\"%s\",\"met\":%s,\"value\":%.6g,\"unit\":\"%s\",\"objective\":%.6g,"
-			   "\"target\":%.6g,\"error_budget_remaining\":%.6g,\"window_seconds\":%llu}",
-			i ? "," : "", slo->name, slo_state(slo), slo->met ? "true" : "false", isfinite(slo->value) ? slo->value : 0,
-			slo->unit, slo->threshold, slo->target,
-			isfinite(slo->error_budget_remaining) ? slo->error_budget_remaining : 0, (unsigned long long)slo->window_seconds);
+		ark_json_object_begin(&j, NULL);
+		ark_json_string(&j, "name", slo->name);
+		ark_json_string(&j, "state", slo_state(slo));
+		ark_json_bool(&j, "met", slo->met);
+		ark_json_number(&j, "value", slo->value);   /* no data yet: null */
+		ark_json_string(&j, "unit", slo->unit);
+		ark_json_number(&j, "objective", slo->threshold);
+		ark_json_number(&j, "target", slo->target);
+		ark_json_number(&j, "error_budget_remaining", slo->error_budget_remaining);
+		ark_json_uint(&j, "window_seconds", slo->window_seconds);
+		ark_json_object_end(&j);
 	}
-	fprintf(o, "],\"mirror\":{\"attached\":%s,\"lag_events\":", s->mirror_enabled ? "true" : "false");
+	ark_json_array_end(&j);
+	ark_json_object_begin(&j, "mirror");
+	ark_json_bool(&j, "attached", s->mirror_enabled);
 	if (s->mirror_lag_events >= 0)
-		fprintf(o, "%.0f}", s->mirror_lag_events);
+		ark_json_fixed(&j, "lag_events", s->mirror_lag_events, 0);
 	else
-		fprintf(o, "null}");
-	fprintf(o, ",\"broker\":{\"name\":\"%s\",\"submitted\":%llu,\"reported\":%llu,\"refused_locally\":%llu,"
-		   "\"buying_power\":%.2f,\"execution_stopped\":%s}",
-		s->broker_name, (unsigned long long)s->broker.submitted, (unsigned long long)s->broker.reports,
-		(unsigned long long)s->broker.refused_locally, s->broker.buying_power,
-		s->broker.execution_stopped ? "true" : "false");
-	fprintf(o, ",\"metrics\":{\"port\":%u}", s->metrics_port);
+		ark_json_null(&j, "lag_events");
+	ark_json_object_end(&j);
+	ark_json_object_begin(&j, "broker");
+	ark_json_string(&j, "name", s->broker_name);
+	ark_json_uint(&j, "submitted", s->broker.submitted);
+	ark_json_uint(&j, "reported", s->broker.reports);
+	ark_json_uint(&j, "refused_locally", s->broker.refused_locally);
+	ark_json_fixed(&j, "buying_power", s->broker.buying_power, 2);
+	ark_json_bool(&j, "execution_stopped", s->broker.execution_stopped);
+	ark_json_object_end(&j);
+	ark_json_object_begin(&j, "metrics");
+	ark_json_uint(&j, "port", s->metrics_port);
+	ark_json_object_end(&j);
 	if (s->canary_configured) {
-		fprintf(o, ",\"canary\":{\"state\":\"%s\",\"percent\":%u,\"routing\":%s,\"events\":{\"stable\":%llu,\"canary\":%llu},"
-			   "\"denials\":{\"stable\":%llu,\"canary\":%llu},\"reason\":",
-			s->canary_state, s->canary_percent, s->canary_routing ? "true" : "false",
-			(unsigned long long)s->canary_lane_events[0], (unsigned long long)s->canary_lane_events[1],
-			(unsigned long long)s->canary_lane_denials[0], (unsigned long long)s->canary_lane_denials[1]);
-		ark_json_write_string(o, s->canary_reason);
-		fprintf(o, "}");
+		ark_json_object_begin(&j, "canary");
+		ark_json_string(&j, "state", s->canary_state);
+		ark_json_uint(&j, "percent", s->canary_percent);
+		ark_json_bool(&j, "routing", s->canary_routing);
+		ark_json_object_begin(&j, "events");
+		ark_json_uint(&j, "stable", s->canary_lane_events[0]);
+		ark_json_uint(&j, "canary", s->canary_lane_events[1]);
+		ark_json_object_end(&j);
+		ark_json_object_begin(&j, "denials");
+		ark_json_uint(&j, "stable", s->canary_lane_denials[0]);
+		ark_json_uint(&j, "canary", s->canary_lane_denials[1]);
+		ark_json_object_end(&j);
+		ark_json_string(&j, "reason", s->canary_reason);
+		ark_json_object_end(&j);
 	} else {
-		fprintf(o, ",\"canary\":null");
+		ark_json_null(&j, "canary");
 	}
-	fprintf(o, ",\"last_backup\":");
 	if (s->last_backup_path[0]) {
-		fprintf(o, "{\"path\":");
-		ark_json_write_string(o, s->last_backup_path);
-		fprintf(o, ",\"age_s\":%.1f}", s->last_backup_age_s);
+		ark_json_object_begin(&j, "last_backup");
+		ark_json_string(&j, "path", s->last_backup_path);
+		ark_json_fixed(&j, "age_s", s->last_backup_age_s, 1);
+		ark_json_object_end(&j);
 	} else {
-		fprintf(o, "null");
+		ark_json_null(&j, "last_backup");
 	}
-	fprintf(o, "}\n");
+	ark_json_object_end(&j);
+	ark_json_finish(&j);
 }

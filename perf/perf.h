@@ -36,23 +36,7 @@ const struct ark_perf_bench *ark_perf_at(int index);
 		ark_perf_register(&ident);                                    \
 	}
 
-/* ---- JSON writer: streaming, comma placement handled, strings escaped. ---- */
-struct ark_json {
-	FILE *out;
-	int depth;
-	bool need_comma[32];
-};
-
-void ark_json_init(struct ark_json *j, FILE *out);
-void ark_json_object_begin(struct ark_json *j, const char *key);  /* key NULL in arrays/top */
-void ark_json_object_end(struct ark_json *j);
-void ark_json_array_begin(struct ark_json *j, const char *key);
-void ark_json_array_end(struct ark_json *j);
-void ark_json_string(struct ark_json *j, const char *key, const char *value);
-void ark_json_number(struct ark_json *j, const char *key, double value);
-void ark_json_uint(struct ark_json *j, const char *key, uint64_t value);
-void ark_json_bool(struct ark_json *j, const char *key, bool value);
-void ark_json_finish(struct ark_json *j);  /* newline and flush */
+/* ---- JSON: the one writer (common/common.h: struct ark_json, ark_json_*). ---- */
 
 /* ---- Statistics ---- */
 double ark_perf_median(const double *values, int count);

@@ -100,25 +100,39 @@ void ark_run_summary_print(const struct ark_run_summary *s, FILE *out)
 
 void ark_run_summary_print_json(const struct ark_run_summary *s, FILE *out)
 {
-	fprintf(out, "{\"ok\":%s,\"elapsed_s\":%.3f,\"sustained_eps\":%.0f,\"ticks\":%llu,\"events\":%llu,\"intents\":%llu,\"fills\":%llu,"
-		     "\"denials\":%llu,\"injected_denied\":%llu,\"injected_wrong_reason\":%llu,\"injected_allowed\":%llu,"
-		     "\"clean_denied\":%llu,\"errors\":%llu,\"trace_breaks\":%llu,\"restarts\":%llu,\"hangs\":%llu,\"quarantines\":%llu,"
-		     "\"duplicates_dropped\":%llu,\"rollbacks\":%llu,\"e2e_p50_us\":%.3f,\"e2e_p99_us\":%.3f,"
-		     "\"e2e_p999_us\":%.3f,\"e2e_max_us\":%.3f,\"hrm_eval_p50_ns\":%.0f,\"hrm_eval_p99_ns\":%.0f,"
-		     "\"denials_by_reason\":{",
-		s->ok ? "true" : "false", s->elapsed_s, s->sustained_eps, (unsigned long long)s->ticks, (unsigned long long)s->events,
-		(unsigned long long)s->intents, (unsigned long long)s->fills, (unsigned long long)s->denials,
-		(unsigned long long)s->injected_denied, (unsigned long long)s->injected_wrong_reason,
-		(unsigned long long)s->injected_allowed, (unsigned long long)s->clean_denied,
-		(unsigned long long)s->errors, (unsigned long long)s->trace_breaks, (unsigned long long)s->restarts,
-		(unsigned long long)s->hangs, (unsigned long long)s->quarantines,
-		(unsigned long long)s->duplicates_dropped, (unsigned long long)s->rollbacks, s->e2e_p50_us, s->e2e_p99_us,
-		s->e2e_p999_us, s->e2e_max_us, s->hrm_eval_p50_ns, s->hrm_eval_p99_ns);
-	bool first = true;
-	for (int r = 1; r < ARK_REASON_COUNT; r++) {
-		fprintf(out, "%s\"%s\":%llu", first ? "" : ",", ark_reason_name((enum ark_reason)r),
-			(unsigned long long)s->denials_by_reason[r]);
-		first = false;
-	}
-	fprintf(out, "},\"journal_dir\":\"%s\"}\n", s->journal_dir);
+	struct ark_json j;
+	ark_json_init(&j, out);
+	ark_json_object_begin(&j, NULL);
+	ark_json_bool(&j, "ok", s->ok);
+	ark_json_fixed(&j, "elapsed_s", s->elapsed_s, 3);
+	ark_json_fixed(&j, "sustained_eps", s->sustained_eps, 0);
+	ark_json_uint(&j, "ticks", s->ticks);
+	ark_json_uint(&j, "events", s->events);
+	ark_json_uint(&j, "intents", s->intents);
+	ark_json_uint(&j, "fills", s->fills);
+	ark_json_uint(&j, "denials", s->denials);
+	ark_json_uint(&j, "injected_denied", s->injected_denied);
+	ark_json_uint(&j, "injected_wrong_reason", s->injected_wrong_reason);
+	ark_json_uint(&j, "injected_allowed", s->injected_allowed);
+	ark_json_uint(&j, "clean_denied", s->clean_denied);
+	ark_json_uint(&j, "errors", s->errors);
+	ark_json_uint(&j, "trace_breaks", s->trace_breaks);
+	ark_json_uint(&j, "restarts", s->restarts);
+	ark_json_uint(&j, "hangs", s->hangs);
+	ark_json_uint(&j, "quarantines", s->quarantines);
+	ark_json_uint(&j, "duplicates_dropped", s->duplicates_dropped);
+	ark_json_uint(&j, "rollbacks", s->rollbacks);
+	ark_json_fixed(&j, "e2e_p50_us", s->e2e_p50_us, 3);
+	ark_json_fixed(&j, "e2e_p99_us", s->e2e_p99_us, 3);
+	ark_json_fixed(&j, "e2e_p999_us", s->e2e_p999_us, 3);
+	ark_json_fixed(&j, "e2e_max_us", s->e2e_max_us, 3);
+	ark_json_fixed(&j, "hrm_eval_p50_ns", s->hrm_eval_p50_ns, 0);
+	ark_json_fixed(&j, "hrm_eval_p99_ns", s->hrm_eval_p99_ns, 0);
+	ark_json_object_begin(&j, "denials_by_reason");
+	for (int r = 1; r < ARK_REASON_COUNT; r++)
+		ark_json_uint(&j, ark_reason_name((enum ark_reason)r), s->denials_by_reason[r]);
+	ark_json_object_end(&j);
+	ark_json_string(&j, "journal_dir", s->journal_dir);
+	ark_json_object_end(&j);
+	ark_json_finish(&j);
 }
