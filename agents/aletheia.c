@@ -9,7 +9,11 @@
  * input slot is released only when the journal's written seq covers it; the
  * histograms and counters change in the same undo batch as the release; the
  * Mutable Core is brought up to the journal at start (rows for seqs above
- * its journal_last_applied_seq are replayed from the journal). */
+ * its journal_last_applied_seq are replayed from the journal); a Mutable
+ * Core that does not belong to this journal (applied from another journal,
+ * or ahead of this one) is refused at start, and an event at or below what
+ * the core holds is never silently skipped: Aletheia says so and stops
+ * (fail closed) until an operator restores or re-bases the database. */
 #include "agents/agents_internal.h"
 #include "store/store.h"
 
@@ -64,6 +68,7 @@ struct core_writer {
 	 * while the database opens, checks itself and catches up. */
 	uint64_t catch_up_to;               /* the journal's last seq at start */
 	_Atomic int ready;                  /* 1: core open and caught up; -1: it failed */
+	_Atomic int mismatch;               /* the failure: the core does not belong to this journal */
 	bool ready_logged;
 	uint64_t open_ns, catch_up_ns, replayed;
 	/* Lines for Aletheia's log from the writer thread (the log has one writer). */
@@ -162,7 +167,14 @@ static int core_queue(struct aletheia *al, const struct ark_event *e, struct ark
 	/* An execution report updates its order after the event made it. */
 	bool report = (e->flags & ARK_EVENT_EXEC_REPORT) != 0;
 	if (!report && e->seq <= al->core_applied_seq)
-		return 0;
+		/* Never skipped in silence: the core says it holds this seq, yet
+		 * it came from the journal to be applied. The database is ahead
+		 * of this journal's record: stop writing (fail closed). */
+		return ark_err_set(err, -ESTALE,
+				   "seq %llu is at or below the seq the mutable core says it has applied (%llu): the database "
+				   "holds a record this journal does not; nothing more is applied. Restore a backup of this "
+				   "journal, or re-base the database (ark backup; ark restore FILE --rebase)",
+				   (unsigned long long)e->seq, (unsigned long long)al->core_applied_seq);
 	if (b->n_orders == CORE_BATCH_ROWS || b->n_fills == CORE_BATCH_ROWS ||
 	    b->n_positions == CORE_BATCH_ROWS || b->n_denials == CORE_BATCH_ROWS) {
 		int rc = core_flush(al, err);
@@ -329,6 +341,35 @@ static int core_open(struct core_writer *w, struct ark_err *err)
 		core_note(w, "warn", "cannot record the graveyard hash in the mutable core");
 	if (ark_core_journal_applied_seq(al->core, &al->core_applied_seq, &meta_err))
 		al->core_applied_seq = 0;
+	/* Does the core belong to this journal? Its recorded journal identity
+	 * must be this one's, and what it applied must not be beyond what the
+	 * journal records (or its re-based numbering starts after). */
+	char journal_id[ARK_JOURNAL_ID_LEN + 1], recorded[80] = "";
+	uint64_t base = 0;
+	if ((rc = ark_journal_identity(cfg.journal_dir, false, journal_id, err)) ||
+	    (rc = ark_journal_base_seq(cfg.journal_dir, &base, err)))
+		return ark_err_wrap(err, "the journal's identity");
+	if (ark_core_meta_get(al->core, "journal_id", recorded, sizeof recorded, &meta_err) == 0 && recorded[0] &&
+	    strcmp(recorded, journal_id) != 0) {
+		atomic_store(&w->mismatch, 1);
+		return ark_err_set(err, -ESTALE,
+				   "the mutable core was applied from journal %.40s, this journal (%s) is %s: its events would "
+				   "be numbered into what the database holds. Restore a backup of this journal, or re-base the "
+				   "database onto it (ark backup; ark restore FILE --rebase)",
+				   recorded, cfg.journal_dir, journal_id);
+	}
+	uint64_t top = ARK_MAX(w->catch_up_to, base);
+	if (al->core_applied_seq > top) {
+		atomic_store(&w->mismatch, 1);
+		return ark_err_set(err, -ESTALE,
+				   "the mutable core has applied up to seq %llu, the journal in %s only records up to seq %llu: "
+				   "new events would be numbered into what the database holds and skipped. Restore a backup "
+				   "no newer than the journal, or re-base the database onto it (ark backup; ark restore FILE "
+				   "--rebase)",
+				   (unsigned long long)al->core_applied_seq, cfg.journal_dir, (unsigned long long)top);
+	}
+	if (!recorded[0] && ark_core_meta_set(al->core, "journal_id", journal_id, &meta_err))
+		core_note(w, "warn", "cannot record the journal's identity in the mutable core");
 	uint64_t t1 = ark_now_ns();
 	rc = core_catch_up(al, err);
 	w->open_ns = t1 - t0;
@@ -358,9 +399,19 @@ static void *core_writer_main(void *arg)
 		uint32_t n;
 		int rc = ark_ring_peek(&in, ARK_PIPELINE_BATCH, 20 * 1000 * 1000, &n);
 		if (rc == 0) {
-			for (uint32_t i = 0; i < n; i++)
-				if (core_queue(al, ark_ring_event(&in, i), &err))
+			for (uint32_t i = 0; i < n; i++) {
+				int q = core_queue(al, ark_ring_event(&in, i), &err);
+				if (q == -ESTALE) {
+					/* Fail closed: nothing more is written; Aletheia stops. */
+					core_error(w, "mutable core", &err);
+					atomic_store(&w->mismatch, 1);
+					atomic_store_explicit(&w->ready, -1, memory_order_release);
+					ark_ring_consumer_close(&in);
+					return NULL;
+				}
+				if (q)
 					core_error(w, "mutable core write failed", &err);
+			}
 			ark_ring_release(&in, n);
 		}
 		uint64_t now = ark_now_ns();
@@ -883,7 +934,13 @@ int ark_aletheia_main(struct ark_agent_ctx *ctx)
 		}
 		if (atomic_load_explicit(&al.writer.ready, memory_order_relaxed) < 0) {
 			core_writer_report(&al.writer, ctx);
-			ark_log(ctx->log, "error", "the mutable core could not be opened: stopping");
+			if (atomic_load(&al.writer.mismatch)) {
+				/* Not retried: the operator restores or re-bases. */
+				ark_log(ctx->log, "error", "the mutable core does not belong to this journal: stopping (fail closed)");
+				status = 2;
+			} else {
+				ark_log(ctx->log, "error", "the mutable core could not be opened: stopping");
+			}
 			goto done;
 		}
 		if (rc != 0) {

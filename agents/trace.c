@@ -60,11 +60,9 @@ int ark_trace_order_outcome(const char *state_db, uint64_t trace_id, struct ark_
 	if (strcmp(state_db, ":memory:") == 0)
 		return 0;
 	sqlite3 *db;
-	if (sqlite3_open_v2(state_db, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-		int rc = ark_err_set(err, -EIO, "cannot open %s: %s", state_db, sqlite3_errmsg(db));
-		sqlite3_close(db);
-		return rc;
-	}
+	int open_rc = ark_store_sqlite_open(state_db, SQLITE_OPEN_READONLY, &db, err);
+	if (open_rc)
+		return open_rc;
 	sqlite3_busy_timeout(db, 1000);
 	sqlite3_stmt *st = NULL;
 	int rc = 0;

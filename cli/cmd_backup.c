@@ -27,24 +27,39 @@ static void backup_usage(FILE *out)
 static void restore_usage(FILE *out)
 {
 	fprintf(out,
-		"usage: ark restore FILE [--json]\n\n"
+		"usage: ark restore FILE [--rebase] [--json]\n\n"
 		"Replaces ARK_STATE_DB with FILE after checking that FILE exists, is complete,\n"
-		"passes integrity_check and is an ARK database this build can open. Refuses while\n"
-		"the ARK instance ($ARK_INSTANCE, default main) is running. The database it\n"
-		"replaces is kept beside it as <db>.replaced-<UTC time> (with its -wal).\n"
+		"passes integrity_check, is an ARK database this build can open, and that its\n"
+		"schema is exactly the one ARK creates for its version (any other trigger, view,\n"
+		"table or index is named and refused: it could run code inside ARK's writer).\n"
+		"Refuses while the ARK instance ($ARK_INSTANCE, default main) is running.\n"
+		"Refuses a backup that does not belong to the journal in $ARK_JOURNAL_DIR: one\n"
+		"applied beyond the journal's last seq (the journal's disk was lost, say), or\n"
+		"taken from another journal. --rebase keeps such a backup anyway: the database\n"
+		"is paired with this journal and the journal's numbering continues after the\n"
+		"backup's applied seq, so no new event is numbered into what it already holds\n"
+		"(recorded in its metadata as journal_rebase). The database it replaces is kept\n"
+		"beside it as <db>.replaced-<UTC time> (with its -wal).\n"
 		"Exit status: 0 restored, 1 refused or failed, 2 usage.\n");
 }
 
 static int parse_json_flag(int argc, char **argv, const char *cmd, void (*usage)(FILE *), bool *json,
-			   const char **file, bool want_file)
+			   const char **file, bool want_file, bool *rebase)
 {
 	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {0}};
+		{"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {"rebase", no_argument, NULL, 'r'}, {0}};
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j': *json = true; break;
+		case 'r':
+			if (!rebase) {
+				usage(stderr);
+				return 2;
+			}
+			*rebase = true;
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -67,7 +82,7 @@ static int backup_main(int argc, char **argv)
 {
 	bool json = false;
 	const char *file = NULL;
-	int rc = parse_json_flag(argc, argv, "backup", backup_usage, &json, &file, false);
+	int rc = parse_json_flag(argc, argv, "backup", backup_usage, &json, &file, false, NULL);
 	if (rc >= 0)
 		return rc;
 	struct ark_store_config cfg;
@@ -126,7 +141,8 @@ static int restore_main(int argc, char **argv)
 {
 	bool json = false;
 	const char *file = NULL;
-	int rc = parse_json_flag(argc, argv, "restore", restore_usage, &json, &file, true);
+	struct ark_restore_options options = {0};
+	int rc = parse_json_flag(argc, argv, "restore", restore_usage, &json, &file, true, &options.rebase);
 	if (rc >= 0)
 		return rc;
 	struct ark_store_config cfg;
@@ -136,9 +152,10 @@ static int restore_main(int argc, char **argv)
 		return 2;
 	}
 	struct ark_restore_result res;
-	rc = ark_store_restore(&cfg, file, &res, &err);
+	rc = ark_store_restore_with(&cfg, file, &options, &res, &err);
 	const char *why = rc == -ENOENT ? "missing" : rc == -EBUSY ? "running"
-			  : rc == -EPROTOTYPE ? "foreign" : rc == -EBADMSG ? "damaged" : "error";
+			  : rc == -EPROTOTYPE ? "foreign" : rc == -EBADMSG ? "damaged"
+			  : rc == -ESTALE ? "not_this_journal" : "error";
 	if (json) {
 		struct ark_json j;
 		ark_json_init(&j, stdout);
@@ -154,6 +171,15 @@ static int restore_main(int argc, char **argv)
 			ark_json_uint(&j, "schema_version", (uint64_t)res.schema_version);
 			ark_json_string(&j, "replaced_kept_as", res.replaced_kept_as);
 		}
+		ark_json_object_begin(&j, "journal");
+		ark_json_uint(&j, "backup_applied_seq", res.backup_applied_seq);
+		ark_json_string(&j, "backup_journal_id", res.backup_journal_id);
+		ark_json_string(&j, "journal_id", res.journal_id);
+		ark_json_uint(&j, "journal_last_seq", res.journal_last_seq);
+		ark_json_uint(&j, "journal_base_seq", res.journal_base_seq);
+		ark_json_bool(&j, "rebased", res.rebased);
+		ark_json_string(&j, "rebase_note", res.rebase_note);
+		ark_json_object_end(&j);
 		ark_json_object_end(&j);
 		ark_json_finish(&j);
 		return rc ? 1 : 0;
@@ -168,6 +194,8 @@ static int restore_main(int argc, char **argv)
 		printf("the database it replaced is kept as %s\n", res.replaced_kept_as);
 	else
 		printf("there was no database at %s before\n", cfg.state_db);
+	if (res.rebased)
+		printf("re-based onto the journal in %s: %s\n", cfg.journal_dir, res.rebase_note);
 	if (res.schema_version < ARK_CORE_SCHEMA_VERSION)
 		printf("schema v%d will be migrated to v%d when ARK next opens it\n", res.schema_version,
 		       ARK_CORE_SCHEMA_VERSION);

@@ -55,7 +55,7 @@ static void last_backup(struct ark_status *s)
 	if (ark_store_config_from_env(&cfg, &err) || strcmp(cfg.state_db, ":memory:") == 0)
 		return;
 	sqlite3 *db = NULL;
-	if (sqlite3_open_v2(cfg.state_db, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+	if (ark_store_sqlite_open(cfg.state_db, SQLITE_OPEN_READONLY, &db, &err) == 0) {
 		sqlite3_busy_timeout(db, 500);
 		sqlite3_stmt *q;
 		if (sqlite3_prepare_v2(db, "SELECT path, taken_ns FROM backups ORDER BY taken_ns DESC LIMIT 1", -1, &q, NULL) ==

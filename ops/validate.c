@@ -278,7 +278,7 @@ static void check_sqlite(struct ark_validation *v)
 	struct stat st;
 	bool existed = stat(store.state_db, &st) == 0;
 	sqlite3 *db = NULL;
-	int rc = sqlite3_open_v2(store.state_db, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+	int rc = ark_store_sqlite_open(store.state_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &db, NULL) == 0 ? SQLITE_OK : SQLITE_CANTOPEN;
 	char mode[16] = "";
 	if (rc == SQLITE_OK) {
 		sqlite3_busy_timeout(db, 2000);
@@ -349,7 +349,7 @@ static void check_graveyard(struct ark_validation *v)
 	if (ark_store_config_from_env(&store, &err) == 0 && strcmp(store.state_db, ":memory:") != 0 &&
 	    access(store.state_db, F_OK) == 0) {
 		sqlite3 *db = NULL;
-		if (sqlite3_open_v2(store.state_db, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+		if (ark_store_sqlite_open(store.state_db, SQLITE_OPEN_READONLY, &db, NULL) == 0) {
 			sqlite3_busy_timeout(db, 2000);
 			sqlite3_stmt *q;
 			if (sqlite3_prepare_v2(db, "SELECT value FROM metadata WHERE key = 'graveyard_hash'", -1, &q, NULL) == SQLITE_OK) {

@@ -158,10 +158,8 @@ static int copy_online(struct ark_core *core, const char *path, struct ark_backu
 	close(fd);
 	sqlite3 *dst = NULL;
 	int rc = 0;
-	if (sqlite3_open_v2(path, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-		rc = ark_err_set(err, -EIO, "cannot open '%s': %s", path, dst ? sqlite3_errmsg(dst) : "?");
+	if ((rc = ark_store_sqlite_open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, &dst, err)))
 		goto out;
-	}
 	/* One read snapshot for the whole copy: the steps below then copy one
 	 * consistent state while the writer goes on appending to the WAL. */
 	if ((rc = ark_core_exec(core->db, "BEGIN; SELECT count(*) FROM sqlite_schema;", "begin snapshot", err)))

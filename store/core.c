@@ -62,6 +62,45 @@ static const char *stmt_sql[ST_COUNT_] = {
 	[ST_META_GET] = "SELECT value FROM metadata WHERE key = ?1",
 };
 
+int ark_core_harden(sqlite3 *db)
+{
+	/* Whatever a database file holds, ARK's connections run none of its
+	 * code: no trigger fires (ARK's schema has none: a file that brings one
+	 * is refused by restore, and here it stays inert), no function marked
+	 * unsafe runs from the schema (trusted_schema off), and defensive mode
+	 * keeps SQL from corrupting the file (writable_schema, raw page
+	 * writes). Extensions stay unloadable. */
+	int ok = 0, rc = 0;
+	rc |= sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, &ok);
+	rc |= !ok;
+	rc |= sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, &ok);
+	rc |= ok;
+	rc |= sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, &ok);
+	rc |= ok;
+	rc |= sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, &ok);
+	rc |= ok;
+	rc |= sqlite3_exec(db, "PRAGMA trusted_schema=OFF", NULL, NULL, NULL);
+	return rc ? -EPERM : 0;
+}
+
+int ark_store_sqlite_open(const char *path, int flags, struct sqlite3 **db, struct ark_err *err)
+{
+	*db = NULL;
+	int rc = sqlite3_open_v2(path, db, flags, NULL);
+	if (rc != SQLITE_OK) {
+		ark_err_set(err, -EIO, "cannot open '%s': %s", path, *db ? sqlite3_errmsg(*db) : sqlite3_errstr(rc));
+		sqlite3_close_v2(*db);
+		*db = NULL;
+		return -EIO;
+	}
+	if (ark_core_harden(*db)) {
+		sqlite3_close_v2(*db);
+		*db = NULL;
+		return ark_err_set(err, -EPERM, "'%s': SQLite refused the defensive settings", path);
+	}
+	return 0;
+}
+
 int ark_core_prepare(struct ark_core *core, enum ark_core_stmt which, struct ark_err *err)
 {
 	if (core->st[which])
@@ -145,10 +184,8 @@ int ark_core_open(struct ark_core **out, const struct ark_store_config *cfg, uns
 	}
 	int oflags = (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
 		     SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
-	int src = sqlite3_open_v2(cfg->state_db, &core->db, oflags, NULL);
-	if (src != SQLITE_OK) {
-		rc = ark_err_set(err, -EIO, "ARK_STATE_DB: cannot open '%s': %s", cfg->state_db,
-				 core->db ? sqlite3_errmsg(core->db) : sqlite3_errstr(src));
+	if ((rc = ark_store_sqlite_open(cfg->state_db, oflags, &core->db, err))) {
+		ark_err_wrap(err, "ARK_STATE_DB");
 		goto fail;
 	}
 	/* What is it? Before any pragma writes to it: a foreign database is

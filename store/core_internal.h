@@ -35,6 +35,9 @@ struct ark_core {
 };
 
 /* core.c */
+/* The defensive settings every connection to a Mutable Core file gets
+ * (ark_store_sqlite_open applies them): 0, or -EPERM. */
+int ark_core_harden(sqlite3 *db);
 int ark_core_sql_error(struct ark_core *core, struct ark_err *err, int rc, const char *what);
 int ark_core_exec(sqlite3 *db, const char *sql, const char *what, struct ark_err *err);
 int ark_core_prepare(struct ark_core *core, enum ark_core_stmt which, struct ark_err *err);
@@ -44,6 +47,11 @@ int ark_core_prepare(struct ark_core *core, enum ark_core_stmt which, struct ark
  * *version gets its schema version (0 for empty). */
 int ark_core_identify(sqlite3 *db, const char *path, int *version, bool *empty, struct ark_err *err);
 int ark_core_migrate(struct ark_core *core, int *applied, struct ark_err *err);
+/* db's whole sqlite_schema (tables, indexes, triggers, views) against the
+ * one the migrations create at `version`, each CREATE statement compared
+ * with its whitespace collapsed: 0 when equal; -EPROTOTYPE naming every
+ * foreign, altered and missing object otherwise. */
+int ark_core_schema_check(sqlite3 *db, int version, const char *path, struct ark_err *err);
 /* Run integrity_check (quick when quick) and return -EUCLEAN with its
  * first complaint. */
 int ark_core_integrity(sqlite3 *db, const char *path, bool quick, struct ark_err *err);

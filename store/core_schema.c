@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 struct migration {
 	int version;
@@ -181,4 +182,159 @@ fail:
 		return ark_err_wrap(err, "migration %d (%s)", m->version, m->name);
 	}
 	return 0;
+}
+
+/* ---- The schema a file must have: exactly ARK's for its version ---- */
+
+struct schema_object {
+	char type[12];
+	char name[96];
+	char table[96];
+	char *sql;           /* whitespace collapsed; NULL for automatic indexes */
+};
+
+struct schema {
+	struct schema_object *o;
+	size_t n, cap;
+};
+
+static void schema_free(struct schema *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->o[i].sql);
+	free(s->o);
+	memset(s, 0, sizeof *s);
+}
+
+/* SQL with every run of whitespace one space, trimmed: the form two
+ * CREATE statements are compared in. */
+static char *normalise(const char *sql)
+{
+	if (!sql)
+		return NULL;
+	size_t n = strlen(sql);
+	char *out = malloc(n + 1);
+	if (!out)
+		return NULL;
+	size_t o = 0;
+	bool space = false;
+	for (size_t i = 0; i < n; i++) {
+		char c = sql[i];
+		if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') {
+			space = o > 0;
+			continue;
+		}
+		if (space)
+			out[o++] = ' ';
+		space = false;
+		out[o++] = c;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+static int schema_read(sqlite3 *db, struct schema *s, struct ark_err *err)
+{
+	memset(s, 0, sizeof *s);
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db, "SELECT type, name, tbl_name, sql FROM sqlite_schema ORDER BY type, name", -1, &st,
+			       NULL) != SQLITE_OK)
+		return ark_err_set(err, -EBADMSG, "cannot read the schema: %s", sqlite3_errmsg(db));
+	int rc = 0, step;
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		if (s->n == s->cap) {
+			size_t cap = s->cap ? 2 * s->cap : 32;
+			struct schema_object *o = realloc(s->o, cap * sizeof *o);
+			if (!o) {
+				rc = ark_err_set(err, -ENOMEM, "out of memory reading the schema");
+				break;
+			}
+			s->o = o;
+			s->cap = cap;
+		}
+		struct schema_object *o = &s->o[s->n++];
+		memset(o, 0, sizeof *o);
+		/* Names come from the file: text, bounded, printable. */
+		const char *t = (const char *)sqlite3_column_text(st, 0), *name = (const char *)sqlite3_column_text(st, 1),
+			   *table = (const char *)sqlite3_column_text(st, 2), *sql = (const char *)sqlite3_column_text(st, 3);
+		ark_utf8_sanitize(o->type, ark_text_copy(o->type, sizeof o->type, t, SIZE_MAX));
+		ark_utf8_sanitize(o->name, ark_text_copy(o->name, sizeof o->name, name, SIZE_MAX));
+		ark_utf8_sanitize(o->table, ark_text_copy(o->table, sizeof o->table, table, SIZE_MAX));
+		o->sql = normalise(sql);
+		if (sql && !o->sql) {
+			rc = ark_err_set(err, -ENOMEM, "out of memory reading the schema");
+			break;
+		}
+	}
+	if (!rc && step != SQLITE_DONE)
+		rc = ark_err_set(err, -EBADMSG, "cannot read the schema: %s", sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	if (rc)
+		schema_free(s);
+	return rc;
+}
+
+static const struct schema_object *schema_find(const struct schema *s, const struct schema_object *like)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (strcmp(s->o[i].type, like->type) == 0 && strcmp(s->o[i].name, like->name) == 0)
+			return &s->o[i];
+	return NULL;
+}
+
+static bool same_sql(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* "trigger t (on orders)" or "table x" into the list. */
+static void name_object(char *list, size_t cap, const struct schema_object *o)
+{
+	size_t used = strlen(list);
+	if (used + 4 >= cap)
+		return;
+	bool on = strcmp(o->type, "table") != 0 && strcmp(o->type, "view") != 0;
+	snprintf(list + used, cap - used, "%s%s %.48s%s%.48s%s", used ? ", " : "", o->type, o->name, on ? " (on " : "",
+		 on ? o->table : "", on ? ")" : "");
+}
+
+int ark_core_schema_check(sqlite3 *db, int version, const char *path, struct ark_err *err)
+{
+	if (version < 1 || version > ARK_CORE_SCHEMA_VERSION)
+		return ark_err_set(err, -EPROTOTYPE, "'%s' has schema version %d, not one this build knows", path, version);
+	/* What ARK creates at that version: the migrations, afresh. */
+	sqlite3 *ref;
+	int rc = ark_store_sqlite_open(":memory:", SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &ref, err);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < ARK_ARRAY_LEN(migrations) && migrations[i].version <= version && !rc; i++)
+		rc = ark_core_exec(ref, migrations[i].sql, migrations[i].name, err);
+	struct schema want = {0}, have = {0};
+	if (!rc)
+		rc = schema_read(ref, &want, err);
+	sqlite3_close_v2(ref);
+	if (!rc)
+		rc = schema_read(db, &have, err);
+	if (rc) {
+		schema_free(&want);
+		return rc;
+	}
+	char foreign[320] = "", altered[160] = "", missing[160] = "";
+	for (size_t i = 0; i < have.n; i++) {
+		const struct schema_object *w = schema_find(&want, &have.o[i]);
+		if (!w)
+			name_object(foreign, sizeof foreign, &have.o[i]);
+		else if (!same_sql(w->sql, have.o[i].sql) || strcmp(w->table, have.o[i].table) != 0)
+			name_object(altered, sizeof altered, &have.o[i]);
+	}
+	for (size_t i = 0; i < want.n; i++)
+		if (!schema_find(&have, &want.o[i]))
+			name_object(missing, sizeof missing, &want.o[i]);
+	schema_free(&want);
+	schema_free(&have);
+	if (!foreign[0] && !altered[0] && !missing[0])
+		return 0;
+	return ark_err_set(err, -EPROTOTYPE, "'%s' is not the schema ARK creates at v%d:%s%s%s%s%s%s", path, version,
+			   foreign[0] ? " foreign objects: " : "", foreign, altered[0] ? "; altered: " : "", altered,
+			   missing[0] ? "; missing: " : "", missing);
 }

@@ -768,6 +768,13 @@ int ark_journal_open_at(struct ark_journal **out, const struct ark_store_config 
 				 cfg->journal_dir);
 		goto fail;
 	}
+	/* A journal has an identity from its first writer on (the Mutable
+	 * Core records which journal it was applied from). */
+	char identity[ARK_JOURNAL_ID_LEN + 1];
+	if ((rc = ark_journal_identity(cfg->journal_dir, true, identity, err))) {
+		ark_err_wrap(err, "journal");
+		goto fail;
+	}
 	/* Chunks: at least 128K so that the largest record plus a segment
 	 * header fits in one; 16 of them with the default 16M buffer. */
 	uint64_t chunk = ARK_MAX(cfg->buffer_bytes / 16, 128ull << 10);

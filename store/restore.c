@@ -2,10 +2,15 @@
  *
  * Invariant: the live database is replaced only by a file that exists, is
  * complete, passes integrity_check and is an ARK database this build can
- * open; only while ARK is not running; and the database it replaces is kept
- * beside it (renamed together with its -wal, so nothing committed is lost).
- * The new file is copied under a temporary name, fsynced, and renamed into
- * place, so a crash leaves either the old or the new database. */
+ * open, whose schema is exactly the one ARK creates for its version (no
+ * trigger, view, table or index of anyone else's: such objects could run
+ * inside Aletheia's writer), and which belongs to the journal beside it (its
+ * applied seq not ahead of the journal, the journal's identity its own)
+ * unless the operator re-bases it; only while ARK is not running; and the
+ * database it replaces is kept beside it (renamed together with its -wal,
+ * so nothing committed is lost). The new file is copied under a temporary
+ * name, fsynced, and renamed into place, so a crash leaves either the old
+ * or the new database. */
 #include "store/core_internal.h"
 
 #include <errno.h>
@@ -94,9 +99,8 @@ enum ark_backup_check ark_store_backup_check(const char *path, int *schema_versi
 	snprintf(uri, sizeof uri, "file:%s?mode=ro&immutable=1", path);
 	sqlite3 *db = NULL;
 	enum ark_backup_check result = ARK_BACKUP_OK;
-	if (sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL) != SQLITE_OK) {
-		ark_err_set(err, -EBADMSG, "corrupt: SQLite cannot open '%s': %s", path,
-			    db ? sqlite3_errmsg(db) : "?");
+	if (ark_store_sqlite_open(uri, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, &db, err)) {
+		ark_err_wrap(err, "corrupt: SQLite cannot open '%s'", path);
 		result = ARK_BACKUP_CORRUPT;
 		goto out;
 	}
@@ -116,6 +120,11 @@ enum ark_backup_check ark_store_backup_check(const char *path, int *schema_versi
 	if (rc == 0 && empty) {
 		ark_err_set(err, -EPROTOTYPE, "foreign: '%s' is an empty SQLite database, not an ARK backup", path);
 		result = ARK_BACKUP_FOREIGN;
+	} else if (rc == 0 && (rc = ark_core_schema_check(db, *schema_version, path, err)) != 0) {
+		/* Anything ARK does not create (a trigger, a view, an extra
+		 * table or index) could carry code into Aletheia's writer. */
+		ark_err_wrap(err, "foreign");
+		result = rc == -EPROTOTYPE ? ARK_BACKUP_FOREIGN : ARK_BACKUP_CORRUPT;
 	} else if (rc) {
 		bool newer = *schema_version > ARK_CORE_SCHEMA_VERSION;
 		ark_err_wrap(err, newer ? "too new" : "foreign");
@@ -180,15 +189,144 @@ static int copy_file(const char *from, const char *to, uint64_t *bytes, struct a
 static void fold_wal(const char *db_path)
 {
 	sqlite3 *db = NULL;
-	if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK) {
+	if (ark_store_sqlite_open(db_path, SQLITE_OPEN_READWRITE, &db, NULL) == 0) {
 		sqlite3_busy_timeout(db, 1000);
 		sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 	}
 	sqlite3_close_v2(db);
 }
 
-int ark_store_restore(const struct ark_store_config *cfg, const char *path,
-		      struct ark_restore_result *res, struct ark_err *err)
+static int meta_text(sqlite3 *db, const char *key, char *out, size_t cap)
+{
+	out[0] = '\0';
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db, "SELECT value FROM metadata WHERE key = ?1", -1, &st, NULL) != SQLITE_OK)
+		return -EBADMSG;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		size_t n = ark_text_copy(out, cap, (const char *)sqlite3_column_text(st, 0), SIZE_MAX);
+		ark_utf8_sanitize(out, n);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -EBADMSG;
+}
+
+/* Does the backup belong to the journal beside the database? Fills the
+ * pairing in res; 0 when it does (or options re-base it), -ESTALE naming
+ * why not. */
+static int journal_pairing(const struct ark_store_config *cfg, const char *path, const struct ark_restore_options *opt,
+			   struct ark_restore_result *res, struct ark_err *err)
+{
+	char uri[PATH_MAX + 64], text[64];
+	snprintf(uri, sizeof uri, "file:%s?mode=ro&immutable=1", path);
+	sqlite3 *db;
+	int rc = ark_store_sqlite_open(uri, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, &db, err);
+	if (rc)
+		return rc;
+	rc = meta_text(db, "journal_last_applied_seq", text, sizeof text);
+	if (!rc && text[0] && ark_parse_u64(text, 0, UINT64_MAX, "journal_last_applied_seq", &res->backup_applied_seq, err))
+		rc = -EBADMSG;
+	if (!rc)
+		rc = meta_text(db, "journal_id", res->backup_journal_id, sizeof res->backup_journal_id);
+	sqlite3_close_v2(db);
+	if (rc)
+		return ark_err_set(err, -EBADMSG, "corrupt: cannot read the metadata of '%s'", path);
+	rc = ark_journal_identity(cfg->journal_dir, false, res->journal_id, err);
+	if (rc && rc != -ENOENT)
+		return ark_err_wrap(err, "the journal in %s", cfg->journal_dir);
+	if ((rc = ark_journal_last_recorded_seq(cfg->journal_dir, &res->journal_last_seq, err)) ||
+	    (rc = ark_journal_base_seq(cfg->journal_dir, &res->journal_base_seq, err)))
+		return ark_err_wrap(err, "the journal in %s", cfg->journal_dir);
+	uint64_t journal_top = ARK_MAX(res->journal_last_seq, res->journal_base_seq);
+	bool other = res->backup_journal_id[0] && res->journal_id[0] && strcmp(res->backup_journal_id, res->journal_id) != 0;
+	bool ahead = res->backup_applied_seq > journal_top;
+	if (!other && !ahead)
+		return 0;
+	if (opt && opt->rebase)
+		return 0;
+	if (other)
+		return ark_err_set(err, -ESTALE,
+				   "refusing to restore: '%s' was applied from journal %s (up to seq %llu), the journal in %s is "
+				   "%s (up to seq %llu): its events would be numbered into what the database already holds. "
+				   "Restore a backup of this journal, or pass --rebase to pair the database with this journal "
+				   "(its numbering then continues after seq %llu)",
+				   path, res->backup_journal_id, (unsigned long long)res->backup_applied_seq, cfg->journal_dir,
+				   res->journal_id, (unsigned long long)journal_top,
+				   (unsigned long long)ARK_MAX(res->backup_applied_seq, journal_top));
+	return ark_err_set(err, -ESTALE,
+			   "refusing to restore: '%s' is applied up to seq %llu, ahead of the journal in %s (up to seq %llu%s): "
+			   "the next run would number events from %llu and the database would skip them. Restore a backup "
+			   "no newer than the journal, or pass --rebase to keep it (the journal's numbering then continues "
+			   "after seq %llu)",
+			   path, (unsigned long long)res->backup_applied_seq, cfg->journal_dir, (unsigned long long)journal_top,
+			   journal_top ? "" : ", empty", (unsigned long long)journal_top + 1,
+			   (unsigned long long)res->backup_applied_seq);
+}
+
+/* Pair the restored copy (not yet in place) with this journal. */
+static int rebase(const struct ark_store_config *cfg, const char *copy, struct ark_restore_result *res,
+		  struct ark_err *err)
+{
+	int rc = ark_journal_identity(cfg->journal_dir, true, res->journal_id, err);
+	if (rc)
+		return ark_err_wrap(err, "re-base: the journal in %s", cfg->journal_dir);
+	uint64_t journal_top = ARK_MAX(res->journal_last_seq, res->journal_base_seq);
+	char ts[48];
+	ark_store_format_utc(ark_realtime_ns(), false, ts, sizeof ts);
+	snprintf(res->rebase_note, sizeof res->rebase_note,
+		 "%s: applied from journal %s up to seq %llu; re-based onto journal %s at seq %llu%s", ts,
+		 res->backup_journal_id[0] ? res->backup_journal_id : "(unrecorded)",
+		 (unsigned long long)res->backup_applied_seq, res->journal_id,
+		 (unsigned long long)ARK_MAX(journal_top, res->backup_applied_seq),
+		 res->journal_last_seq && strcmp(res->backup_journal_id, res->journal_id) != 0
+			 ? "; this journal's earlier events are not in the database"
+			 : "");
+	sqlite3 *db;
+	if ((rc = ark_store_sqlite_open(copy, SQLITE_OPEN_READWRITE, &db, err)))
+		return rc;
+	sqlite3_stmt *st = NULL;
+	const char *sql = "INSERT INTO metadata(key, value, updated_at_ns) VALUES (?1, ?2, ?3)"
+			  " ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at_ns = excluded.updated_at_ns";
+	rc = ark_core_exec(db, "BEGIN IMMEDIATE", "re-base", err);
+	if (!rc && sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		rc = ark_err_set(err, -EIO, "re-base: %s", sqlite3_errmsg(db));
+	const char *keys[2] = {"journal_id", "journal_rebase"}, *values[2] = {res->journal_id, res->rebase_note};
+	for (int i = 0; !rc && i < 2; i++) {
+		sqlite3_bind_text(st, 1, keys[i], -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, values[i], -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, (sqlite3_int64)ark_realtime_ns());
+		if (sqlite3_step(st) != SQLITE_DONE)
+			rc = ark_err_set(err, -EIO, "re-base: %s", sqlite3_errmsg(db));
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	if (!rc)
+		rc = ark_core_exec(db, "COMMIT", "re-base", err);
+	else
+		ark_core_exec(db, "ROLLBACK", "re-base", NULL);
+	/* One file again (the copy's WAL folded in) before it moves into place. */
+	if (!rc)
+		sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+	sqlite3_close_v2(db);
+	if (rc)
+		return rc;
+	/* The journal's numbering continues after the database's record. */
+	if (res->backup_applied_seq > journal_top &&
+	    (rc = ark_journal_set_base_seq(cfg->journal_dir, res->backup_applied_seq, err)))
+		return ark_err_wrap(err, "re-base");
+	res->rebased = true;
+	return 0;
+}
+
+int ark_store_restore(const struct ark_store_config *cfg, const char *path, struct ark_restore_result *res,
+		      struct ark_err *err)
+{
+	return ark_store_restore_with(cfg, path, NULL, res, err);
+}
+
+int ark_store_restore_with(const struct ark_store_config *cfg, const char *path, const struct ark_restore_options *options,
+			   struct ark_restore_result *res, struct ark_err *err)
 {
 	memset(res, 0, sizeof *res);
 	snprintf(res->restored_from, sizeof res->restored_from, "%s", path);
@@ -211,6 +349,13 @@ int ark_store_restore(const struct ark_store_config *cfg, const char *path,
 	case ARK_BACKUP_FOREIGN:
 	case ARK_BACKUP_TOO_NEW: return ark_err_wrap(err, "refusing to restore"), -EPROTOTYPE;
 	}
+	int pairing = journal_pairing(cfg, path, options, res, err);
+	if (pairing)
+		return pairing;
+	bool rebasing = options && options->rebase &&
+			((res->backup_journal_id[0] && res->journal_id[0] && strcmp(res->backup_journal_id, res->journal_id) != 0) ||
+			 res->backup_applied_seq > ARK_MAX(res->journal_last_seq, res->journal_base_seq) || !res->journal_id[0] ||
+			 !res->backup_journal_id[0]);
 	char dir[PATH_MAX];
 	snprintf(dir, sizeof dir, "%s", cfg->state_db);
 	char *slash = strrchr(dir, '/');
@@ -225,6 +370,15 @@ int ark_store_restore(const struct ark_store_config *cfg, const char *path,
 	snprintf(tmp, sizeof tmp, "%s.restoring", cfg->state_db);
 	if ((rc = copy_file(path, tmp, &res->bytes, err)))
 		return rc;
+	if (rebasing && (rc = rebase(cfg, tmp, res, err))) {
+		unlink(tmp);
+		char side[PATH_MAX + 48];
+		snprintf(side, sizeof side, "%s-wal", tmp);
+		unlink(side);
+		snprintf(side, sizeof side, "%s-shm", tmp);
+		unlink(side);
+		return rc;
+	}
 	char wal[PATH_MAX + 8], shm[PATH_MAX + 8];
 	snprintf(wal, sizeof wal, "%s-wal", cfg->state_db);
 	snprintf(shm, sizeof shm, "%s-shm", cfg->state_db);

@@ -293,6 +293,25 @@ int ark_journal_find_trace(const char *journal_dir, uint64_t trace_id,
 			   struct ark_err *err);
 
 /* ------------------------------------------------------------------------ */
+/* Journal: identity and numbering                                           */
+/* ------------------------------------------------------------------------ */
+
+/* journal/IDENTITY: 32 lower-case hex digits drawn when the journal's
+ * writer first opens the directory (ark_journal_open makes it). The
+ * Mutable Core records the identity of the journal it was applied from
+ * (metadata "journal_id"). create: make one when absent (else -ENOENT). */
+#define ARK_JOURNAL_ID_LEN 32
+int ark_journal_identity(const char *journal_dir, bool create, char out[ARK_JOURNAL_ID_LEN + 1],
+			 struct ark_err *err);
+/* journal/BASE: the seq a journal's numbering continues after while it
+ * holds no record beyond it (written by `ark restore --rebase`); 0 when
+ * absent. Setting it never lowers it. */
+int ark_journal_base_seq(const char *journal_dir, uint64_t *seq, struct ark_err *err);
+int ark_journal_set_base_seq(const char *journal_dir, uint64_t seq, struct ark_err *err);
+/* The highest seq recorded in the journal (0 when empty or absent). */
+int ark_journal_last_recorded_seq(const char *journal_dir, uint64_t *last, struct ark_err *err);
+
+/* ------------------------------------------------------------------------ */
 /* Journal: verification                                                     */
 /* ------------------------------------------------------------------------ */
 
@@ -352,6 +371,12 @@ struct ark_core_open_info {
 	int migrations_applied;
 	char integrity[16];        /* "ok", "skipped" */
 };
+
+/* Every connection ARK makes to a Mutable Core file (or a backup) goes
+ * through this: sqlite3_open_v2 with flags, then SQLITE_DBCONFIG_DEFENSIVE
+ * on, trusted_schema off, triggers and extension loading off — whatever the
+ * file holds, no code stored in it runs in ARK's process. */
+int ark_store_sqlite_open(const char *path, int flags, struct sqlite3 **db, struct ark_err *err);
 
 /* Open cfg->state_db (":memory:" works), create dirs 0700 and the file 0600,
  * set pragmas, check integrity (a failure is -EUCLEAN with SQLite's first
@@ -509,13 +534,37 @@ struct ark_restore_result {
 	char replaced_kept_as[PATH_MAX];  /* "" when there was no database */
 	int schema_version;
 	uint64_t bytes;
+	/* The backup against the journal it would be paired with: */
+	uint64_t backup_applied_seq;      /* its journal_last_applied_seq */
+	char backup_journal_id[ARK_JOURNAL_ID_LEN + 1];   /* "" in a backup older than journal identities */
+	char journal_id[ARK_JOURNAL_ID_LEN + 1];          /* "" when the journal has none yet */
+	uint64_t journal_last_seq;        /* highest seq the journal records */
+	uint64_t journal_base_seq;        /* journal/BASE */
+	bool rebased;                     /* the database was re-based onto this journal */
+	char rebase_note[256];            /* what the re-base means (also in its metadata) */
+};
+
+struct ark_restore_options {
+	/* A backup whose applied seq is ahead of the journal, or taken from
+	 * another journal, is refused (-ESTALE) unless this is set: the
+	 * restored database is then paired with this journal (metadata
+	 * journal_id, journal_rebase) and the journal's numbering continues
+	 * after the backup's applied seq (journal/BASE), so no event is ever
+	 * numbered into what the database already holds. */
+	bool rebase;
 };
 
 /* Restore path over cfg->state_db: refuses (-EBUSY) while the instance runs,
  * refuses a file that fails ark_store_backup_check (-ENOENT missing,
- * -EBADMSG truncated or corrupt, -EPROTOTYPE foreign or too new), keeps the
- * database it replaces as <db>.replaced-<UTC>, with its -wal. */
+ * -EBADMSG truncated or corrupt, -EPROTOTYPE foreign or too new: any object
+ * in its schema ARK does not create is named), refuses (-ESTALE) a backup
+ * that does not belong to the journal (see ark_restore_options); keeps the
+ * database it replaces as <db>.replaced-<UTC>, with its -wal.
+ * ark_store_restore is ark_store_restore_with with no options. */
 int ark_store_restore(const struct ark_store_config *cfg, const char *path,
 		      struct ark_restore_result *result, struct ark_err *err);
+int ark_store_restore_with(const struct ark_store_config *cfg, const char *path,
+			   const struct ark_restore_options *options, struct ark_restore_result *result,
+			   struct ark_err *err);
 
 #endif /* ARK_STORE_H */

@@ -189,5 +189,12 @@ int ark_watchdog_open_instance(struct ark_supervisor *sup, const struct ark_supe
 	rc = journal_last_seq(store.journal_dir, &config.base_seq, err);
 	if (rc)
 		return ark_err_wrap(err, "reading the journal in %s", store.journal_dir);
+	/* A journal re-based under a restored database continues after the
+	 * database's record even while it holds nothing beyond it. */
+	uint64_t base;
+	if ((rc = ark_journal_base_seq(store.journal_dir, &base, err)))
+		return ark_err_wrap(err, "reading the journal's base");
+	if (base > config.base_seq)
+		config.base_seq = base;
 	return ark_pipeline_create(&sup->map, &config, err);
 }
