@@ -102,6 +102,8 @@ struct ark_pipeline_counters {
 	_Atomic uint64_t injected_denied;              /* HRM: injected and denied with their kind */
 	_Atomic uint64_t injected_wrong_reason;        /* HRM: injected, denied for another reason */
 	_Atomic uint64_t injected_allowed;             /* HRM: injected violation let through */
+	_Atomic uint64_t injected_allowed_by_reason[ARK_REASON_COUNT];   /* HRM: ..., by the kind let through */
+	_Atomic uint64_t injected_inconclusive;        /* HRM: allowed after this lane denied one of its setup steps */
 	_Atomic uint64_t clean_denied;                 /* HRM: a clean intent denied */
 	_Atomic uint64_t intents;                      /* Joey */
 	_Atomic uint64_t fills;                        /* Kenny */

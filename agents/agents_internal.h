@@ -115,6 +115,12 @@ struct ark_hrm_state {
 	struct ark_graveyard_state graveyard;
 	struct ark_hist eval_ns;   /* time in the Graveyard per event (a measurement:
 				    * not rolled back with a batch) */
+	/* Per symbol: a setup step of the injection under way was denied in
+	 * this lane, so its violation no longer tests what it was made to (a
+	 * tighter canary denies the steps that build a position): an injected
+	 * violation allowed then is counted inconclusive, not allowed. After
+	 * the scalars (saved for undo byte by byte, not with them). */
+	uint8_t injection_setup_denied[ARK_MAX_SYMBOLS];
 };
 
 struct ark_kenny_position {

@@ -16,6 +16,7 @@
  * limit, not a Graveyard line) before it reaches the broker. */
 #include "agents/agents_internal.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define DRIFT_CHECK_NS (100ull * 1000 * 1000)
@@ -75,8 +76,12 @@ static int hrm_start(struct ark_agent_ctx *ctx, struct ark_err *err)
 		if (rc)
 			return rc;
 	}
-	if (ctx->lane == ARK_LANE_CANARY)
-		rules_hash = s->rules.file_sha256_hex;
+	if (ctx->lane == ARK_LANE_CANARY) {
+		/* Held to the hash the watchdog recorded when the canary started
+		 * (what promote checks): rules edited after that are drift. */
+		const char *expected = getenv("ARK_CANARY_RULES_SHA256");
+		rules_hash = expected && *expected ? expected : s->rules.file_sha256_hex;
+	}
 	if (!ark_graveyard_state_matches(&s->graveyard, &s->rules)) {
 		ark_graveyard_state_init(&s->graveyard, &s->rules);
 		ark_hist_reset(&s->eval_ns);
@@ -192,7 +197,13 @@ static void hrm_process(struct ark_agent_ctx *ctx, struct ark_event *e, uint64_t
 	if (!d.has_intent)
 		return;
 	bool injected = (e->flags & ARK_EVENT_INJECTED) != 0;
+	uint32_t sid = e->symbol_id < ARK_MAX_SYMBOLS ? e->symbol_id : ARK_MAX_SYMBOLS - 1;
 	if (injected && e->lane == 0) {
+		bool setup_denied = s->injection_setup_denied[sid] != 0;
+		if (setup_denied) {
+			ark_undo_save(ctx, &s->injection_setup_denied[sid], 1);
+			s->injection_setup_denied[sid] = 0;
+		}
 		if (d.verdict == ARK_VERDICT_DENY && d.reason == e->injected_kind) {
 			ark_control_add(&counters->injected_denied, 1);
 		} else if (d.verdict == ARK_VERDICT_DENY) {
@@ -201,8 +212,17 @@ static void hrm_process(struct ark_agent_ctx *ctx, struct ark_event *e, uint64_t
 				ark_log(ctx->log, "warn", "injected violation denied for another reason trace=%016llx kind=%s reason=%s",
 					(unsigned long long)e->trace_id, ark_reason_name((enum ark_reason)e->injected_kind),
 					ark_reason_name((enum ark_reason)d.reason));
+		} else if (setup_denied) {
+			ark_control_add(&counters->injected_inconclusive, 1);
+			ark_log(ctx->log, "warn", "injected violation allowed after its setup was denied (inconclusive) trace=%016llx "
+				"kind=%s symbol=%s", (unsigned long long)e->trace_id,
+				ark_reason_name((enum ark_reason)e->injected_kind), e->symbol);
 		} else {
+			/* Counted in this lane's counters, by kind: a canary lane
+			 * that lets one through is rolled back at once. */
 			ark_control_add(&counters->injected_allowed, 1);
+			if (e->injected_kind < ARK_REASON_COUNT)
+				ark_control_add(&counters->injected_allowed_by_reason[e->injected_kind], 1);
 			ark_control_add(&ctx->control->errors, 1);
 			ark_log(ctx->log, "error", "injected violation ALLOWED trace=%016llx kind=%s symbol=%s",
 				(unsigned long long)e->trace_id, ark_reason_name((enum ark_reason)e->injected_kind), e->symbol);
@@ -213,6 +233,10 @@ static void hrm_process(struct ark_agent_ctx *ctx, struct ark_event *e, uint64_t
 		ark_log(ctx->log, "warn", "clean intent denied trace=%016llx symbol=%s reason=%s rule_line=%u%s",
 			(unsigned long long)e->trace_id, e->symbol, ark_reason_name((enum ark_reason)d.reason), d.rule_id,
 			injected ? " (injection setup step)" : "");
+		if (injected && !s->injection_setup_denied[sid]) {
+			ark_undo_save(ctx, &s->injection_setup_denied[sid], 1);
+			s->injection_setup_denied[sid] = 1;
+		}
 	}
 }
 

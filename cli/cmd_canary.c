@@ -9,7 +9,11 @@
  *           file's settings are written into the stable env file (the one
  *           this command loaded), its binary installed over the stable one;
  *           what was there is kept first (env snapshot for `ark rollback`,
- *           <binary>.previous). Asks for confirmation. */
+ *           <binary>.previous). Asks for confirmation. Only what ran is
+ *           promoted: the env file, binary and rules must hash now as they
+ *           did when the canary started (recorded by the watchdog), and the
+ *           bytes hashed are the bytes written; the hashes promoted are
+ *           recorded (canary_runs, metadata canary_last). */
 #include "agents/agents.h"
 #include "cli/command.h"
 #include "cli/instance.h"
@@ -48,6 +52,8 @@ static void usage(FILE *out)
 /* The last canary recorded ("key=value" lines in metadata canary_last). */
 struct canary_record {
 	char outcome[32], env_file[4096], bin[4096], reason[256], percent[16], events[32];
+	char env_sha256[72], bin_path[4096], bin_sha256[72], rules[4096], rules_sha256[72], looser[400];
+	char injected_stable[96], injected_canary[96];
 };
 
 static void record_field(const char *text, const char *key, char *out, size_t cap)
@@ -90,6 +96,14 @@ static int read_record(struct canary_record *r, char *raw, size_t raw_cap, struc
 	record_field(raw, "reason", r->reason, sizeof r->reason);
 	record_field(raw, "percent", r->percent, sizeof r->percent);
 	record_field(raw, "events", r->events, sizeof r->events);
+	record_field(raw, "env_sha256", r->env_sha256, sizeof r->env_sha256);
+	record_field(raw, "bin_path", r->bin_path, sizeof r->bin_path);
+	record_field(raw, "bin_sha256", r->bin_sha256, sizeof r->bin_sha256);
+	record_field(raw, "rules", r->rules, sizeof r->rules);
+	record_field(raw, "rules_sha256", r->rules_sha256, sizeof r->rules_sha256);
+	record_field(raw, "looser", r->looser, sizeof r->looser);
+	record_field(raw, "injected_stable", r->injected_stable, sizeof r->injected_stable);
+	record_field(raw, "injected_canary", r->injected_canary, sizeof r->injected_canary);
 	return 0;
 }
 
@@ -127,6 +141,13 @@ static int status_main(const char *instance, bool json)
 				ark_json_uint(&j, "intents", lanes[l].intents);
 				ark_json_uint(&j, "denials", lanes[l].denials);
 				ark_json_fixed(&j, "p95_us", (double)ark_hist_quantile(&lanes[l].latency, 0.95) / 1e3, 3);
+				const struct ark_pipeline_counters *c = l ? &map.pipeline->canary_counters : &map.pipeline->counters;
+				ark_json_object_begin(&j, "injected");
+				ark_json_uint(&j, "denied", atomic_load(&c->injected_denied));
+				ark_json_uint(&j, "wrong_reason", atomic_load(&c->injected_wrong_reason));
+				ark_json_uint(&j, "allowed", atomic_load(&c->injected_allowed));
+				ark_json_uint(&j, "inconclusive", atomic_load(&c->injected_inconclusive));
+				ark_json_object_end(&j);
 				ark_json_object_end(&j);
 			}
 			ark_json_object_end(&j);
@@ -140,12 +161,19 @@ static int status_main(const char *instance, bool json)
 			printf("  checks     %llu, rollbacks %llu, events routed %llu\n",
 			       (unsigned long long)atomic_load(&cc->checks), (unsigned long long)atomic_load(&cc->rollbacks),
 			       (unsigned long long)atomic_load(&cc->routed));
-			for (int l = 0; l < ARK_LANE_COUNT; l++)
-				printf("  %-10s %llu events, %llu intents, %llu denied (%.2f%%), p95 %.1f us\n",
+			for (int l = 0; l < ARK_LANE_COUNT; l++) {
+				const struct ark_pipeline_counters *c = l ? &map.pipeline->canary_counters : &map.pipeline->counters;
+				printf("  %-10s %llu events, %llu intents, %llu denied (%.2f%%), p95 %.1f us; injected violations "
+				       "%llu denied, %llu denied for another reason, %llu ALLOWED, %llu inconclusive (setup denied)\n",
 				       l ? "canary" : "stable", (unsigned long long)lanes[l].events,
 				       (unsigned long long)lanes[l].intents, (unsigned long long)lanes[l].denials,
 				       lanes[l].events ? 100.0 * (double)lanes[l].denials / (double)lanes[l].events : 0.0,
-				       (double)ark_hist_quantile(&lanes[l].latency, 0.95) / 1e3);
+				       (double)ark_hist_quantile(&lanes[l].latency, 0.95) / 1e3,
+				       (unsigned long long)atomic_load(&c->injected_denied),
+				       (unsigned long long)atomic_load(&c->injected_wrong_reason),
+				       (unsigned long long)atomic_load(&c->injected_allowed),
+				       (unsigned long long)atomic_load(&c->injected_inconclusive));
+			}
 		}
 		ark_pipeline_detach(&map);
 		return 0;
@@ -153,7 +181,7 @@ static int status_main(const char *instance, bool json)
 	if (map.pipeline)
 		ark_pipeline_detach(&map);
 	struct canary_record r;
-	static char raw[16384];
+	static char raw[32768];
 	if (read_record(&r, raw, sizeof raw, &err)) {
 		if (json) {
 			struct ark_json j;
@@ -180,12 +208,29 @@ static int status_main(const char *instance, bool json)
 		ark_json_string(&j, "bin", r.bin);
 		ark_json_uint(&j, "events", strtoull(r.events, NULL, 10));
 		ark_json_string(&j, "reason", r.reason);
+		ark_json_string(&j, "env_sha256", r.env_sha256);
+		ark_json_string(&j, "bin_path", r.bin_path);
+		ark_json_string(&j, "bin_sha256", r.bin_sha256);
+		ark_json_string(&j, "rules", r.rules);
+		ark_json_string(&j, "rules_sha256", r.rules_sha256);
+		ark_json_string(&j, "looser", r.looser);
+		ark_json_string(&j, "injected_stable", r.injected_stable);
+		ark_json_string(&j, "injected_canary", r.injected_canary);
 		ark_json_object_end(&j);
 		ark_json_finish(&j);
 	} else {
 		printf("last canary (recorded): %s — %s\n", r.outcome, r.reason);
 		printf("  runs       %s%s%s%s\n", r.env_file[0] ? "env=" : "", r.env_file, r.bin[0] ? " bin=" : "", r.bin);
 		printf("  share      %s%%, %s events in the canary lane\n", r.percent, r.events);
+		if (r.env_sha256[0])
+			printf("  env file   sha256 %s\n", r.env_sha256);
+		if (r.bin_sha256[0])
+			printf("  binary     %s sha256 %s\n", r.bin_path, r.bin_sha256);
+		if (r.rules_sha256[0])
+			printf("  rules      %s sha256 %s%s%s\n", r.rules, r.rules_sha256, r.looser[0] ? ", LOOSER than stable: " : "",
+			       r.looser);
+		if (r.injected_canary[0])
+			printf("  injected   stable %s; canary %s\n", r.injected_stable, r.injected_canary);
 	}
 	return 0;
 }
@@ -279,8 +324,14 @@ static int copy_file(const char *from, const char *to, mode_t mode, struct ark_e
 	int in = open(from, O_RDONLY | O_CLOEXEC);
 	if (in < 0)
 		return ark_err_set(err, -errno, "%s: %s", from, strerror(errno));
-	char tmp[4200];
-	snprintf(tmp, sizeof tmp, "%s.new-XXXXXX", to);
+	char tmp[4300];
+	size_t tl = strlen(to);
+	if (tl + sizeof ".new-XXXXXX" > sizeof tmp) {
+		close(in);
+		return ark_err_set(err, -ENAMETOOLONG, "%s: path too long", to);
+	}
+	memcpy(tmp, to, tl);
+	memcpy(tmp + tl, ".new-XXXXXX", sizeof ".new-XXXXXX");
 	int out = mkstemp(tmp);
 	if (out < 0) {
 		close(in);
@@ -301,11 +352,63 @@ static int copy_file(const char *from, const char *to, mode_t mode, struct ark_e
 	return 0;
 }
 
+/* The file must hash now as it did when the canary ran: 0 with its bytes
+ * (those hashed), or 1 after saying why not. */
+static int what_ran(const char *what, const char *path, const char *recorded, size_t max, char **data, size_t *len,
+		    char sha[65])
+{
+	struct ark_err err = {0};
+	if (ark_cli_read_hashed(path, max, data, len, sha, &err)) {
+		fprintf(stderr, "ark canary promote: the canary's %s: %s (nothing changed)\n", what, err.msg);
+		return 1;
+	}
+	if (!recorded[0]) {
+		fprintf(stderr, "ark canary promote: the canary's record has no hash of its %s (a canary started by an older "
+				"ARK): run the canary again (nothing changed)\n", what);
+	} else if (strcmp(recorded, sha) != 0) {
+		fprintf(stderr, "ark canary promote: the canary's %s %s changed since the canary ran (sha256 %s then, %s now): "
+				"only what ran is promoted; run a new canary (nothing changed)\n", what, path, recorded, sha);
+	} else {
+		return 0;
+	}
+	if (data) {
+		free(*data);
+		*data = NULL;
+	}
+	return 1;
+}
+
+static int write_bytes(const char *to, const char *data, size_t len, mode_t mode, struct ark_err *err)
+{
+	char tmp[4300];
+	size_t tl = strlen(to);
+	if (tl + sizeof ".new-XXXXXX" > sizeof tmp)
+		return ark_err_set(err, -ENAMETOOLONG, "%s: path too long", to);
+	memcpy(tmp, to, tl);
+	memcpy(tmp + tl, ".new-XXXXXX", sizeof ".new-XXXXXX");
+	int out = mkstemp(tmp);
+	if (out < 0)
+		return ark_err_set(err, -errno, "cannot write beside %s: %s", to, strerror(errno));
+	bool ok = true;
+	for (size_t done = 0; ok && done < len;) {
+		ssize_t w = write(out, data + done, len - done);
+		ok = w > 0;
+		done += w > 0 ? (size_t)w : 0;
+	}
+	ok &= fchmod(out, mode) == 0 && fsync(out) == 0;
+	close(out);
+	if (!ok || rename(tmp, to) != 0) {
+		unlink(tmp);
+		return ark_err_set(err, -EIO, "cannot install %s: %s", to, strerror(errno));
+	}
+	return 0;
+}
+
 static int promote(const char *install_bin, bool yes)
 {
 	struct ark_err err = {0};
 	struct canary_record r;
-	static char raw[16384];
+	static char raw[32768];
 	if (read_record(&r, raw, sizeof raw, &err)) {
 		fprintf(stderr, "ark canary promote: %s\n", err.msg);
 		return 1;
@@ -318,17 +421,31 @@ static int promote(const char *install_bin, bool yes)
 	}
 	const char *stable_env = getenv("ARK_ENV_FILE_LOADED");
 	struct ark_env_file canary_env = {0};
+	char env_sha[65] = "", bin_sha[65] = "", rules_sha[65] = "";
+	char *bin_bytes = NULL;
+	size_t bin_len = 0;
+	int rc = 1;
 	if (r.env_file[0]) {
 		if (!stable_env || !*stable_env) {
 			fprintf(stderr, "ark canary promote: no stable env file to promote into: give --env-file FILE "
 					"(or set ARK_ENV_FILE)\n");
 			return 2;
 		}
-		if (ark_env_file_parse(r.env_file, &canary_env, &err)) {
+		char *text;
+		size_t len;
+		if (what_ran("env file", r.env_file, r.env_sha256, 1u << 20, &text, &len, env_sha))
+			return 1;
+		int prc = ark_env_file_parse_text(r.env_file, text, len, &canary_env, &err);
+		explicit_bzero(text, len);
+		free(text);
+		if (prc) {
 			fprintf(stderr, "ark canary promote: the canary's env file: %s\n", err.msg);
 			return 1;
 		}
 	}
+	/* The rules its HRM enforced: the promoted settings point at them. */
+	if (r.rules[0] && what_ran("rules", r.rules, r.rules_sha256, 1u << 20, NULL, &bin_len, rules_sha))
+		goto out;
 	char exe[4096] = "";
 	if (r.bin[0]) {
 		if (install_bin) {
@@ -337,34 +454,35 @@ static int promote(const char *install_bin, bool yes)
 			ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
 			exe[n > 0 ? n : 0] = '\0';
 		}
-		if (access(r.bin, X_OK) != 0) {
-			fprintf(stderr, "ark canary promote: the canary's binary %s is gone or not executable\n", r.bin);
-			ark_env_file_free(&canary_env);
-			return 1;
-		}
+		if (what_ran("binary", r.bin_path[0] ? r.bin_path : r.bin, r.bin_sha256, 1u << 30, &bin_bytes, &bin_len, bin_sha))
+			goto out;
 	}
 	printf("ark canary promote: the canary passed (%s%% of signals, %s events)\n", r.percent, r.events);
 	if (r.env_file[0])
-		printf("  its settings (%zu from %s) go into %s; the current one is kept for ark rollback\n",
-		       canary_env.count, r.env_file, stable_env);
+		printf("  its settings (%zu from %s, sha256 %s) go into %s; the current one is kept for ark rollback\n",
+		       canary_env.count, r.env_file, env_sha, stable_env);
 	if (r.bin[0])
-		printf("  its binary %s is installed as %s; the current one is kept as %s.previous\n", r.bin, exe, exe);
+		printf("  its binary %s (sha256 %s) is installed as %s; the current one is kept as %s.previous\n", r.bin, bin_sha,
+		       exe, exe);
+	if (r.rules[0])
+		printf("  its rules: %s (sha256 %s)\n", r.rules, rules_sha);
+	if (r.looser[0])
+		printf("  WARNING: its rules are looser than the stable rules it ran beside: %s\n", r.looser);
 	if (!yes) {
 		if (!isatty(STDIN_FILENO)) {
 			fprintf(stderr, "ark canary promote: confirmation needed: run it on a terminal, or pass --yes\n");
-			ark_env_file_free(&canary_env);
-			return 2;
+			rc = 2;
+			goto out;
 		}
 		printf("Promote? [y/N] ");
 		fflush(stdout);
 		char answer[16] = "";
 		if (!fgets(answer, sizeof answer, stdin) || (answer[0] != 'y' && answer[0] != 'Y')) {
 			printf("ark canary promote: not confirmed; nothing changed\n");
-			ark_env_file_free(&canary_env);
-			return 1;
+			goto out;
 		}
 	}
-	int rc = 0;
+	rc = 0;
 	if (r.env_file[0]) {
 		ark_cli_keep_env_snapshot();
 		static char old[1 << 20], text[1 << 20];
@@ -375,8 +493,8 @@ static int promote(const char *install_bin, bool yes)
 			fclose(f);
 		if (!whole) {
 			fprintf(stderr, "ark canary promote: cannot read all of %s (nothing changed)\n", stable_env);
-			ark_env_file_free(&canary_env);
-			return 1;
+			rc = 1;
+			goto out;
 		}
 		old[old_len] = '\0';
 		size_t len = 0;
@@ -396,7 +514,7 @@ static int promote(const char *install_bin, bool yes)
 			}
 			line = nl ? nl + 1 : line + l;
 		}
-		int n = snprintf(text + len, sizeof text - len, "# promoted from the canary %s\n", r.env_file);
+		int n = snprintf(text + len, sizeof text - len, "# promoted from the canary %s (sha256 %s)\n", r.env_file, env_sha);
 		bool fits = n > 0 && (size_t)n < sizeof text - len;
 		if (fits)
 			len += (size_t)n;
@@ -404,8 +522,8 @@ static int promote(const char *install_bin, bool yes)
 			fits = append_assignment(text, sizeof text, &len, canary_env.entries[j].key, canary_env.entries[j].value);
 		if (!fits) {
 			fprintf(stderr, "ark canary promote: the promoted env file would be too large (nothing changed)\n");
-			ark_env_file_free(&canary_env);
-			return 1;
+			rc = 1;
+			goto out;
 		}
 		rc = ark_cli_write_atomic(stable_env, text, len, &err);
 		if (rc)
@@ -420,23 +538,28 @@ static int promote(const char *install_bin, bool yes)
 		mode_t mode = stat(exe, &st) == 0 ? (st.st_mode & 0777) : 0755;
 		if (access(exe, F_OK) == 0 && (rc = copy_file(exe, previous, mode, &err)) == 0)
 			printf("  ✓ previous binary kept as %s\n", previous);
-		if (!rc && (rc = copy_file(r.bin, exe, mode, &err)) == 0)
+		/* The bytes that hashed as the canary's binary, not a new read. */
+		if (!rc && (rc = write_bytes(exe, bin_bytes, bin_len, mode, &err)) == 0)
 			printf("  ✓ %s installed as %s\n", r.bin, exe);
 		if (rc)
 			fprintf(stderr, "ark canary promote: %s\n", err.msg);
 	}
-	ark_env_file_free(&canary_env);
-	if (rc)
-		return 1;
+	if (rc) {
+		rc = 1;
+		goto out;
+	}
 	struct ark_store_config cfg;
 	struct ark_core *core;
-	/* The record again, as promoted: a second promote is refused. */
-	static char detail[sizeof raw + 64];
+	/* The record again, as promoted, with what was promoted: a second
+	 * promote is refused. */
+	static char detail[sizeof raw + 512];
 	const char *rest = strncmp(raw, "outcome=", 8) == 0 && strchr(raw, '\n') ? strchr(raw, '\n') + 1 : raw;
-	snprintf(detail, sizeof detail, "outcome=promoted\n%s", rest);
+	snprintf(detail, sizeof detail, "outcome=promoted\npromoted_env_sha256=%s\npromoted_bin_sha256=%s\npromoted_rules_sha256=%s\n%s",
+		 env_sha, bin_sha, rules_sha, rest);
 	if (ark_store_config_from_env(&cfg, &err) || ark_core_open(&core, &cfg, ARK_CORE_NO_CHECKPOINTER, NULL, &err)) {
 		fprintf(stderr, "ark canary promote: promoted, but cannot record it: %s\n", err.msg);
-		return 1;
+		rc = 1;
+		goto out;
 	}
 	uint64_t now = ark_realtime_ns();
 	rc = ark_core_record_canary_run(core, now, now, "promoted", 0, 0, detail, &err);
@@ -445,10 +568,16 @@ static int promote(const char *install_bin, bool yes)
 	ark_core_close(core);
 	if (rc) {
 		fprintf(stderr, "ark canary promote: promoted, but cannot record it: %s\n", err.msg);
-		return 1;
+		rc = 1;
+		goto out;
 	}
-	printf("ark canary promote: done; restart ARK to run it on every lane (ark stop && ark start)\n");
-	return 0;
+	printf("ark canary promote: done (recorded: env sha256 %s, binary sha256 %s, rules sha256 %s); restart ARK to run "
+	       "it on every lane (ark stop && ark start)\n",
+	       env_sha[0] ? env_sha : "-", bin_sha[0] ? bin_sha : "-", rules_sha[0] ? rules_sha : "-");
+out:
+	ark_env_file_free(&canary_env);
+	free(bin_bytes);
+	return rc;
 }
 
 static int canary_main(int argc, char **argv)

@@ -40,6 +40,7 @@ struct server {
 	struct ark_metrics_handle broker_answers[ARK_ALPACA_ANSWER_COUNT], broker_orders[5], buying_power, execution_stopped;
 	struct ark_metrics_handle canary_state[ARK_CANARY_OUTCOME_COUNT], canary_percent, canary_routed, canary_rollbacks;
 	struct ark_metrics_handle lane_events[ARK_LANE_COUNT], lane_denials[ARK_LANE_COUNT];
+	struct ark_metrics_handle lane_injected[ARK_LANE_COUNT][4];
 	uint64_t last_snapshot_ns;
 };
 
@@ -220,6 +221,13 @@ static int register_series(struct server *s, struct ark_err *err)
 		rc = ark_metrics_counter(&s->reg, ARK_M_CANARY_LANE_EVENTS, NULL, labels, &s->lane_events[l], err);
 		if (!rc)
 			rc = ark_metrics_counter(&s->reg, ARK_M_CANARY_LANE_DENIALS, NULL, labels, &s->lane_denials[l], err);
+		static const char *const outcomes[4] = {"denied", "wrong_reason", "allowed", "inconclusive"};
+		for (int o = 0; o < 4 && !rc; o++) {
+			char both[96];
+			snprintf(both, sizeof both, "lane=\"%s\",outcome=\"%s\"", l == ARK_LANE_CANARY ? "canary" : "stable",
+				 outcomes[o]);
+			rc = ark_metrics_counter(&s->reg, ARK_M_CANARY_LANE_INJECTED, NULL, both, &s->lane_injected[l][o], err);
+		}
 	}
 	return rc;
 }
@@ -273,6 +281,11 @@ static void publish(struct server *s, uint64_t now)
 		ark_pipeline_lane_stats(&s->map, (enum ark_lane)l, &lane);
 		ark_metrics_counter_set(s->lane_events[l], lane.events);
 		ark_metrics_counter_set(s->lane_denials[l], lane.denials);
+		const struct ark_pipeline_counters *c = l == ARK_LANE_CANARY ? &p->canary_counters : &p->counters;
+		ark_metrics_counter_set(s->lane_injected[l][0], atomic_load(&c->injected_denied));
+		ark_metrics_counter_set(s->lane_injected[l][1], atomic_load(&c->injected_wrong_reason));
+		ark_metrics_counter_set(s->lane_injected[l][2], atomic_load(&c->injected_allowed));
+		ark_metrics_counter_set(s->lane_injected[l][3], atomic_load(&c->injected_inconclusive));
 	}
 	ark_metrics_process_publish(&s->reg, getpid(), "agent=\"metrics_server\"", &err);
 	ark_metrics_tick(&s->reg, now);

@@ -212,7 +212,7 @@ static void start_usage(FILE *out)
 		"usage: ark start [--instance NAME] [--synth-duration SECONDS] [--synth-rate HZ]\n"
 		"                 [--skip-synth] [--timeout SECONDS] [--synthetic HZ]\n"
 		"                 [--canary [--canary-percent 10] [--canary-window 10m]\n"
-		"                           (--canary-env FILE | --canary-bin PATH)]\n\n"
+		"                           (--canary-env FILE | --canary-bin PATH) [--canary-allow-looser]]\n\n"
 		"Production start-up, step by step (the seed's start_production.sh):\n"
 		"  1. ark config validate (the env file: --env-file, $ARK_ENV_FILE or .env.production)\n"
 		"  2. the watchdog as a background service: the five agents, the metrics server, the\n"
@@ -230,7 +230,9 @@ static void start_usage(FILE *out)
 		"                   or its binary (--canary-bin) take --canary-percent of the signals\n"
 		"                   for --canary-window; tripwires are checked every\n"
 		"                   --canary-check-interval (1m) and roll it back on their own\n"
-		"                   (ark canary status; ark canary promote once it passed)\n"
+		"                   (ark canary status; ark canary promote once it passed). A canary\n"
+		"                   whose rules are looser than the stable ones (a limit raised, a\n"
+		"                   restriction removed) starts only with --canary-allow-looser\n"
 		"Stop it with ark stop.\n");
 }
 
@@ -243,7 +245,8 @@ static int start_main(int argc, char **argv)
 		{"synthetic", required_argument, NULL, 'y'}, {"canary", no_argument, NULL, 'C'},
 		{"canary-percent", required_argument, NULL, 'P'}, {"canary-window", required_argument, NULL, 'W'},
 		{"canary-check-interval", required_argument, NULL, 'I'}, {"canary-env", required_argument, NULL, 'E'},
-		{"canary-bin", required_argument, NULL, 'B'}, {NULL, 0, NULL, 0}};
+		{"canary-bin", required_argument, NULL, 'B'}, {"canary-allow-looser", no_argument, NULL, 'L'},
+		{NULL, 0, NULL, 0}};
 	/* What the watchdog is started with beyond its instance. */
 	char *wd_args[24] = {NULL};
 	int wd_n = 0;
@@ -285,6 +288,11 @@ static int start_main(int argc, char **argv)
 			canary_opt = true;
 			break;
 		}
+		case 'L':
+			/* A canary whose rules admit more than stable's: only on the operator's word. */
+			wd_args[wd_n++] = "--canary-allow-looser";
+			canary_opt = true;
+			break;
 		case 'h': start_usage(stdout); return 0;
 		default: start_usage(stderr); return 2;
 		}

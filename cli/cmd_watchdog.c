@@ -7,6 +7,8 @@
  * next `ark watchdog` takes the segment and its processes over. */
 #include "agents/agents.h"
 #include "cli/command.h"
+#include "cli/instance.h"
+#include "graveyard/graveyard.h"
 #include "alphavantage/alphavantage.h"
 #include "api/api.h"
 #include "ops/ops.h"
@@ -20,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static void usage(FILE *out)
@@ -48,7 +51,9 @@ static void usage(FILE *out)
 		"    --canary-window D         how long it is watched: 600, 10m (ARK_CANARY_WINDOW, 10m)\n"
 		"    --canary-check-interval D tripwires checked this often (ARK_CANARY_CHECK_INTERVAL, 1m)\n"
 		"    --canary-env FILE         the canary's settings: an env file over this environment\n"
-		"    --canary-bin PATH         the canary's ark binary (ARK_CANARY_BIN)\n\n"
+		"    --canary-bin PATH         the canary's ark binary (ARK_CANARY_BIN)\n"
+		"    --canary-allow-looser     run a canary whose rules admit more than the stable ones\n"
+		"                              (a limit raised, a restriction removed); refused otherwise\n\n"
 		"Under systemd (Type=notify) it sends READY=1, WATCHDOG=1, STATUS= and STOPPING=1\n"
 		"to $NOTIFY_SOCKET. Exit status 0 after a clean stop, 1 when the instance could\n"
 		"not go on (crash loop; systemd's restart limits take over), 2 configuration error.\n");
@@ -81,50 +86,146 @@ static void notify_status(const struct ark_supervisor *sup, struct status_line *
 }
 
 /* The canary lane's environment: this one with the canary's env file over it
- * (its values win: they are what the canary changes). Lives until exit. */
-static int canary_environment(const char *env_file, struct ark_canary_config *config, struct ark_err *err)
+ * (its values win: they are what the canary changes), parsed from the very
+ * bytes whose SHA-256 is recorded. Lives until exit. */
+static int canary_environment(const char *env_file, struct ark_canary_config *config, struct ark_env_file *file,
+			      struct ark_err *err)
 {
 	extern char **environ;
-	struct ark_env_file file;
-	int rc = ark_env_file_parse(env_file, &file, err);
+	char *text;
+	size_t len;
+	int rc = ark_cli_read_hashed(env_file, 1u << 20, &text, &len, config->env_sha256, err);
+	if (rc)
+		return ark_err_wrap(err, "the canary's env file");
+	rc = ark_env_file_parse_text(env_file, text, len, file, err);
+	explicit_bzero(text, len);
+	free(text);
 	if (rc)
 		return rc;
 	size_t n = 0;
 	while (environ[n])
 		n++;
-	char **envp = calloc(n + file.count + 1, sizeof *envp);
-	if (!envp) {
-		ark_env_file_free(&file);
+	/* One more for ARK_CANARY_RULES_SHA256 (added once the rules are hashed). */
+	char **envp = calloc(n + file->count + 2, sizeof *envp);
+	if (!envp)
 		return ark_err_set(err, -ENOMEM, "out of memory");
-	}
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++) {
-		bool overridden = false;
-		for (size_t j = 0; j < file.count && !overridden; j++) {
-			size_t len = strlen(file.entries[j].key);
-			overridden = strncmp(environ[i], file.entries[j].key, len) == 0 && environ[i][len] == '=';
+		bool overridden = strncmp(environ[i], "ARK_CANARY_RULES_SHA256=", 24) == 0;
+		for (size_t j = 0; j < file->count && !overridden; j++) {
+			size_t klen = strlen(file->entries[j].key);
+			overridden = strncmp(environ[i], file->entries[j].key, klen) == 0 && environ[i][klen] == '=';
 		}
 		if (!overridden)
 			envp[k++] = environ[i];
 	}
-	for (size_t j = 0; j < file.count; j++) {
-		size_t len = strlen(file.entries[j].key) + strlen(file.entries[j].value) + 2;
-		char *kv = malloc(len);
-		if (!kv) {
-			ark_env_file_free(&file);
+	for (size_t j = 0; j < file->count; j++) {
+		if (strcmp(file->entries[j].key, "ARK_CANARY_RULES_SHA256") == 0)
+			return ark_err_set(err, -EINVAL, "%s sets ARK_CANARY_RULES_SHA256: the watchdog sets it", env_file);
+		size_t kvlen = strlen(file->entries[j].key) + strlen(file->entries[j].value) + 2;
+		char *kv = malloc(kvlen);
+		if (!kv)
 			return ark_err_set(err, -ENOMEM, "out of memory");
-		}
-		snprintf(kv, len, "%s=%s", file.entries[j].key, file.entries[j].value);
+		snprintf(kv, kvlen, "%s=%s", file->entries[j].key, file->entries[j].value);
 		envp[k++] = kv;
-		if (strcmp(file.entries[j].key, "ARK_BROKER") == 0 && strcmp(file.entries[j].value, "alpaca") == 0) {
-			ark_env_file_free(&file);
+		if (strcmp(file->entries[j].key, "ARK_BROKER") == 0 && strcmp(file->entries[j].value, "alpaca") == 0)
 			return ark_err_set(err, -EINVAL, "%s: ARK_BROKER=alpaca: the canary lane trades on the paper broker only",
 					   env_file);
-		}
 	}
-	ark_env_file_free(&file);
 	config->envp = envp;
 	return 0;
+}
+
+/* The rules path the canary's HRM will read: ark_graveyard_installed_path
+ * under the canary's environment (its env file's values over this one). */
+static int canary_rules_path(const struct ark_env_file *file, char *out, size_t cap, struct ark_err *err)
+{
+	static const char *const keys[] = {"ARK_GRAVEYARD_RULES", "ARK_DATA_DIR", "ARK_ENV"};
+	char *saved[3] = {NULL, NULL, NULL};
+	bool had[3] = {false, false, false};
+	for (int i = 0; i < 3; i++) {
+		const char *v = getenv(keys[i]);
+		had[i] = v != NULL;
+		saved[i] = v ? strdup(v) : NULL;
+	}
+	for (size_t j = 0; file && j < file->count; j++)
+		for (int i = 0; i < 3; i++)
+			if (strcmp(file->entries[j].key, keys[i]) == 0)
+				setenv(keys[i], file->entries[j].value, 1);
+	int rc = ark_graveyard_installed_path(out, cap, err);
+	for (int i = 0; i < 3; i++) {
+		if (had[i])
+			setenv(keys[i], saved[i], 1);
+		else
+			unsetenv(keys[i]);
+		free(saved[i]);
+	}
+	return rc;
+}
+
+/* Everything the canary will run, hashed; its rules held against stable's. */
+static int canary_prepare(struct ark_canary_config *config, bool allow_looser, struct ark_err *err)
+{
+	struct ark_env_file file = {0};
+	int rc = 0;
+	if (config->env_file[0] && (rc = canary_environment(config->env_file, config, &file, err)))
+		goto out;
+	/* The binary the lane's processes exec. */
+	if (config->bin[0])
+		snprintf(config->bin_path, sizeof config->bin_path, "%s", config->bin);
+	else {
+		ssize_t n = readlink("/proc/self/exe", config->bin_path, sizeof config->bin_path - 1);
+		config->bin_path[n > 0 ? n : 0] = '\0';
+	}
+	size_t len;
+	if ((rc = ark_cli_read_hashed(config->bin_path, 1u << 30, NULL, &len, config->bin_sha256, err))) {
+		ark_err_wrap(err, "the canary's binary");
+		goto out;
+	}
+	/* Its rules and the stable lane's. */
+	char stable_path[ARK_GRAVEYARD_PATH_MAX];
+	if ((rc = canary_rules_path(config->env_file[0] ? &file : NULL, config->rules_path, sizeof config->rules_path, err)) ||
+	    (rc = ark_graveyard_installed_path(stable_path, sizeof stable_path, err)))
+		goto out;
+	struct stat st;
+	if (stat(stable_path, &st) != 0 && (rc = ark_pipeline_install_rules(stable_path, err)))
+		goto out;
+	struct ark_graveyard_rules *rules = calloc(2, sizeof *rules);
+	if (!rules) {
+		rc = ark_err_set(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = ark_graveyard_load(stable_path, &rules[0], err)) ||
+	    (rc = ark_graveyard_load(config->rules_path, &rules[1], err))) {
+		ark_err_wrap(err, "the rules");
+		free(rules);
+		goto out;
+	}
+	snprintf(config->rules_sha256, sizeof config->rules_sha256, "%s", rules[1].file_sha256_hex);
+	int looser = ark_graveyard_looser(&rules[0].limits, &rules[1].limits, config->looser, sizeof config->looser);
+	free(rules);
+	if (looser && !allow_looser) {
+		rc = ark_err_set(err, -EPERM,
+				 "the canary's rules (%s) are looser than the stable rules (%s): %s. A canary may not loosen "
+				 "the gate unless the operator says so: --canary-allow-looser",
+				 config->rules_path, stable_path, config->looser);
+		goto out;
+	}
+	if (config->envp) {
+		/* The canary's HRM holds its rules to this hash (drift otherwise). */
+		char kv[96];
+		snprintf(kv, sizeof kv, "ARK_CANARY_RULES_SHA256=%s", config->rules_sha256);
+		char **envp = (char **)config->envp;
+		size_t k = 0;
+		while (envp[k])
+			k++;
+		envp[k] = strdup(kv);
+	} else {
+		setenv("ARK_CANARY_RULES_SHA256", config->rules_sha256, 1);
+	}
+out:
+	ark_env_file_free(&file);
+	return rc;
 }
 
 static int watchdog_main(int argc, char **argv)
@@ -137,8 +238,8 @@ static int watchdog_main(int argc, char **argv)
 		{"canary", no_argument, NULL, 'C'}, {"canary-percent", required_argument, NULL, 'P'},
 		{"canary-window", required_argument, NULL, 'W'}, {"canary-check-interval", required_argument, NULL, 'I'},
 		{"canary-env", required_argument, NULL, 'E'}, {"canary-bin", required_argument, NULL, 'B'},
-		{NULL, 0, NULL, 0}};
-	bool canary = false;
+		{"canary-allow-looser", no_argument, NULL, 'L'}, {NULL, 0, NULL, 0}};
+	bool canary = false, allow_looser = false;
 	struct ark_err err = {0};
 	const char *instance = ark_pipeline_default_instance();
 	bool systemd_agents = false, no_feed = false;
@@ -172,6 +273,7 @@ static int watchdog_main(int argc, char **argv)
 		case 'I': setenv("ARK_CANARY_CHECK_INTERVAL", optarg, 1); canary = true; break;
 		case 'E': setenv("ARK_CANARY_ENV_FILE", optarg, 1); canary = true; break;
 		case 'B': setenv("ARK_CANARY_BIN", optarg, 1); canary = true; break;
+		case 'L': allow_looser = true; canary = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -204,8 +306,7 @@ static int watchdog_main(int argc, char **argv)
 	static struct ark_canary_config canary_config;
 	if (canary) {
 		const char *broker = getenv("ARK_BROKER");
-		if (ark_canary_config_from_env(&canary_config, &err) ||
-		    (canary_config.env_file[0] && canary_environment(canary_config.env_file, &canary_config, &err))) {
+		if (ark_canary_config_from_env(&canary_config, &err) || canary_prepare(&canary_config, allow_looser, &err)) {
 			fprintf(stderr, "ark watchdog: canary: %s\n", err.msg);
 			return 2;
 		}

@@ -5,6 +5,7 @@
 
 #include "agents/agents.h"
 #include "common/common.h"
+#include "graveyard/graveyard.h"
 #include "ops/ops.h"
 #include "store/store.h"
 #include "watchdog/watchdog.h"
@@ -248,4 +249,57 @@ void ark_cli_keep_env_snapshot(void)
 		printf("    configuration kept for ark rollback: %s\n", file);
 	else
 		unlink(tmp);
+}
+
+int ark_cli_read_hashed(const char *path, size_t max, char **data, size_t *len, char sha256_hex[65], struct ark_err *err)
+{
+	if (data)
+		*data = NULL;
+	*len = 0;
+	sha256_hex[0] = '\0';
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return ark_err_set(err, -errno, "cannot read %s: %s", path, strerror(errno));
+	struct stat st;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return ark_err_set(err, -EINVAL, "%s is not a regular file", path);
+	}
+	if ((uint64_t)st.st_size > max) {
+		close(fd);
+		return ark_err_set(err, -EFBIG, "%s is larger than %zu bytes", path, max);
+	}
+	char *buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		close(fd);
+		return ark_err_set(err, -ENOMEM, "out of memory reading %s", path);
+	}
+	size_t got = 0;
+	for (;;) {
+		ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+		if (got == (size_t)st.st_size)
+			break;
+	}
+	char extra;
+	bool longer = got == (size_t)st.st_size && read(fd, &extra, 1) > 0;
+	close(fd);
+	if (got != (size_t)st.st_size || longer) {
+		free(buf);
+		return ark_err_set(err, -EIO, "%s changed while it was read", path);
+	}
+	buf[got] = '\0';
+	uint8_t digest[32];
+	ark_graveyard_sha256(buf, got, digest);
+	ark_graveyard_hex(digest, sha256_hex);
+	*len = got;
+	if (data)
+		*data = buf;
+	else
+		free(buf);
+	return 0;
 }

@@ -26,4 +26,11 @@ int ark_cli_write_atomic(const char *path, const char *text, size_t len, struct 
  * unchanged file is not kept twice. */
 void ark_cli_keep_env_snapshot(void);
 
+/* A whole regular file (at most max bytes) and the SHA-256 of exactly the
+ * bytes read (lower-case hex): what a canary was started with, and what is
+ * promoted (the bytes hashed are the bytes used, never read twice). data
+ * (malloc'd, NUL-terminated) may be NULL to hash only. */
+int ark_cli_read_hashed(const char *path, size_t max, char **data, size_t *len, char sha256_hex[65],
+			struct ark_err *err);
+
 #endif /* ARK_CLI_INSTANCE_H */

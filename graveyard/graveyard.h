@@ -233,6 +233,13 @@ bool ark_graveyard_pattern_match(const struct ark_graveyard_pattern *pattern, co
 enum ark_reason ark_graveyard_symbol_restriction(const struct ark_graveyard_limits *limits,
 						 const char *symbol);
 
+/* How many rules of candidate admit more than stable's (a limit raised, a
+ * window admitting more orders, a restriction removed, a less strict
+ * trading state); why lists them ("max_order_quantity 10000 -> 20000; ...").
+ * 0: candidate is at least as strict everywhere. */
+int ark_graveyard_looser(const struct ark_graveyard_limits *stable, const struct ark_graveyard_limits *candidate,
+			 char *why, size_t why_cap);
+
 /* ---- installation ---- */
 
 /* The installed rules path: $ARK_GRAVEYARD_RULES, else

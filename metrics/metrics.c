@@ -70,6 +70,7 @@ const struct ark_metrics_def ark_metrics_table[] = {
 	{ARK_M_CANARY_ROLLBACKS, ARK_METRICS_COUNTER, "", "Canaries rolled back by a tripwire."},
 	{ARK_M_CANARY_LANE_EVENTS, ARK_METRICS_COUNTER, "lane", "Events journaled, by the lane (stable, canary) they took."},
 	{ARK_M_CANARY_LANE_DENIALS, ARK_METRICS_COUNTER, "lane", "HRM denials, by lane."},
+	{ARK_M_CANARY_LANE_INJECTED, ARK_METRICS_COUNTER, "lane,outcome", "Injected violations by lane and what HRM did: denied (with their own reason), wrong_reason, allowed, inconclusive (allowed after the lane denied a setup step)."},
 };
 const size_t ark_metrics_table_len = ARK_ARRAY_LEN(ark_metrics_table);
 

@@ -231,6 +231,7 @@ int ark_set_gauge_labels(struct ark_metrics *reg, const char *name, const char *
 #define ARK_M_CANARY_ROLLBACKS "ark_canary_rollbacks_total"
 #define ARK_M_CANARY_LANE_EVENTS "ark_lane_events_total"
 #define ARK_M_CANARY_LANE_DENIALS "ark_lane_denials_total"
+#define ARK_M_CANARY_LANE_INJECTED "ark_lane_injected_total"
 
 struct ark_metrics_def {
 	const char *name;

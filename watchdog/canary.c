@@ -7,7 +7,12 @@
  *   - denials: the canary's HRM denial rate over the interval is above the
  *     stable lane's baseline (the mean of its per-interval rates) by more
  *     than `sigma` standard deviations (the larger of the baseline's own
- *     spread and the binomial spread of the canary's sample);
+ *     spread and the binomial spread of the canary's sample) — or below it
+ *     by as much: a canary that denies less than stable has loosened the
+ *     gate;
+ *   - an injected violation the canary's HRM allowed: at once, at the next
+ *     poll, not at the next check (HRM counts each lane's injected outcomes
+ *     in that lane's counters);
  *   - quarantine: the watchdog quarantined any agent during the window;
  *   - latency: the canary lane's p95 (Kyle in → Kenny out) over the
  *     interval is above SLO_P95_LATENCY_MS for `slow_checks` intervals in a row;
@@ -21,7 +26,8 @@
  * seq order; only then are the lane's processes told to stop. The outcome
  * goes to the segment (metrics, `ark canary status`), watchdog.log and the
  * Mutable Core (canary_runs, and metadata `canary_last` for `ark canary
- * promote`). */
+ * promote`), with the SHA-256 of the env file, binary and rules the canary
+ * started with: promote refuses anything that hashes otherwise now. */
 #include "watchdog/internal.h"
 
 #include "store/store.h"
@@ -57,6 +63,7 @@ struct ark_canary_run {
 	double stable_rates[CANARY_MAX_SAMPLES];
 	uint32_t stable_samples;
 	uint64_t canary_events_at_start;
+	uint64_t injected_allowed_at_start[ARK_REASON_COUNT];   /* the canary lane's, by kind */
 };
 
 int ark_canary_config_from_env(struct ark_canary_config *config, struct ark_err *err)
@@ -128,8 +135,14 @@ int ark_canary_begin(struct ark_supervisor *sup, const struct ark_canary_config 
 		 config->bin[0] ? (config->env_file[0] ? " bin=" : "bin=") : "", config->bin);
 	if (!cc->spec[0])
 		snprintf(cc->spec, sizeof cc->spec, "the stable configuration");
-	ark_log(sup->log, "info", "canary: starting the lane percent=%u window_s=%.0f check_s=%.1f %s",
-		config->percent, (double)config->window_ns / 1e9, (double)config->check_ns / 1e9, cc->spec);
+	ark_log(sup->log, "info", "canary: starting the lane percent=%u window_s=%.0f check_s=%.1f %s env_sha256=%s "
+		"bin=%s bin_sha256=%s rules=%s rules_sha256=%s", config->percent, (double)config->window_ns / 1e9,
+		(double)config->check_ns / 1e9, cc->spec, config->env_sha256[0] ? config->env_sha256 : "-",
+		config->bin_path[0] ? config->bin_path : "-", config->bin_sha256[0] ? config->bin_sha256 : "-",
+		config->rules_path[0] ? config->rules_path : "-", config->rules_sha256[0] ? config->rules_sha256 : "-");
+	if (config->looser[0])
+		ark_log(sup->log, "warn", "canary: its rules are LOOSER than stable's (allowed by --canary-allow-looser): %s",
+			config->looser);
 	return 0;
 }
 
@@ -149,10 +162,25 @@ static void record(struct ark_supervisor *sup, const char *outcome, const char *
 	ark_pipeline_lane_stats(&sup->map, ARK_LANE_CANARY, &now);
 	double p95_us = (double)ark_hist_quantile(&now.latency, 0.95) / 1e3;
 	uint64_t events = now.events - run->canary_events_at_start;
-	char detail[2 * PATH_MAX + 512];
-	snprintf(detail, sizeof detail, "outcome=%s\npercent=%u\nwindow_s=%.0f\nenv_file=%s\nbin=%s\nreason=%s\nevents=%llu\n",
+	char detail[5 * PATH_MAX + 1024];
+	const struct ark_pipeline_counters *lanes[ARK_LANE_COUNT] = {&sup->map.pipeline->counters,
+								      &sup->map.pipeline->canary_counters};
+	snprintf(detail, sizeof detail,
+		 "outcome=%s\npercent=%u\nwindow_s=%.0f\nenv_file=%s\nbin=%s\nreason=%s\nevents=%llu\n"
+		 "env_sha256=%s\nbin_path=%s\nbin_sha256=%s\nrules=%s\nrules_sha256=%s\nlooser=%s\n"
+		 "injected_stable=denied:%llu,wrong_reason:%llu,allowed:%llu,inconclusive:%llu\n"
+		 "injected_canary=denied:%llu,wrong_reason:%llu,allowed:%llu,inconclusive:%llu\n",
 		 outcome, run->config.percent, (double)run->config.window_ns / 1e9, run->config.env_file,
-		 run->config.bin, reason, (unsigned long long)events);
+		 run->config.bin, reason, (unsigned long long)events, run->config.env_sha256, run->config.bin_path,
+		 run->config.bin_sha256, run->config.rules_path, run->config.rules_sha256, run->config.looser,
+		 (unsigned long long)atomic_load(&lanes[0]->injected_denied),
+		 (unsigned long long)atomic_load(&lanes[0]->injected_wrong_reason),
+		 (unsigned long long)atomic_load(&lanes[0]->injected_allowed),
+		 (unsigned long long)atomic_load(&lanes[0]->injected_inconclusive),
+		 (unsigned long long)atomic_load(&lanes[1]->injected_denied),
+		 (unsigned long long)atomic_load(&lanes[1]->injected_wrong_reason),
+		 (unsigned long long)atomic_load(&lanes[1]->injected_allowed),
+		 (unsigned long long)atomic_load(&lanes[1]->injected_inconclusive));
 	printf("  canary %s: %s (%llu events in the canary lane, p95 %.1f us)\n", outcome, reason,
 	       (unsigned long long)events, p95_us);
 	fflush(stdout);
@@ -238,6 +266,39 @@ static double stddev(const double *v, uint32_t n, double *mean_out)
 	return n > 1 ? sqrt(var / (n - 1)) : 0;
 }
 
+int ark_canary_denial_verdict(const double *stable_rates, uint32_t samples, double stable_rate_now,
+			      uint64_t stable_events_total, uint64_t canary_events, uint64_t canary_denials, double sigma_k,
+			      char *reason, size_t reason_cap)
+{
+	if (canary_events < CANARY_MIN_EVENTS)
+		return 0;
+	double mean;
+	double spread = stddev(stable_rates, samples, &mean);
+	if (!samples)
+		mean = stable_rate_now;   /* first interval: this interval's stable rate */
+	/* The canary's own sampling noise: a binomial around the baseline
+	 * (never below one denial in all the stable events seen). */
+	double floor_p = 1.0 / (double)(stable_events_total ? stable_events_total : 1);
+	double p = mean > floor_p ? mean : floor_p;
+	double binomial = sqrt(p * (1 - p) / (double)canary_events);
+	double sigma = spread > binomial ? spread : binomial;
+	double canary_rate = (double)canary_denials / (double)canary_events;
+	if (canary_rate > mean + sigma_k * sigma) {
+		snprintf(reason, reason_cap, "canary HRM denials %.2f%% of %llu events, stable baseline %.2f%% + %.0f sigma (%.2f%%)",
+			 canary_rate * 100, (unsigned long long)canary_events, mean * 100, sigma_k, sigma * 100);
+		return 1;
+	}
+	/* The same band below: a canary that denies less than stable lets
+	 * through what stable stops. */
+	if (canary_rate < mean - sigma_k * sigma) {
+		snprintf(reason, reason_cap,
+			 "canary HRM denials %.2f%% of %llu events, below the stable baseline %.2f%% - %.0f sigma (%.2f%%)",
+			 canary_rate * 100, (unsigned long long)canary_events, mean * 100, sigma_k, sigma * 100);
+		return -1;
+	}
+	return 0;
+}
+
 /* One interval's verdict. */
 static void check(struct ark_supervisor *sup)
 {
@@ -276,26 +337,10 @@ static void check(struct ark_supervisor *sup)
 		return;
 	}
 	double stable_rate = ev[ARK_LANE_STABLE] ? (double)den[ARK_LANE_STABLE] / (double)ev[ARK_LANE_STABLE] : 0;
-	if (ev[ARK_LANE_CANARY] >= CANARY_MIN_EVENTS) {
-		double mean;
-		double spread = stddev(run->stable_rates, run->stable_samples, &mean);
-		if (!run->stable_samples)
-			mean = stable_rate;   /* first interval: this interval's stable rate */
-		/* The canary's own sampling noise: a binomial around the baseline
-		 * (never below one denial in all the stable events seen). */
-		double floor_p = 1.0 / (double)(now[ARK_LANE_STABLE].events ? now[ARK_LANE_STABLE].events : 1);
-		double p = mean > floor_p ? mean : floor_p;
-		double binomial = sqrt(p * (1 - p) / (double)ev[ARK_LANE_CANARY]);
-		double sigma = spread > binomial ? spread : binomial;
-		double canary_rate = (double)den[ARK_LANE_CANARY] / (double)ev[ARK_LANE_CANARY];
-		if (canary_rate > mean + run->config.sigma * sigma) {
-			snprintf(reason, sizeof reason,
-				 "canary HRM denials %.2f%% of %llu events, stable baseline %.2f%% + %.0f sigma (%.2f%%)",
-				 canary_rate * 100, (unsigned long long)ev[ARK_LANE_CANARY], mean * 100, run->config.sigma,
-				 sigma * 100);
-			ark_canary_trip(sup, reason);
-			return;
-		}
+	if (ark_canary_denial_verdict(run->stable_rates, run->stable_samples, stable_rate, now[ARK_LANE_STABLE].events,
+				      ev[ARK_LANE_CANARY], den[ARK_LANE_CANARY], run->config.sigma, reason, sizeof reason)) {
+		ark_canary_trip(sup, reason);
+		return;
 	}
 	if (ev[ARK_LANE_STABLE] && run->stable_samples < CANARY_MAX_SAMPLES)
 		run->stable_rates[run->stable_samples++] = stable_rate;
@@ -317,6 +362,25 @@ static void check(struct ark_supervisor *sup)
 		(unsigned long long)atomic_load(&cc->checks), (unsigned long long)ev[ARK_LANE_STABLE],
 		(unsigned long long)den[ARK_LANE_STABLE], (unsigned long long)ev[ARK_LANE_CANARY],
 		(unsigned long long)den[ARK_LANE_CANARY], d->count ? run->last_p95_ms : 0.0, run->slow_in_a_row);
+}
+
+/* Any injected violation the canary's HRM let through since routing began:
+ * rolls back at once (a gate that fails open is not judged by averages). */
+static bool injected_allowed(struct ark_supervisor *sup)
+{
+	struct ark_canary_run *run = sup->canary;
+	const struct ark_pipeline_counters *c = &sup->map.pipeline->canary_counters;
+	for (int r = 1; r < ARK_REASON_COUNT; r++) {
+		uint64_t now = atomic_load(&c->injected_allowed_by_reason[r]);
+		if (now > run->injected_allowed_at_start[r]) {
+			char reason[192];
+			snprintf(reason, sizeof reason, "the canary lane's HRM allowed an injected %s violation (%llu since routing began)",
+				 ark_reason_name((enum ark_reason)r), (unsigned long long)(now - run->injected_allowed_at_start[r]));
+			ark_canary_trip(sup, reason);
+			return true;
+		}
+	}
+	return false;
 }
 
 static bool lane_running(struct ark_supervisor *sup)
@@ -343,6 +407,9 @@ void ark_canary_poll(struct ark_supervisor *sup, uint64_t now)
 		if (lane_running(sup)) {
 			snapshot(sup, run->prev);
 			run->canary_events_at_start = run->prev[ARK_LANE_CANARY].events;
+			for (int r = 0; r < ARK_REASON_COUNT; r++)
+				run->injected_allowed_at_start[r] =
+					atomic_load(&sup->map.pipeline->canary_counters.injected_allowed_by_reason[r]);
 			run->quarantines_at_start = sup->total_quarantines;
 			run->routed_ns = now;
 			run->window_end_ns = now + run->config.window_ns;
@@ -362,6 +429,8 @@ void ark_canary_poll(struct ark_supervisor *sup, uint64_t now)
 		}
 		break;
 	case PHASE_RUNNING:
+		if (injected_allowed(sup))
+			break;
 		if (now >= run->next_check_ns) {
 			run->next_check_ns += run->config.check_ns;
 			if (run->next_check_ns <= now)
@@ -372,6 +441,10 @@ void ark_canary_poll(struct ark_supervisor *sup, uint64_t now)
 			finish(sup);
 		break;
 	case PHASE_ENDING:
+		/* Still draining after a clean window: what the lane holds may yet
+		 * let an injected violation through. */
+		if (!run->rolled_back && injected_allowed(sup))
+			break;
 		if (!lane_drained(sup))
 			break;
 		atomic_store(&cc->lane_stop, 1);

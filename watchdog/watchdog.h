@@ -89,6 +89,15 @@ struct ark_canary_config {
 	char bin[PATH_MAX];           /* ARK_CANARY_BIN: the lane's binary ("" = this one) */
 	char env_file[PATH_MAX];      /* ARK_CANARY_ENV_FILE: recorded; its values are in envp */
 	char *const *envp;            /* the lane's environment (NULL = the watchdog's) */
+	/* What the canary runs, as it was when it started (recorded; `ark
+	 * canary promote` refuses anything that hashes otherwise now): */
+	char env_sha256[65];          /* the env file's bytes ("" without one) */
+	char bin_path[PATH_MAX];      /* the lane's binary: bin, else this ark */
+	char bin_sha256[65];
+	char rules_path[PATH_MAX];    /* the rules the canary's HRM enforces */
+	char rules_sha256[65];        /* their file's hash (the canary HRM holds them to it) */
+	char looser[384];             /* what those rules loosen against stable's ("" none): only
+				       * with --canary-allow-looser */
 };
 int ark_canary_config_from_env(struct ark_canary_config *config, struct ark_err *err);
 
@@ -193,6 +202,16 @@ void ark_supervisor_close(struct ark_supervisor *sup);
 /* The canary (watchdog/canary.c): true once it has ended (or there is none)
  * and its lane is drained and told to stop. */
 bool ark_canary_lane_done(const struct ark_supervisor *sup);
+/* The denial tripwire's verdict on one interval: +1 when the canary's
+ * denial rate is above the stable baseline (the mean of its per-interval
+ * rates, or stable_rate_now before there is one) by more than sigma_k
+ * sigma, -1 when below it by as much (a canary that lets through what
+ * stable stops), 0 otherwise or with fewer than 20 canary events; sigma is
+ * the larger of the baseline's spread and the canary sample's binomial
+ * spread. reason says which, with the figures. */
+int ark_canary_denial_verdict(const double *stable_rates, uint32_t samples, double stable_rate_now,
+			      uint64_t stable_events_total, uint64_t canary_events, uint64_t canary_denials, double sigma_k,
+			      char *reason, size_t reason_cap);
 /* Roll the canary back now (a tripwire, or an operator). */
 void ark_canary_trip(struct ark_supervisor *sup, const char *reason);
 
