@@ -115,6 +115,7 @@ struct ark_pipeline_counters {
 	_Atomic uint64_t source_started_ns[ARK_MAX_SOURCES]; /* first start, CLOCK_MONOTONIC */
 	_Atomic uint64_t quarantines[ARK_AGENT_COUNT];        /* supervisor: watchdog_quarantines_total */
 	_Atomic uint64_t hangs[ARK_AGENT_COUNT];              /* supervisor: hung agents killed */
+	_Atomic uint64_t broker_reports;               /* Kyle: a network broker's execution reports numbered */
 };
 
 /* The canary lane (watchdog/canary.c decides, Kyle routes, Aletheia
@@ -253,14 +254,31 @@ void ark_pipeline_venue_counts(const struct ark_pipeline_map *map, uint64_t *ord
 
 /* A network broker's (Alpaca) record, for the metrics server and tools. */
 #define ARK_BROKER_ANSWER_KINDS 16
+#define ARK_BROKER_ANOMALY_KINDS 16
+/* Why a network broker's execution stopped. */
+enum ark_broker_stop {
+	ARK_BROKER_STOP_NONE = 0,
+	ARK_BROKER_STOP_ACCOUNT,   /* the keys refused or the account cannot trade (a restart with good ones lifts it) */
+	ARK_BROKER_STOP_ANOMALY,   /* an answer failed its checks: only `ark broker resume` lifts it */
+};
 struct ark_broker_counts {
 	uint64_t submitted, posts, lookups, reports, refused_locally;
 	uint64_t answers[ARK_BROKER_ANSWER_KINDS];   /* by enum ark_alpaca_answer */
+	uint64_t anomalies[ARK_BROKER_ANOMALY_KINDS];   /* by enum ark_alpaca_anomaly */
 	double buying_power;
 	bool account_known;
 	bool execution_stopped;
+	uint32_t stop_kind;          /* enum ark_broker_stop */
+	char stop_reason[224];
 };
 void ark_pipeline_broker_counts(const struct ark_pipeline_map *map, struct ark_broker_counts *counts);
+/* The operator's act after an anomaly (`ark broker resume`): execution on the
+ * venue may go on. Clears the stop in a running instance's segment; returns
+ * the enum ark_broker_stop it lifted. */
+uint32_t ark_pipeline_broker_resume(const struct ark_pipeline_map *map);
+/* Where an anomaly's stop is kept across restarts and runs:
+ * $ARK_DATA_DIR/broker.stopped. */
+int ark_broker_latch_path(char *out, size_t cap, struct ark_err *err);
 /* HRM's own time per evaluation (ns), in its state region. */
 const struct ark_hist *ark_pipeline_hrm_eval(const struct ark_pipeline_map *map);
 

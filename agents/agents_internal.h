@@ -58,6 +58,7 @@ struct ark_kyle_state {
 	 * in between finds the other ring's slots written and commits them. */
 	uint64_t two_ring_pending;
 	uint64_t two_ring_head[ARK_LANE_COUNT];
+	uint64_t reports_next_index;                /* ring.reports: index after the last report taken */
 };
 
 /* Joey's per-symbol statistics. Documented rule (README, "Joey"): */
@@ -181,22 +182,26 @@ struct ark_broker_state {
 };
 
 /* The orders Kenny sent to a network broker (Alpaca), by sequence number:
- * what it sent, where each order stands, and what of its fills Kenny's
- * positions already hold. Never rolled back (like the paper venue's book):
- * it says what happened outside ARK. Each slot belongs to one thread at a
- * time, handed over by its state: Kenny's main thread writes QUEUED and
- * takes ANSWERED; the broker thread takes QUEUED and OPEN (polls) and hands
- * back ANSWERED. A restarted Kenny looks up every order that was SENT before
- * it POSTs anything again, and restores a position caught APPLYING. */
+ * what it sent, where each order stands, and what of the broker's word has
+ * been published as execution reports. Never rolled back (like the paper
+ * venue's book): it says what happened outside ARK. Each slot belongs to
+ * one thread at a time, handed over by its state: Kenny's main thread
+ * writes QUEUED and takes ANSWERED; the broker thread takes QUEUED and OPEN
+ * (polls) and hands back ANSWERED. Kenny checks an answer against the order
+ * and publishes it as an execution report on ring.reports, which Kyle
+ * numbers like a tick: the report goes through every agent in sequence
+ * order (HRM's view, Kenny's position) and into the journal. A restarted
+ * Kenny looks up every order that was SENT before it POSTs anything again,
+ * and finishes a publication caught REPORTING (by the ring's head). */
 #define ARK_ORDER_SLOTS 4096u
 enum ark_order_state {
 	ARK_ORDER_FREE = 0,
 	ARK_ORDER_QUEUED,     /* to send (or look up, when `lookup`): broker thread */
 	ARK_ORDER_SENT,       /* a request about it is in flight: broker thread */
-	ARK_ORDER_ANSWERED,   /* the broker's word is in the slot: Kenny applies and reports it */
-	ARK_ORDER_APPLYING,   /* applying: position_before is what to restore after a crash */
+	ARK_ORDER_ANSWERED,   /* the broker's word is in the slot: Kenny checks and reports it */
+	ARK_ORDER_REPORTING,  /* its report is being committed (report_head: the ring's head after it) */
 	ARK_ORDER_OPEN,       /* reported, still working at the broker: polled */
-	ARK_ORDER_DONE,       /* final and reported */
+	ARK_ORDER_DONE,       /* final and reported (or stopped by an anomaly) */
 };
 struct ark_order_slot {
 	_Atomic uint32_t state;
@@ -211,21 +216,20 @@ struct ark_order_slot {
 	uint32_t failures;         /* lookups in a row that got no answer */
 	uint64_t client_order_id;  /* the trace id */
 	uint64_t next_request_ns;  /* CLOCK_MONOTONIC: not before */
-	double venue_filled_qty;   /* cumulative, as the broker says */
+	double venue_filled_qty;   /* cumulative, as the broker says (checked against the order) */
 	double venue_avg_price;
-	double applied_qty;        /* of that, what Kenny's positions hold */
-	double applied_avg_price;
+	double reported_qty;       /* of that, what execution reports have carried */
+	double reported_avg_price;
 	char order_id[48];
 	char venue_status[24];
 	char message[96];
 	uint8_t seen_at_venue;     /* Alpaca showed it (an order object, or 422 "must be unique"):
 				    * a later 404 never leads to a POST */
-	uint8_t reserved3[7];
-	/* What an interrupted apply restores (state APPLYING): */
-	struct ark_kenny_position position_before;
-	double applied_qty_before, applied_avg_price_before;
-	uint64_t fills_before;
-	double realized_pnl_before;
+	uint8_t anomaly;           /* enum ark_alpaca_anomaly of the answer now in the slot */
+	uint8_t reserved3[6];
+	uint64_t report_head;      /* REPORTING: ring.reports' head once its report is committed */
+	double claimed_filled_qty; /* with anomaly: what the broker claimed (recorded, never applied) */
+	double claimed_avg_price;
 	struct ark_event event;    /* the order's event as Kenny passed it on */
 };
 struct ark_order_book {
@@ -241,6 +245,15 @@ struct ark_order_book {
 	_Atomic uint64_t lookups;             /* GET by client_order_id made */
 	_Atomic uint64_t reports;             /* execution reports published */
 	_Atomic uint64_t refused_locally;     /* not sent: book full or execution stopped */
+	/* Why execution stopped (with execution_stopped): the keys or account,
+	 * or an anomaly, which only an operator lifts (ark broker resume). */
+	_Atomic uint32_t stop_kind;           /* enum ark_broker_stop */
+	_Atomic uint32_t broker_active;       /* a network broker runs in Kenny (its start to its stop) */
+	_Atomic uint32_t settling;            /* Kenny stopping: 0 not yet, 1 settling the orders in flight,
+					       * 2 settled (every report taken): Kyle, told to stop, waits
+					       * for 2 while the broker is active, so no report is left */
+	char stop_reason[224];                /* NUL-terminated before stop_kind is set */
+	_Atomic uint64_t anomalies[ARK_BROKER_ANOMALY_KINDS];   /* by enum ark_alpaca_anomaly */
 	struct ark_order_slot slots[ARK_ORDER_SLOTS];
 };
 
@@ -318,6 +331,10 @@ struct ark_stage_ops {
 	/* Every turn of the loop, between batches (Kenny: a network broker's
 	 * answers); when set, an idle wait lasts at most 10 ms. */
 	void (*poll)(struct ark_agent_ctx *ctx, uint64_t now_ns);
+	/* Stopping: true while the stage still has work that must go through
+	 * the pipeline before it stops (Kenny: a network broker's orders in
+	 * flight); the loop keeps running. */
+	bool (*busy)(struct ark_agent_ctx *ctx, uint64_t now_ns);
 	void (*stop)(struct ark_agent_ctx *ctx);
 };
 extern const struct ark_stage_ops ark_joey_ops, ark_hrm_ops, ark_kenny_ops;
@@ -339,11 +356,21 @@ extern const struct ark_broker_ops ark_paper_broker;
 int ark_alpaca_broker_start(struct ark_agent_ctx *ctx, struct ark_err *err);
 /* An allowed intent: queue its order (the event leaves SUBMITTED). */
 void ark_alpaca_broker_submit(struct ark_agent_ctx *ctx, struct ark_event *event);
-/* Apply and report the answers that came in. */
+/* Publish the answers that came in as execution reports (Kyle numbers them). */
 void ark_alpaca_broker_poll(struct ark_agent_ctx *ctx, uint64_t now_ns);
+/* Stopping: true while orders in flight are being settled (within twice
+ * the request timeout) and their reports have not all been taken by Kyle;
+ * Kenny's loop runs on meanwhile, so the reports come back through it. */
+bool ark_alpaca_broker_busy(struct ark_agent_ctx *ctx, uint64_t now_ns);
 /* Finish what is in flight (bounded by the request timeout), then stop. */
 void ark_alpaca_broker_stop(struct ark_agent_ctx *ctx);
 /* Apply a fill to a position (shared by the paper and the Alpaca paths). */
 void ark_kenny_apply_fill(struct ark_kenny_position *pos, double signed_qty, double price);
+/* Whether a fill may be applied at all: quantity and price finite and
+ * positive (quantity non-zero), at most these, and the position, notional
+ * and P&L after it finite. The guard before ark_kenny_apply_fill. */
+#define ARK_KENNY_MAX_FILL_QTY 1e12
+#define ARK_KENNY_MAX_FILL_PRICE 1e9
+bool ark_kenny_fill_acceptable(const struct ark_kenny_position *pos, double signed_qty, double price);
 
 #endif /* ARK_AGENTS_INTERNAL_H */

@@ -35,7 +35,6 @@ struct core_batch {
 	size_t n_orders, n_fills, n_positions, n_denials;
 	uint64_t last_seq;          /* highest seq whose rows are queued */
 	uint64_t first_queued_ns;
-	uint32_t reports;           /* execution reports queued (they carry older seqs) */
 };
 
 #define CORE_RING_CAPACITY 16384
@@ -50,7 +49,6 @@ struct core_writer {
 	struct ark_metrics_hist_handle db_write;
 	struct ark_metrics_handle db_lag;
 	_Atomic uint64_t pushed_seq;        /* highest seq handed to the writer */
-	_Atomic uint64_t reports_committed; /* execution reports in a committed transaction */
 	void *ring_memory;
 	struct ark_ring *ring;
 	struct ark_ring_producer producer;  /* Aletheia's thread */
@@ -91,10 +89,6 @@ struct aletheia {
 	struct core_batch *batch;
 	struct ark_ring_producer mirror;
 	bool mirror_open;
-	struct ark_ring_consumer reports;   /* Kenny's execution reports */
-	bool reports_open;
-	uint32_t reports_held;              /* handed to the writer, released once committed */
-	uint64_t reports_released;
 	/* The events before Aletheia, in seq order: Kenny's ring, merged with
 	 * the canary lane's Kenny's when there is one (see merge_inputs). */
 	struct ark_ring_consumer canary_in;
@@ -132,7 +126,7 @@ static bool trace_complete(const struct ark_event *e)
 static int core_flush(struct aletheia *al, struct ark_err *err)
 {
 	struct core_batch *b = al->batch;
-	if (b->last_seq <= al->core_applied_seq && !b->reports)
+	if (b->last_seq <= al->core_applied_seq)
 		return 0;
 	int rc = ark_core_begin(al->core, err);
 	if (!rc && b->n_orders)
@@ -153,20 +147,52 @@ static int core_flush(struct aletheia *al, struct ark_err *err)
 	}
 	if (b->last_seq > al->core_applied_seq)
 		al->core_applied_seq = b->last_seq;
-	atomic_fetch_add_explicit(&al->writer.reports_committed, b->reports, memory_order_release);
-	b->reports = 0;
 	b->n_orders = b->n_fills = b->n_positions = b->n_denials = 0;
 	b->first_queued_ns = 0;
 	return 0;
+}
+
+/* A network broker's execution report (its own seq, in the journal like
+ * any event): the order's row (keyed by the order's trace id, the report's
+ * client_order_id) takes the broker's status, the fill it adds is a row of
+ * its own, and the position Kenny holds after it. An anomaly's report
+ * marks the order and adds no fill. */
+static void core_queue_report(struct core_batch *b, const struct ark_event *e, uint64_t now)
+{
+	struct ark_core_order *o = &b->orders[b->n_orders++];
+	memset(o, 0, sizeof *o);
+	o->trace_id = e->client_order_id;
+	o->seq = e->seq;
+	memcpy(o->symbol, e->symbol, sizeof o->symbol);
+	o->side = e->side == ARK_SIDE_BUY ? ARK_CORE_SIDE_BUY : ARK_CORE_SIDE_SELL;
+	o->qty = e->quantity;
+	o->limit_price = e->limit_price;
+	snprintf(o->status, sizeof o->status, "%s", ark_exec_status_name((enum ark_exec_status)e->exec_status));
+	o->created_ns = now;
+	if (e->report_fill_qty > 0 && !(e->flags & ARK_EVENT_BROKER_ANOMALY) && e->exec_status == ARK_EXEC_FILLED) {
+		struct ark_core_fill *f = &b->fills[b->n_fills++];
+		memset(f, 0, sizeof *f);
+		f->trace_id = e->client_order_id;
+		f->seq = e->seq;
+		f->qty = e->report_fill_qty;
+		f->price = e->report_fill_price;
+		snprintf(f->venue, sizeof f->venue, "alpaca");
+		f->filled_ns = now;
+		struct ark_core_position *p = &b->positions[b->n_positions++];
+		memset(p, 0, sizeof *p);
+		memcpy(p->symbol, e->symbol, sizeof p->symbol);
+		p->qty = e->position_after;
+		p->avg_price = e->report_fill_price;
+		p->realized_pnl = e->realized_pnl_after;
+		p->updated_ns = now;
+	}
 }
 
 /* Queue the Mutable Core rows an event implies. */
 static int core_queue(struct aletheia *al, const struct ark_event *e, struct ark_err *err)
 {
 	struct core_batch *b = al->batch;
-	/* An execution report updates its order after the event made it. */
-	bool report = (e->flags & ARK_EVENT_EXEC_REPORT) != 0;
-	if (!report && e->seq <= al->core_applied_seq)
+	if (e->seq <= al->core_applied_seq)
 		/* Never skipped in silence: the core says it holds this seq, yet
 		 * it came from the journal to be applied. The database is ahead
 		 * of this journal's record: stop writing (fail closed). */
@@ -182,7 +208,9 @@ static int core_queue(struct aletheia *al, const struct ark_event *e, struct ark
 			return rc;
 	}
 	uint64_t now = ark_realtime_ns();
-	if (e->side != ARK_SIDE_NONE && e->verdict == ARK_VERDICT_ALLOW) {
+	if (e->flags & ARK_EVENT_EXEC_REPORT) {
+		core_queue_report(b, e, now);
+	} else if (e->side != ARK_SIDE_NONE && e->verdict == ARK_VERDICT_ALLOW) {
 		struct ark_core_order *o = &b->orders[b->n_orders++];
 		memset(o, 0, sizeof *o);
 		o->trace_id = e->trace_id;
@@ -193,15 +221,14 @@ static int core_queue(struct aletheia *al, const struct ark_event *e, struct ark
 		o->limit_price = e->limit_price;
 		snprintf(o->status, sizeof o->status, "%s", ark_exec_status_name((enum ark_exec_status)e->exec_status));
 		o->created_ns = now;
-		if (e->exec_status == ARK_EXEC_FILLED && (!report || (e->flags & ARK_EVENT_ORDER_FINAL))) {
-			/* One fill row per order: a report's is the final, cumulative one. */
+		if (e->exec_status == ARK_EXEC_FILLED) {
 			struct ark_core_fill *f = &b->fills[b->n_fills++];
 			memset(f, 0, sizeof *f);
 			f->trace_id = e->trace_id;
 			f->seq = e->seq;
 			f->qty = e->filled_quantity;
 			f->price = e->fill_price;
-			snprintf(f->venue, sizeof f->venue, "%s", report ? "alpaca" : "paper");
+			snprintf(f->venue, sizeof f->venue, "paper");
 			f->filled_ns = now;
 		}
 		/* The positions table is the stable book's: a canary lane's Kenny
@@ -226,10 +253,7 @@ static int core_queue(struct aletheia *al, const struct ark_event *e, struct ark
 		snprintf(d->reason, sizeof d->reason, "%s", ark_reason_name((enum ark_reason)e->reason));
 		d->denied_ns = now;
 	}
-	if (report)
-		b->reports++;
-	else
-		b->last_seq = e->seq;
+	b->last_seq = e->seq;
 	if (!b->first_queued_ns)
 		b->first_queued_ns = ark_now_ns();
 	return 0;
@@ -473,8 +497,7 @@ static void core_push(struct core_writer *w, const struct ark_event *e)
 			return;
 	memcpy(ark_ring_slot(&w->producer, 0), e, sizeof *e);
 	ark_ring_commit(&w->producer, 1);
-	if (!(e->flags & ARK_EVENT_EXEC_REPORT))
-		atomic_store_explicit(&w->pushed_seq, e->seq, memory_order_relaxed);
+	atomic_store_explicit(&w->pushed_seq, e->seq, memory_order_relaxed);
 }
 
 static void core_writer_stop(struct core_writer *w)
@@ -682,43 +705,16 @@ static uint32_t release_written(struct aletheia *al)
 	return k;
 }
 
-/* Kenny's execution reports, each once its order's event has gone to the
- * core writer (so the report's row update follows the row it updates). The
- * reports are not in the journal, so a report leaves Kenny's ring only once
- * the transaction holding it committed: a replacement Aletheia finds the
- * rest there and records them again (the rows are idempotent). */
-static void take_reports(struct aletheia *al)
-{
-	const struct ark_aletheia_state *s = al->ctx->state;
-	uint64_t committed = atomic_load_explicit(&al->writer.reports_committed, memory_order_acquire);
-	uint32_t releasable = (uint32_t)(committed - al->reports_released);
-	if (releasable > al->reports_held)
-		releasable = al->reports_held;
-	if (releasable) {
-		ark_ring_release(&al->reports, releasable);
-		al->reports_held -= releasable;
-		al->reports_released += releasable;
-	}
-	uint32_t n = ark_ring_try_peek_more(&al->reports, al->reports_held + 64), k = al->reports_held;
-	for (; k < n; k++) {
-		const struct ark_event *r = ark_ring_event(&al->reports, k);
-		if (r->seq > s->last_seq)
-			break;
-		core_push(&al->writer, r);
-	}
-	al->reports_held = k;
-}
-
-/* While the whole pipeline stops, Kenny may still be settling broker orders
- * whose reports must be recorded: wait for it, unless it is gone (a stale
- * heartbeat). */
-static bool kenny_settling(const struct ark_agent_ctx *ctx)
+/* When the whole pipeline stops, Aletheia stops after Kenny: a network
+ * broker's execution reports still come through the pipeline while Kenny
+ * settles its orders in flight (unless Kenny is gone or silent). */
+static bool kenny_stopped(const struct ark_agent_ctx *ctx)
 {
 	const struct ark_agent_control *kenny = &ctx->pipeline->agents[ARK_AGENT_KENNY];
 	if (!atomic_load(&ctx->pipeline->stop) || atomic_load(&kenny->state) != ARK_PROC_RUNNING)
-		return false;
+		return true;
 	uint64_t beat = atomic_load_explicit(&kenny->heartbeat_ns, memory_order_relaxed), now = ark_now_ns();
-	return now < beat + 2000ull * 1000 * 1000;
+	return now > beat + 2000ull * 1000 * 1000;
 }
 
 /* The seq of the last event released from Kenny's ring (0 if none). */
@@ -798,8 +794,6 @@ int ark_aletheia_main(struct ark_agent_ctx *ctx)
 		goto done;
 	}
 	al.mirror_open = ark_ring_producer_open(&al.mirror, mirror_ring, &ctx->wait, &err) == 0;
-	struct ark_ring *report_ring = ark_pipeline_region(&ctx->map, "ring.reports", NULL);
-	al.reports_open = report_ring && ark_ring_consumer_open(&al.reports, report_ring, &ctx->wait, &err) == 0;
 	struct ark_ring *canary_ring = ark_pipeline_lane_ring(&ctx->map, ARK_LANE_CANARY, ARK_AGENT_KENNY);
 	if (ark_pipeline_has_canary(&ctx->map) && canary_ring) {
 		if (ark_ring_consumer_open(&al.canary_in, canary_ring, &ctx->wait, &err)) {
@@ -925,8 +919,6 @@ int ark_aletheia_main(struct ark_agent_ctx *ctx)
 			 * against the io_uring worker on a machine with few cores. */
 			ark_journal_wait(al.journal, 1000 * 1000);
 		}
-		if (al.reports_open)
-			take_reports(&al);
 		if (released) {
 			ark_control_add(&control->events, released);
 			ark_control_add(&ctx->pipeline->counters.journaled, released);
@@ -946,13 +938,10 @@ int ark_aletheia_main(struct ark_agent_ctx *ctx)
 		if (rc != 0) {
 			core_writer_report(&al.writer, ctx);
 			ark_log_flush(ctx->log);
-			/* Kenny first: a last report committed just before it exits
-			 * is then seen on the ring. Held reports are committed by
-			 * the writer's final batch. */
-			if (ark_agent_stop_requested(ctx) && ark_ring_try_peek(&ctx->input, 1) == 0 &&
-			    (!al.canary_open || ark_ring_try_peek(&al.canary_in, 1) == 0) &&
-			    (!al.reports_open ||
-			     (!kenny_settling(ctx) && ark_ring_try_peek_more(&al.reports, al.reports_held + 1) == al.reports_held)))
+			/* Kenny first: its last events (a broker's reports among
+			 * them) are then on the ring. */
+			if (ark_agent_stop_requested(ctx) && kenny_stopped(ctx) && ark_ring_try_peek(&ctx->input, 1) == 0 &&
+			    (!al.canary_open || ark_ring_try_peek(&al.canary_in, 1) == 0))
 				break;
 		}
 	}
@@ -970,15 +959,6 @@ done:
 	}
 	core_writer_stop(&al.writer);
 	core_writer_report(&al.writer, ctx);
-	if (al.reports_open) {
-		/* The writer's final batch committed what was held. */
-		uint64_t committed = atomic_load(&al.writer.reports_committed);
-		uint32_t releasable = (uint32_t)(committed - al.reports_released);
-		if (releasable > al.reports_held)
-			releasable = al.reports_held;
-		if (releasable)
-			ark_ring_release(&al.reports, releasable);
-	}
 	if (al.core)
 		ark_core_close(al.core);
 	free(al.writer.ring_memory);
@@ -986,8 +966,6 @@ done:
 		ark_log(ctx->log, "error", "journal close: %s", err.msg);
 	if (al.mirror_open)
 		ark_ring_producer_close(&al.mirror);
-	if (al.reports_open)
-		ark_ring_consumer_close(&al.reports);
 	if (al.canary_open)
 		ark_ring_consumer_close(&al.canary_in);
 	if (ctx->input.ring)

@@ -4,12 +4,24 @@
  * written into a slot of the order book in the segment (struct
  * ark_order_book), the event goes on marked SUBMITTED, and a broker thread
  * that owns a libcurl multi handle is woken. The broker thread POSTs
- * /v2/orders with a client_order_id made from the trace id, reads the answer
- * and hands the slot back; Kenny's main thread, between batches, applies the
- * fill to its position and publishes an execution report (the event with the
- * outcome, ARK_EVENT_EXEC_REPORT) on the report ring, which Aletheia records
- * in the Mutable Core. An order still open at Alpaca is polled until it is
- * done, each change reported.
+ * /v2/orders with a client_order_id made from the trace id, reads the answer,
+ * checks it against the order (ark_alpaca_check_order: client order id,
+ * the broker's id, symbol, side, quantity, a cumulative fill within the
+ * order and never shrinking, fill prices the limit allows) and hands the slot
+ * back; Kenny's main thread, between batches, publishes the answer as an
+ * execution report (ARK_EVENT_EXEC_REPORT, what it adds to the order's fills
+ * in report_fill_qty/_price) on ring.reports. Kyle numbers reports like
+ * ticks, so each goes through HRM and Kenny in sequence order — Kenny's
+ * position takes the fill there, under its undo log — and into the journal,
+ * from which Aletheia records it in the Mutable Core. An order still open at
+ * Alpaca is polled until it is done, each change reported.
+ *
+ * An answer that fails its checks is an anomaly: nothing of it is applied;
+ * its report (ARK_EVENT_BROKER_ANOMALY) is journaled, counted
+ * (ark_broker_anomalies_total{kind}), logged, and execution on the venue
+ * stops at once — no order is POSTed — until an operator runs `ark broker
+ * resume` (the stop is also kept in $ARK_DATA_DIR/broker.stopped, so neither
+ * a restart of Kenny nor a new run lifts it).
  *
  * An order POST is never repeated blindly: a 5xx, a timeout or a dropped
  * connection leave it unknown, so the next request is a lookup by
@@ -25,11 +37,14 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 _Static_assert(ARK_ALPACA_ANSWER_COUNT <= ARK_BROKER_ANSWER_KINDS, "the book counts every kind of answer");
 
@@ -66,6 +81,12 @@ static struct {
 	struct ark_order_book *book;
 	uint64_t run_id;                   /* the segment's creation time, in client order ids */
 	struct ark_ring_producer reports;
+	struct ark_ring *report_ring;
+	char latch_path[PATH_MAX];         /* $ARK_DATA_DIR/broker.stopped */
+	uint64_t drain_deadline_ns;        /* stopping: settle orders in flight until then (0: not yet) */
+	bool settled;                      /* stopping: what could be settled was */
+	bool reports_closed;               /* stopping: Kyle may be gone, no report is published any more
+					    * (an answer that comes now waits in the book for the next Kenny) */
 	CURLM *multi;
 	struct transfer *transfers;
 	pthread_t thread;
@@ -112,6 +133,24 @@ static void publish_buying_power(double buying_power)
 	atomic_fetch_add(&az.book->account_version, 1);   /* odd: being written */
 	atomic_store(&az.book->buying_power_bits, v);
 	atomic_fetch_add(&az.book->account_version, 1);
+}
+
+/* Execution stops: no order is POSTed. The reason first, then the kind
+ * (readers take the reason once the kind is set). An anomaly's stop is
+ * never replaced by an account stop. */
+static bool stop_execution(enum ark_broker_stop kind, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static bool stop_execution(enum ark_broker_stop kind, const char *fmt, ...)
+{
+	uint32_t was = atomic_load(&az.book->stop_kind);
+	if (was == ARK_BROKER_STOP_ANOMALY || (was == kind && atomic_load(&az.book->execution_stopped)))
+		return false;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(az.book->stop_reason, sizeof az.book->stop_reason, fmt, ap);
+	va_end(ap);
+	atomic_store(&az.book->stop_kind, kind);
+	atomic_store(&az.book->execution_stopped, 1);
+	return true;
 }
 
 static const char *coid_text(const struct ark_order_slot *slot, char out[ARK_ALPACA_COID_MAX])
@@ -333,14 +372,33 @@ static void finish_order(struct transfer *t, long status, uint64_t now)
 	bool was_lookup = t->kind == REQ_LOOKUP;
 	switch (answer) {
 	case ARK_ALPACA_ORDER: {
-		uint64_t trace, run;
-		if (ark_alpaca_parse_client_order_id(order.client_order_id, &run, &trace) || trace != slot->client_order_id ||
-		    run != (az.run_id & 0xffffffffffull)) {
-			/* Not this order's answer: unknown, look it up. */
-			note("error", "alpaca answered with client_order_id '%s' for trace %016llx; looking it up",
-			     order.client_order_id, (unsigned long long)slot->client_order_id);
-			slot->lookup = 1;
-			requeue(slot, now + az.cfg.poll_ms * 1000000ull);
+		/* The answer against the order it answers: anything that does not
+		 * fit is an anomaly, never applied (Kenny reports it and stops). */
+		const struct ark_event *e = &slot->event;
+		struct ark_alpaca_expect expect = {
+			.run_id = az.run_id, .trace_id = slot->client_order_id, .symbol = e->symbol,
+			.buy = e->side == ARK_SIDE_BUY, .quantity = e->quantity, .limit_price = e->limit_price,
+			.reference_price = e->price, .market_price_band = az.cfg.market_price_band,
+			.order_id = slot->order_id, .filled_before = slot->venue_filled_qty,
+			.avg_before = slot->venue_avg_price};
+		char why[160];
+		enum ark_alpaca_anomaly anomaly = ark_alpaca_check_order(&order, &expect, why, sizeof why);
+		if (anomaly != ARK_ALPACA_ANOMALY_NONE) {
+			char symbol[ARK_SYMBOL_MAX];
+			ark_text_copy(symbol, sizeof symbol, e->symbol, sizeof e->symbol);
+			if (stop_execution(ARK_BROKER_STOP_ANOMALY, "broker anomaly (%s) on order %s: %s", ark_alpaca_anomaly_name(anomaly),
+					   coid_text(slot, coid), why))
+				note("error", "BROKER ANOMALY: execution stopped until an operator runs ark broker resume");
+			slot->anomaly = (uint8_t)anomaly;
+			slot->claimed_filled_qty = order.filled_qty;
+			slot->claimed_avg_price = order.filled_avg_price;
+			slot->answer = ARK_ALPACA_ORDER;
+			slot->http_status = (uint16_t)status;
+			slot->error_code = 0;
+			slot->venue_final = 1;   /* nothing more is asked about it: an operator looks */
+			snprintf(slot->venue_status, sizeof slot->venue_status, "anomaly");
+			snprintf(slot->message, sizeof slot->message, "%s: %.80s", ark_alpaca_anomaly_name(anomaly), why);
+			hand_back(slot);
 			return;
 		}
 		bool changed = !slot->order_id[0] || strcmp(order.status, slot->venue_status) != 0 ||
@@ -420,7 +478,7 @@ static void finish_order(struct transfer *t, long status, uint64_t now)
 		return;
 	}
 	case ARK_ALPACA_UNAUTHORIZED:
-		if (!atomic_exchange(&az.book->execution_stopped, 1))
+		if (stop_execution(ARK_BROKER_STOP_ACCOUNT, "alpaca refused the keys (401 %.100s)", detail))
 			note("error", "alpaca refused the keys (401 %s): execution stopped; orders are refused until Kenny "
 				      "restarts with valid keys", detail);
 		/* the order is refused too */
@@ -453,7 +511,7 @@ static void finish_account(struct transfer *t, long status)
 	    ark_alpaca_parse_account(t->response, t->response_len, &account, detail, sizeof detail) == 0) {
 		publish_buying_power(account.buying_power);
 		if (!ark_alpaca_account_usable(&account, why, sizeof why) &&
-		    !atomic_exchange(&az.book->execution_stopped, 1))
+		    stop_execution(ARK_BROKER_STOP_ACCOUNT, "alpaca account: %s", why))
 			note("error", "alpaca account: %s; execution stopped", why);
 		return;
 	}
@@ -462,7 +520,7 @@ static void finish_account(struct transfer *t, long status)
 		snprintf(detail + strlen(detail), sizeof detail - strlen(detail), "%s", t->truncated ? " (truncated)" : "");
 	else
 		ark_alpaca_parse_error(t->response, t->response_len, &code, detail, sizeof detail);
-	if (status == 401 && !atomic_exchange(&az.book->execution_stopped, 1))
+	if (status == 401 && stop_execution(ARK_BROKER_STOP_ACCOUNT, "alpaca refused the keys reading the account (401 %.100s)", detail))
 		note("error", "alpaca refused the keys reading the account (401 %s): execution stopped", detail);
 	else
 		note("warn", "alpaca account refresh failed (HTTP %ld%s%s); keeping the last buying power", status,
@@ -496,6 +554,10 @@ static void start_requests(uint64_t now)
 		if ((st != ARK_ORDER_QUEUED && st != ARK_ORDER_OPEN) || az.in_flight[i])
 			continue;
 		if (slot->next_request_ns > now && !(st == ARK_ORDER_QUEUED && atomic_load_explicit(&az.draining, memory_order_relaxed)))
+			continue;
+		/* Execution stopped: nothing more is sent; what was sent is
+		 * still looked up (its answers are checked the same way). */
+		if (st == ARK_ORDER_QUEUED && !slot->lookup && atomic_load_explicit(&az.book->execution_stopped, memory_order_relaxed))
 			continue;
 		struct transfer *t = free_transfer();
 		if (!t)
@@ -568,18 +630,83 @@ static int check_account(struct ark_agent_ctx *ctx, struct ark_err *err)
 	if (!ark_alpaca_account_usable(&account, why, sizeof why))
 		return ark_err_set(err, -EPERM, "alpaca: %s: execution stopped, Kenny does not start", why);
 	publish_buying_power(account.buying_power);
-	atomic_store(&az.book->execution_stopped, 0);
+	/* Good keys and a usable account lift an account stop; an anomaly's
+	 * stop stays until an operator resumes. */
+	if (atomic_load(&az.book->stop_kind) != ARK_BROKER_STOP_ANOMALY) {
+		atomic_store(&az.book->stop_kind, ARK_BROKER_STOP_NONE);
+		atomic_store(&az.book->execution_stopped, 0);
+	}
 	ark_log(ctx->log, "info", "alpaca account status=%s buying_power=%.2f currency=%s", account.status,
 		account.buying_power, account.currency[0] ? account.currency : "?");
 	return 0;
 }
 
+/* The anomaly stop outlives the segment: $ARK_DATA_DIR/broker.stopped holds
+ * its reason until `ark broker resume` removes it. */
+static void latch_read(struct ark_agent_ctx *ctx)
+{
+	char text[sizeof az.book->stop_reason];
+	int fd = open(az.latch_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return;
+	ssize_t n = read(fd, text, sizeof text - 1);
+	close(fd);
+	text[n > 0 ? n : 0] = '\0';
+	ark_utf8_sanitize(text, strlen(text));
+	for (size_t i = strlen(text); i > 0 && (text[i - 1] == '\n' || text[i - 1] == ' '); i--)
+		text[i - 1] = '\0';
+	stop_execution(ARK_BROKER_STOP_ANOMALY, "%s", text[0] ? text : "broker anomaly (reason not recorded)");
+	ark_log(ctx->log, "error", "alpaca: execution stays stopped (%s): %s; ark broker resume lifts it after the venue "
+		"was checked", az.latch_path, az.book->stop_reason);
+}
+
+static void latch_write(struct ark_agent_ctx *ctx)
+{
+	char tmp[PATH_MAX + 8];
+	snprintf(tmp, sizeof tmp, "%s.tmp", az.latch_path);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd >= 0) {
+		char ts[40];
+		uint64_t now = ark_realtime_ns();
+		time_t secs = (time_t)(now / 1000000000ull);
+		struct tm tm;
+		gmtime_r(&secs, &tm);
+		strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+		dprintf(fd, "%s (%s)\n", az.book->stop_reason, ts);
+		bool ok = fsync(fd) == 0;
+		close(fd);
+		if (ok && rename(tmp, az.latch_path) == 0)
+			return;
+	}
+	ark_log(ctx->log, "error", "alpaca: cannot keep the stop in %s: %s (it holds until Kenny restarts)", az.latch_path,
+		strerror(errno));
+}
+
+/* A report's slot once its report is on the ring: what it reported is taken,
+ * and the order is polled again or done. */
+static void report_taken(struct ark_order_slot *slot, uint64_t now)
+{
+	if (!slot->anomaly) {
+		slot->reported_qty = slot->venue_filled_qty;
+		slot->reported_avg_price = slot->venue_avg_price;
+	}
+	if (slot->venue_final || slot->anomaly) {
+		atomic_store_explicit(&slot->state, ARK_ORDER_DONE, memory_order_release);
+	} else {
+		slot->next_request_ns = now + az.cfg.poll_ms * 1000000ull;
+		atomic_store_explicit(&slot->state, ARK_ORDER_OPEN, memory_order_release);
+		if (az.multi)
+			curl_multi_wakeup(az.multi);
+	}
+}
+
 /* A restarted Kenny: orders caught mid-request are looked up before anything
- * is POSTed again; a position caught mid-apply is restored and applied again. */
+ * is POSTed again; a report caught mid-publication is finished (the ring's
+ * head says whether it went out). */
 static void recover_book(struct ark_agent_ctx *ctx)
 {
-	struct ark_kenny_state *s = ctx->state;
-	uint32_t sent = 0, applying = 0, open = 0;
+	uint32_t sent = 0, reporting = 0, open_ = 0;
+	uint64_t head = atomic_load(&az.report_ring->head);
 	for (uint32_t i = 0; i < ARK_ORDER_SLOTS; i++) {
 		struct ark_order_slot *slot = &az.book->slots[i];
 		switch (atomic_load(&slot->state)) {
@@ -589,28 +716,24 @@ static void recover_book(struct ark_agent_ctx *ctx)
 			atomic_store(&slot->state, ARK_ORDER_QUEUED);
 			sent++;
 			break;
-		case ARK_ORDER_APPLYING: {
-			uint32_t id = slot->event.symbol_id < ARK_MAX_SYMBOLS ? slot->event.symbol_id : ARK_MAX_SYMBOLS - 1;
-			s->positions[id] = slot->position_before;
-			slot->applied_qty = slot->applied_qty_before;
-			slot->applied_avg_price = slot->applied_avg_price_before;
-			s->fills = slot->fills_before;
-			s->realized_pnl = slot->realized_pnl_before;
-			atomic_store(&slot->state, ARK_ORDER_ANSWERED);
-			applying++;
+		case ARK_ORDER_REPORTING:
+			if (head >= slot->report_head)
+				report_taken(slot, 0);
+			else
+				atomic_store(&slot->state, ARK_ORDER_ANSWERED);
+			reporting++;
 			break;
-		}
 		case ARK_ORDER_OPEN:
 			slot->next_request_ns = 0;
-			open++;
+			open_++;
 			break;
 		default:
 			break;
 		}
 	}
-	if (sent || applying || open)
-		ark_log(ctx->log, "warn", "alpaca: after a restart: %u orders to look up before any resend, %u applies redone, "
-			"%u open orders polled", sent, applying, open);
+	if (sent || reporting || open_)
+		ark_log(ctx->log, "warn", "alpaca: after a restart: %u orders to look up before any resend, %u reports finished, "
+			"%u open orders polled", sent, reporting, open_);
 	az.answered_seen = 0;   /* look at every slot once */
 }
 
@@ -623,10 +746,12 @@ int ark_alpaca_broker_start(struct ark_agent_ctx *ctx, struct ark_err *err)
 		return ark_err_set(err, -EINVAL, "ARK_BROKER=alpaca: the canary lane trades on the paper broker only");
 	az.book = ark_pipeline_region(&ctx->map, "state.orders", NULL);
 	az.run_id = ctx->pipeline->created_ns / 1000;
-	struct ark_ring *ring = ark_pipeline_region(&ctx->map, "ring.reports", NULL);
-	if (!az.book || !ring)
+	az.report_ring = ark_pipeline_region(&ctx->map, "ring.reports", NULL);
+	if (!az.book || !az.report_ring)
 		return ark_err_set(err, -EPROTO, "the segment has no order book or report ring");
-	if ((rc = ark_ring_producer_open(&az.reports, ring, &ctx->wait, err)))
+	if ((rc = ark_broker_latch_path(az.latch_path, sizeof az.latch_path, err)))
+		return rc;
+	if ((rc = ark_ring_producer_open(&az.reports, az.report_ring, &ctx->wait, err)))
 		return rc;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 || !(az.multi = curl_multi_init()))
 		return ark_err_set(err, -ENOMEM, "libcurl: cannot initialise");
@@ -639,15 +764,19 @@ int ark_alpaca_broker_start(struct ark_agent_ctx *ctx, struct ark_err *err)
 			return rc;
 	if ((rc = check_account(ctx, err)))
 		return rc;
+	latch_read(ctx);
 	recover_book(ctx);
+	atomic_store(&az.book->settling, 0);
+	atomic_store(&az.book->broker_active, 1);
 	az.next_account_ns = ark_now_ns() + az.cfg.account_refresh_s * 1000000000ull;
 	atomic_store(&az.stop, false);
 	atomic_store(&az.draining, false);
 	if (pthread_create(&az.thread, NULL, broker_thread, NULL) != 0)
 		return ark_err_set(err, -EAGAIN, "cannot start the broker thread");
 	az.thread_started = true;
-	ark_log(ctx->log, "info", "broker=alpaca base_url=%s time_in_force=%s timeout_ms=%llu poll_ms=%llu", az.cfg.base_url,
-		az.cfg.time_in_force, (unsigned long long)az.cfg.timeout_ms, (unsigned long long)az.cfg.poll_ms);
+	ark_log(ctx->log, "info", "broker=alpaca base_url=%s time_in_force=%s timeout_ms=%llu poll_ms=%llu market_price_band=%g",
+		az.cfg.base_url, az.cfg.time_in_force, (unsigned long long)az.cfg.timeout_ms,
+		(unsigned long long)az.cfg.poll_ms, az.cfg.market_price_band);
 	return 0;
 }
 
@@ -656,7 +785,7 @@ static void refuse(struct ark_agent_ctx *ctx, struct ark_event *e, const char *w
 	e->exec_status = ARK_EXEC_REJECTED;
 	atomic_fetch_add(&az.book->refused_locally, 1);
 	ark_control_add(&ctx->control->errors, 1);
-	ark_log(ctx->log, "warn", "order not sent trace=%016llx symbol=%s: %s", (unsigned long long)e->trace_id,
+	ark_log(ctx->log, "warn", "order not sent trace=%016llx symbol=%.15s: %s", (unsigned long long)e->trace_id,
 		e->symbol, why);
 }
 
@@ -673,11 +802,9 @@ void ark_alpaca_broker_submit(struct ark_agent_ctx *ctx, struct ark_event *e)
 		s->duplicates++;
 		return;
 	}
-	if (atomic_load(&az.book->execution_stopped)) {
-		refuse(ctx, e, "execution is stopped (see the alpaca lines above)");
-		return;
-	}
 	if (st != ARK_ORDER_FREE && st != ARK_ORDER_DONE) {
+		/* No slot, so no report follows (documented): HRM keeps it in
+		 * flight, which errs on the safe side. */
 		refuse(ctx, e, "the order book is full: 4096 orders are still working at the broker");
 		return;
 	}
@@ -690,63 +817,90 @@ void ark_alpaca_broker_submit(struct ark_agent_ctx *ctx, struct ark_event *e)
 	slot->client_order_id = e->client_order_id;
 	e->exec_status = ARK_EXEC_SUBMITTED;
 	slot->event = *e;
-	atomic_store_explicit(&slot->state, ARK_ORDER_QUEUED, memory_order_release);
-	atomic_fetch_add(&az.book->submitted, 1);
 	ark_undo_save(ctx, &s->orders, sizeof s->orders);
 	s->orders++;
+	if (atomic_load(&az.book->execution_stopped)) {
+		/* Refused here, and reported like any refusal (the report tells
+		 * HRM the order is not in flight): nothing goes to the venue. */
+		slot->venue_final = 1;
+		slot->answer = ARK_ALPACA_UNPROCESSABLE;
+		snprintf(slot->venue_status, sizeof slot->venue_status, "not_sent");
+		snprintf(slot->message, sizeof slot->message, "execution is stopped (%s): see ark broker status",
+			 atomic_load(&az.book->stop_kind) == ARK_BROKER_STOP_ANOMALY ? "a broker anomaly" : "keys or account");
+		atomic_fetch_add(&az.book->refused_locally, 1);
+		atomic_store_explicit(&slot->state, ARK_ORDER_ANSWERED, memory_order_release);
+		atomic_fetch_add(&az.book->answered, 1);
+		return;
+	}
+	atomic_store_explicit(&slot->state, ARK_ORDER_QUEUED, memory_order_release);
+	atomic_fetch_add(&az.book->submitted, 1);
 	curl_multi_wakeup(az.multi);
 }
 
-/* Apply one answered order to Kenny's position and publish its report.
- * false: no room on the report ring yet (tried again at the next poll). */
-static bool apply_answer(struct ark_agent_ctx *ctx, struct ark_order_slot *slot, uint64_t now)
+/* Publish an answered order as an execution report on ring.reports (Kyle
+ * numbers it). false: no room yet (tried again at the next poll). */
+static bool publish_report(struct ark_agent_ctx *ctx, struct ark_order_slot *slot, uint64_t now)
 {
 	char coid[ARK_ALPACA_COID_MAX];
-	struct ark_kenny_state *s = ctx->state;
 	uint32_t room;
 	if (ark_ring_reserve(&az.reports, 1, 0, &room) != 0)
 		return false;
 	struct ark_event *r = ark_ring_slot(&az.reports, 0);
-	uint32_t id = slot->event.symbol_id < ARK_MAX_SYMBOLS ? slot->event.symbol_id : ARK_MAX_SYMBOLS - 1;
-	struct ark_kenny_position *pos = &s->positions[id];
-	double delta = slot->venue_filled_qty - slot->applied_qty;
-	if (delta > 1e-9) {
-		double price = (slot->venue_filled_qty * slot->venue_avg_price - slot->applied_qty * slot->applied_avg_price) / delta;
-		if (!(price > 0) || !isfinite(price))
-			price = slot->venue_avg_price;
-		/* Everything the apply changes, for a restart caught in between. */
-		slot->position_before = *pos;
-		slot->applied_qty_before = slot->applied_qty;
-		slot->applied_avg_price_before = slot->applied_avg_price;
-		slot->fills_before = s->fills;
-		slot->realized_pnl_before = s->realized_pnl;
-		atomic_store_explicit(&slot->state, ARK_ORDER_APPLYING, memory_order_release);
-		double before = pos->realized_pnl;
-		ark_kenny_apply_fill(pos, slot->event.side == ARK_SIDE_BUY ? delta : -delta, price);
-		s->fills++;
-		s->realized_pnl += pos->realized_pnl - before;
-		slot->applied_qty = slot->venue_filled_qty;
-		slot->applied_avg_price = slot->venue_avg_price;
-		ark_control_add(&ctx->counters->fills, 1);
-	}
 	*r = slot->event;
-	r->flags |= ARK_EVENT_EXEC_REPORT | (slot->venue_final ? ARK_EVENT_ORDER_FINAL : 0);
-	r->exec_status = slot->venue_filled_qty > 0 ? ARK_EXEC_FILLED
-			 : slot->venue_final         ? ARK_EXEC_REJECTED
-						     : ARK_EXEC_ACCEPTED;
-	r->filled_quantity = slot->venue_filled_qty;
-	r->fill_price = slot->venue_avg_price;
-	r->position_after = pos->quantity;
-	r->realized_pnl_after = pos->realized_pnl;
+	memset(r->stamp_in_ns, 0, sizeof r->stamp_in_ns);
+	memset(r->stamp_out_ns, 0, sizeof r->stamp_out_ns);
+	r->source = ARK_SOURCE_BROKER;
+	r->price = r->size = 0;          /* no market data: HRM marks nothing with it */
+	r->exchange_time_ns = 0;
+	r->flags = (uint16_t)((r->flags & ~(ARK_EVENT_REPLAYED | ARK_EVENT_QUARANTINED)) | ARK_EVENT_EXEC_REPORT |
+			      (slot->venue_final || slot->anomaly ? ARK_EVENT_ORDER_FINAL : 0));
 	r->broker_http_status = slot->http_status;
 	r->broker_error_code = slot->error_code;
+	r->report_fill_qty = r->report_fill_price = 0;
+	bool failed;
+	if (slot->anomaly) {
+		r->flags |= ARK_EVENT_BROKER_ANOMALY;
+		r->anomaly = slot->anomaly;
+		r->exec_status = ARK_EXEC_ANOMALY;
+		r->filled_quantity = slot->claimed_filled_qty;   /* what it claimed: recorded, not applied */
+		r->fill_price = slot->claimed_avg_price;
+		failed = true;
+	} else {
+		double delta = slot->venue_filled_qty - slot->reported_qty;
+		if (delta > 1e-9) {
+			double price = (slot->venue_filled_qty * slot->venue_avg_price - slot->reported_qty * slot->reported_avg_price) / delta;
+			if (!(price > 0) || !isfinite(price))
+				price = slot->venue_avg_price;
+			r->report_fill_qty = delta;
+			r->report_fill_price = price;
+		}
+		r->exec_status = slot->venue_filled_qty > 0 ? ARK_EXEC_FILLED
+				 : slot->venue_final        ? ARK_EXEC_REJECTED
+							    : ARK_EXEC_ACCEPTED;
+		r->filled_quantity = slot->venue_filled_qty;
+		r->fill_price = slot->venue_avg_price;
+		failed = r->exec_status == ARK_EXEC_REJECTED;
+	}
+	/* Exactly once: REPORTING with the head the commit makes; a restart
+	 * caught in between reads the ring's head to know. */
+	slot->report_head = az.reports.head + 1;
+	atomic_store_explicit(&slot->state, ARK_ORDER_REPORTING, memory_order_release);
 	ark_ring_commit(&az.reports, 1);
 	atomic_fetch_add(&az.book->reports, 1);
-	bool failed = r->exec_status == ARK_EXEC_REJECTED;
+	report_taken(slot, now);
 	if (failed)
 		ark_control_add(&ctx->control->errors, 1);   /* counts toward Kenny's failure rate */
+	if (slot->anomaly) {
+		atomic_fetch_add(&az.book->anomalies[slot->anomaly < ARK_BROKER_ANOMALY_KINDS ? slot->anomaly : 0], 1);
+		ark_log(ctx->log, "error", "BROKER ANOMALY order %s symbol=%.15s side=%s qty=%g limit=%g: %s; not applied, "
+			"execution stopped until ark broker resume", coid_text(slot, coid), slot->event.symbol,
+			ark_side_name((enum ark_side)slot->event.side), slot->event.quantity, slot->event.limit_price,
+			slot->message);
+		latch_write(ctx);
+		return true;
+	}
 	ark_log(ctx->log, failed ? "warn" : "info",
-		"order %s %s symbol=%s side=%s qty=%g limit=%g status=%s filled=%g avg_price=%g http=%u "
+		"order %s %s symbol=%.15s side=%s qty=%g limit=%g status=%s filled=%g avg_price=%g http=%u "
 		"answer=%s order_id=%s",
 		coid_text(slot, coid), ark_exec_status_name((enum ark_exec_status)r->exec_status),
 		r->symbol, ark_side_name((enum ark_side)r->side), r->quantity, r->limit_price, slot->venue_status,
@@ -755,13 +909,6 @@ static bool apply_answer(struct ark_agent_ctx *ctx, struct ark_order_slot *slot,
 	if (slot->message[0])
 		ark_log(ctx->log, failed ? "warn" : "info", "order %s broker said: %s (code %u)",
 			coid_text(slot, coid), slot->message, slot->error_code);
-	if (slot->venue_final) {
-		atomic_store_explicit(&slot->state, ARK_ORDER_DONE, memory_order_release);
-	} else {
-		slot->next_request_ns = now + az.cfg.poll_ms * 1000000ull;
-		atomic_store_explicit(&slot->state, ARK_ORDER_OPEN, memory_order_release);
-		curl_multi_wakeup(az.multi);
-	}
 	return true;
 }
 
@@ -771,14 +918,14 @@ void ark_alpaca_broker_poll(struct ark_agent_ctx *ctx, uint64_t now_ns)
 	    atomic_load_explicit(&az.notes_tail, memory_order_relaxed))
 		drain_notes(ctx);
 	uint64_t answered = atomic_load_explicit(&az.book->answered, memory_order_acquire);
-	if (answered == az.answered_seen)
+	if (answered == az.answered_seen || az.reports_closed)
 		return;
 	bool all = true;
 	for (uint32_t i = 0; i < ARK_ORDER_SLOTS; i++) {
 		struct ark_order_slot *slot = &az.book->slots[i];
 		if (atomic_load_explicit(&slot->state, memory_order_acquire) == ARK_ORDER_ANSWERED &&
-		    !apply_answer(ctx, slot, now_ns)) {
-			all = false;   /* the report ring is full: Aletheia is behind */
+		    !publish_report(ctx, slot, now_ns)) {
+			all = false;   /* the report ring is full: Kyle is behind */
 			break;
 		}
 	}
@@ -786,19 +933,19 @@ void ark_alpaca_broker_poll(struct ark_agent_ctx *ctx, uint64_t now_ns)
 		az.answered_seen = answered;
 }
 
-/* Orders with a request pending or an answer to apply. */
+/* Orders with a request pending or an answer to report. */
 static uint32_t unsettled(void)
 {
 	uint32_t n = 0;
 	for (uint32_t i = 0; i < ARK_ORDER_SLOTS; i++) {
 		uint32_t st = atomic_load_explicit(&az.book->slots[i].state, memory_order_acquire);
-		n += st == ARK_ORDER_QUEUED || st == ARK_ORDER_SENT || st == ARK_ORDER_ANSWERED;
+		n += st == ARK_ORDER_QUEUED || st == ARK_ORDER_SENT || st == ARK_ORDER_ANSWERED || st == ARK_ORDER_REPORTING;
 	}
 	return n;
 }
 
-/* The whole pipeline stops and no Kenny follows on this segment: an order
- * never sent is reported as refused here; one whose fate Alpaca has not told
+/* The whole pipeline stops and the drain window is over: an order never
+ * sent is reported as refused here; one whose fate Alpaca has not told
  * stays "submitted" in the record and is named in the log for the operator. */
 static void settle_at_shutdown(struct ark_agent_ctx *ctx)
 {
@@ -812,6 +959,7 @@ static void settle_at_shutdown(struct ark_agent_ctx *ctx)
 			snprintf(slot->venue_status, sizeof slot->venue_status, "not_sent");
 			snprintf(slot->message, sizeof slot->message, "ARK stopped before the order could be sent");
 			atomic_store(&slot->state, ARK_ORDER_ANSWERED);
+			atomic_fetch_add(&az.book->answered, 1);
 			not_sent++;
 		} else if (st == ARK_ORDER_QUEUED || st == ARK_ORDER_SENT) {
 			ark_log(ctx->log, "error", "order %s: ARK stopped before Alpaca said whether it exists "
@@ -820,51 +968,65 @@ static void settle_at_shutdown(struct ark_agent_ctx *ctx)
 			unknown++;
 		}
 	}
-	az.answered_seen = 0;
-	for (uint32_t i = 0; i < ARK_ORDER_SLOTS; i++) {
-		struct ark_order_slot *slot = &az.book->slots[i];
-		if (atomic_load(&slot->state) == ARK_ORDER_ANSWERED)
-			while (!apply_answer(ctx, slot, ark_now_ns())) {
-				/* Aletheia waits for Kenny while the pipeline stops: room comes. */
-				atomic_store_explicit(&ctx->control->heartbeat_ns, ark_now_ns(), memory_order_relaxed);
-				struct timespec ts = {0, 1000 * 1000};
-				nanosleep(&ts, NULL);
-			}
-	}
 	ark_log(ctx->log, unknown ? "error" : "warn", "alpaca: stopping: %u orders never sent (reported refused), %u "
 		"of unknown fate", not_sent, unknown);
+}
+
+bool ark_alpaca_broker_busy(struct ark_agent_ctx *ctx, uint64_t now)
+{
+	if (!az.thread_started || az.reports_closed)
+		return false;
+	if (!az.drain_deadline_ns) {
+		/* Stopping: finish what is in flight, so that its reports go
+		 * through the pipeline before it stops (Kyle waits while
+		 * `settling`). Orders still open at Alpaca are polled by the
+		 * next Kenny. */
+		az.drain_deadline_ns = now + (2 * az.cfg.timeout_ms + 1000) * 1000000ull;
+		atomic_store(&az.book->settling, 1);
+		atomic_store(&az.draining, true);
+		curl_multi_wakeup(az.multi);
+	}
+	/* A rate limit holds everything until its reset: the window starts then. */
+	uint64_t held = atomic_load(&az.book->rate_limited_until_ns);
+	uint64_t window = (2 * az.cfg.timeout_ms + 1000) * 1000000ull;
+	if (!az.settled && held + window > az.drain_deadline_ns)
+		az.drain_deadline_ns = held + window;
+	if (!az.settled) {
+		uint32_t left = unsettled();
+		if (left && now < az.drain_deadline_ns)
+			return true;
+		az.settled = true;
+		if (left && atomic_load(&ctx->pipeline->stop)) {
+			settle_at_shutdown(ctx);
+			ark_alpaca_broker_poll(ctx, now);
+		} else if (left) {
+			ark_log(ctx->log, "warn", "alpaca: stopping with %u orders unsettled; the next Kenny looks them up", left);
+		}
+	}
+	/* Every report published has been taken by Kyle (bounded: a stalled
+	 * pipeline is the watchdog's to handle). From there it goes through
+	 * every agent: each stops only once the one before it has stopped and
+	 * its input is empty. */
+	if (ark_ring_depth(az.report_ring) && now < az.drain_deadline_ns + 5000ull * 1000 * 1000) {
+		ark_alpaca_broker_poll(ctx, now);
+		return true;
+	}
+	az.reports_closed = true;
+	atomic_store(&az.book->settling, 2);
+	return false;
 }
 
 void ark_alpaca_broker_stop(struct ark_agent_ctx *ctx)
 {
 	if (!az.thread_started)
 		return;
-	/* Finish what is in flight so its reports reach Aletheia; orders still
-	 * open at Alpaca are polled by the next Kenny. */
-	atomic_store(&az.draining, true);
-	curl_multi_wakeup(az.multi);
-	uint64_t window = (2 * az.cfg.timeout_ms + 1000) * 1000000ull, deadline = ark_now_ns() + window;
-	uint32_t left;
-	while ((left = unsettled()) && ark_now_ns() < deadline) {
-		/* A rate limit holds everything until its reset: the window starts then. */
-		uint64_t held = atomic_load(&az.book->rate_limited_until_ns);
-		if (held + window > deadline)
-			deadline = held + window;
-		atomic_store_explicit(&ctx->control->heartbeat_ns, ark_now_ns(), memory_order_relaxed);
-		ark_alpaca_broker_poll(ctx, ark_now_ns());
-		struct timespec ts = {0, 5 * 1000 * 1000};
-		nanosleep(&ts, NULL);
-	}
+	atomic_store(&az.book->settling, 2);
+	atomic_store(&az.book->broker_active, 0);
 	atomic_store(&az.stop, true);
 	curl_multi_wakeup(az.multi);
 	pthread_join(az.thread, NULL);
 	az.thread_started = false;
-	ark_alpaca_broker_poll(ctx, ark_now_ns());
 	drain_notes(ctx);
-	if (left && atomic_load(&ctx->pipeline->stop))
-		settle_at_shutdown(ctx);
-	else if (left)
-		ark_log(ctx->log, "warn", "alpaca: stopping with %u orders unsettled; the next Kenny looks them up", left);
 	ark_log(ctx->log, "info", "alpaca: submitted=%llu posts=%llu lookups=%llu reports=%llu refused_locally=%llu",
 		(unsigned long long)atomic_load(&az.book->submitted), (unsigned long long)atomic_load(&az.book->posts),
 		(unsigned long long)atomic_load(&az.book->lookups), (unsigned long long)atomic_load(&az.book->reports),
@@ -881,4 +1043,3 @@ void ark_alpaca_broker_stop(struct ark_agent_ctx *ctx)
 	az.multi = NULL;
 	ark_ring_producer_close(&az.reports);
 }
-

@@ -150,6 +150,13 @@ static void hrm_process(struct ark_agent_ctx *ctx, struct ark_event *e, uint64_t
 	(void)now_ns;
 	struct ark_hrm_state *s = ctx->state;
 	struct ark_pipeline_counters *counters = ctx->counters;
+	if (e->flags & ARK_EVENT_EXEC_REPORT) {
+		/* A broker's report on an order HRM allowed: no market data, no
+		 * decision (its verdict stays the order's). */
+		ark_undo_save(ctx, &s->last_seq, sizeof s->last_seq);
+		s->last_seq = e->seq;
+		return;
+	}
 	save_for_undo(ctx, e);
 	s->last_seq = e->seq;
 	bool quarantined = atomic_load_explicit(&ctx->control->quarantined, memory_order_relaxed) != 0;

@@ -124,6 +124,8 @@ static void joey_process(struct ark_agent_ctx *ctx, struct ark_event *e, uint64_
 	(void)now_ns;
 	struct ark_joey_state *s = ctx->state;
 	const struct ark_joey_limits *lim = &joey.limits;
+	if (e->flags & ARK_EVENT_EXEC_REPORT)
+		return;   /* a broker's report on an order: no market data, no intent of Joey's */
 	e->side = ARK_SIDE_NONE;
 	if (e->symbol_id >= ARK_MAX_SYMBOLS - 1)
 		return;   /* the overflow id: never traded */

@@ -8,8 +8,16 @@
  * quarantined Kenny sends nothing (fail closed).
  *
  * ARK_BROKER=alpaca sends orders to Alpaca instead (agents/broker_alpaca.c):
- * the event goes on SUBMITTED at once and the broker's answer follows as an
- * execution report on the report ring, so the network never holds a ring. */
+ * the event goes on SUBMITTED at once and the broker's answer, checked
+ * against the order, follows as an execution report that Kyle numbers; when
+ * the report reaches Kenny (in sequence order, under the undo log like any
+ * event) its fill goes into the position. So the network never holds a
+ * ring, and Kenny's positions, like HRM's view, are a function of the
+ * journal's order.
+ *
+ * No fill is applied that could not be one: a quantity or price that is not
+ * finite and positive, or a position, notional or P&L that would stop being
+ * finite (ark_kenny_fill_acceptable), is refused and counted as an error. */
 #include "agents/agents_internal.h"
 
 #include <errno.h>
@@ -17,6 +25,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+bool ark_kenny_fill_acceptable(const struct ark_kenny_position *pos, double signed_qty, double price)
+{
+	if (!isfinite(signed_qty) || signed_qty == 0 || fabs(signed_qty) > ARK_KENNY_MAX_FILL_QTY ||
+	    !isfinite(price) || !(price > 0) || price > ARK_KENNY_MAX_FILL_PRICE)
+		return false;
+	/* What applying it would make must stay finite (and the position
+	 * within the largest one a fill may build). */
+	double q = pos->quantity + signed_qty;
+	double notional = fabs(q) * fmax(price, fabs(pos->average_price));
+	double pnl = pos->realized_pnl + fabs(signed_qty) * (price + fabs(pos->average_price));
+	return isfinite(q) && fabs(q) <= ARK_KENNY_MAX_FILL_QTY && isfinite(notional) && isfinite(pnl);
+}
 
 void ark_kenny_apply_fill(struct ark_kenny_position *pos, double signed_qty, double price)
 {
@@ -70,9 +91,46 @@ static int kenny_start(struct ark_agent_ctx *ctx, struct ark_err *err)
 	return 0;
 }
 
+/* A network broker's execution report, in sequence order: its fill (what it
+ * adds to the order's) goes into the position. An anomaly's report applies
+ * nothing. */
+static void kenny_report(struct ark_agent_ctx *ctx, struct ark_event *e)
+{
+	struct ark_kenny_state *s = ctx->state;
+	uint32_t id = e->symbol_id < ARK_MAX_SYMBOLS ? e->symbol_id : ARK_MAX_SYMBOLS - 1;
+	struct ark_kenny_position *pos = &s->positions[id];
+	if (e->report_fill_qty > 0 && !(e->flags & ARK_EVENT_BROKER_ANOMALY)) {
+		double signed_qty = e->side == ARK_SIDE_BUY ? e->report_fill_qty : -e->report_fill_qty;
+		if (ark_kenny_fill_acceptable(pos, signed_qty, e->report_fill_price)) {
+			ark_undo_save(ctx, pos, sizeof *pos);
+			ark_undo_save(ctx, s, offsetof(struct ark_kenny_state, positions));
+			double before = pos->realized_pnl;
+			ark_kenny_apply_fill(pos, signed_qty, e->report_fill_price);
+			s->fills++;
+			s->realized_pnl += pos->realized_pnl - before;
+			ark_control_add(&ctx->counters->fills, 1);
+		} else {
+			/* The broker's answers are checked before they become
+			 * reports: this is the last guard, never expected. */
+			e->exec_status = ARK_EXEC_ANOMALY;
+			e->flags |= ARK_EVENT_BROKER_ANOMALY;
+			ark_control_add(&ctx->control->errors, 1);
+			ark_log(ctx->log, "error", "fill refused (not a fill a position can take) trace=%016llx order=%016llx "
+				"qty=%g price=%g", (unsigned long long)e->trace_id, (unsigned long long)e->client_order_id,
+				e->report_fill_qty, e->report_fill_price);
+		}
+	}
+	e->position_after = pos->quantity;
+	e->realized_pnl_after = pos->realized_pnl;
+}
+
 static void kenny_process(struct ark_agent_ctx *ctx, struct ark_event *e, uint64_t now_ns)
 {
 	struct ark_kenny_state *s = ctx->state;
+	if (e->flags & ARK_EVENT_EXEC_REPORT) {
+		kenny_report(ctx, e);
+		return;
+	}
 	if (e->verdict != ARK_VERDICT_ALLOW || e->side == ARK_SIDE_NONE) {
 		e->exec_status = ARK_EXEC_FORWARDED;
 		return;
@@ -114,10 +172,20 @@ static void kenny_process(struct ark_agent_ctx *ctx, struct ark_event *e, uint64
 	}
 	uint32_t id = e->symbol_id < ARK_MAX_SYMBOLS ? e->symbol_id : ARK_MAX_SYMBOLS - 1;
 	struct ark_kenny_position *pos = &s->positions[id];
+	double signed_qty = e->side == ARK_SIDE_BUY ? qty : -qty;
+	if (!ark_kenny_fill_acceptable(pos, signed_qty, price)) {
+		e->exec_status = ARK_EXEC_REJECTED;
+		ark_undo_save(ctx, &s->orders, sizeof s->orders);
+		s->orders++;
+		ark_control_add(&ctx->control->errors, 1);
+		ark_log(ctx->log, "error", "fill refused (not a fill a position can take) trace=%016llx qty=%g price=%g",
+			(unsigned long long)e->trace_id, qty, price);
+		return;
+	}
 	ark_undo_save(ctx, pos, sizeof *pos);
 	ark_undo_save(ctx, s, offsetof(struct ark_kenny_state, positions));
 	double before = pos->realized_pnl;
-	ark_kenny_apply_fill(pos, e->side == ARK_SIDE_BUY ? qty : -qty, price);
+	ark_kenny_apply_fill(pos, signed_qty, price);
 	s->orders++;
 	s->fills++;
 	s->realized_pnl += pos->realized_pnl - before;
@@ -135,6 +203,11 @@ static void kenny_poll(struct ark_agent_ctx *ctx, uint64_t now_ns)
 		ark_alpaca_broker_poll(ctx, now_ns);
 }
 
+static bool kenny_busy(struct ark_agent_ctx *ctx, uint64_t now_ns)
+{
+	return alpaca && ark_alpaca_broker_busy(ctx, now_ns);
+}
+
 static void kenny_stop(struct ark_agent_ctx *ctx)
 {
 	if (alpaca)
@@ -145,6 +218,7 @@ const struct ark_stage_ops ark_kenny_ops = {
 	.start = kenny_start,
 	.process = kenny_process,
 	.poll = kenny_poll,
+	.busy = kenny_busy,
 	.stop = kenny_stop,
 };
 

@@ -9,9 +9,17 @@
  * of the two rings, the one holding the batch's last seq is committed last,
  * so "published" (the higher last seq of the two) means the whole batch is.
  *
+ * A network broker's execution reports (Kenny's ring.reports) are numbered
+ * here like ticks, ahead of the sources, and always take the stable lane:
+ * so each report reaches HRM and Kenny in a sequence order the journal
+ * records, and HRM's view of confirmed positions is a function of the
+ * journal alone. When the pipeline stops, Kyle stops only once Kenny has
+ * settled its orders in flight (book.settling) and every report is taken.
+ *
  * Invariants: sequence numbers are consecutive over Kyle's output ring(s); a
- * tick is taken at most once (its place on its source ring is remembered
- * with the batch that published it); symbol ids never change once given. */
+ * tick (or report) is taken at most once (its place on its ring is
+ * remembered with the batch that published it); symbol ids never change
+ * once given. */
 #include "agents/agents_internal.h"
 
 #include <errno.h>
@@ -68,6 +76,80 @@ static bool routes_to_canary(uint64_t trace_id, uint32_t percent)
 	return h % 100 < percent;
 }
 
+/* One batch of execution reports from Kenny: numbered after everything
+ * published so far, stable lane. 0, or 1 when it could not publish (Kyle is
+ * stopping). */
+static int reports_batch(struct ark_agent_ctx *ctx, struct ark_ring_consumer *reports, uint32_t n)
+{
+	struct ark_kyle_state *s = ctx->state;
+	struct ark_pipeline *p = ctx->pipeline;
+	struct ark_agent_control *control = ctx->control;
+	uint32_t room;
+	while (ark_ring_reserve(&ctx->output, n, 100 * 1000 * 1000, &room) != 0) {
+		atomic_store_explicit(&control->heartbeat_ns, ark_now_ns(), memory_order_relaxed);
+		if (ark_agent_stop_requested(ctx) && atomic_load(&p->stop))
+			return 1;
+	}
+	if (room < n)
+		n = room;
+	uint64_t start = ark_now_ns();
+	ark_undo_begin(ctx);
+	ark_undo_save(ctx, &s->last_seq, sizeof s->last_seq);
+	ark_undo_save(ctx, &s->reports_next_index, sizeof s->reports_next_index);
+	uint64_t first_index = reports->tail;
+	uint32_t out = 0;
+	uint64_t duplicates = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct ark_event *r = ark_ring_event(reports, i);
+		if (first_index + i < s->reports_next_index && s->reports_next_index - (first_index + i) <= reports->capacity) {
+			duplicates++;   /* numbered before a restart */
+			continue;
+		}
+		struct ark_event *e = ark_ring_slot(&ctx->output, out++);
+		memcpy(e, r, sizeof *e);
+		e->seq = ++s->last_seq;
+		e->trace_id = ark_trace_id(p->node_id, e->seq);
+		e->node_id = p->node_id;
+		e->source = ARK_SOURCE_BROKER;
+		e->flags = (uint16_t)((e->flags | ARK_EVENT_EXEC_REPORT) & ~ARK_EVENT_CANARY);
+		e->symbol[ARK_SYMBOL_MAX - 1] = '\0';
+		if (e->symbol_id >= ARK_MAX_SYMBOLS)
+			e->symbol_id = ARK_MAX_SYMBOLS - 1;
+		memset(e->stamp_in_ns, 0, sizeof e->stamp_in_ns);
+		memset(e->stamp_out_ns, 0, sizeof e->stamp_out_ns);
+		e->stamp_in_ns[ARK_AGENT_KYLE] = ark_now_ns();
+		s->reports_next_index = first_index + i + 1;
+	}
+	uint64_t end = ark_now_ns();
+	if (out) {
+		for (uint32_t i = 0; i < out; i++)
+			((struct ark_event *)ark_ring_slot(&ctx->output, i))->stamp_out_ns[ARK_AGENT_KYLE] = end;
+		ark_undo_set_commit(ctx, s->last_seq);
+		ctx->last_published = s->last_seq;
+		ark_ring_commit(&ctx->output, out);
+	}
+	ark_undo_end(ctx);
+	ark_ring_release(reports, n);
+	ark_control_add(&control->events, out);
+	ark_control_add(&p->counters.broker_reports, out);
+	ark_control_add(&control->duplicates, duplicates);
+	ark_control_add(&control->busy_ns, end - start);
+	atomic_store_explicit(&control->last_seq, s->last_seq, memory_order_relaxed);
+	return 0;
+}
+
+/* Kenny settles a network broker's orders before it stops: until it says it
+ * has (settling 2), their reports may still come (unless Kenny is gone or
+ * silent). Without a network broker there is nothing to wait for. */
+static bool broker_settling(const struct ark_agent_ctx *ctx, const struct ark_order_book *book)
+{
+	if (!book || !atomic_load(&book->broker_active) || atomic_load(&book->settling) == 2)
+		return false;
+	const struct ark_agent_control *kenny = &ctx->pipeline->agents[ARK_AGENT_KENNY];
+	uint64_t beat = atomic_load_explicit(&kenny->heartbeat_ns, memory_order_relaxed);
+	return atomic_load(&kenny->state) == ARK_PROC_RUNNING && ark_now_ns() < beat + 2000ull * 1000 * 1000;
+}
+
 int ark_kyle_main(struct ark_agent_ctx *ctx)
 {
 	struct ark_err err = {0};
@@ -82,6 +164,12 @@ int ark_kyle_main(struct ark_agent_ctx *ctx)
 			return 1;
 		}
 	}
+	struct ark_ring *report_ring = ark_pipeline_region(&ctx->map, "ring.reports", NULL);
+	struct ark_order_book *book = ark_pipeline_region(&ctx->map, "state.orders", NULL);
+	struct ark_ring_consumer reports;
+	bool reports_open = report_ring && ark_ring_consumer_open(&reports, report_ring, &ctx->wait, &err) == 0;
+	if (!reports_open)
+		ark_log(ctx->log, "warn", "no execution report ring: a network broker's reports cannot be numbered");
 	struct ark_ring *out_ring = ark_pipeline_output_ring(&ctx->map, ARK_AGENT_KYLE);
 	if (ark_ring_producer_open(&ctx->output, out_ring, &ctx->wait, &err)) {
 		ark_log(ctx->log, "error", "cannot open output ring: %s", err.msg);
@@ -142,6 +230,14 @@ int ark_kyle_main(struct ark_agent_ctx *ctx)
 	for (;;) {
 		uint64_t now = ark_now_ns();
 		atomic_store_explicit(&control->heartbeat_ns, now, memory_order_relaxed);
+		/* Execution reports first: they are few, and HRM's view of what
+		 * the broker confirmed should trail it as little as possible. */
+		uint32_t nr = reports_open ? ark_ring_try_peek(&reports, ARK_PIPELINE_BATCH) : 0;
+		if (nr && !redo) {
+			if (reports_batch(ctx, &reports, nr))
+				goto out;
+			continue;
+		}
 		/* Find a source with ticks, starting after the last one served. */
 		int src = -1;
 		uint32_t n = 0;
@@ -154,7 +250,8 @@ int ark_kyle_main(struct ark_agent_ctx *ctx)
 			}
 		}
 		if (src < 0) {
-			if (ark_agent_stop_requested(ctx))
+			if (ark_agent_stop_requested(ctx) && (!reports_open || ark_ring_try_peek(&reports, 1) == 0) &&
+			    !broker_settling(ctx, book))
 				break;
 			/* No batch in flight: the next one reads the route afresh,
 			 * so the watchdog may count the switch as made. */
@@ -299,6 +396,8 @@ int ark_kyle_main(struct ark_agent_ctx *ctx)
 		atomic_store_explicit(&control->last_seq, s->last_seq, memory_order_relaxed);
 	}
 out:
+	if (reports_open)
+		ark_ring_consumer_close(&reports);
 	if (has_canary)
 		ark_ring_producer_close(&canary_out);
 	ark_ring_producer_close(&ctx->output);

@@ -385,6 +385,35 @@ void ark_pipeline_broker_counts(const struct ark_pipeline_map *map, struct ark_b
 	c->buying_power = ark_order_book_buying_power(book, &version);
 	c->account_known = version != 0;
 	c->execution_stopped = atomic_load(&book->execution_stopped) != 0;
+	for (int i = 0; i < ARK_BROKER_ANOMALY_KINDS; i++)
+		c->anomalies[i] = atomic_load(&book->anomalies[i]);
+	c->stop_kind = atomic_load(&book->stop_kind);
+	if (c->execution_stopped && c->stop_kind) {
+		/* Written before stop_kind; text from a broker made printable. */
+		size_t n = ark_text_copy(c->stop_reason, sizeof c->stop_reason, book->stop_reason, sizeof book->stop_reason);
+		ark_utf8_sanitize(c->stop_reason, n);
+	}
+}
+
+uint32_t ark_pipeline_broker_resume(const struct ark_pipeline_map *map)
+{
+	struct ark_order_book *book = ark_pipeline_region(map, "state.orders", NULL);
+	if (!book)
+		return ARK_BROKER_STOP_NONE;
+	uint32_t kind = atomic_exchange(&book->stop_kind, ARK_BROKER_STOP_NONE);
+	atomic_store(&book->execution_stopped, 0);
+	return kind;
+}
+
+int ark_broker_latch_path(char *out, size_t cap, struct ark_err *err)
+{
+	struct ark_store_config store;
+	int rc = ark_store_config_from_env(&store, err);
+	if (rc)
+		return rc;
+	if ((size_t)snprintf(out, cap, "%s/broker.stopped", store.data_dir) >= cap)
+		return ark_err_set(err, -ENAMETOOLONG, "ARK_DATA_DIR is too long");
+	return 0;
 }
 
 void ark_pipeline_venue_counts(const struct ark_pipeline_map *map, uint64_t *orders, uint64_t *resends)

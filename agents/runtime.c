@@ -174,6 +174,24 @@ static const struct ark_stage_ops *stage_ops(enum ark_agent agent)
 	}
 }
 
+/* When the whole pipeline stops, a stage stops after the one before it: a
+ * network broker's execution reports, numbered by Kyle after the sources
+ * are done, still go through every stage. A predecessor that is gone (or
+ * silent for 2 s) holds nothing up. A lane told to stop, or a process told
+ * alone (SIGTERM without the pipeline's stop): its input empty is enough. */
+static bool upstream_stopped(const struct ark_agent_ctx *ctx)
+{
+	if (!atomic_load_explicit(&ctx->pipeline->stop, memory_order_relaxed))
+		return true;
+	const struct ark_agent_control *up = ctx->agent == ARK_AGENT_JOEY
+						     ? &ctx->pipeline->agents[ARK_AGENT_KYLE]
+						     : ark_pipeline_lane_control(&ctx->map, ctx->lane, (enum ark_agent)(ctx->agent - 1));
+	if (atomic_load(&up->state) != ARK_PROC_RUNNING)
+		return true;
+	uint64_t beat = atomic_load_explicit(&up->heartbeat_ns, memory_order_relaxed), now = ark_now_ns();
+	return now > beat + 2000ull * 1000 * 1000;
+}
+
 int ark_stage_main(struct ark_agent_ctx *ctx)
 {
 	const struct ark_stage_ops *ops = stage_ops(ctx->agent);
@@ -228,9 +246,11 @@ int ark_stage_main(struct ark_agent_ctx *ctx)
 			if (ops->idle)
 				ops->idle(ctx, ark_now_ns());
 			ark_log_flush(ctx->log);
-			/* Drained: the stop request is honoured once the input is empty
-			 * and the previous stage has stopped publishing. */
-			if (ark_agent_stop_requested(ctx) && ark_ring_try_peek(&ctx->input, 1) == 0)
+			/* Drained: the stop request is honoured once the input is empty,
+			 * the previous stage has stopped publishing and nothing of
+			 * this stage's is still on its way (a broker's reports). */
+			if (ark_agent_stop_requested(ctx) && ark_ring_try_peek(&ctx->input, 1) == 0 &&
+			    !(ops->busy && ops->busy(ctx, ark_now_ns())) && upstream_stopped(ctx))
 				break;
 			continue;
 		}

@@ -27,6 +27,8 @@ struct ark_alpaca_config {
 	uint32_t max_attempts;        /* ALPACA_MAX_ATTEMPTS: POSTs of one order, each after Alpaca
 				       * confirmed the previous one absent (3) */
 	uint32_t max_connections;     /* ALPACA_MAX_CONNECTIONS: requests in flight (8) */
+	double market_price_band;     /* ALPACA_MARKET_PRICE_BAND: a market order's fill price may lie
+				       * this far from the reference price (0.05 = 5%) */
 };
 /* Every setting checked; errors name the variable, never a key's value. */
 int ark_alpaca_config_from_env(struct ark_alpaca_config *config, struct ark_err *err);
@@ -53,14 +55,60 @@ struct ark_alpaca_order {
 	char client_order_id[48];
 	char symbol[24];
 	char status[32];              /* new, accepted, partially_filled, filled, canceled, ... */
-	double qty;
+	char side[8];                 /* buy, sell ("" when absent) */
+	char type[16];                /* limit, market, ... ("" when absent) */
+	double qty;                   /* 0 when absent or null (a notional order) */
+	double limit_price;           /* 0 when absent or null (a market order) */
 	double filled_qty;
 	double filled_avg_price;      /* 0 while nothing is filled (null) */
 	bool terminal;                /* filled, canceled, expired, rejected, replaced */
 };
-/* 0, or -1 with detail saying what is missing or wrong. */
+/* 0, or -1 with detail saying what is missing or wrong. Every number is
+ * finite and at least 0, or the answer is malformed (whether a number is
+ * believable is ark_alpaca_check_order's to say, against the order). */
 int ark_alpaca_parse_order(const char *body, size_t len, struct ark_alpaca_order *order, char *detail,
 			   size_t detail_len);
+
+/* ---- An answer checked against the order it answers ----
+ * A well-formed order object can still be wrong: a broker (or anything
+ * between) that answers with another order's id, another symbol or side,
+ * more filled than was ordered, a cumulative fill that shrinks, or a price
+ * the order's limit forbids. Such an answer is an anomaly: nothing of it is
+ * applied, it is journaled, counted and alerted on, and trading on the venue
+ * stops until an operator resumes it (`ark broker resume`). */
+enum ark_alpaca_anomaly {
+	ARK_ALPACA_ANOMALY_NONE = 0,
+	ARK_ALPACA_ANOMALY_CLIENT_ORDER_ID,   /* not the client order id asked about */
+	ARK_ALPACA_ANOMALY_ORDER_ID,          /* the broker's id for the order changed */
+	ARK_ALPACA_ANOMALY_SYMBOL,
+	ARK_ALPACA_ANOMALY_SIDE,
+	ARK_ALPACA_ANOMALY_QUANTITY,          /* qty not the quantity ordered */
+	ARK_ALPACA_ANOMALY_OVERFILL,          /* filled_qty beyond the quantity ordered */
+	ARK_ALPACA_ANOMALY_FILL_DECREASED,    /* cumulative filled_qty below what it said before */
+	ARK_ALPACA_ANOMALY_PRICE,             /* a fill price the limit forbids (or outside the band) */
+	ARK_ALPACA_ANOMALY_STATUS,            /* "filled" with less than the order filled */
+	ARK_ALPACA_ANOMALY_COUNT
+};
+const char *ark_alpaca_anomaly_name(enum ark_alpaca_anomaly anomaly);
+
+/* What was ordered and what the broker said before (the slot's record). */
+struct ark_alpaca_expect {
+	uint64_t run_id;              /* the client order id's parts */
+	uint64_t trace_id;
+	const char *symbol;
+	bool buy;
+	double quantity;
+	double limit_price;           /* 0: a market order, judged by band around reference_price */
+	double reference_price;
+	double market_price_band;
+	const char *order_id;         /* the broker's id seen before ("" none) */
+	double filled_before;         /* the cumulative fill already taken */
+	double avg_before;            /* its average price */
+};
+/* NONE when the answer fits the order; else the anomaly and why (figures
+ * included, the server's strings made printable). */
+enum ark_alpaca_anomaly ark_alpaca_check_order(const struct ark_alpaca_order *answer, const struct ark_alpaca_expect *order,
+					       char *why, size_t why_len);
 
 struct ark_alpaca_account {
 	char status[32];              /* ACTIVE, ACCOUNT_CLOSED, ACCOUNT_UPDATED, ONBOARDING, ... */

@@ -64,6 +64,10 @@ int ark_alpaca_config_from_env(struct ark_alpaca_config *c, struct ark_err *err)
 		return ark_err_set(err, -EINVAL, "ALPACA_TIME_IN_FORCE: expected day, gtc, ioc or fok, got '%.16s'", tif);
 	snprintf(c->time_in_force, sizeof c->time_in_force, "%s", tif);
 	uint64_t attempts, connections;
+	const char *band = getenv("ALPACA_MARKET_PRICE_BAND");
+	c->market_price_band = 0.05;
+	if (band && *band && (rc = ark_parse_double(band, 0.0001, 1, "ALPACA_MARKET_PRICE_BAND", &c->market_price_band, err)))
+		return rc;
 	if ((rc = ark_env_u64("ALPACA_TIMEOUT_MS", 5000, 100, 60000, &c->timeout_ms, err)) ||
 	    (rc = ark_env_u64("ALPACA_POLL_MS", 1000, 100, 3600 * 1000, &c->poll_ms, err)) ||
 	    (rc = ark_env_u64("ALPACA_ACCOUNT_REFRESH_S", 60, 1, 86400, &c->account_refresh_s, err)) ||
@@ -110,13 +114,24 @@ int ark_alpaca_order_body(char *out, size_t cap, const char *symbol, const char 
 	for (const char *p = symbol; *p; p++)
 		if (!isalnum((unsigned char)*p) && *p != '.' && *p != '/' && *p != '-')
 			return -1;
-	/* Alpaca takes prices to the cent at $1 and above, to 1/100 of a cent below. */
-	int price_digits = limit_price >= 1 ? 2 : 4;
-	int n = snprintf(out, cap,
-			 "{\"symbol\":\"%s\",\"qty\":\"%.9g\",\"side\":\"%s\",\"type\":\"limit\","
-			 "\"time_in_force\":\"%s\",\"limit_price\":\"%.*f\",\"client_order_id\":\"%s\"}",
-			 symbol, quantity, side, time_in_force, price_digits, limit_price, client_order_id);
-	return n > 0 && (size_t)n < cap ? n : -1;
+	/* Alpaca takes amounts as strings; prices to the cent at $1 and above,
+	 * to 1/100 of a cent below. Through the one JSON writer. */
+	char qty[32], price[48];
+	snprintf(qty, sizeof qty, "%.9g", quantity);
+	snprintf(price, sizeof price, "%.*f", limit_price >= 1 ? 2 : 4, limit_price);
+	struct ark_json_text text = {out, cap, 0, false};
+	struct ark_json j;
+	ark_json_init_sink(&j, ark_json_text_sink, &text);
+	ark_json_object_begin(&j, NULL);
+	ark_json_string(&j, "symbol", symbol);
+	ark_json_string(&j, "qty", qty);
+	ark_json_string(&j, "side", side);
+	ark_json_string(&j, "type", "limit");
+	ark_json_string(&j, "time_in_force", time_in_force);
+	ark_json_string(&j, "limit_price", price);
+	ark_json_string(&j, "client_order_id", client_order_id);
+	ark_json_object_end(&j);
+	return text.truncated ? -1 : (int)text.len;
 }
 
 /* ---- reading JSON ---- */
@@ -176,9 +191,11 @@ static int number_member(const char *js, const jsmntok_t *tok, int ntok, int obj
 	char *end;
 	errno = 0;
 	double d = strtod(text, &end);
+	/* Finite (1e308 parses, and is then judged against the order: no
+	 * quantity Kenny sends is that large); inf, nan and overflow do not. */
 	if (*end || errno || !isfinite(d) || end == text || isspace((unsigned char)text[0]))
 		return -1;
-	*out = d;
+	*out = d + 0.0;   /* -0 is 0 */
 	return 0;
 }
 
@@ -244,8 +261,20 @@ int ark_alpaca_parse_order(const char *body, size_t len, struct ark_alpaca_order
 		return -1;
 	}
 	(void)string_member(body, tok, ntok, 0, "symbol", o->symbol, sizeof o->symbol);
-	if (number_member(body, tok, ntok, 0, "qty", true, &o->qty))
-		o->qty = 0;   /* notional orders have no qty; ours always do, but a reader need not */
+	(void)string_member(body, tok, ntok, 0, "side", o->side, sizeof o->side);
+	(void)string_member(body, tok, ntok, 0, "type", o->type, sizeof o->type);
+	/* Absent or null: 0 (notional and market orders have none; ours always
+	 * have both, and the check against the order says so). Present and
+	 * not a number: malformed. */
+	if (member(body, tok, ntok, 0, "qty") >= 0 && (number_member(body, tok, ntok, 0, "qty", true, &o->qty) || o->qty < 0)) {
+		snprintf(detail, detail_len, "an order without a valid \"qty\"");
+		return -1;
+	}
+	if (member(body, tok, ntok, 0, "limit_price") >= 0 &&
+	    (number_member(body, tok, ntok, 0, "limit_price", true, &o->limit_price) || o->limit_price < 0)) {
+		snprintf(detail, detail_len, "an order without a valid \"limit_price\"");
+		return -1;
+	}
 	o->terminal = status_terminal(o->status);
 	return 0;
 }
@@ -377,4 +406,96 @@ int ark_alpaca_parse_reset(const char *value, uint64_t *unix_seconds)
 		return -1;
 	*unix_seconds = v;
 	return 0;
+}
+
+/* ---- An answer against its order ---- */
+
+static const char *const anomaly_names[ARK_ALPACA_ANOMALY_COUNT] = {
+	"none", "client_order_id", "order_id", "symbol", "side", "quantity", "overfill", "fill_decreased",
+	"price", "status"};
+
+const char *ark_alpaca_anomaly_name(enum ark_alpaca_anomaly anomaly)
+{
+	return (unsigned)anomaly < ARK_ALPACA_ANOMALY_COUNT ? anomaly_names[anomaly] : "unknown";
+}
+
+/* a and b equal but for binary rounding (quantities go out with 9 digits). */
+static bool same_amount(double a, double b)
+{
+	return fabs(a - b) <= 1e-9 * fmax(1.0, fmax(fabs(a), fabs(b)));
+}
+
+static bool price_ok(double price, const struct ark_alpaca_expect *o)
+{
+	if (!(price > 0) || !isfinite(price))
+		return false;
+	if (o->limit_price > 0) {
+		/* A limit order fills at its limit or better: a buy never above,
+		 * a sell never below (a cent's rounding allowed: the limit went
+		 * out with 2 or 4 decimals). */
+		double slack = o->limit_price >= 1 ? 0.005 : 0.00005;
+		return o->buy ? price <= o->limit_price + slack : price >= o->limit_price - slack;
+	}
+	return o->reference_price > 0 && fabs(price - o->reference_price) <= o->market_price_band * o->reference_price;
+}
+
+enum ark_alpaca_anomaly ark_alpaca_check_order(const struct ark_alpaca_order *a, const struct ark_alpaca_expect *o,
+					       char *why, size_t why_len)
+{
+	why[0] = '\0';
+	uint64_t run, trace;
+	if (ark_alpaca_parse_client_order_id(a->client_order_id, &run, &trace) || trace != o->trace_id ||
+	    run != (o->run_id & 0xffffffffffull)) {
+		snprintf(why, why_len, "answered for client_order_id '%.40s', not this order's", a->client_order_id);
+		return ARK_ALPACA_ANOMALY_CLIENT_ORDER_ID;
+	}
+	if (o->order_id && o->order_id[0] && strcmp(o->order_id, a->id) != 0) {
+		snprintf(why, why_len, "the order's id was '%.40s', now '%.40s'", o->order_id, a->id);
+		return ARK_ALPACA_ANOMALY_ORDER_ID;
+	}
+	if (strcmp(a->symbol, o->symbol) != 0) {
+		snprintf(why, why_len, "symbol '%.20s', the order's is '%.16s'", a->symbol[0] ? a->symbol : "(none)", o->symbol);
+		return ARK_ALPACA_ANOMALY_SYMBOL;
+	}
+	if (strcmp(a->side, o->buy ? "buy" : "sell") != 0) {
+		snprintf(why, why_len, "side '%.8s', the order's is %s", a->side[0] ? a->side : "(none)", o->buy ? "buy" : "sell");
+		return ARK_ALPACA_ANOMALY_SIDE;
+	}
+	if (!same_amount(a->qty, o->quantity)) {
+		snprintf(why, why_len, "qty %.17g, the order's is %.17g", a->qty, o->quantity);
+		return ARK_ALPACA_ANOMALY_QUANTITY;
+	}
+	if (a->filled_qty > o->quantity && !same_amount(a->filled_qty, o->quantity)) {
+		snprintf(why, why_len, "filled_qty %.17g of an order for %.17g", a->filled_qty, o->quantity);
+		return ARK_ALPACA_ANOMALY_OVERFILL;
+	}
+	if (a->filled_qty < o->filled_before && !same_amount(a->filled_qty, o->filled_before)) {
+		snprintf(why, why_len, "filled_qty %.17g, below the %.17g it reported before", a->filled_qty, o->filled_before);
+		return ARK_ALPACA_ANOMALY_FILL_DECREASED;
+	}
+	if (a->filled_qty > 0) {
+		if (!price_ok(a->filled_avg_price, o)) {
+			snprintf(why, why_len, "filled_avg_price %.17g for a %s %s %.17g", a->filled_avg_price,
+				 o->buy ? "buy" : "sell", o->limit_price > 0 ? "limited at" : "market order, reference",
+				 o->limit_price > 0 ? o->limit_price : o->reference_price);
+			return ARK_ALPACA_ANOMALY_PRICE;
+		}
+		/* What this answer adds must obey the limit too: an average that
+		 * stays inside while the new shares came at any price is no
+		 * better. */
+		double delta = a->filled_qty - o->filled_before;
+		if (delta > 1e-9 && o->filled_before > 0) {
+			double increment = (a->filled_qty * a->filled_avg_price - o->filled_before * o->avg_before) / delta;
+			if (!price_ok(increment, o)) {
+				snprintf(why, why_len, "the %.17g filled since the last answer came at %.17g for a %s limited at %.17g",
+					 delta, increment, o->buy ? "buy" : "sell", o->limit_price);
+				return ARK_ALPACA_ANOMALY_PRICE;
+			}
+		}
+	}
+	if (strcmp(a->status, "filled") == 0 && !same_amount(a->filled_qty, o->quantity)) {
+		snprintf(why, why_len, "status filled with %.17g of %.17g filled", a->filled_qty, o->quantity);
+		return ARK_ALPACA_ANOMALY_STATUS;
+	}
+	return ARK_ALPACA_ANOMALY_NONE;
 }

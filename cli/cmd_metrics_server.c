@@ -38,6 +38,7 @@ struct server {
 	struct ark_metrics_handle trace_breaks, drift, ops_allowed, ops_denied, ops_filled;
 	struct ark_metrics_handle depth[ARK_AGENT_COUNT + ARK_MAX_SOURCES];
 	struct ark_metrics_handle broker_answers[ARK_ALPACA_ANSWER_COUNT], broker_orders[5], buying_power, execution_stopped;
+	struct ark_metrics_handle broker_anomalies[ARK_ALPACA_ANOMALY_COUNT];
 	struct ark_metrics_handle canary_state[ARK_CANARY_OUTCOME_COUNT], canary_percent, canary_routed, canary_rollbacks;
 	struct ark_metrics_handle lane_events[ARK_LANE_COUNT], lane_denials[ARK_LANE_COUNT];
 	struct ark_metrics_handle lane_injected[ARK_LANE_COUNT][4];
@@ -131,6 +132,19 @@ static int provide_health(void *ctx, struct ark_http_buf *out, bool *healthy)
 		ark_json_object_end(&j);
 	}
 	ark_json_object_end(&j);
+	/* Execution on the broker stopped (an anomaly, the keys, the account):
+	 * the instance is not healthy, and says why. */
+	static struct ark_broker_counts broker;
+	ark_pipeline_broker_counts(&s->map, &broker);
+	uint64_t anomalies = 0;
+	for (int k = 0; k < ARK_BROKER_ANOMALY_KINDS; k++)
+		anomalies += broker.anomalies[k];
+	ark_json_object_begin(&j, "broker");
+	ark_json_bool(&j, "execution_stopped", broker.execution_stopped);
+	ark_json_string(&j, "stop_reason", broker.stop_reason);
+	ark_json_uint(&j, "anomalies", anomalies);
+	ark_json_object_end(&j);
+	*healthy &= !broker.execution_stopped;
 	ark_json_string(&j, "status", *healthy ? "healthy" : "unhealthy");
 	ark_json_array_begin(&j, "reasons");
 	for (int a = 0; a < ARK_AGENT_COUNT; a++)
@@ -139,6 +153,11 @@ static int provide_health(void *ctx, struct ark_http_buf *out, bool *healthy)
 			snprintf(reason, sizeof reason, "%s: %s", ark_agent_name((enum ark_agent)a), why[a]);
 			ark_json_string(&j, NULL, reason);
 		}
+	if (broker.execution_stopped) {
+		char reason[300];
+		snprintf(reason, sizeof reason, "broker: execution stopped: %s", broker.stop_reason[0] ? broker.stop_reason : "(no reason recorded)");
+		ark_json_string(&j, NULL, reason);
+	}
 	ark_json_array_end(&j);
 	ark_json_object_end(&j);
 	ark_json_finish(&j);
@@ -206,6 +225,10 @@ static int register_series(struct server *s, struct ark_err *err)
 		rc = ark_metrics_gauge(&s->reg, ARK_M_BROKER_BUYING_POWER, NULL, NULL, &s->buying_power, err);
 	if (!rc)
 		rc = ark_metrics_gauge(&s->reg, ARK_M_BROKER_EXECUTION_STOPPED, NULL, NULL, &s->execution_stopped, err);
+	for (int k = 1; k < ARK_ALPACA_ANOMALY_COUNT && !rc; k++) {
+		snprintf(labels, sizeof labels, "kind=\"%s\"", ark_alpaca_anomaly_name((enum ark_alpaca_anomaly)k));
+		rc = ark_metrics_counter(&s->reg, ARK_M_BROKER_ANOMALIES, NULL, labels, &s->broker_anomalies[k], err);
+	}
 	for (int o = 0; o < ARK_CANARY_OUTCOME_COUNT && !rc; o++) {
 		snprintf(labels, sizeof labels, "state=\"%s\"", ark_canary_outcome_name((enum ark_canary_outcome)o));
 		rc = ark_metrics_gauge(&s->reg, ARK_M_CANARY_STATE, NULL, labels, &s->canary_state[o], err);
@@ -270,6 +293,8 @@ static void publish(struct server *s, uint64_t now)
 		ark_metrics_counter_set(s->broker_orders[i], stage_counts[i]);
 	ark_metrics_gauge_set(s->buying_power, broker.account_known ? broker.buying_power : 0);
 	ark_metrics_gauge_set(s->execution_stopped, broker.execution_stopped ? 1 : 0);
+	for (int k = 1; k < ARK_ALPACA_ANOMALY_COUNT && k < ARK_BROKER_ANOMALY_KINDS; k++)
+		ark_metrics_counter_set(s->broker_anomalies[k], broker.anomalies[k]);
 	uint32_t outcome = atomic_load(&p->canary.outcome);
 	for (int o = 0; o < ARK_CANARY_OUTCOME_COUNT; o++)
 		ark_metrics_gauge_set(s->canary_state[o], (uint32_t)o == outcome ? 1 : 0);

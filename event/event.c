@@ -71,6 +71,7 @@ const char *ark_exec_status_name(enum ark_exec_status status)
 	case ARK_EXEC_SUPPRESSED: return "suppressed";
 	case ARK_EXEC_SUBMITTED: return "submitted";
 	case ARK_EXEC_ACCEPTED: return "accepted";
+	case ARK_EXEC_ANOMALY: return "anomaly";
 	}
 	return "?";
 }
@@ -84,6 +85,7 @@ const char *ark_source_name(enum ark_source_kind source)
 	case ARK_SOURCE_API: return "api";
 	case ARK_SOURCE_ALPHA_VANTAGE: return "alpha_vantage";
 	case ARK_SOURCE_REDIS: return "redis";
+	case ARK_SOURCE_BROKER: return "broker";
 	}
 	return "?";
 }

@@ -41,6 +41,7 @@ enum ark_source_kind {
 	ARK_SOURCE_API = 3,
 	ARK_SOURCE_ALPHA_VANTAGE = 4,
 	ARK_SOURCE_REDIS = 5,
+	ARK_SOURCE_BROKER = 6,   /* a network broker's execution report, numbered by Kyle like a tick */
 };
 
 enum ark_side { ARK_SIDE_NONE = 0, ARK_SIDE_BUY = 1, ARK_SIDE_SELL = 2 };
@@ -56,6 +57,7 @@ enum ark_exec_status {
 	ARK_EXEC_SUPPRESSED = 5,  /* Kenny quarantined: no order sent */
 	ARK_EXEC_SUBMITTED = 6,   /* handed to a network broker; its answer follows as an execution report */
 	ARK_EXEC_ACCEPTED = 7,    /* (report) the broker took the order, not filled (yet) */
+	ARK_EXEC_ANOMALY = 8,     /* (report) the broker's answer failed its checks: not applied */
 };
 
 /* The Graveyard's rule kinds. Every HRM denial carries one as its reason
@@ -91,6 +93,8 @@ enum {
 	ARK_EVENT_EXEC_REPORT = 1u << 4,  /* Kenny's execution report on an order it submitted earlier */
 	ARK_EVENT_ORDER_FINAL = 1u << 5,  /* (report) the order is done at the broker: nothing more follows */
 	ARK_EVENT_CANARY = 1u << 6,       /* took the canary lane (Kyle routed it there) */
+	ARK_EVENT_BROKER_ANOMALY = 1u << 7,   /* (report) the broker's answer failed its checks against the
+					       * order: nothing of it applied, the venue stopped */
 };
 
 /* A source's observation, on the source's inbound ring to Kyle. */
@@ -150,11 +154,19 @@ struct ark_event {
 	uint16_t broker_http_status; /* Kenny (network broker): the status of the broker's last answer */
 	uint16_t reserved16;
 	uint32_t broker_error_code;  /* the broker's own error code (Alpaca: 40310000, ...) */
-	uint8_t reserved[24];
+	/* An execution report (ARK_EVENT_EXEC_REPORT): what this report adds to
+	 * the order's fills (filled_quantity and fill_price above are the
+	 * broker's cumulative figures); the order is client_order_id. */
+	double report_fill_qty;
+	double report_fill_price;
+	uint8_t anomaly;             /* (with ARK_EVENT_BROKER_ANOMALY) enum ark_alpaca_anomaly */
+	uint8_t reserved[7];
 };
 _Static_assert(sizeof(struct ark_event) == 256, "an event is four cache lines");
 _Static_assert(offsetof(struct ark_event, side) == 64, "the intent starts line 1");
 _Static_assert(offsetof(struct ark_event, stamp_in_ns) == 128, "the trace starts line 2");
+_Static_assert(offsetof(struct ark_event, report_fill_qty) == 232 && offsetof(struct ark_event, anomaly) == 248,
+	       "the journal's readers (tests/alpaca/journal_events.py) know these offsets");
 
 /* Trace ids are unique across nodes: the node id in the top 16 bits, the
  * node's sequence number below. */

@@ -225,6 +225,7 @@ int ark_set_gauge_labels(struct ark_metrics *reg, const char *name, const char *
 #define ARK_M_BROKER_ORDERS "ark_broker_orders_total"
 #define ARK_M_BROKER_BUYING_POWER "ark_broker_buying_power"
 #define ARK_M_BROKER_EXECUTION_STOPPED "ark_broker_execution_stopped"
+#define ARK_M_BROKER_ANOMALIES "ark_broker_anomalies_total"
 #define ARK_M_CANARY_STATE "ark_canary_state"
 #define ARK_M_CANARY_PERCENT "ark_canary_traffic_percent"
 #define ARK_M_CANARY_ROUTED "ark_canary_routed_events_total"

@@ -248,13 +248,20 @@ void ark_status_render_text(const struct ark_status *s, FILE *o, int width)
 		fprintf(o, "MIRROR     lag %.0f events\n", s->mirror_lag_events);
 	else
 		fprintf(o, "MIRROR     attached (lag not reported yet)\n");
-	if (s->broker.account_known)
-		fprintf(o, "BROKER     alpaca: %llu submitted, %llu reported, %llu refused here, buying power %.2f%s\n",
+	if (s->broker.account_known) {
+		uint64_t anomalies = 0;
+		for (int k = 0; k < ARK_BROKER_ANOMALY_KINDS; k++)
+			anomalies += s->broker.anomalies[k];
+		fprintf(o, "BROKER     alpaca: %llu submitted, %llu reported, %llu refused here, %llu anomalies, buying power %.2f%s%s\n",
 			(unsigned long long)s->broker.submitted, (unsigned long long)s->broker.reports,
-			(unsigned long long)s->broker.refused_locally, s->broker.buying_power,
-			s->broker.execution_stopped ? ", EXECUTION STOPPED" : "");
-	else
+			(unsigned long long)s->broker.refused_locally, (unsigned long long)anomalies, s->broker.buying_power,
+			s->broker.execution_stopped ? ", EXECUTION STOPPED: " : "",
+			s->broker.execution_stopped ? s->broker.stop_reason : "");
+		if (s->broker.stop_kind == ARK_BROKER_STOP_ANOMALY)
+			fprintf(o, "           check the venue, then: ark broker resume\n");
+	} else {
 		fprintf(o, "BROKER     paper\n");
+	}
 	if (s->canary_configured)
 		fprintf(o, "CANARY     %s, %u%% %s; lane events stable %llu canary %llu, denied stable %llu canary %llu%s%s\n",
 			s->canary_state, s->canary_percent, s->canary_routing ? "routed" : "not routed",
@@ -365,6 +372,11 @@ void ark_status_render_json(const struct ark_status *s, FILE *o)
 	ark_json_uint(&j, "refused_locally", s->broker.refused_locally);
 	ark_json_fixed(&j, "buying_power", s->broker.buying_power, 2);
 	ark_json_bool(&j, "execution_stopped", s->broker.execution_stopped);
+	ark_json_string(&j, "stop_reason", s->broker.stop_reason);
+	uint64_t anomalies = 0;
+	for (int k = 0; k < ARK_BROKER_ANOMALY_KINDS; k++)
+		anomalies += s->broker.anomalies[k];
+	ark_json_uint(&j, "anomalies", anomalies);
 	ark_json_object_end(&j);
 	ark_json_object_begin(&j, "metrics");
 	ark_json_uint(&j, "port", s->metrics_port);

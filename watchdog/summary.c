@@ -17,6 +17,13 @@ void ark_supervisor_summary(struct ark_supervisor *sup, double elapsed_s, struct
 	for (int i = 0; i < p->source_count; i++)
 		s->ticks += atomic_load(&p->counters.source_published[i]);
 	s->events = atomic_load(&p->counters.journaled);
+	s->broker_reports = atomic_load(&p->counters.broker_reports);
+	struct ark_broker_counts broker;
+	ark_pipeline_broker_counts(&sup->map, &broker);
+	for (int k = 0; k < ARK_BROKER_ANOMALY_KINDS; k++)
+		s->broker_anomalies += broker.anomalies[k];
+	s->broker_stopped = broker.execution_stopped;
+	snprintf(s->broker_stop_reason, sizeof s->broker_stop_reason, "%s", broker.stop_reason);
 	uint64_t first_in, last_out;
 	ark_pipeline_span(&sup->map, &first_in, &last_out);
 	s->sustained_eps = last_out > first_in && s->events > 1 ? (double)(s->events - 1) * 1e9 / (double)(last_out - first_in) : 0;
@@ -54,14 +61,19 @@ void ark_supervisor_summary(struct ark_supervisor *sup, double elapsed_s, struct
 		s->agent_p50_us[a] = (double)ark_hist_quantile(&lat->agent[a], 0.50) / 1e3;
 		s->agent_p99_us[a] = (double)ark_hist_quantile(&lat->agent[a], 0.99) / 1e3;
 	}
-	s->ok = s->errors == 0 && s->trace_breaks == 0 && !sup->failed && s->events == s->ticks &&
-		s->denials_by_reason[ARK_REASON_ETHICS_DRIFT] == 0;
+	/* Every tick and every broker report numbered is one event journaled. */
+	s->ok = s->errors == 0 && s->trace_breaks == 0 && !sup->failed && s->events == s->ticks + s->broker_reports &&
+		s->denials_by_reason[ARK_REASON_ETHICS_DRIFT] == 0 && s->broker_anomalies == 0;
 	if (s->denials_by_reason[ARK_REASON_ETHICS_DRIFT] && !s->failure[0])
 		snprintf(s->failure, sizeof s->failure,
 			 "ethics drift: the Graveyard rules changed under the running pipeline; every event after it was denied");
-	else if (s->events != s->ticks && !s->failure[0])
-		snprintf(s->failure, sizeof s->failure, "%llu ticks were published but %llu events journaled",
-			 (unsigned long long)s->ticks, (unsigned long long)s->events);
+	else if (s->broker_anomalies && !s->failure[0])
+		snprintf(s->failure, sizeof s->failure, "%llu broker answer%s failed the checks against the order (not applied; "
+			 "execution stopped: ark broker resume)", (unsigned long long)s->broker_anomalies,
+			 s->broker_anomalies == 1 ? "" : "s");
+	else if (s->events != s->ticks + s->broker_reports && !s->failure[0])
+		snprintf(s->failure, sizeof s->failure, "%llu ticks and %llu broker reports were published but %llu events journaled",
+			 (unsigned long long)s->ticks, (unsigned long long)s->broker_reports, (unsigned long long)s->events);
 }
 
 void ark_run_summary_print(const struct ark_run_summary *s, FILE *out)
@@ -88,6 +100,10 @@ void ark_run_summary_print(const struct ark_run_summary *s, FILE *out)
 	fprintf(out, "  injected violations: %llu denied with their reason, %llu denied for another, %llu allowed; clean intents denied: %llu\n",
 		(unsigned long long)s->injected_denied, (unsigned long long)s->injected_wrong_reason,
 		(unsigned long long)s->injected_allowed, (unsigned long long)s->clean_denied);
+	if (s->broker_reports || s->broker_anomalies || s->broker_stopped)
+		fprintf(out, "  broker: %llu execution reports, %llu anomalies%s%s\n", (unsigned long long)s->broker_reports,
+			(unsigned long long)s->broker_anomalies, s->broker_stopped ? "; EXECUTION STOPPED: " : "",
+			s->broker_stopped ? s->broker_stop_reason : "");
 	fprintf(out, "  errors %llu, trace breaks %llu, restarts %llu (hung %llu), quarantines %llu, re-deliveries dropped %llu, batches rolled back %llu\n",
 		(unsigned long long)s->errors, (unsigned long long)s->trace_breaks, (unsigned long long)s->restarts,
 		(unsigned long long)s->hangs, (unsigned long long)s->quarantines, (unsigned long long)s->duplicates_dropped,
@@ -108,6 +124,10 @@ void ark_run_summary_print_json(const struct ark_run_summary *s, FILE *out)
 	ark_json_fixed(&j, "sustained_eps", s->sustained_eps, 0);
 	ark_json_uint(&j, "ticks", s->ticks);
 	ark_json_uint(&j, "events", s->events);
+	ark_json_uint(&j, "broker_reports", s->broker_reports);
+	ark_json_uint(&j, "broker_anomalies", s->broker_anomalies);
+	ark_json_bool(&j, "broker_stopped", s->broker_stopped);
+	ark_json_string(&j, "broker_stop_reason", s->broker_stop_reason);
 	ark_json_uint(&j, "intents", s->intents);
 	ark_json_uint(&j, "fills", s->fills);
 	ark_json_uint(&j, "denials", s->denials);

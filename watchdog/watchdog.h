@@ -167,6 +167,10 @@ struct ark_run_summary {
 	double sustained_eps;           /* events / (last Aletheia out - first Kyle in) */
 	uint64_t ticks;                 /* published by the source(s) */
 	uint64_t events;                /* journaled by Aletheia */
+	uint64_t broker_reports;        /* a network broker's execution reports (events too) */
+	uint64_t broker_anomalies;      /* answers that failed their checks */
+	bool broker_stopped;            /* execution on the venue stopped */
+	char broker_stop_reason[224];
 	uint64_t intents, denials, fills;
 	uint64_t denials_by_reason[ARK_REASON_COUNT];
 	uint64_t injected_denied, injected_allowed, injected_wrong_reason, clean_denied;

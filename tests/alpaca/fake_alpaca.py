@@ -4,7 +4,8 @@ says: GET /v2/account, POST /v2/orders, GET /v2/orders:by_client_order_id.
 Requests without the right APCA-API-KEY-ID / APCA-API-SECRET-KEY get 401.
 
 Each new client_order_id gets the next behaviour of PLAN (comma-separated,
-cycling):
+cycling; a last behaviour ending in '*' is kept for every later order
+instead: "fill,overfill,fill*" lies once):
   fill      200, the order filled at its limit
   accept    200 "accepted"; lookups show it "new", then "partially_filled"
             (half), then "filled"
@@ -22,6 +23,16 @@ cycling):
             as EARLY (one already under way when the 429 left may be)
   hold      stored and filled, answered after HOLD_S seconds (within the
             client's timeout: for kill tests)
+Hostile answers (a broker, or anything between, that answers wrongly; each
+is "filled" in a way the order forbids):
+  overfill     filled_qty 1000 times the order's (9000 ordered: 9000000)
+  huge         filled_qty "1e308"
+  wrong_symbol the fill reported for another symbol
+  wrong_side   the fill reported on the other side
+  wrong_coid   the answer carries another order's client_order_id
+  off_limit    filled at 1.5 x the limit for a buy (0.5 x for a sell)
+  shrink       accepted; lookups: half filled, then a quarter (the
+               cumulative fill goes down)
 Every request is logged to LOG as "<monotonic> <method> <what> <coid> <status>
 <behaviour>". GET /_orders (the test's own door, no keys) dumps every order
 the fake holds, as JSON.
@@ -49,6 +60,7 @@ def log(method, what, coid, status):
                                             behaviour.get(coid, "-")))
 
 def order_object(o):
+    o = o.get("told", o)
     return {"id": o["id"], "client_order_id": o["coid"], "created_at": "2026-11-27T15:04:05Z",
             "updated_at": "2026-11-27T15:04:05Z", "submitted_at": "2026-11-27T15:04:05Z",
             "filled_at": None, "expired_at": None, "canceled_at": None, "failed_at": None,
@@ -59,13 +71,33 @@ def order_object(o):
             "time_in_force": o["tif"], "limit_price": o["limit_price"], "stop_price": None,
             "status": o["status"], "extended_hours": False, "legs": None}
 
-def store(body, filled):
+HOSTILE = ("overfill", "huge", "wrong_symbol", "wrong_side", "wrong_coid", "off_limit")
+
+def store(body, filled, hostile=None):
     o = {"id": str(uuid.uuid4()), "coid": body["client_order_id"], "symbol": body["symbol"],
          "qty": body["qty"], "side": body["side"], "tif": body["time_in_force"],
          "limit_price": body["limit_price"], "status": "accepted", "filled_qty": "0",
          "filled_avg_price": None}
     if filled:
         o["status"], o["filled_qty"], o["filled_avg_price"] = "filled", body["qty"], body["limit_price"]
+    # What the fake tells Kenny, when it lies (its own record stays true:
+    # GET /_orders shows what was really ordered).
+    o["told"] = dict(o)
+    t = o["told"]
+    if hostile == "overfill":
+        t["filled_qty"] = "%g" % (float(body["qty"]) * 1000)
+    elif hostile == "huge":
+        t["filled_qty"] = "1e308"
+    elif hostile == "wrong_symbol":
+        t["symbol"] = "MSFT" if body["symbol"] != "MSFT" else "AAPL"
+    elif hostile == "wrong_side":
+        t["side"] = "sell" if body["side"] == "buy" else "buy"
+    elif hostile == "wrong_coid":
+        c = body["client_order_id"]
+        t["coid"] = c[:-4] + ("%04x" % ((int(c[-4:], 16) + 1) & 0xffff))
+    elif hostile == "off_limit":
+        t["filled_avg_price"] = "%.2f" % (float(body["limit_price"]) * (1.5 if body["side"] == "buy" else 0.5))
+    o["hostile"] = hostile
     orders[o["coid"]] = o
     return o
 
@@ -94,7 +126,8 @@ class Handler(BaseHTTPRequestHandler):
         u = urlparse(self.path)
         if u.path == "/_orders":
             with lock:
-                dump = [dict(o, behaviour=behaviour.get(c)) for c, o in orders.items()]
+                dump = [dict({k: v for k, v in o.items() if k != "told"}, behaviour=behaviour.get(c))
+                        for c, o in orders.items()]
             return self.reply(200, dump)
         if u.path == "/v2/account":
             if not self.authorised("GET", "account"):
@@ -112,7 +145,12 @@ class Handler(BaseHTTPRequestHandler):
                 return
             with lock:
                 o = orders.get(coid)
-                if o and behaviour.get(coid) == "accept":
+                if o and behaviour.get(coid) == "shrink":
+                    n = lookups[coid] = lookups.get(coid, 0) + 1
+                    frac = 0.5 if n == 1 else 0.25
+                    for d in (o, o["told"]):
+                        d["status"], d["filled_qty"], d["filled_avg_price"] = "partially_filled", "%g" % (float(o["qty"]) * frac), o["limit_price"]
+                elif o and behaviour.get(coid) == "accept":
                     n = lookups[coid] = lookups.get(coid, 0) + 1
                     if n == 1:
                         o["status"] = "new"
@@ -121,6 +159,7 @@ class Handler(BaseHTTPRequestHandler):
                         o["status"], o["filled_qty"], o["filled_avg_price"] = "partially_filled", "%g" % half, o["limit_price"]
                     else:
                         o["status"], o["filled_qty"], o["filled_avg_price"] = "filled", o["qty"], o["limit_price"]
+                    o["told"] = dict(o)
                 obj = order_object(o) if o else None
             log("GET", "lookup", coid, 200 if obj else 404)
             if obj:
@@ -145,7 +184,11 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(422, {"code": 40010001, "message": "bad order: %s" % e})
         with lock:
             early = time.time() < rate_reset[0]
-            b = behaviour.setdefault(coid, plan[len(behaviour) % len(plan)])
+            k = len(behaviour) if coid not in behaviour else 0
+            if plan[-1].endswith("*") and k >= len(plan) - 1:
+                b = behaviour.setdefault(coid, plan[-1][:-1])
+            else:
+                b = behaviour.setdefault(coid, plan[k % len(plan)].rstrip("*"))
             posts[coid] = posts.get(coid, 0) + 1
             if coid in orders:
                 action = "unique"
@@ -159,6 +202,12 @@ class Handler(BaseHTTPRequestHandler):
                 action = "429"
             elif b in ("reject403", "reject422"):
                 action = b[-3:]
+            elif b in HOSTILE:
+                store(body, True, b)
+                action = "ok"
+            elif b == "shrink":
+                store(body, False, b)
+                action = "ok"
             else:
                 store(body, b != "accept")
                 action = {"err500": "500", "drop": "drop", "slow": "slow", "hold": "hold"}.get(b, "ok")

@@ -13,7 +13,18 @@
 #   kill       kill -9 Kenny while orders are in flight, twice: the new Kenny
 #              looks them up; every order the fake holds is recorded once,
 #              and positions agree with the fake's fills
-# Keys never appear in a log.
+#   hostile    answers that are well-formed but wrong (issue 22): an
+#              overfill (9,000 ordered, 9,000,000 "filled"), filled_qty
+#              1e308, another symbol, the other side, another order's
+#              client_order_id, a fill price beyond the limit, a cumulative
+#              fill that goes down: each time nothing of it is applied (the
+#              positions are the honest fills'), the order reads "anomaly",
+#              the journal holds the anomaly's report, nothing more is POSTed,
+#              the run fails naming it; for the overfill also the metrics,
+#              /healthz (503, the reason), the alert rule's series, and the
+#              stop surviving a new run until `ark broker resume`
+# Every execution report is an event of its own in the journal (Kyle numbers
+# it): events journaled = ticks + reports. Keys never appear in a log.
 set -uo pipefail
 ark=$1
 here=$(cd "$(dirname "$0")" && pwd)
@@ -79,14 +90,23 @@ start_server "fill,accept,reject403,reject422,dup,err500,lost500,drop,slow,rate4
 FAKE_SLOW_S=2 "$ark" run --rate 200 --duration 8 > "$work/run.out" 2>&1
 grep -q "^summary:" "$work/run.out" || fail "the run did not finish: $(tail -5 "$work/run.out")"
 grep -q "breaks 0" "$work/run.out" && grep -q "trace breaks 0" "$work/run.out" || fail "trace breaks"
+# Every report is an event: the journal holds the ticks and the reports, each once.
+ticks=$(sed -n 's/^summary: \([0-9]*\) ticks in.*/\1/p' "$work/run.out")
+reports=$(sed -n 's/^  broker: \([0-9]*\) execution reports.*/\1/p' "$work/run.out")
+records=$("$ark" journal verify --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["records"] if d["gaps"] == 0 and d["damaged"] == 0 else -1)')
+[ -n "$reports" ] && [ "$reports" -gt 0 ] && [ "$records" = $((ticks + reports)) ] ||
+  fail "the journal holds $records events for $ticks ticks and $reports reports"
 curl -s "$ALPACA_BASE_URL/_orders" > "$work/orders.json" || fail "cannot read the fake's orders"
 db -separator ' ' "SELECT printf('%016x', trace_id), status FROM orders" > "$work/core_orders"
-db -separator ' ' "SELECT printf('%016x', trace_id), qty, price, venue FROM fills" > "$work/core_fills"
+# One row per fill a report added: an order's fills, summed.
+db -separator ' ' "SELECT printf('%016x', trace_id), sum(qty), sum(qty * price) / sum(qty), min(venue) FROM fills GROUP BY trace_id" > "$work/core_fills"
 db -separator ' ' "SELECT symbol, qty FROM positions" > "$work/core_positions"
 python3 - "$work/req.log" "$work/orders.json" "$work/core_orders" "$work/core_fills" "$work/core_positions" <<'PY' || fail "answers"
 import collections, json, sys
 req = [l.split() for l in open(sys.argv[1])]
 fake = {o["coid"]: o for o in json.load(open(sys.argv[2]))}
+# The Mutable Core keys orders by trace id, the last 16 hex digits of the
+# client order id: every look-up below takes them (coid[-16:]).
 core = dict(l.split() for l in open(sys.argv[3]))
 fills = {l.split()[0]: l.split()[1:] for l in open(sys.argv[4])}
 positions = {l.split()[0]: float(l.split()[1]) for l in open(sys.argv[5])}
@@ -103,9 +123,12 @@ for coid, rs in by.items():
     statuses = [r[2] for r in posts]
     lookups = [r[2] for r in rs if r[1] == "GET"]
     if beh == "lost500":
-        # POSTed again only after Alpaca said (404) it has no such order.
-        if len(posts) > 1 and not (statuses[0] == "500" and "404" in lookups and
-                                   [r[1] for r in rs].index("GET") < [i for i, r in enumerate(rs) if r[1] == "POST"][1]):
+        # POSTed again only after Alpaca said (404) it has no such order
+        # (an EARLY line is the fake's note on a POST, not a request).
+        lines = [r for r in rs if r[2] != "EARLY"]
+        kinds = [r[1] for r in lines]
+        if len(posts) > 1 and not (statuses[0] == "500" and "404" in lookups and "GET" in kinds and
+                                   kinds.index("GET") < [i for i, k in enumerate(kinds) if k == "POST"][1]):
             errors.append("%s (lost500) re-POSTed without a 404 first: %s" % (coid, rs))
     elif beh == "rate429" and statuses[:1] == ["429"]:
         if len(posts) > 1 and posts[1][0] < posts[0][0] + 1.5:
@@ -115,8 +138,9 @@ for coid, rs in by.items():
     if beh in ("err500", "drop", "slow", "dup") and core.get(coid[-16:]) not in (None, "submitted") and "200" not in lookups:
         errors.append("%s (%s) recorded %s without a lookup" % (coid, beh, core.get(coid[-16:])))
     # (a lookup that finds nothing may precede a POST that never left: libcurl will not resend it)
-    if beh in ("reject403", "reject422") and ("200" in lookups or core.get(coid, "rejected") != "rejected"):
-        errors.append("%s (%s): lookups %s, core %s" % (coid, beh, lookups, core.get(coid[-16:])))
+    # A refused order is "rejected" in the core, never filled, never found by a lookup.
+    if beh in ("reject403", "reject422") and ("200" in lookups or core.get(coid[-16:]) != "rejected" or coid[-16:] in fills):
+        errors.append("%s (%s): lookups %s, core %s, fill %s" % (coid, beh, lookups, core.get(coid[-16:]), fills.get(coid[-16:])))
 # Nothing POSTed after the 429 and before its reset (one already under way may arrive just after).
 t429 = [float(r[0]) for r in req if r[4] == "429"]
 if not t429:
@@ -136,9 +160,12 @@ for coid, o in fake.items():
     if st == "submitted":
         unknown += 1
     elif o["status"] == "filled":
-        if st != "filled" or coid[-16:] not in fills or abs(float(fills[coid[-16:]][0]) - float(o["filled_qty"])) > 1e-9 or fills[coid[-16:]][2] != "alpaca":
-            errors.append("%s filled at the fake (%s) but core says %s, fill %s" % (coid, o["behaviour"], st, fills.get(coid[-16:])))
-    elif st not in ("accepted", "filled"):
+        f = fills.get(coid[-16:])
+        if st != "filled" or not f or abs(float(f[0]) - float(o["filled_qty"])) > 1e-9 or \
+           abs(float(f[1]) - float(o["filled_avg_price"])) > 1e-6 or f[2] != "alpaca":
+            errors.append("%s filled at the fake (%s) but core says %s, fill %s" % (coid, o["behaviour"], st, f))
+    elif o["status"] != "accepted" or st != "accepted":
+        # only an accepted order still open at the end may be unfilled; the core says so too
         errors.append("%s is %s at the fake, %s in the core" % (coid, o["status"], st))
 if unknown > 3:
     errors.append("%d orders of unknown fate" % unknown)
@@ -251,5 +278,126 @@ if errors:
     sys.exit(1)
 print("kill: %d orders, %d resends refused and looked up, positions agree" % (len(fake), len(resent)))
 PY
+no_keys_in_logs
+echo "kill: ok"
+
+# ---- hostile: well-formed answers that do not fit their order ----
+# restart_fake PLAN: a new fake on the same data directory (a new run).
+restart_fake() {
+  stop_server
+  rm -f "$work/port" "$work/req.log"
+  python3 "$here/fake_alpaca.py" "$work/port" "$work/req.log" "$key" "$secret" "$@" & server=$!
+  local t=0; until [ -s "$work/port" ] || [ $t -gt 100 ]; do sleep 0.1; t=$((t+1)); done
+  port=$(cat "$work/port")
+  export ALPACA_BASE_URL=http://127.0.0.1:$port
+}
+declare -A kind=([overfill]=6 [huge]=6 [wrong_symbol]=3 [wrong_side]=4 [wrong_coid]=1 [off_limit]=8 [shrink]=7)
+declare -A name=([overfill]=overfill [huge]=overfill [wrong_symbol]=symbol [wrong_side]=side [wrong_coid]=client_order_id
+  [off_limit]=price [shrink]=fill_decreased)
+# The sanitizer suites (ARK_TEST_SCALE < 1) run the overfill and the
+# shrinking fill (a POST's answer and a lookup's); the plain suite every kind.
+hostile="overfill huge wrong_symbol wrong_side wrong_coid off_limit shrink"
+awk -v s="${ARK_TEST_SCALE:-1}" 'BEGIN { exit !(s < 1) }' && hostile="overfill shrink"
+for beh in $hostile; do
+  start_server "fill,fill,$beh,fill*"
+  mport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  # (the overfill's run lasts long enough to be looked at while it runs)
+  METRICS_SERVER_ENABLED=true METRICS_PORT=$mport "$ark" run --rate 400 --duration $([ $beh = overfill ] && echo 9 || echo 4) \
+    > "$work/run.out" 2>&1 & run=$!
+  if [ $beh = overfill ]; then
+    # While it runs: the anomaly in the metrics and /healthz.
+    t=0; until grep -q "BROKER ANOMALY" "$ARK_DATA_DIR/logs/kenny.log" 2>/dev/null || [ $t -gt 150 ]; do sleep 0.1; t=$((t+1)); done
+    sleep 1.2   # the metrics server copies the counters once a second
+    m=$(curl -s "http://127.0.0.1:$mport/metrics")
+    grep -q '^ark_broker_anomalies_total{kind="overfill"} 1$' <<<"$m" && grep -q '^ark_broker_execution_stopped 1$' <<<"$m" ||
+      fail "$beh: metrics: $(grep anomal <<<"$m"; grep execution_stopped <<<"$m")"
+    code=$(curl -s -o "$work/health.json" -w '%{http_code}' "http://127.0.0.1:$mport/healthz")
+    [ "$code" = 503 ] && grep -q '"broker: execution stopped: broker anomaly (overfill) on order ark-' "$work/health.json" ||
+      fail "$beh: /healthz $code: $(cat "$work/health.json")"
+    st=$("$ark" status --json) && python3 -c 'import json,sys; b=json.loads(sys.argv[1])["broker"]; assert b["execution_stopped"] and "overfill" in b["stop_reason"] and b["anomalies"] == 1, b' "$st" ||
+      fail "$beh: ark status: $st"
+  fi
+  wait $run; rc=$?
+  [ $rc -ne 0 ] && grep -q "^result: FAILED" "$work/run.out" && grep -q "1 broker answer failed the checks against the order" "$work/run.out" &&
+    grep -q "anomalies; EXECUTION STOPPED: broker anomaly (${name[$beh]})" "$work/run.out" ||
+    fail "$beh: the run does not fail naming the anomaly (rc=$rc): $(tail -6 "$work/run.out")"
+  grep -q "BROKER ANOMALY order ark-.*${name[$beh]}" "$ARK_DATA_DIR/logs/kenny.log" || fail "$beh: kenny.log does not say BROKER ANOMALY"
+  [ -f "$ARK_DATA_DIR/broker.stopped" ] || fail "$beh: the stop is not kept in broker.stopped"
+  curl -s "$ALPACA_BASE_URL/_orders" > "$work/orders.json"
+  db -separator ' ' "SELECT printf('%016x', trace_id), status FROM orders" > "$work/core_orders"
+  db -separator ' ' "SELECT printf('%016x', trace_id), sum(qty) FROM fills GROUP BY trace_id" > "$work/core_fills"
+  db -separator ' ' "SELECT symbol, qty FROM positions" > "$work/core_positions"
+  python3 "$here/journal_events.py" "$ARK_DATA_DIR/journal" > "$work/events.json"
+  python3 - "$beh" "${kind[$beh]}" "$work/req.log" "$work/orders.json" "$work/core_orders" "$work/core_fills" \
+    "$work/core_positions" "$work/events.json" <<'PY' || fail "$beh"
+import collections, json, sys
+beh, kind = sys.argv[1], int(sys.argv[2])
+req = [l.split() for l in open(sys.argv[3])]
+fake = {o["coid"]: o for o in json.load(open(sys.argv[4]))}
+core = dict(l.split() for l in open(sys.argv[5]))
+fills = {l.split()[0]: float(l.split()[1]) for l in open(sys.argv[6])}
+positions = {l.split()[0]: float(l.split()[1]) for l in open(sys.argv[7])}
+events = [json.loads(l) for l in open(sys.argv[8])]
+errors = []
+hostile = [c for c, o in fake.items() if o["behaviour"] == beh]
+if len(hostile) != 1:
+    sys.exit("%d orders met %s" % (len(hostile), beh))
+h = hostile[0]
+if core.get(h[-16:]) != "anomaly":
+    errors.append("the %s order reads %s in the core, not anomaly" % (beh, core.get(h[-16:])))
+honest_half = 0.5 * float(fake[h]["qty"]) if beh == "shrink" else 0   # its first (honest) partial fill stands
+if abs(fills.get(h[-16:], 0) - honest_half) > 1e-9:
+    errors.append("the %s order has %s filled in the core (expected %s)" % (beh, fills.get(h[-16:]), honest_half))
+# The journal holds the anomaly's report: an event of its own (source broker),
+# flagged, its kind, for this order, applying nothing.
+rep = [e for e in events if e["source"] == 6 and e["flags"] & 0x80 and e["client_order_id"] == int(h[-16:], 16)]
+if len(rep) != 1 or rep[0]["anomaly"] != kind or rep[0]["report_fill_qty"] != 0 or rep[0]["exec_status"] != 8:
+    errors.append("the journal's anomaly report for %s: %s" % (h, rep))
+# Positions: the honest fills only (Kenny's, as the core records them).
+net = collections.Counter()
+for c, o in fake.items():
+    q = float(o["filled_qty"]) if o["behaviour"] == "fill" and core.get(c[-16:]) == "filled" else 0
+    q += honest_half if c == h else 0
+    net[o["symbol"]] += q * (1 if o["side"] == "buy" else -1)
+for sym in set(net) | set(positions):
+    if abs(positions.get(sym, 0) - net.get(sym, 0)) > 1e-6:
+        errors.append("position %s: core %s, honest fills %s" % (sym, positions.get(sym), net.get(sym, 0)))
+if any(abs(p) > 1e6 for p in positions.values()):
+    errors.append("a position took the hostile fill: %s" % positions)
+# Nothing is POSTed once the anomaly's answer is in (one already on its way may arrive).
+# (the anomaly is in the last answer about the order: a POST's, or a lookup's)
+answered = [float(r[0]) for r in req if r[3] == h and r[4] == "200"]
+late = [r for r in req if r[1] == "POST" and answered and float(r[0]) > max(answered) + 0.5]
+if not answered:
+    errors.append("the fake never answered the %s order" % beh)
+if late:
+    errors.append("%d POSTs after the anomaly: %s" % (len(late), late[:3]))
+if errors:
+    print("\n".join(errors))
+    sys.exit(1)
+print("%s: not applied, journaled as anomaly %d, nothing POSTed after it" % (beh, kind))
+PY
+done
+echo "hostile: ok"
+
+# ---- the stop holds across runs until the operator resumes ----
+out=$("$ark" broker status 2>&1); rc=$?
+[ $rc -eq 1 ] && grep -q "EXECUTION STOPPED" <<<"$out" && grep -q "kept in .*broker.stopped: broker anomaly (fill_decreased)" <<<"$out" ||
+  fail "ark broker status after an anomaly (rc=$rc): $out"
+restart_fake fill
+"$ark" run --rate 300 --duration 4 > "$work/run.out" 2>&1
+grep -q "EXECUTION STOPPED: broker anomaly (fill_decreased)" "$work/run.out" || fail "a new run lifted the stop: $(tail -4 "$work/run.out")"
+! grep -q "POST" "$work/req.log" || fail "a new run POSTed orders while execution is stopped"
+grep -q "execution stays stopped" "$ARK_DATA_DIR/logs/kenny.log" || fail "kenny.log does not say the stop holds"
+out=$("$ark" broker resume 2>&1); rc=$?
+[ $rc -eq 2 ] && grep -q -- "--reason" <<<"$out" || fail "resume without a reason (rc=$rc): $out"
+out=$("$ark" broker resume --reason "venue checked: the fake lied" 2>&1) || fail "ark broker resume: $out"
+[ ! -e "$ARK_DATA_DIR/broker.stopped" ] || fail "resume left broker.stopped"
+grep -q "broker execution resumed by the operator (ark broker resume): venue checked" "$ARK_DATA_DIR/logs/watchdog.log" ||
+  fail "the resume is not in watchdog.log"
+[ "$(db "SELECT count(*) FROM agent_history WHERE reason LIKE 'broker execution resumed%'")" = 1 ] || fail "the resume is not recorded"
+restart_fake fill
+"$ark" run --rate 300 --duration 4 > "$work/run.out" 2>&1 || fail "the run after the resume: $(tail -5 "$work/run.out")"
+grep -q "POST" "$work/req.log" || fail "nothing POSTed after the resume"
 no_keys_in_logs
 echo "alpaca: ok"

@@ -11,11 +11,14 @@ scale=${ARK_TEST_SCALE:-1}
 seconds=$(awk -v s="$seconds" -v k="$scale" 'BEGIN { t = int(s * k); print (t < 5 ? 5 : t) }')
 work=$(mktemp -d /tmp/ark-fuzz-XXXXXX)
 trap 'rm -rf "$work"' EXIT
+common="$src/common/common.c $src/common/json.c"
 case $target in
-  redis_url) sources="$src/mirror/url.c $src/common/common.c" ;;
-  jwt) sources="$src/api/jwt.c $src/common/common.c -lcrypto" ;;
-  signals) sources="$src/api/signals.c $src/feed/parse.c $src/feed/timestamp.c $src/common/common.c" ;;
-  synthetic) sources="$src/api/synthetic.c $src/event/event.c $src/common/common.c" ;;
+  redis_url) sources="$src/mirror/url.c $common" ;;
+  jwt) sources="$src/api/jwt.c $common -lcrypto" ;;
+  signals) sources="$src/api/signals.c $src/feed/parse.c $src/feed/timestamp.c $common" ;;
+  synthetic) sources="$src/api/synthetic.c $src/event/event.c $common" ;;
+  alpaca) sources="$src/alpaca/order.c $common" ;;
+  alphavantage) sources="$src/alphavantage/quote.c $common" ;;
   *) echo "FAIL: unknown fuzz target $target"; exit 1 ;;
 esac
 clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -D_GNU_SOURCE -std=gnu11 \
