@@ -67,6 +67,7 @@ struct core_writer {
 	uint64_t catch_up_to;               /* the journal's last seq at start */
 	_Atomic int ready;                  /* 1: core open and caught up; -1: it failed */
 	_Atomic int mismatch;               /* the failure: the core does not belong to this journal */
+	_Atomic int open_error;             /* why it failed (negative errno): a corrupt database is fatal */
 	bool ready_logged;
 	uint64_t open_ns, catch_up_ns, replayed;
 	/* Lines for Aletheia's log from the writer thread (the log has one writer). */
@@ -169,20 +170,20 @@ static void core_queue_report(struct core_batch *b, const struct ark_event *e, u
 	o->limit_price = e->limit_price;
 	snprintf(o->status, sizeof o->status, "%s", ark_exec_status_name((enum ark_exec_status)e->exec_status));
 	o->created_ns = now;
-	if (e->report_fill_qty > 0 && !(e->flags & ARK_EVENT_BROKER_ANOMALY) && e->exec_status == ARK_EXEC_FILLED) {
+	if (e->size > 0 && !(e->flags & ARK_EVENT_BROKER_ANOMALY) && e->exec_status == ARK_EXEC_FILLED) {
 		struct ark_core_fill *f = &b->fills[b->n_fills++];
 		memset(f, 0, sizeof *f);
 		f->trace_id = e->client_order_id;
 		f->seq = e->seq;
-		f->qty = e->report_fill_qty;
-		f->price = e->report_fill_price;
+		f->qty = e->size;
+		f->price = e->price;
 		snprintf(f->venue, sizeof f->venue, "alpaca");
 		f->filled_ns = now;
 		struct ark_core_position *p = &b->positions[b->n_positions++];
 		memset(p, 0, sizeof *p);
 		memcpy(p->symbol, e->symbol, sizeof p->symbol);
 		p->qty = e->position_after;
-		p->avg_price = e->report_fill_price;
+		p->avg_price = e->price;
 		p->realized_pnl = e->realized_pnl_after;
 		p->updated_ns = now;
 	}
@@ -359,10 +360,9 @@ static int core_open(struct core_writer *w, struct ark_err *err)
 	int rc = ark_core_open(&al->core, &cfg, 0, &info, err);
 	if (rc)
 		return ark_err_wrap(err, "mutable core");
-	const char *hash = al->ctx->pipeline->rules_hash;
+	/* The approved rules hash is not Aletheia's to write: the supervisor
+	 * held the rules to it at the start (ark_pipeline_rules_pin). */
 	struct ark_err meta_err;
-	if (hash[0] && ark_core_meta_set(al->core, "graveyard_hash", hash, &meta_err))
-		core_note(w, "warn", "cannot record the graveyard hash in the mutable core");
 	if (ark_core_journal_applied_seq(al->core, &al->core_applied_seq, &meta_err))
 		al->core_applied_seq = 0;
 	/* Does the core belong to this journal? Its recorded journal identity
@@ -406,8 +406,10 @@ static void *core_writer_main(void *arg)
 	struct core_writer *w = arg;
 	struct aletheia *al = w->al;
 	struct ark_err err = {0};
-	if (core_open(w, &err)) {
+	int open_rc = core_open(w, &err);
+	if (open_rc) {
 		core_error(w, "cannot open the mutable core", &err);
+		atomic_store_explicit(&w->open_error, err.code ? err.code : open_rc, memory_order_relaxed);
 		atomic_store_explicit(&w->ready, -1, memory_order_release);
 		return NULL;
 	}
@@ -743,6 +745,7 @@ int ark_aletheia_main(struct ark_agent_ctx *ctx)
 	struct ark_agent_control *control = ctx->control;
 	struct ark_aletheia_state *s = ctx->state;
 	int status = 1;
+	bool fatal = false;
 	al.batch = calloc(1, sizeof *al.batch);
 	if (!al.batch) {
 		ark_log(ctx->log, "error", "out of memory");
@@ -924,12 +927,24 @@ int ark_aletheia_main(struct ark_agent_ctx *ctx)
 			ark_control_add(&ctx->pipeline->counters.journaled, released);
 			atomic_store_explicit(&control->last_seq, s->last_seq, memory_order_relaxed);
 		}
-		if (atomic_load_explicit(&al.writer.ready, memory_order_relaxed) < 0) {
+		if (atomic_load_explicit(&al.writer.ready, memory_order_acquire) < 0) {
 			core_writer_report(&al.writer, ctx);
 			if (atomic_load(&al.writer.mismatch)) {
 				/* Not retried: the operator restores or re-bases. */
 				ark_log(ctx->log, "error", "the mutable core does not belong to this journal: stopping (fail closed)");
-				status = 2;
+				fatal = true;
+			} else if (atomic_load_explicit(&al.writer.open_error, memory_order_relaxed) == -EUCLEAN ||
+				   atomic_load_explicit(&al.writer.open_error, memory_order_relaxed) == -EPROTOTYPE ||
+				   atomic_load_explicit(&al.writer.open_error, memory_order_relaxed) == -EBADMSG) {
+				/* A corrupt (or foreign) database stays so: no restart
+				 * can help, the instance stops (exit 2) and says why. */
+				pthread_mutex_lock(&al.writer.error_lock);
+				ark_log(ctx->log, "error", "the mutable core is corrupt: stopping the instance: %s",
+					al.writer.last_error);
+				fprintf(stderr, "ark agent aletheia: the Mutable Core is corrupt (restore a backup with "
+						"`ark restore FILE`): %s\n", al.writer.last_error);
+				pthread_mutex_unlock(&al.writer.error_lock);
+				fatal = true;
 			} else {
 				ark_log(ctx->log, "error", "the mutable core could not be opened: stopping");
 			}
@@ -947,6 +962,8 @@ int ark_aletheia_main(struct ark_agent_ctx *ctx)
 	}
 	status = 0;
 done:
+	if (fatal)
+		status = 2;
 	if (al.journal) {
 		/* Everything appended is made durable and released before leaving. */
 		if (ark_journal_sync(al.journal, &err))

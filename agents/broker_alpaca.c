@@ -10,7 +10,7 @@
  * order and never shrinking, fill prices the limit allows) and hands the slot
  * back; Kenny's main thread, between batches, publishes the answer as an
  * execution report (ARK_EVENT_EXEC_REPORT, what it adds to the order's fills
- * in report_fill_qty/_price) on ring.reports. Kyle numbers reports like
+ * in its price and size: a report has no market data) on ring.reports. Kyle numbers reports like
  * ticks, so each goes through HRM and Kenny in sequence order — Kenny's
  * position takes the fill there, under its undo log — and into the journal,
  * from which Aletheia records it in the Mutable Core. An order still open at
@@ -850,13 +850,14 @@ static bool publish_report(struct ark_agent_ctx *ctx, struct ark_order_slot *slo
 	memset(r->stamp_in_ns, 0, sizeof r->stamp_in_ns);
 	memset(r->stamp_out_ns, 0, sizeof r->stamp_out_ns);
 	r->source = ARK_SOURCE_BROKER;
-	r->price = r->size = 0;          /* no market data: HRM marks nothing with it */
+	/* No market data (HRM marks nothing with a report): price and size
+	 * are the fill this report adds, set below. */
+	r->price = r->size = 0;
 	r->exchange_time_ns = 0;
 	r->flags = (uint16_t)((r->flags & ~(ARK_EVENT_REPLAYED | ARK_EVENT_QUARANTINED)) | ARK_EVENT_EXEC_REPORT |
 			      (slot->venue_final || slot->anomaly ? ARK_EVENT_ORDER_FINAL : 0));
 	r->broker_http_status = slot->http_status;
 	r->broker_error_code = slot->error_code;
-	r->report_fill_qty = r->report_fill_price = 0;
 	bool failed;
 	if (slot->anomaly) {
 		r->flags |= ARK_EVENT_BROKER_ANOMALY;
@@ -871,8 +872,8 @@ static bool publish_report(struct ark_agent_ctx *ctx, struct ark_order_slot *slo
 			double price = (slot->venue_filled_qty * slot->venue_avg_price - slot->reported_qty * slot->reported_avg_price) / delta;
 			if (!(price > 0) || !isfinite(price))
 				price = slot->venue_avg_price;
-			r->report_fill_qty = delta;
-			r->report_fill_price = price;
+			r->size = delta;
+			r->price = price;
 		}
 		r->exec_status = slot->venue_filled_qty > 0 ? ARK_EXEC_FILLED
 				 : slot->venue_final        ? ARK_EXEC_REJECTED

@@ -99,13 +99,13 @@ static void kenny_report(struct ark_agent_ctx *ctx, struct ark_event *e)
 	struct ark_kenny_state *s = ctx->state;
 	uint32_t id = e->symbol_id < ARK_MAX_SYMBOLS ? e->symbol_id : ARK_MAX_SYMBOLS - 1;
 	struct ark_kenny_position *pos = &s->positions[id];
-	if (e->report_fill_qty > 0 && !(e->flags & ARK_EVENT_BROKER_ANOMALY)) {
-		double signed_qty = e->side == ARK_SIDE_BUY ? e->report_fill_qty : -e->report_fill_qty;
-		if (ark_kenny_fill_acceptable(pos, signed_qty, e->report_fill_price)) {
+	if (e->size > 0 && !(e->flags & ARK_EVENT_BROKER_ANOMALY)) {
+		double signed_qty = e->side == ARK_SIDE_BUY ? e->size : -e->size;
+		if (ark_kenny_fill_acceptable(pos, signed_qty, e->price)) {
 			ark_undo_save(ctx, pos, sizeof *pos);
 			ark_undo_save(ctx, s, offsetof(struct ark_kenny_state, positions));
 			double before = pos->realized_pnl;
-			ark_kenny_apply_fill(pos, signed_qty, e->report_fill_price);
+			ark_kenny_apply_fill(pos, signed_qty, e->price);
 			s->fills++;
 			s->realized_pnl += pos->realized_pnl - before;
 			ark_control_add(&ctx->counters->fills, 1);
@@ -117,7 +117,7 @@ static void kenny_report(struct ark_agent_ctx *ctx, struct ark_event *e)
 			ark_control_add(&ctx->control->errors, 1);
 			ark_log(ctx->log, "error", "fill refused (not a fill a position can take) trace=%016llx order=%016llx "
 				"qty=%g price=%g", (unsigned long long)e->trace_id, (unsigned long long)e->client_order_id,
-				e->report_fill_qty, e->report_fill_price);
+				e->size, e->price);
 		}
 	}
 	e->position_after = pos->quantity;

@@ -136,7 +136,9 @@ out:
 	return result;
 }
 
-static int copy_file(const char *from, const char *to, uint64_t *bytes, struct ark_err *err)
+/* Copy, hashing the bytes that are copied (the copy is what is restored:
+ * it must be what was verified, whatever happened to the file between). */
+static int copy_file(const char *from, const char *to, uint64_t *bytes, char sha256[65], struct ark_err *err)
 {
 	int in = open(from, O_RDONLY | O_CLOEXEC);
 	if (in < 0)
@@ -147,9 +149,16 @@ static int copy_file(const char *from, const char *to, uint64_t *bytes, struct a
 		close(in);
 		return ark_err_set(err, rc, "cannot create '%s': %s", to, strerror(-rc));
 	}
-	char buf[1 << 16];
+	static char buf[1 << 16];
 	int rc = 0;
 	*bytes = 0;
+	struct ark_store_sha256 h;
+	if (ark_store_sha256_init(&h)) {
+		close(in);
+		close(out);
+		unlink(to);
+		return ark_err_set(err, -ENOMEM, "out of memory");
+	}
 	for (;;) {
 		ssize_t r = read(in, buf, sizeof buf);
 		if (r < 0 && errno == EINTR)
@@ -170,8 +179,10 @@ static int copy_file(const char *from, const char *to, uint64_t *bytes, struct a
 		}
 		if (rc)
 			break;
+		ark_store_sha256_update(&h, buf, (size_t)r);
 		*bytes += (uint64_t)r;
 	}
+	ark_store_sha256_final(&h, sha256);
 	if (rc == 0 && fsync(out) != 0)
 		rc = -errno;
 	close(in);
@@ -213,9 +224,9 @@ static int meta_text(sqlite3 *db, const char *key, char *out, size_t cap)
 }
 
 /* Does the backup belong to the journal beside the database? Fills the
- * pairing in res; 0 when it does (or options re-base it), -ESTALE naming
+ * pairing in res; 0 when it does (or ARK_RESTORE_REBASE re-bases it), -ESTALE naming
  * why not. */
-static int journal_pairing(const struct ark_store_config *cfg, const char *path, const struct ark_restore_options *opt,
+static int journal_pairing(const struct ark_store_config *cfg, const char *path, unsigned flags,
 			   struct ark_restore_result *res, struct ark_err *err)
 {
 	char uri[PATH_MAX + 64], text[64];
@@ -243,7 +254,7 @@ static int journal_pairing(const struct ark_store_config *cfg, const char *path,
 	bool ahead = res->backup_applied_seq > journal_top;
 	if (!other && !ahead)
 		return 0;
-	if (opt && opt->rebase)
+	if (flags & ARK_RESTORE_REBASE)
 		return 0;
 	if (other)
 		return ark_err_set(err, -ESTALE,
@@ -319,14 +330,8 @@ static int rebase(const struct ark_store_config *cfg, const char *copy, struct a
 	return 0;
 }
 
-int ark_store_restore(const struct ark_store_config *cfg, const char *path, struct ark_restore_result *res,
-		      struct ark_err *err)
-{
-	return ark_store_restore_with(cfg, path, NULL, res, err);
-}
-
-int ark_store_restore_with(const struct ark_store_config *cfg, const char *path, const struct ark_restore_options *options,
-			   struct ark_restore_result *res, struct ark_err *err)
+int ark_store_restore(const struct ark_store_config *cfg, const char *path, unsigned flags,
+		      struct ark_restore_result *res, struct ark_err *err)
 {
 	memset(res, 0, sizeof *res);
 	snprintf(res->restored_from, sizeof res->restored_from, "%s", path);
@@ -340,6 +345,15 @@ int ark_store_restore_with(const struct ark_store_config *cfg, const char *path,
 		return ark_err_set(err, -EBUSY,
 				   "ARK instance '%s' is running (/dev/shm/ark-%s): stop it before restoring",
 				   cfg->instance, cfg->instance);
+	/* Before anything else: is this the file ARK wrote? */
+	struct ark_backup_verify proof;
+	int vrc = ark_store_backup_verify(cfg, path, &proof, err);
+	if (vrc && !(vrc == -ENODATA && (flags & ARK_RESTORE_UNVERIFIED))) {   /* the result says "not verified" */
+		ark_err_wrap(err, "refusing to restore");
+		return vrc;
+	}
+	res->verified = vrc == 0;
+	res->recorded = proof.recorded;
 	enum ark_backup_check check = ark_store_backup_check(path, &res->schema_version, err);
 	switch (check) {
 	case ARK_BACKUP_OK: break;
@@ -349,10 +363,10 @@ int ark_store_restore_with(const struct ark_store_config *cfg, const char *path,
 	case ARK_BACKUP_FOREIGN:
 	case ARK_BACKUP_TOO_NEW: return ark_err_wrap(err, "refusing to restore"), -EPROTOTYPE;
 	}
-	int pairing = journal_pairing(cfg, path, options, res, err);
+	int pairing = journal_pairing(cfg, path, flags, res, err);
 	if (pairing)
 		return pairing;
-	bool rebasing = options && options->rebase &&
+	bool rebasing = (flags & ARK_RESTORE_REBASE) &&
 			((res->backup_journal_id[0] && res->journal_id[0] && strcmp(res->backup_journal_id, res->journal_id) != 0) ||
 			 res->backup_applied_seq > ARK_MAX(res->journal_last_seq, res->journal_base_seq) || !res->journal_id[0] ||
 			 !res->backup_journal_id[0]);
@@ -368,8 +382,13 @@ int ark_store_restore_with(const struct ark_store_config *cfg, const char *path,
 		return rc;
 	char tmp[PATH_MAX + 32];
 	snprintf(tmp, sizeof tmp, "%s.restoring", cfg->state_db);
-	if ((rc = copy_file(path, tmp, &res->bytes, err)))
+	if ((rc = copy_file(path, tmp, &res->bytes, res->sha256, err)))
 		return rc;
+	if (res->verified && strcmp(res->sha256, proof.sha256) != 0) {
+		unlink(tmp);
+		return ark_err_set(err, -EBADMSG, "refusing to restore: '%s' changed while it was copied (verified %s, copied %s)",
+				   path, proof.sha256, res->sha256);
+	}
 	if (rebasing && (rc = rebase(cfg, tmp, res, err))) {
 		unlink(tmp);
 		char side[PATH_MAX + 48];

@@ -61,19 +61,44 @@ void ark_supervisor_summary(struct ark_supervisor *sup, double elapsed_s, struct
 		s->agent_p50_us[a] = (double)ark_hist_quantile(&lat->agent[a], 0.50) / 1e3;
 		s->agent_p99_us[a] = (double)ark_hist_quantile(&lat->agent[a], 0.99) / 1e3;
 	}
-	/* Every tick and every broker report numbered is one event journaled. */
-	s->ok = s->errors == 0 && s->trace_breaks == 0 && !sup->failed && s->events == s->ticks + s->broker_reports &&
-		s->denials_by_reason[ARK_REASON_ETHICS_DRIFT] == 0 && s->broker_anomalies == 0;
-	if (s->denials_by_reason[ARK_REASON_ETHICS_DRIFT] && !s->failure[0])
+	for (int f = 0; f < ARK_TICK_FAULT_COUNT; f++)
+		s->ticks_refused += atomic_load(&p->counters.ticks_refused[f]);
+	s->state_corrupt = atomic_load(&p->hrm_halt_cause) == ARK_HALT_STATE_CORRUPT ||
+			   s->denials_by_reason[ARK_REASON_STATE_CORRUPT] > 0;
+	/* A gate that denied a clean intent, for whatever reason, or let an
+	 * injected violation through, failed: the run says so. Every tick and
+	 * every broker report Kyle numbered is one event journaled; a broker
+	 * answer that failed its checks fails the run too. */
+	s->ok = s->errors == 0 && s->trace_breaks == 0 && !sup->failed &&
+		s->events + s->ticks_refused == s->ticks + s->broker_reports &&
+		s->denials_by_reason[ARK_REASON_ETHICS_DRIFT] == 0 && s->clean_denied == 0 && s->injected_allowed == 0 &&
+		s->ticks_refused == 0 && !s->state_corrupt && s->broker_anomalies == 0;
+	if (s->failure[0]) {
+		/* the supervisor's own word comes first */
+	} else if (s->denials_by_reason[ARK_REASON_ETHICS_DRIFT]) {
 		snprintf(s->failure, sizeof s->failure,
 			 "ethics drift: the Graveyard rules changed under the running pipeline; every event after it was denied");
-	else if (s->broker_anomalies && !s->failure[0])
+	} else if (s->broker_anomalies) {
 		snprintf(s->failure, sizeof s->failure, "%llu broker answer%s failed the checks against the order (not applied; "
 			 "execution stopped: ark broker resume)", (unsigned long long)s->broker_anomalies,
 			 s->broker_anomalies == 1 ? "" : "s");
-	else if (s->events != s->ticks + s->broker_reports && !s->failure[0])
+	} else if (s->state_corrupt) {
+		snprintf(s->failure, sizeof s->failure,
+			 "HRM's state held a non-finite value: trading halted (state_corrupt), every intent after it denied");
+	} else if (s->injected_allowed) {
+		snprintf(s->failure, sizeof s->failure, "%llu injected violations were ALLOWED by HRM",
+			 (unsigned long long)s->injected_allowed);
+	} else if (s->clean_denied) {
+		snprintf(s->failure, sizeof s->failure, "%llu clean intents were denied (see hrm.log for each)",
+			 (unsigned long long)s->clean_denied);
+	} else if (s->ticks_refused) {
+		snprintf(s->failure, sizeof s->failure,
+			 "%llu ticks beyond the bounds reached Kyle: an edge did not check them (see kyle.log)",
+			 (unsigned long long)s->ticks_refused);
+	} else if (s->events + s->ticks_refused != s->ticks + s->broker_reports) {
 		snprintf(s->failure, sizeof s->failure, "%llu ticks and %llu broker reports were published but %llu events journaled",
 			 (unsigned long long)s->ticks, (unsigned long long)s->broker_reports, (unsigned long long)s->events);
+	}
 }
 
 void ark_run_summary_print(const struct ark_run_summary *s, FILE *out)
@@ -100,6 +125,8 @@ void ark_run_summary_print(const struct ark_run_summary *s, FILE *out)
 	fprintf(out, "  injected violations: %llu denied with their reason, %llu denied for another, %llu allowed; clean intents denied: %llu\n",
 		(unsigned long long)s->injected_denied, (unsigned long long)s->injected_wrong_reason,
 		(unsigned long long)s->injected_allowed, (unsigned long long)s->clean_denied);
+	if (s->ticks_refused)
+		fprintf(out, "  ticks refused at Kyle (beyond the bounds): %llu\n", (unsigned long long)s->ticks_refused);
 	if (s->broker_reports || s->broker_anomalies || s->broker_stopped)
 		fprintf(out, "  broker: %llu execution reports, %llu anomalies%s%s\n", (unsigned long long)s->broker_reports,
 			(unsigned long long)s->broker_anomalies, s->broker_stopped ? "; EXECUTION STOPPED: " : "",
@@ -135,6 +162,8 @@ void ark_run_summary_print_json(const struct ark_run_summary *s, FILE *out)
 	ark_json_uint(&j, "injected_wrong_reason", s->injected_wrong_reason);
 	ark_json_uint(&j, "injected_allowed", s->injected_allowed);
 	ark_json_uint(&j, "clean_denied", s->clean_denied);
+	ark_json_uint(&j, "ticks_refused", s->ticks_refused);
+	ark_json_bool(&j, "state_corrupt", s->state_corrupt);
 	ark_json_uint(&j, "errors", s->errors);
 	ark_json_uint(&j, "trace_breaks", s->trace_breaks);
 	ark_json_uint(&j, "restarts", s->restarts);

@@ -19,6 +19,7 @@ case $target in
   synthetic) sources="$src/api/synthetic.c $src/event/event.c $common" ;;
   alpaca) sources="$src/alpaca/order.c $common" ;;
   alphavantage) sources="$src/alphavantage/quote.c $common" ;;
+  hrm) sources="$(ls "$src"/graveyard/*.c) $src/audit/audit.c $src/audit/rules.c $src/event/event.c $src/event/tick.c $common -lcrypto" ;;
   *) echo "FAIL: unknown fuzz target $target"; exit 1 ;;
 esac
 clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -D_GNU_SOURCE -std=gnu11 \

@@ -88,10 +88,15 @@ for c in other ahead; do
 done
 echo "fail closed: ok"
 
-# 4. a backup with a trigger is refused, the trigger named
+# 4. a backup with a trigger is refused: with its checksum manifest, as a
+#    file that is not the one ARK wrote; without one (--unverified), by its
+#    schema, the trigger named
 cp "$backup" "$work/trig.db"
+cp "$backup.sha256" "$work/trig.db.sha256" 2>/dev/null
 sqlite3 "$work/trig.db" "CREATE TRIGGER wipe AFTER INSERT ON hrm_denials BEGIN DELETE FROM hrm_denials; END;"
 export ARK_DATA_DIR=$work/a
 out=$("$ark" restore "$work/trig.db" 2>&1) && fail "a backup with a trigger was restored"
+rm -f "$work/trig.db.sha256"
+out=$("$ark" restore "$work/trig.db" --unverified 2>&1) && fail "a backup with a trigger was restored (--unverified)"
 grep -q "foreign objects: trigger wipe (on hrm_denials)" <<<"$out" || fail "the trigger is not named: $out"
 echo "restore journal: ok"

@@ -8,6 +8,8 @@
  *   foreign   the same database as a backup is refused by restore, every
  *             foreign object named (and an altered table, a view, an index);
  *             ARK's own backup of a clean database is accepted
+ * (The backups here are made by the test, without a checksum manifest:
+ * restored with ARK_RESTORE_UNVERIFIED; the checksum is store_backup's.)
  *   pairing   a backup applied up to seq 6000 onto an empty journal is
  *             refused (-ESTALE), nothing replaced; with the re-base option it
  *             is restored, paired with this journal (metadata journal_id and
@@ -129,7 +131,7 @@ static void expect_foreign(const char *path, const char *const *names)
 	struct ark_restore_result res;
 	struct ark_store_config c2 = cfg;
 	snprintf(c2.state_db, sizeof c2.state_db, "%s.target", path);
-	CHECK(ark_store_restore(&c2, path, &res, &err) == -EPROTOTYPE);
+	CHECK(ark_store_restore(&c2, path, ARK_RESTORE_UNVERIFIED, &res, &err) == -EPROTOTYPE);
 	CHECK_MSG(access(c2.state_db, F_OK) != 0, "a refused backup was put in place");
 	printf("  refused: %s\n", err.msg);
 }
@@ -174,13 +176,12 @@ static void test_pairing(const char *dir)
 	/* A backup applied up to 6000; the journal is empty (lost with its disk). */
 	snprintf(backup, sizeof backup, "%s/ahead.db", dir);
 	make_core(backup, 6000, "0123456789abcdef0123456789abcdef");
-	CHECK(ark_store_restore(&cfg, backup, &res, &err) == -ESTALE);
+	CHECK(ark_store_restore(&cfg, backup, ARK_RESTORE_UNVERIFIED, &res, &err) == -ESTALE);
 	CHECK_CONTAINS(err.msg, "ahead of the journal");
 	CHECK_CONTAINS(err.msg, "--rebase");
 	CHECK_MSG(access(cfg.state_db, F_OK) != 0, "a refused backup was put in place");
 	CHECK_EQ_U64(base_of(), 0);
-	struct ark_restore_options rebase = {.rebase = true};
-	CHECK_MSG(ark_store_restore_with(&cfg, backup, &rebase, &res, &err) == 0, "%s", err.msg);
+	CHECK_MSG(ark_store_restore(&cfg, backup, ARK_RESTORE_UNVERIFIED | ARK_RESTORE_REBASE, &res, &err) == 0, "%s", err.msg);
 	CHECK(res.rebased && res.backup_applied_seq == 6000);
 	CHECK_EQ_U64(base_of(), 6000);
 	char id[ARK_JOURNAL_ID_LEN + 1], recorded[64], note[300];
@@ -200,17 +201,17 @@ static void test_pairing(const char *dir)
 	CHECK(ark_journal_close(j, &err) == 0);
 	snprintf(backup, sizeof backup, "%s/other.db", dir);
 	make_core(backup, 100, "fedcba9876543210fedcba9876543210");
-	CHECK(ark_store_restore(&cfg, backup, &res, &err) == -ESTALE);
+	CHECK(ark_store_restore(&cfg, backup, ARK_RESTORE_UNVERIFIED, &res, &err) == -ESTALE);
 	CHECK_CONTAINS(err.msg, "was applied from journal fedcba9876543210fedcba9876543210");
 	/* One of this journal, not ahead: restored without any option. */
 	snprintf(backup, sizeof backup, "%s/ours.db", dir);
 	make_core(backup, 6005, id);
-	CHECK_MSG(ark_store_restore(&cfg, backup, &res, &err) == 0, "%s", err.msg);
+	CHECK_MSG(ark_store_restore(&cfg, backup, ARK_RESTORE_UNVERIFIED, &res, &err) == 0, "%s", err.msg);
 	CHECK(!res.rebased && res.journal_last_seq == 6010);
 	/* And one of this journal beyond its last record: refused. */
 	snprintf(backup, sizeof backup, "%s/beyond.db", dir);
 	make_core(backup, 6011, id);
-	CHECK(ark_store_restore(&cfg, backup, &res, &err) == -ESTALE);
+	CHECK(ark_store_restore(&cfg, backup, ARK_RESTORE_UNVERIFIED, &res, &err) == -ESTALE);
 	printf("pairing: ok\n");
 }
 
