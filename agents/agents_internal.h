@@ -218,7 +218,7 @@ struct ark_order_slot {
 	uint8_t lookup;            /* the next request is GET by client_order_id, never a POST */
 	uint8_t answer;            /* enum ark_alpaca_answer of the last answer */
 	uint8_t venue_final;       /* the order is done at the broker */
-	uint8_t reserved;
+	uint8_t suppressed;        /* never sent: Kenny was quarantined (reported as such, final) */
 	uint16_t http_status;
 	uint16_t reserved2;
 	uint32_t error_code;
@@ -367,7 +367,9 @@ extern const struct ark_broker_ops ark_paper_broker;
  * interface; Kenny's main thread only fills a slot and wakes it. */
 int ark_alpaca_broker_start(struct ark_agent_ctx *ctx, struct ark_err *err);
 /* An allowed intent: queue its order (the event leaves SUBMITTED). */
-void ark_alpaca_broker_submit(struct ark_agent_ctx *ctx, struct ark_event *event);
+/* quarantined: send nothing, but report the order final and unfilled
+ * (SUPPRESSED) so that HRM's book lets go of it. */
+void ark_alpaca_broker_submit(struct ark_agent_ctx *ctx, struct ark_event *event, bool quarantined);
 /* Publish the answers that came in as execution reports (Kyle numbers them). */
 void ark_alpaca_broker_poll(struct ark_agent_ctx *ctx, uint64_t now_ns);
 /* Stopping: true while orders in flight are being settled (within twice

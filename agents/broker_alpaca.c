@@ -789,7 +789,7 @@ static void refuse(struct ark_agent_ctx *ctx, struct ark_event *e, const char *w
 		e->symbol, why);
 }
 
-void ark_alpaca_broker_submit(struct ark_agent_ctx *ctx, struct ark_event *e)
+void ark_alpaca_broker_submit(struct ark_agent_ctx *ctx, struct ark_event *e, bool quarantined)
 {
 	struct ark_kenny_state *s = ctx->state;
 	struct ark_order_slot *slot = &az.book->slots[e->seq & (ARK_ORDER_SLOTS - 1)];
@@ -805,6 +805,11 @@ void ark_alpaca_broker_submit(struct ark_agent_ctx *ctx, struct ark_event *e)
 	if (st != ARK_ORDER_FREE && st != ARK_ORDER_DONE) {
 		/* No slot, so no report follows (documented): HRM keeps it in
 		 * flight, which errs on the safe side. */
+		if (quarantined) {
+			e->exec_status = ARK_EXEC_SUPPRESSED;
+			e->flags |= ARK_EVENT_QUARANTINED;
+			return;
+		}
 		refuse(ctx, e, "the order book is full: 4096 orders are still working at the broker");
 		return;
 	}
@@ -817,6 +822,21 @@ void ark_alpaca_broker_submit(struct ark_agent_ctx *ctx, struct ark_event *e)
 	slot->client_order_id = e->client_order_id;
 	e->exec_status = ARK_EXEC_SUBMITTED;
 	slot->event = *e;
+	if (quarantined) {
+		/* Not sent (a quarantined Kenny sends nothing), but reported,
+		 * final and unfilled, so HRM's book lets go of the order. */
+		e->exec_status = ARK_EXEC_SUPPRESSED;
+		e->flags |= ARK_EVENT_QUARANTINED;
+		slot->event = *e;
+		slot->suppressed = 1;
+		slot->venue_final = 1;
+		slot->answer = ARK_ALPACA_UNPROCESSABLE;
+		snprintf(slot->venue_status, sizeof slot->venue_status, "not_sent");
+		snprintf(slot->message, sizeof slot->message, "Kenny is quarantined: nothing is sent");
+		atomic_store_explicit(&slot->state, ARK_ORDER_ANSWERED, memory_order_release);
+		atomic_fetch_add(&az.book->answered, 1);
+		return;
+	}
 	ark_undo_save(ctx, &s->orders, sizeof s->orders);
 	s->orders++;
 	if (atomic_load(&az.book->execution_stopped)) {
@@ -875,9 +895,10 @@ static bool publish_report(struct ark_agent_ctx *ctx, struct ark_order_slot *slo
 			r->size = delta;
 			r->price = price;
 		}
-		r->exec_status = slot->venue_filled_qty > 0 ? ARK_EXEC_FILLED
-				 : slot->venue_final        ? ARK_EXEC_REJECTED
-							    : ARK_EXEC_ACCEPTED;
+		r->exec_status = slot->suppressed             ? ARK_EXEC_SUPPRESSED
+				 : slot->venue_filled_qty > 0 ? ARK_EXEC_FILLED
+				 : slot->venue_final          ? ARK_EXEC_REJECTED
+							      : ARK_EXEC_ACCEPTED;
 		r->filled_quantity = slot->venue_filled_qty;
 		r->fill_price = slot->venue_avg_price;
 		failed = r->exec_status == ARK_EXEC_REJECTED;

@@ -13,7 +13,15 @@
  * With a network broker (Alpaca), Kenny publishes the account's buying power
  * in the order book; a buy whose notional exceeds what is left of it since
  * the last reading is denied (reason MAX_NOTIONAL, rule 0: the broker's
- * limit, not a Graveyard line) before it reaches the broker. */
+ * limit, not a Graveyard line) before it reaches the broker.
+ *
+ * With a network broker HRM's book is the broker's: an allowed order stays
+ * in flight until the broker's execution reports settle it, and the
+ * exposure, position and loss limits read the confirmed positions plus what
+ * is in flight at its worst (graveyard.h, IN FLIGHT). The reports reach HRM
+ * as events Kyle numbered, in the journal's order, and each event records
+ * the book HRM used (hrm_book), so the decisions are a function of the
+ * record. */
 #include "agents/agents_internal.h"
 
 #include <errno.h>
@@ -44,6 +52,9 @@ static uint64_t wall_base_ns, mono_base_ns, max_skew_ns;
 static uint32_t wall_day;
 static uint64_t wall_next_day_ns;
 static bool corrupt_logged;
+/* The broker reports fills (ARK_BROKER=alpaca, the stable lane): HRM's book
+ * is confirmed fills plus orders in flight, not a projection. */
+static bool book_by_reports;
 
 /* A test seam, absent from `ark`: the fault-injection build of the tests
  * (tests/faults/) defines it to let one rule kind through, so that the
@@ -159,6 +170,8 @@ static int hrm_start(struct ark_agent_ctx *ctx, struct ark_err *err)
 	if (ark_tick_bounds_from_env(&bounds, why, sizeof why))
 		return ark_err_set(err, -EINVAL, "%s", why);
 	max_skew_ns = bounds.max_skew_ns;
+	const char *broker = getenv("ARK_BROKER");
+	book_by_reports = ctx->lane == ARK_LANE_STABLE && broker && strcmp(broker, "alpaca") == 0;
 	rebase_clock();
 	ark_graveyard_trading_day(&s->rules.limits, zone, wall_base_ns, &wall_day, &wall_next_day_ns);
 	check_drift(ctx, ark_now_ns());
@@ -173,12 +186,13 @@ static int hrm_start(struct ark_agent_ctx *ctx, struct ark_err *err)
 	corrupt_logged = s->graveyard.state_corrupt != 0;
 	publish_state(ctx);
 	ark_log(ctx->log, "info", "rules=%s sha256=%s trading_state=%s halt_cause=%s drift=%u trading_day=%u zone=%s "
-		"next_day_in_s=%.0f max_skew_ms=%llu",
+		"next_day_in_s=%.0f max_skew_ms=%llu book=%s",
 		rules_path, s->rules.file_sha256_hex,
 		ark_trading_state_name(ark_graveyard_effective_state(&s->graveyard)),
 		ark_halt_cause_name(ark_graveyard_halt_cause(&s->graveyard)),
 		(unsigned)atomic_load(&s->graveyard.drift.latched), wall_day, zone_name,
-		(double)(wall_next_day_ns - wall_base_ns) / 1e9, (unsigned long long)(max_skew_ns / 1000000));
+		(double)(wall_next_day_ns - wall_base_ns) / 1e9, (unsigned long long)(max_skew_ns / 1000000),
+		book_by_reports ? "confirmed_plus_in_flight" : "projected");
 	return 0;
 }
 
@@ -225,13 +239,35 @@ static bool beyond_buying_power(struct ark_hrm_state *s, const struct ark_event 
 	return notional > 0 && s->buying_power_spent + notional > power;
 }
 
+/* What HRM saw beside the event: a replay or an audit reads it here. */
+static void stamp(struct ark_agent_ctx *ctx, struct ark_event *e)
+{
+	const struct ark_graveyard_state *g = &((struct ark_hrm_state *)ctx->state)->graveyard;
+	e->hrm_market_ns = g->market_now_ns;
+	e->hrm_trading_day = (uint32_t)g->trading_day;
+	e->hrm_state = (uint8_t)ark_graveyard_effective_state(g);
+	e->hrm_halt_cause = (uint8_t)ark_graveyard_halt_cause(g);
+	e->hrm_book = book_by_reports ? ARK_HRM_BOOK_REPORTS : ARK_HRM_BOOK_PROJECTED;
+	if (__builtin_expect(e->hrm_halt_cause != atomic_load_explicit(&ctx->pipeline->hrm_halt_cause, memory_order_relaxed) ||
+			     e->hrm_state != atomic_load_explicit(&ctx->pipeline->hrm_trading_state, memory_order_relaxed), 0))
+		publish_state(ctx);
+	if (__builtin_expect(g->state_corrupt && !corrupt_logged, 0)) {
+		corrupt_logged = true;
+		ark_control_add(&ctx->control->errors, 1);
+		ark_log(ctx->log, "error", "STATE CORRUPT: a non-finite value in HRM's state (%s); trading HALTED, every intent "
+			"denied (reason state_corrupt) until an operator runs `ark release hrm` trace=%016llx",
+			g->corrupt_detail, (unsigned long long)e->trace_id);
+	}
+}
+
 static void hrm_process(struct ark_agent_ctx *ctx, struct ark_event *e, uint64_t now_ns)
 {
 	struct ark_hrm_state *s = ctx->state;
 	struct ark_pipeline_counters *counters = ctx->counters;
-	if (e->flags & ARK_EVENT_EXEC_REPORT) {
-		/* A broker's report on an order HRM allowed: no market data, no
-		 * decision (its verdict stays the order's). */
+	bool report = (e->flags & ARK_EVENT_EXEC_REPORT) != 0;
+	if (report && !book_by_reports) {
+		/* No book kept by reports here: nothing to settle, no decision
+		 * (a report's verdict stays its order's). */
 		ark_undo_save(ctx, &s->last_seq, sizeof s->last_seq);
 		s->last_seq = e->seq;
 		return;
@@ -249,7 +285,22 @@ static void hrm_process(struct ark_agent_ctx *ctx, struct ark_event *e, uint64_t
 	const struct ark_graveyard_inputs inputs = {
 		.clock_ceiling_ns = e->source == ARK_SOURCE_SYNTHETIC ? UINT64_MAX : wall + max_skew_ns,
 		.trading_day = wall_day,
-		.quarantined = quarantined};
+		.quarantined = quarantined,
+		.confirm_by_reports = book_by_reports};
+	if (report) {
+		/* The broker's word on an order HRM allowed, at its place in the
+		 * sequence: it settles what was in flight. No decision (the
+		 * report's verdict stays its order's), whatever the gate's state:
+		 * a fill happened or it did not. */
+		uint64_t held = s->graveyard.reports_held;
+		ark_graveyard_apply_report(&s->rules, &s->graveyard, e, &inputs);
+		stamp(ctx, e);
+		if (s->graveyard.reports_held != held && !(e->flags & ARK_EVENT_BROKER_ANOMALY))
+			ark_log(ctx->log, "error", "execution report not applied (its fill is not one a book can take): the order "
+				"stays in flight trace=%016llx order=%016llx size=%g price=%g", (unsigned long long)e->trace_id,
+				(unsigned long long)e->client_order_id, e->size, e->price);
+		return;
+	}
 	if (ark_hrm_fault_poison)
 		ark_hrm_fault_poison(&s->graveyard, e);
 	struct ark_graveyard_decision d;
@@ -284,22 +335,7 @@ static void hrm_process(struct ark_agent_ctx *ctx, struct ark_event *e, uint64_t
 	e->verdict = d.verdict;
 	e->reason = d.reason;
 	e->rule_id = d.rule_id;
-	/* What HRM saw beside the event: a replay or an audit reads it here. */
-	const struct ark_graveyard_state *g = &s->graveyard;
-	e->hrm_market_ns = g->market_now_ns;
-	e->hrm_trading_day = (uint32_t)g->trading_day;
-	e->hrm_state = (uint8_t)ark_graveyard_effective_state(g);
-	e->hrm_halt_cause = (uint8_t)ark_graveyard_halt_cause(g);
-	if (__builtin_expect(e->hrm_halt_cause != atomic_load_explicit(&ctx->pipeline->hrm_halt_cause, memory_order_relaxed) ||
-			     e->hrm_state != atomic_load_explicit(&ctx->pipeline->hrm_trading_state, memory_order_relaxed), 0))
-		publish_state(ctx);
-	if (__builtin_expect(g->state_corrupt && !corrupt_logged, 0)) {
-		corrupt_logged = true;
-		ark_control_add(&ctx->control->errors, 1);
-		ark_log(ctx->log, "error", "STATE CORRUPT: a non-finite value in HRM's state (%s); trading HALTED, every intent "
-			"denied (reason state_corrupt) until an operator runs `ark release hrm` trace=%016llx",
-			g->corrupt_detail, (unsigned long long)e->trace_id);
-	}
+	stamp(ctx, e);
 	if (quarantined)
 		e->flags |= ARK_EVENT_QUARANTINED;
 	if (d.verdict == ARK_VERDICT_DENY) {
@@ -403,7 +439,24 @@ static void hrm_idle(struct ark_agent_ctx *ctx, uint64_t now_ns)
 
 static void hrm_stop(struct ark_agent_ctx *ctx)
 {
-	(void)ctx;
+	if (book_by_reports) {
+		/* What the broker's reports left of HRM's book: orders still in
+		 * flight count against the limits until a report settles them. */
+		const struct ark_graveyard_state *g = &((struct ark_hrm_state *)ctx->state)->graveyard;
+		double buy = 0, sell = 0;
+		uint32_t symbols = 0;
+		for (uint32_t i = 0; i < ARK_GRAVEYARD_MAX_SYMBOLS; i++) {
+			const struct ark_graveyard_symbol *s = &g->symbols[i];
+			if (s->known && (s->pending_buy > 0 || s->pending_sell > 0)) {
+				buy += s->pending_buy;
+				sell += s->pending_sell;
+				symbols++;
+			}
+		}
+		ark_log(ctx->log, symbols ? "warn" : "info", "book: reports_applied=%llu reports_held=%llu in_flight_buy=%g "
+			"in_flight_sell=%g symbols_in_flight=%u", (unsigned long long)g->reports,
+			(unsigned long long)g->reports_held, buy, sell, symbols);
+	}
 	ark_graveyard_zone_free(zone);
 	zone = NULL;
 }

@@ -135,14 +135,15 @@ static void kenny_process(struct ark_agent_ctx *ctx, struct ark_event *e, uint64
 		e->exec_status = ARK_EXEC_FORWARDED;
 		return;
 	}
-	if (atomic_load_explicit(&ctx->control->quarantined, memory_order_relaxed)) {
+	bool quarantined = atomic_load_explicit(&ctx->control->quarantined, memory_order_relaxed) != 0;
+	if (quarantined && !alpaca) {
 		e->exec_status = ARK_EXEC_SUPPRESSED;
 		e->flags |= ARK_EVENT_QUARANTINED;
 		return;
 	}
 	e->client_order_id = e->trace_id;
 	if (alpaca) {
-		ark_alpaca_broker_submit(ctx, e);
+		ark_alpaca_broker_submit(ctx, e, quarantined);
 		return;
 	}
 	struct ark_broker_state *broker = paper_venue;

@@ -2,8 +2,10 @@
  * re-decided from the record, in straight-line code with state of its own.
  *
  * Invariants: state is keyed by the symbol's text (never Kyle's ids), moved
- * only by what the record says HRM allowed; every comparison is written so
- * that NaN is a violation; nothing here is shared with graveyard/. */
+ * only by what the record says HRM allowed and, when an event says HRM's
+ * book was kept by the broker's reports (hrm_book), by those reports at
+ * their place in the record; every comparison is written so that NaN is a
+ * violation; nothing here is shared with graveyard/. */
 #include "audit/audit.h"
 
 #include <ctype.h>
@@ -22,6 +24,7 @@ struct sym {
 	char name[ARK_SYMBOL_MAX];
 	bool used;
 	double position, average, mark;
+	double in_buy, in_sell, in_buy_cost, in_sell_cost;   /* orders in flight (hrm_book REPORTS) */
 	uint64_t mark_time;
 	uint8_t last_side;
 	double last_quantity, last_limit;
@@ -167,6 +170,13 @@ static bool glob(const char *p, const char *s)
 	return glob(p + 1, s + 1);
 }
 
+/* The worst |position| if every buy in flight fills and no sell, or the
+ * reverse. */
+static double worst(const struct sym *s, double more_buy, double more_sell)
+{
+	return fmax(fabs(s->position + s->in_buy + more_buy), fabs(s->position - s->in_sell - more_sell));
+}
+
 static double day_pnl(const struct lane *l)
 {
 	return l->realised + l->unrealised - l->day_base;
@@ -206,8 +216,10 @@ static int first_violation(const struct lane *l, const struct sym *s, const stru
 		return ARK_REASON_MAX_NOTIONAL;
 	double change = e->side == ARK_SIDE_BUY ? q : -q;
 	if (r->trading_state == 1) {
-		bool reduces = s->position != 0 && (s->position > 0) != (change > 0) && q <= fabs(s->position) * SLACK;
-		if (!reduces)
+		/* Room to reduce without flipping, even if the orders in flight
+		 * on this side all fill. */
+		double room = change > 0 ? -s->position - s->in_buy : s->position - s->in_sell;
+		if (!(room > 0 && q <= room * SLACK))
 			return ARK_REASON_REDUCING_ONLY;
 	}
 	if (s->last_side == e->side && s->last_quantity == q && s->last_limit == limit &&
@@ -219,14 +231,16 @@ static int first_violation(const struct lane *l, const struct sym *s, const stru
 	if (l->global_n >= r->order_rate_count &&
 	    l->market - l->global_times[l->global_head] < r->order_rate_window_ns)
 		return ARK_REASON_RATE_GLOBAL;
-	double next = s->position + change;
-	double grows = fabs(next) - fabs(s->position);
-	if (!(grows <= 0 || fabs(next) <= r->max_position * SLACK))
+	double before = worst(s, 0, 0), after = change > 0 ? worst(s, q, 0) : worst(s, 0, q);
+	double grows = after - before;
+	if (!(grows <= 0 || after <= r->max_position * SLACK))
 		return ARK_REASON_POSITION_LIMIT;
 	if (!(grows <= 0 || l->gross + grows * s->mark <= r->max_gross_exposure * SLACK))
 		return ARK_REASON_GROSS_EXPOSURE;
 	return ARK_REASON_NONE;
 }
+
+static void fill(struct lane *l, struct sym *s, double change, double price);
 
 /* An allowed intent: into the windows, the duplicate memory, and the book
  * (filled at its limit price: the pre-trade view the rules are stated on). */
@@ -252,7 +266,30 @@ static void apply(struct lane *l, struct sym *s, const struct ark_event *e)
 	s->last_quantity = q;
 	s->last_limit = limit;
 	s->last_time = l->market;
-	double change = e->side == ARK_SIDE_BUY ? q : -q;
+	if (e->hrm_book == ARK_HRM_BOOK_REPORTS) {
+		/* In flight, as if filled at its limit, until reports settle it. */
+		double was = worst(s, 0, 0);
+		if (e->side == ARK_SIDE_BUY) {
+			s->in_buy += q;
+			s->in_buy_cost += q * limit;
+			l->unrealised += q * (s->mark - limit);
+		} else {
+			s->in_sell += q;
+			s->in_sell_cost += q * limit;
+			l->unrealised -= q * (s->mark - limit);
+		}
+		l->gross += (worst(s, 0, 0) - was) * s->mark;
+		check_latch(l);
+		return;
+	}
+	fill(l, s, e->side == ARK_SIDE_BUY ? q : -q, limit);
+	check_latch(l);
+}
+
+/* The confirmed position takes `change` units at `price`. */
+static void fill(struct lane *l, struct sym *s, double change, double price)
+{
+	double q = fabs(change), limit = price;
 	double old = s->position, next = old + change, average = s->average;
 	if (fabs(next) <= 1e-9 * (fabs(old) + fabs(change)))
 		next = 0;
@@ -263,10 +300,56 @@ static void apply(struct lane *l, struct sym *s, const struct ark_event *e)
 		l->realised += closing * (limit - s->average) * (old > 0 ? 1 : -1);
 		average = next == 0 ? 0 : (next > 0) != (old > 0) ? limit : s->average;
 	}
+	double was = worst(s, 0, 0);
 	l->unrealised += next * (s->mark - average) - old * (s->mark - s->average);
-	l->gross += (fabs(next) - fabs(old)) * s->mark;
 	s->position = next;
 	s->average = average;
+	l->gross += (worst(s, 0, 0) - was) * s->mark;
+}
+
+/* A broker's execution report on an order allowed with hrm_book REPORTS:
+ * its fill joins the confirmed position at the broker's price; the fill,
+ * and with the final report what the order left, leave the flight. An
+ * anomaly's report, or a fill no book can take, leaves it in flight. */
+static void settle(struct lane *l, struct sym *s, const struct ark_event *e)
+{
+	bool buy = e->side == ARK_SIDE_BUY;
+	double q = e->quantity, limit = e->limit_price, d = e->size, price = e->price;
+	if (e->flags & ARK_EVENT_BROKER_ANOMALY)
+		return;
+	if (d != 0 && !(d > 0 && d <= q * SLACK && price > 0 && price <= PRICE_CEILING))
+		return;
+	double in_was = buy ? s->in_buy : s->in_sell, cost_was = buy ? s->in_buy_cost : s->in_sell_cost;
+	if (d > 0)
+		fill(l, s, buy ? d : -d, price);
+	double leaves = d;
+	double rest = q - e->filled_quantity;
+	if ((e->flags & ARK_EVENT_ORDER_FINAL) && rest > 0 && isfinite(rest))
+		leaves += rest;
+	double in = in_was, cost = cost_was;
+	if (leaves > 0 && limit > 0 && isfinite(limit)) {
+		if (leaves >= in * (1 - 1e-9)) {
+			in = 0;
+			cost = 0;
+		} else {
+			in -= leaves;
+			cost -= leaves * limit;
+			if (!(cost > 0))
+				cost = 0;
+		}
+	}
+	/* The flight's part of the unrealised P&L: in flight x mark - its cost. */
+	double sign = buy ? 1 : -1;
+	l->unrealised += sign * ((in - in_was) * s->mark - (cost - cost_was));
+	double gross_mid = worst(s, 0, 0);
+	if (buy) {
+		s->in_buy = in;
+		s->in_buy_cost = cost;
+	} else {
+		s->in_sell = in;
+		s->in_sell_cost = cost;
+	}
+	l->gross += (worst(s, 0, 0) - gross_mid) * s->mark;
 	check_latch(l);
 }
 
@@ -295,8 +378,9 @@ static void check_finite(struct ark_audit *a, const struct ark_event *e)
 void ark_audit_event(struct ark_audit *a, const struct ark_event *e)
 {
 	a->counts.events++;
-	if (e->flags & ARK_EVENT_EXEC_REPORT)
-		return;   /* a broker's later word on an order: not a decision */
+	bool is_report = (e->flags & ARK_EVENT_EXEC_REPORT) != 0;
+	if (is_report && e->hrm_book != ARK_HRM_BOOK_REPORTS)
+		return;   /* a broker's later word on an order: not a decision, and no book kept by reports */
 	if (e->flags & ARK_EVENT_INJECTED)
 		a->counts.injected++;
 	check_finite(a, e);
@@ -309,7 +393,7 @@ void ark_audit_event(struct ark_audit *a, const struct ark_event *e)
 	const bool intent = e->side == ARK_SIDE_BUY || e->side == ARK_SIDE_SELL;
 	const bool denied = e->verdict == ARK_VERDICT_DENY;
 	const int recorded = denied ? e->reason : ARK_REASON_NONE;
-	if (intent) {
+	if (intent && !is_report) {
 		a->counts.intents++;
 		if (denied)
 			a->counts.denied++;
@@ -317,7 +401,7 @@ void ark_audit_event(struct ark_audit *a, const struct ark_event *e)
 			a->counts.allowed++;
 	}
 	/* Drift and quarantine deny everything and change nothing. */
-	if (denied && (e->reason == ARK_REASON_ETHICS_DRIFT || e->reason == ARK_REASON_QUARANTINED))
+	if (!is_report && denied && (e->reason == ARK_REASON_ETHICS_DRIFT || e->reason == ARK_REASON_QUARANTINED))
 		return;
 	if ((e->hrm_halt_cause == ARK_HALT_STATE_CORRUPT || e->reason == ARK_REASON_STATE_CORRUPT) && !l->corrupt_reported) {
 		l->corrupt_reported = true;
@@ -355,12 +439,22 @@ void ark_audit_event(struct ark_audit *a, const struct ark_event *e)
 	struct sym *s = find(l, e->symbol);
 	if (!s)
 		return;
+	if (is_report) {
+		/* No market data (its price and size are the fill): it settles
+		 * the order HRM allowed. */
+		if (intent)
+			settle(l, s, e);
+		if (!(e->flags & ARK_EVENT_BROKER_ANOMALY) && !(e->filled_quantity >= 0 && e->filled_quantity <= e->quantity * SLACK))
+			report(a, ARK_AUDIT_OVERFILL, e, ARK_REASON_NONE, ARK_REASON_NONE,
+			       "the broker reported %g filled of an order for %g", e->filled_quantity, e->quantity);
+		return;
+	}
 	double price = e->price;
 	bool price_ok = price > 0 && price <= PRICE_CEILING;
 	bool fresh = t != 0 && t <= l->market && l->market - t <= l->rules->reference_max_age_ns;
 	if (price_ok && fresh && t >= s->mark_time) {
-		l->unrealised += s->position * (price - s->mark);
-		l->gross += fabs(s->position) * (price - s->mark);
+		l->unrealised += (s->position + s->in_buy - s->in_sell) * (price - s->mark);
+		l->gross += worst(s, 0, 0) * (price - s->mark);
 		s->mark = price;
 		s->mark_time = t;
 		check_latch(l);

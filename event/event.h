@@ -168,13 +168,24 @@ struct ark_event {
 	uint32_t hrm_trading_day;
 	uint8_t hrm_state;           /* enum ark_trading_state after this event */
 	uint8_t hrm_halt_cause;      /* enum ark_halt_cause after this event */
-	uint8_t reserved[10];
+	uint8_t hrm_book;            /* enum ark_hrm_book: the book HRM's limits read */
+	uint8_t reserved[9];
 };
 _Static_assert(sizeof(struct ark_event) == 256, "an event is four cache lines");
 _Static_assert(offsetof(struct ark_event, side) == 64, "the intent starts line 1");
 _Static_assert(offsetof(struct ark_event, stamp_in_ns) == 128, "the trace starts line 2");
 _Static_assert(offsetof(struct ark_event, hrm_market_ns) % 8 == 0, "HRM's clock is aligned");
 _Static_assert(offsetof(struct ark_event, anomaly) == 226, "the journal's readers (tests/alpaca/journal_events.py) know it");
+
+/* The book HRM's exposure, position and loss limits read (graveyard.h, IN
+ * FLIGHT), recorded in every event HRM passes so a replay or an audit
+ * re-decides with the same one. */
+enum ark_hrm_book {
+	ARK_HRM_BOOK_PROJECTED = 0,   /* allowed orders booked at their limit at once (paper venue;
+				       * records from before the field) */
+	ARK_HRM_BOOK_REPORTS = 1,     /* confirmed fills plus orders in flight, settled by the
+				       * broker's execution reports in sequence order */
+};
 
 /* Why trading stopped, when HRM's trading state is HALTED (or tightened). */
 enum ark_halt_cause {

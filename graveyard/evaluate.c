@@ -3,10 +3,12 @@
  *
  * Invariants: the decision depends only on the rules, the sequence of events
  * and the caller's inputs (clock ceiling, trading day), which HRM records in
- * each event; the rules are checked in the documented order and the first
- * violated rule decides; only allowed orders enter the rate windows, the
- * duplicate memory and the positions; the sums (position x mark, position x
- * cost, gross exposure) always equal the per-symbol sums they summarise;
+ * each event, and the execution reports among the events (with
+ * confirm_by_reports, also recorded); the rules are checked in the
+ * documented order and the first violated rule decides; only allowed orders
+ * enter the rate windows, the duplicate memory and the book (projected, or
+ * in flight until reports settle them); the sums (position x mark, cost,
+ * gross exposure) always equal the per-symbol contributions they summarise;
  * every accumulator is finite, or STATE_CORRUPT is latched and no intent is
  * allowed. Every comparison against a limit is written so that NaN denies.
  * Nothing here allocates, locks, logs or makes a system call. */
@@ -95,7 +97,32 @@ static const char *non_finite(const struct ark_graveyard_state *st, const struct
 		return "average_price";
 	if (s && !isfinite(s->mark))
 		return "mark";
+	if (s && !(isfinite(s->pending_buy) && isfinite(s->pending_sell) && isfinite(s->pending_buy_cost) &&
+		   isfinite(s->pending_sell_cost)))
+		return "orders in flight";
 	return NULL;
+}
+
+/* The worst |position| the orders in flight allow: every buy fills and no
+ * sell, or the reverse. |position| when nothing is in flight. */
+static inline double worst_position(double position, double pending_buy, double pending_sell)
+{
+	return fmax(fabs(position + pending_buy), fabs(position - pending_sell));
+}
+
+/* What one symbol adds to the state's sums. With nothing in flight: position
+ * x mark, position x average price, |position| x mark. */
+struct contribution {
+	double mark, cost, gross;
+};
+
+static inline struct contribution contribution_of(const struct ark_graveyard_symbol *s)
+{
+	struct contribution c;
+	c.mark = (s->position + s->pending_buy - s->pending_sell) * s->mark;
+	c.cost = s->position * s->average_price + s->pending_buy_cost - s->pending_sell_cost;
+	c.gross = worst_position(s->position, s->pending_buy, s->pending_sell) * s->mark;
+	return c;
 }
 
 static void latch_corrupt(struct ark_graveyard_state *st, const struct ark_graveyard_symbol *s, const char *what)
@@ -132,10 +159,11 @@ static inline void check_loss(const struct ark_graveyard_limits *l, struct ark_g
 static void fill_symbol(const struct ark_graveyard_limits *l, struct ark_graveyard_state *st,
 			struct ark_graveyard_symbol *s, const char *symbol)
 {
-	if (s->known && s->position != 0) {
-		st->position_mark_sum -= s->position * s->mark;
-		st->position_cost_sum -= s->position * s->average_price;
-		st->gross_exposure -= fabs(s->position) * s->mark;
+	if (s->known && (s->position != 0 || s->pending_buy != 0 || s->pending_sell != 0)) {
+		struct contribution c = contribution_of(s);
+		st->position_mark_sum -= c.mark;
+		st->position_cost_sum -= c.cost;
+		st->gross_exposure -= c.gross;
 	}
 	memset(s, 0, offsetof(struct ark_graveyard_symbol, rate_ns));
 	size_t n = strnlen(symbol, ARK_SYMBOL_MAX - 1);
@@ -156,16 +184,19 @@ static inline bool same_symbol(const struct ark_graveyard_symbol *s, const char 
 
 static inline void mark(struct ark_graveyard_state *st, struct ark_graveyard_symbol *s, double price, uint64_t t)
 {
-	if (s->position != 0) {
+	if (s->position != 0 || s->pending_buy != 0 || s->pending_sell != 0) {
 		double change = price - s->mark;
-		st->position_mark_sum += s->position * change;
-		st->gross_exposure += fabs(s->position) * change;
+		st->position_mark_sum += (s->position + s->pending_buy - s->pending_sell) * change;
+		st->gross_exposure += worst_position(s->position, s->pending_buy, s->pending_sell) * change;
 	}
 	s->mark = price;
 	s->mark_time_ns = t;
 }
 
-/* What the book would be if an allowed order filled at its limit price. */
+/* What the book would be if an order filled `change` units at `price`
+ * (the projection: an allowed order at its limit; with confirm_by_reports:
+ * a confirmed fill, whose in-flight part the caller settles). The sums'
+ * deltas hold while the symbol has nothing in flight. */
 struct projection {
 	double position, average_price;
 	double realised_pnl, position_mark_sum, position_cost_sum, gross_exposure;
@@ -212,6 +243,20 @@ static void apply_projection(struct ark_graveyard_state *st, struct ark_graveyar
 	st->position_mark_sum = p->position_mark_sum;
 	st->position_cost_sum = p->position_cost_sum;
 	st->gross_exposure = p->gross_exposure;
+}
+
+/* The sums once symbol s becomes `next` (its position, average price and
+ * orders in flight), with the realised P&L `realised`. */
+static void rebook(const struct ark_graveyard_state *st, const struct ark_graveyard_symbol *s,
+		   const struct ark_graveyard_symbol *next, double realised, struct projection *out)
+{
+	struct contribution was = contribution_of(s), now = contribution_of(next);
+	out->position = next->position;
+	out->average_price = next->average_price;
+	out->realised_pnl = realised;
+	out->position_mark_sum = st->position_mark_sum - was.mark + now.mark;
+	out->position_cost_sum = st->position_cost_sum - was.cost + now.cost;
+	out->gross_exposure = st->gross_exposure - was.gross + now.gross;
 }
 
 static inline void ring_push(uint64_t *ring, uint32_t *head, uint32_t *count, uint32_t cap, uint64_t t)
@@ -322,10 +367,14 @@ void ark_graveyard_evaluate(const struct ark_graveyard_rules *rules, struct ark_
 	if (!(q * limit <= l->max_order_notional * slack))
 		DENY(ARK_REASON_MAX_NOTIONAL);
 	const double change = ev->side == ARK_SIDE_BUY ? q : -q;
-	const double pos = s->position, next = pos + change;
-	if (st->trading_state == ARK_TRADING_REDUCING &&
-	    !(pos != 0 && (pos > 0) != (change > 0) && q <= fabs(pos) * slack))
-		DENY(ARK_REASON_REDUCING_ONLY);
+	const double pos = s->position, pb = s->pending_buy, ps = s->pending_sell;
+	if (st->trading_state == ARK_TRADING_REDUCING) {
+		/* What may still be taken off without flipping, even if every
+		 * order in flight on this side fills. */
+		const double room = change < 0 ? pos - ps : -pos - pb;
+		if (!(room > 0 && q <= room * slack))
+			DENY(ARK_REASON_REDUCING_ONLY);
+	}
 	if (s->last_side == ev->side && s->last_quantity == q && s->last_limit_price == limit &&
 	    now - s->last_intent_ns < l->duplicate_window_ns)
 		DENY(ARK_REASON_DUPLICATE);
@@ -334,19 +383,47 @@ void ark_graveyard_evaluate(const struct ark_graveyard_rules *rules, struct ark_
 		DENY(ARK_REASON_RATE_SYMBOL);
 	if (ring_full(st->rate_ns, st->rate_head, st->rate_count, l->order_rate_count, now, l->order_rate_window_ns))
 		DENY(ARK_REASON_RATE_GLOBAL);
-	const double grows = fabs(next) - fabs(pos);
-	if (!(grows <= 0 || fabs(next) <= l->max_position * slack))
+	/* The worst |position| before and after (|position| with nothing in
+	 * flight: the projection's own check). */
+	const double worst = worst_position(pos, pb, ps);
+	const double worst_next = change > 0 ? worst_position(pos, pb + q, ps) : worst_position(pos, pb, ps + q);
+	const double grows = worst_next - worst;
+	if (!(grows <= 0 || worst_next <= l->max_position * slack))
 		DENY(ARK_REASON_POSITION_LIMIT);
 	if (!(grows <= 0 || st->gross_exposure + grows * s->mark <= l->max_gross_exposure * slack))
 		DENY(ARK_REASON_GROSS_EXPOSURE);
 
 	/* Allowed, if the book it leaves is finite: it enters the windows and
-	 * the projected book. An order that would make it otherwise is denied
-	 * and latches STATE_CORRUPT: fail closed, never a NaN in a limit. */
+	 * the book (projected, or in flight). An order that would make it
+	 * otherwise is denied and latches STATE_CORRUPT: fail closed, never a
+	 * NaN in a limit. */
 	struct projection after;
-	project_fill(st, s, change, limit, &after);
-	if (UNLIKELY(!projection_finite(&after))) {
-		latch_corrupt(st, s, "projected fill");
+	struct ark_graveyard_symbol flight;
+	if (in->confirm_by_reports) {
+		flight = *s;
+		if (change > 0) {
+			flight.pending_buy += q;
+			flight.pending_buy_cost += q * limit;
+		} else {
+			flight.pending_sell += q;
+			flight.pending_sell_cost += q * limit;
+		}
+		rebook(st, s, &flight, st->realised_pnl, &after);
+	} else if (UNLIKELY(pb != 0 || ps != 0)) {
+		/* Booked at once, beside orders still in flight from a book
+		 * kept by reports (the same state, another configuration). */
+		flight = *s;
+		flight.pending_buy = flight.pending_sell = flight.pending_buy_cost = flight.pending_sell_cost = 0;
+		project_fill(st, &flight, change, limit, &after);
+		struct ark_graveyard_symbol booked = *s;
+		booked.position = after.position;
+		booked.average_price = after.average_price;
+		rebook(st, s, &booked, after.realised_pnl, &after);
+	} else {
+		project_fill(st, s, change, limit, &after);
+	}
+	if (UNLIKELY(!projection_finite(&after) || (in->confirm_by_reports && non_finite(st, &flight)))) {
+		latch_corrupt(st, s, in->confirm_by_reports ? "order in flight" : "projected fill");
 		DENY(ARK_REASON_STATE_CORRUPT);
 	}
 	st->allowed++;
@@ -356,8 +433,89 @@ void ark_graveyard_evaluate(const struct ark_graveyard_rules *rules, struct ark_
 	s->last_quantity = q;
 	s->last_limit_price = limit;
 	s->last_intent_ns = now;
+	if (in->confirm_by_reports) {
+		s->pending_buy = flight.pending_buy;
+		s->pending_sell = flight.pending_sell;
+		s->pending_buy_cost = flight.pending_buy_cost;
+		s->pending_sell_cost = flight.pending_sell_cost;
+	}
 	apply_projection(st, s, &after);
 	check_loss(l, st);
+}
+
+void ark_graveyard_apply_report(const struct ark_graveyard_rules *rules, struct ark_graveyard_state *st,
+				const struct ark_event *ev, const struct ark_graveyard_inputs *in)
+{
+	const struct ark_graveyard_limits *l = &rules->limits;
+	if (UNLIKELY(!st->day_started || in->trading_day > st->trading_day))
+		roll_day(st, in->trading_day);
+	if (!(ev->flags & ARK_EVENT_EXEC_REPORT) || ev->symbol_id >= ARK_GRAVEYARD_MAX_SYMBOLS ||
+	    (ev->side != ARK_SIDE_BUY && ev->side != ARK_SIDE_SELL))
+		return;
+	struct ark_graveyard_symbol *s = &st->symbols[ev->symbol_id];
+	if (UNLIKELY(!same_symbol(s, ev->symbol)))
+		fill_symbol(l, st, s, ev->symbol);
+	const bool buy = ev->side == ARK_SIDE_BUY;
+	const double q = ev->quantity, limit = ev->limit_price, d = ev->size, price = ev->price;
+	if (ev->flags & ARK_EVENT_BROKER_ANOMALY) {
+		st->reports_held++;   /* nothing of it is believed: the order stays in flight */
+		return;
+	}
+	const bool fills = d != 0;
+	if (fills && !(d > 0 && d <= q * (1 + ARK_GRAVEYARD_EPSILON) && isfinite(d) && price > 0 &&
+		       price <= ARK_TICK_PRICE_CEILING)) {
+		st->reports_held++;
+		return;
+	}
+	struct ark_graveyard_symbol next = *s;
+	double realised = st->realised_pnl;
+	if (fills) {
+		/* The confirmed position takes the fill at the broker's price. */
+		struct ark_graveyard_symbol bare = *s;
+		bare.pending_buy = bare.pending_sell = bare.pending_buy_cost = bare.pending_sell_cost = 0;
+		struct projection p;
+		project_fill(st, &bare, buy ? d : -d, price, &p);
+		next.position = p.position;
+		next.average_price = p.average_price;
+		realised = p.realised_pnl;
+	}
+	/* What leaves the flight: this fill, and with the final report what
+	 * the order left unfilled (never below nothing: an order from before
+	 * this book, or a fill beyond what was in flight). */
+	double leaves = d;
+	if (ev->flags & ARK_EVENT_ORDER_FINAL) {
+		double rest = q - ev->filled_quantity;
+		if (rest > 0 && isfinite(rest))
+			leaves += rest;
+	}
+	double *pending = buy ? &next.pending_buy : &next.pending_sell;
+	double *cost = buy ? &next.pending_buy_cost : &next.pending_sell_cost;
+	if (leaves > 0 && isfinite(limit) && limit > 0) {
+		if (leaves >= *pending * (1 - ARK_GRAVEYARD_EPSILON)) {
+			*pending = 0;
+			*cost = 0;
+		} else {
+			*pending -= leaves;
+			*cost -= leaves * limit;
+			if (!(*cost > 0))
+				*cost = 0;
+		}
+	}
+	struct projection after;
+	rebook(st, s, &next, realised, &after);
+	if (UNLIKELY(!projection_finite(&after) || non_finite(st, &next))) {
+		latch_corrupt(st, s, "reported fill");
+		st->reports_held++;
+		return;
+	}
+	st->reports++;
+	s->pending_buy = next.pending_buy;
+	s->pending_sell = next.pending_sell;
+	s->pending_buy_cost = next.pending_buy_cost;
+	s->pending_sell_cost = next.pending_sell_cost;
+	apply_projection(st, s, &after);
+	if (!st->state_corrupt)
+		check_loss(l, st);
 }
 
 int ark_graveyard_release_corrupt(struct ark_graveyard_state *st, struct ark_err *err)
@@ -367,18 +525,20 @@ int ark_graveyard_release_corrupt(struct ark_graveyard_state *st, struct ark_err
 		struct ark_graveyard_symbol *s = &st->symbols[i];
 		if (!s->known)
 			continue;
-		if (!isfinite(s->position) || !isfinite(s->average_price))
+		if (!isfinite(s->position) || !isfinite(s->average_price) || !isfinite(s->pending_buy) ||
+		    !isfinite(s->pending_sell) || !isfinite(s->pending_buy_cost) || !isfinite(s->pending_sell_cost))
 			return ark_err_set(err, -EIO,
-					   "the position of %.15s is not finite (%g at %g): reconcile the book with the "
-					   "broker and start a new run; a release cannot repair it",
-					   s->symbol, s->position, s->average_price);
+					   "the position of %.15s is not finite (%g at %g, in flight +%g -%g): reconcile the "
+					   "book with the broker and start a new run; a release cannot repair it",
+					   s->symbol, s->position, s->average_price, s->pending_buy, s->pending_sell);
 		if (!isfinite(s->mark) || !(s->mark >= 0 && s->mark <= ARK_TICK_PRICE_CEILING)) {
 			s->mark = 0;            /* the next valid tick marks it again */
 			s->mark_time_ns = 0;
 		}
-		mark_sum += s->position * s->mark;
-		cost_sum += s->position * s->average_price;
-		gross += fabs(s->position) * s->mark;
+		struct contribution c = contribution_of(s);
+		mark_sum += c.mark;
+		cost_sum += c.cost;
+		gross += c.gross;
 	}
 	if (!isfinite(st->realised_pnl))
 		return ark_err_set(err, -EIO, "the realised P&L is not finite (%g): reconcile the book with the broker and "

@@ -63,8 +63,7 @@
  * older than the last mark) and re-checks the daily-loss limit, which can
  * latch. An event with no intent (side NONE) is then ALLOWed with reason
  * NONE. An intent is checked in this order; the first rule violated decides
- * (deny), otherwise it is allowed and HRM's pre-trade view assumes it fills
- * at its limit price:
+ * (deny), otherwise it is allowed: it enters HRM's book (see IN FLIGHT):
  *
  *    1 ETHICS_DRIFT        drift latched (every event, intent or not)
  *    2 QUARANTINED         the caller says HRM is quarantined (every event)
@@ -82,14 +81,15 @@
  *                          not finite/positive)
  *   11 MAX_NOTIONAL        quantity x limit > max_order_notional
  *   12 REDUCING_ONLY       state REDUCING and the order does not reduce
- *                          |position| (flat, same side, or flipping through 0)
+ *                          |position| (flat, same side, or flipping through 0),
+ *                          even if every order in flight on its side fills
  *   13 DUPLICATE           same side, quantity and limit as the symbol's last
  *                          allowed intent, less than duplicate_window ago
  *   14 RATE_SYMBOL         order_rate_per_symbol allowed orders already in
  *                          the window (t - W, t] for this symbol
  *   15 RATE_GLOBAL         order_rate allowed orders already in the window
- *   16 POSITION_LIMIT      |projected position| > max_position and growing
- *   17 GROSS_EXPOSURE      projected gross exposure > max and growing
+ *   16 POSITION_LIMIT      the worst |position| (below) > max_position and growing
+ *   17 GROSS_EXPOSURE      gross exposure at the worst positions > max and growing
  * Caps compare with a relative tolerance of ARK_GRAVEYARD_EPSILON, so a value
  * stated exactly at the limit is allowed despite binary rounding. Every
  * comparison against a limit is written so that NaN denies (!(x <= limit)),
@@ -104,6 +104,35 @@
  * stateless kinds (5-10) are checked before any stateful one, so a single
  * tick violates them whatever the history; DUPLICATE precedes the rates so a
  * repeat is a duplicate even when the window is full.
+ *
+ * ---------------------------------------------------------------------------
+ * IN FLIGHT: THE BOOK THE LIMITS USE (inputs->confirm_by_reports)
+ * ---------------------------------------------------------------------------
+ * With the paper venue (synchronous: it answers before the next event) an
+ * allowed order is booked at once as filled at its limit: position is the
+ * projection. With a network broker (confirm_by_reports, HRM's with
+ * ARK_BROKER=alpaca) nothing is assumed filled: position and average price
+ * are the fills the broker confirmed, and an allowed order is IN FLIGHT
+ * (pending_buy/pending_sell, at its limit) until the broker's execution
+ * reports settle it (ark_graveyard_apply_report): each fill moves from in
+ * flight to the position at the broker's price, and a final report (filled,
+ * cancelled, rejected, refused before sending) releases what it left. The
+ * limits read the book as confirmed plus in flight, at its worst:
+ *   worst |position|  = max(|position + pending_buy|, |position - pending_sell|)
+ *                       (every buy in flight fills and no sell, or the reverse);
+ *   POSITION_LIMIT and GROSS_EXPOSURE deny an order that raises the worst
+ *   |position| beyond the limit; REDUCING admits a sell of at most
+ *   position - pending_sell (a buy: -position - pending_buy);
+ *   P&L counts orders in flight as filled at their limit (as the projection
+ *   did), and each fill at another price corrects it.
+ * So a fill the broker reports differently (less, more within the order,
+ * another price, none) corrects HRM's view at the report's place in the
+ * sequence, and an anomaly (a report that failed Kenny's checks) corrects
+ * nothing: its order stays in flight, the worst case. Reports are events
+ * numbered by Kyle and journaled like ticks, and every event records the
+ * book HRM used (event->hrm_book), so the decisions stay a function of the
+ * journal: a replay applies the same reports at the same places. With no
+ * orders in flight the checks are exactly the projection's.
  *
  * ---------------------------------------------------------------------------
  * INJECTED VIOLATIONS (ark_graveyard_injected_intent; synth/ makes the ticks)
@@ -299,13 +328,20 @@ struct ark_graveyard_symbol {
 	uint32_t rate_head;           /* oldest entry of rate_ns when full */
 	uint32_t rate_count;
 	uint32_t reserved1;
-	double position;              /* projected, signed units */
+	double position;              /* signed units: projected (allowed orders booked at their
+				       * limit), or with confirm_by_reports the broker's confirmed fills */
 	double average_price;         /* of the open position */
 	double mark;                  /* last valid price */
 	uint64_t mark_time_ns;
 	double last_quantity;
 	double last_limit_price;
 	uint64_t last_intent_ns;
+	/* With confirm_by_reports: allowed orders the broker has not settled
+	 * yet (units, and units x limit price), by side. 0 otherwise. */
+	double pending_buy;
+	double pending_sell;
+	double pending_buy_cost;
+	double pending_sell_cost;
 	uint64_t rate_ns[ARK_GRAVEYARD_MAX_RATE_PER_SYMBOL];
 };
 
@@ -343,11 +379,12 @@ struct ark_graveyard_state {
 	uint32_t state_corrupt;        /* a non-finite value was found: every intent denied */
 	uint64_t corrupt_latches;
 	char corrupt_detail[64];       /* which value, first time */
-	/* P&L, per node, marked on every valid price */
+	/* P&L, per node, marked on every valid price; a symbol's orders in
+	 * flight count as filled at their limit (see IN FLIGHT above) */
 	double realised_pnl;
-	double position_mark_sum;      /* sum of position x mark */
-	double position_cost_sum;      /* sum of position x average price */
-	double gross_exposure;         /* sum of |position| x mark */
+	double position_mark_sum;      /* sum of (position + in flight) x mark */
+	double position_cost_sum;      /* sum of position x average price + in flight x limit */
+	double gross_exposure;         /* sum of the worst |position| the orders in flight allow x mark */
 	double day_base_pnl;           /* total P&L when the trading day began */
 	/* counters */
 	uint64_t evaluations;
@@ -358,6 +395,8 @@ struct ark_graveyard_state {
 	uint64_t loss_latches;
 	uint64_t day_rolls;
 	uint64_t symbol_cache_fills;
+	uint64_t reports;              /* execution reports applied (confirm_by_reports) */
+	uint64_t reports_held;         /* reports whose fill was not applied: anomalies, unusable values */
 	struct ark_graveyard_drift drift;
 	/* the overall order-rate window: times of the last allowed orders */
 	uint32_t rate_head;
@@ -381,6 +420,8 @@ struct ark_graveyard_inputs {
 	uint64_t clock_ceiling_ns;   /* the market clock never passes it (wall + max skew); UINT64_MAX: none */
 	uint32_t trading_day;        /* ark_graveyard_trading_day of the wall clock */
 	bool quarantined;            /* HRM is quarantined: deny every event */
+	bool confirm_by_reports;     /* a network broker reports fills: an allowed order stays in
+				      * flight until its reports settle it (recorded: event->hrm_book) */
 };
 
 /* Fresh state for these rules (trading state from the rules file). */
@@ -396,6 +437,17 @@ int ark_graveyard_tighten(struct ark_graveyard_state *state, enum ark_trading_st
 void ark_graveyard_evaluate(const struct ark_graveyard_rules *rules, struct ark_graveyard_state *state,
 			    const struct ark_event *event, const struct ark_graveyard_inputs *inputs,
 			    struct ark_graveyard_decision *decision);
+/* A broker's execution report (ARK_EVENT_EXEC_REPORT) on an order allowed
+ * with confirm_by_reports, in sequence order: its fill (event size units at
+ * event price) moves the order from in flight to the confirmed position,
+ * and when the order is final (ARK_EVENT_ORDER_FINAL) what it left unfilled
+ * (quantity - filled_quantity) leaves the in-flight sums. An anomaly's
+ * report (ARK_EVENT_BROKER_ANOMALY) or a fill that is not a positive,
+ * finite quantity at a price in (0, ARK_TICK_PRICE_CEILING] is not applied:
+ * the order stays in flight (the worst case), counted in reports_held.
+ * The trading day rolls as for any event; the market clock does not move. */
+void ark_graveyard_apply_report(const struct ark_graveyard_rules *rules, struct ark_graveyard_state *state,
+				const struct ark_event *event, const struct ark_graveyard_inputs *inputs);
 /* The trading state as it stands: HALTED while state_corrupt, otherwise the
  * rules' (or tightened) state; and why it halts (enum ark_halt_cause). */
 enum ark_trading_state ark_graveyard_effective_state(const struct ark_graveyard_state *state);

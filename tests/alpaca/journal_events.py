@@ -3,12 +3,13 @@
 print one JSON object per line: seq, trace_id, source, flags, symbol, side,
 quantity, limit_price, exec_status, client_order_id, filled_quantity,
 fill_price, position_after, report_fill_qty and report_fill_price (an
-execution report's size and price), anomaly.
+execution report's size and price), anomaly, hrm_book (the book HRM's
+limits read: 1 confirmed fills plus orders in flight).
 Only CRC-framed records of an event's size are read (the tests' own reader:
 it shares nothing with store/)."""
 import glob, json, os, struct, sys
 
-EVENT = struct.Struct("<QQQdd16sIHH" "BBBBfdd" "BBHHHQddQ" "5Q5Q" "ddHBBI" "QIBB10x")
+EVENT = struct.Struct("<QQQdd16sIHH" "BBBBfdd" "BBHHHQddQ" "5Q5Q" "ddHBBI" "QIBBB9x")
 assert EVENT.size == 256, EVENT.size
 
 def events(journal_dir):
@@ -27,7 +28,7 @@ def events(journal_dir):
                        "fill_price": f[23], "position_after": f[35],
                        # a report has no market data: its price and size are the fill it adds
                        "report_fill_qty": f[4] if f[8] & 0x10 else 0, "report_fill_price": f[3] if f[8] & 0x10 else 0,
-                       "anomaly": f[38]}
+                       "anomaly": f[38], "hrm_book": f[45]}
             off += 32 + length
 
 if __name__ == "__main__":

@@ -185,6 +185,19 @@ if errors:
     sys.exit(1)
 print("answers: %d orders, %s" % (len(by), dict(seen)))
 PY
+# HRM's book is the broker's: every event HRM passed says so (hrm_book 1),
+# every report reached HRM's view and none was held back; the audit's own
+# evaluator, re-deciding from the journal with the reports in their places,
+# finds nothing.
+grep -q "book=confirmed_plus_in_flight" "$ARK_DATA_DIR/logs/hrm.log" || fail "HRM does not keep its book by the reports"
+grep -q "book: reports_applied=$reports reports_held=0 " "$ARK_DATA_DIR/logs/hrm.log" ||
+  fail "HRM did not apply the $reports reports: $(grep 'book:' "$ARK_DATA_DIR/logs/hrm.log")"
+python3 "$here/journal_events.py" "$ARK_DATA_DIR/journal" > "$work/events.json"
+python3 -c 'import json,sys
+ev = [json.loads(l) for l in open(sys.argv[1])]
+bad = [e["seq"] for e in ev if e["hrm_book"] != 1]
+assert ev and not bad, "events without the reports book: %s" % bad[:10]' "$work/events.json" || fail "hrm_book in the journal"
+out=$("$ark" audit 2>&1) || fail "ark audit on the broker's run: $out"
 # ark trace shows the broker's later word on a submitted order.
 seq=$(db "SELECT seq FROM orders WHERE status = 'filled' LIMIT 1")
 out=$("$ark" trace "$seq") || fail "ark trace $seq: $out"
@@ -377,6 +390,10 @@ if errors:
     sys.exit(1)
 print("%s: not applied, journaled as anomaly %d, nothing POSTed after it" % (beh, kind))
 PY
+  # HRM kept the anomaly's order in flight (the worst case), and the audit agrees.
+  grep "book:" "$ARK_DATA_DIR/logs/hrm.log" | tail -1 | grep -q "reports_held=[1-9]" ||
+    fail "$beh: HRM applied the anomaly's report: $(grep 'book:' "$ARK_DATA_DIR/logs/hrm.log" | tail -1)"
+  out=$("$ark" audit 2>&1) || fail "$beh: ark audit: $out"
 done
 echo "hostile: ok"
 

@@ -6,8 +6,12 @@
  * and limits from the ordinary to the hostile (0, negatives, NaN, the
  * infinities, 1e308, denormals, the price ceiling and just past it); times
  * that step forward, repeat, go back, vanish (0) or leap to 2^63-1; the wall
- * clock's ceiling and the trading day advancing now and then. After every
- * event:
+ * clock's ceiling and the trading day advancing now and then. An input whose
+ * length leaves 5 or more bytes over a whole number of events runs with a
+ * network broker's book (confirm_by_reports): allowed orders stay in flight
+ * and execution reports among the events settle them — partial and final
+ * fills at prices near the limit, rejections, anomalies and hostile values
+ * (NaN, 1e308, beyond the order). After every event:
  *   - every accumulator of the state is finite, or STATE_CORRUPT is latched;
  *   - the audit's evaluator agrees with the decision (no allowed violation,
  *     no wrong reason, no denial of a clean intent, no clock it cannot
@@ -68,10 +72,17 @@ static void check_finite(const struct ark_graveyard_state *st)
 		abort();
 	for (int i = 0; i < 8; i++) {
 		const struct ark_graveyard_symbol *s = &st->symbols[i];
-		if (!isfinite(s->position) || !isfinite(s->average_price) || !isfinite(s->mark))
+		if (!isfinite(s->position) || !isfinite(s->average_price) || !isfinite(s->mark) ||
+		    !(s->pending_buy >= 0) || !(s->pending_sell >= 0) || !isfinite(s->pending_buy) || !isfinite(s->pending_sell))
 			abort();
 	}
 }
+
+struct flight {
+	int sym;
+	uint8_t side;
+	double q, limit, filled;
+};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -98,8 +109,53 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint32_t day = 0;
 	double base[8] = {10, 20, 30, 40, 50, 60, 70, 80};
 	struct ark_event e;
+	const bool by_reports = size % 10 >= 5;
+	struct flight open[32];
+	int n_open = 0;
 	for (size_t at = 0, seq = 1; at + 10 <= size; at += 10, seq++) {
 		const uint8_t *b = data + at;
+		if (by_reports && n_open && b[9] < 100) {
+			/* The broker's word on an order in flight, first. */
+			int k = b[9] % n_open;
+			struct flight *f = &open[k];
+			int kind = b[8] >> 6;   /* 0 partial, 1 final, 2 anomaly, 3 hostile */
+			double rest = f->q - f->filled;
+			double fill = kind == 2 ? 0 : rest * (b[8] & 63) / 63.0;
+			double price = f->limit * (0.97 + (b[8] & 7) / 100.0);
+			if (kind == 3) {
+				fill = pick((uint8_t)(200 + (b[8] & 15)), 1);
+				price = pick((uint8_t)(200 + (b[9] & 15)), f->limit);
+			}
+			memset(&e, 0, sizeof e);
+			e.seq = seq++;
+			e.trace_id = e.seq;
+			e.symbol_id = (uint32_t)f->sym;
+			snprintf(e.symbol, sizeof e.symbol, "%s", symbols[f->sym]);
+			e.source = ARK_SOURCE_BROKER;
+			e.flags = ARK_EVENT_EXEC_REPORT | ARK_EVENT_INJECTED | (kind ? ARK_EVENT_ORDER_FINAL : 0) |
+				  (kind == 2 ? ARK_EVENT_BROKER_ANOMALY : 0);
+			e.side = f->side;
+			e.quantity = f->q;
+			e.limit_price = f->limit;
+			e.verdict = ARK_VERDICT_ALLOW;
+			e.size = fill;
+			e.price = fill != 0 ? price : 0;
+			e.filled_quantity = kind == 3 ? f->filled : f->filled + fill;
+			struct ark_graveyard_inputs in = {wall + 5000000000ull, day, false, true};
+			ark_graveyard_apply_report(&rules, &state, &e, &in);
+			check_finite(&state);
+			e.hrm_market_ns = state.market_now_ns;
+			e.hrm_trading_day = (uint32_t)state.trading_day;
+			e.hrm_state = (uint8_t)ark_graveyard_effective_state(&state);
+			e.hrm_halt_cause = (uint8_t)ark_graveyard_halt_cause(&state);
+			e.hrm_book = ARK_HRM_BOOK_REPORTS;
+			ark_audit_event(audit, &e);
+			if (findings)
+				abort();
+			f->filled = e.filled_quantity;
+			if (kind)
+				open[k] = open[--n_open];
+		}
 		int sym = b[0] % 8;
 		memset(&e, 0, sizeof e);
 		e.seq = seq;
@@ -132,7 +188,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			wall = t > wall ? t : wall;    /* the wall clock follows the ticks, mostly */
 		if (b[7] == 0x80)
 			day++;                          /* a new trading day by the wall clock */
-		struct ark_graveyard_inputs in = {wall + 5000000000ull, day, false};
+		struct ark_graveyard_inputs in = {wall + 5000000000ull, day, false, by_reports};
 		struct ark_graveyard_decision d;
 		ark_graveyard_evaluate(&rules, &state, &e, &in, &d);
 		check_finite(&state);
@@ -143,7 +199,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		e.hrm_trading_day = (uint32_t)state.trading_day;
 		e.hrm_state = (uint8_t)ark_graveyard_effective_state(&state);
 		e.hrm_halt_cause = (uint8_t)ark_graveyard_halt_cause(&state);
-		if (d.verdict == ARK_VERDICT_ALLOW && d.has_intent) {
+		e.hrm_book = by_reports ? ARK_HRM_BOOK_REPORTS : ARK_HRM_BOOK_PROJECTED;
+		if (d.verdict == ARK_VERDICT_ALLOW && d.has_intent && by_reports) {
+			e.exec_status = ARK_EXEC_SUBMITTED;   /* its reports follow */
+			if (n_open < 32)
+				open[n_open++] = (struct flight){sym, e.side, e.quantity, e.limit_price, 0};
+		} else if (d.verdict == ARK_VERDICT_ALLOW && d.has_intent) {
 			e.exec_status = ARK_EXEC_FILLED;   /* the paper venue fills at the limit */
 			e.filled_quantity = e.quantity;
 			e.fill_price = e.limit_price;

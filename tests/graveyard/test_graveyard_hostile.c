@@ -18,7 +18,7 @@ static void fresh(const char *const *replace, int count)
 {
 	make_rules(&R, replace, count);
 	ark_graveyard_state_init(&S, &R);
-	test_inputs = (struct ark_graveyard_inputs){UINT64_MAX, 0, false};
+	test_inputs = (struct ark_graveyard_inputs){UINT64_MAX, 0, false, false};
 }
 
 /* The issue's reproduction, at the gate: long PX, short PA, PA jumps so the

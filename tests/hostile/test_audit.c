@@ -257,7 +257,7 @@ static void correct_gate(const struct ark_audit_rules *audit_rules, const char *
 			last_q[k] = e.quantity;
 			last_limit[k] = e.limit_price;
 		}
-		struct ark_graveyard_inputs in = {t + 5 * SEC, day, false};
+		struct ark_graveyard_inputs in = {t + 5 * SEC, day, false, false};
 		struct ark_graveyard_decision d;
 		ark_graveyard_evaluate(&rules, &state, &e, &in, &d);
 		e.verdict = d.verdict;
