@@ -317,6 +317,13 @@ void ark_process_signals(void (*on_term)(int));
  * a restarted source continues its numbering after it. */
 uint64_t ark_source_ring_last_seq(struct ark_ring *ring);
 
+/* A process the watchdog forked (ARK_SUPERVISED_BY=<pid>:<start> in its
+ * environment) waits until its slot (pid_slot) names it: 0 then, or at once
+ * when it was not forked by a watchdog. -ESRCH: the watchdog that forked it
+ * died (or lost the segment) before recording it, so nobody knows of this
+ * process: it must exit without touching the segment. */
+int ark_process_claim(const struct ark_pipeline_map *map, _Atomic int32_t *pid_slot);
+
 /* How an agent process starts. */
 struct ark_agent_options {
 	int standby_fd;          /* >= 0: a warm standby; block on this pipe until one byte

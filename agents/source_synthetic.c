@@ -234,6 +234,11 @@ int ark_source_synthetic_run(const char *instance, int source, int argc, char **
 	}
 	struct ark_pipeline *p = map.pipeline;
 	struct ark_agent_control *control = &p->sources[source];
+	if (source < p->source_count && ark_process_claim(&map, &control->pid)) {
+		ark_log(log, "warn", "the watchdog that started pid %d is gone and never recorded it: leaving", (int)getpid());
+		status = 0;
+		goto detach;
+	}
 	struct ark_ring_wait_config wait;
 	if (source >= p->source_count || ark_ring_wait_from_env(&wait, &err) ||
 	    ark_agent_pin("SOURCE", control, &err) || ark_graveyard_load(p->rules_path, rules, &err) ||

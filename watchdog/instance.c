@@ -2,13 +2,22 @@
  * created new, or taken over from a watchdog that died. A dead watchdog's
  * agents keep running on their segment (trading does not stop with the
  * watchdog); `ark watchdog` adopts the segment and them, while `ark run`,
- * which starts a fresh run, first stops what its predecessor left. */
+ * which starts a fresh run, first stops what its predecessor left.
+ *
+ * Nothing the old segment says is taken on trust: it is attached only when
+ * it is ours (shm.c refuses another user's or a widened one), it is adopted
+ * only when its rules are the ones this watchdog's own configuration names,
+ * with the same SHA-256, and a process it records is signalled only after
+ * /proc shows it is ours (ark_shm_process_open: uid, executable, start time,
+ * instance) — through a pidfd, so the process checked is the one killed. */
 #include "watchdog/internal.h"
 
 #include "graveyard/graveyard.h"
 #include "store/store.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,31 +114,74 @@ static int recorded_processes(const struct ark_pipeline *p, int32_t *pids, uint6
 	return n;
 }
 
+/* The binaries a process of this instance may run: this ark, and the
+ * canary's when one is configured (ARK_CANARY_BIN, resolved). */
+void ark_watchdog_expected_exes(const struct ark_supervisor *sup, char canary[PATH_MAX], const char *exes[3])
+{
+	int n = 0;
+	exes[n++] = sup->exe;
+	const char *bin = sup->canary_config.bin[0] ? sup->canary_config.bin : getenv("ARK_CANARY_BIN");
+	canary[0] = '\0';
+	if (bin && *bin && realpath(bin, canary))
+		exes[n++] = canary;
+	exes[n] = NULL;
+}
+
 /* A fresh run replaces a dead watchdog's segment: what it left running
- * would otherwise go on working a segment nobody watches. */
+ * would otherwise go on working a segment nobody watches. Each recorded
+ * process is killed only once /proc shows it is ours; the rest are left
+ * alone, and the log says why. */
 static void stop_orphans(struct ark_supervisor *sup, struct ark_pipeline_map *old)
 {
 	int32_t pids[2 * ARK_AGENT_COUNT + ARK_MAX_SOURCES + 2];   /* both lanes' agents, sources, metrics, mirror */
 	uint64_t ticks[2 * ARK_AGENT_COUNT + ARK_MAX_SOURCES + 2];
+	int pidfds[2 * ARK_AGENT_COUNT + ARK_MAX_SOURCES + 2];
 	int n = recorded_processes(old->pipeline, pids, ticks);
+	char canary[PATH_MAX];
+	const char *exes[3];
+	ark_watchdog_expected_exes(sup, canary, exes);
+	struct ark_shm_process_expect expect = {.instance = sup->instance, .exe = exes};
 	int killed = 0;
 	for (int i = 0; i < n; i++) {
-		if (ark_shm_process_alive(pids[i], ticks[i])) {
-			kill(pids[i], SIGKILL);
+		char why[256];
+		pidfds[i] = pids[i] > 0 ? ark_shm_process_open(pids[i], ticks[i], &expect, why, sizeof why) : -ESRCH;
+		if (pidfds[i] == -EPERM)
+			ark_log(sup->log, "warn", "left alone pid %d recorded in %s: %s", (int)pids[i], old->shm.path, why);
+		if (pidfds[i] < 0)
+			continue;
+		if (ark_shm_pidfd_signal(pidfds[i], SIGKILL) == 0)
 			killed++;
-		}
 	}
 	for (int tries = 0; killed && tries < 200; tries++) {
 		int alive = 0;
-		for (int i = 0; i < n; i++)
-			alive += ark_shm_process_alive(pids[i], ticks[i]);
+		for (int i = 0; i < n; i++) {
+			struct pollfd p = {.fd = pidfds[i], .events = POLLIN};
+			alive += pidfds[i] >= 0 && poll(&p, 1, 0) == 0;   /* a pidfd is readable once its process exits */
+		}
 		if (!alive)
 			break;
 		struct timespec ts = {0, 10 * 1000 * 1000};
 		nanosleep(&ts, NULL);
 	}
+	for (int i = 0; i < n; i++)
+		if (pidfds[i] >= 0)
+			close(pidfds[i]);
 	if (killed)
 		ark_log(sup->log, "warn", "stopped %d processes a dead watchdog left running on %s", killed, old->shm.path);
+}
+
+/* The segment's rules are the ones this watchdog's configuration names,
+ * byte for byte (path and SHA-256): a segment is never the source of them. */
+static int rules_match(const struct ark_pipeline *p, const struct ark_pipeline_config *own, struct ark_err *err)
+{
+	if (strcmp(p->rules_path, own->rules_path) != 0 || strcmp(p->rules_hash, own->rules_hash) != 0)
+		return ark_err_set(err, -EPERM,
+				   "the running instance enforces the rules %.120s (sha256 %.16s...), but this watchdog is "
+				   "configured with %.120s (sha256 %.16s...): it does not take the instance over. Stop the "
+				   "instance (ark stop) and start it with the configured rules",
+				   p->rules_path, p->rules_hash[0] ? p->rules_hash : "none", own->rules_path,
+				   own->rules_hash[0] ? own->rules_hash : "none");
+	return 0;
 }
 
 int ark_watchdog_open_instance(struct ark_supervisor *sup, const struct ark_supervisor_options *options,
@@ -151,6 +203,19 @@ int ark_watchdog_open_instance(struct ark_supervisor *sup, const struct ark_supe
 			ark_log(sup->log, "warn", "the previous watchdog died while stopping instance %s: starting it afresh",
 				options->instance);
 		} else if (options->adopt) {
+			struct ark_pipeline_config own;
+			memset(&own, 0, sizeof own);
+			int rc = rules_setup(&own, err);
+			if (!rc)
+				rc = rules_match(old.pipeline, &own, err);
+			if (!rc && strcmp(old.pipeline->instance, options->instance) != 0)
+				rc = ark_err_set(err, -EPERM, "%s says it is instance '%.64s', not '%s': not taken over",
+						 old.shm.path, old.pipeline->instance, options->instance);
+			if (rc) {
+				ark_log(sup->log, "error", "not taking over instance %s: %s", options->instance, err->msg);
+				ark_pipeline_detach(&old);
+				return rc;
+			}
 			int dead = old.shm.header->creator_pid;
 			ark_shm_adopt(&old.shm);
 			sup->map = old;
