@@ -310,6 +310,11 @@ static int promote(const char *install_bin, bool yes)
 			fprintf(stderr, "ark canary promote: the canary's env file: %s\n", err.msg);
 			return 1;
 		}
+		if (ark_env_file_check_private(&canary_env, &err)) {
+			ark_env_file_free(&canary_env);
+			fprintf(stderr, "ark canary promote: %s\n", err.msg);
+			return 2;
+		}
 	}
 	char exe[4096] = "";
 	if (r.bin[0]) {

@@ -87,6 +87,8 @@ static int canary_environment(const char *env_file, struct ark_canary_config *co
 	extern char **environ;
 	struct ark_env_file file;
 	int rc = ark_env_file_parse(env_file, &file, err);
+	if (!rc && (rc = ark_env_file_check_private(&file, err)))
+		ark_env_file_free(&file);
 	if (rc)
 		return rc;
 	size_t n = 0;
