@@ -198,6 +198,7 @@ static int api_start(struct api_run *r, const char *dir, const char *cert, const
 		if (cert) {
 			setenv("API_TLS_CERT", cert, 1);
 			setenv("API_TLS_KEY", key, 1);
+			setenv("API_HTTP2", "true", 1);   /* opt-in (Rapid Reset): the h2 figures measure it */
 		} else {
 			unsetenv("API_TLS_CERT");
 			unsetenv("API_TLS_KEY");
