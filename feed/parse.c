@@ -48,6 +48,7 @@ static const char *const reason_names[ARK_FEED_REASON_COUNT] = {
 	[ARK_FEED_BAD_TIMESTAMP] = "bad_timestamp",
 	[ARK_FEED_PARTIAL_LINE] = "partial_line",
 	[ARK_FEED_LINE_TIMEOUT] = "line_timeout",
+	[ARK_FEED_UNAUTHENTICATED] = "unauthenticated",
 };
 
 const char *ark_feed_reason_name(enum ark_feed_reason reason)
