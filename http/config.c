@@ -24,6 +24,7 @@ void ark_http_config_default(struct ark_http_config *cfg)
 	cfg->max_connections_per_address = 16;
 	cfg->write_timeout_ms = 10000;
 	cfg->max_pending_bytes = 256 * 1024;
+	cfg->send_buffer_bytes = 256 * 1024;
 	cfg->http2 = false;
 	cfg->http2_max_streams = 16;
 	cfg->workers = 2;
@@ -126,6 +127,10 @@ int ark_http_config_from_env_prefix(struct ark_http_config *cfg, const char *pre
 	if ((rc = ark_env_u64(name, cfg->max_pending_bytes, 4096, 64ull << 20, &v, err)))
 		return rc;
 	cfg->max_pending_bytes = (size_t)v;
+	snprintf(name, sizeof name, "%s_SEND_BUFFER_BYTES", prefix);
+	if ((rc = ark_env_u64(name, cfg->send_buffer_bytes, 0, 64ull << 20, &v, err)))
+		return rc;
+	cfg->send_buffer_bytes = (uint32_t)v;
 	snprintf(name, sizeof name, "%s_HTTP2", prefix);
 	if ((rc = ark_env_bool(name, false, &cfg->http2, err)))
 		return rc;

@@ -18,7 +18,9 @@
  *   client address (the rest are closed at accept), max_connections in all;
  * - hold memory: a connection whose output does not drain for
  *   write_timeout_ms, or that has more than max_pending_bytes of request
- *   bytes waiting, is shut down; HTTP/1 answers one request at a time per
+ *   bytes waiting, is reset; each connection's kernel send buffer is fixed
+ *   at send_buffer_bytes (no autotuning to megabytes, and a client that
+ *   stops reading stalls at once); HTTP/1 answers one request at a time per
  *   connection and HTTP/2 at most http2_max_streams; bodies beyond
  *   max_body_bytes are refused (413), heads beyond 16 KiB too (431);
  * - stall the loop: bcrypt and deferred requests run on worker threads
@@ -142,6 +144,8 @@ struct ark_http_config {
 	uint32_t max_connections_per_address; /* _MAX_CONNECTIONS_PER_ADDRESS (default max_connections/8, >= 1) */
 	uint32_t write_timeout_ms;          /* _WRITE_TIMEOUT_MS (default 10000): output that does not drain */
 	size_t max_pending_bytes;           /* _MAX_PENDING_BYTES (default 256 KiB): request bytes waiting */
+	uint32_t send_buffer_bytes;         /* _SEND_BUFFER_BYTES (default 256 KiB): the kernel's send buffer
+					     * per connection (0: the kernel's autotuning, up to tcp_wmem) */
 	bool http2;                         /* _HTTP2 (default false): offer h2 through ALPN (see above) */
 	uint32_t http2_max_streams;         /* _HTTP2_MAX_STREAMS (default 16) */
 	uint32_t workers;                   /* _WORKERS (default 2): bcrypt and deferred requests */

@@ -44,6 +44,7 @@ struct conn_slot {
 	h2o_socket_t *sock;          /* NULL: free */
 	int fd;
 	struct addr_key addr;
+	uint16_t peer_port;
 	size_t last_written;         /* sock->bytes_written at the last sweep */
 	uint64_t stalled_since_ns;   /* owes output, no progress since; 0 = not stalled */
 	bool shut;                   /* shut down by the server; h2o closes it */
@@ -161,13 +162,38 @@ static bool addr_eq(const struct addr_key *a, const struct addr_key *b)
 	return a->len && a->len == b->len && memcmp(a->bytes, b->bytes, a->len) == 0;
 }
 
-static struct addr_key req_addr(h2o_req_t *req)
+static uint16_t port_of(const struct sockaddr *sa)
+{
+	return ntohs(sa->sa_family == AF_INET ? ((const struct sockaddr_in *)sa)->sin_port
+		     : sa->sa_family == AF_INET6 ? ((const struct sockaddr_in6 *)sa)->sin6_port : 0);
+}
+
+static struct addr_key req_addr_port(h2o_req_t *req, uint16_t *port)
 {
 	struct sockaddr_storage ss;
 	memset(&ss, 0, sizeof ss);
+	*port = 0;
 	if (!req->conn->callbacks->get_peername || req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss) == 0)
 		return (struct addr_key){0};
+	*port = port_of((struct sockaddr *)&ss);
 	return addr_of((struct sockaddr *)&ss);
+}
+
+static struct addr_key req_addr(h2o_req_t *req)
+{
+	uint16_t port;
+	return req_addr_port(req, &port);
+}
+
+/* The slot of the request's connection (by the peer's address and port). */
+static struct conn_slot *slot_of(struct ark_http_server *srv, h2o_req_t *req)
+{
+	uint16_t port;
+	struct addr_key a = req_addr_port(req, &port);
+	for (uint32_t i = 0; a.len && i < srv->cfg.max_connections; i++)
+		if (srv->conns[i].sock && srv->conns[i].peer_port == port && addr_eq(&srv->conns[i].addr, &a))
+			return &srv->conns[i];
+	return NULL;
 }
 
 /* The failed-attempt limiter: true when the address is over its budget. */
@@ -549,6 +575,13 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
 	struct ark_http_server *srv = ((struct route_handler *)self)->srv;
 	srv->stats.requests++;
+	/* A connection the sweep has cut still has pipelined requests in its
+	 * buffer: they get a word, not the work (their answers go nowhere). */
+	struct conn_slot *slot = slot_of(srv, req);
+	if (slot && slot->shut) {
+		respond_error(srv, req, 503, "Service Unavailable", "connection closed by the server");
+		return 0;
+	}
 
 	/* h2o's own limit on a request head is ~400 KiB; a scrape needs far less */
 	size_t head_bytes = req->path.len;
@@ -650,6 +683,10 @@ static void on_accept(h2o_socket_t *listener, const char *err)
 			refuse(srv, fd, true);
 			continue;
 		}
+		if (srv->cfg.send_buffer_bytes) {
+			int bytes = (int)srv->cfg.send_buffer_bytes;
+			setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes);
+		}
 		h2o_socket_t *sock = h2o_evloop_socket_create(srv->loop, fd, H2O_SOCKET_FLAG_IS_ACCEPTED_CONNECTION);
 		if (!sock) {
 			close(fd);
@@ -661,6 +698,7 @@ static void on_accept(h2o_socket_t *listener, const char *err)
 		free_slot->sock = sock;
 		free_slot->fd = fd;
 		free_slot->addr = addr;
+		free_slot->peer_port = port_of((struct sockaddr *)&ss);
 		srv->stats.connections_accepted++;
 		srv->stats.connections_open++;
 		sock->on_close.cb = on_sock_close;
@@ -697,6 +735,16 @@ static void sweep(h2o_timeout_entry_t *entry)
 			else
 				srv->stats.connections_overfull++;
 			c->shut = true;
+			/* A reset, not a FIN queued behind output nobody reads:
+			 * both ends' buffers are freed at once and the client
+			 * learns it even without reading. h2o sees the error on
+			 * its next read or write and closes its side. */
+			struct linger reset = {.l_onoff = 1, .l_linger = 0};
+			setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+			struct sockaddr unspec = {.sa_family = AF_UNSPEC};
+			if (connect(c->fd, &unspec, sizeof unspec) != 0) {
+				/* (tcp_disconnect: the RST goes now, not at close) */
+			}
 			shutdown(c->fd, SHUT_RDWR);
 		}
 	}

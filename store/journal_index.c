@@ -17,9 +17,10 @@
  * - the trace ids in the table lie within [lo, hi] of their class (bit 47,
  *   the ingest API's ids, apart from the others: each class grows with the
  *   journal, so a segment's ranges exclude nearly every id it does not hold);
- * - a table is trusted only when written in this boot, or COMPLETE (synced
- *   to disk before the flag was set): after a machine crash a half-written
- *   one is rebuilt, never believed;
+ * - a table is trusted only when written in this boot, or SYNCED (complete
+ *   and on disk before the flag was set; the indexer syncs complete tables
+ *   when it has nothing else to do): after a machine crash anything else
+ *   is rebuilt, never believed;
  * - a sidecar is replaced by rename, never truncated, so a reader's mapping
  *   stays valid;
  * - a hit is a hint until the record at its offset has been read back with
@@ -50,7 +51,7 @@
 #define EVENT_RECORD_BYTES (ARK_JOURNAL_RECORD_HEADER_BYTES + 256u)
 #define READ_CHUNK (1u << 20)
 
-enum { INDEX_COMPLETE = 1u, INDEX_OVERFLOW = 2u };
+enum { INDEX_COMPLETE = 1u, INDEX_OVERFLOW = 2u, INDEX_SYNCED = 4u };
 
 struct index_header {
 	uint64_t magic;
@@ -61,7 +62,7 @@ struct index_header {
 	char boot_id[40];                /* the boot it was written in */
 	_Atomic uint64_t indexed_to;     /* records below this offset are all in the table */
 	_Atomic uint64_t entries;
-	_Atomic uint32_t flags;          /* INDEX_COMPLETE, INDEX_OVERFLOW */
+	_Atomic uint32_t flags;          /* INDEX_COMPLETE, INDEX_OVERFLOW, INDEX_SYNCED */
 	uint32_t reserved;
 	_Atomic uint64_t lo[2], hi[2];   /* trace id range per class (bit 47); lo > hi: none */
 	_Atomic uint64_t last_record_offset;   /* the last record indexed, checked on resume */
@@ -151,6 +152,7 @@ struct writer_seg {
 	struct index_slot *slots;
 	size_t map_bytes;
 	bool done;                       /* complete (or overflowed): nothing more to do */
+	bool synced;                     /* its table is on disk (INDEX_SYNCED) */
 };
 
 struct ark_trace_indexer {
@@ -193,13 +195,17 @@ static int create_index(struct ark_trace_indexer *ix, struct writer_seg *s, stru
 	if (fd < 0)
 		return ark_err_set(err, -errno, "trace index: cannot create %s: %s", tmp, strerror(errno));
 	size_t bytes = index_bytes(ix->slots);
-	if (ftruncate(fd, (off_t)bytes) != 0) {
+	/* Blocks allocated and pages mapped up front: faulting a sparse file
+	 * in page by page, block allocation and all, cost more than the
+	 * indexing itself. */
+	int frc = posix_fallocate(fd, 0, (off_t)bytes);
+	if (frc != 0 && ftruncate(fd, (off_t)bytes) != 0) {
 		int rc = -errno;
 		close(fd);
 		unlink(tmp);
 		return ark_err_set(err, rc, "trace index: cannot size %s: %s", tmp, strerror(-rc));
 	}
-	void *map = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	void *map = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
 	close(fd);
 	if (map == MAP_FAILED) {
 		unlink(tmp);
@@ -246,8 +252,8 @@ static bool resume_index(struct ark_trace_indexer *ix, struct writer_seg *s)
 	bool ok = pread_full(fd, &h, sizeof h, 0) == sizeof h && h.magic == INDEX_MAGIC && h.version == INDEX_VERSION &&
 		  h.header_bytes == INDEX_HEADER_BYTES && h.segment_first_seq == s->first_seq && h.slots >= INDEX_MIN_SLOTS &&
 		  (h.slots & (h.slots - 1)) == 0 && fd_size(fd) == index_bytes(h.slots);
-	bool complete = ok && (atomic_load(&h.flags) & INDEX_COMPLETE);
-	ok = ok && (complete || memcmp(h.boot_id, ix->boot, sizeof h.boot_id) == 0);
+	bool synced = ok && (atomic_load(&h.flags) & INDEX_SYNCED);
+	ok = ok && (synced || memcmp(h.boot_id, ix->boot, sizeof h.boot_id) == 0);
 	void *map = MAP_FAILED;
 	if (ok)
 		map = mmap(NULL, index_bytes(h.slots), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -259,6 +265,7 @@ static bool resume_index(struct ark_trace_indexer *ix, struct writer_seg *s)
 	s->slots = (struct index_slot *)((char *)map + INDEX_HEADER_BYTES);
 	s->map_bytes = index_bytes(h.slots);
 	s->done = (atomic_load(&mh->flags) & (INDEX_COMPLETE | INDEX_OVERFLOW)) != 0;
+	s->synced = (atomic_load(&mh->flags) & INDEX_SYNCED) != 0;
 	if (s->done)
 		return true;
 	/* The segment may have been cut since (a torn tail after a crash):
@@ -370,14 +377,29 @@ static uint64_t index_segment(struct ark_trace_indexer *ix, struct writer_seg *s
 			break;
 	}
 	if (sealed && off >= size && !s->done) {
-		/* Final: the table reaches the disk before the flag says so. */
-		msync(s->hdr, s->map_bytes, MS_SYNC);
+		/* Final (trusted in this boot; on disk later, see sync_one). */
 		atomic_fetch_or(&h->flags, INDEX_COMPLETE);
-		msync(s->hdr, INDEX_HEADER_BYTES, MS_SYNC);
 		s->done = true;
 	}
 	atomic_fetch_add(&ix->indexed, done);
 	return done;
+}
+
+/* When there is nothing to index: one complete table to disk, and only
+ * then the flag that lets a later boot trust it. Returns true if it did. */
+static bool sync_one(struct ark_trace_indexer *ix)
+{
+	for (size_t i = 0; i < ix->nsegs; i++) {
+		struct writer_seg *s = &ix->segs[i];
+		if (!s->hdr || s->synced || !(atomic_load(&s->hdr->flags) & INDEX_COMPLETE))
+			continue;
+		msync(s->hdr, s->map_bytes, MS_SYNC);
+		atomic_fetch_or(&s->hdr->flags, INDEX_SYNCED);
+		msync(s->hdr, INDEX_HEADER_BYTES, MS_SYNC);
+		s->synced = true;
+		return true;
+	}
+	return false;
 }
 
 /* Sidecars whose segment is gone (retention, an operator) are removed. */
@@ -539,6 +561,8 @@ static void *indexer_main(void *arg)
 		/* The backlog (segments written before the index existed) moves
 		 * 8 MiB a pass: the tail stays within milliseconds. */
 		int rc = index_pass(ix, 8u << 20, &n, &err);
+		if (!rc && n == 0 && sync_one(ix))
+			continue;
 		if (rc && !ix->error_logged) {
 			/* Look-ups scan instead: slower, still right. (Not the
 			 * caller's log: it has one writer, its own thread.) */
@@ -683,7 +707,7 @@ static void reader_map_index(struct ark_trace_finder *f, struct reader_seg *s)
 	bool ok = pread_full(fd, &h, sizeof h, 0) == sizeof h && h.magic == INDEX_MAGIC && h.version == INDEX_VERSION &&
 		  h.header_bytes == INDEX_HEADER_BYTES && h.segment_first_seq == s->first_seq && h.slots >= INDEX_MIN_SLOTS &&
 		  (h.slots & (h.slots - 1)) == 0 && fd_size(fd) == index_bytes(h.slots) &&
-		  ((atomic_load(&h.flags) & INDEX_COMPLETE) || memcmp(h.boot_id, f->boot, sizeof h.boot_id) == 0);
+		  ((atomic_load(&h.flags) & INDEX_SYNCED) || memcmp(h.boot_id, f->boot, sizeof h.boot_id) == 0);
 	void *map = ok ? mmap(NULL, index_bytes(h.slots), PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
 	close(fd);
 	if (s->hdr)

@@ -112,6 +112,29 @@ static int fail_start(struct ark_supervisor *sup, struct ark_err *err, int rc, c
 	return ark_err_set(err, rc, "%s", msg);
 }
 
+/* A take-over refused (a live process in the segment is not ours): this
+ * watchdog walks away as if it had never come. Nothing is signalled, not
+ * even what it had adopted already, and the segment stays: whatever runs on
+ * it keeps running, and the operator decides. */
+static int abandon_start(struct ark_supervisor *sup, struct ark_err *err, int rc, const char *what)
+{
+	char msg[sizeof err->msg];
+	snprintf(msg, sizeof msg, "%s", what);
+	ark_log(sup->log, "error", "%s", msg);
+	for (int i = 0; i < sup->child_count; i++)
+		if (sup->children[i].pidfd >= 0) {
+			close(sup->children[i].pidfd);
+			sup->children[i].pidfd = -1;
+			sup->children[i].pid = 0;
+		}
+	ark_watchdog_pid_file(sup, "watchdog", 0, 0);
+	ark_canary_free(sup);
+	ark_log_close(sup->log);
+	sup->log = NULL;
+	ark_pipeline_detach(&sup->map);
+	return ark_err_set(err, rc, "%s", msg);
+}
+
 /* Standbys are started before the sources, while the CPUs are idle: an exec
  * and a dynamic link during the run would be latency the run pays. */
 static void start_standbys(struct ark_supervisor *sup)
@@ -251,7 +274,7 @@ int ark_supervisor_start(struct ark_supervisor *sup, const struct ark_supervisor
 			 * second one beside it would feed two consumers one ring. */
 			snprintf(msg, sizeof msg, "cannot take over %s: %s; it is left alone (stop it, then start again)",
 				 sup->children[i].name, why);
-			return fail_start(sup, err, -EPERM, msg);
+			return abandon_start(sup, err, -EPERM, msg);
 		}
 	/* Downstream first, so every consumer is waiting when data arrives. */
 	for (int i = ARK_AGENT_COUNT - 1; i >= 0; i--) {
