@@ -579,6 +579,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 	 * buffer: they get a word, not the work (their answers go nowhere). */
 	struct conn_slot *slot = slot_of(srv, req);
 	if (slot && slot->shut) {
+		req->http1_is_persistent = 0;   /* and the rest of its pipeline is dropped with the connection */
 		respond_error(srv, req, 503, "Service Unavailable", "connection closed by the server");
 		return 0;
 	}

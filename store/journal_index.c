@@ -635,6 +635,8 @@ struct reader_seg {
 struct ark_trace_finder {
 	char dir[PATH_MAX];
 	char boot[40];
+	struct timespec dir_mtime;        /* the directory as last listed */
+	bool listed;
 	struct reader_seg *segs;
 	size_t nsegs, cap;
 	uint8_t *buf;
@@ -683,10 +685,10 @@ void ark_trace_finder_stats(const struct ark_trace_finder *f, struct ark_trace_f
 
 /* (Re)map the segment's sidecar when it is new or was replaced. A sidecar
  * is trusted when complete, or written in this boot. */
-static void reader_map_index(struct ark_trace_finder *f, struct reader_seg *s)
+static void reader_map_index(struct ark_trace_finder *f, struct reader_seg *s, bool dir_unchanged)
 {
-	if (s->complete)
-		return;   /* immutable from here on */
+	if (s->complete || (dir_unchanged && s->hdr))
+		return;   /* immutable from here on; or replaced only by a rename, which changes the directory */
 	char name[80], path[PATH_MAX + 96];
 	index_name(s->name, name, sizeof name);
 	snprintf(path, sizeof path, "%s/%s", f->dir, name);
@@ -708,7 +710,8 @@ static void reader_map_index(struct ark_trace_finder *f, struct reader_seg *s)
 		  h.header_bytes == INDEX_HEADER_BYTES && h.segment_first_seq == s->first_seq && h.slots >= INDEX_MIN_SLOTS &&
 		  (h.slots & (h.slots - 1)) == 0 && fd_size(fd) == index_bytes(h.slots) &&
 		  ((atomic_load(&h.flags) & INDEX_SYNCED) || memcmp(h.boot_id, f->boot, sizeof h.boot_id) == 0);
-	void *map = ok ? mmap(NULL, index_bytes(h.slots), PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
+	/* Pages mapped now, once per finder: a look-up then costs no fault. */
+	void *map = ok ? mmap(NULL, index_bytes(h.slots), PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0) : MAP_FAILED;
 	close(fd);
 	if (s->hdr)
 		munmap((void *)s->hdr, s->map_bytes);
@@ -842,12 +845,30 @@ static int scan_from(struct ark_trace_finder *f, struct reader_seg *s, uint64_t 
 	return -ENOENT;
 }
 
+/* The directory is as it was when last listed: same mtime, and that mtime
+ * old enough (50 ms) that a change within the same timestamp tick cannot
+ * hide behind it. One stat instead of a listing per look-up. */
+static bool dir_unchanged(struct ark_trace_finder *f)
+{
+	struct stat st;
+	if (stat(f->dir, &st) != 0)
+		return false;
+	bool same = f->listed && st.st_mtim.tv_sec == f->dir_mtime.tv_sec && st.st_mtim.tv_nsec == f->dir_mtime.tv_nsec;
+	uint64_t mtime_ns = (uint64_t)st.st_mtim.tv_sec * 1000000000ull + (uint64_t)st.st_mtim.tv_nsec;
+	f->dir_mtime = st.st_mtim;
+	return same && ark_realtime_ns() > mtime_ns + 50ull * 1000 * 1000;
+}
+
 int ark_trace_finder_find(struct ark_trace_finder *f, uint64_t id, struct ark_journal_record *rec, void *buf,
 			  size_t cap, struct ark_err *err)
 {
-	int rc = refresh_reader(f, err);
-	if (rc)
-		return rc;
+	bool unchanged = dir_unchanged(f);
+	if (!unchanged) {
+		int rc = refresh_reader(f, err);
+		if (rc)
+			return rc;
+		f->listed = true;
+	}
 	f->stats.lookups++;
 	int c = id_class(id);
 	for (size_t k = f->nsegs; k-- > 0;) {
@@ -859,7 +880,7 @@ int ark_trace_finder_find(struct ark_trace_finder *f, uint64_t id, struct ark_jo
 			if (s->seg_fd < 0)
 				continue;   /* deleted by retention meanwhile */
 		}
-		reader_map_index(f, s);
+		reader_map_index(f, s, unchanged);
 		uint64_t from = ARK_JOURNAL_SEGMENT_HEADER_BYTES;
 		if (s->hdr) {
 			const struct index_header *h = s->hdr;
