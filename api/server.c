@@ -31,6 +31,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <openssl/sha.h>
 #include <signal.h>
 #include <stdio.h>
@@ -72,8 +73,20 @@ struct api {
 	} buckets[256];
 };
 
-/* One per worker thread: its journal index handles (see trace_worker). */
-static __thread struct ark_trace_finder *thread_finder;
+/* One finder per worker thread (its journal index mappings), closed when
+ * the thread ends. */
+static pthread_key_t finder_key;
+static pthread_once_t finder_once = PTHREAD_ONCE_INIT;
+
+static void finder_close(void *finder)
+{
+	ark_trace_finder_close(finder);
+}
+
+static void finder_key_create(void)
+{
+	pthread_key_create(&finder_key, finder_close);
+}
 
 static bool path_is(const struct ark_http_request *req, const char *path)
 {
@@ -265,10 +278,15 @@ static int trace_worker(struct api *a, const struct ark_http_request *req, struc
 		return 0;
 	struct ark_event e;
 	struct ark_err err = {0};
-	if (!thread_finder && ark_trace_finder_open(&thread_finder, a->journal_dir, &err))
-		return reply(res, 500, err.msg);
+	pthread_once(&finder_once, finder_key_create);
+	struct ark_trace_finder *finder = pthread_getspecific(finder_key);
+	if (!finder) {
+		if (ark_trace_finder_open(&finder, a->journal_dir, &err))
+			return reply(res, 500, err.msg);
+		pthread_setspecific(finder_key, finder);
+	}
 	struct ark_journal_record rec;
-	int rc = ark_trace_finder_find(thread_finder, trace_id, &rec, &e, sizeof e, &err);
+	int rc = ark_trace_finder_find(finder, trace_id, &rec, &e, sizeof e, &err);
 	if (rc == 0 && rec.len != sizeof e)
 		rc = ark_err_set(&err, -EBADMSG, "the record of this trace holds %u bytes, not an event", rec.len);
 	if (rc == -ENOENT)

@@ -67,6 +67,7 @@ struct index_header {
 	_Atomic uint64_t lo[2], hi[2];   /* trace id range per class (bit 47); lo > hi: none */
 	_Atomic uint64_t last_record_offset;   /* the last record indexed, checked on resume */
 	_Atomic uint64_t last_record_seq;
+	_Atomic uint32_t last_record_crc;      /* (a cut tail rewritten with other records at the same offsets) */
 };
 _Static_assert(sizeof(struct index_header) <= INDEX_HEADER_BYTES, "index header fits its page");
 
@@ -278,7 +279,7 @@ static bool resume_index(struct ark_trace_indexer *ix, struct writer_seg *s)
 		struct ark_journal_record_header rh;
 		memcpy(&rh, rec, sizeof rh);
 		if (got != to - last || got < sizeof rh || ark_journal_check_record(rec, got, &why) != (int64_t)got ||
-		    rh.seq != atomic_load(&mh->last_record_seq)) {
+		    rh.seq != atomic_load(&mh->last_record_seq) || rh.crc != atomic_load(&mh->last_record_crc)) {
 			writer_seg_close(s);
 			s->seg_fd = -1;
 			return false;
@@ -368,6 +369,7 @@ static uint64_t index_segment(struct ark_trace_indexer *ix, struct writer_seg *s
 			}
 			atomic_store_explicit(&h->last_record_offset, off + at, memory_order_relaxed);
 			atomic_store_explicit(&h->last_record_seq, rh.seq, memory_order_relaxed);
+			atomic_store_explicit(&h->last_record_crc, rh.crc, memory_order_relaxed);
 			at += (size_t)n;
 			done++;
 		}
