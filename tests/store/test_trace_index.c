@@ -36,7 +36,7 @@ static void config(struct ark_store_config *cfg, const char *name)
 	snprintf(dir, sizeof dir, "%s/%s", root, name);
 	ark_store_config_defaults(cfg, dir);
 	cfg->sync = ARK_JOURNAL_SYNC_NONE;
-	cfg->segment_bytes = 1u << 20;   /* small segments: many of them */
+	cfg->segment_bytes = 256u << 10;   /* small segments: many of them */
 	struct ark_err err = {0};
 	CHECK_MSG(ark_store_mkdirs(cfg->journal_dir, &err) == 0, "%s", err.msg);
 }
@@ -252,6 +252,7 @@ static void test_stale(void)
 {
 	struct ark_store_config cfg;
 	config(&cfg, "stale");
+	cfg.segment_bytes = 1u << 20;
 	uint64_t n = 1000;   /* one segment: the active one */
 	write_journal(&cfg, 1, n);
 	struct ark_err err = {0};
@@ -301,7 +302,7 @@ static void test_stale(void)
 	write_journal(&rcfg, 1001, 20000);
 	CHECK(ark_journal_index_sync(cfg.journal_dir, cfg.segment_bytes, NULL, &err) == 0);
 	size_t before = count_suffix(cfg.journal_dir, ".arkx");
-	rcfg.retain_bytes = 3u << 20;
+	rcfg.retain_bytes = 1u << 20;
 	CHECK_MSG(ark_journal_open(&j, &rcfg, NULL, &err) == 0, "%s", err.msg);
 	CHECK(ark_journal_retain(j, &err) > 0);
 	CHECK(ark_journal_close(j, &err) == 0);
