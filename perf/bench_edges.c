@@ -462,7 +462,7 @@ static void *poster_main(void *arg)
 struct hog {
 	int port;
 	atomic_bool stop;
-	uint64_t opened;
+	_Atomic uint64_t opened;
 };
 
 static int connect_from(const char *source, int port)

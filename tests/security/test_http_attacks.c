@@ -154,7 +154,7 @@ struct hog {
 	uint16_t port;
 	atomic_bool stop;
 	atomic_int held;
-	uint64_t opened;
+	_Atomic uint64_t opened;
 };
 
 static void *hog_main(void *arg)
@@ -325,7 +325,8 @@ static void test_drain(void)
 		  (unsigned long long)live.connections_write_timeout, N, (unsigned long long)live.connections_open,
 		  cfg.write_timeout_ms, (unsigned long long)margin_ms);
 	CHECK(ts.stats.connections_write_timeout >= N);
-	CHECK_MSG(peak - before < 64 * 1024, "20 non-reading clients grew the server by %ld KiB", peak - before);
+	long bound_kb = (scale && atof(scale) < 1.0 ? 3 : 1) * 64 * 1024;   /* sanitizers' shadow memory grows too */
+	CHECK_MSG(peak - before < bound_kb, "20 non-reading clients grew the server by %ld KiB", peak - before);
 	CHECK_EQ_U64(status, 200);
 }
 
@@ -573,7 +574,8 @@ static void *resetter_main(void *arg)
 	static const uint8_t hpack[] = {0x82, 0x87, 0x04, 8, '/', 'm', 'e', 't', 'r', 'i', 'c', 's', 0x01, 9,
 					'l', 'o', 'c', 'a', 'l', 'h', 'o', 's', 't'};
 	static const uint8_t cancel[] = {0, 0, 0, 8};
-	static uint8_t buf[64 * 1024];
+	uint8_t *buf = malloc(64 * 1024);   /* one per attacking thread */
+	CHECK(buf);
 	size_t n = 0;
 	memcpy(buf, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 24);
 	n = 24;
@@ -582,7 +584,11 @@ static void *resetter_main(void *arg)
 	struct timeval tv = {0, 1000};
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 	uint32_t stream = 1;
-	while (!atomic_load(r->stop) && stream < 0x7fff0000u) {
+	/* Bounded, so a sanitizer build (a tenth of the speed) is not left
+	 * working off a backlog of minutes after the flood stops. */
+	const char *scale = getenv("ARK_TEST_SCALE");
+	uint64_t budget = scale && atof(scale) < 1.0 ? 500 : 400000;
+	while (!atomic_load(r->stop) && stream < 0x7fff0000u && r->streams < budget) {
 		n = 0;
 		for (int i = 0; i < 500; i++, stream += 2) {
 			frame(buf, &n, 1 /* HEADERS */, 0x5 /* END_STREAM|END_HEADERS */, stream, hpack, sizeof hpack);
@@ -596,6 +602,7 @@ static void *resetter_main(void *arg)
 			;   /* whatever it answers, unread it would block us */
 		ERR_clear_error();
 	}
+	free(buf);
 out:
 	SSL_free(ssl);
 	if (fd >= 0)
