@@ -24,6 +24,7 @@ void ark_feed_config_init(struct ark_feed_config *cfg)
 	cfg->idle_timeout_ns = ARK_FEED_DEFAULT_IDLE_TIMEOUT_MS * 1000000ull;
 	cfg->ring_wait.strategy = ARK_WAIT_ADAPTIVE;
 	cfg->ring_wait.spin_ns = 20000;
+	ark_tick_bounds_default(&cfg->bounds);
 }
 
 static bool numeric_address(const char *text)
@@ -116,5 +117,8 @@ int ark_feed_config_from_env(struct ark_feed_config *cfg, struct ark_err *err)
 	cfg->max_per_address = (uint32_t)v;
 	if ((rc = feed_token_from_env(cfg, err)))
 		return rc;
+	char why[256];
+	if (ark_tick_bounds_from_env(&cfg->bounds, why, sizeof why))
+		return ark_err_set(err, -EINVAL, "%s", why);
 	return ark_ring_wait_from_env(&cfg->ring_wait, err);
 }

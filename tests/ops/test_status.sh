@@ -39,7 +39,7 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 top = {"instance", "running", "uptime_s", "journaled", "events_per_s", "agents", "sources", "rings", "latency_us",
        "intents", "fills", "trace_breaks", "denials", "slos", "mirror", "broker", "last_backup",
-       "metrics", "canary"}
+       "metrics", "trading", "canary"}
 assert set(d) == top, set(d) ^ top
 assert d["running"] is True and d["journaled"] > 0 and 100 < d["events_per_s"] < 1000, d["events_per_s"]
 assert [a["name"] for a in d["agents"]] == ["Kyle", "Joey", "HRM", "Kenny", "Aletheia"]

@@ -54,7 +54,7 @@ static void test_silent(void)
 	/* Another address: served while the silent ones hold their cap. */
 	int legit = connect_from("127.0.0.2", port);
 	char line[256];
-	int n = format_tick(line, sizeof line, "AAPL", 187.25, 100, 1732867200000000000ull);
+	int n = format_tick(line, sizeof line, "AAPL", 187.25, 100, ark_realtime_ns());
 	line[n++] = '\n';
 	send_all(legit, line, (size_t)n);
 	WAIT_UNTIL(r.feed, k, k.ticks == 1, 5000);
@@ -87,7 +87,7 @@ static void test_token(void)
 	runner_start(&r, &cfg);
 	uint16_t port = ark_feed_port(r.feed);
 	char tick[256], msg[512], reply[256];
-	int n = format_tick(tick, sizeof tick, "MSFT", 410.5, 7, 1732867200000000000ull);
+	int n = format_tick(tick, sizeof tick, "MSFT", 410.5, 7, ark_realtime_ns());
 	struct ark_feed_counters k;
 	/* no AUTH line: told and closed, the tick not taken */
 	int fd = client_connect(port);
