@@ -565,7 +565,7 @@ static void test_feed(const char *ark)
 			      "--feed-port", "0", NULL};
 	pid_t run = pipeline_start(&env, out, args);
 	uint16_t port = 0;
-	for (int i = 0; i < 200 && !port; i++) {
+	for (int i = 0; i < 1500 && !port; i++) {   /* up to 30 s: a loaded machine, a sanitizer build */
 		struct ark_pipeline_map map;
 		struct ark_err err;
 		if (ark_pipeline_attach(&map, env.instance, &err) == 0) {

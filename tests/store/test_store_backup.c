@@ -13,6 +13,7 @@
 #include <sqlite3.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -22,6 +23,11 @@ static char root[256];
 
 static void writer(const struct ark_store_config *cfg, _Atomic uint64_t *committed)
 {
+	/* A parent that fails a check exits at once: the writer must not
+	 * outlive it (it would hold the test open until ctest's timeout). */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() == 1)
+		_exit(32);
 	struct ark_err err = {0};
 	struct ark_core *core;
 	if (ark_core_open(&core, cfg, 0, NULL, &err) != 0) {
