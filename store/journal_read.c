@@ -295,3 +295,27 @@ int ark_journal_find_seq(const char *dir, uint64_t seq, struct ark_journal_recor
 	ark_journal_reader_close(r);
 	return rc;
 }
+
+int ark_journal_each(const char *journal_dir, uint64_t from,
+		     int (*fn)(void *ctx, const struct ark_journal_record *rec), void *ctx, struct ark_err *err)
+{
+	struct ark_journal_reader *reader;
+	int rc = ark_journal_reader_open(&reader, journal_dir, err);
+	if (rc)
+		return rc;
+	rc = ark_journal_reader_seek(reader, from, err);
+	if (rc == -ENOENT)
+		rc = 0;   /* older records were retired: from the oldest kept */
+	while (!rc) {
+		struct ark_journal_record rec;
+		rc = ark_journal_reader_next(reader, &rec, err);
+		if (rc == -EAGAIN) {
+			rc = 0;
+			break;
+		}
+		if (!rc)
+			rc = fn(ctx, &rec);
+	}
+	ark_journal_reader_close(reader);
+	return rc < 0 ? rc : 0;
+}

@@ -278,6 +278,11 @@ int ark_journal_reader_next(struct ark_journal_reader *reader, struct ark_journa
 /* Wait up to timeout_ns for the next record (polls the files). */
 int ark_journal_reader_wait(struct ark_journal_reader *reader, struct ark_journal_record *rec,
 			    uint64_t timeout_ns, struct ark_err *err);
+/* Every record from the first with seq >= from (0, or older than the oldest
+ * kept: from the oldest kept) to the end of the journal as it is now, in
+ * order: fn returns 0 to go on, 1 to stop, negative to fail (returned). */
+int ark_journal_each(const char *journal_dir, uint64_t from,
+		     int (*fn)(void *ctx, const struct ark_journal_record *rec), void *ctx, struct ark_err *err);
 
 /* The first seqs (from their names) of the journal's segments, oldest
  * first: up to cap of them in first_seqs, the total in *count. */

@@ -25,8 +25,15 @@
 #include <time.h>
 #include <unistd.h>
 
+static int note_seq(void *ctx, const struct ark_journal_record *rec)
+{
+	*(uint64_t *)ctx = rec->seq;
+	return 0;
+}
+
 /* The last seq in the journal (0 when empty): a new run continues after it,
- * so sequence numbers stay monotonic for the instance's whole record. */
+ * so sequence numbers stay monotonic for the instance's whole record. Only
+ * the newest segment is read. */
 static int journal_last_seq(const char *dir, uint64_t *last, struct ark_err *err)
 {
 	*last = 0;
@@ -41,26 +48,9 @@ static int journal_last_seq(const char *dir, uint64_t *last, struct ark_err *err
 	if (!all)
 		return ark_err_set(err, -ENOMEM, "out of memory");
 	rc = ark_journal_list(dir, all, count, &count, err);
-	struct ark_journal_reader *reader = NULL;
 	if (!rc)
-		rc = ark_journal_reader_open(&reader, dir, err);
-	if (!rc)
-		rc = ark_journal_reader_seek(reader, all[count - 1], err);
-	while (!rc) {
-		struct ark_journal_record rec;
-		int r = ark_journal_reader_next(reader, &rec, err);
-		if (r == -EAGAIN)
-			break;
-		if (r) {
-			rc = r;
-			break;
-		}
-		*last = rec.seq;
-	}
-	if (reader)
-		ark_journal_reader_close(reader);
+		rc = ark_journal_each(dir, all[count - 1], note_seq, last, err);
 	free(all);
-	(void)firsts;
 	return rc;
 }
 
