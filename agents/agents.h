@@ -111,6 +111,9 @@ struct ark_pipeline_counters {
 	_Atomic uint64_t source_done[ARK_MAX_SOURCES]; /* each source: 1 when finished */
 	_Atomic uint64_t source_published[ARK_MAX_SOURCES];
 	_Atomic uint64_t source_started_ns[ARK_MAX_SOURCES]; /* first start, CLOCK_MONOTONIC */
+	_Atomic uint64_t source_clock_start_ns[ARK_MAX_SOURCES]; /* the synthetic source's market clock origin
+								   * (--start-now: CLOCK_REALTIME at its first
+								   * start), kept for its restarts */
 	_Atomic uint64_t quarantines[ARK_AGENT_COUNT];        /* supervisor: watchdog_quarantines_total */
 	_Atomic uint64_t hangs[ARK_AGENT_COUNT];              /* supervisor: hung agents killed */
 	_Atomic uint64_t ticks_refused[ARK_TICK_FAULT_COUNT]; /* Kyle: ticks beyond the bounds that an edge let
