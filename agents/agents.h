@@ -113,6 +113,9 @@ struct ark_pipeline_counters {
 	_Atomic uint64_t source_done[ARK_MAX_SOURCES]; /* each source: 1 when finished */
 	_Atomic uint64_t source_published[ARK_MAX_SOURCES];
 	_Atomic uint64_t source_started_ns[ARK_MAX_SOURCES]; /* first start, CLOCK_MONOTONIC */
+	_Atomic uint64_t source_clock_start_ns[ARK_MAX_SOURCES]; /* the synthetic source's market clock origin
+								   * (--start-now: CLOCK_REALTIME at its first
+								   * start), kept for its restarts */
 	_Atomic uint64_t quarantines[ARK_AGENT_COUNT];        /* supervisor: watchdog_quarantines_total */
 	_Atomic uint64_t hangs[ARK_AGENT_COUNT];              /* supervisor: hung agents killed */
 	_Atomic uint64_t ticks_refused[ARK_TICK_FAULT_COUNT]; /* Kyle: ticks beyond the bounds that an edge let
@@ -351,6 +354,13 @@ void ark_process_signals(void (*on_term)(int));
 /* The source_seq of the last tick on a source ring, 0 when it carried none:
  * a restarted source continues its numbering after it. */
 uint64_t ark_source_ring_last_seq(struct ark_ring *ring);
+
+/* A process the watchdog forked (ARK_SUPERVISED_BY=<pid>:<start> in its
+ * environment) waits until its slot (pid_slot) names it: 0 then, or at once
+ * when it was not forked by a watchdog. -ESRCH: the watchdog that forked it
+ * died (or lost the segment) before recording it, so nobody knows of this
+ * process: it must exit without touching the segment. */
+int ark_process_claim(const struct ark_pipeline_map *map, _Atomic int32_t *pid_slot);
 
 /* How an agent process starts. */
 struct ark_agent_options {

@@ -86,6 +86,7 @@ struct aletheia {
 	struct ark_metrics_handle journal_lag;
 	struct ark_store_config cfg;
 	struct ark_journal *journal;
+	struct ark_trace_indexer *indexer;   /* its own thread: off the ring path */
 	struct ark_core *core;
 	struct core_batch *batch;
 	struct ark_ring_producer mirror;
@@ -769,6 +770,10 @@ int ark_aletheia_main(struct ark_agent_ctx *ctx)
 		ark_log(ctx->log, "warn", "journal tail cut segment=%s offset=%llu bytes=%llu reason=%s", recovery.segment,
 			(unsigned long long)recovery.offset, (unsigned long long)recovery.bytes_cut, recovery.reason);
 	uint64_t t_journal = ark_now_ns();
+	/* Trace look-ups (the API, ark trace) probe this index instead of
+	 * scanning the journal; without it they still work, slowly. */
+	if (al.cfg.trace_index && ark_trace_indexer_start(&al.indexer, &al.cfg, &err))
+		ark_log(ctx->log, "warn", "trace index off: %s", err.msg);
 	al.writer.catch_up_to = ark_journal_last_seq(al.journal);
 	static const char *const process_names[ARK_AGENT_COUNT] = {ARK_M_KYLE_PROCESS, ARK_M_JOEY_PROCESS,
 								  ARK_M_HRM_PROCESS, ARK_M_KENNY_PROCESS,
@@ -978,6 +983,7 @@ done:
 	core_writer_report(&al.writer, ctx);
 	if (al.core)
 		ark_core_close(al.core);
+	ark_trace_indexer_stop(al.indexer);
 	free(al.writer.ring_memory);
 	if (al.journal && ark_journal_close(al.journal, &err))
 		ark_log(ctx->log, "error", "journal close: %s", err.msg);

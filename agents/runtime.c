@@ -401,6 +401,11 @@ int ark_agent_run(enum ark_agent agent, const char *instance, const struct ark_a
 		status = 0;   /* not needed: the watchdog let it go */
 		goto detach;
 	}
+	if (ark_process_claim(&ctx.map, &ctx.control->pid)) {
+		ark_log(ctx.log, "warn", "the watchdog that started pid %d is gone and never recorded it: leaving", (int)getpid());
+		status = 0;
+		goto detach;
+	}
 	/* The canary lane's agents have CPUs of their own (ARK_CPU_CANARY_JOEY,
 	 * ...), unpinned by default: never the stable agent's core. */
 	char pin_name[32];

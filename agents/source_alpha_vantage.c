@@ -231,6 +231,11 @@ int ark_source_alpha_vantage_run(const char *instance, int source)
 		ark_log(log, "error", "source %d of instance %s is not Alpha Vantage's", source, instance);
 		goto detach;
 	}
+	if (ark_process_claim(&map, &control->pid)) {
+		ark_log(log, "warn", "the watchdog that started pid %d is gone and never recorded it: leaving", (int)getpid());
+		status = 0;
+		goto detach;
+	}
 	struct ark_ring *ring = ark_pipeline_source_ring(&map, source);
 	if (ark_ring_wait_from_env(&wait, &err) || ark_agent_pin("SOURCE", control, &err) ||
 	    ark_ring_producer_open(&out, ring, &wait, &err)) {

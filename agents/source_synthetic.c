@@ -240,6 +240,11 @@ int ark_source_synthetic_run(const char *instance, int source, int argc, char **
 	}
 	struct ark_pipeline *p = map.pipeline;
 	struct ark_agent_control *control = &p->sources[source];
+	if (source < p->source_count && ark_process_claim(&map, &control->pid)) {
+		ark_log(log, "warn", "the watchdog that started pid %d is gone and never recorded it: leaving", (int)getpid());
+		status = 0;
+		goto detach;
+	}
 	struct ark_ring_wait_config wait;
 	if (source >= p->source_count || ark_ring_wait_from_env(&wait, &err) ||
 	    ark_agent_pin("SOURCE", control, &err) || ark_graveyard_load(p->rules_path, rules, &err) ||
@@ -269,6 +274,22 @@ int ark_source_synthetic_run(const char *instance, int source, int argc, char **
 	}
 	atomic_store(&control->pid, (int32_t)getpid());
 	atomic_store(&control->start_ticks, ark_shm_process_start_ticks((int32_t)getpid()));
+	if (config->start_ns) {
+		/* A restarted source replays its stream from the same origin, or a
+		 * burst it was in the middle of would straddle a jump in time. */
+		uint64_t origin = 0;
+		if (!atomic_compare_exchange_strong(&p->counters.source_clock_start_ns[source], &origin, config->start_ns) &&
+		    origin != config->start_ns) {
+			config->start_ns = origin;
+			if (ark_synth_init(gen, config, rules, &err)) {
+				ark_log(log, "error", "configuration: %s", err.msg);
+				ark_ring_producer_close(&producer);
+				api_close(&api);
+				status = 2;
+				goto detach;
+			}
+		}
+	}
 	uint64_t now = ark_now_ns();
 	uint64_t expected_zero = 0;
 	atomic_compare_exchange_strong(&p->counters.source_started_ns[source], &expected_zero, now);

@@ -61,6 +61,10 @@ int ark_source_tcp_run(const char *instance, int source, int port)
 	if (source >= p->source_count) {
 		ark_err_set(&err, -EINVAL, "the pipeline has %u sources, not %d", p->source_count, source + 1);
 		status = 2;
+	} else if (ark_process_claim(&map, &control->pid)) {
+		ark_log(log, "warn", "the watchdog that started pid %d is gone and never recorded it: leaving", (int)getpid());
+		status = 0;
+		goto detach;
 	} else if (ark_feed_config_from_env(&cfg, &err) || ark_ring_wait_from_env(&cfg.ring_wait, &err) ||
 		   ark_agent_pin("SOURCE", control, &err)) {
 		status = 2;

@@ -11,10 +11,17 @@
  *   POST /v1/agents/{name}/release     lift a quarantine (admin)
  *
  * Every error is JSON with a message: 400 malformed, 401 no or bad token, 403
- * wrong scope, 404, 405, 413 too large, 415 not JSON, 503 busy. A request's
- * signals go into the ring all or none. Trace ids are given here (the API's
- * own running number, ark_trace_id_api) so the client has them at once; Kyle
- * keeps them on the events. */
+ * wrong scope, 404, 405, 413 too large, 415 not JSON, 429 over a rate, 503
+ * busy. A request's signals go into the ring all or none. Trace ids are given
+ * here (the API's own running number, ark_trace_id_api) so the client has
+ * them at once; Kyle keeps them on the events.
+ *
+ * The event loop does only what is quick: the token (HMAC), the route, the
+ * signals into the ring. A trace look-up (the journal's trace index, a file
+ * read, SQLite for a broker order) runs on one of the server's worker
+ * threads, and each token may start at most API_TRACE_RATE of them a second
+ * (burst API_TRACE_BURST): an unknown id costs an index probe, not a scan,
+ * and no client can hold up POST /v1/signals. */
 #include "api/api.h"
 
 #include "agents/agents.h"
@@ -24,6 +31,8 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <openssl/sha.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,9 +63,31 @@ struct api {
 	uint32_t max_batch;
 	struct ark_tick_bounds bounds;   /* ARK_TICK_*: every signal is within them */
 	struct ark_tick *ticks;
-	uint64_t accepted, busy, unauthorized, bad_requests, out_of_bounds;
+	uint64_t accepted, busy, unauthorized, bad_requests, out_of_bounds, rate_limited;
 	uint64_t last_log_ns;
+	/* trace look-ups per token: a token bucket each, by the token's hash */
+	double trace_rate, trace_burst;
+	struct token_bucket {
+		uint64_t key;          /* first 8 bytes of SHA-256(token); 0 = free */
+		double tokens;
+		uint64_t last_ns;
+	} buckets[256];
 };
+
+/* One finder per worker thread (its journal index mappings), closed when
+ * the thread ends. */
+static pthread_key_t finder_key;
+static pthread_once_t finder_once = PTHREAD_ONCE_INIT;
+
+static void finder_close(void *finder)
+{
+	ark_trace_finder_close(finder);
+}
+
+static void finder_key_create(void)
+{
+	pthread_key_create(&finder_key, finder_close);
+}
 
 static bool path_is(const struct ark_http_request *req, const char *path)
 {
@@ -205,6 +236,62 @@ static int post_signals(struct api *a, const struct ark_http_request *req, struc
 	return 0;
 }
 
+/* The id in /v1/traces/{id}: 1-32 characters from 0-9 a-f A-F and '-',
+ * parsed from the bytes received (their length, never strlen). */
+static int trace_id_of(const struct ark_http_request *req, uint64_t *trace_id, struct ark_http_response *res)
+{
+	static const char prefix[] = "/v1/traces/";
+	const char *id = req->path + sizeof prefix - 1;
+	size_t n = req->path_len - (sizeof prefix - 1);
+	char text[40];
+	if (n == 0 || n >= 33)
+		return reply(res, 400, "expected /v1/traces/NNNN-NNNNNNNNNNNN"), -1;
+	for (size_t i = 0; i < n; i++) {
+		char c = id[i];
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == '-'))
+			return reply(res, 400, "not a trace id: only 0-9 a-f A-F and - may appear"), -1;
+	}
+	memcpy(text, id, n);
+	text[n] = '\0';
+	if (ark_trace_id_parse(text, trace_id))
+		return reply(res, 400, "not a trace id: expected NNNN-NNNNNNNNNNNN (hex), 16 hex digits or a decimal sequence number"), -1;
+	return 0;
+}
+
+/* A token may start API_TRACE_RATE look-ups a second (burst API_TRACE_BURST). */
+static bool trace_allowed(struct api *a, const char *token, size_t len)
+{
+	unsigned char digest[SHA256_DIGEST_LENGTH];
+	SHA256((const unsigned char *)token, len, digest);
+	uint64_t key;
+	memcpy(&key, digest, sizeof key);
+	key |= 1;   /* never 0 (a free bucket) */
+	uint64_t now = ark_now_ns();
+	struct token_bucket *b = NULL, *oldest = &a->buckets[0];
+	for (size_t i = 0; i < ARK_ARRAY_LEN(a->buckets) && !b; i++) {
+		if (a->buckets[i].key == key)
+			b = &a->buckets[i];
+		else if (a->buckets[i].last_ns < oldest->last_ns)
+			oldest = &a->buckets[i];
+	}
+	if (!b) {
+		b = oldest;   /* the least recently used token's bucket */
+		b->key = key;
+		b->tokens = a->trace_burst;
+		b->last_ns = now;
+	}
+	b->tokens += (double)(now - b->last_ns) / 1e9 * a->trace_rate;
+	if (b->tokens > a->trace_burst)
+		b->tokens = a->trace_burst;
+	b->last_ns = now;
+	if (b->tokens < 1.0)
+		return false;
+	b->tokens -= 1.0;
+	return true;
+}
+
+/* On the loop: who asks, may they, is the id well formed; the look-up
+ * itself is deferred to a worker (trace_worker). */
 static int get_trace(struct api *a, const struct ark_http_request *req, struct ark_http_response *res)
 {
 	struct ark_jwt_claims claims;
@@ -212,18 +299,40 @@ static int get_trace(struct api *a, const struct ark_http_request *req, struct a
 		return 0;
 	if (!ark_jwt_has_scope(&claims, "signals:write") && !ark_jwt_has_scope(&claims, "admin"))
 		return reply(res, 403, "the token lacks the signals:write or admin scope");
-	char text[64];
-	size_t n = req->path_len - strlen("/v1/traces/");
-	if (n == 0 || n >= sizeof text)
-		return reply(res, 400, "expected /v1/traces/NNNN-NNNNNNNNNNNN");
-	memcpy(text, req->path + strlen("/v1/traces/"), n);
-	text[n] = '\0';
 	uint64_t trace_id;
-	if (ark_trace_id_parse(text, &trace_id))
-		return reply(res, 400, "not a trace id: expected NNNN-NNNNNNNNNNNN (hex), 16 hex digits or a decimal sequence number");
+	if (trace_id_of(req, &trace_id, res))
+		return 0;
+	size_t len = 0;
+	const char *token = ark_jwt_bearer(req->authorization, req->authorization_len, &len);
+	if (!trace_allowed(a, token, len)) {
+		a->rate_limited++;
+		snprintf(res->retry_after, sizeof res->retry_after, "1");
+		return reply(res, 429, "too many trace look-ups for this token: at most API_TRACE_RATE a second");
+	}
+	res->defer = true;
+	return 0;
+}
+
+/* On a worker thread: the look-up. Reads only what does not change after
+ * start (journal_dir, state_db) and its own thread's finder. */
+static int trace_worker(struct api *a, const struct ark_http_request *req, struct ark_http_response *res)
+{
+	uint64_t trace_id;
+	if (trace_id_of(req, &trace_id, res))
+		return 0;
 	struct ark_event e;
 	struct ark_err err = {0};
-	int rc = ark_trace_lookup(a->journal_dir, trace_id, &e, &err);
+	pthread_once(&finder_once, finder_key_create);
+	struct ark_trace_finder *finder = pthread_getspecific(finder_key);
+	if (!finder) {
+		if (ark_trace_finder_open(&finder, a->journal_dir, &err))
+			return reply(res, 500, err.msg);
+		pthread_setspecific(finder_key, finder);
+	}
+	struct ark_journal_record rec;
+	int rc = ark_trace_finder_find(finder, trace_id, &rec, &e, sizeof e, &err);
+	if (rc == 0 && rec.len != sizeof e)
+		rc = ark_err_set(&err, -EBADMSG, "the record of this trace holds %u bytes, not an event", rec.len);
 	if (rc == -ENOENT)
 		return reply(res, 404, "no record of this trace in the journal (yet)");
 	if (rc)
@@ -256,6 +365,9 @@ static int post_release(struct api *a, const struct ark_http_request *req, struc
 	char agent_name[32];
 	if (n == 0 || n >= sizeof agent_name)
 		return reply(res, 404, "unknown agent");
+	for (size_t i = 0; i < n; i++)   /* the bytes received, never strlen: a NUL is not the end */
+		if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' && name[i] <= 'Z')))
+			return reply(res, 400, "an agent name is letters only: kyle, joey, hrm, kenny or aletheia");
 	memcpy(agent_name, name, n);
 	agent_name[n] = '\0';
 	int agent = ark_agent_parse(agent_name);
@@ -347,6 +459,11 @@ static int handle(void *ctx, const struct ark_http_request *req, struct ark_http
 	return reply(res, 404, "not found");
 }
 
+static int handle_deferred(void *ctx, const struct ark_http_request *req, struct ark_http_response *res)
+{
+	return trace_worker(ctx, req, res);
+}
+
 int ark_api_run(const char *instance, int source)
 {
 	ark_process_signals(on_term);
@@ -363,10 +480,12 @@ int ark_api_run(const char *instance, int source)
 	struct ark_http_server *server = NULL;
 	struct ark_http_config http;
 	struct ark_store_config store;
-	uint64_t max_batch;
+	uint64_t max_batch, trace_rate, trace_burst;
 	if (ark_jwt_config_from_env(&a.jwt, &err) || ark_store_config_from_env(&store, &err) ||
 	    ark_http_config_from_env_prefix(&http, "API", "API_ENABLED", 8000, &err) ||
-	    ark_env_u64("API_MAX_BATCH", ARK_API_DEFAULT_MAX_BATCH, 1, 100000, &max_batch, &err)) {
+	    ark_env_u64("API_MAX_BATCH", ARK_API_DEFAULT_MAX_BATCH, 1, 100000, &max_batch, &err) ||
+	    ark_env_u64("API_TRACE_RATE", 20, 1, 1000000, &trace_rate, &err) ||
+	    ark_env_u64("API_TRACE_BURST", 40, 1, 1000000, &trace_burst, &err)) {
 		ark_log(a.log, "error", "configuration: %s", err.msg);
 		fprintf(stderr, "ark api: %s\n", err.msg);
 		goto out;
@@ -381,6 +500,8 @@ int ark_api_run(const char *instance, int source)
 	if (!getenv("API_MAX_BODY_BYTES"))
 		http.max_body_bytes = (size_t)max_batch * 256 + 4096;
 	a.max_batch = (uint32_t)max_batch;
+	a.trace_rate = (double)trace_rate;
+	a.trace_burst = (double)trace_burst;
 	char bounds_why[256];
 	if (ark_tick_bounds_from_env(&a.bounds, bounds_why, sizeof bounds_why)) {
 		ark_log(a.log, "error", "configuration: %s", bounds_why);
@@ -406,6 +527,11 @@ int ark_api_run(const char *instance, int source)
 		goto detach;
 	}
 	a.control = &a.p->sources[source];
+	if (ark_process_claim(&a.map, &a.control->pid)) {
+		ark_log(a.log, "warn", "the watchdog that started pid %d is gone and never recorded it: leaving", (int)getpid());
+		status = 0;
+		goto detach;
+	}
 	struct ark_ring *ring = ark_pipeline_source_ring(&a.map, source);
 	if (a.max_batch > ring->capacity) {
 		/* a batch that can never fit would get 503 forever */
@@ -425,7 +551,7 @@ int ark_api_run(const char *instance, int source)
 	 * seq of earlier runs (each API signal takes a seq of its own). */
 	uint64_t last = ark_source_ring_last_seq(ring);
 	a.next_api_seq = (last > a.p->base_seq ? last : a.p->base_seq) + 1;
-	struct ark_http_provider provider = {.ctx = &a, .request = handle};
+	struct ark_http_provider provider = {.ctx = &a, .request = handle, .request_deferred = handle_deferred};
 	if (ark_http_server_create(&server, &http, &provider, &err)) {
 		ark_log(a.log, "error", "configuration: %s", err.msg);
 		fprintf(stderr, "ark api: %s\n", err.msg);
@@ -454,8 +580,10 @@ int ark_api_run(const char *instance, int source)
 	struct ark_http_stats st;
 	ark_http_server_stats(server, &st);
 	ark_log(a.log, "info", "stopped accepted=%" PRIu64 " busy_503=%" PRIu64 " unauthorized=%" PRIu64
-			      " bad_requests=%" PRIu64 " out_of_bounds=%" PRIu64 " requests=%" PRIu64,
-		a.accepted, a.busy, a.unauthorized, a.bad_requests, a.out_of_bounds, st.requests);
+			      " bad_requests=%" PRIu64 " out_of_bounds=%" PRIu64 " trace_rate_limited=%" PRIu64
+			      " requests=%" PRIu64 " refused_per_address=%" PRIu64 " write_timeouts=%" PRIu64 " busy_429=%" PRIu64,
+		a.accepted, a.busy, a.unauthorized, a.bad_requests + st.bad_requests, a.out_of_bounds, a.rate_limited,
+		st.requests, st.connections_refused_per_address, st.connections_write_timeout, st.busy);
 	ark_http_server_destroy(server);
 	atomic_store(&a.p->api_port, 0);
 	atomic_store(&a.p->counters.source_done[source], 1);

@@ -8,36 +8,29 @@
 #include <errno.h>
 #include <string.h>
 
+struct feed {
+	struct ark_audit *audit;
+	uint64_t to_seq;
+	struct ark_err *err;
+};
+
+static int feed_one(void *ctx, const struct ark_journal_record *rec)
+{
+	struct feed *f = ctx;
+	if (f->to_seq && rec->seq > f->to_seq)
+		return 1;
+	struct ark_event e;
+	if (rec->len != sizeof e)
+		return ark_err_set(f->err, -EBADMSG, "journal record seq %llu is %u bytes, not an event of %zu",
+				   (unsigned long long)rec->seq, rec->len, sizeof e);
+	memcpy(&e, rec->payload, sizeof e);
+	ark_audit_event(f->audit, &e);
+	return 0;
+}
+
 int ark_audit_journal(struct ark_audit *a, const char *journal_dir, uint64_t from_seq, uint64_t to_seq,
 		      struct ark_err *err)
 {
-	struct ark_journal_reader *reader = NULL;
-	int rc = ark_journal_reader_open(&reader, journal_dir, err);
-	if (rc)
-		return rc;
-	rc = ark_journal_reader_seek(reader, from_seq, err);
-	if (rc == -ENOENT && from_seq == 0)
-		rc = 0;
-	while (!rc) {
-		struct ark_journal_record rec;
-		int r = ark_journal_reader_next(reader, &rec, err);
-		if (r == -EAGAIN)
-			break;
-		if (r) {
-			rc = r;
-			break;
-		}
-		if (to_seq && rec.seq > to_seq)
-			break;
-		struct ark_event e;
-		if (rec.len != sizeof e) {
-			rc = ark_err_set(err, -EBADMSG, "journal record seq %llu is %u bytes, not an event of %zu",
-					 (unsigned long long)rec.seq, rec.len, sizeof e);
-			break;
-		}
-		memcpy(&e, rec.payload, sizeof e);
-		ark_audit_event(a, &e);
-	}
-	ark_journal_reader_close(reader);
-	return rc;
+	struct feed f = {a, to_seq, err};
+	return ark_journal_each(journal_dir, from_seq, feed_one, &f, err);
 }

@@ -355,10 +355,11 @@ static int copy_file(const char *from, const char *to, mode_t mode, struct ark_e
 /* The file must hash now as it did when the canary ran: 0 with its bytes
  * (those hashed), or 1 after saying why not. */
 static int what_ran(const char *what, const char *path, const char *recorded, size_t max, char **data, size_t *len,
-		    char sha[65])
+		    char sha[65], struct stat *st)
 {
 	struct ark_err err = {0};
-	if (ark_cli_read_hashed(path, max, data, len, sha, &err)) {
+	struct stat ignored;
+	if (ark_cli_read_hashed_stat(path, max, data, len, sha, st ? st : &ignored, &err)) {
 		fprintf(stderr, "ark canary promote: the canary's %s: %s (nothing changed)\n", what, err.msg);
 		return 1;
 	}
@@ -433,7 +434,8 @@ static int promote(const char *install_bin, bool yes)
 		}
 		char *text;
 		size_t len;
-		if (what_ran("env file", r.env_file, r.env_sha256, 1u << 20, &text, &len, env_sha))
+		struct stat st;
+		if (what_ran("env file", r.env_file, r.env_sha256, 1u << 20, &text, &len, env_sha, &st))
 			return 1;
 		int prc = ark_env_file_parse_text(r.env_file, text, len, &canary_env, &err);
 		explicit_bzero(text, len);
@@ -442,9 +444,17 @@ static int promote(const char *install_bin, bool yes)
 			fprintf(stderr, "ark canary promote: the canary's env file: %s\n", err.msg);
 			return 1;
 		}
+		/* Judged on the file whose bytes were read. */
+		canary_env.mode = st.st_mode & 07777;
+		canary_env.uid = (unsigned)st.st_uid;
+		if (ark_env_file_check_private(&canary_env, &err)) {
+			ark_env_file_free(&canary_env);
+			fprintf(stderr, "ark canary promote: %s\n", err.msg);
+			return 2;
+		}
 	}
 	/* The rules its HRM enforced: the promoted settings point at them. */
-	if (r.rules[0] && what_ran("rules", r.rules, r.rules_sha256, 1u << 20, NULL, &bin_len, rules_sha))
+	if (r.rules[0] && what_ran("rules", r.rules, r.rules_sha256, 1u << 20, NULL, &bin_len, rules_sha, NULL))
 		goto out;
 	char exe[4096] = "";
 	if (r.bin[0]) {
@@ -454,7 +464,7 @@ static int promote(const char *install_bin, bool yes)
 			ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
 			exe[n > 0 ? n : 0] = '\0';
 		}
-		if (what_ran("binary", r.bin_path[0] ? r.bin_path : r.bin, r.bin_sha256, 1u << 30, &bin_bytes, &bin_len, bin_sha))
+		if (what_ran("binary", r.bin_path[0] ? r.bin_path : r.bin, r.bin_sha256, 1u << 30, &bin_bytes, &bin_len, bin_sha, NULL))
 			goto out;
 	}
 	printf("ark canary promote: the canary passed (%s%% of signals, %s events)\n", r.percent, r.events);

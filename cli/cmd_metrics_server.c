@@ -423,6 +423,12 @@ static int metrics_server_main(int argc, char **argv)
 	if (ark_pipeline_attach_wait(&s.map, instance, wait_segment_s, &err))
 		goto fail;
 	s.p = s.map.pipeline;
+	if (ark_process_claim(&s.map, &s.p->metrics_pid)) {
+		ark_log(s.log, "warn", "the watchdog that started pid %d is gone and never recorded it: leaving", (int)getpid());
+		ark_pipeline_detach(&s.map);
+		ark_log_close(s.log);
+		return 0;
+	}
 	if (ark_pipeline_metrics(&s.map, &s.reg, &err) || register_series(&s, &err))
 		goto fail;
 	struct ark_http_provider provider = {.ctx = &s,

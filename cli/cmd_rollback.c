@@ -101,6 +101,11 @@ static int rollback_main(int argc, char **argv)
 			fprintf(stderr, "ark rollback: %s\n", err.msg);
 			return 2;
 		}
+		if (ark_env_file_check_private(&current, &err)) {
+			ark_env_file_free(&current);
+			fprintf(stderr, "ark rollback: %s\n", err.msg);
+			return 2;
+		}
 		ark_env_file_apply(&current);
 		ark_env_file_free(&current);
 	} else if (!keep_env) {

@@ -94,12 +94,20 @@ static int canary_environment(const char *env_file, struct ark_canary_config *co
 	extern char **environ;
 	char *text;
 	size_t len;
-	int rc = ark_cli_read_hashed(env_file, 1u << 20, &text, &len, config->env_sha256, err);
+	struct stat st;
+	int rc = ark_cli_read_hashed_stat(env_file, 1u << 20, &text, &len, config->env_sha256, &st, err);
 	if (rc)
 		return ark_err_wrap(err, "the canary's env file");
 	rc = ark_env_file_parse_text(env_file, text, len, file, err);
 	explicit_bzero(text, len);
 	free(text);
+	if (!rc) {
+		/* Secrets in it must be private, judged on the file read. */
+		file->mode = st.st_mode & 07777;
+		file->uid = (unsigned)st.st_uid;
+		if ((rc = ark_env_file_check_private(file, err)))
+			ark_env_file_free(file);
+	}
 	if (rc)
 		return rc;
 	size_t n = 0;

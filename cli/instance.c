@@ -1,6 +1,8 @@
 /* cli/instance.c — what several commands do with a running instance: tell
  * whether any of its processes lives (by pid and start time, never by name),
- * and stop it the way an operator should (drain first). */
+ * and stop it the way an operator should (drain first). A pid from the
+ * segment or a pid file is signalled only through a pidfd, and only once
+ * /proc shows it is ours (ark_shm_process_open). */
 #include "cli/instance.h"
 
 #include "agents/agents.h"
@@ -14,6 +16,8 @@
 #include <sys/stat.h>
 #include <fcntl.h>
 #include <errno.h>
+#include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -42,105 +46,171 @@ bool ark_cli_instance_alive(const char *instance)
 	return alive;
 }
 
-static pid_t read_pid(const char *run_dir, const char *name)
+/* $ARK_RUN_DIR/<name>.pid: "<pid>\n<start ticks>\n". A file without a start
+ * time (an older ARK) gives 0, which no check accepts. */
+static pid_t read_pid(const char *run_dir, const char *name, uint64_t *start_ticks)
 {
 	char path[4200];
 	snprintf(path, sizeof path, "%s/%s.pid", run_dir, name);
 	FILE *f = fopen(path, "r");
 	long pid = 0;
+	unsigned long long ticks = 0;
 	if (f) {
-		if (fscanf(f, "%ld", &pid) != 1)
+		if (fscanf(f, "%ld %llu", &pid, &ticks) < 1)
 			pid = 0;
 		fclose(f);
 	}
+	*start_ticks = ticks;
 	return (pid_t)pid;
 }
 
-/* The pid file's process really is an `ark watchdog` of this instance (a
- * stale file's pid may belong to anything by now, and instances may share a
- * run directory). */
-static bool is_watchdog(pid_t pid, const char *instance)
+/* The pid is an `ark watchdog` (or `ark run`, `ark start`'s child) of this
+ * instance, as /proc shows it: ours, this ark, started at the recorded
+ * time, naming the instance. A pidfd on it, or a negative code. */
+static int open_watchdog(pid_t pid, uint64_t start_ticks, const char *instance, char *why, size_t why_len)
 {
-	char path[64], cmd[4096];
-	snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return false;
-	size_t n = fread(cmd, 1, sizeof cmd - 1, f);
-	fclose(f);
-	cmd[n] = '\0';
-	/* argv[0] is "ark" or a path ending in ark; argv[1] "watchdog". */
-	const char *arg0 = strrchr(cmd, '/') ? strrchr(cmd, '/') + 1 : cmd;
-	const char *arg1 = cmd + strlen(cmd) + 1;
-	if (strncmp(arg0, "ark", 3) != 0 || arg1 >= cmd + n || strcmp(arg1, "watchdog") != 0)
-		return false;
-	/* --instance NAME, else the default it would have taken. */
-	for (const char *a = arg1; a < cmd + n; a += strlen(a) + 1)
-		if (strcmp(a, "--instance") == 0 && a + strlen(a) + 1 < cmd + n)
-			return strcmp(a + strlen(a) + 1, instance) == 0;
-	return strcmp(ark_pipeline_default_instance(), instance) == 0;
+	char exe[PATH_MAX];
+	if (ark_shm_self_exe(exe, sizeof exe))
+		return -ENOENT;
+	const char *exes[] = {exe, NULL};
+	struct ark_shm_process_expect expect = {.instance = instance, .exe = exes};
+	return ark_shm_process_open((int32_t)pid, start_ticks, &expect, why, why_len);
 }
 
-/* Every process recorded in the segment, by pid and start time. */
-static void signal_recorded(const char *instance, int sig)
+/* Every process recorded in the segment that /proc shows is ours; the rest
+ * are left alone (and named on stderr unless quiet). */
+static void signal_recorded(const char *instance, int sig, bool quiet)
 {
 	struct ark_pipeline_map map;
 	struct ark_err err = {0};
 	if (ark_pipeline_attach(&map, instance, &err))
 		return;
 	const struct ark_pipeline *p = map.pipeline;
-	for (int a = 0; a < ARK_AGENT_COUNT; a++)
-		if (ark_shm_process_alive(atomic_load(&p->agents[a].pid), atomic_load(&p->agents[a].start_ticks)))
-			kill(atomic_load(&p->agents[a].pid), sig);
-	for (int a = 0; a < ARK_AGENT_COUNT; a++)
-		if (ark_shm_process_alive(atomic_load(&p->canary_agents[a].pid), atomic_load(&p->canary_agents[a].start_ticks)))
-			kill(atomic_load(&p->canary_agents[a].pid), sig);
-	for (int i = 0; i < p->source_count; i++)
-		if (ark_shm_process_alive(atomic_load(&p->sources[i].pid), atomic_load(&p->sources[i].start_ticks)))
-			kill(atomic_load(&p->sources[i].pid), sig);
-	if (ark_shm_process_alive(atomic_load(&p->metrics_pid), atomic_load(&p->metrics_start_ticks)))
-		kill(atomic_load(&p->metrics_pid), sig);
-	if (ark_shm_process_alive(atomic_load(&p->mirror_pid), atomic_load(&p->mirror_start_ticks)))
-		kill(atomic_load(&p->mirror_pid), sig);
+	int32_t pids[2 * ARK_AGENT_COUNT + ARK_MAX_SOURCES + 2];
+	uint64_t ticks[2 * ARK_AGENT_COUNT + ARK_MAX_SOURCES + 2];
+	int n = 0;
+	for (int a = 0; a < ARK_AGENT_COUNT; a++) {
+		pids[n] = atomic_load(&p->agents[a].pid);
+		ticks[n++] = atomic_load(&p->agents[a].start_ticks);
+		pids[n] = atomic_load(&p->canary_agents[a].pid);
+		ticks[n++] = atomic_load(&p->canary_agents[a].start_ticks);
+	}
+	for (int i = 0; i < p->source_count && i < ARK_MAX_SOURCES; i++) {
+		pids[n] = atomic_load(&p->sources[i].pid);
+		ticks[n++] = atomic_load(&p->sources[i].start_ticks);
+	}
+	pids[n] = atomic_load(&p->metrics_pid);
+	ticks[n++] = atomic_load(&p->metrics_start_ticks);
+	pids[n] = atomic_load(&p->mirror_pid);
+	ticks[n++] = atomic_load(&p->mirror_start_ticks);
+	char exe[PATH_MAX], canary[PATH_MAX] = "";
+	const char *exes[3] = {exe, NULL, NULL};
+	const char *bin = getenv("ARK_CANARY_BIN");
+	if (ark_shm_self_exe(exe, sizeof exe)) {
+		ark_pipeline_detach(&map);
+		return;
+	}
+	if (bin && *bin && realpath(bin, canary))
+		exes[1] = canary;
+	struct ark_shm_process_expect expect = {.instance = instance, .exe = exes};
+	for (int i = 0; i < n; i++) {
+		char why[256];
+		int fd = pids[i] > 0 ? ark_shm_process_open(pids[i], ticks[i], &expect, why, sizeof why) : -ESRCH;
+		if (fd >= 0) {
+			ark_shm_pidfd_signal(fd, sig);
+			close(fd);
+		} else if (fd == -EPERM && !quiet) {
+			fprintf(stderr, "ark: left alone: %s\n", why);
+		}
+	}
 	ark_pipeline_detach(&map);
 }
 
-int ark_cli_stop_instance(const char *instance, pid_t watchdog, double timeout_s, bool quiet)
+/* The instance's watchdog: the segment's owner (its creator, or the
+ * watchdog that took it over), else the pid file's; verified either way. */
+static int find_watchdog(const char *instance, pid_t hint, char *why, size_t why_len, pid_t *pid_out)
 {
-	struct ark_watchdog_config wc;
+	struct ark_pipeline_map map;
 	struct ark_err err = {0};
-	if (watchdog <= 0 && ark_watchdog_config_from_env(&wc, &err) == 0) {
-		watchdog = read_pid(wc.run_dir, "watchdog");
-		if (watchdog > 0 && !is_watchdog(watchdog, instance))
-			watchdog = 0;
+	int fd = -ESRCH;
+	if (hint > 0) {
+		/* Our own child (ark start): its start time from /proc. */
+		fd = open_watchdog(hint, ark_shm_process_start_ticks((int32_t)hint), instance, why, why_len);
+		if (fd >= 0) {
+			*pid_out = hint;
+			return fd;
+		}
 	}
-	if (watchdog > 0 && kill(watchdog, 0) == 0) {
+	if (ark_pipeline_attach(&map, instance, &err) == 0) {
+		pid_t pid = map.shm.header->creator_pid;
+		uint64_t ticks = map.shm.header->creator_start_ticks;
+		ark_pipeline_detach(&map);
+		fd = open_watchdog(pid, ticks, instance, why, why_len);
+		if (fd >= 0) {
+			*pid_out = pid;
+			return fd;
+		}
+	}
+	struct ark_watchdog_config wc;
+	if (ark_watchdog_config_from_env(&wc, &err) == 0) {
+		uint64_t ticks;
+		pid_t pid = read_pid(wc.run_dir, "watchdog", &ticks);
+		if (pid > 0) {
+			fd = open_watchdog(pid, ticks, instance, why, why_len);
+			if (fd >= 0)
+				*pid_out = pid;
+		}
+	}
+	return fd;
+}
+
+static bool pidfd_exited(int fd)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	return poll(&p, 1, 0) > 0;
+}
+
+int ark_cli_stop_instance(const char *instance, pid_t hint, double timeout_s, bool quiet)
+{
+	char why[256] = "";
+	pid_t watchdog = 0;
+	int wfd = find_watchdog(instance, hint, why, sizeof why, &watchdog);
+	if (wfd >= 0) {
 		if (!quiet)
 			printf("    stopping the watchdog (pid %d): draining, then stopping every process\n", (int)watchdog);
-		kill(watchdog, SIGTERM);
+		ark_shm_pidfd_signal(wfd, SIGTERM);
 	} else {
 		/* No watchdog (it died, or another run directory): each process
 		 * drains and stops on SIGTERM itself. */
-		if (!quiet)
+		if (!quiet) {
+			if (wfd == -EPERM)
+				fprintf(stderr, "ark: the recorded watchdog was left alone: %s\n", why);
 			printf("    no watchdog found: stopping the instance's processes one by one\n");
-		watchdog = 0;
-		signal_recorded(instance, SIGTERM);
+		}
+		signal_recorded(instance, SIGTERM, quiet);
 	}
 	uint64_t deadline = ark_now_ns() + (uint64_t)(timeout_s * 1e9);
+	int rc = 1;
 	while (ark_now_ns() < deadline) {
 		int status;
-		if (watchdog > 0)
+		if (wfd >= 0)
 			waitpid(watchdog, &status, WNOHANG);   /* our child when we started it */
-		if ((watchdog <= 0 || kill(watchdog, 0) != 0) && !ark_cli_instance_alive(instance))
-			return 0;
+		if ((wfd < 0 || pidfd_exited(wfd)) && !ark_cli_instance_alive(instance)) {
+			rc = 0;
+			break;
+		}
 		struct timespec ts = {0, 50 * 1000 * 1000};
 		nanosleep(&ts, NULL);
 	}
-	fprintf(stderr, "ark: the instance did not stop within %.0f s; killing what is left\n", timeout_s);
-	if (watchdog > 0)
-		kill(watchdog, SIGKILL);
-	signal_recorded(instance, SIGKILL);
-	return 1;
+	if (rc) {
+		fprintf(stderr, "ark: the instance did not stop within %.0f s; killing what is left\n", timeout_s);
+		if (wfd >= 0)
+			ark_shm_pidfd_signal(wfd, SIGKILL);
+		signal_recorded(instance, SIGKILL, quiet);
+	}
+	if (wfd >= 0)
+		close(wfd);
+	return rc;
 }
 
 static int by_name_descending(const void *a, const void *b)
@@ -253,6 +323,13 @@ void ark_cli_keep_env_snapshot(void)
 
 int ark_cli_read_hashed(const char *path, size_t max, char **data, size_t *len, char sha256_hex[65], struct ark_err *err)
 {
+	struct stat st;
+	return ark_cli_read_hashed_stat(path, max, data, len, sha256_hex, &st, err);
+}
+
+int ark_cli_read_hashed_stat(const char *path, size_t max, char **data, size_t *len, char sha256_hex[65],
+			     struct stat *st_out, struct ark_err *err)
+{
 	if (data)
 		*data = NULL;
 	*len = 0;
@@ -297,6 +374,7 @@ int ark_cli_read_hashed(const char *path, size_t max, char **data, size_t *len, 
 	ark_graveyard_sha256(buf, got, digest);
 	ark_graveyard_hex(digest, sha256_hex);
 	*len = got;
+	*st_out = st;
 	if (data)
 		*data = buf;
 	else

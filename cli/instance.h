@@ -32,5 +32,10 @@ void ark_cli_keep_env_snapshot(void);
  * (malloc'd, NUL-terminated) may be NULL to hash only. */
 int ark_cli_read_hashed(const char *path, size_t max, char **data, size_t *len, char sha256_hex[65],
 			struct ark_err *err);
+/* The same, with the fstat of the descriptor read through (its owner and
+ * mode: what ark_env_file_check_private judges). */
+struct stat;
+int ark_cli_read_hashed_stat(const char *path, size_t max, char **data, size_t *len, char sha256_hex[65],
+			     struct stat *st, struct ark_err *err);
 
 #endif /* ARK_CLI_INSTANCE_H */

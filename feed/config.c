@@ -5,8 +5,12 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 void ark_feed_config_init(struct ark_feed_config *cfg)
 {
@@ -17,6 +21,7 @@ void ark_feed_config_init(struct ark_feed_config *cfg)
 	cfg->max_line = ARK_FEED_DEFAULT_MAX_LINE;
 	cfg->line_timeout_ns = ARK_FEED_DEFAULT_LINE_TIMEOUT_MS * 1000000ull;
 	cfg->log_burst = ARK_FEED_DEFAULT_LOG_BURST;
+	cfg->idle_timeout_ns = ARK_FEED_DEFAULT_IDLE_TIMEOUT_MS * 1000000ull;
 	cfg->ring_wait.strategy = ARK_WAIT_ADAPTIVE;
 	cfg->ring_wait.spin_ns = 20000;
 	ark_tick_bounds_default(&cfg->bounds);
@@ -26,6 +31,49 @@ static bool numeric_address(const char *text)
 {
 	unsigned char addr[16];
 	return inet_pton(AF_INET, text, addr) == 1 || inet_pton(AF_INET6, text, addr) == 1;
+}
+
+/* ARK_FEED_TOKEN, or ARK_FEED_TOKEN_FILE: a private file (ours, 0600)
+ * whose first line is the token. Never echoed in a message. */
+static int feed_token_from_env(struct ark_feed_config *cfg, struct ark_err *err)
+{
+	const char *token = getenv("ARK_FEED_TOKEN");
+	const char *file = getenv("ARK_FEED_TOKEN_FILE");
+	if (token && *token && file && *file)
+		return ark_err_set(err, -EINVAL, "ARK_FEED_TOKEN and ARK_FEED_TOKEN_FILE are both set: give one");
+	char buf[ARK_FEED_TOKEN_MAX + 2];
+	if (file && *file) {
+		int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		struct stat st;
+		if (fd < 0)
+			return ark_err_set(err, -errno, "ARK_FEED_TOKEN_FILE: cannot open %s: %s", file, strerror(errno));
+		if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (st.st_uid != geteuid() && st.st_uid != 0) ||
+		    (st.st_mode & 077)) {
+			close(fd);
+			return ark_err_set(err, -EPERM,
+					   "ARK_FEED_TOKEN_FILE: %s must be a regular file owned by this user (or root) with no "
+					   "access for group or others (fix: chmod 600 %s)",
+					   file, file);
+		}
+		ssize_t n = read(fd, buf, sizeof buf - 1);
+		close(fd);
+		if (n < 0)
+			return ark_err_set(err, -EIO, "ARK_FEED_TOKEN_FILE: cannot read %s", file);
+		buf[n] = '\0';
+		buf[strcspn(buf, "\r\n")] = '\0';
+		token = buf;
+	}
+	if (!token || !*token)
+		return 0;
+	size_t len = strlen(token);
+	if (len < 16 || len > ARK_FEED_TOKEN_MAX)
+		return ark_err_set(err, -EINVAL, "ARK_FEED_TOKEN: expected 16 to %u bytes (got %zu)", ARK_FEED_TOKEN_MAX, len);
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)token[i] <= ' ' || (unsigned char)token[i] >= 0x7f)
+			return ark_err_set(err, -EINVAL, "ARK_FEED_TOKEN: printable ASCII without spaces only");
+	memcpy(cfg->token, token, len + 1);
+	explicit_bzero(buf, sizeof buf);
+	return 0;
 }
 
 int ark_feed_config_from_env(struct ark_feed_config *cfg, struct ark_err *err)
@@ -60,6 +108,15 @@ int ark_feed_config_from_env(struct ark_feed_config *cfg, struct ark_err *err)
 	if ((rc = ark_env_u64("ARK_FEED_LOG_BURST", ARK_FEED_DEFAULT_LOG_BURST, 0, 1000000, &v, err)))
 		return rc;
 	cfg->log_burst = (uint32_t)v;
+	if ((rc = ark_env_u64("ARK_FEED_IDLE_TIMEOUT_MS", ARK_FEED_DEFAULT_IDLE_TIMEOUT_MS, 0, 86400000ull, &v, err)))
+		return rc;
+	cfg->idle_timeout_ns = v * 1000000ull;
+	uint64_t per = cfg->max_connections / 8 ? cfg->max_connections / 8 : 1;
+	if ((rc = ark_env_u64("ARK_FEED_MAX_CONNECTIONS_PER_ADDRESS", per, 1, cfg->max_connections, &v, err)))
+		return rc;
+	cfg->max_per_address = (uint32_t)v;
+	if ((rc = feed_token_from_env(cfg, err)))
+		return rc;
 	char why[256];
 	if (ark_tick_bounds_from_env(&cfg->bounds, why, sizeof why))
 		return ark_err_set(err, -EINVAL, "%s", why);

@@ -12,6 +12,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -101,7 +102,7 @@ void feed_resume(struct ark_feed *f, uint64_t now)
 	while (f->stalled_count) {
 		struct feed_conn *c = &f->conns[f->stalled[f->stalled_head]];
 		c->stalled = false;
-		feed_conn_drain(f, c, now);
+		feed_conn_drain(f, c, now);   /* (authenticated already: a stall needs a tick line) */
 		if (c->stalled || f->sink_error)
 			break;  /* still full: it keeps its place at the front */
 		f->stalled_head = (f->stalled_head + 1) % max;
@@ -196,16 +197,60 @@ static enum line_result handle_line(struct ark_feed *f, struct feed_conn *c, con
 	return LINE_DONE;
 }
 
+/* "AUTH <token>" (a trailing '\r' allowed), compared in constant time. */
+static bool token_line(const char *token, const char *line, size_t len)
+{
+	if (len < 5 || memcmp(line, "AUTH ", 5) != 0)
+		return false;
+	const char *t = line + 5;
+	size_t n = len - 5;
+	if (n && t[n - 1] == '\r')
+		n--;
+	size_t m = strlen(token);
+	unsigned char diff = n != m;
+	for (size_t i = 0; i < m; i++)
+		diff |= (unsigned char)token[i] ^ (unsigned char)(i < n ? t[i] : 0);
+	return diff == 0;
+}
+
+void feed_reject_unauthenticated(struct ark_feed *f, struct feed_conn *c)
+{
+	static const char msg[] = "{\"error\":\"authentication required\"}\n";
+	/* Whatever else it sent is not a client's: discarded, not counted. */
+	if (send(c->fd, msg, sizeof msg - 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+		/* it is being closed anyway */
+	}
+	c->off = c->len = 0;
+	c->discarding = false;
+	c->partial_since_ns = 0;
+	feed_count(&f->c.connections_unauthenticated, 1);
+	feed_conn_close(f, c, "unauthenticated");
+}
+
 void feed_conn_drain(struct ark_feed *f, struct feed_conn *c, uint64_t now)
 {
 	bool completed = false;
-	while (c->off < c->len) {
+	while (c->off < c->len && !c->auth_failed) {
 		char *start = c->buf + c->off;
 		size_t avail = c->len - c->off;
 		char *nl = memchr(start, '\n', avail);
 		if (!nl)
 			break;
 		size_t len = (size_t)(nl - start);
+		if (!c->authenticated) {
+			/* The first line is the token, or the connection ends. Its
+			 * text is never logged: it may be a mistyped secret. */
+			if (!c->discarding && token_line(f->cfg.token, start, len)) {
+				c->authenticated = true;
+				c->line_no++;
+				c->off += (uint32_t)len + 1;
+				completed = true;
+				continue;
+			}
+			feed_bad_line(f, c, ARK_FEED_UNAUTHENTICATED, "", 0, "the first line must be AUTH <token>", now);
+			c->auth_failed = true;
+			return;
+		}
 		if (c->discarding) {
 			char detail[96];
 			snprintf(detail, sizeof detail, "line of %llu bytes, at most %u",
@@ -253,7 +298,9 @@ void feed_conn_finish(struct ark_feed *f, struct feed_conn *c, uint64_t now)
 		char detail[96];
 		snprintf(detail, sizeof detail, "connection closed after %u bytes of a line without its newline",
 			 c->len - c->off);
-		feed_bad_line(f, c, ARK_FEED_PARTIAL_LINE, c->buf + c->off, c->len - c->off, detail, now);
+		/* Before AUTH, the text may be a mistyped token: not logged. */
+		feed_bad_line(f, c, ARK_FEED_PARTIAL_LINE, c->authenticated ? c->buf + c->off : "",
+			      c->authenticated ? c->len - c->off : 0, detail, now);
 	}
 	c->off = c->len = 0;
 	c->discarding = false;

@@ -45,6 +45,23 @@
  * ticks of this feed. Ticks of one connection keep their order; ticks of
  * different connections interleave.
  *
+ * ---- Who may send, and for how long ----
+ *
+ * The feed binds loopback by default. A connection that sends nothing for
+ * ARK_FEED_IDLE_TIMEOUT_MS (default 30 s) is closed (an idle slot is a slot
+ * another client cannot have); one client address holds at most
+ * ARK_FEED_MAX_CONNECTIONS_PER_ADDRESS connections (default an eighth of the
+ * slots, at least 1). With ARK_FEED_TOKEN (or ARK_FEED_TOKEN_FILE, a file
+ * holding it; 0600) set, a connection's first line must be
+ *
+ *   AUTH <token>\n
+ *
+ * (compared in constant time); any other first line is counted under
+ * "unauthenticated" (never logged: it may be a mistyped token), answered
+ * {"error":"authentication required"} and the connection closed. The token
+ * travels in clear: across machines, put the feed behind TLS (stunnel, a
+ * VPN) as for any plaintext protocol.
+ *
  * ---- Backpressure, never a silent drop ----
  *
  * In ring mode each good tick is written in place into the ring (slot size
@@ -79,6 +96,8 @@
 #define ARK_FEED_DEFAULT_MAX_LINE 1024u       /* ARK_FEED_MAX_LINE: 64..65536 bytes */
 #define ARK_FEED_DEFAULT_LINE_TIMEOUT_MS 10000u /* ARK_FEED_LINE_TIMEOUT_MS: 0 = never */
 #define ARK_FEED_DEFAULT_LOG_BURST 20u        /* ARK_FEED_LOG_BURST: lines/s, 0 = summaries only */
+#define ARK_FEED_DEFAULT_IDLE_TIMEOUT_MS 30000u /* ARK_FEED_IDLE_TIMEOUT_MS: 0 = never */
+#define ARK_FEED_TOKEN_MAX 256u               /* ARK_FEED_TOKEN: at most this many bytes */
 #define ARK_FEED_MAX_CONNECTIONS_LIMIT 4096u
 #define ARK_FEED_MIN_LINE 64u
 #define ARK_FEED_MAX_LINE_LIMIT 65536u
@@ -109,6 +128,7 @@ enum ark_feed_reason {
 	ARK_FEED_SIZE_OUT_OF_BOUNDS,  /* above ARK_TICK_MAX_SIZE */
 	ARK_FEED_TS_IN_FUTURE,     /* ts more than ARK_TICK_MAX_SKEW ahead of this machine's clock */
 	ARK_FEED_TS_TOO_OLD,       /* ts more than ARK_TICK_MAX_AGE behind it */
+	ARK_FEED_UNAUTHENTICATED,  /* a token is required and the first line was not AUTH <token> */
 	ARK_FEED_REASON_COUNT
 };
 
@@ -137,6 +157,10 @@ struct ark_feed_config {
 	uint64_t line_timeout_ns;       /* ARK_FEED_LINE_TIMEOUT_MS; 0 = never */
 	uint32_t log_burst;             /* ARK_FEED_LOG_BURST */
 	struct ark_tick_bounds bounds;  /* ARK_TICK_* (event.h): every good tick is within them */
+	uint64_t idle_timeout_ns;       /* ARK_FEED_IDLE_TIMEOUT_MS; 0 = never */
+	uint32_t max_per_address;       /* ARK_FEED_MAX_CONNECTIONS_PER_ADDRESS (from the environment:
+					 * max_connections/8, at least 1); 0 = max_connections */
+	char token[ARK_FEED_TOKEN_MAX + 1];  /* ARK_FEED_TOKEN or ARK_FEED_TOKEN_FILE; "" = none */
 
 	/* Exactly one output: a ring (slot size 64), or a callback. */
 	struct ark_ring *ring;
@@ -155,6 +179,9 @@ struct ark_feed_counters {
 	uint64_t connections_closed;
 	uint64_t connections_open;
 	uint64_t connections_timed_out;  /* closed for holding half a line too long */
+	uint64_t connections_idle_closed;  /* closed for sending nothing for idle_timeout */
+	uint64_t connections_refused_per_address;  /* over max_per_address (also in refused) */
+	uint64_t connections_unauthenticated;  /* closed: the first line was not AUTH <token> */
 	uint64_t bytes;                  /* received */
 	uint64_t lines;                  /* == ticks + bad */
 	uint64_t ticks;                  /* good ticks delivered */

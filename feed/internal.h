@@ -15,6 +15,7 @@
 struct feed_counters {
 	_Atomic uint64_t connections_accepted, connections_refused, connections_closed;
 	_Atomic uint64_t connections_open, connections_timed_out;
+	_Atomic uint64_t connections_idle_closed, connections_refused_per_address, connections_unauthenticated;
 	_Atomic uint64_t bytes, lines, ticks, bad;
 	_Atomic uint64_t bad_by_reason[ARK_FEED_REASON_COUNT];
 	_Atomic uint64_t backpressure_ns, backpressure_episodes;
@@ -68,7 +69,11 @@ struct feed_conn {
 	uint64_t discard_bytes;    /* of the oversized line being skipped */
 	uint64_t partial_since_ns; /* when the half line now held began; 0 = none */
 	uint64_t recv_ns, recv_realtime_ns;  /* when the last bytes arrived */
+	uint64_t active_ns;        /* accepted, or bytes last arrived: the idle timeout runs from here */
+	struct sockaddr_storage addr;   /* the client's address (per-address cap) */
 	bool active, recv_pending, stalled, queued, closing, eof, discarding;
+	bool authenticated;        /* AUTH <token> seen (or no token configured) */
+	bool auth_failed;          /* the first line was not it: to be closed */
 };
 
 struct ark_feed {
@@ -114,6 +119,8 @@ struct ark_feed {
 /* Split what [off, len) holds into lines and hand each on; stops at the
  * first line the output cannot take (the connection is then queued). */
 void feed_conn_drain(struct ark_feed *f, struct feed_conn *c, uint64_t now);
+/* The first line was not AUTH <token>: tell it, close it. */
+void feed_reject_unauthenticated(struct ark_feed *f, struct feed_conn *c);
 /* The client is gone: count a half line it left, then release it. */
 void feed_conn_finish(struct ark_feed *f, struct feed_conn *c, uint64_t now);
 /* Count a bad line under its reason and log it (rate-limited). */

@@ -134,6 +134,18 @@ static void refuse(struct ark_feed *f, int fd, const char *peer, const char *why
 			 f->cfg.max_connections);
 }
 
+static bool same_address(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr == ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	if (a->ss_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr, &((const struct sockaddr_in6 *)b)->sin6_addr,
+			      sizeof(struct in6_addr)) == 0;
+	return false;
+}
+
 static void on_accept(struct ark_feed *f, int res, uint64_t now)
 {
 	f->accept_pending = false;
@@ -159,6 +171,15 @@ static void on_accept(struct ark_feed *f, int res, uint64_t now)
 		refuse(f, res, peer, "too many connections", now);
 		return;
 	}
+	uint32_t same = 0;
+	for (uint32_t i = 0; i < f->cfg.max_connections; i++)
+		same += f->conns[i].active && same_address(&f->conns[i].addr, &f->accept_addr);
+	if (same >= f->cfg.max_per_address) {
+		/* One address cannot take every slot from the others. */
+		feed_count(&f->c.connections_refused_per_address, 1);
+		refuse(f, res, peer, "too many connections from this address", now);
+		return;
+	}
 	char *buf = malloc(f->buf_cap);
 	if (!buf) {
 		refuse(f, res, peer, "out of memory", now);
@@ -175,6 +196,9 @@ static void on_accept(struct ark_feed *f, int res, uint64_t now)
 	c->active = true;
 	c->id = ++f->next_conn_id;
 	memcpy(c->peer, peer, sizeof c->peer);
+	c->addr = f->accept_addr;
+	c->active_ns = now;
+	c->authenticated = f->cfg.token[0] == '\0';
 	f->open++;
 	feed_count(&f->c.connections_accepted, 1);
 	feed_count(&f->c.connections_open, 1);
@@ -205,7 +229,12 @@ static void on_recv(struct ark_feed *f, uint32_t index, uint32_t gen, int res, u
 		c->len += (uint32_t)res;
 		c->recv_ns = now;
 		c->recv_realtime_ns = realtime;
+		c->active_ns = now;
 		feed_conn_drain(f, c, now);
+		if (c->auth_failed) {
+			feed_reject_unauthenticated(f, c);
+			return;
+		}
 		if (!c->stalled && !f->sink_error)
 			feed_post_recv(f, c);
 		return;
@@ -272,20 +301,42 @@ void feed_cancel_all(struct ark_feed *f, uint64_t timeout_ns)
  * times a second over every slot. */
 static void sweep(struct ark_feed *f, uint64_t now)
 {
-	uint64_t timeout = f->cfg.line_timeout_ns;
-	if (!timeout || now < f->next_sweep_ns)
+	uint64_t timeout = f->cfg.line_timeout_ns, idle = f->cfg.idle_timeout_ns;
+	if ((!timeout && !idle) || now < f->next_sweep_ns)
 		return;
-	f->next_sweep_ns = now + ARK_MAX(ARK_MIN(timeout / 4, 1000000000ull), 10000000ull);
+	uint64_t shortest = !timeout ? idle : !idle ? timeout : ARK_MIN(timeout, idle);
+	f->next_sweep_ns = now + ARK_MAX(ARK_MIN(shortest / 4, 1000000000ull), 10000000ull);
 	for (uint32_t i = 0; i < f->cfg.max_connections; i++) {
 		struct feed_conn *c = &f->conns[i];
-		if (!c->active || c->closing || c->stalled || !c->partial_since_ns ||
-		    now - c->partial_since_ns < timeout)
+		if (!c->active || c->closing || c->stalled)
+			continue;
+		/* Silent for idle_timeout: the slot goes to someone who talks.
+		 * (A connection waiting for ring space waits on us, not idle.) */
+		if (idle && now - c->active_ns >= idle && (!c->partial_since_ns || !timeout)) {
+			if (c->len > c->off || c->discarding) {
+				char detail[96];
+				snprintf(detail, sizeof detail, "half a line (%u bytes) and nothing more for %llu ms", c->len - c->off,
+					 (unsigned long long)(idle / 1000000));
+				feed_bad_line(f, c, ARK_FEED_PARTIAL_LINE, c->authenticated ? c->buf + c->off : "",
+					      c->authenticated ? c->len - c->off : 0, detail, now);
+				c->off = c->len = 0;
+				c->discarding = false;
+				c->partial_since_ns = 0;
+			}
+			feed_count(&f->c.connections_idle_closed, 1);
+			feed_log_limited(&f->log, now, ARK_FEED_LOG_INFO, "connection idle conn=%llu peer=%s idle_ms=%llu",
+					 (unsigned long long)c->id, c->peer, (unsigned long long)((now - c->active_ns) / 1000000));
+			feed_conn_close(f, c, "idle timeout");
+			continue;
+		}
+		if (!timeout || !c->partial_since_ns || now - c->partial_since_ns < timeout)
 			continue;
 		char detail[128];
 		snprintf(detail, sizeof detail, "half a line (%u bytes) held for %llu ms, at most %llu ms",
 			 c->len - c->off, (unsigned long long)((now - c->partial_since_ns) / 1000000),
 			 (unsigned long long)(timeout / 1000000));
-		feed_bad_line(f, c, ARK_FEED_LINE_TIMEOUT, c->buf + c->off, c->len - c->off, detail, now);
+		feed_bad_line(f, c, ARK_FEED_LINE_TIMEOUT, c->authenticated ? c->buf + c->off : "",
+			      c->authenticated ? c->len - c->off : 0, detail, now);
 		feed_count(&f->c.connections_timed_out, 1);
 		c->off = c->len = 0;
 		c->discarding = false;

@@ -52,6 +52,7 @@ static const char *const reason_names[ARK_FEED_REASON_COUNT] = {
 	[ARK_FEED_SIZE_OUT_OF_BOUNDS] = "size_out_of_bounds",
 	[ARK_FEED_TS_IN_FUTURE] = "ts_in_future",
 	[ARK_FEED_TS_TOO_OLD] = "ts_too_old",
+	[ARK_FEED_UNAUTHENTICATED] = "unauthenticated",
 };
 
 const char *ark_feed_reason_name(enum ark_feed_reason reason)

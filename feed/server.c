@@ -145,6 +145,8 @@ int ark_feed_create(struct ark_feed **out, const struct ark_feed_config *cfg, st
 	if (!f)
 		return ark_err_set(err, -ENOMEM, "feed: out of memory");
 	f->cfg = *cfg;
+	if (f->cfg.max_per_address == 0 || f->cfg.max_per_address > cfg->max_connections)
+		f->cfg.max_per_address = cfg->max_connections;   /* no cap of its own (ark_feed_config_from_env sets one) */
 	f->listen_fd = -1;
 	f->buf_cap = cfg->max_line + 2 + FEED_RECV_CHUNK;
 	feed_log_init(&f->log, &f->cfg, &f->c.log_suppressed);
@@ -168,9 +170,11 @@ int ark_feed_create(struct ark_feed **out, const struct ark_feed_config *cfg, st
 		return rc;
 	}
 	feed_log_always(&f->log, ARK_FEED_LOG_INFO,
-			"listening bind=%s port=%u max_connections=%u max_line=%u line_timeout_ms=%llu output=%s",
-			f->cfg.bind, f->port, max, cfg->max_line,
-			(unsigned long long)(cfg->line_timeout_ns / 1000000), cfg->ring ? "ring" : "callback");
+			"listening bind=%s port=%u max_connections=%u per_address=%u max_line=%u line_timeout_ms=%llu "
+			"idle_timeout_ms=%llu auth=%s output=%s",
+			f->cfg.bind, f->port, max, f->cfg.max_per_address, cfg->max_line,
+			(unsigned long long)(cfg->line_timeout_ns / 1000000), (unsigned long long)(cfg->idle_timeout_ns / 1000000),
+			cfg->token[0] ? "token" : "none", cfg->ring ? "ring" : "callback");
 	*out = f;
 	return 0;
 }
@@ -279,6 +283,9 @@ void ark_feed_counters(const struct ark_feed *f, struct ark_feed_counters *out)
 	out->connections_closed = LOAD(connections_closed);
 	out->connections_open = LOAD(connections_open);
 	out->connections_timed_out = LOAD(connections_timed_out);
+	out->connections_idle_closed = LOAD(connections_idle_closed);
+	out->connections_refused_per_address = LOAD(connections_refused_per_address);
+	out->connections_unauthenticated = LOAD(connections_unauthenticated);
 	out->bytes = LOAD(bytes);
 	out->lines = LOAD(lines);
 	out->ticks = LOAD(ticks);

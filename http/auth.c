@@ -3,7 +3,13 @@
  * Invariants: a password is never stored, logged or put in an error; the
  * crypt result is compared in constant time; an unknown user costs the same
  * bcrypt work as a known one; a success is remembered only as the SHA-256 of
- * the whole header value, so repeated scrapes do not pay bcrypt each time. */
+ * the whole header value, so repeated scrapes do not pay bcrypt each time.
+ * Every hash has a cost of at least ARK_HTTP_BCRYPT_MIN_COST (a weaker file
+ * is refused at start). The check is split for the server: the cache and
+ * the header's shape on the event loop (ark_http_auth_cached,
+ * ark_http_auth_wellformed), bcrypt on a worker thread with its own
+ * crypt_data (ark_http_auth_verify: reads only the immutable user table),
+ * and the remembering back on the loop (ark_http_auth_remember). */
 #include <crypt.h>
 #include <errno.h>
 #include <stdio.h>
@@ -57,7 +63,13 @@ void ark_http_auth_free(struct ark_http_auth *a)
 static bool is_bcrypt(const char *h)
 {
 	return strlen(h) == 60 && h[0] == '$' && h[1] == '2' &&
-	       (h[2] == 'a' || h[2] == 'b' || h[2] == 'y') && h[3] == '$';
+	       (h[2] == 'a' || h[2] == 'b' || h[2] == 'y') && h[3] == '$' && h[4] >= '0' && h[4] <= '9' &&
+	       h[5] >= '0' && h[5] <= '9' && h[6] == '$';
+}
+
+static int bcrypt_cost(const char *h)
+{
+	return (h[4] - '0') * 10 + (h[5] - '0');
 }
 
 int ark_http_auth_load(struct ark_http_auth **out, const char *path, struct ark_err *err)
@@ -99,6 +111,14 @@ int ark_http_auth_load(struct ark_http_auth **out, const char *path, struct ark_
 			rc = ark_err_set(err, -EINVAL,
 					 "METRICS_BASIC_AUTH_FILE: %s:%u: user '%s' has no bcrypt hash ($2b$/$2y$, 60 characters)",
 					 path, lineno, s);
+			goto out;
+		}
+		if (bcrypt_cost(colon + 1) < ARK_HTTP_BCRYPT_MIN_COST) {
+			/* A cheap hash turns the server into a fast password oracle. */
+			rc = ark_err_set(err, -EINVAL,
+					 "METRICS_BASIC_AUTH_FILE: %s:%u: user '%s' has a bcrypt hash of cost %d, below the minimum %d "
+					 "(make a new one: htpasswd -nbB -C 12 USER PASSWORD)",
+					 path, lineno, s, bcrypt_cost(colon + 1), ARK_HTTP_BCRYPT_MIN_COST);
 			goto out;
 		}
 		if (a->n_users == AUTH_MAX_USERS) {
@@ -166,9 +186,24 @@ static long b64decode(const char *in, size_t n, char *out, size_t cap)
 	return (long)o;
 }
 
-bool ark_http_auth_check(struct ark_http_auth *a, const char *hv, size_t len)
+bool ark_http_auth_wellformed(const char *hv, size_t len)
 {
-	if (!hv || len < 6 || len > AUTH_MAX_HEADER || strncasecmp(hv, "Basic ", 6) != 0)
+	if (!hv || len < 7 || len > AUTH_MAX_HEADER || strncasecmp(hv, "Basic ", 6) != 0)
+		return false;
+	const char *p = hv + 6;
+	size_t n = len - 6;
+	while (n && *p == ' ')
+		p++, n--;
+	char cred[AUTH_MAX_HEADER];
+	long m = b64decode(p, n, cred, sizeof(cred) - 1);
+	bool ok = m > 0 && memchr(cred, ':', (size_t)m) && !memchr(cred, '\0', (size_t)m);
+	OPENSSL_cleanse(cred, sizeof(cred));
+	return ok;
+}
+
+bool ark_http_auth_cached(const struct ark_http_auth *a, const char *hv, size_t len)
+{
+	if (!hv || len > AUTH_MAX_HEADER)
 		return false;
 	unsigned char digest[SHA256_DIGEST_LENGTH];
 	SHA256((const unsigned char *)hv, len, digest);
@@ -176,9 +211,22 @@ bool ark_http_auth_check(struct ark_http_auth *a, const char *hv, size_t len)
 	for (unsigned i = 0; i < AUTH_CACHE; i++)
 		if (a->cache_used[i] && CRYPTO_memcmp(a->cache[i], digest, sizeof(digest)) == 0)
 			hit = true;
-	if (hit)
-		return true;
+	return hit;
+}
 
+void ark_http_auth_remember(struct ark_http_auth *a, const char *hv, size_t len)
+{
+	unsigned char digest[SHA256_DIGEST_LENGTH];
+	SHA256((const unsigned char *)hv, len, digest);
+	memcpy(a->cache[a->cache_next], digest, sizeof(digest));
+	a->cache_used[a->cache_next] = true;
+	a->cache_next = (a->cache_next + 1) % AUTH_CACHE;
+}
+
+bool ark_http_auth_verify(const struct ark_http_auth *a, const char *hv, size_t len, struct crypt_data *cd)
+{
+	if (!ark_http_auth_wellformed(hv, len))
+		return false;
 	const char *p = hv + 6;
 	size_t n = len - 6;
 	while (n && *p == ' ')
@@ -198,18 +246,23 @@ bool ark_http_auth_check(struct ark_http_auth *a, const char *hv, size_t len)
 					u = &a->users[i];
 			/* Unknown user: hash against a real setting anyway (same cost). */
 			const char *setting = u ? u->hash : a->users[0].hash;
-			const char *res = crypt_r(password, setting, a->cd);
+			const char *res = crypt_r(password, setting, cd);
 			if (res && u && res[0] != '*' && strlen(res) == strlen(u->hash) &&
 			    CRYPTO_memcmp(res, u->hash, strlen(u->hash)) == 0)
 				ok = true;
 		}
 	}
 	OPENSSL_cleanse(cred, sizeof(cred));
-	OPENSSL_cleanse(a->cd, sizeof(*a->cd));
-	if (ok) {
-		memcpy(a->cache[a->cache_next], digest, sizeof(digest));
-		a->cache_used[a->cache_next] = true;
-		a->cache_next = (a->cache_next + 1) % AUTH_CACHE;
-	}
+	OPENSSL_cleanse(cd, sizeof(*cd));
+	return ok;
+}
+
+bool ark_http_auth_check(struct ark_http_auth *a, const char *hv, size_t len)
+{
+	if (ark_http_auth_cached(a, hv, len))
+		return true;
+	bool ok = ark_http_auth_verify(a, hv, len, a->cd);
+	if (ok)
+		ark_http_auth_remember(a, hv, len);
 	return ok;
 }

@@ -21,6 +21,16 @@ void ark_http_config_default(struct ark_http_config *cfg)
 	cfg->port = 9090;
 	cfg->max_connections = 128;
 	cfg->request_timeout_ms = 10000;
+	cfg->max_connections_per_address = 16;
+	cfg->write_timeout_ms = 10000;
+	cfg->max_pending_bytes = 256 * 1024;
+	cfg->send_buffer_bytes = 256 * 1024;
+	cfg->http2 = false;
+	cfg->http2_max_streams = 16;
+	cfg->workers = 2;
+	cfg->work_queue = 32;
+	cfg->health_no_auth = true;
+	cfg->auth_max_failures = 10;
 }
 
 bool ark_http_config_enabled(const struct ark_http_config *cfg)
@@ -67,6 +77,13 @@ int ark_http_config_validate(const struct ark_http_config *cfg, struct ark_err *
 		return ark_err_set(err, -EINVAL, "%s_MAX_CONNECTIONS: must be at least 1", x);
 	if (cfg->request_timeout_ms == 0)
 		return ark_err_set(err, -EINVAL, "%s_REQUEST_TIMEOUT_MS: must be at least 1", x);
+	if (cfg->max_connections_per_address == 0 || cfg->max_connections_per_address > cfg->max_connections)
+		return ark_err_set(err, -EINVAL, "%s_MAX_CONNECTIONS_PER_ADDRESS: %u, expected 1 to %s_MAX_CONNECTIONS (%u)", x,
+				   cfg->max_connections_per_address, x, cfg->max_connections);
+	if (cfg->write_timeout_ms == 0)
+		return ark_err_set(err, -EINVAL, "%s_WRITE_TIMEOUT_MS: must be at least 1", x);
+	if (cfg->workers == 0 || cfg->work_queue == 0)
+		return ark_err_set(err, -EINVAL, "%s_WORKERS and %s_WORK_QUEUE: must be at least 1", x, x);
 	int rc;
 	if ((rc = check_readable(v1, cfg->tls_cert, err)) || (rc = check_readable(v2, cfg->tls_key, err)) ||
 	    (rc = check_readable(v3, cfg->tls_client_ca, err)) || (rc = check_readable(v4, cfg->basic_auth_file, err)))
@@ -97,6 +114,45 @@ int ark_http_config_from_env_prefix(struct ark_http_config *cfg, const char *pre
 	if ((rc = ark_env_u64(name, 10000, 1, 3600000, &v, err)))
 		return rc;
 	cfg->request_timeout_ms = (uint32_t)v;
+	snprintf(name, sizeof name, "%s_MAX_CONNECTIONS_PER_ADDRESS", prefix);
+	uint64_t per = cfg->max_connections / 8 ? cfg->max_connections / 8 : 1;
+	if ((rc = ark_env_u64(name, per, 1, cfg->max_connections, &v, err)))
+		return rc;
+	cfg->max_connections_per_address = (uint32_t)v;
+	snprintf(name, sizeof name, "%s_WRITE_TIMEOUT_MS", prefix);
+	if ((rc = ark_env_u64(name, 10000, 1, 3600000, &v, err)))
+		return rc;
+	cfg->write_timeout_ms = (uint32_t)v;
+	snprintf(name, sizeof name, "%s_MAX_PENDING_BYTES", prefix);
+	if ((rc = ark_env_u64(name, cfg->max_pending_bytes, 4096, 64ull << 20, &v, err)))
+		return rc;
+	cfg->max_pending_bytes = (size_t)v;
+	snprintf(name, sizeof name, "%s_SEND_BUFFER_BYTES", prefix);
+	if ((rc = ark_env_u64(name, cfg->send_buffer_bytes, 0, 64ull << 20, &v, err)))
+		return rc;
+	cfg->send_buffer_bytes = (uint32_t)v;
+	snprintf(name, sizeof name, "%s_HTTP2", prefix);
+	if ((rc = ark_env_bool(name, false, &cfg->http2, err)))
+		return rc;
+	snprintf(name, sizeof name, "%s_HTTP2_MAX_STREAMS", prefix);
+	if ((rc = ark_env_u64(name, 16, 1, 256, &v, err)))
+		return rc;
+	cfg->http2_max_streams = (uint32_t)v;
+	snprintf(name, sizeof name, "%s_WORKERS", prefix);
+	if ((rc = ark_env_u64(name, 2, 1, 64, &v, err)))
+		return rc;
+	cfg->workers = (uint32_t)v;
+	snprintf(name, sizeof name, "%s_WORK_QUEUE", prefix);
+	if ((rc = ark_env_u64(name, 32, 1, 65536, &v, err)))
+		return rc;
+	cfg->work_queue = (uint32_t)v;
+	snprintf(name, sizeof name, "%s_HEALTH_NO_AUTH", prefix);
+	if ((rc = ark_env_bool(name, true, &cfg->health_no_auth, err)))
+		return rc;
+	snprintf(name, sizeof name, "%s_AUTH_MAX_FAILURES", prefix);
+	if ((rc = ark_env_u64(name, 10, 1, 1000000, &v, err)))
+		return rc;
+	cfg->auth_max_failures = (uint32_t)v;
 	snprintf(name, sizeof name, "%s_MAX_BODY_BYTES", prefix);
 	if ((rc = ark_env_u64(name, cfg->max_body_bytes, 1024, 64ull << 20, &v, err)))
 		return rc;

@@ -13,6 +13,26 @@
  * (with WWW-Authenticate); every body is JSON except /metrics, and every
  * response carries Content-Length.
  *
+ * What a few sockets cannot do to it (both servers: metrics and the API):
+ * - take every slot: at most max_connections_per_address connections per
+ *   client address (the rest are closed at accept), max_connections in all;
+ * - hold memory: a connection whose output does not drain for
+ *   write_timeout_ms, or that has more than max_pending_bytes of request
+ *   bytes waiting, is reset; each connection's kernel send buffer is fixed
+ *   at send_buffer_bytes (no autotuning to megabytes, and a client that
+ *   stops reading stalls at once); HTTP/1 answers one request at a time per
+ *   connection and HTTP/2 at most http2_max_streams; bodies beyond
+ *   max_body_bytes are refused (413), heads beyond 16 KiB too (431);
+ * - stall the loop: bcrypt and deferred requests run on worker threads
+ *   (a bounded queue: excess gets 429), failed basic-auth attempts are
+ *   limited per address (429 once over auth_max_failures a minute);
+ * - smuggle bytes: a path byte outside [A-Za-z0-9-._~/] after decoding
+ *   (a %00, a space, a control byte) is 400, two Authorization or
+ *   Content-Type headers are 400;
+ * - downgrade TLS: TLS 1.2 with ECDHE and AEAD only, and TLS 1.3;
+ * - reset-flood HTTP/2 (CVE-2023-44487, unfixed in h2o 2.2.5): ALPN h2 is
+ *   off unless <prefix>_HTTP2=true.
+ *
  * The server knows nothing of what the metrics are: a provider (function
  * pointers + ctx) renders each body into an ark_http_buf, called on the
  * server's thread, one request at a time. TLS (with HTTP/2 through ALPN),
@@ -73,6 +93,7 @@ struct ark_http_request {
 
 struct ark_http_response {
 	int status;
+	bool defer;                   /* request(): run request_deferred on a worker instead */
 	const char *content_type;     /* NULL: application/json */
 	struct ark_http_buf *body;    /* arrives empty */
 	char retry_after[16];         /* "" or seconds (503) */
@@ -95,6 +116,12 @@ struct ark_http_provider {
 	 * ingest API): the handler fills the status, the body (JSON unless it
 	 * sets content_type) and optional headers. */
 	int (*request)(void *ctx, const struct ark_http_request *req, struct ark_http_response *res);
+	/* When request() sets res->defer (and leaves the body empty), this runs
+	 * on one of the server's worker threads with a copy of the request and
+	 * answers it: work that must not hold up the event loop (file I/O,
+	 * SQLite). It must be thread-safe against itself and against request();
+	 * a full worker queue answers 429 without calling it. */
+	int (*request_deferred)(void *ctx, const struct ark_http_request *req, struct ark_http_response *res);
 };
 
 /* ---- configuration -------------------------------------------------------- */
@@ -114,6 +141,17 @@ struct ark_http_config {
 	uint32_t max_connections;           /* METRICS_MAX_CONNECTIONS (default 128) */
 	uint32_t request_timeout_ms;        /* METRICS_REQUEST_TIMEOUT_MS (default 10000): whole
 					     * request head (HTTP/1), idle (HTTP/2), TLS handshake */
+	uint32_t max_connections_per_address; /* _MAX_CONNECTIONS_PER_ADDRESS (default max_connections/8, >= 1) */
+	uint32_t write_timeout_ms;          /* _WRITE_TIMEOUT_MS (default 10000): output that does not drain */
+	size_t max_pending_bytes;           /* _MAX_PENDING_BYTES (default 256 KiB): request bytes waiting */
+	uint32_t send_buffer_bytes;         /* _SEND_BUFFER_BYTES (default 256 KiB): the kernel's send buffer
+					     * per connection (0: the kernel's autotuning, up to tcp_wmem) */
+	bool http2;                         /* _HTTP2 (default false): offer h2 through ALPN (see above) */
+	uint32_t http2_max_streams;         /* _HTTP2_MAX_STREAMS (default 16) */
+	uint32_t workers;                   /* _WORKERS (default 2): bcrypt and deferred requests */
+	uint32_t work_queue;                /* _WORK_QUEUE (default 32): jobs waiting at most */
+	bool health_no_auth;                /* _HEALTH_NO_AUTH (default true): /healthz and /readyz without basic auth */
+	uint32_t auth_max_failures;         /* _AUTH_MAX_FAILURES (default 10): failed logins per address a minute */
 };
 
 /* Defaults (enabled, 127.0.0.1:9090, plain HTTP, no auth). */
@@ -138,9 +176,15 @@ struct ark_http_server;
 struct ark_http_stats {
 	uint64_t connections_accepted;
 	uint64_t connections_refused;  /* over max_connections */
+	uint64_t connections_refused_per_address;  /* over max_connections_per_address (also in refused) */
 	uint64_t connections_open;
+	uint64_t connections_write_timeout;  /* shut down: output did not drain */
+	uint64_t connections_overfull;       /* shut down: too many request bytes waiting */
 	uint64_t requests;
 	uint64_t auth_failures;
+	uint64_t auth_limited;         /* 429: too many failures from the address */
+	uint64_t busy;                 /* 429: the worker queue was full */
+	uint64_t bad_requests;         /* 400: path grammar, duplicate headers */
 	uint64_t status_2xx, status_4xx, status_5xx;
 };
 
@@ -162,6 +206,10 @@ void ark_http_server_destroy(struct ark_http_server *srv);
 void ark_http_server_stats(const struct ark_http_server *srv, struct ark_http_stats *out);
 
 /* ---- helpers (exposed for tests) ----------------------------------------- */
+
+/* A decoded path every byte of which is in [A-Za-z0-9-._~/] (what every
+ * route of both servers is made of); anything else is answered 400. */
+bool ark_http_path_valid(const char *path, size_t len);
 
 /* Which /metrics format an Accept header value asks for (NULL = none). */
 enum ark_http_format ark_http_negotiate_format(const char *accept, size_t len);

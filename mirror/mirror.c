@@ -418,6 +418,11 @@ int ark_mirror_run(const char *instance)
 		goto out;
 	}
 	m.p = m.map.pipeline;
+	if (ark_process_claim(&m.map, &m.p->mirror_pid)) {
+		ark_log(m.log, "warn", "the watchdog that started pid %d is gone and never recorded it: leaving", (int)getpid());
+		status = 0;
+		goto detach;
+	}
 	struct ark_ring_wait_config wait = {ARK_WAIT_BLOCK, 0, 0};
 	if (ark_ring_consumer_open(&m.in, ark_pipeline_output_ring(&m.map, ARK_AGENT_ALETHEIA), &wait, &err)) {
 		ark_log(m.log, "error", "cannot open the mirror ring: %s", err.msg);

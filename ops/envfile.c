@@ -1,6 +1,9 @@
 /* ops/envfile.c — env files (see ops.h): parsed whole before anything is
  * applied, so a file with an error changes nothing; every error names the
- * file and the line. */
+ * file and the line. A file holding secrets is used only when it is private
+ * (owned by this user or root, no access for group or others): a secret
+ * anyone on the machine can read is no secret, and a file others can write
+ * is configuration anyone can change. */
 #include "ops/ops.h"
 
 #include <ctype.h>
@@ -219,9 +222,58 @@ int ark_env_file_parse(const char *path, struct ark_env_file *file, struct ark_e
 	int rc = ark_env_file_parse_text(path, text, got, file, err);
 	explicit_bzero(text, got);
 	free(text);
-	if (!rc)
+	if (!rc) {
 		file->mode = st.st_mode & 07777;
+		file->uid = (unsigned)st.st_uid;
+	}
 	return rc;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+	return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+bool ark_env_file_holds_secret(const struct ark_env_file *file, char *name, size_t name_len)
+{
+	static const char *const secrets[] = {"SESSION_SECRET", "JWT_SECRET", "ALPACA_API_KEY", "ALPACA_SECRET_KEY",
+					      "ALPHA_VANTAGE_API_KEY", "ARK_FEED_TOKEN"};
+	static const char *const suffixes[] = {"_SECRET", "_SECRET_KEY", "_API_KEY", "_PASSWORD", "_TOKEN"};
+	for (size_t i = 0; i < file->count; i++) {
+		const char *key = file->entries[i].key;
+		bool secret = strcmp(key, "REDIS_URL") == 0 && strchr(file->entries[i].value, '@');   /* redis://:pw@host */
+		for (size_t s = 0; s < sizeof secrets / sizeof *secrets && !secret; s++)
+			secret = strcmp(key, secrets[s]) == 0;
+		for (size_t s = 0; s < sizeof suffixes / sizeof *suffixes && !secret; s++)
+			secret = ends_with(key, suffixes[s]);
+		if (secret && file->entries[i].value[0]) {
+			if (name)
+				snprintf(name, name_len, "%s", key);
+			return true;
+		}
+	}
+	return false;
+}
+
+int ark_env_file_check_private(const struct ark_env_file *file, struct ark_err *err)
+{
+	char key[64];
+	if (!ark_env_file_holds_secret(file, key, sizeof key))
+		return 0;
+	unsigned me = (unsigned)geteuid();
+	if (file->uid != me && file->uid != 0)
+		return ark_err_set(err, -EPERM,
+				   "the env file %s holds secrets (%s) but belongs to uid %u, not to this user (uid %u) or root: "
+				   "another user can change what ARK runs with; refusing it (fix: chown %u %s, chmod 600 %s)",
+				   file->path, key, file->uid, me, me, file->path, file->path);
+	if (file->mode & 077)
+		return ark_err_set(err, -EPERM,
+				   "the env file %s holds secrets (%s) and has mode %04o: %s can %s it; refusing it "
+				   "(fix: chmod 600 %s)",
+				   file->path, key, file->mode, (file->mode & 007) ? "every user" : "its group",
+				   (file->mode & 022) ? ((file->mode & 044) ? "read and change" : "change") : "read", file->path);
+	return 0;
 }
 
 size_t ark_env_file_apply(const struct ark_env_file *file)
@@ -276,6 +328,10 @@ int ark_env_file_load_for_command(int *argc, char **argv, char *loaded, size_t l
 	int rc = ark_env_file_parse(path, &file, err);
 	if (rc)
 		return rc;
+	if ((rc = ark_env_file_check_private(&file, err))) {
+		ark_env_file_free(&file);
+		return rc;
+	}
 	ark_env_file_apply(&file);
 	ark_env_file_free(&file);
 	snprintf(loaded, loaded_len, "%s", path);

@@ -32,6 +32,7 @@ struct ark_env_file {
 	struct ark_env_entry *entries;
 	size_t count;
 	unsigned mode;              /* the file's permission bits */
+	unsigned uid;               /* its owner */
 };
 /* Parse a whole file; on error err says "<path> line N: ..." and nothing is kept. */
 int ark_env_file_parse(const char *path, struct ark_env_file *file, struct ark_err *err);
@@ -39,6 +40,17 @@ int ark_env_file_parse(const char *path, struct ark_env_file *file, struct ark_e
 int ark_env_file_parse_text(const char *name, const char *text, size_t len, struct ark_env_file *file,
 			    struct ark_err *err);
 void ark_env_file_free(struct ark_env_file *file);
+/* Whether it holds a secret: SESSION_SECRET, JWT_SECRET, ALPACA_API_KEY,
+ * ALPACA_SECRET_KEY, ALPHA_VANTAGE_API_KEY, ARK_FEED_TOKEN, any key ending
+ * in _SECRET, _SECRET_KEY, _API_KEY, _PASSWORD or _TOKEN, or a REDIS_URL
+ * with a password in it. name (may be NULL) gets the first such key. */
+bool ark_env_file_holds_secret(const struct ark_env_file *file, char *name, size_t name_len);
+/* A file holding secrets must be owned by this user (or root) and not be
+ * readable or writable by group or others: -EPERM otherwise, naming the
+ * file, its mode and owner, and the fix (chmod 600 / chown). 0 for a file
+ * holding no secret. Every command runs this on the files it loads. */
+int ark_env_file_check_private(const struct ark_env_file *file, struct ark_err *err);
+
 /* Set each entry in the environment unless it is already set there; returns
  * how many the environment kept (its own value won). */
 size_t ark_env_file_apply(const struct ark_env_file *file);
@@ -46,7 +58,8 @@ size_t ark_env_file_apply(const struct ark_env_file *file);
 /* What every `ark` command does first: `--env-file F` (taken out of argv),
  * else $ARK_ENV_FILE, else .env.production when ARK_ENV=prod and the file
  * exists. loaded gets the path used ("" when none). A file named explicitly
- * that cannot be read, or any file with a syntax error, is an error. */
+ * that cannot be read, any file with a syntax error, and a file holding
+ * secrets that others may read (ark_env_file_check_private) are errors. */
 int ark_env_file_load_for_command(int *argc, char **argv, char *loaded, size_t loaded_len, struct ark_err *err);
 
 /* ---- secrets ---- */

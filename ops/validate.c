@@ -70,18 +70,15 @@ static void check_env_file(struct ark_validation *v, const struct ark_validate_o
 	}
 	ark_ops_add(v, ARK_CHECK_OK, NULL, "Env file: %s (%zu variables%s)", o->file->path, o->file->count,
 		    both ? "; some are set differently in the environment, which wins" : "");
-	bool holds_secret = false;
-	for (size_t i = 0; i < o->file->count; i++) {
-		for (size_t s = 0; s < sizeof secrets / sizeof *secrets; s++)
-			holds_secret |= strcmp(o->file->entries[i].key, secrets[s]) == 0;
-		/* redis://:password@host — a password in the URL */
-		holds_secret |= strcmp(o->file->entries[i].key, "REDIS_URL") == 0 && strchr(o->file->entries[i].value, '@');
-	}
-	if (holds_secret && (o->file->mode & 077)) {
+	struct ark_err err = {0};
+	if (ark_env_file_check_private(o->file, &err)) {
 		char hint[sizeof o->file->path + 16];
 		snprintf(hint, sizeof hint, "chmod 600 %s", o->file->path);
-		ark_ops_add(v, ARK_CHECK_FAIL, hint, "Env file: %s holds secrets and is readable by %s (mode %04o)",
-			    o->file->path, (o->file->mode & 007) ? "everyone" : "its group", o->file->mode);
+		if (o->file->mode & 077)
+			ark_ops_add(v, ARK_CHECK_FAIL, hint, "Env file: %s holds secrets and is readable by %s (mode %04o)",
+				    o->file->path, (o->file->mode & 007) ? "everyone" : "its group", o->file->mode);
+		else
+			ark_ops_add(v, ARK_CHECK_FAIL, "chown it to the service user", "Env file: %s", err.msg);
 	}
 }
 
@@ -187,9 +184,12 @@ static void check_settings(struct ark_validation *v)
 	const char *canary_env = getenv("ARK_CANARY_ENV_FILE");
 	if (canary_env && *canary_env) {
 		struct ark_env_file file;
-		if (ark_env_file_parse(canary_env, &file, &err) == 0)
+		int crc = ark_env_file_parse(canary_env, &file, &err);
+		if (crc == 0) {
+			crc = ark_env_file_check_private(&file, &err);
 			ark_env_file_free(&file);
-		else {
+		}
+		if (crc) {
 			failures++;
 			ark_ops_add(v, ARK_CHECK_FAIL, "the canary's env file must exist and parse",
 				    "Settings: ARK_CANARY_ENV_FILE: %s", err.msg);

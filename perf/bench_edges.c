@@ -5,14 +5,29 @@
  * into a private redis-server (the same code path that catches up after an
  * outage: journal reader, entry formatting, pipelined XADD, replies), and
  * redis-benchmark -P 64 runs XADDs of the same fields against the same
- * server, alternately, --runs times each; medians and their ratio. */
+ * server, alternately, --runs times each; medians and their ratio.
+ *
+ * API under attack: a journal of --trace-events events (10 M; a long run's)
+ * is written and indexed, a pipeline with the API runs on it, and a client
+ * looks up unknown trace ids (inside the journal's id range, so each one
+ * probes an index) while another POSTs signals; then one address holds its
+ * cap of connections (and reopens what closes) while another address POSTs.
+ * p99s of each, against the POSTs' p99 with nothing else going on. */
 #include "api/api.h"
 #include "mirror/mirror.h"
+#include "store/store.h"
 #include "perf/perf.h"
 #include "perf/redis_server.h"
 
+#include <arpa/inet.h>
+#include <curl/curl.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -27,18 +42,23 @@
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: ark perf edges [--runs N] [--events-seconds S] [--quick] [--json]\n\n"
+	fprintf(out, "usage: ark perf edges [--runs N] [--events-seconds S] [--trace-events N] [--quick] [--json]\n\n"
 		     "The mirror's XADDs per second (a journal of a real run backfilled into a private\n"
 		     "redis-server on loopback) against redis-benchmark -P 64 XADD of the same fields on\n"
 		     "the same server, alternately; then the ingest API of a running pipeline under h2load:\n"
 		     "signals accepted per second over HTTP/1.1 keep-alive (64 connections) and HTTP/2 over\n"
 		     "TLS (4 connections x 16 streams), single signals and batches of 100. Medians of --runs\n"
-		     "(default 3).\n\n"
+		     "(default 3). Then the API under attack: unknown-id trace look-ups on a journal of\n"
+		     "--trace-events events while signals are POSTed, and POSTs from one address while\n"
+		     "another holds its cap of connections (p99s in microseconds).\n\n"
 		     "  --events-seconds S   how long the unpaced run that fills the journal lasts (default 1)\n"
-		     "  --quick              one run of each, a short journal (a smoke test)\n"
+		     "  --trace-events N     events in the look-up benchmark's journal (default 10000000;\n"
+		     "                       288 bytes each on disk, plus its index)\n"
+		     "  --quick              one run of each, short journals (a smoke test)\n"
 		     "  --json               one JSON object; headline: mirror_eps, redis_benchmark_xadd_eps,\n"
 		     "                       mirror_vs_redis_benchmark_ratio, api_http1_single_eps,\n"
-		     "                       api_batch100_eps\n");
+		     "                       api_batch100_eps, api_trace_lookup_p99_us,\n"
+		     "                       api_p99_us_under_slot_attack\n");
 }
 
 /* Run argv with stdout to a buffer; the exit status, or -errno. */
@@ -165,7 +185,8 @@ struct api_run {
 
 /* `ark run` with the API (plain HTTP, or TLS when cert is given) and a slow
  * synthetic source, so the API's signals are most of the traffic. */
-static int api_start(struct api_run *r, const char *dir, const char *cert, const char *key, struct ark_err *err)
+static int api_start_in(struct api_run *r, const char *dir, const char *data_dir, const char *cert, const char *key,
+			struct ark_err *err)
 {
 	memset(r, 0, sizeof *r);
 	char exe[PATH_MAX], data[PATH_MAX], errfile[PATH_MAX + 8], instance[64];
@@ -173,9 +194,12 @@ static int api_start(struct api_run *r, const char *dir, const char *cert, const
 	if (n <= 0)
 		return ark_err_set(err, -errno, "cannot find the ark executable");
 	exe[n] = '\0';
-	snprintf(data, sizeof data, "%s/api-data-%s", dir, cert ? "tls" : "plain");
+	if (data_dir)
+		snprintf(data, sizeof data, "%s", data_dir);
+	else
+		snprintf(data, sizeof data, "%s/api-data-%s", dir, cert ? "tls" : "plain");
 	snprintf(errfile, sizeof errfile, "%s.err", data);
-	snprintf(instance, sizeof instance, "edgesapi%d%s", (int)getpid(), cert ? "t" : "p");
+	snprintf(instance, sizeof instance, "edgesapi%d%s", (int)getpid(), data_dir ? "x" : cert ? "t" : "p");
 	uint64_t seed = ark_now_ns();
 	snprintf(r->secret, sizeof r->secret, "bench-%016llx-%016llx", (unsigned long long)seed,
 		 (unsigned long long)(seed * 0x9e3779b97f4a7c15ull));
@@ -192,12 +216,16 @@ static int api_start(struct api_run *r, const char *dir, const char *cert, const
 		setenv("JWT_SECRET", r->secret, 1);
 		setenv("API_PORT", "0", 1);
 		setenv("ARK_JOURNAL_SYNC", "interval:10", 1);
+		/* The look-up benchmark measures latency, not the per-token limit. */
+		setenv("API_TRACE_RATE", "1000000", 1);
+		setenv("API_TRACE_BURST", "1000000", 1);
 		unsetenv("REDIS_URL");
 		unsetenv("ARK_STATE_DB");
 		unsetenv("ARK_LOG_DIR");
 		if (cert) {
 			setenv("API_TLS_CERT", cert, 1);
 			setenv("API_TLS_KEY", key, 1);
+			setenv("API_HTTP2", "true", 1);   /* opt-in (Rapid Reset): the h2 figures measure it */
 		} else {
 			unsetenv("API_TLS_CERT");
 			unsetenv("API_TLS_KEY");
@@ -227,6 +255,11 @@ static int api_start(struct api_run *r, const char *dir, const char *cert, const
 	memcpy(jwt.secret, r->secret, strlen(r->secret));
 	jwt.secret_len = strlen(r->secret);
 	return ark_jwt_mint(&jwt, "perf", "signals:write", (uint64_t)time(NULL), 3600, r->token, sizeof r->token, err);
+}
+
+static int api_start(struct api_run *r, const char *dir, const char *cert, const char *key, struct ark_err *err)
+{
+	return api_start_in(r, dir, NULL, cert, key, err);
 }
 
 static void api_stop(struct api_run *r)
@@ -287,6 +320,275 @@ static int h2load_eps(const struct api_run *r, bool tls, bool h1, const char *bo
 	return 0;
 }
 
+/* ---- the API under attack: trace look-ups, slot exhaustion ---- */
+
+/* A journal as a long run leaves it: n events, trace ids 2, 4, ... 2n (the
+ * odd ids between are unknown, inside every segment's range), indexed as
+ * Aletheia's indexer indexes it. */
+static int make_trace_journal(const char *data_dir, uint64_t n, double *write_s, double *index_s, struct ark_err *err)
+{
+	struct ark_store_config cfg;
+	ark_store_config_defaults(&cfg, data_dir);
+	cfg.sync = ARK_JOURNAL_SYNC_NONE;
+	int rc = ark_store_mkdirs(cfg.journal_dir, err);
+	struct ark_journal *j = NULL;
+	if (!rc)
+		rc = ark_journal_open(&j, &cfg, NULL, err);
+	if (rc)
+		return rc;
+	struct ark_event e;
+	memset(&e, 0, sizeof e);
+	uint64_t t0 = ark_now_ns();
+	for (uint64_t seq = 1; seq <= n && !rc; seq++) {
+		e.seq = seq;
+		e.trace_id = 2 * seq;
+		snprintf(e.symbol, sizeof e.symbol, "SYM%03u", (unsigned)(seq % 500));
+		e.price = 100.0 + (double)(seq % 1000) / 10;
+		for (int a = 0; a < ARK_AGENT_COUNT; a++)
+			e.stamp_in_ns[a] = e.stamp_out_ns[a] = seq * 1000 + (uint64_t)a;
+		rc = ark_journal_append(j, seq, e.trace_id, &e, sizeof e, err);
+	}
+	int crc = ark_journal_close(j, rc ? NULL : err);
+	if (rc || crc)
+		return rc ? rc : crc;
+	*write_s = (double)(ark_now_ns() - t0) / 1e9;
+	t0 = ark_now_ns();
+	uint64_t indexed = 0;
+	rc = ark_journal_index_sync(cfg.journal_dir, cfg.segment_bytes, &indexed, err);
+	*index_s = (double)(ark_now_ns() - t0) / 1e9;
+	return rc;
+}
+
+static size_t discard(char *p, size_t size, size_t n, void *ud)
+{
+	(void)p;
+	(void)ud;
+	return size * n;
+}
+
+struct api_client {
+	CURL *c;
+	struct curl_slist *headers;
+};
+
+static int api_client_init(struct api_client *cl, const struct api_run *r, const char *source)
+{
+	cl->c = curl_easy_init();
+	if (!cl->c)
+		return -ENOMEM;
+	char h[2200], iface[64];
+	snprintf(h, sizeof h, "Authorization: Bearer %s", r->token);
+	cl->headers = curl_slist_append(NULL, h);
+	cl->headers = curl_slist_append(cl->headers, "Content-Type: application/json");
+	curl_easy_setopt(cl->c, CURLOPT_HTTPHEADER, cl->headers);
+	curl_easy_setopt(cl->c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(cl->c, CURLOPT_TIMEOUT_MS, 30000L);
+	curl_easy_setopt(cl->c, CURLOPT_WRITEFUNCTION, discard);
+	if (source) {
+		snprintf(iface, sizeof iface, "host!%s", source);
+		curl_easy_setopt(cl->c, CURLOPT_INTERFACE, iface);
+	}
+	return 0;
+}
+
+static void api_client_free(struct api_client *cl)
+{
+	curl_slist_free_all(cl->headers);
+	curl_easy_cleanup(cl->c);
+}
+
+/* One request on the client's keep-alive connection: µs, or -1 on failure. */
+static double api_request(struct api_client *cl, int port, const char *path, const char *body, long want)
+{
+	char url[160];
+	snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
+	curl_easy_setopt(cl->c, CURLOPT_URL, url);
+	if (body)
+		curl_easy_setopt(cl->c, CURLOPT_POSTFIELDS, body);
+	else
+		curl_easy_setopt(cl->c, CURLOPT_HTTPGET, 1L);
+	uint64_t t0 = ark_now_ns();
+	CURLcode cc = curl_easy_perform(cl->c);
+	double us = (double)(ark_now_ns() - t0) / 1e3;
+	long status = 0;
+	if (cc == CURLE_OK)
+		curl_easy_getinfo(cl->c, CURLINFO_RESPONSE_CODE, &status);
+	return status == want ? us : -1;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static double p99_of(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof *v, cmp_double);
+	return n ? v[(int)(0.99 * (n - 1) + 0.5)] : 0;
+}
+
+/* POSTs of one signal, paced (~1000/s): a steady flow, not a load test. */
+struct poster {
+	const struct api_run *run;
+	const char *source;
+	atomic_bool stop;
+	int limit;
+	double *lat;
+	int n, failed;
+};
+
+static void *poster_main(void *arg)
+{
+	struct poster *p = arg;
+	struct api_client cl;
+	if (api_client_init(&cl, p->run, p->source))
+		return NULL;
+	while (!atomic_load(&p->stop) && p->n < p->limit) {
+		double us = api_request(&cl, p->run->port, "/v1/signals", "{\"symbol\":\"AAPL\",\"price\":187.5,\"size\":1}", 202);
+		if (us < 0)
+			p->failed++;
+		else
+			p->lat[p->n++] = us;
+		struct timespec ts = {0, 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	api_client_free(&cl);
+	return NULL;
+}
+
+/* Holds up to 200 connections from 127.0.0.1, reopening what the server
+ * closes: more than its cap, for as long as it runs. */
+struct hog {
+	int port;
+	atomic_bool stop;
+	_Atomic uint64_t opened;
+};
+
+static int connect_from(const char *source, int port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in from = {.sin_family = AF_INET}, to = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	inet_pton(AF_INET, source, &from.sin_addr);
+	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd >= 0 && (bind(fd, (struct sockaddr *)&from, sizeof from) != 0 || connect(fd, (struct sockaddr *)&to, sizeof to) != 0)) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+static void *hog_main(void *arg)
+{
+	struct hog *h = arg;
+	int fds[200];
+	for (int i = 0; i < 200; i++)
+		fds[i] = -1;
+	while (!atomic_load(&h->stop)) {
+		for (int i = 0; i < 200; i++) {
+			char b;
+			struct pollfd p = {.fd = fds[i], .events = POLLIN};
+			if (fds[i] >= 0 && poll(&p, 1, 0) > 0 && recv(fds[i], &b, 1, MSG_DONTWAIT) <= 0) {
+				close(fds[i]);
+				fds[i] = -1;
+			}
+			if (fds[i] < 0) {
+				fds[i] = connect_from("127.0.0.1", h->port);
+				h->opened++;
+			}
+		}
+		struct timespec ts = {0, 20 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	for (int i = 0; i < 200; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	return NULL;
+}
+
+struct attack_figures {
+	uint64_t events;
+	double write_s, index_s;
+	double post_p99_us, lookup_p99_us, lookup_p50_us, post_p99_during_lookups_us;
+	double post_p99_under_slot_attack_us;
+	int lookups, lookup_failures, posts_failed;
+	uint64_t hog_connections;
+};
+
+static int api_under_attack(const char *dir, uint64_t events, bool quick, struct attack_figures *f, struct ark_err *err)
+{
+	memset(f, 0, sizeof *f);
+	f->events = events;
+	char data[PATH_MAX];
+	snprintf(data, sizeof data, "%s/trace-data", dir);
+	int rc = make_trace_journal(data, events, &f->write_s, &f->index_s, err);
+	if (rc)
+		return rc;
+	struct api_run ar;
+	if ((rc = api_start_in(&ar, dir, data, NULL, NULL, err))) {
+		api_stop(&ar);
+		return rc;
+	}
+	int posts = quick ? 300 : 3000, lookups = quick ? 300 : 3000;
+	double *lat = calloc((size_t)(posts + lookups) * 3, sizeof *lat);
+	if (!lat) {
+		api_stop(&ar);
+		return ark_err_set(err, -ENOMEM, "out of memory");
+	}
+	double *base = lat, *during = lat + posts, *attacked = lat + 2 * posts, *look = lat + 3 * posts;
+	/* 1. POSTs alone. */
+	struct poster p = {.run = &ar, .source = "127.0.0.2", .limit = posts, .lat = base};
+	poster_main(&p);
+	f->post_p99_us = p99_of(base, p.n);
+	f->posts_failed += p.failed;
+	/* 2. Unknown-id look-ups while POSTs flow. */
+	struct poster q = {.run = &ar, .source = "127.0.0.2", .limit = posts, .lat = during};
+	pthread_t th;
+	pthread_create(&th, NULL, poster_main, &q);
+	struct api_client cl;
+	api_client_init(&cl, &ar, "127.0.0.3");
+	uint64_t rng = 0x9e3779b97f4a7c15ull ^ ark_now_ns();
+	for (int i = 0; i < lookups; i++) {
+		rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+		char path[64];
+		snprintf(path, sizeof path, "/v1/traces/%016llx", (unsigned long long)(2 * (rng % (events / 2)) + 1));
+		double us = api_request(&cl, ar.port, path, NULL, 404);
+		if (us < 0)
+			f->lookup_failures++;
+		else
+			look[f->lookups++] = us;
+		struct timespec ts = {0, 2 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	api_client_free(&cl);
+	atomic_store(&q.stop, true);
+	pthread_join(th, NULL);
+	f->post_p99_during_lookups_us = p99_of(during, q.n);
+	f->posts_failed += q.failed;
+	f->lookup_p99_us = p99_of(look, f->lookups);
+	f->lookup_p50_us = f->lookups ? look[f->lookups / 2] : 0;
+	/* 3. One address holds its cap of connections; another POSTs. */
+	struct hog h = {.port = ar.port};
+	pthread_create(&th, NULL, hog_main, &h);
+	while (h.opened < 400) {
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	struct poster a = {.run = &ar, .source = "127.0.0.2", .limit = posts, .lat = attacked};
+	poster_main(&a);
+	atomic_store(&h.stop, true);
+	pthread_join(th, NULL);
+	f->hog_connections = h.opened;
+	f->post_p99_under_slot_attack_us = p99_of(attacked, a.n);
+	f->posts_failed += a.failed;
+	api_stop(&ar);
+	free(lat);
+	if (f->lookup_failures || f->posts_failed)
+		return ark_err_set(err, -EIO, "%d look-ups and %d POSTs did not get their answer (404, 202)",
+				   f->lookup_failures, f->posts_failed);
+	return 0;
+}
+
 static int write_file(const char *path, const char *text)
 {
 	FILE *f = fopen(path, "w");
@@ -300,12 +602,14 @@ static int edges_main(int argc, char **argv)
 {
 	static const struct option options[] = {{"runs", required_argument, NULL, 'r'},
 						{"events-seconds", required_argument, NULL, 'e'},
+						{"trace-events", required_argument, NULL, 't'},
 						{"quick", no_argument, NULL, 'q'},
 						{"json", no_argument, NULL, 'j'},
 						{"help", no_argument, NULL, 'h'},
 						{NULL, 0, NULL, 0}};
 	struct ark_err err = {0};
-	uint64_t runs = 3;
+	uint64_t runs = 3, trace_events = 10000000;
+	bool quick = false;
 	double seconds = 1;
 	bool json = false;
 	int opt;
@@ -315,7 +619,8 @@ static int edges_main(int argc, char **argv)
 		switch (opt) {
 		case 'r': rc = ark_parse_u64(optarg, 1, MAX_RUNS, "--runs", &runs, &err); break;
 		case 'e': rc = ark_parse_double(optarg, 0.1, 60, "--events-seconds", &seconds, &err); break;
-		case 'q': runs = 1; seconds = 0.3; break;
+		case 't': rc = ark_parse_u64(optarg, 1000, 100000000, "--trace-events", &trace_events, &err); break;
+		case 'q': runs = 1; seconds = 0.3; quick = true; break;
 		case 'j': json = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -413,6 +718,16 @@ static int edges_main(int argc, char **argv)
 		}
 		api_stop(&ar);
 	}
+	if (quick && trace_events == 10000000)
+		trace_events = 200000;
+	struct attack_figures af;
+	if (!json)
+		fprintf(stderr, "  the API under attack: writing and indexing a journal of %llu events...\n",
+			(unsigned long long)trace_events);
+	if (api_under_attack(dir, trace_events, quick, &af, &err)) {
+		fprintf(stderr, "ark perf edges: the API under attack: %s\n", err.msg);
+		goto out;
+	}
 	double a1s = ark_perf_median(h1_single, (int)runs), a1b = ark_perf_median(h1_batch, (int)runs);
 	double a2s = ark_perf_median(h2_single, (int)runs), a2b = ark_perf_median(h2_batch, (int)runs);
 	if (json) {
@@ -427,6 +742,20 @@ static int edges_main(int argc, char **argv)
 		ark_json_number(&j, "mirror_vs_redis_benchmark_ratio", b > 0 ? m / b : 0);
 		ark_json_number(&j, "api_http1_single_eps", a1s);
 		ark_json_number(&j, "api_batch100_eps", a1b > a2b ? a1b : a2b);
+		ark_json_number(&j, "api_trace_lookup_p99_us", af.lookup_p99_us);
+		ark_json_number(&j, "api_p99_us_under_slot_attack", af.post_p99_under_slot_attack_us);
+		ark_json_object_end(&j);
+		ark_json_object_begin(&j, "api_under_attack");
+		ark_json_uint(&j, "journal_events", af.events);
+		ark_json_number(&j, "journal_write_s", af.write_s);
+		ark_json_number(&j, "index_build_s", af.index_s);
+		ark_json_uint(&j, "lookups", (uint64_t)af.lookups);
+		ark_json_number(&j, "lookup_p50_us", af.lookup_p50_us);
+		ark_json_number(&j, "lookup_p99_us", af.lookup_p99_us);
+		ark_json_number(&j, "post_p99_us_alone", af.post_p99_us);
+		ark_json_number(&j, "post_p99_us_during_lookups", af.post_p99_during_lookups_us);
+		ark_json_number(&j, "post_p99_us_under_slot_attack", af.post_p99_under_slot_attack_us);
+		ark_json_uint(&j, "attacker_connections_opened", af.hog_connections);
 		ark_json_object_end(&j);
 		ark_json_number(&j, "api_http1_batch100_eps", a1b);
 		ark_json_number(&j, "api_http2_single_eps", a2s);
@@ -444,6 +773,13 @@ static int edges_main(int argc, char **argv)
 		printf("mirror / redis-benchmark: %.2f\n", b > 0 ? m / b : 0);
 		printf("API, signals accepted per second (h2load): HTTP/1.1 keep-alive single %.0f, batches of 100 %.0f;\n"
 		       "     HTTP/2 over TLS single %.0f, batches of 100 %.0f\n", a1s, a1b, a2s, a2b);
+		printf("API under attack, journal of %llu events (written in %.1f s, indexed in %.1f s):\n"
+		       "     unknown-id trace look-up p50 %.0f us, p99 %.0f us (%d look-ups)\n"
+		       "     POST /v1/signals p99: alone %.0f us, during look-ups %.0f us,\n"
+		       "     while another address holds its cap of connections %.0f us (%llu connections opened)\n",
+		       (unsigned long long)af.events, af.write_s, af.index_s, af.lookup_p50_us, af.lookup_p99_us, af.lookups,
+		       af.post_p99_us, af.post_p99_during_lookups_us, af.post_p99_under_slot_attack_us,
+		       (unsigned long long)af.hog_connections);
 	}
 	status = 0;
 out:

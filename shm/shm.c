@@ -2,7 +2,12 @@
  *
  * Invariants: a segment whose magic is set has a complete header (the magic
  * is stored last, with release ordering); regions never overlap and each
- * starts ARK_SHM_ALIGN-aligned; total_size equals the file's size. */
+ * starts ARK_SHM_ALIGN-aligned; total_size equals the file's size. A segment
+ * is mapped only when it is ours: a regular file on a tmpfs, owned by this
+ * process's effective uid, mode exactly 0600, one link. Anything else in its
+ * place (another user's plant, a file someone made world-writable) is refused
+ * with its owner and mode named, and never removed or replaced: /dev/shm is
+ * sticky, so a name we checked as ours stays ours until we unlink it. */
 #include "shm/shm.h"
 
 #include <ctype.h>
@@ -13,8 +18,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
+#include <pwd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #define MIN_SIZE (sizeof(struct ark_shm_header) + ARK_SHM_ALIGN)
@@ -102,8 +110,10 @@ bool ark_shm_process_alive(int32_t pid, uint64_t start_ticks)
 	/* A zombie has exited: an orphan whose reaper is slow is dead all the same. */
 	if (state == 'Z' || state == 'X')
 		return false;
-	/* An unreadable /proc entry (hidepid) leaves the pid test as the answer. */
-	return now_ticks == 0 || start_ticks == 0 || now_ticks == start_ticks;
+	/* A start time of 0 is never a match: it is what an unreadable /proc
+	 * entry (another user's process under hidepid) or a planted record
+	 * gives, and "alive" decides what gets adopted or signalled. */
+	return start_ticks != 0 && now_ticks == start_ticks;
 }
 
 bool ark_shm_is_stale(const struct ark_shm *shm)
@@ -117,6 +127,48 @@ void ark_shm_adopt(struct ark_shm *shm)
 	shm->header->creator_start_ticks = ark_shm_process_start_ticks(pid);
 	shm->header->creator_pid = pid;
 	shm->creator = true;
+}
+
+static void owner_name(uid_t uid, char *out, size_t len)
+{
+	struct passwd pw, *found = NULL;
+	char buf[1024];
+	if (getpwuid_r(uid, &pw, buf, sizeof buf, &found) == 0 && found)
+		snprintf(out, len, "uid %u (%s)", (unsigned)uid, found->pw_name);
+	else
+		snprintf(out, len, "uid %u", (unsigned)uid);
+}
+
+/* The file behind fd is a segment of ours: a regular file on a tmpfs, owned
+ * by our effective uid, mode exactly 0600 and one link. -EPERM names what
+ * is wrong (owner, mode) and what to do; the file is left as it is. */
+static int check_ours(int fd, const char *path, struct stat *st, struct ark_err *err)
+{
+	struct statfs fs;
+	if (fstat(fd, st) != 0)
+		return ark_err_set(err, -errno, "cannot stat %s: %s", path, strerror(errno));
+	if (!S_ISREG(st->st_mode) || fstatfs(fd, &fs) != 0 || fs.f_type != TMPFS_MAGIC)
+		return ark_err_set(err, -EPERM,
+				   "%s is not a shared-memory file (a regular file on /dev/shm's tmpfs): ARK does not use it; "
+				   "remove it (as its owner or root) or choose another --instance", path);
+	uid_t me = geteuid();
+	unsigned mode = (unsigned)(st->st_mode & 07777);
+	if (st->st_uid != me) {
+		char owner[96], mine[96];
+		owner_name(st->st_uid, owner, sizeof owner);
+		owner_name(me, mine, sizeof mine);
+		return ark_err_set(err, -EPERM,
+				   "%s belongs to %s (mode %04o), not to this user, %s: ARK never uses, adopts or removes "
+				   "another user's segment. If nobody should own it, have its owner or root remove it "
+				   "(rm %s), or choose another --instance",
+				   path, owner, mode, mine, path);
+	}
+	if (mode != 0600 || st->st_nlink != 1)
+		return ark_err_set(err, -EPERM,
+				   "%s has mode %04o and %lu link(s), expected 0600 and one: other users may have written "
+				   "to it, so ARK does not trust it. Stop what uses it and remove it (rm %s)",
+				   path, mode, (unsigned long)st->st_nlink, path);
+	return 0;
 }
 
 /* Validate a mapped header against the file size and the caller's expectation. */
@@ -179,9 +231,25 @@ int ark_shm_create(struct ark_shm *shm, const char *name, size_t size, unsigned 
 	snprintf(shm_name, sizeof shm_name, "/%s", name);
 	int fd = shm_open(shm_name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0 && errno == EEXIST && (flags & ARK_SHM_REPLACE_STALE)) {
+		/* Only a segment of ours is ever replaced, and only when its
+		 * creator is gone (or it is not a segment at all any more).
+		 * Another user's file, or one whose mode someone widened, is
+		 * refused with the reason: never adopted, never removed. */
+		int old_fd = shm_open(shm_name, O_RDONLY | O_CLOEXEC, 0);
+		if (old_fd < 0 && errno != ENOENT)
+			return ark_err_set(err, -errno, "cannot open the existing %s: %s", shm->path, strerror(errno));
+		if (old_fd >= 0) {
+			struct stat st;
+			rc = check_ours(old_fd, shm->path, &st, err);
+			close(old_fd);
+			if (rc)
+				return rc;
+		}
 		struct ark_shm old;
 		struct ark_err why;
-		int arc = ark_shm_attach(&old, name, 0, &why);
+		int arc = old_fd >= 0 ? ark_shm_attach(&old, name, 0, &why) : -ENOENT;
+		if (arc == -EPERM || arc == -EACCES)
+			return ark_err_set(err, arc, "%s", why.msg);
 		bool replace = arc != 0 || ark_shm_is_stale(&old);
 		int32_t old_pid = arc == 0 ? old.header->creator_pid : 0;
 		if (arc == 0)
@@ -190,7 +258,9 @@ int ark_shm_create(struct ark_shm *shm, const char *name, size_t size, unsigned 
 			return ark_err_set(err, -EEXIST,
 					   "%s already exists and its creator (pid %d) is alive: another ARK instance with this name is running",
 					   shm->path, (int)old_pid);
-		shm_unlink(shm_name);
+		if (arc != -ENOENT)
+			shm_unlink(shm_name);
+		/* O_EXCL: should anyone plant the name in between, this fails. */
 		fd = shm_open(shm_name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	}
 	if (fd < 0)
@@ -263,12 +333,23 @@ int ark_shm_attach(struct ark_shm *shm, const char *name, size_t expected_size, 
 	char shm_name[ARK_SHM_NAME_MAX + 1];
 	snprintf(shm_name, sizeof shm_name, "/%s", name);
 	int fd = shm_open(shm_name, O_RDWR | O_CLOEXEC, 0);
+	if (fd < 0 && errno == EACCES) {
+		/* Not ours and not writable by us: say whose it is. */
+		int ro = shm_open(shm_name, O_RDONLY | O_CLOEXEC, 0);
+		struct stat st;
+		if (ro >= 0) {
+			rc = check_ours(ro, shm->path, &st, err);
+			close(ro);
+			if (rc)
+				return rc;
+		}
+		errno = EACCES;
+	}
 	if (fd < 0)
 		return ark_err_set(err, -errno, "cannot open %s: %s%s", shm->path, strerror(errno),
 				   errno == ENOENT ? " (is ARK running under this instance name?)" : "");
 	struct stat st;
-	if (fstat(fd, &st) != 0) {
-		rc = ark_err_set(err, -errno, "cannot stat %s: %s", shm->path, strerror(errno));
+	if ((rc = check_ours(fd, shm->path, &st, err))) {
 		close(fd);
 		return rc;
 	}
@@ -306,6 +387,16 @@ int ark_shm_unlink(const char *name, struct ark_err *err)
 		return rc;
 	char shm_name[ARK_SHM_NAME_MAX + 1];
 	snprintf(shm_name, sizeof shm_name, "/%s", name);
+	/* Never another user's file (root could remove it from sticky /dev/shm). */
+	int fd = shm_open(shm_name, O_RDONLY | O_CLOEXEC, 0);
+	if (fd >= 0) {
+		struct stat st;
+		bool mine = fstat(fd, &st) == 0 && st.st_uid == geteuid();
+		close(fd);
+		if (!mine)
+			return ark_err_set(err, -EPERM, "/dev/shm/%s belongs to uid %u, not to this user: not removed", name,
+					   (unsigned)st.st_uid);
+	}
 	if (shm_unlink(shm_name) != 0)
 		return ark_err_set(err, -errno, "cannot remove /dev/shm/%s: %s", name, strerror(errno));
 	return 0;

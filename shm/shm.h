@@ -92,9 +92,32 @@ bool ark_shm_is_stale(const struct ark_shm *shm);
  * one): its pid and start time replace the creator's, so the segment is not
  * stale and no second owner takes it. */
 void ark_shm_adopt(struct ark_shm *shm);
-/* Same test on pid and start time, for other owners recorded in a segment. */
+/* Same test on pid and start time, for other owners recorded in a segment.
+ * A start time of 0 never matches. */
 bool ark_shm_process_alive(int32_t pid, uint64_t start_ticks);
 /* The start time of a process in clock ticks since boot, 0 if unknown. */
 uint64_t ark_shm_process_start_ticks(int32_t pid);
+
+/* ---- Recorded processes (shm/process.c) ----
+ * Before a pid read from a segment or a pid file is adopted or signalled:
+ * it must be alive with the recorded start time (never 0), run as this
+ * process's effective uid, execute one of `exe` (NULL-terminated list of
+ * paths; a binary replaced on disk since, "(deleted)", still matches) and
+ * name `instance` on its command line (or in ARK_INSTANCE). */
+struct ark_shm_process_expect {
+	const char *instance;
+	const char *const *exe;
+};
+/* 0 when it is; -ESRCH when it is gone, -EPERM when it is not ours (why
+ * says which check failed). */
+int ark_shm_process_verify(int32_t pid, uint64_t start_ticks, const struct ark_shm_process_expect *expect,
+			   char *why, size_t why_len);
+/* A pidfd on the process, opened before the checks (so the one checked is
+ * the one signalled), or a negative code as ark_shm_process_verify. */
+int ark_shm_process_open(int32_t pid, uint64_t start_ticks, const struct ark_shm_process_expect *expect, char *why,
+			 size_t why_len);
+int ark_shm_pidfd_signal(int pidfd, int sig);
+/* This process's executable ("(deleted)" removed). */
+int ark_shm_self_exe(char *out, size_t len);
 
 #endif /* ARK_SHM_H */

@@ -43,6 +43,7 @@ void ark_store_config_defaults(struct ark_store_config *cfg, const char *data_di
 	cfg->retain_bytes = ARK_STORE_DEFAULT_RETAIN_BYTES;
 	cfg->retain_age_ns = 0;
 	cfg->io_uring = true;
+	cfg->trace_index = true;
 	cfg->db_synchronous = 1;
 	cfg->db_busy_timeout_ms = ARK_STORE_DEFAULT_BUSY_TIMEOUT_MS;
 	cfg->db_checkpoint_interval_ns = ARK_STORE_DEFAULT_CHECKPOINT_INTERVAL_S * 1000000000ull;
@@ -153,6 +154,9 @@ int ark_store_config_from_env(struct ark_store_config *cfg, struct ark_err *err)
 	if ((rc = ark_env_bool("ARK_IO_URING", true, &b, err)))
 		return rc;
 	cfg->io_uring = b;
+	if ((rc = ark_env_bool("ARK_JOURNAL_TRACE_INDEX", true, &b, err)))
+		return rc;
+	cfg->trace_index = b;
 
 	if ((v = getenv("ARK_DB_SYNCHRONOUS")) && *v) {
 		static const char *names[] = {"OFF", "NORMAL", "FULL", "EXTRA"};

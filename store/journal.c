@@ -690,6 +690,10 @@ int ark_journal_retain(struct ark_journal *j, struct ark_err *err)
 			return ark_err_set(err, rc, "journal retention: cannot delete %s/%s: %s",
 					   j->cfg.journal_dir, e->name, strerror(-rc));
 		}
+		char index[80];   /* its trace index goes with it */
+		size_t base = strlen(e->name) - strlen(ARK_JOURNAL_SEGMENT_SUFFIX);
+		snprintf(index, sizeof index, "%.*s.arkx", (int)base, e->name);
+		unlinkat(j->dir_fd, index, 0);
 		j->sealed_bytes -= e->bytes;
 		j->stats.segments_deleted++;
 		deleted++;

@@ -1,6 +1,6 @@
 /* store/journal_read.c — journal readers: iterate from a seq onward and follow
  * the tail as it grows (other processes, also while the writer writes), and
- * the look-ups by seq and by trace id.
+ * the look-up by seq (by trace id: journal_index.c).
  *
  * Invariant: a reader hands out only records whose CRC checked, in file
  * order, each seq greater than the one before. A bad record at the very tail
@@ -296,61 +296,26 @@ int ark_journal_find_seq(const char *dir, uint64_t seq, struct ark_journal_recor
 	return rc;
 }
 
-int ark_journal_find_trace(const char *dir, uint64_t trace_id, struct ark_journal_record *rec,
-			   void *buf, size_t cap, struct ark_err *err)
+int ark_journal_each(const char *journal_dir, uint64_t from,
+		     int (*fn)(void *ctx, const struct ark_journal_record *rec), void *ctx, struct ark_err *err)
 {
-	struct ark_journal_segment_info *segs;
-	size_t n;
-	int rc = ark_journal_list_segments(dir, &segs, &n, err);
+	struct ark_journal_reader *reader;
+	int rc = ark_journal_reader_open(&reader, journal_dir, err);
 	if (rc)
 		return rc;
-	rc = -ENOENT;
-	for (size_t i = n; i-- > 0 && rc == -ENOENT;) {
-		char path[PATH_MAX + 64];
-		snprintf(path, sizeof path, "%s/%s", dir, segs[i].name);
-		int fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue; /* deleted by retention meanwhile */
-		struct ark_journal_scan s;
-		if (ark_journal_scan_init(&s, fd, file_size(fd)) != 0) {
-			close(fd);
-			rc = ark_err_set(err, -ENOMEM, "journal: out of memory");
-			break;
-		}
-		uint64_t off = ARK_JOURNAL_SEGMENT_HEADER_BYTES;
-		for (;;) {
-			struct ark_journal_record_header h;
-			const uint8_t *payload;
-			uint64_t next;
-			const char *why;
-			int st = ark_journal_scan_at(&s, off, &h, &payload, &next, &why);
-			if (st == ARK_SCAN_RECORD) {
-				if (h.trace_id == trace_id) {
-					/* keep looking: the newest one wins */
-					rec->seq = h.seq;
-					rec->trace_id = h.trace_id;
-					rec->len = h.len;
-					rec->payload = payload;
-					snprintf(rec->segment, sizeof rec->segment, "%s", segs[i].name);
-					rec->offset = off;
-					copy_out(rec, buf, cap);
-					rc = 0;
-				}
-				off = next;
-				continue;
-			}
-			if (st == ARK_SCAN_INVALID) {
-				off = ark_journal_scan_resync(&s, off + 1); /* skip damage */
-				continue;
-			}
-			break;
-		}
-		ark_journal_scan_free(&s);
-		close(fd);
-	}
-	free(segs);
+	rc = ark_journal_reader_seek(reader, from, err);
 	if (rc == -ENOENT)
-		return ark_err_set(err, -ENOENT, "journal: no record with trace id %llu (0x%llx) in %s",
-				   (unsigned long long)trace_id, (unsigned long long)trace_id, dir);
-	return rc;
+		rc = 0;   /* older records were retired: from the oldest kept */
+	while (!rc) {
+		struct ark_journal_record rec;
+		rc = ark_journal_reader_next(reader, &rec, err);
+		if (rc == -EAGAIN) {
+			rc = 0;
+			break;
+		}
+		if (!rc)
+			rc = fn(ctx, &rec);
+	}
+	ark_journal_reader_close(reader);
+	return rc < 0 ? rc : 0;
 }

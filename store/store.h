@@ -77,6 +77,7 @@ struct ark_store_config {
 	uint64_t retain_bytes;          /* ARK_JOURNAL_RETAIN_BYTES, 0 = no limit */
 	uint64_t retain_age_ns;         /* ARK_JOURNAL_RETAIN_AGE, 0 = no limit */
 	bool io_uring;                  /* ARK_IO_URING (false forces pwrite/fdatasync) */
+	bool trace_index;               /* ARK_JOURNAL_TRACE_INDEX: Aletheia keeps the trace-id index */
 
 	int db_synchronous;             /* ARK_DB_SYNCHRONOUS: 0 OFF 1 NORMAL 2 FULL 3 EXTRA */
 	uint64_t db_busy_timeout_ms;    /* ARK_DB_BUSY_TIMEOUT_MS */
@@ -277,6 +278,11 @@ int ark_journal_reader_next(struct ark_journal_reader *reader, struct ark_journa
 /* Wait up to timeout_ns for the next record (polls the files). */
 int ark_journal_reader_wait(struct ark_journal_reader *reader, struct ark_journal_record *rec,
 			    uint64_t timeout_ns, struct ark_err *err);
+/* Every record from the first with seq >= from (0, or older than the oldest
+ * kept: from the oldest kept) to the end of the journal as it is now, in
+ * order: fn returns 0 to go on, 1 to stop, negative to fail (returned). */
+int ark_journal_each(const char *journal_dir, uint64_t from,
+		     int (*fn)(void *ctx, const struct ark_journal_record *rec), void *ctx, struct ark_err *err);
 
 /* The first seqs (from their names) of the journal's segments, oldest
  * first: up to cap of them in first_seqs, the total in *count. */
@@ -284,8 +290,9 @@ int ark_journal_list(const char *journal_dir, uint64_t *first_seqs, size_t cap, 
 		     struct ark_err *err);
 
 /* Look-ups. Copy up to cap payload bytes into buf (rec->payload points there);
- * -ENOENT when absent. find_trace searches newest segments first and returns
- * the newest record with that trace id. */
+ * -ENOENT when absent. find_trace searches newest segments first, through
+ * the trace index where there is one, and stops at the first record with
+ * that trace id (a one-shot ark_trace_finder). */
 int ark_journal_find_seq(const char *journal_dir, uint64_t seq, struct ark_journal_record *rec,
 			 void *buf, size_t cap, struct ark_err *err);
 int ark_journal_find_trace(const char *journal_dir, uint64_t trace_id,
@@ -310,6 +317,41 @@ int ark_journal_base_seq(const char *journal_dir, uint64_t *seq, struct ark_err 
 int ark_journal_set_base_seq(const char *journal_dir, uint64_t seq, struct ark_err *err);
 /* The highest seq recorded in the journal (0 when empty or absent). */
 int ark_journal_last_recorded_seq(const char *journal_dir, uint64_t *last, struct ark_err *err);
+
+/* ------------------------------------------------------------------------ */
+/* Journal: the trace-id index (journal_index.c)                             */
+/* ------------------------------------------------------------------------ */
+
+/* Beside each segment "<first>.arkj", "<first>.arkx": a hash table of trace
+ * id → record offset, kept by one indexer (Aletheia's thread, following the
+ * segments as they reach the kernel; ARK_JOURNAL_TRACE_INDEX=false turns it
+ * off) and read by any process: a look-up is a few probes per segment whose
+ * trace-id range holds the id, plus a scan of the milliseconds of records
+ * the indexer has not reached; a segment without a usable index is scanned.
+ * A hit is always read back and checked (CRC, trace id) before it counts. */
+struct ark_trace_indexer;
+int ark_trace_indexer_start(struct ark_trace_indexer **indexer, const struct ark_store_config *cfg,
+			    struct ark_err *err);
+void ark_trace_indexer_stop(struct ark_trace_indexer *indexer);
+uint64_t ark_trace_indexer_indexed(const struct ark_trace_indexer *indexer);
+/* Index every segment now, in this thread (tools, tests, benchmarks). */
+int ark_journal_index_sync(const char *journal_dir, uint64_t segment_bytes, uint64_t *indexed, struct ark_err *err);
+
+struct ark_trace_finder;
+struct ark_trace_finder_stats {
+	uint64_t lookups;
+	uint64_t probes;              /* hash slots read */
+	uint64_t segments_skipped;    /* the id was outside their range */
+	uint64_t segments_scanned;    /* had no usable index */
+	uint64_t bytes_scanned;       /* past indexed_to, or without an index */
+};
+/* A finder keeps the index mappings of one journal between look-ups; one
+ * thread uses it at a time. */
+int ark_trace_finder_open(struct ark_trace_finder **finder, const char *journal_dir, struct ark_err *err);
+void ark_trace_finder_close(struct ark_trace_finder *finder);
+int ark_trace_finder_find(struct ark_trace_finder *finder, uint64_t trace_id, struct ark_journal_record *rec,
+			  void *buf, size_t cap, struct ark_err *err);
+void ark_trace_finder_stats(const struct ark_trace_finder *finder, struct ark_trace_finder_stats *stats);
 
 /* ------------------------------------------------------------------------ */
 /* Journal: verification                                                     */

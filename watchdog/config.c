@@ -62,7 +62,7 @@ int ark_watchdog_record(const char *agent, const char *event, int pid, const cha
 	return rc;
 }
 
-void ark_watchdog_pid_file(const struct ark_supervisor *sup, const char *name, pid_t pid)
+void ark_watchdog_pid_file(const struct ark_supervisor *sup, const char *name, pid_t pid, uint64_t start_ticks)
 {
 	char path[PATH_MAX + 32];
 	snprintf(path, sizeof path, "%s/%s.pid", sup->watchdog.run_dir, name);
@@ -72,11 +72,15 @@ void ark_watchdog_pid_file(const struct ark_supervisor *sup, const char *name, p
 	}
 	char tmp[PATH_MAX + 48];
 	snprintf(tmp, sizeof tmp, "%s.tmp", path);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	/* Never through a file or link planted under the temporary name. */
+	unlink(tmp);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return;
-	char text[24];
-	int n = snprintf(text, sizeof text, "%d\n", (int)pid);
+	char text[48];
+	/* the pid alone on the first line (what systemd and scripts read), its
+	 * start time on the second (what ark stop checks) */
+	int n = snprintf(text, sizeof text, "%d\n%llu\n", (int)pid, (unsigned long long)start_ticks);
 	if (write(fd, text, (size_t)n) == n)
 		rename(tmp, path);
 	else

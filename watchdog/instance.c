@@ -2,13 +2,22 @@
  * created new, or taken over from a watchdog that died. A dead watchdog's
  * agents keep running on their segment (trading does not stop with the
  * watchdog); `ark watchdog` adopts the segment and them, while `ark run`,
- * which starts a fresh run, first stops what its predecessor left. */
+ * which starts a fresh run, first stops what its predecessor left.
+ *
+ * Nothing the old segment says is taken on trust: it is attached only when
+ * it is ours (shm.c refuses another user's or a widened one), it is adopted
+ * only when its rules are the ones this watchdog's own configuration names,
+ * with the same SHA-256, and a process it records is signalled only after
+ * /proc shows it is ours (ark_shm_process_open: uid, executable, start time,
+ * instance) — through a pidfd, so the process checked is the one killed. */
 #include "watchdog/internal.h"
 
 #include "graveyard/graveyard.h"
 #include "store/store.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,8 +25,15 @@
 #include <time.h>
 #include <unistd.h>
 
+static int note_seq(void *ctx, const struct ark_journal_record *rec)
+{
+	*(uint64_t *)ctx = rec->seq;
+	return 0;
+}
+
 /* The last seq in the journal (0 when empty): a new run continues after it,
- * so sequence numbers stay monotonic for the instance's whole record. */
+ * so sequence numbers stay monotonic for the instance's whole record. Only
+ * the newest segment is read. */
 static int journal_last_seq(const char *dir, uint64_t *last, struct ark_err *err)
 {
 	*last = 0;
@@ -32,26 +48,9 @@ static int journal_last_seq(const char *dir, uint64_t *last, struct ark_err *err
 	if (!all)
 		return ark_err_set(err, -ENOMEM, "out of memory");
 	rc = ark_journal_list(dir, all, count, &count, err);
-	struct ark_journal_reader *reader = NULL;
 	if (!rc)
-		rc = ark_journal_reader_open(&reader, dir, err);
-	if (!rc)
-		rc = ark_journal_reader_seek(reader, all[count - 1], err);
-	while (!rc) {
-		struct ark_journal_record rec;
-		int r = ark_journal_reader_next(reader, &rec, err);
-		if (r == -EAGAIN)
-			break;
-		if (r) {
-			rc = r;
-			break;
-		}
-		*last = rec.seq;
-	}
-	if (reader)
-		ark_journal_reader_close(reader);
+		rc = ark_journal_each(dir, all[count - 1], note_seq, last, err);
 	free(all);
-	(void)firsts;
 	return rc;
 }
 
@@ -113,29 +112,58 @@ static int recorded_processes(const struct ark_pipeline *p, int32_t *pids, uint6
 	return n;
 }
 
+/* The binaries a process of this instance may run: this ark, and the
+ * canary's when one is configured (ARK_CANARY_BIN, resolved). */
+void ark_watchdog_expected_exes(const struct ark_supervisor *sup, char canary[PATH_MAX], const char *exes[3])
+{
+	int n = 0;
+	exes[n++] = sup->exe;
+	const char *bin = sup->canary_config.bin[0] ? sup->canary_config.bin : getenv("ARK_CANARY_BIN");
+	canary[0] = '\0';
+	if (bin && *bin && realpath(bin, canary))
+		exes[n++] = canary;
+	exes[n] = NULL;
+}
+
 /* A fresh run replaces a dead watchdog's segment: what it left running
- * would otherwise go on working a segment nobody watches. */
+ * would otherwise go on working a segment nobody watches. Each recorded
+ * process is killed only once /proc shows it is ours; the rest are left
+ * alone, and the log says why. */
 static void stop_orphans(struct ark_supervisor *sup, struct ark_pipeline_map *old)
 {
 	int32_t pids[2 * ARK_AGENT_COUNT + ARK_MAX_SOURCES + 2];   /* both lanes' agents, sources, metrics, mirror */
 	uint64_t ticks[2 * ARK_AGENT_COUNT + ARK_MAX_SOURCES + 2];
+	int pidfds[2 * ARK_AGENT_COUNT + ARK_MAX_SOURCES + 2];
 	int n = recorded_processes(old->pipeline, pids, ticks);
+	char canary[PATH_MAX];
+	const char *exes[3];
+	ark_watchdog_expected_exes(sup, canary, exes);
+	struct ark_shm_process_expect expect = {.instance = sup->instance, .exe = exes};
 	int killed = 0;
 	for (int i = 0; i < n; i++) {
-		if (ark_shm_process_alive(pids[i], ticks[i])) {
-			kill(pids[i], SIGKILL);
+		char why[256];
+		pidfds[i] = pids[i] > 0 ? ark_shm_process_open(pids[i], ticks[i], &expect, why, sizeof why) : -ESRCH;
+		if (pidfds[i] == -EPERM)
+			ark_log(sup->log, "warn", "left alone pid %d recorded in %s: %s", (int)pids[i], old->shm.path, why);
+		if (pidfds[i] < 0)
+			continue;
+		if (ark_shm_pidfd_signal(pidfds[i], SIGKILL) == 0)
 			killed++;
-		}
 	}
 	for (int tries = 0; killed && tries < 200; tries++) {
 		int alive = 0;
-		for (int i = 0; i < n; i++)
-			alive += ark_shm_process_alive(pids[i], ticks[i]);
+		for (int i = 0; i < n; i++) {
+			struct pollfd p = {.fd = pidfds[i], .events = POLLIN};
+			alive += pidfds[i] >= 0 && poll(&p, 1, 0) == 0;   /* a pidfd is readable once its process exits */
+		}
 		if (!alive)
 			break;
 		struct timespec ts = {0, 10 * 1000 * 1000};
 		nanosleep(&ts, NULL);
 	}
+	for (int i = 0; i < n; i++)
+		if (pidfds[i] >= 0)
+			close(pidfds[i]);
 	if (killed)
 		ark_log(sup->log, "warn", "stopped %d processes a dead watchdog left running on %s", killed, old->shm.path);
 }
@@ -171,7 +199,11 @@ int ark_watchdog_open_instance(struct ark_supervisor *sup, const struct ark_supe
 						 "pins %s (sha256 %s): not adopting it (stop it with `ark stop`)",
 						 options->instance, old.pipeline->rules_path, old.pipeline->rules_hash,
 						 mine.rules_path, mine.rules_hash);
+			if (!rc && strcmp(old.pipeline->instance, options->instance) != 0)
+				rc = ark_err_set(err, -EPERM, "%s says it is instance '%.64s', not '%s': not taken over",
+						 old.shm.path, old.pipeline->instance, options->instance);
 			if (rc) {
+				ark_log(sup->log, "error", "not taking over instance %s: %s", options->instance, err->msg);
 				ark_pipeline_detach(&old);
 				return rc;
 			}

@@ -4,8 +4,12 @@
 
 #include "watchdog/watchdog.h"
 
-/* $ARK_RUN_DIR/<name>.pid, written atomically; pid <= 0 removes it. */
-void ark_watchdog_pid_file(const struct ark_supervisor *sup, const char *name, pid_t pid);
+/* The binaries a process of this instance may run (for
+ * ark_shm_process_expect): this ark, and the canary's when configured. */
+void ark_watchdog_expected_exes(const struct ark_supervisor *sup, char canary[PATH_MAX], const char *exes[3]);
+/* $ARK_RUN_DIR/<name>.pid ("<pid>\n<start ticks>\n": the pid alone on the first line), written atomically;
+ * pid <= 0 removes it. */
+void ark_watchdog_pid_file(const struct ark_supervisor *sup, const char *name, pid_t pid, uint64_t start_ticks);
 /* A back-off with +-20 % jitter, so crashed agents do not restart in step. */
 uint64_t ark_watchdog_jittered(struct ark_supervisor *sup, uint64_t ns);
 /* Signal c's process through its pidfd (no pid-reuse race for an adopted
@@ -23,8 +27,10 @@ int ark_watchdog_open_instance(struct ark_supervisor *sup, const struct ark_supe
 /* Processes (process.c). A child's start: from its warm standby when one is
  * ready, else fork and exec `ark agent|source|metrics-server ...`. */
 int ark_watchdog_spawn(struct ark_supervisor *sup, struct ark_child *c);
-/* Take over a process found running (its pid in the control block). */
-int ark_watchdog_adopt(struct ark_supervisor *sup, struct ark_child *c, pid_t pid);
+/* Take over a process found running (its pid and start time in the
+ * segment), once /proc shows it is ours; -EPERM with why when it is not. */
+int ark_watchdog_adopt(struct ark_supervisor *sup, struct ark_child *c, pid_t pid, uint64_t start_ticks, char *why,
+		       size_t why_len);
 /* True when c's process has ended; *status is a wait status, or -1 when
  * it was not our child (adopted) and the status is unknown. */
 bool ark_watchdog_exited(struct ark_child *c, int *status);

@@ -7,11 +7,20 @@
  * pair): it loads the binary, attaches the segment, reads its configuration,
  * says "r" (ready) and blocks reading FD. One byte makes it the agent; end
  * of file (the watchdog closed its end, or died) makes it exit. Replacing a dead agent thus costs a pipe write and the
- * agent's own recovery, not an exec and a dynamic link. */
+ * agent's own recovery, not an exec and a dynamic link.
+ *
+ * A child is recorded in the segment (pid, start time, state STARTING) by
+ * the watchdog itself right after fork, and before a standby is told to
+ * take over; the child, which finds ARK_SUPERVISED_BY=<pid>:<start> in its
+ * environment, waits for that record before it does anything, and leaves
+ * when the watchdog that forked it died first (ark_process_claim). So a
+ * watchdog killed between fork and record leaves no process its successor
+ * cannot see: the successor either adopts it or it exits on its own. */
 #include "watchdog/internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -81,6 +90,28 @@ static void build_argv(const struct ark_supervisor *sup, const struct ark_child 
 	argv[n] = NULL;
 }
 
+/* The child's environment: envp plus ARK_SUPERVISED_BY=<our pid>:<our
+ * start time> (built before fork: nothing in the child but exec). */
+static char **supervised_env(char *const *envp, char *mark, size_t mark_len)
+{
+	size_t n = 0;
+	while (envp[n])
+		n++;
+	char **out = calloc(n + 2, sizeof *out);
+	if (!out)
+		return NULL;
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(envp[i], "ARK_SUPERVISED_BY=", 18) != 0)
+			out[k++] = envp[i];
+	int32_t self = (int32_t)getpid();
+	snprintf(mark, mark_len, "ARK_SUPERVISED_BY=%d:%llu", (int)self,
+		 (unsigned long long)ark_shm_process_start_ticks(self));
+	out[k++] = mark;
+	out[k] = NULL;
+	return out;
+}
+
 /* The canary lane's processes run the canary's binary and environment
  * until the canary ends; everything else runs this binary as it is. */
 static int fork_exec(const struct ark_supervisor *sup, const struct ark_child *c, const char **argv, int keep_fd,
@@ -95,10 +126,17 @@ static int fork_exec(const struct ark_supervisor *sup, const struct ark_child *c
 		if (sup->canary_config.envp)
 			envp = sup->canary_config.envp;
 	}
+	char mark[64];
+	char **child_env = supervised_env(envp, mark, sizeof mark);
+	if (!child_env)
+		return -ENOMEM;
 	fflush(NULL);
 	pid_t pid = fork();
-	if (pid < 0)
-		return -errno;
+	if (pid < 0) {
+		int e = errno;
+		free(child_env);
+		return -e;
+	}
 	if (pid == 0) {
 		sigset_t none;   /* the watchdog's blocked signals are its own */
 		sigemptyset(&none);
@@ -106,12 +144,34 @@ static int fork_exec(const struct ark_supervisor *sup, const struct ark_child *c
 		signal(SIGPIPE, SIG_DFL);
 		if (keep_fd >= 0)
 			fcntl(keep_fd, F_SETFD, 0);
-		execve(exe, (char *const *)argv, envp);
+		execve(exe, (char *const *)argv, child_env);
 		fprintf(stderr, "ark: cannot run %s: %s\n", exe, strerror(errno));
 		_exit(127);
 	}
+	free(child_env);
 	*pid_out = pid;
 	return 0;
+}
+
+/* Write the child into its place in the segment before anything else: a
+ * successor watchdog finds it there should this one die now. */
+static void record(struct ark_supervisor *sup, const struct ark_child *c, pid_t pid)
+{
+	struct ark_pipeline *p = sup->map.pipeline;
+	if (!p || c->external)
+		return;
+	uint64_t ticks = ark_shm_process_start_ticks((int32_t)pid);
+	if (c->auxiliary) {
+		atomic_store(c->mirror ? &p->mirror_start_ticks : &p->metrics_start_ticks, ticks);
+		atomic_store(c->mirror ? &p->mirror_pid : &p->metrics_pid, (int32_t)pid);
+		return;
+	}
+	struct ark_agent_control *control = c->is_source ? &p->sources[c->index]
+					    : c->lane == ARK_LANE_CANARY ? &p->canary_agents[c->index]
+					    : &p->agents[c->index];
+	atomic_store(&control->start_ticks, ticks);
+	atomic_store(&control->state, ARK_PROC_STARTING);
+	atomic_store(&control->pid, (int32_t)pid);
 }
 
 static void running(struct ark_supervisor *sup, struct ark_child *c, pid_t pid, int pidfd, bool adopted)
@@ -128,7 +188,7 @@ static void running(struct ark_supervisor *sup, struct ark_child *c, pid_t pid, 
 						 : c->lane == ARK_LANE_CANARY ? &p->canary_agents[c->index].events
 						 : &p->agents[c->index].events);
 	}
-	ark_watchdog_pid_file(sup, c->name, pid);
+	ark_watchdog_pid_file(sup, c->name, pid, ark_shm_process_start_ticks((int32_t)pid));
 }
 
 static bool pidfd_readable(int fd)
@@ -151,6 +211,8 @@ static int reap_pidfd(int pidfd)
 
 static int take_over_standby(struct ark_supervisor *sup, struct ark_child *c)
 {
+	if (!pidfd_readable(c->standby_pidfd))
+		record(sup, c, c->standby_pid);   /* before it may act: see ark_process_claim */
 	if (pidfd_readable(c->standby_pidfd) || write(c->standby_fd, "g", 1) != 1) {
 		ark_log(sup->log, "warn", "standby of %s (pid %d) is gone; starting a new process", c->name,
 			(int)c->standby_pid);
@@ -178,6 +240,7 @@ int ark_watchdog_spawn(struct ark_supervisor *sup, struct ark_child *c)
 	int rc = fork_exec(sup, c, argv, -1, &pid);
 	if (rc)
 		return rc;
+	record(sup, c, pid);
 	c->canary_config_run = c->lane == ARK_LANE_CANARY && ark_canary_uses_canary_config(sup);
 	int pidfd = pidfd_open_pid(pid);
 	if (pidfd < 0) {
@@ -190,23 +253,25 @@ int ark_watchdog_spawn(struct ark_supervisor *sup, struct ark_child *c)
 	return 0;
 }
 
-int ark_watchdog_adopt(struct ark_supervisor *sup, struct ark_child *c, pid_t pid)
+int ark_watchdog_adopt(struct ark_supervisor *sup, struct ark_child *c, pid_t pid, uint64_t start_ticks, char *why,
+		       size_t why_len)
 {
-	int pidfd = pidfd_open_pid(pid);
+	char canary[PATH_MAX];
+	const char *exes[3];
+	ark_watchdog_expected_exes(sup, canary, exes);
+	struct ark_shm_process_expect expect = {.instance = sup->instance, .exe = exes};
+	int pidfd = ark_shm_process_open((int32_t)pid, start_ticks, &expect, why, why_len);
 	if (pidfd < 0)
-		return -errno;
+		return pidfd;
 	running(sup, c, pid, pidfd, true);
 	return 0;
 }
 
 void ark_watchdog_signal(struct ark_child *c, int sig)
 {
-	if (!c->pid)
-		return;
-	if (c->pidfd >= 0 && syscall(SYS_pidfd_send_signal, c->pidfd, sig, NULL, 0) == 0)
-		return;
-	if (c->pidfd < 0)
-		kill(c->pid, sig);
+	/* Only through the pidfd: a bare pid may be someone else's by now. */
+	if (c->pid && c->pidfd >= 0)
+		syscall(SYS_pidfd_send_signal, c->pidfd, sig, NULL, 0);
 }
 
 bool ark_watchdog_exited(struct ark_child *c, int *status)
@@ -224,7 +289,7 @@ void ark_watchdog_forget(struct ark_supervisor *sup, struct ark_child *c)
 	c->pidfd = -1;
 	c->pid = 0;
 	c->adopted = false;
-	ark_watchdog_pid_file(sup, c->name, 0);
+	ark_watchdog_pid_file(sup, c->name, 0, 0);
 }
 
 void ark_watchdog_standby_start(struct ark_supervisor *sup, struct ark_child *c)

@@ -57,31 +57,41 @@ static bool is_source(const struct ark_child *c)
 }
 
 /* The process a control block names, when it is alive and still running. */
-static pid_t live_pid(const struct ark_agent_control *control)
+static pid_t live_pid(const struct ark_agent_control *control, uint64_t *ticks)
 {
 	int32_t pid = atomic_load(&control->pid);
 	uint32_t state = atomic_load(&control->state);
+	*ticks = atomic_load(&control->start_ticks);
 	if (pid <= 0 || (state != ARK_PROC_STARTING && state != ARK_PROC_RUNNING && state != ARK_PROC_DRAINING))
 		return 0;
-	return ark_shm_process_alive(pid, atomic_load(&control->start_ticks)) ? pid : 0;
+	return ark_shm_process_alive(pid, *ticks) ? pid : 0;
 }
 
-/* A process found running (a dead watchdog's, or a systemd unit's). */
-static void adopt_if_running(struct ark_supervisor *sup, struct ark_child *c)
+/* A process found running (a dead watchdog's, or a systemd unit's) is
+ * adopted once /proc shows it is ours. -EPERM: alive, recorded, and not
+ * ours (why says how): never adopted, never signalled. */
+static int adopt_if_running(struct ark_supervisor *sup, struct ark_child *c, char *why, size_t why_len)
 {
 	pid_t pid = 0;
+	uint64_t ticks = 0;
 	struct ark_pipeline *p = sup->map.pipeline;
 	if (c->auxiliary) {
 		int32_t mpid = atomic_load(c->mirror ? &p->mirror_pid : &p->metrics_pid);
-		if (mpid > 0 && ark_shm_process_alive(mpid, atomic_load(c->mirror ? &p->mirror_start_ticks
-										   : &p->metrics_start_ticks)))
+		ticks = atomic_load(c->mirror ? &p->mirror_start_ticks : &p->metrics_start_ticks);
+		if (mpid > 0 && ark_shm_process_alive(mpid, ticks))
 			pid = mpid;
 	} else {
-		pid = live_pid(control_of(sup, c));
+		pid = live_pid(control_of(sup, c), &ticks);
 	}
-	if (pid && ark_watchdog_adopt(sup, c, pid) == 0)
+	if (!pid)
+		return 0;
+	int rc = ark_watchdog_adopt(sup, c, pid, ticks, why, why_len);
+	if (rc == 0)
 		ark_log(sup->log, "info", "watching %s pid=%d (%s)", c->name, (int)pid,
 			c->external ? "started by systemd" : "left running by the previous watchdog");
+	else if (rc == -EPERM)
+		ark_log(sup->log, "error", "not adopting %s: %s", c->name, why);
+	return rc == -EPERM ? rc : 0;
 }
 
 static void add_child(struct ark_supervisor *sup, const char *name, int index, bool is_source)
@@ -99,6 +109,29 @@ static int fail_start(struct ark_supervisor *sup, struct ark_err *err, int rc, c
 	snprintf(msg, sizeof msg, "%s", what);
 	ark_supervisor_stop(sup, true);
 	ark_supervisor_close(sup);
+	return ark_err_set(err, rc, "%s", msg);
+}
+
+/* A take-over refused (a live process in the segment is not ours): this
+ * watchdog walks away as if it had never come. Nothing is signalled, not
+ * even what it had adopted already, and the segment stays: whatever runs on
+ * it keeps running, and the operator decides. */
+static int abandon_start(struct ark_supervisor *sup, struct ark_err *err, int rc, const char *what)
+{
+	char msg[sizeof err->msg];
+	snprintf(msg, sizeof msg, "%s", what);
+	ark_log(sup->log, "error", "%s", msg);
+	for (int i = 0; i < sup->child_count; i++)
+		if (sup->children[i].pidfd >= 0) {
+			close(sup->children[i].pidfd);
+			sup->children[i].pidfd = -1;
+			sup->children[i].pid = 0;
+		}
+	ark_watchdog_pid_file(sup, "watchdog", 0, 0);
+	ark_canary_free(sup);
+	ark_log_close(sup->log);
+	sup->log = NULL;
+	ark_pipeline_detach(&sup->map);
 	return ark_err_set(err, rc, "%s", msg);
 }
 
@@ -183,7 +216,7 @@ int ark_supervisor_start(struct ark_supervisor *sup, const struct ark_supervisor
 		sup->log = NULL;
 		return rc == -EEXIST ? -EEXIST : rc;
 	}
-	ark_watchdog_pid_file(sup, "watchdog", getpid());
+	ark_watchdog_pid_file(sup, "watchdog", getpid(), ark_shm_process_start_ticks((int32_t)getpid()));
 	struct ark_pipeline *p = sup->map.pipeline;
 	for (int a = 0; a < ARK_AGENT_COUNT; a++) {
 		add_child(sup, ark_agent_file_name((enum ark_agent)a), a, false);
@@ -232,9 +265,17 @@ int ark_supervisor_start(struct ark_supervisor *sup, const struct ark_supervisor
 		}
 	}
 	if (sup->adopted || options->external_agents)
-		for (int i = 0; i < sup->child_count; i++)
-			if (!sup->children[i].finished && (sup->adopted || sup->children[i].external))
-				adopt_if_running(sup, &sup->children[i]);
+		for (int i = 0; i < sup->child_count; i++) {
+			char why[256], msg[400];
+			if (sup->children[i].finished || (!sup->adopted && !sup->children[i].external) ||
+			    adopt_if_running(sup, &sup->children[i], why, sizeof why) == 0)
+				continue;
+			/* A live process in its place that is not ours: starting a
+			 * second one beside it would feed two consumers one ring. */
+			snprintf(msg, sizeof msg, "cannot take over %s: %s; it is left alone (stop it, then start again)",
+				 sup->children[i].name, why);
+			return abandon_start(sup, err, -EPERM, msg);
+		}
 	/* Downstream first, so every consumer is waiting when data arrives. */
 	for (int i = ARK_AGENT_COUNT - 1; i >= 0; i--) {
 		struct ark_child *c = &sup->children[i];
@@ -467,7 +508,8 @@ static int restart_due(struct ark_supervisor *sup, struct ark_err *err)
 	for (int i = 0; i < sup->child_count && !sup->stopping; i++) {
 		struct ark_child *c = &sup->children[i];
 		if (c->external && !c->pid) {
-			adopt_if_running(sup, c);
+			char why[256];
+			adopt_if_running(sup, c, why, sizeof why);
 			continue;
 		}
 		if (c->pid || c->finished || !c->restart_at_ns || now < c->restart_at_ns)
@@ -654,7 +696,7 @@ void ark_supervisor_close(struct ark_supervisor *sup)
 {
 	for (int i = 0; i < sup->child_count; i++)
 		ark_watchdog_standby_check(sup, &sup->children[i], true);
-	ark_watchdog_pid_file(sup, "watchdog", 0);
+	ark_watchdog_pid_file(sup, "watchdog", 0, 0);
 	ark_canary_free(sup);
 	if (sup->log) {
 		ark_log(sup->log, "info", "stopped restarts=%llu standby_takeovers=%llu hangs=%llu quarantines=%llu",

@@ -244,7 +244,7 @@ killed=""
 for k in 1 2; do
   sleep 1
   # the one running now (after the first kill, its replacement)
-  t=0; while pid=$(cat "$ARK_DATA_DIR/run/kenny.pid" 2>/dev/null); [ "$pid" = "$killed" ] && [ $t -lt 50 ]; do sleep 0.1; t=$((t+1)); done
+  t=0; while pid=$(head -n1 "$ARK_DATA_DIR/run/kenny.pid" 2>/dev/null); [ "$pid" = "$killed" ] && [ $t -lt 50 ]; do sleep 0.1; t=$((t+1)); done
   [ -n "$pid" ] && [ "$pid" != "$killed" ] && kill -9 "$pid" 2>/dev/null || fail "no Kenny to kill"
   killed=$pid
 done

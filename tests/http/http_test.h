@@ -110,6 +110,8 @@ struct test_server {
 	uint16_t port;
 	struct ark_err err;
 	struct ark_http_stats stats; /* at stop */
+	pthread_mutex_t live_lock;
+	struct ark_http_stats live; /* while it runs: copied after each loop pass (ts_live) */
 };
 
 static __attribute__((unused)) void *ts_main(void *arg)
@@ -122,7 +124,13 @@ static __attribute__((unused)) void *ts_main(void *arg)
 	}
 	ts->port = ark_http_server_port(srv);
 	atomic_store(&ts->state, 1);
-	int rc = ark_http_server_run(srv, &ts->stop);
+	int rc = 0;
+	while (!atomic_load(&ts->stop) && rc == 0) {
+		rc = ark_http_server_poll(srv, 10);
+		pthread_mutex_lock(&ts->live_lock);
+		ark_http_server_stats(srv, &ts->live);
+		pthread_mutex_unlock(&ts->live_lock);
+	}
 	/* clients have closed: the server must notice within a bounded time */
 	uint64_t deadline = ark_now_ns() + 3000000000ull;
 	do {
@@ -138,6 +146,7 @@ static __attribute__((unused)) void *ts_main(void *arg)
 static __attribute__((unused)) int ts_start(struct test_server *ts, const struct ark_http_config *cfg, const struct ark_http_provider *p)
 {
 	memset(ts, 0, sizeof(*ts));
+	pthread_mutex_init(&ts->live_lock, NULL);
 	ts->cfg = *cfg;
 	ts->prov = *p;
 	CHECK(pthread_create(&ts->th, NULL, ts_main, ts) == 0);
@@ -148,6 +157,15 @@ static __attribute__((unused)) int ts_start(struct test_server *ts, const struct
 		return ts->err.code ? ts->err.code : -1;
 	}
 	return 0;
+}
+
+/* The server's counters now (as of its last loop pass). */
+static __attribute__((unused)) struct ark_http_stats ts_live(struct test_server *ts)
+{
+	pthread_mutex_lock(&ts->live_lock);
+	struct ark_http_stats s = ts->live;
+	pthread_mutex_unlock(&ts->live_lock);
+	return s;
 }
 
 static __attribute__((unused)) void ts_stop(struct test_server *ts)

@@ -76,6 +76,7 @@ static void test_plain(void)
 	test_config(&cfg);
 	cfg.request_timeout_ms = TIMEOUT_MS;
 	cfg.max_connections = MAX_CONN;
+	cfg.max_connections_per_address = MAX_CONN;   /* the total cap, from one address (the per-address one: tests/security) */
 	struct test_server ts;
 	CHECK_MSG(ts_start(&ts, &cfg, &p) == 0, "%s", ts.err.msg);
 	uint16_t port = ts.port;
@@ -187,6 +188,7 @@ static void test_tls(const char *dir)
 	test_config(&cfg);
 	cfg.request_timeout_ms = TIMEOUT_MS;
 	cfg.max_connections = MAX_CONN;
+	cfg.max_connections_per_address = MAX_CONN;   /* the total cap, from one address (the per-address one: tests/security) */
 	snprintf(cfg.tls_cert, sizeof(cfg.tls_cert), "%s/server.crt", dir);
 	snprintf(cfg.tls_key, sizeof(cfg.tls_key), "%s/server.key", dir);
 	snprintf(ca, sizeof(ca), "%s/ca.crt", dir);

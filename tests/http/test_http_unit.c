@@ -10,7 +10,9 @@
 
 static const char *VARS[] = {"METRICS_PORT", "METRICS_BIND", "METRICS_SERVER_ENABLED", "METRICS_TLS_CERT",
 			     "METRICS_TLS_KEY", "METRICS_TLS_CLIENT_CA", "METRICS_BASIC_AUTH_FILE",
-			     "METRICS_MAX_CONNECTIONS", "METRICS_REQUEST_TIMEOUT_MS"};
+			     "METRICS_MAX_CONNECTIONS", "METRICS_REQUEST_TIMEOUT_MS",
+			     "METRICS_MAX_CONNECTIONS_PER_ADDRESS", "METRICS_WRITE_TIMEOUT_MS", "METRICS_HTTP2",
+			     "METRICS_HEALTH_NO_AUTH"};
 
 static void clear_env(void)
 {
@@ -40,6 +42,21 @@ static void test_config_env(const char *dir)
 	CHECK(!cfg.tls_cert[0] && !cfg.tls_key[0] && !cfg.tls_client_ca[0] && !cfg.basic_auth_file[0]);
 	CHECK_EQ_U64(cfg.max_connections, 128);
 	CHECK_EQ_U64(cfg.request_timeout_ms, 10000);
+	/* the hardening defaults: an eighth of the slots per address, HTTP/2 off,
+	 * health checks without basic auth */
+	CHECK_EQ_U64(cfg.max_connections_per_address, 16);
+	CHECK_EQ_U64(cfg.write_timeout_ms, 10000);
+	CHECK(!cfg.http2);
+	CHECK(cfg.health_no_auth);
+	CHECK_EQ_U64(cfg.auth_max_failures, 10);
+	setenv("METRICS_MAX_CONNECTIONS", "8", 1);
+	CHECK(ark_http_config_from_env(&cfg, &err) == 0);
+	CHECK_EQ_U64(cfg.max_connections_per_address, 1);
+	setenv("METRICS_HTTP2", "true", 1);
+	setenv("METRICS_HEALTH_NO_AUTH", "false", 1);
+	CHECK(ark_http_config_from_env(&cfg, &err) == 0);
+	CHECK(cfg.http2 && !cfg.health_no_auth);
+	clear_env();
 
 	setenv("METRICS_PORT", "19090", 1);
 	setenv("METRICS_BIND", "::1", 1);
@@ -58,6 +75,9 @@ static void test_config_env(const char *dir)
 	expect_env_error("METRICS_BIND", "localhost", "METRICS_BIND");
 	expect_env_error("METRICS_SERVER_ENABLED", "maybe", "METRICS_SERVER_ENABLED");
 	expect_env_error("METRICS_MAX_CONNECTIONS", "0", "METRICS_MAX_CONNECTIONS");
+	expect_env_error("METRICS_MAX_CONNECTIONS_PER_ADDRESS", "129", "METRICS_MAX_CONNECTIONS_PER_ADDRESS");
+	expect_env_error("METRICS_WRITE_TIMEOUT_MS", "0", "METRICS_WRITE_TIMEOUT_MS");
+	expect_env_error("METRICS_HTTP2", "perhaps", "METRICS_HTTP2");
 	expect_env_error("METRICS_REQUEST_TIMEOUT_MS", "-5", "METRICS_REQUEST_TIMEOUT_MS");
 	expect_env_error("METRICS_BASIC_AUTH_FILE", "/nonexistent/users", "METRICS_BASIC_AUTH_FILE");
 
@@ -176,6 +196,8 @@ static void test_users_file(const char *dir)
 		":$2b$04$abcdefghijklmnopqrstuu5dmMWfRCM.DkxTIUp6UWq3NOZKDq9Wi\n",
 		"plain:secretpassword\n",
 		"md5:$1$abc$abcdefghijklmnopqrstuv\n",
+		/* cost 4: well formed, but below the minimum of 10 */
+		"weak:$2b$04$abcdefghijklmnopqrstuu5dmMWfRCM.DkxTIUp6UWq3NOZKDq9Wi\n",
 		"# only comments\n\n",
 	};
 	for (size_t i = 0; i < ARK_ARRAY_LEN(bad); i++) {

@@ -1,7 +1,9 @@
 /* tests/shm/test_shm.c — the shared segment: create/attach/detach/unlink,
  * mode 0600, the header, regions by offset (two mappings at different
  * addresses see the same data), attach refusing a bad magic, layout version
- * or size with a message naming which, and stale-segment detection. */
+ * or size with a message naming which, and stale-segment detection; a
+ * segment with a widened mode or another owner refused and never replaced;
+ * the checks a recorded pid must pass before it is adopted or signalled. */
 #include "check.h"
 #include "shm/shm.h"
 
@@ -139,6 +141,108 @@ static void test_stale(void)
 	CHECK(ark_shm_unlink(name, &err) == 0);
 }
 
+/* A segment of ours whose mode was widened, or one owned by another uid:
+ * attach refuses naming owner and mode, REPLACE_STALE never replaces it. */
+static void test_ownership(void)
+{
+	struct ark_err err;
+	struct ark_shm s, t;
+	char path[128];
+	snprintf(path, sizeof path, "/dev/shm/%s", name);
+	CHECK_MSG(ark_shm_create(&s, name, 65536, 0, &err) == 0, "%s", err.msg);
+	CHECK(chmod(path, 0666) == 0);
+	CHECK(ark_shm_attach(&t, name, 0, &err) == -EPERM);
+	CHECK_CONTAINS(err.msg, "mode 0666");
+	ark_shm_detach(&s);
+	CHECK(chmod(path, 0600) == 0);
+	if (geteuid() == 0) {
+		/* (as root, CI: give it to another uid; its creator is gone) */
+		CHECK(chown(path, 65534, 65534) == 0);
+		CHECK(ark_shm_attach(&t, name, 0, &err) == -EPERM);
+		CHECK_CONTAINS(err.msg, "belongs to uid 65534");
+		CHECK_CONTAINS(err.msg, "never uses, adopts or removes");
+		struct stat before, after;
+		CHECK(stat(path, &before) == 0);
+		CHECK(ark_shm_create(&t, name, 65536, ARK_SHM_REPLACE_STALE, &err) == -EPERM);
+		CHECK(ark_shm_unlink(name, &err) == -EPERM);
+		CHECK(stat(path, &after) == 0 && after.st_ino == before.st_ino && after.st_uid == 65534);
+		CHECK(unlink(path) == 0);
+	} else {
+		printf("  (not root: the other-owner case is tests/security's)\n");
+		CHECK(ark_shm_unlink(name, &err) == 0);
+	}
+	/* a hard link is a second name anyone may have made: refused */
+	CHECK_MSG(ark_shm_create(&s, name, 65536, 0, &err) == 0, "%s", err.msg);
+	char linked[160];
+	snprintf(linked, sizeof linked, "%s-link", path);
+	CHECK(link(path, linked) == 0);
+	CHECK(ark_shm_attach(&t, name, 0, &err) == -EPERM);
+	CHECK_CONTAINS(err.msg, "link");
+	unlink(linked);
+	ark_shm_detach(&s);
+	CHECK(ark_shm_unlink(name, &err) == 0);
+}
+
+/* What a pid from a segment must be before it is adopted or signalled. */
+static void test_process_verify(void)
+{
+	char exe[512], why[256];
+	CHECK(ark_shm_self_exe(exe, sizeof exe) == 0);
+	const char *mine[] = {exe, NULL}, *other[] = {"/usr/bin/true", NULL};
+	int32_t self = (int32_t)getpid();
+	uint64_t ticks = ark_shm_process_start_ticks(self);
+	struct ark_shm_process_expect ok = {.instance = getenv("ARK_INSTANCE") ? getenv("ARK_INSTANCE") : "main", .exe = mine};
+	CHECK_MSG(ark_shm_process_verify(self, ticks, &ok, why, sizeof why) == 0, "%s", why);
+	/* never a start time of 0, nor another one */
+	CHECK(!ark_shm_process_alive(self, 0));
+	CHECK(ark_shm_process_verify(self, 0, &ok, why, sizeof why) == -EPERM);
+	CHECK(ark_shm_process_verify(self, ticks + 1, &ok, why, sizeof why) == -EPERM);
+	CHECK_CONTAINS(why, "pid reused");
+	/* another executable */
+	struct ark_shm_process_expect wrong_exe = {.instance = ok.instance, .exe = other};
+	CHECK(ark_shm_process_verify(self, ticks, &wrong_exe, why, sizeof why) == -EPERM);
+	CHECK_CONTAINS(why, "not this ark");
+	/* another instance */
+	struct ark_shm_process_expect wrong_instance = {.instance = "someone-else", .exe = mine};
+	CHECK(ark_shm_process_verify(self, ticks, &wrong_instance, why, sizeof why) == -EPERM);
+	CHECK_CONTAINS(why, "not a process of instance someone-else");
+	/* gone */
+	pid_t child = fork();
+	if (child == 0)
+		_exit(0);
+	uint64_t child_ticks = ark_shm_process_start_ticks(child);
+	waitpid(child, NULL, 0);
+	CHECK(ark_shm_process_verify(child, child_ticks ? child_ticks : 1, &ok, why, sizeof why) == -ESRCH);
+	/* another uid (as root: a child that drops to nobody) */
+	if (geteuid() == 0) {
+		int gate[2];
+		CHECK(pipe(gate) == 0);
+		child = fork();
+		if (child == 0) {
+			if (setgid(65534) || setuid(65534))
+				_exit(1);
+			char c;
+			close(gate[1]);
+			while (read(gate[0], &c, 1) > 0)
+				;
+			_exit(0);
+		}
+		close(gate[0]);
+		uint64_t deadline = ark_now_ns() + 5000000000ull;
+		int rc;
+		while ((rc = ark_shm_process_verify(child, ark_shm_process_start_ticks(child), &ok, why, sizeof why)) != -EPERM ||
+		       !strstr(why, "runs as uid"))
+			CHECK_MSG(ark_now_ns() < deadline, "a process of another uid was not refused: %d %s", rc, why);
+		int fd = ark_shm_process_open(child, ark_shm_process_start_ticks(child), &ok, why, sizeof why);
+		CHECK(fd == -EPERM);
+		close(gate[1]);
+		waitpid(child, NULL, 0);
+	}
+	int fd = ark_shm_process_open(self, ticks, &ok, why, sizeof why);
+	CHECK_MSG(fd >= 0, "%s", why);
+	close(fd);
+}
+
 static void test_names(void)
 {
 	struct ark_err err;
@@ -161,6 +265,8 @@ int main(void)
 	test_create_attach_regions();
 	test_attach_refuses_bad_header();
 	test_stale();
+	test_ownership();
+	test_process_verify();
 	test_names();
 	printf("shm tests passed\n");
 	return 0;

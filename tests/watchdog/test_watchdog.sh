@@ -29,7 +29,7 @@ unset ARK_STATE_DB ARK_GRAVEYARD_RULES ARK_LOG_DIR ARK_WAIT ARK_RUN_DIR NOTIFY_S
 receiver=""
 cleanup() {
   [ -n "$receiver" ] && kill "$receiver" 2>/dev/null
-  for f in "$ARK_DATA_DIR"/run/watchdog.pid; do [ -f "$f" ] && kill -CONT "$(cat "$f")" 2>/dev/null; done
+  for f in "$ARK_DATA_DIR"/run/watchdog.pid; do [ -f "$f" ] && kill -CONT "$(head -n1 "$f")" 2>/dev/null; done
   pkill -KILL -f -- "--instance $inst( |$)" 2>/dev/null
   rm -f "/dev/shm/ark-$inst"
   rm -rf "$work"
@@ -96,7 +96,7 @@ reattach)
   wait_file "$ARK_DATA_DIR/run/source0.pid" 60 || fail "the first watchdog did not start: $(cat "$work/wd1.out")"
   sleep 1
   declare -A pid
-  for a in kyle joey hrm kenny aletheia; do pid[$a]=$(cat "$ARK_DATA_DIR/run/$a.pid"); done
+  for a in kyle joey hrm kenny aletheia; do pid[$a]=$(head -n1 "$ARK_DATA_DIR/run/$a.pid"); done
   kill -9 $wd; wait $wd 2>/dev/null
   before=$(journaled); sleep 1; after=$(journaled)
   [ "$after" -gt "$before" ] || fail "the pipeline stopped with its watchdog ($before -> $after records)"
@@ -105,7 +105,7 @@ reattach)
   t=0; until grep -q "taken over" "$work/wd2.out" || [ $t -gt 600 ]; do sleep 0.1; t=$((t+1)); done
   grep -q "taken over" "$work/wd2.out" || fail "the second watchdog did not take over: $(cat "$work/wd2.out")"
   for a in kyle joey hrm kenny aletheia; do
-    [ "$(cat "$ARK_DATA_DIR/run/$a.pid")" = "${pid[$a]}" ] || fail "$a was replaced instead of adopted"
+    [ "$(head -n1 "$ARK_DATA_DIR/run/$a.pid")" = "${pid[$a]}" ] || fail "$a was replaced instead of adopted"
     grep -q "watching $a pid=${pid[$a]}" "$ARK_DATA_DIR/logs/watchdog.log" || fail "no adoption of $a in watchdog.log"
   done
   # A second watchdog while this one lives is refused.
@@ -113,8 +113,8 @@ reattach)
   [ $rc -ne 0 ] && grep -q "already running" <<<"$out" || fail "a second live watchdog was not refused: rc=$rc $out"
   # The new watchdog supervises what it adopted.
   kill -9 "${pid[hrm]}"
-  t=0; until [ "$(cat "$ARK_DATA_DIR/run/hrm.pid" 2>/dev/null)" != "${pid[hrm]}" ] && [ -s "$ARK_DATA_DIR/run/hrm.pid" ] || [ $t -gt 100 ]; do sleep 0.1; t=$((t+1)); done
-  newhrm=$(cat "$ARK_DATA_DIR/run/hrm.pid")
+  t=0; until [ "$(head -n1 "$ARK_DATA_DIR/run/hrm.pid" 2>/dev/null)" != "${pid[hrm]}" ] && [ -s "$ARK_DATA_DIR/run/hrm.pid" ] || [ $t -gt 100 ]; do sleep 0.1; t=$((t+1)); done
+  newhrm=$(head -n1 "$ARK_DATA_DIR/run/hrm.pid")
   [ "$newhrm" != "${pid[hrm]}" ] && kill -0 "$newhrm" || fail "the adopted HRM was not restarted"
   # logrotate: move the logs away, SIGHUP, and the next lines land in new files.
   mv "$ARK_DATA_DIR/logs/watchdog.log" "$ARK_DATA_DIR/logs/watchdog.log.1"
