@@ -3,6 +3,7 @@
  * time in each, the verdict and the execution. */
 #include "agents/agents.h"
 
+#include "alpaca/alpaca.h"
 #include "store/store.h"
 
 #include <errno.h>
@@ -157,6 +158,23 @@ void ark_trace_write_json(FILE *o, uint64_t trace_id, const struct ark_event *ev
 		ark_json_object_end(&j);
 	}
 	ark_json_object_end(&j);
+	if (e.flags & ARK_EVENT_EXEC_REPORT) {
+		/* A broker's execution report: the order it is about, the fill it
+		 * adds (its price and size), and whether its checks failed. */
+		char order_id[24];
+		ark_trace_id_format(e.client_order_id, order_id);
+		ark_json_object_begin(&j, "report");
+		ark_json_string(&j, "order_trace_id", order_id);
+		ark_json_number(&j, "fill_quantity", e.size);
+		ark_json_number(&j, "fill_price", e.price);
+		ark_json_bool(&j, "final", (e.flags & ARK_EVENT_ORDER_FINAL) != 0);
+		ark_json_string(&j, "anomaly", (e.flags & ARK_EVENT_BROKER_ANOMALY)
+							? ark_alpaca_anomaly_name((enum ark_alpaca_anomaly)e.anomaly)
+							: "none");
+		ark_json_uint(&j, "http_status", e.broker_http_status);
+		ark_json_object_end(&j);
+	}
+	ark_json_string(&j, "hrm_book", e.hrm_book == ARK_HRM_BOOK_REPORTS ? "confirmed_plus_in_flight" : "projected");
 	ark_json_string(&j, "lane", (e.flags & ARK_EVENT_CANARY) ? "canary" : "stable");
 	ark_json_bool(&j, "injected", (e.flags & ARK_EVENT_INJECTED) != 0);
 	ark_json_string(&j, "injected_kind", (e.flags & ARK_EVENT_INJECTED) ? ark_reason_name((enum ark_reason)e.injected_kind)

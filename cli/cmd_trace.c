@@ -6,6 +6,7 @@
 #include "cli/command.h"
 #include "event/event.h"
 #include "agents/agents.h"
+#include "alpaca/alpaca.h"
 #include "store/store.h"
 
 #include <errno.h>
@@ -118,6 +119,17 @@ static int trace_main(int argc, char **argv)
 		printf(" to the broker; the broker since: %s%s", order.status, order.filled_quantity > 0 ? "," : "");
 	if (e.exec_status == ARK_EXEC_SUBMITTED && order.found && order.filled_quantity > 0)
 		printf(" %.6g @ %.6g", order.filled_quantity, order.fill_price);
+	if (e.flags & ARK_EVENT_EXEC_REPORT) {
+		char order_id[24];
+		ark_trace_id_format(e.client_order_id, order_id);
+		if (e.flags & ARK_EVENT_BROKER_ANOMALY)
+			printf("\n  report on order %s: BROKER ANOMALY (%s): the broker claimed %.6g filled @ %.6g; nothing applied",
+			       order_id, ark_alpaca_anomaly_name((enum ark_alpaca_anomaly)e.anomaly), e.filled_quantity,
+			       e.fill_price);
+		else
+			printf("\n  report on order %s: adds %.6g @ %.6g%s", order_id, e.size, e.price,
+			       (e.flags & ARK_EVENT_ORDER_FINAL) ? " (final)" : "");
+	}
 	printf("\n  trace: %s\n", complete ? "complete" : "BROKEN");
 	return complete ? 0 : 1;
 }

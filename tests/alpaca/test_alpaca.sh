@@ -390,6 +390,12 @@ if errors:
     sys.exit(1)
 print("%s: not applied, journaled as anomaly %d, nothing POSTed after it" % (beh, kind))
 PY
+  # ark trace of the anomaly's report names it and what the broker claimed.
+  rseq=$(python3 -c 'import json,sys; print([e["seq"] for e in map(json.loads, open(sys.argv[1])) if e["flags"] & 0x80][-1])' "$work/events.json")
+  out=$("$ark" trace "$rseq") && grep -q "report on order .*: BROKER ANOMALY (${name[$beh]}): the broker claimed" <<<"$out" ||
+    fail "$beh: ark trace of the anomaly's report: $out"
+  "$ark" trace "$rseq" --json | python3 -c 'import json,sys; r=json.load(sys.stdin)["report"]; assert r["anomaly"] == sys.argv[1] and r["final"], r' "${name[$beh]}" ||
+    fail "$beh: ark trace --json of the anomaly's report"
   # HRM kept the anomaly's order in flight (the worst case), and the audit agrees.
   grep "book:" "$ARK_DATA_DIR/logs/hrm.log" | tail -1 | grep -q "reports_held=[1-9]" ||
     fail "$beh: HRM applied the anomaly's report: $(grep 'book:' "$ARK_DATA_DIR/logs/hrm.log" | tail -1)"

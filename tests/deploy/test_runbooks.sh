@@ -46,7 +46,8 @@ while IFS= read -r cmd; do
   run=${run//ark /$ark }
   [[ $run == "$ark"* ]] || run=${run/#ark/$ark}
   out=$(bash -c "$run" 2>&1); rc=$?
-  if [ $rc -ne 0 ] && ! { [ $rc -eq 1 ] && [[ $cmd == *grep* || $cmd == "ark config validate"* || $cmd == "ark release"* || $cmd == "ark canary status"* ]]; }; then
+  if [ $rc -ne 0 ] && ! { [ $rc -eq 1 ] && [[ $cmd == *grep* || $cmd == "ark config validate"* || $cmd == "ark release"* || $cmd == "ark canary status"* ||
+    $cmd == "ark broker resume"* ]]; }; then
     fail "runbook command failed (rc=$rc): $cmd
   ran: $run
 $out"
