@@ -357,7 +357,8 @@ void ark_audit_event(struct ark_audit *a, const struct ark_event *e)
 		return;
 	double price = e->price;
 	bool price_ok = price > 0 && price <= PRICE_CEILING;
-	bool fresh = t != 0 && t <= l->market && l->market - t <= l->rules->reference_max_age_ns;
+	bool fresh = t != 0 && (t <= l->market ? l->market - t <= l->rules->reference_max_age_ns
+					       : t - l->market <= l->rules->fresh_ahead_ns);
 	if (price_ok && fresh && t >= s->mark_time) {
 		l->unrealised += s->position * (price - s->mark);
 		l->gross += fabs(s->position) * (price - s->mark);
