@@ -45,7 +45,8 @@ static char rules_path[ARK_GRAVEYARD_PATH_MAX];
 static char rules_hash[ARK_GRAVEYARD_HEX_LEN + 1];
 /* The wall clock, read without a system call per event: a CLOCK_REALTIME
  * reading against a CLOCK_MONOTONIC one, taken again every 100 ms. It
- * bounds the market clock (wall + ARK_TICK_MAX_SKEW) and names the trading
+ * bounds the market clock (a tick up to ARK_TICK_MAX_SKEW ahead of it is a
+ * fresh reference, but cannot move it past the wall clock) and names the trading
  * day (in the rules' time zone). */
 static struct ark_graveyard_zone *zone;
 static uint64_t wall_base_ns, mono_base_ns, max_skew_ns;
@@ -281,9 +282,10 @@ static void hrm_process(struct ark_agent_ctx *ctx, struct ark_event *e, uint64_t
 		ark_graveyard_trading_day(&s->rules.limits, zone, wall, &wall_day, &wall_next_day_ns);
 	/* ARK's own synthetic generator runs its market clock ahead of the
 	 * wall clock on purpose (it jumps past the rate windows between
-	 * injections); every outside source is held to the skew. */
+	 * injections); every outside source is held to the wall clock. */
 	const struct ark_graveyard_inputs inputs = {
-		.clock_ceiling_ns = e->source == ARK_SOURCE_SYNTHETIC ? UINT64_MAX : wall + max_skew_ns,
+		.clock_ceiling_ns = e->source == ARK_SOURCE_SYNTHETIC ? UINT64_MAX : wall,
+		.fresh_ahead_ns = max_skew_ns,
 		.trading_day = wall_day,
 		.quarantined = quarantined,
 		.confirm_by_reports = book_by_reports};

@@ -451,7 +451,8 @@ void ark_audit_event(struct ark_audit *a, const struct ark_event *e)
 	}
 	double price = e->price;
 	bool price_ok = price > 0 && price <= PRICE_CEILING;
-	bool fresh = t != 0 && t <= l->market && l->market - t <= l->rules->reference_max_age_ns;
+	bool fresh = t != 0 && (t <= l->market ? l->market - t <= l->rules->reference_max_age_ns
+					       : t - l->market <= l->rules->fresh_ahead_ns);
 	if (price_ok && fresh && t >= s->mark_time) {
 		l->unrealised += (s->position + s->in_buy - s->in_sell) * (price - s->mark);
 		l->gross += worst(s, 0, 0) * (price - s->mark);

@@ -57,6 +57,7 @@ struct ark_audit_rules {
 	double max_position;
 	double max_gross_exposure;
 	double daily_loss_limit;
+	uint64_t fresh_ahead_ns;        /* ARK_TICK_MAX_SKEW, as HRM reads it: a tick this far ahead of the clock is fresh */
 	int line[ARK_REASON_COUNT];     /* the rules-file line of each rule kind */
 	char sha256[65];
 };

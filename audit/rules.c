@@ -105,6 +105,13 @@ static int list(char *v, char (*items)[ARK_SYMBOL_MAX], int cap_items, size_t it
 int ark_audit_rules_parse(const char *text, size_t length, struct ark_audit_rules *r, struct ark_err *err)
 {
 	memset(r, 0, sizeof *r);
+	/* Not in the rules file: the edges' skew, which HRM reads from the
+	 * same environment (a tick this far ahead of its clock is fresh). */
+	struct ark_tick_bounds bounds;
+	char bounds_error[160];
+	if (ark_tick_bounds_from_env(&bounds, bounds_error, sizeof bounds_error))
+		return ark_err_set(err, -EINVAL, "%s", bounds_error);
+	r->fresh_ahead_ns = bounds.max_skew_ns;
 	char *copy = malloc(length + 1);
 	if (!copy)
 		return ark_err_set(err, -ENOMEM, "out of memory");

@@ -325,7 +325,7 @@ void ark_graveyard_evaluate(const struct ark_graveyard_rules *rules, struct ark_
 	const uint64_t now = st->market_now_ns;
 	const double price = ev->price;
 	const bool price_ok = price > 0 && price <= ARK_TICK_PRICE_CEILING;   /* false for NaN */
-	const bool fresh = t != 0 && t <= now && now - t <= l->reference_max_age_ns;
+	const bool fresh = t != 0 && (t <= now ? now - t <= l->reference_max_age_ns : t - now <= in->fresh_ahead_ns);
 	struct ark_graveyard_symbol *s = NULL;
 	if (LIKELY(ev->symbol_id < ARK_GRAVEYARD_MAX_SYMBOLS)) {
 		s = &st->symbols[ev->symbol_id];

@@ -49,9 +49,12 @@
  * EVALUATION (ark_graveyard_evaluate, once per event, in sequence order)
  * ---------------------------------------------------------------------------
  * Time is MARKET time: the state's market clock is the largest
- * exchange_time_ns seen, but never past the caller's ceiling (its wall clock
- * plus the edges' allowed skew), so one far-future tick cannot drag it;
- * sliding windows and reference age are measured on it. The TRADING DAY is
+ * exchange_time_ns seen, but never past the caller's ceiling (its wall clock),
+ * so one far-future tick cannot drag it, and a source whose clock runs ahead
+ * (the edges allow up to ARK_TICK_MAX_SKEW) cannot pin it ahead of the others
+ * and so squeeze seconds of orders into one rate window; sliding windows and
+ * reference age are measured on it. A tick ahead of the clock by at most the
+ * caller's fresh_ahead_ns is a fresh reference (age 0); further ahead, none. The TRADING DAY is
  * the caller's, from the wall clock in the exchange's time zone
  * (ark_graveyard_trading_day): a tick never ends a day. Both inputs are
  * recorded in the event by HRM (hrm_market_ns, hrm_trading_day), so a replay
@@ -417,11 +420,13 @@ struct ark_graveyard_decision {
  * clock (HRM: per batch) and records both in the event, so that a replay
  * passes the recorded values and decides the same. */
 struct ark_graveyard_inputs {
-	uint64_t clock_ceiling_ns;   /* the market clock never passes it (wall + max skew); UINT64_MAX: none */
+	uint64_t clock_ceiling_ns;   /* the market clock never passes it (HRM: its wall clock); UINT64_MAX: none */
 	uint32_t trading_day;        /* ark_graveyard_trading_day of the wall clock */
 	bool quarantined;            /* HRM is quarantined: deny every event */
 	bool confirm_by_reports;     /* a network broker reports fills: an allowed order stays in
 				      * flight until its reports settle it (recorded: event->hrm_book) */
+	uint64_t fresh_ahead_ns;     /* a tick this far ahead of the market clock is still a reference (HRM: the
+				      * edges' max skew); further ahead it is none */
 };
 
 /* Fresh state for these rules (trading state from the rules file). */

@@ -55,7 +55,7 @@ static struct ark_graveyard_rules rules;
 static struct ark_graveyard_state *state;
 /* What HRM passes beside each event: a far ceiling (the bench's market clock
  * runs ahead of the wall clock), one trading day, not quarantined. */
-static const struct ark_graveyard_inputs inputs = {UINT64_MAX, 0, false, false};
+static const struct ark_graveyard_inputs inputs = {.clock_ceiling_ns = UINT64_MAX};
 static struct ark_event *events;
 static struct ark_event sink[BATCH];
 static uint64_t market_ns;

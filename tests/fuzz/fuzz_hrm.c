@@ -188,7 +188,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			wall = t > wall ? t : wall;    /* the wall clock follows the ticks, mostly */
 		if (b[7] == 0x80)
 			day++;                          /* a new trading day by the wall clock */
-		struct ark_graveyard_inputs in = {wall + 5000000000ull, day, false, by_reports};
+		struct ark_graveyard_inputs in = {.clock_ceiling_ns = wall, .trading_day = day,
+						  .confirm_by_reports = by_reports, .fresh_ahead_ns = 5000000000ull};
 		struct ark_graveyard_decision d;
 		ark_graveyard_evaluate(&rules, &state, &e, &in, &d);
 		check_finite(&state);

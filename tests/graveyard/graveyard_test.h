@@ -89,7 +89,7 @@ static inline struct ark_event order_at(uint32_t id, const char *symbol, double 
 
 /* What HRM would pass beside each event: no clock ceiling, trading day 0,
  * not quarantined. A test changes it to roll the day or bound the clock. */
-static struct ark_graveyard_inputs test_inputs = {UINT64_MAX, 0, false, false};
+static struct ark_graveyard_inputs test_inputs = {.clock_ceiling_ns = UINT64_MAX};
 
 /* Evaluate and return the decision. */
 static inline struct ark_graveyard_decision judge(const struct ark_graveyard_rules *r, struct ark_graveyard_state *s,

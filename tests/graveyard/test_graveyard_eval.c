@@ -404,7 +404,7 @@ static void order(void)
 	struct ark_graveyard_decision d;
 	struct ark_event e = event_at(1, "AAA", 50, T0 + 3);
 	uint64_t evals = S.evaluations;
-	struct ark_graveyard_inputs quarantined = {UINT64_MAX, 0, true, false};
+	struct ark_graveyard_inputs quarantined = {.clock_ceiling_ns = UINT64_MAX, .quarantined = true};
 	ark_graveyard_evaluate(&R, &S, &e, &quarantined, &d);
 	EXPECT_DENY(d, ARK_REASON_QUARANTINED);
 	CHECK(d.rule_id == 0 && S.symbols[1].mark == 1 && S.market_now_ns == T0 + 2);

@@ -18,7 +18,7 @@ static void fresh(const char *const *replace, int count)
 {
 	make_rules(&R, replace, count);
 	ark_graveyard_state_init(&S, &R);
-	test_inputs = (struct ark_graveyard_inputs){UINT64_MAX, 0, false, false};
+	test_inputs = (struct ark_graveyard_inputs){.clock_ceiling_ns = UINT64_MAX};
 }
 
 /* The issue's reproduction, at the gate: long PX, short PA, PA jumps so the
@@ -131,32 +131,46 @@ static void overflowing_order(void)
 	CHECK(S.allowed == 1);
 }
 
-/* The market clock never passes the caller's ceiling: a far-future tick does
- * not make every later tick stale. Without the ceiling it would. */
+/* The market clock never passes the caller's ceiling (HRM: its wall clock):
+ * a far-future tick does not make every later tick stale, and a tick from a
+ * source whose clock runs ahead (within the edges' skew) is a fresh reference
+ * without pinning the clock ahead of the others. Without the ceiling the far
+ * tick would be the clock; without fresh_ahead_ns the tick ahead would be no
+ * reference. */
 static void clock_ceiling(void)
 {
 	const uint64_t wall = T0 + 100 * SEC;
 	for (int bounded = 0; bounded < 2; bounded++) {
 		fresh(NULL, 0);
-		test_inputs.clock_ceiling_ns = bounded ? wall + 5 * SEC : UINT64_MAX;
+		test_inputs.clock_ceiling_ns = bounded ? wall : UINT64_MAX;
+		test_inputs.fresh_ahead_ns = bounded ? 5 * SEC : 0;
 		EXPECT_ALLOW(judge(&R, &S, event_at(9, "ZZZQ", 100, 9223372036854775807ull)));
 		if (bounded)
-			CHECK_EQ_U64(S.market_now_ns, wall + 5 * SEC);
+			CHECK_EQ_U64(S.market_now_ns, wall);
 		else
 			CHECK_EQ_U64(S.market_now_ns, 9223372036854775807ull);
-		/* The far-future tick itself is no reference: it is ahead of the
-		 * (bounded) clock. Unbounded, it was the clock. */
+		/* The far-future tick itself is no reference: it is further ahead
+		 * of the (bounded) clock than the skew. Unbounded, it was the clock. */
 		struct ark_graveyard_decision far = judge(&R, &S, order_at(9, "ZZZQ", 100, 9223372036854775807ull, BUY, 1, 100));
 		if (bounded)
 			EXPECT_DENY(far, ARK_REASON_REFERENCE_PRICE);
 		else
 			EXPECT_ALLOW(far);
+		/* 4 s ahead: a fresh reference, and the clock stays at the wall. */
 		struct ark_graveyard_decision d = judge(&R, &S, order_at(1, "AAA", 10, wall + 4 * SEC + 1, BUY, 1, 10));
-		if (bounded)
+		if (bounded) {
 			EXPECT_ALLOW(d);
-		else
+			CHECK_EQ_U64(S.market_now_ns, wall);
+		} else {
 			EXPECT_DENY(d, ARK_REASON_REFERENCE_PRICE);
+		}
+		/* Past the skew ahead of the clock: no reference. */
+		if (bounded)
+			EXPECT_DENY(judge(&R, &S, order_at(2, "BBB", 10, wall + 5 * SEC + 1, BUY, 1, 10)),
+				    ARK_REASON_REFERENCE_PRICE);
 	}
+	test_inputs.clock_ceiling_ns = UINT64_MAX;
+	test_inputs.fresh_ahead_ns = 0;
 }
 
 /* Days come from the caller, so a tick one day ahead clears nothing. */

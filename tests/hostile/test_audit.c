@@ -241,7 +241,10 @@ static void correct_gate(const struct ark_audit_rules *audit_rules, const char *
 		e.symbol_id = (uint32_t)k;
 		snprintf(e.symbol, sizeof e.symbol, "%s", names[k]);
 		e.price = px[k];
-		e.exchange_time_ns = drand48() < 0.05 ? t - 2 * SEC : t;
+		/* Some ticks late, some from a clock ahead of HRM's (fresh within
+		 * the skew), a few ahead by more than the skew (no reference). */
+		double when = drand48();
+		e.exchange_time_ns = when < 0.05 ? t - 2 * SEC : when < 0.10 ? t + 3 * SEC : when < 0.12 ? t + 7 * SEC : t;
 		static uint8_t last_side[6];
 		static double last_q[6], last_limit[6];
 		if (drand48() < 0.6) {
@@ -257,7 +260,7 @@ static void correct_gate(const struct ark_audit_rules *audit_rules, const char *
 			last_q[k] = e.quantity;
 			last_limit[k] = e.limit_price;
 		}
-		struct ark_graveyard_inputs in = {t + 5 * SEC, day, false, false};
+		struct ark_graveyard_inputs in = {.clock_ceiling_ns = t, .trading_day = day, .fresh_ahead_ns = 5 * SEC};
 		struct ark_graveyard_decision d;
 		ark_graveyard_evaluate(&rules, &state, &e, &in, &d);
 		e.verdict = d.verdict;

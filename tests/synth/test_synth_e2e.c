@@ -17,7 +17,7 @@
 
 /* HRM's inputs beside each event: the synthetic source is exempt from the
  * clock ceiling, and the whole run is one trading day. */
-static const struct ark_graveyard_inputs inputs = {UINT64_MAX, 0, false, false};
+static const struct ark_graveyard_inputs inputs = {.clock_ceiling_ns = UINT64_MAX};
 static const char *deploy_rules;
 
 /* Kyle's symbol table: ids in order of first sight. */
