@@ -141,7 +141,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			e.size = fill;
 			e.price = fill != 0 ? price : 0;
 			e.filled_quantity = kind == 3 ? f->filled : f->filled + fill;
-			struct ark_graveyard_inputs in = {wall + 5000000000ull, day, false, true};
+			struct ark_graveyard_inputs in = {.clock_ceiling_ns = wall, .trading_day = day, .confirm_by_reports = true,
+							  .fresh_ahead_ns = 5000000000ull};
 			ark_graveyard_apply_report(&rules, &state, &e, &in);
 			check_finite(&state);
 			e.hrm_market_ns = state.market_now_ns;

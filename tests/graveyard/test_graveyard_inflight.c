@@ -35,7 +35,7 @@ static struct ark_audit *audit;
 static uint64_t seq;
 static int findings;
 
-static const struct ark_graveyard_inputs reports_book = {UINT64_MAX, 0, false, true};
+static const struct ark_graveyard_inputs reports_book = {.clock_ceiling_ns = UINT64_MAX, .confirm_by_reports = true};
 
 static void on_finding(void *ctx, const struct ark_audit_finding *f)
 {
