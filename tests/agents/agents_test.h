@@ -23,6 +23,21 @@ struct fixture {
 	struct ark_pipeline_map map;
 };
 
+/* Segments this process created, removed at exit also when a CHECK fails. */
+static char fixture_segments[8][ARK_SHM_NAME_MAX];
+static pid_t fixture_owner;
+
+static void fixture_remove_segments(void)
+{
+	if (getpid() != fixture_owner)
+		return; /* a forked child exiting */
+	for (size_t i = 0; i < sizeof fixture_segments / sizeof fixture_segments[0]; i++)
+		if (fixture_segments[i][0]) {
+			ark_shm_unlink(fixture_segments[i], NULL);
+			fixture_segments[i][0] = '\0';
+		}
+}
+
 static inline void fixture_create(struct fixture *f, const char *name, const char *rules)
 {
 	memset(f, 0, sizeof *f);
@@ -51,6 +66,15 @@ static inline void fixture_create(struct fixture *f, const char *name, const cha
 	snprintf(cfg.rules_hash, sizeof cfg.rules_hash, "%s", r->file_sha256_hex);
 	free(r);
 	CHECK_MSG(ark_pipeline_create(&f->map, &cfg, &err) == 0, "%s", err.msg);
+	if (!fixture_owner) {
+		fixture_owner = getpid();
+		atexit(fixture_remove_segments);
+	}
+	for (size_t i = 0; i < sizeof fixture_segments / sizeof fixture_segments[0]; i++)
+		if (!fixture_segments[i][0]) {
+			snprintf(fixture_segments[i], sizeof fixture_segments[i], "%s", f->map.shm.name);
+			break;
+		}
 }
 
 static inline void fixture_destroy(struct fixture *f)
@@ -59,6 +83,9 @@ static inline void fixture_destroy(struct fixture *f)
 	snprintf(name, sizeof name, "%s", f->map.shm.name);
 	ark_pipeline_detach(&f->map);
 	ark_shm_unlink(name, NULL);
+	for (size_t i = 0; i < sizeof fixture_segments / sizeof fixture_segments[0]; i++)
+		if (strcmp(fixture_segments[i], name) == 0)
+			fixture_segments[i][0] = '\0';
 	char cmd[300];
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
 	if (system(cmd) != 0)
