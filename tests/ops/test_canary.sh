@@ -40,6 +40,15 @@ wait_state() {
     sleep 0.2; t=$((t + 2))
   done
 }
+# Wait until a command succeeds, at most $2 s.
+wait_for() {
+  local limit=$1 what=$2 t=0; shift 2
+  until "$@"; do
+    [ $t -ge $((limit * 10)) ] && fail "$what (waited ${limit} s)"
+    sleep 0.1; t=$((t + 1))
+  done
+}
+lane_events() { field "$(canary_json)" "d[\"lanes\"][\"$1\"][\"events\"]"; }
 metrics_port() { python3 -c 'import json,sys; print(json.load(sys.stdin)["metrics"]["port"])' < <("$ark" status --json); }
 # After ark stop: every tick in the journal once, in order, no gaps; the
 # canary's outcome in the Mutable Core.
@@ -97,14 +106,21 @@ reason=$(field "$js" 'd["reason"]')
 [ "$(field "$js" 'd["routing"]')" = False ] && [ "$(field "$js" 'd["rollbacks"]')" = 1 ] || fail "denial spike: $js"
 [ "$(field "$js" 'd["lanes"]["canary"]["events"]')" -gt 0 ] || fail "denial spike: the canary lane took no events: $js"
 port=$(metrics_port)
-m=$(curl -s "http://127.0.0.1:$port/metrics")
-grep -q '^ark_canary_rollbacks_total 1' <<<"$m" && grep -q '^ark_canary_state{state="rolled_back"} 1' <<<"$m" &&
-  grep -q '^ark_canary_traffic_percent 0' <<<"$m" || fail "denial spike: metrics: $(grep canary <<<"$m")"
-# Traffic is all stable now: the stable lane keeps growing, the canary's does not.
-c1=$(field "$(canary_json)" 'd["lanes"]["canary"]["events"]'); s1=$(field "$(canary_json)" 'd["lanes"]["stable"]["events"]')
-sleep 1
-c2=$(field "$(canary_json)" 'd["lanes"]["canary"]["events"]'); s2=$(field "$(canary_json)" 'd["lanes"]["stable"]["events"]')
-[ "$c1" = "$c2" ] && [ "$s2" -gt "$s1" ] || fail "denial spike: after the rollback canary $c1 -> $c2, stable $s1 -> $s2"
+# The metrics server reads the segment on its own schedule: the rollback
+# shows there once its figures are published (waited for, not raced).
+rolled_back_metrics() {
+  m=$(curl -s "http://127.0.0.1:$port/metrics")
+  grep -q '^ark_canary_rollbacks_total 1' <<<"$m" && grep -q '^ark_canary_state{state="rolled_back"} 1' <<<"$m" &&
+    grep -q '^ark_canary_traffic_percent 0' <<<"$m"
+}
+wait_for 60 "denial spike: metrics: $(curl -s "http://127.0.0.1:$port/metrics" | grep canary)" rolled_back_metrics
+# Traffic is all stable now: while the stable lane takes another 300
+# events, the canary's takes none.
+c1=$(lane_events canary); s1=$(lane_events stable)
+stable_grew() { [ "$(lane_events stable)" -ge $((s1 + 300)) ]; }
+wait_for 120 "denial spike: the stable lane stopped after the rollback" stable_grew
+c2=$(lane_events canary)
+[ "$c1" = "$c2" ] || fail "denial spike: the canary lane took events after the rollback ($c1 -> $c2)"
 ! pgrep -f -- "--instance $inst --lane canary" >/dev/null || fail "denial spike: canary processes still run"
 stop_instance "denial spike"
 check_books "denial spike" rolled_back
@@ -133,8 +149,9 @@ mkdir -p "$ARK_DATA_DIR"
 printf 'ARK_JOEY_BASE_QUANTITY=20\n' > "$work/manual.env"; chmod 600 "$work/manual.env"
 out=$("$ark" start --skip-synth --synthetic 300 --canary --canary-window 10m --canary-env "$work/manual.env" 2>&1) ||
   fail "ark start --canary (manual): $out"
-wait_state "running" 60
-sleep 1
+wait_state "running" 120
+canary_took() { [ "$(lane_events canary)" -gt 0 ]; }
+wait_for 120 "manual: the canary lane took no events" canary_took
 out=$("$ark" canary rollback --timeout 60) || fail "ark canary rollback: $out"
 grep -q "rolled_back (rolled back by the operator" <<<"$out" || fail "manual rollback: $out"
 stop_instance "manual rollback"
@@ -152,9 +169,9 @@ cp "$ark" "$work/ark-canary"
 printf 'ARK_JOEY_BASE_QUANTITY=12\n' > "$work/clean.env"; chmod 600 "$work/clean.env"
 printf '# the stable configuration\nARK_JOURNAL_SYNC=none\nARK_JOEY_BASE_QUANTITY=10\n' > "$work/stable.env"; chmod 600 "$work/stable.env"
 out=$("$ark" start --env-file "$work/stable.env" --skip-synth --synthetic 300 --canary --canary-percent 30 \
-  --canary-window 8s --canary-check-interval 1s --canary-env "$work/clean.env" --canary-bin "$work/ark-canary" 2>&1) ||
+  --canary-window 20s --canary-check-interval 1s --canary-env "$work/clean.env" --canary-bin "$work/ark-canary" 2>&1) ||
   fail "ark start --canary (clean): $out"
-wait_state "running" 60
+wait_state "running" 120
 cpid=$(pgrep -f -- "agent joey --instance $inst --lane canary" | head -1)
 [ -n "$cpid" ] && [ "$(readlink "/proc/$cpid/exe")" = "$work/ark-canary" ] ||
   fail "clean: the canary Joey (pid $cpid) runs $(readlink "/proc/$cpid/exe"), not the canary binary"
@@ -163,11 +180,17 @@ tr '\0' '\n' < "/proc/$cpid/environ" | grep -qx 'ARK_JOEY_BASE_QUANTITY=12' ||
 spid=$(pgrep -f -- "agent joey --instance $inst$" | head -1)
 [ "$(readlink "/proc/$spid/exe")" = "$ark" ] && ! tr '\0' '\n' < "/proc/$spid/environ" | grep -q 'ARK_JOEY_BASE_QUANTITY=12' ||
   fail "clean: the stable Joey runs the canary's binary or settings"
-sleep 1
-pkill -KILL -f -- "agent kyle --instance $inst( |$)"
-sleep 1
-pkill -KILL -f -- "agent aletheia --instance $inst( |$)"
-wait_state "passed" 120
+# Kill Kyle and then Aletheia while the canary routes: each once the
+# canary lane has taken more events (after the replacement is at work).
+for agent in kyle aletheia; do
+  before=$(lane_events canary)
+  more() { [ "$(lane_events canary)" -gt "$before" ]; }
+  wait_for 120 "clean: the canary lane took no more events before $agent was killed" more
+  [ "$(canary_json | grep -o '"state":"[a-z_]*"' | cut -d'"' -f4)" = running ] ||
+    fail "clean: the canary window ended before $agent could be killed while it routes"
+  pkill -KILL -f -- "agent $agent --instance $inst( |$)"
+done
+wait_state "passed" 180
 js=$(canary_json)
 [ "$(field "$js" 'd["lanes"]["canary"]["events"]')" -gt 0 ] && [ "$(field "$js" 'd["rollbacks"]')" = 0 ] || fail "clean: $js"
 stop_instance "clean"
