@@ -54,15 +54,29 @@ static inline void fixture_create(struct fixture *f, const char *name, const cha
 	unsetenv("ARK_PAPER_LATENCY_US");
 	unsetenv("ARK_PAPER_REJECT_RATE");
 	unsetenv("ARK_JOEY_BASE_QUANTITY");
+	/* The rules installed as an instance installs them (read-only, named
+	 * by ARK_GRAVEYARD_RULES in every agent's configuration). */
+	char installed[256];
+	snprintf(installed, sizeof installed, "%s/graveyard.rules", f->dir);
+	FILE *in = fopen(rules, "r"), *out = fopen(installed, "w");
+	CHECK_MSG(in && out, "copy %s to %s", rules, installed);
+	char chunk[4096];
+	size_t got;
+	while ((got = fread(chunk, 1, sizeof chunk, in)) > 0)
+		CHECK(fwrite(chunk, 1, got, out) == got);
+	fclose(in);
+	fclose(out);
+	CHECK(chmod(installed, 0444) == 0);
+	setenv("ARK_GRAVEYARD_RULES", installed, 1);
 	struct ark_err err = {0};
 	struct ark_pipeline_config cfg;
 	CHECK_MSG(ark_pipeline_config_from_env(&cfg, &err) == 0, "%s", err.msg);
 	snprintf(cfg.instance, sizeof cfg.instance, "%s", f->instance);
 	cfg.ring_capacity = 1024;
-	snprintf(cfg.rules_path, sizeof cfg.rules_path, "%s", rules);
+	snprintf(cfg.rules_path, sizeof cfg.rules_path, "%s", installed);
 	struct ark_graveyard_rules *r = malloc(sizeof *r);
 	CHECK(r);
-	CHECK_MSG(ark_graveyard_load(rules, r, &err) == 0, "%s: %s", rules, err.msg);
+	CHECK_MSG(ark_graveyard_load(installed, r, &err) == 0, "%s: %s", installed, err.msg);
 	snprintf(cfg.rules_hash, sizeof cfg.rules_hash, "%s", r->file_sha256_hex);
 	free(r);
 	CHECK_MSG(ark_pipeline_create(&f->map, &cfg, &err) == 0, "%s", err.msg);
@@ -87,7 +101,7 @@ static inline void fixture_destroy(struct fixture *f)
 		if (strcmp(fixture_segments[i], name) == 0)
 			fixture_segments[i][0] = '\0';
 	char cmd[300];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
+	snprintf(cmd, sizeof cmd, "chmod -R u+w '%s' 2>/dev/null; rm -rf '%s'", f->dir, f->dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "warning: could not remove %s\n", f->dir);
 }

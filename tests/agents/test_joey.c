@@ -130,11 +130,12 @@ static struct ark_event tick(struct joey *j, uint32_t id, double price, uint64_t
 
 #define SEC 1000000000ull
 
-/* n quiet ticks: 100.00 and 100.02 in turn, one a second from t. */
+/* n quiet ticks: 100.0 and 100.2 in turn (a deviation of about 0.1), one a
+ * second from t. */
 static uint64_t quiet(struct joey *j, uint32_t id, int n, uint64_t t)
 {
 	for (int i = 0; i < n; i++, t += SEC) {
-		struct ark_event e = tick(j, id, i % 2 ? 100.02 : 100.00, t);
+		struct ark_event e = tick(j, id, i % 2 ? 100.2 : 100.0, t);
 		CHECK_MSG(e.side == ARK_SIDE_NONE, "symbol %u: an intent on quiet tick %d", id, i);
 	}
 	return t;
@@ -153,44 +154,46 @@ static void test_crafted(void)
 	CHECK_EQ_U64(s->symbols[1].count, 63);
 	CHECK_MSG(e.side == ARK_SIDE_NONE, "an intent during the warm-up");
 
-	/* a drop far below the slow average, fast below slow: buy */
+	/* a drop far below the slow average (six deviations: a move, not a bad
+	 * print), fast below slow: buy. Worked out: slow 100.10, deviation
+	 * 0.0998; with the tick folded in, z = -4.05, so the quantity is
+	 * floor(10 x 4.05 / 2.5) = 16 at the tick's price. */
 	t = quiet(&j, 2, 80, 1000 * SEC);
-	e = tick(&j, 2, 99.0, t);
+	e = tick(&j, 2, 99.5, t);
 	CHECK_MSG(e.side == ARK_SIDE_BUY, "drop: side %u, wanted buy", e.side);
-	CHECK(e.limit_price == 99.0);
+	CHECK(e.limit_price == 99.5);
 	CHECK(e.strategy == 1);
-	/* |z| of a lone jump after a quiet series is just under
-	 * sqrt((1 - a) / a) = 5.61 for a = 2/65: quantity 10 x 5.6 / 2.5 = 22 */
-	CHECK_MSG(e.quantity == 22, "drop: quantity %g, wanted 22", e.quantity);
-	CHECK_MSG(e.strength > 5.5 && e.strength < 5.62, "strength %g", (double)e.strength);
+	CHECK_MSG(e.quantity == 16, "drop: quantity %g, wanted 16", e.quantity);
+	CHECK_MSG(e.strength > 4.0 && e.strength < 4.1, "strength %g", (double)e.strength);
 	CHECK_EQ_U64(atomic_load(&j.ctx.counters->intents), intents0 + 1);
-	CHECK(s->symbols[2].position_view == 22);
+	CHECK(s->symbols[2].position_view == 16);
 
-	/* the next tick, still low but inside the cooldown (500 ms + 1 ns of market time) */
-	e = tick(&j, 2, 98.0, t + 400 * 1000000ull);
+	/* the next tick, lower still (z -4.3) but inside the cooldown (500 ms
+	 * + 1 ns of market time) */
+	e = tick(&j, 2, 99.4, t + 400 * 1000000ull);
 	CHECK_MSG(e.side == ARK_SIDE_NONE, "an intent inside the cooldown");
 
-	/* a jump far above: sell */
+	/* a jump far above: sell, the same size */
 	t = quiet(&j, 3, 80, 1000 * SEC);
-	e = tick(&j, 3, 101.0, t);
+	e = tick(&j, 3, 100.7, t);
 	CHECK_MSG(e.side == ARK_SIDE_SELL, "jump: side %u, wanted sell", e.side);
-	CHECK(e.quantity == 22 && e.limit_price == 101.0);
-	CHECK(s->symbols[3].position_view == -22);
+	CHECK_MSG(e.quantity == 16 && e.limit_price == 100.7, "jump: %g at %g", e.quantity, e.limit_price);
+	CHECK(s->symbols[3].position_view == -16);
 
-	/* a move of under 2.5 standard deviations: nothing (sd here about 0.01) */
+	/* a move of under 2.5 deviations (z 1.9): nothing */
 	t = quiet(&j, 4, 80, 1000 * SEC);
-	e = tick(&j, 4, 100.03, t);
+	e = tick(&j, 4, 100.3, t);
 	CHECK_MSG(e.side == ARK_SIDE_NONE, "a small move fired");
 
-	/* far below, but the fast average above the slow one (a long rise
-	 * just before): z <= -2.5 alone does not buy */
+	/* far below, but the fast average above the slow one (a rise just
+	 * before): z <= -2.5 alone does not buy */
 	t = quiet(&j, 5, 80, 1000 * SEC);
 	for (int i = 0; i < 6; i++, t += SEC)
-		e = tick(&j, 5, 100.5 + 0.25 * i, t);
+		e = tick(&j, 5, 100.5 + 0.1 * i, t);
 	CHECK(s->symbols[5].ema_fast > s->symbols[5].ema_slow);
-	e = tick(&j, 5, 98.0, t);
+	e = tick(&j, 5, 99.3, t);
 	CHECK(s->symbols[5].ema_fast > s->symbols[5].ema_slow);
-	double z = (98.0 - s->symbols[5].ema_slow) / sqrt(s->symbols[5].variance);
+	double z = (99.3 - s->symbols[5].ema_slow) / sqrt(s->symbols[5].variance);
 	CHECK_MSG(z <= -2.5, "z %g", z);
 	CHECK_MSG(e.side == ARK_SIDE_NONE, "bought with fast above slow");
 
@@ -205,7 +208,7 @@ static void test_crafted(void)
 	/* quarantined: statistics go on, no intent, the event says why */
 	t = quiet(&j, 6, 80, 1000 * SEC);
 	atomic_store(&j.ctx.control->quarantined, 1);
-	e = tick(&j, 6, 99.0, t);
+	e = tick(&j, 6, 99.5, t);
 	CHECK(e.side == ARK_SIDE_NONE);
 	CHECK(e.flags & ARK_EVENT_QUARANTINED);
 	CHECK_EQ_U64(s->symbols[6].count, 81);
@@ -251,23 +254,23 @@ static void test_trading_states(void)
 	struct joey j;
 	joey_open(&j, halted);
 	uint64_t t = quiet(&j, 2, 80, 1000 * SEC);
-	struct ark_event e = tick(&j, 2, 99.0, t);
+	struct ark_event e = tick(&j, 2, 99.5, t);
 	CHECK_MSG(e.side == ARK_SIDE_NONE, "an intent while HALTED");
 	t = quiet(&j, 3, 80, 1000 * SEC);
-	e = tick(&j, 3, 101.0, t);
+	e = tick(&j, 3, 100.7, t);
 	CHECK(e.side == ARK_SIDE_NONE);
 	joey_close(&j);
 
 	/* REDUCING: no position to reduce, so no intent either way */
 	joey_open(&j, reducing);
 	t = quiet(&j, 2, 80, 1000 * SEC);
-	e = tick(&j, 2, 99.0, t);
+	e = tick(&j, 2, 99.5, t);
 	CHECK_MSG(e.side == ARK_SIDE_NONE, "REDUCING opened a position");
 	/* with a long view (Joey's own earlier intents), a sell reduces it */
 	struct ark_joey_state *s = j.ctx.state;
 	s->symbols[3].position_view = 40;
 	t = quiet(&j, 3, 80, 1000 * SEC);
-	e = tick(&j, 3, 101.0, t);
+	e = tick(&j, 3, 100.7, t);
 	CHECK_MSG(e.side == ARK_SIDE_SELL, "REDUCING refused a reducing sell");
 	joey_close(&j);
 	unlink(halted);

@@ -177,12 +177,13 @@ static uint32_t joey_events(struct ark_event *w, uint32_t *nw, uint32_t n, struc
 {
 	*nw = 0;
 	for (int i = 0; i < 70; i++) {
-		w[(*nw)++] = ev(1, i % 2 ? 100.02 : 100.0);
-		w[(*nw)++] = ev(2, i % 2 ? 50.01 : 50.0);
+		w[(*nw)++] = ev(1, i % 2 ? 100.2 : 100.0);
+		w[(*nw)++] = ev(2, i % 2 ? 50.1 : 50.0);
 	}
+	/* moves of about six deviations: intents, not bad prints */
 	for (uint32_t i = 0; i < n; i++) {
-		double p1 = i % 4 == 1 ? 99.0 : (i % 4 == 3 ? 101.0 : 100.01);
-		b[i] = i % 2 ? ev(2, 50.0 + (i % 3 == 0 ? 1.0 : 0.005)) : ev(1, p1);
+		double p1 = i % 4 == 1 ? 99.5 : (i % 4 == 3 ? 100.7 : 100.1);
+		b[i] = i % 2 ? ev(2, i % 3 == 0 ? 50.35 : 50.05) : ev(1, p1);
 	}
 	return n;
 }
