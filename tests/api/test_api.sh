@@ -23,6 +23,9 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+for tool in h2load curl openssl python3; do   # a missing tool fails, never skips
+  command -v "$tool" >/dev/null || fail "$tool is not installed (quickstart.sh installs it)"
+done
 scale=${ARK_TEST_SCALE:-1}
 # Requests in each load: a count, not a duration, so that every response
 # is seen and the tally below is exact.

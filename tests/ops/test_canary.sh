@@ -24,6 +24,9 @@ cleanup() {
   rm -f "/dev/shm/ark-$inst"; rm -rf "$work"
 }
 trap cleanup EXIT
+for tool in sqlite3 curl python3; do   # a missing tool fails, never skips
+  command -v "$tool" >/dev/null || fail "$tool is not installed (quickstart.sh installs it)"
+done
 export ARK_INSTANCE=$inst ARK_JOURNAL_SYNC=none METRICS_PORT=0 ARK_FEED_PORT=0
 unset ARK_STATE_DB ARK_LOG_DIR REDIS_URL JWT_SECRET ALPHA_VANTAGE_API_KEY ARK_BROKER ARK_RUN_DIR ARK_ENV ARK_ENV_FILE \
   SLO_P95_LATENCY_MS ARK_CANARY_PERCENT ARK_CANARY_WINDOW ARK_CANARY_CHECK_INTERVAL ARK_CANARY_ENV_FILE ARK_CANARY_BIN
