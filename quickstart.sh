@@ -15,7 +15,7 @@ PACKAGES=(
   liburing-dev libsqlite3-dev sqlite3 libhiredis-dev libh2o-evloop-dev libssl-dev
   libcurl4-openssl-dev libjsmn-dev
   redis-server redis-tools nghttp2-client openssl curl procps util-linux iproute2 zlib1g-dev libcrypt-dev prometheus
-  python3 python3-prometheus-client systemd clang libclang-rt-14-dev tmux jq
+  python3 python3-prometheus-client systemd clang libclang-rt-14-dev tmux jq tzdata
 )
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

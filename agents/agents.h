@@ -45,7 +45,7 @@
 #include <stdint.h>
 
 #define ARK_PIPELINE_MAGIC 0x31455049504b5241ull /* "ARKPIPE1" */
-#define ARK_PIPELINE_VERSION 4u
+#define ARK_PIPELINE_VERSION 5u
 #define ARK_MAX_SOURCES 4
 #define ARK_MAX_SYMBOLS 4096
 #define ARK_PIPELINE_BATCH 256
@@ -113,6 +113,9 @@ struct ark_pipeline_counters {
 	_Atomic uint64_t source_started_ns[ARK_MAX_SOURCES]; /* first start, CLOCK_MONOTONIC */
 	_Atomic uint64_t quarantines[ARK_AGENT_COUNT];        /* supervisor: watchdog_quarantines_total */
 	_Atomic uint64_t hangs[ARK_AGENT_COUNT];              /* supervisor: hung agents killed */
+	_Atomic uint64_t ticks_refused[ARK_TICK_FAULT_COUNT]; /* Kyle: ticks beyond the bounds that an edge let
+							       * through (by enum ark_tick_fault; never expected) */
+	_Atomic uint64_t state_corrupt;                       /* HRM: 1 while halted for a non-finite state */
 };
 
 /* The canary lane (watchdog/canary.c decides, Kyle routes, Aletheia
@@ -186,6 +189,18 @@ struct ark_pipeline {
 	struct ark_pipeline_counters canary_counters;              /* what the canary lane's agents count
 								    * (single writer: each lane its own) */
 	struct ark_canary_control canary;
+	/* HRM's trading state as it stands (the stable HRM writes), for /slos,
+	 * ark status and the metrics: effective state, why it halts, and with
+	 * state_corrupt which value was not finite. */
+	_Atomic uint32_t hrm_trading_state;        /* enum ark_trading_state */
+	_Atomic uint32_t hrm_halt_cause;           /* enum ark_halt_cause */
+	char hrm_halt_detail[64];                  /* written before hrm_halt_cause changes */
+	/* `ark release hrm` asks the stable HRM to release a state_corrupt
+	 * latch; HRM answers in its idle loop. */
+	_Atomic uint32_t hrm_release_request;      /* the operator: bumped per request */
+	_Atomic uint32_t hrm_release_answered;     /* HRM: the request it answered (after status and detail) */
+	_Atomic int32_t hrm_release_status;        /* HRM: 0 released, negative errno otherwise */
+	char hrm_release_detail[192];              /* HRM: what it did, or why it could not */
 };
 
 /* Aletheia's latency record, in its state region: per agent (in → out) and
@@ -343,6 +358,23 @@ int ark_source_synthetic_run(const char *instance, int source, int argc, char **
 int ark_source_tcp_run(const char *instance, int source, int port);
 /* Alpha Vantage GLOBAL_QUOTE polling (ALPHA_VANTAGE_*) as source number `source`. */
 int ark_source_alpha_vantage_run(const char *instance, int source);
+
+/* Pinned rules: what ark_pipeline_rules_pin found. */
+struct ark_rules_pin {
+	bool env_pinned;          /* ARK_GRAVEYARD_SHA256 was set (and matched) */
+	bool recorded;            /* the Mutable Core records an approved hash (and it matched) */
+	bool recorded_now;        /* ... recorded by this call: the instance's first start */
+	char recorded_hash[72];
+};
+struct ark_graveyard_rules;
+/* Load the installed rules at `path` and hold them to their pins: the file's
+ * SHA-256 must equal ARK_GRAVEYARD_SHA256 when it is set, and the hash the
+ * Mutable Core (ARK_STATE_DB) records when one is recorded. -EPERM naming
+ * the file and both hashes otherwise. With record_first (the supervisor),
+ * a Mutable Core that records none records these (a graveyard_history row
+ * "first start"); without it (an agent) the database is only read. */
+int ark_pipeline_rules_pin(const char *path, bool record_first, struct ark_graveyard_rules *rules,
+			   struct ark_rules_pin *pin, struct ark_err *err);
 
 /* The default Graveyard rules shipped with ARK (deploy/graveyard.rules),
  * installed read-only by `ark run` when none is installed yet. */

@@ -65,6 +65,9 @@ struct ark_kyle_state {
 #define ARK_JOEY_SLOW 64           /* slow EMA span, events */
 #define ARK_JOEY_WARMUP 64         /* observations before any intent */
 #define ARK_JOEY_Z 2.5             /* |z| that fires */
+#define ARK_JOEY_OUTLIER_Z 10.0    /* |price - slow| beyond this many deviations: a bad print, ignored */
+#define ARK_JOEY_OUTLIER_FLOOR 1e-4 /* ... with the deviation at least this share of the price (1 bp) */
+#define ARK_JOEY_OUTLIER_RUN 8     /* this many outliers in a row are a new level: start over from it */
 struct ark_joey_symbol {
 	uint64_t count;
 	double ema_fast;
@@ -75,11 +78,17 @@ struct ark_joey_symbol {
 	double position_view;      /* net quantity of the intents Joey emitted */
 	uint64_t window_start_ns;  /* Joey's own per-symbol intent budget window */
 	uint32_t window_count;
-	uint32_t reserved;
+	uint32_t outliers_in_a_row;
+	uint64_t outliers;         /* ticks ignored as outliers */
+	uint8_t restriction_known; /* the rules' restriction of this symbol id was looked up */
+	uint8_t restricted;        /* ... and it is restricted: Joey never trades it */
+	uint8_t reserved[6];
 };
 
 struct ark_joey_state {
 	uint64_t last_seq;
+	uint64_t market_ns;        /* the latest exchange time seen: a tick older than the
+				    * reference age is stale to HRM, so Joey does not act on it */
 	double gross_view;         /* sum of |quantity| * price of open intents (upper bound) */
 	uint64_t window_start_ns;  /* Joey's own global intent budget window */
 	uint64_t window_count;
@@ -311,6 +320,9 @@ int ark_aletheia_main(struct ark_agent_ctx *ctx);
 
 /* Per-event processing of the middle stages (in place, on the output slot). */
 struct ark_stage_ops {
+	/* Before the agent touches its rings or its state (a process that
+	 * must not run here leaves without a trace): e.g. HRM's pinned rules. */
+	int (*preflight)(struct ark_agent_ctx *ctx, struct ark_err *err);
 	int (*start)(struct ark_agent_ctx *ctx, struct ark_err *err);
 	void (*process)(struct ark_agent_ctx *ctx, struct ark_event *event, uint64_t now_ns);
 	void (*idle)(struct ark_agent_ctx *ctx, uint64_t now_ns);

@@ -64,6 +64,7 @@ struct core_writer {
 	 * while the database opens, checks itself and catches up. */
 	uint64_t catch_up_to;               /* the journal's last seq at start */
 	_Atomic int ready;                  /* 1: core open and caught up; -1: it failed */
+	_Atomic int open_error;             /* why it failed (negative errno): a corrupt database is fatal */
 	bool ready_logged;
 	uint64_t open_ns, catch_up_ns, replayed;
 	/* Lines for Aletheia's log from the writer thread (the log has one writer). */
@@ -323,10 +324,9 @@ static int core_open(struct core_writer *w, struct ark_err *err)
 	int rc = ark_core_open(&al->core, &cfg, 0, &info, err);
 	if (rc)
 		return ark_err_wrap(err, "mutable core");
-	const char *hash = al->ctx->pipeline->rules_hash;
+	/* The approved rules hash is not Aletheia's to write: the supervisor
+	 * held the rules to it at the start (ark_pipeline_rules_pin). */
 	struct ark_err meta_err;
-	if (hash[0] && ark_core_meta_set(al->core, "graveyard_hash", hash, &meta_err))
-		core_note(w, "warn", "cannot record the graveyard hash in the mutable core");
 	if (ark_core_journal_applied_seq(al->core, &al->core_applied_seq, &meta_err))
 		al->core_applied_seq = 0;
 	uint64_t t1 = ark_now_ns();
@@ -341,8 +341,10 @@ static void *core_writer_main(void *arg)
 	struct core_writer *w = arg;
 	struct aletheia *al = w->al;
 	struct ark_err err = {0};
-	if (core_open(w, &err)) {
+	int open_rc = core_open(w, &err);
+	if (open_rc) {
 		core_error(w, "cannot open the mutable core", &err);
+		atomic_store_explicit(&w->open_error, err.code ? err.code : open_rc, memory_order_relaxed);
 		atomic_store_explicit(&w->ready, -1, memory_order_release);
 		return NULL;
 	}
@@ -696,6 +698,7 @@ int ark_aletheia_main(struct ark_agent_ctx *ctx)
 	struct ark_agent_control *control = ctx->control;
 	struct ark_aletheia_state *s = ctx->state;
 	int status = 1;
+	bool fatal = false;
 	al.batch = calloc(1, sizeof *al.batch);
 	if (!al.batch) {
 		ark_log(ctx->log, "error", "out of memory");
@@ -881,9 +884,22 @@ int ark_aletheia_main(struct ark_agent_ctx *ctx)
 			ark_control_add(&ctx->pipeline->counters.journaled, released);
 			atomic_store_explicit(&control->last_seq, s->last_seq, memory_order_relaxed);
 		}
-		if (atomic_load_explicit(&al.writer.ready, memory_order_relaxed) < 0) {
+		if (atomic_load_explicit(&al.writer.ready, memory_order_acquire) < 0) {
 			core_writer_report(&al.writer, ctx);
-			ark_log(ctx->log, "error", "the mutable core could not be opened: stopping");
+			int why = atomic_load_explicit(&al.writer.open_error, memory_order_relaxed);
+			if (why == -EUCLEAN || why == -EPROTOTYPE || why == -EBADMSG) {
+				/* A corrupt (or foreign) database stays so: no restart
+				 * can help, the instance stops (exit 2) and says why. */
+				pthread_mutex_lock(&al.writer.error_lock);
+				ark_log(ctx->log, "error", "the mutable core is corrupt: stopping the instance: %s",
+					al.writer.last_error);
+				fprintf(stderr, "ark agent aletheia: the Mutable Core is corrupt (restore a backup with "
+						"`ark restore FILE`): %s\n", al.writer.last_error);
+				pthread_mutex_unlock(&al.writer.error_lock);
+				fatal = true;
+			} else {
+				ark_log(ctx->log, "error", "the mutable core could not be opened: stopping");
+			}
 			goto done;
 		}
 		if (rc != 0) {
@@ -901,6 +917,8 @@ int ark_aletheia_main(struct ark_agent_ctx *ctx)
 	}
 	status = 0;
 done:
+	if (fatal)
+		status = 2;
 	if (al.journal) {
 		/* Everything appended is made durable and released before leaving. */
 		if (ark_journal_sync(al.journal, &err))

@@ -16,25 +16,43 @@
  * limit, not a Graveyard line) before it reaches the broker. */
 #include "agents/agents_internal.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define DRIFT_CHECK_NS (100ull * 1000 * 1000)
+#define CLOCK_REBASE_NS (100ull * 1000 * 1000)
 
 static uint64_t last_drift_check_ns;
 static struct ark_metrics metrics;
 static struct ark_metrics_hist_handle eval_metric;
 static bool metrics_on;
 static struct ark_order_book *order_book;
-/* The rules this HRM gates by and the hash they must keep: the instance's
- * installed Graveyard, or for the canary lane the rules its configuration
- * names (ARK_GRAVEYARD_RULES), held to the hash they had when it started. */
-static const char *rules_path;
-static const char *rules_hash;
+/* The rules this HRM gates by and the hash they must keep: the installed
+ * Graveyard its own configuration names, held to its pins (never a path or
+ * a hash read from the segment: those are only compared), or for the canary
+ * lane the rules its configuration names, held to the hash they had when
+ * it started. */
+static char rules_path[ARK_GRAVEYARD_PATH_MAX];
+static char rules_hash[ARK_GRAVEYARD_HEX_LEN + 1];
+/* The wall clock, read without a system call per event: a CLOCK_REALTIME
+ * reading against a CLOCK_MONOTONIC one, taken again every 100 ms. It
+ * bounds the market clock (wall + ARK_TICK_MAX_SKEW) and names the trading
+ * day (in the rules' time zone). */
+static struct ark_graveyard_zone *zone;
+static uint64_t wall_base_ns, mono_base_ns, max_skew_ns;
+static uint32_t wall_day;
+static uint64_t wall_next_day_ns;
+static bool corrupt_logged;
 
 /* A test seam, absent from `ark`: the fault-injection build of the tests
  * (tests/faults/) defines it to let one rule kind through, so that the
  * synthetic loop's criteria are shown to catch a gate that fails open. */
 bool ark_hrm_fault_allows(enum ark_reason reason) __attribute__((weak));
+/* Another: it may poison the state before an evaluation (a non-finite
+ * value), so the tests can show the STATE_CORRUPT latch, its reporting and
+ * its release end to end. */
+void ark_hrm_fault_poison(struct ark_graveyard_state *state, const struct ark_event *event) __attribute__((weak));
 
 static void check_drift(struct ark_agent_ctx *ctx, uint64_t now_ns)
 {
@@ -49,18 +67,63 @@ static void check_drift(struct ark_agent_ctx *ctx, uint64_t now_ns)
 			ark_graveyard_drift_cause_name((enum ark_graveyard_drift_cause)s->graveyard.drift.cause), err.msg);
 }
 
+static void rebase_clock(void)
+{
+	mono_base_ns = ark_now_ns();
+	wall_base_ns = ark_realtime_ns();
+}
+
+/* What the instance shows of HRM's trading state (the stable HRM only). */
+static void publish_state(struct ark_agent_ctx *ctx)
+{
+	if (ctx->lane != ARK_LANE_STABLE)
+		return;
+	struct ark_pipeline *p = ctx->pipeline;
+	const struct ark_graveyard_state *g = &((struct ark_hrm_state *)ctx->state)->graveyard;
+	uint32_t state = ark_graveyard_effective_state(g), cause = ark_graveyard_halt_cause(g);
+	if (atomic_load_explicit(&p->hrm_trading_state, memory_order_relaxed) == state &&
+	    atomic_load_explicit(&p->hrm_halt_cause, memory_order_relaxed) == cause)
+		return;
+	snprintf(p->hrm_halt_detail, sizeof p->hrm_halt_detail, "%s", g->state_corrupt ? g->corrupt_detail : "");
+	atomic_store(&p->hrm_trading_state, state);
+	atomic_store(&p->hrm_halt_cause, cause);
+	atomic_store(&ctx->counters->state_corrupt, g->state_corrupt ? 1 : 0);
+}
+
+/* The rules this process's own configuration names, held to their pins,
+ * before HRM touches its rings or its state. */
+static struct ark_graveyard_rules *pinned;
+
+static int hrm_preflight(struct ark_agent_ctx *ctx, struct ark_err *err)
+{
+	int rc = ark_graveyard_installed_path(rules_path, sizeof rules_path, err);
+	if (rc)
+		return -EINVAL;
+	free(pinned);
+	pinned = malloc(sizeof *pinned);
+	if (!pinned)
+		return ark_err_set(err, -ENOMEM, "out of memory");
+	if (ctx->lane == ARK_LANE_STABLE) {
+		/* Held to the pins of this process's own configuration, and
+		 * the segment must say the same. */
+		struct ark_rules_pin pin;
+		rc = ark_pipeline_rules_pin(rules_path, false, pinned, &pin, err);
+		if (!rc && (strcmp(rules_path, ctx->pipeline->rules_path) != 0 ||
+			    strcmp(pinned->file_sha256_hex, ctx->pipeline->rules_hash) != 0))
+			rc = ark_err_set(err, -EPERM,
+					 "the instance's segment names the rules %s (sha256 %.64s), this HRM's configuration "
+					 "%s (sha256 %s): refusing to gate by either",
+					 ctx->pipeline->rules_path, ctx->pipeline->rules_hash, rules_path, pinned->file_sha256_hex);
+	} else {
+		rc = ark_graveyard_load(rules_path, pinned, err);
+	}
+	return rc;
+}
+
 static int hrm_start(struct ark_agent_ctx *ctx, struct ark_err *err)
 {
 	struct ark_hrm_state *s = ctx->state;
-	static char canary_rules[ARK_GRAVEYARD_PATH_MAX];
-	rules_path = ctx->pipeline->rules_path;
-	rules_hash = ctx->pipeline->rules_hash[0] ? ctx->pipeline->rules_hash : NULL;
-	if (ctx->lane == ARK_LANE_CANARY) {
-		int rc = ark_graveyard_installed_path(canary_rules, sizeof canary_rules, err);
-		if (rc)
-			return rc;
-		rules_path = canary_rules;
-	}
+	int rc;
 	/* The canary lane's configuration may change under it (a rollback
 	 * replaces the canary's with the stable one): other rules, compiled
 	 * afresh, with their own windows. */
@@ -68,19 +131,30 @@ static int hrm_start(struct ark_agent_ctx *ctx, struct ark_err *err)
 	if (other_rules)
 		ark_log(ctx->log, "warn", "the lane's rules changed from %s to %s: compiling them afresh", s->rules.path, rules_path);
 	if (s->rules.file_sha256_hex[0] == '\0' || other_rules) {
-		/* First start of this run: compile the installed rules into the
-		 * segment. A restart keeps the table it had (drift is judged
-		 * against it, not against whatever the file says now). */
-		int rc = ark_graveyard_load(rules_path, &s->rules, err);
-		if (rc)
-			return rc;
+		/* First start of this run: the pinned rules go into the segment.
+		 * A restart keeps the table it had (drift is judged against it,
+		 * not against whatever the file says now). */
+		s->rules = *pinned;
 	}
-	if (ctx->lane == ARK_LANE_CANARY)
-		rules_hash = s->rules.file_sha256_hex;
+	snprintf(rules_hash, sizeof rules_hash, "%s",
+		 ctx->lane == ARK_LANE_STABLE ? pinned->file_sha256_hex : s->rules.file_sha256_hex);
+	free(pinned);
+	pinned = NULL;
 	if (!ark_graveyard_state_matches(&s->graveyard, &s->rules)) {
 		ark_graveyard_state_init(&s->graveyard, &s->rules);
 		ark_hist_reset(&s->eval_ns);
 	}
+	const char *zone_name = s->rules.limits.trading_day_zone[0] ? s->rules.limits.trading_day_zone : "UTC";
+	ark_graveyard_zone_free(zone);
+	if ((rc = ark_graveyard_zone_load(zone_name, &zone, err)))
+		return ark_err_wrap(err, "trading_day_reset");
+	struct ark_tick_bounds bounds;
+	char why[256];
+	if (ark_tick_bounds_from_env(&bounds, why, sizeof why))
+		return ark_err_set(err, -EINVAL, "%s", why);
+	max_skew_ns = bounds.max_skew_ns;
+	rebase_clock();
+	ark_graveyard_trading_day(&s->rules.limits, zone, wall_base_ns, &wall_day, &wall_next_day_ns);
 	check_drift(ctx, ark_now_ns());
 	order_book = ark_agent_region(ctx, "state.orders");
 	struct ark_err merr = {0};
@@ -90,10 +164,15 @@ static int hrm_start(struct ark_agent_ctx *ctx, struct ark_err *err)
 		     ark_metrics_histogram(&metrics, ARK_M_HRM_EVAL, NULL, NULL, &eval_metric, &merr) == 0;
 	if (!metrics_on && ctx->lane == ARK_LANE_STABLE)
 		ark_log(ctx->log, "warn", "hrm_eval_ms metric off: %s", merr.msg);
-	ark_log(ctx->log, "info", "rules=%s sha256=%s trading_state=%s drift=%u", rules_path,
-		s->rules.file_sha256_hex,
-		ark_trading_state_name((enum ark_trading_state)s->graveyard.trading_state),
-		(unsigned)atomic_load(&s->graveyard.drift.latched));
+	corrupt_logged = s->graveyard.state_corrupt != 0;
+	publish_state(ctx);
+	ark_log(ctx->log, "info", "rules=%s sha256=%s trading_state=%s halt_cause=%s drift=%u trading_day=%u zone=%s "
+		"next_day_in_s=%.0f max_skew_ms=%llu",
+		rules_path, s->rules.file_sha256_hex,
+		ark_trading_state_name(ark_graveyard_effective_state(&s->graveyard)),
+		ark_halt_cause_name(ark_graveyard_halt_cause(&s->graveyard)),
+		(unsigned)atomic_load(&s->graveyard.drift.latched), wall_day, zone_name,
+		(double)(wall_next_day_ns - wall_base_ns) / 1e9, (unsigned long long)(max_skew_ns / 1000000));
 	return 0;
 }
 
@@ -142,12 +221,24 @@ static bool beyond_buying_power(struct ark_hrm_state *s, const struct ark_event 
 
 static void hrm_process(struct ark_agent_ctx *ctx, struct ark_event *e, uint64_t now_ns)
 {
-	(void)now_ns;
 	struct ark_hrm_state *s = ctx->state;
 	struct ark_pipeline_counters *counters = ctx->counters;
 	save_for_undo(ctx, e);
 	s->last_seq = e->seq;
 	bool quarantined = atomic_load_explicit(&ctx->control->quarantined, memory_order_relaxed) != 0;
+	/* The wall clock: the market clock's ceiling and the trading day. */
+	uint64_t wall = wall_base_ns + (now_ns - mono_base_ns);
+	if (__builtin_expect(wall >= wall_next_day_ns, 0))
+		ark_graveyard_trading_day(&s->rules.limits, zone, wall, &wall_day, &wall_next_day_ns);
+	/* ARK's own synthetic generator runs its market clock ahead of the
+	 * wall clock on purpose (it jumps past the rate windows between
+	 * injections); every outside source is held to the skew. */
+	const struct ark_graveyard_inputs inputs = {
+		.clock_ceiling_ns = e->source == ARK_SOURCE_SYNTHETIC ? UINT64_MAX : wall + max_skew_ns,
+		.trading_day = wall_day,
+		.quarantined = quarantined};
+	if (ark_hrm_fault_poison)
+		ark_hrm_fault_poison(&s->graveyard, e);
 	struct ark_graveyard_decision d;
 	uint64_t t0 = ark_now_ns();
 	if (beyond_buying_power(s, e)) {
@@ -155,7 +246,7 @@ static void hrm_process(struct ark_agent_ctx *ctx, struct ark_event *e, uint64_t
 		 * counted as allowed anywhere in the Graveyard's view. */
 		struct ark_event no_intent = *e;
 		no_intent.side = ARK_SIDE_NONE;
-		ark_graveyard_evaluate(&s->rules, &s->graveyard, &no_intent, quarantined, &d);
+		ark_graveyard_evaluate(&s->rules, &s->graveyard, &no_intent, &inputs, &d);
 		if (d.verdict == ARK_VERDICT_ALLOW) {
 			d.verdict = ARK_VERDICT_DENY;
 			d.reason = ARK_REASON_MAX_NOTIONAL;
@@ -167,7 +258,7 @@ static void hrm_process(struct ark_agent_ctx *ctx, struct ark_event *e, uint64_t
 		}
 		d.has_intent = true;
 	} else {
-		ark_graveyard_evaluate(&s->rules, &s->graveyard, e, quarantined, &d);
+		ark_graveyard_evaluate(&s->rules, &s->graveyard, e, &inputs, &d);
 		if (d.verdict == ARK_VERDICT_ALLOW && d.has_intent && e->side == ARK_SIDE_BUY && s->buying_power_version)
 			s->buying_power_spent += e->quantity * e->limit_price;
 	}
@@ -180,6 +271,22 @@ static void hrm_process(struct ark_agent_ctx *ctx, struct ark_event *e, uint64_t
 	e->verdict = d.verdict;
 	e->reason = d.reason;
 	e->rule_id = d.rule_id;
+	/* What HRM saw beside the event: a replay or an audit reads it here. */
+	const struct ark_graveyard_state *g = &s->graveyard;
+	e->hrm_market_ns = g->market_now_ns;
+	e->hrm_trading_day = (uint32_t)g->trading_day;
+	e->hrm_state = (uint8_t)ark_graveyard_effective_state(g);
+	e->hrm_halt_cause = (uint8_t)ark_graveyard_halt_cause(g);
+	if (__builtin_expect(e->hrm_halt_cause != atomic_load_explicit(&ctx->pipeline->hrm_halt_cause, memory_order_relaxed) ||
+			     e->hrm_state != atomic_load_explicit(&ctx->pipeline->hrm_trading_state, memory_order_relaxed), 0))
+		publish_state(ctx);
+	if (__builtin_expect(g->state_corrupt && !corrupt_logged, 0)) {
+		corrupt_logged = true;
+		ark_control_add(&ctx->control->errors, 1);
+		ark_log(ctx->log, "error", "STATE CORRUPT: a non-finite value in HRM's state (%s); trading HALTED, every intent "
+			"denied (reason state_corrupt) until an operator runs `ark release hrm` trace=%016llx",
+			g->corrupt_detail, (unsigned long long)e->trace_id);
+	}
 	if (quarantined)
 		e->flags |= ARK_EVENT_QUARANTINED;
 	if (d.verdict == ARK_VERDICT_DENY) {
@@ -207,23 +314,72 @@ static void hrm_process(struct ark_agent_ctx *ctx, struct ark_event *e, uint64_t
 			ark_log(ctx->log, "error", "injected violation ALLOWED trace=%016llx kind=%s symbol=%s",
 				(unsigned long long)e->trace_id, ark_reason_name((enum ark_reason)e->injected_kind), e->symbol);
 		}
-	} else if (d.verdict == ARK_VERDICT_DENY && d.reason != ARK_REASON_ETHICS_DRIFT &&
-		   d.reason != ARK_REASON_QUARANTINED) {
+	} else if (d.verdict == ARK_VERDICT_DENY) {
+		/* Whatever the cause (drift, quarantine and a corrupt state
+		 * included): a run that denied a clean intent has failed. Those
+		 * three deny everything, so they are logged once, elsewhere. */
 		ark_control_add(&counters->clean_denied, 1);
-		ark_log(ctx->log, "warn", "clean intent denied trace=%016llx symbol=%s reason=%s rule_line=%u%s",
-			(unsigned long long)e->trace_id, e->symbol, ark_reason_name((enum ark_reason)d.reason), d.rule_id,
-			injected ? " (injection setup step)" : "");
+		if (d.reason != ARK_REASON_ETHICS_DRIFT && d.reason != ARK_REASON_QUARANTINED &&
+		    d.reason != ARK_REASON_STATE_CORRUPT)
+			ark_log(ctx->log, "warn", "clean intent denied trace=%016llx symbol=%s reason=%s rule_line=%u%s",
+				(unsigned long long)e->trace_id, e->symbol, ark_reason_name((enum ark_reason)d.reason),
+				d.rule_id, injected ? " (injection setup step)" : "");
 	}
+}
+
+/* `ark release hrm` while HRM is halted for a corrupt state: recompute what
+ * can be recomputed and clear the latch, or say why not. */
+static void answer_release(struct ark_agent_ctx *ctx)
+{
+	struct ark_pipeline *p = ctx->pipeline;
+	uint32_t request = atomic_load(&p->hrm_release_request);
+	if (ctx->lane != ARK_LANE_STABLE || request == atomic_load(&p->hrm_release_answered))
+		return;
+	struct ark_hrm_state *s = ctx->state;
+	struct ark_err err = {0};
+	int rc = 0;
+	if (!s->graveyard.state_corrupt) {
+		snprintf(p->hrm_release_detail, sizeof p->hrm_release_detail, "HRM's state is not corrupt: nothing to release");
+		rc = -EALREADY;
+	} else {
+		char was[64];
+		snprintf(was, sizeof was, "%s", s->graveyard.corrupt_detail);
+		rc = ark_graveyard_release_corrupt(&s->graveyard, &err);
+		if (rc == 0) {
+			snprintf(p->hrm_release_detail, sizeof p->hrm_release_detail,
+				 "released: the state is finite again (was: %s); trading resumes", was);
+			corrupt_logged = false;
+			ark_log(ctx->log, "warn", "state_corrupt released by the operator (was: %s): trading resumes", was);
+		} else {
+			snprintf(p->hrm_release_detail, sizeof p->hrm_release_detail, "%.191s", err.msg);
+			ark_log(ctx->log, "error", "state_corrupt release refused: %s", err.msg);
+		}
+	}
+	publish_state(ctx);
+	atomic_store(&p->hrm_release_status, rc);
+	atomic_store(&p->hrm_release_answered, request);
 }
 
 static void hrm_idle(struct ark_agent_ctx *ctx, uint64_t now_ns)
 {
 	if (now_ns - last_drift_check_ns >= DRIFT_CHECK_NS)
 		check_drift(ctx, now_ns);
+	if (now_ns - mono_base_ns >= CLOCK_REBASE_NS)
+		rebase_clock();
+	answer_release(ctx);
+}
+
+static void hrm_stop(struct ark_agent_ctx *ctx)
+{
+	(void)ctx;
+	ark_graveyard_zone_free(zone);
+	zone = NULL;
 }
 
 const struct ark_stage_ops ark_hrm_ops = {
+	.preflight = hrm_preflight,
 	.start = hrm_start,
 	.process = hrm_process,
 	.idle = hrm_idle,
+	.stop = hrm_stop,
 };

@@ -12,6 +12,20 @@
  * limits, and a cooldown no shorter than the duplicate window; a fiftieth of
  * the gross exposure), all in market time. Deterministic for a given input sequence.
  *
+ * A bad print cannot destroy the statistics: after the warm-up, a price
+ * further than ARK_JOEY_OUTLIER_Z deviations from the slow average (the
+ * deviation floored at 1 bp of it, so a flat series does not make every
+ * move an outlier) is an outlier by Joey's own rule: it is not folded in and
+ * fires no intent. ARK_JOEY_OUTLIER_RUN outliers in a row are a new price
+ * level, not a bad print: the statistics start over from it (a new warm-up).
+ * Prices above ARK_TICK_PRICE_CEILING are never valid, so the sums stay
+ * finite; a statistic that is not finite anyway starts the symbol over.
+ *
+ * Joey acts only where HRM could allow: never on a restricted symbol or
+ * pattern, never on a tick HRM would find stale (older than the rules'
+ * reference age against the latest exchange time Joey has seen, which is
+ * never behind HRM's market clock), so a clean intent is never denied.
+ *
  * An injected violation (a synthetic tick flagged by the source) gets the
  * intent the Graveyard says violates its rule kind; HRM must deny it. A
  * quarantined Joey emits no intent (fail closed). */
@@ -55,7 +69,19 @@ static int joey_start(struct ark_agent_ctx *ctx, struct ark_err *err)
 	joey.rules = malloc(sizeof *joey.rules);
 	if (!joey.rules)
 		return ark_err_set(err, -ENOMEM, "out of memory");
-	int rc = ark_graveyard_load(ctx->pipeline->rules_path, joey.rules, err);
+	/* The stable lane's Joey sizes its intents by the rules of its own
+	 * configuration (the ones HRM is pinned to), never a path read from the
+	 * segment. A canary lane's Joey sizes them by the stable rules, as the
+	 * segment records them: the canary's own rules are its HRM's to judge
+	 * with, and a tighter canary must see the stable stream's intents. */
+	char path[ARK_GRAVEYARD_PATH_MAX];
+	int rc = 0;
+	if (ctx->lane == ARK_LANE_CANARY)
+		snprintf(path, sizeof path, "%s", ctx->pipeline->rules_path);
+	else
+		rc = ark_graveyard_installed_path(path, sizeof path, err);
+	if (!rc)
+		rc = ark_graveyard_load(path, joey.rules, err);
 	if (rc)
 		return rc;
 	limits_from_rules(&joey.rules->limits, &joey.limits);
@@ -66,11 +92,20 @@ static int joey_start(struct ark_agent_ctx *ctx, struct ark_err *err)
 	joey.limits.base_quantity = (double)base;
 	ark_log(ctx->log, "info",
 		"rules=%s max_quantity=%g max_notional=%g max_position=%g max_gross=%g symbol_budget=%u/%llums global_budget=%u/%llums cooldown_ms=%llu",
-		ctx->pipeline->rules_path, joey.limits.max_quantity, joey.limits.max_notional, joey.limits.max_position,
+		path, joey.limits.max_quantity, joey.limits.max_notional, joey.limits.max_position,
 		joey.limits.max_gross, joey.limits.symbol_budget, (unsigned long long)(joey.limits.symbol_window_ns / 1000000),
 		joey.limits.global_budget, (unsigned long long)(joey.limits.global_window_ns / 1000000),
 		(unsigned long long)(joey.limits.cooldown_ns / 1000000));
 	return 0;
+}
+
+/* By Joey's own rule, is this price a bad print for the symbol? */
+static bool outlier(const struct ark_joey_symbol *sym, double price)
+{
+	if (sym->count < ARK_JOEY_WARMUP)
+		return false;
+	double deviation = fmax(sqrt(sym->variance), ARK_JOEY_OUTLIER_FLOOR * sym->ema_slow);
+	return !(fabs(price - sym->ema_slow) <= ARK_JOEY_OUTLIER_Z * deviation);
 }
 
 static void update_stats(struct ark_joey_symbol *sym, double price)
@@ -87,6 +122,11 @@ static void update_stats(struct ark_joey_symbol *sym, double price)
 	}
 	sym->last_price = price;
 	sym->count++;
+	if (!isfinite(sym->ema_fast) || !isfinite(sym->ema_slow) || !isfinite(sym->variance)) {
+		sym->count = 0;   /* never reached with bounded prices; if it is, start over */
+		sym->variance = 0;
+		sym->ema_fast = sym->ema_slow = price;
+	}
 }
 
 /* Whether a budget window (fixed, in market time) has room, rolling it over. */
@@ -131,10 +171,27 @@ static void joey_process(struct ark_agent_ctx *ctx, struct ark_event *e, uint64_
 	ark_undo_save(ctx, sym, sizeof *sym);
 	ark_undo_save(ctx, s, offsetof(struct ark_joey_state, symbols));
 	s->last_seq = e->seq;
+	if (e->exchange_time_ns > s->market_ns)
+		s->market_ns = e->exchange_time_ns;
+	if (!sym->restriction_known) {
+		sym->restriction_known = 1;   /* a string loop, once per symbol id */
+		sym->restricted = ark_graveyard_symbol_restriction(&joey.rules->limits, e->symbol) != ARK_REASON_NONE;
+	}
 	double price = e->price;
-	bool valid_price = isfinite(price) && price > 0;
-	if (valid_price)
+	bool valid_price = price > 0 && price <= ARK_TICK_PRICE_CEILING;   /* false for NaN */
+	bool ignored = false;
+	if (valid_price && outlier(sym, price)) {
+		sym->outliers++;
+		if (++sym->outliers_in_a_row >= ARK_JOEY_OUTLIER_RUN) {
+			sym->count = 0;   /* a new level: a new warm-up from it */
+			sym->outliers_in_a_row = 0;
+			update_stats(sym, price);
+		}
+		ignored = true;
+	} else if (valid_price) {
+		sym->outliers_in_a_row = 0;
 		update_stats(sym, price);
+	}
 	bool quarantined = atomic_load_explicit(&ctx->control->quarantined, memory_order_relaxed) != 0;
 	if (quarantined) {
 		e->flags |= ARK_EVENT_QUARANTINED;
@@ -147,8 +204,11 @@ static void joey_process(struct ark_agent_ctx *ctx, struct ark_event *e, uint64_
 			emit(ctx, e, side, quantity, limit, STRATEGY_INJECTED, 0);
 		return;
 	}
-	if (!valid_price || sym->count < ARK_JOEY_WARMUP || !(sym->variance > 0))
+	if (!valid_price || ignored || sym->count < ARK_JOEY_WARMUP || !(sym->variance > 0) || sym->restricted)
 		return;
+	uint64_t t_tick = e->exchange_time_ns;
+	if (t_tick == 0 || s->market_ns - t_tick > joey.rules->limits.reference_max_age_ns)
+		return;   /* stale to HRM: no reference to trade on */
 	double z = (price - sym->ema_slow) / sqrt(sym->variance);
 	uint8_t side = ARK_SIDE_NONE;
 	if (z <= -ARK_JOEY_Z && sym->ema_fast < sym->ema_slow)

@@ -9,6 +9,11 @@
  * of the two rings, the one holding the batch's last seq is committed last,
  * so "published" (the higher last seq of the two) means the whole batch is.
  *
+ * Kyle is also the backstop of the edges' bounds (event.h): a tick whose
+ * price, size or time no edge should have let through is refused here,
+ * counted (ticks_refused) and logged, never turned into an event, so that a
+ * source that forgets the check cannot poison the agents' state.
+ *
  * Invariants: sequence numbers are consecutive over Kyle's output ring(s); a
  * tick is taken at most once (its place on its source ring is remembered
  * with the batch that published it); symbol ids never change once given. */
@@ -138,6 +143,12 @@ int ark_kyle_main(struct ark_agent_ctx *ctx)
 		source_count, s->symbol_count);
 	ark_log_flush(ctx->log);
 
+	struct ark_tick_bounds bounds;
+	char bounds_why[256];
+	if (ark_tick_bounds_from_env(&bounds, bounds_why, sizeof bounds_why)) {
+		ark_log(ctx->log, "error", "configuration: %s", bounds_why);
+		return 2;
+	}
 	int next_source = 0;
 	for (;;) {
 		uint64_t now = ark_now_ns();
@@ -211,6 +222,7 @@ int ark_kyle_main(struct ark_agent_ctx *ctx)
 		bool last_in_canary = false;
 		uint64_t last_canary_seq = 0;
 		uint64_t duplicates = 0;
+		const uint64_t wall = ark_realtime_ns();
 		for (uint32_t i = 0; i < n; i++) {
 			const struct ark_tick *tick = ark_ring_event(&sources[src], i);
 			/* Taken before a restart (published, not yet released): by its
@@ -218,6 +230,28 @@ int ark_kyle_main(struct ark_agent_ctx *ctx)
 			if (first_index + i < s->source_next_index[src] &&
 			    s->source_next_index[src] - (first_index + i) <= sources[src].capacity) {
 				duplicates++;
+				continue;
+			}
+			/* Injected violations carry absurd values on purpose (HRM
+			 * denies them); no outside tick may carry a time ahead of
+			 * the clock (ARK's own generator jumps its market clock
+			 * past the rate windows on purpose). */
+			unsigned checks = (tick->flags & ARK_EVENT_INJECTED) ? 0 : ARK_TICK_CHECK_VALUES;
+			if (tick->source != ARK_SOURCE_SYNTHETIC)
+				checks |= ARK_TICK_CHECK_FUTURE;
+			const char *field = "";
+			char detail[200];
+			enum ark_tick_fault bad = ark_tick_check(&bounds, tick, wall, checks, &field, detail, sizeof detail);
+			if (__builtin_expect(bad != ARK_TICK_OK, 0)) {
+				uint64_t refused = atomic_load(&p->counters.ticks_refused[bad]);
+				ark_control_add(&p->counters.ticks_refused[bad], 1);
+				if (refused < 10 || refused % 1000 == 0)
+					ark_log(ctx->log, "error", "tick refused: no edge should have let it through source=%s "
+						"source_seq=%llu symbol=%.15s reason=%s field=%s detail=\"%s\"",
+						ark_source_name((enum ark_source_kind)tick->source),
+						(unsigned long long)tick->source_seq, tick->symbol, ark_tick_fault_name(bad), field,
+						detail);
+				s->source_next_index[src] = first_index + i + 1;
 				continue;
 			}
 			uint64_t seq = s->last_seq + 1;

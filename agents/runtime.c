@@ -195,6 +195,14 @@ int ark_stage_main(struct ark_agent_ctx *ctx)
 	const struct ark_stage_ops *ops = stage_ops(ctx->agent);
 	struct ark_err err = {0};
 	struct ark_agent_control *control = ctx->control;
+	if (ops->preflight) {
+		int rc = ops->preflight(ctx, &err);
+		if (rc) {
+			ark_log(ctx->log, "error", "refusing to start: %s", err.msg);
+			fprintf(stderr, "ark agent %s: %s\n", ark_agent_file_name(ctx->agent), err.msg);
+			return 2;
+		}
+	}
 	struct ark_ring *in_ring = ark_pipeline_lane_ring(&ctx->map, ctx->lane, (enum ark_agent)(ctx->agent - 1));
 	struct ark_ring *out_ring = ark_pipeline_lane_ring(&ctx->map, ctx->lane, ctx->agent);
 	if (!in_ring || !out_ring) {

@@ -40,6 +40,7 @@ struct request {
 
 struct poller {
 	struct ark_av_config cfg;
+	struct ark_tick_bounds bounds;   /* ARK_TICK_*: a quote outside them is not a tick */
 	struct ark_log *log;
 	CURLM *multi;
 	struct request req[MAX_IN_FLIGHT];
@@ -133,6 +134,10 @@ static void finish(struct poller *pl, struct request *r, CURLcode result, uint64
 		long status = 0;
 		curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
 		kind = ark_av_parse_quote((int)status, r->body, r->len, symbol, &tick, detail, sizeof detail);
+		/* The quote's time is stamped when it is published: the values are the edge's to check here. */
+		if ((kind == ARK_AV_QUOTE || kind == ARK_AV_QUOTE_DELAYED) &&
+		    ark_tick_check(&pl->bounds, &tick, 0, ARK_TICK_CHECK_VALUES, NULL, detail, sizeof detail) != ARK_TICK_OK)
+			kind = ARK_AV_OUT_OF_BOUNDS;
 	}
 	pl->counts[kind]++;
 	if (kind == ARK_AV_QUOTE || kind == ARK_AV_QUOTE_DELAYED) {
@@ -204,8 +209,10 @@ int ark_source_alpha_vantage_run(const char *instance, int source)
 	pl.log = log;
 	int status = 2;
 	struct ark_pipeline_map map;
+	char bounds_why[256] = "";
 	if (ark_av_config_from_env(&pl.cfg, &err) || (!pl.cfg.enabled && ark_err_set(&err, -EINVAL,
-			"ALPHA_VANTAGE_API_KEY is not set (or ALPHA_VANTAGE_ENABLED is false)"))) {
+			"ALPHA_VANTAGE_API_KEY is not set (or ALPHA_VANTAGE_ENABLED is false)")) ||
+	    (ark_tick_bounds_from_env(&pl.bounds, bounds_why, sizeof bounds_why) && ark_err_set(&err, -EINVAL, "%s", bounds_why))) {
 		ark_log(log, "error", "configuration: %s", err.msg);
 		fprintf(stderr, "ark source alpha-vantage: %s\n", err.msg);
 		ark_log_close(log);

@@ -292,7 +292,7 @@ int ark_source_synthetic_run(const char *instance, int source, int argc, char **
 		now = ark_now_ns();
 		atomic_store_explicit(&control->heartbeat_ns, now, memory_order_relaxed);
 		if (!paced && duration_ns && now - first_start >= duration_ns)
-			break;
+			ark_synth_finish(gen);   /* the finale's ticks, then the generator is done */
 		uint32_t want = ARK_PIPELINE_BATCH;
 		if (paced) {
 			uint64_t due = ark_synth_due_ns(gen, pace_start);

@@ -102,9 +102,16 @@ int ark_source_tcp_run(const char *instance, int source, int port)
 	publish_counters(p, source, feed);
 	struct ark_feed_counters c;
 	ark_feed_counters(feed, &c);
-	ark_log(log, "info", "stopped ticks=%llu bad=%llu connections=%llu abandoned_at_stop=%llu",
-		(unsigned long long)c.ticks, (unsigned long long)c.bad, (unsigned long long)c.connections_accepted,
-		(unsigned long long)c.abandoned_at_stop);
+	char by_reason[1024] = "";
+	size_t used = 0;
+	for (int r = 1; r < ARK_FEED_REASON_COUNT && used < sizeof by_reason; r++)
+		if (c.bad_by_reason[r])
+			used += (size_t)snprintf(by_reason + used, sizeof by_reason - used, "%s%s:%llu", used ? "," : "",
+						 ark_feed_reason_name((enum ark_feed_reason)r),
+						 (unsigned long long)c.bad_by_reason[r]);
+	ark_log(log, "info", "stopped ticks=%llu bad=%llu bad_by_reason=%s connections=%llu abandoned_at_stop=%llu",
+		(unsigned long long)c.ticks, (unsigned long long)c.bad, used ? by_reason : "none",
+		(unsigned long long)c.connections_accepted, (unsigned long long)c.abandoned_at_stop);
 	atomic_store(&p->feed_port, 0);
 	atomic_store(&p->counters.source_done[source], 1);
 	atomic_store(&control->state, ARK_PROC_EXITED);

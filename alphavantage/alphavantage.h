@@ -29,6 +29,7 @@ enum ark_av_kind {
 	ARK_AV_MALFORMED,         /* not one of the above, or a field that does not parse */
 	ARK_AV_HTTP_ERROR,        /* a status other than 200 */
 	ARK_AV_NETWORK,           /* no answer: refused, reset, timed out */
+	ARK_AV_OUT_OF_BOUNDS,     /* a quote whose price or volume is outside the tick bounds (ARK_TICK_*) */
 	ARK_AV_KIND_COUNT
 };
 const char *ark_av_kind_name(enum ark_av_kind kind);

@@ -22,7 +22,7 @@ static const char *const kind_names[ARK_AV_KIND_COUNT] = {
 	[ARK_AV_EMPTY] = "unknown_symbol",	[ARK_AV_ERROR_MESSAGE] = "error_message",
 	[ARK_AV_INFORMATION] = "information",	[ARK_AV_NOTE] = "note",
 	[ARK_AV_MALFORMED] = "malformed",	[ARK_AV_HTTP_ERROR] = "http_error",
-	[ARK_AV_NETWORK] = "network",
+	[ARK_AV_NETWORK] = "network",		[ARK_AV_OUT_OF_BOUNDS] = "out_of_bounds",
 };
 
 const char *ark_av_kind_name(enum ark_av_kind kind)

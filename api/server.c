@@ -52,8 +52,9 @@ struct api {
 	char state_db[4096];
 	uint64_t next_api_seq;
 	uint32_t max_batch;
+	struct ark_tick_bounds bounds;   /* ARK_TICK_*: every signal is within them */
 	struct ark_tick *ticks;
-	uint64_t accepted, busy, unauthorized, bad_requests;
+	uint64_t accepted, busy, unauthorized, bad_requests, out_of_bounds;
 	uint64_t last_log_ns;
 };
 
@@ -106,6 +107,35 @@ static bool json_content(const struct ark_http_request *req)
 	       req->content_type[sizeof want - 1] == ' ';
 }
 
+/* The edge's bounds (event.h), all or nothing like the parsers: a signal's
+ * missing time is stamped now, then every signal is checked against this
+ * machine's clock. A synthetic batch carries injected violations on purpose
+ * (non-finite or absurd prices and sizes, time 0): those skip the value
+ * checks and are HRM's to deny; but no tick, injected or not, may carry a
+ * time that drags the market clock ahead, and the synthetic generator's own
+ * clock starts in the past, so only live signals are held to ARK_TICK_MAX_AGE. */
+static bool within_bounds(struct api *a, struct ark_tick *ticks, uint32_t n, bool synthetic, char *why, size_t len)
+{
+	uint64_t wall = ark_realtime_ns();
+	for (uint32_t i = 0; i < n; i++) {
+		struct ark_tick *t = &ticks[i];
+		if (!t->exchange_time_ns && !synthetic)   /* a synthetic signal's missing time is the test */
+			t->exchange_time_ns = wall;
+		unsigned checks = ARK_TICK_CHECK_ALL;
+		if (synthetic)
+			checks = (t->flags & ARK_EVENT_INJECTED) ? ARK_TICK_CHECK_FUTURE
+								 : ARK_TICK_CHECK_VALUES | ARK_TICK_CHECK_FUTURE;
+		const char *field = "";
+		char detail[200];
+		enum ark_tick_fault f = ark_tick_check(&a->bounds, t, wall, checks, &field, detail, sizeof detail);
+		if (f != ARK_TICK_OK) {
+			snprintf(why, len, "signal %u: %s: %s: %s", i, field, ark_tick_fault_name(f), detail);
+			return false;
+		}
+	}
+	return true;
+}
+
 static int post_signals(struct api *a, const struct ark_http_request *req, struct ark_http_response *res,
 			bool synthetic)
 {
@@ -128,6 +158,11 @@ static int post_signals(struct api *a, const struct ark_http_request *req, struc
 		a->bad_requests++;
 		return reply(res, rc == -E2BIG ? 413 : 400, why);
 	}
+	if (!within_bounds(a, a->ticks, n, synthetic, why, sizeof why)) {
+		a->bad_requests++;
+		a->out_of_bounds++;
+		return reply(res, 400, why);
+	}
 	uint32_t room = ark_ring_try_reserve(&a->out, n);
 	if (room < n) {
 		/* All or none: the client retries the whole request. */
@@ -142,8 +177,6 @@ static int post_signals(struct api *a, const struct ark_http_request *req, struc
 		t->received_ns = now;
 		t->source = ARK_SOURCE_API;
 		t->source_seq = a->next_api_seq++;
-		if (!t->exchange_time_ns && !synthetic)   /* a synthetic signal's missing time is the test */
-			t->exchange_time_ns = ark_realtime_ns();
 	}
 	ark_ring_commit(&a->out, n);
 	a->accepted += n;
@@ -326,6 +359,12 @@ int ark_api_run(const char *instance, int source)
 	if (!getenv("API_MAX_BODY_BYTES"))
 		http.max_body_bytes = (size_t)max_batch * 256 + 4096;
 	a.max_batch = (uint32_t)max_batch;
+	char bounds_why[256];
+	if (ark_tick_bounds_from_env(&a.bounds, bounds_why, sizeof bounds_why)) {
+		ark_log(a.log, "error", "configuration: %s", bounds_why);
+		fprintf(stderr, "ark api: %s\n", bounds_why);
+		goto out;
+	}
 	snprintf(a.journal_dir, sizeof a.journal_dir, "%s", store.journal_dir);
 	snprintf(a.state_db, sizeof a.state_db, "%s", store.state_db);
 	a.ticks = calloc(a.max_batch, sizeof *a.ticks);
@@ -393,8 +432,8 @@ int ark_api_run(const char *instance, int source)
 	struct ark_http_stats st;
 	ark_http_server_stats(server, &st);
 	ark_log(a.log, "info", "stopped accepted=%" PRIu64 " busy_503=%" PRIu64 " unauthorized=%" PRIu64
-			      " bad_requests=%" PRIu64 " requests=%" PRIu64,
-		a.accepted, a.busy, a.unauthorized, a.bad_requests, st.requests);
+			      " bad_requests=%" PRIu64 " out_of_bounds=%" PRIu64 " requests=%" PRIu64,
+		a.accepted, a.busy, a.unauthorized, a.bad_requests, a.out_of_bounds, st.requests);
 	ark_http_server_destroy(server);
 	atomic_store(&a.p->api_port, 0);
 	atomic_store(&a.p->counters.source_done[source], 1);

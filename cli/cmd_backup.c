@@ -1,7 +1,9 @@
 /* cli/cmd_backup.c — `ark backup` (an online, verified copy of the Mutable
- * Core into $ARK_BACKUP_DIR, keeping the newest $ARK_BACKUP_KEEP) and
- * `ark restore FILE` (verify, refuse while ARK runs, replace, keep the old
- * database beside it). Both say what they did; --json for scripts. */
+ * Core into $ARK_BACKUP_DIR with its SHA-256 beside it, keeping the newest
+ * $ARK_BACKUP_KEEP), `ark backup --verify FILE` (does it prove itself?) and
+ * `ark restore FILE` (its checksum first, then integrity; refuse while ARK
+ * runs, replace, keep the old database beside it). All say what they did;
+ * --json for scripts. */
 #include "cli/command.h"
 #include "common/common.h"
 #include "perf/perf.h"
@@ -16,37 +18,67 @@
 static void backup_usage(FILE *out)
 {
 	fprintf(out,
-		"usage: ark backup [--json]\n\n"
+		"usage: ark backup [--json]\n"
+		"       ark backup --verify FILE [--json]\n\n"
 		"Writes a consistent online copy of ARK_STATE_DB (writers keep writing) to\n"
 		"$ARK_BACKUP_DIR/ark_state_backup_<UTC ISO-8601>.db (mode 0600), checks it with\n"
-		"integrity_check, records it in the backups table and deletes all but the newest\n"
-		"ARK_BACKUP_KEEP backups (default %u).\n",
+		"integrity_check, writes its SHA-256 beside it (<backup>.sha256, sha256sum's\n"
+		"format) and into the backups table, and deletes all but the newest\n"
+		"ARK_BACKUP_KEEP backups (default %u).\n"
+		"--verify FILE checks one backup without restoring it: its bytes must hash as its\n"
+		"manifest says (and as the Mutable Core recorded, when it still records it), and\n"
+		"it must pass integrity_check. Exit 0 verified, 1 refused, 2 usage.\n",
 		ARK_STORE_DEFAULT_BACKUP_KEEP);
 }
 
 static void restore_usage(FILE *out)
 {
 	fprintf(out,
-		"usage: ark restore FILE [--json]\n\n"
-		"Replaces ARK_STATE_DB with FILE after checking that FILE exists, is complete,\n"
-		"passes integrity_check and is an ARK database this build can open. Refuses while\n"
+		"usage: ark restore FILE [--unverified] [--json]\n\n"
+		"Replaces ARK_STATE_DB with FILE after checking, first, that its bytes hash as the\n"
+		"SHA-256 in FILE.sha256 says (and as the Mutable Core recorded when it took the\n"
+		"backup), then that it is complete, passes integrity_check and is an ARK database\n"
+		"this build can open. A backup without a manifest (taken before ARK wrote them)\n"
+		"needs --unverified; a manifest that disagrees is always refused. Refuses while\n"
 		"the ARK instance ($ARK_INSTANCE, default main) is running. The database it\n"
 		"replaces is kept beside it as <db>.replaced-<UTC time> (with its -wal).\n"
 		"Exit status: 0 restored, 1 refused or failed, 2 usage.\n");
 }
 
-static int parse_json_flag(int argc, char **argv, const char *cmd, void (*usage)(FILE *), bool *json,
+struct backup_options {
+	bool json;
+	const char *verify;      /* ark backup --verify FILE */
+	bool unverified;         /* ark restore --unverified */
+};
+
+static int parse_json_flag(int argc, char **argv, const char *cmd, void (*usage)(FILE *), struct backup_options *o,
 			   const char **file, bool want_file)
 {
-	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {0}};
+	static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
+					     {"verify", required_argument, NULL, 'v'},
+					     {"unverified", no_argument, NULL, 'u'},
+					     {"help", no_argument, NULL, 'h'},
+					     {0}};
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
 		switch (c) {
-		case 'j': *json = true; break;
+		case 'j': o->json = true; break;
+		case 'v':
+			if (want_file)
+				goto bad;
+			o->verify = optarg;
+			break;
+		case 'u':
+			if (!want_file)
+				goto bad;
+			o->unverified = true;
+			break;
 		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		default:
+bad:
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (want_file) {
@@ -63,19 +95,58 @@ static int parse_json_flag(int argc, char **argv, const char *cmd, void (*usage)
 	return -1;
 }
 
+/* ark backup --verify FILE: the checksum, then the database inside. */
+static int verify_backup(const struct ark_store_config *cfg, const char *file, bool json)
+{
+	struct ark_err err = {0};
+	struct ark_backup_verify proof;
+	int rc = ark_store_backup_verify(cfg, file, &proof, &err);
+	int schema = 0;
+	if (!rc && ark_store_backup_check(file, &schema, &err) != ARK_BACKUP_OK)
+		rc = -EBADMSG;
+	if (json) {
+		struct ark_json j;
+		ark_json_init(&j, stdout);
+		ark_json_object_begin(&j, NULL);
+		ark_json_bool(&j, "ok", rc == 0);
+		ark_json_string(&j, "file", file);
+		ark_json_string(&j, "sha256", proof.sha256);
+		ark_json_string(&j, "manifest_sha256", proof.manifest_sha256);
+		ark_json_bool(&j, "recorded", proof.recorded);
+		if (rc)
+			ark_json_string(&j, "error", err.msg);
+		else
+			ark_json_uint(&j, "schema_version", (uint64_t)schema);
+		ark_json_object_end(&j);
+		ark_json_finish(&j);
+		return rc ? 1 : 0;
+	}
+	if (rc) {
+		fprintf(stderr, "ark backup --verify: %s\n", err.msg);
+		return 1;
+	}
+	printf("%s: verified\n  sha256 %s (its manifest agrees%s)\n  %" PRIu64 " bytes, schema v%d, integrity_check ok\n",
+	       file, proof.sha256, proof.recorded ? ", and so does the Mutable Core's record" : "; the Mutable Core has no record of it",
+	       proof.bytes, schema);
+	return 0;
+}
+
 static int backup_main(int argc, char **argv)
 {
-	bool json = false;
+	struct backup_options o = {0};
 	const char *file = NULL;
-	int rc = parse_json_flag(argc, argv, "backup", backup_usage, &json, &file, false);
+	int rc = parse_json_flag(argc, argv, "backup", backup_usage, &o, &file, false);
 	if (rc >= 0)
 		return rc;
+	bool json = o.json;
 	struct ark_store_config cfg;
 	struct ark_err err = {0};
 	if (ark_store_config_from_env(&cfg, &err) != 0) {
 		fprintf(stderr, "ark backup: %s\n", err.msg);
 		return 2;
 	}
+	if (o.verify)
+		return verify_backup(&cfg, o.verify, json);
 	struct ark_backup_result res;
 	rc = ark_store_backup(&cfg, &res, &err);
 	if (json) {
@@ -87,6 +158,7 @@ static int backup_main(int argc, char **argv)
 			ark_json_string(&j, "error", err.msg);
 		} else {
 			ark_json_string(&j, "path", res.path);
+			ark_json_string(&j, "sha256", res.sha256);
 			ark_json_string(&j, "database", cfg.state_db);
 			ark_json_uint(&j, "bytes", res.bytes);
 			ark_json_uint(&j, "pages", res.pages);
@@ -110,6 +182,7 @@ static int backup_main(int argc, char **argv)
 		return 1;
 	}
 	printf("backup of %s written to %s\n", cfg.state_db, res.path);
+	printf("  sha256 %s (in %s.sha256 and the backups table)\n", res.sha256, res.path);
 	printf("  %" PRIu64 " bytes, %" PRIu64 " pages in %" PRIu64 " steps, %.1f ms; schema v%d, "
 	       "journal applied up to seq %" PRIu64 "; integrity_check ok\n",
 	       res.bytes, res.pages, res.steps, (double)res.duration_ns / 1e6, res.schema_version,
@@ -124,11 +197,12 @@ static int backup_main(int argc, char **argv)
 
 static int restore_main(int argc, char **argv)
 {
-	bool json = false;
+	struct backup_options o = {0};
 	const char *file = NULL;
-	int rc = parse_json_flag(argc, argv, "restore", restore_usage, &json, &file, true);
+	int rc = parse_json_flag(argc, argv, "restore", restore_usage, &o, &file, true);
 	if (rc >= 0)
 		return rc;
+	bool json = o.json;
 	struct ark_store_config cfg;
 	struct ark_err err = {0};
 	if (ark_store_config_from_env(&cfg, &err) != 0) {
@@ -136,9 +210,10 @@ static int restore_main(int argc, char **argv)
 		return 2;
 	}
 	struct ark_restore_result res;
-	rc = ark_store_restore(&cfg, file, &res, &err);
+	rc = ark_store_restore(&cfg, file, o.unverified ? ARK_RESTORE_UNVERIFIED : 0, &res, &err);
 	const char *why = rc == -ENOENT ? "missing" : rc == -EBUSY ? "running"
-			  : rc == -EPROTOTYPE ? "foreign" : rc == -EBADMSG ? "damaged" : "error";
+			  : rc == -EPROTOTYPE ? "foreign" : rc == -EBADMSG ? "damaged"
+			  : rc == -ENODATA ? "unverified" : "error";
 	if (json) {
 		struct ark_json j;
 		ark_json_init(&j, stdout);
@@ -151,6 +226,8 @@ static int restore_main(int argc, char **argv)
 			ark_json_string(&j, "error", err.msg);
 		} else {
 			ark_json_uint(&j, "bytes", res.bytes);
+			ark_json_string(&j, "sha256", res.sha256);
+			ark_json_bool(&j, "verified", res.verified);
 			ark_json_uint(&j, "schema_version", (uint64_t)res.schema_version);
 			ark_json_string(&j, "replaced_kept_as", res.replaced_kept_as);
 		}
@@ -164,6 +241,9 @@ static int restore_main(int argc, char **argv)
 	}
 	printf("restored %s into %s (%" PRIu64 " bytes, schema v%d, integrity_check ok)\n", file,
 	       cfg.state_db, res.bytes, res.schema_version);
+	printf("sha256 %s: %s\n", res.sha256,
+	       res.verified ? (res.recorded ? "matches its manifest and the Mutable Core's record" : "matches its manifest")
+			    : "NOT verified (no manifest; --unverified)");
 	if (res.replaced_kept_as[0])
 		printf("the database it replaced is kept as %s\n", res.replaced_kept_as);
 	else

@@ -1,15 +1,25 @@
-/* cli/cmd_graveyard.c — `ark graveyard install` and `ark graveyard check`:
+/* cli/cmd_graveyard.c — `ark graveyard install`, `check` and `history`:
  * the operator's hands on the rules HRM enforces.
  *
  * install validates a rules file and installs it read-only (0444) where HRM
- * loads it, printing its SHA-256; check loads and validates a rules file,
- * prints every limit with its scope and line, the file and table hashes, and
- * compares with an expected hash. Nothing is installed that does not parse,
- * and a hash mismatch is exit status 1. */
+ * loads it, printing its SHA-256. The Mutable Core records the APPROVED
+ * rules hash, and every start refuses rules that differ from it: installing
+ * other rules takes --approve, which records who, when and the previous
+ * hash in graveyard_history (and the log). check loads and validates a
+ * rules file, prints every limit with its scope and line, the file and
+ * table hashes, and holds the hash to --expect, ARK_GRAVEYARD_SHA256 and the
+ * recorded approval. history lists the approvals. Nothing is installed that
+ * does not parse, and a hash mismatch is exit status 1. */
+#include "agents/agents.h"
 #include "cli/command.h"
 #include "common/common.h"
 #include "graveyard/graveyard.h"
 #include "perf/perf.h"
+#include "store/store.h"
+
+#include <sqlite3.h>
+#include <pwd.h>
+#include <unistd.h>
 
 #include <errno.h>
 #include <getopt.h>
@@ -24,17 +34,25 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: ark graveyard install [--rules FILE] [--to PATH] [--json]\n"
-		"       ark graveyard check [--rules FILE] [--expect SHA256] [--json]\n\n"
+		"usage: ark graveyard install [--rules FILE] [--to PATH] [--approve [--by NAME] [--note TEXT]] [--json]\n"
+		"       ark graveyard check [--rules FILE] [--expect SHA256] [--json]\n"
+		"       ark graveyard history [--json]\n\n"
 		"The Graveyard: the immutable rules HRM enforces before any order.\n\n"
 		"install  validates FILE (default " DEFAULT_SOURCE ") and copies it atomically\n"
 		"         to PATH with mode 0444, then prints its SHA-256. PATH defaults to\n"
 		"         $ARK_GRAVEYARD_RULES, else $ARK_DATA_DIR/graveyard.rules (ARK_DATA_DIR:\n"
-		"         ./ark-data, or /var/lib/ark with ARK_ENV=prod).\n"
+		"         ./ark-data, or /var/lib/ark with ARK_ENV=prod). The Mutable Core\n"
+		"         (ARK_STATE_DB) records the approved rules' hash and every start refuses\n"
+		"         rules that differ: rules other than the approved ones need --approve,\n"
+		"         which records the approval (--by NAME, default the login name; --note)\n"
+		"         with the previous hash in graveyard_history and in watchdog.log.\n"
+		"         Refused while the instance runs (stop it first: HRM would latch drift).\n"
 		"check    loads and validates FILE (default: the installed rules), prints each\n"
 		"         limit with its scope and line, the file's SHA-256 and the compiled\n"
-		"         table's hash. --expect SHA256 compares the file's hash: exit 1 when\n"
-		"         it differs.\n"
+		"         table's hash, and holds the file's hash to --expect SHA256, to\n"
+		"         ARK_GRAVEYARD_SHA256 and to the approved hash the Mutable Core records:\n"
+		"         exit 1 when any differs (the next start would refuse these rules).\n"
+		"history  the approvals: when, by whom, the previous and the new hash, the file.\n"
 		"--json   print one JSON object instead of text\n"
 		"Exit status: 0 ok, 1 invalid rules, I/O failure or hash mismatch, 2 bad usage.\n");
 }
@@ -111,21 +129,53 @@ static void print_rules(const struct ark_graveyard_rules *r, const char *path, b
 		printf("\nexpected %s: %s\n", expect, match ? "match" : "MISMATCH");
 }
 
+/* The Mutable Core where the approved hash is recorded; NULL (and 0) with
+ * ARK_STATE_DB=:memory:, where nothing outlives a process. */
+static int open_core(struct ark_core **core, bool write, struct ark_store_config *store, struct ark_err *err)
+{
+	*core = NULL;
+	int rc = ark_store_config_from_env(store, err);
+	if (rc || strcmp(store->state_db, ":memory:") == 0)
+		return rc;
+	struct stat st;
+	if (!write && stat(store->state_db, &st) != 0)
+		return 0;   /* no Mutable Core yet: nothing recorded */
+	store->db_integrity = write ? store->db_integrity : ARK_DB_INTEGRITY_OFF;
+	struct ark_core_open_info info;
+	rc = ark_core_open(core, store, (write ? 0 : ARK_CORE_READONLY) | ARK_CORE_NO_CHECKPOINTER, &info, err);
+	return rc ? ark_err_wrap(err, "the Mutable Core %s", store->state_db) : 0;
+}
+
+static void who_approves(char *out, size_t cap)
+{
+	const char *name = getenv("SUDO_USER");
+	struct passwd *pw = getpwuid(getuid());
+	if (!name || !*name)
+		name = pw ? pw->pw_name : "unknown";
+	snprintf(out, cap, "%s (uid %u)", name, (unsigned)getuid());
+}
+
 static int install_main(int argc, char **argv)
 {
 	static const struct option options[] = {{"rules", required_argument, NULL, 'r'},
 						{"to", required_argument, NULL, 't'},
+						{"approve", no_argument, NULL, 'a'},
+						{"by", required_argument, NULL, 'b'},
+						{"note", required_argument, NULL, 'n'},
 						{"json", no_argument, NULL, 'j'},
 						{"help", no_argument, NULL, 'h'},
 						{NULL, 0, NULL, 0}};
-	const char *source = DEFAULT_SOURCE, *target = NULL;
-	bool json = false;
+	const char *source = DEFAULT_SOURCE, *target = NULL, *by = NULL, *note = NULL;
+	bool json = false, approve = false;
 	int opt;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
 		switch (opt) {
 		case 'r': source = optarg; break;
 		case 't': target = optarg; break;
+		case 'a': approve = true; break;
+		case 'b': by = optarg; break;
+		case 'n': note = optarg; break;
 		case 'j': json = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -133,6 +183,18 @@ static int install_main(int argc, char **argv)
 	}
 	if (optind < argc) {
 		fprintf(stderr, "ark graveyard install: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	if ((by || note) && !approve) {
+		fprintf(stderr, "ark graveyard install: --by and --note go with --approve\n");
+		return 2;
+	}
+	if (by && (!*by || strlen(by) > 128)) {
+		fprintf(stderr, "ark graveyard install: --by takes a name of 1 to 128 characters\n");
+		return 2;
+	}
+	if (note && strlen(note) > 1024) {
+		fprintf(stderr, "ark graveyard install: --note takes at most 1024 characters\n");
 		return 2;
 	}
 	struct ark_err err = {0};
@@ -145,10 +207,69 @@ static int install_main(int argc, char **argv)
 		target = path;
 	}
 	static struct ark_graveyard_rules rules;
-	if (ark_graveyard_install(source, target, &rules, &err)) {
+	if (ark_graveyard_load(source, &rules, &err)) {
 		fprintf(stderr, "ark graveyard install: %s\n", err.msg);
 		return 1;
 	}
+	struct ark_store_config store;
+	if (ark_store_config_from_env(&store, &err)) {
+		fprintf(stderr, "ark graveyard install: %s\n", err.msg);
+		return 2;
+	}
+	if (ark_store_instance_running(store.instance, &err) == 1) {
+		fprintf(stderr, "ark graveyard install: instance %s is running: HRM would latch ethics drift and deny "
+				"everything; stop it first (ark stop), install, then start it again\n", store.instance);
+		return 1;
+	}
+	struct ark_core *core = NULL;
+	if (open_core(&core, true, &store, &err)) {
+		fprintf(stderr, "ark graveyard install: %s\n", err.msg);
+		return 1;
+	}
+	char recorded[72] = "";
+	struct ark_err why = {0};
+	bool has_record = core && ark_core_graveyard_hash(core, recorded, &why) == 0;
+	bool differs = has_record && strcmp(recorded, rules.file_sha256_hex) != 0;
+	if (differs && !approve) {
+		fprintf(stderr,
+			"ark graveyard install: %s (sha256 %s) differs from the approved rules the Mutable Core %s records "
+			"(sha256 %s): every start would refuse it. To change the approved rules, run again with --approve "
+			"(recorded with who, when and the previous hash)\n",
+			source, rules.file_sha256_hex, store.state_db, recorded);
+		ark_core_close(core);
+		return 1;
+	}
+	if (approve && !core) {
+		fprintf(stderr, "ark graveyard install: --approve needs a Mutable Core on disk (ARK_STATE_DB is :memory:)\n");
+		return 2;
+	}
+	if (ark_graveyard_install(source, target, &rules, &err)) {
+		fprintf(stderr, "ark graveyard install: %s\n", err.msg);
+		ark_core_close(core);
+		return 1;
+	}
+	char approver[192] = "";
+	bool recorded_now = false;
+	if (approve && (!has_record || differs)) {
+		if (by)
+			snprintf(approver, sizeof approver, "%s (uid %u)", by, (unsigned)getuid());
+		else
+			who_approves(approver, sizeof approver);
+		if (ark_core_graveyard_approve(core, rules.file_sha256_hex, approver, target, note, &err)) {
+			fprintf(stderr, "ark graveyard install: installed, but the approval was not recorded (every start "
+					"will refuse these rules until it is): %s\n", err.msg);
+			ark_core_close(core);
+			return 1;
+		}
+		recorded_now = true;
+		struct ark_log *log = ark_log_open("watchdog", &err);
+		if (log) {
+			ark_log(log, "warn", "graveyard rules approved by=\"%s\" previous=%s new=%s rules=%s", approver,
+				has_record ? recorded : "none", rules.file_sha256_hex, target);
+			ark_log_close(log);
+		}
+	}
+	ark_core_close(core);
 	if (json) {
 		char mode[16];
 		struct ark_json j;
@@ -159,10 +280,17 @@ static int install_main(int argc, char **argv)
 		ark_json_string(&j, "mode", mode_text(target, mode, sizeof mode));
 		ark_json_string(&j, "sha256", rules.file_sha256_hex);
 		ark_json_string(&j, "table_sha256", rules.table_sha256_hex);
+		ark_json_bool(&j, "approved_now", recorded_now);
+		ark_json_string(&j, "previous_approved_sha256", has_record ? recorded : "");
 		ark_json_object_end(&j);
 		ark_json_finish(&j);
 	} else {
 		printf("installed %s -> %s (mode 0444)\nsha256 %s\n", source, target, rules.file_sha256_hex);
+		if (recorded_now)
+			printf("approved by %s (previous: %s): recorded in the Mutable Core's graveyard_history\n", approver,
+			       has_record ? recorded : "none");
+		else if (!has_record)
+			printf("not approved yet: the instance's next start records these rules as approved\n");
 	}
 	return 0;
 }
@@ -214,11 +342,114 @@ static int check_main(int argc, char **argv)
 	}
 	bool match = expect && memcmp(expected, rules.file_sha256, 32) == 0;
 	print_rules(&rules, source, json, expect, match);
+	int status = 0;
 	if (expect && !match) {
 		fprintf(stderr, "ark graveyard check: %s hashes %s, expected %s\n", source, rules.file_sha256_hex,
 			expect);
+		status = 1;
+	}
+	/* The pins every start holds the rules to. */
+	const char *pinned = getenv("ARK_GRAVEYARD_SHA256");
+	if (pinned && *pinned) {
+		uint8_t digest[32];
+		if (ark_graveyard_parse_hex(pinned, digest, &err)) {
+			fprintf(stderr, "ark graveyard check: ARK_GRAVEYARD_SHA256: %s\n", err.msg);
+			status = 1;
+		} else if (memcmp(digest, rules.file_sha256, 32) != 0) {
+			fprintf(stderr, "ark graveyard check: %s hashes %s, but ARK_GRAVEYARD_SHA256 pins %s: the next "
+					"start would refuse it\n", source, rules.file_sha256_hex, pinned);
+			status = 1;
+		} else if (!json) {
+			printf("ARK_GRAVEYARD_SHA256: match\n");
+		}
+	}
+	struct ark_store_config store;
+	struct ark_core *core = NULL;
+	if (open_core(&core, false, &store, &err)) {
+		fprintf(stderr, "ark graveyard check: %s\n", err.msg);
 		return 1;
 	}
+	char recorded[72];
+	struct ark_err why = {0};
+	if (core && ark_core_graveyard_hash(core, recorded, &why) == 0) {
+		if (strcmp(recorded, rules.file_sha256_hex) != 0) {
+			fprintf(stderr, "ark graveyard check: %s hashes %s, but the approved rules the Mutable Core %s "
+					"records hash %s: the next start would refuse it (restore the approved file, or "
+					"approve these with `ark graveyard install --approve`)\n",
+				source, rules.file_sha256_hex, store.state_db, recorded);
+			status = 1;
+		} else if (!json) {
+			printf("approved (the Mutable Core's record): match\n");
+		}
+	} else if (!json) {
+		printf("approved: nothing recorded yet (the next start records these rules)\n");
+	}
+	ark_core_close(core);
+	return status;
+}
+
+static int history_main(int argc, char **argv)
+{
+	bool json = argc == 2 && strcmp(argv[1], "--json") == 0;
+	if (argc > 2 || (argc == 2 && !json)) {
+		fprintf(stderr, "usage: ark graveyard history [--json]\n");
+		return 2;
+	}
+	struct ark_err err = {0};
+	struct ark_store_config store;
+	struct ark_core *core = NULL;
+	if (open_core(&core, false, &store, &err)) {
+		fprintf(stderr, "ark graveyard history: %s\n", err.msg);
+		return 1;
+	}
+	if (!core) {
+		fprintf(stderr, "ark graveyard history: no Mutable Core at %s\n", store.state_db);
+		return 1;
+	}
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(ark_core_db(core),
+				    "SELECT approved_ns, approved_by, coalesce(previous_hash, ''), new_hash, rules_path,"
+				    " coalesce(note, '') FROM graveyard_history ORDER BY id",
+				    -1, &st, NULL);
+	if (rc != SQLITE_OK) {
+		fprintf(stderr, "ark graveyard history: %s\n", sqlite3_errmsg(ark_core_db(core)));
+		ark_core_close(core);
+		return 1;
+	}
+	struct ark_json j;
+	if (json) {
+		ark_json_init(&j, stdout);
+		ark_json_array_begin(&j, NULL);
+	}
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		time_t at = (time_t)(sqlite3_column_int64(st, 0) / 1000000000);
+		struct tm tm;
+		char when[32];
+		gmtime_r(&at, &tm);
+		strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+		const char *cols[5];
+		for (int c = 0; c < 5; c++)
+			cols[c] = (const char *)sqlite3_column_text(st, c + 1);
+		if (json) {
+			ark_json_object_begin(&j, NULL);
+			ark_json_string(&j, "approved_at", when);
+			ark_json_string(&j, "approved_by", cols[0]);
+			ark_json_string(&j, "previous_sha256", cols[1]);
+			ark_json_string(&j, "sha256", cols[2]);
+			ark_json_string(&j, "rules", cols[3]);
+			ark_json_string(&j, "note", cols[4]);
+			ark_json_object_end(&j);
+		} else {
+			printf("%s  %s  %.12s -> %.12s  %s%s%s\n", when, cols[0], cols[1][0] ? cols[1] : "(none)", cols[2],
+			       cols[3], cols[4][0] ? "  # " : "", cols[4]);
+		}
+	}
+	sqlite3_finalize(st);
+	if (json) {
+		ark_json_array_end(&j);
+		ark_json_finish(&j);
+	}
+	ark_core_close(core);
 	return 0;
 }
 
@@ -236,8 +467,10 @@ static int graveyard_main(int argc, char **argv)
 		return install_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "check") == 0)
 		return check_main(argc - 1, argv + 1);
-	fprintf(stderr, "ark graveyard: unknown subcommand '%s' (expected install or check)\n", argv[1]);
+	if (strcmp(argv[1], "history") == 0)
+		return history_main(argc - 1, argv + 1);
+	fprintf(stderr, "ark graveyard: unknown subcommand '%s' (expected install, check or history)\n", argv[1]);
 	return 2;
 }
 
-ARK_COMMAND(graveyard_command, "graveyard", "install and check the Graveyard rules HRM enforces", graveyard_main)
+ARK_COMMAND(graveyard_command, "graveyard", "install, approve and check the Graveyard rules HRM enforces", graveyard_main)

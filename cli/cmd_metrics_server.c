@@ -12,6 +12,7 @@
 #include "agents/agents.h"
 #include "alpaca/alpaca.h"
 #include "cli/command.h"
+#include "graveyard/graveyard.h"
 #include "http/http.h"
 #include "metrics/metrics.h"
 #include "store/store.h"
@@ -40,6 +41,7 @@ struct server {
 	struct ark_metrics_handle broker_answers[ARK_ALPACA_ANSWER_COUNT], broker_orders[5], buying_power, execution_stopped;
 	struct ark_metrics_handle canary_state[ARK_CANARY_OUTCOME_COUNT], canary_percent, canary_routed, canary_rollbacks;
 	struct ark_metrics_handle lane_events[ARK_LANE_COUNT], lane_denials[ARK_LANE_COUNT];
+	struct ark_metrics_handle trading_state[3], trading_halt[4], ticks_refused[ARK_TICK_FAULT_COUNT];
 	uint64_t last_snapshot_ns;
 };
 
@@ -120,11 +122,20 @@ static int provide_health(void *ctx, struct ark_http_buf *out, bool *healthy)
 					 a ? "," : "", ark_agent_name((enum ark_agent)a), alive ? "true" : "false", (int)pid,
 					 state_name(state), (double)age / 1e6, quarantined ? "true" : "false", why ? "false" : "true");
 	}
+	/* A gate halted for a corrupt state is not healthy: it waits for an operator. */
+	uint32_t halt = atomic_load(&s->p->hrm_halt_cause);
+	if (halt == ARK_HALT_STATE_CORRUPT) {
+		*healthy = false;
+		used += (size_t)snprintf(reasons + used, used < sizeof reasons ? sizeof reasons - used : 0,
+					 "%s\"HRM: trading halted: state_corrupt (ark release hrm)\"", used ? "," : "");
+	}
 	if (used >= sizeof reasons)
 		used = sizeof reasons - 1;
 	reasons[used] = '\0';
 	if (!rc)
-		rc = ark_http_buf_printf(out, "},\"status\":\"%s\",\"reasons\":[%s]}\n", *healthy ? "healthy" : "unhealthy", reasons);
+		rc = ark_http_buf_printf(out, "},\"trading\":{\"state\":\"%s\",\"halt_cause\":\"%s\"},\"status\":\"%s\",\"reasons\":[%s]}\n",
+					 ark_trading_state_name((enum ark_trading_state)atomic_load(&s->p->hrm_trading_state)),
+					 ark_halt_cause_name((enum ark_halt_cause)halt), *healthy ? "healthy" : "unhealthy", reasons);
 	return rc;
 }
 
@@ -193,6 +204,18 @@ static int register_series(struct server *s, struct ark_err *err)
 		rc = ark_metrics_counter(&s->reg, ARK_M_CANARY_ROUTED, NULL, NULL, &s->canary_routed, err);
 	if (!rc)
 		rc = ark_metrics_counter(&s->reg, ARK_M_CANARY_ROLLBACKS, NULL, NULL, &s->canary_rollbacks, err);
+	for (int t = 0; t < 3 && !rc; t++) {
+		snprintf(labels, sizeof labels, "state=\"%s\"", ark_trading_state_name((enum ark_trading_state)t));
+		rc = ark_metrics_gauge(&s->reg, ARK_M_TRADING_STATE, NULL, labels, &s->trading_state[t], err);
+	}
+	for (int c = 0; c < 4 && !rc; c++) {
+		snprintf(labels, sizeof labels, "cause=\"%s\"", ark_halt_cause_name((enum ark_halt_cause)c));
+		rc = ark_metrics_gauge(&s->reg, ARK_M_TRADING_HALT, NULL, labels, &s->trading_halt[c], err);
+	}
+	for (int f = 1; f < ARK_TICK_FAULT_COUNT && !rc; f++) {
+		snprintf(labels, sizeof labels, "reason=\"%s\"", ark_tick_fault_name((enum ark_tick_fault)f));
+		rc = ark_metrics_counter(&s->reg, ARK_M_TICKS_REFUSED, NULL, labels, &s->ticks_refused[f], err);
+	}
 	for (int l = 0; l < ARK_LANE_COUNT && !rc; l++) {
 		snprintf(labels, sizeof labels, "lane=\"%s\"", l == ARK_LANE_CANARY ? "canary" : "stable");
 		rc = ark_metrics_counter(&s->reg, ARK_M_CANARY_LANE_EVENTS, NULL, labels, &s->lane_events[l], err);
@@ -252,10 +275,21 @@ static void publish(struct server *s, uint64_t now)
 		ark_metrics_counter_set(s->lane_events[l], lane.events);
 		ark_metrics_counter_set(s->lane_denials[l], lane.denials);
 	}
+	uint32_t trading = atomic_load(&p->hrm_trading_state), halt = atomic_load(&p->hrm_halt_cause);
+	for (uint32_t t = 0; t < 3; t++)
+		ark_metrics_gauge_set(s->trading_state[t], t == trading ? 1 : 0);
+	for (uint32_t c = 0; c < 4; c++)
+		ark_metrics_gauge_set(s->trading_halt[c], c == halt ? 1 : 0);
+	for (int f = 1; f < ARK_TICK_FAULT_COUNT; f++)
+		ark_metrics_counter_set(s->ticks_refused[f], atomic_load(&p->counters.ticks_refused[f]));
 	ark_metrics_process_publish(&s->reg, getpid(), "agent=\"metrics_server\"", &err);
 	ark_metrics_tick(&s->reg, now);
 	if (ark_metrics_slos_evaluate(&s->reg, &s->slo_config, &s->slos) == 0)
 		ark_metrics_slos_publish(&s->reg, &s->slos, &err);
+	snprintf(s->slos.trading_state, sizeof s->slos.trading_state, "%s", ark_trading_state_name((enum ark_trading_state)trading));
+	snprintf(s->slos.halt_cause, sizeof s->slos.halt_cause, "%s", ark_halt_cause_name((enum ark_halt_cause)halt));
+	memcpy(s->slos.halt_detail, p->hrm_halt_detail, sizeof s->slos.halt_detail);
+	s->slos.halt_detail[sizeof s->slos.halt_detail - 1] = '\0';
 	if (now - s->last_snapshot_ns >= 60ull * 1000 * 1000 * 1000) {
 		s->last_snapshot_ns = now;
 		struct ark_metrics_slo_row rows[ARK_METRICS_SLO_COUNT];

@@ -184,7 +184,7 @@ static int rollback_main(int argc, char **argv)
 		fprintf(stderr, "ark rollback: the instance did not stop cleanly; continuing with the restore\n");
 	}
 	struct ark_restore_result restored;
-	if (ark_store_restore(&store, backup_path, &restored, &err)) {
+	if (ark_store_restore(&store, backup_path, 0, &restored, &err)) {
 		fprintf(stderr, "ark rollback: restore failed: %s (the env file was not touched)\n", err.msg);
 		return 1;
 	}

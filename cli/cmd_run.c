@@ -172,11 +172,13 @@ static int run_main(int argc, char **argv)
 	snprintf(seed_text, sizeof seed_text, "%llu", (unsigned long long)seed);
 	snprintf(violations_text, sizeof violations_text, "%.17g", violations);
 	snprintf(symbols_text, sizeof symbols_text, "%llu", (unsigned long long)symbols);
-	/* With the TCP feed beside it, the synthetic market clock starts at the
-	 * wall clock, so both sources' ticks share one market timeline. */
+	/* The synthetic market clock starts at the wall clock, so its ticks
+	 * share one market timeline with any real source beside it (the TCP
+	 * feed, the ingest API, Alpha Vantage) and HRM's reference ages mean
+	 * the same for all of them. Decisions depend on the times' differences
+	 * only, so a seed still repeats its decisions. */
 	const char *source_args[] = {"--rate", rate_text, "--duration", duration_text, "--seed", seed_text,
-				     "--violations", violations_text, "--symbols", symbols_text,
-				     feed_port >= 0 ? "--start-now" : NULL, NULL};
+				     "--violations", violations_text, "--symbols", symbols_text, "--start-now", NULL};
 	bool api = false;
 	struct ark_jwt_config jwt;
 	struct ark_av_config av;
@@ -191,7 +193,7 @@ static int run_main(int argc, char **argv)
 	int rc = ark_supervisor_start(&sup, &run_options, &err);
 	if (rc) {
 		fprintf(stderr, "ark run: %s\n", err.msg);
-		return rc == -EINVAL ? 2 : 1;
+		return ark_supervisor_start_status(&sup, rc);
 	}
 	struct ark_pipeline *p = sup.map.pipeline;
 
@@ -301,7 +303,7 @@ static int run_main(int argc, char **argv)
 		ark_run_summary_print_json(&summary, stdout);
 	else
 		ark_run_summary_print(&summary, stdout);
-	int status = summary.ok ? 0 : 1;
+	int status = summary.ok ? 0 : sup.config_failed ? 2 : 1;
 	free(before);
 	free(window);
 	ark_supervisor_close(&sup);

@@ -14,6 +14,8 @@
  * ($ARK_DATA_DIR/synth-<instance>): a check never writes the live record. */
 #include "agents/agents.h"
 #include "api/api.h"
+#include "audit/audit.h"
+#include "graveyard/graveyard.h"
 #include "cli/command.h"
 #include "hist/hist.h"
 #include "mirror/mirror.h"
@@ -313,7 +315,7 @@ static int synth_main(int argc, char **argv)
 	int rc = ark_supervisor_start(&sup, &run_options, &err);
 	if (rc) {
 		fprintf(stderr, "ark synth: %s\n", err.msg);
-		return rc == -EINVAL ? 2 : 1;
+		return ark_supervisor_start_status(&sup, rc);
 	}
 	struct ark_pipeline *p = sup.map.pipeline;
 	uint64_t base_seq = p->base_seq;
@@ -374,7 +376,7 @@ static int synth_main(int argc, char **argv)
 	ark_pipeline_span(&sup.map, &first_in, &last_out);
 	ark_supervisor_close(&sup);
 
-	struct criterion c[8];
+	struct criterion c[9];
 	int n = 0;
 	/* Throughput: the signals' own pace, from the first to the last one
 	 * journaled, against the requested rate (2 % for the clocks). */
@@ -398,6 +400,35 @@ static int synth_main(int argc, char **argv)
 	c[n] = (struct criterion){"traces complete", s.trace_breaks == 0 && s.events == s.ticks && s.events > 0, ""};
 	snprintf(c[n++].detail, sizeof c[0].detail, "%llu of %llu signals journaled with a complete trace",
 		 (unsigned long long)(s.events - s.trace_breaks), (unsigned long long)s.ticks);
+	/* The record, checked independently: every decision of this run
+	 * against the rules (ark audit). */
+	{
+		struct ark_err aerr = {0};
+		struct ark_store_config audit_store;
+		char rules_path[ARK_GRAVEYARD_PATH_MAX];
+		static struct ark_audit_rules audit_rules;
+		struct ark_audit *audit = NULL;
+		struct ark_audit_counts counts = {0};
+		int arc = ark_store_config_from_env(&audit_store, &aerr);
+		if (!arc)
+			arc = ark_graveyard_installed_path(rules_path, sizeof rules_path, &aerr);
+		if (!arc)
+			arc = ark_audit_rules_load(rules_path, &audit_rules, &aerr);
+		if (!arc)
+			arc = ark_audit_create(&audit, &audit_rules, NULL, NULL, &aerr);
+		if (!arc)
+			arc = ark_audit_journal(audit, audit_store.journal_dir, base_seq + 1, base_seq + s.events, &aerr);
+		if (audit)
+			ark_audit_counts(audit, &counts);
+		ark_audit_destroy(audit);
+		c[n] = (struct criterion){"audit clean", arc == 0 && counts.findings_total == 0 && counts.events == s.events, ""};
+		if (arc)
+			snprintf(c[n++].detail, sizeof c[0].detail, "the audit could not run: %.200s", aerr.msg);
+		else
+			snprintf(c[n++].detail, sizeof c[0].detail, "%llu events audited, %llu findings (ark audit --from %llu)",
+				 (unsigned long long)counts.events, (unsigned long long)counts.findings_total,
+				 (unsigned long long)(base_seq + 1));
+	}
 	if (redis_url) {
 		uint64_t in_stream = 0;
 		char why[256] = "";

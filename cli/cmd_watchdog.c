@@ -262,7 +262,7 @@ static int watchdog_main(int argc, char **argv)
 		char status[600];
 		snprintf(status, sizeof status, "STATUS=failed to start: %s", err.msg);
 		ark_notify(status);
-		return rc == -EINVAL ? 2 : 1;
+		return ark_supervisor_start_status(&sup, rc);
 	}
 	struct status_line last = {{0}, 0};
 	uint64_t now = ark_now_ns();

@@ -33,11 +33,23 @@ static const char *const reason_names[ARK_REASON_COUNT] = {
 	"none", "halted", "reducing_only", "max_quantity", "max_notional", "price_collar",
 	"reference_price", "restricted_symbol", "restricted_pattern", "rate_global", "rate_symbol",
 	"duplicate", "position_limit", "gross_exposure", "daily_loss", "ethics_drift", "quarantined",
+	"state_corrupt",
 };
 
 const char *ark_reason_name(enum ark_reason reason)
 {
 	return (unsigned)reason < ARK_REASON_COUNT ? reason_names[reason] : "unknown";
+}
+
+const char *ark_halt_cause_name(enum ark_halt_cause cause)
+{
+	switch (cause) {
+	case ARK_HALT_NONE: return "none";
+	case ARK_HALT_RULES: return "rules";
+	case ARK_HALT_DAILY_LOSS: return "daily_loss";
+	case ARK_HALT_STATE_CORRUPT: return "state_corrupt";
+	}
+	return "unknown";
 }
 
 const char *ark_side_name(enum ark_side side)

@@ -79,6 +79,7 @@ enum ark_reason {
 	ARK_REASON_DAILY_LOSS = 14,       /* latches HALTED */
 	ARK_REASON_ETHICS_DRIFT = 15,     /* rules differ from the recorded hash */
 	ARK_REASON_QUARANTINED = 16,      /* HRM quarantined by the watchdog: fail closed */
+	ARK_REASON_STATE_CORRUPT = 17,    /* HRM's state held a non-finite value: halted until an operator acts */
 	ARK_REASON_COUNT
 };
 
@@ -150,11 +151,88 @@ struct ark_event {
 	uint16_t broker_http_status; /* Kenny (network broker): the status of the broker's last answer */
 	uint16_t reserved16;
 	uint32_t broker_error_code;  /* the broker's own error code (Alpaca: 40310000, ...) */
-	uint8_t reserved[24];
+	/* HRM's inputs that do not come from the event itself, recorded so that
+	 * a replay or an audit sees what HRM saw: its market clock after this
+	 * event (bounded by the wall clock) and the trading day (from the wall
+	 * clock in the exchange's time zone). */
+	uint64_t hrm_market_ns;
+	uint32_t hrm_trading_day;
+	uint8_t hrm_state;           /* enum ark_trading_state after this event */
+	uint8_t hrm_halt_cause;      /* enum ark_halt_cause after this event */
+	uint8_t reserved[10];
 };
 _Static_assert(sizeof(struct ark_event) == 256, "an event is four cache lines");
 _Static_assert(offsetof(struct ark_event, side) == 64, "the intent starts line 1");
 _Static_assert(offsetof(struct ark_event, stamp_in_ns) == 128, "the trace starts line 2");
+_Static_assert(offsetof(struct ark_event, hrm_market_ns) % 8 == 0, "HRM's clock is aligned");
+
+/* Why trading stopped, when HRM's trading state is HALTED (or tightened). */
+enum ark_halt_cause {
+	ARK_HALT_NONE = 0,
+	ARK_HALT_RULES = 1,          /* the rules file says so, or an operator tightened it */
+	ARK_HALT_DAILY_LOSS = 2,     /* the daily-loss latch (clears at the next trading day) */
+	ARK_HALT_STATE_CORRUPT = 3,  /* a non-finite value in HRM's state: until an operator acts */
+};
+const char *ark_halt_cause_name(enum ark_halt_cause cause);
+
+/* ---- Bounds on a tick, checked at every edge ----
+ *
+ * What a source may hand Kyle as a clean market observation. Every edge
+ * (TCP feed, ingest API, Alpha Vantage, the synthetic source's clean ticks,
+ * and Kyle itself as the backstop for any source) applies the same check, so
+ * no value that could poison the agents' state gets past the edge:
+ *   price  finite, min_price < price <= max_price (default 0 < p <= 1e7)
+ *   size   finite, 0 <= size <= max_size (default 1e9)
+ *   ts     not more than max_skew ahead of the receiver's wall clock
+ *          (default 5 s) and, for live market sources, not older than
+ *          max_age (default 1 h); 0 means "stamp it on receipt"
+ * The ceilings below hold whatever the configuration says: HRM treats a
+ * price above ARK_TICK_PRICE_CEILING as no valid reference, so an injected
+ * absurd value (which the synthetic route may carry on purpose) is denied,
+ * never marked. Environment: ARK_TICK_MIN_PRICE, ARK_TICK_MAX_PRICE,
+ * ARK_TICK_MAX_SIZE, ARK_TICK_MAX_SKEW, ARK_TICK_MAX_AGE. */
+#define ARK_TICK_PRICE_CEILING 1e9
+#define ARK_TICK_SIZE_CEILING 1e12
+#define ARK_TICK_SKEW_CEILING_NS (3600ull * 1000000000ull)
+
+struct ark_tick_bounds {
+	double min_price;        /* exclusive */
+	double max_price;        /* inclusive */
+	double max_size;         /* inclusive */
+	uint64_t max_skew_ns;    /* ts at most this far ahead of the receiver's wall clock */
+	uint64_t max_age_ns;     /* ts at most this far behind it (live sources); 0 = no limit */
+};
+
+enum ark_tick_fault {
+	ARK_TICK_OK = 0,
+	ARK_TICK_BAD_PRICE,      /* not finite, <= min_price, or > max_price */
+	ARK_TICK_BAD_SIZE,       /* not finite, negative, or > max_size */
+	ARK_TICK_TS_FUTURE,      /* more than max_skew ahead of the wall clock */
+	ARK_TICK_TS_OLD,         /* more than max_age behind the wall clock */
+	ARK_TICK_FAULT_COUNT
+};
+
+/* Which checks apply. */
+enum {
+	ARK_TICK_CHECK_VALUES = 1u << 0,   /* price and size */
+	ARK_TICK_CHECK_FUTURE = 1u << 1,   /* ts against max_skew */
+	ARK_TICK_CHECK_AGE = 1u << 2,      /* ts against max_age */
+	ARK_TICK_CHECK_ALL = 7u,
+};
+
+/* The defaults above. */
+void ark_tick_bounds_default(struct ark_tick_bounds *bounds);
+/* The defaults, overridden by ARK_TICK_*; a bad value is an error naming the
+ * variable and what it must be (within the ceilings; min < max). */
+int ark_tick_bounds_from_env(struct ark_tick_bounds *bounds, char *error, size_t error_size);
+/* Check one tick; ts 0 passes the time checks (the receiver stamps it).
+ * On a fault, `field` is set to "price", "size" or "ts" and `detail` (if
+ * not NULL) says what was wrong and what was expected. No allocation, no
+ * system call: the caller passes its wall clock. */
+enum ark_tick_fault ark_tick_check(const struct ark_tick_bounds *bounds, const struct ark_tick *tick,
+				   uint64_t wall_now_ns, unsigned checks, const char **field, char *detail,
+				   size_t detail_size);
+const char *ark_tick_fault_name(enum ark_tick_fault fault);   /* "bad_price", "ts_future", ... */
 
 /* Trace ids are unique across nodes: the node id in the top 16 bits, the
  * node's sequence number below. */

@@ -19,6 +19,7 @@ void ark_feed_config_init(struct ark_feed_config *cfg)
 	cfg->log_burst = ARK_FEED_DEFAULT_LOG_BURST;
 	cfg->ring_wait.strategy = ARK_WAIT_ADAPTIVE;
 	cfg->ring_wait.spin_ns = 20000;
+	ark_tick_bounds_default(&cfg->bounds);
 }
 
 static bool numeric_address(const char *text)
@@ -59,5 +60,8 @@ int ark_feed_config_from_env(struct ark_feed_config *cfg, struct ark_err *err)
 	if ((rc = ark_env_u64("ARK_FEED_LOG_BURST", ARK_FEED_DEFAULT_LOG_BURST, 0, 1000000, &v, err)))
 		return rc;
 	cfg->log_burst = (uint32_t)v;
+	char why[256];
+	if (ark_tick_bounds_from_env(&cfg->bounds, why, sizeof why))
+		return ark_err_set(err, -EINVAL, "%s", why);
 	return ark_ring_wait_from_env(&cfg->ring_wait, err);
 }

@@ -164,6 +164,18 @@ static enum line_result handle_line(struct ark_feed *f, struct feed_conn *c, con
 	tick->received_ns = c->recv_ns;
 	if (tick->exchange_time_ns == 0)
 		tick->exchange_time_ns = c->recv_realtime_ns;
+	static const enum ark_feed_reason bound_reasons[ARK_TICK_FAULT_COUNT] = {
+		[ARK_TICK_BAD_PRICE] = ARK_FEED_PRICE_OUT_OF_BOUNDS,
+		[ARK_TICK_BAD_SIZE] = ARK_FEED_SIZE_OUT_OF_BOUNDS,
+		[ARK_TICK_TS_FUTURE] = ARK_FEED_TS_IN_FUTURE,
+		[ARK_TICK_TS_OLD] = ARK_FEED_TS_TOO_OLD,
+	};
+	enum ark_tick_fault bound = ark_tick_check(&f->cfg.bounds, tick, c->recv_realtime_ns, ARK_TICK_CHECK_ALL, NULL,
+						   detail, sizeof detail);
+	if (bound != ARK_TICK_OK) {
+		feed_bad_line(f, c, bound_reasons[bound], line, len, detail, now);
+		return LINE_DONE;
+	}
 	tick->source = ARK_SOURCE_TCP;
 	tick->flags = 0;
 	tick->injected_kind = 0;

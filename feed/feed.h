@@ -20,12 +20,18 @@
  *   starting with a letter or digit. Upper case only: "aapl" is rejected,
  *   not folded, so two spellings never become two symbols downstream.
  *   Written as is: escapes (\u0041) are not decoded and are rejected.
- * - "price" (required): a JSON number, finite and > 0.
- * - "size" (required): a JSON number, finite and >= 0.
+ * - "price" (required): a JSON number, finite and > 0, and within the
+ *   tick bounds (event.h: ARK_TICK_MIN_PRICE < price <= ARK_TICK_MAX_PRICE,
+ *   default 1e7; counted as price_out_of_bounds).
+ * - "size" (required): a JSON number, finite and >= 0, at most
+ *   ARK_TICK_MAX_SIZE (size_out_of_bounds).
  * - "ts" (optional): the exchange time, either an integer count of
  *   nanoseconds since the Unix epoch (1 .. 2^63-1) or an ISO-8601 string
  *   "YYYY-MM-DDTHH:MM:SS[.fraction of 1-9 digits](Z|+HH:MM|-HH:MM)". When
- *   absent, CLOCK_REALTIME at receipt is used.
+ *   absent, CLOCK_REALTIME at receipt is used. Not more than ARK_TICK_MAX_SKEW
+ *   (5 s) ahead of CLOCK_REALTIME at receipt (ts_in_future), nor more than
+ *   ARK_TICK_MAX_AGE (1 h) behind it (ts_too_old): a far-future time would
+ *   otherwise drag the market clock that HRM's windows run on.
  * - Keys are case-sensitive and may appear in any order; a key given twice
  *   is an error, and so is any other key (strict: a producer's typo or schema
  *   drift shows up at once in the counters instead of being ignored).
@@ -99,6 +105,10 @@ enum ark_feed_reason {
 	ARK_FEED_BAD_TIMESTAMP,    /* not an integer ns or ISO-8601 time in range */
 	ARK_FEED_PARTIAL_LINE,     /* the client closed in the middle of a line */
 	ARK_FEED_LINE_TIMEOUT,     /* half a line held longer than line_timeout */
+	ARK_FEED_PRICE_OUT_OF_BOUNDS, /* a valid number outside ARK_TICK_MIN_PRICE..ARK_TICK_MAX_PRICE */
+	ARK_FEED_SIZE_OUT_OF_BOUNDS,  /* above ARK_TICK_MAX_SIZE */
+	ARK_FEED_TS_IN_FUTURE,     /* ts more than ARK_TICK_MAX_SKEW ahead of this machine's clock */
+	ARK_FEED_TS_TOO_OLD,       /* ts more than ARK_TICK_MAX_AGE behind it */
 	ARK_FEED_REASON_COUNT
 };
 
@@ -126,6 +136,7 @@ struct ark_feed_config {
 	uint32_t max_line;              /* ARK_FEED_MAX_LINE */
 	uint64_t line_timeout_ns;       /* ARK_FEED_LINE_TIMEOUT_MS; 0 = never */
 	uint32_t log_burst;             /* ARK_FEED_LOG_BURST */
+	struct ark_tick_bounds bounds;  /* ARK_TICK_* (event.h): every good tick is within them */
 
 	/* Exactly one output: a ring (slot size 64), or a callback. */
 	struct ark_ring *ring;

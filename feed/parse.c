@@ -48,6 +48,10 @@ static const char *const reason_names[ARK_FEED_REASON_COUNT] = {
 	[ARK_FEED_BAD_TIMESTAMP] = "bad_timestamp",
 	[ARK_FEED_PARTIAL_LINE] = "partial_line",
 	[ARK_FEED_LINE_TIMEOUT] = "line_timeout",
+	[ARK_FEED_PRICE_OUT_OF_BOUNDS] = "price_out_of_bounds",
+	[ARK_FEED_SIZE_OUT_OF_BOUNDS] = "size_out_of_bounds",
+	[ARK_FEED_TS_IN_FUTURE] = "ts_in_future",
+	[ARK_FEED_TS_TOO_OLD] = "ts_too_old",
 };
 
 const char *ark_feed_reason_name(enum ark_feed_reason reason)

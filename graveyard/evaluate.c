@@ -1,18 +1,21 @@
 /* graveyard/evaluate.c — HRM's pre-trade decision for one event, and the
  * state it keeps (market clock, windows, projected positions, P&L, latches).
  *
- * Invariants: the decision depends only on the rules and the sequence of
- * events (market time, never the wall clock); the rules are checked in the
- * documented order and the first violated rule decides; only allowed orders
- * enter the rate windows, the duplicate memory and the positions; the sums
- * (position x mark, position x cost, gross exposure) always equal the
- * per-symbol sums they summarise. Nothing here allocates, locks, logs or
- * makes a system call. */
+ * Invariants: the decision depends only on the rules, the sequence of events
+ * and the caller's inputs (clock ceiling, trading day), which HRM records in
+ * each event; the rules are checked in the documented order and the first
+ * violated rule decides; only allowed orders enter the rate windows, the
+ * duplicate memory and the positions; the sums (position x mark, position x
+ * cost, gross exposure) always equal the per-symbol sums they summarise;
+ * every accumulator is finite, or STATE_CORRUPT is latched and no intent is
+ * allowed. Every comparison against a limit is written so that NaN denies.
+ * Nothing here allocates, locks, logs or makes a system call. */
 #include "graveyard/graveyard.h"
 #include "graveyard/internal.h"
 
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #define LIKELY(x) __builtin_expect(!!(x), 1)
@@ -57,24 +60,68 @@ double ark_graveyard_day_pnl(const struct ark_graveyard_state *state)
 	return equity(state) - state->day_base_pnl;
 }
 
-/* A new trading day: re-base the day's P&L, clear the daily-loss latch. */
-static void roll_day(const struct ark_graveyard_limits *l, struct ark_graveyard_state *st)
+enum ark_trading_state ark_graveyard_effective_state(const struct ark_graveyard_state *st)
 {
-	uint64_t now = st->market_now_ns, reset = l->trading_day_reset_ns;
-	uint64_t day = now >= reset ? (now - reset) / ARK_GRAVEYARD_DAY_NS : 0;
+	return st->state_corrupt ? ARK_TRADING_HALTED : (enum ark_trading_state)st->trading_state;
+}
+
+enum ark_halt_cause ark_graveyard_halt_cause(const struct ark_graveyard_state *st)
+{
+	if (st->state_corrupt)
+		return ARK_HALT_STATE_CORRUPT;
+	if (st->trading_state == ARK_TRADING_HALTED)
+		return ARK_HALT_RULES;
+	if (st->loss_latched)
+		return ARK_HALT_DAILY_LOSS;
+	return ARK_HALT_NONE;
+}
+
+/* The first non-finite accumulator, or NULL. s may be NULL. */
+static const char *non_finite(const struct ark_graveyard_state *st, const struct ark_graveyard_symbol *s)
+{
+	if (!isfinite(st->realised_pnl))
+		return "realised_pnl";
+	if (!isfinite(st->position_mark_sum))
+		return "position_mark_sum";
+	if (!isfinite(st->position_cost_sum))
+		return "position_cost_sum";
+	if (!isfinite(st->gross_exposure))
+		return "gross_exposure";
+	if (!isfinite(st->day_base_pnl))
+		return "day_base_pnl";
+	if (s && !isfinite(s->position))
+		return "position";
+	if (s && !isfinite(s->average_price))
+		return "average_price";
+	if (s && !isfinite(s->mark))
+		return "mark";
+	return NULL;
+}
+
+static void latch_corrupt(struct ark_graveyard_state *st, const struct ark_graveyard_symbol *s, const char *what)
+{
+	if (!st->state_corrupt) {
+		snprintf(st->corrupt_detail, sizeof st->corrupt_detail, "%s%s%.15s", what, s ? " of " : "",
+			 s ? s->symbol : "");
+		st->corrupt_latches++;
+	}
+	st->state_corrupt = 1;
+}
+
+/* A new trading day: re-base the day's P&L, clear the daily-loss latch. */
+static void roll_day(struct ark_graveyard_state *st, uint32_t day)
+{
 	if (st->day_started)
 		st->day_rolls++;
 	st->day_started = 1;
 	st->trading_day = day;
-	st->next_day_ns = reset + (day + 1) * ARK_GRAVEYARD_DAY_NS;
 	st->day_base_pnl = equity(st);
 	st->loss_latched = 0;
 }
 
 static inline void check_loss(const struct ark_graveyard_limits *l, struct ark_graveyard_state *st)
 {
-	if (!st->loss_latched &&
-	    equity(st) - st->day_base_pnl < -l->daily_loss_limit * (1 + ARK_GRAVEYARD_EPSILON)) {
+	if (!st->loss_latched && !(equity(st) - st->day_base_pnl >= -l->daily_loss_limit * (1 + ARK_GRAVEYARD_EPSILON))) {
 		st->loss_latched = 1;
 		st->loss_latches++;
 	}
@@ -118,17 +165,24 @@ static inline void mark(struct ark_graveyard_state *st, struct ark_graveyard_sym
 	s->mark_time_ns = t;
 }
 
-/* The pre-trade view: the allowed order fills at its limit price. */
-static void fill(struct ark_graveyard_state *st, struct ark_graveyard_symbol *s, double change, double price)
+/* What the book would be if an allowed order filled at its limit price. */
+struct projection {
+	double position, average_price;
+	double realised_pnl, position_mark_sum, position_cost_sum, gross_exposure;
+};
+
+static void project_fill(const struct ark_graveyard_state *st, const struct ark_graveyard_symbol *s, double change,
+			 double price, struct projection *out)
 {
 	double pos = s->position, avg = s->average_price, next = pos + change, next_avg;
+	double realised = st->realised_pnl;
 	if (fabs(next) <= 1e-9 * (fabs(pos) + fabs(change)))
 		next = 0;
 	if (pos == 0 || (pos > 0) == (change > 0)) {
 		next_avg = (fabs(pos) * avg + fabs(change) * price) / (fabs(pos) + fabs(change));
 	} else {
 		double closing = fmin(fabs(change), fabs(pos));
-		st->realised_pnl += closing * (price - avg) * (pos > 0 ? 1 : -1);
+		realised += closing * (price - avg) * (pos > 0 ? 1 : -1);
 		if (next == 0)
 			next_avg = 0;
 		else if ((next > 0) != (pos > 0))
@@ -136,11 +190,28 @@ static void fill(struct ark_graveyard_state *st, struct ark_graveyard_symbol *s,
 		else
 			next_avg = avg;
 	}
-	st->position_mark_sum += (next - pos) * s->mark;
-	st->position_cost_sum += next * next_avg - pos * avg;
-	st->gross_exposure += (fabs(next) - fabs(pos)) * s->mark;
-	s->position = next;
-	s->average_price = next_avg;
+	out->position = next;
+	out->average_price = next_avg;
+	out->realised_pnl = realised;
+	out->position_mark_sum = st->position_mark_sum + (next - pos) * s->mark;
+	out->position_cost_sum = st->position_cost_sum + next * next_avg - pos * avg;
+	out->gross_exposure = st->gross_exposure + (fabs(next) - fabs(pos)) * s->mark;
+}
+
+static bool projection_finite(const struct projection *p)
+{
+	return isfinite(p->position) && isfinite(p->average_price) && isfinite(p->realised_pnl) &&
+	       isfinite(p->position_mark_sum) && isfinite(p->position_cost_sum) && isfinite(p->gross_exposure);
+}
+
+static void apply_projection(struct ark_graveyard_state *st, struct ark_graveyard_symbol *s, const struct projection *p)
+{
+	s->position = p->position;
+	s->average_price = p->average_price;
+	st->realised_pnl = p->realised_pnl;
+	st->position_mark_sum = p->position_mark_sum;
+	st->position_cost_sum = p->position_cost_sum;
+	st->gross_exposure = p->gross_exposure;
 }
 
 static inline void ring_push(uint64_t *ring, uint32_t *head, uint32_t *count, uint32_t cap, uint64_t t)
@@ -167,7 +238,10 @@ static inline void decide(struct ark_graveyard_state *st, struct ark_graveyard_d
 {
 	d->verdict = ARK_VERDICT_DENY;
 	d->reason = (uint16_t)reason;
-	d->rule_id = reason == ARK_REASON_ETHICS_DRIFT || reason == ARK_REASON_QUARANTINED ? 0 : l->rules[reason].line;
+	d->rule_id = reason == ARK_REASON_ETHICS_DRIFT || reason == ARK_REASON_QUARANTINED ||
+				     reason == ARK_REASON_STATE_CORRUPT
+			     ? 0
+			     : l->rules[reason].line;
 	st->denials[reason]++;
 }
 
@@ -178,7 +252,8 @@ static inline void decide(struct ark_graveyard_state *st, struct ark_graveyard_d
 	} while (0)
 
 void ark_graveyard_evaluate(const struct ark_graveyard_rules *rules, struct ark_graveyard_state *st,
-			    const struct ark_event *ev, bool quarantined, struct ark_graveyard_decision *d)
+			    const struct ark_event *ev, const struct ark_graveyard_inputs *in,
+			    struct ark_graveyard_decision *d)
 {
 	const struct ark_graveyard_limits *l = &rules->limits;
 	const bool intent = ev->side == ARK_SIDE_BUY || ev->side == ARK_SIDE_SELL;
@@ -191,28 +266,33 @@ void ark_graveyard_evaluate(const struct ark_graveyard_rules *rules, struct ark_
 
 	if (UNLIKELY(atomic_load_explicit(&st->drift.latched, memory_order_relaxed)))
 		DENY(ARK_REASON_ETHICS_DRIFT);
-	if (UNLIKELY(quarantined))
+	if (UNLIKELY(in->quarantined))
 		DENY(ARK_REASON_QUARANTINED);
 
-	/* The market clock, the trading day, the mark. */
+	/* The market clock (never past the ceiling), the trading day (the
+	 * caller's: a tick never ends one), the mark. */
 	const uint64_t t = ev->exchange_time_ns;
-	if (t > st->market_now_ns) {
-		st->market_now_ns = t;
-		if (UNLIKELY(t >= st->next_day_ns))
-			roll_day(l, st);
-	}
+	const uint64_t advance = t < in->clock_ceiling_ns ? t : in->clock_ceiling_ns;
+	if (advance > st->market_now_ns)
+		st->market_now_ns = advance;
+	if (UNLIKELY(!st->day_started || in->trading_day > st->trading_day))
+		roll_day(st, in->trading_day);
 	const uint64_t now = st->market_now_ns;
 	const double price = ev->price;
-	const bool price_ok = price > 0 && price < INFINITY;   /* false for NaN */
-	const bool fresh = t != 0 && now - t <= l->reference_max_age_ns;
+	const bool price_ok = price > 0 && price <= ARK_TICK_PRICE_CEILING;   /* false for NaN */
+	const bool fresh = t != 0 && t <= now && now - t <= l->reference_max_age_ns;
 	struct ark_graveyard_symbol *s = NULL;
 	if (LIKELY(ev->symbol_id < ARK_GRAVEYARD_MAX_SYMBOLS)) {
 		s = &st->symbols[ev->symbol_id];
 		if (UNLIKELY(!same_symbol(s, ev->symbol)))
 			fill_symbol(l, st, s, ev->symbol);
-		if (price_ok && fresh && t >= s->mark_time_ns) {
+		if (!st->state_corrupt && price_ok && fresh && t >= s->mark_time_ns) {
 			mark(st, s, price, t);
-			check_loss(l, st);
+			const char *bad = non_finite(st, s);
+			if (UNLIKELY(bad))
+				latch_corrupt(st, s, bad);
+			else
+				check_loss(l, st);
 		}
 	}
 	if (!intent) {
@@ -221,6 +301,8 @@ void ark_graveyard_evaluate(const struct ark_graveyard_rules *rules, struct ark_
 	}
 	st->intents++;
 
+	if (UNLIKELY(st->state_corrupt))
+		DENY(ARK_REASON_STATE_CORRUPT);
 	if (st->trading_state == ARK_TRADING_HALTED)
 		DENY(ARK_REASON_HALTED);
 	if (st->loss_latched)
@@ -253,12 +335,20 @@ void ark_graveyard_evaluate(const struct ark_graveyard_rules *rules, struct ark_
 	if (ring_full(st->rate_ns, st->rate_head, st->rate_count, l->order_rate_count, now, l->order_rate_window_ns))
 		DENY(ARK_REASON_RATE_GLOBAL);
 	const double grows = fabs(next) - fabs(pos);
-	if (grows > 0 && fabs(next) > l->max_position * slack)
+	if (!(grows <= 0 || fabs(next) <= l->max_position * slack))
 		DENY(ARK_REASON_POSITION_LIMIT);
-	if (grows > 0 && st->gross_exposure + grows * s->mark > l->max_gross_exposure * slack)
+	if (!(grows <= 0 || st->gross_exposure + grows * s->mark <= l->max_gross_exposure * slack))
 		DENY(ARK_REASON_GROSS_EXPOSURE);
 
-	/* Allowed: it enters the windows and the projected book. */
+	/* Allowed, if the book it leaves is finite: it enters the windows and
+	 * the projected book. An order that would make it otherwise is denied
+	 * and latches STATE_CORRUPT: fail closed, never a NaN in a limit. */
+	struct projection after;
+	project_fill(st, s, change, limit, &after);
+	if (UNLIKELY(!projection_finite(&after))) {
+		latch_corrupt(st, s, "projected fill");
+		DENY(ARK_REASON_STATE_CORRUPT);
+	}
 	st->allowed++;
 	ring_push(s->rate_ns, &s->rate_head, &s->rate_count, l->order_rate_per_symbol_count, now);
 	ring_push(st->rate_ns, &st->rate_head, &st->rate_count, l->order_rate_count, now);
@@ -266,6 +356,42 @@ void ark_graveyard_evaluate(const struct ark_graveyard_rules *rules, struct ark_
 	s->last_quantity = q;
 	s->last_limit_price = limit;
 	s->last_intent_ns = now;
-	fill(st, s, change, limit);
+	apply_projection(st, s, &after);
 	check_loss(l, st);
+}
+
+int ark_graveyard_release_corrupt(struct ark_graveyard_state *st, struct ark_err *err)
+{
+	double mark_sum = 0, cost_sum = 0, gross = 0;
+	for (uint32_t i = 0; i < ARK_GRAVEYARD_MAX_SYMBOLS; i++) {
+		struct ark_graveyard_symbol *s = &st->symbols[i];
+		if (!s->known)
+			continue;
+		if (!isfinite(s->position) || !isfinite(s->average_price))
+			return ark_err_set(err, -EIO,
+					   "the position of %.15s is not finite (%g at %g): reconcile the book with the "
+					   "broker and start a new run; a release cannot repair it",
+					   s->symbol, s->position, s->average_price);
+		if (!isfinite(s->mark) || !(s->mark >= 0 && s->mark <= ARK_TICK_PRICE_CEILING)) {
+			s->mark = 0;            /* the next valid tick marks it again */
+			s->mark_time_ns = 0;
+		}
+		mark_sum += s->position * s->mark;
+		cost_sum += s->position * s->average_price;
+		gross += fabs(s->position) * s->mark;
+	}
+	if (!isfinite(st->realised_pnl))
+		return ark_err_set(err, -EIO, "the realised P&L is not finite (%g): reconcile the book with the broker and "
+					      "start a new run; a release cannot repair it", st->realised_pnl);
+	st->position_mark_sum = mark_sum;
+	st->position_cost_sum = cost_sum;
+	st->gross_exposure = gross;
+	if (!isfinite(st->day_base_pnl))
+		st->day_base_pnl = equity(st);
+	const char *bad = non_finite(st, NULL);
+	if (bad || !isfinite(mark_sum) || !isfinite(gross))
+		return ark_err_set(err, -EIO, "still not finite after recomputing: %s", bad ? bad : "the sums");
+	st->state_corrupt = 0;
+	st->corrupt_detail[0] = '\0';
+	return 0;
 }

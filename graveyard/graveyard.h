@@ -28,7 +28,8 @@
  *   max_position          = NUMBER                        SCOPE   |position| per symbol, units
  *   max_gross_exposure    = NUMBER                        SCOPE   sum of |position| x mark
  *   daily_loss_limit      = NUMBER                        SCOPE   latches HALTED for the day
- *   trading_day_reset     = HH:MM[:SS] UTC                 (no scope)
+ *   trading_day_reset     = HH:MM[:SS] ZONE                (no scope) ZONE: UTC
+ *                                                           or an IANA name (America/New_York)
  *
  * Numbers are positive and finite; durations take a unit (ns, us, ms, s, m,
  * h) and lie in [1us, 1h] (reference_max_age up to 24h); order_rate counts
@@ -48,40 +49,55 @@
  * EVALUATION (ark_graveyard_evaluate, once per event, in sequence order)
  * ---------------------------------------------------------------------------
  * Time is MARKET time: the state's market clock is the largest
- * exchange_time_ns seen; sliding windows, reference age and the trading day
- * are measured on it, so decisions depend only on the event sequence.
- * Every event first advances the clock (a new trading day clears the
- * daily-loss latch and re-bases the day's P&L), then marks its symbol's price
- * (valid, not stale, not older than the last mark) and re-checks the
- * daily-loss limit, which can latch. An event with no intent (side NONE) is
- * then ALLOWed with reason NONE. An intent is checked in this order; the
- * first rule violated decides (deny), otherwise it is allowed and HRM's
- * pre-trade view assumes it fills at its limit price:
+ * exchange_time_ns seen, but never past the caller's ceiling (its wall clock
+ * plus the edges' allowed skew), so one far-future tick cannot drag it;
+ * sliding windows and reference age are measured on it. The TRADING DAY is
+ * the caller's, from the wall clock in the exchange's time zone
+ * (ark_graveyard_trading_day): a tick never ends a day. Both inputs are
+ * recorded in the event by HRM (hrm_market_ns, hrm_trading_day), so a replay
+ * or an audit of the journal sees what HRM saw and decisions are a function
+ * of the record.
+ * Every event first advances the clock and, when the caller's trading day is
+ * later than the state's, rolls the day (clears the daily-loss latch and
+ * re-bases the day's P&L); then marks its symbol's price (valid, fresh, not
+ * older than the last mark) and re-checks the daily-loss limit, which can
+ * latch. An event with no intent (side NONE) is then ALLOWed with reason
+ * NONE. An intent is checked in this order; the first rule violated decides
+ * (deny), otherwise it is allowed and HRM's pre-trade view assumes it fills
+ * at its limit price:
  *
  *    1 ETHICS_DRIFT        drift latched (every event, intent or not)
  *    2 QUARANTINED         the caller says HRM is quarantined (every event)
- *    3 HALTED              trading state HALTED (rules file or tightened)
- *    4 DAILY_LOSS          the daily-loss latch is set
- *    5 RESTRICTED_SYMBOL   symbol in the list (also: symbol id out of range)
- *    6 RESTRICTED_PATTERN  symbol matches a pattern
- *    7 REFERENCE_PRICE     the event's price (the reference) is zero, negative
- *                          or not finite, its exchange time is 0, or it is
- *                          older than the market clock by > reference_max_age
- *    8 MAX_QUANTITY        quantity not in (0, max_order_quantity]
- *    9 PRICE_COLLAR        |limit - reference| > collar x reference (or limit
+ *    3 STATE_CORRUPT       the state held a non-finite value (latched)
+ *    4 HALTED              trading state HALTED (rules file or tightened)
+ *    5 DAILY_LOSS          the daily-loss latch is set
+ *    6 RESTRICTED_SYMBOL   symbol in the list (also: symbol id out of range)
+ *    7 RESTRICTED_PATTERN  symbol matches a pattern
+ *    8 REFERENCE_PRICE     the event's price (the reference) is zero, negative,
+ *                          not finite or above ARK_TICK_PRICE_CEILING, its
+ *                          exchange time is 0 or ahead of the market clock,
+ *                          or older than it by > reference_max_age
+ *    9 MAX_QUANTITY        quantity not in (0, max_order_quantity]
+ *   10 PRICE_COLLAR        |limit - reference| > collar x reference (or limit
  *                          not finite/positive)
- *   10 MAX_NOTIONAL        quantity x limit > max_order_notional
- *   11 REDUCING_ONLY       state REDUCING and the order does not reduce
+ *   11 MAX_NOTIONAL        quantity x limit > max_order_notional
+ *   12 REDUCING_ONLY       state REDUCING and the order does not reduce
  *                          |position| (flat, same side, or flipping through 0)
- *   12 DUPLICATE           same side, quantity and limit as the symbol's last
+ *   13 DUPLICATE           same side, quantity and limit as the symbol's last
  *                          allowed intent, less than duplicate_window ago
- *   13 RATE_SYMBOL         order_rate_per_symbol allowed orders already in
+ *   14 RATE_SYMBOL         order_rate_per_symbol allowed orders already in
  *                          the window (t - W, t] for this symbol
- *   14 RATE_GLOBAL         order_rate allowed orders already in the window
- *   15 POSITION_LIMIT      |projected position| > max_position and growing
- *   16 GROSS_EXPOSURE      projected gross exposure > max and growing
+ *   15 RATE_GLOBAL         order_rate allowed orders already in the window
+ *   16 POSITION_LIMIT      |projected position| > max_position and growing
+ *   17 GROSS_EXPOSURE      projected gross exposure > max and growing
  * Caps compare with a relative tolerance of ARK_GRAVEYARD_EPSILON, so a value
- * stated exactly at the limit is allowed despite binary rounding. Only
+ * stated exactly at the limit is allowed despite binary rounding. Every
+ * comparison against a limit is written so that NaN denies (!(x <= limit)),
+ * and every accumulator (positions, average prices, marks, realised P&L,
+ * the sums, the day's base) is checked after each update: a non-finite value
+ * latches STATE_CORRUPT (the trading state reads HALTED, cause
+ * state_corrupt) and the allowed order that would have produced it is denied
+ * instead, until an operator releases it (ark_graveyard_release_corrupt). Only
  * allowed orders enter the rate windows and the duplicate memory. rule_id in
  * a decision is the line of the rules file that decided (0: none/drift/
  * quarantine). The order is what makes injected violations unambiguous: the
@@ -132,6 +148,7 @@
 #define ARK_GRAVEYARD_PATH_MAX 512
 #define ARK_GRAVEYARD_EPSILON 1e-9
 #define ARK_GRAVEYARD_DAY_NS (86400ull * 1000000000ull)
+#define ARK_GRAVEYARD_ZONE_MAX 48                /* bytes including NUL */
 
 enum ark_trading_state {
 	ARK_TRADING_ACTIVE = 0,
@@ -183,7 +200,8 @@ struct ark_graveyard_limits {
 	double max_position;
 	double max_gross_exposure;
 	double daily_loss_limit;
-	uint64_t trading_day_reset_ns;          /* since 00:00 UTC */
+	uint64_t trading_day_reset_ns;          /* since local midnight in trading_day_zone */
+	char trading_day_zone[ARK_GRAVEYARD_ZONE_MAX];  /* "UTC" or an IANA name */
 	uint32_t restricted_count;
 	uint32_t pattern_count;
 	char restricted[ARK_GRAVEYARD_MAX_RESTRICTED][ARK_SYMBOL_MAX];  /* upper-cased */
@@ -232,6 +250,24 @@ bool ark_graveyard_pattern_match(const struct ark_graveyard_pattern *pattern, co
  * or NONE. A string loop: for first sight of a symbol, never per event. */
 enum ark_reason ark_graveyard_symbol_restriction(const struct ark_graveyard_limits *limits,
 						 const char *symbol);
+
+/* ---- the trading day (graveyard/calendar.c) ---- */
+
+/* A time zone read from the system's tzdata ($TZDIR, /usr/share/zoneinfo);
+ * "UTC" needs no file. Loading allocates and reads: at start, never per
+ * event. A name is letters, digits and / _ - + (no "..", not absolute). */
+struct ark_graveyard_zone;
+int ark_graveyard_zone_load(const char *name, struct ark_graveyard_zone **zone, struct ark_err *err);
+void ark_graveyard_zone_free(struct ark_graveyard_zone *zone);
+bool ark_graveyard_zone_name_valid(const char *name);
+const char *ark_graveyard_zone_name(const struct ark_graveyard_zone *zone);
+/* Seconds east of UTC at UTC second t. */
+int32_t ark_graveyard_zone_offset(const struct ark_graveyard_zone *zone, int64_t t);
+/* The trading day holding wall time wall_ns (CLOCK_REALTIME): the local
+ * date of (local time - trading_day_reset), as days since 1970-01-01, and
+ * the wall time the next trading day begins (> wall_ns). */
+void ark_graveyard_trading_day(const struct ark_graveyard_limits *limits, const struct ark_graveyard_zone *zone,
+			       uint64_t wall_ns, uint32_t *day, uint64_t *next_day_ns);
 
 /* ---- installation ---- */
 
@@ -294,11 +330,12 @@ struct ark_graveyard_state {
 	uint8_t table_sha256[32];      /* the rules this state was made for */
 	uint32_t trading_state;        /* enum ark_trading_state: rules, or tightened */
 	uint32_t loss_latched;         /* daily loss limit reached this trading day */
-	uint64_t market_now_ns;        /* largest exchange time seen */
-	uint64_t trading_day;          /* index of the current trading day */
-	uint64_t next_day_ns;          /* market time the next trading day begins */
+	uint64_t market_now_ns;        /* largest exchange time seen, within the callers' ceilings */
+	uint64_t trading_day;          /* index of the current trading day (the caller's) */
 	uint32_t day_started;
-	uint32_t reserved;
+	uint32_t state_corrupt;        /* a non-finite value was found: every intent denied */
+	uint64_t corrupt_latches;
+	char corrupt_detail[64];       /* which value, first time */
 	/* P&L, per node, marked on every valid price */
 	double realised_pnl;
 	double position_mark_sum;      /* sum of position x mark */
@@ -330,6 +367,15 @@ struct ark_graveyard_decision {
 	uint16_t reserved;
 };
 
+/* What evaluation takes from outside the event: the caller reads its wall
+ * clock (HRM: per batch) and records both in the event, so that a replay
+ * passes the recorded values and decides the same. */
+struct ark_graveyard_inputs {
+	uint64_t clock_ceiling_ns;   /* the market clock never passes it (wall + max skew); UINT64_MAX: none */
+	uint32_t trading_day;        /* ark_graveyard_trading_day of the wall clock */
+	bool quarantined;            /* HRM is quarantined: deny every event */
+};
+
 /* Fresh state for these rules (trading state from the rules file). */
 void ark_graveyard_state_init(struct ark_graveyard_state *state, const struct ark_graveyard_rules *rules);
 /* Is this (attached, possibly inherited) state valid and made for these rules? */
@@ -341,8 +387,18 @@ int ark_graveyard_tighten(struct ark_graveyard_state *state, enum ark_trading_st
 
 /* Decide one event. No allocation, lock, system call or logging. */
 void ark_graveyard_evaluate(const struct ark_graveyard_rules *rules, struct ark_graveyard_state *state,
-			    const struct ark_event *event, bool quarantined,
+			    const struct ark_event *event, const struct ark_graveyard_inputs *inputs,
 			    struct ark_graveyard_decision *decision);
+/* The trading state as it stands: HALTED while state_corrupt, otherwise the
+ * rules' (or tightened) state; and why it halts (enum ark_halt_cause). */
+enum ark_trading_state ark_graveyard_effective_state(const struct ark_graveyard_state *state);
+enum ark_halt_cause ark_graveyard_halt_cause(const struct ark_graveyard_state *state);
+/* The operator's release of a STATE_CORRUPT latch: recompute the sums from
+ * the symbols, forget the mark of any symbol whose values are not finite
+ * (the next valid tick marks it again), and clear the latch when everything
+ * is finite again. -EIO with a message naming what is still not finite
+ * (a position: that needs the book reconciled, not a release). */
+int ark_graveyard_release_corrupt(struct ark_graveyard_state *state, struct ark_err *err);
 
 /* Today's P&L (realised + unrealised since the trading day began). */
 double ark_graveyard_day_pnl(const struct ark_graveyard_state *state);

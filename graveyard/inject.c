@@ -107,6 +107,7 @@ int ark_graveyard_injected_intent(const struct ark_graveyard_rules *rules, const
 	case ARK_REASON_NONE:
 	case ARK_REASON_ETHICS_DRIFT:
 	case ARK_REASON_QUARANTINED:
+	case ARK_REASON_STATE_CORRUPT:
 	case ARK_REASON_COUNT:
 		break;
 	}

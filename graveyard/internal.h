@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 
 #define ARK_GRAVEYARD_STATE_MAGIC 0x47524156u  /* "GRAV" */
-#define ARK_GRAVEYARD_STATE_VERSION 1u
+#define ARK_GRAVEYARD_STATE_VERSION 2u
 
 bool ark_graveyard_symbol_char(char c);
 bool ark_graveyard_symbol_valid(const char *symbol);

@@ -80,5 +80,6 @@ int ark_graveyard_describe_rule(const struct ark_graveyard_limits *l, enum ark_r
 void ark_graveyard_describe_reset(const struct ark_graveyard_limits *l, char *out, size_t cap)
 {
 	uint64_t s = l->trading_day_reset_ns / 1000000000ull;
-	snprintf(out, cap, "%02u:%02u:%02u UTC", (unsigned)(s / 3600), (unsigned)(s / 60 % 60), (unsigned)(s % 60));
+	snprintf(out, cap, "%02u:%02u:%02u %s", (unsigned)(s / 3600), (unsigned)(s / 60 % 60), (unsigned)(s % 60),
+		 l->trading_day_zone[0] ? l->trading_day_zone : "UTC");
 }

@@ -292,7 +292,8 @@ static int two_digits(const char *s)
 
 static int parse_reset(struct parse *p, const char *v)
 {
-	const char *expected = "a UTC time of day HH:MM or HH:MM:SS followed by UTC, such as 00:00 UTC";
+	const char *expected = "a time of day HH:MM or HH:MM:SS followed by its time zone, UTC or an IANA name, "
+			       "such as 00:00 UTC or 17:00 America/New_York";
 	int h = two_digits(v), m = -1, s = 0;
 	const char *rest = v + 2;
 	if (h >= 0 && *rest == ':') {
@@ -307,8 +308,16 @@ static int parse_reset(struct parse *p, const char *v)
 		return bad(p, expected, v);
 	while (isspace((unsigned char)*rest))
 		rest++;
-	if (strcmp(rest, "UTC") != 0)
+	if (!ark_graveyard_zone_name_valid(rest))
 		return bad(p, expected, v);
+	/* The zone must exist here and now: HRM reads it at every start. */
+	struct ark_graveyard_zone *zone = NULL;
+	struct ark_err why = {0};
+	if (ark_graveyard_zone_load(rest, &zone, &why))
+		return ark_err_set(p->err, -EINVAL, "%s:%u: %s: expected %s, got '%s' (%s)", p->name, p->line, p->key,
+				   expected, v, why.msg);
+	ark_graveyard_zone_free(zone);
+	snprintf(p->limits->trading_day_zone, sizeof p->limits->trading_day_zone, "%s", rest);
 	p->limits->trading_day_reset_ns = ((uint64_t)h * 3600 + (uint64_t)m * 60 + (uint64_t)s) * 1000000000ull;
 	return 0;
 }

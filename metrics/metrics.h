@@ -226,6 +226,9 @@ int ark_set_gauge_labels(struct ark_metrics *reg, const char *name, const char *
 #define ARK_M_BROKER_BUYING_POWER "ark_broker_buying_power"
 #define ARK_M_BROKER_EXECUTION_STOPPED "ark_broker_execution_stopped"
 #define ARK_M_CANARY_STATE "ark_canary_state"
+#define ARK_M_TRADING_STATE "ark_trading_state"
+#define ARK_M_TRADING_HALT "ark_trading_halt"
+#define ARK_M_TICKS_REFUSED "ark_ticks_refused_total"
 #define ARK_M_CANARY_PERCENT "ark_canary_traffic_percent"
 #define ARK_M_CANARY_ROUTED "ark_canary_routed_events_total"
 #define ARK_M_CANARY_ROLLBACKS "ark_canary_rollbacks_total"
@@ -369,6 +372,10 @@ struct ark_metrics_slo_report {
 	uint64_t evaluated_epoch;
 	struct ark_metrics_slo slos[ARK_METRICS_SLO_COUNT];
 	int violations;
+	/* The trading state beside the SLOs (the caller fills it: "" leaves it out). */
+	char trading_state[16];      /* ACTIVE, REDUCING, HALTED */
+	char halt_cause[24];         /* none, rules, daily_loss, state_corrupt */
+	char halt_detail[64];
 };
 int ark_metrics_slos_evaluate(const struct ark_metrics *reg, const struct ark_metrics_slo_config *c,
 			      struct ark_metrics_slo_report *r);

@@ -220,15 +220,20 @@ static void put_num(struct ark_metrics_buf *b, const char *key, double v, bool c
 		ark_metrics_buf_printf(b, "%s\"%s\":null", comma ? "," : "", key);
 }
 
-static void put_str(struct ark_metrics_buf *b, const char *key, const char *v)
+static void put_str_at(struct ark_metrics_buf *b, const char *key, const char *v, bool comma)
 {
-	ark_metrics_buf_printf(b, ",\"%s\":\"", key);
+	ark_metrics_buf_printf(b, "%s\"%s\":\"", comma ? "," : "", key);
 	for (const char *p = v; *p; p++) {
 		if (*p == '"' || *p == '\\')
 			ark_metrics_buf_append(b, "\\", 1);
 		ark_metrics_buf_append(b, p, 1);
 	}
 	ark_metrics_buf_append(b, "\"", 1);
+}
+
+static void put_str(struct ark_metrics_buf *b, const char *key, const char *v)
+{
+	put_str_at(b, key, v, true);
 }
 
 int ark_metrics_slos_render_json(const struct ark_metrics_slo_report *r, struct ark_metrics_buf *b)
@@ -266,7 +271,15 @@ int ark_metrics_slos_render_json(const struct ark_metrics_slo_report *r, struct 
 		ark_metrics_buf_printf(b, ",\"window_seconds\":%" PRIu64 "}", s->window_seconds);
 		first = false;
 	}
-	ark_metrics_buf_append(b, "]}\n", 3);
+	ark_metrics_buf_append(b, "]", 1);
+	if (r->trading_state[0]) {
+		ark_metrics_buf_append(b, ",\"trading\":{", 12);
+		put_str_at(b, "state", r->trading_state, false);
+		put_str(b, "halt_cause", r->halt_cause);
+		put_str(b, "detail", r->halt_detail);
+		ark_metrics_buf_append(b, "}", 1);
+	}
+	ark_metrics_buf_append(b, "}\n", 2);
 	return b->failed ? -ENOMEM : 0;
 }
 

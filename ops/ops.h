@@ -141,6 +141,9 @@ struct ark_status {
 	uint64_t canary_lane_events[ARK_LANE_COUNT];
 	uint64_t canary_lane_denials[ARK_LANE_COUNT];
 	char canary_reason[192];
+	const char *trading_state;  /* HRM's: ACTIVE, REDUCING, HALTED */
+	const char *halt_cause;     /* none, rules, daily_loss, state_corrupt */
+	char halt_detail[64];
 };
 
 /* Two readings interval_ns apart (rates are their difference); the map

@@ -4,6 +4,7 @@
  * the difference of two readings; latencies are the run's histograms. */
 #include "ops/ops.h"
 
+#include "graveyard/graveyard.h"
 #include "hist/hist.h"
 #include "store/store.h"
 
@@ -135,6 +136,10 @@ static void read_once(const struct ark_pipeline_map *map, struct ark_status *s, 
 	ark_pipeline_broker_counts(map, &s->broker);
 	s->broker_name = s->broker.account_known ? "alpaca" : "paper";
 	s->metrics_port = atomic_load(&p->metrics_port);
+	s->trading_state = ark_trading_state_name((enum ark_trading_state)atomic_load(&p->hrm_trading_state));
+	s->halt_cause = ark_halt_cause_name((enum ark_halt_cause)atomic_load(&p->hrm_halt_cause));
+	memcpy(s->halt_detail, p->hrm_halt_detail, sizeof s->halt_detail);
+	s->halt_detail[sizeof s->halt_detail - 1] = '\0';
 	s->canary_configured = ark_pipeline_has_canary(map);
 	s->canary_state = ark_canary_outcome_name((enum ark_canary_outcome)atomic_load(&p->canary.outcome));
 	s->canary_percent = atomic_load(&p->canary.percent);
@@ -226,6 +231,10 @@ void ark_status_render_text(const struct ark_status *s, FILE *o, int width)
 			i + 1 < s->ring_count ? "  " : "\n");
 	fprintf(o, "LATENCY    end to end p50 %.1f us, p95 %.1f us, p99 %.1f us (since the run began)\n", s->e2e_p50_us,
 		s->e2e_p95_us, s->e2e_p99_us);
+	fprintf(o, "TRADING    %s%s%s%s%s%s\n", s->trading_state, strcmp(s->halt_cause, "none") ? " (" : "",
+		strcmp(s->halt_cause, "none") ? s->halt_cause : "", s->halt_detail[0] ? ": " : "", s->halt_detail,
+		strcmp(s->halt_cause, "state_corrupt") == 0 ? "; `ark release hrm` once the cause is understood)"
+		: strcmp(s->halt_cause, "none") ? ")" : "");
 	fprintf(o, "DENIALS    %llu of %llu intents", (unsigned long long)s->denials, (unsigned long long)s->intents);
 	bool first = true;
 	for (int r = 1; r < ARK_REASON_COUNT; r++)
@@ -333,6 +342,9 @@ void ark_status_render_json(const struct ark_status *s, FILE *o)
 		(unsigned long long)s->broker.refused_locally, s->broker.buying_power,
 		s->broker.execution_stopped ? "true" : "false");
 	fprintf(o, ",\"metrics\":{\"port\":%u}", s->metrics_port);
+	fprintf(o, ",\"trading\":{\"state\":\"%s\",\"halt_cause\":\"%s\",\"detail\":", s->trading_state, s->halt_cause);
+	ark_json_write_string(o, s->halt_detail);
+	fprintf(o, "}");
 	if (s->canary_configured) {
 		fprintf(o, ",\"canary\":{\"state\":\"%s\",\"percent\":%u,\"routing\":%s,\"events\":{\"stable\":%llu,\"canary\":%llu},"
 			   "\"denials\":{\"stable\":%llu,\"canary\":%llu},\"reason\":",

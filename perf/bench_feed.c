@@ -44,9 +44,14 @@ static size_t make_line(char *out, size_t size, uint64_t i)
 {
 	static const char *const symbols[] = {"AAPL", "MSFT", "BRK.B", "NVDA", "SPY", "ES_F", "EURUSD", "BF-B"};
 	double price = 10.0 + (double)(i % 5000) * 0.37 + (double)(i % 7) * 0.001;
+	/* Times from a minute ago, a microsecond apart: within the feed's
+	 * bounds (ARK_TICK_MAX_AGE, ARK_TICK_MAX_SKEW) for any run's length. */
+	static uint64_t base;
+	if (!base)
+		base = ark_realtime_ns() - 60ull * 1000000000ull;
 	int n = snprintf(out, size, "{\"symbol\":\"%s\",\"price\":%.6g,\"size\":%llu,\"ts\":%llu}\n",
 			 symbols[i % 8], price, (unsigned long long)(i % 1000) * 100,
-			 1732800000000000000ull + i * 1000);
+			 (unsigned long long)(base + (i % 50000000) * 1000));
 	return (size_t)n;
 }
 

@@ -131,6 +131,9 @@ static int prune(const struct ark_store_config *cfg, struct ark_core *core,
 						 strerror(errno));
 				break;
 			}
+			char manifest[sizeof v[i].name + 8];
+			snprintf(manifest, sizeof manifest, "%s.sha256", v[i].name);
+			unlinkat(dirfd(d), manifest, 0);
 			if (res->pruned < ARK_ARRAY_LEN(res->pruned_paths))
 				snprintf(res->pruned_paths[res->pruned], sizeof res->pruned_paths[0], "%.4000s", path);
 			res->pruned++;
@@ -229,6 +232,11 @@ int ark_store_backup(const struct ark_store_config *cfg, struct ark_backup_resul
 		ark_err_wrap(err, "backup of '%s'", cfg->state_db);
 		goto out;
 	}
+	/* Its fingerprint, taken before it is anyone's to read under its name. */
+	if ((rc = ark_store_file_sha256(partial, res->sha256, NULL, err))) {
+		unlink(partial);
+		goto out;
+	}
 	/* The final name, unique without breaking the format: second
 	 * precision, then milliseconds if taken. link() never overwrites. */
 	bool placed = false;
@@ -253,6 +261,8 @@ int ark_store_backup(const struct ark_store_config *cfg, struct ark_backup_resul
 		rc = ark_err_set(err, -EEXIST, "backup name '%s' keeps being taken", res->path);
 		goto out;
 	}
+	if ((rc = ark_store_backup_manifest_write(res->path, res->sha256, err)))
+		goto out;
 	if ((rc = ark_store_fsync_dir(cfg->backup_dir, err)))
 		goto out;
 	struct stat st;
@@ -263,7 +273,7 @@ int ark_store_backup(const struct ark_store_config *cfg, struct ark_backup_resul
 	sqlite3_stmt *ins;
 	if (sqlite3_prepare_v2(core->db,
 			       "INSERT INTO backups(path, taken_ns, bytes, pages, schema_version,"
-			       " journal_last_applied_seq, duration_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+			       " journal_last_applied_seq, duration_ns, sha256) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
 			       -1, &ins, NULL) == SQLITE_OK) {
 		sqlite3_bind_text(ins, 1, res->path, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(ins, 2, (sqlite3_int64)now);
@@ -272,6 +282,7 @@ int ark_store_backup(const struct ark_store_config *cfg, struct ark_backup_resul
 		sqlite3_bind_int(ins, 5, res->schema_version);
 		sqlite3_bind_int64(ins, 6, (sqlite3_int64)res->journal_last_applied_seq);
 		sqlite3_bind_int64(ins, 7, (sqlite3_int64)res->duration_ns);
+		sqlite3_bind_text(ins, 8, res->sha256, -1, SQLITE_STATIC);
 		int src = sqlite3_step(ins);
 		sqlite3_finalize(ins);
 		if (src != SQLITE_DONE) {

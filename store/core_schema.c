@@ -65,6 +65,14 @@ static const struct migration migrations[] = {
 	 "CREATE VIEW denials_by_rule AS"
 	 "  SELECT rule, reason_code, count(*) AS denials, max(denied_ns) AS last_denied_ns"
 	 "  FROM hrm_denials GROUP BY rule, reason_code;"},
+	/* The Graveyard's approvals: the recorded rules hash changes only
+	 * through one of these (ark graveyard install --approve), never by a
+	 * start; and each backup's SHA-256, so a restore can prove the file. */
+	{3, "graveyard approvals and backup checksums",
+	 "CREATE TABLE graveyard_history("
+	 "  id INTEGER PRIMARY KEY, approved_ns INTEGER NOT NULL, approved_by TEXT NOT NULL,"
+	 "  previous_hash TEXT, new_hash TEXT NOT NULL, rules_path TEXT NOT NULL, note TEXT);"
+	 "ALTER TABLE backups ADD COLUMN sha256 TEXT;"},
 };
 _Static_assert(sizeof migrations / sizeof migrations[0] == ARK_CORE_SCHEMA_VERSION,
 	       "ARK_CORE_SCHEMA_VERSION is the number of migrations");

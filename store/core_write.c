@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 static int bind_text(sqlite3_stmt *st, int i, const char *s, size_t cap)
 {
@@ -263,11 +264,62 @@ int ark_core_journal_applied_seq(struct ark_core *core, uint64_t *seq, struct ar
 	return ark_parse_u64(v, 0, UINT64_MAX, "metadata journal_last_applied_seq", seq, err);
 }
 
+int ark_core_graveyard_hash(struct ark_core *core, char hex[72], struct ark_err *err)
+{
+	return ark_core_meta_get(core, "graveyard_hash", hex, 72, err);
+}
+
+int ark_core_graveyard_approve(struct ark_core *core, const char *new_hash, const char *approved_by,
+			       const char *rules_path, const char *note, struct ark_err *err)
+{
+	if (!new_hash || strlen(new_hash) != 64 || !approved_by || !*approved_by || !rules_path)
+		return ark_err_set(err, -EINVAL, "graveyard approval: a 64-digit hash, who approves and the file are required");
+	bool own_tx = !core->in_tx;
+	int rc = own_tx ? ark_core_begin(core, err) : 0;
+	if (rc)
+		return rc;
+	char previous[72] = "";
+	struct ark_err ignore;
+	bool had = ark_core_graveyard_hash(core, previous, &ignore) == 0;
+	sqlite3_stmt *st = NULL;
+	int src = sqlite3_prepare_v2(core->db,
+				     "INSERT INTO graveyard_history(approved_ns, approved_by, previous_hash, new_hash, rules_path, note)"
+				     " VALUES (?, ?, ?, ?, ?, ?)",
+				     -1, &st, NULL);
+	if (src == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)ark_realtime_ns());
+		sqlite3_bind_text(st, 2, approved_by, -1, SQLITE_STATIC);
+		if (had)
+			sqlite3_bind_text(st, 3, previous, -1, SQLITE_STATIC);
+		else
+			sqlite3_bind_null(st, 3);
+		sqlite3_bind_text(st, 4, new_hash, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 5, rules_path, -1, SQLITE_STATIC);
+		if (note)
+			sqlite3_bind_text(st, 6, note, -1, SQLITE_STATIC);
+		else
+			sqlite3_bind_null(st, 6);
+		src = sqlite3_step(st);
+	}
+	sqlite3_finalize(st);
+	if (src != SQLITE_DONE)
+		rc = ark_core_sql_error(core, err, src, "record the graveyard approval");
+	if (!rc)
+		rc = ark_core_meta_set(core, "graveyard_hash", new_hash, err);
+	if (own_tx) {
+		if (rc)
+			ark_core_rollback(core);
+		else
+			rc = ark_core_commit(core, err);
+	}
+	return rc;
+}
+
 int ark_core_count(struct ark_core *core, const char *table, uint64_t *count, struct ark_err *err)
 {
 	static const char *tables[] = {"orders", "fills", "positions", "hrm_denials", "agent_history",
 				       "slo_snapshots", "canary_runs", "backups", "metadata",
-				       "schema_migrations"};
+				       "schema_migrations", "graveyard_history"};
 	bool ok = false;
 	for (size_t i = 0; table && i < ARK_ARRAY_LEN(tables); i++)
 		ok |= strcmp(table, tables[i]) == 0;

@@ -127,7 +127,9 @@ out:
 	return result;
 }
 
-static int copy_file(const char *from, const char *to, uint64_t *bytes, struct ark_err *err)
+/* Copy, hashing the bytes that are copied (the copy is what is restored:
+ * it must be what was verified, whatever happened to the file between). */
+static int copy_file(const char *from, const char *to, uint64_t *bytes, char sha256[65], struct ark_err *err)
 {
 	int in = open(from, O_RDONLY | O_CLOEXEC);
 	if (in < 0)
@@ -138,9 +140,16 @@ static int copy_file(const char *from, const char *to, uint64_t *bytes, struct a
 		close(in);
 		return ark_err_set(err, rc, "cannot create '%s': %s", to, strerror(-rc));
 	}
-	char buf[1 << 16];
+	static char buf[1 << 16];
 	int rc = 0;
 	*bytes = 0;
+	struct ark_store_sha256 h;
+	if (ark_store_sha256_init(&h)) {
+		close(in);
+		close(out);
+		unlink(to);
+		return ark_err_set(err, -ENOMEM, "out of memory");
+	}
 	for (;;) {
 		ssize_t r = read(in, buf, sizeof buf);
 		if (r < 0 && errno == EINTR)
@@ -161,8 +170,10 @@ static int copy_file(const char *from, const char *to, uint64_t *bytes, struct a
 		}
 		if (rc)
 			break;
+		ark_store_sha256_update(&h, buf, (size_t)r);
 		*bytes += (uint64_t)r;
 	}
+	ark_store_sha256_final(&h, sha256);
 	if (rc == 0 && fsync(out) != 0)
 		rc = -errno;
 	close(in);
@@ -187,7 +198,7 @@ static void fold_wal(const char *db_path)
 	sqlite3_close_v2(db);
 }
 
-int ark_store_restore(const struct ark_store_config *cfg, const char *path,
+int ark_store_restore(const struct ark_store_config *cfg, const char *path, unsigned flags,
 		      struct ark_restore_result *res, struct ark_err *err)
 {
 	memset(res, 0, sizeof *res);
@@ -202,6 +213,15 @@ int ark_store_restore(const struct ark_store_config *cfg, const char *path,
 		return ark_err_set(err, -EBUSY,
 				   "ARK instance '%s' is running (/dev/shm/ark-%s): stop it before restoring",
 				   cfg->instance, cfg->instance);
+	/* Before anything else: is this the file ARK wrote? */
+	struct ark_backup_verify proof;
+	int vrc = ark_store_backup_verify(cfg, path, &proof, err);
+	if (vrc && !(vrc == -ENODATA && (flags & ARK_RESTORE_UNVERIFIED))) {   /* the result says "not verified" */
+		ark_err_wrap(err, "refusing to restore");
+		return vrc;
+	}
+	res->verified = vrc == 0;
+	res->recorded = proof.recorded;
 	enum ark_backup_check check = ark_store_backup_check(path, &res->schema_version, err);
 	switch (check) {
 	case ARK_BACKUP_OK: break;
@@ -223,8 +243,13 @@ int ark_store_restore(const struct ark_store_config *cfg, const char *path,
 		return rc;
 	char tmp[PATH_MAX + 32];
 	snprintf(tmp, sizeof tmp, "%s.restoring", cfg->state_db);
-	if ((rc = copy_file(path, tmp, &res->bytes, err)))
+	if ((rc = copy_file(path, tmp, &res->bytes, res->sha256, err)))
 		return rc;
+	if (res->verified && strcmp(res->sha256, proof.sha256) != 0) {
+		unlink(tmp);
+		return ark_err_set(err, -EBADMSG, "refusing to restore: '%s' changed while it was copied (verified %s, copied %s)",
+				   path, proof.sha256, res->sha256);
+	}
 	char wal[PATH_MAX + 8], shm[PATH_MAX + 8];
 	snprintf(wal, sizeof wal, "%s-wal", cfg->state_db);
 	snprintf(shm, sizeof shm, "%s-shm", cfg->state_db);

@@ -344,7 +344,7 @@ int ark_journal_verify(const char *journal_dir, struct ark_journal_verify_result
 /* ------------------------------------------------------------------------ */
 
 #define ARK_CORE_APPLICATION_ID 0x41524b31 /* "ARK1" in PRAGMA application_id */
-#define ARK_CORE_SCHEMA_VERSION 2
+#define ARK_CORE_SCHEMA_VERSION 3
 
 struct ark_core;
 struct sqlite3;
@@ -447,6 +447,15 @@ int ark_core_meta_get(struct ark_core *core, const char *key, char *value, size_
 int ark_core_set_journal_applied_seq(struct ark_core *core, uint64_t seq, struct ark_err *err);
 int ark_core_journal_applied_seq(struct ark_core *core, uint64_t *seq, struct ark_err *err);
 
+/* The Graveyard rules hash the Mutable Core records ("graveyard_hash"):
+ * -ENOENT when none is recorded yet. */
+int ark_core_graveyard_hash(struct ark_core *core, char hex[72], struct ark_err *err);
+/* Record a new approved rules hash, in one transaction: a graveyard_history
+ * row (when, who, the previous hash, the new one, the file, a note) and the
+ * metadata. The only way the recorded hash changes. */
+int ark_core_graveyard_approve(struct ark_core *core, const char *new_hash, const char *approved_by,
+			       const char *rules_path, const char *note, struct ark_err *err);
+
 /* Row count of one of the Mutable Core's tables (by name, checked). */
 int ark_core_count(struct ark_core *core, const char *table, uint64_t *count, struct ark_err *err);
 
@@ -473,6 +482,7 @@ void ark_core_get_checkpoint_stats(struct ark_core *core, struct ark_core_checkp
 
 struct ark_backup_result {
 	char path[PATH_MAX];
+	char sha256[65];           /* of the file, also in <path>.sha256 and the backups row */
 	uint64_t bytes;
 	uint64_t pages;
 	uint64_t duration_ns;
@@ -484,8 +494,10 @@ struct ark_backup_result {
 };
 
 /* Online backup of cfg->state_db into cfg->backup_dir, verified
- * (integrity_check) before it gets its final name, recorded in the backups
- * table, then older backups beyond cfg->backup_keep are deleted. */
+ * (integrity_check) before it gets its final name, its SHA-256 written to a
+ * manifest beside it (<backup>.sha256, sha256sum's format) and recorded with
+ * it in the backups table, then older backups beyond cfg->backup_keep (and
+ * their manifests) are deleted. */
 int ark_store_backup(const struct ark_store_config *cfg, struct ark_backup_result *result,
 		     struct ark_err *err);
 
@@ -512,17 +524,56 @@ enum ark_backup_check ark_store_backup_check(const char *path, int *schema_versi
 
 struct ark_restore_result {
 	char restored_from[PATH_MAX];
+	char sha256[65];                  /* of the bytes restored */
+	bool verified;                    /* matched its manifest (and the record, where there was one) */
+	bool recorded;                    /* ... and the Mutable Core's record of it */
 	char database[PATH_MAX];
 	char replaced_kept_as[PATH_MAX];  /* "" when there was no database */
 	int schema_version;
 	uint64_t bytes;
 };
 
-/* Restore path over cfg->state_db: refuses (-EBUSY) while the instance runs,
- * refuses a file that fails ark_store_backup_check (-ENOENT missing,
- * -EBADMSG truncated or corrupt, -EPROTOTYPE foreign or too new), keeps the
+/* SHA-256, streaming (OpenSSL), as lower-case hex. */
+struct evp_md_ctx_st;
+struct ark_store_sha256 {
+	struct evp_md_ctx_st *ctx;
+};
+int ark_store_sha256_init(struct ark_store_sha256 *h);
+void ark_store_sha256_update(struct ark_store_sha256 *h, const void *data, size_t len);
+void ark_store_sha256_final(struct ark_store_sha256 *h, char hex[65]);
+int ark_store_file_sha256(const char *path, char hex[65], uint64_t *bytes, struct ark_err *err);
+/* <backup>.sha256: "<hex>  <backup's name>\n", mode 0600, written atomically. */
+int ark_store_backup_manifest_write(const char *backup, const char *hex, struct ark_err *err);
+
+struct ark_backup_verify {
+	bool has_manifest;
+	bool recorded;                 /* the Mutable Core recorded this backup's hash */
+	char sha256[65];               /* of the file as it is */
+	char manifest_sha256[65];
+	char recorded_sha256[65];
+	uint64_t bytes;
+};
+/* Does the backup prove itself? Its bytes must hash as its manifest says
+ * (-ENODATA without a manifest, -EBADMSG on a mismatch or a malformed
+ * manifest) and, when the Mutable Core at cfg->state_db still records the
+ * backup, as the record says (-EBADMSG). Every refusal names the file and
+ * both hashes. Says nothing of the database inside: ark_store_backup_check. */
+int ark_store_backup_verify(const struct ark_store_config *cfg, const char *path, struct ark_backup_verify *out,
+			    struct ark_err *err);
+
+enum {
+	ARK_RESTORE_UNVERIFIED = 1u << 0,  /* a backup without a manifest (taken before ARK wrote them) may be
+					    * restored; a manifest that disagrees is never accepted */
+};
+
+/* Restore path over cfg->state_db: refuses (-EBUSY) while the instance runs;
+ * first of all verifies the backup's SHA-256 (ark_store_backup_verify:
+ * -ENODATA without a manifest unless ARK_RESTORE_UNVERIFIED, -EBADMSG on a
+ * mismatch), then refuses a file that fails ark_store_backup_check (-ENOENT
+ * missing, -EBADMSG truncated or corrupt, -EPROTOTYPE foreign or too new);
+ * the bytes copied are hashed again and must be the ones verified. Keeps the
  * database it replaces as <db>.replaced-<UTC>, with its -wal. */
-int ark_store_restore(const struct ark_store_config *cfg, const char *path,
+int ark_store_restore(const struct ark_store_config *cfg, const char *path, unsigned flags,
 		      struct ark_restore_result *result, struct ark_err *err);
 
 #endif /* ARK_STORE_H */

@@ -78,15 +78,6 @@ static void jump(struct ark_synth *gen)
 	gen->window_total = 0;
 }
 
-static void day_jump(struct ark_synth *gen)
-{
-	uint64_t t = gen->now_ns + gen->gap_ns, reset = gen->limits.trading_day_reset_ns;
-	uint64_t day = (t - reset) / ARK_GRAVEYARD_DAY_NS;
-	gen->now_ns = reset + (day + 1) * ARK_GRAVEYARD_DAY_NS + 1000;
-	gen->window_epoch++;
-	gen->window_total = 0;
-}
-
 static uint32_t window_count(const struct ark_synth *gen, const struct ark_synth_pool_symbol *p)
 {
 	return p->window_epoch == gen->window_epoch ? p->window_count : 0;
@@ -186,9 +177,6 @@ static int burst_step(struct ark_synth *gen, struct ark_tick *out)
 		case ARK_SYNTH_OP_JUMP:
 			jump(gen);
 			break;
-		case ARK_SYNTH_OP_DAY:
-			day_jump(gen);
-			break;
 		case ARK_SYNTH_OP_INTENT:
 			setup_order(gen, out, op->symbol, op->price, op->quantity, true);
 			gen->op_index++;
@@ -287,15 +275,11 @@ static uint32_t take_symbols(struct ark_synth *gen, uint32_t count)
 	return first;
 }
 
-static void start_burst(struct ark_synth *gen)
+static void start_burst(struct ark_synth *gen, enum ark_reason kind)
 {
 	const struct ark_synth_plan *pl = &gen->plan;
 	const struct ark_graveyard_limits *l = &gen->limits;
-	enum ark_reason kind = (enum ark_reason)gen->kinds[gen->next_kind];
-	gen->next_kind = (gen->next_kind + 1) % gen->kind_count;
-	gen->credit -= 1;
 	gen->in_burst = 1;
-	gen->bursts++;
 	gen->burst_kind = kind;
 	gen->burst_stateless = 0;
 	gen->op_count = gen->op_index = gen->op_step = 0;
@@ -393,15 +377,12 @@ static void start_burst(struct ark_synth *gen)
 		add(gen, ARK_SYNTH_OP_JUMP);
 		break;
 	}
-	case ARK_REASON_DAILY_LOSS:
+	case ARK_REASON_DAILY_LOSS:   /* the finale: nothing after it */
 		s = take_symbols(gen, 1);
-		add(gen, ARK_SYNTH_OP_DAY);
+		add(gen, ARK_SYNTH_OP_JUMP);
 		add_order(gen, ARK_SYNTH_OP_INTENT, s, pl->loss_price, -pl->loss_quantity, 0);
 		add_order(gen, ARK_SYNTH_OP_MARK, s, pl->loss_mark, 0, 0);
 		add_violation(gen, s, pl->loss_mark, u, false);
-		add(gen, ARK_SYNTH_OP_DAY);
-		add_order(gen, ARK_SYNTH_OP_CHUNKS, s, pl->loss_mark, pl->loss_quantity, pl->loss_chunk);
-		add(gen, ARK_SYNTH_OP_JUMP);
 		break;
 	default:
 		gen->in_burst = 0;   /* never planned: kinds[] holds only injectable kinds */
@@ -409,14 +390,42 @@ static void start_burst(struct ark_synth *gen)
 	}
 }
 
+void ark_synth_finish(struct ark_synth *gen)
+{
+	gen->finishing = 1;
+}
+
+/* After the stream's last tick: the finale's, then nothing. */
+static int finale_next(struct ark_synth *gen, struct ark_tick *out)
+{
+	if (gen->finale_pending) {
+		gen->finale_pending = 0;
+		gen->bursts++;
+		start_burst(gen, ARK_REASON_DAILY_LOSS);
+	} else if (gen->in_burst && gen->burst_kind != ARK_REASON_DAILY_LOSS) {
+		gen->in_burst = 0;   /* a burst the end cut short */
+	}
+	if (!gen->in_burst || !burst_step(gen, out))
+		return 0;
+	gen->emitted++;
+	out->source_seq = gen->emitted;
+	return 1;
+}
+
 int ark_synth_next(struct ark_synth *gen, struct ark_tick *out)
 {
-	if (gen->max_ticks && gen->emitted >= gen->max_ticks)
-		return 0;
+	/* A paced run's rate x duration ticks end with the finale's. */
+	uint64_t finale = gen->finale_pending ? (uint64_t)gen->plan.burst_ticks[ARK_REASON_DAILY_LOSS] : 0;
+	if (gen->finishing || (gen->max_ticks && gen->emitted + finale >= gen->max_ticks))
+		return finale_next(gen, out);
 	for (;;) {
 		if (!gen->in_burst) {
 			if (gen->kind_count && gen->credit >= 1.0) {
-				start_burst(gen);
+				enum ark_reason kind = (enum ark_reason)gen->kinds[gen->next_kind];
+				gen->next_kind = (gen->next_kind + 1) % gen->kind_count;
+				gen->credit -= 1;
+				gen->bursts++;
+				start_burst(gen, kind);
 			} else {
 				clean_tick(gen, out);
 				break;

@@ -45,10 +45,14 @@
  *   GROSS_EXPOSURE     jump; build positions to max_gross_exposure - n/2 on
  *                      symbols within max_position; lane 0 buys notional n on a
  *                      flat symbol; sell it all back; jump
- *   DAILY_LOSS         jump past the next trading-day reset; sell short Q; a
- *                      price mark (size 0) that loses 4 x daily_loss_limit,
- *                      which latches; lane 0: any order; jump past the next
- *                      reset (the latch clears); buy Q back in chunks; jump
+ *   DAILY_LOSS         the stream's FINALE, once, after its last other tick
+ *                      (the last 3 of a paced run's rate x duration ticks,
+ *                      or after ark_synth_finish):
+ *                      jump; sell short Q; a price mark (size 0) that loses
+ *                      4 x daily_loss_limit, which latches; lane 0: any
+ *                      order. The latch holds until the next trading day by
+ *                      the wall clock (a tick cannot end a day), so nothing
+ *                      follows it: no clean intent is ever denied for it.
  *   HALTED             only when the rules' state is HALTED: one tick
  *   REDUCING_ONLY      only when the rules' state is REDUCING: one tick, a buy
  *                      on a flat symbol
@@ -134,7 +138,6 @@ struct ark_synth_pool_symbol {
 
 enum ark_synth_op_kind {
 	ARK_SYNTH_OP_JUMP = 1,       /* clock past every window */
-	ARK_SYNTH_OP_DAY,            /* clock past the next trading-day reset (and every window) */
 	ARK_SYNTH_OP_INTENT,         /* lane 1: one order (auto-spaced) */
 	ARK_SYNTH_OP_CHUNKS,         /* lane 1: |total| in chunks of at most `chunk` (auto-spaced) */
 	ARK_SYNTH_OP_MARK,           /* lane 1: a price, no order */
@@ -189,6 +192,8 @@ struct ark_synth {
 	uint64_t now_ns;
 	uint64_t emitted;
 	double credit;               /* violations owed */
+	uint32_t finale_pending;     /* the DAILY_LOSS finale is still to come */
+	uint32_t finishing;          /* ark_synth_finish: the finale, then the end */
 	/* the burst in progress */
 	uint32_t in_burst;
 	uint32_t burst_kind;
@@ -220,12 +225,16 @@ struct ark_synth {
 /* Plan the stream for these rules. Fails (naming the problem) when a symbol
  * of the universe is restricted by the rules, or when the rules make the
  * requested violation fraction impossible without crowding out clean ticks
- * (more than half the stream would be injections). */
+ * (more than 60 % of the stream would be injections). */
 int ark_synth_init(struct ark_synth *gen, const struct ark_synth_config *config,
 		   const struct ark_graveyard_rules *rules, struct ark_err *err);
-/* The next tick: 1, or 0 when a paced run has sent rate x duration ticks.
- * received_ns is left 0 (Kyle stamps it); source_seq counts from 1. */
+/* The next tick: 1, or 0 when a paced run has sent rate x duration ticks
+ * and the finale. received_ns is left 0 (Kyle stamps it); source_seq counts
+ * from 1. */
 int ark_synth_next(struct ark_synth *gen, struct ark_tick *out);
+/* End the stream (an unpaced run's time is up): the finale's ticks, if any,
+ * then ark_synth_next returns 0. */
+void ark_synth_finish(struct ark_synth *gen);
 
 /* Does the stream inject this kind? NULL if yes, else why not. */
 const char *ark_synth_kind_status(const struct ark_synth *gen, enum ark_reason kind);

@@ -5,7 +5,7 @@
  * Invariants: no clean symbol is restricted or shared with an injection;
  * every order a plan sends as a setup step passes every rule on its own
  * (quantity, collar, notional, position, gross exposure); and the requested
- * violation fraction leaves at least half the stream clean. */
+ * violation fraction leaves at least 40 % of the stream clean. */
 #include "synth/synth.h"
 
 #include <errno.h>
@@ -147,6 +147,7 @@ static void plan_kinds(struct ark_synth *gen, uint64_t start_ns)
 	set_status(gen, ARK_REASON_NONE, "%s", "not a rule kind");
 	set_status(gen, ARK_REASON_ETHICS_DRIFT, "%s", "drift is a change of the rules, not a tick: tested by the graveyard tests");
 	set_status(gen, ARK_REASON_QUARANTINED, "%s", "quarantine is the watchdog's input, not a tick");
+	set_status(gen, ARK_REASON_STATE_CORRUPT, "%s", "a corrupt state is not a tick: the edges keep it out");
 	if (!halted)
 		set_status(gen, ARK_REASON_HALTED, "%s",
 			   "needs trading state HALTED, which would deny every clean order after it");
@@ -229,15 +230,15 @@ static void plan_kinds(struct ark_synth *gen, uint64_t start_ns)
 		set_status(gen, ARK_REASON_GROSS_EXPOSURE, "%s", "no allowed order is big enough to pass max_gross_exposure visibly");
 	pl->burst_ticks[ARK_REASON_GROSS_EXPOSURE] = 2 * gross_steps + 1;
 
-	/* DAILY_LOSS: short Q, mark a loss of 4 x the limit, lane 0, buy Q back. */
+	/* DAILY_LOSS, the finale: short Q, mark a loss of 4 x the limit, lane 0.
+	 * The latch holds until the next trading day by the wall clock, so it
+	 * ends the stream: nothing is bought back, nothing clean follows. */
 	pl->loss_price = BASE_PRICE;
 	pl->loss_quantity = whole(fmin(fmin(qmax, pmax), fmin(0.5 * nmax, 0.25 * gmax) / pl->loss_price));
 	pl->loss_mark = pl->loss_price + 4 * loss / pl->loss_quantity;
-	pl->loss_chunk = whole(fmin(fmin(qmax, pl->loss_quantity), 0.9 * nmax / pl->loss_mark));
-	double loss_steps = ceil(pl->loss_quantity / pl->loss_chunk);
-	if (!isfinite(pl->loss_mark) || loss_steps > ARK_SYNTH_MAX_STEPS)
-		set_status(gen, ARK_REASON_DAILY_LOSS, "%s", "buying back a position that lost the limit takes too many orders");
-	pl->burst_ticks[ARK_REASON_DAILY_LOSS] = 3 + loss_steps;
+	if (!isfinite(pl->loss_mark) || !(pl->loss_mark <= ARK_TICK_PRICE_CEILING))
+		set_status(gen, ARK_REASON_DAILY_LOSS, "%s", "a mark that loses the limit would be no valid price");
+	pl->burst_ticks[ARK_REASON_DAILY_LOSS] = 3;
 }
 
 int ark_synth_init(struct ark_synth *gen, const struct ark_synth_config *c, const struct ark_graveyard_rules *rules,
@@ -285,18 +286,21 @@ int ark_synth_init(struct ark_synth *gen, const struct ark_synth_config *c, cons
 						   gen->pattern_symbols[i]);
 
 	double ticks = 0;
+	/* DAILY_LOSS halts trading until the next trading day (by the wall
+	 * clock): it is the stream's finale, played once at its end. */
+	gen->finale_pending = gen->violations > 0 && !gen->kind_status[ARK_REASON_DAILY_LOSS][0];
 	for (int k = 0; k < ARK_REASON_COUNT; k++)
-		if (!gen->kind_status[k][0]) {
+		if (!gen->kind_status[k][0] && k != ARK_REASON_DAILY_LOSS) {
 			gen->kinds[gen->kind_count++] = (uint8_t)k;
 			ticks += gen->plan.burst_ticks[k];
 		}
-	if (gen->violations > 0 && gen->kind_count == 0)
+	if (gen->violations > 0 && gen->kind_count == 0 && !gen->finale_pending)
 		return ark_err_set(err, -EINVAL, "synthetic source: the rules leave no rule kind that can be injected");
-	if (gen->kind_count && gen->violations * ticks / gen->kind_count > 0.5)
+	if (gen->kind_count && gen->violations * ticks / gen->kind_count > 0.6)
 		return ark_err_set(err, -EINVAL,
 				   "synthetic source: violations %g is too many for these rules: an injection takes "
-				   "%.1f ticks on average, so at most %.4f leaves half the stream clean",
-				   gen->violations, ticks / gen->kind_count, 0.5 * gen->kind_count / ticks);
+				   "%.1f ticks on average, so at most %.4f leaves 40 %% of the stream clean",
+				   gen->violations, ticks / gen->kind_count, 0.6 * gen->kind_count / ticks);
 	return 0;
 }
 

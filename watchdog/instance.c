@@ -55,15 +55,16 @@ static int journal_last_seq(const char *dir, uint64_t *last, struct ark_err *err
 	return rc;
 }
 
-static int rules_setup(struct ark_pipeline_config *config, struct ark_err *err)
+/* The installed rules (the shipped ones on a first run), held to their pins:
+ * ARK_GRAVEYARD_SHA256 and the hash the Mutable Core records as approved
+ * (-EPERM names both and the file). Opening the Mutable Core here also
+ * checks it: a corrupt one stops the start at once (-EUCLEAN), with
+ * SQLite's words. */
+static int rules_setup(struct ark_supervisor *sup, struct ark_pipeline_config *config, struct ark_err *err)
 {
-	const char *path = getenv("ARK_GRAVEYARD_RULES");
-	char buf[ARK_PATH_MAX];
-	if (!path || !*path) {
-		if (ark_graveyard_installed_path(buf, sizeof buf, err))
-			return -EINVAL;
-		path = buf;
-	}
+	char path[ARK_PATH_MAX];
+	if (ark_graveyard_installed_path(path, sizeof path, err))
+		return -EINVAL;
 	snprintf(config->rules_path, sizeof config->rules_path, "%s", path);
 	struct stat st;
 	if (stat(path, &st) != 0) {
@@ -74,9 +75,16 @@ static int rules_setup(struct ark_pipeline_config *config, struct ark_err *err)
 	struct ark_graveyard_rules *rules = malloc(sizeof *rules);
 	if (!rules)
 		return ark_err_set(err, -ENOMEM, "out of memory");
-	int rc = ark_graveyard_load(path, rules, err);
-	if (!rc)
+	struct ark_rules_pin pin;
+	int rc = ark_pipeline_rules_pin(path, true, rules, &pin, err);
+	if (!rc) {
 		snprintf(config->rules_hash, sizeof config->rules_hash, "%s", rules->file_sha256_hex);
+		ark_log(sup->log, "info", "graveyard rules=%s sha256=%s pinned_by_env=%d recorded=%s", path,
+			rules->file_sha256_hex, pin.env_pinned,
+			pin.recorded_now ? "now (first start)" : pin.recorded ? "yes" : "no (no Mutable Core)");
+	} else {
+		ark_log(sup->log, "error", "refusing to start: %s", err->msg);
+	}
 	free(rules);
 	return rc;
 }
@@ -151,6 +159,22 @@ int ark_watchdog_open_instance(struct ark_supervisor *sup, const struct ark_supe
 			ark_log(sup->log, "warn", "the previous watchdog died while stopping instance %s: starting it afresh",
 				options->instance);
 		} else if (options->adopt) {
+			/* The rules come from this watchdog's own configuration and
+			 * its pins, never from the segment it finds. */
+			struct ark_pipeline_config mine;
+			memset(&mine, 0, sizeof mine);
+			int rc = rules_setup(sup, &mine, err);
+			if (!rc && (strcmp(mine.rules_path, old.pipeline->rules_path) != 0 ||
+				    strcmp(mine.rules_hash, old.pipeline->rules_hash) != 0))
+				rc = ark_err_set(err, -EPERM,
+						 "instance %s runs the rules %s (sha256 %.64s), but this configuration "
+						 "pins %s (sha256 %s): not adopting it (stop it with `ark stop`)",
+						 options->instance, old.pipeline->rules_path, old.pipeline->rules_hash,
+						 mine.rules_path, mine.rules_hash);
+			if (rc) {
+				ark_pipeline_detach(&old);
+				return rc;
+			}
 			int dead = old.shm.header->creator_pid;
 			ark_shm_adopt(&old.shm);
 			sup->map = old;
@@ -183,7 +207,7 @@ int ark_watchdog_open_instance(struct ark_supervisor *sup, const struct ark_supe
 	if (config.source_count == 0)
 		return ark_err_set(err, -EINVAL, "an instance needs a source: the synthetic source or the TCP feed");
 	config.canary = options->canary != NULL;
-	rc = rules_setup(&config, err);
+	rc = rules_setup(sup, &config, err);
 	if (rc)
 		return rc;
 	rc = journal_last_seq(store.journal_dir, &config.base_seq, err);

@@ -54,14 +54,37 @@ void ark_supervisor_summary(struct ark_supervisor *sup, double elapsed_s, struct
 		s->agent_p50_us[a] = (double)ark_hist_quantile(&lat->agent[a], 0.50) / 1e3;
 		s->agent_p99_us[a] = (double)ark_hist_quantile(&lat->agent[a], 0.99) / 1e3;
 	}
-	s->ok = s->errors == 0 && s->trace_breaks == 0 && !sup->failed && s->events == s->ticks &&
-		s->denials_by_reason[ARK_REASON_ETHICS_DRIFT] == 0;
-	if (s->denials_by_reason[ARK_REASON_ETHICS_DRIFT] && !s->failure[0])
+	for (int f = 0; f < ARK_TICK_FAULT_COUNT; f++)
+		s->ticks_refused += atomic_load(&p->counters.ticks_refused[f]);
+	s->state_corrupt = atomic_load(&p->hrm_halt_cause) == ARK_HALT_STATE_CORRUPT ||
+			   s->denials_by_reason[ARK_REASON_STATE_CORRUPT] > 0;
+	/* A gate that denied a clean intent, for whatever reason, or let an
+	 * injected violation through, failed: the run says so. */
+	s->ok = s->errors == 0 && s->trace_breaks == 0 && !sup->failed && s->events + s->ticks_refused == s->ticks &&
+		s->denials_by_reason[ARK_REASON_ETHICS_DRIFT] == 0 && s->clean_denied == 0 && s->injected_allowed == 0 &&
+		s->ticks_refused == 0 && !s->state_corrupt;
+	if (s->failure[0]) {
+		/* the supervisor's own word comes first */
+	} else if (s->denials_by_reason[ARK_REASON_ETHICS_DRIFT]) {
 		snprintf(s->failure, sizeof s->failure,
 			 "ethics drift: the Graveyard rules changed under the running pipeline; every event after it was denied");
-	else if (s->events != s->ticks && !s->failure[0])
+	} else if (s->state_corrupt) {
+		snprintf(s->failure, sizeof s->failure,
+			 "HRM's state held a non-finite value: trading halted (state_corrupt), every intent after it denied");
+	} else if (s->injected_allowed) {
+		snprintf(s->failure, sizeof s->failure, "%llu injected violations were ALLOWED by HRM",
+			 (unsigned long long)s->injected_allowed);
+	} else if (s->clean_denied) {
+		snprintf(s->failure, sizeof s->failure, "%llu clean intents were denied (see hrm.log for each)",
+			 (unsigned long long)s->clean_denied);
+	} else if (s->ticks_refused) {
+		snprintf(s->failure, sizeof s->failure,
+			 "%llu ticks beyond the bounds reached Kyle: an edge did not check them (see kyle.log)",
+			 (unsigned long long)s->ticks_refused);
+	} else if (s->events + s->ticks_refused != s->ticks) {
 		snprintf(s->failure, sizeof s->failure, "%llu ticks were published but %llu events journaled",
 			 (unsigned long long)s->ticks, (unsigned long long)s->events);
+	}
 }
 
 void ark_run_summary_print(const struct ark_run_summary *s, FILE *out)
@@ -88,6 +111,8 @@ void ark_run_summary_print(const struct ark_run_summary *s, FILE *out)
 	fprintf(out, "  injected violations: %llu denied with their reason, %llu denied for another, %llu allowed; clean intents denied: %llu\n",
 		(unsigned long long)s->injected_denied, (unsigned long long)s->injected_wrong_reason,
 		(unsigned long long)s->injected_allowed, (unsigned long long)s->clean_denied);
+	if (s->ticks_refused)
+		fprintf(out, "  ticks refused at Kyle (beyond the bounds): %llu\n", (unsigned long long)s->ticks_refused);
 	fprintf(out, "  errors %llu, trace breaks %llu, restarts %llu (hung %llu), quarantines %llu, re-deliveries dropped %llu, batches rolled back %llu\n",
 		(unsigned long long)s->errors, (unsigned long long)s->trace_breaks, (unsigned long long)s->restarts,
 		(unsigned long long)s->hangs, (unsigned long long)s->quarantines, (unsigned long long)s->duplicates_dropped,
@@ -102,7 +127,7 @@ void ark_run_summary_print_json(const struct ark_run_summary *s, FILE *out)
 {
 	fprintf(out, "{\"ok\":%s,\"elapsed_s\":%.3f,\"sustained_eps\":%.0f,\"ticks\":%llu,\"events\":%llu,\"intents\":%llu,\"fills\":%llu,"
 		     "\"denials\":%llu,\"injected_denied\":%llu,\"injected_wrong_reason\":%llu,\"injected_allowed\":%llu,"
-		     "\"clean_denied\":%llu,\"errors\":%llu,\"trace_breaks\":%llu,\"restarts\":%llu,\"hangs\":%llu,\"quarantines\":%llu,"
+		     "\"clean_denied\":%llu,\"ticks_refused\":%llu,\"state_corrupt\":%s,\"errors\":%llu,\"trace_breaks\":%llu,\"restarts\":%llu,\"hangs\":%llu,\"quarantines\":%llu,"
 		     "\"duplicates_dropped\":%llu,\"rollbacks\":%llu,\"e2e_p50_us\":%.3f,\"e2e_p99_us\":%.3f,"
 		     "\"e2e_p999_us\":%.3f,\"e2e_max_us\":%.3f,\"hrm_eval_p50_ns\":%.0f,\"hrm_eval_p99_ns\":%.0f,"
 		     "\"denials_by_reason\":{",
@@ -110,7 +135,7 @@ void ark_run_summary_print_json(const struct ark_run_summary *s, FILE *out)
 		(unsigned long long)s->intents, (unsigned long long)s->fills, (unsigned long long)s->denials,
 		(unsigned long long)s->injected_denied, (unsigned long long)s->injected_wrong_reason,
 		(unsigned long long)s->injected_allowed, (unsigned long long)s->clean_denied,
-		(unsigned long long)s->errors, (unsigned long long)s->trace_breaks, (unsigned long long)s->restarts,
+		(unsigned long long)s->ticks_refused, s->state_corrupt ? "true" : "false", (unsigned long long)s->errors, (unsigned long long)s->trace_breaks, (unsigned long long)s->restarts,
 		(unsigned long long)s->hangs, (unsigned long long)s->quarantines,
 		(unsigned long long)s->duplicates_dropped, (unsigned long long)s->rollbacks, s->e2e_p50_us, s->e2e_p99_us,
 		s->e2e_p999_us, s->e2e_max_us, s->hrm_eval_p50_ns, s->hrm_eval_p99_ns);

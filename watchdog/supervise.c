@@ -405,6 +405,7 @@ static void reap_one(struct ark_supervisor *sup, struct ark_child *c, int status
 	}
 	if (config_error) {
 		sup->failed = true;
+		sup->config_failed = true;
 		snprintf(sup->failure, sizeof sup->failure,
 			 "%s stopped with a configuration error (see its log); not restarting", c->name);
 		ark_log(sup->log, "error", "%s", sup->failure);
@@ -557,6 +558,14 @@ int ark_supervisor_poll(struct ark_supervisor *sup, struct ark_err *err)
 	return 0;
 }
 
+int ark_supervisor_start_status(const struct ark_supervisor *sup, int rc)
+{
+	return rc == -EINVAL || rc == -EPERM || rc == -EUCLEAN || rc == -EPROTOTYPE || rc == -EBADMSG ||
+			       sup->config_failed
+		       ? 2
+		       : 1;
+}
+
 bool ark_supervisor_finished(const struct ark_supervisor *sup)
 {
 	if (sup->failed)
@@ -597,8 +606,9 @@ void ark_supervisor_stop(struct ark_supervisor *sup, bool now)
 	if (!sup->sources_stopped)
 		ark_supervisor_stop_sources(sup);
 	uint64_t start = ark_now_ns();
-	/* Drain: Aletheia catches up with Kyle (bounded: 30 s). */
-	while (!now && p && any_running(sup) && ark_now_ns() - start < 30ull * 1000 * 1000 * 1000) {
+	/* Drain: Aletheia catches up with Kyle (bounded: 30 s). A failed
+	 * instance (a process that cannot run: nothing passes it) stops at once. */
+	while (!now && !sup->failed && p && any_running(sup) && ark_now_ns() - start < 30ull * 1000 * 1000 * 1000) {
 		reap(sup);
 		bool sources_running = false;
 		for (int i = ARK_AGENT_COUNT; i < sup->child_count; i++)

@@ -123,6 +123,7 @@ struct ark_supervisor {
 	bool stopping;             /* pipeline->stop set: agents drain and exit */
 	bool sources_stopped;
 	bool failed;
+	bool config_failed;          /* ... because a process cannot run as configured (exit 2): the run exits 2 */
 	char failure[256];
 	uint64_t crash_window_start_ns;
 	int crashes_in_window;
@@ -161,6 +162,8 @@ struct ark_run_summary {
 	uint64_t intents, denials, fills;
 	uint64_t denials_by_reason[ARK_REASON_COUNT];
 	uint64_t injected_denied, injected_allowed, injected_wrong_reason, clean_denied;
+	uint64_t ticks_refused;      /* at Kyle, beyond the bounds: an edge let them through */
+	bool state_corrupt;          /* HRM halted for a non-finite value */
 	uint64_t errors, trace_breaks, restarts, duplicates_dropped, rollbacks, hangs, quarantines;
 	double e2e_p50_us, e2e_p99_us, e2e_p999_us, e2e_max_us;
 	double agent_p50_us[ARK_AGENT_COUNT], agent_p99_us[ARK_AGENT_COUNT];
@@ -172,6 +175,10 @@ struct ark_run_summary {
 
 int ark_supervisor_start(struct ark_supervisor *sup, const struct ark_supervisor_options *options,
 			 struct ark_err *err);
+/* The exit status for a start that failed with rc: 2 when no retry can help
+ * (settings, pinned rules that differ, a corrupt or foreign Mutable Core, a
+ * process that cannot run as configured), 1 otherwise. */
+int ark_supervisor_start_status(const struct ark_supervisor *sup, int rc);
 /* Sleep until a supervised process dies, extra_fd (>= 0) is readable, a
  * signal arrives or timeout_ns passes. Returns true when extra_fd is readable. */
 bool ark_supervisor_wait(struct ark_supervisor *sup, int extra_fd, uint64_t timeout_ns);

@@ -4,9 +4,11 @@
  * average buys and a jump far above sells, at the current price, with the
  * documented quantity; a small move does nothing; the cooldown in market
  * time; a quarantined Joey emits nothing; a HALTED rules file stops every
- * intent, a REDUCING one every intent that would open a position. Then a
- * random walk with jumps on several symbols, every event's decision checked
- * against a model written from README's statement of the rule. */
+ * intent, a REDUCING one every intent that would open a position; a bad
+ * print (an outlier by Joey's own rule) ignored, eight in a row taken as a
+ * new level. Then a random walk with jumps on several symbols, every event's
+ * decision checked against a model written from the rule as README and
+ * agents/joey.c state it. */
 #include "agents_test.h"
 
 #include <math.h>
@@ -21,6 +23,7 @@ struct model_symbol {
 	double fast, slow, var;
 	uint64_t last_intent_ns;
 	double position;
+	int outliers_in_a_row;
 };
 
 struct model {
@@ -47,6 +50,21 @@ static uint8_t model_step(struct model *m, uint32_t id, double price, uint64_t t
 {
 	struct model_symbol *s = &m->sym[id];
 	const double af = 2.0 / (8 + 1), as = 2.0 / (64 + 1);
+	*qty = 0;
+	/* After the warm-up, a price more than 10 deviations (at least 1 bp of
+	 * the slow average) from the slow average is a bad print: not folded
+	 * in, no intent; the 8th in a row is a new level: start over from it. */
+	if (s->count >= 64 && !(fabs(price - s->slow) <= 10.0 * fmax(sqrt(s->var), 1e-4 * s->slow))) {
+		if (++s->outliers_in_a_row >= 8) {
+			s->outliers_in_a_row = 0;
+			s->count = 0;
+			s->fast = s->slow = price;
+			s->var = 0;
+			s->count = 1;
+		}
+		return ARK_SIDE_NONE;
+	}
+	s->outliers_in_a_row = 0;
 	if (s->count == 0) {
 		s->fast = s->slow = price;
 		s->var = 0;
@@ -57,7 +75,6 @@ static uint8_t model_step(struct model *m, uint32_t id, double price, uint64_t t
 		s->var = (1 - as) * (s->var + as * d * d);
 	}
 	s->count++;
-	*qty = 0;
 	if (s->count < 64 || !(s->var > 0))
 		return ARK_SIDE_NONE;
 	double z = (price - s->slow) / sqrt(s->var);
@@ -213,6 +230,31 @@ static void test_crafted(void)
 	CHECK(e.flags & ARK_EVENT_QUARANTINED);
 	CHECK_EQ_U64(s->symbols[6].count, 81);
 	atomic_store(&j.ctx.control->quarantined, 0);
+
+	/* a bad print after the warm-up (ten times the price): Joey's own rule
+	 * marks it an outlier: not folded into the statistics, no intent */
+	t = quiet(&j, 7, 80, 1000 * SEC);
+	struct ark_joey_symbol before = s->symbols[7];
+	e = tick(&j, 7, 1001.0, t);
+	CHECK(e.side == ARK_SIDE_NONE);
+	CHECK_EQ_U64(s->symbols[7].count, before.count);
+	CHECK(s->symbols[7].ema_slow == before.ema_slow && s->symbols[7].variance == before.variance);
+	CHECK_EQ_U64(s->symbols[7].outliers, before.outliers + 1);
+	/* and the next ordinary move still trades on the undamaged statistics */
+	e = tick(&j, 7, 99.5, t + SEC);
+	CHECK_MSG(e.side == ARK_SIDE_BUY && e.quantity == 16, "after a bad print: %s %g", ark_side_name(e.side),
+		  e.quantity);
+	/* eight in a row are a new level, not a bad print: the statistics start
+	 * over from it, with a new warm-up */
+	t = quiet(&j, 8, 80, 1000 * SEC);
+	for (int i = 0; i < 8; i++, t += SEC) {
+		e = tick(&j, 8, 150.0, t);
+		CHECK(e.side == ARK_SIDE_NONE);
+	}
+	CHECK_EQ_U64(s->symbols[8].count, 1);
+	CHECK(s->symbols[8].ema_slow == 150.0);
+	e = tick(&j, 8, 150.1, t);
+	CHECK_EQ_U64(s->symbols[8].count, 2);
 
 	/* the overflow symbol id is never traded */
 	e = tick(&j, ARK_MAX_SYMBOLS - 1, 1.0, t);

@@ -97,9 +97,11 @@ code=$(c -X POST "$url/v1/signals" "${json[@]}" -H "Authorization: Bearer $admin
 [ "$(c "$url/v1/signals" "${auth[@]}")" = 405 ] || fail "GET /v1/signals"
 [ "$(c "$url/nowhere" "${auth[@]}")" = 404 ] || fail "unknown path"
 
-# Accepted signals, traced through the five agents.
+# Accepted signals, traced through the five agents (a ts a minute ago: within
+# ARK_TICK_MAX_AGE).
+recent=$(( $(date +%s) - 60 ))000000000
 code=$(c -X POST "$url/v1/signals" "${json[@]}" "${auth[@]}" \
-  -d '[{"symbol":"AAPL","price":187.25,"size":100},{"symbol":"MSFT","price":402.5,"size":10,"ts":1732867200000000000}]')
+  -d '[{"symbol":"AAPL","price":187.25,"size":100},{"symbol":"MSFT","price":402.5,"size":10,"ts":'"$recent"'}]')
 [ "$code" = 202 ] || fail "valid batch: $code $(cat "$work/body")"
 ids=$(grep -o '"[0-9a-f]\{4\}-[0-9a-f]\{12\}"' "$work/body" | tr -d '"')
 [ "$(wc -w <<<"$ids")" = 2 ] || fail "expected two trace ids: $(cat "$work/body")"

@@ -24,7 +24,7 @@ static void *sender_main(void *arg)
 	char buf[65536];
 	size_t n = 0;
 	for (uint64_t i = 0; i < s->lines; i++) {
-		n += (size_t)format_tick(buf + n, sizeof buf - n, "BP", 1.0 + (double)i, (double)(i % 97), i + 1);
+		n += (size_t)format_tick(buf + n, sizeof buf - n, "BP", 1.0 + (double)i, (double)(i % 97), test_ts_base() + i + 1);
 		buf[n++] = '\n';
 		if (n > sizeof buf - 200 || i + 1 == s->lines) {
 			send_all(fd, buf, n);
@@ -42,7 +42,7 @@ static void check_all(struct collector *got, uint64_t lines)
 	for (uint64_t i = 0; i < lines; i++) {
 		const struct ark_tick *t = &got->ticks[i];
 		CHECK_MSG(t->source_seq == i + 1 && t->price == 1.0 + (double)i && t->size == (double)(i % 97) &&
-				  t->exchange_time_ns == i + 1 && strcmp(t->symbol, "BP") == 0,
+				  t->exchange_time_ns == test_ts_base() + i + 1 && strcmp(t->symbol, "BP") == 0,
 			  "tick %" PRIu64 " lost, altered or out of order", i);
 	}
 }

@@ -35,7 +35,7 @@ static void *good_main(void *arg)
 	int fd = client_connect(g->port);
 	for (int i = 0; i < g->lines; i++) {
 		char line[160];
-		int n = format_tick(line, sizeof line - 1, g->symbol, good_price(i), i, 1700000000000000000ull + (uint64_t)i);
+		int n = format_tick(line, sizeof line - 1, g->symbol, good_price(i), i, test_ts_base() + (uint64_t)i);
 		line[n++] = '\n';
 		send_all(fd, line, (size_t)n);
 		if (g->pause_every && i % g->pause_every == 0)
@@ -54,7 +54,7 @@ static void check_good_ticks(struct collector *got, const struct good_client *g)
 		if (strcmp(t->symbol, g->symbol) != 0)
 			continue;
 		CHECK_MSG(same_double(t->price, good_price(next)) && t->size == next &&
-				  t->exchange_time_ns == 1700000000000000000ull + (uint64_t)next,
+				  t->exchange_time_ns == test_ts_base() + (uint64_t)next,
 			  "good tick %d out of order or altered", next);
 		next++;
 	}
@@ -393,7 +393,7 @@ static void test_fuzz(void)
 	for (uint64_t i = 0; i < lines; i++) {
 		struct fuzz_client *f = &fc[i % CLIENTS];
 		char *line = f->text + f->len;
-		int n = format_tick(line, 200, "FZ", 1 + drand48() * 1000, floor(drand48() * 1000), 1700000000000000000ull + i);
+		int n = format_tick(line, 200, "FZ", 1 + drand48() * 1000, floor(drand48() * 1000), test_ts_base() + i);
 		int edits = (int)(drand48() * 5);  /* 0 edits: a good line */
 		for (int e = 0; e < edits && n > 0; e++) {
 			int at = (int)(drand48() * n);
@@ -424,6 +424,17 @@ static void test_fuzz(void)
 		struct ark_tick t;
 		enum ark_feed_reason want = len > cfg.max_line ? ARK_FEED_LINE_TOO_LONG
 							       : ark_feed_parse_line(line, (size_t)n, &t, NULL, 0);
+		/* A line that parses must also be within the bounds (an edit
+		 * may have moved its time or price out of them). */
+		static const enum ark_feed_reason bound_reasons[ARK_TICK_FAULT_COUNT] = {
+			[ARK_TICK_BAD_PRICE] = ARK_FEED_PRICE_OUT_OF_BOUNDS, [ARK_TICK_BAD_SIZE] = ARK_FEED_SIZE_OUT_OF_BOUNDS,
+			[ARK_TICK_TS_FUTURE] = ARK_FEED_TS_IN_FUTURE, [ARK_TICK_TS_OLD] = ARK_FEED_TS_TOO_OLD};
+		if (want == ARK_FEED_OK) {
+			enum ark_tick_fault bound = ark_tick_check(&cfg.bounds, &t, ark_realtime_ns(), ARK_TICK_CHECK_ALL,
+								   NULL, NULL, 0);
+			if (bound != ARK_TICK_OK)
+				want = bound_reasons[bound];
+		}
 		expect[want]++;
 		line[n++] = '\n';
 		f->len += (size_t)n;

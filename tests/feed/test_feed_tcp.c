@@ -107,7 +107,7 @@ static void test_good(bool ring_mode)
 		for (int i = 0; i < p->lines; i++) {
 			p->price[i] = 100.0 + c + i * 0.01 + drand48() * 1e-9;  /* increasing: order is visible */
 			p->size[i] = (i % 5 == 0) ? 0 : floor(drand48() * 10000) / 4;
-			p->ts[i] = 1732800000000000000ull + (uint64_t)c * 1000000000000ull + (uint64_t)i;
+			p->ts[i] = test_ts_base() + (uint64_t)c * 1000000000ull + (uint64_t)i;
 		}
 		total += (uint64_t)p->lines;
 	}

@@ -16,6 +16,7 @@ case $target in
   jwt) sources="$src/api/jwt.c $src/common/common.c -lcrypto" ;;
   signals) sources="$src/api/signals.c $src/feed/parse.c $src/feed/timestamp.c $src/common/common.c" ;;
   synthetic) sources="$src/api/synthetic.c $src/event/event.c $src/common/common.c" ;;
+  hrm) sources="$(ls "$src"/graveyard/*.c) $src/audit/audit.c $src/audit/rules.c $src/event/event.c $src/event/tick.c $src/common/common.c -lcrypto" ;;
   *) echo "FAIL: unknown fuzz target $target"; exit 1 ;;
 esac
 clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -D_GNU_SOURCE -std=gnu11 \

@@ -87,13 +87,17 @@ static inline struct ark_event order_at(uint32_t id, const char *symbol, double 
 	return e;
 }
 
+/* What HRM would pass beside each event: no clock ceiling, trading day 0,
+ * not quarantined. A test changes it to roll the day or bound the clock. */
+static struct ark_graveyard_inputs test_inputs = {UINT64_MAX, 0, false};
+
 /* Evaluate and return the decision. */
 static inline struct ark_graveyard_decision judge(const struct ark_graveyard_rules *r, struct ark_graveyard_state *s,
 						  struct ark_event e)
 {
 	struct ark_graveyard_decision d;
 	memset(&d, 0xee, sizeof d);
-	ark_graveyard_evaluate(r, s, &e, false, &d);
+	ark_graveyard_evaluate(r, s, &e, &test_inputs, &d);
 	return d;
 }
 

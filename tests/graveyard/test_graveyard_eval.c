@@ -281,11 +281,15 @@ static void daily_loss(void)
 	EXPECT_ALLOW(judge(&R, &S, event_at(1, "AAA", 45, T0 + 5)));
 	CHECK(ark_graveyard_day_pnl(&S) > 0);
 	EXPECT_DENY(judge(&R, &S, order_at(1, "AAA", 45, T0 + 6, SELL, 100, 45)), ARK_REASON_DAILY_LOSS);
-	/* The latch holds until 00:00 UTC (T0 is 14:30), then clears. */
+	/* The latch holds until the caller's (wall-clock) trading day changes,
+	 * whatever the ticks' times say; then it clears. */
 	const uint64_t midnight = T0 + (9 * 3600 + 30 * 60) * SEC;
 	EXPECT_DENY(judge(&R, &S, order_at(1, "AAA", 45, midnight - 1, SELL, 100, 45)), ARK_REASON_DAILY_LOSS);
+	EXPECT_DENY(judge(&R, &S, order_at(1, "AAA", 45, midnight + 3 * 86400 * SEC, SELL, 100, 45)), ARK_REASON_DAILY_LOSS);
+	CHECK_EQ_U64(S.day_rolls, 0);
 	double equity_before = ark_graveyard_day_pnl(&S) + S.day_base_pnl;
-	EXPECT_ALLOW(judge(&R, &S, order_at(1, "AAA", 45, midnight, SELL, 100, 45)));
+	test_inputs.trading_day = 1;
+	EXPECT_ALLOW(judge(&R, &S, order_at(1, "AAA", 45, midnight + 3 * 86400 * SEC + 1, SELL, 100, 45)));
 	CHECK(!S.loss_latched);
 	CHECK_EQ_U64(S.day_rolls, 1);
 	CHECK(fabs(S.day_base_pnl - equity_before) < 1e-9);
@@ -293,19 +297,29 @@ static void daily_loss(void)
 	CHECK(fabs(S.realised_pnl - 500) < 1e-9);
 	/* Realised losses count too: buy 100 @ 50; at a price of 40 (a mark
 	 * losing exactly 1000) sell @ 39.99: -1001 realised latches after the fill. */
-	EXPECT_ALLOW(judge(&R, &S, order_at(3, "CCC", 50, midnight + SEC, BUY, 100, 50)));
-	EXPECT_ALLOW(judge(&R, &S, order_at(3, "CCC", 40, midnight + 2 * SEC, SELL, 100, 39.99)));
+	const uint64_t later = midnight + 3 * 86400 * SEC + 1;
+	EXPECT_ALLOW(judge(&R, &S, order_at(3, "CCC", 50, later + SEC, BUY, 100, 50)));
+	EXPECT_ALLOW(judge(&R, &S, order_at(3, "CCC", 40, later + 2 * SEC, SELL, 100, 39.99)));
 	CHECK(S.loss_latched);
-	EXPECT_DENY(judge(&R, &S, order_at(3, "CCC", 40, midnight + 3 * SEC, BUY, 1, 40)), ARK_REASON_DAILY_LOSS);
+	EXPECT_DENY(judge(&R, &S, order_at(3, "CCC", 40, later + 3 * SEC, BUY, 1, 40)), ARK_REASON_DAILY_LOSS);
 	CHECK(fabs(S.realised_pnl - (500 - 1001)) < 1e-6);
-	/* A later reset time: the day turns at 21:30 UTC instead. */
-	const char *const late[] = {"trading_day_reset", "trading_day_reset = 21:30 UTC"};
-	fresh(late, 2);
+	test_inputs.trading_day = 0;
+	/* A tick one day ahead no longer rolls the day (it used to clear the
+	 * latch): only the caller's trading day does, and never backwards. */
+	fresh(NULL, 0);
 	EXPECT_ALLOW(judge(&R, &S, order_at(1, "AAA", 40, T0, BUY, 100, 40)));
 	EXPECT_ALLOW(judge(&R, &S, event_at(1, "AAA", 20, T0 + 1)));
 	CHECK(S.loss_latched);
-	EXPECT_DENY(judge(&R, &S, order_at(2, "BBB", 10, T0 + 7 * 3600 * SEC - 1, BUY, 1, 10)), ARK_REASON_DAILY_LOSS);
-	EXPECT_ALLOW(judge(&R, &S, order_at(2, "BBB", 10, T0 + 7 * 3600 * SEC, BUY, 1, 10)));
+	EXPECT_DENY(judge(&R, &S, order_at(2, "BBB", 10, T0 + 86400 * SEC + 1, BUY, 1, 10)), ARK_REASON_DAILY_LOSS);
+	test_inputs.trading_day = 7;
+	EXPECT_ALLOW(judge(&R, &S, order_at(2, "BBB", 10, T0 + 86400 * SEC + 2, BUY, 1, 10)));
+	CHECK(!S.loss_latched);
+	CHECK_EQ_U64(S.trading_day, 7);
+	test_inputs.trading_day = 6;   /* the wall clock stepped back: no roll, no un-roll */
+	EXPECT_ALLOW(judge(&R, &S, order_at(2, "BBB", 10, T0 + 86400 * SEC + 3, SELL, 1, 10)));
+	CHECK_EQ_U64(S.trading_day, 7);
+	CHECK_EQ_U64(S.day_rolls, 1);
+	test_inputs.trading_day = 0;
 }
 
 static void trading_states(void)
@@ -390,14 +404,15 @@ static void order(void)
 	struct ark_graveyard_decision d;
 	struct ark_event e = event_at(1, "AAA", 50, T0 + 3);
 	uint64_t evals = S.evaluations;
-	ark_graveyard_evaluate(&R, &S, &e, true, &d);
+	struct ark_graveyard_inputs quarantined = {UINT64_MAX, 0, true};
+	ark_graveyard_evaluate(&R, &S, &e, &quarantined, &d);
 	EXPECT_DENY(d, ARK_REASON_QUARANTINED);
 	CHECK(d.rule_id == 0 && S.symbols[1].mark == 1 && S.market_now_ns == T0 + 2);
 	CHECK_EQ_U64(S.denials[ARK_REASON_QUARANTINED], 1);
 	CHECK_EQ_U64(S.evaluations, evals + 1);
 	/* drift first of all: even before quarantine */
 	atomic_store(&S.drift.latched, 1);
-	ark_graveyard_evaluate(&R, &S, &e, true, &d);
+	ark_graveyard_evaluate(&R, &S, &e, &quarantined, &d);
 	EXPECT_DENY(d, ARK_REASON_ETHICS_DRIFT);
 	EXPECT_DENY(judge(&R, &S, order_at(2, "BBB", 10, T0 + 4, BUY, 1, 10)), ARK_REASON_ETHICS_DRIFT);
 	CHECK_EQ_U64(S.denials[ARK_REASON_ETHICS_DRIFT], 2);

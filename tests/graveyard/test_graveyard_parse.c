@@ -111,6 +111,12 @@ static void every_key(void)
 	CHECK_EQ_U64(l->duplicate_window_ns, 1500 * MS);
 	CHECK(l->max_order_quantity == 0.5);
 	CHECK_EQ_U64(l->trading_day_reset_ns, (21 * 3600 + 30 * 60 + 15) * SEC);
+	CHECK(strcmp(l->trading_day_zone, "UTC") == 0);
+	/* An exchange's own time zone, read from tzdata. */
+	const char *const new_york[] = {"trading_day_reset", "trading_day_reset = 17:00 America/New_York"};
+	make_rules(&rules, new_york, 2);
+	CHECK_EQ_U64(l->trading_day_reset_ns, 17 * 3600 * SEC);
+	CHECK(strcmp(l->trading_day_zone, "America/New_York") == 0);
 	const char *const halted[] = {"trading_state", "trading_state = HALTED node"};
 	make_rules(&rules, halted, 2);
 	CHECK_EQ_U64(l->trading_state, ARK_TRADING_HALTED);
@@ -216,8 +222,9 @@ static void errors(void)
 	for (size_t i = 0; i < ARK_ARRAY_LEN(globs); i++)
 		expect_value_error("restricted_patterns", L_PATTERNS, globs[i]);
 	expect_error("restricted_patterns", "restricted_patterns = [A-Z]* node", "no [classes]", NULL);
-	const char *const resets[] = {"24:00 UTC", "00:60 UTC", "0:00 UTC", "00:00", "00:00 GMT", "00:00:60 UTC",
-				      "00:00UTC", "12 UTC", "00:00 UTC node"};
+	const char *const resets[] = {"24:00 UTC", "00:60 UTC", "0:00 UTC", "00:00", "00:00 Mars/Olympus_Mons",
+				      "00:00 ../../etc/passwd", "00:00 /etc/localtime", "00:00 America/../UTC",
+				      "00:00:60 UTC", "00:00UTC", "12 UTC", "00:00 UTC node"};
 	for (size_t i = 0; i < ARK_ARRAY_LEN(resets); i++)
 		expect_value_error("trading_day_reset", L_RESET, resets[i]);
 	/* Too many entries. */

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/mutation/run.sh [--keep] [NAME...] — the mutation check: does the
+# tests/mutation/run.sh [--keep] [--check] [NAME...] — the mutation check: does the
 # suite catch a small, deliberate break of a critical line?
 #
 # It copies the working tree (tracked and untracked files, no build
@@ -14,15 +14,18 @@
 #
 # Not part of CI (it rebuilds once per mutation: about 10-20 minutes on two
 # cores). Names select mutations (default all); --keep keeps the scratch
-# directory. ARK_MUTATION_DIR puts the scratch directory elsewhere.
+# directory; --check only tells, without building, whether each mutation
+# still applies to the code. ARK_MUTATION_DIR puts the scratch directory
+# elsewhere.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-keep=0
+keep=0 check=0
 only=()
 for a in "$@"; do
   case "$a" in
     --keep) keep=1 ;;
+    --check) check=1 ;;
     -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) only+=("$a") ;;
   esac
@@ -39,11 +42,13 @@ mkdir -p "$src"
 # The working tree as it is (uncommitted changes included), without builds.
 (cd "$repo" && git ls-files -co --exclude-standard -z | grep -zv '^build' | xargs -0 cp --parents -t "$src")
 jobs=${ARK_MUTATION_JOBS:-2}
-echo "mutation: building a copy of $repo in $work (cmake, -j$jobs)"
-cmake -S "$src" -B "$work/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$work/cmake.log" 2>&1 ||
-  { echo "mutation: cmake failed (see $work/cmake.log)"; keep=1; exit 2; }
-cmake --build "$work/build" -j"$jobs" >"$work/build.log" 2>&1 ||
-  { echo "mutation: the unmutated tree does not build (see $work/build.log)"; keep=1; exit 2; }
+[ $check = 1 ] || echo "mutation: building a copy of $repo in $work (cmake, -j$jobs)"
+if [ $check = 0 ]; then
+  cmake -S "$src" -B "$work/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$work/cmake.log" 2>&1 ||
+    { echo "mutation: cmake failed (see $work/cmake.log)"; keep=1; exit 2; }
+  cmake --build "$work/build" -j"$jobs" >"$work/build.log" 2>&1 ||
+    { echo "mutation: the unmutated tree does not build (see $work/build.log)"; keep=1; exit 2; }
+fi
 
 # apply FILE: replace the text in $work/from with $work/to in FILE, exactly once.
 apply() {
@@ -78,6 +83,8 @@ mutation() {
   local verdict detail=""
   if ! apply "$file" 2>"$work/apply.err"; then
     verdict="STALE"; detail="(the line is not there: $(cat "$work/apply.err"))"
+  elif [ $check = 1 ]; then
+    verdict="APPLIES"
   else
     # shellcheck disable=SC2086
     if ! cmake --build "$work/build" -j"$jobs" --target $targets >"$work/m-$name.build" 2>&1; then
@@ -92,7 +99,7 @@ mutation() {
   fi
   cp "$work/original" "$src/$file"
   touch "$src/$file"
-  if [ "$verdict" = CAUGHT ]; then caught=$((caught + 1)); else survived=$((survived + 1)); fi
+  if [ "$verdict" = CAUGHT ] || [ "$verdict" = APPLIES ]; then caught=$((caught + 1)); else survived=$((survived + 1)); fi
   printf '%-28s %-9s %s\n    %s\n' "$name" "$verdict" "$detail" "$why"
   results+=("$name $verdict")
 }
@@ -135,9 +142,16 @@ EOF
 
 mutation joey-no-warmup agents/joey.c "test_joey" '^agents\.joey$' \
   "Joey trades before its 64 observations" <<'EOF'
-	if (!valid_price || sym->count < ARK_JOEY_WARMUP || !(sym->variance > 0))
+	if (!valid_price || ignored || sym->count < ARK_JOEY_WARMUP || !(sym->variance > 0) || sym->restricted)
 ====
-	if (!valid_price || sym->count < 2 || !(sym->variance > 0))
+	if (!valid_price || ignored || sym->count < 2 || !(sym->variance > 0) || sym->restricted)
+EOF
+
+mutation joey-outliers-folded agents/joey.c "test_joey" '^agents\.joey$' \
+  "Joey folds a bad print into its statistics" <<'EOF'
+	if (valid_price && outlier(sym, price)) {
+====
+	if (0 && valid_price && outlier(sym, price)) {
 EOF
 
 mutation undo-restore-off agents/runtime.c "test_undo" '^agents\.undo$' \
@@ -296,5 +310,9 @@ EOF
 
 echo
 for r in "${results[@]}"; do echo "  $r"; done
-echo "mutations: $caught caught, $survived survived"
+if [ $check = 1 ]; then
+  echo "mutations: $caught apply, $survived stale"
+else
+  echo "mutations: $caught caught, $survived survived"
+fi
 [ $survived -eq 0 ]

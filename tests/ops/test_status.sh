@@ -49,7 +49,7 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 top = {"instance", "running", "uptime_s", "journaled", "events_per_s", "agents", "sources", "rings", "latency_us",
        "intents", "fills", "trace_breaks", "denials", "slos", "mirror", "broker", "last_backup",
-       "metrics", "canary"}
+       "metrics", "trading", "canary"}
 assert set(d) == top, set(d) ^ top
 # a rate, in events per second: the source sends 300/s, so never tens of
 # thousands (a unit slip); how close to 300 it is depends on the machine

@@ -34,7 +34,7 @@ import json, sys
 d = json.loads(sys.argv[1])
 names = [c["name"] for c in d["criteria"]]
 assert names == ["throughput", "zero errors", "p95 latency", "violations denied", "no clean signal denied",
-                 "traces complete", "mirror complete"], names
+                 "traces complete", "audit clean", "mirror complete"], names
 assert d["passed"] and all(c["ok"] for c in d["criteria"]), d
 # the figures are reported; the verdict on them is the throughput criterion above
 assert d["signals"] == 1200 and d["measured_hz"] > 0, d

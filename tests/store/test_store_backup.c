@@ -13,6 +13,7 @@
 #include <sqlite3.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -22,6 +23,11 @@ static char root[256];
 
 static void writer(const struct ark_store_config *cfg, _Atomic uint64_t *committed)
 {
+	/* A parent that fails a check exits at once: the writer must not
+	 * outlive it (it would hold the test open until ctest's timeout). */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() == 1)
+		_exit(32);
 	struct ark_err err = {0};
 	struct ark_core *core;
 	if (ark_core_open(&core, cfg, 0, NULL, &err) != 0) {
@@ -210,7 +216,9 @@ static void expect_refused(const struct ark_store_config *cfg, const char *file,
 	}
 	struct ark_restore_result res;
 	int64_t rows_before = count_in(cfg->state_db);
-	int rc = ark_store_restore(cfg, file, &res, &err);
+	/* These files have no checksum manifest: the database checks are
+	 * what is tested here (test_checksums tests the manifest). */
+	int rc = ark_store_restore(cfg, file, ARK_RESTORE_UNVERIFIED, &res, &err);
 	CHECK_MSG(rc == code, "restore of %s: %d, expected %d (%s)", file, rc, code, err.msg);
 	CHECK_CONTAINS(err.msg, words);
 	CHECK_EQ_U64(count_in(cfg->state_db), rows_before); /* untouched */
@@ -297,7 +305,7 @@ static void test_restore(struct ark_store_config *cfg)
 	int64_t backup_rows = count_in(good);
 	CHECK(live_rows > backup_rows);
 	struct ark_restore_result res;
-	CHECK_MSG(ark_store_restore(cfg, good, &res, &err) == 0, "restore: %s", err.msg);
+	CHECK_MSG(ark_store_restore(cfg, good, 0, &res, &err) == 0, "restore: %s", err.msg);
 	CHECK_EQ_U64(count_in(cfg->state_db), backup_rows);
 	CHECK(res.replaced_kept_as[0] != '\0');
 	CHECK_EQ_U64(count_in(res.replaced_kept_as), live_rows);
@@ -312,10 +320,88 @@ static void test_restore(struct ark_store_config *cfg)
 	CHECK(strcmp(info.integrity, "ok") == 0);
 	ark_core_close(core);
 
+	CHECK(res.verified && res.recorded);
 	/* :memory: has nothing to restore into */
 	struct ark_store_config mem = *cfg;
 	snprintf(mem.state_db, sizeof mem.state_db, ":memory:");
-	CHECK(ark_store_restore(&mem, good, &res, &err) == -EINVAL);
+	CHECK(ark_store_restore(&mem, good, 0, &res, &err) == -EINVAL);
+}
+
+static void expect_checksum_refused(const struct ark_store_config *cfg, const char *file, int code, const char *words)
+{
+	struct ark_err err = {0};
+	struct ark_restore_result res;
+	int64_t rows_before = count_in(cfg->state_db);
+	int rc = ark_store_restore(cfg, file, 0, &res, &err);
+	CHECK_MSG(rc == code, "restore of %s: %d, expected %d (%s)", file, rc, code, err.msg);
+	CHECK_CONTAINS(err.msg, words);
+	CHECK_EQ_U64(count_in(cfg->state_db), rows_before); /* untouched */
+	struct ark_backup_verify proof;
+	CHECK(ark_store_backup_verify(cfg, file, &proof, &err) == code);
+}
+
+/* Backups prove themselves: a flipped byte that integrity_check cannot see,
+ * a missing or malformed manifest, a file swapped together with its manifest. */
+static void test_checksums(struct ark_store_config *cfg)
+{
+	char good[512], path[600], manifest[640], line[800];
+	newest_backup(cfg->backup_dir, good, sizeof good);
+	struct ark_err err = {0};
+	struct ark_backup_verify proof;
+	CHECK_MSG(ark_store_backup_verify(cfg, good, &proof, &err) == 0, "%s", err.msg);
+	CHECK(proof.has_manifest && proof.recorded && strcmp(proof.sha256, proof.recorded_sha256) == 0);
+	char dir[400];
+	snprintf(dir, sizeof dir, "%s/sums", root);
+	CHECK(mkdir(dir, 0700) == 0);
+
+	/* One flipped byte in a free-list or row page: integrity_check passes, the checksum does not. */
+	snprintf(path, sizeof path, "%s/flipped.db", dir);
+	copy_file(good, path);
+	snprintf(manifest, sizeof manifest, "%s.sha256", good);
+	char copy_manifest[700];
+	snprintf(copy_manifest, sizeof copy_manifest, "%s.sha256", path);
+	FILE *m = fopen(copy_manifest, "w");
+	fprintf(m, "%s  flipped.db\n", proof.sha256);
+	fclose(m);
+	CHECK_MSG(ark_store_backup_verify(cfg, path, &proof, &err) == 0, "%s", err.msg);
+	uint64_t size = file_size_of(path);
+	uint8_t byte;
+	FILE *f = fopen(path, "r+b");
+	CHECK(fseek(f, (long)(size - 10), SEEK_SET) == 0 && fread(&byte, 1, 1, f) == 1);
+	byte ^= 0x01;
+	CHECK(fseek(f, (long)(size - 10), SEEK_SET) == 0 && fwrite(&byte, 1, 1, f) == 1);
+	fclose(f);
+	expect_checksum_refused(cfg, path, -EBADMSG, "flipped.db' hashes");
+
+	/* No manifest: refused unless the operator says --unverified. */
+	snprintf(path, sizeof path, "%s/bare.db", dir);
+	copy_file(good, path);
+	expect_checksum_refused(cfg, path, -ENODATA, "no checksum manifest");
+
+	/* A manifest that is not one. */
+	snprintf(copy_manifest, sizeof copy_manifest, "%s.sha256", path);
+	m = fopen(copy_manifest, "w");
+	fputs("deadbeef  bare.db\n", m);
+	fclose(m);
+	expect_checksum_refused(cfg, path, -EBADMSG, "is not \"<64 hex digits>");
+
+	/* Another database with a manifest made for it, under the good one's
+	 * name: the Mutable Core's record of the backup gives it away. */
+	char swapped_dir[500];
+	snprintf(swapped_dir, sizeof swapped_dir, "%s/swap", dir);
+	CHECK(mkdir(swapped_dir, 0700) == 0);
+	const char *base = strrchr(good, '/') + 1;
+	snprintf(path, sizeof path, "%s/%s", swapped_dir, base);
+	copy_file(good, path);
+	sqlite3 *db;
+	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+	CHECK(sqlite3_exec(db, "UPDATE orders SET qty = qty + 1", NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(db);
+	char forged[65];
+	CHECK(ark_store_file_sha256(path, forged, NULL, &err) == 0);
+	CHECK(ark_store_backup_manifest_write(path, forged, &err) == 0);
+	snprintf(line, sizeof line, "%s", "recorded");
+	expect_checksum_refused(cfg, path, -EBADMSG, "the Mutable Core recorded");
 }
 
 int main(void)
@@ -328,6 +414,7 @@ int main(void)
 	snprintf(cfg.instance, sizeof cfg.instance, "storetest-none-%d", (int)getpid());
 	test_backup_under_writer(&cfg);
 	test_names_and_keep(&cfg);
+	test_checksums(&cfg);
 	test_restore(&cfg);
 	rm_rf(root);
 	printf("test_store_backup: ok\n");

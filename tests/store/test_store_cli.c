@@ -181,15 +181,36 @@ static void test_backup_commands(void)
 	copy_file(path, bad);
 	CHECK(truncate(bad, (off_t)(file_size_of(path) / 2)) == 0);
 	char args[800];
+	/* No manifest beside it: refused before anything else. */
 	snprintf(args, sizeof args, "restore '%s'", bad);
 	run(r, "", args);
 	CHECK_EQ_U64(r->status, 1);
-	CHECK_CONTAINS(r->out, "truncated");
+	CHECK_CONTAINS(r->out, "no checksum manifest");
 	snprintf(args, sizeof args, "restore --json '%s'", bad);
 	run(r, "", args);
 	CHECK_EQ_U64(r->status, 1);
 	n = json_ok(r->out, toks, 1024);
+	CHECK_CONTAINS(r->out, "\"refused\":\"unverified\"");
+	/* --unverified lets the database checks speak: truncated. */
+	snprintf(args, sizeof args, "restore --unverified '%s'", bad);
+	run(r, "", args);
+	CHECK_EQ_U64(r->status, 1);
+	CHECK_CONTAINS(r->out, "truncated");
+	snprintf(args, sizeof args, "restore --unverified --json '%s'", bad);
+	run(r, "", args);
+	CHECK_EQ_U64(r->status, 1);
+	n = json_ok(r->out, toks, 1024);
 	CHECK_CONTAINS(r->out, "\"refused\":\"damaged\"");
+	/* ark backup --verify: the good one verifies, the truncated one does not. */
+	snprintf(args, sizeof args, "backup --verify '%s'", path);
+	run(r, "", args);
+	CHECK_MSG(r->status == 0, "verify: %s", r->out);
+	CHECK_CONTAINS(r->out, "verified");
+	CHECK_CONTAINS(r->out, "Mutable Core's record");
+	snprintf(args, sizeof args, "backup --verify '%s'", bad);
+	run(r, "", args);
+	CHECK_EQ_U64(r->status, 1);
+	CHECK_CONTAINS(r->out, "no checksum manifest");
 	snprintf(args, sizeof args, "restore '%s'", path);
 	run(r, "", args);
 	CHECK_MSG(r->status == 0, "restore: %s", r->out);

@@ -100,17 +100,19 @@ static void test_schema_and_pragmas(void)
 	core = open_ok(&cfg, &info);
 	CHECK_EQ_U64(info.migrations_applied, 0);
 	CHECK_EQ_U64(query_int(ark_core_db(core), "PRAGMA synchronous"), 2);
-	/* an older database is migrated: undo migration 2 by hand */
+	/* an older database is migrated: undo migrations 2 and 3 by hand */
 	CHECK(sqlite3_exec(ark_core_db(core),
 			   "DROP INDEX agent_history_by_agent; DROP INDEX slo_snapshots_by_slo;"
 			   "DROP INDEX backups_by_time; DROP VIEW denials_by_rule;"
-			   "DELETE FROM schema_migrations WHERE version = 2; PRAGMA user_version = 1;",
+			   "DROP TABLE graveyard_history; ALTER TABLE backups DROP COLUMN sha256;"
+			   "DELETE FROM schema_migrations WHERE version IN (2, 3); PRAGMA user_version = 1;",
 			   NULL, NULL, NULL) == SQLITE_OK);
 	ark_core_close(core);
 	core = open_ok(&cfg, &info);
 	CHECK_EQ_U64(info.schema_version_found, 1);
-	CHECK_EQ_U64(info.migrations_applied, 1);
+	CHECK_EQ_U64(info.migrations_applied, 2);
 	CHECK_EQ_U64(query_int(ark_core_db(core), "SELECT count(*) FROM sqlite_schema WHERE name = 'denials_by_rule'"), 1);
+	CHECK_EQ_U64(query_int(ark_core_db(core), "SELECT count(*) FROM sqlite_schema WHERE name = 'graveyard_history'"), 1);
 	ark_core_close(core);
 }
 

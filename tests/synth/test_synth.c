@@ -92,7 +92,8 @@ static void init_errors(void)
 	CHECK_CONTAINS(ark_synth_kind_status(&gen, ARK_REASON_REDUCING_ONLY), "REDUCING");
 	CHECK(!ark_synth_injects(&gen, ARK_REASON_ETHICS_DRIFT) && !ark_synth_injects(&gen, ARK_REASON_QUARANTINED));
 	CHECK(!ark_synth_injects(&gen, ARK_REASON_NONE) && !ark_synth_injects(&gen, ARK_REASON_COUNT));
-	CHECK(gen.kind_count == 12);
+	/* DAILY_LOSS is injectable, as the stream's finale, not in the rotation. */
+	CHECK(gen.kind_count == 11 && gen.finale_pending);
 	CHECK(ark_synth_symbol_budget(&gen) < ARK_GRAVEYARD_MAX_SYMBOLS);
 	CHECK(ark_synth_symbol_budget(&gen) >= 64 + 3);
 }
@@ -165,7 +166,7 @@ static void long_run(void)
 	/* The fraction, spread evenly over the 12 kinds. */
 	uint64_t total = 0, lo = UINT64_MAX, hi = 0;
 	for (int k = 0; k < ARK_REASON_COUNT; k++) {
-		if (!ark_synth_injects(&gen, (enum ark_reason)k)) {
+		if (!ark_synth_injects(&gen, (enum ark_reason)k) || k == ARK_REASON_DAILY_LOSS) {
 			CHECK(lane0[k] == 0 || k == ARK_REASON_REFERENCE_PRICE);
 			continue;
 		}
@@ -180,6 +181,52 @@ static void long_run(void)
 	CHECK(variants_zero_time > 0 && variants_stale > 0 && bad_price > 0);
 	CHECK(jumps > 0);
 	CHECK_EQ_U64(gen.clean, clean);
+	/* The finale: the daily loss, once, at the end, and nothing after it
+	 * (the latch holds until the wall clock's next trading day). */
+	ark_synth_finish(&gen);
+	struct ark_tick f[4];
+	int got = 0;
+	while (got < 4 && ark_synth_next(&gen, &f[got]) == 1)
+		got++;
+	CHECK_EQ_U64(got, 3);
+	for (int i = 0; i < 3; i++)
+		CHECK(f[i].flags & ARK_EVENT_INJECTED && f[i].injected_kind == ARK_REASON_DAILY_LOSS);
+	CHECK(f[0].lane == 1 && f[0].size < 0);                   /* sell short */
+	CHECK(f[1].lane == 1 && f[1].size == 0 && f[1].price > f[0].price);   /* the losing mark */
+	CHECK(f[2].lane == 0);                                    /* the violation */
+	CHECK(ark_synth_next(&gen, &f[3]) == 0 && ark_synth_next(&gen, &f[3]) == 0);
+}
+
+/* A paced run ends after rate x duration ticks and its finale. */
+static void paced_end(void)
+{
+	struct ark_err err = {0};
+	ark_synth_config_defaults(&cfg);
+	cfg.rate_hz = 1000;
+	cfg.duration_ns = 2000000000ull;
+	cfg.violations = 0.01;
+	CHECK_MSG(ark_synth_init(&gen, &cfg, &rules, &err) == 0, "%s", err.msg);
+	struct ark_tick t;
+	uint64_t n = 0, finale = 0, last_lane0_daily = 0;
+	while (ark_synth_next(&gen, &t) == 1) {
+		n++;
+		if ((t.flags & ARK_EVENT_INJECTED) && t.injected_kind == ARK_REASON_DAILY_LOSS) {
+			finale++;
+			CHECK(n > 1997);
+			if (t.lane == 0)
+				last_lane0_daily = n;
+		}
+	}
+	CHECK_EQ_U64(finale, 3);
+	CHECK_EQ_U64(n, 2000);
+	CHECK_EQ_U64(last_lane0_daily, n);
+	/* Without violations, no finale. */
+	cfg.violations = 0;
+	CHECK(ark_synth_init(&gen, &cfg, &rules, &err) == 0);
+	n = 0;
+	while (ark_synth_next(&gen, &t) == 1)
+		n++;
+	CHECK_EQ_U64(n, 2000);
 }
 
 static uint64_t digest_of(uint64_t seed, uint64_t n, struct ark_synth *g)
@@ -278,6 +325,7 @@ int main(int argc, char **argv)
 	options();
 	init_errors();
 	long_run();
+	paced_end();
 	determinism();
 	pacing();
 	printf("synth unit tests passed\n");

@@ -15,6 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* HRM's inputs beside each event: the synthetic source is exempt from the
+ * clock ceiling, and the whole run is one trading day. */
+static const struct ark_graveyard_inputs inputs = {UINT64_MAX, 0, false};
 static const char *deploy_rules;
 
 /* Kyle's symbol table: ids in order of first sight. */
@@ -74,11 +77,23 @@ static void run(const struct ark_graveyard_rules *rules, uint64_t seed, double v
 	o->digest = 1469598103934665603ull;
 	uint64_t last_time = 0;
 	uint32_t clean_side = 0;
-	/* Past `ticks`, finish the injection in progress so its symbols end flat. */
+	/* Past `ticks`, finish the injection in progress so its symbols end
+	 * flat; then the stream's finale (the daily loss, which nothing follows). */
 	uint64_t n;
-	for (n = 0; n < ticks || gen.in_burst; n++) {
+	bool finishing = false;
+	for (n = 0;; n++) {
+		if (n >= ticks && !gen.in_burst && !finishing) {
+			/* Every injection left its symbols flat; nothing else traded but clean 1-unit orders. */
+			CHECK_MSG(fabs(state.gross_exposure) < 1e-3 + (clean_intents ? 1e5 : 0), "gross exposure left: %g",
+				  state.gross_exposure);
+			ark_synth_finish(&gen);
+			finishing = true;
+		}
 		struct ark_tick t;
-		CHECK(ark_synth_next(&gen, &t) == 1);
+		int more = ark_synth_next(&gen, &t);
+		if (finishing && !more)
+			break;
+		CHECK(more == 1);
 		struct ark_event e;
 		memset(&e, 0, sizeof e);
 		e.seq = n + 1;
@@ -115,7 +130,7 @@ static void run(const struct ark_graveyard_rules *rules, uint64_t seed, double v
 		if (t.exchange_time_ns > last_time)
 			last_time = t.exchange_time_ns;
 		struct ark_graveyard_decision d;
-		ark_graveyard_evaluate(rules, &state, &e, false, &d);
+		ark_graveyard_evaluate(rules, &state, &e, &inputs, &d);
 		if (injected && t.lane == 0) {
 			CHECK_MSG(d.verdict == ARK_VERDICT_DENY && d.reason == t.injected_kind,
 				  "seed %" PRIu64 " tick %" PRIu64 ": injected %s (%s %g @ %g on %s) got %s/%s", seed, n,
@@ -136,9 +151,7 @@ static void run(const struct ark_graveyard_rules *rules, uint64_t seed, double v
 		o->digest = mix(o->digest, &d, sizeof d);
 	}
 	o->ticks = n;
-	/* Every injection left its symbols flat; nothing else traded but clean 1-unit orders. */
-	CHECK_MSG(fabs(state.gross_exposure) < 1e-3 + (clean_intents ? 1e5 : 0), "gross exposure left: %g",
-		  state.gross_exposure);
+	CHECK(state.loss_latched == (violations > 0 && gen.kind_status[ARK_REASON_DAILY_LOSS][0] == '\0'));
 	CHECK_EQ_U64(state.denials[ARK_REASON_ETHICS_DRIFT], 0);
 }
 
@@ -155,6 +168,10 @@ static void check_coverage(const struct ark_graveyard_rules *rules, const struct
 	for (int k = 0; k < ARK_REASON_COUNT; k++) {
 		if (!ark_synth_injects(&gen, (enum ark_reason)k)) {
 			CHECK_MSG(o->lane0[k] == 0, "%s: %s injected though not injectable", what, ark_reason_name(k));
+			continue;
+		}
+		if (k == ARK_REASON_DAILY_LOSS) {   /* the finale: once */
+			CHECK_MSG(o->lane0[k] == 1, "%s: the daily-loss finale came %" PRIu64 " times", what, o->lane0[k]);
 			continue;
 		}
 		CHECK_MSG(o->lane0[k] > 0, "%s: no %s injected", what, ark_reason_name(k));
