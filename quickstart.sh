@@ -14,7 +14,7 @@ PACKAGES=(
   build-essential cmake pkg-config git ca-certificates
   liburing-dev libsqlite3-dev sqlite3 libhiredis-dev libh2o-evloop-dev libssl-dev
   libcurl4-openssl-dev libjsmn-dev
-  redis-server redis-tools nghttp2-client openssl curl procps util-linux zlib1g-dev libcrypt-dev prometheus
+  redis-server redis-tools nghttp2-client openssl curl procps util-linux iproute2 zlib1g-dev libcrypt-dev prometheus
   python3 python3-prometheus-client systemd clang libclang-rt-14-dev tmux jq tzdata
 )
 

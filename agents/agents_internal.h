@@ -315,6 +315,11 @@ void ark_undo_set_commit(struct ark_agent_ctx *ctx, uint64_t seq);
 void ark_undo_end(struct ark_agent_ctx *ctx);
 /* At start: roll back an unpublished batch. Returns true if it did. */
 bool ark_undo_recover(struct ark_agent_ctx *ctx, uint64_t published_seq);
+/* Test seam (weak, absent from `ark`): called at each step of a batch —
+ * "undo.begin", "undo.save", "event.processed", "undo.commit_seq",
+ * "ring.commit", "undo.end", "ring.release". tests/agents/test_undo.c kills
+ * the agent there. */
+void ark_agent_fault_point(enum ark_agent agent, const char *step);
 
 /* The seq of the last event committed on an event ring (0 if none yet). */
 uint64_t ark_ring_last_event_seq(struct ark_ring *ring);

@@ -20,6 +20,18 @@
 
 /* ---- Undo log ---- */
 
+/* A test seam, absent from `ark`: tests/agents/test_undo.c defines it to
+ * kill the agent at the n-th step of a batch (each write of the undo
+ * protocol, each event processed, the publication and the release), then
+ * checks that the restarted agent ends where a run never interrupted does. */
+void ark_agent_fault_point(enum ark_agent agent, const char *step) __attribute__((weak));
+
+static inline void fault_point(const struct ark_agent_ctx *ctx, const char *step)
+{
+	if (ark_agent_fault_point)
+		ark_agent_fault_point(ctx->agent, step);
+}
+
 void ark_undo_begin(struct ark_agent_ctx *ctx)
 {
 	struct ark_undo *u = ctx->undo;
@@ -27,6 +39,7 @@ void ark_undo_begin(struct ark_agent_ctx *ctx)
 	u->used = 0;
 	atomic_store_explicit(&u->commit_seq, 0, memory_order_relaxed);
 	atomic_store_explicit(&u->active, 1, memory_order_release);
+	fault_point(ctx, "undo.begin");
 }
 
 void ark_undo_save(struct ark_agent_ctx *ctx, const void *ptr, size_t len)
@@ -50,16 +63,19 @@ void ark_undo_save(struct ark_agent_ctx *ctx, const void *ptr, size_t len)
 	 * it guards changes: a kill at any instruction leaves a usable log. */
 	atomic_store_explicit(&u->count, n + 1, memory_order_release);
 	atomic_signal_fence(memory_order_seq_cst);
+	fault_point(ctx, "undo.save");
 }
 
 void ark_undo_set_commit(struct ark_agent_ctx *ctx, uint64_t seq)
 {
 	atomic_store_explicit(&ctx->undo->commit_seq, seq, memory_order_release);
+	fault_point(ctx, "undo.commit_seq");
 }
 
 void ark_undo_end(struct ark_agent_ctx *ctx)
 {
 	atomic_store_explicit(&ctx->undo->active, 0, memory_order_release);
+	fault_point(ctx, "undo.end");
 }
 
 bool ark_undo_recover(struct ark_agent_ctx *ctx, uint64_t published_seq)
@@ -286,6 +302,7 @@ int ark_stage_main(struct ark_agent_ctx *ctx)
 			event->stamp_in_ns[ctx->agent] = t;
 			ops->process(ctx, event, t);
 			out++;
+			fault_point(ctx, "event.processed");
 		}
 		uint64_t end = ark_now_ns();
 		if (out) {
@@ -295,9 +312,11 @@ int ark_stage_main(struct ark_agent_ctx *ctx)
 			ark_undo_set_commit(ctx, last->seq);
 			ctx->last_published = last->seq;
 			ark_ring_commit(&ctx->output, out);
+			fault_point(ctx, "ring.commit");
 		}
 		ark_undo_end(ctx);
 		ark_ring_release(&ctx->input, n);
+		fault_point(ctx, "ring.release");
 
 		uint64_t per_event = out ? (end - start) / out : 0;
 		ark_control_add(&control->events, out);

@@ -76,6 +76,14 @@ static bool blank(const char *text)
 	return text == NULL || *text == '\0';
 }
 
+/* strtod also reads hexadecimal floats ("0x1p-2"), "inf" and "nan": none of
+ * them is a number an operator means to write. Whether [text, end) is plain
+ * decimal: digits, sign, point, exponent. */
+static bool decimal_only(const char *text, const char *end)
+{
+	return strspn(text, "0123456789+-.eE") >= (size_t)(end - text);
+}
+
 int ark_parse_u64(const char *text, uint64_t min, uint64_t max, const char *what,
 		  uint64_t *out, struct ark_err *err)
 {
@@ -112,7 +120,8 @@ int ark_parse_i64(const char *text, int64_t min, int64_t max, const char *what,
 int ark_parse_double(const char *text, double min, double max, const char *what,
 		     double *out, struct ark_err *err)
 {
-	if (blank(text) || isspace((unsigned char)text[0]))
+	if (blank(text) || !(isdigit((unsigned char)text[0]) || strchr("+-.", text[0])) ||
+	    !decimal_only(text, text + strlen(text)))
 		return ark_err_set(err, -EINVAL, "%s: expected a number from %g to %g, got '%s'",
 				   what, min, max, text ? text : "");
 	errno = 0;
@@ -183,7 +192,7 @@ int ark_parse_duration_ns(const char *text, uint64_t bare_unit_ns, const char *w
 	errno = 0;
 	char *end;
 	double v = strtod(text, &end);
-	if (errno || !isfinite(v) || v < 0)
+	if (errno || !decimal_only(text, end) || !isfinite(v) || v < 0)
 		goto bad;
 	double unit;
 	if (*end == '\0')
@@ -244,8 +253,8 @@ int ark_parse_cpu_list(const char *text, int *cpus, int max_cpus, int *count,
 						   what, max_cpus, text);
 			cpus[n++] = (int)c;
 		}
-		if (*p == ',')
-			p++;
+		if (*p == ',' && p[1] != '\0')
+			p++;   /* another entry follows (a trailing comma is refused) */
 		else if (*p)
 			goto bad;
 	}

@@ -140,6 +140,9 @@ int ark_trace_id_parse(const char *text, uint64_t *trace_id)
 			return -EINVAL;
 	if (n > 15)
 		return -ERANGE;
-	*trace_id = ark_trace_id(0, strtoull(text, &end, 10));
+	uint64_t seq = strtoull(text, &end, 10);
+	if (seq > 0xffffffffffffull)
+		return -ERANGE; /* a sequence number has 48 bits: never wrap it to another id */
+	*trace_id = ark_trace_id(0, seq);
 	return 0;
 }

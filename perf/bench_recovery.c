@@ -39,6 +39,8 @@ static double percentile(double *sorted, int n, double q)
 	return sorted[i < 0 ? 0 : i >= n ? n - 1 : i];
 }
 
+#define RECOVERY_DEADLINE_NS (120ull * 1000 * 1000 * 1000)
+
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: ark perf recovery [--kills N] [--interval MS] [--rate HZ] [--quick] [--json]\n\n"
@@ -152,7 +154,9 @@ static int recovery_main(int argc, char **argv)
 	snprintf(journal, sizeof journal, "%s/journal", dir);
 	snprintf(instance, sizeof instance, "recovery%d", (int)getpid());
 	snprintf(rate_text, sizeof rate_text, "%llu", (unsigned long long)rate);
-	snprintf(duration_text, sizeof duration_text, "%.1f", (double)(kills * interval_ms) / 1000.0 + 4);
+	/* The run lasts until the kills are done (then Ctrl-C, as an operator
+	 * stops it): a slow recovery on a loaded machine never outlasts it. */
+	snprintf(duration_text, sizeof duration_text, "%d", 86400);
 	pid_t run = fork();
 	if (run == 0) {
 		int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -192,8 +196,10 @@ static int recovery_main(int argc, char **argv)
 		uint64_t events = atomic_load(&c->events);
 		if (old <= 0 || kill(old, SIGKILL) != 0)
 			continue;
+		/* A replacement that is slow to come is a figure (restart_max_ms);
+		 * one that never comes (within two minutes) is a failure. */
 		uint64_t t0 = ark_now_ns(), t1 = 0;
-		while (ark_now_ns() - t0 < 5000ull * 1000 * 1000) {
+		while (ark_now_ns() - t0 < RECOVERY_DEADLINE_NS) {
 			pid_t now_pid = atomic_load(&c->pid);
 			if (now_pid > 0 && now_pid != old && atomic_load(&c->state) == ARK_PROC_RUNNING &&
 			    atomic_load(&c->events) > events) {
@@ -214,6 +220,7 @@ static int recovery_main(int argc, char **argv)
 				ark_agent_name((enum ark_agent)a), ms);
 	}
 	int status;
+	kill(run, SIGINT);
 	waitpid(run, &status, 0);
 	/* The venue's own record (the paper broker, in the segment, which stays
 	 * mapped here after the run removed it): every order it executed once. */

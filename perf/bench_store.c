@@ -2,8 +2,14 @@
  * latency against baselines measured in the same run.
  *
  *  - journal appends (records/s, MB/s) for 128- and 256-byte payloads under
- *    each sync mode (interval:10, batch, none), against plain write() +
- *    fdatasync of the same framed bytes at the same cadence;
+ *    each sync mode (interval:10, batch, none), against the strongest plain
+ *    alternative: the same framed bytes handed in 1 MiB buffers to a writer
+ *    thread that writes them with writev() and fdatasyncs at the same
+ *    cadence (group commit: each sync covers everything written before it),
+ *    so the appending thread never waits for the disk either — the
+ *    journal's design without io_uring — and against the synchronous one
+ *    (write() and fdatasync in the appending thread); the headline ratio is
+ *    against whichever of the two was stronger in the run;
  *  - the latency of the append call itself, paced, split by whether an
  *    fdatasync was in flight at the time;
  *  - SQLite inserts into the Mutable Core's orders and hrm_denials tables in
@@ -23,7 +29,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define MAX_RUNS 15
@@ -141,8 +149,9 @@ out:;
 	return 0;
 }
 
-/* The baseline: the same framed records (header + CRC32C) built into a 1 MiB
- * buffer, write() when full, fdatasync at the same cadence, synchronously. */
+/* The synchronous baseline: the same framed records (header + CRC32C) built
+ * into a 1 MiB buffer, write() when full, fdatasync at the same cadence, in
+ * the appending thread (reported beside the asynchronous one). */
 static int baseline_run(const struct opts *o, uint32_t payload, enum ark_journal_sync mode,
 			struct journal_result *res)
 {
@@ -217,6 +226,211 @@ out:;
 	res->mb_per_s = (double)bytes / ((double)elapsed / 1e9) / 1e6;
 	res->syncs = syncs;
 	res->stalls = 0;
+	return rc;
+}
+
+/* The asynchronous baseline: buffers go from the appending thread to a
+ * writer thread through a small queue; the appender blocks only when every
+ * buffer is with the writer (as the journal stalls when its buffer is full). */
+#define ASYNC_BUFFERS 16
+#define ASYNC_BUFFER_BYTES (1u << 20)
+
+struct async_writer {
+	int fd;
+	enum ark_journal_sync mode;
+	pthread_mutex_t lock;
+	pthread_cond_t work, room;
+	uint8_t *buf[ASYNC_BUFFERS];
+	size_t len[ASYNC_BUFFERS];
+	bool sync_after[ASYNC_BUFFERS];   /* batch mode: a batch ends in this buffer */
+	uint64_t head, tail;              /* buffers handed over / written */
+	bool done, sync_now;              /* the appender finished; a final sync is wanted */
+	int error;
+	uint64_t syncs, stalls;
+};
+
+static void *async_writer_main(void *arg)
+{
+	struct async_writer *w = arg;
+	uint64_t next_sync = ark_now_ns() + 10000000;
+	bool dirty = false;
+	pthread_mutex_lock(&w->lock);
+	for (;;) {
+		while (w->tail == w->head && !w->done) {
+			if (w->mode == ARK_JOURNAL_SYNC_INTERVAL && dirty) {
+				/* wait at most until the next sync is due */
+				struct timespec ts;
+				clock_gettime(CLOCK_REALTIME, &ts);
+				uint64_t left = next_sync > ark_now_ns() ? next_sync - ark_now_ns() : 0;
+				uint64_t t = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec + left;
+				ts.tv_sec = (time_t)(t / 1000000000ull);
+				ts.tv_nsec = (long)(t % 1000000000ull);
+				pthread_cond_timedwait(&w->work, &w->lock, &ts);
+				if (ark_now_ns() >= next_sync)
+					break;
+			} else {
+				pthread_cond_wait(&w->work, &w->lock);
+			}
+		}
+		uint64_t from = w->tail, to = w->head;
+		bool done = w->done;
+		bool want_sync = false;
+		for (uint64_t i = from; i < to; i++)
+			want_sync |= w->sync_after[i % ASYNC_BUFFERS];
+		pthread_mutex_unlock(&w->lock);
+		/* everything handed over so far, in one writev */
+		struct iovec iov[ASYNC_BUFFERS];
+		int n = 0;
+		size_t total = 0;
+		for (uint64_t i = from; i < to; i++, n++) {
+			iov[n].iov_base = w->buf[i % ASYNC_BUFFERS];
+			iov[n].iov_len = w->len[i % ASYNC_BUFFERS];
+			total += iov[n].iov_len;
+		}
+		int error = 0;
+		for (int k = 0; k < n && !error;) {
+			ssize_t m = writev(w->fd, iov + k, n - k);
+			if (m < 0) {
+				if (errno != EINTR)
+					error = -errno;
+				continue;
+			}
+			while (k < n && (size_t)m >= iov[k].iov_len)
+				m -= (ssize_t)iov[k++].iov_len;
+			if (k < n) {
+				iov[k].iov_base = (uint8_t *)iov[k].iov_base + m;
+				iov[k].iov_len -= (size_t)m;
+			}
+		}
+		dirty |= total > 0;
+		uint64_t now = ark_now_ns();
+		bool sync = dirty && (want_sync || (w->mode == ARK_JOURNAL_SYNC_INTERVAL && now >= next_sync) ||
+				      (done && w->mode != ARK_JOURNAL_SYNC_NONE));
+		if (!error && sync) {
+			if (fdatasync(w->fd) != 0)
+				error = -errno;
+			w->syncs++;
+			dirty = false;
+			next_sync = now + 10000000;
+		}
+		pthread_mutex_lock(&w->lock);
+		if (error && !w->error)
+			w->error = error;
+		w->tail = to;
+		pthread_cond_broadcast(&w->room);
+		if (done && w->tail == w->head)
+			break;
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+/* Hand the filled buffer over; returns the next one to fill. */
+static uint8_t *async_hand_over(struct async_writer *w, size_t len, bool sync_after)
+{
+	pthread_mutex_lock(&w->lock);
+	uint64_t i = w->head;
+	w->len[i % ASYNC_BUFFERS] = len;
+	w->sync_after[i % ASYNC_BUFFERS] = sync_after;
+	w->head = i + 1;
+	pthread_cond_signal(&w->work);
+	if (w->head - w->tail >= ASYNC_BUFFERS)
+		w->stalls++;
+	while (w->head - w->tail >= ASYNC_BUFFERS)
+		pthread_cond_wait(&w->room, &w->lock);
+	uint8_t *next = w->buf[w->head % ASYNC_BUFFERS];
+	pthread_mutex_unlock(&w->lock);
+	return next;
+}
+
+static int baseline_async_run(const struct opts *o, uint32_t payload, enum ark_journal_sync mode,
+			      struct journal_result *res)
+{
+	char dir[PATH_MAX];
+	settle(o);
+	int rc = make_dir(o, dir, sizeof dir);
+	if (rc)
+		return rc;
+	char path[PATH_MAX + 16];
+	snprintf(path, sizeof path, "%s/baseline", dir);
+	static struct async_writer w;
+	memset(&w, 0, sizeof w);
+	w.mode = mode;
+	w.fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (w.fd < 0) {
+		rc = -errno;
+		remove_dir(dir);
+		return rc;
+	}
+	static uint8_t *buffers;
+	if (!buffers && !(buffers = malloc((size_t)ASYNC_BUFFERS * ASYNC_BUFFER_BYTES))) {
+		close(w.fd);
+		remove_dir(dir);
+		return -ENOMEM;
+	}
+	for (int i = 0; i < ASYNC_BUFFERS; i++)
+		w.buf[i] = buffers + (size_t)i * ASYNC_BUFFER_BYTES;
+	pthread_mutex_init(&w.lock, NULL);
+	pthread_cond_init(&w.work, NULL);
+	pthread_cond_init(&w.room, NULL);
+	pthread_t thread;
+	if (pthread_create(&thread, NULL, async_writer_main, &w) != 0) {
+		close(w.fd);
+		remove_dir(dir);
+		return -EAGAIN;
+	}
+	uint8_t *chunk = w.buf[0];
+	size_t used = 0;
+	uint8_t rec[32 + 512];
+	memset(rec, 0xa5, sizeof rec);
+	uint64_t seq = 0, bytes = 0, start = ark_now_ns();
+	uint64_t until = start + (uint64_t)(o->seconds * 1e9);
+	for (;;) {
+		for (uint32_t i = 0; i < 1000; i++) {
+			seq++;
+			uint32_t hdr[8] = {0x524b5241u, payload};
+			memcpy(&hdr[2], &seq, 8);
+			uint64_t trace = seq ^ 0x1234;
+			memcpy(&hdr[4], &trace, 8);
+			memcpy(rec + 32, &seq, 8);
+			hdr[6] = ark_crc32c(ark_crc32c(0, hdr, 24), rec + 32, payload);
+			memcpy(rec, hdr, 32);
+			uint32_t size = 32 + payload;
+			if (used + size > ASYNC_BUFFER_BYTES) {
+				chunk = async_hand_over(&w, used, false);
+				used = 0;
+			}
+			memcpy(chunk + used, rec, size);
+			used += size;
+			bytes += size;
+		}
+		/* a batch boundary (the journal's flush): batch mode syncs it */
+		if (mode == ARK_JOURNAL_SYNC_BATCH && used) {
+			chunk = async_hand_over(&w, used, true);
+			used = 0;
+		}
+		if (ark_now_ns() >= until)
+			break;
+	}
+	if (used)
+		async_hand_over(&w, used, false);
+	pthread_mutex_lock(&w.lock);
+	w.done = true;
+	pthread_cond_signal(&w.work);
+	pthread_mutex_unlock(&w.lock);
+	pthread_join(thread, NULL);   /* written, and durable unless mode none */
+	uint64_t elapsed = ark_now_ns() - start;
+	rc = w.error;
+	close(w.fd);
+	pthread_mutex_destroy(&w.lock);
+	pthread_cond_destroy(&w.work);
+	pthread_cond_destroy(&w.room);
+	remove_dir(dir);
+	res->records = seq;
+	res->eps = (double)seq / ((double)elapsed / 1e9);
+	res->mb_per_s = (double)bytes / ((double)elapsed / 1e9) / 1e6;
+	res->syncs = w.syncs;
+	res->stalls = w.stalls;
 	return rc;
 }
 
@@ -462,19 +676,23 @@ static int bench_store_main(int argc, char **argv)
 	static const uint32_t payloads[] = {128, 256};
 	static const enum ark_journal_sync modes[] = {ARK_JOURNAL_SYNC_INTERVAL, ARK_JOURNAL_SYNC_BATCH,
 						      ARK_JOURNAL_SYNC_NONE};
-	struct journal_result jr[2][3], br[2][3];
+	/* br: the asynchronous baseline (the headline's); sr: the synchronous one */
+	struct journal_result jr[2][3], br[2][3], sr[2][3];
 	int rc = 0;
 	for (int p = 0; p < 2 && rc == 0; p++)
 		for (int m = 0; m < 3 && rc == 0; m++) {
-			double je[MAX_RUNS], jm[MAX_RUNS], be[MAX_RUNS], bm[MAX_RUNS];
-			struct journal_result r = {0}, b = {0};
+			double je[MAX_RUNS], jm[MAX_RUNS], be[MAX_RUNS], bm[MAX_RUNS], se[MAX_RUNS], sm[MAX_RUNS];
+			struct journal_result r = {0}, b = {0}, sy = {0};
 			for (int k = 0; k < o.runs && rc == 0; k++) {
-				/* alternate so drift on a shared machine hits both */
+				/* alternate so drift on a shared machine hits all three */
 				if ((rc = journal_run(&o, payloads[p], modes[m], &r)))
 					break;
-				if ((rc = baseline_run(&o, payloads[p], modes[m], &b)))
+				if ((rc = baseline_async_run(&o, payloads[p], modes[m], &b)))
+					break;
+				if ((rc = baseline_run(&o, payloads[p], modes[m], &sy)))
 					break;
 				je[k] = r.eps, jm[k] = r.mb_per_s, be[k] = b.eps, bm[k] = b.mb_per_s;
+				se[k] = sy.eps, sm[k] = sy.mb_per_s;
 			}
 			if (rc)
 				break;
@@ -484,6 +702,9 @@ static int bench_store_main(int argc, char **argv)
 			br[p][m] = b;
 			br[p][m].eps = median_of(be, o.runs);
 			br[p][m].mb_per_s = median_of(bm, o.runs);
+			sr[p][m] = sy;
+			sr[p][m].eps = median_of(se, o.runs);
+			sr[p][m].mb_per_s = median_of(sm, o.runs);
 		}
 	if (rc) {
 		fprintf(stderr, "ark perf store: journal case failed (%s)\n", strerror(-rc));
@@ -518,8 +739,13 @@ static int bench_store_main(int argc, char **argv)
 		return 1;
 	}
 
-	/* p = 1 is 256 bytes; m = 0 interval, 1 batch, 2 none */
-	double ratio = jr[1][0].mb_per_s / br[1][0].mb_per_s;
+	/* p = 1 is 256 bytes; m = 0 interval, 1 batch, 2 none. The headline's
+	 * baseline is the stronger of the two in this run (on two vCPUs the
+	 * writer thread's hand-over can cost more than it saves when syncs are
+	 * cheap or absent). */
+	double ratio = jr[1][0].mb_per_s / ARK_MAX(br[1][0].mb_per_s, sr[1][0].mb_per_s);
+	double async_ratio = jr[1][0].mb_per_s / br[1][0].mb_per_s;
+	double sync_ratio = jr[1][0].mb_per_s / sr[1][0].mb_per_s;
 	double sql1000 = ARK_MIN(sql[0][4], sql[1][4]);
 	uint64_t p99 = ark_hist_quantile(&lat.during_sync, 0.99);
 	if (lat.during_sync.count == 0)
@@ -529,13 +755,17 @@ static int bench_store_main(int argc, char **argv)
 		ark_perf_print_machine(stdout);
 		printf("journal (%s), medians of %d x %.2f s\n", o.io_uring ? "io_uring" : "pwrite fallback",
 		       o.runs, o.seconds);
-		printf("  %-7s %-12s %14s %10s %14s %10s %7s\n", "payload", "sync", "journal rec/s", "MB/s",
-		       "write() rec/s", "MB/s", "ratio");
+		printf("  baselines: async = a writer thread doing writev + fdatasync (group commit); sync = write +\n"
+		       "  fdatasync in the appending thread; ratios are the journal's MB/s over each; the headline's\n"
+		       "  journal_vs_write_ratio (interval:10, 256 B) is over the stronger: %.2f\n", ratio);
+		printf("  %-7s %-12s %14s %10s %14s %10s %7s %14s %7s\n", "payload", "sync", "journal rec/s", "MB/s",
+		       "async rec/s", "MB/s", "ratio", "sync rec/s", "ratio");
 		for (int p = 0; p < 2; p++)
 			for (int m = 0; m < 3; m++)
-				printf("  %-7u %-12s %14.0f %10.1f %14.0f %10.1f %7.2f\n", payloads[p],
+				printf("  %-7u %-12s %14.0f %10.1f %14.0f %10.1f %7.2f %14.0f %7.2f\n", payloads[p],
 				       mode_label(modes[m]), jr[p][m].eps, jr[p][m].mb_per_s, br[p][m].eps,
-				       br[p][m].mb_per_s, jr[p][m].mb_per_s / br[p][m].mb_per_s);
+				       br[p][m].mb_per_s, jr[p][m].mb_per_s / br[p][m].mb_per_s, sr[p][m].eps,
+				       jr[p][m].mb_per_s / sr[p][m].mb_per_s);
 		printf("append latency at %.0f/s (256 B, interval:10): p50 %llu ns, p99 %llu ns, p99.9 %llu ns, "
 		       "max %llu ns; while a sync was in flight (%llu appends): p99 %llu ns\n",
 		       median_of(rates, o.runs), (unsigned long long)ark_hist_quantile(&lat.all, 0.5),
@@ -556,7 +786,11 @@ static int bench_store_main(int argc, char **argv)
 	ark_json_object_begin(&j, "headline");
 	ark_json_number(&j, "journal_256B_interval_eps", jr[1][0].eps);
 	ark_json_number(&j, "journal_256B_batch_eps", jr[1][1].eps);
+	/* interval:10, 256 B, against the stronger baseline of the run, and
+	 * against each */
 	ark_json_number(&j, "journal_vs_write_ratio", ratio);
+	ark_json_number(&j, "journal_vs_async_write_ratio", async_ratio);
+	ark_json_number(&j, "journal_vs_sync_write_ratio", sync_ratio);
 	ark_json_uint(&j, "journal_append_p99_ns", p99);
 	ark_json_number(&j, "sqlite_batch1000_rows_per_s", sql1000);
 	ark_json_object_end(&j);
@@ -576,11 +810,19 @@ static int bench_store_main(int argc, char **argv)
 			ark_json_string(&j, "sync", mode_label(modes[m]));
 			ark_json_number(&j, "journal_eps", jr[p][m].eps);
 			ark_json_number(&j, "journal_mb_per_s", jr[p][m].mb_per_s);
-			ark_json_number(&j, "write_baseline_eps", br[p][m].eps);
-			ark_json_number(&j, "write_baseline_mb_per_s", br[p][m].mb_per_s);
-			ark_json_number(&j, "journal_vs_write_ratio", jr[p][m].mb_per_s / br[p][m].mb_per_s);
+			ark_json_number(&j, "journal_vs_write_ratio",
+					jr[p][m].mb_per_s / ARK_MAX(br[p][m].mb_per_s, sr[p][m].mb_per_s));
+			ark_json_string(&j, "async_write_baseline", "writer thread: writev + fdatasync, group commit");
+			ark_json_number(&j, "async_write_baseline_eps", br[p][m].eps);
+			ark_json_number(&j, "async_write_baseline_mb_per_s", br[p][m].mb_per_s);
+			ark_json_number(&j, "journal_vs_async_write_ratio", jr[p][m].mb_per_s / br[p][m].mb_per_s);
+			ark_json_number(&j, "sync_write_baseline_eps", sr[p][m].eps);
+			ark_json_number(&j, "sync_write_baseline_mb_per_s", sr[p][m].mb_per_s);
+			ark_json_number(&j, "journal_vs_sync_write_ratio", jr[p][m].mb_per_s / sr[p][m].mb_per_s);
 			ark_json_uint(&j, "journal_syncs_last_run", jr[p][m].syncs);
-			ark_json_uint(&j, "write_baseline_syncs_last_run", br[p][m].syncs);
+			ark_json_uint(&j, "async_write_baseline_syncs_last_run", br[p][m].syncs);
+			ark_json_uint(&j, "async_write_baseline_buffer_full_stalls_last_run", br[p][m].stalls);
+			ark_json_uint(&j, "sync_write_baseline_syncs_last_run", sr[p][m].syncs);
 			ark_json_uint(&j, "journal_buffer_full_stalls_last_run", jr[p][m].stalls);
 			ark_json_object_end(&j);
 		}
@@ -619,5 +861,5 @@ static int bench_store_main(int argc, char **argv)
 	return 0;
 }
 
-ARK_PERF_BENCH(bench_store, "store", "journal appends vs write()+fdatasync, append latency, SQLite batches",
+ARK_PERF_BENCH(bench_store, "store", "journal appends vs a writer thread's writev+fdatasync, append latency, SQLite batches",
 	       bench_store_main)

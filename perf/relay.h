@@ -38,7 +38,7 @@
 
 enum ark_perf_relay_transport {
 	ARK_PERF_RELAY_RINGS,            /* ARK's SPSC rings in one shm segment */
-	ARK_PERF_RELAY_PIPES,            /* one write() per event per hop */
+	ARK_PERF_RELAY_PIPES,            /* one write() per batch per hop, buffers as large as a ring */
 	ARK_PERF_RELAY_UNIX,             /* AF_UNIX SOCK_STREAM socketpairs, same */
 	ARK_PERF_RELAY_REDIS,            /* XADD per event, XREAD BLOCK COUNT redis_count */
 	ARK_PERF_RELAY_REDIS_COUNT1,     /* XADD per event, XREAD BLOCK COUNT 1 */
@@ -54,7 +54,7 @@ struct ark_perf_relay_options {
 	uint64_t duration_ns;       /* length of each throughput run */
 	uint64_t rate_hz;           /* Kyle's paced rate in latency runs */
 	uint64_t latency_events;    /* events per latency run */
-	uint64_t low_rate_hz;       /* a second, lower paced rate, for rings and redis only: where
+	uint64_t low_rate_hz;       /* a second, lower paced rate, for rings and redis_pipelined: where
 				       Redis keeps up, so its p99 is not a growing backlog (0: off) */
 	uint64_t low_rate_events;   /* events per low-rate run */
 	uint32_t ring_capacity;     /* slots per ring, a power of two */
@@ -81,7 +81,7 @@ struct ark_perf_relay_case {
 	/* paced latency runs, end to end (Kyle's send to Aletheia's receipt) */
 	double p50_us, p99_us, p999_us, max_us;
 	double achieved_hz;         /* the rate Aletheia saw; below rate_hz = not sustained */
-	bool low_rate_measured;     /* rings and redis, when low_rate_hz > 0 */
+	bool low_rate_measured;     /* rings and redis_pipelined, when low_rate_hz > 0 */
 	double low_rate_p50_us, low_rate_p99_us, low_rate_achieved_hz;
 	double hop_mean_us[ARK_PERF_RELAY_STAGES - 1];  /* paced: mean time on each hop, from
 							   one stage's send to the next's receipt */
@@ -91,13 +91,16 @@ struct ark_perf_relay_case {
 
 struct ark_perf_relay_result {
 	struct ark_perf_relay_case cases[ARK_PERF_RELAY_TRANSPORTS];
-	/* rings against the "redis" case (XADD/XREAD BLOCK per hop, as the issue
-	 * defines it) and against the best Redis case measured */
+	/* rings against Redis at its best: the Redis case with the highest
+	 * throughput (normally redis_pipelined) and the one with the lowest
+	 * paced p99; -1 when no Redis case was measured */
+	int best_redis_eps_case, best_redis_p99_case;
 	double rings_vs_redis_throughput_ratio;
 	double redis_vs_rings_p99_ratio;
-	double rings_vs_best_redis_throughput_ratio;
-	double best_redis_vs_rings_p99_ratio;
-	double redis_vs_rings_low_rate_p99_ratio;  /* the same at low_rate_hz */
+	double redis_vs_rings_low_rate_p99_ratio;  /* against redis_pipelined, at low_rate_hz */
+	/* and against the per-event case (one XADD round trip per event) */
+	double rings_vs_per_event_redis_throughput_ratio;
+	double per_event_redis_vs_rings_p99_ratio;
 	/* the redis-server this call started (and stopped) */
 	bool redis_started;
 	bool redis_stopped;
@@ -108,8 +111,8 @@ struct ark_perf_relay_result {
 };
 
 /* Defaults (3 runs, 0.5 s throughput runs, 10000 events at 10 kHz and, for
- * rings and redis, 1000 at 1 kHz, capacity 4096, batch 64, COUNT 100, window
- * 4096: about a minute for all cases) or,
+ * rings and redis_pipelined, 1000 at 1 kHz, capacity 4096, batch 64, COUNT
+ * 100, window 16384: about a minute for all cases) or,
  * with quick, a few seconds' smoke test. Reads ARK_WAIT and ARK_WAIT_SPIN_US;
  * fails only when those are malformed. */
 int ark_perf_relay_options_init(struct ark_perf_relay_options *options, bool quick, struct ark_err *err);
@@ -132,8 +135,9 @@ int ark_perf_relay_run(const struct ark_perf_relay_options *options, struct ark_
 /* The headline figures, written into an object the caller has opened:
  * relay_rings_eps, relay_pipes_eps, relay_unix_eps, relay_redis_eps,
  * relay_rings_p99_us, relay_redis_p99_us, relay_rings_vs_redis_throughput_ratio,
- * relay_redis_vs_rings_p99_ratio, and a few more (p50s, the other cases). A
- * figure not measured is null. */
+ * relay_redis_vs_rings_p99_ratio — Redis at its best, the strongest case
+ * measured — and a few more (p50s, the per-event Redis case). A figure not
+ * measured is null. */
 void ark_perf_relay_json_headline(struct ark_json *j, const struct ark_perf_relay_result *result);
 /* The details (options, redis-server, every case) as one member `key`. */
 void ark_perf_relay_json_details(struct ark_json *j, const char *key, const struct ark_perf_relay_options *options,

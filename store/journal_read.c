@@ -7,7 +7,11 @@
  * of the newest segment while a writer holds the lock is a write in progress
  * (retried) unless it stays bad for ARK_READER_DAMAGE_GRACE_NS; anywhere
  * else it is damage (-EBADMSG). Segments are sealed before the next one gets
- * data, so the reader moves on only when the next segment has bytes. */
+ * data, so the reader moves on only when the next segment has bytes — and
+ * only after it has read the current segment's size again once it saw them:
+ * the writer may have appended to the old segment after the reader last
+ * looked at its size (and then sealed it and written the next one), and
+ * those bytes come first. */
 #include "store/journal_writer.h"
 
 #include <errno.h>
@@ -36,7 +40,16 @@ struct ark_journal_reader {
 	bool have_last;
 	uint64_t bad_off;
 	uint64_t bad_since_ns;
+	void (*end_hook)(void *ctx, const char *segment); /* test seam */
+	void *end_hook_ctx;
 };
+
+void ark_journal_reader_set_end_hook(struct ark_journal_reader *r,
+				     void (*hook)(void *ctx, const char *segment), void *ctx)
+{
+	r->end_hook = hook;
+	r->end_hook_ctx = ctx;
+}
 
 static int refresh(struct ark_journal_reader *r, struct ark_err *err)
 {
@@ -164,6 +177,19 @@ static uint64_t file_size(int fd)
 	return fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
 }
 
+/* The writer completes a segment before the next one gets any byte, so once
+ * a newer segment has data this segment's size is final: read it again, and
+ * if it grew since the scan last looked, what was appended is still ours. */
+static bool grew_since_scanned(struct ark_journal_reader *r)
+{
+	uint64_t size = file_size(r->fd);
+	if (size == r->scan.size)
+		return false;
+	r->scan.size = size;
+	ark_journal_scan_invalidate(&r->scan);
+	return size > r->off;
+}
+
 int ark_journal_reader_next(struct ark_journal_reader *r, struct ark_journal_record *rec,
 			    struct ark_err *err)
 {
@@ -223,15 +249,19 @@ int ark_journal_reader_next(struct ark_journal_reader *r, struct ark_journal_rec
 			if (size > r->off)
 				continue;
 		}
+		if (r->end_hook)
+			r->end_hook(r->end_hook_ctx, r->cur_name);
+		bool newer = newer_segment_has_data(r, err);
+		if (newer && grew_since_scanned(r))
+			continue; /* finish this segment first */
 		if (s == ARK_SCAN_END) {
-			if (newer_segment_has_data(r, err)) {
+			if (newer) {
 				close_segment(r);
 				continue;
 			}
 			return -EAGAIN;
 		}
 		/* A bad or incomplete record at the tail. */
-		bool newer = newer_segment_has_data(r, err);
 		if (!newer && ark_journal_writer_active(r->dir) == 1) {
 			uint64_t now = ark_now_ns();
 			if (r->bad_since_ns == 0 || r->bad_off != r->off) {

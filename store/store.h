@@ -275,6 +275,13 @@ int ark_journal_reader_seek(struct ark_journal_reader *reader, uint64_t seq, str
  * up); -EBADMSG on damage (message names segment, offset, seq). */
 int ark_journal_reader_next(struct ark_journal_reader *reader, struct ark_journal_record *rec,
 			    struct ark_err *err);
+/* Test seam: hook(ctx, segment name) is called each time the reader reaches
+ * the end of what it knows of its open segment (after it read the segment's
+ * size), just before it looks for a newer segment — the window in which a
+ * writer can still finish the old segment and start the next. Tests append
+ * there to force that interleaving. NULL clears it. */
+void ark_journal_reader_set_end_hook(struct ark_journal_reader *reader,
+				     void (*hook)(void *ctx, const char *segment), void *ctx);
 /* Wait up to timeout_ns for the next record (polls the files). */
 int ark_journal_reader_wait(struct ark_journal_reader *reader, struct ark_journal_record *rec,
 			    uint64_t timeout_ns, struct ark_err *err);

@@ -42,7 +42,9 @@ grep -q "^result: OK" <<<"$out" || fail "ark run did not report OK: $out"
 grep -q "trace breaks 0" <<<"$out" || fail "ark run reported trace breaks: $out"
 out=$("$ark" run --duration 1 --rate 2000 --json --quiet 2>&1) || fail "paced run: $out"
 ticks=$(sed -n 's/.*"ticks":\([0-9]*\).*/\1/p' <<<"$out")
-[ "$ticks" -ge 1900 ] && [ "$ticks" -le 2100 ] || fail "paced run at 2000/s for 1 s published $ticks ticks: $out"
+# A paced source sends rate x duration ticks whatever the machine's load
+# (late ticks go out at once); how evenly is a matter for ark perf.
+[ "$ticks" = 2000 ] || fail "paced run at 2000/s for 1 s published $ticks ticks, not 2000: $out"
 [ ! -e "/dev/shm/ark-$ARK_INSTANCE" ] || fail "segment left behind"
 
 # ark trace on an event of that run: complete, all five agents.
@@ -55,12 +57,14 @@ out=$("$ark" trace 99999999 2>&1); rc=$?
 "$ark" journal verify >/dev/null || fail "journal verify after the runs"
 
 # Ctrl-C: the source stops, the pipeline drains, nothing keeps running.
-"$ark" run --duration 60 --rate 5000 >"$work/interrupted.out" 2>&1 &
+"$ark" run --duration 3600 --rate 5000 >"$work/interrupted.out" 2>&1 &
 pid=$!
-for _ in $(seq 100); do grep -q "events/s" "$work/interrupted.out" 2>/dev/null && break; sleep 0.1; done
+# generous deadlines: a drain under a sanitizer on a loaded machine is slow
+for _ in $(seq 1200); do grep -q "events/s" "$work/interrupted.out" 2>/dev/null && break; sleep 0.1; done
+grep -q "events/s" "$work/interrupted.out" || fail "the run never reported progress: $(cat "$work/interrupted.out")"
 kill -INT $pid
-for _ in $(seq 100); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
-kill -0 $pid 2>/dev/null && fail "ark run still running 10 s after SIGINT"
+for _ in $(seq 1200); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+kill -0 $pid 2>/dev/null && fail "ark run still running 120 s after SIGINT"
 wait $pid; rc=$?
 [ $rc -eq 0 ] || fail "interrupted run exited $rc: $(cat "$work/interrupted.out")"
 grep -q "interrupted" "$work/interrupted.out" || fail "no interruption message"

@@ -2,26 +2,39 @@
  * the metrics server: a flood of garbage bytes (HTTP/1, HTTP/2 preface, TLS),
  * half-open connections up to and past max_connections (extra ones closed at
  * once, idle ones timed out), oversized and too many headers, and a slowloris
- * client (closed after request_timeout_ms while others are served). After
- * each, /healthz still answers 200 within a bound. Counts and times are
- * bounded; everything opened is closed. */
+ * client (closed after request_timeout_ms although it keeps sending, while
+ * others are served). After each, /healthz still answers 200. What must
+ * happen is waited for with generous deadlines (a loaded machine and a
+ * sanitizer build are slow); what must happen first is checked by order,
+ * not by a time bound: an extra connection is refused while the idle ones
+ * are still open, and /healthz is answered while the slowloris is still
+ * connected. How fast the server answers is `ark perf`'s business.
+ * Everything opened is closed. */
 #include <fcntl.h>
 
 #include "http_test.h"
 
-#define TIMEOUT_MS 1000
+#define TIMEOUT_MS 3000
 #define MAX_CONN 16
+#define WAIT_MS 60000   /* deadline for what must happen */
 
 static void healthz_ok(uint16_t port, const char *scheme, const char *ca, const char *after)
 {
-	uint64_t t0 = ark_now_ns();
 	struct resp r;
 	do_req(port, &(struct req){.scheme = scheme, .path = "/healthz", .cainfo = ca}, &r);
-	double ms = (double)(ark_now_ns() - t0) / 1e6;
 	CHECK_MSG(r.cc == CURLE_OK && r.status == 200, "after %s: /healthz cc=%s status %ld", after,
 		  curl_easy_strerror(r.cc), r.status);
-	CHECK_MSG(ms < 500, "after %s: /healthz took %.1f ms", after, ms);
 	resp_free(&r);
+}
+
+/* Whether the server has closed fd (without waiting). */
+static bool peer_closed(int fd)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLIN | POLLRDHUP};
+	if (poll(&pfd, 1, 0) <= 0)
+		return false;
+	char c;
+	return (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)) || recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
 }
 
 static uint64_t rng = 88172645463325252ull;
@@ -59,7 +72,7 @@ static void garbage_flood(uint16_t port, int conns, const char *prefix)
 		if (i % 4 == 0) { /* wait for the verdict on some, drop the rest at once */
 			char in[512];
 			bool closed;
-			raw_read_until_close(fd, in, sizeof(in), 2000, &closed);
+			raw_read_until_close(fd, in, sizeof(in), WAIT_MS, &closed);
 			CHECK_MSG(closed, "garbage connection %d not closed by the server", i);
 			CHECK(strstr(in, " 200 ") == NULL);
 		}
@@ -99,16 +112,15 @@ static void test_plain(void)
 		idle[i] = raw_connect(port);
 	char in[256];
 	bool closed;
-	raw_read_until_close(idle[MAX_CONN + 7], in, sizeof(in), TIMEOUT_MS / 4, &closed);
+	raw_read_until_close(idle[MAX_CONN + 7], in, sizeof(in), WAIT_MS, &closed);
 	CHECK_MSG(closed, "a connection past max_connections was kept open");
+	/* at once: before the idle ones below the limit time out */
+	CHECK_MSG(!peer_closed(idle[0]), "the connection past the limit was closed only by the request timeout");
 	/* and the idle ones are timed out: then the server serves again */
-	uint64_t t0 = ark_now_ns();
-	raw_read_until_close(idle[0], in, sizeof(in), TIMEOUT_MS * 3, &closed);
-	double waited = (double)(ark_now_ns() - t0) / 1e6;
-	CHECK_MSG(closed, "an idle connection outlived request_timeout_ms (waited %.0f ms)", waited);
+	raw_read_until_close(idle[0], in, sizeof(in), WAIT_MS, &closed);
+	CHECK_MSG(closed, "an idle connection outlived request_timeout_ms");
 	for (int i = 0; i < MAX_CONN + 8; i++)
 		close(idle[i]);
-	usleep(100 * 1000);
 	healthz_ok(port, NULL, NULL, "connection limit");
 
 	/* oversized headers: one 64 KiB header (431 from the server's own limit),
@@ -145,18 +157,21 @@ static void test_plain(void)
 	healthz_ok(port, NULL, NULL, "oversized headers");
 
 	/* slowloris: one header byte every 100 ms; the server hangs up after the
-	 * request timeout while others are served promptly */
+	 * request timeout although bytes keep coming, and serves others while
+	 * the slowloris is still connected */
 	fd = raw_connect(port);
 	send_all(fd, "GET /healthz HTTP/1.1\r\n", 23);
-	t0 = ark_now_ns();
+	uint64_t t0 = ark_now_ns();
 	closed = false;
-	int sent = 0;
-	while (!closed && ark_now_ns() - t0 < (uint64_t)TIMEOUT_MS * 4 * 1000000ull) {
+	int sent = 0, served_meanwhile = 0;
+	while (!closed && ark_now_ns() - t0 < (uint64_t)WAIT_MS * 1000000ull) {
 		if (send(fd, "X", 1, MSG_NOSIGNAL) != 1)
 			break;
 		sent++;
-		if (sent % 5 == 0)
+		if (sent % 3 == 0) {
 			healthz_ok(port, NULL, NULL, "slowloris in progress");
+			served_meanwhile += !peer_closed(fd);
+		}
 		struct pollfd pfd = {.fd = fd, .events = POLLIN};
 		if (poll(&pfd, 1, 100) > 0) {
 			ssize_t m = recv(fd, in, sizeof(in), 0);
@@ -166,8 +181,10 @@ static void test_plain(void)
 				CHECK_MSG(strstr(in, " 200 ") == NULL, "slowloris request answered 200");
 		}
 	}
-	double lasted = (double)(ark_now_ns() - t0) / 1e6;
-	CHECK_MSG(lasted < TIMEOUT_MS * 3, "slowloris connection lasted %.0f ms (timeout %d ms)", lasted, TIMEOUT_MS);
+	CHECK_MSG(closed || sent == 0 || send(fd, "X", 1, MSG_NOSIGNAL) != 1,
+		  "a slowloris sending a byte every 100 ms was never closed (request timeout %d ms, waited %d ms)",
+		  TIMEOUT_MS, WAIT_MS);
+	CHECK_MSG(served_meanwhile > 0, "/healthz was never answered while the slowloris was connected");
 	close(fd);
 	healthz_ok(port, NULL, NULL, "slowloris");
 
@@ -203,7 +220,7 @@ static void test_tls(const char *dir)
 	int fd = raw_connect(ts.port);
 	char in[64];
 	bool closed;
-	raw_read_until_close(fd, in, sizeof(in), TIMEOUT_MS * 3, &closed);
+	raw_read_until_close(fd, in, sizeof(in), WAIT_MS, &closed);
 	CHECK_MSG(closed, "half-open TLS connection not closed by the handshake timeout");
 	close(fd);
 	healthz_ok(ts.port, "https", ca, "TLS half-open");

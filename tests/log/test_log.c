@@ -125,10 +125,14 @@ int main(void)
 	CHECK(log);
 	ark_log(log, "info", "before rotation");
 	ark_log_flush(log);
-	for (int i = 0; i < 100 && access(path, F_OK) == 0; i++) {
+	/* until the line is in the file (a generous deadline: the write-out is
+	 * asynchronous and a loaded machine is slow) */
+	uint64_t deadline = ark_now_ns() + 60ull * 1000000000ull;
+	for (;;) {
 		struct stat s1;
 		if (stat(path, &s1) == 0 && s1.st_size > 0)
 			break;
+		CHECK_MSG(ark_now_ns() < deadline, "the line before the rotation never reached the file");
 		ark_log_flush(log);
 		struct timespec ts = {0, 1000000};
 		nanosleep(&ts, NULL);

@@ -2,9 +2,10 @@
 # test_mirror.sh ARK — the Redis stream mirror against a real redis-server
 # (Debian's, started here on a free loopback port):
 #   - N events give exactly N stream entries, IDs 1-0 .. N-0 in order;
-#   - Redis killed for 10 s in the middle of a run and brought back: the
-#     stream ends complete, without gaps or duplicates, the pipeline's
-#     throughput held while Redis was gone, and mirror_lag_events showed the lag;
+#   - Redis killed in the middle of a run and brought back: the stream ends
+#     complete, without gaps or duplicates, the pipeline went on while Redis
+#     was gone (many rings' worth of events), and mirror_lag_events showed
+#     the lag and its catching up;
 #   - a password in REDIS_URL authenticates and never appears in a log;
 #   - a malformed REDIS_URL is a configuration error naming it; without
 #     REDIS_URL the mirror is off and says so once.
@@ -58,34 +59,41 @@ for topic in fills denials signals; do total=$((total + $(rcli -n 1 XLEN "ark:ev
 [ "$total" = "$n" ] || fail "per topic: $total entries for $n events"
 [ "$(rcli -n 1 XLEN ark:events:denials)" -gt 0 ] || fail "per topic: no denials stream"
 
-# 2. Redis gone for 10 s in the middle of a run.
+# 2. Redis gone in the middle of a run, then back. The pipeline does not wait
+# for Redis: while it is gone the journal takes many times the mirror ring's
+# 4096 events (were Aletheia held by the mirror, it would stop within one
+# ring). Each step waits for what it needs to see, never a fixed time; how
+# fast the pipeline runs meanwhile is `ark perf`'s business.
 rcli DEL ark:events >/dev/null
 rm -rf "$ARK_DATA_DIR"
-rate=2000
-REDIS_URL="redis://127.0.0.1:$port/0" "$ark" run --duration 18 --rate $rate > "$work/run.out" 2>&1 & run=$!
-t=0; until grep -q "metrics: http" "$work/run.out" || [ $t -gt 300 ]; do sleep 0.1; t=$((t+1)); done
+wait_for() {  # seconds description command...
+  local limit=$1 what=$2 t=0; shift 2
+  until "$@"; do [ $t -ge $((limit * 10)) ] && fail "$what (waited ${limit} s)"; sleep 0.1; t=$((t + 1)); done
+}
+REDIS_URL="redis://127.0.0.1:$port/0" "$ark" run --duration 3600 --rate 2000 > "$work/run.out" 2>&1 & run=$!
+wait_for 120 "no metrics server: $(cat "$work/run.out")" grep -q "metrics: http" "$work/run.out"
 mport=$(grep -o "127.0.0.1:[0-9]*/metrics" "$work/run.out" | head -1 | cut -d: -f2 | cut -d/ -f1)
 [ -n "$mport" ] || fail "no metrics port: $(cat "$work/run.out")"
-sleep 3
+metric() { curl -fsS "http://127.0.0.1:$mport/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+streamed() { [ "$(rcli XLEN ark:events 2>/dev/null || echo 0)" -ge 2000 ]; }
+wait_for 120 "the mirror never wrote 2000 entries" streamed
 kill -9 $redis_pid; wait $redis_pid 2>/dev/null; redis_pid=""
-down_at=$(date +%s)
-sleep 6
-lag=$(curl -fsS "http://127.0.0.1:$mport/metrics" | awk '/^mirror_lag_events /{print $2}')
-awk -v l="${lag:-0}" 'BEGIN { exit !(l > 1000) }' || fail "mirror_lag_events was ${lag:-absent} with Redis down 6 s"
-sleep 4
+at_down=$(metric 'ark_events_total{agent="aletheia"}')
+[ -n "$at_down" ] || fail "no ark_events_total for Aletheia"
+went_on() { local now; now=$(metric 'ark_events_total{agent="aletheia"}'); [ "${now:-0}" -ge $((at_down + 5 * 4096)) ]; }
+wait_for 180 "the pipeline stopped with Redis gone: journaled $at_down then $(metric 'ark_events_total{agent="aletheia"}')" went_on
+lagging() { awk -v l="$(metric mirror_lag_events)" 'BEGIN { exit !(l > 4096) }'; }
+wait_for 60 "mirror_lag_events was $(metric mirror_lag_events) with Redis gone" lagging
 start_redis
-up_at=$(date +%s)
-wait $run; rc=$?
+caught_up() { awk -v l="$(metric mirror_lag_events)" 'BEGIN { exit !(l < 4096) }'; }
+wait_for 180 "the mirror did not catch up once Redis was back (lag $(metric mirror_lag_events))" caught_up
+kill -INT $run; wait $run; rc=$?
 [ $rc -eq 0 ] || fail "ark run exited $rc: $(tail -5 "$work/run.out")"
 n=$(grep -o "^summary: [0-9]* ticks" "$work/run.out" | awk '{print $2}')
 [ "$(rcli XLEN ark:events)" = "$n" ] || fail "$n events but $(rcli XLEN ark:events) entries after the outage"
 [ "$(rcli XRANGE ark:events - + COUNT 1 | head -1)" = "1-0" ] || fail "the first entry is not 1-0"
 [ "$(rcli XREVRANGE ark:events + - COUNT 1 | head -1)" = "$n-0" ] || fail "the last entry is not $n-0"
 grep -q "reconnecting" "$ARK_DATA_DIR/logs/mirror.log" || fail "the mirror did not notice Redis going"
-# Throughput while Redis was gone: every whole second of the outage carried the rate.
-awk -v r=$rate '/events\/s/ && $1+0 >= 5 && $1+0 <= 11 { n++; if ($3+0 < 0.8 * r) bad = bad " " $1 "s:" $3 }
-     END { if (n < 5 || bad != "") { print "seconds " n ", slow:" bad; exit 1 } }' "$work/run.out" ||
-  fail "pipeline throughput dropped while Redis was down: $(grep 'events/s' "$work/run.out" | head -20)"
 
 # 3. A password.
 kill -9 $redis_pid; wait $redis_pid 2>/dev/null

@@ -1,7 +1,9 @@
 /* tests/store/test_store_journal.c — the journal: append and read back, look-ups,
  * segments, the three sync modes, torn writes at every byte of the last
  * record, bit flips named by verify, retention of whole segments, a reader
- * following the tail from another process, the writer lock. ctest runs it
+ * following the tail from another process (also in sync mode none) and the
+ * follower's race at a segment boundary forced through the reader's end
+ * hook, the writer lock. ctest runs it
  * twice: on io_uring and with ARK_IO_URING=0 (pwrite/fdatasync). */
 #include "store_test.h"
 
@@ -453,6 +455,55 @@ static void test_bit_flips(void)
 	close_ok(j);
 }
 
+/* A record whose CRC is valid but whose seq goes backwards (a writer bug, or
+ * bytes from elsewhere): readers stop there and verify names it. */
+static void test_seq_order(void)
+{
+	struct ark_store_config cfg;
+	fresh(&cfg);
+	struct ark_journal *j = open_ok(&cfg, NULL);
+	for (uint64_t s = 1; s <= 50; s++)
+		append_std(j, s);
+	close_ok(j);
+	uint64_t off, size;
+	char segname[64];
+	locate(cfg.journal_dir, 30, &off, &size, segname);
+	char seg[PATH_MAX + 128];
+	snprintf(seg, sizeof seg, "%s/%s", cfg.journal_dir, segname);
+	/* record 30 claims seq 10, with a CRC that matches the claim */
+	uint8_t rec[ARK_JOURNAL_RECORD_HEADER_BYTES + 1024];
+	int fd = open(seg, O_RDWR);
+	CHECK(fd >= 0);
+	CHECK(pread(fd, rec, (size_t)size, (off_t)off) == (ssize_t)size);
+	uint64_t claim = 10;
+	memcpy(rec + 8, &claim, sizeof claim);
+	uint32_t crc = ark_crc32c(ark_crc32c(0, rec, 24), rec + ARK_JOURNAL_RECORD_HEADER_BYTES,
+				  (size_t)size - ARK_JOURNAL_RECORD_HEADER_BYTES);
+	memcpy(rec + 24, &crc, sizeof crc);
+	CHECK(pwrite(fd, rec, (size_t)size, (off_t)off) == (ssize_t)size);
+	close(fd);
+
+	struct ark_err err = {0};
+	struct ark_journal_reader *r;
+	CHECK(ark_journal_reader_open(&r, cfg.journal_dir, &err) == 0);
+	struct ark_journal_record record;
+	int rc;
+	uint64_t got = 0;
+	while ((rc = ark_journal_reader_next(r, &record, &err)) == 0)
+		got++;
+	CHECK_MSG(rc == -EBADMSG, "a seq going backwards was read on (rc %d after %llu records)", rc,
+		  (unsigned long long)got);
+	CHECK_EQ_U64(got, 29);
+	CHECK_CONTAINS(err.msg, "seq not increasing");
+	ark_journal_reader_close(r);
+	struct problems ps = {0};
+	struct ark_journal_verify_result res;
+	CHECK(ark_journal_verify(cfg.journal_dir, &res, on_problem, &ps, &err) == 0);
+	CHECK(res.damaged >= 1);
+	CHECK_EQ_U64(ps.first.kind, ARK_JOURNAL_SEQ_NOT_INCREASING);
+	CHECK_EQ_U64(ps.first.offset, off);
+}
+
 static void test_retention(void)
 {
 	struct ark_store_config cfg;
@@ -516,10 +567,153 @@ static void test_retention(void)
 	CHECK_EQ_U64(res.last_seq, n + 2100);
 }
 
-static void test_follow_tail(void)
+/* The follower's race, forced: the reader has read the open segment's size
+ * and found no more records; before it looks for a newer segment, the
+ * writer appends more records to that segment, rolls and writes the next
+ * one. The reader must still hand out every record of the old segment
+ * first (the bug: it moved on as soon as the newer segment had data and
+ * skipped the old one's last records — "got seq 11882, expected 11835"). */
+struct race_ctx {
+	struct ark_journal *j;
+	uint64_t from, to;     /* appended inside the hook */
+	int calls;
+	char first_segment[64];
+};
+
+static void race_append(void *ctx, const char *segment)
+{
+	struct race_ctx *c = ctx;
+	if (c->calls++ > 0)
+		return;
+	snprintf(c->first_segment, sizeof c->first_segment, "%s", segment);
+	struct ark_err err = {0};
+	for (uint64_t s = c->from; s <= c->to; s++)
+		append_std(c->j, s);
+	/* everything with the kernel: the old segment finished, the new ones
+	 * written (sync also forces the write-out in mode none) */
+	CHECK_MSG(ark_journal_sync(c->j, &err) == 0, "%s", err.msg);
+}
+
+static void test_follow_race(enum ark_journal_sync mode)
 {
 	struct ark_store_config cfg;
 	fresh(&cfg);
+	cfg.sync = mode;
+	cfg.segment_bytes = 64 << 10;
+	cfg.buffer_bytes = 1 << 20;
+	struct ark_err err = {0};
+	struct ark_journal *j = open_ok(&cfg, NULL);
+	for (uint64_t s = 1; s <= 100; s++) /* ~17 KB: the first segment, far from full */
+		append_std(j, s);
+	CHECK_MSG(ark_journal_sync(j, &err) == 0, "%s", err.msg);
+	CHECK_EQ_U64(count_segments(cfg.journal_dir, NULL), 1);
+
+	struct ark_journal_reader *r;
+	CHECK_MSG(ark_journal_reader_open(&r, cfg.journal_dir, &err) == 0, "%s", err.msg);
+	CHECK(ark_journal_reader_seek(r, 1, &err) == 0);
+	struct race_ctx c = {.j = j, .from = 101, .to = 1000}; /* ~170 KB: three more segments */
+	ark_journal_reader_set_end_hook(r, race_append, &c);
+	struct ark_journal_record rec;
+	uint64_t expect = 1;
+	int rc;
+	while ((rc = ark_journal_reader_next(r, &rec, &err)) == 0) {
+		CHECK_MSG(rec.seq == expect, "follower: got seq %llu, expected %llu (the end of segment %s skipped)",
+			  (unsigned long long)rec.seq, (unsigned long long)expect, c.first_segment);
+		CHECK(payload_ok(rec.seq, rec.payload, rec.len));
+		expect++;
+	}
+	CHECK_MSG(rc == -EAGAIN, "reader: %d %s", rc, err.msg);
+	CHECK_EQ_U64(c.calls > 0, 1);
+	CHECK_EQ_U64(expect - 1, 1000);
+	CHECK_MSG(count_segments(cfg.journal_dir, NULL) >= 3, "the hook's appends did not roll segments");
+	ark_journal_reader_close(r);
+	close_ok(j);
+}
+
+/* The same window on the bad-record path: the reader sees the open
+ * segment's last record incomplete while a newer segment has data. If the
+ * record is completed after the reader read the size, that is a write it
+ * saw in progress, not damage. Without the completion it is damage. */
+struct complete_ctx {
+	const char *path;
+	uint64_t offset;
+	uint8_t bytes[1024];
+	size_t len;
+	int calls;
+};
+
+static void complete_record(void *ctx, const char *segment)
+{
+	(void)segment;
+	struct complete_ctx *c = ctx;
+	if (c->calls++ == 0 && c->len)
+		write_at(c->path, c->offset, c->bytes, c->len);
+}
+
+static void test_follow_race_incomplete(void)
+{
+	struct ark_store_config cfg;
+	fresh(&cfg);
+	cfg.segment_bytes = 64 << 10;
+	cfg.buffer_bytes = 1 << 20;
+	struct ark_journal *j = open_ok(&cfg, NULL);
+	for (uint64_t s = 1; s <= 1000; s++)
+		append_std(j, s);
+	close_ok(j);
+	struct ark_err err = {0};
+	uint64_t firsts[16];
+	size_t nseg;
+	CHECK(ark_journal_list(cfg.journal_dir, firsts, 16, &nseg, &err) == 0);
+	CHECK_MSG(nseg >= 2, "%zu segments", nseg);
+	/* the first segment's last record: cut its second half off */
+	uint64_t last = firsts[1] - 1;
+	struct ark_journal_record rec;
+	uint8_t buf[1024];
+	CHECK(ark_journal_find_seq(cfg.journal_dir, last, &rec, buf, sizeof buf, &err) == 0);
+	char path[PATH_MAX + 128];
+	snprintf(path, sizeof path, "%s/%s", cfg.journal_dir, rec.segment);
+	uint64_t end = rec.offset + ARK_JOURNAL_RECORD_HEADER_BYTES + rec.len;
+	CHECK_EQ_U64(file_size_of(path), end);
+	struct complete_ctx c = {.path = path};
+	c.offset = rec.offset + (ARK_JOURNAL_RECORD_HEADER_BYTES + rec.len) / 2;
+	c.len = end - c.offset;
+	int fd = open(path, O_RDWR);
+	CHECK(fd >= 0);
+	CHECK(pread(fd, c.bytes, c.len, (off_t)c.offset) == (ssize_t)c.len);
+	CHECK(ftruncate(fd, (off_t)c.offset) == 0);
+	close(fd);
+
+	for (int complete = 0; complete <= 1; complete++) {
+		struct ark_journal_reader *r;
+		CHECK(ark_journal_reader_open(&r, cfg.journal_dir, &err) == 0);
+		CHECK(ark_journal_reader_seek(r, 1, &err) == 0);
+		struct complete_ctx cc = c;
+		if (!complete)
+			cc.len = 0; /* the record stays cut: damage */
+		ark_journal_reader_set_end_hook(r, complete_record, &cc);
+		uint64_t expect = 1;
+		int rc;
+		while ((rc = ark_journal_reader_next(r, &rec, &err)) == 0) {
+			CHECK_EQ_U64(rec.seq, expect);
+			expect++;
+		}
+		if (complete) {
+			CHECK_MSG(rc == -EAGAIN, "completed record taken for damage: %d %s", rc, err.msg);
+			CHECK_EQ_U64(expect - 1, 1000);
+		} else {
+			CHECK_MSG(rc == -EBADMSG, "cut record before a newer segment: %d", rc);
+			CHECK_EQ_U64(expect, last);
+			CHECK_CONTAINS(err.msg, "damaged record");
+		}
+		ark_journal_reader_close(r);
+	}
+}
+
+static void test_follow_tail(enum ark_journal_sync mode)
+{
+	struct ark_store_config cfg;
+	fresh(&cfg);
+	cfg.sync = mode;
 	cfg.segment_bytes = 64 << 10;
 	cfg.buffer_bytes = 1 << 20;
 	const uint64_t n = test_scaled(20000, 3000);
@@ -652,8 +846,13 @@ int main(void)
 	test_sync_modes();
 	test_torn_writes();
 	test_bit_flips();
+	test_seq_order();
 	test_retention();
-	test_follow_tail();
+	test_follow_race(ARK_JOURNAL_SYNC_NONE);
+	test_follow_race(ARK_JOURNAL_SYNC_BATCH);
+	test_follow_race_incomplete();
+	test_follow_tail(ARK_JOURNAL_SYNC_INTERVAL);
+	test_follow_tail(ARK_JOURNAL_SYNC_NONE); /* the mode every pipeline test runs in */
 	rm_rf(root);
 	printf("test_store_journal (%s): ok\n",
 	       getenv("ARK_IO_URING") && strcmp(getenv("ARK_IO_URING"), "0") == 0 ? "fallback" : "io_uring");

@@ -1,0 +1,230 @@
+/* tests/hist/test_hist.c — the log-linear histogram (hist/) whose quantiles
+ * drive `ark synth`'s p95 criterion, the canary's rollback, status and the
+ * run summary: every bucket's bounds, values below 128 exact, quantiles
+ * against the exact value of sorted data within the stated error (< 1/128
+ * relative), min and max exact, merge equal to recording the union, the
+ * edges (0, the largest value, beyond it), empty and reset. */
+#include "check.h"
+#include "hist/hist.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct ark_hist a, b, all;
+
+static int cmp_u64(const void *x, const void *y)
+{
+	uint64_t p = *(const uint64_t *)x, q = *(const uint64_t *)y;
+	return p < q ? -1 : p > q;
+}
+
+static uint64_t rng = 0x243f6a8885a308d3ull;
+static uint64_t next_rand(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+static void test_buckets(void)
+{
+	/* contiguous, non-overlapping, each value maps into its own bucket */
+	CHECK_EQ_U64(ark_hist_bucket_low(0), 0);
+	for (uint32_t bk = 0; bk < ARK_HIST_BUCKETS; bk++) {
+		uint64_t lo = ark_hist_bucket_low(bk), hi = ark_hist_bucket_high(bk);
+		CHECK_MSG(lo <= hi, "bucket %u: %llu > %llu", bk, (unsigned long long)lo, (unsigned long long)hi);
+		CHECK_EQ_U64(ark_hist_bucket_of(lo), bk);
+		CHECK_EQ_U64(ark_hist_bucket_of(hi), bk);
+		if (bk + 1 < ARK_HIST_BUCKETS)
+			CHECK_EQ_U64(ark_hist_bucket_low(bk + 1), hi + 1);
+		/* the stated precision: a bucket is at most 1/128 of its low end wide */
+		if (lo >= ARK_HIST_SUB_BUCKETS)
+			CHECK_MSG((double)(hi - lo + 1) <= (double)lo / ARK_HIST_SUB_BUCKETS,
+				  "bucket %u is %llu wide at %llu", bk, (unsigned long long)(hi - lo + 1),
+				  (unsigned long long)lo);
+		else
+			CHECK_EQ_U64(lo, hi); /* below 128: exact */
+	}
+	CHECK_EQ_U64(ark_hist_bucket_high(ARK_HIST_BUCKETS - 1), ARK_HIST_MAX_VALUE);
+	/* beyond the largest value: the last bucket */
+	CHECK_EQ_U64(ark_hist_bucket_of(ARK_HIST_MAX_VALUE + 1), ARK_HIST_BUCKETS - 1);
+	CHECK_EQ_U64(ark_hist_bucket_of(UINT64_MAX), ARK_HIST_BUCKETS - 1);
+	/* the first buckets past the exact range */
+	CHECK_EQ_U64(ark_hist_bucket_of(127), 127);
+	CHECK_EQ_U64(ark_hist_bucket_of(128), 128);
+	CHECK_EQ_U64(ark_hist_bucket_of(255), 255);
+	CHECK_EQ_U64(ark_hist_bucket_of(256), 256);
+	CHECK_EQ_U64(ark_hist_bucket_of(257), 256);
+	CHECK_EQ_U64(ark_hist_bucket_of(258), 257);
+}
+
+static void test_empty_and_reset(void)
+{
+	ark_hist_reset(&a);
+	CHECK_EQ_U64(a.count, 0);
+	CHECK_EQ_U64(a.min, UINT64_MAX);
+	CHECK_EQ_U64(a.max, 0);
+	CHECK_EQ_U64(ark_hist_quantile(&a, 0.5), 0);
+	CHECK_EQ_U64(ark_hist_quantile(&a, 0), 0);
+	CHECK_EQ_U64(ark_hist_quantile(&a, 1), 0);
+	CHECK(ark_hist_mean(&a) == 0.0);
+	ark_hist_record(&a, 5);
+	ark_hist_reset(&a);
+	CHECK_EQ_U64(a.count, 0);
+	for (uint32_t i = 0; i < ARK_HIST_BUCKETS; i++)
+		CHECK_EQ_U64(a.buckets[i], 0);
+}
+
+static void test_exact_small(void)
+{
+	/* below 128 every quantile is the exact value */
+	ark_hist_reset(&a);
+	for (uint64_t v = 0; v < 100; v++)
+		ark_hist_record(&a, v);
+	CHECK_EQ_U64(a.count, 100);
+	CHECK_EQ_U64(a.sum, 4950);
+	CHECK(ark_hist_mean(&a) == 49.5);
+	CHECK_EQ_U64(ark_hist_quantile(&a, 0), 0);
+	CHECK_EQ_U64(ark_hist_quantile(&a, 0.01), 0);   /* rank 1 */
+	CHECK_EQ_U64(ark_hist_quantile(&a, 0.5), 49);   /* rank 50 */
+	CHECK_EQ_U64(ark_hist_quantile(&a, 0.95), 94);  /* rank 95 */
+	CHECK_EQ_U64(ark_hist_quantile(&a, 0.99), 98);
+	CHECK_EQ_U64(ark_hist_quantile(&a, 0.991), 99); /* rank 100 (rounded up) */
+	CHECK_EQ_U64(ark_hist_quantile(&a, 1), 99);
+	CHECK_EQ_U64(ark_hist_quantile(&a, -1), 0);
+	CHECK_EQ_U64(ark_hist_quantile(&a, 2), 99);
+	/* one value: every quantile is it, clamped to min = max */
+	ark_hist_reset(&a);
+	ark_hist_record(&a, 1000003);
+	for (double q = 0; q <= 1.0; q += 0.125)
+		CHECK_EQ_U64(ark_hist_quantile(&a, q), 1000003);
+}
+
+/* The exact q-quantile of sorted data as the histogram ranks it: the
+ * ceil(q * n)-th smallest value. */
+static uint64_t exact_quantile(const uint64_t *sorted, size_t n, double q)
+{
+	size_t rank = (size_t)ceil(q * (double)n);
+	if (rank == 0)
+		rank = 1;
+	return sorted[rank - 1];
+}
+
+static void check_quantiles(const struct ark_hist *h, const uint64_t *sorted, size_t n, const char *what)
+{
+	static const double qs[] = {0.001, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 0.9999};
+	for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) {
+		uint64_t want = exact_quantile(sorted, n, qs[i]);
+		uint64_t got = ark_hist_quantile(h, qs[i]);
+		double bound = want < ARK_HIST_SUB_BUCKETS ? 0 : (double)want / ARK_HIST_SUB_BUCKETS;
+		double diff = fabs((double)got - (double)want);
+		CHECK_MSG(diff <= bound, "%s: q%.4f = %llu, exact %llu (error %.0f > bound %.0f)", what, qs[i],
+			  (unsigned long long)got, (unsigned long long)want, diff, bound);
+	}
+	CHECK_EQ_U64(ark_hist_quantile(h, 0), sorted[0]);
+	CHECK_EQ_U64(ark_hist_quantile(h, 1), sorted[n - 1]);
+	CHECK_EQ_U64(h->min, sorted[0]);
+	CHECK_EQ_U64(h->max, sorted[n - 1]);
+}
+
+static void test_quantiles_and_merge(void)
+{
+	const size_t n = (size_t)test_scaled(200000, 20000);
+	uint64_t *vals = malloc(n * sizeof *vals);
+	CHECK(vals);
+	/* latencies spread over eight decades, log-uniform, plus a heavy tail */
+	for (size_t i = 0; i < n; i++) {
+		double e = (double)(next_rand() % 1000000) / 1000000.0 * 8.0;
+		uint64_t v = (uint64_t)pow(10.0, e);
+		if (i % 997 == 0)
+			v = 5000000000ull + next_rand() % 1000000000ull; /* a few seconds */
+		vals[i] = v;
+	}
+	ark_hist_reset(&a);
+	ark_hist_reset(&b);
+	ark_hist_reset(&all);
+	uint64_t sum = 0;
+	for (size_t i = 0; i < n; i++) {
+		ark_hist_record(i % 3 ? &a : &b, vals[i]);
+		ark_hist_record(&all, vals[i]);
+		sum += vals[i];
+	}
+	CHECK_EQ_U64(all.count, n);
+	CHECK_EQ_U64(all.sum, sum);
+	uint64_t total = 0;
+	for (uint32_t i = 0; i < ARK_HIST_BUCKETS; i++)
+		total += all.buckets[i];
+	CHECK_EQ_U64(total, n);
+	CHECK(fabs(ark_hist_mean(&all) - (double)sum / (double)n) < 1e-6 * ark_hist_mean(&all));
+
+	uint64_t *sorted = malloc(n * sizeof *sorted);
+	CHECK(sorted);
+	memcpy(sorted, vals, n * sizeof *vals);
+	qsort(sorted, n, sizeof *sorted, cmp_u64);
+	check_quantiles(&all, sorted, n, "all");
+
+	/* merge: the same histogram as recording the union */
+	struct ark_hist merged;
+	ark_hist_reset(&merged);
+	ark_hist_merge(&merged, &a);
+	ark_hist_merge(&merged, &b);
+	CHECK(memcmp(&merged, &all, sizeof merged) == 0);
+	/* merging an empty histogram changes nothing (its min is UINT64_MAX) */
+	struct ark_hist empty;
+	ark_hist_reset(&empty);
+	ark_hist_merge(&merged, &empty);
+	CHECK(memcmp(&merged, &all, sizeof merged) == 0);
+	/* and into an empty one gives a copy */
+	ark_hist_reset(&empty);
+	ark_hist_merge(&empty, &b);
+	CHECK(memcmp(&empty, &b, sizeof empty) == 0);
+
+	/* a part on its own, against its own exact data */
+	size_t nb = 0;
+	for (size_t i = 0; i < n; i += 3)
+		sorted[nb++] = vals[i];
+	qsort(sorted, nb, sizeof *sorted, cmp_u64);
+	check_quantiles(&b, sorted, nb, "part");
+	free(sorted);
+	free(vals);
+}
+
+static void test_edges(void)
+{
+	ark_hist_reset(&a);
+	ark_hist_record(&a, 0);
+	ark_hist_record(&a, ARK_HIST_MAX_VALUE);
+	ark_hist_record(&a, UINT64_MAX / 4); /* beyond: counted in the last bucket */
+	CHECK_EQ_U64(a.count, 3);
+	CHECK_EQ_U64(a.buckets[0], 1);
+	CHECK_EQ_U64(a.buckets[ARK_HIST_BUCKETS - 1], 2);
+	CHECK_EQ_U64(a.min, 0);
+	CHECK_EQ_U64(a.max, UINT64_MAX / 4);
+	CHECK_EQ_U64(ark_hist_quantile(&a, 0.2), 0);
+	/* the last bucket's midpoint, within its range */
+	uint64_t q = ark_hist_quantile(&a, 0.5);
+	CHECK(q >= ark_hist_bucket_low(ARK_HIST_BUCKETS - 1) && q <= ARK_HIST_MAX_VALUE);
+	CHECK_EQ_U64(ark_hist_quantile(&a, 1), UINT64_MAX / 4);
+	/* a quantile never leaves [min, max]: values at a bucket's low end */
+	ark_hist_reset(&a);
+	for (int i = 0; i < 10; i++)
+		ark_hist_record(&a, 1u << 20);
+	CHECK_EQ_U64(ark_hist_quantile(&a, 0.5), 1u << 20);
+	ark_hist_reset(&a);
+	for (int i = 0; i < 10; i++)
+		ark_hist_record(&a, ark_hist_bucket_high(2000));
+	CHECK_EQ_U64(ark_hist_quantile(&a, 0.5), ark_hist_bucket_high(2000));
+}
+
+int main(void)
+{
+	test_buckets();
+	test_empty_and_reset();
+	test_exact_small();
+	test_quantiles_and_merge();
+	test_edges();
+	printf("test_hist: ok\n");
+	return 0;
+}
