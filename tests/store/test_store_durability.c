@@ -214,6 +214,13 @@ static void power_cut(const char *journal_dir, char *out, size_t cap)
 	for (int p = 0; p < npaths; p++) {
 		if (strncmp(paths[p], journal_dir, dirlen) != 0 || paths[p][dirlen] != '/' || is_dir(paths[p]))
 			continue;
+		/* Segments only: the journal's IDENTITY (and BASE) are written
+		 * with write(), fsync, rename and a directory fsync before the
+		 * journal takes a record, which this recorder does not model;
+		 * they are copied as they are, below. */
+		size_t plen = strlen(paths[p]);
+		if (plen < 5 || strcmp(paths[p] + plen - 5, ".arkj") != 0)
+			continue;
 		/* the directory entry: a file created while recording needs a
 		 * sync of the directory after its creation */
 		size_t created = SIZE_MAX;
@@ -252,6 +259,21 @@ static void power_cut(const char *journal_dir, char *out, size_t cap)
 			}
 		}
 		close(src);
+		close(dst);
+	}
+	static const char *const atomic_files[] = {"IDENTITY", "BASE"};
+	for (size_t f = 0; f < ARK_ARRAY_LEN(atomic_files); f++) {
+		char from[PATH_MAX + 16], to[PATH_MAX + 64], text[256];
+		snprintf(from, sizeof from, "%s/%s", journal_dir, atomic_files[f]);
+		snprintf(to, sizeof to, "%s/%s", out, atomic_files[f]);
+		int src = open(from, O_RDONLY);
+		if (src < 0)
+			continue;
+		ssize_t n = read(src, text, sizeof text);
+		close(src);
+		CHECK(n >= 0);
+		int dst = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		CHECK(dst >= 0 && write(dst, text, (size_t)n) == n);
 		close(dst);
 	}
 }
