@@ -108,74 +108,18 @@ uint64_t ark_ring_last_event_seq(struct ark_ring *ring)
 	return last->seq;
 }
 
-/* ---- Signals ---- */
+/* ---- Stopping ---- */
 
-void ark_process_signals(void (*on_term)(int))
+void *ark_agent_region(const struct ark_agent_ctx *ctx, const char *name)
 {
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_term;
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGINT, SIG_IGN);
-	signal(SIGPIPE, SIG_IGN);
-}
-
-uint64_t ark_source_ring_last_seq(struct ark_ring *ring)
-{
-	uint64_t head = atomic_load_explicit(&ring->head, memory_order_acquire);
-	if (head == ring->initial_index)
-		return 0;
-	const struct ark_tick *t = (const struct ark_tick *)((const uint8_t *)ring + ring->slots_offset +
-							       ((head - 1) & ring->mask) * ring->slot_size);
-	return t->source_seq;
-}
-
-static volatile sig_atomic_t stop_signal;
-
-static void on_stop_signal(int sig)
-{
-	(void)sig;
-	stop_signal = 1;
-}
-
-void ark_agent_install_signals(void)
-{
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_stop_signal;
-	sigaction(SIGTERM, &sa, NULL);
-	/* Ctrl-C reaches the whole process group; the supervisor alone decides
-	 * how the pipeline drains, so agents leave SIGINT to it. */
-	signal(SIGINT, SIG_IGN);
-	signal(SIGPIPE, SIG_IGN);
+	return ark_pipeline_lane_region(&ctx->map, ctx->lane, name, NULL);
 }
 
 bool ark_agent_stop_requested(const struct ark_agent_ctx *ctx)
 {
-	return stop_signal || atomic_load_explicit(&ctx->pipeline->stop, memory_order_relaxed) ||
+	return ark_process_stop_signalled() || atomic_load_explicit(&ctx->pipeline->stop, memory_order_relaxed) ||
 	       (ctx->lane == ARK_LANE_CANARY &&
 		atomic_load_explicit(&ctx->pipeline->canary.lane_stop, memory_order_relaxed));
-}
-
-int ark_agent_pin(const char *upper_name, struct ark_agent_control *control, struct ark_err *err)
-{
-	char var[64];
-	snprintf(var, sizeof var, "ARK_CPU_%s", upper_name);
-	for (char *p = var; *p; p++)
-		*p = (char)toupper((unsigned char)*p);
-	const char *v = getenv(var);
-	if (!v || !*v) {
-		atomic_store(&control->cpu, -1);
-		return 0;
-	}
-	uint64_t cpu;
-	int rc = ark_parse_u64(v, 0, 4095, var, &cpu, err);
-	if (!rc)
-		rc = ark_pin_cpu((int)cpu, err);
-	if (rc)
-		return ark_err_wrap(err, "%s", var);
-	atomic_store(&control->cpu, (int32_t)cpu);
-	return 0;
 }
 
 /* ---- The stage loop (Joey, HRM, Kenny) ---- */
@@ -281,7 +225,7 @@ int ark_stage_main(struct ark_agent_ctx *ctx)
 		uint32_t room;
 		while (ark_ring_reserve(&ctx->output, n, 100 * 1000 * 1000, &room) != 0) {
 			atomic_store_explicit(&control->heartbeat_ns, ark_now_ns(), memory_order_relaxed);
-			if (stop_signal && atomic_load(&ctx->pipeline->stop))
+			if (ark_process_stop_signalled() && atomic_load(&ctx->pipeline->stop))
 				goto out;
 		}
 		if (room < n)
@@ -337,40 +281,6 @@ out:
 
 /* ---- Entry point of every agent process ---- */
 
-int ark_pipeline_attach_wait(struct ark_pipeline_map *map, const char *instance, double wait_s, struct ark_err *err)
-{
-	uint64_t deadline = ark_now_ns() + (uint64_t)(wait_s * 1e9);
-	for (;;) {
-		/* Not there yet, or its creator is still laying it out (the
-		 * watchdog starting beside this unit): look again. */
-		int rc = ark_pipeline_attach(map, instance, err);
-		if (rc == 0 || ark_now_ns() >= deadline || stop_signal)
-			return rc;
-		struct timespec ts = {0, 50 * 1000 * 1000};
-		nanosleep(&ts, NULL);
-	}
-}
-
-/* A warm standby waits here: one byte from the watchdog and it becomes the
- * agent, end of file (the watchdog closed the pipe or died) and it leaves. */
-static bool standby_released(struct ark_agent_ctx *ctx, int fd)
-{
-	ark_log(ctx->log, "info", "standby pid=%d: ready to take over", (int)getpid());
-	ark_log_flush(ctx->log);
-	/* The watchdog may already have sent its byte and closed its end (it
-	 * needed this standby before it was ready): the write then fails, the
-	 * byte is still there to read. */
-	if (write(fd, "r", 1) != 1 && errno != EPIPE)
-		ark_log(ctx->log, "warn", "standby: cannot tell the watchdog it is ready: %s", strerror(errno));
-	char go;
-	ssize_t n;
-	do
-		n = read(fd, &go, 1);
-	while (n < 0 && errno == EINTR && !stop_signal);
-	close(fd);
-	return n == 1;
-}
-
 int ark_agent_run(enum ark_agent agent, const char *instance, const struct ark_agent_options *options)
 {
 	struct ark_agent_ctx ctx;
@@ -382,7 +292,7 @@ int ark_agent_run(enum ark_agent agent, const char *instance, const struct ark_a
 		fprintf(stderr, "ark agent %s: only joey, hrm and kenny run in the canary lane\n", ark_agent_file_name(agent));
 		return 2;
 	}
-	ark_agent_install_signals();
+	ark_process_stop_signals();
 	/* Short waits (Aletheia's for a write to complete) wake within a
 	 * microsecond of their time instead of the default 50. */
 	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
@@ -416,11 +326,11 @@ int ark_agent_run(enum ark_agent agent, const char *instance, const struct ark_a
 		status = 2;
 		goto detach;
 	}
-	if (options->standby_fd >= 0 && !standby_released(&ctx, options->standby_fd)) {
+	if (options->standby_fd >= 0 && !ark_process_standby_wait(ctx.log, options->standby_fd)) {
 		status = 0;   /* not needed: the watchdog let it go */
 		goto detach;
 	}
-	if (ark_process_claim(&ctx.map, &ctx.control->pid)) {
+	if (ark_process_claim(&ctx.map.shm, &ctx.control->pid)) {
 		ark_log(ctx.log, "warn", "the watchdog that started pid %d is gone and never recorded it: leaving", (int)getpid());
 		status = 0;
 		goto detach;
@@ -429,7 +339,7 @@ int ark_agent_run(enum ark_agent agent, const char *instance, const struct ark_a
 	 * ...), unpinned by default: never the stable agent's core. */
 	char pin_name[32];
 	snprintf(pin_name, sizeof pin_name, "%s%s", ctx.lane == ARK_LANE_CANARY ? "CANARY_" : "", ark_agent_file_name(agent));
-	if (ark_agent_pin(pin_name, ctx.control, &err)) {
+	if (ark_process_pin(pin_name, &ctx.control->cpu, &err)) {
 		ark_log(ctx.log, "error", "configuration: %s", err.msg);
 		fprintf(stderr, "ark agent %s: %s\n", ark_agent_file_name(agent), err.msg);
 		status = 2;

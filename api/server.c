@@ -24,7 +24,10 @@
  * and no client can hold up POST /v1/signals. */
 #include "api/api.h"
 
-#include "agents/agents.h"
+#include "proc/proc.h"
+#include "pipeline/pipeline.h"
+#include "sources/sources.h"
+#include "trace/trace.h"
 #include "http/http.h"
 #include "store/store.h"
 #include "watchdog/watchdog.h"
@@ -527,7 +530,7 @@ int ark_api_run(const char *instance, int source)
 		goto detach;
 	}
 	a.control = &a.p->sources[source];
-	if (ark_process_claim(&a.map, &a.control->pid)) {
+	if (ark_process_claim(&a.map.shm, &a.control->pid)) {
 		ark_log(a.log, "warn", "the watchdog that started pid %d is gone and never recorded it: leaving", (int)getpid());
 		status = 0;
 		goto detach;

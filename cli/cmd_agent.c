@@ -1,7 +1,9 @@
 /* cli/cmd_agent.c — `ark agent <name>` and `ark source synthetic`: the
  * processes the supervisor starts. Each attaches to the running instance's
  * segment; an operator rarely runs them by hand. */
+#include "pipeline/pipeline.h"
 #include "agents/agents.h"
+#include "sources/sources.h"
 #include "cli/command.h"
 
 #include <getopt.h>

@@ -3,7 +3,7 @@
 #include "api/api.h"
 #include "cli/command.h"
 
-#include "agents/agents.h"
+#include "pipeline/pipeline.h"
 
 #include <stdio.h>
 #include <string.h>

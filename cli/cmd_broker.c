@@ -9,7 +9,8 @@
  * nor a new run lifts it. Only this command does, once the operator has
  * looked at the venue: `ark broker resume --reason TEXT` (logged in
  * watchdog.log and recorded in the Mutable Core's agent history). */
-#include "agents/agents.h"
+#include "proc/proc.h"
+#include "pipeline/pipeline.h"
 #include "alpaca/alpaca.h"
 #include "cli/command.h"
 #include "watchdog/watchdog.h"

@@ -14,7 +14,7 @@
  *           did when the canary started (recorded by the watchdog), and the
  *           bytes hashed are the bytes written; the hashes promoted are
  *           recorded (canary_runs, metadata canary_last). */
-#include "agents/agents.h"
+#include "pipeline/pipeline.h"
 #include "cli/command.h"
 #include "cli/instance.h"
 #include "ops/ops.h"

@@ -10,7 +10,7 @@
  * table hashes, and holds the hash to --expect, ARK_GRAVEYARD_SHA256 and the
  * recorded approval. history lists the approvals. Nothing is installed that
  * does not parse, and a hash mismatch is exit status 1. */
-#include "agents/agents.h"
+#include "proc/proc.h"
 #include "cli/command.h"
 #include "common/common.h"
 #include "graveyard/graveyard.h"

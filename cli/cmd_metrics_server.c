@@ -9,7 +9,8 @@
  *
  * /healthz: 200 when every agent is alive, its heartbeat recent and it is not
  * quarantined, else 503 with the reasons; /readyz: 200 once every agent runs. */
-#include "agents/agents.h"
+#include "proc/proc.h"
+#include "pipeline/pipeline.h"
 #include "alpaca/alpaca.h"
 #include "cli/command.h"
 #include "graveyard/graveyard.h"
@@ -423,7 +424,7 @@ static int metrics_server_main(int argc, char **argv)
 	if (ark_pipeline_attach_wait(&s.map, instance, wait_segment_s, &err))
 		goto fail;
 	s.p = s.map.pipeline;
-	if (ark_process_claim(&s.map, &s.p->metrics_pid)) {
+	if (ark_process_claim(&s.map.shm, &s.p->metrics_pid)) {
 		ark_log(s.log, "warn", "the watchdog that started pid %d is gone and never recorded it: leaving", (int)getpid());
 		ark_pipeline_detach(&s.map);
 		ark_log_close(s.log);

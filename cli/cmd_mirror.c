@@ -3,7 +3,7 @@
 #include "cli/command.h"
 #include "mirror/mirror.h"
 
-#include "agents/agents.h"
+#include "pipeline/pipeline.h"
 #include "store/store.h"
 
 #include <errno.h>

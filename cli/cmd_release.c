@@ -4,7 +4,8 @@
  * Mutable Core's agent history. For HRM it also lifts the state_corrupt
  * halt: HRM recomputes its sums and clears the latch if its state is finite
  * again, and says what it did. */
-#include "agents/agents.h"
+#include "proc/proc.h"
+#include "pipeline/pipeline.h"
 #include "cli/command.h"
 #include "watchdog/watchdog.h"
 

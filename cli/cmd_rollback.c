@@ -6,7 +6,7 @@
  * replaced database and env file are kept beside the originals. */
 #include "cli/command.h"
 #include "cli/instance.h"
-#include "agents/agents.h"
+#include "pipeline/pipeline.h"
 #include "ops/ops.h"
 #include "store/store.h"
 

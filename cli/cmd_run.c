@@ -8,7 +8,7 @@
  * lost), then stops the agents; a second Ctrl-C stops them at once (events
  * still on the rings stay in the segment until it is removed). Exit status 0
  * only with zero errors and zero trace breaks. */
-#include "agents/agents.h"
+#include "pipeline/pipeline.h"
 #include "cli/command.h"
 #include "alphavantage/alphavantage.h"
 #include "api/api.h"

@@ -11,7 +11,8 @@
  *
  * `ark stop` drains and stops a running instance (SIGTERM to its watchdog,
  * then waits for every process of the instance to be gone). */
-#include "agents/agents.h"
+#include "proc/proc.h"
+#include "pipeline/pipeline.h"
 #include "cli/command.h"
 #include "cli/instance.h"
 #include "http/http.h"

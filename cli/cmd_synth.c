@@ -12,7 +12,7 @@
  * stops it afterwards, and refuses to run beside a live one of the same name.
  * Its journal, Mutable Core and logs go to a directory of their own
  * ($ARK_DATA_DIR/synth-<instance>): a check never writes the live record. */
-#include "agents/agents.h"
+#include "pipeline/pipeline.h"
 #include "api/api.h"
 #include "audit/audit.h"
 #include "graveyard/graveyard.h"

@@ -5,7 +5,8 @@
  * or not in the journal, 2 on bad input. */
 #include "cli/command.h"
 #include "event/event.h"
-#include "agents/agents.h"
+#include "sources/sources.h"
+#include "trace/trace.h"
 #include "alpaca/alpaca.h"
 #include "store/store.h"
 

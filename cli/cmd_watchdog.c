@@ -5,7 +5,8 @@
  * (READY=1 once the agents run, WATCHDOG=1 after each progress check,
  * STATUS= lines, STOPPING=1). Killed, it leaves the pipeline running; the
  * next `ark watchdog` takes the segment and its processes over. */
-#include "agents/agents.h"
+#include "proc/proc.h"
+#include "pipeline/pipeline.h"
 #include "cli/command.h"
 #include "cli/instance.h"
 #include "graveyard/graveyard.h"

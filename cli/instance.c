@@ -5,7 +5,7 @@
  * /proc shows it is ours (ark_shm_process_open). */
 #include "cli/instance.h"
 
-#include "agents/agents.h"
+#include "pipeline/pipeline.h"
 #include "common/common.h"
 #include "graveyard/graveyard.h"
 #include "ops/ops.h"

@@ -11,7 +11,8 @@
  * is sent again. */
 #include "mirror/mirror.h"
 
-#include "agents/agents.h"
+#include "proc/proc.h"
+#include "pipeline/pipeline.h"
 #include "metrics/metrics.h"
 #include "store/store.h"
 
@@ -418,7 +419,7 @@ int ark_mirror_run(const char *instance)
 		goto out;
 	}
 	m.p = m.map.pipeline;
-	if (ark_process_claim(&m.map, &m.p->mirror_pid)) {
+	if (ark_process_claim(&m.map.shm, &m.p->mirror_pid)) {
 		ark_log(m.log, "warn", "the watchdog that started pid %d is gone and never recorded it: leaving", (int)getpid());
 		status = 0;
 		goto detach;

@@ -4,7 +4,7 @@
  * readable by others), ports free to bind, CPUs the agents are pinned to. */
 #include "ops/internal.h"
 
-#include "agents/agents.h"
+#include "pipeline/pipeline.h"
 #include "http/http.h"
 #include "mirror/mirror.h"
 

@@ -102,7 +102,7 @@ void ark_config_validate(const struct ark_validate_options *options, struct ark_
 
 /* ---- the status dashboard (`ark status`) ---- */
 
-#include "agents/agents.h"
+#include "pipeline/pipeline.h"
 #include "metrics/metrics.h"
 
 struct ark_status_process {

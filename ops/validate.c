@@ -5,7 +5,8 @@
  * shows every problem. A secret's value never enters a message. */
 #include "ops/internal.h"
 
-#include "agents/agents.h"
+#include "proc/proc.h"
+#include "pipeline/pipeline.h"
 #include "alpaca/alpaca.h"
 #include "alphavantage/alphavantage.h"
 #include "api/api.h"

@@ -12,7 +12,7 @@
 #include "common/common.h"
 #include "perf/perf.h"
 #include "perf/relay.h"
-#include "agents/agents.h"
+#include "pipeline/pipeline.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -6,7 +6,7 @@
  * replacement handling its first event (a new pid, state running, its event
  * counter moving). Afterwards it reads the whole journal: every sequence
  * number from the first to the last must be there exactly once. */
-#include "agents/agents.h"
+#include "pipeline/pipeline.h"
 #include "common/common.h"
 #include "perf/perf.h"
 #include "store/store.h"

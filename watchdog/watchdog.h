@@ -13,7 +13,8 @@
 #ifndef ARK_WATCHDOG_H
 #define ARK_WATCHDOG_H
 
-#include "agents/agents.h"
+#include "proc/proc.h"
+#include "pipeline/pipeline.h"
 
 #include <limits.h>
 #include <stdbool.h>

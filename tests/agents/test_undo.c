@@ -103,7 +103,7 @@ static void normalize_state(enum ark_agent agent, uint8_t *state)
 
 static void capture(struct fixture *f, enum ark_agent agent, struct outcome *o)
 {
-	o->state_size = ark_agent_state_size(agent);
+	o->state_size = ark_pipeline_state_size(agent);
 	if (!o->state)
 		o->state = malloc(o->state_size);
 	CHECK(o->state);

@@ -18,7 +18,7 @@
 #include "check.h"
 #include "json_check.h"
 
-#include "agents/agents.h"
+#include "trace/trace.h"
 #include "common/common.h"
 #include "event/event.h"
 #include "feed/feed.h"

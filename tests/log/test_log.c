@@ -1,9 +1,9 @@
-/* tests/log/test_log.c — the per-process log (agents/log.c): one line per
+/* tests/log/test_log.c — the per-process log (proc/log.c): one line per
  * entry in the documented shape, file mode 0600, newlines in a message cannot
  * forge entries, a full buffer drops whole lines and counts them (the count
  * is logged once there is room), the io_uring write-out loses and repeats
  * nothing, and SIGHUP reopens the file after logrotate moved it. */
-#include "agents/agents.h"
+#include "proc/proc.h"
 #include "check.h"
 
 #include <signal.h>

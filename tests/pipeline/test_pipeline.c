@@ -35,7 +35,7 @@
  *                                  into the journal, in order, none lost */
 #include "pipeline_test.h"
 
-#include "agents/agents.h"
+#include "pipeline/pipeline.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

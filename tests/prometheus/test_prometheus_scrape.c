@@ -18,7 +18,7 @@
 #include <sys/wait.h>
 
 #include "../http/http_test.h"
-#include "agents/agents.h"
+#include "pipeline/pipeline.h"
 
 static char tmpdir[256];
 static pid_t prom_pid = -1;

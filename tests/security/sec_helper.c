@@ -14,7 +14,7 @@
  *   sec_helper show INSTANCE          print "kyle_pid=N state=S"
  *   sec_helper ticks PID              print the process's start time
  */
-#include "agents/agents.h"
+#include "pipeline/pipeline.h"
 #include "graveyard/graveyard.h"
 
 #include <stdio.h>

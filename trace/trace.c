@@ -1,7 +1,7 @@
-/* agents/trace.c — one event's trace from the journal, as `ark trace` and
+/* trace/trace.c — one event's trace from the journal, as `ark trace` and
  * the ingest API's GET /v1/traces/{id} show it: which agents it passed, the
  * time in each, the verdict and the execution. */
-#include "agents/agents.h"
+#include "trace/trace.h"
 
 #include "alpaca/alpaca.h"
 #include "store/store.h"

@@ -1,13 +1,15 @@
-/* agents/layout.c — the pipeline's regions in the shared segment: sizes,
+/* pipeline/layout.c — the pipeline's regions in the shared segment: sizes,
  * creation (every ring initialised, every control block named) and attach.
  * Invariant: a pipeline whose magic is set has every region of its layout,
  * found by name; nothing in it is a pointer. */
-#include "agents/agents_internal.h"
+#include "pipeline/pipeline.h"
+#include "proc/proc.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define REPORT_RING_CAPACITY 1024u
 
@@ -44,7 +46,7 @@ int ark_pipeline_config_from_env(struct ark_pipeline_config *config, struct ark_
 	return 0;
 }
 
-size_t ark_agent_state_size(enum ark_agent agent)
+size_t ark_pipeline_state_size(enum ark_agent agent)
 {
 	switch (agent) {
 	case ARK_AGENT_KYLE: return sizeof(struct ark_kyle_state);
@@ -86,13 +88,13 @@ int ark_pipeline_create(struct ark_pipeline_map *map, const struct ark_pipeline_
 		       sizeof(struct ark_order_book) + report_ring +
 		       (ARK_SHM_MAX_REGIONS + 4) * ARK_SHM_ALIGN + (1 << 20);
 	for (int a = 0; a < ARK_AGENT_COUNT; a++)
-		total += ark_agent_state_size((enum ark_agent)a);
+		total += ark_pipeline_state_size((enum ark_agent)a);
 	if (config->canary) {
 		/* Kyle's share for the lane, and the lane's Joey, HRM and Kenny. */
 		total += 4 * event_ring + 3 * sizeof(struct ark_undo) + sizeof(struct ark_broker_state) +
 			 (8 + 4) * ARK_SHM_ALIGN;
 		for (int a = ARK_AGENT_JOEY; a <= ARK_AGENT_KENNY; a++)
-			total += ark_agent_state_size((enum ark_agent)a);
+			total += ark_pipeline_state_size((enum ark_agent)a);
 	}
 
 	rc = ark_shm_create(&map->shm, name, total, ARK_SHM_REPLACE_STALE, err);
@@ -117,7 +119,7 @@ int ark_pipeline_create(struct ark_pipeline_map *map, const struct ark_pipeline_
 			rc = ark_ring_init(ark_shm_at(&map->shm, off), event_ring, sizeof(struct ark_event),
 					   config->ring_capacity, 0, err);
 		if (!rc)
-			rc = ark_shm_alloc(&map->shm, agent_state_names[a], ark_agent_state_size((enum ark_agent)a),
+			rc = ark_shm_alloc(&map->shm, agent_state_names[a], ark_pipeline_state_size((enum ark_agent)a),
 					   &off, err);
 		if (!rc)
 			rc = ark_shm_alloc(&map->shm, agent_undo_names[a], sizeof(struct ark_undo), &off, err);
@@ -141,7 +143,7 @@ int ark_pipeline_create(struct ark_pipeline_map *map, const struct ark_pipeline_
 		if (rc || a == ARK_AGENT_KYLE)
 			continue;
 		snprintf(region, sizeof region, "%s.canary", agent_state_names[a]);
-		rc = ark_shm_alloc(&map->shm, region, ark_agent_state_size((enum ark_agent)a), &off, err);
+		rc = ark_shm_alloc(&map->shm, region, ark_pipeline_state_size((enum ark_agent)a), &off, err);
 		snprintf(region, sizeof region, "%s.canary", agent_undo_names[a]);
 		if (!rc)
 			rc = ark_shm_alloc(&map->shm, region, sizeof(struct ark_undo), &off, err);
@@ -222,7 +224,7 @@ int ark_pipeline_attach(struct ark_pipeline_map *map, const char *instance, stru
 	for (int a = 0; a < ARK_AGENT_COUNT; a++) {
 		uint64_t rsize;
 		if (!ark_pipeline_region(map, agent_state_names[a], &rsize) ||
-		    rsize != ark_agent_state_size((enum ark_agent)a)) {
+		    rsize != ark_pipeline_state_size((enum ark_agent)a)) {
 			ark_shm_detach(&map->shm);
 			return ark_err_set(err, -EPROTO, "%s: region %s is missing or has the wrong size",
 					   map->shm.path, agent_state_names[a]);
@@ -304,11 +306,6 @@ void *ark_pipeline_lane_agent_state(const struct ark_pipeline_map *map, enum ark
 struct ark_undo *ark_pipeline_lane_agent_undo(const struct ark_pipeline_map *map, enum ark_lane lane, enum ark_agent agent)
 {
 	return ark_pipeline_lane_region(map, lane, agent_undo_names[agent], NULL);
-}
-
-void *ark_agent_region(const struct ark_agent_ctx *ctx, const char *name)
-{
-	return ark_pipeline_lane_region(&ctx->map, ctx->lane, name, NULL);
 }
 
 void ark_pipeline_lane_stats(const struct ark_pipeline_map *map, enum ark_lane lane, struct ark_lane_stats *stats)
@@ -422,3 +419,18 @@ void ark_pipeline_venue_counts(const struct ark_pipeline_map *map, uint64_t *ord
 	*orders = venue ? venue->orders : 0;
 	*resends = venue ? venue->duplicates : 0;
 }
+
+int ark_pipeline_attach_wait(struct ark_pipeline_map *map, const char *instance, double wait_s, struct ark_err *err)
+{
+	uint64_t deadline = ark_now_ns() + (uint64_t)(wait_s * 1e9);
+	for (;;) {
+		/* Not there yet, or its creator is still laying it out (the
+		 * watchdog starting beside this unit): look again. */
+		int rc = ark_pipeline_attach(map, instance, err);
+		if (rc == 0 || ark_now_ns() >= deadline || ark_process_stop_signalled())
+			return rc;
+		struct timespec ts = {0, 50 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+}
+

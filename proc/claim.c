@@ -1,4 +1,4 @@
-/* agents/claim.c — a process the watchdog forked takes its place in the
+/* proc/claim.c — a process the watchdog forked takes its place in the
  * segment only once the watchdog has recorded it there.
  *
  * The watchdog writes a child's pid and start time into its slot right
@@ -9,7 +9,7 @@
  * name it; if instead that watchdog is gone, or is no longer the segment's
  * owner, it leaves without touching anything. Processes started any other
  * way (systemd units, by hand) record themselves as before. */
-#include "agents/agents.h"
+#include "proc/proc.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-int ark_process_claim(const struct ark_pipeline_map *map, _Atomic int32_t *pid_slot)
+int ark_process_claim(const struct ark_shm *shm, _Atomic int32_t *pid_slot)
 {
 	const char *mark = getenv("ARK_SUPERVISED_BY");
 	if (!mark || !*mark)
@@ -36,7 +36,7 @@ int ark_process_claim(const struct ark_pipeline_map *map, _Atomic int32_t *pid_s
 	for (;;) {
 		if (atomic_load(pid_slot) == self)
 			return 0;
-		if (!ark_shm_process_alive(supervisor, ticks) || map->shm.header->creator_pid != supervisor)
+		if (!ark_shm_process_alive(supervisor, ticks) || shm->header->creator_pid != supervisor)
 			return -ESRCH;
 		if (ark_now_ns() > deadline)
 			return -ETIMEDOUT;

@@ -1,11 +1,11 @@
-/* agents/install.c — installs the Graveyard rules ARK ships (deploy/
+/* pipeline/install.c — installs the Graveyard rules ARK ships (deploy/
  * graveyard.rules, compiled into the binary) when no rules are installed
  * yet, read-only (0444), through graveyard/'s verified install; and pins
  * the installed rules at every start: their SHA-256 must be the one
  * ARK_GRAVEYARD_SHA256 names and the one the Mutable Core records as
  * approved. A start never changes the recorded hash (only an approval
  * does), except the instance's very first, which records what it runs. */
-#include "agents/agents_internal.h"
+#include "pipeline/pipeline.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,9 +1,9 @@
-/* agents/source_tcp.c — the TCP line feed (feed/) as a source process: JSON
+/* sources/source_tcp.c — the TCP line feed (feed/) as a source process: JSON
  * ticks from clients onto its inbound ring to Kyle. When the ring is full
  * the feed stops reading (TCP backpressure), never drops; bad lines are
  * counted by reason and logged (rate-limited) in $ARK_LOG_DIR/source<N>.log,
  * never fatal. The bound port is published in the pipeline header. */
-#include "agents/agents_internal.h"
+#include "sources/sources.h"
 #include "feed/feed.h"
 
 #include <errno.h>
@@ -61,12 +61,12 @@ int ark_source_tcp_run(const char *instance, int source, int port)
 	if (source >= p->source_count) {
 		ark_err_set(&err, -EINVAL, "the pipeline has %u sources, not %d", p->source_count, source + 1);
 		status = 2;
-	} else if (ark_process_claim(&map, &control->pid)) {
+	} else if (ark_process_claim(&map.shm, &control->pid)) {
 		ark_log(log, "warn", "the watchdog that started pid %d is gone and never recorded it: leaving", (int)getpid());
 		status = 0;
 		goto detach;
 	} else if (ark_feed_config_from_env(&cfg, &err) || ark_ring_wait_from_env(&cfg.ring_wait, &err) ||
-		   ark_agent_pin("SOURCE", control, &err)) {
+		   ark_process_pin("SOURCE", &control->cpu, &err)) {
 		status = 2;
 	} else {
 		if (port >= 0)

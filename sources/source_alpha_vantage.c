@@ -1,4 +1,4 @@
-/* agents/source_alpha_vantage.c — Alpha Vantage GLOBAL_QUOTE polling as a
+/* sources/source_alpha_vantage.c — Alpha Vantage GLOBAL_QUOTE polling as a
  * source process: each symbol every ALPHA_VANTAGE_INTERVAL_S, no two calls
  * closer than the plan's rate allows, on libcurl's multi interface (a slow
  * or dead server never stops the loop), every answer classified and counted
@@ -6,7 +6,7 @@
  * doubles while they repeat. Quotes become ticks on the source's own ring to
  * Kyle; when the ring is full they wait, they are not dropped. The API key
  * is in the request only, never in a log line. */
-#include "agents/agents_internal.h"
+#include "sources/sources.h"
 #include "alphavantage/alphavantage.h"
 
 #include <curl/curl.h>
@@ -231,13 +231,13 @@ int ark_source_alpha_vantage_run(const char *instance, int source)
 		ark_log(log, "error", "source %d of instance %s is not Alpha Vantage's", source, instance);
 		goto detach;
 	}
-	if (ark_process_claim(&map, &control->pid)) {
+	if (ark_process_claim(&map.shm, &control->pid)) {
 		ark_log(log, "warn", "the watchdog that started pid %d is gone and never recorded it: leaving", (int)getpid());
 		status = 0;
 		goto detach;
 	}
 	struct ark_ring *ring = ark_pipeline_source_ring(&map, source);
-	if (ark_ring_wait_from_env(&wait, &err) || ark_agent_pin("SOURCE", control, &err) ||
+	if (ark_ring_wait_from_env(&wait, &err) || ark_process_pin("SOURCE", &control->cpu, &err) ||
 	    ark_ring_producer_open(&out, ring, &wait, &err)) {
 		ark_log(log, "error", "configuration: %s", err.msg);
 		goto detach;

@@ -1,4 +1,4 @@
-/* agents/source_synthetic.c — the synthetic source as a process: runs the
+/* sources/source_synthetic.c — the synthetic source as a process: runs the
  * deterministic generator (synth/) and publishes its ticks on its inbound
  * ring to Kyle, paced or as fast as Kyle takes them.
  *
@@ -13,7 +13,7 @@
  * $ARK_SYNTH_API_TOKEN (never logged); a 503 (the API's ring is full) sends
  * the same batch again; any other refusal is an error of this source. A
  * restart resumes after the last batch the API accepted. */
-#include "agents/agents_internal.h"
+#include "sources/sources.h"
 #include "synth/synth.h"
 
 #include <curl/curl.h>
@@ -240,14 +240,14 @@ int ark_source_synthetic_run(const char *instance, int source, int argc, char **
 	}
 	struct ark_pipeline *p = map.pipeline;
 	struct ark_agent_control *control = &p->sources[source];
-	if (source < p->source_count && ark_process_claim(&map, &control->pid)) {
+	if (source < p->source_count && ark_process_claim(&map.shm, &control->pid)) {
 		ark_log(log, "warn", "the watchdog that started pid %d is gone and never recorded it: leaving", (int)getpid());
 		status = 0;
 		goto detach;
 	}
 	struct ark_ring_wait_config wait;
 	if (source >= p->source_count || ark_ring_wait_from_env(&wait, &err) ||
-	    ark_agent_pin("SOURCE", control, &err) || ark_graveyard_load(p->rules_path, rules, &err) ||
+	    ark_process_pin("SOURCE", &control->cpu, &err) || ark_graveyard_load(p->rules_path, rules, &err) ||
 	    ark_synth_init(gen, config, rules, &err)) {
 		if (source >= p->source_count)
 			ark_err_set(&err, -EINVAL, "the pipeline has %u sources, not %d", p->source_count, source + 1);

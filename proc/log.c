@@ -1,4 +1,4 @@
-/* agents/log.c — one log file per process, `$ARK_LOG_DIR/<name>.log`, one
+/* proc/log.c — one log file per process, `$ARK_LOG_DIR/<name>.log`, one
  * line per entry: `2026-11-29T07:00:00.123456Z level name message key=value`.
  *
  * ark_log formats into a fixed buffer and never makes a system call. The
@@ -8,7 +8,10 @@
  * seccomp filter — flush falls back to write(2)). When both buffers are busy,
  * lines are dropped and counted, never the events; the count is logged once
  * there is room. SIGHUP (logrotate) reopens the file at the next flush. */
-#include "agents/agents_internal.h"
+#include "proc/proc.h"
+
+#include <stdarg.h>
+#include <stdio.h>
 
 #include <errno.h>
 #include <fcntl.h>
