@@ -26,6 +26,8 @@ struct ark_agent_ctx {
 	struct ark_ring_producer output;
 	struct ark_ring_wait_config wait;
 	uint64_t last_published;   /* highest seq already published downstream */
+	uint32_t undo_entries_allowed;   /* this batch's undo budget (ark_undo_begin): */
+	uint32_t undo_bytes_allowed;     /* a debug build holds every save to it */
 };
 
 /* A region of this process's lane ("state.orders", "state.broker", "ring.reports"). */
@@ -33,7 +35,50 @@ void *ark_agent_region(const struct ark_agent_ctx *ctx, const char *name);
 
 /* Save bytes of this agent's state before changing them (inside a batch). */
 void ark_undo_save(struct ark_agent_ctx *ctx, const void *ptr, size_t len);
-void ark_undo_begin(struct ark_agent_ctx *ctx);
+/* Open the log for a batch of `events` events (at most the agent's
+ * ARK_UNDO_BUDGET_*.events). */
+void ark_undo_begin(struct ark_agent_ctx *ctx, uint32_t events);
+
+/* ---- Undo budgets: the most one batch of each agent saves ----
+ * Per agent: events in a batch at most, then entries and bytes saved once
+ * per batch and at most per event (what the agent's files save, named
+ * beside each). The log's size holds every agent's worst batch: checked at
+ * compile time below, so no batch can run out of log (the runtime's
+ * overflow check is a last resort that cannot fire). A debug build (no
+ * NDEBUG) holds every batch to its budget as it saves, so a save added
+ * without its budget stops the first test that makes it. */
+#define ARK_UNDO_FITS(budget) ARK_UNDO_FITS_(budget)
+#define ARK_UNDO_FITS_(events, batch_entries, event_entries, batch_bytes, event_bytes)         \
+	((uint64_t)(batch_entries) + (uint64_t)(events) * (event_entries) <= ARK_UNDO_ENTRIES && \
+	 (uint64_t)(batch_bytes) + (uint64_t)(events) * (event_bytes) <= ARK_UNDO_BYTES)
+/* Kyle, per batch: last_seq and the input ring's next index; per tick: a
+ * new symbol's name, its hash slot and the count (or the full-table count). */
+#define ARK_UNDO_BUDGET_KYLE ARK_PIPELINE_BATCH, 2, 3, 2 * sizeof(uint64_t), \
+	ARK_SYMBOL_MAX + sizeof(uint16_t) + sizeof(uint32_t)
+/* Joey, per event: the symbol's statistics and the scalars. */
+#define ARK_UNDO_BUDGET_JOEY ARK_PIPELINE_BATCH, 0, 2, 0, \
+	sizeof(struct ark_joey_symbol) + sizeof(struct ark_joey_scalars)
+/* HRM, per event: its scalars, the Graveyard's scalars, the rate window's
+ * cursor and next slot, the symbol's state, an injection's setup flag, and
+ * last_seq (a report it does not settle). */
+#define ARK_UNDO_BUDGET_HRM ARK_PIPELINE_BATCH, 0, 7, 0,                                          \
+	sizeof(struct ark_hrm_scalars) + sizeof(struct ark_graveyard_scalars) + 2 * sizeof(uint32_t) + \
+		sizeof(uint64_t) + sizeof(struct ark_graveyard_symbol) + sizeof(uint8_t) + sizeof(uint64_t)
+/* Kenny, per event: a duplicate's count, then the position and the scalars
+ * (or orders alone: a rejection, a refused fill, an order to Alpaca). */
+#define ARK_UNDO_BUDGET_KENNY ARK_PIPELINE_BATCH, 0, 3, 0, \
+	sizeof(uint64_t) + sizeof(struct ark_kenny_position) + sizeof(struct ark_kenny_scalars)
+/* Aletheia, per merged batch (both lanes: twice a batch): the scalars; per
+ * event: totals and one bucket of each agent's, the end-to-end and the
+ * lane's latency histograms. */
+#define ARK_UNDO_ALETHEIA_HISTS (ARK_AGENT_COUNT + 2)
+#define ARK_UNDO_BUDGET_ALETHEIA 2 * ARK_PIPELINE_BATCH, 1, 2 * ARK_UNDO_ALETHEIA_HISTS, \
+	sizeof(struct ark_aletheia_scalars), ARK_UNDO_ALETHEIA_HISTS * (sizeof(struct ark_hist_totals) + sizeof(uint64_t))
+_Static_assert(ARK_UNDO_FITS(ARK_UNDO_BUDGET_KYLE), "Kyle's worst batch fits the undo log");
+_Static_assert(ARK_UNDO_FITS(ARK_UNDO_BUDGET_JOEY), "Joey's worst batch fits the undo log");
+_Static_assert(ARK_UNDO_FITS(ARK_UNDO_BUDGET_HRM), "HRM's worst batch fits the undo log");
+_Static_assert(ARK_UNDO_FITS(ARK_UNDO_BUDGET_KENNY), "Kenny's worst batch fits the undo log");
+_Static_assert(ARK_UNDO_FITS(ARK_UNDO_BUDGET_ALETHEIA), "Aletheia's worst batch fits the undo log");
 void ark_undo_set_commit(struct ark_agent_ctx *ctx, uint64_t seq);
 void ark_undo_end(struct ark_agent_ctx *ctx);
 /* At start: roll back an unpublished batch. Returns true if it did. */

@@ -307,7 +307,7 @@ static void record_latency(struct aletheia *al, struct ark_agent_ctx *ctx, const
 	for (int a = 0; a < ARK_AGENT_COUNT; a++) {
 		struct ark_hist *h = &lat->agent[a];
 		uint64_t v = e->stamp_out_ns[a] >= e->stamp_in_ns[a] ? e->stamp_out_ns[a] - e->stamp_in_ns[a] : 0;
-		ark_undo_save(ctx, h, offsetof(struct ark_hist, buckets));
+		ark_undo_save(ctx, &h->totals, sizeof h->totals);
 		ark_undo_save(ctx, &h->buckets[ark_hist_bucket_of(v)], sizeof h->buckets[0]);
 		ark_hist_record(h, v);
 		/* The exported metrics are measurements: not rolled back with a batch. */
@@ -317,7 +317,7 @@ static void record_latency(struct aletheia *al, struct ark_agent_ctx *ctx, const
 	uint64_t start = e->stamp_in_ns[ARK_AGENT_KYLE], end = e->stamp_out_ns[ARK_AGENT_ALETHEIA];
 	uint64_t v = end >= start ? end - start : 0;
 	struct ark_hist *h = &lat->end_to_end;
-	ark_undo_save(ctx, h, offsetof(struct ark_hist, buckets));
+	ark_undo_save(ctx, &h->totals, sizeof h->totals);
 	ark_undo_save(ctx, &h->buckets[ark_hist_bucket_of(v)], sizeof h->buckets[0]);
 	ark_hist_record(h, v);
 	if (al->metrics_on)
@@ -621,7 +621,7 @@ static void count_lane(struct ark_agent_ctx *ctx, const struct ark_event *e)
 	uint64_t start = e->stamp_in_ns[ARK_AGENT_KYLE], end = e->stamp_out_ns[ARK_AGENT_KENNY];
 	uint64_t v = end >= start ? end - start : 0;
 	struct ark_hist *h = &s->lane_latency[lane];
-	ark_undo_save(ctx, h, offsetof(struct ark_hist, buckets));
+	ark_undo_save(ctx, &h->totals, sizeof h->totals);
 	ark_undo_save(ctx, &h->buckets[ark_hist_bucket_of(v)], sizeof h->buckets[0]);
 	ark_hist_record(h, v);
 }
@@ -641,8 +641,8 @@ static uint32_t release_written(struct aletheia *al)
 	uint64_t now = ark_now_ns();
 	if (al->metrics_on)
 		ark_metrics_gauge_set(al->journal_lag, al->appended_seq > written ? (double)(al->appended_seq - written) : 0);
-	ark_undo_begin(ctx);
-	ark_undo_save(ctx, s, offsetof(struct ark_aletheia_state, latency));
+	ark_undo_begin(ctx, k);
+	ark_undo_save(ctx, &s->scalars, sizeof s->scalars);
 	uint32_t mirror_room = 0;
 	if (al->mirror_open && atomic_load_explicit(&ctx->pipeline->mirror_attached, memory_order_relaxed))
 		mirror_room = ark_ring_try_reserve(&al->mirror, k);

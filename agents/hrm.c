@@ -203,8 +203,8 @@ static void save_for_undo(struct ark_agent_ctx *ctx, const struct ark_event *e)
 {
 	struct ark_hrm_state *s = ctx->state;
 	struct ark_graveyard_state *g = &s->graveyard;
-	ark_undo_save(ctx, s, offsetof(struct ark_hrm_state, rules));
-	ark_undo_save(ctx, g, offsetof(struct ark_graveyard_state, drift));
+	ark_undo_save(ctx, &s->scalars, sizeof s->scalars);
+	ark_undo_save(ctx, &g->scalars, sizeof g->scalars);
 	ark_undo_save(ctx, &g->rate_head, sizeof g->rate_head + sizeof g->rate_count);
 	uint32_t cap = s->rules.limits.order_rate_count;
 	if (cap) {
@@ -354,7 +354,7 @@ static void hrm_process(struct ark_agent_ctx *ctx, struct ark_event *e, uint64_t
 	if (injected && e->lane == 0) {
 		bool setup_denied = s->injection_setup_denied[sid] != 0;
 		if (setup_denied) {
-			ark_undo_save(ctx, &s->injection_setup_denied[sid], 1);
+			ark_undo_save(ctx, &s->injection_setup_denied[sid], sizeof s->injection_setup_denied[sid]);
 			s->injection_setup_denied[sid] = 0;
 		}
 		if (d.verdict == ARK_VERDICT_DENY && d.reason == e->injected_kind) {
@@ -391,7 +391,7 @@ static void hrm_process(struct ark_agent_ctx *ctx, struct ark_event *e, uint64_t
 				(unsigned long long)e->trace_id, e->symbol, ark_reason_name((enum ark_reason)d.reason),
 				d.rule_id, injected ? " (injection setup step)" : "");
 		if (injected && !s->injection_setup_denied[sid]) {
-			ark_undo_save(ctx, &s->injection_setup_denied[sid], 1);
+			ark_undo_save(ctx, &s->injection_setup_denied[sid], sizeof s->injection_setup_denied[sid]);
 			s->injection_setup_denied[sid] = 1;
 		}
 	}

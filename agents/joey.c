@@ -171,7 +171,7 @@ static void joey_process(struct ark_agent_ctx *ctx, struct ark_event *e, uint64_
 		return;   /* the overflow id: never traded */
 	struct ark_joey_symbol *sym = &s->symbols[e->symbol_id];
 	ark_undo_save(ctx, sym, sizeof *sym);
-	ark_undo_save(ctx, s, offsetof(struct ark_joey_state, symbols));
+	ark_undo_save(ctx, &s->scalars, sizeof s->scalars);
 	s->last_seq = e->seq;
 	if (e->exchange_time_ns > s->market_ns)
 		s->market_ns = e->exchange_time_ns;

@@ -103,7 +103,7 @@ static void kenny_report(struct ark_agent_ctx *ctx, struct ark_event *e)
 		double signed_qty = e->side == ARK_SIDE_BUY ? e->size : -e->size;
 		if (ark_kenny_fill_acceptable(pos, signed_qty, e->price)) {
 			ark_undo_save(ctx, pos, sizeof *pos);
-			ark_undo_save(ctx, s, offsetof(struct ark_kenny_state, positions));
+			ark_undo_save(ctx, &s->scalars, sizeof s->scalars);
 			double before = pos->realized_pnl;
 			ark_kenny_apply_fill(pos, signed_qty, e->price);
 			s->fills++;
@@ -184,7 +184,7 @@ static void kenny_process(struct ark_agent_ctx *ctx, struct ark_event *e, uint64
 		return;
 	}
 	ark_undo_save(ctx, pos, sizeof *pos);
-	ark_undo_save(ctx, s, offsetof(struct ark_kenny_state, positions));
+	ark_undo_save(ctx, &s->scalars, sizeof s->scalars);
 	double before = pos->realized_pnl;
 	ark_kenny_apply_fill(pos, signed_qty, price);
 	s->orders++;

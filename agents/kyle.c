@@ -62,7 +62,7 @@ static uint32_t symbol_id(struct ark_agent_ctx *ctx, struct ark_kyle_state *s, c
 		return OVERFLOW_SYMBOL_ID;
 	}
 	uint32_t id = s->symbol_count;
-	ark_undo_save(ctx, &s->symbols[id], ARK_SYMBOL_MAX);
+	ark_undo_save(ctx, &s->symbols[id], sizeof s->symbols[id]);
 	ark_undo_save(ctx, &s->slots[slot], sizeof s->slots[slot]);
 	ark_undo_save(ctx, &s->symbol_count, sizeof s->symbol_count);
 	memcpy(s->symbols[id], symbol, ARK_SYMBOL_MAX);
@@ -98,7 +98,7 @@ static int reports_batch(struct ark_agent_ctx *ctx, struct ark_ring_consumer *re
 	if (room < n)
 		n = room;
 	uint64_t start = ark_now_ns();
-	ark_undo_begin(ctx);
+	ark_undo_begin(ctx, n);
 	ark_undo_save(ctx, &s->last_seq, sizeof s->last_seq);
 	ark_undo_save(ctx, &s->reports_next_index, sizeof s->reports_next_index);
 	uint64_t first_index = reports->tail;
@@ -311,7 +311,7 @@ int ark_kyle_main(struct ark_agent_ctx *ctx)
 				n = room;
 		}
 		uint64_t start = ark_now_ns();
-		ark_undo_begin(ctx);
+		ark_undo_begin(ctx, n);
 		ark_undo_save(ctx, &s->last_seq, sizeof s->last_seq);
 		ark_undo_save(ctx, &s->source_next_index[src], sizeof s->source_next_index[src]);
 		uint64_t first_index = sources[src].tail;

@@ -8,7 +8,7 @@
  * input at or below it is a re-delivery after a restart and is dropped. */
 #include "agents/agents_internal.h"
 
-#include <ctype.h>
+#include <assert.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -32,8 +32,25 @@ static inline void fault_point(const struct ark_agent_ctx *ctx, const char *step
 		ark_agent_fault_point(ctx->agent, step);
 }
 
-void ark_undo_begin(struct ark_agent_ctx *ctx)
+/* Each agent's budget (agents_internal.h), as numbers. */
+struct undo_budget {
+	uint32_t events, batch_entries, event_entries;
+	uint64_t batch_bytes, event_bytes;
+};
+static const struct undo_budget undo_budgets[ARK_AGENT_COUNT] = {
+	[ARK_AGENT_KYLE] = {ARK_UNDO_BUDGET_KYLE},
+	[ARK_AGENT_JOEY] = {ARK_UNDO_BUDGET_JOEY},
+	[ARK_AGENT_HRM] = {ARK_UNDO_BUDGET_HRM},
+	[ARK_AGENT_KENNY] = {ARK_UNDO_BUDGET_KENNY},
+	[ARK_AGENT_ALETHEIA] = {ARK_UNDO_BUDGET_ALETHEIA},
+};
+
+void ark_undo_begin(struct ark_agent_ctx *ctx, uint32_t events)
 {
+	const struct undo_budget *b = &undo_budgets[ctx->agent];
+	assert(events <= b->events && "a batch larger than its undo budget");
+	ctx->undo_entries_allowed = (uint32_t)(b->batch_entries + (uint64_t)events * b->event_entries);
+	ctx->undo_bytes_allowed = (uint32_t)(b->batch_bytes + (uint64_t)events * b->event_bytes);
 	struct ark_undo *u = ctx->undo;
 	atomic_store_explicit(&u->count, 0, memory_order_relaxed);
 	u->used = 0;
@@ -46,8 +63,12 @@ void ark_undo_save(struct ark_agent_ctx *ctx, const void *ptr, size_t len)
 {
 	struct ark_undo *u = ctx->undo;
 	uint32_t n = atomic_load_explicit(&u->count, memory_order_relaxed);
-	/* Batches are bounded (ARK_PIPELINE_BATCH) and so are the bytes each
-	 * event may touch: running out is a programming error. */
+	/* Within the batch's budget (a debug build stops at the first save
+	 * beyond it: the budget is wrong, or the save is), and so within the
+	 * log (the budgets fit it, checked at compile time). The overflow check
+	 * stays as a last resort: memory safety must not depend on a budget. */
+	assert(n < ctx->undo_entries_allowed && u->used + len <= ctx->undo_bytes_allowed &&
+	       "an undo save beyond the batch's budget (agents_internal.h)");
 	if (n >= ARK_UNDO_ENTRIES || u->used + len > ARK_UNDO_BYTES) {
 		fprintf(stderr, "ark %s: undo log overflow (%u entries, %u bytes)\n",
 			ark_agent_name(ctx->agent), n, u->used);
@@ -231,7 +252,7 @@ int ark_stage_main(struct ark_agent_ctx *ctx)
 		if (room < n)
 			n = room;
 		uint64_t start = ark_now_ns();
-		ark_undo_begin(ctx);
+		ark_undo_begin(ctx, n);
 		uint32_t out = 0;
 		uint64_t duplicates = 0;
 		for (uint32_t i = 0; i < n; i++) {

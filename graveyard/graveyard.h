@@ -370,36 +370,49 @@ struct ark_graveyard_drift {
 	char detail[192];
 };
 
-struct ark_graveyard_state {
-	uint32_t magic;
-	uint32_t version;
-	uint8_t table_sha256[32];      /* the rules this state was made for */
-	uint32_t trading_state;        /* enum ark_trading_state: rules, or tightened */
-	uint32_t loss_latched;         /* daily loss limit reached this trading day */
-	uint64_t market_now_ns;        /* largest exchange time seen, within the callers' ceilings */
-	uint64_t trading_day;          /* index of the current trading day (the caller's) */
-	uint32_t day_started;
-	uint32_t state_corrupt;        /* a non-finite value was found: every intent denied */
-	uint64_t corrupt_latches;
-	char corrupt_detail[64];       /* which value, first time */
-	/* P&L, per node, marked on every valid price; a symbol's orders in
-	 * flight count as filled at their limit (see IN FLIGHT above) */
-	double realised_pnl;
-	double position_mark_sum;      /* sum of (position + in flight) x mark */
-	double position_cost_sum;      /* sum of position x average price + in flight x limit */
-	double gross_exposure;         /* sum of the worst |position| the orders in flight allow x mark */
-	double day_base_pnl;           /* total P&L when the trading day began */
-	/* counters */
-	uint64_t evaluations;
-	uint64_t intents;
-	uint64_t allowed;
-	uint64_t no_intent;
-	uint64_t denials[ARK_REASON_COUNT];   /* by reason; [ETHICS_DRIFT] counts drift denials */
-	uint64_t loss_latches;
-	uint64_t day_rolls;
-	uint64_t symbol_cache_fills;
-	uint64_t reports;              /* execution reports applied (confirm_by_reports) */
+/* What one evaluation may change besides the rate window's next slot and
+ * its symbol: declared once, reachable field by field (g->trading_state) and
+ * whole (g->scalars), which HRM's undo log saves (sizeof g->scalars) before
+ * an evaluation. A new scalar goes into this list and is rolled back with
+ * the others. */
+#define ARK_GRAVEYARD_SCALARS \
+	uint32_t magic; \
+	uint32_t version; \
+	uint8_t table_sha256[32];      /* the rules this state was made for */ \
+	uint32_t trading_state;        /* enum ark_trading_state: rules, or tightened */ \
+	uint32_t loss_latched;         /* daily loss limit reached this trading day */ \
+	uint64_t market_now_ns;        /* largest exchange time seen, within the callers' ceilings */ \
+	uint64_t trading_day;          /* index of the current trading day (the caller's) */ \
+	uint32_t day_started; \
+	uint32_t state_corrupt;        /* a non-finite value was found: every intent denied */ \
+	uint64_t corrupt_latches; \
+	char corrupt_detail[64];       /* which value, first time */ \
+	/* P&L, per node, marked on every valid price; a symbol's orders in \
+	 * flight count as filled at their limit (see IN FLIGHT above) */ \
+	double realised_pnl; \
+	double position_mark_sum;      /* sum of (position + in flight) x mark */ \
+	double position_cost_sum;      /* sum of position x average price + in flight x limit */ \
+	double gross_exposure;         /* sum of the worst |position| the orders in flight allow x mark */ \
+	double day_base_pnl;           /* total P&L when the trading day began */ \
+	/* counters */ \
+	uint64_t evaluations; \
+	uint64_t intents; \
+	uint64_t allowed; \
+	uint64_t no_intent; \
+	uint64_t denials[ARK_REASON_COUNT];   /* by reason; [ETHICS_DRIFT] counts drift denials */ \
+	uint64_t loss_latches; \
+	uint64_t day_rolls; \
+	uint64_t symbol_cache_fills; \
+	uint64_t reports;              /* execution reports applied (confirm_by_reports) */ \
 	uint64_t reports_held;         /* reports whose fill was not applied: anomalies, unusable values */
+struct ark_graveyard_scalars {
+	ARK_GRAVEYARD_SCALARS
+};
+struct ark_graveyard_state {
+	union {
+		struct { ARK_GRAVEYARD_SCALARS };
+		struct ark_graveyard_scalars scalars;
+	};
 	struct ark_graveyard_drift drift;
 	/* the overall order-rate window: times of the last allowed orders */
 	uint32_t rate_head;
@@ -407,6 +420,10 @@ struct ark_graveyard_state {
 	uint64_t rate_ns[ARK_GRAVEYARD_MAX_RATE];
 	struct ark_graveyard_symbol symbols[ARK_GRAVEYARD_MAX_SYMBOLS];
 };
+/* HRM saves the rate window's cursor (rate_head, rate_count) as one span. */
+_Static_assert(offsetof(struct ark_graveyard_state, rate_count) ==
+		       offsetof(struct ark_graveyard_state, rate_head) + sizeof(uint32_t),
+	       "rate_head and rate_count are adjacent");
 
 struct ark_graveyard_decision {
 	uint8_t verdict;      /* ARK_VERDICT_ALLOW or ARK_VERDICT_DENY */

@@ -10,6 +10,7 @@
 #ifndef ARK_HIST_H
 #define ARK_HIST_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define ARK_HIST_SUB_BITS 7
@@ -18,13 +19,26 @@
 #define ARK_HIST_BUCKETS (ARK_HIST_SUB_BUCKETS * (ARK_HIST_MAX_EXPONENT - ARK_HIST_SUB_BITS + 2))
 #define ARK_HIST_MAX_VALUE ((1ull << (ARK_HIST_MAX_EXPONENT + 1)) - 1)
 
-struct ark_hist {
-	uint64_t count;
-	uint64_t sum;
-	uint64_t min;
+/* What a record changes besides its one bucket. Declared once, reachable
+ * two ways: field by field (h->count) and whole (h->totals), so an undo log
+ * saves sizeof h->totals and a new total cannot be left out of it. */
+#define ARK_HIST_TOTALS \
+	uint64_t count; \
+	uint64_t sum; \
+	uint64_t min; \
 	uint64_t max;
+struct ark_hist_totals {
+	ARK_HIST_TOTALS
+};
+struct ark_hist {
+	union {
+		struct { ARK_HIST_TOTALS };
+		struct ark_hist_totals totals;
+	};
 	uint64_t buckets[ARK_HIST_BUCKETS];
 };
+_Static_assert(offsetof(struct ark_hist, buckets) == sizeof(struct ark_hist_totals),
+	       "a histogram is its totals, then its buckets");
 
 void ark_hist_reset(struct ark_hist *h);
 

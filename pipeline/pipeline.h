@@ -413,14 +413,27 @@ struct ark_joey_symbol {
 	uint8_t reserved[6];
 };
 
-struct ark_joey_state {
-	uint64_t last_seq;
-	uint64_t market_ns;        /* the latest exchange time seen: a tick older than the
-				    * reference age is stale to HRM, so Joey does not act on it */
-	double gross_view;         /* sum of |quantity| * price of open intents (upper bound) */
-	uint64_t window_start_ns;  /* Joey's own global intent budget window */
+/* An agent's scalars are declared once and reachable two ways: field by
+ * field (s->last_seq) and whole (s->scalars), which is what a batch saves
+ * to its undo log (sizeof s->scalars) before it changes any of them. A new
+ * scalar goes into the list and is rolled back with the others; what lies
+ * outside the list is saved element by element where it changes. */
+#define ARK_JOEY_SCALARS \
+	uint64_t last_seq; \
+	uint64_t market_ns;        /* the latest exchange time seen: a tick older than the \
+				    * reference age is stale to HRM, so Joey does not act on it */ \
+	double gross_view;         /* sum of |quantity| * price of open intents (upper bound) */ \
+	uint64_t window_start_ns;  /* Joey's own global intent budget window */ \
 	uint64_t window_count;
-	struct ark_joey_symbol symbols[ARK_MAX_SYMBOLS];
+struct ark_joey_scalars {
+	ARK_JOEY_SCALARS
+};
+struct ark_joey_state {
+	union {
+		struct { ARK_JOEY_SCALARS };
+		struct ark_joey_scalars scalars;
+	};
+	struct ark_joey_symbol symbols[ARK_MAX_SYMBOLS];   /* saved one by one */
 };
 
 /* The limits Joey keeps its own intents within (half of each Graveyard limit),
@@ -439,24 +452,32 @@ struct ark_joey_limits {
 	uint32_t trading_state;     /* HALTED: no intents; REDUCING: only reducing ones */
 };
 
-struct ark_hrm_state {
-	uint64_t last_seq;
-	uint64_t drift_checks;
-	/* The broker's buying power (Alpaca's account, via Kenny) spent by the
-	 * buys HRM allowed since Kenny last read it: an intent that would spend
-	 * more than is left is denied. Saved with the scalars for undo. */
-	uint64_t buying_power_version;
-	double buying_power_spent;
+/* HRM's scalars. buying_power_*: the broker's buying power (Alpaca's
+ * account, via Kenny) spent by the buys HRM allowed since Kenny last read
+ * it: an intent that would spend more than is left is denied. */
+#define ARK_HRM_SCALARS \
+	uint64_t last_seq; \
+	uint64_t drift_checks; \
+	uint64_t buying_power_version; \
+	double buying_power_spent; \
 	uint64_t buying_power_denials;
-	struct ark_graveyard_rules rules;
+struct ark_hrm_scalars {
+	ARK_HRM_SCALARS
+};
+struct ark_hrm_state {
+	union {
+		struct { ARK_HRM_SCALARS };
+		struct ark_hrm_scalars scalars;   /* saved whole for undo */
+	};
+	struct ark_graveyard_rules rules;         /* never changed by a batch */
 	struct ark_graveyard_state graveyard;
 	struct ark_hist eval_ns;   /* time in the Graveyard per event (a measurement:
 				    * not rolled back with a batch) */
 	/* Per symbol: a setup step of the injection under way was denied in
 	 * this lane, so its violation no longer tests what it was made to (a
 	 * tighter canary denies the steps that build a position): an injected
-	 * violation allowed then is counted inconclusive, not allowed. After
-	 * the scalars (saved for undo byte by byte, not with them). */
+	 * violation allowed then is counted inconclusive, not allowed. Saved
+	 * for undo byte by byte where it changes. */
 	uint8_t injection_setup_denied[ARK_MAX_SYMBOLS];
 };
 
@@ -467,26 +488,43 @@ struct ark_kenny_position {
 	uint64_t fills;
 };
 
-struct ark_kenny_state {
-	uint64_t last_seq;
-	uint64_t orders;
-	uint64_t fills;
-	uint64_t duplicates;       /* resent orders the broker recognised */
+#define ARK_KENNY_SCALARS \
+	uint64_t last_seq; \
+	uint64_t orders; \
+	uint64_t fills; \
+	uint64_t duplicates;       /* resent orders the broker recognised */ \
 	double realized_pnl;
-	struct ark_kenny_position positions[ARK_MAX_SYMBOLS];
+struct ark_kenny_scalars {
+	ARK_KENNY_SCALARS
+};
+struct ark_kenny_state {
+	union {
+		struct { ARK_KENNY_SCALARS };
+		struct ark_kenny_scalars scalars;   /* saved whole for undo */
+	};
+	struct ark_kenny_position positions[ARK_MAX_SYMBOLS];   /* saved one by one */
 };
 
-struct ark_aletheia_state {
-	uint64_t last_seq;         /* last journaled */
-	struct ark_journal_position journal_position;  /* for a fast restart (store.h) */
-	uint64_t trace_breaks;
-	uint64_t complete;
-	uint64_t first_in_ns;      /* Kyle's stamp on the first event of the run */
-	uint64_t last_out_ns;      /* Aletheia's stamp on the last one */
-	uint64_t lane_events[ARK_LANE_COUNT];    /* journaled, by the lane they took */
-	uint64_t lane_intents[ARK_LANE_COUNT];
+#define ARK_ALETHEIA_SCALARS \
+	uint64_t last_seq;         /* last journaled */ \
+	struct ark_journal_position journal_position;  /* for a fast restart (store.h) */ \
+	uint64_t trace_breaks; \
+	uint64_t complete; \
+	uint64_t first_in_ns;      /* Kyle's stamp on the first event of the run */ \
+	uint64_t last_out_ns;      /* Aletheia's stamp on the last one */ \
+	uint64_t lane_events[ARK_LANE_COUNT];    /* journaled, by the lane they took */ \
+	uint64_t lane_intents[ARK_LANE_COUNT]; \
 	uint64_t lane_denials[ARK_LANE_COUNT];
-	/* Histograms from here on: undone bucket by bucket (not as a block). */
+struct ark_aletheia_scalars {
+	ARK_ALETHEIA_SCALARS
+};
+struct ark_aletheia_state {
+	union {
+		struct { ARK_ALETHEIA_SCALARS };
+		struct ark_aletheia_scalars scalars;   /* saved whole for undo */
+	};
+	/* Histograms: each record saves the histogram's totals and its one
+	 * bucket (ark_hist.totals), not the whole histogram. */
 	struct ark_latency_record latency;
 	struct ark_hist lane_latency[ARK_LANE_COUNT];   /* Kyle in → Kenny out */
 	/* Releasing a merged batch from both lanes' rings takes two stores: set

@@ -43,6 +43,7 @@
 
 #include "common/common.h"
 
+#include <assert.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -115,7 +116,7 @@ struct ark_ring_producer {
 	uint32_t capacity;
 	uint64_t head;        /* next index to publish (== shared head) */
 	uint64_t tail_cache;  /* last tail seen */
-	uint32_t reserved;    /* slots handed out by the last reserve */
+	uint32_t reserved;    /* slots handed out by the last reserve, not yet committed */
 	bool fence_on_publish; /* this thread's flush list was full: fence every publish */
 	struct ark_ring_wait_config wait;
 };
@@ -215,11 +216,15 @@ static inline void *ark_ring_slot(const struct ark_ring_producer *p, uint32_t i)
 	return p->slots + ((p->head + i) & p->mask) * p->slot_size;
 }
 
-/* Publish the first n reserved slots (n <= reserved): one release store. */
+/* Publish the first n reserved slots (n <= reserved): one release store.
+ * The rest stay reserved (a batch may go out in several commits). Committing
+ * more than was reserved would publish slots nobody wrote, or overrun the
+ * consumer: a debug build stops there (assert: nothing under NDEBUG). */
 static inline void ark_ring_commit(struct ark_ring_producer *p, uint32_t n)
 {
+	assert(n <= p->reserved && "ark_ring_commit: more slots than reserved");
 	p->head += n;
-	p->reserved = 0;
+	p->reserved -= n;
 	atomic_store_explicit(&p->ring->head, p->head, memory_order_release);
 	ark_ring__after_publish(p->fence_on_publish, &p->ring->data_ready);
 }

@@ -139,7 +139,7 @@ static struct ark_event tick(struct joey *j, uint32_t id, double price, uint64_t
 	snprintf(symbol, sizeof symbol, "S%u", id);
 	struct ark_event e;
 	make_event(&e, ++j->seq, id, symbol, price, t);
-	ark_undo_begin(&j->ctx);
+	ark_undo_begin(&j->ctx, 1);
 	ark_joey_ops.process(&j->ctx, &e, ark_now_ns());
 	ark_undo_end(&j->ctx);
 	return e;

@@ -82,7 +82,7 @@ static struct ark_event allowed(uint64_t seq, uint32_t symbol_id, const char *sy
 
 static void process(struct ark_agent_ctx *ctx, struct ark_event *e)
 {
-	ark_undo_begin(ctx);
+	ark_undo_begin(ctx, 1);
 	ark_kenny_ops.process(ctx, e, ark_now_ns());
 	ark_undo_end(ctx);
 }
