@@ -7,7 +7,11 @@
 #include "ring_test_events.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static void *ring_memory(uint32_t slot_size, uint32_t capacity, size_t *size)
 {
@@ -270,6 +274,64 @@ static void test_wait_config(void)
 	}
 }
 
+/* ark_ring_commit holds a producer to what it reserved. A batch may go out
+ * in several commits; one slot more than is still reserved stops a debug
+ * build in the commit (abort), before the shared head moves, so nothing
+ * unwritten is published. Under NDEBUG the check is compiled out (it costs
+ * the hot path nothing there): the child then commits and exits 0. */
+static void commit_in_child(struct ark_ring_producer *p, uint32_t reserve, uint32_t first, uint32_t second,
+			    uint32_t legitimate, struct ark_ring *ring)
+{
+	uint64_t head_before = atomic_load(&ring->head);
+	fflush(stderr);
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		CHECK(ark_ring_try_reserve(p, reserve) == reserve);
+		ark_ring_commit(p, first);
+		ark_ring_commit(p, second);
+		_exit(0);
+	}
+	int status;
+	CHECK(waitpid(pid, &status, 0) == pid);
+#ifdef NDEBUG
+	CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
+	(void)head_before;
+#else
+	CHECK_MSG(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
+		  "commit of %u then %u after reserving %u: status %d, expected SIGABRT", first, second, reserve, status);
+	/* Only the commit within the reservation reached the shared ring. */
+	CHECK_EQ_U64(atomic_load(&ring->head), head_before + legitimate);
+#endif
+}
+
+static void test_commit_beyond_reserve(void)
+{
+	size_t size = ark_ring_size(64, 16);
+	CHECK(size > 0);
+	/* Shared with the children, so their commits are seen here. */
+	void *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	CHECK(mem != MAP_FAILED);
+	struct ark_err err;
+	CHECK(ark_ring_init(mem, size, 64, 16, 0, &err) == 0);
+	struct ark_ring_producer p;
+	struct ark_ring_consumer c;
+	open_pair(mem, ARK_WAIT_SPIN, &p, &c);
+	/* In parts, up to what was reserved: fine. */
+	CHECK_EQ_U64(ark_ring_try_reserve(&p, 4), 4);
+	for (uint32_t i = 0; i < 4; i++)
+		event_fill(ark_ring_slot(&p, i), 64, i);
+	ark_ring_commit(&p, 1);
+	ark_ring_commit(&p, 3);
+	CHECK_EQ_U64(ark_ring_try_peek(&c, 10), 4);
+	ark_ring_release(&c, 4);
+	fprintf(stderr, "(two assertion failures on ark_ring_commit follow, expected in a debug build)\n");
+	commit_in_child(&p, 3, 4, 0, 0, mem);   /* more than reserved at once */
+	commit_in_child(&p, 3, 2, 2, 2, mem);   /* the second part goes past the reservation */
+	close_pair(&p, &c);
+	munmap(mem, size);
+}
+
 int main(void)
 {
 	test_empty_and_full();
@@ -278,6 +340,7 @@ int main(void)
 	test_wraparound(8, 192);
 	test_straddling_batch_exact();
 	test_partial_commit_and_restart();
+	test_commit_beyond_reserve();
 	for (int s = ARK_WAIT_SPIN; s <= ARK_WAIT_BLOCK; s++)
 		test_timeouts((enum ark_wait)s);
 	test_shapes_and_headers();
