@@ -233,11 +233,6 @@ int ark_metrics_attach(struct ark_metrics *reg, void *memory, size_t size, struc
 	return 0;
 }
 
-void ark_metrics_config_of(const struct ark_metrics *reg, struct ark_metrics_config *cfg)
-{
-	*cfg = reg->hdr->cfg;
-}
-
 uint32_t ark_metrics_series_count(const struct ark_metrics *reg)
 {
 	return atomic_load_explicit(&reg->hdr->series_count, memory_order_acquire);

@@ -99,7 +99,6 @@ int ark_metrics_init(struct ark_metrics *reg, void *memory, size_t size,
 		     const struct ark_metrics_config *cfg, struct ark_err *err);
 /* Check magic, layout version and size of a region another process laid out. */
 int ark_metrics_attach(struct ark_metrics *reg, void *memory, size_t size, struct ark_err *err);
-void ark_metrics_config_of(const struct ark_metrics *reg, struct ark_metrics_config *cfg);
 
 /* ---------------------------------------------------------- registration -- */
 /* Handles are process-local (they hold this process's address of the value)

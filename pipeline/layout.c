@@ -266,11 +266,6 @@ void *ark_pipeline_agent_state(const struct ark_pipeline_map *map, enum ark_agen
 	return ark_pipeline_region(map, agent_state_names[agent], NULL);
 }
 
-struct ark_undo *ark_pipeline_agent_undo(const struct ark_pipeline_map *map, enum ark_agent agent)
-{
-	return ark_pipeline_region(map, agent_undo_names[agent], NULL);
-}
-
 bool ark_pipeline_has_canary(const struct ark_pipeline_map *map)
 {
 	return map->pipeline && atomic_load(&map->pipeline->canary.configured) != 0;

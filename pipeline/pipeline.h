@@ -649,7 +649,6 @@ static inline double ark_order_book_buying_power(struct ark_order_book *book, ui
 
 size_t ark_pipeline_state_size(enum ark_agent agent);
 void *ark_pipeline_agent_state(const struct ark_pipeline_map *map, enum ark_agent agent);
-struct ark_undo *ark_pipeline_agent_undo(const struct ark_pipeline_map *map, enum ark_agent agent);
 void *ark_pipeline_lane_agent_state(const struct ark_pipeline_map *map, enum ark_lane lane, enum ark_agent agent);
 struct ark_undo *ark_pipeline_lane_agent_undo(const struct ark_pipeline_map *map, enum ark_lane lane, enum ark_agent agent);
 

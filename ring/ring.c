@@ -360,9 +360,8 @@ static int wait_for(const struct ark_ring_wait_config *wait, struct ark_ring_eve
 	return -EINVAL;
 }
 
-int ark_ring__wait_space(struct ark_ring_producer *p, uint32_t want, uint64_t timeout_ns)
+int ark_ring__wait_space(struct ark_ring_producer *p, uint64_t timeout_ns)
 {
-	(void)want;
 	return wait_for(&p->wait, &p->ring->space_ready, producer_ready, p, timeout_ns);
 }
 

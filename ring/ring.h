@@ -166,7 +166,7 @@ const char *ark_ring_wait_name(enum ark_wait strategy);
 
 /* ---- Out-of-line slow paths (used by the inline fast paths below) ---- */
 void ark_ring__wake(struct ark_ring_eventcount *ec);
-int ark_ring__wait_space(struct ark_ring_producer *p, uint32_t want, uint64_t timeout_ns);
+int ark_ring__wait_space(struct ark_ring_producer *p, uint64_t timeout_ns);
 int ark_ring__wait_data(struct ark_ring_consumer *c, uint64_t timeout_ns);
 
 static inline void ark_ring__after_publish(bool fence, struct ark_ring_eventcount *ec)
@@ -201,7 +201,7 @@ static inline int ark_ring_reserve(struct ark_ring_producer *p, uint32_t want, u
 {
 	uint32_t n = ark_ring_try_reserve(p, want);
 	if (__builtin_expect(n == 0, 0)) {
-		int rc = ark_ring__wait_space(p, want, timeout_ns);
+		int rc = ark_ring__wait_space(p, timeout_ns);
 		if (rc)
 			return rc;
 		n = ark_ring_try_reserve(p, want);

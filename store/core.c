@@ -301,8 +301,3 @@ void ark_core_rollback(struct ark_core *core)
 		ark_core_exec(core->db, "ROLLBACK", "ROLLBACK", NULL);
 	core->in_tx = false;
 }
-
-bool ark_core_in_transaction(const struct ark_core *core)
-{
-	return core->in_tx;
-}

@@ -442,7 +442,6 @@ int ark_core_schema_version(struct ark_core *core);
 int ark_core_begin(struct ark_core *core, struct ark_err *err);
 int ark_core_commit(struct ark_core *core, struct ark_err *err);
 void ark_core_rollback(struct ark_core *core);
-bool ark_core_in_transaction(const struct ark_core *core);
 
 enum ark_core_side { ARK_CORE_SIDE_BUY = 1, ARK_CORE_SIDE_SELL = -1 };
 

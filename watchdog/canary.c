@@ -458,11 +458,6 @@ void ark_canary_poll(struct ark_supervisor *sup, uint64_t now)
 	}
 }
 
-bool ark_canary_lane_done(const struct ark_supervisor *sup)
-{
-	return !sup->canary || sup->canary->phase == PHASE_DONE;
-}
-
 void ark_canary_child_died(struct ark_supervisor *sup, struct ark_child *c, const char *why)
 {
 	struct ark_canary_run *run = sup->canary;

@@ -211,9 +211,6 @@ void ark_supervisor_summary(struct ark_supervisor *sup, double elapsed_s, struct
  * watchdog leaves running processes behind for its successor). */
 void ark_supervisor_close(struct ark_supervisor *sup);
 
-/* The canary (watchdog/canary.c): true once it has ended (or there is none)
- * and its lane is drained and told to stop. */
-bool ark_canary_lane_done(const struct ark_supervisor *sup);
 /* The denial tripwire's verdict on one interval: +1 when the canary's
  * denial rate is above the stable baseline (the mean of its per-interval
  * rates, or stable_rate_now before there is one) by more than sigma_k
