@@ -307,7 +307,9 @@ static void test_json_string(void)
 	CHECK(f);
 	ark_json_write_string(f, "a\"b\\c\n\t\x01\x1f\x7f é");
 	fclose(f);
-	CHECK_MSG(strcmp(buf, "\"a\\\"b\\\\c\\u000a\\u0009\\u0001\\u001f\x7f é\"") == 0, "got %s", buf);
+	/* The one writer (common/json.c): short escapes where JSON has them,
+	 * \u00XX for the other controls and DEL, UTF-8 kept. */
+	CHECK_MSG(strcmp(buf, "\"a\\\"b\\\\c\\n\\t\\u0001\\u001f\\u007f é\"") == 0, "got %s", buf);
 	free(buf);
 	f = open_memstream(&buf, &len);
 	ark_json_write_string(f, "");
