@@ -6,6 +6,7 @@
 #define ARK_AGENTS_INTERNAL_H
 
 #include "agents/agents.h"
+#include "brokers/brokers.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -121,34 +122,8 @@ struct ark_stage_ops {
 };
 extern const struct ark_stage_ops ark_joey_ops, ark_hrm_ops, ark_kenny_ops;
 
-/* The broker Kenny sends orders to, behind one interface (ARK_BROKER): the
- * paper venue now, the Alpaca adapter with the edges issue. A broker must
- * recognise a resent client order id and answer with the original fill. */
-enum ark_broker_result { ARK_BROKER_FILLED, ARK_BROKER_DUPLICATE, ARK_BROKER_REJECTED };
-struct ark_broker_ops {
-	const char *name;
-	enum ark_broker_result (*submit)(struct ark_broker_state *venue, uint64_t client_order_id, uint8_t side,
-					 double quantity, double limit_price, double *fill_quantity,
-					 double *fill_price);
-};
-extern const struct ark_broker_ops ark_paper_broker;
-
-/* Alpaca (agents/broker_alpaca.c): a broker thread with libcurl's multi
- * interface; Kenny's main thread only fills a slot and wakes it. */
-int ark_alpaca_broker_start(struct ark_agent_ctx *ctx, struct ark_err *err);
-/* An allowed intent: queue its order (the event leaves SUBMITTED). */
-/* quarantined: send nothing, but report the order final and unfilled
- * (SUPPRESSED) so that HRM's book lets go of it. */
-void ark_alpaca_broker_submit(struct ark_agent_ctx *ctx, struct ark_event *event, bool quarantined);
-/* Publish the answers that came in as execution reports (Kyle numbers them). */
-void ark_alpaca_broker_poll(struct ark_agent_ctx *ctx, uint64_t now_ns);
-/* Stopping: true while orders in flight are being settled (within twice
- * the request timeout) and their reports have not all been taken by Kyle;
- * Kenny's loop runs on meanwhile, so the reports come back through it. */
-bool ark_alpaca_broker_busy(struct ark_agent_ctx *ctx, uint64_t now_ns);
-/* Finish what is in flight (bounded by the request timeout), then stop. */
-void ark_alpaca_broker_stop(struct ark_agent_ctx *ctx);
-/* Apply a fill to a position (shared by the paper and the Alpaca paths). */
+/* Apply a fill to a position (Kenny: a paper fill, or a network broker's
+ * execution report). */
 void ark_kenny_apply_fill(struct ark_kenny_position *pos, double signed_qty, double price);
 /* Whether a fill may be applied at all: quantity and price finite and
  * positive (quantity non-zero), at most these, and the position, notional

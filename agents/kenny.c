@@ -7,7 +7,7 @@
  * Kenny applies the original fill to its restored position instead. A
  * quarantined Kenny sends nothing (fail closed).
  *
- * ARK_BROKER=alpaca sends orders to Alpaca instead (agents/broker_alpaca.c):
+ * ARK_BROKER=alpaca sends orders to Alpaca instead (brokers/alpaca.c):
  * the event goes on SUBMITTED at once and the broker's answer, checked
  * against the order, follows as an execution report that Kyle numbers; when
  * the report reaches Kenny (in sequence order, under the undo log like any
@@ -61,16 +61,26 @@ void ark_kenny_apply_fill(struct ark_kenny_position *pos, double signed_qty, dou
 static const struct ark_broker_ops *broker_ops;
 static struct ark_broker_state *paper_venue;   /* this lane's book */
 static bool alpaca;
+static struct ark_broker_host host;            /* what Kenny lends the Alpaca broker */
+
+static void kenny_undo_save(void *kenny, const void *ptr, size_t len)
+{
+	ark_undo_save(kenny, ptr, len);
+}
 
 static int kenny_start(struct ark_agent_ctx *ctx, struct ark_err *err)
 {
 	const char *name = getenv("ARK_BROKER");
 	if (name && strcmp(name, "alpaca") == 0) {
 		alpaca = true;
-		return ark_alpaca_broker_start(ctx, err);
+		struct ark_kenny_state *s = ctx->state;
+		host = (struct ark_broker_host){.log = ctx->log, .map = &ctx->map, .lane = ctx->lane, .wait = &ctx->wait,
+					       .control = ctx->control, .orders = &s->orders,
+					       .duplicates = &s->duplicates, .save = kenny_undo_save, .kenny = ctx};
+		return ark_broker_alpaca_start(&host, err);
 	}
 	if (!name || !*name || strcmp(name, "paper") == 0)
-		broker_ops = &ark_paper_broker;
+		broker_ops = &ark_broker_paper;
 	else
 		return ark_err_set(err, -EINVAL, "ARK_BROKER: expected paper or alpaca, got '%.32s'", name);
 	struct ark_broker_state *broker = paper_venue = ark_agent_region(ctx, "state.broker");
@@ -143,7 +153,7 @@ static void kenny_process(struct ark_agent_ctx *ctx, struct ark_event *e, uint64
 	}
 	e->client_order_id = e->trace_id;
 	if (alpaca) {
-		ark_alpaca_broker_submit(ctx, e, quarantined);
+		ark_broker_alpaca_submit(&host, e, quarantined);
 		return;
 	}
 	struct ark_broker_state *broker = paper_venue;
@@ -201,18 +211,18 @@ static void kenny_process(struct ark_agent_ctx *ctx, struct ark_event *e, uint64
 static void kenny_poll(struct ark_agent_ctx *ctx, uint64_t now_ns)
 {
 	if (alpaca)
-		ark_alpaca_broker_poll(ctx, now_ns);
+		ark_broker_alpaca_poll(&host, now_ns);
 }
 
 static bool kenny_busy(struct ark_agent_ctx *ctx, uint64_t now_ns)
 {
-	return alpaca && ark_alpaca_broker_busy(ctx, now_ns);
+	return alpaca && ark_broker_alpaca_busy(&host, now_ns);
 }
 
 static void kenny_stop(struct ark_agent_ctx *ctx)
 {
 	if (alpaca)
-		ark_alpaca_broker_stop(ctx);
+		ark_broker_alpaca_stop(&host);
 }
 
 const struct ark_stage_ops ark_kenny_ops = {
@@ -222,36 +232,3 @@ const struct ark_stage_ops ark_kenny_ops = {
 	.busy = kenny_busy,
 	.stop = kenny_stop,
 };
-
-static enum ark_broker_result paper_submit(struct ark_broker_state *broker, uint64_t client_order_id, uint8_t side,
-					  double quantity, double limit_price, double *fill_quantity, double *fill_price)
-{
-	if (!(quantity > 0) || !isfinite(quantity) || !(limit_price > 0) || !isfinite(limit_price) ||
-	    (side != ARK_SIDE_BUY && side != ARK_SIDE_SELL) || client_order_id == 0)
-		return ARK_BROKER_REJECTED;
-	/* Simulated rejections, the same for an order however often it is sent. */
-	if (broker->reject_per_10k && (client_order_id * 0x9e3779b97f4a7c15ull >> 32) % 10000 < broker->reject_per_10k)
-		return ARK_BROKER_REJECTED;
-	struct ark_broker_order *o = &broker->book[client_order_id & (ARK_BROKER_SLOTS - 1)];
-	if (o->client_order_id == client_order_id) {
-		broker->duplicates++;
-		*fill_quantity = o->quantity;
-		*fill_price = o->price;
-		return ARK_BROKER_DUPLICATE;
-	}
-	/* The paper venue fills the whole order at its limit price. The record
-	 * is complete before its id is set, so a kill in between leaves no
-	 * half-recorded order that a resend would mistake for a fill. */
-	o->client_order_id = 0;
-	o->quantity = quantity;
-	o->price = limit_price;
-	o->side = side;
-	atomic_signal_fence(memory_order_seq_cst);
-	__atomic_store_n(&o->client_order_id, client_order_id, __ATOMIC_RELEASE);
-	broker->orders++;
-	*fill_quantity = quantity;
-	*fill_price = limit_price;
-	return ARK_BROKER_FILLED;
-}
-
-const struct ark_broker_ops ark_paper_broker = {.name = "paper", .submit = paper_submit};

@@ -11,6 +11,7 @@
  * watchdog.log and recorded in the Mutable Core's agent history). */
 #include "proc/proc.h"
 #include "pipeline/pipeline.h"
+#include "brokers/brokers.h"
 #include "alpaca/alpaca.h"
 #include "cli/command.h"
 #include "watchdog/watchdog.h"

@@ -397,17 +397,6 @@ uint32_t ark_pipeline_broker_resume(const struct ark_pipeline_map *map)
 	return kind;
 }
 
-int ark_broker_latch_path(char *out, size_t cap, struct ark_err *err)
-{
-	struct ark_store_config store;
-	int rc = ark_store_config_from_env(&store, err);
-	if (rc)
-		return rc;
-	if ((size_t)snprintf(out, cap, "%s/broker.stopped", store.data_dir) >= cap)
-		return ark_err_set(err, -ENAMETOOLONG, "ARK_DATA_DIR is too long");
-	return 0;
-}
-
 void ark_pipeline_venue_counts(const struct ark_pipeline_map *map, uint64_t *orders, uint64_t *resends)
 {
 	const struct ark_broker_state *venue = ark_pipeline_region(map, "state.broker", NULL);

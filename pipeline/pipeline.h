@@ -302,9 +302,6 @@ void ark_pipeline_broker_counts(const struct ark_pipeline_map *map, struct ark_b
  * venue may go on. Clears the stop in a running instance's segment; returns
  * the enum ark_broker_stop it lifted. */
 uint32_t ark_pipeline_broker_resume(const struct ark_pipeline_map *map);
-/* Where an anomaly's stop is kept across restarts and runs:
- * $ARK_DATA_DIR/broker.stopped. */
-int ark_broker_latch_path(char *out, size_t cap, struct ark_err *err);
 /* HRM's own time per evaluation (ns), in its state region. */
 const struct ark_hist *ark_pipeline_hrm_eval(const struct ark_pipeline_map *map);
 

@@ -1,4 +1,4 @@
-/* agents/broker_alpaca.c — Kenny's Alpaca broker (ARK_BROKER=alpaca).
+/* brokers/alpaca.c — Kenny's Alpaca broker (ARK_BROKER=alpaca).
  *
  * Kenny's main thread never waits for the network: an allowed intent is
  * written into a slot of the order book in the segment (struct
@@ -32,13 +32,14 @@
  * account that is not ACTIVE or is blocked (GET /v2/account at start, when
  * Kenny refuses to start, and every ALPACA_ACCOUNT_REFRESH_S). Buying power
  * goes into the book for HRM. Keys go in headers only, never in a log. */
-#include "agents/agents_internal.h"
+#include "brokers/brokers.h"
 #include "alpaca/alpaca.h"
 
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,12 +117,12 @@ static void note(const char *level, const char *fmt, ...)
 	atomic_store_explicit(&az.notes_head, head + 1, memory_order_release);
 }
 
-static void drain_notes(struct ark_agent_ctx *ctx)
+static void drain_notes(const struct ark_broker_host *host)
 {
 	uint64_t tail = atomic_load_explicit(&az.notes_tail, memory_order_relaxed);
 	while (tail != atomic_load_explicit(&az.notes_head, memory_order_acquire)) {
 		struct note *n = &az.notes[tail % NOTES];
-		ark_log(ctx->log, n->level, "%s", n->text);
+		ark_log(host->log, n->level, "%s", n->text);
 		atomic_store_explicit(&az.notes_tail, ++tail, memory_order_release);
 	}
 }
@@ -604,7 +605,7 @@ static void *broker_thread(void *arg)
 
 /* GET /v2/account before anything is sent: Kenny does not start against an
  * account that cannot trade (blocking here is start-up, not the hot path). */
-static int check_account(struct ark_agent_ctx *ctx, struct ark_err *err)
+static int check_account(const struct ark_broker_host *host, struct ark_err *err)
 {
 	struct transfer *t = &az.transfers[0];
 	snprintf(t->url, sizeof t->url, "%s/v2/account", az.cfg.base_url);
@@ -636,14 +637,14 @@ static int check_account(struct ark_agent_ctx *ctx, struct ark_err *err)
 		atomic_store(&az.book->stop_kind, ARK_BROKER_STOP_NONE);
 		atomic_store(&az.book->execution_stopped, 0);
 	}
-	ark_log(ctx->log, "info", "alpaca account status=%s buying_power=%.2f currency=%s", account.status,
+	ark_log(host->log, "info", "alpaca account status=%s buying_power=%.2f currency=%s", account.status,
 		account.buying_power, account.currency[0] ? account.currency : "?");
 	return 0;
 }
 
 /* The anomaly stop outlives the segment: $ARK_DATA_DIR/broker.stopped holds
  * its reason until `ark broker resume` removes it. */
-static void latch_read(struct ark_agent_ctx *ctx)
+static void latch_read(const struct ark_broker_host *host)
 {
 	char text[sizeof az.book->stop_reason];
 	int fd = open(az.latch_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -656,11 +657,11 @@ static void latch_read(struct ark_agent_ctx *ctx)
 	for (size_t i = strlen(text); i > 0 && (text[i - 1] == '\n' || text[i - 1] == ' '); i--)
 		text[i - 1] = '\0';
 	stop_execution(ARK_BROKER_STOP_ANOMALY, "%s", text[0] ? text : "broker anomaly (reason not recorded)");
-	ark_log(ctx->log, "error", "alpaca: execution stays stopped (%s): %s; ark broker resume lifts it after the venue "
+	ark_log(host->log, "error", "alpaca: execution stays stopped (%s): %s; ark broker resume lifts it after the venue "
 		"was checked", az.latch_path, az.book->stop_reason);
 }
 
-static void latch_write(struct ark_agent_ctx *ctx)
+static void latch_write(const struct ark_broker_host *host)
 {
 	char tmp[PATH_MAX + 8];
 	snprintf(tmp, sizeof tmp, "%s.tmp", az.latch_path);
@@ -678,7 +679,7 @@ static void latch_write(struct ark_agent_ctx *ctx)
 		if (ok && rename(tmp, az.latch_path) == 0)
 			return;
 	}
-	ark_log(ctx->log, "error", "alpaca: cannot keep the stop in %s: %s (it holds until Kenny restarts)", az.latch_path,
+	ark_log(host->log, "error", "alpaca: cannot keep the stop in %s: %s (it holds until Kenny restarts)", az.latch_path,
 		strerror(errno));
 }
 
@@ -703,7 +704,7 @@ static void report_taken(struct ark_order_slot *slot, uint64_t now)
 /* A restarted Kenny: orders caught mid-request are looked up before anything
  * is POSTed again; a report caught mid-publication is finished (the ring's
  * head says whether it went out). */
-static void recover_book(struct ark_agent_ctx *ctx)
+static void recover_book(const struct ark_broker_host *host)
 {
 	uint32_t sent = 0, reporting = 0, open_ = 0;
 	uint64_t head = atomic_load(&az.report_ring->head);
@@ -732,26 +733,26 @@ static void recover_book(struct ark_agent_ctx *ctx)
 		}
 	}
 	if (sent || reporting || open_)
-		ark_log(ctx->log, "warn", "alpaca: after a restart: %u orders to look up before any resend, %u reports finished, "
+		ark_log(host->log, "warn", "alpaca: after a restart: %u orders to look up before any resend, %u reports finished, "
 			"%u open orders polled", sent, reporting, open_);
 	az.answered_seen = 0;   /* look at every slot once */
 }
 
-int ark_alpaca_broker_start(struct ark_agent_ctx *ctx, struct ark_err *err)
+int ark_broker_alpaca_start(const struct ark_broker_host *host, struct ark_err *err)
 {
 	int rc = ark_alpaca_config_from_env(&az.cfg, err);
 	if (rc)
 		return rc;
-	if (ctx->lane != ARK_LANE_STABLE)
+	if (host->lane != ARK_LANE_STABLE)
 		return ark_err_set(err, -EINVAL, "ARK_BROKER=alpaca: the canary lane trades on the paper broker only");
-	az.book = ark_pipeline_region(&ctx->map, "state.orders", NULL);
-	az.run_id = ctx->pipeline->created_ns / 1000;
-	az.report_ring = ark_pipeline_region(&ctx->map, "ring.reports", NULL);
+	az.book = ark_pipeline_region(host->map, "state.orders", NULL);
+	az.run_id = host->map->pipeline->created_ns / 1000;
+	az.report_ring = ark_pipeline_region(host->map, "ring.reports", NULL);
 	if (!az.book || !az.report_ring)
 		return ark_err_set(err, -EPROTO, "the segment has no order book or report ring");
 	if ((rc = ark_broker_latch_path(az.latch_path, sizeof az.latch_path, err)))
 		return rc;
-	if ((rc = ark_ring_producer_open(&az.reports, az.report_ring, &ctx->wait, err)))
+	if ((rc = ark_ring_producer_open(&az.reports, az.report_ring, host->wait, err)))
 		return rc;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 || !(az.multi = curl_multi_init()))
 		return ark_err_set(err, -ENOMEM, "libcurl: cannot initialise");
@@ -762,10 +763,10 @@ int ark_alpaca_broker_start(struct ark_agent_ctx *ctx, struct ark_err *err)
 	for (uint32_t i = 0; i < az.cfg.max_connections; i++)
 		if ((rc = transfer_init(&az.transfers[i], err)))
 			return rc;
-	if ((rc = check_account(ctx, err)))
+	if ((rc = check_account(host, err)))
 		return rc;
-	latch_read(ctx);
-	recover_book(ctx);
+	latch_read(host);
+	recover_book(host);
 	atomic_store(&az.book->settling, 0);
 	atomic_store(&az.book->broker_active, 1);
 	az.next_account_ns = ark_now_ns() + az.cfg.account_refresh_s * 1000000000ull;
@@ -774,32 +775,31 @@ int ark_alpaca_broker_start(struct ark_agent_ctx *ctx, struct ark_err *err)
 	if (pthread_create(&az.thread, NULL, broker_thread, NULL) != 0)
 		return ark_err_set(err, -EAGAIN, "cannot start the broker thread");
 	az.thread_started = true;
-	ark_log(ctx->log, "info", "broker=alpaca base_url=%s time_in_force=%s timeout_ms=%llu poll_ms=%llu market_price_band=%g",
+	ark_log(host->log, "info", "broker=alpaca base_url=%s time_in_force=%s timeout_ms=%llu poll_ms=%llu market_price_band=%g",
 		az.cfg.base_url, az.cfg.time_in_force, (unsigned long long)az.cfg.timeout_ms,
 		(unsigned long long)az.cfg.poll_ms, az.cfg.market_price_band);
 	return 0;
 }
 
-static void refuse(struct ark_agent_ctx *ctx, struct ark_event *e, const char *why)
+static void refuse(const struct ark_broker_host *host, struct ark_event *e, const char *why)
 {
 	e->exec_status = ARK_EXEC_REJECTED;
 	atomic_fetch_add(&az.book->refused_locally, 1);
-	ark_control_add(&ctx->control->errors, 1);
-	ark_log(ctx->log, "warn", "order not sent trace=%016llx symbol=%.15s: %s", (unsigned long long)e->trace_id,
+	ark_control_add(&host->control->errors, 1);
+	ark_log(host->log, "warn", "order not sent trace=%016llx symbol=%.15s: %s", (unsigned long long)e->trace_id,
 		e->symbol, why);
 }
 
-void ark_alpaca_broker_submit(struct ark_agent_ctx *ctx, struct ark_event *e, bool quarantined)
+void ark_broker_alpaca_submit(const struct ark_broker_host *host, struct ark_event *e, bool quarantined)
 {
-	struct ark_kenny_state *s = ctx->state;
 	struct ark_order_slot *slot = &az.book->slots[e->seq & (ARK_ORDER_SLOTS - 1)];
 	uint32_t st = atomic_load_explicit(&slot->state, memory_order_acquire);
 	if (st != ARK_ORDER_FREE && slot->client_order_id == e->client_order_id) {
 		/* Re-delivered after a restart: this order is already in hand. */
 		e->exec_status = ARK_EXEC_SUBMITTED;
 		e->flags |= ARK_EVENT_REPLAYED;
-		ark_undo_save(ctx, &s->duplicates, sizeof s->duplicates);
-		s->duplicates++;
+		host->save(host->kenny, host->duplicates, sizeof *host->duplicates);
+		(*host->duplicates)++;
 		return;
 	}
 	if (st != ARK_ORDER_FREE && st != ARK_ORDER_DONE) {
@@ -810,7 +810,7 @@ void ark_alpaca_broker_submit(struct ark_agent_ctx *ctx, struct ark_event *e, bo
 			e->flags |= ARK_EVENT_QUARANTINED;
 			return;
 		}
-		refuse(ctx, e, "the order book is full: 4096 orders are still working at the broker");
+		refuse(host, e, "the order book is full: 4096 orders are still working at the broker");
 		return;
 	}
 	/* Everything but the state, which the broker thread reads (it skips
@@ -837,8 +837,8 @@ void ark_alpaca_broker_submit(struct ark_agent_ctx *ctx, struct ark_event *e, bo
 		atomic_fetch_add(&az.book->answered, 1);
 		return;
 	}
-	ark_undo_save(ctx, &s->orders, sizeof s->orders);
-	s->orders++;
+	host->save(host->kenny, host->orders, sizeof *host->orders);
+	(*host->orders)++;
 	if (atomic_load(&az.book->execution_stopped)) {
 		/* Refused here, and reported like any refusal (the report tells
 		 * HRM the order is not in flight): nothing goes to the venue. */
@@ -859,7 +859,7 @@ void ark_alpaca_broker_submit(struct ark_agent_ctx *ctx, struct ark_event *e, bo
 
 /* Publish an answered order as an execution report on ring.reports (Kyle
  * numbers it). false: no room yet (tried again at the next poll). */
-static bool publish_report(struct ark_agent_ctx *ctx, struct ark_order_slot *slot, uint64_t now)
+static bool publish_report(const struct ark_broker_host *host, struct ark_order_slot *slot, uint64_t now)
 {
 	char coid[ARK_ALPACA_COID_MAX];
 	uint32_t room;
@@ -911,17 +911,17 @@ static bool publish_report(struct ark_agent_ctx *ctx, struct ark_order_slot *slo
 	atomic_fetch_add(&az.book->reports, 1);
 	report_taken(slot, now);
 	if (failed)
-		ark_control_add(&ctx->control->errors, 1);   /* counts toward Kenny's failure rate */
+		ark_control_add(&host->control->errors, 1);   /* counts toward Kenny's failure rate */
 	if (slot->anomaly) {
 		atomic_fetch_add(&az.book->anomalies[slot->anomaly < ARK_BROKER_ANOMALY_KINDS ? slot->anomaly : 0], 1);
-		ark_log(ctx->log, "error", "BROKER ANOMALY order %s symbol=%.15s side=%s qty=%g limit=%g: %s; not applied, "
+		ark_log(host->log, "error", "BROKER ANOMALY order %s symbol=%.15s side=%s qty=%g limit=%g: %s; not applied, "
 			"execution stopped until ark broker resume", coid_text(slot, coid), slot->event.symbol,
 			ark_side_name((enum ark_side)slot->event.side), slot->event.quantity, slot->event.limit_price,
 			slot->message);
-		latch_write(ctx);
+		latch_write(host);
 		return true;
 	}
-	ark_log(ctx->log, failed ? "warn" : "info",
+	ark_log(host->log, failed ? "warn" : "info",
 		"order %s %s symbol=%.15s side=%s qty=%g limit=%g status=%s filled=%g avg_price=%g http=%u "
 		"answer=%s order_id=%s",
 		coid_text(slot, coid), ark_exec_status_name((enum ark_exec_status)r->exec_status),
@@ -929,16 +929,16 @@ static bool publish_report(struct ark_agent_ctx *ctx, struct ark_order_slot *slo
 		slot->venue_filled_qty, slot->venue_avg_price, slot->http_status,
 		ark_alpaca_answer_name((enum ark_alpaca_answer)slot->answer), slot->order_id[0] ? slot->order_id : "-");
 	if (slot->message[0])
-		ark_log(ctx->log, failed ? "warn" : "info", "order %s broker said: %s (code %u)",
+		ark_log(host->log, failed ? "warn" : "info", "order %s broker said: %s (code %u)",
 			coid_text(slot, coid), slot->message, slot->error_code);
 	return true;
 }
 
-void ark_alpaca_broker_poll(struct ark_agent_ctx *ctx, uint64_t now_ns)
+void ark_broker_alpaca_poll(const struct ark_broker_host *host, uint64_t now_ns)
 {
 	if (atomic_load_explicit(&az.notes_head, memory_order_relaxed) !=
 	    atomic_load_explicit(&az.notes_tail, memory_order_relaxed))
-		drain_notes(ctx);
+		drain_notes(host);
 	uint64_t answered = atomic_load_explicit(&az.book->answered, memory_order_acquire);
 	if (answered == az.answered_seen || az.reports_closed)
 		return;
@@ -946,7 +946,7 @@ void ark_alpaca_broker_poll(struct ark_agent_ctx *ctx, uint64_t now_ns)
 	for (uint32_t i = 0; i < ARK_ORDER_SLOTS; i++) {
 		struct ark_order_slot *slot = &az.book->slots[i];
 		if (atomic_load_explicit(&slot->state, memory_order_acquire) == ARK_ORDER_ANSWERED &&
-		    !publish_report(ctx, slot, now_ns)) {
+		    !publish_report(host, slot, now_ns)) {
 			all = false;   /* the report ring is full: Kyle is behind */
 			break;
 		}
@@ -969,7 +969,7 @@ static uint32_t unsettled(void)
 /* The whole pipeline stops and the drain window is over: an order never
  * sent is reported as refused here; one whose fate Alpaca has not told
  * stays "submitted" in the record and is named in the log for the operator. */
-static void settle_at_shutdown(struct ark_agent_ctx *ctx)
+static void settle_at_shutdown(const struct ark_broker_host *host)
 {
 	char coid[ARK_ALPACA_COID_MAX];
 	uint32_t not_sent = 0, unknown = 0;
@@ -984,17 +984,17 @@ static void settle_at_shutdown(struct ark_agent_ctx *ctx)
 			atomic_fetch_add(&az.book->answered, 1);
 			not_sent++;
 		} else if (st == ARK_ORDER_QUEUED || st == ARK_ORDER_SENT) {
-			ark_log(ctx->log, "error", "order %s: ARK stopped before Alpaca said whether it exists "
+			ark_log(host->log, "error", "order %s: ARK stopped before Alpaca said whether it exists "
 				"(last answer %s); check it at the venue", coid_text(slot, coid),
 				ark_alpaca_answer_name((enum ark_alpaca_answer)slot->answer));
 			unknown++;
 		}
 	}
-	ark_log(ctx->log, unknown ? "error" : "warn", "alpaca: stopping: %u orders never sent (reported refused), %u "
+	ark_log(host->log, unknown ? "error" : "warn", "alpaca: stopping: %u orders never sent (reported refused), %u "
 		"of unknown fate", not_sent, unknown);
 }
 
-bool ark_alpaca_broker_busy(struct ark_agent_ctx *ctx, uint64_t now)
+bool ark_broker_alpaca_busy(const struct ark_broker_host *host, uint64_t now)
 {
 	if (!az.thread_started || az.reports_closed)
 		return false;
@@ -1018,11 +1018,11 @@ bool ark_alpaca_broker_busy(struct ark_agent_ctx *ctx, uint64_t now)
 		if (left && now < az.drain_deadline_ns)
 			return true;
 		az.settled = true;
-		if (left && atomic_load(&ctx->pipeline->stop)) {
-			settle_at_shutdown(ctx);
-			ark_alpaca_broker_poll(ctx, now);
+		if (left && atomic_load(&host->map->pipeline->stop)) {
+			settle_at_shutdown(host);
+			ark_broker_alpaca_poll(host, now);
 		} else if (left) {
-			ark_log(ctx->log, "warn", "alpaca: stopping with %u orders unsettled; the next Kenny looks them up", left);
+			ark_log(host->log, "warn", "alpaca: stopping with %u orders unsettled; the next Kenny looks them up", left);
 		}
 	}
 	/* Every report published has been taken by Kyle (bounded: a stalled
@@ -1030,7 +1030,7 @@ bool ark_alpaca_broker_busy(struct ark_agent_ctx *ctx, uint64_t now)
 	 * every agent: each stops only once the one before it has stopped and
 	 * its input is empty. */
 	if (ark_ring_depth(az.report_ring) && now < az.drain_deadline_ns + 5000ull * 1000 * 1000) {
-		ark_alpaca_broker_poll(ctx, now);
+		ark_broker_alpaca_poll(host, now);
 		return true;
 	}
 	az.reports_closed = true;
@@ -1038,7 +1038,7 @@ bool ark_alpaca_broker_busy(struct ark_agent_ctx *ctx, uint64_t now)
 	return false;
 }
 
-void ark_alpaca_broker_stop(struct ark_agent_ctx *ctx)
+void ark_broker_alpaca_stop(const struct ark_broker_host *host)
 {
 	if (!az.thread_started)
 		return;
@@ -1048,8 +1048,8 @@ void ark_alpaca_broker_stop(struct ark_agent_ctx *ctx)
 	curl_multi_wakeup(az.multi);
 	pthread_join(az.thread, NULL);
 	az.thread_started = false;
-	drain_notes(ctx);
-	ark_log(ctx->log, "info", "alpaca: submitted=%llu posts=%llu lookups=%llu reports=%llu refused_locally=%llu",
+	drain_notes(host);
+	ark_log(host->log, "info", "alpaca: submitted=%llu posts=%llu lookups=%llu reports=%llu refused_locally=%llu",
 		(unsigned long long)atomic_load(&az.book->submitted), (unsigned long long)atomic_load(&az.book->posts),
 		(unsigned long long)atomic_load(&az.book->lookups), (unsigned long long)atomic_load(&az.book->reports),
 		(unsigned long long)atomic_load(&az.book->refused_locally));
