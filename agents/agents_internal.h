@@ -91,7 +91,7 @@ bool ark_undo_recover(struct ark_agent_ctx *ctx, uint64_t published_seq);
 void ark_agent_fault_point(enum ark_agent agent, const char *step);
 
 /* The seq of the last event committed on an event ring (0 if none yet). */
-uint64_t ark_ring_last_event_seq(struct ark_ring *ring);
+uint64_t ark_agent_last_event_seq(struct ark_ring *ring);
 
 /* SIGTERM (proc/), the pipeline's stop, or the canary lane's stop. */
 bool ark_agent_stop_requested(const struct ark_agent_ctx *ctx);

@@ -204,9 +204,9 @@ int ark_kyle_main(struct ark_agent_ctx *ctx)
 		}
 		s->two_ring_pending = 0;
 	}
-	ctx->last_published = ark_ring_last_event_seq(out_ring);
+	ctx->last_published = ark_agent_last_event_seq(out_ring);
 	if (has_canary) {
-		uint64_t c = ark_ring_last_event_seq(canary_ring);
+		uint64_t c = ark_agent_last_event_seq(canary_ring);
 		if (c > ctx->last_published)
 			ctx->last_published = c;
 	}

@@ -119,7 +119,7 @@ bool ark_undo_recover(struct ark_agent_ctx *ctx, uint64_t published_seq)
 	return !published && n > 0;
 }
 
-uint64_t ark_ring_last_event_seq(struct ark_ring *ring)
+uint64_t ark_agent_last_event_seq(struct ark_ring *ring)
 {
 	uint64_t head = atomic_load_explicit(&ring->head, memory_order_acquire);
 	if (head == ring->initial_index)
@@ -197,7 +197,7 @@ int ark_stage_main(struct ark_agent_ctx *ctx)
 		ark_log(ctx->log, "error", "cannot open rings: %s", err.msg);
 		return 1;
 	}
-	ctx->last_published = ark_ring_last_event_seq(out_ring);
+	ctx->last_published = ark_agent_last_event_seq(out_ring);
 	if (ark_undo_recover(ctx, ctx->last_published)) {
 		ark_control_add(&control->rollbacks, 1);
 		ark_log(ctx->log, "warn", "rolled back an unpublished batch after a restart last_published=%llu",

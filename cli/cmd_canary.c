@@ -116,7 +116,7 @@ static int status_main(const char *instance, bool json)
 		static struct ark_lane_stats lanes[ARK_LANE_COUNT];
 		for (int l = 0; l < ARK_LANE_COUNT; l++)
 			ark_pipeline_lane_stats(&map, (enum ark_lane)l, &lanes[l]);
-		const char *state = ark_canary_outcome_name((enum ark_canary_outcome)atomic_load(&cc->outcome));
+		const char *state = ark_pipeline_canary_outcome_name((enum ark_canary_outcome)atomic_load(&cc->outcome));
 		char reason[sizeof cc->reason];
 		memcpy(reason, cc->reason, sizeof reason);
 		reason[sizeof reason - 1] = '\0';
@@ -248,7 +248,7 @@ static int rollback_request(const char *instance, double timeout_s)
 	if (!ark_pipeline_has_canary(&map) || outcome == ARK_CANARY_NONE || outcome == ARK_CANARY_PASSED ||
 	    outcome == ARK_CANARY_ROLLED_BACK || outcome == ARK_CANARY_STOPPED) {
 		fprintf(stderr, "ark canary rollback: instance %s has no canary running (state %s)\n", instance,
-			ark_canary_outcome_name((enum ark_canary_outcome)outcome));
+			ark_pipeline_canary_outcome_name((enum ark_canary_outcome)outcome));
 		ark_pipeline_detach(&map);
 		return 1;
 	}
@@ -259,7 +259,7 @@ static int rollback_request(const char *instance, double timeout_s)
 	while (ark_now_ns() < deadline) {
 		outcome = atomic_load(&cc->outcome);
 		if (outcome == ARK_CANARY_ROLLED_BACK || outcome == ARK_CANARY_PASSED) {
-			printf("ark canary rollback: %s (%s)\n", ark_canary_outcome_name((enum ark_canary_outcome)outcome),
+			printf("ark canary rollback: %s (%s)\n", ark_pipeline_canary_outcome_name((enum ark_canary_outcome)outcome),
 			       cc->reason);
 			rc = outcome == ARK_CANARY_ROLLED_BACK ? 0 : 1;
 			break;

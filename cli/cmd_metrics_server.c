@@ -242,7 +242,7 @@ static int register_series(struct server *s, struct ark_err *err)
 		rc = ark_metrics_counter(&s->reg, ARK_M_BROKER_ANOMALIES, NULL, labels, &s->broker_anomalies[k], err);
 	}
 	for (int o = 0; o < ARK_CANARY_OUTCOME_COUNT && !rc; o++) {
-		snprintf(labels, sizeof labels, "state=\"%s\"", ark_canary_outcome_name((enum ark_canary_outcome)o));
+		snprintf(labels, sizeof labels, "state=\"%s\"", ark_pipeline_canary_outcome_name((enum ark_canary_outcome)o));
 		rc = ark_metrics_gauge(&s->reg, ARK_M_CANARY_STATE, NULL, labels, &s->canary_state[o], err);
 	}
 	if (!rc)

@@ -148,7 +148,7 @@ struct ark_status {
 	const char *broker_name;    /* paper or alpaca (from the order book) */
 	unsigned metrics_port;      /* the metrics server's bound port, 0 if none */
 	bool canary_configured;     /* the instance has a canary lane */
-	const char *canary_state;   /* ark_canary_outcome_name */
+	const char *canary_state;   /* ark_pipeline_canary_outcome_name */
 	unsigned canary_percent;
 	bool canary_routing;
 	uint64_t canary_lane_events[ARK_LANE_COUNT];

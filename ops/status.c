@@ -141,7 +141,7 @@ static void read_once(const struct ark_pipeline_map *map, struct ark_status *s, 
 	memcpy(s->halt_detail, p->hrm_halt_detail, sizeof s->halt_detail);
 	s->halt_detail[sizeof s->halt_detail - 1] = '\0';
 	s->canary_configured = ark_pipeline_has_canary(map);
-	s->canary_state = ark_canary_outcome_name((enum ark_canary_outcome)atomic_load(&p->canary.outcome));
+	s->canary_state = ark_pipeline_canary_outcome_name((enum ark_canary_outcome)atomic_load(&p->canary.outcome));
 	s->canary_percent = atomic_load(&p->canary.percent);
 	s->canary_routing = atomic_load(&p->canary.route_applied) != 0;
 	memcpy(s->canary_reason, p->canary.reason, sizeof s->canary_reason);

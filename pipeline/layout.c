@@ -319,7 +319,7 @@ void ark_pipeline_lane_stats(const struct ark_pipeline_map *map, enum ark_lane l
 	memcpy(&stats->latency, &s->lane_latency[lane], sizeof stats->latency);
 }
 
-const char *ark_canary_outcome_name(enum ark_canary_outcome outcome)
+const char *ark_pipeline_canary_outcome_name(enum ark_canary_outcome outcome)
 {
 	switch (outcome) {
 	case ARK_CANARY_RUNNING: return "running";

@@ -267,7 +267,7 @@ struct ark_agent_control *ark_pipeline_lane_control(const struct ark_pipeline_ma
 						    enum ark_agent agent);
 /* What Aletheia counted for a lane so far (a copy). */
 void ark_pipeline_lane_stats(const struct ark_pipeline_map *map, enum ark_lane lane, struct ark_lane_stats *stats);
-const char *ark_canary_outcome_name(enum ark_canary_outcome outcome);
+const char *ark_pipeline_canary_outcome_name(enum ark_canary_outcome outcome);
 struct ark_latency_record *ark_pipeline_latency(const struct ark_pipeline_map *map);
 /* Kyle's stamp on the run's first event and Aletheia's on its last: the
  * span over which the pipeline sustained its throughput. */
