@@ -723,12 +723,8 @@ static bool kenny_stopped(const struct ark_agent_ctx *ctx)
 /* The seq of the last event released from Kenny's ring (0 if none). */
 static uint64_t last_released_seq(struct ark_ring *ring)
 {
-	uint64_t tail = atomic_load_explicit(&ring->tail, memory_order_acquire);
-	if (tail == ring->initial_index)
-		return 0;
-	const struct ark_event *e = (const struct ark_event *)((const uint8_t *)ring + ring->slots_offset +
-								 ((tail - 1) & ring->mask) * ring->slot_size);
-	return e->seq;
+	const struct ark_event *e = ark_ring_last_released(ring);
+	return e ? e->seq : 0;
 }
 
 static void log_from_store(void *ctx, int level, const char *message)

@@ -121,12 +121,8 @@ bool ark_undo_recover(struct ark_agent_ctx *ctx, uint64_t published_seq)
 
 uint64_t ark_agent_last_event_seq(struct ark_ring *ring)
 {
-	uint64_t head = atomic_load_explicit(&ring->head, memory_order_acquire);
-	if (head == ring->initial_index)
-		return 0;
-	const struct ark_event *last = (const struct ark_event *)((const uint8_t *)ring + ring->slots_offset +
-								    ((head - 1) & ring->mask) * ring->slot_size);
-	return last->seq;
+	const struct ark_event *last = ark_ring_last_committed(ring);
+	return last ? last->seq : 0;
 }
 
 /* ---- Stopping ---- */
