@@ -7,7 +7,7 @@
  * Kenny applies the original fill to its restored position instead. A
  * quarantined Kenny sends nothing (fail closed).
  *
- * ARK_BROKER=alpaca sends orders to Alpaca instead (brokers/alpaca.c):
+ * ARK_BROKER=alpaca sends orders to Alpaca instead (brokers/alpaca_client.c):
  * the event goes on SUBMITTED at once and the broker's answer, checked
  * against the order, follows as an execution report that Kyle numbers; when
  * the report reaches Kenny (in sequence order, under the undo log like any

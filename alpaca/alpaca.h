@@ -2,7 +2,7 @@
  * settings, the order Kenny sends, and the reading of every answer Alpaca
  * gives (order and account objects, error bodies, rate-limit headers).
  *
- * Nothing here talks to the network; brokers/alpaca.c does, through
+ * Nothing here talks to the network; brokers/alpaca_client.c does, through
  * libcurl's multi interface. Every answer is classified into exactly one kind
  * so that a POST is never repeated unless Alpaca's own word (or a lookup by
  * client_order_id) says the order does not exist. Keys are never logged and

@@ -40,7 +40,7 @@ struct ark_broker_ops {
 };
 extern const struct ark_broker_ops ark_broker_paper;
 
-/* Alpaca (brokers/alpaca.c): a broker thread with libcurl's multi
+/* Alpaca (brokers/alpaca_client.c): a broker thread with libcurl's multi
  * interface; Kenny's main thread only fills a slot and wakes it. */
 int ark_broker_alpaca_start(const struct ark_broker_host *host, struct ark_err *err);
 /* An allowed intent: queue its order (the event leaves SUBMITTED).

@@ -1,4 +1,4 @@
-/* brokers/alpaca.c — Kenny's Alpaca broker (ARK_BROKER=alpaca).
+/* brokers/alpaca_client.c — Kenny's Alpaca broker (ARK_BROKER=alpaca).
  *
  * Kenny's main thread never waits for the network: an allowed intent is
  * written into a slot of the order book in the segment (struct
@@ -335,7 +335,7 @@ static void requeue(struct ark_order_slot *slot, uint64_t not_before_ns)
 	atomic_store_explicit(&slot->state, ARK_ORDER_QUEUED, memory_order_release);
 }
 
-static void rate_limited(const struct transfer *t, uint64_t now)
+static void hold_for_rate_limit(const struct transfer *t, uint64_t now)
 {
 	uint64_t reset_s, wait_ns = 1000000000ull;   /* no usable header: a second */
 	if (t->reset[0] && ark_alpaca_parse_reset(t->reset, &reset_s) == 0) {
@@ -461,7 +461,7 @@ static void finish_order(struct transfer *t, long status, uint64_t now)
 		requeue(slot, now);
 		return;
 	case ARK_ALPACA_RATE_LIMITED:
-		rate_limited(t, now);
+		hold_for_rate_limit(t, now);
 		requeue(slot, atomic_load(&az.book->rate_limited_until_ns));
 		return;
 	case ARK_ALPACA_SERVER_ERROR:
@@ -781,7 +781,7 @@ int ark_broker_alpaca_start(const struct ark_broker_host *host, struct ark_err *
 	return 0;
 }
 
-static void refuse(const struct ark_broker_host *host, struct ark_event *e, const char *why)
+static void refuse_order(const struct ark_broker_host *host, struct ark_event *e, const char *why)
 {
 	e->exec_status = ARK_EXEC_REJECTED;
 	atomic_fetch_add(&az.book->refused_locally, 1);
@@ -810,7 +810,7 @@ void ark_broker_alpaca_submit(const struct ark_broker_host *host, struct ark_eve
 			e->flags |= ARK_EVENT_QUARANTINED;
 			return;
 		}
-		refuse(host, e, "the order book is full: 4096 orders are still working at the broker");
+		refuse_order(host, e, "the order book is full: 4096 orders are still working at the broker");
 		return;
 	}
 	/* Everything but the state, which the broker thread reads (it skips
