@@ -108,6 +108,7 @@ struct aletheia {
 	bool recovered;             /* the undo log was looked at: batches may be released */
 	uint64_t appended_seq;      /* highest seq appended to the journal */
 	uint64_t core_applied_seq;  /* highest seq committed to the Mutable Core */
+	uint64_t core_redelivered;  /* re-delivered events the core already held (core writer thread) */
 	struct core_writer writer;
 };
 
@@ -194,10 +195,20 @@ static void core_queue_report(struct core_batch *b, const struct ark_event *e, u
 static int core_queue(struct aletheia *al, const struct ark_event *e, struct ark_err *err)
 {
 	struct core_batch *b = al->batch;
+	/* After a restart the undo log re-delivers the batch that was in
+	 * flight; its events were journaled (at or below the journal's last
+	 * seq at this start) and the core may have applied them already. The
+	 * start refused a core ahead of this journal, so what it holds up to
+	 * there came from this journal: those are counted and skipped. */
+	if (e->seq <= al->core_applied_seq && e->seq <= al->writer.catch_up_to) {
+		al->core_redelivered++;
+		return 0;
+	}
 	if (e->seq <= al->core_applied_seq)
 		/* Never skipped in silence: the core says it holds this seq, yet
-		 * it came from the journal to be applied. The database is ahead
-		 * of this journal's record: stop writing (fail closed). */
+		 * it came from the journal to be applied for the first time. The
+		 * database is ahead of this journal's record: stop writing (fail
+		 * closed). */
 		return ark_err_set(err, -ESTALE,
 				   "seq %llu is at or below the seq the mutable core says it has applied (%llu): the database "
 				   "holds a record this journal does not; nothing more is applied. Restore a backup of this "
@@ -462,6 +473,12 @@ static void *core_writer_main(void *arg)
 	}
 	if (core_flush(al, &err))
 		core_error(w, "mutable core final batch", &err);
+	if (al->core_redelivered) {
+		char note[160];
+		snprintf(note, sizeof note, "mutable core: %llu re-delivered events it already held were not applied twice",
+			 (unsigned long long)al->core_redelivered);
+		core_note(w, "info", note);
+	}
 	ark_ring_consumer_close(&in);
 	return NULL;
 }

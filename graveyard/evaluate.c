@@ -78,8 +78,22 @@ enum ark_halt_cause ark_graveyard_halt_cause(const struct ark_graveyard_state *s
 	return ARK_HALT_NONE;
 }
 
-/* The first non-finite accumulator, or NULL. s may be NULL. */
-static const char *non_finite(const struct ark_graveyard_state *st, const struct ark_graveyard_symbol *s)
+/* The first non-finite accumulator, or NULL. s may be NULL. The common
+ * case first, without a branch per value: x * 0 is 0 for every finite x and
+ * NaN for NaN and the infinities (no -ffast-math here, so it is not folded). */
+static const char *non_finite_which(const struct ark_graveyard_state *st, const struct ark_graveyard_symbol *s);
+
+static inline const char *non_finite(const struct ark_graveyard_state *st, const struct ark_graveyard_symbol *s)
+{
+	double z = st->realised_pnl * 0 + st->position_mark_sum * 0 + st->position_cost_sum * 0 +
+		   st->gross_exposure * 0 + st->day_base_pnl * 0;
+	if (s)
+		z += s->position * 0 + s->average_price * 0 + s->mark * 0 + s->pending_buy * 0 + s->pending_sell * 0 +
+		     s->pending_buy_cost * 0 + s->pending_sell_cost * 0;
+	return LIKELY(z == 0) ? NULL : non_finite_which(st, s);
+}
+
+static const char *non_finite_which(const struct ark_graveyard_state *st, const struct ark_graveyard_symbol *s)
 {
 	if (!isfinite(st->realised_pnl))
 		return "realised_pnl";
@@ -107,7 +121,10 @@ static const char *non_finite(const struct ark_graveyard_state *st, const struct
  * sell, or the reverse. |position| when nothing is in flight. */
 static inline double worst_position(double position, double pending_buy, double pending_sell)
 {
-	return fmax(fabs(position + pending_buy), fabs(position - pending_sell));
+	/* Not fmax: a library call here, and it would drop a NaN (this keeps
+	 * it, so a limit compared with it denies). */
+	const double a = fabs(position + pending_buy), b = fabs(position - pending_sell);
+	return (a > b || a != a) ? a : b;
 }
 
 /* What one symbol adds to the state's sums. With nothing in flight: position
@@ -296,6 +313,47 @@ static inline void decide(struct ark_graveyard_state *st, struct ark_graveyard_d
 		return;                   \
 	} while (0)
 
+/* A symbol's orders in flight (units, and units x limit), by side. */
+struct in_flight {
+	double buy, sell, buy_cost, sell_cost;
+};
+
+/* With confirm_by_reports: an allowed order joins the flight at its limit.
+ * Out of line, with its copy of the symbol: the paper venue's path (the
+ * projection) keeps a small frame. False when the flight would not be
+ * finite. */
+static __attribute__((noinline)) bool book_in_flight(const struct ark_graveyard_state *st,
+						      const struct ark_graveyard_symbol *s, double change, double q,
+						      double limit, struct in_flight *flight, struct projection *after)
+{
+	struct ark_graveyard_symbol next = *s;
+	if (change > 0) {
+		next.pending_buy += q;
+		next.pending_buy_cost += q * limit;
+	} else {
+		next.pending_sell += q;
+		next.pending_sell_cost += q * limit;
+	}
+	rebook(st, s, &next, st->realised_pnl, after);
+	*flight = (struct in_flight){next.pending_buy, next.pending_sell, next.pending_buy_cost, next.pending_sell_cost};
+	return non_finite(st, &next) == NULL;
+}
+
+/* Booked at once, beside orders still in flight from a book kept by
+ * reports (the same state, another configuration). */
+static __attribute__((noinline)) void book_beside_flight(const struct ark_graveyard_state *st,
+							  const struct ark_graveyard_symbol *s, double change, double limit,
+							  struct projection *after)
+{
+	struct ark_graveyard_symbol bare = *s;
+	bare.pending_buy = bare.pending_sell = bare.pending_buy_cost = bare.pending_sell_cost = 0;
+	project_fill(st, &bare, change, limit, after);
+	struct ark_graveyard_symbol booked = *s;
+	booked.position = after->position;
+	booked.average_price = after->average_price;
+	rebook(st, s, &booked, after->realised_pnl, after);
+}
+
 void ark_graveyard_evaluate(const struct ark_graveyard_rules *rules, struct ark_graveyard_state *st,
 			    const struct ark_event *ev, const struct ark_graveyard_inputs *in,
 			    struct ark_graveyard_decision *d)
@@ -398,31 +456,15 @@ void ark_graveyard_evaluate(const struct ark_graveyard_rules *rules, struct ark_
 	 * otherwise is denied and latches STATE_CORRUPT: fail closed, never a
 	 * NaN in a limit. */
 	struct projection after;
-	struct ark_graveyard_symbol flight;
-	if (in->confirm_by_reports) {
-		flight = *s;
-		if (change > 0) {
-			flight.pending_buy += q;
-			flight.pending_buy_cost += q * limit;
-		} else {
-			flight.pending_sell += q;
-			flight.pending_sell_cost += q * limit;
-		}
-		rebook(st, s, &flight, st->realised_pnl, &after);
-	} else if (UNLIKELY(pb != 0 || ps != 0)) {
-		/* Booked at once, beside orders still in flight from a book
-		 * kept by reports (the same state, another configuration). */
-		flight = *s;
-		flight.pending_buy = flight.pending_sell = flight.pending_buy_cost = flight.pending_sell_cost = 0;
-		project_fill(st, &flight, change, limit, &after);
-		struct ark_graveyard_symbol booked = *s;
-		booked.position = after.position;
-		booked.average_price = after.average_price;
-		rebook(st, s, &booked, after.realised_pnl, &after);
-	} else {
+	struct in_flight flight = {s->pending_buy, s->pending_sell, s->pending_buy_cost, s->pending_sell_cost};
+	bool flight_ok = true;
+	if (in->confirm_by_reports)
+		flight_ok = book_in_flight(st, s, change, q, limit, &flight, &after);
+	else if (UNLIKELY(pb != 0 || ps != 0))
+		book_beside_flight(st, s, change, limit, &after);
+	else
 		project_fill(st, s, change, limit, &after);
-	}
-	if (UNLIKELY(!projection_finite(&after) || (in->confirm_by_reports && non_finite(st, &flight)))) {
+	if (UNLIKELY(!projection_finite(&after) || !flight_ok)) {
 		latch_corrupt(st, s, in->confirm_by_reports ? "order in flight" : "projected fill");
 		DENY(ARK_REASON_STATE_CORRUPT);
 	}
@@ -433,12 +475,10 @@ void ark_graveyard_evaluate(const struct ark_graveyard_rules *rules, struct ark_
 	s->last_quantity = q;
 	s->last_limit_price = limit;
 	s->last_intent_ns = now;
-	if (in->confirm_by_reports) {
-		s->pending_buy = flight.pending_buy;
-		s->pending_sell = flight.pending_sell;
-		s->pending_buy_cost = flight.pending_buy_cost;
-		s->pending_sell_cost = flight.pending_sell_cost;
-	}
+	s->pending_buy = flight.buy;
+	s->pending_sell = flight.sell;
+	s->pending_buy_cost = flight.buy_cost;
+	s->pending_sell_cost = flight.sell_cost;
 	apply_projection(st, s, &after);
 	check_loss(l, st);
 }
