@@ -372,9 +372,10 @@ struct ark_kyle_state {
 	uint64_t source_next_index[ARK_MAX_SOURCES]; /* per source ring: index after the last tick
 						      * taken (re-deliveries lie below it) */
 	uint32_t symbol_count;
-	uint32_t route_percent;                     /* the canary share the last batch used (0: none); */
-	uint64_t symbol_table_full;                 /* written before its batch, never undone: a
-						     * batch redone after a crash routes the same way */                 /* ticks refused: no symbol id left */
+	uint32_t route_percent;                     /* the canary share the last batch used (0: none);
+						     * written before its batch, never undone: a
+						     * batch redone after a crash routes the same way */
+	uint64_t symbol_table_full;                 /* ticks refused: no symbol id left */
 	char symbols[ARK_MAX_SYMBOLS][ARK_SYMBOL_MAX];
 	uint16_t slots[ARK_SYMBOL_SLOTS];           /* open addressing: id + 1, 0 = empty */
 	/* A batch published on both lanes' rings takes two commits: set before
