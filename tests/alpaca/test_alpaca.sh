@@ -420,7 +420,19 @@ grep -q "broker execution resumed by the operator (ark broker resume): venue che
   fail "the resume is not in watchdog.log"
 [ "$(db "SELECT count(*) FROM agent_history WHERE reason LIKE 'broker execution resumed%'")" = 1 ] || fail "the resume is not recorded"
 restart_fake fill
-"$ark" run --rate 300 --duration 4 > "$work/run.out" 2>&1 || fail "the run after the resume: $(tail -5 "$work/run.out")"
+# With the broker's book HRM counts every order still in flight at its worst,
+# so how many of an injection's setup orders it admits depends on how fast
+# the broker answers (slow under the sanitizers): a setup order denied for
+# gross exposure is the gate being careful, not a failure here. What this
+# run must show is that execution goes on, with nothing let through.
+"$ark" run --rate 300 --duration 4 --json > "$work/run.json" 2> "$work/run.out"
+python3 - "$work/run.json" <<'PY' || fail "the run after the resume: $(tail -5 "$work/run.out")"
+import json, sys
+r = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
+bad = {k: r[k] for k in ("errors", "injected_allowed", "trace_breaks", "broker_anomalies") if r.get(k, 0) != 0}
+if r["broker_stopped"] or bad or not r["fills"]:
+    sys.exit("errors, allowed violations, anomalies or no fills: %s" % r)
+PY
 grep -q "POST" "$work/req.log" || fail "nothing POSTed after the resume"
 no_keys_in_logs
 echo "alpaca: ok"

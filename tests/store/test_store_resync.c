@@ -15,6 +15,7 @@
 #include "store_test.h"
 #include "store/journal_writer.h"
 
+#include <stddef.h>
 #include <time.h>
 
 static uint64_t rng = 0x2545f4914f6cdd1dull;
@@ -99,7 +100,9 @@ static void test_random(const char *dir)
 			memcpy(buf + len, "ARKR", 4);
 			len += 4 + next_random() % 7;
 			size_t n = put_record(buf + len, seq++, 40, false);
-			((struct ark_journal_record_header *)(buf + len))->flags = 1;
+			/* set in place with memcpy: the record need not be aligned */
+			const uint32_t one = 1;
+			memcpy(buf + len + offsetof(struct ark_journal_record_header, flags), &one, sizeof one);
 			len += n;
 		} else {
 			for (size_t n = next_random() % 3000; n; n--)
