@@ -155,16 +155,14 @@ static int core_flush(struct aletheia *al, struct ark_err *err)
 	return 0;
 }
 
-/* A network broker's execution report (its own seq, in the journal like
- * any event): the order's row (keyed by the order's trace id, the report's
- * client_order_id) takes the broker's status, the fill it adds is a row of
- * its own, and the position Kenny holds after it. An anomaly's report
- * marks the order and adds no fill. */
-static void core_queue_report(struct core_batch *b, const struct ark_event *e, uint64_t now)
+/* The order row of an event (the order's trace id given: the event's own,
+ * or for a broker report the order it is about). */
+static void queue_order_row(struct core_batch *b, const struct ark_event *e, uint64_t trace_id,
+			    uint64_t now)
 {
 	struct ark_core_order *o = &b->orders[b->n_orders++];
 	memset(o, 0, sizeof *o);
-	o->trace_id = e->client_order_id;
+	o->trace_id = trace_id;
 	o->seq = e->seq;
 	memcpy(o->symbol, e->symbol, sizeof o->symbol);
 	o->side = e->side == ARK_SIDE_BUY ? ARK_CORE_SIDE_BUY : ARK_CORE_SIDE_SELL;
@@ -172,6 +170,16 @@ static void core_queue_report(struct core_batch *b, const struct ark_event *e, u
 	o->limit_price = e->limit_price;
 	snprintf(o->status, sizeof o->status, "%s", ark_exec_status_name((enum ark_exec_status)e->exec_status));
 	o->created_ns = now;
+}
+
+/* A network broker's execution report (its own seq, in the journal like
+ * any event): the order's row (keyed by the order's trace id, the report's
+ * client_order_id) takes the broker's status, the fill it adds is a row of
+ * its own, and the position Kenny holds after it. An anomaly's report
+ * marks the order and adds no fill. */
+static void core_queue_report(struct core_batch *b, const struct ark_event *e, uint64_t now)
+{
+	queue_order_row(b, e, e->client_order_id, now);
 	if (e->size > 0 && !(e->flags & ARK_EVENT_BROKER_ANOMALY) && e->exec_status == ARK_EXEC_FILLED) {
 		struct ark_core_fill *f = &b->fills[b->n_fills++];
 		memset(f, 0, sizeof *f);
@@ -224,16 +232,7 @@ static int core_queue(struct aletheia *al, const struct ark_event *e, struct ark
 	if (e->flags & ARK_EVENT_EXEC_REPORT) {
 		core_queue_report(b, e, now);
 	} else if (e->side != ARK_SIDE_NONE && e->verdict == ARK_VERDICT_ALLOW) {
-		struct ark_core_order *o = &b->orders[b->n_orders++];
-		memset(o, 0, sizeof *o);
-		o->trace_id = e->trace_id;
-		o->seq = e->seq;
-		memcpy(o->symbol, e->symbol, sizeof o->symbol);
-		o->side = e->side == ARK_SIDE_BUY ? ARK_CORE_SIDE_BUY : ARK_CORE_SIDE_SELL;
-		o->qty = e->quantity;
-		o->limit_price = e->limit_price;
-		snprintf(o->status, sizeof o->status, "%s", ark_exec_status_name((enum ark_exec_status)e->exec_status));
-		o->created_ns = now;
+		queue_order_row(b, e, e->trace_id, now);
 		if (e->exec_status == ARK_EXEC_FILLED) {
 			struct ark_core_fill *f = &b->fills[b->n_fills++];
 			memset(f, 0, sizeof *f);

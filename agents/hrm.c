@@ -97,6 +97,8 @@ static void publish_state(struct ark_agent_ctx *ctx)
 	    atomic_load_explicit(&p->hrm_halt_cause, memory_order_relaxed) == cause)
 		return;
 	snprintf(p->hrm_halt_detail, sizeof p->hrm_halt_detail, "%s", g->state_corrupt ? g->corrupt_detail : "");
+	/* The state before the cause: readers load the cause first, so the
+	 * cause they see comes with its state. */
 	atomic_store(&p->hrm_trading_state, state);
 	atomic_store(&p->hrm_halt_cause, cause);
 	atomic_store(&ctx->counters->state_corrupt, g->state_corrupt ? 1 : 0);

@@ -336,7 +336,11 @@ static void publish(struct server *s, uint64_t now)
 		ark_metrics_counter_set(s->lane_injected[l][2], atomic_load(&c->injected_allowed));
 		ark_metrics_counter_set(s->lane_injected[l][3], atomic_load(&c->injected_inconclusive));
 	}
-	uint32_t trading = atomic_load(&p->hrm_trading_state), halt = atomic_load(&p->hrm_halt_cause);
+	/* The cause first: HRM stores the state before the cause, so a cause
+	 * seen here comes with its state (never "halted: state_corrupt" beside
+	 * the state from before it). */
+	uint32_t halt = atomic_load(&p->hrm_halt_cause);
+	uint32_t trading = atomic_load(&p->hrm_trading_state);
 	for (uint32_t t = 0; t < 3; t++)
 		ark_metrics_gauge_set(s->trading_state[t], t == trading ? 1 : 0);
 	for (uint32_t c = 0; c < 4; c++)

@@ -136,8 +136,9 @@ static void read_once(const struct ark_pipeline_map *map, struct ark_status *s, 
 	ark_pipeline_broker_counts(map, &s->broker);
 	s->broker_name = s->broker.account_known ? "alpaca" : "paper";
 	s->metrics_port = atomic_load(&p->metrics_port);
-	s->trading_state = ark_trading_state_name((enum ark_trading_state)atomic_load(&p->hrm_trading_state));
+	/* The cause first: HRM stores the state before it (see publish_state). */
 	s->halt_cause = ark_halt_cause_name((enum ark_halt_cause)atomic_load(&p->hrm_halt_cause));
+	s->trading_state = ark_trading_state_name((enum ark_trading_state)atomic_load(&p->hrm_trading_state));
 	memcpy(s->halt_detail, p->hrm_halt_detail, sizeof s->halt_detail);
 	s->halt_detail[sizeof s->halt_detail - 1] = '\0';
 	s->canary_configured = ark_pipeline_has_canary(map);

@@ -125,6 +125,9 @@ reattach)
   t=0; until [ "$(head -n1 "$ARK_DATA_DIR/run/hrm.pid" 2>/dev/null)" != "${pid[hrm]}" ] && [ -s "$ARK_DATA_DIR/run/hrm.pid" ] || [ $t -gt 1200 ]; do sleep 0.1; t=$((t+1)); done
   newhrm=$(head -n1 "$ARK_DATA_DIR/run/hrm.pid")
   [ "$newhrm" != "${pid[hrm]}" ] && kill -0 "$newhrm" || fail "the adopted HRM was not restarted"
+  # ... and the pipeline flows through the restarted HRM.
+  before=$(journaled)
+  wait_for 120 "nothing journaled after HRM's restart ($before records)" more_journaled
   # logrotate: move the logs away, SIGHUP, and the next lines land in new files.
   mv "$ARK_DATA_DIR/logs/watchdog.log" "$ARK_DATA_DIR/logs/watchdog.log.1"
   mv "$ARK_DATA_DIR/logs/kyle.log" "$ARK_DATA_DIR/logs/kyle.log.1"
@@ -143,7 +146,7 @@ reattach)
   out=$("$ark" journal verify --dir "$ARK_DATA_DIR/journal" 2>&1) || fail "journal verify: $out"
   grep -q "without gaps" <<<"$out" || fail "journal: $out"
   records=$(journaled)
-  [ "$records" -ge "$before" ] && [ "$records" -gt 1000 ] || fail "journal holds $records records"
+  [ "$records" -ge "$before" ] || fail "journal holds $records records, fewer than the $before seen before the stop"
   ;;
 crashloop)
   # joey.log is a directory: Joey cannot open its log and exits at once, every time.
