@@ -104,17 +104,12 @@ static bool method_is(const struct ark_http_request *req, const char *method)
 	return req->method_len == n && memcmp(req->method, method, n) == 0;
 }
 
-static void body_sink(void *ctx, const char *bytes, size_t len)
-{
-	ark_http_buf_append(ctx, bytes, len);
-}
-
 static int reply(struct ark_http_response *res, int status, const char *message)
 {
 	res->status = status;
-	ark_http_buf_puts(res->body, "{\"error\":");
-	ark_http_buf_json_string(res->body, message);
-	ark_http_buf_printf(res->body, ",\"status\":%d}\n", status);
+	ark_buf_puts(res->body, "{\"error\":");
+	ark_buf_json_string(res->body, message);
+	ark_buf_printf(res->body, ",\"status\":%d}\n", status);
 	return 0;
 }
 
@@ -224,7 +219,7 @@ static int post_signals(struct api *a, const struct ark_http_request *req, struc
 	ark_control_add(&a->p->counters.source_published[a->source], n);
 	res->status = 202;
 	struct ark_json j;
-	ark_json_init_sink(&j, body_sink, res->body);
+	ark_json_init_sink(&j, ark_buf_sink, res->body);
 	ark_json_object_begin(&j, NULL);
 	ark_json_uint(&j, "accepted", n);
 	ark_json_array_begin(&j, "trace_ids");
@@ -350,7 +345,7 @@ static int trace_worker(struct api *a, const struct ark_http_request *req, struc
 		(void)ark_trace_order_outcome(a->state_db, trace_id, &order, &err);   /* without it: the journal's word */
 	ark_trace_write_json(f, trace_id, &e, &order);
 	fclose(f);
-	ark_http_buf_append(res->body, buf, len);
+	ark_buf_append(res->body, buf, len);
 	free(buf);
 	res->status = 200;
 	return 0;
@@ -393,7 +388,7 @@ static int post_release(struct api *a, const struct ark_http_request *req, struc
 		ark_log(a->log, "warn", "cannot record the release in the mutable core: %s", err.msg);
 	res->status = 200;
 	struct ark_json j;
-	ark_json_init_sink(&j, body_sink, res->body);
+	ark_json_init_sink(&j, ark_buf_sink, res->body);
 	ark_json_object_begin(&j, NULL);
 	ark_json_string(&j, "released", display);
 	ark_json_object_end(&j);
@@ -409,7 +404,7 @@ static int health(struct api *a, struct ark_http_response *res)
 	bool ok = running == ARK_AGENT_COUNT && !atomic_load(&a->p->stop);
 	res->status = ok ? 200 : 503;
 	struct ark_json j;
-	ark_json_init_sink(&j, body_sink, res->body);
+	ark_json_init_sink(&j, ark_buf_sink, res->body);
 	ark_json_object_begin(&j, NULL);
 	ark_json_string(&j, "status", ok ? "ok" : "unavailable");
 	ark_json_int(&j, "agents_running", running);

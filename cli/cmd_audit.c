@@ -6,7 +6,6 @@
 #include "common/common.h"
 #include "event/event.h"
 #include "graveyard/graveyard.h"
-#include "perf/perf.h"
 #include "store/store.h"
 
 #include <errno.h>

@@ -6,7 +6,6 @@
  * --json for scripts. */
 #include "cli/command.h"
 #include "common/common.h"
-#include "perf/perf.h"
 #include "store/store.h"
 
 #include <errno.h>

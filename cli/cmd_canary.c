@@ -460,9 +460,9 @@ static int promote(const char *install_bin, bool yes)
 	if (r.bin[0]) {
 		if (install_bin) {
 			snprintf(exe, sizeof exe, "%s", install_bin);
-		} else {
-			ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-			exe[n > 0 ? n : 0] = '\0';
+		} else if (ark_self_exe(exe, sizeof exe, &err)) {
+			fprintf(stderr, "ark canary promote: %s (nothing changed)\n", err.msg);
+			goto out;
 		}
 		if (what_ran("binary", r.bin_path[0] ? r.bin_path : r.bin, r.bin_sha256, 1u << 30, &bin_bytes, &bin_len, bin_sha, NULL))
 			goto out;

@@ -14,7 +14,6 @@
 #include "cli/command.h"
 #include "common/common.h"
 #include "graveyard/graveyard.h"
-#include "perf/perf.h"
 #include "store/store.h"
 
 #include <sqlite3.h>

@@ -6,7 +6,6 @@
  * (or the last N) and with --follow keeps printing as the journal grows. */
 #include "cli/command.h"
 #include "common/common.h"
-#include "perf/perf.h"
 #include "store/store.h"
 
 #include <errno.h>

@@ -33,7 +33,7 @@ struct server {
 	struct ark_metrics reg;
 	struct ark_metrics_slo_config slo_config;
 	struct ark_metrics_slo_report slos;
-	struct ark_metrics_buf buf;
+	struct ark_buf buf;
 	struct ark_log *log;
 	struct ark_metrics_handle events[ARK_AGENT_COUNT], errors[ARK_AGENT_COUNT], quarantines[ARK_AGENT_COUNT];
 	struct ark_metrics_handle denials[ARK_REASON_COUNT];
@@ -56,33 +56,33 @@ static void on_term(int sig)
 	stop_signal = 1;
 }
 
-static int copy_out(struct server *s, struct ark_http_buf *out, int rc)
+static int copy_out(struct server *s, struct ark_buf *out, int rc)
 {
 	if (rc)
 		return rc;
-	return ark_http_buf_append(out, s->buf.data, s->buf.len);
+	return ark_buf_append(out, s->buf.data, s->buf.len);
 }
 
-static int provide_metrics(void *ctx, enum ark_http_format format, struct ark_http_buf *out)
+static int provide_metrics(void *ctx, enum ark_http_format format, struct ark_buf *out)
 {
 	struct server *s = ctx;
-	ark_metrics_buf_reset(&s->buf);
+	ark_buf_reset(&s->buf);
 	int rc = format == ARK_HTTP_FORMAT_OPENMETRICS ? ark_metrics_render_openmetrics(&s->reg, &s->buf)
 						       : ark_metrics_render_prometheus(&s->reg, &s->buf);
 	return copy_out(s, out, rc);
 }
 
-static int provide_metrics_json(void *ctx, struct ark_http_buf *out)
+static int provide_metrics_json(void *ctx, struct ark_buf *out)
 {
 	struct server *s = ctx;
-	ark_metrics_buf_reset(&s->buf);
+	ark_buf_reset(&s->buf);
 	return copy_out(s, out, ark_metrics_render_json(&s->reg, s->slo_config.window_seconds, &s->buf));
 }
 
-static int provide_slos(void *ctx, struct ark_http_buf *out)
+static int provide_slos(void *ctx, struct ark_buf *out)
 {
 	struct server *s = ctx;
-	ark_metrics_buf_reset(&s->buf);
+	ark_buf_reset(&s->buf);
 	return copy_out(s, out, ark_metrics_slos_render_json(&s->slos, &s->buf));
 }
 
@@ -98,20 +98,13 @@ static const char *state_name(uint32_t state)
 	}
 }
 
-static void http_sink(void *ctx, const char *bytes, size_t len)
-{
-	struct ark_http_buf *b = ctx;
-	if (ark_http_buf_append(b, bytes, len))
-		b->failed = true;
-}
-
-static int provide_health(void *ctx, struct ark_http_buf *out, bool *healthy)
+static int provide_health(void *ctx, struct ark_buf *out, bool *healthy)
 {
 	struct server *s = ctx;
 	uint64_t now = ark_now_ns();
 	const char *why[ARK_AGENT_COUNT];
 	struct ark_json j;
-	ark_json_init_sink(&j, http_sink, out);
+	ark_json_init_sink(&j, ark_buf_sink, out);
 	ark_json_object_begin(&j, NULL);
 	ark_json_object_begin(&j, "agents");
 	*healthy = true;
@@ -176,14 +169,14 @@ static int provide_health(void *ctx, struct ark_http_buf *out, bool *healthy)
 	return out->failed ? -ENOMEM : 0;
 }
 
-static int provide_ready(void *ctx, struct ark_http_buf *out, bool *ready)
+static int provide_ready(void *ctx, struct ark_buf *out, bool *ready)
 {
 	struct server *s = ctx;
 	*ready = true;
 	for (int a = 0; a < ARK_AGENT_COUNT; a++)
 		*ready &= atomic_load(&s->p->agents[a].state) == ARK_PROC_RUNNING;
 	struct ark_json j;
-	ark_json_init_sink(&j, http_sink, out);
+	ark_json_init_sink(&j, ark_buf_sink, out);
 	ark_json_object_begin(&j, NULL);
 	ark_json_bool(&j, "ready", *ready);
 	ark_json_object_end(&j);
@@ -408,7 +401,7 @@ static int metrics_server_main(int argc, char **argv)
 	struct ark_err err = {0};
 	static struct server s;
 	memset(&s, 0, sizeof s);
-	ark_metrics_buf_init(&s.buf);
+	ark_buf_init(&s.buf);
 	s.log = ark_log_open("metrics_server", &err);
 	if (!s.log) {
 		fprintf(stderr, "ark metrics-server: %s\n", err.msg);
@@ -467,7 +460,7 @@ static int metrics_server_main(int argc, char **argv)
 	atomic_store(&s.p->metrics_port, 0);
 	atomic_store(&s.p->metrics_pid, 0);
 	ark_http_server_destroy(server);
-	ark_metrics_buf_free(&s.buf);
+	ark_buf_free(&s.buf);
 	ark_pipeline_detach(&s.map);
 	ark_log(s.log, "info", "stopped");
 	ark_log_close(s.log);
@@ -477,7 +470,7 @@ fail:
 	fprintf(stderr, "ark metrics-server: %s\n", err.msg);
 	if (s.map.pipeline)
 		ark_pipeline_detach(&s.map);
-	ark_metrics_buf_free(&s.buf);
+	ark_buf_free(&s.buf);
 	ark_log_close(s.log);
 	return status;
 }

@@ -89,10 +89,8 @@ static pid_t spawn_watchdog(const char *instance, char *const *extra_args, char 
 			    struct ark_err *err)
 {
 	char exe[4096];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-	if (n <= 0)
-		return ark_err_set(err, -errno, "cannot find the ark executable"), -1;
-	exe[n] = '\0';
+	if (ark_self_exe(exe, sizeof exe, err))
+		return -1;
 	char logs[4096];
 	ark_log_dir(logs, sizeof logs);
 	snprintf(out_path, out_len, "%s/watchdog.out", logs);
@@ -185,10 +183,8 @@ static int wait_ready(const char *instance, pid_t *watchdog, bool metrics, doubl
 static int run_synth(const char *instance, double duration, double rate)
 {
 	char exe[4096];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-	if (n <= 0)
+	if (ark_self_exe(exe, sizeof exe, NULL))
 		return -1;
-	exe[n] = '\0';
 	char name[96], dur[32], hz[32];
 	snprintf(name, sizeof name, "%.60s-synth", instance);
 	snprintf(dur, sizeof dur, "%g", duration);

@@ -182,10 +182,8 @@ static int canary_prepare(struct ark_canary_config *config, bool allow_looser, s
 	/* The binary the lane's processes exec. */
 	if (config->bin[0])
 		snprintf(config->bin_path, sizeof config->bin_path, "%s", config->bin);
-	else {
-		ssize_t n = readlink("/proc/self/exe", config->bin_path, sizeof config->bin_path - 1);
-		config->bin_path[n > 0 ? n : 0] = '\0';
-	}
+	else if ((rc = ark_self_exe(config->bin_path, sizeof config->bin_path, err)))
+		goto out;
 	size_t len;
 	if ((rc = ark_cli_read_hashed(config->bin_path, 1u << 30, NULL, &len, config->bin_sha256, err))) {
 		ark_err_wrap(err, "the canary's binary");

@@ -70,7 +70,7 @@ static pid_t read_pid(const char *run_dir, const char *name, uint64_t *start_tic
 static int open_watchdog(pid_t pid, uint64_t start_ticks, const char *instance, char *why, size_t why_len)
 {
 	char exe[PATH_MAX];
-	if (ark_shm_self_exe(exe, sizeof exe))
+	if (ark_self_exe(exe, sizeof exe, NULL))
 		return -ENOENT;
 	const char *exes[] = {exe, NULL};
 	struct ark_shm_process_expect expect = {.instance = instance, .exe = exes};
@@ -106,7 +106,7 @@ static void signal_recorded(const char *instance, int sig, bool quiet)
 	char exe[PATH_MAX], canary[PATH_MAX] = "";
 	const char *exes[3] = {exe, NULL, NULL};
 	const char *bin = getenv("ARK_CANARY_BIN");
-	if (ark_shm_self_exe(exe, sizeof exe)) {
+	if (ark_self_exe(exe, sizeof exe, NULL)) {
 		ark_pipeline_detach(&map);
 		return;
 	}

@@ -1,4 +1,5 @@
-/* common/common.c — error messages, CPU pinning and strict parsers.
+/* common/common.c — error messages, the executable's path, CPU pinning and
+ * strict parsers.
  * Parsers accept exactly the documented syntax and say what they expected;
  * they never fall back to a default on bad input. */
 #include "common/common.h"
@@ -46,6 +47,27 @@ int ark_err_wrap(struct ark_err *err, const char *fmt, ...)
 	memcpy(err->msg + n + 2, old, m);
 	err->msg[n + 2 + m] = '\0';
 	return err->code;
+}
+
+int ark_self_exe(char *out, size_t len, struct ark_err *err)
+{
+	if (len < 2)
+		return ark_err_set(err, -EINVAL, "cannot find the ark executable: no room for its path");
+	out[0] = '\0';
+	ssize_t n = readlink("/proc/self/exe", out, len - 1);
+	if (n <= 0)
+		return ark_err_set(err, n < 0 ? -errno : -ENOENT, "cannot find the ark executable: %s",
+				   n < 0 ? strerror(errno) : "empty link");
+	if ((size_t)n >= len - 1) {   /* possibly cut: never exec a prefix of the path */
+		out[0] = '\0';
+		return ark_err_set(err, -ENAMETOOLONG, "cannot find the ark executable: its path is longer than %zu bytes",
+				   len - 2);
+	}
+	out[n] = '\0';
+	static const char deleted[] = " (deleted)";
+	if ((size_t)n > sizeof deleted - 1 && strcmp(out + n - (sizeof deleted - 1), deleted) == 0)
+		out[n - (sizeof deleted - 1)] = '\0';
+	return 0;
 }
 
 int ark_cpu_count(void)

@@ -56,6 +56,14 @@ static inline void ark_cpu_relax(void)
 #endif
 }
 
+/* This process's executable, from /proc/self/exe, into out (NUL-terminated):
+ * the one place ARK finds the binary it re-executes (agents, the watchdog,
+ * benchmarks' runs) or hashes (the canary). A binary replaced on disk since
+ * this process started reads as "<path> (deleted)"; the suffix is removed,
+ * so what is executed is the binary now at that path. 0, or a negative
+ * errno-style code (-ENAMETOOLONG when out is too small) with err filled. */
+int ark_self_exe(char *out, size_t len, struct ark_err *err);
+
 /* Pin the calling thread to one CPU. */
 int ark_pin_cpu(int cpu, struct ark_err *err);
 /* Number of CPUs this process may run on. */
@@ -155,6 +163,31 @@ struct ark_json_text {
 void ark_json_text_sink(void *ctx, const char *bytes, size_t len);
 /* s as a JSON string to a FILE, quotes included. */
 void ark_json_write_string(FILE *out, const char *s);
+
+/* ---- The one growable buffer ----
+ * What HTTP bodies, metrics expositions and JSON rendered to memory are
+ * written into. data is NUL-terminated once anything was appended; it never
+ * grows past ARK_BUF_LIMIT. `failed`: an allocation failed or the limit was
+ * hit, the contents are incomplete (a prefix of what was written: later
+ * appends do nothing until ark_buf_reset). Writers return 0 or -ENOMEM. */
+struct ark_buf {
+	char *data;
+	size_t len;
+	size_t cap;
+	bool failed;
+};
+#define ARK_BUF_LIMIT (256u << 20) /* a body may not grow past 256 MiB */
+void ark_buf_init(struct ark_buf *b);
+void ark_buf_free(struct ark_buf *b);
+void ark_buf_reset(struct ark_buf *b);                 /* len = 0, keeps the memory */
+int ark_buf_reserve(struct ark_buf *b, size_t extra);  /* room for extra more bytes */
+int ark_buf_append(struct ark_buf *b, const void *data, size_t n);
+int ark_buf_puts(struct ark_buf *b, const char *s);
+int ark_buf_printf(struct ark_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* An ark_json_sink appending to the struct ark_buf in ctx (ark_json_init_sink). */
+void ark_buf_sink(void *ctx, const char *bytes, size_t len);
+/* s as a JSON string literal (quotes included), through the one writer. */
+int ark_buf_json_string(struct ark_buf *b, const char *s);
 
 #define ARK_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define ARK_MIN(a, b) ((a) < (b) ? (a) : (b))

@@ -34,7 +34,7 @@
  *   off unless <prefix>_HTTP2=true.
  *
  * The server knows nothing of what the metrics are: a provider (function
- * pointers + ctx) renders each body into an ark_http_buf, called on the
+ * pointers + ctx) renders each body into an ark_buf (common/), called on the
  * server's thread, one request at a time. TLS (with HTTP/2 through ALPN),
  * client-certificate verification and bcrypt basic auth come from the
  * configuration, normally read from the environment (ark_http_config_from_env). */
@@ -48,27 +48,8 @@
 
 #include "common/common.h"
 
-/* ---- growable buffer the provider writes into ---------------------------- */
-
-struct ark_http_buf {
-	char *data;   /* NUL-terminated when len > 0 or after any append */
-	size_t len;
-	size_t cap;
-	bool failed;  /* an allocation failed or the limit was hit: the contents are incomplete */
-};
-
-#define ARK_HTTP_BUF_LIMIT (256u << 20) /* a body may not grow past 256 MiB */
-
-void ark_http_buf_init(struct ark_http_buf *b);
-void ark_http_buf_free(struct ark_http_buf *b);
-void ark_http_buf_reset(struct ark_http_buf *b);            /* len = 0, keeps the memory */
-int ark_http_buf_reserve(struct ark_http_buf *b, size_t extra); /* 0 or -ENOMEM */
-int ark_http_buf_append(struct ark_http_buf *b, const void *data, size_t n);
-int ark_http_buf_puts(struct ark_http_buf *b, const char *s);
-int ark_http_buf_printf(struct ark_http_buf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-/* Append s as a JSON string literal (quotes included, escaped). */
-int ark_http_buf_json_string(struct ark_http_buf *b, const char *s);
+/* Bodies are rendered into the one growable buffer, struct ark_buf
+ * (common/common.h): it never grows past ARK_BUF_LIMIT (256 MiB). */
 
 /* ---- provider ------------------------------------------------------------ */
 
@@ -95,7 +76,7 @@ struct ark_http_response {
 	int status;
 	bool defer;                   /* request(): run request_deferred on a worker instead */
 	const char *content_type;     /* NULL: application/json */
-	struct ark_http_buf *body;    /* arrives empty */
+	struct ark_buf *body;    /* arrives empty */
 	char retry_after[16];         /* "" or seconds (503) */
 	char allow[64];               /* "" or the Allow header (405) */
 	char www_authenticate[96];    /* "" or the challenge (401) */
@@ -106,12 +87,12 @@ struct ark_http_response {
  * callback makes its route answer 404. `out` arrives empty. */
 struct ark_http_provider {
 	void *ctx;
-	int (*metrics)(void *ctx, enum ark_http_format format, struct ark_http_buf *out);
-	int (*metrics_json)(void *ctx, struct ark_http_buf *out);
-	int (*slos_json)(void *ctx, struct ark_http_buf *out);
+	int (*metrics)(void *ctx, enum ark_http_format format, struct ark_buf *out);
+	int (*metrics_json)(void *ctx, struct ark_buf *out);
+	int (*slos_json)(void *ctx, struct ark_buf *out);
 	/* JSON body; *healthy false → 503 (the body says why). */
-	int (*health)(void *ctx, struct ark_http_buf *out, bool *healthy);
-	int (*ready)(void *ctx, struct ark_http_buf *out, bool *ready);
+	int (*health)(void *ctx, struct ark_buf *out, bool *healthy);
+	int (*ready)(void *ctx, struct ark_buf *out, bool *ready);
 	/* When set, every request goes here instead of the routes above (the
 	 * ingest API): the handler fills the status, the body (JSON unless it
 	 * sets content_type) and optional headers. */
@@ -216,13 +197,6 @@ enum ark_http_format ark_http_negotiate_format(const char *accept, size_t len);
 /* Whether an Accept-Encoding value allows gzip (q > 0). */
 bool ark_http_accepts_gzip(const char *accept_encoding, size_t len);
 /* gzip-compress in[0..n) into out (appended). */
-int ark_http_gzip(const void *in, size_t n, struct ark_http_buf *out);
-
-/* Scrapes per second of GET /metrics over TLS (HTTP/1.1 keep-alive) against a
- * server on 127.0.0.1:port for `seconds`, trusting ca_file (client cert/key
- * optional, NULL). Result in *scrapes_per_s. */
-int ark_http_bench_scrapes(uint16_t port, const char *ca_file, const char *cert_file,
-			   const char *key_file, double seconds, double *scrapes_per_s,
-			   struct ark_err *err);
+int ark_http_gzip(const void *in, size_t n, struct ark_buf *out);
 
 #endif /* ARK_HTTP_H */

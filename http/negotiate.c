@@ -129,7 +129,7 @@ bool ark_http_accepts_gzip(const char *ae, size_t len)
 	return q_star > 0;
 }
 
-int ark_http_gzip(const void *in, size_t n, struct ark_http_buf *out)
+int ark_http_gzip(const void *in, size_t n, struct ark_buf *out)
 {
 	z_stream zs;
 	memset(&zs, 0, sizeof(zs));
@@ -137,7 +137,7 @@ int ark_http_gzip(const void *in, size_t n, struct ark_http_buf *out)
 	if (deflateInit2(&zs, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
 		return -ENOMEM;
 	size_t bound = deflateBound(&zs, (uLong)n);
-	int rc = ark_http_buf_reserve(out, bound);
+	int rc = ark_buf_reserve(out, bound);
 	if (rc) {
 		deflateEnd(&zs);
 		return rc;

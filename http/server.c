@@ -69,7 +69,7 @@ struct ark_http_server {
 	uint16_t port;
 	SSL_CTX *ssl_ctx;
 	struct ark_http_auth *auth;
-	struct ark_http_buf body, gz;
+	struct ark_buf body, gz;
 	struct ark_http_stats stats;
 	struct conn_slot *conns;     /* cfg.max_connections of them */
 	struct limiter_slot limiter[LIMITER_SLOTS];
@@ -315,7 +315,7 @@ struct req_job {
 	bool auth_ok;
 	int rc;
 	struct ark_http_response out;
-	struct ark_http_buf body;
+	struct ark_buf body;
 };
 
 static void on_ref_dispose(void *p)
@@ -331,7 +331,7 @@ static void job_free(struct req_job *job)
 		OPENSSL_cleanse(job->copy, job->in.authorization_len);   /* it held credentials first */
 		free(job->copy);
 	}
-	ark_http_buf_free(&job->body);
+	ark_buf_free(&job->body);
 	free(job);
 }
 
@@ -373,7 +373,7 @@ static struct req_job *job_new(struct ark_http_server *srv, h2o_req_t *req, enum
 	job->req = req;
 	job->kind = kind;
 	job->addr = req_addr(req);
-	ark_http_buf_init(&job->body);
+	ark_buf_init(&job->body);
 	job->ref = h2o_mem_alloc_shared(&req->pool, sizeof *job->ref, on_ref_dispose);
 	job->ref->job = job;
 	return job;
@@ -447,7 +447,7 @@ static bool submit(struct ark_http_server *srv, h2o_req_t *req, enum job_kind ki
 
 static void send_generic(struct ark_http_server *srv, h2o_req_t *req, int rc, struct ark_http_response *out)
 {
-	struct ark_http_buf *b = out->body;
+	struct ark_buf *b = out->body;
 	if (rc < 0 || b->failed) {
 		respond_error(srv, req, 500, "Internal Server Error", "internal error");
 		return;
@@ -487,8 +487,8 @@ static void on_generic(struct ark_http_server *srv, h2o_req_t *req)
 		respond_error(srv, req, 413, "Payload Too Large", msg);
 		return;
 	}
-	struct ark_http_buf *b = &srv->body;
-	ark_http_buf_reset(b);
+	struct ark_buf *b = &srv->body;
+	ark_buf_reset(b);
 	struct ark_http_response out = {.status = 500, .body = b};
 	int rc = srv->prov.request(srv->prov.ctx, &in, &out);
 	if (rc >= 0 && out.defer && srv->prov.request_deferred) {
@@ -518,8 +518,8 @@ static void serve(struct ark_http_server *srv, h2o_req_t *req)
 		return;
 	}
 
-	struct ark_http_buf *b = &srv->body;
-	ark_http_buf_reset(b);
+	struct ark_buf *b = &srv->body;
+	ark_buf_reset(b);
 	int rc = -ENOENT;
 	bool ok = true;
 	const char *ctype = CT_JSON;
@@ -565,7 +565,7 @@ static void serve(struct ark_http_server *srv, h2o_req_t *req)
 	size_t len = b->len;
 	h2o_iovec_t ae = header_value(req, H2O_TOKEN_ACCEPT_ENCODING);
 	if (len > 0 && ark_http_accepts_gzip(ae.base, ae.len)) {
-		ark_http_buf_reset(&srv->gz);
+		ark_buf_reset(&srv->gz);
 		if (ark_http_gzip(data, len, &srv->gz) == 0) {
 			add_header(req, H2O_TOKEN_CONTENT_ENCODING, "gzip");
 			data = srv->gz.data;
@@ -884,8 +884,8 @@ int ark_http_server_create(struct ark_http_server **out, const struct ark_http_c
 	srv->listen_fd = -1;
 	srv->cfg = *cfg;
 	srv->prov = *provider;
-	ark_http_buf_init(&srv->body);
-	ark_http_buf_init(&srv->gz);
+	ark_buf_init(&srv->body);
+	ark_buf_init(&srv->gz);
 
 	if (cfg->basic_auth_file[0] && (rc = ark_http_auth_load(&srv->auth, cfg->basic_auth_file, err)))
 		goto fail;
@@ -1017,8 +1017,8 @@ void ark_http_server_destroy(struct ark_http_server *srv)
 		SSL_CTX_free(srv->ssl_ctx);
 	if (drained) {
 		ark_http_auth_free(srv->auth);
-		ark_http_buf_free(&srv->body);
-		ark_http_buf_free(&srv->gz);
+		ark_buf_free(&srv->body);
+		ark_buf_free(&srv->gz);
 		free(srv->conns);
 		free(srv);
 	}

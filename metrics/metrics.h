@@ -293,21 +293,10 @@ double ark_metrics_view_quantile_ns(const struct ark_metrics_hist_view *v, doubl
 uint64_t ark_metrics_view_count_le(const struct ark_metrics_hist_view *v, double limit_ns);
 
 /* -------------------------------------------------------------- rendering -- */
-/* A growable byte buffer the caller owns (the server keeps one per worker and
- * reuses it: ark_metrics_buf_reset keeps the memory). `failed` is set when an
- * allocation failed; render functions then return -ENOMEM. */
-struct ark_metrics_buf {
-	char *data;
-	size_t len;
-	size_t cap;
-	bool failed;
-};
-void ark_metrics_buf_init(struct ark_metrics_buf *b);
-void ark_metrics_buf_reset(struct ark_metrics_buf *b);
-void ark_metrics_buf_free(struct ark_metrics_buf *b);
-void ark_metrics_buf_append(struct ark_metrics_buf *b, const char *s, size_t n);
-void ark_metrics_buf_printf(struct ark_metrics_buf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+/* Renderers write into the one growable buffer, struct ark_buf
+ * (common/common.h), which the caller owns (the server keeps one per worker
+ * and reuses it: ark_buf_reset keeps the memory). When it failed (an
+ * allocation or its limit) render functions return -ENOMEM. */
 
 enum ark_metrics_format {
 	ARK_METRICS_FORMAT_PROMETHEUS = 0, /* text/plain; version=0.0.4 */
@@ -322,11 +311,11 @@ const char *ark_metrics_content_type(enum ark_metrics_format f);
 /* Append the exposition of every series (running totals, as Prometheus
  * expects) to buf. HELP/TYPE once per family; histograms in ms with buckets
  * ARK_METRICS_LE_MS and +Inf (== _count), _sum, _count. */
-int ark_metrics_render_prometheus(const struct ark_metrics *reg, struct ark_metrics_buf *buf);
+int ark_metrics_render_prometheus(const struct ark_metrics *reg, struct ark_buf *buf);
 /* OpenMetrics 1.0: counters as family `x` with sample `x_total`, `# EOF`. */
-int ark_metrics_render_openmetrics(const struct ark_metrics *reg, struct ark_metrics_buf *buf);
+int ark_metrics_render_openmetrics(const struct ark_metrics *reg, struct ark_buf *buf);
 int ark_metrics_render(const struct ark_metrics *reg, enum ark_metrics_format f,
-		       struct ark_metrics_buf *buf);
+		       struct ark_buf *buf);
 /* JSON for /metrics/json:
  *   {"window_seconds":W,"counters":{"name{labels}":n,...},"gauges":{...},
  *    "histograms":{"name{labels}":{"count":n,"sum":ms,"p50":ms,"p95":ms,"p99":ms,
@@ -335,7 +324,7 @@ int ark_metrics_render(const struct ark_metrics *reg, enum ark_metrics_format f,
  * with labels `name{k="v"}`. Counters are running totals and gauges live
  * values (as in the exposition); histograms cover window_s (0 = since start).
  * Histogram buckets are cumulative like the exposition's. */
-int ark_metrics_render_json(const struct ark_metrics *reg, uint64_t window_s, struct ark_metrics_buf *buf);
+int ark_metrics_render_json(const struct ark_metrics *reg, uint64_t window_s, struct ark_buf *buf);
 
 /* -------------------------------------------------------------------- SLOs -- */
 struct ark_metrics_slo_config {
@@ -380,7 +369,7 @@ struct ark_metrics_slo_report {
 };
 int ark_metrics_slos_evaluate(const struct ark_metrics *reg, const struct ark_metrics_slo_config *c,
 			      struct ark_metrics_slo_report *r);
-int ark_metrics_slos_render_json(const struct ark_metrics_slo_report *r, struct ark_metrics_buf *buf);
+int ark_metrics_slos_render_json(const struct ark_metrics_slo_report *r, struct ark_buf *buf);
 /* Write ark_availability, slo_objective_ratio{slo}, slo_error_budget_remaining_ratio{slo}
  * and slo_burn_rate{slo,window}; the calling process is their one writer. */
 int ark_metrics_slos_publish(struct ark_metrics *reg, const struct ark_metrics_slo_report *r,

@@ -1,6 +1,7 @@
 /* metrics/render.c — what the metrics server serves: the Prometheus text
- * format 0.0.4, OpenMetrics 1.0 and the JSON of /metrics/json, plus the
- * growable buffer they write into and Accept-header negotiation.
+ * format 0.0.4, OpenMetrics 1.0 and the JSON of /metrics/json, and
+ * Accept-header negotiation. They write into the one growable buffer
+ * (struct ark_buf, common/).
  *
  * Invariants of the output: HELP and TYPE once per family, every series of a
  * family right after them; histogram buckets cumulative with `le` ascending
@@ -42,81 +43,13 @@ static void le_init(void)
 	}
 }
 
-/* ---------------------------------------------------------------- buffer -- */
-void ark_metrics_buf_init(struct ark_metrics_buf *b)
+/* ---------------------------------------------------------------- output -- */
+static inline void puts_(struct ark_buf *b, const char *s)
 {
-	memset(b, 0, sizeof *b);
+	ark_buf_append(b, s, strlen(s));
 }
 
-void ark_metrics_buf_reset(struct ark_metrics_buf *b)
-{
-	b->len = 0;
-	b->failed = false;
-	if (b->data)
-		b->data[0] = '\0';
-}
-
-void ark_metrics_buf_free(struct ark_metrics_buf *b)
-{
-	free(b->data);
-	memset(b, 0, sizeof *b);
-}
-
-static bool reserve(struct ark_metrics_buf *b, size_t extra)
-{
-	if (b->failed)
-		return false;
-	if (b->len + extra + 1 <= b->cap)
-		return true;
-	size_t cap = b->cap ? b->cap : 4096;
-	while (cap < b->len + extra + 1)
-		cap *= 2;
-	char *d = realloc(b->data, cap);
-	if (!d) {
-		b->failed = true;
-		return false;
-	}
-	b->data = d;
-	b->cap = cap;
-	return true;
-}
-
-void ark_metrics_buf_append(struct ark_metrics_buf *b, const char *s, size_t n)
-{
-	if (!reserve(b, n))
-		return;
-	memcpy(b->data + b->len, s, n);
-	b->len += n;
-	b->data[b->len] = '\0';
-}
-
-static inline void puts_(struct ark_metrics_buf *b, const char *s)
-{
-	ark_metrics_buf_append(b, s, strlen(s));
-}
-
-void ark_metrics_buf_printf(struct ark_metrics_buf *b, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char tmp[256];
-	int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n < sizeof tmp) {
-		ark_metrics_buf_append(b, tmp, (size_t)n);
-		return;
-	}
-	if (!reserve(b, (size_t)n))
-		return;
-	va_start(ap, fmt);
-	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	b->len += (size_t)n;
-}
-
-static void put_u64(struct ark_metrics_buf *b, uint64_t v)
+static void put_u64(struct ark_buf *b, uint64_t v)
 {
 	char tmp[24];
 	int i = 24;
@@ -124,17 +57,16 @@ static void put_u64(struct ark_metrics_buf *b, uint64_t v)
 		tmp[--i] = (char)('0' + v % 10);
 		v /= 10;
 	} while (v);
-	ark_metrics_buf_append(b, tmp + i, (size_t)(24 - i));
+	ark_buf_append(b, tmp + i, (size_t)(24 - i));
 }
 
 /* Shortest %g that reads back as the same double; NaN/+Inf/-Inf as the
  * exposition formats spell them (json: null). */
-static void buf_sink(void *ctx, const char *bytes, size_t len);
 
-static void put_double(struct ark_metrics_buf *b, double v, bool json)
+static void put_double(struct ark_buf *b, double v, bool json)
 {
 	if (json) {
-		ark_json_emit_number(buf_sink, b, v);   /* the one JSON writer: not finite is null */
+		ark_json_emit_number(ark_buf_sink, b, v);   /* the one JSON writer: not finite is null */
 		return;
 	}
 	if (isnan(v) || isinf(v)) {
@@ -157,7 +89,7 @@ static void put_double(struct ark_metrics_buf *b, double v, bool json)
 }
 
 /* HELP escaping: \ and newline (0.0.4); also " for OpenMetrics. */
-static void put_help(struct ark_metrics_buf *b, const char *s, bool om)
+static void put_help(struct ark_buf *b, const char *s, bool om)
 {
 	for (const char *p = s; *p; p++) {
 		if (*p == '\\')
@@ -167,19 +99,14 @@ static void put_help(struct ark_metrics_buf *b, const char *s, bool om)
 		else if (om && *p == '"')
 			puts_(b, "\\\"");
 		else
-			ark_metrics_buf_append(b, p, 1);
+			ark_buf_append(b, p, 1);
 	}
 }
 
-static void buf_sink(void *ctx, const char *bytes, size_t len)
-{
-	ark_metrics_buf_append(ctx, bytes, len);
-}
-
 /* Through the one JSON writer (common/): escaped, valid UTF-8. */
-static void put_json_string(struct ark_metrics_buf *b, const char *s)
+static void put_json_string(struct ark_buf *b, const char *s)
 {
-	ark_json_emit_string(buf_sink, b, s, SIZE_MAX);
+	ark_json_emit_string(ark_buf_sink, b, s, SIZE_MAX);
 }
 
 /* Series indices grouped by family, in registration order (counting sort).
@@ -217,7 +144,7 @@ static bool seconds_counter(const char *name)
 	return n > 14 && strcmp(name + n - 14, "_seconds_total") == 0;
 }
 
-static void put_sample(struct ark_metrics_buf *b, const char *name, const char *suffix, const char *labels,
+static void put_sample(struct ark_buf *b, const char *name, const char *suffix, const char *labels,
 		       const char *extra_label)
 {
 	puts_(b, name);
@@ -235,7 +162,7 @@ static void put_sample(struct ark_metrics_buf *b, const char *name, const char *
 	puts_(b, " ");
 }
 
-static void put_counter_value(struct ark_metrics_buf *b, const char *fam, uint64_t v)
+static void put_counter_value(struct ark_buf *b, const char *fam, uint64_t v)
 {
 	if (seconds_counter(fam))
 		put_double(b, (double)v / 1e6, false);
@@ -243,7 +170,7 @@ static void put_counter_value(struct ark_metrics_buf *b, const char *fam, uint64
 		put_u64(b, v);
 }
 
-static int render_text(const struct ark_metrics *reg, struct ark_metrics_buf *buf, bool om)
+static int render_text(const struct ark_metrics *reg, struct ark_buf *buf, bool om)
 {
 	pthread_once(&le_once, le_init);
 	uint32_t n = ark_metrics_series_count(reg);
@@ -321,23 +248,23 @@ static int render_text(const struct ark_metrics *reg, struct ark_metrics_buf *bu
 	return buf->failed ? -ENOMEM : 0;
 }
 
-int ark_metrics_render_prometheus(const struct ark_metrics *reg, struct ark_metrics_buf *buf)
+int ark_metrics_render_prometheus(const struct ark_metrics *reg, struct ark_buf *buf)
 {
 	return render_text(reg, buf, false);
 }
 
-int ark_metrics_render_openmetrics(const struct ark_metrics *reg, struct ark_metrics_buf *buf)
+int ark_metrics_render_openmetrics(const struct ark_metrics *reg, struct ark_buf *buf)
 {
 	return render_text(reg, buf, true);
 }
 
-int ark_metrics_render(const struct ark_metrics *reg, enum ark_metrics_format f, struct ark_metrics_buf *buf)
+int ark_metrics_render(const struct ark_metrics *reg, enum ark_metrics_format f, struct ark_buf *buf)
 {
 	return render_text(reg, buf, f == ARK_METRICS_FORMAT_OPENMETRICS);
 }
 
 /* "name" or "name{labels}" as a JSON string, then ':' */
-static void put_series_key(struct ark_metrics_buf *b, const char *name, const char *labels)
+static void put_series_key(struct ark_buf *b, const char *name, const char *labels)
 {
 	if (!labels[0]) {
 		put_json_string(b, name);
@@ -354,7 +281,7 @@ static void put_series_key(struct ark_metrics_buf *b, const char *name, const ch
 	puts_(b, ":");
 }
 
-int ark_metrics_render_json(const struct ark_metrics *reg, uint64_t window_s, struct ark_metrics_buf *buf)
+int ark_metrics_render_json(const struct ark_metrics *reg, uint64_t window_s, struct ark_buf *buf)
 {
 	pthread_once(&le_once, le_init);
 	uint32_t n = ark_metrics_series_count(reg);
@@ -401,7 +328,7 @@ int ark_metrics_render_json(const struct ark_metrics *reg, uint64_t window_s, st
 				for (int l = 0; l < ARK_METRICS_LE_COUNT; l++) {
 					for (; b < le_cut[l]; b++)
 						cum += view->buckets[b];
-					ark_metrics_buf_printf(buf, "\"%s\":", le_text[l]);
+					ark_buf_printf(buf, "\"%s\":", le_text[l]);
 					put_u64(buf, cum);
 					puts_(buf, ",");
 				}

@@ -214,72 +214,67 @@ static const char *state_name(enum ark_metrics_slo_state s)
 
 /* Values and strings through the one JSON writer (common/): non-finite
  * numbers are null, text is escaped and valid UTF-8. */
-static void buf_sink(void *ctx, const char *bytes, size_t len)
+static void put_num(struct ark_buf *b, const char *key, double v, bool comma)
 {
-	ark_metrics_buf_append(ctx, bytes, len);
+	ark_buf_printf(b, "%s\"%s\":", comma ? "," : "", key);
+	ark_json_emit_number(ark_buf_sink, b, v);
 }
 
-static void put_num(struct ark_metrics_buf *b, const char *key, double v, bool comma)
+static void put_str_at(struct ark_buf *b, const char *key, const char *v, bool comma)
 {
-	ark_metrics_buf_printf(b, "%s\"%s\":", comma ? "," : "", key);
-	ark_json_emit_number(buf_sink, b, v);
+	ark_buf_printf(b, "%s\"%s\":", comma ? "," : "", key);
+	ark_json_emit_string(ark_buf_sink, b, v, SIZE_MAX);
 }
 
-static void put_str_at(struct ark_metrics_buf *b, const char *key, const char *v, bool comma)
-{
-	ark_metrics_buf_printf(b, "%s\"%s\":", comma ? "," : "", key);
-	ark_json_emit_string(buf_sink, b, v, SIZE_MAX);
-}
-
-static void put_str(struct ark_metrics_buf *b, const char *key, const char *v)
+static void put_str(struct ark_buf *b, const char *key, const char *v)
 {
 	put_str_at(b, key, v, true);
 }
 
-int ark_metrics_slos_render_json(const struct ark_metrics_slo_report *r, struct ark_metrics_buf *b)
+int ark_metrics_slos_render_json(const struct ark_metrics_slo_report *r, struct ark_buf *b)
 {
-	ark_metrics_buf_printf(b, "{\"evaluated_epoch\":%" PRIu64 ",\"slos\":[", r->evaluated_epoch);
+	ark_buf_printf(b, "{\"evaluated_epoch\":%" PRIu64 ",\"slos\":[", r->evaluated_epoch);
 	for (int i = 0; i < ARK_METRICS_SLO_COUNT; i++) {
 		const struct ark_metrics_slo *s = &r->slos[i];
-		ark_metrics_buf_printf(b, "%s{\"name\":\"%s\"", i ? "," : "", s->name);
+		ark_buf_printf(b, "%s{\"name\":\"%s\"", i ? "," : "", s->name);
 		put_str(b, "definition", s->definition);
 		put_str(b, "unit", s->unit);
 		put_num(b, "target", s->target, true);
 		put_num(b, "threshold", s->threshold, true);
 		put_num(b, "value", s->value, true);
-		ark_metrics_buf_printf(b, ",\"window_seconds\":%" PRIu64 ",\"good\":%" PRIu64 ",\"total\":%" PRIu64,
+		ark_buf_printf(b, ",\"window_seconds\":%" PRIu64 ",\"good\":%" PRIu64 ",\"total\":%" PRIu64,
 				       s->window_seconds, s->good, s->total);
 		put_num(b, "attainment", s->attainment, true);
 		put_num(b, "error_budget_remaining", s->error_budget_remaining, true);
-		ark_metrics_buf_printf(b, ",\"met\":%s,\"state\":\"%s\",\"burn_rates\":{", s->met ? "true" : "false",
+		ark_buf_printf(b, ",\"met\":%s,\"state\":\"%s\",\"burn_rates\":{", s->met ? "true" : "false",
 				       state_name(s->state));
 		for (int w = 0; w < s->burn_count; w++)
 			put_num(b, burn_label(s->burn_window_s[w]), s->burn_rate[w], w > 0);
-		ark_metrics_buf_append(b, "}}", 2);
+		ark_buf_append(b, "}}", 2);
 	}
-	ark_metrics_buf_append(b, "],\"violations\":[", 16);
+	ark_buf_append(b, "],\"violations\":[", 16);
 	bool first = true;
 	for (int i = 0; i < ARK_METRICS_SLO_COUNT; i++) {
 		const struct ark_metrics_slo *s = &r->slos[i];
 		if (s->state != ARK_SLO_VIOLATED)
 			continue;
-		ark_metrics_buf_printf(b, "%s{\"slo\":\"%s\"", first ? "" : ",", s->name);
+		ark_buf_printf(b, "%s{\"slo\":\"%s\"", first ? "" : ",", s->name);
 		put_num(b, "threshold", s->threshold, true);
 		put_num(b, "value", s->value, true);
 		put_num(b, "attainment", s->attainment, true);
 		put_num(b, "target", s->target, true);
-		ark_metrics_buf_printf(b, ",\"window_seconds\":%" PRIu64 "}", s->window_seconds);
+		ark_buf_printf(b, ",\"window_seconds\":%" PRIu64 "}", s->window_seconds);
 		first = false;
 	}
-	ark_metrics_buf_append(b, "]", 1);
+	ark_buf_append(b, "]", 1);
 	if (r->trading_state[0]) {
-		ark_metrics_buf_append(b, ",\"trading\":{", 12);
+		ark_buf_append(b, ",\"trading\":{", 12);
 		put_str_at(b, "state", r->trading_state, false);
 		put_str(b, "halt_cause", r->halt_cause);
 		put_str(b, "detail", r->halt_detail);
-		ark_metrics_buf_append(b, "}", 1);
+		ark_buf_append(b, "}", 1);
 	}
-	ark_metrics_buf_append(b, "}\n", 2);
+	ark_buf_append(b, "}\n", 2);
 	return b->failed ? -ENOMEM : 0;
 }
 

@@ -144,10 +144,9 @@ static int redis_benchmark(const char *binary, int port, uint64_t n, double *rps
 static int fill_journal(const char *dir, double seconds, struct ark_err *err)
 {
 	char exe[PATH_MAX], duration[32], instance[64];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-	if (n <= 0)
-		return ark_err_set(err, -errno, "cannot find the ark executable");
-	exe[n] = '\0';
+	int exe_rc = ark_self_exe(exe, sizeof exe, err);
+	if (exe_rc)
+		return exe_rc;
 	snprintf(duration, sizeof duration, "%g", seconds);
 	snprintf(instance, sizeof instance, "edges%d", (int)getpid());
 	pid_t pid = fork();
@@ -190,10 +189,9 @@ static int api_start_in(struct api_run *r, const char *dir, const char *data_dir
 {
 	memset(r, 0, sizeof *r);
 	char exe[PATH_MAX], data[PATH_MAX], errfile[PATH_MAX + 8], instance[64];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-	if (n <= 0)
-		return ark_err_set(err, -errno, "cannot find the ark executable");
-	exe[n] = '\0';
+	int exe_rc = ark_self_exe(exe, sizeof exe, err);
+	if (exe_rc)
+		return exe_rc;
 	if (data_dir)
 		snprintf(data, sizeof data, "%s", data_dir);
 	else

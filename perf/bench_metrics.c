@@ -150,8 +150,8 @@ static int bench_render(uint32_t series, uint64_t runs, struct render_result *ou
 		free(mem);
 		return rc;
 	}
-	struct ark_metrics_buf buf;
-	ark_metrics_buf_init(&buf);
+	struct ark_buf buf;
+	ark_buf_init(&buf);
 	double prom[MAX_RUNS], om[MAX_RUNS], js[MAX_RUNS], tick[MAX_RUNS], slo[MAX_RUNS];
 	uint64_t t = 1000000ull * 1000000000ull;
 	struct ark_metrics_slo_config sc;
@@ -159,16 +159,16 @@ static int bench_render(uint32_t series, uint64_t runs, struct render_result *ou
 	struct ark_metrics_slo_report report;
 	ark_metrics_render_prometheus(&reg, &buf);  /* warm-up: buffer grown once */
 	for (uint64_t r = 0; r < runs; r++) {
-		ark_metrics_buf_reset(&buf);
+		ark_buf_reset(&buf);
 		double t0 = now_s();
 		rc = ark_metrics_render_prometheus(&reg, &buf);
 		prom[r] = (now_s() - t0) * 1e3;
 		out->prom_bytes = buf.len;
-		ark_metrics_buf_reset(&buf);
+		ark_buf_reset(&buf);
 		t0 = now_s();
 		rc |= ark_metrics_render_openmetrics(&reg, &buf);
 		om[r] = (now_s() - t0) * 1e3;
-		ark_metrics_buf_reset(&buf);
+		ark_buf_reset(&buf);
 		t0 = now_s();
 		rc |= ark_metrics_render_json(&reg, 300, &buf);
 		js[r] = (now_s() - t0) * 1e3;
@@ -180,7 +180,7 @@ static int bench_render(uint32_t series, uint64_t runs, struct render_result *ou
 		ark_metrics_slos_evaluate(&reg, &sc, &report);
 		slo[r] = (now_s() - t0) * 1e6;
 		if (rc) {
-			ark_metrics_buf_free(&buf);
+			ark_buf_free(&buf);
 			free(mem);
 			return ark_err_set(err, rc, "render failed");
 		}
@@ -190,7 +190,7 @@ static int bench_render(uint32_t series, uint64_t runs, struct render_result *ou
 	out->json_ms = ark_perf_median(js, (int)runs);
 	out->tick_us = ark_perf_median(tick, (int)runs);
 	out->slo_us = ark_perf_median(slo, (int)runs);
-	ark_metrics_buf_free(&buf);
+	ark_buf_free(&buf);
 	free(mem);
 	return 0;
 }
@@ -200,20 +200,20 @@ static int bench_render(uint32_t series, uint64_t runs, struct render_result *ou
 struct scrape_server {
 	struct ark_metrics *reg;
 	struct ark_http_config config;
-	struct ark_metrics_buf buf;
+	struct ark_buf buf;
 	_Atomic uint32_t port;
 	_Atomic int failed;
 	atomic_bool stop;
 	struct ark_err err;
 };
 
-static int scrape_render(void *ctx, enum ark_http_format format, struct ark_http_buf *out)
+static int scrape_render(void *ctx, enum ark_http_format format, struct ark_buf *out)
 {
 	struct scrape_server *ss = ctx;
-	ark_metrics_buf_reset(&ss->buf);
+	ark_buf_reset(&ss->buf);
 	int rc = format == ARK_HTTP_FORMAT_OPENMETRICS ? ark_metrics_render_openmetrics(ss->reg, &ss->buf)
 						       : ark_metrics_render_prometheus(ss->reg, &ss->buf);
-	return rc ? rc : ark_http_buf_append(out, ss->buf.data, ss->buf.len);
+	return rc ? rc : ark_buf_append(out, ss->buf.data, ss->buf.len);
 }
 
 static void *scrape_server_main(void *arg)
@@ -244,7 +244,7 @@ static double bench_tls_scrapes(struct ark_metrics *reg, double seconds)
 		static struct scrape_server ss;
 		memset(&ss, 0, sizeof ss);
 		ss.reg = reg;
-		ark_metrics_buf_init(&ss.buf);
+		ark_buf_init(&ss.buf);
 		ark_http_config_default(&ss.config);
 		ss.config.port = 0;
 		snprintf(ss.config.tls_cert, sizeof ss.config.tls_cert, "%s/server.crt", dir);
@@ -256,14 +256,14 @@ static double bench_tls_scrapes(struct ark_metrics *reg, double seconds)
 			char ca[600];
 			snprintf(ca, sizeof ca, "%s/ca.crt", dir);
 			struct ark_err err = {0};
-			if (atomic_load(&ss.port) && ark_http_bench_scrapes((uint16_t)atomic_load(&ss.port), ca, NULL, NULL, seconds, &sps, &err))
+			if (atomic_load(&ss.port) && ark_perf_scrapes((uint16_t)atomic_load(&ss.port), ca, NULL, NULL, seconds, &sps, &err))
 				fprintf(stderr, "ark perf metrics: scrapes: %s\n", err.msg);
 			atomic_store(&ss.stop, true);
 			pthread_join(thread, NULL);
 			if (atomic_load(&ss.failed))
 				fprintf(stderr, "ark perf metrics: scrape server: %s\n", ss.err.msg);
 		}
-		ark_metrics_buf_free(&ss.buf);
+		ark_buf_free(&ss.buf);
 	}
 	if (ark_perf_remove_tree(dir) != 0)
 		fprintf(stderr, "ark perf metrics: could not remove %s\n", dir);

@@ -93,10 +93,9 @@ int ark_perf_run_pipeline(double rate, double duration, int cpus, double scrape_
 	if (!mkdtemp(dir))
 		return ark_err_set(err, -errno, "cannot make a temporary directory: %s", strerror(errno));
 	char exe[PATH_MAX], out[PATH_MAX], instance[64], rate_text[32], duration_text[32];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-	if (n <= 0)
-		return ark_err_set(err, -errno, "cannot find the ark executable");
-	exe[n] = '\0';
+	int exe_rc = ark_self_exe(exe, sizeof exe, err);
+	if (exe_rc)
+		return exe_rc;
 	snprintf(out, sizeof out, "%s/summary.json", dir);
 	snprintf(instance, sizeof instance, "perf%d", (int)getpid());
 	snprintf(rate_text, sizeof rate_text, "%g", rate);

@@ -146,10 +146,11 @@ static int recovery_main(int argc, char **argv)
 		return 1;
 	}
 	char exe[PATH_MAX], out[PATH_MAX], instance[64], rate_text[32], duration_text[32], journal[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-	if (n <= 0)
+	struct ark_err exe_err = {0};
+	if (ark_self_exe(exe, sizeof exe, &exe_err)) {
+		fprintf(stderr, "ark perf recovery: %s\n", exe_err.msg);
 		return 1;
-	exe[n] = '\0';
+	}
 	snprintf(out, sizeof out, "%s/summary.json", dir);
 	snprintf(journal, sizeof journal, "%s/journal", dir);
 	snprintf(instance, sizeof instance, "recovery%d", (int)getpid());

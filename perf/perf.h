@@ -63,6 +63,13 @@ double ark_tsc_ns_per_tick(void);
 int ark_perf_run_pipeline(double rate, double duration, int cpus, double scrape_hz, double *eps, double *p50,
 			  double *p99, double *p999, double *max, uint64_t *events, struct ark_err *err);
 
+/* Scrapes per second of GET /metrics over TLS (HTTP/1.1 keep-alive, libcurl)
+ * against a server on 127.0.0.1:port for `seconds`, trusting ca_file (client
+ * cert/key optional, NULL). Result in *scrapes_per_s; any failed scrape ends
+ * the run with an error (and 0), never a flattering figure. */
+int ark_perf_scrapes(uint16_t port, const char *ca_file, const char *cert_file, const char *key_file,
+		     double seconds, double *scrapes_per_s, struct ark_err *err);
+
 /* Remove a benchmark's temporary directory and everything below it (no
  * shell); 0 or a negative errno-style code. */
 int ark_perf_remove_tree(const char *dir);

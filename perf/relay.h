@@ -120,7 +120,6 @@ int ark_perf_relay_options_init(struct ark_perf_relay_options *options, bool qui
 /* Parse "rings,pipes,unix,redis,redis_count1,redis_pipelined" (or "all")
  * into a transports mask. */
 int ark_perf_relay_parse_transports(const char *text, uint32_t *mask, struct ark_err *err);
-const char *ark_perf_relay_transport_name(enum ark_perf_relay_transport transport);
 
 /* Run the comparison. Returns 0 when every selected case was measured or
  * skipped for want of redis-server; a negative errno-style code and err

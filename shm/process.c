@@ -192,15 +192,3 @@ int ark_shm_pidfd_signal(int pidfd, int sig)
 {
 	return syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) == 0 ? 0 : -errno;
 }
-
-int ark_shm_self_exe(char *out, size_t len)
-{
-	ssize_t n = readlink("/proc/self/exe", out, len - 1);
-	if (n <= 0)
-		return -errno;
-	out[n] = '\0';
-	static const char deleted[] = " (deleted)";
-	if ((size_t)n > sizeof deleted - 1 && strcmp(out + n - (sizeof deleted - 1), deleted) == 0)
-		out[n - (sizeof deleted - 1)] = '\0';
-	return 0;
-}

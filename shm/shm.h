@@ -117,7 +117,5 @@ int ark_shm_process_verify(int32_t pid, uint64_t start_ticks, const struct ark_s
 int ark_shm_process_open(int32_t pid, uint64_t start_ticks, const struct ark_shm_process_expect *expect, char *why,
 			 size_t why_len);
 int ark_shm_pidfd_signal(int pidfd, int sig);
-/* This process's executable ("(deleted)" removed). */
-int ark_shm_self_exe(char *out, size_t len);
 
 #endif /* ARK_SHM_H */

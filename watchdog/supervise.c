@@ -172,10 +172,9 @@ int ark_supervisor_start(struct ark_supervisor *sup, const struct ark_supervisor
 	sup->rng = ark_now_ns() | 1;
 	snprintf(sup->instance, sizeof sup->instance, "%s", options->instance);
 	sup->source_args = options->source_args;
-	ssize_t n = readlink("/proc/self/exe", sup->exe, sizeof sup->exe - 1);
-	if (n <= 0)
-		return ark_err_set(err, -errno, "cannot find the ark executable: %s", strerror(errno));
-	sup->exe[n] = '\0';
+	int exe_rc = ark_self_exe(sup->exe, sizeof sup->exe, err);
+	if (exe_rc)
+		return exe_rc;
 	/* A standby that died leaves its pipe closed: the write fails, no signal. */
 	signal(SIGPIPE, SIG_IGN);
 

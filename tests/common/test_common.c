@@ -1,7 +1,8 @@
 /* tests/common/test_common.c — the strict parsers and environment readers
  * every command relies on (common/): for each, valid input, the boundaries,
  * overflow, garbage, and the message that names what was wrong and what was
- * expected; errors (set, wrap, truncation) and the JSON string escaper. */
+ * expected; errors (set, wrap, truncation), the JSON string escaper, the
+ * executable's path and the growable buffer. */
 #include "check.h"
 #include "common/common.h"
 
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static struct ark_err err;
@@ -332,6 +334,57 @@ static void test_clocks(void)
 	CHECK(ark_pin_cpu(1 << 20, &err) == -EINVAL);
 }
 
+/* ark_self_exe: this test's own binary, an absolute path to a file that
+ * is the running one; a buffer too small is refused, never cut. */
+static void test_self_exe(void)
+{
+	char exe[4096];
+	reset_err();
+	CHECK_MSG(ark_self_exe(exe, sizeof exe, &err) == 0, "%s", err.msg);
+	CHECK(exe[0] == '/');
+	CHECK(strstr(exe, "test_common") != NULL);
+	struct stat a, b;
+	CHECK(stat(exe, &a) == 0 && stat("/proc/self/exe", &b) == 0);
+	CHECK(a.st_ino == b.st_ino && a.st_dev == b.st_dev);
+	char small[8];
+	reset_err();
+	CHECK(ark_self_exe(small, sizeof small, &err) == -ENAMETOOLONG);
+	CHECK(small[0] == '\0');
+	CHECK(strstr(err.msg, "longer than") != NULL);
+	CHECK(ark_self_exe(small, 1, NULL) == -EINVAL);
+}
+
+/* struct ark_buf: appends, printf past the first reservation, the JSON
+ * sink, and a failure (the limit) that sticks until reset, so the contents
+ * stay a prefix of what was written. */
+static void test_buf(void)
+{
+	struct ark_buf b;
+	ark_buf_init(&b);
+	CHECK(ark_buf_puts(&b, "ab") == 0 && b.len == 2 && strcmp(b.data, "ab") == 0);
+	char long_text[5000];
+	memset(long_text, 'x', sizeof long_text - 1);
+	long_text[sizeof long_text - 1] = '\0';
+	CHECK(ark_buf_printf(&b, "[%s]%d", long_text, 7) == 0);
+	CHECK(b.len == 2 + 1 + 4999 + 1 + 1 && b.data[b.len] == '\0' && strcmp(b.data + b.len - 2, "]7") == 0);
+	ark_buf_reset(&b);
+	struct ark_json j;
+	ark_json_init_sink(&j, ark_buf_sink, &b);
+	ark_json_object_begin(&j, NULL);
+	ark_json_string(&j, "k", "a\"b");
+	ark_json_number(&j, "n", NAN);
+	ark_json_object_end(&j);
+	CHECK_MSG(strcmp(b.data, "{\"k\":\"a\\\"b\",\"n\":null}") == 0, "%s", b.data);
+	size_t before = b.len;
+	CHECK(ark_buf_reserve(&b, ARK_BUF_LIMIT) == -ENOMEM && b.failed);
+	CHECK(ark_buf_puts(&b, "more") == -ENOMEM && b.len == before);   /* no hole */
+	CHECK(ark_buf_json_string(&b, "x") == -ENOMEM && b.len == before);
+	ark_buf_reset(&b);
+	CHECK(!b.failed && b.len == 0 && ark_buf_puts(&b, "ok") == 0 && strcmp(b.data, "ok") == 0);
+	ark_buf_free(&b);
+	CHECK(b.data == NULL && b.len == 0);
+}
+
 int main(void)
 {
 	test_u64();
@@ -345,6 +398,8 @@ int main(void)
 	test_err();
 	test_json_string();
 	test_clocks();
+	test_self_exe();
+	test_buf();
 	printf("test_common: ok\n");
 	return 0;
 }

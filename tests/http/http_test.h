@@ -32,14 +32,14 @@ struct test_provider {
 	atomic_bool healthy, ready, fail;
 };
 
-static __attribute__((unused)) int tp_metrics(void *ctx, enum ark_http_format f, struct ark_http_buf *out)
+static __attribute__((unused)) int tp_metrics(void *ctx, enum ark_http_format f, struct ark_buf *out)
 {
 	struct test_provider *tp = ctx;
 	if (atomic_load(&tp->fail))
 		return -EIO;
 	uint64_t n = atomic_fetch_add(&tp->metrics_calls, 1) + 1;
 	uint64_t pc = atomic_load(&tp->pass_count);
-	ark_http_buf_printf(out,
+	ark_buf_printf(out,
 		"# HELP ark_pass_latency_ms End-to-end pass latency in milliseconds.\n"
 		"# TYPE ark_pass_latency_ms histogram\n"
 		"ark_pass_latency_ms_bucket{le=\"1\"} %llu\n"
@@ -52,41 +52,41 @@ static __attribute__((unused)) int tp_metrics(void *ctx, enum ark_http_format f,
 		(unsigned long long)(pc / 2), (unsigned long long)pc, (unsigned long long)pc,
 		(unsigned long long)pc);
 	if (f == ARK_HTTP_FORMAT_OPENMETRICS)
-		ark_http_buf_printf(out, "# HELP ark_test_scrapes Scrapes served.\n# TYPE ark_test_scrapes counter\n"
+		ark_buf_printf(out, "# HELP ark_test_scrapes Scrapes served.\n# TYPE ark_test_scrapes counter\n"
 				    "ark_test_scrapes_total %llu\n# EOF\n", (unsigned long long)n);
 	else
-		ark_http_buf_printf(out, "# HELP ark_test_scrapes_total Scrapes served.\n# TYPE ark_test_scrapes_total counter\n"
+		ark_buf_printf(out, "# HELP ark_test_scrapes_total Scrapes served.\n# TYPE ark_test_scrapes_total counter\n"
 				    "ark_test_scrapes_total %llu\n", (unsigned long long)n);
 	return 0;
 }
 
-static __attribute__((unused)) int tp_json(void *ctx, struct ark_http_buf *out)
+static __attribute__((unused)) int tp_json(void *ctx, struct ark_buf *out)
 {
 	struct test_provider *tp = ctx;
 	uint64_t n = atomic_fetch_add(&tp->json_calls, 1) + 1;
-	return ark_http_buf_printf(out, "{\"counters\":{\"json_calls\":%llu},\"histograms\":{}}\n", (unsigned long long)n);
+	return ark_buf_printf(out, "{\"counters\":{\"json_calls\":%llu},\"histograms\":{}}\n", (unsigned long long)n);
 }
 
-static __attribute__((unused)) int tp_slos(void *ctx, struct ark_http_buf *out)
+static __attribute__((unused)) int tp_slos(void *ctx, struct ark_buf *out)
 {
 	struct test_provider *tp = ctx;
-	return ark_http_buf_printf(out, "{\"slos\":[],\"violations\":[],\"calls\":%llu}\n",
+	return ark_buf_printf(out, "{\"slos\":[],\"violations\":[],\"calls\":%llu}\n",
 				   (unsigned long long)atomic_load(&tp->json_calls));
 }
 
-static __attribute__((unused)) int tp_health(void *ctx, struct ark_http_buf *out, bool *healthy)
+static __attribute__((unused)) int tp_health(void *ctx, struct ark_buf *out, bool *healthy)
 {
 	struct test_provider *tp = ctx;
 	*healthy = atomic_load(&tp->healthy);
-	return ark_http_buf_puts(out, *healthy ? "{\"status\":\"ok\"}\n"
+	return ark_buf_puts(out, *healthy ? "{\"status\":\"ok\"}\n"
 					       : "{\"status\":\"unhealthy\",\"reason\":\"agent joey quarantined\"}\n");
 }
 
-static __attribute__((unused)) int tp_ready(void *ctx, struct ark_http_buf *out, bool *ready)
+static __attribute__((unused)) int tp_ready(void *ctx, struct ark_buf *out, bool *ready)
 {
 	struct test_provider *tp = ctx;
 	*ready = atomic_load(&tp->ready);
-	return ark_http_buf_puts(out, *ready ? "{\"ready\":true}\n" : "{\"ready\":false,\"reason\":\"starting\"}\n");
+	return ark_buf_puts(out, *ready ? "{\"ready\":true}\n" : "{\"ready\":false,\"reason\":\"starting\"}\n");
 }
 
 static __attribute__((unused)) void tp_init(struct test_provider *tp, struct ark_http_provider *p)

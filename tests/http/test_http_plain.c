@@ -156,13 +156,13 @@ static void test_gzip(struct test_provider *tp)
 	plain[pl] = '\0';
 	unsigned long long n = scrapes_in(plain);
 	/* the same render, uncompressed, by hand: only the scrape count differs */
-	struct ark_http_buf b;
-	ark_http_buf_init(&b);
+	struct ark_buf b;
+	ark_buf_init(&b);
 	atomic_store(&tp->metrics_calls, n - 1);
 	tp_metrics(tp, ARK_HTTP_FORMAT_PROMETHEUS, &b);
 	CHECK_EQ_U64(b.len, pl);
 	CHECK(memcmp(b.data, plain, pl) == 0);
-	ark_http_buf_free(&b);
+	ark_buf_free(&b);
 	resp_free(&r);
 	/* gzip refused with q=0 → identity */
 	do_req(port, &(struct req){.path = "/metrics", .headers = {"Accept-Encoding: gzip;q=0, identity"}}, &r);

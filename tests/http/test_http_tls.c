@@ -9,6 +9,7 @@
 #include <crypt.h>
 
 #include "http_test.h"
+#include "perf/perf.h"
 
 static char ca[300], cert[300], key[300], ccert[300], ckey[300], ca2[300], ccert2[300], ckey2[300];
 
@@ -81,11 +82,11 @@ static void test_server_tls(void)
 	double sps = 0;
 	struct ark_err err = {0};
 	uint64_t before = atomic_load(&tp.metrics_calls);
-	CHECK_MSG(ark_http_bench_scrapes(ts.port, ca, NULL, NULL, 0.5, &sps, &err) == 0, "%s", err.msg);
+	CHECK_MSG(ark_perf_scrapes(ts.port, ca, NULL, NULL, 0.5, &sps, &err) == 0, "%s", err.msg);
 	uint64_t done = atomic_load(&tp.metrics_calls) - before;
 	CHECK_MSG(sps > 10 && done >= (uint64_t)(sps * 0.4), "%.0f scrapes/s, %llu rendered", sps, (unsigned long long)done);
 	printf("  scrapes over TLS (HTTP/1.1 keep-alive): %.0f/s\n", sps);
-	CHECK(ark_http_bench_scrapes(ts.port, ca2, NULL, NULL, 0.2, &sps, &err) < 0 && sps == 0);
+	CHECK(ark_perf_scrapes(ts.port, ca2, NULL, NULL, 0.2, &sps, &err) < 0 && sps == 0);
 	/* plain HTTP to the TLS port gets nothing useful */
 	do_req(ts.port, &(struct req){.path = "/metrics"}, &r);
 	CHECK(r.cc != CURLE_OK || r.status != 200);

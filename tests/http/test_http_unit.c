@@ -148,11 +148,11 @@ static void test_negotiation(void)
 
 static void test_gzip_and_buf(void)
 {
-	struct ark_http_buf b, z;
-	ark_http_buf_init(&b);
-	ark_http_buf_init(&z);
+	struct ark_buf b, z;
+	ark_buf_init(&b);
+	ark_buf_init(&z);
 	for (int i = 0; i < 20000; i++)
-		CHECK(ark_http_buf_printf(&b, "ark_series_%d{agent=\"kyle\"} %d\n", i, i * 7) == 0);
+		CHECK(ark_buf_printf(&b, "ark_series_%d{agent=\"kyle\"} %d\n", i, i * 7) == 0);
 	CHECK(!b.failed && b.len > 400000 && b.data[b.len] == '\0');
 	CHECK(ark_http_gzip(b.data, b.len, &z) == 0);
 	CHECK(z.len < b.len / 4);
@@ -170,13 +170,13 @@ static void test_gzip_and_buf(void)
 	CHECK(memcmp(out, b.data, b.len) == 0);
 	inflateEnd(&zs);
 	free(out);
-	ark_http_buf_reset(&b);
+	ark_buf_reset(&b);
 	CHECK(b.len == 0 && b.data[0] == '\0');
-	CHECK(ark_http_buf_json_string(&b, "a\"b\\c\n\x01") == 0);
+	CHECK(ark_buf_json_string(&b, "a\"b\\c\n\x01") == 0);
 	CHECK(strcmp(b.data, "\"a\\\"b\\\\c\\n\\u0001\"") == 0);
-	CHECK(ark_http_buf_reserve(&b, ARK_HTTP_BUF_LIMIT) == -ENOMEM && b.failed);
-	ark_http_buf_free(&b);
-	ark_http_buf_free(&z);
+	CHECK(ark_buf_reserve(&b, ARK_BUF_LIMIT) == -ENOMEM && b.failed);
+	ark_buf_free(&b);
+	ark_buf_free(&z);
 }
 
 static void test_users_file(const char *dir)

@@ -14,7 +14,10 @@
  *             `ark trace --json` and GET /v1/traces/{id} print) give valid
  *             JSON with null for the non-finite numbers and the symbol cut
  *             at its 16 bytes; `ark trace ID --json` and `ark trace ID` too
- *             (under ASan an over-read of the symbol fails the run) */
+ *             (under ASan an over-read of the symbol fails the run)
+ *   canary    `ark canary status --json --instance NAME` with a quote, a
+ *             backslash and control characters in NAME: valid JSON, and
+ *             the name reads back escaped, byte for byte */
 #include "check.h"
 #include "json_check.h"
 
@@ -30,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -248,6 +252,53 @@ static void test_trace(const char *ark)
 	printf("trace: ok\n");
 }
 
+extern char **environ;
+
+/* argv run directly (no shell: the name's bytes reach ark as they are);
+ * stdout into out. The exit code. */
+static int run_argv(char *const *argv, char *out, size_t cap)
+{
+	int fds[2];
+	CHECK(pipe(fds) == 0);
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
+	posix_spawn_file_actions_addclose(&fa, fds[0]);
+	pid_t pid;
+	CHECK(posix_spawn(&pid, argv[0], &fa, NULL, argv, environ) == 0);
+	posix_spawn_file_actions_destroy(&fa);
+	close(fds[1]);
+	size_t n = 0;
+	ssize_t r;
+	while (n < cap - 1 && (r = read(fds[0], out + n, cap - 1 - n)) > 0)
+		n += (size_t)r;
+	out[n] = '\0';
+	close(fds[0]);
+	int status;
+	CHECK(waitpid(pid, &status, 0) == pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void test_canary_instance(const char *ark)
+{
+	char dir[] = "/tmp/ark-json-canary-XXXXXX";
+	CHECK(mkdtemp(dir));
+	CHECK(setenv("ARK_DATA_DIR", dir, 1) == 0);
+	CHECK(setenv("ARK_STATE_DB", ":memory:", 1) == 0);
+	char name[] = "q\"b\\c\x01\td\x1f";
+	char *argv[] = {(char *)ark, "canary", "status", "--json", "--instance", name, NULL};
+	char out[4096];
+	int rc = run_argv(argv, out, sizeof out);
+	CHECK_MSG(rc == 0 || rc == 1, "ark canary status --json: exit %d: %s", rc, out);
+	const char *why = json_check(out, strlen(out));
+	CHECK_MSG(why == NULL, "ark canary status --json with a hostile instance name is not valid JSON (%s): %s", why, out);
+	CHECK_CONTAINS(out, "\"instance\":\"q\\\"b\\\\c\\u0001\\td\\u001f\"");
+	unsetenv("ARK_DATA_DIR");
+	unsetenv("ARK_STATE_DB");
+	nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	printf("canary: ok\n");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -258,6 +309,7 @@ int main(int argc, char **argv)
 	test_utf8();
 	test_feed_split_key();
 	test_trace(argv[1]);
+	test_canary_instance(argv[1]);
 	free(doc);
 	printf("json: ok\n");
 	return 0;

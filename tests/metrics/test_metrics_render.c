@@ -397,8 +397,8 @@ static void test_prometheus(void)
 	void *mem;
 	struct ark_metrics reg = make(1024, &mem);
 	populate(&reg);
-	struct ark_metrics_buf b;
-	ark_metrics_buf_init(&b);
+	struct ark_buf b;
+	ark_buf_init(&b);
 	CHECK(ark_metrics_render_prometheus(&reg, &b) == 0);
 	int samples = check_exposition(b.data, false);
 	CHECK(samples > 100);
@@ -429,7 +429,7 @@ static void test_prometheus(void)
 	python_parse(b.data, "prometheus", samples);
 
 	/* OpenMetrics */
-	ark_metrics_buf_reset(&b);
+	ark_buf_reset(&b);
 	CHECK(ark_metrics_render(&reg, ARK_METRICS_FORMAT_OPENMETRICS, &b) == 0);
 	CHECK(check_exposition(b.data, true) == samples);
 	CHECK(b.len > 6 && strcmp(b.data + b.len - 6, "# EOF\n") == 0);
@@ -438,7 +438,7 @@ static void test_prometheus(void)
 	CHECK_CONTAINS(b.data, "# HELP escape_value a \\\\ b\\nc \\\"q\\\"\n");
 	CHECK(strstr(b.data, "# TYPE ark_events_total") == NULL);
 	python_parse(b.data, "openmetrics", samples);
-	ark_metrics_buf_free(&b);
+	ark_buf_free(&b);
 	free(mem);
 }
 
@@ -463,8 +463,8 @@ static void test_json(void)
 	void *mem;
 	struct ark_metrics reg = make(1024, &mem);
 	populate(&reg);
-	struct ark_metrics_buf b;
-	ark_metrics_buf_init(&b);
+	struct ark_buf b;
+	ark_buf_init(&b);
 	CHECK(ark_metrics_render_json(&reg, 0, &b) == 0);
 	jsmntok_t *t = malloc(sizeof(jsmntok_t) * 8192);
 	jsmn_parser p;
@@ -504,7 +504,7 @@ static void test_json(void)
 	uint32_t s;
 	CHECK(ark_metrics_find(&reg, ARK_M_PASS_LATENCY, NULL, &s) == 0);
 	ark_record_latency(&reg, ARK_M_PASS_LATENCY, 3.0, NULL);
-	ark_metrics_buf_reset(&b);
+	ark_buf_reset(&b);
 	CHECK(ark_metrics_render_json(&reg, 10, &b) == 0);
 	jsmn_init(&p);
 	n = jsmn_parse(&p, b.data, b.len, t, 8192);
@@ -514,7 +514,7 @@ static void test_json(void)
 	CHECK(jnum(b.data, &t[jget(b.data, t, n, h, "count")]) == 1);
 	CHECK(fabs(jnum(b.data, &t[jget(b.data, t, n, h, "p99")]) - 3.0) <= 0.03);
 	free(t);
-	ark_metrics_buf_free(&b);
+	ark_buf_free(&b);
 	free(mem);
 }
 
@@ -531,12 +531,12 @@ static void test_large(void)
 		CHECK_MSG(ark_metrics_counter(&reg, name, "a family", labels, &h, &err) == 0, "%s", err.msg);
 		ark_metrics_counter_add(h, (uint64_t)i);
 	}
-	struct ark_metrics_buf b;
-	ark_metrics_buf_init(&b);
+	struct ark_buf b;
+	ark_buf_init(&b);
 	CHECK(ark_metrics_render_prometheus(&reg, &b) == 0);
 	CHECK(check_exposition(b.data, false) == 10000);
 	promtool_check(b.data, "10000 series");
-	ark_metrics_buf_free(&b);
+	ark_buf_free(&b);
 	free(mem);
 }
 

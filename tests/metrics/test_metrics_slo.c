@@ -119,8 +119,8 @@ static void test_math(void)
 	CHECK(r.violations == 1);
 
 	/* JSON */
-	struct ark_metrics_buf b;
-	ark_metrics_buf_init(&b);
+	struct ark_buf b;
+	ark_buf_init(&b);
 	CHECK(ark_metrics_slos_render_json(&r, &b) == 0);
 	jsmntok_t t[1024];
 	jsmn_parser p;
@@ -180,7 +180,7 @@ static void test_math(void)
 	CHECK(near(hrm->burn_rate[2], (400.0 / 7000.0) / 0.05));
 	CHECK(av->met && av->attainment == 1.0);
 	CHECK(r.violations == 1);
-	ark_metrics_buf_reset(&b);
+	ark_buf_reset(&b);
 	CHECK(ark_metrics_slos_render_json(&r, &b) == 0);
 	CHECK_CONTAINS(b.data, "\"violations\":[{\"slo\":\"pass_latency_p95\"");
 
@@ -193,17 +193,17 @@ static void test_math(void)
 	CHECK_EQ_U64(av->good, 30000);
 	CHECK(!dr->met && dr->value == 1 && dr->error_budget_remaining == 0 && isinf(dr->burn_rate[0]));
 	CHECK(r.violations == 3);
-	ark_metrics_buf_reset(&b);
+	ark_buf_reset(&b);
 	CHECK(ark_metrics_slos_render_json(&r, &b) == 0);
 	jsmn_init(&p);
 	CHECK(jsmn_parse(&p, b.data, b.len, t, 1024) > 0);   /* +Inf burn rate written as null */
 	CHECK_CONTAINS(b.data, "\"5m\":null");
 	CHECK(ark_metrics_slos_publish(&f.reg, &r, &err) == 0);
-	ark_metrics_buf_reset(&b);
+	ark_buf_reset(&b);
 	CHECK(ark_metrics_render_prometheus(&f.reg, &b) == 0);
 	CHECK_CONTAINS(b.data, "slo_burn_rate{slo=\"ethics_drift\",window=\"5m\"} +Inf\n");
 	CHECK_CONTAINS(b.data, "ark_availability ");
-	ark_metrics_buf_free(&b);
+	ark_buf_free(&b);
 
 	/* a stricter configured target changes the verdict on the same data */
 	cfg.availability_target = 0.9999;

@@ -40,20 +40,20 @@ static char *replace(char *s, const char *from, const char *to, int expect_min)
 {
 	size_t fl = strlen(from), tl = strlen(to);
 	int count = 0;
-	struct ark_http_buf b;
-	ark_http_buf_init(&b);
+	struct ark_buf b;
+	ark_buf_init(&b);
 	const char *p = s, *q;
 	while ((q = strstr(p, from))) {
-		ark_http_buf_append(&b, p, (size_t)(q - p));
-		ark_http_buf_append(&b, to, tl);
+		ark_buf_append(&b, p, (size_t)(q - p));
+		ark_buf_append(&b, to, tl);
 		p = q + fl;
 		count++;
 	}
-	ark_http_buf_puts(&b, p);
+	ark_buf_puts(&b, p);
 	CHECK_MSG(count >= expect_min, "'%s' found %d times in prometheus.yml", from, count);
 	free(s);
 	char *r = strdup(b.data);
-	ark_http_buf_free(&b);
+	ark_buf_free(&b);
 	return r;
 }
 

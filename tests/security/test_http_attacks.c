@@ -35,20 +35,20 @@ static char cert[300], key[300], ca[300];
 
 /* ---- a provider with a body worth not reading ---- */
 
-static int big_metrics(void *ctx, enum ark_http_format f, struct ark_http_buf *out)
+static int big_metrics(void *ctx, enum ark_http_format f, struct ark_buf *out)
 {
 	(void)ctx;
 	(void)f;
 	for (int i = 0; i < 1500; i++)
-		ark_http_buf_printf(out, "ark_test_series_%04d{label=\"a-fairly-long-label-value\"} %d\n", i, i);
+		ark_buf_printf(out, "ark_test_series_%04d{label=\"a-fairly-long-label-value\"} %d\n", i, i);
 	return 0;
 }
 
-static int ok_health(void *ctx, struct ark_http_buf *out, bool *healthy)
+static int ok_health(void *ctx, struct ark_buf *out, bool *healthy)
 {
 	(void)ctx;
 	*healthy = true;
-	return ark_http_buf_puts(out, "{\"status\":\"ok\"}\n");
+	return ark_buf_puts(out, "{\"status\":\"ok\"}\n");
 }
 
 static struct ark_http_provider provider(void)

@@ -187,7 +187,7 @@ static void test_ownership(void)
 static void test_process_verify(void)
 {
 	char exe[512], why[256];
-	CHECK(ark_shm_self_exe(exe, sizeof exe) == 0);
+	CHECK(ark_self_exe(exe, sizeof exe, NULL) == 0);
 	const char *mine[] = {exe, NULL}, *other[] = {"/usr/bin/true", NULL};
 	int32_t self = (int32_t)getpid();
 	uint64_t ticks = ark_shm_process_start_ticks(self);

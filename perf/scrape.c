@@ -1,12 +1,14 @@
-/* http/bench.c — scrapes per second of GET /metrics over TLS, for
+/* perf/scrape.c — scrapes per second of GET /metrics over TLS, for
  * `ark perf metrics`: one libcurl handle, HTTP/1.1 keep-alive, the CA given.
+ * A benchmark client, so it lives with the benchmarks: the server library
+ * (http/) does not link libcurl.
  * Invariant: only successful (200, complete body) scrapes are counted; any
  * failure ends the measurement with an error rather than a flattering figure. */
 #include <curl/curl.h>
 #include <errno.h>
 #include <stdio.h>
 
-#include "http/http.h"
+#include "perf/perf.h"
 
 static size_t sink(char *p, size_t size, size_t n, void *ud)
 {
@@ -15,9 +17,9 @@ static size_t sink(char *p, size_t size, size_t n, void *ud)
 	return size * n;
 }
 
-int ark_http_bench_scrapes(uint16_t port, const char *ca_file, const char *cert_file,
-			   const char *key_file, double seconds, double *scrapes_per_s,
-			   struct ark_err *err)
+int ark_perf_scrapes(uint16_t port, const char *ca_file, const char *cert_file,
+		      const char *key_file, double seconds, double *scrapes_per_s,
+		      struct ark_err *err)
 {
 	*scrapes_per_s = 0;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
