@@ -12,19 +12,12 @@ void ark_hist_reset(struct ark_hist *h)
 
 uint64_t ark_hist_bucket_low(uint32_t bucket)
 {
-	if (bucket < ARK_HIST_SUB_BUCKETS)
-		return bucket;
-	uint32_t exponent = bucket / ARK_HIST_SUB_BUCKETS + ARK_HIST_SUB_BITS - 1;
-	uint64_t sub = bucket % ARK_HIST_SUB_BUCKETS;
-	return (sub | ARK_HIST_SUB_BUCKETS) << (exponent - ARK_HIST_SUB_BITS);
+	return ark_hist_loglin_low(bucket, ARK_HIST_SUB_BITS);
 }
 
 uint64_t ark_hist_bucket_high(uint32_t bucket)
 {
-	if (bucket < ARK_HIST_SUB_BUCKETS)
-		return bucket;
-	uint32_t exponent = bucket / ARK_HIST_SUB_BUCKETS + ARK_HIST_SUB_BITS - 1;
-	return ark_hist_bucket_low(bucket) + (1ull << (exponent - ARK_HIST_SUB_BITS)) - 1;
+	return ark_hist_loglin_high(bucket, ARK_HIST_SUB_BITS);
 }
 
 uint64_t ark_hist_quantile(const struct ark_hist *h, double q)

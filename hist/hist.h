@@ -42,15 +42,49 @@ _Static_assert(offsetof(struct ark_hist, buckets) == sizeof(struct ark_hist_tota
 
 void ark_hist_reset(struct ark_hist *h);
 
+/* ---- The log-linear bucket arithmetic, once ----
+ * For a precision of sub_bits (2^sub_bits linear sub-buckets per power of
+ * two; values below 2^sub_bits exact) and values up to the power of two
+ * 2^top_exponent (a larger value counts in the last bucket). struct ark_hist
+ * uses it with ARK_HIST_SUB_BITS / ARK_HIST_MAX_EXPONENT; the metrics
+ * registry's shared-memory histograms (metrics/) with 6 bits up to 2^36 ns,
+ * so that their per-slice snapshots stay half the size. The bucket of a
+ * value, and the lowest and highest value a bucket stands for. */
+static inline uint32_t ark_hist_loglin_bucket(uint64_t value, uint32_t sub_bits, uint32_t top_exponent)
+{
+	uint64_t top = (2ull << top_exponent) - 1;
+	if (value > top)
+		value = top;
+	uint64_t subs = 1ull << sub_bits;
+	if (value < subs)
+		return (uint32_t)value;
+	uint32_t exponent = 63u - (uint32_t)__builtin_clzll(value);     /* >= sub_bits */
+	uint32_t sub = (uint32_t)(value >> (exponent - sub_bits)) & (uint32_t)(subs - 1);
+	return (exponent - sub_bits + 1) * (uint32_t)subs + sub;
+}
+
+static inline uint64_t ark_hist_loglin_low(uint32_t bucket, uint32_t sub_bits)
+{
+	uint32_t subs = 1u << sub_bits;
+	if (bucket < subs)
+		return bucket;
+	uint32_t exponent = bucket / subs + sub_bits - 1;
+	uint64_t sub = bucket % subs;
+	return (sub | subs) << (exponent - sub_bits);
+}
+
+static inline uint64_t ark_hist_loglin_high(uint32_t bucket, uint32_t sub_bits)
+{
+	uint32_t subs = 1u << sub_bits;
+	if (bucket < subs)
+		return bucket;
+	uint32_t exponent = bucket / subs + sub_bits - 1;
+	return ark_hist_loglin_low(bucket, sub_bits) + (1ull << (exponent - sub_bits)) - 1;
+}
+
 static inline uint32_t ark_hist_bucket_of(uint64_t value)
 {
-	if (value > ARK_HIST_MAX_VALUE)
-		value = ARK_HIST_MAX_VALUE;
-	if (value < ARK_HIST_SUB_BUCKETS)
-		return (uint32_t)value;
-	uint32_t exponent = 63u - (uint32_t)__builtin_clzll(value);     /* >= SUB_BITS */
-	uint32_t sub = (uint32_t)(value >> (exponent - ARK_HIST_SUB_BITS)) & (ARK_HIST_SUB_BUCKETS - 1);
-	return (exponent - ARK_HIST_SUB_BITS + 1) * ARK_HIST_SUB_BUCKETS + sub;
+	return ark_hist_loglin_bucket(value, ARK_HIST_SUB_BITS, ARK_HIST_MAX_EXPONENT);
 }
 
 static inline void ark_hist_record(struct ark_hist *h, uint64_t value)

@@ -530,19 +530,12 @@ int ark_metrics_histogram(struct ark_metrics *reg, const char *name, const char 
 /* ------------------------------------------------------ histogram buckets -- */
 uint64_t ark_metrics_hist_bucket_low(uint32_t b)
 {
-	if (b < ARK_METRICS_HIST_SUB)
-		return b;
-	uint32_t e = b / ARK_METRICS_HIST_SUB + ARK_METRICS_HIST_SUB_BITS - 1;
-	uint64_t sub = b % ARK_METRICS_HIST_SUB;
-	return (sub | ARK_METRICS_HIST_SUB) << (e - ARK_METRICS_HIST_SUB_BITS);
+	return ark_hist_loglin_low(b, ARK_METRICS_HIST_SUB_BITS);
 }
 
 uint64_t ark_metrics_hist_bucket_high(uint32_t b)
 {
-	if (b < ARK_METRICS_HIST_SUB)
-		return b;
-	uint32_t e = b / ARK_METRICS_HIST_SUB + ARK_METRICS_HIST_SUB_BITS - 1;
-	return ark_metrics_hist_bucket_low(b) + (1ull << (e - ARK_METRICS_HIST_SUB_BITS)) - 1;
+	return ark_hist_loglin_high(b, ARK_METRICS_HIST_SUB_BITS);
 }
 
 double ark_metrics_hist_bucket_mid(uint32_t b)

@@ -212,69 +212,62 @@ static const char *state_name(enum ark_metrics_slo_state s)
 	return s == ARK_SLO_OK ? "ok" : s == ARK_SLO_WARNING ? "warning" : "violated";
 }
 
-/* Values and strings through the one JSON writer (common/): non-finite
- * numbers are null, text is escaped and valid UTF-8. */
-static void put_num(struct ark_buf *b, const char *key, double v, bool comma)
-{
-	ark_buf_printf(b, "%s\"%s\":", comma ? "," : "", key);
-	ark_json_emit_number(ark_buf_sink, b, v);
-}
-
-static void put_str_at(struct ark_buf *b, const char *key, const char *v, bool comma)
-{
-	ark_buf_printf(b, "%s\"%s\":", comma ? "," : "", key);
-	ark_json_emit_string(ark_buf_sink, b, v, SIZE_MAX);
-}
-
-static void put_str(struct ark_buf *b, const char *key, const char *v)
-{
-	put_str_at(b, key, v, true);
-}
-
+/* Through the one JSON writer (common/): non-finite numbers are null, text
+ * is escaped and valid UTF-8. */
 int ark_metrics_slos_render_json(const struct ark_metrics_slo_report *r, struct ark_buf *b)
 {
-	ark_buf_printf(b, "{\"evaluated_epoch\":%" PRIu64 ",\"slos\":[", r->evaluated_epoch);
+	struct ark_json j;
+	ark_json_init_sink(&j, ark_buf_sink, b);
+	ark_json_object_begin(&j, NULL);
+	ark_json_uint(&j, "evaluated_epoch", r->evaluated_epoch);
+	ark_json_array_begin(&j, "slos");
 	for (int i = 0; i < ARK_METRICS_SLO_COUNT; i++) {
 		const struct ark_metrics_slo *s = &r->slos[i];
-		ark_buf_printf(b, "%s{\"name\":\"%s\"", i ? "," : "", s->name);
-		put_str(b, "definition", s->definition);
-		put_str(b, "unit", s->unit);
-		put_num(b, "target", s->target, true);
-		put_num(b, "threshold", s->threshold, true);
-		put_num(b, "value", s->value, true);
-		ark_buf_printf(b, ",\"window_seconds\":%" PRIu64 ",\"good\":%" PRIu64 ",\"total\":%" PRIu64,
-				       s->window_seconds, s->good, s->total);
-		put_num(b, "attainment", s->attainment, true);
-		put_num(b, "error_budget_remaining", s->error_budget_remaining, true);
-		ark_buf_printf(b, ",\"met\":%s,\"state\":\"%s\",\"burn_rates\":{", s->met ? "true" : "false",
-				       state_name(s->state));
+		ark_json_object_begin(&j, NULL);
+		ark_json_string(&j, "name", s->name);
+		ark_json_string(&j, "definition", s->definition);
+		ark_json_string(&j, "unit", s->unit);
+		ark_json_number(&j, "target", s->target);
+		ark_json_number(&j, "threshold", s->threshold);
+		ark_json_number(&j, "value", s->value);
+		ark_json_uint(&j, "window_seconds", s->window_seconds);
+		ark_json_uint(&j, "good", s->good);
+		ark_json_uint(&j, "total", s->total);
+		ark_json_number(&j, "attainment", s->attainment);
+		ark_json_number(&j, "error_budget_remaining", s->error_budget_remaining);
+		ark_json_bool(&j, "met", s->met);
+		ark_json_string(&j, "state", state_name(s->state));
+		ark_json_object_begin(&j, "burn_rates");
 		for (int w = 0; w < s->burn_count; w++)
-			put_num(b, burn_label(s->burn_window_s[w]), s->burn_rate[w], w > 0);
-		ark_buf_append(b, "}}", 2);
+			ark_json_number(&j, burn_label(s->burn_window_s[w]), s->burn_rate[w]);
+		ark_json_object_end(&j);
+		ark_json_object_end(&j);
 	}
-	ark_buf_append(b, "],\"violations\":[", 16);
-	bool first = true;
+	ark_json_array_end(&j);
+	ark_json_array_begin(&j, "violations");
 	for (int i = 0; i < ARK_METRICS_SLO_COUNT; i++) {
 		const struct ark_metrics_slo *s = &r->slos[i];
 		if (s->state != ARK_SLO_VIOLATED)
 			continue;
-		ark_buf_printf(b, "%s{\"slo\":\"%s\"", first ? "" : ",", s->name);
-		put_num(b, "threshold", s->threshold, true);
-		put_num(b, "value", s->value, true);
-		put_num(b, "attainment", s->attainment, true);
-		put_num(b, "target", s->target, true);
-		ark_buf_printf(b, ",\"window_seconds\":%" PRIu64 "}", s->window_seconds);
-		first = false;
+		ark_json_object_begin(&j, NULL);
+		ark_json_string(&j, "slo", s->name);
+		ark_json_number(&j, "threshold", s->threshold);
+		ark_json_number(&j, "value", s->value);
+		ark_json_number(&j, "attainment", s->attainment);
+		ark_json_number(&j, "target", s->target);
+		ark_json_uint(&j, "window_seconds", s->window_seconds);
+		ark_json_object_end(&j);
 	}
-	ark_buf_append(b, "]", 1);
+	ark_json_array_end(&j);
 	if (r->trading_state[0]) {
-		ark_buf_append(b, ",\"trading\":{", 12);
-		put_str_at(b, "state", r->trading_state, false);
-		put_str(b, "halt_cause", r->halt_cause);
-		put_str(b, "detail", r->halt_detail);
-		ark_buf_append(b, "}", 1);
+		ark_json_object_begin(&j, "trading");
+		ark_json_string(&j, "state", r->trading_state);
+		ark_json_string(&j, "halt_cause", r->halt_cause);
+		ark_json_string(&j, "detail", r->halt_detail);
+		ark_json_object_end(&j);
 	}
-	ark_buf_append(b, "}\n", 2);
+	ark_json_object_end(&j);
+	ark_json_finish(&j);
 	return b->failed ? -ENOMEM : 0;
 }
 

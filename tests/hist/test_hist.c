@@ -218,6 +218,29 @@ static void test_edges(void)
 	CHECK_EQ_U64(ark_hist_quantile(&a, 0.5), ark_hist_bucket_high(2000));
 }
 
+/* The shared arithmetic at another precision (the metrics registry's: 6
+ * bits up to 2^36): every bucket's low and high map back to it, buckets
+ * tile the values without gaps, values beyond the top land in the last. */
+static void test_loglin_other_precision(void)
+{
+	const uint32_t bits = 6, top = 36, buckets = 64 * (top - bits + 2);
+	for (uint32_t k = 0; k < buckets; k++) {
+		uint64_t lo = ark_hist_loglin_low(k, bits), hi = ark_hist_loglin_high(k, bits);
+		CHECK(lo <= hi);
+		CHECK(ark_hist_loglin_bucket(lo, bits, top) == k);
+		CHECK(ark_hist_loglin_bucket(hi, bits, top) == k);
+		if (k + 1 < buckets)
+			CHECK(ark_hist_loglin_low(k + 1, bits) == hi + 1);
+	}
+	CHECK(ark_hist_loglin_high(buckets - 1, bits) == (2ull << top) - 1);
+	CHECK(ark_hist_loglin_bucket(2ull << top, bits, top) == buckets - 1);
+	CHECK(ark_hist_loglin_bucket(UINT64_MAX, bits, top) == buckets - 1);
+	CHECK(ark_hist_loglin_bucket(63, bits, top) == 63 && ark_hist_loglin_bucket(64, bits, top) == 64);
+	CHECK(ark_hist_loglin_bucket(128, bits, top) == 128 && ark_hist_loglin_bucket(129, bits, top) == 128);
+	/* struct ark_hist's own precision goes through the same functions */
+	CHECK(ark_hist_bucket_of(1000003) == ark_hist_loglin_bucket(1000003, ARK_HIST_SUB_BITS, ARK_HIST_MAX_EXPONENT));
+}
+
 int main(void)
 {
 	test_buckets();
@@ -225,6 +248,7 @@ int main(void)
 	test_exact_small();
 	test_quantiles_and_merge();
 	test_edges();
+	test_loglin_other_precision();
 	printf("test_hist: ok\n");
 	return 0;
 }
