@@ -1,4 +1,4 @@
-/* hist/hist.c — quantiles and merging for the log-linear histogram.
+/* hist/hist.c — bucket bounds and quantiles of the log-linear histogram.
  * Invariant: count == sum of buckets; min <= every recorded value <= max. */
 #include "hist/hist.h"
 
@@ -45,21 +45,4 @@ uint64_t ark_hist_quantile(const struct ark_hist *h, double q)
 		}
 	}
 	return h->max;
-}
-
-double ark_hist_mean(const struct ark_hist *h)
-{
-	return h->count ? (double)h->sum / (double)h->count : 0.0;
-}
-
-void ark_hist_merge(struct ark_hist *into, const struct ark_hist *from)
-{
-	for (uint32_t b = 0; b < ARK_HIST_BUCKETS; b++)
-		into->buckets[b] += from->buckets[b];
-	into->count += from->count;
-	into->sum += from->sum;
-	if (from->min < into->min)
-		into->min = from->min;
-	if (from->max > into->max)
-		into->max = from->max;
 }

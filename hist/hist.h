@@ -5,7 +5,7 @@
  * is known to within 1/128 (< 0.8 %) relative error; values below 128 are
  * exact. Values above ARK_HIST_MAX_VALUE (~1.1e12, i.e. 18 minutes in ns) land
  * in the last bucket and still count. A histogram is plain memory with no
- * pointers: it may live in a shared segment, be copied and be merged.
+ * pointers: it may live in a shared segment and be copied.
  * Recording is a few instructions and never allocates; one writer at a time. */
 #ifndef ARK_HIST_H
 #define ARK_HIST_H
@@ -105,7 +105,5 @@ uint64_t ark_hist_bucket_high(uint32_t bucket);
 /* The value at quantile q in [0, 1]: the midpoint of the bucket holding the
  * q-th ranked value, clamped to [min, max]. 0 when empty. */
 uint64_t ark_hist_quantile(const struct ark_hist *h, double q);
-double ark_hist_mean(const struct ark_hist *h);
-void ark_hist_merge(struct ark_hist *into, const struct ark_hist *from);
 
 #endif /* ARK_HIST_H */
