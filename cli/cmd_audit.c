@@ -95,6 +95,32 @@ static int print_result(const struct listing *listing, const struct ark_audit_co
 	return 0;
 }
 
+/* The rules (default: the installed ones) and the canary's, and the
+ * journal (default: the configured one). 0, or the exit status after saying
+ * why: 2 for a setting, 1 for rules that do not load. */
+static int load(const char **rules_path, const char **journal, const char *canary_path, struct ark_audit_rules *rules,
+		struct ark_audit_rules *canary)
+{
+	static char installed[ARK_GRAVEYARD_PATH_MAX];
+	static struct ark_store_config store;
+	struct ark_err err = {0};
+	if ((!*rules_path && ark_graveyard_installed_path(installed, sizeof installed, &err)) ||
+	    (!*journal && ark_store_config_from_env(&store, &err))) {
+		fprintf(stderr, "ark audit: %s\n", err.msg);
+		return 2;
+	}
+	if (!*rules_path)
+		*rules_path = installed;
+	if (!*journal)
+		*journal = store.journal_dir;
+	if (ark_audit_rules_load(*rules_path, rules, &err) ||
+	    (canary_path && ark_audit_rules_load(canary_path, canary, &err))) {
+		fprintf(stderr, "ark audit: %s\n", err.msg);
+		return 1;
+	}
+	return 0;
+}
+
 static int audit_main(int argc, char **argv)
 {
 	static const struct option options[] = {{"rules", required_argument, NULL, 'r'},
@@ -132,23 +158,10 @@ static int audit_main(int argc, char **argv)
 		fprintf(stderr, "ark audit: unexpected argument '%s'\n", argv[optind]);
 		return 2;
 	}
-	static char installed[ARK_GRAVEYARD_PATH_MAX];
-	static struct ark_store_config store;
-	if ((!rules_path && ark_graveyard_installed_path(installed, sizeof installed, &err)) ||
-	    (!journal && ark_store_config_from_env(&store, &err))) {
-		fprintf(stderr, "ark audit: %s\n", err.msg);
-		return 2;
-	}
-	if (!rules_path)
-		rules_path = installed;
-	if (!journal)
-		journal = store.journal_dir;
 	static struct ark_audit_rules rules, canary;
-	if (ark_audit_rules_load(rules_path, &rules, &err) ||
-	    (canary_path && ark_audit_rules_load(canary_path, &canary, &err))) {
-		fprintf(stderr, "ark audit: %s\n", err.msg);
-		return 1;
-	}
+	int lrc = load(&rules_path, &journal, canary_path, &rules, &canary);
+	if (lrc)
+		return lrc;
 	struct ark_json j;
 	struct listing listing = {json, 0, &j};
 	if (json) {
