@@ -35,34 +35,44 @@ static int agent_main(int argc, char **argv)
 	}
 	const char *instance = ark_pipeline_default_instance();
 	struct ark_agent_options options = {.standby_fd = -1, .wait_segment_s = 0};
-	for (int i = 2; i < argc; i++) {
-		struct ark_err err;
-		uint64_t fd;
-		if (strcmp(argv[i], "--instance") == 0 && i + 1 < argc) {
-			instance = argv[++i];
-		} else if (strcmp(argv[i], "--wait-segment") == 0 && i + 1 < argc) {
-			if (ark_parse_double(argv[++i], 0, 3600, "--wait-segment", &options.wait_segment_s, &err)) {
+	static const struct option longopts[] = {
+		{"instance", required_argument, NULL, 'i'}, {"wait-segment", required_argument, NULL, 'w'},
+		{"lane", required_argument, NULL, 'l'},     {"standby", required_argument, NULL, 's'},
+		{NULL, 0, NULL, 0}};
+	struct ark_err err;
+	uint64_t fd;
+	int opt;
+	optind = 2;
+	while ((opt = ark_cli_getopt(argc, argv, ":", longopts)) != -1) {
+		switch (opt) {
+		case 'i': instance = optarg; break;
+		case 'w':
+			if (ark_parse_double(optarg, 0, 3600, "--wait-segment", &options.wait_segment_s, &err)) {
 				fprintf(stderr, "ark agent: %s\n", err.msg);
 				return 2;
 			}
-		} else if (strcmp(argv[i], "--lane") == 0 && i + 1 < argc) {
-			const char *lane = argv[++i];
-			if (strcmp(lane, "canary") == 0) {
+			break;
+		case 'l':
+			if (strcmp(optarg, "canary") == 0) {
 				options.lane = ARK_LANE_CANARY;
-			} else if (strcmp(lane, "stable") != 0) {
-				fprintf(stderr, "ark agent: --lane: expected stable or canary, got '%.32s'\n", lane);
+			} else if (strcmp(optarg, "stable") != 0) {
+				fprintf(stderr, "ark agent: --lane: expected stable or canary, got '%.32s'\n", optarg);
 				return 2;
 			}
-		} else if (strcmp(argv[i], "--standby") == 0 && i + 1 < argc) {
-			if (ark_parse_u64(argv[++i], 3, 65535, "--standby", &fd, &err)) {
+			break;
+		case 's':
+			if (ark_parse_u64(optarg, 3, 65535, "--standby", &fd, &err)) {
 				fprintf(stderr, "ark agent: %s\n", err.msg);
 				return 2;
 			}
 			options.standby_fd = (int)fd;
-		} else {
-			fprintf(stderr, "ark agent: unexpected argument '%s'\n", argv[i]);
-			return 2;
+			break;
+		default: return ark_cli_option_error("agent", opt, argv);
 		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "ark agent: unexpected argument '%s'\n", argv[optind]);
+		return 2;
 	}
 	return ark_agent_run((enum ark_agent)agent, instance, &options);
 }
@@ -91,34 +101,60 @@ static int source_main(int argc, char **argv)
 	}
 	const char *instance = ark_pipeline_default_instance();
 	int source = 0, port = -1;
+	/* The synthetic source's own options ('p' with a value, 'P' without)
+	 * are handed on to it as they came; it checks them. */
+	static const struct option longopts[] = {
+		{"instance", required_argument, NULL, 'i'}, {"source", required_argument, NULL, 's'},
+		{"port", required_argument, NULL, 't'},     {"rate", required_argument, NULL, 'p'},
+		{"duration", required_argument, NULL, 'p'}, {"seed", required_argument, NULL, 'p'},
+		{"violations", required_argument, NULL, 'p'}, {"symbols", required_argument, NULL, 'p'},
+		{"api-url", required_argument, NULL, 'p'},  {"start-now", no_argument, NULL, 'P'},
+		{NULL, 0, NULL, 0}};
 	char *rest[32];
-	int nrest = 0;
+	char names[16][24];
+	int nrest = 0, nnames = 0;
 	rest[nrest++] = argv[1];
-	for (int i = 2; i < argc; i++) {
-		if (strcmp(argv[i], "--instance") == 0 && i + 1 < argc) {
-			instance = argv[++i];
-		} else if (strcmp(argv[i], "--source") == 0 && i + 1 < argc) {
-			struct ark_err err;
-			uint64_t v;
-			if (ark_parse_u64(argv[++i], 0, ARK_MAX_SOURCES - 1, "--source", &v, &err)) {
+	struct ark_err err;
+	uint64_t v;
+	int opt, which;
+	optind = 2;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":", longopts, &which)) != -1) {
+		switch (opt) {
+		case 'i': instance = optarg; break;
+		case 's':
+			if (ark_parse_u64(optarg, 0, ARK_MAX_SOURCES - 1, "--source", &v, &err)) {
 				fprintf(stderr, "ark source: %s\n", err.msg);
 				return 2;
 			}
 			source = (int)v;
-		} else if (tcp && strcmp(argv[i], "--port") == 0 && i + 1 < argc) {
-			struct ark_err err;
-			uint64_t v;
-			if (ark_parse_u64(argv[++i], 0, 65535, "--port", &v, &err)) {
+			break;
+		case 't':
+			if (!tcp)
+				goto unexpected;
+			if (ark_parse_u64(optarg, 0, 65535, "--port", &v, &err)) {
 				fprintf(stderr, "ark source: %s\n", err.msg);
 				return 2;
 			}
 			port = (int)v;
-		} else if (tcp || av) {
-			fprintf(stderr, "ark source %s: unexpected argument '%s'\n", argv[1], argv[i]);
-			return 2;
-		} else if (nrest < 31) {
-			rest[nrest++] = argv[i];
+			break;
+		case 'p':
+		case 'P':
+			if (tcp || av)
+				goto unexpected;
+			if (nrest < 30 && nnames < 16) {
+				snprintf(names[nnames], sizeof names[nnames], "--%s", longopts[which].name);
+				rest[nrest++] = names[nnames++];
+				if (opt == 'p')
+					rest[nrest++] = optarg;
+			}
+			break;
+		default: return ark_cli_option_error(argv[0], opt, argv);
 		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "ark source %s: unexpected argument '%s'\n", argv[1], argv[optind]);
+		return 2;
 	}
 	rest[nrest] = NULL;
 	if (tcp)
@@ -126,6 +162,9 @@ static int source_main(int argc, char **argv)
 	if (av)
 		return ark_source_alpha_vantage_run(instance, source);
 	return ark_source_synthetic_run(instance, source, nrest, rest);
+unexpected:
+	fprintf(stderr, "ark source %s: unexpected argument '--%s'\n", argv[1], longopts[which].name);
+	return 2;
 }
 
 ARK_COMMAND(source_command, "source", "run a source process feeding Kyle (started by ark run)", source_main)

@@ -5,6 +5,7 @@
 
 #include "pipeline/pipeline.h"
 
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -27,21 +28,29 @@ static int api_main(int argc, char **argv)
 	}
 	const char *instance = ark_pipeline_default_instance();
 	int source = -1;
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--instance") == 0 && i + 1 < argc) {
-			instance = argv[++i];
-		} else if (strcmp(argv[i], "--source") == 0 && i + 1 < argc) {
-			struct ark_err err;
-			uint64_t v;
-			if (ark_parse_u64(argv[++i], 0, ARK_MAX_SOURCES - 1, "--source", &v, &err)) {
+	static const struct option longopts[] = {{"instance", required_argument, NULL, 'i'},
+						 {"source", required_argument, NULL, 's'},
+						 {NULL, 0, NULL, 0}};
+	int opt;
+	optind = 1;
+	while ((opt = ark_cli_getopt(argc, argv, ":", longopts)) != -1) {
+		struct ark_err err;
+		uint64_t v;
+		switch (opt) {
+		case 'i': instance = optarg; break;
+		case 's':
+			if (ark_parse_u64(optarg, 0, ARK_MAX_SOURCES - 1, "--source", &v, &err)) {
 				fprintf(stderr, "ark api: %s\n", err.msg);
 				return 2;
 			}
 			source = (int)v;
-		} else {
-			fprintf(stderr, "ark api: unexpected argument '%s'\n", argv[i]);
-			return 2;
+			break;
+		default: return ark_cli_option_error("api", opt, argv);
 		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "ark api: unexpected argument '%s'\n", argv[optind]);
+		return 2;
 	}
 	if (source < 0) {
 		/* The instance's API source, whichever number it has. */

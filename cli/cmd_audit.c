@@ -71,6 +71,55 @@ static void on_finding(void *ctx, const struct ark_audit_finding *f)
 	}
 }
 
+/* The totals and the verdict, as text; the exit status. */
+static int print_result(const struct listing *listing, const struct ark_audit_counts *counts)
+{
+	const struct ark_audit_counts c = *counts;
+	if (listing->printed > PRINT_MAX)
+		printf("... and %" PRIu64 " more\n", listing->printed - PRINT_MAX);
+	printf("%" PRIu64 " events, %" PRIu64 " intents (%" PRIu64 " allowed, %" PRIu64 " denied), %" PRIu64 " injected",
+	       c.events, c.intents, c.allowed, c.denied, c.injected);
+	if (c.unaudited_canary)
+		printf(", %" PRIu64 " canary-lane events not audited (--canary-rules)", c.unaudited_canary);
+	printf("\n");
+	if (c.findings_total) {
+		printf("findings:");
+		for (int k = 0; k < ARK_AUDIT_KIND_COUNT; k++)
+			if (c.findings[k])
+				printf(" %s %" PRIu64, ark_audit_kind_name((enum ark_audit_kind)k), c.findings[k]);
+		printf("\nresult: FAILED\n");
+		return 1;
+	}
+	printf("findings: none\nresult: OK\n");
+	return 0;
+}
+
+/* The rules (default: the installed ones) and the canary's, and the
+ * journal (default: the configured one). 0, or the exit status after saying
+ * why: 2 for a setting, 1 for rules that do not load. */
+static int load(const char **rules_path, const char **journal, const char *canary_path, struct ark_audit_rules *rules,
+		struct ark_audit_rules *canary)
+{
+	static char installed[ARK_GRAVEYARD_PATH_MAX];
+	static struct ark_store_config store;
+	struct ark_err err = {0};
+	if ((!*rules_path && ark_graveyard_installed_path(installed, sizeof installed, &err)) ||
+	    (!*journal && ark_store_config_from_env(&store, &err))) {
+		fprintf(stderr, "ark audit: %s\n", err.msg);
+		return 2;
+	}
+	if (!*rules_path)
+		*rules_path = installed;
+	if (!*journal)
+		*journal = store.journal_dir;
+	if (ark_audit_rules_load(*rules_path, rules, &err) ||
+	    (canary_path && ark_audit_rules_load(canary_path, canary, &err))) {
+		fprintf(stderr, "ark audit: %s\n", err.msg);
+		return 1;
+	}
+	return 0;
+}
+
 static int audit_main(int argc, char **argv)
 {
 	static const struct option options[] = {{"rules", required_argument, NULL, 'r'},
@@ -108,28 +157,10 @@ static int audit_main(int argc, char **argv)
 		fprintf(stderr, "ark audit: unexpected argument '%s'\n", argv[optind]);
 		return 2;
 	}
-	char installed[ARK_GRAVEYARD_PATH_MAX];
-	if (!rules_path) {
-		if (ark_graveyard_installed_path(installed, sizeof installed, &err)) {
-			fprintf(stderr, "ark audit: %s\n", err.msg);
-			return 2;
-		}
-		rules_path = installed;
-	}
-	struct ark_store_config store;
-	if (!journal) {
-		if (ark_store_config_from_env(&store, &err)) {
-			fprintf(stderr, "ark audit: %s\n", err.msg);
-			return 2;
-		}
-		journal = store.journal_dir;
-	}
 	static struct ark_audit_rules rules, canary;
-	if (ark_audit_rules_load(rules_path, &rules, &err) ||
-	    (canary_path && ark_audit_rules_load(canary_path, &canary, &err))) {
-		fprintf(stderr, "ark audit: %s\n", err.msg);
-		return 1;
-	}
+	int lrc = load(&rules_path, &journal, canary_path, &rules, &canary);
+	if (lrc)
+		return lrc;
 	struct ark_json j;
 	struct listing listing = {json, 0, &j};
 	if (json) {
@@ -177,23 +208,7 @@ static int audit_main(int argc, char **argv)
 		fprintf(stderr, "ark audit: %s\n", err.msg);
 		return 1;
 	}
-	if (listing.printed > PRINT_MAX)
-		printf("... and %" PRIu64 " more\n", listing.printed - PRINT_MAX);
-	printf("%" PRIu64 " events, %" PRIu64 " intents (%" PRIu64 " allowed, %" PRIu64 " denied), %" PRIu64 " injected",
-	       c.events, c.intents, c.allowed, c.denied, c.injected);
-	if (c.unaudited_canary)
-		printf(", %" PRIu64 " canary-lane events not audited (--canary-rules)", c.unaudited_canary);
-	printf("\n");
-	if (c.findings_total) {
-		printf("findings:");
-		for (int k = 0; k < ARK_AUDIT_KIND_COUNT; k++)
-			if (c.findings[k])
-				printf(" %s %" PRIu64, ark_audit_kind_name((enum ark_audit_kind)k), c.findings[k]);
-		printf("\nresult: FAILED\n");
-		return 1;
-	}
-	printf("findings: none\nresult: OK\n");
-	return 0;
+	return print_result(&listing, &c);
 }
 
 ARK_COMMAND(audit_command, "audit", "check the durable record independently: every decision against the rules",

@@ -17,6 +17,7 @@
 #include "watchdog/watchdog.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -138,18 +139,30 @@ static int broker_main(int argc, char **argv)
 	}
 	const char *sub = argv[1], *instance = ark_pipeline_default_instance(), *reason = NULL;
 	bool json = false;
-	for (int i = 2; i < argc; i++) {
-		if (strcmp(argv[i], "--instance") == 0 && i + 1 < argc)
-			instance = argv[++i];
-		else if (strcmp(argv[i], "--json") == 0 && strcmp(sub, "status") == 0)
+	/* --json belongs to status, --reason to resume. */
+	static const struct option longopts[] = {{"instance", required_argument, NULL, 'i'},
+						 {"json", no_argument, NULL, 'j'},
+						 {"reason", required_argument, NULL, 'r'},
+						 {NULL, 0, NULL, 0}};
+	int opt;
+	optind = 2;
+	while ((opt = ark_cli_getopt(argc, argv, ":", longopts)) != -1) {
+		if (opt == 'i')
+			instance = optarg;
+		else if (opt == 'j' && strcmp(sub, "status") == 0)
 			json = true;
-		else if (strcmp(argv[i], "--reason") == 0 && i + 1 < argc && strcmp(sub, "resume") == 0)
-			reason = argv[++i];
+		else if (opt == 'r' && strcmp(sub, "resume") == 0)
+			reason = optarg;
 		else {
-			fprintf(stderr, "ark broker: unexpected argument '%s'\n\n", argv[i]);
+			fprintf(stderr, "ark broker: unexpected argument '%s'\n\n", ark_cli_last_option(argv));
 			usage(stderr);
 			return 2;
 		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "ark broker: unexpected argument '%s'\n\n", argv[optind]);
+		usage(stderr);
+		return 2;
 	}
 	if (strcmp(sub, "status") == 0)
 		return status_main(instance, json);

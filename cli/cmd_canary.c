@@ -22,6 +22,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,64 +48,6 @@ static void usage(FILE *out)
 		"          $ARK_ENV_FILE or .env.production with ARK_ENV=prod), its binary over\n"
 		"          --install-bin (default: this ark). The previous env file is kept for\n"
 		"          ark rollback, the previous binary as PATH.previous. Restart to apply.\n");
-}
-
-/* The last canary recorded ("key=value" lines in metadata canary_last). */
-struct canary_record {
-	char outcome[32], env_file[4096], bin[4096], reason[256], percent[16], events[32];
-	char env_sha256[72], bin_path[4096], bin_sha256[72], rules[4096], rules_sha256[72], looser[400];
-	char injected_stable[96], injected_canary[96];
-};
-
-static void record_field(const char *text, const char *key, char *out, size_t cap)
-{
-	out[0] = '\0';
-	size_t klen = strlen(key);
-	for (const char *line = text; line && *line;) {
-		const char *nl = strchr(line, '\n');
-		size_t len = nl ? (size_t)(nl - line) : strlen(line);
-		if (len > klen && strncmp(line, key, klen) == 0 && line[klen] == '=') {
-			size_t vlen = len - klen - 1;
-			if (vlen >= cap)
-				vlen = cap - 1;
-			memcpy(out, line + klen + 1, vlen);
-			out[vlen] = '\0';
-			return;
-		}
-		line = nl ? nl + 1 : NULL;
-	}
-}
-
-static int read_record(struct canary_record *r, char *raw, size_t raw_cap, struct ark_err *err)
-{
-	struct ark_store_config cfg;
-	struct ark_core *core;
-	int rc = ark_store_config_from_env(&cfg, err);
-	if (!rc)
-		rc = ark_core_open(&core, &cfg, ARK_CORE_NO_CHECKPOINTER, NULL, err);
-	if (rc)
-		return rc;
-	rc = ark_core_meta_get(core, "canary_last", raw, raw_cap, err);
-	ark_core_close(core);
-	if (rc == -ENOENT)
-		return ark_err_set(err, -ENOENT, "no canary has run on this machine's state (%s)", cfg.state_db);
-	if (rc)
-		return rc;
-	record_field(raw, "outcome", r->outcome, sizeof r->outcome);
-	record_field(raw, "env_file", r->env_file, sizeof r->env_file);
-	record_field(raw, "bin", r->bin, sizeof r->bin);
-	record_field(raw, "reason", r->reason, sizeof r->reason);
-	record_field(raw, "percent", r->percent, sizeof r->percent);
-	record_field(raw, "events", r->events, sizeof r->events);
-	record_field(raw, "env_sha256", r->env_sha256, sizeof r->env_sha256);
-	record_field(raw, "bin_path", r->bin_path, sizeof r->bin_path);
-	record_field(raw, "bin_sha256", r->bin_sha256, sizeof r->bin_sha256);
-	record_field(raw, "rules", r->rules, sizeof r->rules);
-	record_field(raw, "rules_sha256", r->rules_sha256, sizeof r->rules_sha256);
-	record_field(raw, "looser", r->looser, sizeof r->looser);
-	record_field(raw, "injected_stable", r->injected_stable, sizeof r->injected_stable);
-	record_field(raw, "injected_canary", r->injected_canary, sizeof r->injected_canary);
-	return 0;
 }
 
 static int status_main(const char *instance, bool json)
@@ -180,9 +123,9 @@ static int status_main(const char *instance, bool json)
 	}
 	if (map.pipeline)
 		ark_pipeline_detach(&map);
-	struct canary_record r;
+	struct ark_canary_record r;
 	static char raw[32768];
-	if (read_record(&r, raw, sizeof raw, &err)) {
+	if (ark_canary_record_read(&r, raw, sizeof raw, &err)) {
 		if (json) {
 			struct ark_json j;
 			ark_json_init(&j, stdout);
@@ -273,52 +216,6 @@ static int rollback_request(const char *instance, double timeout_s)
 	return rc;
 }
 
-/* A value as an env file line keeps it: single quotes when it has none,
- * else double quotes with the parser's escapes. False when it does not fit. */
-static bool append_assignment(char *text, size_t cap, size_t *len, const char *key, const char *value)
-{
-	static char esc[16384];
-	const char *quote = "'";
-	const char *v = value;
-	if (strchr(value, '\'') || strchr(value, '\n')) {
-		size_t k = 0;
-		for (const char *c = value; *c; c++) {
-			if (k + 3 >= sizeof esc)
-				return false;
-			if (*c == '"' || *c == '\\' || *c == '$')
-				esc[k++] = '\\';
-			if (*c == '\n') {
-				esc[k++] = '\\';
-				esc[k++] = 'n';
-				continue;
-			}
-			esc[k++] = *c;
-		}
-		esc[k] = '\0';
-		quote = "\"";
-		v = esc;
-	}
-	int n = snprintf(text + *len, cap - *len, "%s=%s%s%s\n", key, quote, v, quote);
-	if (n < 0 || (size_t)n >= cap - *len)
-		return false;
-	*len += (size_t)n;
-	return true;
-}
-
-/* The key a line of an env file assigns, as the parser reads it ("" for
- * comments and blank lines). */
-static void line_key(const char *line, size_t len, char *key, size_t cap)
-{
-	key[0] = '\0';
-	struct ark_env_file one;
-	struct ark_err err = {0};
-	if (ark_env_file_parse_text("line", line, len, &one, &err) == 0) {
-		if (one.count == 1)
-			snprintf(key, cap, "%s", one.entries[0].key);
-		ark_env_file_free(&one);
-	}
-}
-
 static int copy_file(const char *from, const char *to, mode_t mode, struct ark_err *err)
 {
 	int in = open(from, O_RDONLY | O_CLOEXEC);
@@ -405,29 +302,37 @@ static int write_bytes(const char *to, const char *data, size_t len, mode_t mode
 	return 0;
 }
 
-static int promote(const char *install_bin, bool yes)
+/* What a promotion works on, gathered step by step. */
+struct promotion {
+	struct ark_canary_record r;
+	char raw[32768];                 /* the record as read (recorded again as promoted) */
+	const char *stable_env;          /* the env file this command loaded */
+	struct ark_env_file canary_env;  /* the canary's settings, from the bytes hashed */
+	char env_sha[65], bin_sha[65], rules_sha[65];
+	char *bin_bytes;                 /* the canary's binary, the bytes hashed */
+	size_t bin_len;
+	char exe[4096];                  /* where its binary goes */
+};
+
+/* Only a canary that passed, and only what ran: its env file, rules and
+ * binary must hash as recorded. 0, or the exit status after saying why. */
+static int promote_check(struct promotion *m, const char *install_bin)
 {
 	struct ark_err err = {0};
-	struct canary_record r;
-	static char raw[32768];
-	if (read_record(&r, raw, sizeof raw, &err)) {
+	struct ark_canary_record *r = &m->r;
+	if (ark_canary_record_read(r, m->raw, sizeof m->raw, &err)) {
 		fprintf(stderr, "ark canary promote: %s\n", err.msg);
 		return 1;
 	}
-	if (strcmp(r.outcome, "passed") != 0) {
+	if (strcmp(r->outcome, "passed") != 0) {
 		fprintf(stderr, "ark canary promote: the last canary %s%s%s: only a canary that passed is promoted\n",
-			strcmp(r.outcome, "promoted") == 0 ? "was promoted already" : r.outcome,
-			r.reason[0] && strcmp(r.outcome, "promoted") ? " — " : "", strcmp(r.outcome, "promoted") ? r.reason : "");
+			strcmp(r->outcome, "promoted") == 0 ? "was promoted already" : r->outcome,
+			r->reason[0] && strcmp(r->outcome, "promoted") ? " — " : "", strcmp(r->outcome, "promoted") ? r->reason : "");
 		return 1;
 	}
-	const char *stable_env = getenv("ARK_ENV_FILE_LOADED");
-	struct ark_env_file canary_env = {0};
-	char env_sha[65] = "", bin_sha[65] = "", rules_sha[65] = "";
-	char *bin_bytes = NULL;
-	size_t bin_len = 0;
-	int rc = 1;
-	if (r.env_file[0]) {
-		if (!stable_env || !*stable_env) {
+	m->stable_env = getenv("ARK_ENV_FILE_LOADED");
+	if (r->env_file[0]) {
+		if (!m->stable_env || !*m->stable_env) {
 			fprintf(stderr, "ark canary promote: no stable env file to promote into: give --env-file FILE "
 					"(or set ARK_ENV_FILE)\n");
 			return 2;
@@ -435,9 +340,9 @@ static int promote(const char *install_bin, bool yes)
 		char *text;
 		size_t len;
 		struct stat st;
-		if (what_ran("env file", r.env_file, r.env_sha256, 1u << 20, &text, &len, env_sha, &st))
+		if (what_ran("env file", r->env_file, r->env_sha256, 1u << 20, &text, &len, m->env_sha, &st))
 			return 1;
-		int prc = ark_env_file_parse_text(r.env_file, text, len, &canary_env, &err);
+		int prc = ark_env_file_parse_text(r->env_file, text, len, &m->canary_env, &err);
 		explicit_bzero(text, len);
 		free(text);
 		if (prc) {
@@ -445,148 +350,140 @@ static int promote(const char *install_bin, bool yes)
 			return 1;
 		}
 		/* Judged on the file whose bytes were read. */
-		canary_env.mode = st.st_mode & 07777;
-		canary_env.uid = (unsigned)st.st_uid;
-		if (ark_env_file_check_private(&canary_env, &err)) {
-			ark_env_file_free(&canary_env);
+		m->canary_env.mode = st.st_mode & 07777;
+		m->canary_env.uid = (unsigned)st.st_uid;
+		if (ark_env_file_check_private(&m->canary_env, &err)) {
 			fprintf(stderr, "ark canary promote: %s\n", err.msg);
 			return 2;
 		}
 	}
 	/* The rules its HRM enforced: the promoted settings point at them. */
-	if (r.rules[0] && what_ran("rules", r.rules, r.rules_sha256, 1u << 20, NULL, &bin_len, rules_sha, NULL))
-		goto out;
-	char exe[4096] = "";
-	if (r.bin[0]) {
+	size_t rules_len = 0;
+	if (r->rules[0] && what_ran("rules", r->rules, r->rules_sha256, 1u << 20, NULL, &rules_len, m->rules_sha, NULL))
+		return 1;
+	if (r->bin[0]) {
 		if (install_bin) {
-			snprintf(exe, sizeof exe, "%s", install_bin);
-		} else if (ark_self_exe(exe, sizeof exe, &err)) {
+			snprintf(m->exe, sizeof m->exe, "%s", install_bin);
+		} else if (ark_self_exe(m->exe, sizeof m->exe, &err)) {
 			fprintf(stderr, "ark canary promote: %s (nothing changed)\n", err.msg);
-			goto out;
+			return 1;
 		}
-		if (what_ran("binary", r.bin_path[0] ? r.bin_path : r.bin, r.bin_sha256, 1u << 30, &bin_bytes, &bin_len, bin_sha, NULL))
-			goto out;
+		if (what_ran("binary", r->bin_path[0] ? r->bin_path : r->bin, r->bin_sha256, 1u << 30, &m->bin_bytes,
+			     &m->bin_len, m->bin_sha, NULL))
+			return 1;
 	}
-	printf("ark canary promote: the canary passed (%s%% of signals, %s events)\n", r.percent, r.events);
-	if (r.env_file[0])
+	return 0;
+}
+
+/* The plan, then the operator's yes (unless --yes). 0 to go on, else the
+ * exit status. */
+static int promote_confirm(const struct promotion *m, bool yes)
+{
+	const struct ark_canary_record *r = &m->r;
+	printf("ark canary promote: the canary passed (%s%% of signals, %s events)\n", r->percent, r->events);
+	if (r->env_file[0])
 		printf("  its settings (%zu from %s, sha256 %s) go into %s; the current one is kept for ark rollback\n",
-		       canary_env.count, r.env_file, env_sha, stable_env);
-	if (r.bin[0])
-		printf("  its binary %s (sha256 %s) is installed as %s; the current one is kept as %s.previous\n", r.bin, bin_sha,
-		       exe, exe);
-	if (r.rules[0])
-		printf("  its rules: %s (sha256 %s)\n", r.rules, rules_sha);
-	if (r.looser[0])
-		printf("  WARNING: its rules are looser than the stable rules it ran beside: %s\n", r.looser);
-	if (!yes) {
-		if (!isatty(STDIN_FILENO)) {
-			fprintf(stderr, "ark canary promote: confirmation needed: run it on a terminal, or pass --yes\n");
-			rc = 2;
-			goto out;
-		}
-		printf("Promote? [y/N] ");
-		fflush(stdout);
-		char answer[16] = "";
-		if (!fgets(answer, sizeof answer, stdin) || (answer[0] != 'y' && answer[0] != 'Y')) {
-			printf("ark canary promote: not confirmed; nothing changed\n");
-			goto out;
-		}
+		       m->canary_env.count, r->env_file, m->env_sha, m->stable_env);
+	if (r->bin[0])
+		printf("  its binary %s (sha256 %s) is installed as %s; the current one is kept as %s.previous\n", r->bin,
+		       m->bin_sha, m->exe, m->exe);
+	if (r->rules[0])
+		printf("  its rules: %s (sha256 %s)\n", r->rules, m->rules_sha);
+	if (r->looser[0])
+		printf("  WARNING: its rules are looser than the stable rules it ran beside: %s\n", r->looser);
+	if (yes)
+		return 0;
+	if (!isatty(STDIN_FILENO)) {
+		fprintf(stderr, "ark canary promote: confirmation needed: run it on a terminal, or pass --yes\n");
+		return 2;
 	}
-	rc = 0;
-	if (r.env_file[0]) {
-		ark_cli_keep_env_snapshot();
-		static char old[1 << 20], text[1 << 20];
-		FILE *f = fopen(stable_env, "r");
-		size_t old_len = f ? fread(old, 1, sizeof old - 1, f) : 0;
-		bool whole = f && !ferror(f) && feof(f);
-		if (f)
-			fclose(f);
-		if (!whole) {
-			fprintf(stderr, "ark canary promote: cannot read all of %s (nothing changed)\n", stable_env);
-			rc = 1;
-			goto out;
-		}
-		old[old_len] = '\0';
-		size_t len = 0;
-		/* Every line stays but those the canary sets; its values follow. */
-		for (char *line = old; *line;) {
-			char *nl = strchr(line, '\n');
-			size_t l = nl ? (size_t)(nl - line) : strlen(line);
-			char key[128];
-			line_key(line, l, key, sizeof key);
-			bool replaced = false;
-			for (size_t j = 0; key[0] && j < canary_env.count && !replaced; j++)
-				replaced = strcmp(canary_env.entries[j].key, key) == 0;
-			if (!replaced && len + l + 1 < sizeof text) {
-				memcpy(text + len, line, l);
-				len += l;
-				text[len++] = '\n';
-			}
-			line = nl ? nl + 1 : line + l;
-		}
-		int n = snprintf(text + len, sizeof text - len, "# promoted from the canary %s (sha256 %s)\n", r.env_file, env_sha);
-		bool fits = n > 0 && (size_t)n < sizeof text - len;
-		if (fits)
-			len += (size_t)n;
-		for (size_t j = 0; fits && j < canary_env.count; j++)
-			fits = append_assignment(text, sizeof text, &len, canary_env.entries[j].key, canary_env.entries[j].value);
-		if (!fits) {
-			fprintf(stderr, "ark canary promote: the promoted env file would be too large (nothing changed)\n");
-			rc = 1;
-			goto out;
-		}
-		rc = ark_cli_write_atomic(stable_env, text, len, &err);
-		if (rc)
-			fprintf(stderr, "ark canary promote: %s\n", err.msg);
-		else
-			printf("  ✓ %s updated\n", stable_env);
+	printf("Promote? [y/N] ");
+	fflush(stdout);
+	char answer[16] = "";
+	if (!fgets(answer, sizeof answer, stdin) || (answer[0] != 'y' && answer[0] != 'Y')) {
+		printf("ark canary promote: not confirmed; nothing changed\n");
+		return 1;
 	}
-	if (!rc && r.bin[0]) {
-		char previous[4200];
-		snprintf(previous, sizeof previous, "%s.previous", exe);
-		struct stat st;
-		mode_t mode = stat(exe, &st) == 0 ? (st.st_mode & 0777) : 0755;
-		if (access(exe, F_OK) == 0 && (rc = copy_file(exe, previous, mode, &err)) == 0)
-			printf("  ✓ previous binary kept as %s\n", previous);
-		/* The bytes that hashed as the canary's binary, not a new read. */
-		if (!rc && (rc = write_bytes(exe, bin_bytes, bin_len, mode, &err)) == 0)
-			printf("  ✓ %s installed as %s\n", r.bin, exe);
-		if (rc)
-			fprintf(stderr, "ark canary promote: %s\n", err.msg);
+	return 0;
+}
+
+/* The canary's settings into the stable env file (kept first for ark
+ * rollback). 0 or 1 after saying why. */
+static int promote_env(const struct promotion *m)
+{
+	struct ark_err err = {0};
+	ark_cli_keep_env_snapshot();
+	static char old[1 << 20], text[1 << 20];
+	FILE *f = fopen(m->stable_env, "r");
+	size_t old_len = f ? fread(old, 1, sizeof old - 1, f) : 0;
+	bool whole = f && !ferror(f) && feof(f);
+	if (f)
+		fclose(f);
+	if (!whole) {
+		fprintf(stderr, "ark canary promote: cannot read all of %s (nothing changed)\n", m->stable_env);
+		return 1;
 	}
+	old[old_len] = '\0';
+	char comment[4300];
+	snprintf(comment, sizeof comment, "# promoted from the canary %.4096s (sha256 %s)", m->r.env_file, m->env_sha);
+	size_t len = 0;
+	if (ark_env_file_merge(old, &m->canary_env, comment, text, sizeof text, &len, &err)) {
+		fprintf(stderr, "ark canary promote: the promoted env file would be too large (nothing changed)\n");
+		return 1;
+	}
+	if (ark_cli_write_atomic(m->stable_env, text, len, &err)) {
+		fprintf(stderr, "ark canary promote: %s\n", err.msg);
+		return 1;
+	}
+	printf("  ✓ %s updated\n", m->stable_env);
+	return 0;
+}
+
+/* The canary's binary (the bytes that hashed as it, not a new read) over
+ * the stable one, kept first as .previous. 0 or 1 after saying why. */
+static int promote_binary(const struct promotion *m)
+{
+	struct ark_err err = {0};
+	char previous[4200];
+	snprintf(previous, sizeof previous, "%s.previous", m->exe);
+	struct stat st;
+	mode_t mode = stat(m->exe, &st) == 0 ? (st.st_mode & 0777) : 0755;
+	int rc = 0;
+	if (access(m->exe, F_OK) == 0 && (rc = copy_file(m->exe, previous, mode, &err)) == 0)
+		printf("  ✓ previous binary kept as %s\n", previous);
+	if (!rc && (rc = write_bytes(m->exe, m->bin_bytes, m->bin_len, mode, &err)) == 0)
+		printf("  ✓ %s installed as %s\n", m->r.bin, m->exe);
 	if (rc) {
-		rc = 1;
-		goto out;
+		fprintf(stderr, "ark canary promote: %s\n", err.msg);
+		return 1;
 	}
-	struct ark_store_config cfg;
-	struct ark_core *core;
-	/* The record again, as promoted, with what was promoted: a second
-	 * promote is refused. */
-	static char detail[sizeof raw + 512];
-	const char *rest = strncmp(raw, "outcome=", 8) == 0 && strchr(raw, '\n') ? strchr(raw, '\n') + 1 : raw;
-	snprintf(detail, sizeof detail, "outcome=promoted\npromoted_env_sha256=%s\npromoted_bin_sha256=%s\npromoted_rules_sha256=%s\n%s",
-		 env_sha, bin_sha, rules_sha, rest);
-	if (ark_store_config_from_env(&cfg, &err) || ark_core_open(&core, &cfg, ARK_CORE_NO_CHECKPOINTER, NULL, &err)) {
-		fprintf(stderr, "ark canary promote: promoted, but cannot record it: %s\n", err.msg);
-		rc = 1;
-		goto out;
-	}
-	uint64_t now = ark_realtime_ns();
-	rc = ark_core_record_canary_run(core, now, now, "promoted", 0, 0, detail, &err);
+	return 0;
+}
+
+static int promote(const char *install_bin, bool yes)
+{
+	static struct promotion m;
+	memset(&m, 0, sizeof m);
+	int rc = promote_check(&m, install_bin);
 	if (!rc)
-		rc = ark_core_meta_set(core, "canary_last", detail, &err);
-	ark_core_close(core);
-	if (rc) {
-		fprintf(stderr, "ark canary promote: promoted, but cannot record it: %s\n", err.msg);
-		rc = 1;
-		goto out;
+		rc = promote_confirm(&m, yes);
+	if (!rc && m.r.env_file[0])
+		rc = promote_env(&m);
+	if (!rc && m.r.bin[0])
+		rc = promote_binary(&m);
+	if (!rc) {
+		struct ark_err err = {0};
+		if (ark_canary_record_promoted(m.raw, m.env_sha, m.bin_sha, m.rules_sha, &err)) {
+			fprintf(stderr, "ark canary promote: promoted, but cannot record it: %s\n", err.msg);
+			rc = 1;
+		} else {
+			printf("ark canary promote: done (recorded: env sha256 %s, binary sha256 %s, rules sha256 %s); restart "
+			       "ARK to run it on every lane (ark stop && ark start)\n",
+			       m.env_sha[0] ? m.env_sha : "-", m.bin_sha[0] ? m.bin_sha : "-", m.rules_sha[0] ? m.rules_sha : "-");
+		}
 	}
-	printf("ark canary promote: done (recorded: env sha256 %s, binary sha256 %s, rules sha256 %s); restart ARK to run "
-	       "it on every lane (ark stop && ark start)\n",
-	       env_sha[0] ? env_sha : "-", bin_sha[0] ? bin_sha : "-", rules_sha[0] ? rules_sha : "-");
-out:
-	ark_env_file_free(&canary_env);
-	free(bin_bytes);
+	ark_env_file_free(&m.canary_env);
+	free(m.bin_bytes);
 	return rc;
 }
 
@@ -602,24 +499,38 @@ static int canary_main(int argc, char **argv)
 	bool json = false, yes = false;
 	double timeout = 60;
 	struct ark_err err = {0};
-	for (int i = 2; i < argc; i++) {
-		if (strcmp(argv[i], "--instance") == 0 && i + 1 < argc) {
-			instance = argv[++i];
-		} else if (strcmp(argv[i], "--json") == 0 && strcmp(sub, "status") == 0) {
+	/* --json belongs to status, --yes and --install-bin to promote,
+	 * --timeout to rollback. */
+	static const struct option longopts[] = {
+		{"instance", required_argument, NULL, 'i'},    {"json", no_argument, NULL, 'j'},
+		{"yes", no_argument, NULL, 'y'},               {"install-bin", required_argument, NULL, 'b'},
+		{"timeout", required_argument, NULL, 't'},     {NULL, 0, NULL, 0}};
+	bool status = strcmp(sub, "status") == 0, promoting = strcmp(sub, "promote") == 0,
+	     rolling_back = strcmp(sub, "rollback") == 0;
+	int opt;
+	optind = 2;
+	while ((opt = ark_cli_getopt(argc, argv, ":", longopts)) != -1) {
+		if (opt == 'i') {
+			instance = optarg;
+		} else if (opt == 'j' && status) {
 			json = true;
-		} else if (strcmp(argv[i], "--yes") == 0 && strcmp(sub, "promote") == 0) {
+		} else if (opt == 'y' && promoting) {
 			yes = true;
-		} else if (strcmp(argv[i], "--install-bin") == 0 && i + 1 < argc && strcmp(sub, "promote") == 0) {
-			install_bin = argv[++i];
-		} else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc && strcmp(sub, "rollback") == 0) {
-			if (ark_parse_double(argv[++i], 1, 3600, "--timeout", &timeout, &err)) {
+		} else if (opt == 'b' && promoting) {
+			install_bin = optarg;
+		} else if (opt == 't' && rolling_back) {
+			if (ark_parse_double(optarg, 1, 3600, "--timeout", &timeout, &err)) {
 				fprintf(stderr, "ark canary: %s\n", err.msg);
 				return 2;
 			}
 		} else {
-			fprintf(stderr, "ark canary %s: unexpected argument '%s'\n", sub, argv[i]);
+			fprintf(stderr, "ark canary %s: unexpected argument '%s'\n", sub, ark_cli_last_option(argv));
 			return 2;
 		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "ark canary %s: unexpected argument '%s'\n", sub, argv[optind]);
+		return 2;
 	}
 	if (strcmp(sub, "status") == 0)
 		return status_main(instance, json);

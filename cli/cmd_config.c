@@ -6,6 +6,7 @@
 #include "cli/command.h"
 #include "ops/ops.h"
 
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,19 +34,26 @@ static int validate_main(int argc, char **argv)
 {
 	const char *path = NULL;
 	bool json = false;
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0)
-			json = true;
-		else if (strcmp(argv[i], "--env-file") == 0 && i + 1 < argc)
-			path = argv[++i];
-		else if (strncmp(argv[i], "--env-file=", 11) == 0)
-			path = argv[i] + 11;
-		else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
-			return usage(stdout, 0);
-		else {
-			fprintf(stderr, "ark config validate: unknown option '%s'\n\n", argv[i]);
+	static const struct option longopts[] = {{"json", no_argument, NULL, 'j'},
+						 {"env-file", required_argument, NULL, 'e'},
+						 {"help", no_argument, NULL, 'h'},
+						 {NULL, 0, NULL, 0}};
+	int opt;
+	optind = 1;
+	while ((opt = ark_cli_getopt(argc, argv, ":h", longopts)) != -1) {
+		switch (opt) {
+		case 'j': json = true; break;
+		case 'e': path = optarg; break;
+		case 'h': return usage(stdout, 0);
+		default:
+			ark_cli_option_error("config validate", opt, argv);
+			fputc('\n', stderr);
 			return usage(stderr, 2);
 		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "ark config validate: unknown option '%s'\n\n", argv[optind]);
+		return usage(stderr, 2);
 	}
 	if (!path) {
 		const char *var = getenv("ARK_ENV_FILE");
@@ -128,4 +136,5 @@ static int config_main(int argc, char **argv)
 	return 2;
 }
 
-ARK_COMMAND(config_command, "config", "check a configuration: ark config validate [--env-file FILE] [--json]", config_main)
+ARK_COMMAND_FLAGS(config_command, "config", "check a configuration: ark config validate [--env-file FILE] [--json]", config_main,
+		  ARK_COMMAND_OWN_ENV_FILE)

@@ -389,8 +389,16 @@ static int check_main(int argc, char **argv)
 
 static int history_main(int argc, char **argv)
 {
-	bool json = argc == 2 && strcmp(argv[1], "--json") == 0;
-	if (argc > 2 || (argc == 2 && !json)) {
+	static const struct option longopts[] = {{"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
+	bool json = false;
+	int opt;
+	optind = 1;
+	while ((opt = ark_cli_getopt(argc, argv, ":", longopts)) != -1) {
+		if (opt != 'j')
+			break;
+		json = true;
+	}
+	if (opt != -1 || optind < argc) {
 		fprintf(stderr, "usage: ark graveyard history [--json]\n");
 		return 2;
 	}

@@ -20,6 +20,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -365,6 +366,34 @@ static void publish(struct server *s, uint64_t now)
 	}
 }
 
+/* --instance NAME, --wait-segment S: 0, or -1 after a usage error (said). */
+static int parse_args(int argc, char **argv, const char **instance, double *wait_segment_s)
+{
+	static const struct option longopts[] = {{"instance", required_argument, NULL, 'i'},
+						 {"wait-segment", required_argument, NULL, 'w'},
+						 {NULL, 0, NULL, 0}};
+	struct ark_err err;
+	int opt;
+	optind = 1;
+	while ((opt = ark_cli_getopt(argc, argv, ":", longopts)) != -1) {
+		switch (opt) {
+		case 'i': *instance = optarg; break;
+		case 'w':
+			if (ark_parse_double(optarg, 0, 3600, "--wait-segment", wait_segment_s, &err)) {
+				fprintf(stderr, "ark metrics-server: %s\n", err.msg);
+				return -1;
+			}
+			break;
+		default: ark_cli_option_error("metrics-server", opt, argv); return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "ark metrics-server: unexpected argument '%s'\n", argv[optind]);
+		return -1;
+	}
+	return 0;
+}
+
 static int metrics_server_main(int argc, char **argv)
 {
 	if (ark_wants_help(argc, argv)) {
@@ -382,20 +411,8 @@ static int metrics_server_main(int argc, char **argv)
 	}
 	const char *instance = ark_pipeline_default_instance();
 	double wait_segment_s = 0;
-	for (int i = 1; i < argc; i++) {
-		struct ark_err arg_err;
-		if (strcmp(argv[i], "--instance") == 0 && i + 1 < argc) {
-			instance = argv[++i];
-		} else if (strcmp(argv[i], "--wait-segment") == 0 && i + 1 < argc) {
-			if (ark_parse_double(argv[++i], 0, 3600, "--wait-segment", &wait_segment_s, &arg_err)) {
-				fprintf(stderr, "ark metrics-server: %s\n", arg_err.msg);
-				return 2;
-			}
-		} else {
-			fprintf(stderr, "ark metrics-server: unexpected argument '%s'\n", argv[i]);
-			return 2;
-		}
-	}
+	if (parse_args(argc, argv, &instance, &wait_segment_s))
+		return 2;
 	ark_process_signals(on_term);
 
 	struct ark_err err = {0};

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdbool.h>
 
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -36,17 +37,23 @@ static int mirror_main(int argc, char **argv)
 	const char *instance = ark_pipeline_default_instance();
 	const char *journal = NULL;
 	bool backfill = false;
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--instance") == 0 && i + 1 < argc) {
-			instance = argv[++i];
-		} else if (strcmp(argv[i], "--backfill") == 0) {
-			backfill = true;
-		} else if (strcmp(argv[i], "--journal") == 0 && i + 1 < argc) {
-			journal = argv[++i];
-		} else {
-			fprintf(stderr, "ark mirror: unexpected argument '%s'\n", argv[i]);
-			return 2;
+	static const struct option longopts[] = {{"instance", required_argument, NULL, 'i'},
+						 {"backfill", no_argument, NULL, 'b'},
+						 {"journal", required_argument, NULL, 'j'},
+						 {NULL, 0, NULL, 0}};
+	int opt;
+	optind = 1;
+	while ((opt = ark_cli_getopt(argc, argv, ":", longopts)) != -1) {
+		switch (opt) {
+		case 'i': instance = optarg; break;
+		case 'b': backfill = true; break;
+		case 'j': journal = optarg; break;
+		default: return ark_cli_option_error("mirror", opt, argv);
 		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "ark mirror: unexpected argument '%s'\n", argv[optind]);
+		return 2;
 	}
 	if (!backfill)
 		return ark_mirror_run(instance);

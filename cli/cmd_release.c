@@ -10,6 +10,7 @@
 #include "watchdog/watchdog.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -74,13 +75,19 @@ static int release_main(int argc, char **argv)
 		return 2;
 	}
 	const char *instance = ark_pipeline_default_instance();
-	for (int i = 2; i < argc; i++) {
-		if (strcmp(argv[i], "--instance") == 0 && i + 1 < argc) {
-			instance = argv[++i];
-		} else {
-			fprintf(stderr, "ark release: unexpected argument '%s'\n", argv[i]);
+	static const struct option longopts[] = {{"instance", required_argument, NULL, 'i'}, {NULL, 0, NULL, 0}};
+	int opt;
+	optind = 2;
+	while ((opt = ark_cli_getopt(argc, argv, ":", longopts)) != -1) {
+		if (opt != 'i') {
+			fprintf(stderr, "ark release: unexpected argument '%s'\n", ark_cli_last_option(argv));
 			return 2;
 		}
+		instance = optarg;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "ark release: unexpected argument '%s'\n", argv[optind]);
+		return 2;
 	}
 	struct ark_err err = {0};
 	struct ark_pipeline_map map;

@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,153 +65,193 @@ static void usage(FILE *out)
 		"--keep-env leaves the env file alone. Start again with ./deploy/start_production.sh.\n");
 }
 
-static int rollback_main(int argc, char **argv)
+/* What a rollback works on, gathered step by step. */
+struct rollback {
+	const char *instance, *env_file, *backup;
+	bool yes, keep_env, running;
+	struct ark_store_config store;
+	char backup_path[4200];
+	char previous[4400];   /* the kept configuration to put back ("" with --keep-env) */
+	char dir[4200];
+	size_t now_len, old_len;
+};
+/* The env file as it is now and the one put back (up to 1 MiB each). */
+static char now_text[1 << 20], old_text[1 << 20];
+
+/* Options: 0, 1 after --help (answered), 2 on a usage error (said). */
+static int parse_args(struct rollback *r, int argc, char **argv)
 {
-	const char *instance = NULL, *env_file = NULL, *backup = NULL;
-	bool yes = false, keep_env = false;
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--instance") == 0 && i + 1 < argc)
-			instance = argv[++i];
-		else if (strcmp(argv[i], "--env-file") == 0 && i + 1 < argc)
-			env_file = argv[++i];
-		else if (strcmp(argv[i], "--backup") == 0 && i + 1 < argc)
-			backup = argv[++i];
-		else if (strcmp(argv[i], "--yes") == 0)
-			yes = true;
-		else if (strcmp(argv[i], "--keep-env") == 0)
-			keep_env = true;
-		else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-			usage(stdout);
-			return 0;
-		} else {
-			fprintf(stderr, "ark rollback: unknown option '%s'\n\n", argv[i]);
+	static const struct option longopts[] = {
+		{"instance", required_argument, NULL, 'i'}, {"env-file", required_argument, NULL, 'e'},
+		{"backup", required_argument, NULL, 'b'},   {"yes", no_argument, NULL, 'y'},
+		{"keep-env", no_argument, NULL, 'k'},       {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}};
+	int opt;
+	optind = 1;
+	while ((opt = ark_cli_getopt(argc, argv, ":h", longopts)) != -1) {
+		switch (opt) {
+		case 'i': r->instance = optarg; break;
+		case 'e': r->env_file = optarg; break;
+		case 'b': r->backup = optarg; break;
+		case 'y': r->yes = true; break;
+		case 'k': r->keep_env = true; break;
+		case 'h': usage(stdout); return 1;
+		default:
+			ark_cli_option_error("rollback", opt, argv);
+			fputc('\n', stderr);
 			usage(stderr);
 			return 2;
 		}
 	}
-	if (!env_file) {
-		const char *var = getenv("ARK_ENV_FILE");
-		env_file = var && *var ? var : ".env.production";
+	if (optind < argc) {
+		fprintf(stderr, "ark rollback: unknown option '%s'\n\n", argv[optind]);
+		usage(stderr);
+		return 2;
 	}
-	/* The env file's own settings (paths) apply to what is restored. */
+	return 0;
+}
+
+/* The env file's own settings (paths) apply to what is restored; then the
+ * store's settings and the backup to restore, checked. 0 or an exit status. */
+static int find_backup(struct rollback *r, struct ark_err *err)
+{
+	if (!r->env_file) {
+		const char *var = getenv("ARK_ENV_FILE");
+		r->env_file = var && *var ? var : ".env.production";
+	}
 	struct ark_env_file current;
-	struct ark_err err = {0};
-	bool have_env = access(env_file, F_OK) == 0;
+	bool have_env = access(r->env_file, F_OK) == 0;
 	if (have_env) {
-		if (ark_env_file_parse(env_file, &current, &err)) {
-			fprintf(stderr, "ark rollback: %s\n", err.msg);
+		if (ark_env_file_parse(r->env_file, &current, err))
 			return 2;
-		}
-		if (ark_env_file_check_private(&current, &err)) {
+		if (ark_env_file_check_private(&current, err)) {
 			ark_env_file_free(&current);
-			fprintf(stderr, "ark rollback: %s\n", err.msg);
 			return 2;
 		}
 		ark_env_file_apply(&current);
 		ark_env_file_free(&current);
-	} else if (!keep_env) {
-		fprintf(stderr, "ark rollback: the env file %s does not exist (--env-file FILE, or --keep-env)\n", env_file);
+	} else if (!r->keep_env) {
+		ark_err_set(err, -ENOENT, "the env file %s does not exist (--env-file FILE, or --keep-env)", r->env_file);
 		return 2;
 	}
-	if (!instance)
-		instance = ark_pipeline_default_instance();   /* (after the env file: it may name it) */
-	struct ark_store_config store;
-	if (ark_store_config_from_env(&store, &err)) {
-		fprintf(stderr, "ark rollback: %s\n", err.msg);
+	if (!r->instance)
+		r->instance = ark_pipeline_default_instance();   /* (after the env file: it may name it) */
+	if (ark_store_config_from_env(&r->store, err))
 		return 2;
-	}
-	snprintf(store.instance, sizeof store.instance, "%s", instance);
-	char backup_path[4200];
-	if (backup)
-		snprintf(backup_path, sizeof backup_path, "%s", backup);
-	else if (newest_backup(store.backup_dir, backup_path, sizeof backup_path)) {
-		fprintf(stderr, "ark rollback: no backup in %s (ARK_BACKUP_DIR): nothing to restore (ark backup makes one)\n",
-			store.backup_dir);
+	snprintf(r->store.instance, sizeof r->store.instance, "%s", r->instance);
+	if (r->backup)
+		snprintf(r->backup_path, sizeof r->backup_path, "%s", r->backup);
+	else if (newest_backup(r->store.backup_dir, r->backup_path, sizeof r->backup_path)) {
+		ark_err_set(err, -ENOENT, "no backup in %s (ARK_BACKUP_DIR): nothing to restore (ark backup makes one)",
+			    r->store.backup_dir);
 		return 1;
 	}
 	int schema = 0;
-	enum ark_backup_check check = ark_store_backup_check(backup_path, &schema, &err);
+	struct ark_err check_err = {0};
+	enum ark_backup_check check = ark_store_backup_check(r->backup_path, &schema, &check_err);
 	if (check != ARK_BACKUP_OK) {
-		fprintf(stderr, "ark rollback: the backup %s is %s: %s\n", backup_path, ark_backup_check_name(check), err.msg);
+		ark_err_set(err, -EINVAL, "the backup %s is %s: %s", r->backup_path, ark_backup_check_name(check),
+			    check_err.msg);
 		return 1;
 	}
-	/* The previous configuration: the newest kept one that differs from now. */
-	static char now_text[1 << 20], old_text[1 << 20];
-	size_t now_len = 0, old_len = 0;
-	char previous[4400] = "", dir[4200];
-	if (!keep_env) {
-		read_all(env_file, now_text, sizeof now_text, &now_len);
-		snprintf(dir, sizeof dir, "%s/env", store.backup_dir);
-		for (int skip = 0;; skip++) {
-			if (ark_cli_newest_env_snapshot(dir, previous, sizeof previous, skip)) {
-				previous[0] = '\0';
-				break;
-			}
-			if (read_all(previous, old_text, sizeof old_text, &old_len) == 0 &&
-			    (old_len != now_len || memcmp(old_text, now_text, now_len) != 0))
-				break;
+	return 0;
+}
+
+/* The previous configuration: the newest kept one that differs from now.
+ * 0 or an exit status. */
+static int find_previous_env(struct rollback *r, struct ark_err *err)
+{
+	read_all(r->env_file, now_text, sizeof now_text, &r->now_len);
+	snprintf(r->dir, sizeof r->dir, "%s/env", r->store.backup_dir);
+	for (int skip = 0;; skip++) {
+		if (ark_cli_newest_env_snapshot(r->dir, r->previous, sizeof r->previous, skip)) {
+			r->previous[0] = '\0';
+			break;
 		}
-		if (!previous[0]) {
-			fprintf(stderr, "ark rollback: no earlier configuration than %s is kept in %s (ark start keeps each one "
-					"it runs); --keep-env rolls back the database only\n", env_file, dir);
-			return 1;
-		}
-		struct ark_env_file kept_file;
-		if (ark_env_file_parse(previous, &kept_file, &err)) {
-			fprintf(stderr, "ark rollback: the kept configuration is not a valid env file: %s\n", err.msg);
-			return 1;
-		}
-		ark_env_file_free(&kept_file);
+		if (read_all(r->previous, old_text, sizeof old_text, &r->old_len) == 0 &&
+		    (r->old_len != r->now_len || memcmp(old_text, now_text, r->now_len) != 0))
+			break;
 	}
-	bool running = ark_cli_instance_alive(instance);
+	if (!r->previous[0]) {
+		ark_err_set(err, -ENOENT, "no earlier configuration than %s is kept in %s (ark start keeps each one "
+				  "it runs); --keep-env rolls back the database only", r->env_file, r->dir);
+		return 1;
+	}
+	struct ark_env_file kept_file;
+	struct ark_err parse_err = {0};
+	if (ark_env_file_parse(r->previous, &kept_file, &parse_err)) {
+		ark_err_set(err, -EINVAL, "the kept configuration is not a valid env file: %s", parse_err.msg);
+		return 1;
+	}
+	ark_env_file_free(&kept_file);
+	return 0;
+}
+
+/* Shows the plan; asks unless --yes. 0 to go on, else the exit status. */
+static int confirm(struct rollback *r)
+{
+	r->running = ark_cli_instance_alive(r->instance);
 	printf("Rollback plan:\n");
-	printf("  1. %s instance '%s'\n", running ? "stop (drain) the running" : "(not running) nothing to stop for", instance);
-	printf("  2. restore the Mutable Core %s from %s (the current one is kept as %s.replaced-<time>)\n", store.state_db,
-	       backup_path, store.state_db);
-	if (keep_env)
-		printf("  3. leave %s as it is (--keep-env)\n", env_file);
+	printf("  1. %s instance '%s'\n", r->running ? "stop (drain) the running" : "(not running) nothing to stop for",
+	       r->instance);
+	printf("  2. restore the Mutable Core %s from %s (the current one is kept as %s.replaced-<time>)\n",
+	       r->store.state_db, r->backup_path, r->store.state_db);
+	if (r->keep_env)
+		printf("  3. leave %s as it is (--keep-env)\n", r->env_file);
 	else
-		printf("  3. put %s back in place of %s (the current one is kept as %s.rolled-back-<time>)\n", previous, env_file,
-		       env_file);
-	if (!yes) {
-		if (!isatty(STDIN_FILENO)) {
-			fprintf(stderr, "ark rollback: confirmation needed: run it on a terminal, or pass --yes\n");
-			return 2;
-		}
-		printf("Type yes to roll back: ");
-		fflush(stdout);
-		char answer[16] = "";
-		if (!fgets(answer, sizeof answer, stdin) || strcmp(answer, "yes\n") != 0) {
-			printf("ark rollback: not confirmed; nothing changed\n");
-			return 1;
-		}
+		printf("  3. put %s back in place of %s (the current one is kept as %s.rolled-back-<time>)\n", r->previous,
+		       r->env_file, r->env_file);
+	if (r->yes)
+		return 0;
+	if (!isatty(STDIN_FILENO)) {
+		fprintf(stderr, "ark rollback: confirmation needed: run it on a terminal, or pass --yes\n");
+		return 2;
 	}
-	if (running && ark_cli_stop_instance(instance, 0, 60, false)) {
+	printf("Type yes to roll back: ");
+	fflush(stdout);
+	char answer[16] = "";
+	if (!fgets(answer, sizeof answer, stdin) || strcmp(answer, "yes\n") != 0) {
+		printf("ark rollback: not confirmed; nothing changed\n");
+		return 1;
+	}
+	return 0;
+}
+
+/* Stop, restore the database, put the previous env file back. */
+static int restore(struct rollback *r, struct ark_err *err)
+{
+	if (r->running && ark_cli_stop_instance(r->instance, 0, 60, false)) {
 		fprintf(stderr, "ark rollback: the instance did not stop cleanly; continuing with the restore\n");
 	}
 	struct ark_restore_result restored;
-	if (ark_store_restore(&store, backup_path, 0, &restored, &err)) {
-		fprintf(stderr, "ark rollback: restore failed: %s (the env file was not touched)\n", err.msg);
+	struct ark_err restore_err = {0};
+	if (ark_store_restore(&r->store, r->backup_path, 0, &restored, &restore_err)) {
+		ark_err_set(err, -EIO, "restore failed: %s (the env file was not touched)", restore_err.msg);
 		return 1;
 	}
 	printf("  restored %s from %s%s%s\n", restored.database, restored.restored_from,
 	       restored.replaced_kept_as[0] ? "; the replaced database is " : "", restored.replaced_kept_as);
-	if (!keep_env) {
-		char kept[4400], stamp[128];
-		ark_store_backup_name(ark_realtime_ns(), false, stamp, sizeof stamp);
-		char *t = strstr(stamp, "backup_"), *dot = strrchr(stamp, '.');
-		if (t && dot)
-			*dot = '\0';
-		snprintf(kept, sizeof kept, "%s.rolled-back-%s", env_file, t ? t + strlen("backup_") : "now");
-		if (ark_cli_write_atomic(kept, now_text, now_len, &err) || ark_cli_write_atomic(env_file, old_text, old_len, &err)) {
-			fprintf(stderr, "ark rollback: %s\n", err.msg);
-			return 1;
-		}
-		printf("  %s is now the configuration of %s; the one rolled back is %s\n", env_file, previous, kept);
-	}
-	/* Recorded in the restored database's own history. */
+	if (r->keep_env)
+		return 0;
+	char kept[4400], stamp[128];
+	ark_store_backup_name(ark_realtime_ns(), false, stamp, sizeof stamp);
+	char *t = strstr(stamp, "backup_"), *dot = strrchr(stamp, '.');
+	if (t && dot)
+		*dot = '\0';
+	snprintf(kept, sizeof kept, "%s.rolled-back-%s", r->env_file, t ? t + strlen("backup_") : "now");
+	if (ark_cli_write_atomic(kept, now_text, r->now_len, err) ||
+	    ark_cli_write_atomic(r->env_file, old_text, r->old_len, err))
+		return 1;
+	printf("  %s is now the configuration of %s; the one rolled back is %s\n", r->env_file, r->previous, kept);
+	return 0;
+}
+
+/* Recorded in the restored database's own history. */
+static void record(const struct rollback *r)
+{
+	struct ark_err err = {0};
 	struct ark_core *core;
-	int rec = ark_core_open(&core, &store, ARK_CORE_NO_CHECKPOINTER, NULL, &err);
+	int rec = ark_core_open(&core, &r->store, ARK_CORE_NO_CHECKPOINTER, NULL, &err);
 	if (rec == 0) {
 		char reason[700], when[64];
 		ark_store_backup_name(ark_realtime_ns(), false, when, sizeof when);
@@ -218,15 +259,36 @@ static int rollback_main(int argc, char **argv)
 		if (dot)
 			*dot = '\0';
 		snprintf(reason, sizeof reason, "%s manual rollback: database from %.250s%s%.250s", t ? t + 7 : "",
-			 backup_path, keep_env ? "" : ", configuration from ", keep_env ? "" : previous);
+			 r->backup_path, r->keep_env ? "" : ", configuration from ", r->keep_env ? "" : r->previous);
 		rec = ark_core_meta_set(core, "last_rollback", reason, &err);
 		ark_core_close(core);
 	}
 	if (rec)
 		fprintf(stderr, "ark rollback: could not record the rollback in the Mutable Core: %s\n", err.msg);
-	printf("Rolled back. Start again with ./deploy/start_production.sh (or ark start --env-file %s).\n", env_file);
+}
+
+static int rollback_main(int argc, char **argv)
+{
+	static struct rollback r;
+	memset(&r, 0, sizeof r);
+	struct ark_err err = {0};
+	int rc = parse_args(&r, argc, argv);
+	if (rc)
+		return rc == 1 ? 0 : rc;
+	if ((rc = find_backup(&r, &err)) || (!r.keep_env && (rc = find_previous_env(&r, &err)))) {
+		fprintf(stderr, "ark rollback: %s\n", err.msg);
+		return rc;
+	}
+	if ((rc = confirm(&r)))
+		return rc;
+	if ((rc = restore(&r, &err))) {
+		fprintf(stderr, "ark rollback: %s\n", err.msg);
+		return rc;
+	}
+	record(&r);
+	printf("Rolled back. Start again with ./deploy/start_production.sh (or ark start --env-file %s).\n", r.env_file);
 	return 0;
 }
 
-ARK_COMMAND(rollback_command, "rollback", "manual rollback: stop, restore the newest backup, the previous env file",
-	    rollback_main)
+ARK_COMMAND_FLAGS(rollback_command, "rollback", "manual rollback: stop, restore the newest backup, the previous env file",
+		  rollback_main, ARK_COMMAND_OWN_ENV_FILE)

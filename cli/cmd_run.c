@@ -10,8 +10,8 @@
  * only with zero errors and zero trace breaks. */
 #include "pipeline/pipeline.h"
 #include "cli/command.h"
-#include "alphavantage/alphavantage.h"
-#include "api/api.h"
+#include "cli/instance.h"
+#include "ops/ops.h"
 #include "watchdog/watchdog.h"
 #include "common/common.h"
 #include "hist/hist.h"
@@ -90,7 +90,17 @@ static void hist_diff(struct ark_hist *window, const struct ark_hist *now, const
 	}
 }
 
-static int run_main(int argc, char **argv)
+/* What `ark run` was asked for. */
+struct run_options {
+	double rate, duration, violations;
+	uint64_t seed, symbols;
+	bool quiet, json;
+	int feed_port;        /* -1: no feed */
+	const char *instance;
+};
+
+/* Options: 0, 1 after --help (answered), 2 on a usage error (said). */
+static int parse_args(struct run_options *o, int argc, char **argv)
 {
 	static const struct option options[] = {
 		{"rate", required_argument, NULL, 'r'},       {"duration", required_argument, NULL, 'd'},
@@ -100,38 +110,31 @@ static int run_main(int argc, char **argv)
 		{"feed", no_argument, NULL, 'f'},             {"feed-port", required_argument, NULL, 'p'},
 		{"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0}};
 	struct ark_err err = {0};
-	double rate = 10000, duration = 10, violations = 0.01;
-	uint64_t seed = 1, symbols = 64;
-	bool quiet = false, json = false;
-	int feed_port = -1;
-	const char *instance = ark_pipeline_default_instance();
 	int opt;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
 		int rc = 0;
+		uint64_t port;
 		switch (opt) {
-		case 'r': rc = ark_parse_double(optarg, 0, 1e9, "--rate", &rate, &err); break;
-		case 'd': rc = ark_parse_double(optarg, 0.1, 86400 * 365.0, "--duration", &duration, &err); break;
-		case 's': rc = ark_parse_u64(optarg, 0, UINT64_MAX, "--seed", &seed, &err); break;
-		case 'v': rc = ark_parse_double(optarg, 0, 0.5, "--violations", &violations, &err); break;
-		case 'y': rc = ark_parse_u64(optarg, 1, 4000, "--symbols", &symbols, &err); break;
-		case 'i': instance = optarg; break;
-		case 'q': quiet = true; break;
-		case 'j': json = true; break;
+		case 'r': rc = ark_parse_double(optarg, 0, 1e9, "--rate", &o->rate, &err); break;
+		case 'd': rc = ark_parse_double(optarg, 0.1, 86400 * 365.0, "--duration", &o->duration, &err); break;
+		case 's': rc = ark_parse_u64(optarg, 0, UINT64_MAX, "--seed", &o->seed, &err); break;
+		case 'v': rc = ark_parse_double(optarg, 0, 0.5, "--violations", &o->violations, &err); break;
+		case 'y': rc = ark_parse_u64(optarg, 1, 4000, "--symbols", &o->symbols, &err); break;
+		case 'i': o->instance = optarg; break;
+		case 'q': o->quiet = true; break;
+		case 'j': o->json = true; break;
 		case 'f':
-			if (feed_port < 0) {
-				uint64_t port;
+			if (o->feed_port < 0) {
 				rc = ark_env_u64("ARK_FEED_PORT", 7070, 0, 65535, &port, &err);
-				feed_port = (int)port;
+				o->feed_port = (int)port;
 			}
 			break;
-		case 'p': {
-			uint64_t port;
+		case 'p':
 			rc = ark_parse_u64(optarg, 0, 65535, "--feed-port", &port, &err);
-			feed_port = (int)port;
+			o->feed_port = (int)port;
 			break;
-		}
-		case 'h': usage(stdout); return 0;
+		case 'h': usage(stdout); return 1;
 		default: usage(stderr); return 2;
 		}
 		if (rc) {
@@ -143,147 +146,113 @@ static int run_main(int argc, char **argv)
 		fprintf(stderr, "ark run: unexpected argument '%s'\n", argv[optind]);
 		return 2;
 	}
-	if (rate > 0 && rate < 0.1) {
-		fprintf(stderr, "ark run: --rate: expected 0 (unpaced) or from 0.1 to 1e9, got '%g'\n", rate);
+	if (o->rate > 0 && o->rate < 0.1) {
+		fprintf(stderr, "ark run: --rate: expected 0 (unpaced) or from 0.1 to 1e9, got '%g'\n", o->rate);
 		return 2;
 	}
+	return 0;
+}
 
-	/* Settings every agent reads: refuse bad ones here, before anything starts. */
-	struct ark_ring_wait_config wait_check;
-	if (ark_ring_wait_from_env(&wait_check, &err)) {
-		fprintf(stderr, "ark run: %s\n", err.msg);
-		return 2;
+/* Up to tries × 10 ms for a port the process publishes in the segment. */
+static unsigned wait_port(_Atomic uint32_t *port, int tries, bool (*go_on)(const struct ark_supervisor *),
+			  const struct ark_supervisor *sup)
+{
+	for (int i = 0; i < tries && !atomic_load(port) && (!go_on || go_on(sup)); i++) {
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		nanosleep(&ts, NULL);
 	}
-	static const char *const cpu_vars[] = {"ARK_CPU_SOURCE", "ARK_CPU_KYLE", "ARK_CPU_JOEY", "ARK_CPU_HRM",
-					       "ARK_CPU_KENNY", "ARK_CPU_ALETHEIA"};
-	for (size_t i = 0; i < ARK_ARRAY_LEN(cpu_vars); i++) {
-		const char *v = getenv(cpu_vars[i]);
-		int cpus[1], count;
-		if (v && *v && ark_parse_cpu_list(v, cpus, 1, &count, cpu_vars[i], &err)) {
-			fprintf(stderr, "ark run: %s\n", err.msg);
-			return 2;
-		}
-	}
+	return (unsigned)atomic_load(port);
+}
 
-	struct ark_supervisor sup;
-	char rate_text[32], duration_text[32], seed_text[32], violations_text[32], symbols_text[32];
-	snprintf(rate_text, sizeof rate_text, "%.17g", rate);
-	snprintf(duration_text, sizeof duration_text, "%.17g", duration);
-	snprintf(seed_text, sizeof seed_text, "%llu", (unsigned long long)seed);
-	snprintf(violations_text, sizeof violations_text, "%.17g", violations);
-	snprintf(symbols_text, sizeof symbols_text, "%llu", (unsigned long long)symbols);
-	/* The synthetic market clock starts at the wall clock, so its ticks
-	 * share one market timeline with any real source beside it (the TCP
-	 * feed, the ingest API, Alpha Vantage) and HRM's reference ages mean
-	 * the same for all of them. Decisions depend on the times' differences
-	 * only, so a seed still repeats its decisions. */
-	const char *source_args[] = {"--rate", rate_text, "--duration", duration_text, "--seed", seed_text,
-				     "--violations", violations_text, "--symbols", symbols_text, "--start-now", NULL};
-	bool api = false;
-	struct ark_jwt_config jwt;
-	struct ark_av_config av;
-	if (ark_watchdog_api_wanted(&api, &err) || (api && ark_jwt_config_from_env(&jwt, &err)) ||
-	    ark_av_config_from_env(&av, &err)) {
-		fprintf(stderr, "ark run: %s\n", err.msg);
-		return 2;
-	}
-	struct ark_supervisor_options run_options = {
-		.instance = instance, .source_args = source_args, .feed_port = feed_port, .api = api,
-		.alpha_vantage = av.enabled};
-	int rc = ark_supervisor_start(&sup, &run_options, &err);
-	if (rc) {
-		fprintf(stderr, "ark run: %s\n", err.msg);
-		return ark_supervisor_start_status(&sup, rc);
-	}
-	struct ark_pipeline *p = sup.map.pipeline;
+/* The metrics server is among the children (it is not when disabled). */
+static bool metrics_child(const struct ark_supervisor *sup)
+{
+	return sup->child_count > ARK_AGENT_COUNT + sup->map.pipeline->source_count;
+}
 
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_interrupt;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-
-	if (!quiet && !json) {
-		printf("ark run: instance %s, synthetic source at %s, %g s, seed %llu, violations %g\n", instance,
-		       rate > 0 ? rate_text : "full speed", duration, (unsigned long long)seed, violations);
+/* Where the instance runs and where to look at it (not with --quiet or
+ * --json; the api's and the feed's ports go to stderr then). */
+static void print_start(const struct run_options *o, struct ark_supervisor *sup, bool api, const char *rate_text)
+{
+	struct ark_pipeline *p = sup->map.pipeline;
+	bool talk = !o->quiet && !o->json;
+	if (talk) {
+		printf("ark run: instance %s, synthetic source at %s, %g s, seed %llu, violations %g\n", o->instance,
+		       o->rate > 0 ? rate_text : "full speed", o->duration, (unsigned long long)o->seed, o->violations);
 		printf("  agents: Kyle -> Joey -> HRM -> Kenny -> Aletheia (pids");
 		for (int a = 0; a < ARK_AGENT_COUNT; a++)
-			printf(" %d", (int)sup.children[a].pid);
-		printf("), journal %s\n", sup.journal_dir);
+			printf(" %d", (int)sup->children[a].pid);
+		printf("), journal %s\n", sup->journal_dir);
 		fflush(stdout);
 	}
-	for (int i = 0; i < 200 && sup.child_count > ARK_AGENT_COUNT + p->source_count && !atomic_load(&p->metrics_port); i++) {
-		struct timespec wait_port = {0, 10 * 1000 * 1000};
-		nanosleep(&wait_port, NULL);
-	}
-	if (atomic_load(&p->metrics_port) && !quiet && !json) {
+	unsigned metrics = wait_port(&p->metrics_port, 200, metrics_child, sup);
+	if (metrics && talk) {
 		printf("  metrics: %s://%s:%u/metrics  (/metrics/json, /slos, /healthz, /readyz)\n",
 		       getenv("METRICS_TLS_CERT") && *getenv("METRICS_TLS_CERT") ? "https" : "http",
-		       getenv("METRICS_BIND") && *getenv("METRICS_BIND") ? getenv("METRICS_BIND") : "127.0.0.1",
-		       (unsigned)atomic_load(&p->metrics_port));
+		       getenv("METRICS_BIND") && *getenv("METRICS_BIND") ? getenv("METRICS_BIND") : "127.0.0.1", metrics);
 		fflush(stdout);
 	}
 	if (api) {
-		for (int i = 0; i < 500 && !atomic_load(&p->api_port); i++) {
-			struct timespec wait_port = {0, 10 * 1000 * 1000};
-			nanosleep(&wait_port, NULL);
-		}
-		if (!quiet && !json)
+		unsigned port = wait_port(&p->api_port, 500, NULL, sup);
+		if (talk)
 			printf("  api: %s://%s:%u/v1/signals (Bearer JWT: ark token)\n",
 			       getenv("API_TLS_CERT") && *getenv("API_TLS_CERT") ? "https" : "http",
-			       getenv("API_BIND") && *getenv("API_BIND") ? getenv("API_BIND") : "127.0.0.1",
-			       (unsigned)atomic_load(&p->api_port));
+			       getenv("API_BIND") && *getenv("API_BIND") ? getenv("API_BIND") : "127.0.0.1", port);
 		else
-			fprintf(stderr, "ark run: api listening on port %u\n", (unsigned)atomic_load(&p->api_port));
+			fprintf(stderr, "ark run: api listening on port %u\n", port);
 		fflush(stdout);
 	}
-	if (feed_port >= 0) {
+	if (o->feed_port >= 0) {
 		/* The feed publishes its bound port once it listens. */
-		for (int i = 0; i < 500 && !atomic_load(&p->feed_port); i++) {
-			struct timespec wait_port = {0, 10 * 1000 * 1000};
-			nanosleep(&wait_port, NULL);
-		}
-		if (!json)
+		unsigned port = wait_port(&p->feed_port, 500, NULL, sup);
+		if (!o->json)
 			printf("  tcp feed: listening on %s:%u\n", getenv("ARK_FEED_BIND") ? getenv("ARK_FEED_BIND") : "127.0.0.1",
-			       (unsigned)atomic_load(&p->feed_port));
+			       port);
 		else
-			fprintf(stderr, "ark run: tcp feed listening on port %u\n", (unsigned)atomic_load(&p->feed_port));
+			fprintf(stderr, "ark run: tcp feed listening on port %u\n", port);
 		fflush(stdout);
 	}
+}
 
-	struct ark_latency_record *lat = ark_pipeline_latency(&sup.map);
+/* Until the run is over: restarts and limits (the supervisor), Ctrl-C
+ * (drain; twice: stop now), the progress line once a second. */
+static int supervise(const struct run_options *o, struct ark_supervisor *sup)
+{
+	struct ark_pipeline *p = sup->map.pipeline;
+	struct ark_latency_record *lat = ark_pipeline_latency(&sup->map);
 	struct ark_hist *before = malloc(sizeof *before), *window = malloc(sizeof *window);
+	struct ark_err err = {0};
 	if (!before || !window) {
+		free(before);
+		free(window);
 		fprintf(stderr, "ark run: out of memory\n");
-		ark_supervisor_stop(&sup, true);
-		return 1;
+		ark_supervisor_stop(sup, true);
+		return -1;
 	}
 	*before = lat->end_to_end;
 	uint64_t start = ark_now_ns(), last_tick = start, last_events = 0;
 	int handled_interrupts = 0;
-	bool draining = false;
 	/* A death wakes the loop at once (each process's pidfd), so a crashed
 	 * agent is replaced within milliseconds; otherwise it looks every 100 ms. */
-	while (!ark_supervisor_finished(&sup)) {
-		ark_supervisor_wait(&sup, -1, 100 * 1000 * 1000);
+	while (!ark_supervisor_finished(sup)) {
+		ark_supervisor_wait(sup, -1, 100 * 1000 * 1000);
 		if (interrupts > handled_interrupts) {
 			handled_interrupts = interrupts;
 			if (handled_interrupts == 1) {
-				if (!quiet && !json)
+				if (!o->quiet && !o->json)
 					printf("  interrupted: stopping the source and draining the pipeline (Ctrl-C again to stop now)\n");
-				ark_supervisor_stop_sources(&sup);
-				draining = true;
+				ark_supervisor_stop_sources(sup);
 			} else {
-				ark_supervisor_stop(&sup, true);
+				ark_supervisor_stop(sup, true);
 				break;
 			}
 		}
-		if (ark_supervisor_poll(&sup, &err) != 0) {
+		if (ark_supervisor_poll(sup, &err) != 0) {
 			fprintf(stderr, "ark run: %s\n", err.msg);
 			break;
 		}
 		uint64_t now = ark_now_ns();
-		if (!quiet && !json && now - last_tick >= 1000 * 1000 * 1000) {
+		if (!o->quiet && !o->json && now - last_tick >= 1000 * 1000 * 1000) {
 			uint64_t events = atomic_load(&p->agents[ARK_AGENT_ALETHEIA].events);
 			hist_diff(window, &lat->end_to_end, before);
 			*before = lat->end_to_end;
@@ -293,19 +262,67 @@ static int run_main(int argc, char **argv)
 			last_events = events;
 		}
 	}
-	(void)draining;
+	free(before);
+	free(window);
+	return 0;
+}
+
+static int run_main(int argc, char **argv)
+{
+	struct run_options o = {.rate = 10000, .duration = 10, .violations = 0.01, .seed = 1, .symbols = 64,
+				.feed_port = -1, .instance = ark_pipeline_default_instance()};
+	int rc = parse_args(&o, argc, argv);
+	if (rc)
+		return rc == 1 ? 0 : rc;
+	/* Settings every agent reads: refuse bad ones here, before anything starts. */
+	struct ark_err err = {0};
+	struct ark_preflight pre;
+	if (ark_preflight_check(&pre, &err)) {
+		fprintf(stderr, "ark run: %s\n", err.msg);
+		return 2;
+	}
+
+	char rate_text[32], duration_text[32], seed_text[32], violations_text[32], symbols_text[32];
+	snprintf(rate_text, sizeof rate_text, "%.17g", o.rate);
+	snprintf(duration_text, sizeof duration_text, "%.17g", o.duration);
+	snprintf(seed_text, sizeof seed_text, "%llu", (unsigned long long)o.seed);
+	snprintf(violations_text, sizeof violations_text, "%.17g", o.violations);
+	snprintf(symbols_text, sizeof symbols_text, "%llu", (unsigned long long)o.symbols);
+	/* The synthetic market clock starts at the wall clock, so its ticks
+	 * share one market timeline with any real source beside it (the TCP
+	 * feed, the ingest API, Alpha Vantage) and HRM's reference ages mean
+	 * the same for all of them. Decisions depend on the times' differences
+	 * only, so a seed still repeats its decisions. */
+	const char *source_args[] = {"--rate", rate_text, "--duration", duration_text, "--seed", seed_text,
+				     "--violations", violations_text, "--symbols", symbols_text, "--start-now", NULL};
+	struct ark_supervisor_options run_options = {
+		.notice = ark_cli_print_notice, .instance = o.instance, .source_args = source_args,
+		.feed_port = o.feed_port, .api = pre.api, .alpha_vantage = pre.alpha_vantage};
+	struct ark_supervisor sup;
+	rc = ark_supervisor_start(&sup, &run_options, &err);
+	if (rc) {
+		fprintf(stderr, "ark run: %s\n", err.msg);
+		return ark_supervisor_start_status(&sup, rc);
+	}
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_interrupt;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	print_start(&o, &sup, pre.api, rate_text);
+	uint64_t start = ark_now_ns();
+	if (supervise(&o, &sup))
+		return 1;
 	ark_supervisor_stop(&sup, false);
 	double elapsed = (double)(ark_now_ns() - start) / 1e9;
 
 	struct ark_run_summary summary;
 	ark_supervisor_summary(&sup, elapsed, &summary);
-	if (json)
+	if (o.json)
 		ark_run_summary_print_json(&summary, stdout);
 	else
 		ark_run_summary_print(&summary, stdout);
 	int status = summary.ok ? 0 : sup.config_failed ? 2 : 1;
-	free(before);
-	free(window);
 	ark_supervisor_close(&sup);
 	return status;
 }

@@ -233,7 +233,16 @@ static void start_usage(FILE *out)
 		"Stop it with ark stop.\n");
 }
 
-static int start_main(int argc, char **argv)
+/* What `ark start` was asked for. */
+struct start_options {
+	const char *instance;
+	double synth_duration, synth_rate, timeout;
+	bool skip_synth;
+	char *wd_args[24];   /* what the watchdog is started with beyond its instance */
+};
+
+/* Options: 0, 1 after --help (answered), 2 on a usage error (said). */
+static int parse_args(struct start_options *o, int argc, char **argv)
 {
 	static const struct option options[] = {
 		{"instance", required_argument, NULL, 'i'}, {"synth-duration", required_argument, NULL, 'd'},
@@ -244,14 +253,10 @@ static int start_main(int argc, char **argv)
 		{"canary-check-interval", required_argument, NULL, 'I'}, {"canary-env", required_argument, NULL, 'E'},
 		{"canary-bin", required_argument, NULL, 'B'}, {"canary-allow-looser", no_argument, NULL, 'L'},
 		{NULL, 0, NULL, 0}};
-	/* What the watchdog is started with beyond its instance. */
-	char *wd_args[24] = {NULL};
+	char **wd_args = o->wd_args;
 	int wd_n = 0;
 	bool canary = false, canary_spec = false, canary_opt = false;
 	struct ark_err err = {0};
-	const char *instance = ark_pipeline_default_instance();
-	double synth_duration = 300, synth_rate = 1, timeout = 60;
-	bool skip_synth = false;
 	int opt;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
@@ -261,11 +266,11 @@ static int start_main(int argc, char **argv)
 			return 2;
 		}
 		switch (opt) {
-		case 'i': instance = optarg; break;
-		case 'd': rc = ark_parse_double(optarg, 1, 86400, "--synth-duration", &synth_duration, &err); break;
-		case 'r': rc = ark_parse_double(optarg, 0.1, 1e6, "--synth-rate", &synth_rate, &err); break;
-		case 'S': skip_synth = true; break;
-		case 't': rc = ark_parse_double(optarg, 1, 3600, "--timeout", &timeout, &err); break;
+		case 'i': o->instance = optarg; break;
+		case 'd': rc = ark_parse_double(optarg, 1, 86400, "--synth-duration", &o->synth_duration, &err); break;
+		case 'r': rc = ark_parse_double(optarg, 0.1, 1e6, "--synth-rate", &o->synth_rate, &err); break;
+		case 'S': o->skip_synth = true; break;
+		case 't': rc = ark_parse_double(optarg, 1, 3600, "--timeout", &o->timeout, &err); break;
 		case 'y': {
 			double hz;
 			rc = ark_parse_double(optarg, 0.1, 1e9, "--synthetic", &hz, &err);
@@ -290,7 +295,7 @@ static int start_main(int argc, char **argv)
 			wd_args[wd_n++] = "--canary-allow-looser";
 			canary_opt = true;
 			break;
-		case 'h': start_usage(stdout); return 0;
+		case 'h': start_usage(stdout); return 1;
 		default: start_usage(stderr); return 2;
 		}
 		if (rc) {
@@ -312,16 +317,17 @@ static int start_main(int argc, char **argv)
 	}
 	if (canary)
 		wd_args[wd_n++] = "--canary";
-	setenv("ARK_INSTANCE", instance, 1);
+	return 0;
+}
 
-	step("1/5 validating the configuration");
-	if (ark_cli_instance_alive(instance)) {
-		fprintf(stderr, "ark start: instance '%s' is already running (ark status; ark stop to stop it)\n", instance);
-		return 1;
-	}
+/* Step 1: the configuration as `ark config validate` checks it, one line
+ * per check. 0 when valid. */
+static int validate_configuration(void)
+{
 	static struct ark_validation v;
 	struct ark_validate_options vo = {0};
 	struct ark_env_file loaded;
+	struct ark_err err = {0};
 	const char *loaded_path = getenv("ARK_ENV_FILE_LOADED");
 	bool have_file = loaded_path && *loaded_path && ark_env_file_parse(loaded_path, &loaded, &err) == 0;
 	if (have_file) {
@@ -341,10 +347,63 @@ static int start_main(int argc, char **argv)
 		fprintf(stderr, "ark start: the configuration is INVALID; nothing was started\n");
 		return 1;
 	}
+	return 0;
+}
+
+/* Step 3: /healthz (it may answer 503 for a moment while the first
+ * heartbeats land), then /slos. 0 when both answer; else 1 after saying why. */
+static int health_checks(const struct ark_http_config *http, unsigned metrics_port)
+{
+	char url[256], body[2048];
+	const char *scheme = http->tls_cert[0] ? "https" : "http";
+	const char *host = strcmp(http->bind, "0.0.0.0") == 0 ? "127.0.0.1" : strcmp(http->bind, "::") == 0 ? "::1" : http->bind;
+	bool v6 = strchr(host, ':') != NULL;
+	long status = 0;
+	for (int attempt = 0; attempt < 20; attempt++) {
+		snprintf(url, sizeof url, "%s://%s%s%s:%u/healthz", scheme, v6 ? "[" : "", host, v6 ? "]" : "", metrics_port);
+		status = http_get(url, body, sizeof body);
+		if (status == 200)
+			break;
+		struct timespec ts = {0, 250 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	printf("    %s GET %s: %ld\n", status == 200 ? "✓" : "✗", url, status);
+	if (status != 200) {
+		fprintf(stderr, "ark start: the health check failed (%.300s); stopping what was started\n", body);
+		return 1;
+	}
+	snprintf(url, sizeof url, "%s://%s%s%s:%u/slos", scheme, v6 ? "[" : "", host, v6 ? "]" : "", metrics_port);
+	status = http_get(url, body, sizeof body);
+	printf("    %s GET %s: %ld\n", status == 200 && strstr(body, "\"slos\"") ? "✓" : "✗", url, status);
+	if (status != 200 || !strstr(body, "\"slos\"")) {
+		fprintf(stderr, "ark start: /slos did not answer with the SLOs (%.200s); stopping what was started\n", body);
+		return 1;
+	}
+	return 0;
+}
+
+static int start_main(int argc, char **argv)
+{
+	struct start_options o = {.instance = ark_pipeline_default_instance(), .synth_duration = 300, .synth_rate = 1,
+				  .timeout = 60};
+	int prc = parse_args(&o, argc, argv);
+	if (prc)
+		return prc == 1 ? 0 : prc;
+	const char *instance = o.instance;
+	struct ark_err err = {0};
+	setenv("ARK_INSTANCE", instance, 1);
+
+	step("1/5 validating the configuration");
+	if (ark_cli_instance_alive(instance)) {
+		fprintf(stderr, "ark start: instance '%s' is already running (ark status; ark stop to stop it)\n", instance);
+		return 1;
+	}
+	if (validate_configuration())
+		return 1;
 
 	step("2/5 starting the watchdog, the agents and the metrics server");
 	char out_path[4200];
-	pid_t watchdog = spawn_watchdog(instance, wd_args, out_path, sizeof out_path, &err);
+	pid_t watchdog = spawn_watchdog(instance, o.wd_args, out_path, sizeof out_path, &err);
 	if (watchdog < 0) {
 		fprintf(stderr, "ark start: %s\n", err.msg);
 		return 1;
@@ -353,7 +412,7 @@ static int start_main(int argc, char **argv)
 	bool metrics = ark_http_config_from_env(&http, &err) == 0 && ark_http_config_enabled(&http);
 	unsigned metrics_port = 0;
 	char why[512];
-	if (wait_ready(instance, &watchdog, metrics, timeout, &metrics_port, why, sizeof why)) {
+	if (wait_ready(instance, &watchdog, metrics, o.timeout, &metrics_port, why, sizeof why)) {
 		fprintf(stderr, "ark start: %s; stopping what was started (its output: %s)\n", why, out_path);
 		tail_file(out_path, 10);
 		ark_cli_stop_instance(instance, watchdog, 30, false);
@@ -363,31 +422,7 @@ static int start_main(int argc, char **argv)
 
 	step("3/5 health checks");
 	if (metrics) {
-		char url[256], body[2048];
-		const char *scheme = http.tls_cert[0] ? "https" : "http";
-		const char *host = strcmp(http.bind, "0.0.0.0") == 0 ? "127.0.0.1" : strcmp(http.bind, "::") == 0 ? "::1" : http.bind;
-		bool v6 = strchr(host, ':') != NULL;
-		long status = 0;
-		/* /healthz may answer 503 for a moment while the first heartbeats land. */
-		for (int attempt = 0; attempt < 20; attempt++) {
-			snprintf(url, sizeof url, "%s://%s%s%s:%u/healthz", scheme, v6 ? "[" : "", host, v6 ? "]" : "", metrics_port);
-			status = http_get(url, body, sizeof body);
-			if (status == 200)
-				break;
-			struct timespec ts = {0, 250 * 1000 * 1000};
-			nanosleep(&ts, NULL);
-		}
-		printf("    %s GET %s: %ld\n", status == 200 ? "✓" : "✗", url, status);
-		if (status != 200) {
-			fprintf(stderr, "ark start: the health check failed (%.300s); stopping what was started\n", body);
-			ark_cli_stop_instance(instance, watchdog, 30, false);
-			return 1;
-		}
-		snprintf(url, sizeof url, "%s://%s%s%s:%u/slos", scheme, v6 ? "[" : "", host, v6 ? "]" : "", metrics_port);
-		status = http_get(url, body, sizeof body);
-		printf("    %s GET %s: %ld\n", status == 200 && strstr(body, "\"slos\"") ? "✓" : "✗", url, status);
-		if (status != 200 || !strstr(body, "\"slos\"")) {
-			fprintf(stderr, "ark start: /slos did not answer with the SLOs (%.200s); stopping what was started\n", body);
+		if (health_checks(&http, metrics_port)) {
 			ark_cli_stop_instance(instance, watchdog, 30, false);
 			return 1;
 		}
@@ -396,11 +431,11 @@ static int start_main(int argc, char **argv)
 	}
 
 	step("4/5 the synthetic validation loop");
-	if (skip_synth) {
+	if (o.skip_synth) {
 		printf("    · skipped (--skip-synth)\n");
 	} else {
 		fflush(stdout);
-		int rc = run_synth(instance, synth_duration, synth_rate);
+		int rc = run_synth(instance, o.synth_duration, o.synth_rate);
 		if (rc != 0) {
 			fprintf(stderr, "ark start: the synthetic validation loop failed (see its criteria above); stopping what was started\n");
 			ark_cli_stop_instance(instance, watchdog, 30, false);
@@ -433,24 +468,33 @@ static int stop_main(int argc, char **argv)
 	const char *instance = ark_pipeline_default_instance();
 	double timeout = 60;
 	struct ark_err err = {0};
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--instance") == 0 && i + 1 < argc)
-			instance = argv[++i];
-		else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {
-			if (ark_parse_double(argv[++i], 1, 3600, "--timeout", &timeout, &err)) {
+	static const struct option longopts[] = {{"instance", required_argument, NULL, 'i'},
+						 {"timeout", required_argument, NULL, 't'},
+						 {"help", no_argument, NULL, 'h'},
+						 {NULL, 0, NULL, 0}};
+	int opt;
+	optind = 1;
+	while ((opt = ark_cli_getopt(argc, argv, ":h", longopts)) != -1) {
+		switch (opt) {
+		case 'i': instance = optarg; break;
+		case 't':
+			if (ark_parse_double(optarg, 1, 3600, "--timeout", &timeout, &err)) {
 				fprintf(stderr, "ark stop: %s\n", err.msg);
 				return 2;
 			}
-		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			break;
+		case 'h':
 			printf("usage: ark stop [--instance NAME] [--timeout SECONDS]\n\n"
 			       "Drains and stops a running instance: SIGTERM to its watchdog ($ARK_RUN_DIR/watchdog.pid),\n"
 			       "which lets every accepted event reach the journal, then waits (default 60 s) for\n"
 			       "every process of the instance to be gone, killing what is left after that.\n");
 			return 0;
-		} else {
-			fprintf(stderr, "ark stop: unknown option '%s'\n", argv[i]);
-			return 2;
+		default: return ark_cli_option_error("stop", opt, argv);
 		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "ark stop: unknown option '%s'\n", argv[optind]);
+		return 2;
 	}
 	if (!ark_cli_instance_alive(instance)) {
 		printf("ark stop: instance '%s' is not running\n", instance);

@@ -5,6 +5,7 @@
 #include "cli/command.h"
 #include "ops/ops.h"
 
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,29 +67,35 @@ static int status_main(int argc, char **argv)
 	const char *instance = ark_pipeline_default_instance();
 	bool watch = false, json = false;
 	double interval = 1;
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--watch") == 0)
-			watch = true;
-		else if (strcmp(argv[i], "--json") == 0)
-			json = true;
-		else if (strcmp(argv[i], "--instance") == 0 && i + 1 < argc)
-			instance = argv[++i];
-		else if (strcmp(argv[i], "--interval") == 0 && i + 1 < argc) {
-			char *end;
-			interval = strtod(argv[++i], &end);
-			if (*end || !(interval >= 0.1 && interval <= 3600)) {
-				fprintf(stderr, "ark status: --interval: expected 0.1 to 3600 seconds, got '%s'\n", argv[i]);
+	static const struct option options[] = {
+		{"watch", no_argument, NULL, 'w'},          {"json", no_argument, NULL, 'j'},
+		{"instance", required_argument, NULL, 'i'}, {"interval", required_argument, NULL, 'n'},
+		{"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
+	struct ark_err err = {0};
+	int opt;
+	optind = 1;
+	while ((opt = ark_cli_getopt(argc, argv, ":h", options)) != -1) {
+		switch (opt) {
+		case 'w': watch = true; break;
+		case 'j': json = true; break;
+		case 'i': instance = optarg; break;
+		case 'n':
+			if (ark_parse_double(optarg, 0.1, 3600, "--interval", &interval, &err)) {
+				fprintf(stderr, "ark status: %s\n", err.msg);
 				return 2;
 			}
-		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
-			return usage(stdout, 0);
-		else {
-			fprintf(stderr, "ark status: unknown option '%s'\n\n", argv[i]);
+			break;
+		case 'h': return usage(stdout, 0);
+		default:
+			ark_cli_option_error("status", opt, argv);
 			return usage(stderr, 2);
 		}
 	}
+	if (optind < argc) {
+		fprintf(stderr, "ark status: unexpected argument '%s'\n", argv[optind]);
+		return usage(stderr, 2);
+	}
 	struct ark_pipeline_map map;
-	struct ark_err err = {0};
 	if (ark_pipeline_attach(&map, instance, &err)) {
 		fprintf(stderr, "ark status: no running ARK instance '%s' (%s); start one with ark run, ark watchdog or ark start\n",
 			instance, err.msg);

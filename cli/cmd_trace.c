@@ -25,64 +25,14 @@ static void usage(FILE *out)
 		     "sequence number in decimal (node 0).\n");
 }
 
-static int trace_main(int argc, char **argv)
+/* One event's trace as text: the agents it went through and when, what it
+ * was, the verdict and the execution. */
+static void print_trace(const char *id, const struct ark_event *event, const bool present[ARK_AGENT_COUNT],
+			bool complete, double e2e_us, const struct ark_trace_order *order_known)
 {
-	static const struct option options[] = {{"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'},
-						{NULL, 0, NULL, 0}};
-	bool json = false;
-	int opt;
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-		if (opt == 'j')
-			json = true;
-		else if (opt == 'h') {
-			usage(stdout);
-			return 0;
-		} else {
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind != argc - 1) {
-		usage(stderr);
-		return 2;
-	}
-	const char *text = argv[optind];
-	uint64_t trace_id;
-	if (ark_trace_id_parse(text, &trace_id) != 0) {
-		fprintf(stderr, "ark trace: '%s' is not a trace id: expected NNNN-NNNNNNNNNNNN (hex), 16 hex digits or a decimal sequence number\n",
-			text);
-		return 2;
-	}
-	struct ark_err err = {0};
-	struct ark_store_config cfg;
-	if (ark_store_config_from_env(&cfg, &err)) {
-		fprintf(stderr, "ark trace: %s\n", err.msg);
-		return 2;
-	}
-	struct ark_event e;
-	int rc = ark_trace_lookup(cfg.journal_dir, trace_id, &e, &err);
-	char id[24];
-	ark_trace_id_format(trace_id, id);
-	if (rc == -ENOENT) {
-		fprintf(stderr, "ark trace: no record of trace %s in %s\n", id, cfg.journal_dir);
-		return 1;
-	}
-	if (rc) {
-		fprintf(stderr, "ark trace: %s\n", err.msg);
-		return 1;
-	}
-	bool present[ARK_AGENT_COUNT];
-	bool complete = ark_trace_agents(&e, present);
+	const struct ark_event e = *event;
+	const struct ark_trace_order order = *order_known;
 	uint64_t t0 = e.stamp_in_ns[ARK_AGENT_KYLE];
-	double e2e_us = ark_trace_end_to_end_us(&e, present);
-	struct ark_trace_order order = {0};
-	if (e.exec_status == ARK_EXEC_SUBMITTED && ark_trace_order_outcome(cfg.state_db, trace_id, &order, &err))
-		fprintf(stderr, "ark trace: the broker's answer is not readable: %s\n", err.msg);
-	if (json) {
-		ark_trace_write_json(stdout, trace_id, &e, &order);
-		return complete ? 0 : 1;
-	}
 	printf("trace %s  seq %llu  symbol %s  source %s%s\n", id, (unsigned long long)e.seq, e.symbol,
 	       ark_source_name((enum ark_source_kind)e.source), (e.flags & ARK_EVENT_INJECTED) ? "  (injected violation)" : "");
 	printf("  agents:");
@@ -132,6 +82,66 @@ static int trace_main(int argc, char **argv)
 			       (e.flags & ARK_EVENT_ORDER_FINAL) ? " (final)" : "");
 	}
 	printf("\n  trace: %s\n", complete ? "complete" : "BROKEN");
+}
+
+static int trace_main(int argc, char **argv)
+{
+	static const struct option options[] = {{"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'},
+						{NULL, 0, NULL, 0}};
+	bool json = false;
+	int opt;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		if (opt == 'j')
+			json = true;
+		else if (opt == 'h') {
+			usage(stdout);
+			return 0;
+		} else {
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		usage(stderr);
+		return 2;
+	}
+	const char *text = argv[optind];
+	uint64_t trace_id;
+	if (ark_trace_id_parse(text, &trace_id) != 0) {
+		fprintf(stderr, "ark trace: '%s' is not a trace id: expected NNNN-NNNNNNNNNNNN (hex), 16 hex digits or a decimal sequence number\n",
+			text);
+		return 2;
+	}
+	struct ark_err err = {0};
+	struct ark_store_config cfg;
+	if (ark_store_config_from_env(&cfg, &err)) {
+		fprintf(stderr, "ark trace: %s\n", err.msg);
+		return 2;
+	}
+	struct ark_event e;
+	int rc = ark_trace_lookup(cfg.journal_dir, trace_id, &e, &err);
+	char id[24];
+	ark_trace_id_format(trace_id, id);
+	if (rc == -ENOENT) {
+		fprintf(stderr, "ark trace: no record of trace %s in %s\n", id, cfg.journal_dir);
+		return 1;
+	}
+	if (rc) {
+		fprintf(stderr, "ark trace: %s\n", err.msg);
+		return 1;
+	}
+	bool present[ARK_AGENT_COUNT];
+	bool complete = ark_trace_agents(&e, present);
+	double e2e_us = ark_trace_end_to_end_us(&e, present);
+	struct ark_trace_order order = {0};
+	if (e.exec_status == ARK_EXEC_SUBMITTED && ark_trace_order_outcome(cfg.state_db, trace_id, &order, &err))
+		fprintf(stderr, "ark trace: the broker's answer is not readable: %s\n", err.msg);
+	if (json) {
+		ark_trace_write_json(stdout, trace_id, &e, &order);
+		return complete ? 0 : 1;
+	}
+	print_trace(id, &e, present, complete, e2e_us, &order);
 	return complete ? 0 : 1;
 }
 

@@ -10,8 +10,6 @@
 #include "cli/command.h"
 #include "cli/instance.h"
 #include "graveyard/graveyard.h"
-#include "alphavantage/alphavantage.h"
-#include "api/api.h"
 #include "ops/ops.h"
 #include "watchdog/watchdog.h"
 
@@ -235,7 +233,108 @@ out:
 	return rc;
 }
 
-static int watchdog_main(int argc, char **argv)
+/* The canary lane's settings (--canary-*, ARK_CANARY_*), checked and
+ * recorded with paths that hold from anywhere. 0, or 2 after saying why. */
+static int canary_setup(struct ark_canary_config *config, bool allow_looser)
+{
+	struct ark_err err = {0};
+	const char *broker = getenv("ARK_BROKER");
+	if (ark_canary_config_from_env(config, &err) || canary_prepare(config, allow_looser, &err)) {
+		fprintf(stderr, "ark watchdog: canary: %s\n", err.msg);
+		return 2;
+	}
+	if (broker && strcmp(broker, "alpaca") == 0) {
+		fprintf(stderr, "ark watchdog: canary: ARK_BROKER=alpaca: the canary lane trades on the paper broker only\n");
+		return 2;
+	}
+	/* Recorded for `ark canary promote`: paths that hold from anywhere. */
+	char real[PATH_MAX];
+	if (config->env_file[0] && realpath(config->env_file, real))
+		snprintf(config->env_file, sizeof config->env_file, "%s", real);
+	if (config->bin[0] && realpath(config->bin, real))
+		snprintf(config->bin, sizeof config->bin, "%s", real);
+	if (!config->env_file[0] && !config->bin[0]) {
+		fprintf(stderr, "ark watchdog: canary: give the canary's configuration or binary (--canary-env FILE or --canary-bin PATH)\n");
+		return 2;
+	}
+	return 0;
+}
+
+/* The service: restarts, limits and progress checks until SIGTERM/SIGINT
+ * (drain), keep-alives and status for systemd, SIGHUP reopens the logs.
+ * Returns the exit status. */
+static int serve(struct ark_supervisor *sup, int sigfd, struct status_line *last)
+{
+	struct ark_err err = {0};
+	uint64_t now;
+	uint64_t keepalive_ns = ark_notify_watchdog_interval_ns() / 2;
+	uint64_t tick_ns = 100ull * 1000 * 1000;
+	if (keepalive_ns && keepalive_ns < tick_ns)
+		tick_ns = keepalive_ns;
+	uint64_t last_keepalive = 0;
+	int stops = 0, status = 0;
+	bool stop_started = false;
+	/* During the drain a second SIGTERM/SIGINT stops at once (SIGHUP does not). */
+	sigset_t stops_mask;
+	sigemptyset(&stops_mask);
+	sigaddset(&stops_mask, SIGTERM);
+	sigaddset(&stops_mask, SIGINT);
+	int stopfd = signalfd(-1, &stops_mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	sup->interrupt_fd = stopfd;
+	while (!ark_supervisor_finished(sup)) {
+		if (ark_supervisor_wait(sup, sigfd, tick_ns)) {
+			struct signalfd_siginfo si;
+			while (read(sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
+				if (si.ssi_signo == SIGHUP) {
+					ark_log_reopen_all();
+					continue;
+				}
+				stops++;
+			}
+		}
+		if (stops >= 1 && !stop_started) {
+			stop_started = true;
+			ark_notify("STOPPING=1");
+			ark_notify("STATUS=stopping: draining the pipeline");
+			ark_supervisor_stop(sup, false);
+			break;
+		}
+		if (ark_supervisor_poll(sup, &err) != 0) {
+			fprintf(stderr, "ark watchdog: %s\n", err.msg);
+			char text[600];
+			snprintf(text, sizeof text, "STATUS=stopping: %s", err.msg);
+			ark_notify("STOPPING=1");
+			ark_notify(text);
+			ark_supervisor_stop(sup, true);
+			status = 1;
+			break;
+		}
+		now = ark_now_ns();
+		/* Keep-alive only after a full progress check: a stuck loop goes
+		 * silent and systemd's WatchdogSec= restarts the service. */
+		if (keepalive_ns && now - last_keepalive >= keepalive_ns) {
+			ark_notify("WATCHDOG=1");
+			last_keepalive = now;
+		}
+		notify_status(sup, last, now, false);
+	}
+	if (stopfd >= 0)
+		close(stopfd);
+	sup->interrupt_fd = -1;
+	return status;
+}
+
+/* What `ark watchdog` was asked for. */
+struct watchdog_options {
+	const char *instance;
+	bool canary, allow_looser, systemd_agents, no_feed;
+	double synthetic, violations;
+	uint64_t seed, port;
+};
+
+/* Options (the canary's land in its ARK_CANARY_* variables): 0, 1 after
+ * --help (answered), 2 on a usage error (said). */
+static int parse_args(struct watchdog_options *o, int argc, char **argv)
 {
 	static const struct option options[] = {
 		{"instance", required_argument, NULL, 'i'}, {"agents", required_argument, NULL, 'a'},
@@ -246,13 +345,8 @@ static int watchdog_main(int argc, char **argv)
 		{"canary-window", required_argument, NULL, 'W'}, {"canary-check-interval", required_argument, NULL, 'I'},
 		{"canary-env", required_argument, NULL, 'E'}, {"canary-bin", required_argument, NULL, 'B'},
 		{"canary-allow-looser", no_argument, NULL, 'L'}, {NULL, 0, NULL, 0}};
-	bool canary = false, allow_looser = false;
 	struct ark_err err = {0};
-	const char *instance = ark_pipeline_default_instance();
-	bool systemd_agents = false, no_feed = false;
-	double synthetic = 0, violations = 0.01;
-	uint64_t seed = 1, port;
-	if (ark_env_u64("ARK_FEED_PORT", 7070, 0, 65535, &port, &err)) {
+	if (ark_env_u64("ARK_FEED_PORT", 7070, 0, 65535, &o->port, &err)) {
 		fprintf(stderr, "ark watchdog: %s\n", err.msg);
 		return 2;
 	}
@@ -261,27 +355,27 @@ static int watchdog_main(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
 		int rc = 0;
 		switch (opt) {
-		case 'i': instance = optarg; break;
+		case 'i': o->instance = optarg; break;
 		case 'a':
 			if (strcmp(optarg, "systemd") == 0)
-				systemd_agents = true;
+				o->systemd_agents = true;
 			else if (strcmp(optarg, "spawn") != 0)
 				rc = ark_err_set(&err, -EINVAL, "--agents: expected spawn or systemd, got '%s'", optarg);
 			break;
-		case 'p': rc = ark_parse_u64(optarg, 0, 65535, "--feed-port", &port, &err); break;
-		case 'n': no_feed = true; break;
-		case 's': rc = ark_parse_double(optarg, 0.1, 1e9, "--synthetic", &synthetic, &err); break;
-		case 'e': rc = ark_parse_u64(optarg, 0, UINT64_MAX, "--seed", &seed, &err); break;
-		case 'v': rc = ark_parse_double(optarg, 0, 0.5, "--violations", &violations, &err); break;
+		case 'p': rc = ark_parse_u64(optarg, 0, 65535, "--feed-port", &o->port, &err); break;
+		case 'n': o->no_feed = true; break;
+		case 's': rc = ark_parse_double(optarg, 0.1, 1e9, "--synthetic", &o->synthetic, &err); break;
+		case 'e': rc = ark_parse_u64(optarg, 0, UINT64_MAX, "--seed", &o->seed, &err); break;
+		case 'v': rc = ark_parse_double(optarg, 0, 0.5, "--violations", &o->violations, &err); break;
 		/* The canary's flags land in its variables, read below with the rest. */
-		case 'C': canary = true; break;
-		case 'P': setenv("ARK_CANARY_PERCENT", optarg, 1); canary = true; break;
-		case 'W': setenv("ARK_CANARY_WINDOW", optarg, 1); canary = true; break;
-		case 'I': setenv("ARK_CANARY_CHECK_INTERVAL", optarg, 1); canary = true; break;
-		case 'E': setenv("ARK_CANARY_ENV_FILE", optarg, 1); canary = true; break;
-		case 'B': setenv("ARK_CANARY_BIN", optarg, 1); canary = true; break;
-		case 'L': allow_looser = true; canary = true; break;
-		case 'h': usage(stdout); return 0;
+		case 'C': o->canary = true; break;
+		case 'P': setenv("ARK_CANARY_PERCENT", optarg, 1); o->canary = true; break;
+		case 'W': setenv("ARK_CANARY_WINDOW", optarg, 1); o->canary = true; break;
+		case 'I': setenv("ARK_CANARY_CHECK_INTERVAL", optarg, 1); o->canary = true; break;
+		case 'E': setenv("ARK_CANARY_ENV_FILE", optarg, 1); o->canary = true; break;
+		case 'B': setenv("ARK_CANARY_BIN", optarg, 1); o->canary = true; break;
+		case 'L': o->allow_looser = true; o->canary = true; break;
+		case 'h': usage(stdout); return 1;
 		default: usage(stderr); return 2;
 		}
 		if (rc) {
@@ -293,45 +387,31 @@ static int watchdog_main(int argc, char **argv)
 		fprintf(stderr, "ark watchdog: unexpected argument '%s'\n", argv[optind]);
 		return 2;
 	}
-	if (no_feed && synthetic == 0) {
+	if (o->no_feed && o->synthetic == 0) {
 		fprintf(stderr, "ark watchdog: --no-feed needs --synthetic HZ: an instance needs a source\n");
 		return 2;
 	}
-	bool api = false;
-	struct ark_jwt_config jwt;
-	struct ark_av_config av;
-	if (ark_watchdog_api_wanted(&api, &err) || (api && ark_jwt_config_from_env(&jwt, &err)) ||
-	    ark_av_config_from_env(&av, &err)) {
+	return 0;
+}
+
+static int watchdog_main(int argc, char **argv)
+{
+	struct watchdog_options o = {.instance = ark_pipeline_default_instance(), .violations = 0.01, .seed = 1};
+	int prc = parse_args(&o, argc, argv);
+	if (prc)
+		return prc == 1 ? 0 : prc;
+	const char *instance = o.instance;
+	struct ark_err err = {0};
+	/* Settings every agent reads: refuse bad ones here, before anything starts. */
+	struct ark_preflight pre;
+	if (ark_preflight_check(&pre, &err)) {
 		fprintf(stderr, "ark watchdog: %s\n", err.msg);
 		return 2;
 	}
-	struct ark_ring_wait_config wait_check;
-	if (ark_ring_wait_from_env(&wait_check, &err)) {
-		fprintf(stderr, "ark watchdog: %s\n", err.msg);
-		return 2;
-	}
+	bool api = pre.api;
 	static struct ark_canary_config canary_config;
-	if (canary) {
-		const char *broker = getenv("ARK_BROKER");
-		if (ark_canary_config_from_env(&canary_config, &err) || canary_prepare(&canary_config, allow_looser, &err)) {
-			fprintf(stderr, "ark watchdog: canary: %s\n", err.msg);
-			return 2;
-		}
-		if (broker && strcmp(broker, "alpaca") == 0) {
-			fprintf(stderr, "ark watchdog: canary: ARK_BROKER=alpaca: the canary lane trades on the paper broker only\n");
-			return 2;
-		}
-		/* Recorded for `ark canary promote`: paths that hold from anywhere. */
-		char real[PATH_MAX];
-		if (canary_config.env_file[0] && realpath(canary_config.env_file, real))
-			snprintf(canary_config.env_file, sizeof canary_config.env_file, "%s", real);
-		if (canary_config.bin[0] && realpath(canary_config.bin, real))
-			snprintf(canary_config.bin, sizeof canary_config.bin, "%s", real);
-		if (!canary_config.env_file[0] && !canary_config.bin[0]) {
-			fprintf(stderr, "ark watchdog: canary: give the canary's configuration or binary (--canary-env FILE or --canary-bin PATH)\n");
-			return 2;
-		}
-	}
+	if (o.canary && canary_setup(&canary_config, o.allow_looser))
+		return 2;
 
 	/* Signals arrive on a signalfd beside the pidfds: one poll sees both. */
 	sigset_t mask;
@@ -347,21 +427,21 @@ static int watchdog_main(int argc, char **argv)
 	}
 
 	char rate_text[32], seed_text[32], violations_text[32];
-	snprintf(rate_text, sizeof rate_text, "%.17g", synthetic);
-	snprintf(seed_text, sizeof seed_text, "%llu", (unsigned long long)seed);
-	snprintf(violations_text, sizeof violations_text, "%.17g", violations);
+	snprintf(rate_text, sizeof rate_text, "%.17g", o.synthetic);
+	snprintf(seed_text, sizeof seed_text, "%llu", (unsigned long long)o.seed);
+	snprintf(violations_text, sizeof violations_text, "%.17g", o.violations);
 	/* Ten years: the synthetic source of a service runs until it is stopped. */
 	const char *source_args[] = {"--rate", rate_text, "--duration", "315360000", "--seed", seed_text,
 				     "--violations", violations_text, "--start-now", NULL};
-	struct ark_supervisor_options so = {.instance = instance,
-					    .source_args = synthetic > 0 ? source_args : NULL,
-					    .feed_port = no_feed ? -1 : (int)port,
+	struct ark_supervisor_options so = {.notice = ark_cli_print_notice, .instance = instance,
+					    .source_args = o.synthetic > 0 ? source_args : NULL,
+					    .feed_port = o.no_feed ? -1 : (int)o.port,
 					    .service = true,
 					    .adopt = true,
-					    .external_agents = systemd_agents,
+					    .external_agents = o.systemd_agents,
 					    .api = api,
-					    .alpha_vantage = av.enabled,
-					    .canary = canary ? &canary_config : NULL};
+					    .alpha_vantage = pre.alpha_vantage,
+					    .canary = o.canary ? &canary_config : NULL};
 	struct ark_supervisor sup;
 	ark_notify("STATUS=starting: creating the segment and starting the agents");
 	int rc = ark_supervisor_start(&sup, &so, &err);
@@ -381,61 +461,9 @@ static int watchdog_main(int argc, char **argv)
 	       (int)getpid());
 	fflush(stdout);
 
-	uint64_t keepalive_ns = ark_notify_watchdog_interval_ns() / 2;
-	uint64_t tick_ns = 100ull * 1000 * 1000;
-	if (keepalive_ns && keepalive_ns < tick_ns)
-		tick_ns = keepalive_ns;
-	uint64_t last_keepalive = 0;
-	int stops = 0, status = 0;
-	bool stop_started = false;
-	/* During the drain a second SIGTERM/SIGINT stops at once (SIGHUP does not). */
-	sigset_t stops_mask;
-	sigemptyset(&stops_mask);
-	sigaddset(&stops_mask, SIGTERM);
-	sigaddset(&stops_mask, SIGINT);
-	int stopfd = signalfd(-1, &stops_mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	sup.interrupt_fd = stopfd;
-	while (!ark_supervisor_finished(&sup)) {
-		if (ark_supervisor_wait(&sup, sigfd, tick_ns)) {
-			struct signalfd_siginfo si;
-			while (read(sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
-				if (si.ssi_signo == SIGHUP) {
-					ark_log_reopen_all();
-					continue;
-				}
-				stops++;
-			}
-		}
-		if (stops >= 1 && !stop_started) {
-			stop_started = true;
-			ark_notify("STOPPING=1");
-			ark_notify("STATUS=stopping: draining the pipeline");
-			ark_supervisor_stop(&sup, false);
-			break;
-		}
-		if (ark_supervisor_poll(&sup, &err) != 0) {
-			fprintf(stderr, "ark watchdog: %s\n", err.msg);
-			char text[600];
-			snprintf(text, sizeof text, "STATUS=stopping: %s", err.msg);
-			ark_notify("STOPPING=1");
-			ark_notify(text);
-			ark_supervisor_stop(&sup, true);
-			status = 1;
-			break;
-		}
-		now = ark_now_ns();
-		/* Keep-alive only after a full progress check: a stuck loop goes
-		 * silent and systemd's WatchdogSec= restarts the service. */
-		if (keepalive_ns && now - last_keepalive >= keepalive_ns) {
-			ark_notify("WATCHDOG=1");
-			last_keepalive = now;
-		}
-		notify_status(&sup, &last, now, false);
-	}
+	int status = serve(&sup, sigfd, &last);
 	ark_supervisor_close(&sup);
 	close(sigfd);
-	if (stopfd >= 0)
-		close(stopfd);
 	printf("ark watchdog: instance %s stopped%s\n", instance, status ? " after a failure" : "");
 	return status;
 }

@@ -381,3 +381,11 @@ int ark_cli_read_hashed_stat(const char *path, size_t max, char **data, size_t *
 		free(buf);
 	return 0;
 }
+
+void ark_cli_print_notice(void *ctx, enum ark_notice_kind kind, const char *line)
+{
+	(void)ctx;
+	FILE *out = kind == ARK_NOTICE_WARNING ? stderr : stdout;
+	fprintf(out, "  %s\n", line);
+	fflush(out);
+}

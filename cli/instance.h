@@ -2,6 +2,8 @@
 #ifndef ARK_CLI_INSTANCE_H
 #define ARK_CLI_INSTANCE_H
 
+#include "watchdog/watchdog.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -37,5 +39,9 @@ int ark_cli_read_hashed(const char *path, size_t max, char **data, size_t *len, 
 struct stat;
 int ark_cli_read_hashed_stat(const char *path, size_t max, char **data, size_t *len, char sha256_hex[65],
 			     struct stat *st, struct ark_err *err);
+
+/* The supervisor's notices as `ark run` and `ark watchdog` show them:
+ * indented, events on stdout, warnings on stderr, flushed at once. */
+void ark_cli_print_notice(void *ctx, enum ark_notice_kind kind, const char *line);
 
 #endif /* ARK_CLI_INSTANCE_H */

@@ -48,6 +48,25 @@ static void usage(FILE *out)
 	fprintf(out, "\n`ark <command> --help` describes each command.\n");
 }
 
+/* --env-file F (or $ARK_ENV_FILE, or .env.production when ARK_ENV=prod),
+ * for every command but those that read it themselves. */
+static int load_env_file(int *argc, char **argv)
+{
+	char loaded[4096];
+	struct ark_err err = {0};
+	if (ark_env_file_load_for_command(argc, argv, loaded, sizeof loaded, &err)) {
+		fprintf(stderr, "ark %s: %s\n", argv[0], err.msg);
+		return -1;
+	}
+	if (loaded[0]) {
+		/* For ark start's record of the configuration it ran. */
+		char *full = realpath(loaded, NULL);
+		setenv("ARK_ENV_FILE_LOADED", full ? full : loaded, 1);
+		free(full);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	qsort(commands, (size_t)command_count, sizeof commands[0], by_name);
@@ -63,25 +82,9 @@ int main(int argc, char **argv)
 	for (int i = 0; i < command_count; i++) {
 		if (strcmp(argv[1], commands[i]->name) != 0)
 			continue;
-		/* --env-file F (or $ARK_ENV_FILE, or .env.production when
-		 * ARK_ENV=prod) for every command; `ark config validate` reads
-		 * the file itself, to report on it line by line, and `ark
-		 * rollback` to replace it. */
 		int n = argc - 1;
-		if (strcmp(argv[1], "config") != 0 && strcmp(argv[1], "rollback") != 0) {
-			char loaded[4096];
-			struct ark_err err = {0};
-			if (ark_env_file_load_for_command(&n, argv + 1, loaded, sizeof loaded, &err)) {
-				fprintf(stderr, "ark %s: %s\n", argv[1], err.msg);
-				return 2;
-			}
-			if (loaded[0]) {
-				/* For ark start's record of the configuration it ran. */
-				char *full = realpath(loaded, NULL);
-				setenv("ARK_ENV_FILE_LOADED", full ? full : loaded, 1);
-				free(full);
-			}
-		}
+		if (!(commands[i]->flags & ARK_COMMAND_OWN_ENV_FILE) && load_env_file(&n, argv + 1))
+			return 2;
 		return commands[i]->main(n, argv + 1);
 	}
 	fprintf(stderr, "ark: unknown command '%s'\n\n", argv[1]);

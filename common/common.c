@@ -123,22 +123,6 @@ int ark_parse_u64(const char *text, uint64_t min, uint64_t max, const char *what
 	return 0;
 }
 
-int ark_parse_i64(const char *text, int64_t min, int64_t max, const char *what,
-		  int64_t *out, struct ark_err *err)
-{
-	if (blank(text) || !(isdigit((unsigned char)text[0]) || text[0] == '-'))
-		return ark_err_set(err, -EINVAL, "%s: expected a whole number from %lld to %lld, got '%s'",
-				   what, (long long)min, (long long)max, text ? text : "");
-	errno = 0;
-	char *end;
-	long long v = strtoll(text, &end, 10);
-	if (errno || *end != '\0' || v < min || v > max)
-		return ark_err_set(err, -ERANGE, "%s: expected a whole number from %lld to %lld, got '%s'",
-				   what, (long long)min, (long long)max, text);
-	*out = v;
-	return 0;
-}
-
 int ark_parse_double(const char *text, double min, double max, const char *what,
 		     double *out, struct ark_err *err)
 {

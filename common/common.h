@@ -73,8 +73,6 @@ int ark_cpu_count(void);
  * `what` names the input in the error ("--rate", "ARK_CPU_KYLE", ...). */
 int ark_parse_u64(const char *text, uint64_t min, uint64_t max, const char *what,
 		  uint64_t *out, struct ark_err *err);
-int ark_parse_i64(const char *text, int64_t min, int64_t max, const char *what,
-		  int64_t *out, struct ark_err *err);
 int ark_parse_double(const char *text, double min, double max, const char *what,
 		     double *out, struct ark_err *err);
 int ark_parse_bool(const char *text, const char *what, bool *out, struct ark_err *err);

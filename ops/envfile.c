@@ -337,3 +337,85 @@ int ark_env_file_load_for_command(int *argc, char **argv, char *loaded, size_t l
 	snprintf(loaded, loaded_len, "%s", path);
 	return 0;
 }
+
+/* A value as an env file line keeps it: single quotes when it has none,
+ * else double quotes with the parser's escapes. False when it does not fit. */
+static bool append_assignment(char *text, size_t cap, size_t *len, const char *key, const char *value)
+{
+	static char esc[16384];
+	const char *quote = "'";
+	const char *v = value;
+	if (strchr(value, '\'') || strchr(value, '\n')) {
+		size_t k = 0;
+		for (const char *c = value; *c; c++) {
+			if (k + 3 >= sizeof esc)
+				return false;
+			if (*c == '"' || *c == '\\' || *c == '$')
+				esc[k++] = '\\';
+			if (*c == '\n') {
+				esc[k++] = '\\';
+				esc[k++] = 'n';
+				continue;
+			}
+			esc[k++] = *c;
+		}
+		esc[k] = '\0';
+		quote = "\"";
+		v = esc;
+	}
+	int n = snprintf(text + *len, cap - *len, "%s=%s%s%s\n", key, quote, v, quote);
+	if (n < 0 || (size_t)n >= cap - *len)
+		return false;
+	*len += (size_t)n;
+	return true;
+}
+
+/* The key a line of an env file assigns, as the parser reads it ("" for
+ * comments and blank lines). */
+static void line_key(const char *line, size_t len, char *key, size_t cap)
+{
+	key[0] = '\0';
+	struct ark_env_file one;
+	struct ark_err err = {0};
+	if (ark_env_file_parse_text("line", line, len, &one, &err) == 0) {
+		if (one.count == 1)
+			snprintf(key, cap, "%s", one.entries[0].key);
+		ark_env_file_free(&one);
+	}
+}
+
+int ark_env_file_merge(const char *stable_text, const struct ark_env_file *overrides, const char *comment,
+		       char *out, size_t cap, size_t *len_out, struct ark_err *err)
+{
+	size_t len = 0;
+	for (const char *line = stable_text; *line;) {
+		const char *nl = strchr(line, '\n');
+		size_t l = nl ? (size_t)(nl - line) : strlen(line);
+		char key[128];
+		line_key(line, l, key, sizeof key);
+		bool replaced = false;
+		for (size_t j = 0; key[0] && j < overrides->count && !replaced; j++)
+			replaced = strcmp(overrides->entries[j].key, key) == 0;
+		if (!replaced && len + l + 1 >= cap)
+			return ark_err_set(err, -E2BIG, "the merged env file would be larger than %zu bytes", cap);
+		if (!replaced) {
+			memcpy(out + len, line, l);
+			len += l;
+			out[len++] = '\n';
+		}
+		line = nl ? nl + 1 : line + l;
+	}
+	bool fits = true;
+	if (comment) {
+		int n = snprintf(out + len, cap - len, "%s\n", comment);
+		fits = n > 0 && (size_t)n < cap - len;
+		if (fits)
+			len += (size_t)n;
+	}
+	for (size_t j = 0; fits && j < overrides->count; j++)
+		fits = append_assignment(out, cap, &len, overrides->entries[j].key, overrides->entries[j].value);
+	if (!fits)
+		return ark_err_set(err, -E2BIG, "the merged env file would be larger than %zu bytes", cap);
+	*len_out = len;
+	return 0;
+}

@@ -55,6 +55,13 @@ int ark_env_file_check_private(const struct ark_env_file *file, struct ark_err *
  * how many the environment kept (its own value won). */
 size_t ark_env_file_apply(const struct ark_env_file *file);
 
+/* The stable env file's text with the entries of overrides put in: every
+ * line stays but those assigning a key overrides sets; then comment (a
+ * "# ..." line, may be NULL) and overrides' assignments, quoted so that the
+ * parser reads back each value exactly. -E2BIG when it would not fit in cap. */
+int ark_env_file_merge(const char *stable_text, const struct ark_env_file *overrides, const char *comment,
+		       char *out, size_t cap, size_t *len, struct ark_err *err);
+
 /* What every `ark` command does first: `--env-file F` (taken out of argv),
  * else $ARK_ENV_FILE, else .env.production when ARK_ENV=prod and the file
  * exists. loaded gets the path used ("" when none). A file named explicitly
@@ -167,5 +174,35 @@ int ark_status_read(const struct ark_pipeline_map *map, const struct ark_status 
 void ark_status_render_text(const struct ark_status *status, FILE *out, int width);
 /* One JSON object and a newline. */
 void ark_status_render_json(const struct ark_status *status, FILE *out);
+
+/* ---- the canary's record ---- */
+
+/* The last canary recorded (metadata canary_last): each field as it was
+ * written, "" when the record lacks it. */
+struct ark_canary_record {
+	char outcome[32], env_file[4096], bin[4096], reason[256], percent[16], events[32];
+	char env_sha256[72], bin_path[4096], bin_sha256[72], rules[4096], rules_sha256[72], looser[400];
+	char injected_stable[96], injected_canary[96];
+};
+/* Read it from the Mutable Core; raw (up to 32 KiB is enough) keeps the
+ * text for ark_canary_record_promoted. -ENOENT when no canary has run. */
+int ark_canary_record_read(struct ark_canary_record *record, char *raw, size_t raw_cap, struct ark_err *err);
+/* Record raw (as read) as promoted, with the hashes promoted ("" for what
+ * the canary did not change): a canary run row and canary_last again. */
+int ark_canary_record_promoted(const char *raw, const char *env_sha256, const char *bin_sha256,
+			       const char *rules_sha256, struct ark_err *err);
+
+/* ---- pre-flight ---- */
+
+/* What the environment asks an instance to run, found by the check. */
+struct ark_preflight {
+	bool api;            /* the ingest API (JWT_SECRET set, API_ENABLED not false) */
+	bool alpha_vantage;  /* Alpha Vantage polling (ALPHA_VANTAGE_API_KEY set) */
+};
+/* The settings every agent and source reads at its start (ARK_WAIT*,
+ * ARK_CPU_<AGENT>, the API's JWT settings, Alpha Vantage's), checked before
+ * `ark run` or `ark watchdog` starts anything: the first bad one is the
+ * error, naming the variable and what it expects. */
+int ark_preflight_check(struct ark_preflight *out, struct ark_err *err);
 
 #endif /* ARK_OPS_H */

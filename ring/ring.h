@@ -17,8 +17,8 @@
  * reads the slots in place, then gives them back with one release store of
  * tail. Nothing stronger is used while events flow.
  *
- * Waiting: spin, yield, adaptive (bounded spin, then futex sleep) or block
- * (futex sleep at once). A side about to sleep raises the `sleeping` flag of
+ * Waiting: spin, yield, adaptive (bounded spin, then bounded sched_yield
+ * polling, then futex sleep) or block (futex sleep at once). A side about to sleep raises the `sleeping` flag of
  * an event count, fences, and re-checks the index before the futex wait. The
  * other side, after each publish, looks at that flag with a plain load (a
  * line nobody writes while events flow) and makes the futex wake system call

@@ -151,7 +151,7 @@ bool ark_canary_uses_canary_config(const struct ark_supervisor *sup)
 	return sup->canary && !sup->canary->stable_config;
 }
 
-/* Record the outcome: segment, log, stdout, Mutable Core. */
+/* Record the outcome: segment, log, the operator's notice, Mutable Core. */
 static void record(struct ark_supervisor *sup, const char *outcome, const char *reason)
 {
 	struct ark_canary_run *run = sup->canary;
@@ -181,9 +181,8 @@ static void record(struct ark_supervisor *sup, const char *outcome, const char *
 		 (unsigned long long)atomic_load(&lanes[1]->injected_wrong_reason),
 		 (unsigned long long)atomic_load(&lanes[1]->injected_allowed),
 		 (unsigned long long)atomic_load(&lanes[1]->injected_inconclusive));
-	printf("  canary %s: %s (%llu events in the canary lane, p95 %.1f us)\n", outcome, reason,
-	       (unsigned long long)events, p95_us);
-	fflush(stdout);
+	ark_watchdog_notice(sup, ARK_NOTICE_EVENT, "canary %s: %s (%llu events in the canary lane, p95 %.1f us)", outcome,
+			    reason, (unsigned long long)events, p95_us);
 	ark_log(sup->log, strcmp(outcome, "passed") == 0 ? "info" : "error",
 		"canary %s reason=\"%s\" events=%llu p95_us=%.1f %s", outcome, reason, (unsigned long long)events,
 		p95_us, cc->spec);
@@ -217,8 +216,7 @@ void ark_canary_trip(struct ark_supervisor *sup, const char *reason)
 	ark_control_add(&cc->rollbacks, 1);
 	run->rolled_back = true;
 	run->phase = PHASE_ENDING;
-	printf("  canary tripwire: %s: rolling back (all traffic to stable)\n", reason);
-	fflush(stdout);
+	ark_watchdog_notice(sup, ARK_NOTICE_EVENT, "canary tripwire: %s: rolling back (all traffic to stable)", reason);
 	ark_log(sup->log, "error", "canary tripwire reason=\"%s\": rolling back", reason);
 	/* The lane's processes are replaced by the stable configuration and
 	 * binary, which finish what the lane already holds. */
@@ -418,10 +416,10 @@ void ark_canary_poll(struct ark_supervisor *sup, uint64_t now)
 			atomic_store(&cc->outcome, ARK_CANARY_RUNNING);
 			set_route(cc, 1);
 			run->phase = PHASE_RUNNING;
-			printf("  canary: %u%% of signals to the canary lane (%s) for %.0f s, checked every %.1f s\n",
-			       run->config.percent, cc->spec, (double)run->config.window_ns / 1e9,
-			       (double)run->config.check_ns / 1e9);
-			fflush(stdout);
+			ark_watchdog_notice(sup, ARK_NOTICE_EVENT,
+					    "canary: %u%% of signals to the canary lane (%s) for %.0f s, checked every %.1f s",
+					    run->config.percent, cc->spec, (double)run->config.window_ns / 1e9,
+					    (double)run->config.check_ns / 1e9);
 			ark_log(sup->log, "info", "canary: routing percent=%u", run->config.percent);
 		} else if (now - run->begin_ns > CANARY_START_TIMEOUT_NS) {
 			atomic_store(&cc->started_ns, ark_realtime_ns());

@@ -6,6 +6,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -86,6 +88,18 @@ void ark_watchdog_pid_file(const struct ark_supervisor *sup, const char *name, p
 	else
 		unlink(tmp);
 	close(fd);
+}
+
+void ark_watchdog_notice(const struct ark_supervisor *sup, enum ark_notice_kind kind, const char *fmt, ...)
+{
+	if (!sup->notice)
+		return;
+	char line[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	sup->notice(sup->notice_ctx, kind, line);
 }
 
 uint64_t ark_watchdog_jittered(struct ark_supervisor *sup, uint64_t ns)

@@ -10,6 +10,9 @@ void ark_watchdog_expected_exes(const struct ark_supervisor *sup, char canary[PA
 /* $ARK_RUN_DIR/<name>.pid ("<pid>\n<start ticks>\n": the pid alone on the first line), written atomically;
  * pid <= 0 removes it. */
 void ark_watchdog_pid_file(const struct ark_supervisor *sup, const char *name, pid_t pid, uint64_t start_ticks);
+/* A line for the operator (see ark_supervisor_notice_fn); the caller logs it. */
+void ark_watchdog_notice(const struct ark_supervisor *sup, enum ark_notice_kind kind, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 /* A back-off with +-20 % jitter, so crashed agents do not restart in step. */
 uint64_t ark_watchdog_jittered(struct ark_supervisor *sup, uint64_t ns);
 /* Signal c's process through its pidfd (no pid-reuse race for an adopted

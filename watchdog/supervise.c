@@ -158,6 +158,154 @@ static void start_standbys(struct ark_supervisor *sup)
 	}
 }
 
+/* Every process of the instance: the agents, the sources, the metrics
+ * server and the mirror when enabled, and a canary lane's Joey, HRM and
+ * Kenny (its configuration read, its run begun). *canary_first: the index
+ * of the lane's first. */
+static int add_children(struct ark_supervisor *sup, const struct ark_supervisor_options *options, bool metrics_enabled,
+			bool mirror_enabled, int *canary_first, struct ark_err *err)
+{
+	int rc;
+	struct ark_pipeline *p = sup->map.pipeline;
+	for (int a = 0; a < ARK_AGENT_COUNT; a++) {
+		add_child(sup, ark_agent_file_name((enum ark_agent)a), a, false);
+		sup->children[a].external = options->external_agents;
+	}
+	for (int s = 0; s < p->source_count; s++) {
+		char name[16];
+		snprintf(name, sizeof name, "source%d", s);
+		add_child(sup, name, s, true);
+		sup->children[sup->child_count - 1].endless = p->source_kinds[s] != ARK_SOURCE_SYNTHETIC;
+		if (atomic_load(&p->counters.source_done[s]))
+			sup->children[sup->child_count - 1].finished = true;
+	}
+	if (metrics_enabled) {
+		add_child(sup, "metrics_server", 0, false);
+		sup->children[sup->child_count - 1].auxiliary = true;
+	}
+	if (mirror_enabled) {
+		add_child(sup, "mirror", 0, false);
+		sup->children[sup->child_count - 1].auxiliary = true;
+		sup->children[sup->child_count - 1].mirror = true;
+	} else {
+		ark_log(sup->log, "info", "REDIS_URL is not set: the Redis mirror is off");
+	}
+	*canary_first = sup->child_count;
+	if (ark_pipeline_has_canary(&sup->map)) {
+		/* The canary lane's Joey, HRM and Kenny (never systemd units). */
+		for (int a = ARK_AGENT_JOEY; a <= ARK_AGENT_KENNY; a++) {
+			char name[24];
+			snprintf(name, sizeof name, "%s.canary", ark_agent_file_name((enum ark_agent)a));
+			add_child(sup, name, a, false);
+			sup->children[sup->child_count - 1].lane = ARK_LANE_CANARY;
+		}
+		enum ark_canary_outcome outcome = atomic_load(&p->canary.outcome);
+		if (sup->adopted && (outcome == ARK_CANARY_PASSED || outcome == ARK_CANARY_ROLLED_BACK ||
+				     outcome == ARK_CANARY_STOPPED)) {
+			for (int i = *canary_first; i < sup->child_count; i++)
+				sup->children[i].finished = true;   /* the canary ended before: its lane stopped */
+		} else {
+			if (options->canary)
+				sup->canary_config = *options->canary;
+			else if ((rc = ark_canary_config_from_env(&sup->canary_config, err)))
+				return fail_start(sup, err, rc, err->msg);
+			if ((rc = ark_canary_begin(sup, &sup->canary_config, err)))
+				return fail_start(sup, err, rc, err->msg);
+		}
+	}
+	return 0;
+}
+
+/* After a watchdog's death (or with systemd's agents): take over each
+ * process found running; one in its place that is not ours stops the start. */
+static int take_over(struct ark_supervisor *sup, const struct ark_supervisor_options *options, struct ark_err *err)
+{
+	if (sup->adopted || options->external_agents)
+		for (int i = 0; i < sup->child_count; i++) {
+			char why[256], msg[400];
+			if (sup->children[i].finished || (!sup->adopted && !sup->children[i].external) ||
+			    adopt_if_running(sup, &sup->children[i], why, sizeof why) == 0)
+				continue;
+			/* A live process in its place that is not ours: starting a
+			 * second one beside it would feed two consumers one ring. */
+			snprintf(msg, sizeof msg, "cannot take over %s: %s; it is left alone (stop it, then start again)",
+				 sup->children[i].name, why);
+			return abandon_start(sup, err, -EPERM, msg);
+		}
+	return 0;
+}
+
+/* The agents, downstream first, and wait until every one runs. */
+static int start_agents(struct ark_supervisor *sup, const struct ark_supervisor_options *options, struct ark_err *err)
+{
+	int rc;
+	/* Downstream first, so every consumer is waiting when data arrives. */
+	for (int i = ARK_AGENT_COUNT - 1; i >= 0; i--) {
+		struct ark_child *c = &sup->children[i];
+		if (c->pid || c->external)
+			continue;
+		if ((rc = ark_watchdog_spawn(sup, c))) {
+			char msg[128];
+			snprintf(msg, sizeof msg, "cannot start %s: %s", c->name, strerror(-rc));
+			return fail_start(sup, err, rc, msg);
+		}
+	}
+	/* Sources start once every agent runs (state RUNNING): the first
+	 * events must not queue behind an agent still opening its files. */
+	uint64_t deadline = ark_now_ns() + 30ull * 1000 * 1000 * 1000;
+	while (ark_supervisor_agents_running(sup) < ARK_AGENT_COUNT) {
+		reap(sup);
+		if (sup->failed)
+			return fail_start(sup, err, -ECHILD, sup->failure);
+		if (restart_due(sup, err))
+			return fail_start(sup, err, -ECHILD, err->msg);
+		if (ark_now_ns() > deadline)
+			return fail_start(sup, err, -ETIMEDOUT,
+					  options->external_agents
+						  ? "the agents did not start within 30 s: are the ark-agent@ units running? (systemctl status 'ark-agent@*')"
+						  : "the agents did not start within 30 s: see their logs in $ARK_LOG_DIR (default ./ark-data/logs)");
+		ark_supervisor_wait(sup, -1, 2 * 1000 * 1000);
+	}
+	return 0;
+}
+
+/* Standbys, the canary lane, the metrics server, the mirror, the sources. */
+static int start_the_rest(struct ark_supervisor *sup, int canary_first, struct ark_err *err)
+{
+	int rc;
+	start_standbys(sup);
+	for (int i = canary_first; sup->adopted && i < sup->child_count; i++)
+		sup->children[i].canary_config_run = sup->children[i].pid != 0;   /* unknown: assume the canary's */
+	if (sup->canary && sup->adopted) {
+		/* A canary is judged by the watchdog that watched its whole window. */
+		ark_canary_trip(sup, "the watchdog restarted during the canary window");
+	}
+	for (int i = canary_first; i < sup->child_count; i++) {
+		struct ark_child *c = &sup->children[i];
+		if (c->pid || c->finished)
+			continue;
+		if ((rc = ark_watchdog_spawn(sup, c))) {
+			char msg[128];
+			snprintf(msg, sizeof msg, "cannot start %s: %s", c->name, strerror(-rc));
+			return fail_start(sup, err, rc, msg);
+		}
+	}
+	/* The metrics server first, then the sources: its start-up is not on
+	 * the first events' path. */
+	for (int k = 0; k < 2 * sup->child_count; k++) {
+		struct ark_child *c = &sup->children[k % sup->child_count];
+		bool auxiliary_pass = k < sup->child_count;
+		if (k % sup->child_count < ARK_AGENT_COUNT || c->lane || c->pid || c->finished || c->auxiliary != auxiliary_pass)
+			continue;
+		if ((rc = ark_watchdog_spawn(sup, c))) {
+			char msg[128];
+			snprintf(msg, sizeof msg, "cannot start %s: %s", c->name, strerror(-rc));
+			return fail_start(sup, err, rc, msg);
+		}
+	}
+	return 0;
+}
+
 int ark_supervisor_start(struct ark_supervisor *sup, const struct ark_supervisor_options *options,
 			 struct ark_err *err)
 {
@@ -165,6 +313,8 @@ int ark_supervisor_start(struct ark_supervisor *sup, const struct ark_supervisor
 	sup->interrupt_fd = -1;
 	sup->feed_port = options->feed_port;
 	sup->service = options->service;
+	sup->notice = options->notice;
+	sup->notice_ctx = options->notice_ctx;
 	for (int i = 0; i < ARK_SUPERVISOR_MAX_CHILDREN; i++)
 		sup->children[i].pidfd = sup->children[i].standby_pidfd = sup->children[i].standby_fd = -1;
 	if (ark_watchdog_config_from_env(&sup->watchdog, err))
@@ -216,122 +366,11 @@ int ark_supervisor_start(struct ark_supervisor *sup, const struct ark_supervisor
 		return rc == -EEXIST ? -EEXIST : rc;
 	}
 	ark_watchdog_pid_file(sup, "watchdog", getpid(), ark_shm_process_start_ticks((int32_t)getpid()));
-	struct ark_pipeline *p = sup->map.pipeline;
-	for (int a = 0; a < ARK_AGENT_COUNT; a++) {
-		add_child(sup, ark_agent_file_name((enum ark_agent)a), a, false);
-		sup->children[a].external = options->external_agents;
-	}
-	for (int s = 0; s < p->source_count; s++) {
-		char name[16];
-		snprintf(name, sizeof name, "source%d", s);
-		add_child(sup, name, s, true);
-		sup->children[sup->child_count - 1].endless = p->source_kinds[s] != ARK_SOURCE_SYNTHETIC;
-		if (atomic_load(&p->counters.source_done[s]))
-			sup->children[sup->child_count - 1].finished = true;
-	}
-	if (metrics_enabled) {
-		add_child(sup, "metrics_server", 0, false);
-		sup->children[sup->child_count - 1].auxiliary = true;
-	}
-	if (mirror.enabled) {
-		add_child(sup, "mirror", 0, false);
-		sup->children[sup->child_count - 1].auxiliary = true;
-		sup->children[sup->child_count - 1].mirror = true;
-	} else {
-		ark_log(sup->log, "info", "REDIS_URL is not set: the Redis mirror is off");
-	}
-	int canary_first = sup->child_count;
-	if (ark_pipeline_has_canary(&sup->map)) {
-		/* The canary lane's Joey, HRM and Kenny (never systemd units). */
-		for (int a = ARK_AGENT_JOEY; a <= ARK_AGENT_KENNY; a++) {
-			char name[24];
-			snprintf(name, sizeof name, "%s.canary", ark_agent_file_name((enum ark_agent)a));
-			add_child(sup, name, a, false);
-			sup->children[sup->child_count - 1].lane = ARK_LANE_CANARY;
-		}
-		enum ark_canary_outcome outcome = atomic_load(&p->canary.outcome);
-		if (sup->adopted && (outcome == ARK_CANARY_PASSED || outcome == ARK_CANARY_ROLLED_BACK ||
-				     outcome == ARK_CANARY_STOPPED)) {
-			for (int i = canary_first; i < sup->child_count; i++)
-				sup->children[i].finished = true;   /* the canary ended before: its lane stopped */
-		} else {
-			if (options->canary)
-				sup->canary_config = *options->canary;
-			else
-				ark_canary_config_from_env(&sup->canary_config, err);
-			if ((rc = ark_canary_begin(sup, &sup->canary_config, err)))
-				return fail_start(sup, err, rc, err->msg);
-		}
-	}
-	if (sup->adopted || options->external_agents)
-		for (int i = 0; i < sup->child_count; i++) {
-			char why[256], msg[400];
-			if (sup->children[i].finished || (!sup->adopted && !sup->children[i].external) ||
-			    adopt_if_running(sup, &sup->children[i], why, sizeof why) == 0)
-				continue;
-			/* A live process in its place that is not ours: starting a
-			 * second one beside it would feed two consumers one ring. */
-			snprintf(msg, sizeof msg, "cannot take over %s: %s; it is left alone (stop it, then start again)",
-				 sup->children[i].name, why);
-			return abandon_start(sup, err, -EPERM, msg);
-		}
-	/* Downstream first, so every consumer is waiting when data arrives. */
-	for (int i = ARK_AGENT_COUNT - 1; i >= 0; i--) {
-		struct ark_child *c = &sup->children[i];
-		if (c->pid || c->external)
-			continue;
-		if ((rc = ark_watchdog_spawn(sup, c))) {
-			char msg[128];
-			snprintf(msg, sizeof msg, "cannot start %s: %s", c->name, strerror(-rc));
-			return fail_start(sup, err, rc, msg);
-		}
-	}
-	/* Sources start once every agent runs (state RUNNING): the first
-	 * events must not queue behind an agent still opening its files. */
-	uint64_t deadline = ark_now_ns() + 30ull * 1000 * 1000 * 1000;
-	while (ark_supervisor_agents_running(sup) < ARK_AGENT_COUNT) {
-		reap(sup);
-		if (sup->failed)
-			return fail_start(sup, err, -ECHILD, sup->failure);
-		if (restart_due(sup, err))
-			return fail_start(sup, err, -ECHILD, err->msg);
-		if (ark_now_ns() > deadline)
-			return fail_start(sup, err, -ETIMEDOUT,
-					  options->external_agents
-						  ? "the agents did not start within 30 s: are the ark-agent@ units running? (systemctl status 'ark-agent@*')"
-						  : "the agents did not start within 30 s: see their logs in $ARK_LOG_DIR (default ./ark-data/logs)");
-		ark_supervisor_wait(sup, -1, 2 * 1000 * 1000);
-	}
-	start_standbys(sup);
-	for (int i = canary_first; sup->adopted && i < sup->child_count; i++)
-		sup->children[i].canary_config_run = sup->children[i].pid != 0;   /* unknown: assume the canary's */
-	if (sup->canary && sup->adopted) {
-		/* A canary is judged by the watchdog that watched its whole window. */
-		ark_canary_trip(sup, "the watchdog restarted during the canary window");
-	}
-	for (int i = canary_first; i < sup->child_count; i++) {
-		struct ark_child *c = &sup->children[i];
-		if (c->pid || c->finished)
-			continue;
-		if ((rc = ark_watchdog_spawn(sup, c))) {
-			char msg[128];
-			snprintf(msg, sizeof msg, "cannot start %s: %s", c->name, strerror(-rc));
-			return fail_start(sup, err, rc, msg);
-		}
-	}
-	/* The metrics server first, then the sources: its start-up is not on
-	 * the first events' path. */
-	for (int k = 0; k < 2 * sup->child_count; k++) {
-		struct ark_child *c = &sup->children[k % sup->child_count];
-		bool auxiliary_pass = k < sup->child_count;
-		if (k % sup->child_count < ARK_AGENT_COUNT || c->lane || c->pid || c->finished || c->auxiliary != auxiliary_pass)
-			continue;
-		if ((rc = ark_watchdog_spawn(sup, c))) {
-			char msg[128];
-			snprintf(msg, sizeof msg, "cannot start %s: %s", c->name, strerror(-rc));
-			return fail_start(sup, err, rc, msg);
-		}
-	}
+	int canary_first = 0;
+	if ((rc = add_children(sup, options, metrics_enabled, mirror.enabled, &canary_first, err)) ||
+	    (rc = take_over(sup, options, err)) || (rc = start_agents(sup, options, err)) ||
+	    (rc = start_the_rest(sup, canary_first, err)))
+		return rc;
 	sup->crash_window_start_ns = ark_now_ns();
 	ark_log(sup->log, "info", "running instance=%s agents=%d adopted=%d", sup->instance,
 		ark_supervisor_agents_running(sup), sup->adopted);
@@ -383,6 +422,44 @@ static void describe_status(int status, char *out, size_t len)
 		snprintf(out, len, "status 0x%x", status);
 }
 
+/* A crashed process: restarted after its back-off, unless processes keep
+ * dying before handling anything (then the instance stops). */
+static void schedule_restart(struct ark_supervisor *sup, struct ark_child *c, pid_t pid, const char *why)
+{
+	uint64_t now = c->died_ns;
+	if (now - sup->crash_window_start_ns > CRASH_WINDOW_NS) {
+		sup->crash_window_start_ns = now;
+		sup->crashes_in_window = 0;
+	}
+	/* A process that handled events before it died was healthy: it is
+	 * replaced at once and its back-off starts over. One that died before
+	 * handling anything is crashing in a loop: it backs off. */
+	/* Healthy: it handled events, or it ran for a minute (an idle feed). */
+	struct ark_agent_control *control = control_of(sup, c);
+	bool worked = (control && atomic_load(&control->events) > c->events_at_start) ||
+		      now - c->started_ns >= CRASH_WINDOW_NS;
+	if (worked) {
+		c->backoff_ns = 0;
+	} else if (!c->auxiliary && ++sup->crashes_in_window > ARK_WATCHDOG_CRASH_LIMIT) {
+		sup->failed = true;
+		snprintf(sup->failure, sizeof sup->failure,
+			 "more than %d processes died before handling anything within a minute (last: %s, %s): stopping",
+			 ARK_WATCHDOG_CRASH_LIMIT, c->name, why);
+		ark_log(sup->log, "error", "%s", sup->failure);
+		return;
+	}
+	uint64_t delay = ark_watchdog_jittered(sup, c->backoff_ns);
+	c->restart_at_ns = now + delay;
+	ark_watchdog_notice(sup, ARK_NOTICE_WARNING, "%s (pid %d) died: %s; restarting in %.2f s", c->name, (int)pid, why,
+			    (double)delay / 1e9);
+	ark_log(sup->log, "warn", "agent died name=%s pid=%d why=\"%s\" restart_in_ms=%llu", c->name, (int)pid, why,
+		(unsigned long long)(delay / 1000000));
+	/* The first crash restarts at once; repeated ones back off. */
+	c->backoff_ns = worked ? 0
+		      : c->backoff_ns < BACKOFF_MIN_NS ? BACKOFF_MIN_NS
+		      : c->backoff_ns * 2 > BACKOFF_MAX_NS ? BACKOFF_MAX_NS : c->backoff_ns * 2;
+}
+
 static void reap_one(struct ark_supervisor *sup, struct ark_child *c, int status)
 {
 	pid_t pid = c->pid;
@@ -400,7 +477,8 @@ static void reap_one(struct ark_supervisor *sup, struct ark_child *c, int status
 	if (c->auxiliary && (clean || config_error)) {
 		c->finished = true;
 		if (!clean && !sup->stopping) {
-			fprintf(stderr, "  %s could not start (see %s.log); running without it\n", c->name, c->name);
+			ark_watchdog_notice(sup, ARK_NOTICE_WARNING, "%s could not start (see %s.log); running without it",
+					    c->name, c->name);
 			ark_log(sup->log, "error", "%s exited with a configuration error; not restarting it", c->name);
 		}
 		return;
@@ -439,7 +517,7 @@ static void reap_one(struct ark_supervisor *sup, struct ark_child *c, int status
 	if (config_error && c->is_source && sup->map.pipeline->source_kinds[c->index] == ARK_SOURCE_API) {
 		/* The port is taken or the TLS files are wrong: trading goes on without the API. */
 		c->finished = true;
-		fprintf(stderr, "  the ingest API could not start (see api.log); running without it\n");
+		ark_watchdog_notice(sup, ARK_NOTICE_WARNING, "the ingest API could not start (see api.log); running without it");
 		ark_log(sup->log, "error", "the ingest API exited with a configuration error; running without it");
 		return;
 	}
@@ -456,37 +534,7 @@ static void reap_one(struct ark_supervisor *sup, struct ark_child *c, int status
 		ark_log(sup->log, "warn", "agent died name=%s pid=%d why=\"%s\" (systemd restarts it)", c->name, (int)pid, why);
 		return;
 	}
-	uint64_t now = c->died_ns;
-	if (now - sup->crash_window_start_ns > CRASH_WINDOW_NS) {
-		sup->crash_window_start_ns = now;
-		sup->crashes_in_window = 0;
-	}
-	/* A process that handled events before it died was healthy: it is
-	 * replaced at once and its back-off starts over. One that died before
-	 * handling anything is crashing in a loop: it backs off. */
-	/* Healthy: it handled events, or it ran for a minute (an idle feed). */
-	struct ark_agent_control *control = control_of(sup, c);
-	bool worked = (control && atomic_load(&control->events) > c->events_at_start) ||
-		      now - c->started_ns >= CRASH_WINDOW_NS;
-	if (worked) {
-		c->backoff_ns = 0;
-	} else if (!c->auxiliary && ++sup->crashes_in_window > ARK_WATCHDOG_CRASH_LIMIT) {
-		sup->failed = true;
-		snprintf(sup->failure, sizeof sup->failure,
-			 "more than %d processes died before handling anything within a minute (last: %s, %s): stopping",
-			 ARK_WATCHDOG_CRASH_LIMIT, c->name, why);
-		ark_log(sup->log, "error", "%s", sup->failure);
-		return;
-	}
-	uint64_t delay = ark_watchdog_jittered(sup, c->backoff_ns);
-	c->restart_at_ns = now + delay;
-	fprintf(stderr, "  %s (pid %d) died: %s; restarting in %.2f s\n", c->name, (int)pid, why, (double)delay / 1e9);
-	ark_log(sup->log, "warn", "agent died name=%s pid=%d why=\"%s\" restart_in_ms=%llu", c->name, (int)pid, why,
-		(unsigned long long)(delay / 1000000));
-	/* The first crash restarts at once; repeated ones back off. */
-	c->backoff_ns = worked ? 0
-		      : c->backoff_ns < BACKOFF_MIN_NS ? BACKOFF_MIN_NS
-		      : c->backoff_ns * 2 > BACKOFF_MAX_NS ? BACKOFF_MAX_NS : c->backoff_ns * 2;
+	schedule_restart(sup, c, pid, why);
 }
 
 static void reap(struct ark_supervisor *sup)

@@ -39,8 +39,8 @@ static void quarantine(struct ark_supervisor *sup, struct ark_child *c, struct a
 	c->quarantined = true;
 	sup->total_quarantines++;
 	ark_control_add(&sup->map.pipeline->counters.quarantines[c->index], 1);
-	printf("  %s quarantined: %s (it fails closed; `ark release %s` lifts it)\n", c->name, reason, c->name);
-	fflush(stdout);
+	ark_watchdog_notice(sup, ARK_NOTICE_EVENT, "%s quarantined: %s (it fails closed; `ark release %s` lifts it)",
+			    c->name, reason, c->name);
 	ark_log(sup->log, "error", "agent quarantined name=%s pid=%d reason=\"%s\"", c->name, (int)c->pid, reason);
 	struct ark_err err;
 	if (ark_watchdog_record(ark_agent_name((enum ark_agent)c->index), "quarantine", (int)c->pid, reason, &err))
@@ -72,8 +72,8 @@ void ark_watchdog_watch_agents(struct ark_supervisor *sup, uint64_t now)
 			char reason[128];
 			snprintf(reason, sizeof reason, "no progress for %.1f s with %llu events waiting",
 				 (double)(now - c->progress_ns) / 1e9, (unsigned long long)input_depth(sup, a, c->lane));
-			printf("  %s (pid %d) is hung: %s; SIGABRT\n", c->name, (int)c->pid, reason);
-			fflush(stdout);
+			ark_watchdog_notice(sup, ARK_NOTICE_EVENT, "%s (pid %d) is hung: %s; SIGABRT", c->name, (int)c->pid,
+					    reason);
 			ark_log(sup->log, "error", "agent hung name=%s pid=%d reason=\"%s\"", c->name, (int)c->pid, reason);
 			ark_watchdog_signal(c, SIGABRT);
 			c->abort_sent_ns = now;
@@ -91,8 +91,7 @@ void ark_watchdog_watch_agents(struct ark_supervisor *sup, uint64_t now)
 			c->window_start_ns = 0;
 			c->latency_sampled_events = events;
 			ark_log(sup->log, "info", "agent released name=%s", c->name);
-			printf("  %s released\n", c->name);
-			fflush(stdout);
+			ark_watchdog_notice(sup, ARK_NOTICE_EVENT, "%s released", c->name);
 		}
 		if (!w->quarantine_enabled || c->quarantined)
 			continue;

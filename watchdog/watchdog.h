@@ -102,8 +102,18 @@ struct ark_canary_config {
 };
 int ark_canary_config_from_env(struct ark_canary_config *config, struct ark_err *err);
 
+/* What the operator should see as it happens: a quarantine, a hang, a
+ * release, a death and its restart, a canary's start, tripwire and end.
+ * The watchdog never prints: it logs each and hands the line (no newline)
+ * to the command that runs it, which prints it (ARK_NOTICE_WARNING lines
+ * to stderr). */
+enum ark_notice_kind { ARK_NOTICE_EVENT, ARK_NOTICE_WARNING };
+typedef void (*ark_supervisor_notice_fn)(void *ctx, enum ark_notice_kind kind, const char *line);
+
 /* How an instance is started. */
 struct ark_supervisor_options {
+	ark_supervisor_notice_fn notice;  /* NULL: the log only */
+	void *notice_ctx;
 	const char *instance;
 	const char *const *source_args;  /* the synthetic source's arguments; NULL: no synthetic source */
 	int feed_port;                   /* -1: no TCP feed; 0: any free port; else the port */
@@ -148,6 +158,8 @@ struct ark_supervisor {
 	struct ark_canary_run *canary;   /* watchdog/canary.c; NULL without a canary */
 	struct ark_canary_config canary_config;
 	uint64_t rng;              /* back-off jitter */
+	ark_supervisor_notice_fn notice;
+	void *notice_ctx;
 };
 
 int ark_watchdog_config_from_env(struct ark_watchdog_config *config, struct ark_err *err);

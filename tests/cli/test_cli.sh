@@ -28,6 +28,19 @@ out=$(ARK_WAIT=turbo "$ark" run 2>&1); rc=$?
 [ $rc -eq 2 ] && grep -q "ARK_WAIT" <<<"$out" && grep -q "turbo" <<<"$out" || fail "bad ARK_WAIT: rc=$rc $out"
 out=$(ARK_CPU_JOEY=99 "$ark" run 2>&1); rc=$?
 [ $rc -eq 2 ] && grep -q "ARK_CPU_JOEY" <<<"$out" || fail "bad ARK_CPU_JOEY: rc=$rc $out"
+# ark watchdog runs the same pre-flight check before it creates anything.
+out=$(ARK_CPU_KENNY=99999 timeout 60 "$ark" watchdog 2>&1); rc=$?
+[ $rc -eq 2 ] && grep -q "ARK_CPU_KENNY" <<<"$out" || fail "ark watchdog, bad ARK_CPU_KENNY: rc=$rc $out"
+out=$(ARK_WAIT=turbo timeout 60 "$ark" watchdog 2>&1); rc=$?
+[ $rc -eq 2 ] && grep -q "turbo" <<<"$out" || fail "ark watchdog, bad ARK_WAIT: rc=$rc $out"
+[ ! -e "/dev/shm/ark-$ARK_INSTANCE" ] || fail "ark watchdog created its segment despite a bad setting"
+# Options are parsed the one way: an unknown one is named, exit 2.
+out=$("$ark" status --bogus 2>&1); rc=$?
+[ $rc -eq 2 ] && grep -q "unknown option '--bogus'" <<<"$out" || fail "ark status --bogus: rc=$rc $out"
+out=$("$ark" status --interval 0.01 2>&1); rc=$?
+[ $rc -eq 2 ] && grep -q -- "--interval" <<<"$out" && grep -q "0.01" <<<"$out" || fail "ark status --interval 0.01: rc=$rc $out"
+out=$("$ark" stop --timeout 2>&1); rc=$?
+[ $rc -eq 2 ] && grep -q -- "--timeout" <<<"$out" || fail "ark stop --timeout (no value): rc=$rc $out"
 out=$(ARK_JOURNAL_SYNC=sometimes "$ark" run 2>&1); rc=$?
 [ $rc -ne 0 ] && grep -q "ARK_JOURNAL_SYNC" <<<"$out" || fail "bad ARK_JOURNAL_SYNC: rc=$rc $out"
 out=$("$ark" perf ring --cpus 0 2>&1); rc=$?

@@ -66,29 +66,6 @@ static void test_u64(void)
 	CHECK(ark_parse_u64("x", 0, 1, "--n", &v, NULL) == -EINVAL); /* err may be NULL */
 }
 
-static void test_i64(void)
-{
-	int64_t v = 0;
-	CHECK(ark_parse_i64("-5", -5, 5, "--d", &v, &err) == 0 && v == -5);
-	CHECK(ark_parse_i64("5", -5, 5, "--d", &v, &err) == 0 && v == 5);
-	CHECK(ark_parse_i64("0", -5, 5, "--d", &v, &err) == 0 && v == 0);
-	CHECK(ark_parse_i64("-9223372036854775808", INT64_MIN, INT64_MAX, "--d", &v, &err) == 0 && v == INT64_MIN);
-	CHECK(ark_parse_i64("9223372036854775807", INT64_MIN, INT64_MAX, "--d", &v, &err) == 0 && v == INT64_MAX);
-	v = 3;
-	REFUSED(ark_parse_i64("-6", -5, 5, "--d", &v, &err), -ERANGE, "--d", "whole number from -5 to 5", "-6");
-	REFUSED(ark_parse_i64("6", -5, 5, "--d", &v, &err), -ERANGE, "--d", "from -5 to 5", "6");
-	REFUSED(ark_parse_i64("9223372036854775808", INT64_MIN, INT64_MAX, "--d", &v, &err), -ERANGE, "--d",
-		"whole number", "9223372036854775808");
-	REFUSED(ark_parse_i64("-9223372036854775809", INT64_MIN, INT64_MAX, "--d", &v, &err), -ERANGE, "--d",
-		"whole number", "-9223372036854775809");
-	REFUSED(ark_parse_i64("-", -5, 5, "--d", &v, &err), -ERANGE, "--d", "whole number", "-");
-	REFUSED(ark_parse_i64("--1", -5, 5, "--d", &v, &err), -ERANGE, "--d", "whole number", "--1");
-	REFUSED(ark_parse_i64("+1", -5, 5, "--d", &v, &err), -EINVAL, "--d", "whole number", "+1");
-	REFUSED(ark_parse_i64("1e3", -5, 5000, "--d", &v, &err), -ERANGE, "--d", "whole number", "1e3");
-	REFUSED(ark_parse_i64("", -5, 5, "--d", &v, &err), -EINVAL, "--d", "whole number", "");
-	CHECK_EQ_U64(v, 3);
-}
-
 static void test_double(void)
 {
 	double v = 0;
@@ -388,7 +365,6 @@ static void test_buf(void)
 int main(void)
 {
 	test_u64();
-	test_i64();
 	test_double();
 	test_bool();
 	test_size();

@@ -4,6 +4,7 @@
 #include "ops/ops.h"
 #include "check.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -96,6 +97,34 @@ int main(void)
 	argc = 2;
 	CHECK(ark_env_file_load_for_command(&argc, argv2, loaded, sizeof loaded, &err) != 0 && strstr(err.msg, "--env-file needs a file"));
 	unlink(path);
+
+	/* Merging a canary's settings into the stable file (ark canary promote):
+	 * every other line stays as it was, each key the canary sets is
+	 * assigned once, at the end, and the parser reads back exactly the
+	 * values merged, quotes, newlines and all. */
+	{
+		const char *stable = "# stable\nARK_ENV=prod\nexport ARK_WAIT=spin  # fast\nKEEP='a b'\n\nARK_WAIT_SPIN_US=5";
+		struct ark_env_file canary, merged;
+		CHECK_MSG(parse("ARK_WAIT=adaptive\nARK_WAIT_SPIN_US=\"it's \\\"q\\\" $x\\nline\"\nNEW=1\n", &canary, &err) == 0,
+			  "%s", err.msg);
+		char out[512];
+		size_t len = 0;
+		CHECK_MSG(ark_env_file_merge(stable, &canary, "# promoted", out, sizeof out, &len, &err) == 0, "%s", err.msg);
+		out[len] = '\0';
+		const char *kept = "# stable\nARK_ENV=prod\nKEEP='a b'\n\n# promoted\nARK_WAIT='adaptive'\n";
+		CHECK_MSG(strncmp(out, kept, strlen(kept)) == 0, "%s", out);
+		CHECK_MSG(ark_env_file_parse_text("merged", out, len, &merged, &err) == 0, "%s", err.msg);
+		CHECK_EQ_U64(merged.count, 5);
+		CHECK(strcmp(value(&merged, "ARK_ENV"), "prod") == 0 && strcmp(value(&merged, "KEEP"), "a b") == 0);
+		CHECK(strcmp(value(&merged, "ARK_WAIT"), "adaptive") == 0 && strcmp(value(&merged, "NEW"), "1") == 0);
+		CHECK_MSG(strcmp(value(&merged, "ARK_WAIT_SPIN_US"), value(&canary, "ARK_WAIT_SPIN_US")) == 0, "%s",
+			  value(&merged, "ARK_WAIT_SPIN_US"));
+		ark_env_file_free(&merged);
+		/* Too small: refused whole, never cut. */
+		CHECK(ark_env_file_merge(stable, &canary, "# promoted", out, 40, &len, &err) == -E2BIG);
+		CHECK(ark_env_file_merge(stable, &canary, NULL, out, 70, &len, &err) == -E2BIG);
+		ark_env_file_free(&canary);
+	}
 
 	/* Secrets. */
 	const char *placeholders[] = {"changeme", "CHANGE_ME_PLEASE", "your_api_key", "xxxxxxxx", "<your secret>",
