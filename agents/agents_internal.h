@@ -26,6 +26,7 @@ struct ark_agent_ctx {
 	struct ark_ring_consumer input;
 	struct ark_ring_producer output;
 	struct ark_ring_wait_config wait;
+	const struct ark_agent_ops *ops;
 	uint64_t last_published;   /* highest seq already published downstream */
 	uint32_t undo_entries_allowed;   /* this batch's undo budget (ark_undo_begin): */
 	uint32_t undo_bytes_allowed;     /* a debug build holds every save to it */
@@ -98,29 +99,79 @@ bool ark_agent_stop_requested(const struct ark_agent_ctx *ctx);
 
 
 
-/* Agent bodies. */
-int ark_kyle_main(struct ark_agent_ctx *ctx);
-int ark_stage_main(struct ark_agent_ctx *ctx);    /* Joey, HRM, Kenny */
-int ark_aletheia_main(struct ark_agent_ctx *ctx);
+/* ---- The batch loop every agent runs (runtime.c) ----
+ * One loop for the five agents: heartbeat, periodic work, take a batch,
+ * reserve room for its output, the undo bracket around its events and
+ * their publication, the release of its input, and one accounting. An
+ * agent says what differs in its operations table; the middle stages
+ * (Joey, HRM, Kenny) leave the batch hooks NULL and get the stage's: one
+ * input ring (the previous agent's), one output ring, each event copied
+ * to its output slot and processed there in place. */
 
-/* Per-event processing of the middle stages (in place, on the output slot). */
-struct ark_stage_ops {
+/* One batch: what the agent took and what became of it. */
+struct ark_agent_batch {
+	struct ark_ring_consumer *input;  /* released by n after the bracket (NULL: publish released) */
+	uint32_t n;                       /* input events in the batch; 0: none this turn */
+	bool pending;                     /* none this turn, but work in flight: not idle */
+	int source;                       /* the agent's own mark (Kyle: which input) */
+	uint32_t out;                     /* events published, for the accounting */
+	uint64_t duplicates;              /* re-deliveries dropped */
+	uint64_t busy_ns;                 /* work on these events done before the batch (Aletheia's appends) */
+};
+
+struct ark_agent_ops {
+	bool canary_lane;   /* may run in the canary lane */
 	/* Before the agent touches its rings or its state (a process that
 	 * must not run here leaves without a trace): e.g. HRM's pinned rules. */
 	int (*preflight)(struct ark_agent_ctx *ctx, struct ark_err *err);
+	/* Open the rings, finish or roll back a batch a crash interrupted, set
+	 * ctx->last_published. 0, or the process's exit status. Default: the
+	 * stage's rings. */
+	int (*open)(struct ark_agent_ctx *ctx);
 	int (*start)(struct ark_agent_ctx *ctx, struct ark_err *err);
+	/* The next batch (waiting a bounded time when there is none): 0 with
+	 * b->n events (0: none), or the process's exit status to stop now.
+	 * Default: a peek of ctx->input. */
+	int (*take)(struct ark_agent_ctx *ctx, struct ark_agent_batch *b);
+	/* Room for the batch's output (it may lower b->n): 0, or nonzero when
+	 * told to stop while waiting. Default: ctx->output (ark_agent_reserve). */
+	int (*reserve)(struct ark_agent_ctx *ctx, struct ark_agent_batch *b);
+	/* Inside the undo bracket: the batch's saves and events (b->out,
+	 * b->duplicates). Default: each event copied to its output slot,
+	 * stamped in, ->process'ed in place. */
+	void (*events)(struct ark_agent_ctx *ctx, struct ark_agent_batch *b);
+	/* Still inside it: stamp out, ark_undo_set_commit, commit (or, for
+	 * Aletheia, release); true if it published anything. Default: ctx->output. */
+	bool (*publish)(struct ark_agent_ctx *ctx, struct ark_agent_batch *b, uint64_t end_ns);
+	/* The middle stages' per-event work (in place, on the output slot). */
 	void (*process)(struct ark_agent_ctx *ctx, struct ark_event *event, uint64_t now_ns);
+	/* Every 50 ms and whenever the input is empty (drift checks, log
+	 * write-out), off the per-event path. */
 	void (*idle)(struct ark_agent_ctx *ctx, uint64_t now_ns);
 	/* Every turn of the loop, between batches (Kenny: a network broker's
 	 * answers); when set, an idle wait lasts at most 10 ms. */
 	void (*poll)(struct ark_agent_ctx *ctx, uint64_t now_ns);
-	/* Stopping: true while the stage still has work that must go through
+	/* Stopping: true while the agent still has work that must go through
 	 * the pipeline before it stops (Kenny: a network broker's orders in
 	 * flight); the loop keeps running. */
 	bool (*busy)(struct ark_agent_ctx *ctx, uint64_t now_ns);
+	/* Idle and asked to stop: true when nothing more can come. Default: the
+	 * input empty and the stage before stopped. */
+	bool (*drained)(struct ark_agent_ctx *ctx);
 	void (*stop)(struct ark_agent_ctx *ctx);
 };
-extern const struct ark_stage_ops ark_joey_ops, ark_hrm_ops, ark_kenny_ops;
+extern const struct ark_agent_ops ark_kyle_ops, ark_joey_ops, ark_hrm_ops, ark_kenny_ops, ark_aletheia_ops;
+
+/* Wait for room for n events on an output ring (heartbeat kept): 0 with n
+ * lowered to the room there is, or -ECANCELED when the pipeline and this
+ * process are told to stop meanwhile. */
+int ark_agent_reserve(struct ark_agent_ctx *ctx, struct ark_ring_producer *out, uint32_t *n);
+/* Run one taken, reserved batch: the undo bracket, its publication, the
+ * release and the accounting (also Aletheia's last release at its stop). */
+void ark_agent_batch_run(struct ark_agent_ctx *ctx, struct ark_agent_batch *b);
+/* The control block's accounting of a batch (pipeline.h): events
+ * published, duplicates dropped, busy time and the time per event. */
+void ark_agent_account(struct ark_agent_ctx *ctx, uint32_t events, uint64_t duplicates, uint64_t busy_ns);
 
 /* Apply a fill to a position (Kenny: a paper fill, or a network broker's
  * execution report). */

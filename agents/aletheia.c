@@ -4,6 +4,10 @@
  * counts it in the latency histograms, queues its orders, fills, positions
  * and denials for the Mutable Core, and offers it on the mirror ring.
  *
+ * Aletheia runs in the runtime's batch loop (ark_aletheia_ops): a turn
+ * merges the two lanes and appends what is new (aletheia_take); the batch
+ * is what the journal has written, and its publication is the release.
+ *
  * Invariants: the journal holds every seq exactly once, in order (a
  * re-delivered event at or below the journal's last seq is dropped); an
  * input slot is released only when the journal's written seq covers it; the
@@ -109,8 +113,15 @@ struct aletheia {
 	uint64_t appended_seq;      /* highest seq appended to the journal */
 	uint64_t core_applied_seq;  /* highest seq committed to the Mutable Core */
 	uint64_t core_redelivered;  /* re-delivered events the core already held (core writer thread) */
+	uint64_t append_busy_ns;    /* appending since the last release: that batch's busy time */
+	/* The release under way (a batch of the runtime's loop). */
+	uint32_t per_lane[ARK_LANE_COUNT];   /* events released from each ring */
+	uint64_t top_seq;                    /* its highest seq, */
+	int top_lane;                        /* in this lane's ring */
+	uint32_t mirrored, mirror_room, breaks;
 	struct core_writer writer;
 };
+static struct aletheia aletheia;   /* one Aletheia per process */
 
 /* All stamps present and in order: Kyle in ≤ Kyle out ≤ Joey in ≤ ... ≤
  * Aletheia out. */
@@ -564,7 +575,7 @@ static void core_writer_report(struct core_writer *w, struct ark_agent_ctx *ctx)
  * event is the one whose seq follows the last taken, at the head of one ring
  * or the other; when neither head has it, it is still in the other lane and
  * the merge stops there (`gap`) until it arrives. Re-deliveries (seq at or
- * below what was released) are taken where they stand: release_written
+ * below what was released) are taken where they stand: aletheia_events
  * drops them. The merge is rebuilt from the rings' heads each pass, so what
  * was appended but not yet released comes back in the same order. */
 static void merge_inputs(struct aletheia *al)
@@ -642,39 +653,45 @@ static void count_lane(struct ark_agent_ctx *ctx, const struct ark_event *e)
 	ark_hist_record(h, v);
 }
 
-/* Release every merged event the journal has written: stats, rows, mirror. */
-static uint32_t release_written(struct aletheia *al)
+/* How many of the merged events the journal has written (the batch a
+ * release may take). */
+static uint32_t written_count(struct aletheia *al)
 {
-	struct ark_agent_ctx *ctx = al->ctx;
-	struct ark_aletheia_state *s = ctx->state;
 	const struct merged_input *m = &al->in;
 	uint64_t written = ark_journal_written_seq(al->journal);
 	uint32_t k = 0;
 	while (k < m->n && m->event[k]->seq <= written)
 		k++;
-	if (k == 0)
-		return 0;
-	uint64_t now = ark_now_ns();
-	if (al->metrics_on)
+	if (k && al->metrics_on)
 		ark_metrics_gauge_set(al->journal_lag, al->appended_seq > written ? (double)(al->appended_seq - written) : 0);
-	ark_undo_begin(ctx, k);
+	return k;
+}
+
+/* The batch's events, in the undo bracket: stats, rows, mirror, for every
+ * merged event the journal has written. */
+static void aletheia_events(struct ark_agent_ctx *ctx, struct ark_agent_batch *b)
+{
+	struct aletheia *al = &aletheia;
+	struct ark_aletheia_state *s = ctx->state;
+	const struct merged_input *m = &al->in;
+	uint64_t now = ark_now_ns();
 	ark_undo_save(ctx, &s->scalars, sizeof s->scalars);
-	uint32_t mirror_room = 0;
+	al->mirror_room = 0;
 	if (al->mirror_open && atomic_load_explicit(&ctx->pipeline->mirror_attached, memory_order_relaxed))
-		mirror_room = ark_ring_try_reserve(&al->mirror, k);
-	uint32_t mirrored = 0, breaks = 0;
-	uint32_t per_lane[ARK_LANE_COUNT] = {0, 0};
-	uint64_t duplicates = 0, top_seq = 0;
-	int top_lane = ARK_LANE_STABLE;
-	for (uint32_t i = 0; i < k; i++) {
+		al->mirror_room = ark_ring_try_reserve(&al->mirror, b->n);
+	al->mirrored = al->breaks = 0;
+	al->per_lane[ARK_LANE_STABLE] = al->per_lane[ARK_LANE_CANARY] = 0;
+	al->top_seq = 0;
+	al->top_lane = ARK_LANE_STABLE;
+	for (uint32_t i = 0; i < b->n; i++) {
 		const struct ark_event *e = m->event[i];
-		per_lane[m->lane[i]]++;
-		if (e->seq > top_seq) {
-			top_seq = e->seq;
-			top_lane = m->lane[i];
+		al->per_lane[m->lane[i]]++;
+		if (e->seq > al->top_seq) {
+			al->top_seq = e->seq;
+			al->top_lane = m->lane[i];
 		}
 		if (e->seq <= s->last_seq) {
-			duplicates++;  /* re-delivered after a restart: journaled and counted before */
+			b->duplicates++;  /* re-delivered after a restart: journaled and counted before */
 			continue;
 		}
 		s->last_seq = e->seq;
@@ -690,22 +707,36 @@ static uint32_t release_written(struct aletheia *al)
 			record_latency(al, ctx, e);
 		} else {
 			s->trace_breaks++;
-			breaks++;
+			al->breaks++;
 			ark_log(ctx->log, "error", "trace break trace=%016llx seq=%llu", (unsigned long long)e->trace_id,
 				(unsigned long long)e->seq);
 		}
 		count_lane(ctx, e);
 		core_push(&al->writer, e);
-		if (mirrored < mirror_room)
-			memcpy(ark_ring_slot(&al->mirror, mirrored++), e, sizeof *e);
+		if (al->mirrored < al->mirror_room)
+			memcpy(ark_ring_slot(&al->mirror, al->mirrored++), e, sizeof *e);
 	}
-	ark_undo_set_commit(ctx, top_seq);
-	if (mirrored)
-		ark_ring_commit(&al->mirror, mirrored);
-	/* The ring holding the highest seq is released last: a restart reads
-	 * "released" as the higher of the two rings' last released seqs. */
-	int first = top_lane == ARK_LANE_STABLE ? ARK_LANE_CANARY : ARK_LANE_STABLE;
+	/* Released, duplicates too (as the journal's count has always been);
+	 * the time is the appends' since the last release and this. */
+	b->out = b->n;
+	b->busy_ns = al->append_busy_ns;
+	al->append_busy_ns = 0;
+}
+
+/* Aletheia publishes by releasing: the mirror's copies, then the input
+ * rings, the one holding the highest seq last (a restart reads "released"
+ * as the higher of the two rings' last released seqs). */
+static bool aletheia_publish(struct ark_agent_ctx *ctx, struct ark_agent_batch *b, uint64_t end_ns)
+{
+	struct aletheia *al = &aletheia;
+	struct ark_aletheia_state *s = ctx->state;
+	(void)end_ns;
+	ark_undo_set_commit(ctx, al->top_seq);
+	if (al->mirrored)
+		ark_ring_commit(&al->mirror, al->mirrored);
+	int top_lane = al->top_lane, first = top_lane == ARK_LANE_STABLE ? ARK_LANE_CANARY : ARK_LANE_STABLE;
 	int order[2] = {first, top_lane};
+	uint32_t *per_lane = al->per_lane;
 	if (per_lane[ARK_LANE_STABLE] && per_lane[ARK_LANE_CANARY]) {
 		s->two_ring_tail[ARK_LANE_STABLE] = ctx->input.tail + per_lane[ARK_LANE_STABLE];
 		s->two_ring_tail[ARK_LANE_CANARY] = al->canary_in.tail + per_lane[ARK_LANE_CANARY];
@@ -718,10 +749,10 @@ static uint32_t release_written(struct aletheia *al)
 			ark_ring_release(lane == ARK_LANE_STABLE ? &ctx->input : &al->canary_in, per_lane[lane]);
 	}
 	s->two_ring_pending = 0;
-	ark_undo_end(ctx);
-	ark_control_add(&ctx->pipeline->counters.trace_breaks, breaks);
-	ark_control_add(&ctx->control->duplicates, duplicates);
-	return k;
+	ctx->last_published = s->last_seq;
+	ark_control_add(&ctx->pipeline->counters.trace_breaks, al->breaks);
+	ark_control_add(&ctx->pipeline->counters.journaled, b->n);
+	return true;
 }
 
 /* When the whole pipeline stops, Aletheia stops after Kenny: a network
@@ -749,34 +780,47 @@ static void log_from_store(void *ctx, int level, const char *message)
 	ark_log(log, level == 0 ? "info" : level == 1 ? "warn" : "error", "%s", message);
 }
 
-int ark_aletheia_main(struct ark_agent_ctx *ctx)
+/* The latency histograms of the segment's metrics (each with one writer:
+ * this thread, or the core writer's). */
+static void open_metrics(struct aletheia *al, struct ark_agent_ctx *ctx)
 {
 	struct ark_err err = {0};
-	struct aletheia al;
-	memset(&al, 0, sizeof al);
-	al.ctx = ctx;
-	struct ark_agent_control *control = ctx->control;
+	static const char *const process_names[ARK_AGENT_COUNT] = {ARK_M_KYLE_PROCESS, ARK_M_JOEY_PROCESS,
+								  ARK_M_HRM_PROCESS, ARK_M_KENNY_PROCESS,
+								  ARK_M_ALETHEIA_PROCESS};
+	al->metrics_on = ark_pipeline_metrics(&ctx->map, &al->metrics, &err) == 0 &&
+			 ark_metrics_histogram(&al->metrics, ARK_M_PASS_LATENCY, NULL, NULL, &al->pass_latency, &err) == 0;
+	for (int a = 0; al->metrics_on && a < ARK_AGENT_COUNT; a++)
+		al->metrics_on = ark_metrics_histogram(&al->metrics, process_names[a], NULL, NULL, &al->process[a], &err) == 0;
+	if (al->metrics_on)
+		al->metrics_on = ark_metrics_histogram(&al->metrics, ARK_M_JOURNAL_WRITE_LATENCY, NULL, NULL, &al->journal_write, &err) == 0 &&
+				 ark_metrics_gauge(&al->metrics, ARK_M_JOURNAL_LAG, NULL, NULL, &al->journal_lag, &err) == 0;
+	al->writer.metrics_on = al->metrics_on &&
+				ark_metrics_histogram(&al->metrics, ARK_M_DB_WRITE_LATENCY, NULL, NULL, &al->writer.db_write, &err) == 0 &&
+				ark_metrics_gauge(&al->metrics, ARK_M_DB_LAG, NULL, NULL, &al->writer.db_lag, &err) == 0;
+	if (!al->metrics_on)
+		ark_log(ctx->log, "warn", "latency metrics off: %s", err.msg);
+}
+
+/* The journal (its tail checked, resumed where the segment says it was
+ * written), the trace index, the metrics and the core writer. 0, or the
+ * exit status. */
+static int open_record(struct aletheia *al, struct ark_agent_ctx *ctx)
+{
+	struct ark_err err = {0};
 	struct ark_aletheia_state *s = ctx->state;
-	int status = 1;
-	bool fatal = false;
-	al.batch = calloc(1, sizeof *al.batch);
-	if (!al.batch) {
-		ark_log(ctx->log, "error", "out of memory");
-		return 1;
-	}
-	if (ark_store_config_from_env(&al.cfg, &err)) {
+	if (ark_store_config_from_env(&al->cfg, &err)) {
 		ark_log(ctx->log, "error", "configuration: %s", err.msg);
-		free(al.batch);
 		return 2;
 	}
-	al.cfg.log = log_from_store;
-	al.cfg.log_ctx = ctx->log;
+	al->cfg.log = log_from_store;
+	al->cfg.log_ctx = ctx->log;
 	struct ark_journal_recovery recovery;
 	uint64_t t_start = ark_now_ns();
 	struct ark_journal_position resume = s->journal_position;
-	if (ark_journal_open_at(&al.journal, &al.cfg, &resume, &recovery, &err)) {
+	if (ark_journal_open_at(&al->journal, &al->cfg, &resume, &recovery, &err)) {
 		ark_log(ctx->log, "error", "journal: %s", err.msg);
-		goto done;
+		return 1;
 	}
 	if (recovery.cut)
 		ark_log(ctx->log, "warn", "journal tail cut segment=%s offset=%llu bytes=%llu reason=%s", recovery.segment,
@@ -784,48 +828,50 @@ int ark_aletheia_main(struct ark_agent_ctx *ctx)
 	uint64_t t_journal = ark_now_ns();
 	/* Trace look-ups (the API, ark trace) probe this index instead of
 	 * scanning the journal; without it they still work, slowly. */
-	if (al.cfg.trace_index && ark_trace_indexer_start(&al.indexer, &al.cfg, &err))
+	if (al->cfg.trace_index && ark_trace_indexer_start(&al->indexer, &al->cfg, &err))
 		ark_log(ctx->log, "warn", "trace index off: %s", err.msg);
-	al.writer.catch_up_to = ark_journal_last_seq(al.journal);
-	static const char *const process_names[ARK_AGENT_COUNT] = {ARK_M_KYLE_PROCESS, ARK_M_JOEY_PROCESS,
-								  ARK_M_HRM_PROCESS, ARK_M_KENNY_PROCESS,
-								  ARK_M_ALETHEIA_PROCESS};
-	al.metrics_on = ark_pipeline_metrics(&ctx->map, &al.metrics, &err) == 0 &&
-			ark_metrics_histogram(&al.metrics, ARK_M_PASS_LATENCY, NULL, NULL, &al.pass_latency, &err) == 0;
-	for (int a = 0; al.metrics_on && a < ARK_AGENT_COUNT; a++)
-		al.metrics_on = ark_metrics_histogram(&al.metrics, process_names[a], NULL, NULL, &al.process[a], &err) == 0;
-	if (al.metrics_on)
-		al.metrics_on = ark_metrics_histogram(&al.metrics, ARK_M_JOURNAL_WRITE_LATENCY, NULL, NULL, &al.journal_write, &err) == 0 &&
-				ark_metrics_gauge(&al.metrics, ARK_M_JOURNAL_LAG, NULL, NULL, &al.journal_lag, &err) == 0;
-	al.writer.metrics_on = al.metrics_on &&
-			       ark_metrics_histogram(&al.metrics, ARK_M_DB_WRITE_LATENCY, NULL, NULL, &al.writer.db_write, &err) == 0 &&
-			       ark_metrics_gauge(&al.metrics, ARK_M_DB_LAG, NULL, NULL, &al.writer.db_lag, &err) == 0;
-	if (!al.metrics_on)
-		ark_log(ctx->log, "warn", "latency metrics off: %s", err.msg);
-	if (core_writer_start(&al.writer, &al, &err)) {
+	al->writer.catch_up_to = ark_journal_last_seq(al->journal);
+	open_metrics(al, ctx);
+	if (core_writer_start(&al->writer, al, &err)) {
 		ark_log(ctx->log, "error", "%s", err.msg);
-		goto done;
+		return 1;
 	}
+	ark_log(ctx->log, "info", "journal open journal_last_seq=%llu io_uring=%d sync=%s resumed_at_position=%d journal_open_ms=%.1f",
+		(unsigned long long)ark_journal_last_seq(al->journal), (int)ark_journal_using_io_uring(al->journal),
+		ark_store_sync_name(al->cfg.sync), (int)recovery.resumed, (double)(t_journal - t_start) / 1e6);
+	return 0;
+}
 
+/* Kenny's ring (and the canary lane's Kenny's), the mirror's. */
+static int open_rings(struct aletheia *al, struct ark_agent_ctx *ctx)
+{
+	struct ark_err err = {0};
 	struct ark_ring *in_ring = ark_pipeline_output_ring(&ctx->map, ARK_AGENT_KENNY);
 	struct ark_ring *mirror_ring = ark_pipeline_output_ring(&ctx->map, ARK_AGENT_ALETHEIA);
 	if (ark_ring_consumer_open(&ctx->input, in_ring, &ctx->wait, &err)) {
 		ark_log(ctx->log, "error", "cannot open input ring: %s", err.msg);
-		goto done;
+		return 1;
 	}
-	al.mirror_open = ark_ring_producer_open(&al.mirror, mirror_ring, &ctx->wait, &err) == 0;
+	al->mirror_open = ark_ring_producer_open(&al->mirror, mirror_ring, &ctx->wait, &err) == 0;
 	struct ark_ring *canary_ring = ark_pipeline_lane_ring(&ctx->map, ARK_LANE_CANARY, ARK_AGENT_KENNY);
 	if (ark_pipeline_has_canary(&ctx->map) && canary_ring) {
-		if (ark_ring_consumer_open(&al.canary_in, canary_ring, &ctx->wait, &err)) {
+		if (ark_ring_consumer_open(&al->canary_in, canary_ring, &ctx->wait, &err)) {
 			ark_log(ctx->log, "error", "cannot open the canary lane's ring: %s", err.msg);
-			goto done;
+			return 1;
 		}
-		al.canary_open = true;
+		al->canary_open = true;
 	}
+	return 0;
+}
+
+/* A restart: finish a batch that died between its two releases (its
+ * effects were all made before the first), roll back one that was not
+ * released. */
+static void recover(struct aletheia *al, struct ark_agent_ctx *ctx)
+{
+	struct ark_aletheia_state *s = ctx->state;
 	if (s->two_ring_pending) {
-		/* Died between the two releases of a batch: finish it (the batch's
-		 * effects were all made before the first). */
-		struct ark_ring_consumer *rings[ARK_LANE_COUNT] = {&ctx->input, al.canary_open ? &al.canary_in : NULL};
+		struct ark_ring_consumer *rings[ARK_LANE_COUNT] = {&ctx->input, al->canary_open ? &al->canary_in : NULL};
 		for (int l = 0; l < ARK_LANE_COUNT; l++)
 			if (rings[l] && rings[l]->tail < s->two_ring_tail[l]) {
 				ark_log(ctx->log, "warn", "released the %s ring's %llu events of a batch interrupted between its two releases",
@@ -834,178 +880,234 @@ int ark_aletheia_main(struct ark_agent_ctx *ctx)
 			}
 		s->two_ring_pending = 0;
 	}
-	al.appended_seq = ark_journal_last_seq(al.journal);
-	ctx->last_published = al.appended_seq;
-	uint64_t released_seq = last_released_seq(in_ring);
-	if (al.canary_open && last_released_seq(canary_ring) > released_seq)
-		released_seq = last_released_seq(canary_ring);
+	uint64_t released_seq = last_released_seq(ctx->input.ring);
+	if (al->canary_open && last_released_seq(al->canary_in.ring) > released_seq)
+		released_seq = last_released_seq(al->canary_in.ring);
 	if (ark_undo_recover(ctx, released_seq)) {
-		ark_control_add(&control->rollbacks, 1);
+		ark_control_add(&ctx->control->rollbacks, 1);
 		ark_log(ctx->log, "warn", "rolled back an unreleased batch after a restart");
 	}
-	al.recovered = true;
-	atomic_store(&control->last_seq, al.appended_seq);
-	atomic_store(&control->state, ARK_PROC_RUNNING);
-	ark_log(ctx->log, "info", "running journal_last_seq=%llu io_uring=%d sync=%s resumed_at_position=%d journal_open_ms=%.1f start_ms=%.1f",
-		(unsigned long long)al.appended_seq, (int)ark_journal_using_io_uring(al.journal),
-		ark_store_sync_name(al.cfg.sync), (int)recovery.resumed, (double)(t_journal - t_start) / 1e6,
-		(double)(ark_now_ns() - t_start) / 1e6);
-	ark_log_flush(ctx->log);
-
-	uint64_t last_report = ark_now_ns();
-	for (;;) {
-		uint64_t now = ark_now_ns();
-		atomic_store_explicit(&control->heartbeat_ns, now, memory_order_relaxed);
-		if (now - last_report >= 50 * 1000 * 1000) {
-			/* Log write-out also runs while events flow, off the per-event path. */
-			core_writer_report(&al.writer, ctx);
-			ark_log_flush(ctx->log);
-			last_report = now;
-		}
-		uint32_t n = 0;
-		int rc;
-		if (!al.canary_open) {
-			rc = ark_ring_peek(&ctx->input, ARK_PIPELINE_BATCH * 2, 5 * 1000 * 1000, &n);
-		} else if (ark_ring_try_peek(&ctx->input, 1) || ark_ring_try_peek(&al.canary_in, 1)) {
-			rc = 0;
-		} else {
-			/* Two rings, one wait: short, on the busier (stable) lane. */
-			rc = ark_ring_peek(&ctx->input, 1, 1000 * 1000, &n);
-			if (rc && ark_ring_try_peek(&al.canary_in, 1))
-				rc = 0;
-		}
-		if (rc == 0) {
-			merge_inputs(&al);
-			n = al.in.n;
-			if (al.in.gap && !n) {
-				/* The next event is in the other lane, on its way. */
-				uint64_t t = ark_now_ns();
-				if (!al.gap_since_ns)
-					al.gap_since_ns = t;
-				if (t - al.gap_since_ns > 5000ull * 1000 * 1000 && t - al.gap_logged_ns > 5000ull * 1000 * 1000) {
-					al.gap_logged_ns = t;
-					ark_log(ctx->log, "warn", "merge: waiting %.1f s for seq %llu from the other lane",
-						(double)(t - al.gap_since_ns) / 1e9, (unsigned long long)(s->last_seq + 1));
-				}
-				struct timespec ts = {0, 20 * 1000};
-				nanosleep(&ts, NULL);
-			} else {
-				al.gap_since_ns = 0;
-			}
-		}
-		if (rc == 0 && n) {
-			uint64_t start = ark_now_ns();
-			uint32_t appended = 0;
-			for (uint32_t i = 0; i < n; i++) {
-				/* Aletheia is the rings' only reader: the slot is its to stamp. */
-				struct ark_event *e = (struct ark_event *)al.in.event[i];
-				if (e->seq <= al.appended_seq)
-					continue;   /* appended already, waiting to be written */
-				/* Aletheia is the ring's only reader: stamping the slot in
-				 * place is safe and saves a copy. */
-				e->stamp_in_ns[ARK_AGENT_ALETHEIA] = start;
-				e->stamp_out_ns[ARK_AGENT_ALETHEIA] = ark_now_ns();
-				if (ark_journal_append(al.journal, e->seq, e->trace_id, e, sizeof *e, &err)) {
-					ark_control_add(&control->errors, 1);
-					ark_log(ctx->log, "error", "journal append failed, stopping: %s", err.msg);
-					goto done;
-				}
-				al.appended_seq = e->seq;
-				appended++;
-			}
-			if (appended && ark_journal_flush(al.journal, &err)) {
-				ark_log(ctx->log, "error", "journal flush failed, stopping: %s", err.msg);
-				goto done;
-			}
-			ark_control_add(&control->busy_ns, ark_now_ns() - start);
-			if (appended) {
-				uint64_t per = (ark_now_ns() - start) / appended;
-				atomic_store_explicit(&control->last_latency_ns, per, memory_order_relaxed);
-				if (per > atomic_load_explicit(&control->worst_latency_ns, memory_order_relaxed))
-					atomic_store_explicit(&control->worst_latency_ns, per, memory_order_relaxed);
-			}
-		}
-		if (ark_journal_poll(al.journal, &err)) {
-			ark_log(ctx->log, "error", "journal write failed, stopping: %s", err.msg);
-			goto done;
-		}
-		/* In the segment, it outlives this process: a replacement scans
-		 * only what was written after it. */
-		ark_journal_written_position(al.journal, &s->journal_position);
-		uint32_t released = n ? release_written(&al) : 0;
-		if (n && !released) {
-			/* Waiting for the kernel to take a write: sleep on its
-			 * completion rather than spin (or poll with short sleeps)
-			 * against the io_uring worker on a machine with few cores. */
-			ark_journal_wait(al.journal, 1000 * 1000);
-		}
-		if (released) {
-			ark_control_add(&control->events, released);
-			ark_control_add(&ctx->pipeline->counters.journaled, released);
-			atomic_store_explicit(&control->last_seq, s->last_seq, memory_order_relaxed);
-		}
-		if (atomic_load_explicit(&al.writer.ready, memory_order_acquire) < 0) {
-			core_writer_report(&al.writer, ctx);
-			if (atomic_load(&al.writer.mismatch)) {
-				/* Not retried: the operator restores or re-bases. */
-				ark_log(ctx->log, "error", "the mutable core does not belong to this journal: stopping (fail closed)");
-				fatal = true;
-			} else if (atomic_load_explicit(&al.writer.open_error, memory_order_relaxed) == -EUCLEAN ||
-				   atomic_load_explicit(&al.writer.open_error, memory_order_relaxed) == -EPROTOTYPE ||
-				   atomic_load_explicit(&al.writer.open_error, memory_order_relaxed) == -EBADMSG) {
-				/* A corrupt (or foreign) database stays so: no restart
-				 * can help, the instance stops (exit 2) and says why. */
-				pthread_mutex_lock(&al.writer.error_lock);
-				ark_log(ctx->log, "error", "the mutable core is corrupt: stopping the instance: %s",
-					al.writer.last_error);
-				fprintf(stderr, "ark agent aletheia: the Mutable Core is corrupt (restore a backup with "
-						"`ark restore FILE`): %s\n", al.writer.last_error);
-				pthread_mutex_unlock(&al.writer.error_lock);
-				fatal = true;
-			} else {
-				ark_log(ctx->log, "error", "the mutable core could not be opened: stopping");
-			}
-			goto done;
-		}
-		if (rc != 0) {
-			core_writer_report(&al.writer, ctx);
-			ark_log_flush(ctx->log);
-			/* Kenny first: its last events (a broker's reports among
-			 * them) are then on the ring. */
-			if (ark_agent_stop_requested(ctx) && kenny_stopped(ctx) && ark_ring_try_peek(&ctx->input, 1) == 0 &&
-			    (!al.canary_open || ark_ring_try_peek(&al.canary_in, 1) == 0))
-				break;
-		}
-	}
-	status = 0;
-done:
-	if (fatal)
-		status = 2;
-	if (al.journal) {
-		/* Everything appended is made durable and released before leaving. */
-		if (ark_journal_sync(al.journal, &err))
-			ark_log(ctx->log, "error", "journal sync at stop: %s", err.msg);
-		if (ctx->input.ring && al.recovered) {
-			merge_inputs(&al);
-			if (al.in.n)
-				release_written(&al);
-		}
-	}
-	core_writer_stop(&al.writer);
-	core_writer_report(&al.writer, ctx);
-	if (al.core)
-		ark_core_close(al.core);
-	ark_trace_indexer_stop(al.indexer);
-	free(al.writer.ring_memory);
-	if (al.journal && ark_journal_close(al.journal, &err))
-		ark_log(ctx->log, "error", "journal close: %s", err.msg);
-	if (al.mirror_open)
-		ark_ring_producer_close(&al.mirror);
-	if (al.canary_open)
-		ark_ring_consumer_close(&al.canary_in);
-	if (ctx->input.ring)
-		ark_ring_consumer_close(&ctx->input);
-	atomic_store(&control->last_seq, s->last_seq);
-	free(al.batch);
-	return status;
+	al->recovered = true;
 }
+
+static void aletheia_stop(struct ark_agent_ctx *ctx);
+
+static int aletheia_open(struct ark_agent_ctx *ctx)
+{
+	struct aletheia *al = &aletheia;
+	memset(al, 0, sizeof *al);
+	al->ctx = ctx;
+	al->batch = calloc(1, sizeof *al->batch);
+	if (!al->batch) {
+		ark_log(ctx->log, "error", "out of memory");
+		return 1;
+	}
+	int status = open_record(al, ctx);
+	if (!status)
+		status = open_rings(al, ctx);
+	if (status) {
+		aletheia_stop(ctx);
+		return status;
+	}
+	recover(al, ctx);
+	al->appended_seq = ark_journal_last_seq(al->journal);
+	ctx->last_published = al->appended_seq;
+	return 0;
+}
+
+/* Whether the core writer failed: 0 (it did not), or the exit status. */
+static int core_writer_failed(struct aletheia *al, struct ark_agent_ctx *ctx)
+{
+	if (atomic_load_explicit(&al->writer.ready, memory_order_acquire) >= 0)
+		return 0;
+	core_writer_report(&al->writer, ctx);
+	int open_error = atomic_load_explicit(&al->writer.open_error, memory_order_relaxed);
+	if (atomic_load(&al->writer.mismatch)) {
+		/* Not retried: the operator restores or re-bases. */
+		ark_log(ctx->log, "error", "the mutable core does not belong to this journal: stopping (fail closed)");
+		return 2;
+	}
+	if (open_error == -EUCLEAN || open_error == -EPROTOTYPE || open_error == -EBADMSG) {
+		/* A corrupt (or foreign) database stays so: no restart can help,
+		 * the instance stops (exit 2) and says why. */
+		pthread_mutex_lock(&al->writer.error_lock);
+		ark_log(ctx->log, "error", "the mutable core is corrupt: stopping the instance: %s", al->writer.last_error);
+		fprintf(stderr, "ark agent aletheia: the Mutable Core is corrupt (restore a backup with "
+				"`ark restore FILE`): %s\n", al->writer.last_error);
+		pthread_mutex_unlock(&al->writer.error_lock);
+		return 2;
+	}
+	ark_log(ctx->log, "error", "the mutable core could not be opened: stopping");
+	return 1;
+}
+
+/* Wait for input on either lane: 0 when there is some. */
+static int wait_input(struct aletheia *al, struct ark_agent_ctx *ctx)
+{
+	uint32_t n;
+	if (!al->canary_open)
+		return ark_ring_peek(&ctx->input, ARK_PIPELINE_BATCH * 2, 5 * 1000 * 1000, &n);
+	if (ark_ring_try_peek(&ctx->input, 1) || ark_ring_try_peek(&al->canary_in, 1))
+		return 0;
+	/* Two rings, one wait: short, on the busier (stable) lane. */
+	int rc = ark_ring_peek(&ctx->input, 1, 1000 * 1000, &n);
+	return rc && ark_ring_try_peek(&al->canary_in, 1) ? 0 : rc;
+}
+
+/* The merge stopped at a gap: the next event is in the other lane, on its
+ * way. Said in the log when it lasts. */
+static void wait_gap(struct aletheia *al, struct ark_agent_ctx *ctx)
+{
+	struct ark_aletheia_state *s = ctx->state;
+	uint64_t t = ark_now_ns();
+	if (!al->gap_since_ns)
+		al->gap_since_ns = t;
+	if (t - al->gap_since_ns > 5000ull * 1000 * 1000 && t - al->gap_logged_ns > 5000ull * 1000 * 1000) {
+		al->gap_logged_ns = t;
+		ark_log(ctx->log, "warn", "merge: waiting %.1f s for seq %llu from the other lane",
+			(double)(t - al->gap_since_ns) / 1e9, (unsigned long long)(s->last_seq + 1));
+	}
+	struct timespec ts = {0, 20 * 1000};
+	nanosleep(&ts, NULL);
+}
+
+/* Append the merged events not appended yet, and hand them to the kernel.
+ * 0, or the exit status. */
+static int append(struct aletheia *al, struct ark_agent_ctx *ctx)
+{
+	struct ark_err err = {0};
+	uint64_t start = ark_now_ns();
+	uint32_t appended = 0;
+	for (uint32_t i = 0; i < al->in.n; i++) {
+		/* Aletheia is the rings' only reader: stamping the slot in place
+		 * is safe and saves a copy. */
+		struct ark_event *e = (struct ark_event *)al->in.event[i];
+		if (e->seq <= al->appended_seq)
+			continue;   /* appended already, waiting to be written */
+		e->stamp_in_ns[ARK_AGENT_ALETHEIA] = start;
+		e->stamp_out_ns[ARK_AGENT_ALETHEIA] = ark_now_ns();
+		if (ark_journal_append(al->journal, e->seq, e->trace_id, e, sizeof *e, &err)) {
+			ark_control_add(&ctx->control->errors, 1);
+			ark_log(ctx->log, "error", "journal append failed, stopping: %s", err.msg);
+			return 1;
+		}
+		al->appended_seq = e->seq;
+		appended++;
+	}
+	if (appended && ark_journal_flush(al->journal, &err)) {
+		ark_log(ctx->log, "error", "journal flush failed, stopping: %s", err.msg);
+		return 1;
+	}
+	al->append_busy_ns += ark_now_ns() - start;
+	return 0;
+}
+
+/* A turn: merge both lanes, append what is new, reap the journal's
+ * writes; the batch is what the journal has written. Events still being
+ * written make the turn "pending": Aletheia sleeps on the write's
+ * completion rather than spin against the io_uring worker. */
+static int aletheia_take(struct ark_agent_ctx *ctx, struct ark_agent_batch *b)
+{
+	struct aletheia *al = &aletheia;
+	struct ark_aletheia_state *s = ctx->state;
+	struct ark_err err = {0};
+	int status = core_writer_failed(al, ctx);
+	if (status)
+		return status;
+	int rc = wait_input(al, ctx);
+	uint32_t n = 0;
+	if (rc == 0) {
+		merge_inputs(al);
+		n = al->in.n;
+		if (al->in.gap && !n)
+			wait_gap(al, ctx);
+		else
+			al->gap_since_ns = 0;
+	}
+	if (n && (status = append(al, ctx)) != 0)
+		return status;
+	if (ark_journal_poll(al->journal, &err)) {
+		ark_log(ctx->log, "error", "journal write failed, stopping: %s", err.msg);
+		return 1;
+	}
+	/* In the segment, it outlives this process: a replacement scans only
+	 * what was written after it. */
+	ark_journal_written_position(al->journal, &s->journal_position);
+	b->input = NULL;   /* released by aletheia_publish */
+	b->pending = rc == 0;
+	b->n = n ? written_count(al) : 0;
+	if (n && !b->n)
+		ark_journal_wait(al->journal, 1000 * 1000);
+	return 0;
+}
+
+/* Nothing to reserve: the mirror takes what room it has (aletheia_events). */
+static int aletheia_reserve(struct ark_agent_ctx *ctx, struct ark_agent_batch *b)
+{
+	(void)ctx, (void)b;
+	return 0;
+}
+
+static void aletheia_idle(struct ark_agent_ctx *ctx, uint64_t now_ns)
+{
+	(void)now_ns;
+	core_writer_report(&aletheia.writer, ctx);
+}
+
+/* Kenny first: its last events (a broker's reports among them) are then on
+ * the ring. */
+static bool aletheia_drained(struct ark_agent_ctx *ctx)
+{
+	struct aletheia *al = &aletheia;
+	return kenny_stopped(ctx) && ark_ring_try_peek(&ctx->input, 1) == 0 &&
+	       (!al->canary_open || ark_ring_try_peek(&al->canary_in, 1) == 0);
+}
+
+/* Stopping (or a start that failed part way): everything appended is made
+ * durable and released, then the core writer, the index and the journal
+ * are closed. */
+static void aletheia_stop(struct ark_agent_ctx *ctx)
+{
+	struct aletheia *al = &aletheia;
+	struct ark_err err = {0};
+	if (al->journal) {
+		if (ark_journal_sync(al->journal, &err))
+			ark_log(ctx->log, "error", "journal sync at stop: %s", err.msg);
+		if (ctx->input.ring && al->recovered) {
+			merge_inputs(al);
+			struct ark_agent_batch b = {.n = written_count(al)};
+			if (b.n)
+				ark_agent_batch_run(ctx, &b);
+		}
+	}
+	core_writer_stop(&al->writer);
+	core_writer_report(&al->writer, ctx);
+	if (al->core)
+		ark_core_close(al->core);
+	ark_trace_indexer_stop(al->indexer);
+	free(al->writer.ring_memory);
+	if (al->journal && ark_journal_close(al->journal, &err))
+		ark_log(ctx->log, "error", "journal close: %s", err.msg);
+	if (al->mirror_open)
+		ark_ring_producer_close(&al->mirror);
+	if (al->canary_open)
+		ark_ring_consumer_close(&al->canary_in);
+	if (ctx->input.ring) {
+		ark_ring_consumer_close(&ctx->input);
+		memset(&ctx->input, 0, sizeof ctx->input);
+	}
+	atomic_store(&ctx->control->last_seq, ((struct ark_aletheia_state *)ctx->state)->last_seq);
+	free(al->batch);
+	al->batch = NULL;
+}
+
+const struct ark_agent_ops ark_aletheia_ops = {
+	.open = aletheia_open,
+	.take = aletheia_take,
+	.reserve = aletheia_reserve,
+	.events = aletheia_events,
+	.publish = aletheia_publish,
+	.idle = aletheia_idle,
+	.drained = aletheia_drained,
+	.stop = aletheia_stop,
+};

@@ -263,6 +263,117 @@ static void stamp(struct ark_agent_ctx *ctx, struct ark_event *e)
 	}
 }
 
+/* The broker's word on an order HRM allowed, at its place in the sequence:
+ * it settles what was in flight. No decision (the report's verdict stays
+ * its order's), whatever the gate's state: a fill happened or it did not. */
+static void settle_report(struct ark_agent_ctx *ctx, struct ark_hrm_state *s, struct ark_event *e,
+			  const struct ark_graveyard_inputs *inputs)
+{
+	uint64_t held = s->graveyard.reports_held;
+	ark_graveyard_apply_report(&s->rules, &s->graveyard, e, inputs);
+	stamp(ctx, e);
+	if (s->graveyard.reports_held != held && !(e->flags & ARK_EVENT_BROKER_ANOMALY))
+		ark_log(ctx->log, "error", "execution report not applied (its fill is not one a book can take): the order "
+			"stays in flight trace=%016llx order=%016llx size=%g price=%g", (unsigned long long)e->trace_id,
+			(unsigned long long)e->client_order_id, e->size, e->price);
+}
+
+/* The Graveyard's decision on the event (timed into eval_ns), and the
+ * broker's buying power over it. */
+static void decide(struct ark_agent_ctx *ctx, struct ark_hrm_state *s, struct ark_event *e,
+		   const struct ark_graveyard_inputs *inputs, struct ark_graveyard_decision *d)
+{
+	uint64_t t0 = ark_now_ns();
+	if (beyond_buying_power(s, e)) {
+		/* The market clock and marks still advance; the intent is not
+		 * counted as allowed anywhere in the Graveyard's view. */
+		struct ark_event no_intent = *e;
+		no_intent.side = ARK_SIDE_NONE;
+		ark_graveyard_evaluate(&s->rules, &s->graveyard, &no_intent, inputs, d);
+		if (d->verdict == ARK_VERDICT_ALLOW) {
+			d->verdict = ARK_VERDICT_DENY;
+			d->reason = ARK_REASON_MAX_NOTIONAL;
+			d->rule_id = 0;
+			s->buying_power_denials++;
+			ark_log(ctx->log, "warn", "intent beyond the broker's buying power trace=%016llx symbol=%s notional=%.2f "
+				"left=%.2f", (unsigned long long)e->trace_id, e->symbol, e->quantity * e->limit_price,
+				buying_power_left(s));
+		}
+		d->has_intent = true;
+	} else {
+		ark_graveyard_evaluate(&s->rules, &s->graveyard, e, inputs, d);
+		if (d->verdict == ARK_VERDICT_ALLOW && d->has_intent && e->side == ARK_SIDE_BUY && s->buying_power_version)
+			s->buying_power_spent += e->quantity * e->limit_price;
+	}
+	if (ark_hrm_fault_allows && d->verdict == ARK_VERDICT_DENY && ark_hrm_fault_allows((enum ark_reason)d->reason))
+		d->verdict = ARK_VERDICT_ALLOW, d->reason = ARK_REASON_NONE, d->rule_id = 0;
+	uint64_t spent = ark_now_ns() - t0;
+	ark_hist_record(&s->eval_ns, spent);
+	if (metrics_on)
+		ark_metrics_histogram_record_ns(eval_metric, spent);
+}
+
+/* An injected violation's verdict against its kind (the setup steps of an
+ * injection that were denied make its outcome inconclusive). */
+static void judge_injection(struct ark_agent_ctx *ctx, struct ark_hrm_state *s, const struct ark_event *e,
+			    const struct ark_graveyard_decision *d, uint32_t sid)
+{
+	struct ark_pipeline_counters *counters = ctx->counters;
+	bool setup_denied = s->injection_setup_denied[sid] != 0;
+	if (setup_denied) {
+		ark_undo_save(ctx, &s->injection_setup_denied[sid], sizeof s->injection_setup_denied[sid]);
+		s->injection_setup_denied[sid] = 0;
+	}
+	if (d->verdict == ARK_VERDICT_DENY && d->reason == e->injected_kind) {
+		ark_control_add(&counters->injected_denied, 1);
+	} else if (d->verdict == ARK_VERDICT_DENY) {
+		ark_control_add(&counters->injected_wrong_reason, 1);
+		if (d->reason != ARK_REASON_ETHICS_DRIFT && d->reason != ARK_REASON_QUARANTINED)
+			ark_log(ctx->log, "warn", "injected violation denied for another reason trace=%016llx kind=%s reason=%s",
+				(unsigned long long)e->trace_id, ark_reason_name((enum ark_reason)e->injected_kind),
+				ark_reason_name((enum ark_reason)d->reason));
+	} else if (setup_denied) {
+		ark_control_add(&counters->injected_inconclusive, 1);
+		ark_log(ctx->log, "warn", "injected violation allowed after its setup was denied (inconclusive) trace=%016llx "
+			"kind=%s symbol=%s", (unsigned long long)e->trace_id,
+			ark_reason_name((enum ark_reason)e->injected_kind), e->symbol);
+	} else {
+		/* Counted in this lane's counters, by kind: a canary lane that
+		 * lets one through is rolled back at once. */
+		ark_control_add(&counters->injected_allowed, 1);
+		if (e->injected_kind < ARK_REASON_COUNT)
+			ark_control_add(&counters->injected_allowed_by_reason[e->injected_kind], 1);
+		ark_control_add(&ctx->control->errors, 1);
+		ark_log(ctx->log, "error", "injected violation ALLOWED trace=%016llx kind=%s symbol=%s",
+			(unsigned long long)e->trace_id, ark_reason_name((enum ark_reason)e->injected_kind), e->symbol);
+	}
+}
+
+/* An intent's verdict in the counters and the log. */
+static void count_intent(struct ark_agent_ctx *ctx, struct ark_hrm_state *s, const struct ark_event *e,
+			 const struct ark_graveyard_decision *d)
+{
+	bool injected = (e->flags & ARK_EVENT_INJECTED) != 0;
+	uint32_t sid = e->symbol_id < ARK_MAX_SYMBOLS ? e->symbol_id : ARK_MAX_SYMBOLS - 1;
+	if (injected && e->lane == 0) {
+		judge_injection(ctx, s, e, d, sid);
+	} else if (d->verdict == ARK_VERDICT_DENY) {
+		/* Whatever the cause (drift, quarantine and a corrupt state
+		 * included): a run that denied a clean intent has failed. Those
+		 * three deny everything, so they are logged once, elsewhere. */
+		ark_control_add(&ctx->counters->clean_denied, 1);
+		if (d->reason != ARK_REASON_ETHICS_DRIFT && d->reason != ARK_REASON_QUARANTINED &&
+		    d->reason != ARK_REASON_STATE_CORRUPT)
+			ark_log(ctx->log, "warn", "clean intent denied trace=%016llx symbol=%s reason=%s rule_line=%u%s",
+				(unsigned long long)e->trace_id, e->symbol, ark_reason_name((enum ark_reason)d->reason),
+				d->rule_id, injected ? " (injection setup step)" : "");
+		if (injected && !s->injection_setup_denied[sid]) {
+			ark_undo_save(ctx, &s->injection_setup_denied[sid], sizeof s->injection_setup_denied[sid]);
+			s->injection_setup_denied[sid] = 1;
+		}
+	}
+}
+
 static void hrm_process(struct ark_agent_ctx *ctx, struct ark_event *e, uint64_t now_ns)
 {
 	struct ark_hrm_state *s = ctx->state;
@@ -292,50 +403,13 @@ static void hrm_process(struct ark_agent_ctx *ctx, struct ark_event *e, uint64_t
 		.quarantined = quarantined,
 		.confirm_by_reports = book_by_reports};
 	if (report) {
-		/* The broker's word on an order HRM allowed, at its place in the
-		 * sequence: it settles what was in flight. No decision (the
-		 * report's verdict stays its order's), whatever the gate's state:
-		 * a fill happened or it did not. */
-		uint64_t held = s->graveyard.reports_held;
-		ark_graveyard_apply_report(&s->rules, &s->graveyard, e, &inputs);
-		stamp(ctx, e);
-		if (s->graveyard.reports_held != held && !(e->flags & ARK_EVENT_BROKER_ANOMALY))
-			ark_log(ctx->log, "error", "execution report not applied (its fill is not one a book can take): the order "
-				"stays in flight trace=%016llx order=%016llx size=%g price=%g", (unsigned long long)e->trace_id,
-				(unsigned long long)e->client_order_id, e->size, e->price);
+		settle_report(ctx, s, e, &inputs);
 		return;
 	}
 	if (ark_hrm_fault_poison)
 		ark_hrm_fault_poison(&s->graveyard, e);
 	struct ark_graveyard_decision d;
-	uint64_t t0 = ark_now_ns();
-	if (beyond_buying_power(s, e)) {
-		/* The market clock and marks still advance; the intent is not
-		 * counted as allowed anywhere in the Graveyard's view. */
-		struct ark_event no_intent = *e;
-		no_intent.side = ARK_SIDE_NONE;
-		ark_graveyard_evaluate(&s->rules, &s->graveyard, &no_intent, &inputs, &d);
-		if (d.verdict == ARK_VERDICT_ALLOW) {
-			d.verdict = ARK_VERDICT_DENY;
-			d.reason = ARK_REASON_MAX_NOTIONAL;
-			d.rule_id = 0;
-			s->buying_power_denials++;
-			ark_log(ctx->log, "warn", "intent beyond the broker's buying power trace=%016llx symbol=%s notional=%.2f "
-				"left=%.2f", (unsigned long long)e->trace_id, e->symbol, e->quantity * e->limit_price,
-				buying_power_left(s));
-		}
-		d.has_intent = true;
-	} else {
-		ark_graveyard_evaluate(&s->rules, &s->graveyard, e, &inputs, &d);
-		if (d.verdict == ARK_VERDICT_ALLOW && d.has_intent && e->side == ARK_SIDE_BUY && s->buying_power_version)
-			s->buying_power_spent += e->quantity * e->limit_price;
-	}
-	if (ark_hrm_fault_allows && d.verdict == ARK_VERDICT_DENY && ark_hrm_fault_allows((enum ark_reason)d.reason))
-		d.verdict = ARK_VERDICT_ALLOW, d.reason = ARK_REASON_NONE, d.rule_id = 0;
-	uint64_t spent = ark_now_ns() - t0;
-	ark_hist_record(&s->eval_ns, spent);
-	if (metrics_on)
-		ark_metrics_histogram_record_ns(eval_metric, spent);
+	decide(ctx, s, e, &inputs, &d);
 	e->verdict = d.verdict;
 	e->reason = d.reason;
 	e->rule_id = d.rule_id;
@@ -349,54 +423,8 @@ static void hrm_process(struct ark_agent_ctx *ctx, struct ark_event *e, uint64_t
 		if (d.reason == ARK_REASON_ETHICS_DRIFT)
 			ark_control_add(&counters->ethics_drift, 1);
 	}
-	if (!d.has_intent)
-		return;
-	bool injected = (e->flags & ARK_EVENT_INJECTED) != 0;
-	uint32_t sid = e->symbol_id < ARK_MAX_SYMBOLS ? e->symbol_id : ARK_MAX_SYMBOLS - 1;
-	if (injected && e->lane == 0) {
-		bool setup_denied = s->injection_setup_denied[sid] != 0;
-		if (setup_denied) {
-			ark_undo_save(ctx, &s->injection_setup_denied[sid], sizeof s->injection_setup_denied[sid]);
-			s->injection_setup_denied[sid] = 0;
-		}
-		if (d.verdict == ARK_VERDICT_DENY && d.reason == e->injected_kind) {
-			ark_control_add(&counters->injected_denied, 1);
-		} else if (d.verdict == ARK_VERDICT_DENY) {
-			ark_control_add(&counters->injected_wrong_reason, 1);
-			if (d.reason != ARK_REASON_ETHICS_DRIFT && d.reason != ARK_REASON_QUARANTINED)
-				ark_log(ctx->log, "warn", "injected violation denied for another reason trace=%016llx kind=%s reason=%s",
-					(unsigned long long)e->trace_id, ark_reason_name((enum ark_reason)e->injected_kind),
-					ark_reason_name((enum ark_reason)d.reason));
-		} else if (setup_denied) {
-			ark_control_add(&counters->injected_inconclusive, 1);
-			ark_log(ctx->log, "warn", "injected violation allowed after its setup was denied (inconclusive) trace=%016llx "
-				"kind=%s symbol=%s", (unsigned long long)e->trace_id,
-				ark_reason_name((enum ark_reason)e->injected_kind), e->symbol);
-		} else {
-			/* Counted in this lane's counters, by kind: a canary lane
-			 * that lets one through is rolled back at once. */
-			ark_control_add(&counters->injected_allowed, 1);
-			if (e->injected_kind < ARK_REASON_COUNT)
-				ark_control_add(&counters->injected_allowed_by_reason[e->injected_kind], 1);
-			ark_control_add(&ctx->control->errors, 1);
-			ark_log(ctx->log, "error", "injected violation ALLOWED trace=%016llx kind=%s symbol=%s",
-				(unsigned long long)e->trace_id, ark_reason_name((enum ark_reason)e->injected_kind), e->symbol);
-		}
-	} else if (d.verdict == ARK_VERDICT_DENY) {
-		/* Whatever the cause (drift, quarantine and a corrupt state
-		 * included): a run that denied a clean intent has failed. Those
-		 * three deny everything, so they are logged once, elsewhere. */
-		ark_control_add(&counters->clean_denied, 1);
-		if (d.reason != ARK_REASON_ETHICS_DRIFT && d.reason != ARK_REASON_QUARANTINED &&
-		    d.reason != ARK_REASON_STATE_CORRUPT)
-			ark_log(ctx->log, "warn", "clean intent denied trace=%016llx symbol=%s reason=%s rule_line=%u%s",
-				(unsigned long long)e->trace_id, e->symbol, ark_reason_name((enum ark_reason)d.reason),
-				d.rule_id, injected ? " (injection setup step)" : "");
-		if (injected && !s->injection_setup_denied[sid]) {
-			ark_undo_save(ctx, &s->injection_setup_denied[sid], sizeof s->injection_setup_denied[sid]);
-			s->injection_setup_denied[sid] = 1;
-		}
-	}
+	if (d.has_intent)
+		count_intent(ctx, s, e, &d);
 }
 
 /* `ark release hrm` while HRM is halted for a corrupt state: recompute what
@@ -465,7 +493,8 @@ static void hrm_stop(struct ark_agent_ctx *ctx)
 	zone = NULL;
 }
 
-const struct ark_stage_ops ark_hrm_ops = {
+const struct ark_agent_ops ark_hrm_ops = {
+	.canary_lane = true,
 	.preflight = hrm_preflight,
 	.start = hrm_start,
 	.process = hrm_process,

@@ -263,7 +263,8 @@ static void joey_stop(struct ark_agent_ctx *ctx)
 	joey.rules = NULL;
 }
 
-const struct ark_stage_ops ark_joey_ops = {
+const struct ark_agent_ops ark_joey_ops = {
+	.canary_lane = true,
 	.start = joey_start,
 	.process = joey_process,
 	.stop = joey_stop,

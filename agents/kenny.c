@@ -225,7 +225,8 @@ static void kenny_stop(struct ark_agent_ctx *ctx)
 		ark_broker_alpaca_stop(&host);
 }
 
-const struct ark_stage_ops ark_kenny_ops = {
+const struct ark_agent_ops ark_kenny_ops = {
+	.canary_lane = true,
 	.start = kenny_start,
 	.process = kenny_process,
 	.poll = kenny_poll,

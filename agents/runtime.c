@@ -1,11 +1,14 @@
 /* agents/runtime.c — what every agent process does the same way: attach,
- * pin, recover, heartbeat, the batch loop of the middle stages (Joey, HRM,
- * Kenny), the undo log that keeps a batch's state changes atomic with its
- * publication, and stopping on request.
+ * pin, recover, heartbeat, the one batch loop of the five agents (each
+ * agent's differences in its operations table, agents_internal.h), the
+ * undo log that keeps a batch's state changes atomic with its publication,
+ * the accounting of a batch in the control block, and stopping on request.
  *
- * Loop invariant of a stage: its input is released only after its output was
- * published; last_published is the highest seq on its output ring, and any
- * input at or below it is a re-delivery after a restart and is dropped. */
+ * Loop invariant: an agent's input is released only after its output was
+ * published (Aletheia: journaled, and its release is its publication);
+ * last_published is the highest seq on its output ring, and any input at
+ * or below it is a re-delivery after a restart and is dropped. The runtime
+ * never asks which agent it runs: the table says. */
 #include "agents/agents_internal.h"
 
 #include <assert.h>
@@ -139,16 +142,45 @@ bool ark_agent_stop_requested(const struct ark_agent_ctx *ctx)
 		atomic_load_explicit(&ctx->pipeline->canary.lane_stop, memory_order_relaxed));
 }
 
-/* ---- The stage loop (Joey, HRM, Kenny) ---- */
+/* ---- Accounting ---- */
 
-static const struct ark_stage_ops *stage_ops(enum ark_agent agent)
+void ark_agent_account(struct ark_agent_ctx *ctx, uint32_t events, uint64_t duplicates, uint64_t busy_ns)
 {
-	switch (agent) {
-	case ARK_AGENT_JOEY: return &ark_joey_ops;
-	case ARK_AGENT_HRM: return &ark_hrm_ops;
-	case ARK_AGENT_KENNY: return &ark_kenny_ops;
-	default: return NULL;
+	struct ark_agent_control *control = ctx->control;
+	ark_control_add(&control->duplicates, duplicates);
+	ark_control_add(&control->busy_ns, busy_ns);
+	if (events) {
+		/* The time per event of the last batch that published any
+		 * (pipeline.h): a batch of re-deliveries alone leaves it, so the
+		 * watchdog, which samples it when `events` moves, never reads a
+		 * 0 in place of the batch it counted. Stored before `events`. */
+		uint64_t per_event = busy_ns / events;
+		atomic_store_explicit(&control->last_latency_ns, per_event, memory_order_relaxed);
+		if (per_event > atomic_load_explicit(&control->worst_latency_ns, memory_order_relaxed))
+			atomic_store_explicit(&control->worst_latency_ns, per_event, memory_order_relaxed);
+		atomic_store_explicit(&control->events,
+				      atomic_load_explicit(&control->events, memory_order_relaxed) + events,
+				      memory_order_release);
 	}
+	atomic_store_explicit(&control->last_seq, ctx->last_published, memory_order_relaxed);
+}
+
+/* ---- The batch loop ---- */
+
+int ark_agent_reserve(struct ark_agent_ctx *ctx, struct ark_ring_producer *out, uint32_t *n)
+{
+	uint32_t room;
+	while (ark_ring_reserve(out, *n, 100 * 1000 * 1000, &room) != 0) {
+		/* Full: downstream is slow, or gone. The pipeline's stop alone
+		 * does not end the wait (what is downstream drains it, and
+		 * stops after this agent); the supervisor's SIGTERM with it does. */
+		atomic_store_explicit(&ctx->control->heartbeat_ns, ark_now_ns(), memory_order_relaxed);
+		if (ark_process_stop_signalled() && atomic_load(&ctx->pipeline->stop))
+			return -ECANCELED;
+	}
+	if (room < *n)
+		*n = room;
+	return 0;
 }
 
 /* When the whole pipeline stops, a stage stops after the one before it: a
@@ -169,19 +201,11 @@ static bool upstream_stopped(const struct ark_agent_ctx *ctx)
 	return now > beat + 2000ull * 1000 * 1000;
 }
 
-int ark_stage_main(struct ark_agent_ctx *ctx)
+/* The middle stages' hooks: the defaults of the table. */
+
+static int stage_open(struct ark_agent_ctx *ctx)
 {
-	const struct ark_stage_ops *ops = stage_ops(ctx->agent);
 	struct ark_err err = {0};
-	struct ark_agent_control *control = ctx->control;
-	if (ops->preflight) {
-		int rc = ops->preflight(ctx, &err);
-		if (rc) {
-			ark_log(ctx->log, "error", "refusing to start: %s", err.msg);
-			fprintf(stderr, "ark agent %s: %s\n", ark_agent_file_name(ctx->agent), err.msg);
-			return 2;
-		}
-	}
 	struct ark_ring *in_ring = ark_pipeline_lane_ring(&ctx->map, ctx->lane, (enum ark_agent)(ctx->agent - 1));
 	struct ark_ring *out_ring = ark_pipeline_lane_ring(&ctx->map, ctx->lane, ctx->agent);
 	if (!in_ring || !out_ring) {
@@ -195,11 +219,105 @@ int ark_stage_main(struct ark_agent_ctx *ctx)
 	}
 	ctx->last_published = ark_agent_last_event_seq(out_ring);
 	if (ark_undo_recover(ctx, ctx->last_published)) {
-		ark_control_add(&control->rollbacks, 1);
+		ark_control_add(&ctx->control->rollbacks, 1);
 		ark_log(ctx->log, "warn", "rolled back an unpublished batch after a restart last_published=%llu",
 			(unsigned long long)ctx->last_published);
 	}
-	int start_rc = ops->start ? ops->start(ctx, &err) : 0;
+	return 0;
+}
+
+static int stage_take(struct ark_agent_ctx *ctx, struct ark_agent_batch *b)
+{
+	b->input = &ctx->input;
+	if (ark_ring_peek(&ctx->input, ARK_PIPELINE_BATCH, ctx->ops->poll ? 10 * 1000 * 1000 : 100 * 1000 * 1000, &b->n))
+		b->n = 0;
+	return 0;
+}
+
+static int stage_reserve(struct ark_agent_ctx *ctx, struct ark_agent_batch *b)
+{
+	return ark_agent_reserve(ctx, &ctx->output, &b->n);
+}
+
+static void stage_events(struct ark_agent_ctx *ctx, struct ark_agent_batch *b)
+{
+	void (*process)(struct ark_agent_ctx *, struct ark_event *, uint64_t) = ctx->ops->process;
+	uint32_t out = 0;
+	for (uint32_t i = 0; i < b->n; i++) {
+		const struct ark_event *src = ark_ring_event(&ctx->input, i);
+		if (src->seq <= ctx->last_published) {
+			b->duplicates++;
+			continue;
+		}
+		struct ark_event *event = ark_ring_slot(&ctx->output, out);
+		memcpy(event, src, sizeof *event);
+		uint64_t t = ark_now_ns();
+		event->stamp_in_ns[ctx->agent] = t;
+		process(ctx, event, t);
+		out++;
+		fault_point(ctx, "event.processed");
+	}
+	b->out = out;
+}
+
+static bool stage_publish(struct ark_agent_ctx *ctx, struct ark_agent_batch *b, uint64_t end_ns)
+{
+	if (!b->out)
+		return false;
+	for (uint32_t i = 0; i < b->out; i++)
+		((struct ark_event *)ark_ring_slot(&ctx->output, i))->stamp_out_ns[ctx->agent] = end_ns;
+	uint64_t last = ((const struct ark_event *)ark_ring_slot(&ctx->output, b->out - 1))->seq;
+	ark_undo_set_commit(ctx, last);
+	ctx->last_published = last;
+	ark_ring_commit(&ctx->output, b->out);
+	return true;
+}
+
+static bool stage_drained(struct ark_agent_ctx *ctx)
+{
+	return ark_ring_try_peek(&ctx->input, 1) == 0 && upstream_stopped(ctx);
+}
+
+void ark_agent_batch_run(struct ark_agent_ctx *ctx, struct ark_agent_batch *b)
+{
+	const struct ark_agent_ops *ops = ctx->ops;
+	uint64_t start = ark_now_ns();
+	ark_undo_begin(ctx, b->n);
+	ops->events(ctx, b);
+	uint64_t end = ark_now_ns();
+	if (ops->publish(ctx, b, end))
+		fault_point(ctx, "ring.commit");
+	ark_undo_end(ctx);
+	if (b->input) {
+		ark_ring_release(b->input, b->n);
+		fault_point(ctx, "ring.release");
+	}
+	ark_agent_account(ctx, b->out, b->duplicates, end - start + b->busy_ns);
+}
+
+/* Attach done: the loop, until stopped. Returns the process's exit status. */
+static int agent_loop(struct ark_agent_ctx *ctx, const struct ark_agent_ops *table)
+{
+	/* The table with the stage's hooks where the agent has none. */
+	struct ark_agent_ops ops = *table;
+	ops.open = ops.open ? ops.open : stage_open;
+	ops.take = ops.take ? ops.take : stage_take;
+	ops.reserve = ops.reserve ? ops.reserve : stage_reserve;
+	ops.events = ops.events ? ops.events : stage_events;
+	ops.publish = ops.publish ? ops.publish : stage_publish;
+	ops.drained = ops.drained ? ops.drained : stage_drained;
+	ctx->ops = &ops;
+	struct ark_err err = {0};
+	struct ark_agent_control *control = ctx->control;
+	if (ops.preflight && ops.preflight(ctx, &err)) {
+		ark_log(ctx->log, "error", "refusing to start: %s", err.msg);
+		fprintf(stderr, "ark agent %s: %s\n", ark_agent_file_name(ctx->agent), err.msg);
+		return 2;
+	}
+	int status = ops.open(ctx);
+	if (status)
+		return status;
+	int start_rc = ops.start ? ops.start(ctx, &err) : 0;
 	if (start_rc) {
 		ark_log(ctx->log, "error", "start failed: %s", err.msg);
 		/* A setting or an account that is wrong stays wrong: exit 2, not
@@ -218,85 +336,52 @@ int ark_stage_main(struct ark_agent_ctx *ctx)
 		if (now - last_idle >= 50 * 1000 * 1000) {
 			/* Periodic work also runs while events flow (drift checks,
 			 * log write-out), off the per-event path. */
-			if (ops->idle)
-				ops->idle(ctx, now);
+			if (ops.idle)
+				ops.idle(ctx, now);
 			ark_log_flush(ctx->log);
 			last_idle = now;
 		}
-		if (ops->poll)
-			ops->poll(ctx, now);
-		uint32_t n;
-		int rc = ark_ring_peek(&ctx->input, ARK_PIPELINE_BATCH, ops->poll ? 10 * 1000 * 1000 : 100 * 1000 * 1000, &n);
-		if (rc) {
-			if (ops->idle)
-				ops->idle(ctx, ark_now_ns());
+		if (ops.poll)
+			ops.poll(ctx, now);
+		struct ark_agent_batch b = {.input = NULL};
+		if ((status = ops.take(ctx, &b)) != 0)
+			break;
+		if (!b.n) {
+			if (b.pending)
+				continue;
+			if (ops.idle)
+				ops.idle(ctx, ark_now_ns());
 			ark_log_flush(ctx->log);
 			/* Drained: the stop request is honoured once the input is empty,
-			 * the previous stage has stopped publishing and nothing of
-			 * this stage's is still on its way (a broker's reports). */
-			if (ark_agent_stop_requested(ctx) && ark_ring_try_peek(&ctx->input, 1) == 0 &&
-			    !(ops->busy && ops->busy(ctx, ark_now_ns())) && upstream_stopped(ctx))
+			 * the agent before has stopped publishing and nothing of
+			 * this agent's is still on its way (a broker's reports). */
+			if (ark_agent_stop_requested(ctx) && !(ops.busy && ops.busy(ctx, ark_now_ns())) && ops.drained(ctx))
 				break;
 			continue;
 		}
-		uint32_t room;
-		while (ark_ring_reserve(&ctx->output, n, 100 * 1000 * 1000, &room) != 0) {
-			atomic_store_explicit(&control->heartbeat_ns, ark_now_ns(), memory_order_relaxed);
-			if (ark_process_stop_signalled() && atomic_load(&ctx->pipeline->stop))
-				goto out;
-		}
-		if (room < n)
-			n = room;
-		uint64_t start = ark_now_ns();
-		ark_undo_begin(ctx, n);
-		uint32_t out = 0;
-		uint64_t duplicates = 0;
-		for (uint32_t i = 0; i < n; i++) {
-			const struct ark_event *src = ark_ring_event(&ctx->input, i);
-			if (src->seq <= ctx->last_published) {
-				duplicates++;
-				continue;
-			}
-			struct ark_event *event = ark_ring_slot(&ctx->output, out);
-			memcpy(event, src, sizeof *event);
-			uint64_t t = ark_now_ns();
-			event->stamp_in_ns[ctx->agent] = t;
-			ops->process(ctx, event, t);
-			out++;
-			fault_point(ctx, "event.processed");
-		}
-		uint64_t end = ark_now_ns();
-		if (out) {
-			struct ark_event *last = ark_ring_slot(&ctx->output, out - 1);
-			for (uint32_t i = 0; i < out; i++)
-				((struct ark_event *)ark_ring_slot(&ctx->output, i))->stamp_out_ns[ctx->agent] = end;
-			ark_undo_set_commit(ctx, last->seq);
-			ctx->last_published = last->seq;
-			ark_ring_commit(&ctx->output, out);
-			fault_point(ctx, "ring.commit");
-		}
-		ark_undo_end(ctx);
-		ark_ring_release(&ctx->input, n);
-		fault_point(ctx, "ring.release");
-
-		uint64_t per_event = out ? (end - start) / out : 0;
-		ark_control_add(&control->events, out);
-		ark_control_add(&control->duplicates, duplicates);
-		ark_control_add(&control->busy_ns, end - start);
-		atomic_store_explicit(&control->last_latency_ns, per_event, memory_order_relaxed);
-		if (per_event > atomic_load_explicit(&control->worst_latency_ns, memory_order_relaxed))
-			atomic_store_explicit(&control->worst_latency_ns, per_event, memory_order_relaxed);
-		atomic_store_explicit(&control->last_seq, ctx->last_published, memory_order_relaxed);
+		if (ops.reserve(ctx, &b))
+			break;
+		ark_agent_batch_run(ctx, &b);
 	}
-out:
-	if (ops->stop)
-		ops->stop(ctx);
-	ark_ring_producer_close(&ctx->output);
-	ark_ring_consumer_close(&ctx->input);
-	return 0;
+	if (ops.stop)
+		ops.stop(ctx);
+	if (ctx->output.ring)
+		ark_ring_producer_close(&ctx->output);
+	if (ctx->input.ring)
+		ark_ring_consumer_close(&ctx->input);
+	ctx->ops = NULL;   /* the table with defaults lived on this stack */
+	return status;
 }
 
 /* ---- Entry point of every agent process ---- */
+
+static const struct ark_agent_ops *const agent_ops[ARK_AGENT_COUNT] = {
+	[ARK_AGENT_KYLE] = &ark_kyle_ops,
+	[ARK_AGENT_JOEY] = &ark_joey_ops,
+	[ARK_AGENT_HRM] = &ark_hrm_ops,
+	[ARK_AGENT_KENNY] = &ark_kenny_ops,
+	[ARK_AGENT_ALETHEIA] = &ark_aletheia_ops,
+};
 
 int ark_agent_run(enum ark_agent agent, const char *instance, const struct ark_agent_options *options)
 {
@@ -305,7 +390,7 @@ int ark_agent_run(enum ark_agent agent, const char *instance, const struct ark_a
 	memset(&ctx, 0, sizeof ctx);
 	ctx.agent = agent;
 	ctx.lane = options->lane;
-	if (ctx.lane != ARK_LANE_STABLE && (agent == ARK_AGENT_KYLE || agent == ARK_AGENT_ALETHEIA)) {
+	if (ctx.lane != ARK_LANE_STABLE && !agent_ops[agent]->canary_lane) {
 		fprintf(stderr, "ark agent %s: only joey, hrm and kenny run in the canary lane\n", ark_agent_file_name(agent));
 		return 2;
 	}
@@ -369,11 +454,7 @@ int ark_agent_run(enum ark_agent agent, const char *instance, const struct ark_a
 	ark_log(ctx.log, "info", "starting pid=%d instance=%s lane=%s cpu=%d wait=%s", (int)getpid(), instance,
 		ctx.lane == ARK_LANE_CANARY ? "canary" : "stable", (int)atomic_load(&ctx.control->cpu),
 		ark_ring_wait_name(ctx.wait.strategy));
-	switch (agent) {
-	case ARK_AGENT_KYLE: status = ark_kyle_main(&ctx); break;
-	case ARK_AGENT_ALETHEIA: status = ark_aletheia_main(&ctx); break;
-	default: status = ark_stage_main(&ctx); break;
-	}
+	status = agent_loop(&ctx, agent_ops[agent]);
 	atomic_store(&ctx.control->state, status == 0 ? ARK_PROC_EXITED : ARK_PROC_FAILED);
 	ark_log(ctx.log, status == 0 ? "info" : "error", "stopped status=%d events=%llu", status,
 		(unsigned long long)atomic_load(&ctx.control->events));

@@ -74,14 +74,20 @@ struct ark_agent_control {
 	_Atomic uint32_t quarantined;
 	_Atomic uint64_t start_ticks;      /* of pid, against pid reuse */
 	_Atomic uint64_t heartbeat_ns;     /* CLOCK_MONOTONIC, each loop */
-	_Atomic uint64_t events;           /* published downstream */
+	_Atomic uint64_t events;           /* published downstream (Aletheia: released, journaled) */
 	_Atomic uint64_t errors;
 	_Atomic uint64_t duplicates;       /* dropped: already published before a restart */
-	_Atomic uint64_t last_latency_ns;  /* time spent on the last event */
-	_Atomic uint64_t worst_latency_ns;
+	/* Time per event of the last batch that published any: the batch's
+	 * busy time (as busy_ns counts it) over its events. A batch of
+	 * re-deliveries alone leaves it unchanged, and it is stored before
+	 * `events` grows: the watchdog's quarantine samples it when `events`
+	 * moves and holds it to WATCHDOG_MAX_LATENCY_MS. The same for the
+	 * five agents (ark_agent_account). */
+	_Atomic uint64_t last_latency_ns;
+	_Atomic uint64_t worst_latency_ns; /* the largest last_latency_ns so far */
 	_Atomic uint64_t restarts;
 	_Atomic uint64_t last_seq;         /* highest seq published */
-	_Atomic uint64_t busy_ns;          /* time spent processing */
+	_Atomic uint64_t busy_ns;          /* time spent on batches (Aletheia: appending and releasing) */
 	_Atomic uint64_t rollbacks;        /* batches rolled back at a restart */
 	char pad[256 - 16 - 4 * 4 - 11 * 8];
 };
