@@ -1,4 +1,4 @@
-/* brokers/alpaca_client.c — Kenny's Alpaca broker (ARK_BROKER=alpaca).
+/* brokers/alpaca_client.c — the Alpaca broker (ark_broker_alpaca, ARK_BROKER=alpaca).
  *
  * Kenny's main thread never waits for the network: an allowed intent is
  * written into a slot of the order book in the segment (struct
@@ -738,7 +738,7 @@ static void recover_book(const struct ark_broker_host *host)
 	az.answered_seen = 0;   /* look at every slot once */
 }
 
-int ark_broker_alpaca_start(const struct ark_broker_host *host, struct ark_err *err)
+static int alpaca_start(const struct ark_broker_host *host, struct ark_err *err)
 {
 	int rc = ark_alpaca_config_from_env(&az.cfg, err);
 	if (rc)
@@ -785,12 +785,15 @@ static void refuse_order(const struct ark_broker_host *host, struct ark_event *e
 {
 	e->exec_status = ARK_EXEC_REJECTED;
 	atomic_fetch_add(&az.book->refused_locally, 1);
-	ark_control_add(&host->control->errors, 1);
 	ark_log(host->log, "warn", "order not sent trace=%016llx symbol=%.15s: %s", (unsigned long long)e->trace_id,
 		e->symbol, why);
 }
 
-void ark_broker_alpaca_submit(const struct ark_broker_host *host, struct ark_event *e, bool quarantined)
+/* An allowed intent: queue its order (ACCEPTED: its report follows).
+ * quarantined: send nothing, but report the order final and unfilled
+ * (SUPPRESSED) so that HRM's book lets go of it. */
+static enum ark_broker_status alpaca_submit(const struct ark_broker_host *host, struct ark_event *e, bool quarantined,
+					    struct ark_broker_answer *answer)
 {
 	struct ark_order_slot *slot = &az.book->slots[e->seq & (ARK_ORDER_SLOTS - 1)];
 	uint32_t st = atomic_load_explicit(&slot->state, memory_order_acquire);
@@ -798,9 +801,8 @@ void ark_broker_alpaca_submit(const struct ark_broker_host *host, struct ark_eve
 		/* Re-delivered after a restart: this order is already in hand. */
 		e->exec_status = ARK_EXEC_SUBMITTED;
 		e->flags |= ARK_EVENT_REPLAYED;
-		host->save(host->kenny, host->duplicates, sizeof *host->duplicates);
-		(*host->duplicates)++;
-		return;
+		answer->replayed = true;
+		return ARK_BROKER_ACCEPTED;
 	}
 	if (st != ARK_ORDER_FREE && st != ARK_ORDER_DONE) {
 		/* No slot, so no report follows (documented): HRM keeps it in
@@ -808,10 +810,10 @@ void ark_broker_alpaca_submit(const struct ark_broker_host *host, struct ark_eve
 		if (quarantined) {
 			e->exec_status = ARK_EXEC_SUPPRESSED;
 			e->flags |= ARK_EVENT_QUARANTINED;
-			return;
+			return ARK_BROKER_SUPPRESSED;
 		}
 		refuse_order(host, e, "the order book is full: 4096 orders are still working at the broker");
-		return;
+		return ARK_BROKER_WOULD_BLOCK;
 	}
 	/* Everything but the state, which the broker thread reads (it skips
 	 * a FREE or DONE slot) and which hands the slot over last. */
@@ -835,10 +837,8 @@ void ark_broker_alpaca_submit(const struct ark_broker_host *host, struct ark_eve
 		snprintf(slot->message, sizeof slot->message, "Kenny is quarantined: nothing is sent");
 		atomic_store_explicit(&slot->state, ARK_ORDER_ANSWERED, memory_order_release);
 		atomic_fetch_add(&az.book->answered, 1);
-		return;
+		return ARK_BROKER_SUPPRESSED;
 	}
-	host->save(host->kenny, host->orders, sizeof *host->orders);
-	(*host->orders)++;
 	if (atomic_load(&az.book->execution_stopped)) {
 		/* Refused here, and reported like any refusal (the report tells
 		 * HRM the order is not in flight): nothing goes to the venue. */
@@ -850,11 +850,12 @@ void ark_broker_alpaca_submit(const struct ark_broker_host *host, struct ark_eve
 		atomic_fetch_add(&az.book->refused_locally, 1);
 		atomic_store_explicit(&slot->state, ARK_ORDER_ANSWERED, memory_order_release);
 		atomic_fetch_add(&az.book->answered, 1);
-		return;
+		return ARK_BROKER_ACCEPTED;   /* an order like any other: its report (refused) follows */
 	}
 	atomic_store_explicit(&slot->state, ARK_ORDER_QUEUED, memory_order_release);
 	atomic_fetch_add(&az.book->submitted, 1);
 	curl_multi_wakeup(az.multi);
+	return ARK_BROKER_ACCEPTED;
 }
 
 /* Publish an answered order as an execution report on ring.reports (Kyle
@@ -934,7 +935,7 @@ static bool publish_report(const struct ark_broker_host *host, struct ark_order_
 	return true;
 }
 
-void ark_broker_alpaca_poll(const struct ark_broker_host *host, uint64_t now_ns)
+static void alpaca_poll(const struct ark_broker_host *host, uint64_t now_ns)
 {
 	if (atomic_load_explicit(&az.notes_head, memory_order_relaxed) !=
 	    atomic_load_explicit(&az.notes_tail, memory_order_relaxed))
@@ -994,7 +995,7 @@ static void settle_at_shutdown(const struct ark_broker_host *host)
 		"of unknown fate", not_sent, unknown);
 }
 
-bool ark_broker_alpaca_busy(const struct ark_broker_host *host, uint64_t now)
+static bool alpaca_busy(const struct ark_broker_host *host, uint64_t now)
 {
 	if (!az.thread_started || az.reports_closed)
 		return false;
@@ -1020,7 +1021,7 @@ bool ark_broker_alpaca_busy(const struct ark_broker_host *host, uint64_t now)
 		az.settled = true;
 		if (left && atomic_load(&host->map->pipeline->stop)) {
 			settle_at_shutdown(host);
-			ark_broker_alpaca_poll(host, now);
+			alpaca_poll(host, now);
 		} else if (left) {
 			ark_log(host->log, "warn", "alpaca: stopping with %u orders unsettled; the next Kenny looks them up", left);
 		}
@@ -1030,7 +1031,7 @@ bool ark_broker_alpaca_busy(const struct ark_broker_host *host, uint64_t now)
 	 * every agent: each stops only once the one before it has stopped and
 	 * its input is empty. */
 	if (ark_ring_depth(az.report_ring) && now < az.drain_deadline_ns + 5000ull * 1000 * 1000) {
-		ark_broker_alpaca_poll(host, now);
+		alpaca_poll(host, now);
 		return true;
 	}
 	az.reports_closed = true;
@@ -1038,7 +1039,7 @@ bool ark_broker_alpaca_busy(const struct ark_broker_host *host, uint64_t now)
 	return false;
 }
 
-void ark_broker_alpaca_stop(const struct ark_broker_host *host)
+static void alpaca_stop(const struct ark_broker_host *host)
 {
 	if (!az.thread_started)
 		return;
@@ -1065,3 +1066,12 @@ void ark_broker_alpaca_stop(const struct ark_broker_host *host)
 	az.multi = NULL;
 	ark_ring_producer_close(&az.reports);
 }
+
+const struct ark_broker_ops ark_broker_alpaca = {
+	.reports = true,
+	.start = alpaca_start,
+	.submit = alpaca_submit,
+	.poll = alpaca_poll,
+	.busy = alpaca_busy,
+	.stop = alpaca_stop,
+};
