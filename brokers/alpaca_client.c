@@ -354,6 +354,65 @@ static void hold_for_rate_limit(const struct transfer *t, uint64_t now)
 	}
 }
 
+/* An order object (200): checked against the order it answers, then taken
+ * into the slot (handed back when something changed, else polled again). */
+static void take_order_answer(struct ark_order_slot *slot, const struct ark_alpaca_order *answer, long status,
+			      uint64_t now)
+{
+	char coid[ARK_ALPACA_COID_MAX];
+	const struct ark_alpaca_order order = *answer;
+	/* The answer against the order it answers: anything that does not
+	 * fit is an anomaly, never applied (Kenny reports it and stops). */
+	const struct ark_event *e = &slot->event;
+	struct ark_alpaca_expect expect = {
+		.run_id = az.run_id, .trace_id = slot->client_order_id, .symbol = e->symbol,
+		.buy = e->side == ARK_SIDE_BUY, .quantity = e->quantity, .limit_price = e->limit_price,
+		.reference_price = e->price, .market_price_band = az.cfg.market_price_band,
+		.order_id = slot->order_id, .filled_before = slot->venue_filled_qty,
+		.avg_before = slot->venue_avg_price};
+	char why[160];
+	enum ark_alpaca_anomaly anomaly = ark_alpaca_check_order(&order, &expect, why, sizeof why);
+	if (anomaly != ARK_ALPACA_ANOMALY_NONE) {
+		char symbol[ARK_SYMBOL_MAX];
+		ark_text_copy(symbol, sizeof symbol, e->symbol, sizeof e->symbol);
+		if (stop_execution(ARK_BROKER_STOP_ANOMALY, "broker anomaly (%s) on order %s: %s", ark_alpaca_anomaly_name(anomaly),
+				   coid_text(slot, coid), why))
+			note("error", "BROKER ANOMALY: execution stopped until an operator runs ark broker resume");
+		slot->anomaly = (uint8_t)anomaly;
+		slot->claimed_filled_qty = order.filled_qty;
+		slot->claimed_avg_price = order.filled_avg_price;
+		slot->answer = ARK_ALPACA_ORDER;
+		slot->http_status = (uint16_t)status;
+		slot->error_code = 0;
+		slot->venue_final = 1;   /* nothing more is asked about it: an operator looks */
+		snprintf(slot->venue_status, sizeof slot->venue_status, "anomaly");
+		snprintf(slot->message, sizeof slot->message, "%s: %.80s", ark_alpaca_anomaly_name(anomaly), why);
+		hand_back(slot);
+		return;
+	}
+	bool changed = !slot->order_id[0] || strcmp(order.status, slot->venue_status) != 0 ||
+		       order.filled_qty != slot->venue_filled_qty;
+	slot->lookup = 0;
+	slot->failures = 0;
+	slot->seen_at_venue = 1;
+	slot->answer = ARK_ALPACA_ORDER;
+	slot->http_status = (uint16_t)status;
+	slot->error_code = 0;
+	snprintf(slot->order_id, sizeof slot->order_id, "%s", order.id);
+	snprintf(slot->venue_status, sizeof slot->venue_status, "%.23s", order.status);
+	slot->venue_filled_qty = order.filled_qty;
+	slot->venue_avg_price = order.filled_avg_price;
+	slot->venue_final = order.terminal;
+	slot->message[0] = '\0';
+	if (changed) {
+		hand_back(slot);
+	} else {
+		/* A poll with nothing new: poll again later. */
+		slot->next_request_ns = now + az.cfg.poll_ms * 1000000ull;
+		atomic_store_explicit(&slot->state, ARK_ORDER_OPEN, memory_order_release);
+	}
+}
+
 static void finish_order(struct transfer *t, long status, uint64_t now)
 {
 	char coid[ARK_ALPACA_COID_MAX];
@@ -371,62 +430,9 @@ static void finish_order(struct transfer *t, long status, uint64_t now)
 	}
 	atomic_fetch_add(&az.book->answers[answer], 1);
 	bool was_lookup = t->kind == REQ_LOOKUP;
-	switch (answer) {
-	case ARK_ALPACA_ORDER: {
-		/* The answer against the order it answers: anything that does not
-		 * fit is an anomaly, never applied (Kenny reports it and stops). */
-		const struct ark_event *e = &slot->event;
-		struct ark_alpaca_expect expect = {
-			.run_id = az.run_id, .trace_id = slot->client_order_id, .symbol = e->symbol,
-			.buy = e->side == ARK_SIDE_BUY, .quantity = e->quantity, .limit_price = e->limit_price,
-			.reference_price = e->price, .market_price_band = az.cfg.market_price_band,
-			.order_id = slot->order_id, .filled_before = slot->venue_filled_qty,
-			.avg_before = slot->venue_avg_price};
-		char why[160];
-		enum ark_alpaca_anomaly anomaly = ark_alpaca_check_order(&order, &expect, why, sizeof why);
-		if (anomaly != ARK_ALPACA_ANOMALY_NONE) {
-			char symbol[ARK_SYMBOL_MAX];
-			ark_text_copy(symbol, sizeof symbol, e->symbol, sizeof e->symbol);
-			if (stop_execution(ARK_BROKER_STOP_ANOMALY, "broker anomaly (%s) on order %s: %s", ark_alpaca_anomaly_name(anomaly),
-					   coid_text(slot, coid), why))
-				note("error", "BROKER ANOMALY: execution stopped until an operator runs ark broker resume");
-			slot->anomaly = (uint8_t)anomaly;
-			slot->claimed_filled_qty = order.filled_qty;
-			slot->claimed_avg_price = order.filled_avg_price;
-			slot->answer = ARK_ALPACA_ORDER;
-			slot->http_status = (uint16_t)status;
-			slot->error_code = 0;
-			slot->venue_final = 1;   /* nothing more is asked about it: an operator looks */
-			snprintf(slot->venue_status, sizeof slot->venue_status, "anomaly");
-			snprintf(slot->message, sizeof slot->message, "%s: %.80s", ark_alpaca_anomaly_name(anomaly), why);
-			hand_back(slot);
-			return;
-		}
-		bool changed = !slot->order_id[0] || strcmp(order.status, slot->venue_status) != 0 ||
-			       order.filled_qty != slot->venue_filled_qty;
-		slot->lookup = 0;
-		slot->failures = 0;
-		slot->seen_at_venue = 1;
-		slot->answer = ARK_ALPACA_ORDER;
-		slot->http_status = (uint16_t)status;
-		slot->error_code = 0;
-		snprintf(slot->order_id, sizeof slot->order_id, "%s", order.id);
-		snprintf(slot->venue_status, sizeof slot->venue_status, "%.23s", order.status);
-		slot->venue_filled_qty = order.filled_qty;
-		slot->venue_avg_price = order.filled_avg_price;
-		slot->venue_final = order.terminal;
-		slot->message[0] = '\0';
-		if (changed) {
-			hand_back(slot);
-		} else {
-			/* A poll with nothing new: poll again later. */
-			slot->next_request_ns = now + az.cfg.poll_ms * 1000000ull;
-			atomic_store_explicit(&slot->state, ARK_ORDER_OPEN, memory_order_release);
-		}
+	if (answer == ARK_ALPACA_ORDER) {
+		take_order_answer(slot, &order, status, now);
 		return;
-	}
-	default:
-		break;
 	}
 	slot->http_status = (uint16_t)status;
 	slot->error_code = code;
