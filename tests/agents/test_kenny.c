@@ -181,6 +181,33 @@ static void test_process(const char *rules)
 	CHECK_EQ_U64(after_orders, venue_orders + 1); /* one order at the venue, not two */
 	CHECK_EQ_U64(resends, 1);
 
+	/* A network broker's execution report goes through the same checks of
+	 * the fill against its order (brokers/book.c) before the position. */
+	struct ark_event r = allowed(10, 5, "CCC", ARK_SIDE_BUY, 10, 20);
+	r.flags |= ARK_EVENT_EXEC_REPORT;
+	r.client_order_id = r.trace_id;
+	r.size = 4, r.price = 19.9, r.filled_quantity = 4;
+	process(&ctx, &r);
+	CHECK(!(r.flags & ARK_EVENT_BROKER_ANOMALY) && r.position_after == 4 && s->positions[5].quantity == 4);
+	errors = atomic_load(&ctx.control->errors);
+	static const struct { double size, price, filled; } bad[] = {
+		{8, 20, 12},      /* 4 + 8 of an order for 10 */
+		{1, 25, 5},       /* a buy limited at 20 filled at 25 */
+		{INFINITY, 20, INFINITY},
+		{1, NAN, 5},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		r = allowed(11 + i, 5, "CCC", ARK_SIDE_BUY, 10, 20);
+		r.flags |= ARK_EVENT_EXEC_REPORT;
+		r.client_order_id = r.trace_id;
+		r.size = bad[i].size, r.price = bad[i].price, r.filled_quantity = bad[i].filled;
+		process(&ctx, &r);
+		CHECK_MSG((r.flags & ARK_EVENT_BROKER_ANOMALY) && r.exec_status == ARK_EXEC_ANOMALY && r.position_after == 4,
+			  "report %zu: flags %#x status %u position %g", i, r.flags, r.exec_status, r.position_after);
+		CHECK_EQ_U64(atomic_load(&ctx.control->errors), errors + i + 1);
+	}
+	CHECK(s->positions[5].quantity == 4 && s->positions[5].average_price == 19.9);
+
 	ark_kenny_ops.stop(&ctx);
 	ark_log_close(ctx.log);
 	fixture_destroy(&f);
