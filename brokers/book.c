@@ -8,10 +8,12 @@
 #include <math.h>
 #include <string.h>
 
-/* Equal within rounding (quantities travel as decimal text to a venue). */
+/* At most limit, within rounding (quantities travel as decimal text to a
+ * venue): the same tolerance as Alpaca's check of an answer, so a fill it
+ * let through is never refused here for a last digit. */
 static bool within(double a, double limit)
 {
-	return a <= limit + 1e-9 * fmax(1.0, fabs(limit));
+	return a <= limit + 1e-9 * fmax(1.0, fmax(fabs(a), fabs(limit)));
 }
 
 const char *ark_book_refusal_name(enum ark_book_refusal refusal)
