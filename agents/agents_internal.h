@@ -66,8 +66,9 @@ void ark_undo_begin(struct ark_agent_ctx *ctx, uint32_t events);
 #define ARK_UNDO_BUDGET_HRM ARK_PIPELINE_BATCH, 0, 7, 0,                                          \
 	sizeof(struct ark_hrm_scalars) + sizeof(struct ark_graveyard_scalars) + 2 * sizeof(uint32_t) + \
 		sizeof(uint64_t) + sizeof(struct ark_graveyard_symbol) + sizeof(uint8_t) + sizeof(uint64_t)
-/* Kenny, per event: a duplicate's count, then the position and the scalars
- * (or orders alone: a rejection, a refused fill, an order to Alpaca). */
+/* Kenny, per event: the position and the scalars (a fill, a refused fill),
+ * or one counter alone (a rejection, an order accepted or re-delivered);
+ * one entry and a counter's bytes to spare. */
 #define ARK_UNDO_BUDGET_KENNY ARK_PIPELINE_BATCH, 0, 3, 0, \
 	sizeof(uint64_t) + sizeof(struct ark_kenny_position) + sizeof(struct ark_kenny_scalars)
 /* Aletheia, per merged batch (both lanes: twice a batch): the scalars; per
@@ -172,15 +173,5 @@ void ark_agent_batch_run(struct ark_agent_ctx *ctx, struct ark_agent_batch *b);
 /* The control block's accounting of a batch (pipeline.h): events
  * published, duplicates dropped, busy time and the time per event. */
 void ark_agent_account(struct ark_agent_ctx *ctx, uint32_t events, uint64_t duplicates, uint64_t busy_ns);
-
-/* Apply a fill to a position (Kenny: a paper fill, or a network broker's
- * execution report). */
-void ark_kenny_apply_fill(struct ark_kenny_position *pos, double signed_qty, double price);
-/* Whether a fill may be applied at all: quantity and price finite and
- * positive (quantity non-zero), at most these, and the position, notional
- * and P&L after it finite. The guard before ark_kenny_apply_fill. */
-#define ARK_KENNY_MAX_FILL_QTY 1e12
-#define ARK_KENNY_MAX_FILL_PRICE 1e9
-bool ark_kenny_fill_acceptable(const struct ark_kenny_position *pos, double signed_qty, double price);
 
 #endif /* ARK_AGENTS_INTERNAL_H */

@@ -173,8 +173,10 @@ static int hrm_start(struct ark_agent_ctx *ctx, struct ark_err *err)
 	if (ark_tick_bounds_from_env(&bounds, why, sizeof why))
 		return ark_err_set(err, -EINVAL, "%s", why);
 	max_skew_ns = bounds.max_skew_ns;
-	const char *broker = getenv("ARK_BROKER");
-	book_by_reports = ctx->lane == ARK_LANE_STABLE && broker && strcmp(broker, "alpaca") == 0;
+	const struct ark_broker_ops *broker;   /* Kenny's: one whose fills come as reports keeps the book */
+	struct ark_err berr = {0};
+	book_by_reports = ctx->lane == ARK_LANE_STABLE && ark_broker_find(getenv("ARK_BROKER"), &broker, &berr) == 0 &&
+			  broker->reports;
 	rebase_clock();
 	ark_graveyard_trading_day(&s->rules.limits, zone, wall_base_ns, &wall_day, &wall_next_day_ns);
 	check_drift(ctx, ark_now_ns());

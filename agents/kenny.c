@@ -2,103 +2,69 @@
  * and records the fill, its position and realised P&L; passes denied and
  * no-action events on untouched (marked forwarded).
  *
+ * Kenny knows brokers only through struct ark_broker_ops (brokers/brokers.h;
+ * ARK_BROKER picks one, ark_broker_find): it submits an order and turns the
+ * status into the event's exec_status and its own counters, polls the
+ * broker between batches, and lets it settle when stopping. A broker that
+ * fills at once (paper) answers with the fill; one that answers later
+ * (Alpaca) says ACCEPTED and its answers, checked against the order, follow
+ * as execution reports that Kyle numbers; when a report reaches Kenny (in
+ * sequence order, under the undo log like any event) its fill goes into the
+ * position. So the network never holds a ring, and Kenny's positions, like
+ * HRM's view, are a function of the journal's order.
+ *
  * The client order id is the trace id, so an order resent after a restart
  * (its batch rolled back) is recognised by the broker, never filled twice:
  * Kenny applies the original fill to its restored position instead. A
  * quarantined Kenny sends nothing (fail closed).
  *
- * ARK_BROKER=alpaca sends orders to Alpaca instead (brokers/alpaca_client.c):
- * the event goes on SUBMITTED at once and the broker's answer, checked
- * against the order, follows as an execution report that Kyle numbers; when
- * the report reaches Kenny (in sequence order, under the undo log like any
- * event) its fill goes into the position. So the network never holds a
- * ring, and Kenny's positions, like HRM's view, are a function of the
- * journal's order.
- *
- * No fill is applied that could not be one: a quantity or price that is not
- * finite and positive, or a position, notional or P&L that would stop being
- * finite (ark_kenny_fill_acceptable), is refused and counted as an error. */
+ * No fill is applied that could not be one: brokers/book.c checks it against
+ * the order (symbol, side, what is left of it, the limit, finite values, a
+ * position and P&L that stay finite) before it touches the position; a
+ * refused fill is counted as an error. Kenny's state changes only inside the
+ * undo bracket: every counter and position is saved before it changes. */
 #include "agents/agents_internal.h"
 
-#include <errno.h>
-#include <math.h>
 #include <stdlib.h>
-#include <string.h>
-#include <time.h>
 
-bool ark_kenny_fill_acceptable(const struct ark_kenny_position *pos, double signed_qty, double price)
-{
-	if (!isfinite(signed_qty) || signed_qty == 0 || fabs(signed_qty) > ARK_KENNY_MAX_FILL_QTY ||
-	    !isfinite(price) || !(price > 0) || price > ARK_KENNY_MAX_FILL_PRICE)
-		return false;
-	/* What applying it would make must stay finite (and the position
-	 * within the largest one a fill may build). */
-	double q = pos->quantity + signed_qty;
-	double notional = fabs(q) * fmax(price, fabs(pos->average_price));
-	double pnl = pos->realized_pnl + fabs(signed_qty) * (price + fabs(pos->average_price));
-	return isfinite(q) && fabs(q) <= ARK_KENNY_MAX_FILL_QTY && isfinite(notional) && isfinite(pnl);
-}
-
-void ark_kenny_apply_fill(struct ark_kenny_position *pos, double signed_qty, double price)
-{
-	double q = pos->quantity;
-	if (q == 0 || (q > 0) == (signed_qty > 0)) {
-		double total = fabs(q) + fabs(signed_qty);
-		pos->average_price = total > 0 ? (pos->average_price * fabs(q) + price * fabs(signed_qty)) / total : 0;
-		pos->quantity = q + signed_qty;
-	} else {
-		double closed = fmin(fabs(signed_qty), fabs(q));
-		pos->realized_pnl += closed * (price - pos->average_price) * (q > 0 ? 1 : -1);
-		pos->quantity = q + signed_qty;
-		if (fabs(pos->quantity) < 1e-9)
-			pos->quantity = 0, pos->average_price = 0;
-		else if ((pos->quantity > 0) != (q > 0))
-			pos->average_price = price;   /* flipped: the rest opened at this price */
-	}
-	pos->fills++;
-}
-
-static const struct ark_broker_ops *broker_ops;
-static struct ark_broker_state *paper_venue;   /* this lane's book */
-static bool alpaca;
-static struct ark_broker_host host;            /* what Kenny lends the Alpaca broker */
-
-static void kenny_undo_save(void *kenny, const void *ptr, size_t len)
-{
-	ark_undo_save(kenny, ptr, len);
-}
+static const struct ark_broker_ops *broker;   /* ARK_BROKER's */
+static struct ark_broker_host host;           /* what Kenny lends it */
 
 static int kenny_start(struct ark_agent_ctx *ctx, struct ark_err *err)
 {
-	const char *name = getenv("ARK_BROKER");
-	if (name && strcmp(name, "alpaca") == 0) {
-		alpaca = true;
-		struct ark_kenny_state *s = ctx->state;
-		host = (struct ark_broker_host){.log = ctx->log, .map = &ctx->map, .lane = ctx->lane, .wait = &ctx->wait,
-					       .control = ctx->control, .orders = &s->orders,
-					       .duplicates = &s->duplicates, .save = kenny_undo_save, .kenny = ctx};
-		return ark_broker_alpaca_start(&host, err);
-	}
-	if (!name || !*name || strcmp(name, "paper") == 0)
-		broker_ops = &ark_broker_paper;
-	else
-		return ark_err_set(err, -EINVAL, "ARK_BROKER: expected paper or alpaca, got '%.32s'", name);
-	struct ark_broker_state *broker = paper_venue = ark_agent_region(ctx, "state.broker");
-	if (!broker)
-		return ark_err_set(err, -EPROTO, "the segment has no paper venue for this lane");
-	uint64_t latency_us;
-	int rc = ark_env_u64("ARK_PAPER_LATENCY_US", 0, 0, 10 * 1000 * 1000, &latency_us, err);
+	int rc = ark_broker_find(getenv("ARK_BROKER"), &broker, err);
 	if (rc)
 		return rc;
-	broker->latency_ns = latency_us * 1000;
-	double reject = 0;
-	const char *rate = getenv("ARK_PAPER_REJECT_RATE");
-	if (rate && *rate && (rc = ark_parse_double(rate, 0, 1, "ARK_PAPER_REJECT_RATE", &reject, err)))
-		return rc;
-	broker->reject_per_10k = (uint32_t)(reject * 10000 + 0.5);
-	ark_log(ctx->log, "info", "broker=paper latency_us=%llu reject_rate=%g orders_on_book=%llu",
-		(unsigned long long)latency_us, reject, (unsigned long long)broker->orders);
-	return 0;
+	host = (struct ark_broker_host){.log = ctx->log, .map = &ctx->map, .lane = ctx->lane, .wait = &ctx->wait,
+				       .control = ctx->control};
+	return broker->start(&host, err);
+}
+
+static struct ark_kenny_position *position_of(struct ark_kenny_state *s, const struct ark_event *e)
+{
+	return &s->positions[e->symbol_id < ARK_MAX_SYMBOLS ? e->symbol_id : ARK_MAX_SYMBOLS - 1];
+}
+
+/* A fill checked and applied (the position and the scalars saved first);
+ * false: refused, nothing applied, counted as an error and logged. */
+static bool take_fill(struct ark_agent_ctx *ctx, struct ark_event *e, struct ark_book_order *order,
+		      const struct ark_book_fill *fill)
+{
+	struct ark_kenny_state *s = ctx->state;
+	struct ark_kenny_position *pos = position_of(s, e);
+	double pnl;
+	enum ark_book_refusal why = ark_book_fill(pos, order, fill, &pnl);
+	if (why != ARK_BOOK_OK) {
+		ark_control_add(&ctx->control->errors, 1);
+		ark_log(ctx->log, "error", "fill refused (%s: not a fill of this order a position can take) trace=%016llx "
+			"order=%016llx qty=%g price=%g", ark_book_refusal_name(why), (unsigned long long)e->trace_id,
+			(unsigned long long)e->client_order_id, fill->quantity, fill->price);
+		return false;
+	}
+	s->fills++;
+	s->realized_pnl += pnl;
+	ark_control_add(&ctx->counters->fills, 1);
+	return true;
 }
 
 /* A network broker's execution report, in sequence order: its fill (what it
@@ -107,36 +73,36 @@ static int kenny_start(struct ark_agent_ctx *ctx, struct ark_err *err)
 static void kenny_report(struct ark_agent_ctx *ctx, struct ark_event *e)
 {
 	struct ark_kenny_state *s = ctx->state;
-	uint32_t id = e->symbol_id < ARK_MAX_SYMBOLS ? e->symbol_id : ARK_MAX_SYMBOLS - 1;
-	struct ark_kenny_position *pos = &s->positions[id];
+	struct ark_kenny_position *pos = position_of(s, e);
 	if (e->size > 0 && !(e->flags & ARK_EVENT_BROKER_ANOMALY)) {
-		double signed_qty = e->side == ARK_SIDE_BUY ? e->size : -e->size;
-		if (ark_kenny_fill_acceptable(pos, signed_qty, e->price)) {
-			ark_undo_save(ctx, pos, sizeof *pos);
-			ark_undo_save(ctx, &s->scalars, sizeof s->scalars);
-			double before = pos->realized_pnl;
-			ark_kenny_apply_fill(pos, signed_qty, e->price);
-			s->fills++;
-			s->realized_pnl += pos->realized_pnl - before;
-			ark_control_add(&ctx->counters->fills, 1);
-		} else {
+		/* The report carries the order, the fill it adds (size at price)
+		 * and the order's cumulative fill after it. */
+		struct ark_book_order order = {.symbol = e->symbol, .side = e->side, .quantity = e->quantity,
+					       .limit_price = e->limit_price, .filled = e->filled_quantity - e->size};
+		struct ark_book_fill fill = {.symbol = e->symbol, .side = e->side, .quantity = e->size, .price = e->price};
+		ark_undo_save(ctx, pos, sizeof *pos);
+		ark_undo_save(ctx, &s->scalars, sizeof s->scalars);
+		if (!take_fill(ctx, e, &order, &fill)) {
 			/* The broker's answers are checked before they become
 			 * reports: this is the last guard, never expected. */
 			e->exec_status = ARK_EXEC_ANOMALY;
 			e->flags |= ARK_EVENT_BROKER_ANOMALY;
-			ark_control_add(&ctx->control->errors, 1);
-			ark_log(ctx->log, "error", "fill refused (not a fill a position can take) trace=%016llx order=%016llx "
-				"qty=%g price=%g", (unsigned long long)e->trace_id, (unsigned long long)e->client_order_id,
-				e->size, e->price);
 		}
 	}
 	e->position_after = pos->quantity;
 	e->realized_pnl_after = pos->realized_pnl;
 }
 
+static void count(struct ark_agent_ctx *ctx, uint64_t *counter)
+{
+	ark_undo_save(ctx, counter, sizeof *counter);
+	(*counter)++;
+}
+
 static void kenny_process(struct ark_agent_ctx *ctx, struct ark_event *e, uint64_t now_ns)
 {
 	struct ark_kenny_state *s = ctx->state;
+	(void)now_ns;
 	if (e->flags & ARK_EVENT_EXEC_REPORT) {
 		kenny_report(ctx, e);
 		return;
@@ -146,83 +112,78 @@ static void kenny_process(struct ark_agent_ctx *ctx, struct ark_event *e, uint64
 		return;
 	}
 	bool quarantined = atomic_load_explicit(&ctx->control->quarantined, memory_order_relaxed) != 0;
-	if (quarantined && !alpaca) {
+	e->client_order_id = e->trace_id;
+	struct ark_broker_answer answer;
+	answer.replayed = false;
+	switch (broker->submit(&host, e, quarantined, &answer)) {
+	case ARK_BROKER_SUPPRESSED:
 		e->exec_status = ARK_EXEC_SUPPRESSED;
 		e->flags |= ARK_EVENT_QUARANTINED;
 		return;
-	}
-	e->client_order_id = e->trace_id;
-	if (alpaca) {
-		ark_broker_alpaca_submit(&host, e, quarantined);
+	case ARK_BROKER_WOULD_BLOCK:
+		/* Nothing sent: a failed execution, but no order. */
+		e->exec_status = ARK_EXEC_REJECTED;
+		ark_control_add(&ctx->control->errors, 1);
 		return;
-	}
-	struct ark_broker_state *broker = paper_venue;
-	if (broker->latency_ns) {
-		/* The paper venue acknowledges after its simulated latency. */
-		struct timespec ts = {(time_t)(broker->latency_ns / 1000000000u), (long)(broker->latency_ns % 1000000000u)};
-		nanosleep(&ts, NULL);
-	}
-	(void)now_ns;
-	double qty = 0, price = 0;
-	enum ark_broker_result r = broker_ops->submit(broker, e->client_order_id, e->side, e->quantity,
-						      e->limit_price, &qty, &price);
-	if (r == ARK_BROKER_REJECTED) {
+	case ARK_BROKER_REJECTED:
 		/* A failed execution: it counts toward Kenny's failure rate. */
 		e->exec_status = ARK_EXEC_REJECTED;
-		ark_undo_save(ctx, &s->orders, sizeof s->orders);
-		s->orders++;
+		count(ctx, &s->orders);
 		ark_control_add(&ctx->control->errors, 1);
-		ark_log(ctx->log, "warn", "order rejected by the paper broker trace=%016llx symbol=%s",
-			(unsigned long long)e->trace_id, e->symbol);
 		return;
-	}
-	if (r == ARK_BROKER_DUPLICATE) {
-		e->flags |= ARK_EVENT_REPLAYED;
-		ark_undo_save(ctx, &s->duplicates, sizeof s->duplicates);
-		s->duplicates++;
-	}
-	uint32_t id = e->symbol_id < ARK_MAX_SYMBOLS ? e->symbol_id : ARK_MAX_SYMBOLS - 1;
-	struct ark_kenny_position *pos = &s->positions[id];
-	double signed_qty = e->side == ARK_SIDE_BUY ? qty : -qty;
-	if (!ark_kenny_fill_acceptable(pos, signed_qty, price)) {
-		e->exec_status = ARK_EXEC_REJECTED;
-		ark_undo_save(ctx, &s->orders, sizeof s->orders);
-		s->orders++;
-		ark_control_add(&ctx->control->errors, 1);
-		ark_log(ctx->log, "error", "fill refused (not a fill a position can take) trace=%016llx qty=%g price=%g",
-			(unsigned long long)e->trace_id, qty, price);
+	case ARK_BROKER_ACCEPTED:
+		/* Its fills come back as reports. A re-delivered order the
+		 * broker already has was counted when it was first sent. */
+		e->exec_status = ARK_EXEC_SUBMITTED;
+		if (answer.replayed) {
+			e->flags |= ARK_EVENT_REPLAYED;
+			count(ctx, &s->duplicates);
+		} else {
+			count(ctx, &s->orders);
+		}
 		return;
+	case ARK_BROKER_FILLED:
+		break;
 	}
+	struct ark_kenny_position *pos = position_of(s, e);
 	ark_undo_save(ctx, pos, sizeof *pos);
 	ark_undo_save(ctx, &s->scalars, sizeof s->scalars);
-	double before = pos->realized_pnl;
-	ark_kenny_apply_fill(pos, signed_qty, price);
 	s->orders++;
-	s->fills++;
-	s->realized_pnl += pos->realized_pnl - before;
+	if (answer.replayed) {
+		e->flags |= ARK_EVENT_REPLAYED;
+		s->duplicates++;
+	}
+	struct ark_book_order order = {.symbol = e->symbol, .side = e->side, .quantity = e->quantity,
+				       .limit_price = e->limit_price, .filled = 0};
+	if (!take_fill(ctx, e, &order, &answer.fill)) {
+		e->exec_status = ARK_EXEC_REJECTED;
+		return;
+	}
 	e->exec_status = ARK_EXEC_FILLED;
-	e->filled_quantity = qty;
-	e->fill_price = price;
+	e->filled_quantity = answer.fill.quantity;
+	e->fill_price = answer.fill.price;
 	e->position_after = pos->quantity;
 	e->realized_pnl_after = pos->realized_pnl;
-	ark_control_add(&ctx->counters->fills, 1);
 }
 
 static void kenny_poll(struct ark_agent_ctx *ctx, uint64_t now_ns)
 {
-	if (alpaca)
-		ark_broker_alpaca_poll(&host, now_ns);
+	(void)ctx;
+	if (broker && broker->poll)
+		broker->poll(&host, now_ns);
 }
 
 static bool kenny_busy(struct ark_agent_ctx *ctx, uint64_t now_ns)
 {
-	return alpaca && ark_broker_alpaca_busy(&host, now_ns);
+	(void)ctx;
+	return broker && broker->busy && broker->busy(&host, now_ns);
 }
 
 static void kenny_stop(struct ark_agent_ctx *ctx)
 {
-	if (alpaca)
-		ark_broker_alpaca_stop(&host);
+	(void)ctx;
+	if (broker && broker->stop)
+		broker->stop(&host);
 }
 
 const struct ark_agent_ops ark_kenny_ops = {

@@ -1,4 +1,4 @@
-/* brokers/alpaca_client.c — Kenny's Alpaca broker (ARK_BROKER=alpaca).
+/* brokers/alpaca_client.c — the Alpaca broker (ark_broker_alpaca, ARK_BROKER=alpaca).
  *
  * Kenny's main thread never waits for the network: an allowed intent is
  * written into a slot of the order book in the segment (struct
@@ -354,6 +354,65 @@ static void hold_for_rate_limit(const struct transfer *t, uint64_t now)
 	}
 }
 
+/* An order object (200): checked against the order it answers, then taken
+ * into the slot (handed back when something changed, else polled again). */
+static void take_order_answer(struct ark_order_slot *slot, const struct ark_alpaca_order *answer, long status,
+			      uint64_t now)
+{
+	char coid[ARK_ALPACA_COID_MAX];
+	const struct ark_alpaca_order order = *answer;
+	/* The answer against the order it answers: anything that does not
+	 * fit is an anomaly, never applied (Kenny reports it and stops). */
+	const struct ark_event *e = &slot->event;
+	struct ark_alpaca_expect expect = {
+		.run_id = az.run_id, .trace_id = slot->client_order_id, .symbol = e->symbol,
+		.buy = e->side == ARK_SIDE_BUY, .quantity = e->quantity, .limit_price = e->limit_price,
+		.reference_price = e->price, .market_price_band = az.cfg.market_price_band,
+		.order_id = slot->order_id, .filled_before = slot->venue_filled_qty,
+		.avg_before = slot->venue_avg_price};
+	char why[160];
+	enum ark_alpaca_anomaly anomaly = ark_alpaca_check_order(&order, &expect, why, sizeof why);
+	if (anomaly != ARK_ALPACA_ANOMALY_NONE) {
+		char symbol[ARK_SYMBOL_MAX];
+		ark_text_copy(symbol, sizeof symbol, e->symbol, sizeof e->symbol);
+		if (stop_execution(ARK_BROKER_STOP_ANOMALY, "broker anomaly (%s) on order %s: %s", ark_alpaca_anomaly_name(anomaly),
+				   coid_text(slot, coid), why))
+			note("error", "BROKER ANOMALY: execution stopped until an operator runs ark broker resume");
+		slot->anomaly = (uint8_t)anomaly;
+		slot->claimed_filled_qty = order.filled_qty;
+		slot->claimed_avg_price = order.filled_avg_price;
+		slot->answer = ARK_ALPACA_ORDER;
+		slot->http_status = (uint16_t)status;
+		slot->error_code = 0;
+		slot->venue_final = 1;   /* nothing more is asked about it: an operator looks */
+		snprintf(slot->venue_status, sizeof slot->venue_status, "anomaly");
+		snprintf(slot->message, sizeof slot->message, "%s: %.80s", ark_alpaca_anomaly_name(anomaly), why);
+		hand_back(slot);
+		return;
+	}
+	bool changed = !slot->order_id[0] || strcmp(order.status, slot->venue_status) != 0 ||
+		       order.filled_qty != slot->venue_filled_qty;
+	slot->lookup = 0;
+	slot->failures = 0;
+	slot->seen_at_venue = 1;
+	slot->answer = ARK_ALPACA_ORDER;
+	slot->http_status = (uint16_t)status;
+	slot->error_code = 0;
+	snprintf(slot->order_id, sizeof slot->order_id, "%s", order.id);
+	snprintf(slot->venue_status, sizeof slot->venue_status, "%.23s", order.status);
+	slot->venue_filled_qty = order.filled_qty;
+	slot->venue_avg_price = order.filled_avg_price;
+	slot->venue_final = order.terminal;
+	slot->message[0] = '\0';
+	if (changed) {
+		hand_back(slot);
+	} else {
+		/* A poll with nothing new: poll again later. */
+		slot->next_request_ns = now + az.cfg.poll_ms * 1000000ull;
+		atomic_store_explicit(&slot->state, ARK_ORDER_OPEN, memory_order_release);
+	}
+}
+
 static void finish_order(struct transfer *t, long status, uint64_t now)
 {
 	char coid[ARK_ALPACA_COID_MAX];
@@ -371,62 +430,9 @@ static void finish_order(struct transfer *t, long status, uint64_t now)
 	}
 	atomic_fetch_add(&az.book->answers[answer], 1);
 	bool was_lookup = t->kind == REQ_LOOKUP;
-	switch (answer) {
-	case ARK_ALPACA_ORDER: {
-		/* The answer against the order it answers: anything that does not
-		 * fit is an anomaly, never applied (Kenny reports it and stops). */
-		const struct ark_event *e = &slot->event;
-		struct ark_alpaca_expect expect = {
-			.run_id = az.run_id, .trace_id = slot->client_order_id, .symbol = e->symbol,
-			.buy = e->side == ARK_SIDE_BUY, .quantity = e->quantity, .limit_price = e->limit_price,
-			.reference_price = e->price, .market_price_band = az.cfg.market_price_band,
-			.order_id = slot->order_id, .filled_before = slot->venue_filled_qty,
-			.avg_before = slot->venue_avg_price};
-		char why[160];
-		enum ark_alpaca_anomaly anomaly = ark_alpaca_check_order(&order, &expect, why, sizeof why);
-		if (anomaly != ARK_ALPACA_ANOMALY_NONE) {
-			char symbol[ARK_SYMBOL_MAX];
-			ark_text_copy(symbol, sizeof symbol, e->symbol, sizeof e->symbol);
-			if (stop_execution(ARK_BROKER_STOP_ANOMALY, "broker anomaly (%s) on order %s: %s", ark_alpaca_anomaly_name(anomaly),
-					   coid_text(slot, coid), why))
-				note("error", "BROKER ANOMALY: execution stopped until an operator runs ark broker resume");
-			slot->anomaly = (uint8_t)anomaly;
-			slot->claimed_filled_qty = order.filled_qty;
-			slot->claimed_avg_price = order.filled_avg_price;
-			slot->answer = ARK_ALPACA_ORDER;
-			slot->http_status = (uint16_t)status;
-			slot->error_code = 0;
-			slot->venue_final = 1;   /* nothing more is asked about it: an operator looks */
-			snprintf(slot->venue_status, sizeof slot->venue_status, "anomaly");
-			snprintf(slot->message, sizeof slot->message, "%s: %.80s", ark_alpaca_anomaly_name(anomaly), why);
-			hand_back(slot);
-			return;
-		}
-		bool changed = !slot->order_id[0] || strcmp(order.status, slot->venue_status) != 0 ||
-			       order.filled_qty != slot->venue_filled_qty;
-		slot->lookup = 0;
-		slot->failures = 0;
-		slot->seen_at_venue = 1;
-		slot->answer = ARK_ALPACA_ORDER;
-		slot->http_status = (uint16_t)status;
-		slot->error_code = 0;
-		snprintf(slot->order_id, sizeof slot->order_id, "%s", order.id);
-		snprintf(slot->venue_status, sizeof slot->venue_status, "%.23s", order.status);
-		slot->venue_filled_qty = order.filled_qty;
-		slot->venue_avg_price = order.filled_avg_price;
-		slot->venue_final = order.terminal;
-		slot->message[0] = '\0';
-		if (changed) {
-			hand_back(slot);
-		} else {
-			/* A poll with nothing new: poll again later. */
-			slot->next_request_ns = now + az.cfg.poll_ms * 1000000ull;
-			atomic_store_explicit(&slot->state, ARK_ORDER_OPEN, memory_order_release);
-		}
+	if (answer == ARK_ALPACA_ORDER) {
+		take_order_answer(slot, &order, status, now);
 		return;
-	}
-	default:
-		break;
 	}
 	slot->http_status = (uint16_t)status;
 	slot->error_code = code;
@@ -738,7 +744,7 @@ static void recover_book(const struct ark_broker_host *host)
 	az.answered_seen = 0;   /* look at every slot once */
 }
 
-int ark_broker_alpaca_start(const struct ark_broker_host *host, struct ark_err *err)
+static int alpaca_start(const struct ark_broker_host *host, struct ark_err *err)
 {
 	int rc = ark_alpaca_config_from_env(&az.cfg, err);
 	if (rc)
@@ -785,12 +791,15 @@ static void refuse_order(const struct ark_broker_host *host, struct ark_event *e
 {
 	e->exec_status = ARK_EXEC_REJECTED;
 	atomic_fetch_add(&az.book->refused_locally, 1);
-	ark_control_add(&host->control->errors, 1);
 	ark_log(host->log, "warn", "order not sent trace=%016llx symbol=%.15s: %s", (unsigned long long)e->trace_id,
 		e->symbol, why);
 }
 
-void ark_broker_alpaca_submit(const struct ark_broker_host *host, struct ark_event *e, bool quarantined)
+/* An allowed intent: queue its order (ACCEPTED: its report follows).
+ * quarantined: send nothing, but report the order final and unfilled
+ * (SUPPRESSED) so that HRM's book lets go of it. */
+static enum ark_broker_status alpaca_submit(const struct ark_broker_host *host, struct ark_event *e, bool quarantined,
+					    struct ark_broker_answer *answer)
 {
 	struct ark_order_slot *slot = &az.book->slots[e->seq & (ARK_ORDER_SLOTS - 1)];
 	uint32_t st = atomic_load_explicit(&slot->state, memory_order_acquire);
@@ -798,9 +807,8 @@ void ark_broker_alpaca_submit(const struct ark_broker_host *host, struct ark_eve
 		/* Re-delivered after a restart: this order is already in hand. */
 		e->exec_status = ARK_EXEC_SUBMITTED;
 		e->flags |= ARK_EVENT_REPLAYED;
-		host->save(host->kenny, host->duplicates, sizeof *host->duplicates);
-		(*host->duplicates)++;
-		return;
+		answer->replayed = true;
+		return ARK_BROKER_ACCEPTED;
 	}
 	if (st != ARK_ORDER_FREE && st != ARK_ORDER_DONE) {
 		/* No slot, so no report follows (documented): HRM keeps it in
@@ -808,10 +816,10 @@ void ark_broker_alpaca_submit(const struct ark_broker_host *host, struct ark_eve
 		if (quarantined) {
 			e->exec_status = ARK_EXEC_SUPPRESSED;
 			e->flags |= ARK_EVENT_QUARANTINED;
-			return;
+			return ARK_BROKER_SUPPRESSED;
 		}
 		refuse_order(host, e, "the order book is full: 4096 orders are still working at the broker");
-		return;
+		return ARK_BROKER_WOULD_BLOCK;
 	}
 	/* Everything but the state, which the broker thread reads (it skips
 	 * a FREE or DONE slot) and which hands the slot over last. */
@@ -835,10 +843,8 @@ void ark_broker_alpaca_submit(const struct ark_broker_host *host, struct ark_eve
 		snprintf(slot->message, sizeof slot->message, "Kenny is quarantined: nothing is sent");
 		atomic_store_explicit(&slot->state, ARK_ORDER_ANSWERED, memory_order_release);
 		atomic_fetch_add(&az.book->answered, 1);
-		return;
+		return ARK_BROKER_SUPPRESSED;
 	}
-	host->save(host->kenny, host->orders, sizeof *host->orders);
-	(*host->orders)++;
 	if (atomic_load(&az.book->execution_stopped)) {
 		/* Refused here, and reported like any refusal (the report tells
 		 * HRM the order is not in flight): nothing goes to the venue. */
@@ -850,11 +856,12 @@ void ark_broker_alpaca_submit(const struct ark_broker_host *host, struct ark_eve
 		atomic_fetch_add(&az.book->refused_locally, 1);
 		atomic_store_explicit(&slot->state, ARK_ORDER_ANSWERED, memory_order_release);
 		atomic_fetch_add(&az.book->answered, 1);
-		return;
+		return ARK_BROKER_ACCEPTED;   /* an order like any other: its report (refused) follows */
 	}
 	atomic_store_explicit(&slot->state, ARK_ORDER_QUEUED, memory_order_release);
 	atomic_fetch_add(&az.book->submitted, 1);
 	curl_multi_wakeup(az.multi);
+	return ARK_BROKER_ACCEPTED;
 }
 
 /* Publish an answered order as an execution report on ring.reports (Kyle
@@ -934,7 +941,7 @@ static bool publish_report(const struct ark_broker_host *host, struct ark_order_
 	return true;
 }
 
-void ark_broker_alpaca_poll(const struct ark_broker_host *host, uint64_t now_ns)
+static void alpaca_poll(const struct ark_broker_host *host, uint64_t now_ns)
 {
 	if (atomic_load_explicit(&az.notes_head, memory_order_relaxed) !=
 	    atomic_load_explicit(&az.notes_tail, memory_order_relaxed))
@@ -994,7 +1001,7 @@ static void settle_at_shutdown(const struct ark_broker_host *host)
 		"of unknown fate", not_sent, unknown);
 }
 
-bool ark_broker_alpaca_busy(const struct ark_broker_host *host, uint64_t now)
+static bool alpaca_busy(const struct ark_broker_host *host, uint64_t now)
 {
 	if (!az.thread_started || az.reports_closed)
 		return false;
@@ -1020,7 +1027,7 @@ bool ark_broker_alpaca_busy(const struct ark_broker_host *host, uint64_t now)
 		az.settled = true;
 		if (left && atomic_load(&host->map->pipeline->stop)) {
 			settle_at_shutdown(host);
-			ark_broker_alpaca_poll(host, now);
+			alpaca_poll(host, now);
 		} else if (left) {
 			ark_log(host->log, "warn", "alpaca: stopping with %u orders unsettled; the next Kenny looks them up", left);
 		}
@@ -1030,7 +1037,7 @@ bool ark_broker_alpaca_busy(const struct ark_broker_host *host, uint64_t now)
 	 * every agent: each stops only once the one before it has stopped and
 	 * its input is empty. */
 	if (ark_ring_depth(az.report_ring) && now < az.drain_deadline_ns + 5000ull * 1000 * 1000) {
-		ark_broker_alpaca_poll(host, now);
+		alpaca_poll(host, now);
 		return true;
 	}
 	az.reports_closed = true;
@@ -1038,7 +1045,7 @@ bool ark_broker_alpaca_busy(const struct ark_broker_host *host, uint64_t now)
 	return false;
 }
 
-void ark_broker_alpaca_stop(const struct ark_broker_host *host)
+static void alpaca_stop(const struct ark_broker_host *host)
 {
 	if (!az.thread_started)
 		return;
@@ -1065,3 +1072,12 @@ void ark_broker_alpaca_stop(const struct ark_broker_host *host)
 	az.multi = NULL;
 	ark_ring_producer_close(&az.reports);
 }
+
+const struct ark_broker_ops ark_broker_alpaca = {
+	.reports = true,
+	.start = alpaca_start,
+	.submit = alpaca_submit,
+	.poll = alpaca_poll,
+	.busy = alpaca_busy,
+	.stop = alpaca_stop,
+};

@@ -1,12 +1,20 @@
-/* brokers/brokers.h — the brokers Kenny sends orders to (ARK_BROKER): the
- * paper venue (fills at the limit, recognises a resent client order id and
- * answers with the original fill) and Alpaca (asynchronous: an order goes
- * out from a broker thread, its answers come back as execution reports that
- * Kyle numbers). The books both keep are regions of the segment (struct
- * ark_broker_state, struct ark_order_book in pipeline/pipeline.h). */
+/* brokers/brokers.h — the brokers Kenny sends orders to, behind one
+ * asynchronous interface (struct ark_broker_ops): start, submit an order
+ * (answered at once with a status: filled, accepted with its reports to
+ * follow, rejected, would block, suppressed), poll for execution reports,
+ * busy while stopping, stop. Two implementations: the paper venue (fills
+ * at the limit at once, recognises a resent client order id and answers
+ * with the original fill) and Alpaca (asynchronous: an order goes out from
+ * a broker thread, its answers come back as execution reports that Kyle
+ * numbers). ark_broker_find names them (ARK_BROKER): adding a broker adds a
+ * file here and a line to that table, and touches nothing in Kenny. The
+ * books both keep are regions of the segment (struct ark_broker_state,
+ * struct ark_order_book in pipeline/pipeline.h); the position arithmetic
+ * and the fill checks are brokers/book.h. */
 #ifndef ARK_BROKERS_H
 #define ARK_BROKERS_H
 
+#include "brokers/book.h"
 #include "pipeline/pipeline.h"
 #include "proc/proc.h"
 
@@ -15,46 +23,62 @@
 #include <stdint.h>
 
 /* What Kenny lends a broker: its log, the segment and its lane, its wait
- * strategy and control block, and the counters the broker changes in
- * Kenny's state (orders sent, re-deliveries recognised) with the save that
- * puts them under Kenny's undo log first. */
+ * strategy (for a report ring) and control block (a broker counts its
+ * failed reports in errors). */
 struct ark_broker_host {
 	struct ark_log *log;
 	const struct ark_pipeline_map *map;
 	enum ark_lane lane;
 	const struct ark_ring_wait_config *wait;
 	struct ark_agent_control *control;
-	uint64_t *orders;
-	uint64_t *duplicates;
-	void (*save)(void *kenny, const void *ptr, size_t len);
-	void *kenny;
 };
 
-/* The paper venue: a broker must recognise a resent client order id and
- * answer with the original fill. */
-enum ark_broker_result { ARK_BROKER_FILLED, ARK_BROKER_DUPLICATE, ARK_BROKER_REJECTED };
+/* What a submit says about the order. Kenny turns it into the event's
+ * exec_status and its own counters; the broker never touches Kenny's state. */
+enum ark_broker_status {
+	ARK_BROKER_FILLED,       /* filled at once: answer->fill (Kenny checks it and applies it) */
+	ARK_BROKER_ACCEPTED,     /* taken: what becomes of it comes back as execution reports */
+	ARK_BROKER_REJECTED,     /* refused by the venue: a failed execution */
+	ARK_BROKER_WOULD_BLOCK,  /* no room to take it now, nothing sent: a failed execution, not an order */
+	ARK_BROKER_SUPPRESSED,   /* quarantined: nothing sent (fail closed) */
+};
+
+struct ark_broker_answer {
+	/* A resent client order id the venue recognised (after a restart
+	 * rolled the batch back): FILLED with the original fill, or ACCEPTED
+	 * because the order is already in hand. */
+	bool replayed;
+	struct ark_book_fill fill;   /* FILLED: what the venue filled */
+};
+
+/* A broker. One per Kenny process: an implementation keeps its state in
+ * its file and in the segment's regions. poll, busy and stop may be NULL. */
 struct ark_broker_ops {
-	enum ark_broker_result (*submit)(struct ark_broker_state *venue, uint64_t client_order_id, uint8_t side,
-					 double quantity, double limit_price, double *fill_quantity,
-					 double *fill_price);
+	/* Its fills come back as execution reports through the pipeline, so
+	 * HRM keeps its book (positions, orders in flight) by the reports
+	 * rather than by the allowed intents. */
+	bool reports;
+	int (*start)(const struct ark_broker_host *host, struct ark_err *err);
+	/* An allowed intent whose client_order_id is set. quarantined: send
+	 * nothing (a broker that keeps no record of it clears the event's
+	 * client_order_id). A broker may mark the event; its exec_status and
+	 * flags are Kenny's to set from the status, which it always does. */
+	enum ark_broker_status (*submit)(const struct ark_broker_host *host, struct ark_event *order, bool quarantined,
+					 struct ark_broker_answer *answer);
+	/* Every turn of Kenny's loop: publish the answers that came in as
+	 * execution reports (Kyle numbers them; they reach Kenny as events). */
+	void (*poll)(const struct ark_broker_host *host, uint64_t now_ns);
+	/* Stopping: true while orders in flight are being settled and their
+	 * reports have not all been taken; Kenny's loop runs on meanwhile. */
+	bool (*busy)(const struct ark_broker_host *host, uint64_t now_ns);
+	/* Finish what is in flight (bounded), then stop. */
+	void (*stop)(const struct ark_broker_host *host);
 };
-extern const struct ark_broker_ops ark_broker_paper;
+extern const struct ark_broker_ops ark_broker_paper, ark_broker_alpaca;
 
-/* Alpaca (brokers/alpaca_client.c): a broker thread with libcurl's multi
- * interface; Kenny's main thread only fills a slot and wakes it. */
-int ark_broker_alpaca_start(const struct ark_broker_host *host, struct ark_err *err);
-/* An allowed intent: queue its order (the event leaves SUBMITTED).
- * quarantined: send nothing, but report the order final and unfilled
- * (SUPPRESSED) so that HRM's book lets go of it. */
-void ark_broker_alpaca_submit(const struct ark_broker_host *host, struct ark_event *event, bool quarantined);
-/* Publish the answers that came in as execution reports (Kyle numbers them). */
-void ark_broker_alpaca_poll(const struct ark_broker_host *host, uint64_t now_ns);
-/* Stopping: true while orders in flight are being settled (within twice
- * the request timeout) and their reports have not all been taken by Kyle;
- * Kenny's loop runs on meanwhile, so the reports come back through it. */
-bool ark_broker_alpaca_busy(const struct ark_broker_host *host, uint64_t now_ns);
-/* Finish what is in flight (bounded by the request timeout), then stop. */
-void ark_broker_alpaca_stop(const struct ark_broker_host *host);
+/* The broker ARK_BROKER names (NULL or empty: paper) into *ops; -EINVAL
+ * and err naming the brokers there are for any other name. */
+int ark_broker_find(const char *name, const struct ark_broker_ops **ops, struct ark_err *err);
 
 /* Where an anomaly's stop is kept across restarts and runs:
  * $ARK_DATA_DIR/broker.stopped. */

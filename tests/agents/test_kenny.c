@@ -1,5 +1,5 @@
 /* tests/agents/test_kenny.c — Kenny's position keeping and realised P&L
- * (ark_kenny_apply_fill) against fills computed by hand: opening, adding at
+ * (ark_book_apply) against fills computed by hand: opening, adding at
  * another price (average cost), partial closes at a gain and at a loss, a
  * close to flat, shorts, a flip from short to long and from long to short
  * (the rest opens at the fill price), fractional quantities that leave a
@@ -42,7 +42,7 @@ static void test_apply_fill(void)
 	memset(&pos, 0, sizeof pos);
 	for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
 		const struct step *s = &steps[i];
-		ark_kenny_apply_fill(&pos, s->signed_qty, s->price);
+		ark_book_apply(&pos, s->signed_qty, s->price);
 		CHECK_MSG(NEAR(pos.quantity, s->want_qty) && NEAR(pos.average_price, s->want_avg) &&
 				  NEAR(pos.realized_pnl, s->want_pnl),
 			  "fill %zu (%+g @ %g): position %g @ %g, P&L %g; expected %g @ %g, P&L %g", i + 1,
@@ -54,17 +54,17 @@ static void test_apply_fill(void)
 
 	/* A short covered at a loss, to the cent. */
 	memset(&pos, 0, sizeof pos);
-	ark_kenny_apply_fill(&pos, -3, 45.10);
-	ark_kenny_apply_fill(&pos, +3, 47.35);
+	ark_book_apply(&pos, -3, 45.10);
+	ark_book_apply(&pos, +3, 47.35);
 	CHECK_MSG(NEAR(pos.realized_pnl, -6.75), "P&L %g", pos.realized_pnl);
 	CHECK(pos.quantity == 0 && pos.average_price == 0);
 
 	/* A flip in one fill, long to short, with the P&L of the closed part only. */
 	memset(&pos, 0, sizeof pos);
-	ark_kenny_apply_fill(&pos, +10, 50);
-	ark_kenny_apply_fill(&pos, -25, 55);
+	ark_book_apply(&pos, +10, 50);
+	ark_book_apply(&pos, -25, 55);
 	CHECK(NEAR(pos.realized_pnl, 50) && NEAR(pos.quantity, -15) && NEAR(pos.average_price, 55));
-	ark_kenny_apply_fill(&pos, +15, 60); /* the short lost 15 x 5 */
+	ark_book_apply(&pos, +15, 60); /* the short lost 15 x 5 */
 	CHECK(NEAR(pos.realized_pnl, -25) && pos.quantity == 0);
 }
 
@@ -153,6 +153,7 @@ static void test_process(const char *rules)
 	process(&ctx, &e);
 	CHECK_EQ_U64(e.exec_status, ARK_EXEC_SUPPRESSED);
 	CHECK(e.flags & ARK_EVENT_QUARANTINED);
+	CHECK(e.client_order_id == 0 && e.filled_quantity == 0 && e.fill_price == 0); /* no order exists */
 	uint64_t after_orders;
 	ark_pipeline_venue_counts(&f.map, &after_orders, &resends);
 	CHECK_EQ_U64(after_orders, venue_orders);
@@ -179,6 +180,33 @@ static void test_process(const char *rules)
 	ark_pipeline_venue_counts(&f.map, &after_orders, &resends);
 	CHECK_EQ_U64(after_orders, venue_orders + 1); /* one order at the venue, not two */
 	CHECK_EQ_U64(resends, 1);
+
+	/* A network broker's execution report goes through the same checks of
+	 * the fill against its order (brokers/book.c) before the position. */
+	struct ark_event r = allowed(10, 5, "CCC", ARK_SIDE_BUY, 10, 20);
+	r.flags |= ARK_EVENT_EXEC_REPORT;
+	r.client_order_id = r.trace_id;
+	r.size = 4, r.price = 19.9, r.filled_quantity = 4;
+	process(&ctx, &r);
+	CHECK(!(r.flags & ARK_EVENT_BROKER_ANOMALY) && r.position_after == 4 && s->positions[5].quantity == 4);
+	errors = atomic_load(&ctx.control->errors);
+	static const struct { double size, price, filled; } bad[] = {
+		{8, 20, 12},      /* 4 + 8 of an order for 10 */
+		{1, 25, 5},       /* a buy limited at 20 filled at 25 */
+		{INFINITY, 20, INFINITY},
+		{1, NAN, 5},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		r = allowed(11 + i, 5, "CCC", ARK_SIDE_BUY, 10, 20);
+		r.flags |= ARK_EVENT_EXEC_REPORT;
+		r.client_order_id = r.trace_id;
+		r.size = bad[i].size, r.price = bad[i].price, r.filled_quantity = bad[i].filled;
+		process(&ctx, &r);
+		CHECK_MSG((r.flags & ARK_EVENT_BROKER_ANOMALY) && r.exec_status == ARK_EXEC_ANOMALY && r.position_after == 4,
+			  "report %zu: flags %#x status %u position %g", i, r.flags, r.exec_status, r.position_after);
+		CHECK_EQ_U64(atomic_load(&ctx.control->errors), errors + i + 1);
+	}
+	CHECK(s->positions[5].quantity == 4 && s->positions[5].average_price == 19.9);
 
 	ark_kenny_ops.stop(&ctx);
 	ark_log_close(ctx.log);
