@@ -19,6 +19,7 @@
  * the core holds is never silently skipped: Aletheia says so and stops
  * (fail closed) until an operator restores or re-bases the database. */
 #include "agents/agents_internal.h"
+#include "brokers/brokers.h"
 #include "store/store.h"
 
 #include <errno.h>
@@ -82,6 +83,9 @@ struct core_writer {
 
 struct aletheia {
 	struct ark_agent_ctx *ctx;
+	/* The venue a network broker's fills are recorded under: the name of
+	 * the broker ARK_BROKER names (the registry's; Kenny refuses any other). */
+	const char *report_venue;
 	struct ark_metrics metrics;
 	bool metrics_on;
 	struct ark_metrics_hist_handle pass_latency;
@@ -188,7 +192,7 @@ static void queue_order_row(struct core_batch *b, const struct ark_event *e, uin
  * client_order_id) takes the broker's status, the fill it adds is a row of
  * its own, and the position Kenny holds after it. An anomaly's report
  * marks the order and adds no fill. */
-static void core_queue_report(struct core_batch *b, const struct ark_event *e, uint64_t now)
+static void core_queue_report(struct core_batch *b, const struct ark_event *e, const char *venue, uint64_t now)
 {
 	queue_order_row(b, e, e->client_order_id, now);
 	if (e->size > 0 && !(e->flags & ARK_EVENT_BROKER_ANOMALY) && e->exec_status == ARK_EXEC_FILLED) {
@@ -198,7 +202,7 @@ static void core_queue_report(struct core_batch *b, const struct ark_event *e, u
 		f->seq = e->seq;
 		f->qty = e->size;
 		f->price = e->price;
-		snprintf(f->venue, sizeof f->venue, "alpaca");
+		snprintf(f->venue, sizeof f->venue, "%s", venue);
 		f->filled_ns = now;
 		struct ark_core_position *p = &b->positions[b->n_positions++];
 		memset(p, 0, sizeof *p);
@@ -241,7 +245,7 @@ static int core_queue(struct aletheia *al, const struct ark_event *e, struct ark
 	}
 	uint64_t now = ark_realtime_ns();
 	if (e->flags & ARK_EVENT_EXEC_REPORT) {
-		core_queue_report(b, e, now);
+		core_queue_report(b, e, al->report_venue, now);
 	} else if (e->side != ARK_SIDE_NONE && e->verdict == ARK_VERDICT_ALLOW) {
 		queue_order_row(b, e, e->trace_id, now);
 		if (e->exec_status == ARK_EXEC_FILLED) {
@@ -815,6 +819,9 @@ static int open_record(struct aletheia *al, struct ark_agent_ctx *ctx)
 	}
 	al->cfg.log = log_from_store;
 	al->cfg.log_ctx = ctx->log;
+	const struct ark_broker_ops *broker;
+	al->report_venue = ark_broker_find(getenv("ARK_BROKER"), &broker, &err) == 0 ? ark_broker_name(broker) : "";
+	memset(&err, 0, sizeof err);
 	struct ark_journal_recovery recovery;
 	uint64_t t_start = ark_now_ns();
 	struct ark_journal_position resume = s->journal_position;

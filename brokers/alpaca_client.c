@@ -1073,8 +1073,21 @@ static void alpaca_stop(const struct ark_broker_host *host)
 	ark_ring_producer_close(&az.reports);
 }
 
+/* `ark config validate`: the settings alpaca_start reads, checked alone. */
+static int alpaca_check_settings(struct ark_err *err)
+{
+	struct ark_alpaca_config cfg;
+	int rc = ark_alpaca_config_from_env(&cfg, err);
+	explicit_bzero(&cfg, sizeof cfg);
+	return rc;
+}
+
+static const char *const alpaca_credentials[] = {"ALPACA_API_KEY", "ALPACA_SECRET_KEY", NULL};
+
 const struct ark_broker_ops ark_broker_alpaca = {
 	.reports = true,
+	.credentials = alpaca_credentials,
+	.check_settings = alpaca_check_settings,
 	.start = alpaca_start,
 	.submit = alpaca_submit,
 	.poll = alpaca_poll,

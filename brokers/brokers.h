@@ -58,6 +58,15 @@ struct ark_broker_ops {
 	 * HRM keeps its book (positions, orders in flight) by the reports
 	 * rather than by the allowed intents. */
 	bool reports;
+	/* A simulated venue: no money moves (the canary lane trades on one only). */
+	bool simulated;
+	/* The environment variables holding its credentials (NULL-terminated;
+	 * NULL: none): `ark config validate` checks them as secrets and, in
+	 * production, requires them. */
+	const char *const *credentials;
+	/* Read and check its own settings without starting (may be NULL):
+	 * `ark config validate` reports err. Holds no secret afterwards. */
+	int (*check_settings)(struct ark_err *err);
 	int (*start)(const struct ark_broker_host *host, struct ark_err *err);
 	/* An allowed intent whose client_order_id is set. quarantined: send
 	 * nothing (a broker that keeps no record of it clears the event's
@@ -79,6 +88,17 @@ extern const struct ark_broker_ops ark_broker_paper, ark_broker_alpaca;
 /* The broker ARK_BROKER names (NULL or empty: paper) into *ops; -EINVAL
  * and err naming the brokers there are for any other name. */
 int ark_broker_find(const char *name, const struct ark_broker_ops **ops, struct ark_err *err);
+
+/* The registry's i-th broker and its name (NULL past the last): for the
+ * tools that ask every broker (the secrets they need). */
+const struct ark_broker_ops *ark_broker_at(size_t i, const char **name);
+
+/* The name ops is registered under ("" if none). */
+const char *ark_broker_name(const struct ark_broker_ops *ops);
+
+/* The names ARK_BROKER may take, "a, b or c" ("paper (the simulated venue)"
+ * for a simulated one when describe), into out. */
+void ark_broker_names(char *out, size_t cap, bool describe);
 
 /* Where an anomaly's stop is kept across restarts and runs:
  * $ARK_DATA_DIR/broker.stopped. */

@@ -89,4 +89,4 @@ static enum ark_broker_status paper_submit(const struct ark_broker_host *host, s
 	return ARK_BROKER_FILLED;
 }
 
-const struct ark_broker_ops ark_broker_paper = {.start = paper_start, .submit = paper_submit};
+const struct ark_broker_ops ark_broker_paper = {.simulated = true, .start = paper_start, .submit = paper_submit};

@@ -7,6 +7,7 @@
  * next `ark watchdog` takes the segment and its processes over. */
 #include "proc/proc.h"
 #include "pipeline/pipeline.h"
+#include "brokers/brokers.h"
 #include "cli/command.h"
 #include "cli/instance.h"
 #include "graveyard/graveyard.h"
@@ -84,6 +85,16 @@ static void notify_status(const struct ark_supervisor *sup, struct status_line *
 	last->sent_ns = now;
 }
 
+
+/* May the canary lane trade on the broker ARK_BROKER names? Only on a
+ * simulated one (the registry says which). A name the registry does not
+ * know is let through: the canary's Kenny refuses it, naming the brokers. */
+static bool canary_broker(const char *name)
+{
+	const struct ark_broker_ops *ops;
+	struct ark_err err = {0};
+	return ark_broker_find(name, &ops, &err) != 0 || ops->simulated;
+}
 /* The canary lane's environment: this one with the canary's env file over it
  * (its values win: they are what the canary changes), parsed from the very
  * bytes whose SHA-256 is recorded. Lives until exit. */
@@ -135,9 +146,9 @@ static int canary_environment(const char *env_file, struct ark_canary_config *co
 			return ark_err_set(err, -ENOMEM, "out of memory");
 		snprintf(kv, kvlen, "%s=%s", file->entries[j].key, file->entries[j].value);
 		envp[k++] = kv;
-		if (strcmp(file->entries[j].key, "ARK_BROKER") == 0 && strcmp(file->entries[j].value, "alpaca") == 0)
-			return ark_err_set(err, -EINVAL, "%s: ARK_BROKER=alpaca: the canary lane trades on the paper broker only",
-					   env_file);
+		if (strcmp(file->entries[j].key, "ARK_BROKER") == 0 && !canary_broker(file->entries[j].value))
+			return ark_err_set(err, -EINVAL, "%s: ARK_BROKER=%.32s: the canary lane trades on a simulated broker only",
+					   env_file, file->entries[j].value);
 	}
 	config->envp = envp;
 	return 0;
@@ -243,8 +254,9 @@ static int canary_setup(struct ark_canary_config *config, bool allow_looser)
 		fprintf(stderr, "ark watchdog: canary: %s\n", err.msg);
 		return 2;
 	}
-	if (broker && strcmp(broker, "alpaca") == 0) {
-		fprintf(stderr, "ark watchdog: canary: ARK_BROKER=alpaca: the canary lane trades on the paper broker only\n");
+	if (!canary_broker(broker)) {
+		fprintf(stderr, "ark watchdog: canary: ARK_BROKER=%.32s: the canary lane trades on a simulated broker only\n",
+			broker);
 		return 2;
 	}
 	/* Recorded for `ark canary promote`: paths that hold from anywhere. */

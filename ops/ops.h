@@ -152,7 +152,7 @@ struct ark_status {
 	char last_backup_path[512]; /* "" when none recorded */
 	double last_backup_age_s;
 	struct ark_broker_counts broker;
-	const char *broker_name;    /* paper or alpaca (from the order book) */
+	const char *broker_name;    /* the registry's name: the broker that keeps the order book, or the default */
 	unsigned metrics_port;      /* the metrics server's bound port, 0 if none */
 	bool canary_configured;     /* the instance has a canary lane */
 	const char *canary_state;   /* ark_pipeline_canary_outcome_name */

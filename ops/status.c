@@ -4,6 +4,7 @@
  * the difference of two readings; latencies are the run's histograms. */
 #include "ops/ops.h"
 
+#include "brokers/brokers.h"
 #include "graveyard/graveyard.h"
 #include "hist/hist.h"
 #include "store/store.h"
@@ -72,6 +73,20 @@ static void last_backup(struct ark_status *s)
 	sqlite3_close(db);
 }
 
+/* The segment says only whether a broker read an account (account_known):
+ * the registry names the broker that does (the one whose fills come back
+ * as reports and which keeps the order book), or else the default broker. */
+static const char *broker_name(bool account_known)
+{
+	const struct ark_broker_ops *ops;
+	const char *name = NULL;
+	for (size_t i = 0; account_known && (ops = ark_broker_at(i, &name)) != NULL; i++)
+		if (ops->reports)
+			return name;
+	struct ark_err err = {0};
+	return ark_broker_find(NULL, &ops, &err) == 0 ? ark_broker_name(ops) : "";
+}
+
 static void read_once(const struct ark_pipeline_map *map, struct ark_status *s, uint64_t *taken_ns)
 {
 	const struct ark_pipeline *p = map->pipeline;
@@ -134,7 +149,7 @@ static void read_once(const struct ark_pipeline_map *map, struct ark_status *s, 
 				ark_metrics_slos_evaluate(&reg, &slo, &s->slos) == 0;
 	}
 	ark_pipeline_broker_counts(map, &s->broker);
-	s->broker_name = s->broker.account_known ? "alpaca" : "paper";
+	s->broker_name = broker_name(s->broker.account_known);
 	s->metrics_port = atomic_load(&p->metrics_port);
 	/* The cause first: HRM stores the state before it (see publish_state). */
 	s->halt_cause = ark_halt_cause_name((enum ark_halt_cause)atomic_load(&p->hrm_halt_cause));
@@ -262,15 +277,15 @@ void ark_status_render_text(const struct ark_status *s, FILE *o, int width)
 		uint64_t anomalies = 0;
 		for (int k = 0; k < ARK_BROKER_ANOMALY_KINDS; k++)
 			anomalies += s->broker.anomalies[k];
-		fprintf(o, "BROKER     alpaca: %llu submitted, %llu reported, %llu refused here, %llu anomalies, buying power %.2f%s%s\n",
-			(unsigned long long)s->broker.submitted, (unsigned long long)s->broker.reports,
+		fprintf(o, "BROKER     %s: %llu submitted, %llu reported, %llu refused here, %llu anomalies, buying power %.2f%s%s\n",
+			s->broker_name, (unsigned long long)s->broker.submitted, (unsigned long long)s->broker.reports,
 			(unsigned long long)s->broker.refused_locally, (unsigned long long)anomalies, s->broker.buying_power,
 			s->broker.execution_stopped ? ", EXECUTION STOPPED: " : "",
 			s->broker.execution_stopped ? s->broker.stop_reason : "");
 		if (s->broker.stop_kind == ARK_BROKER_STOP_ANOMALY)
 			fprintf(o, "           check the venue, then: ark broker resume\n");
 	} else {
-		fprintf(o, "BROKER     paper\n");
+		fprintf(o, "BROKER     %s\n", s->broker_name);
 	}
 	if (s->canary_configured)
 		fprintf(o, "CANARY     %s, %u%% %s; lane events stable %llu canary %llu, denied stable %llu canary %llu%s%s\n",

@@ -7,7 +7,7 @@
 
 #include "proc/proc.h"
 #include "pipeline/pipeline.h"
-#include "alpaca/alpaca.h"
+#include "brokers/brokers.h"
 #include "alphavantage/alphavantage.h"
 #include "api/api.h"
 #include "feed/feed.h"
@@ -46,8 +46,21 @@ void ark_ops_add(struct ark_validation *v, enum ark_check_status status, const c
 		v->valid = false;
 }
 
-static const char *const secrets[] = {"SESSION_SECRET", "JWT_SECRET", "ALPACA_API_KEY", "ALPACA_SECRET_KEY",
-				      "ALPHA_VANTAGE_API_KEY"};
+/* The secrets, in the seed's order: ARK's own two (they sign things), every
+ * registered broker's credentials, then the market data key. */
+#define MAX_SECRETS 32
+static size_t secrets_list(const char **out, const char *const *head, size_t n_head)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < n_head; i++)
+		out[n++] = head[i];
+	const struct ark_broker_ops *broker;
+	for (size_t b = 0; (broker = ark_broker_at(b, NULL)) != NULL; b++)
+		for (const char *const *c = broker->credentials; c && *c && n < MAX_SECRETS - 1; c++)
+			out[n++] = *c;
+	out[n++] = "ALPHA_VANTAGE_API_KEY";
+	return n;
+}
 
 static bool set(const char *name)
 {
@@ -85,16 +98,17 @@ static void check_env_file(struct ark_validation *v, const struct ark_validate_o
 
 static void check_required(struct ark_validation *v)
 {
-	static const char *const required[] = {"ARK_ENV", "ARK_STATE_DB", "REDIS_URL", "METRICS_PORT", "SESSION_SECRET",
-					       "JWT_SECRET", "ALPACA_API_KEY", "ALPACA_SECRET_KEY",
-					       "ALPHA_VANTAGE_API_KEY"};
+	static const char *const head[] = {"ARK_ENV", "ARK_STATE_DB", "REDIS_URL", "METRICS_PORT", "SESSION_SECRET",
+					   "JWT_SECRET"};
+	const char *required[MAX_SECRETS];
+	size_t n_required = secrets_list(required, head, sizeof head / sizeof *head);
 	if (!v->production) {
 		ark_ops_add(v, ARK_CHECK_OK, NULL,
 			    "All required environment variables present (ARK_ENV is not prod: embedded defaults, nothing required)");
 		return;
 	}
 	char missing[512] = "";
-	for (size_t i = 0; i < sizeof required / sizeof *required; i++)
+	for (size_t i = 0; i < n_required; i++)
 		if (!set(required[i]))
 			snprintf(missing + strlen(missing), sizeof missing - strlen(missing), "%s%s", missing[0] ? ", " : "",
 				 required[i]);
@@ -107,8 +121,11 @@ static void check_required(struct ark_validation *v)
 
 static void check_secrets(struct ark_validation *v)
 {
+	static const char *const head[] = {"SESSION_SECRET", "JWT_SECRET"};
+	const char *secrets[MAX_SECRETS];
+	size_t n_secrets = secrets_list(secrets, head, sizeof head / sizeof *head);
 	int bad = 0, present = 0;
-	for (size_t i = 0; i < sizeof secrets / sizeof *secrets; i++) {
+	for (size_t i = 0; i < n_secrets; i++) {
 		const char *value = getenv(secrets[i]);
 		if (!value || !*value)
 			continue;
@@ -169,16 +186,16 @@ static void check_settings(struct ark_validation *v)
 		SETTING(ark_jwt_config_from_env(&jwt, &err));
 		explicit_bzero(&jwt, sizeof jwt);
 	}
-	const char *broker = getenv("ARK_BROKER");
-	if (broker && *broker && strcmp(broker, "paper") != 0 && strcmp(broker, "alpaca") != 0) {
+	/* The broker ARK_BROKER names, and its own settings (the registry's). */
+	const struct ark_broker_ops *broker;
+	memset(&err, 0, sizeof err);
+	if (ark_broker_find(getenv("ARK_BROKER"), &broker, &err) != 0) {
+		char names[160];
+		ark_broker_names(names, sizeof names, true);
 		failures++;
-		ark_ops_add(v, ARK_CHECK_FAIL, "paper (the simulated venue) or alpaca",
-			    "Settings: ARK_BROKER: expected paper or alpaca, got '%.32s'", broker);
-	}
-	if (broker && strcmp(broker, "alpaca") == 0) {
-		struct ark_alpaca_config alpaca;
-		SETTING(ark_alpaca_config_from_env(&alpaca, &err));
-		explicit_bzero(&alpaca, sizeof alpaca);
+		ark_ops_add(v, ARK_CHECK_FAIL, names, "Settings: %s", err.msg);
+	} else if (broker->check_settings) {
+		SETTING(broker->check_settings(&err));
 	}
 	struct ark_canary_config canary;
 	SETTING(ark_canary_config_from_env(&canary, &err));

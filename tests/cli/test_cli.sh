@@ -34,6 +34,17 @@ out=$(ARK_CPU_KENNY=99999 timeout 60 "$ark" watchdog 2>&1); rc=$?
 out=$(ARK_WAIT=turbo timeout 60 "$ark" watchdog 2>&1); rc=$?
 [ $rc -eq 2 ] && grep -q "turbo" <<<"$out" || fail "ark watchdog, bad ARK_WAIT: rc=$rc $out"
 [ ! -e "/dev/shm/ark-$ARK_INSTANCE" ] || fail "ark watchdog created its segment despite a bad setting"
+# The canary lane trades on a simulated broker only (the registry says which):
+# refused from this environment and from the canary's env file.
+printf 'ARK_CANARY_PERCENT=10\n' > "$work/canary.env" && chmod 600 "$work/canary.env"
+out=$(ARK_BROKER=alpaca timeout 60 "$ark" watchdog --canary-env "$work/canary.env" 2>&1); rc=$?
+[ $rc -eq 2 ] && grep -q "ARK_BROKER=alpaca: the canary lane trades on a simulated broker only" <<<"$out" ||
+  fail "ark watchdog, canary on alpaca: rc=$rc $out"
+printf 'ARK_BROKER=alpaca\n' > "$work/canary.env"
+out=$(timeout 60 "$ark" watchdog --canary-env "$work/canary.env" 2>&1); rc=$?
+[ $rc -eq 2 ] && grep -q "canary.env: ARK_BROKER=alpaca: the canary lane trades on a simulated broker only" <<<"$out" ||
+  fail "ark watchdog, canary env file on alpaca: rc=$rc $out"
+[ ! -e "/dev/shm/ark-$ARK_INSTANCE" ] || fail "ark watchdog created its segment for a canary on alpaca"
 # Options are parsed the one way: an unknown one is named, exit 2.
 out=$("$ark" status --bogus 2>&1); rc=$?
 [ $rc -eq 2 ] && grep -q "unknown option '--bogus'" <<<"$out" || fail "ark status --bogus: rc=$rc $out"
