@@ -50,74 +50,137 @@ static void usage(FILE *out)
 		"          ark rollback, the previous binary as PATH.previous. Restart to apply.\n");
 }
 
+/* The running canary, read from the segment. */
+static void print_live(const struct ark_pipeline_map *map, const char *instance, bool json)
+{
+	const struct ark_canary_control *cc = &map->pipeline->canary;
+	static struct ark_lane_stats lanes[ARK_LANE_COUNT];
+	for (int l = 0; l < ARK_LANE_COUNT; l++)
+		ark_pipeline_lane_stats(map, (enum ark_lane)l, &lanes[l]);
+	const char *state = ark_pipeline_canary_outcome_name((enum ark_canary_outcome)atomic_load(&cc->outcome));
+	char reason[sizeof cc->reason];
+	memcpy(reason, cc->reason, sizeof reason);
+	reason[sizeof reason - 1] = '\0';
+	if (json) {
+		struct ark_json j;
+		ark_json_init(&j, stdout);
+		ark_json_object_begin(&j, NULL);
+		ark_json_string(&j, "instance", instance);
+		ark_json_bool(&j, "live", true);
+		ark_json_string(&j, "state", state);
+		ark_json_uint(&j, "percent", atomic_load(&cc->percent));
+		ark_json_bool(&j, "routing", atomic_load(&cc->route_applied) != 0);
+		ark_json_string_n(&j, "canary", cc->spec, sizeof cc->spec);
+		ark_json_uint(&j, "routed", atomic_load(&cc->routed));
+		ark_json_uint(&j, "checks", atomic_load(&cc->checks));
+		ark_json_uint(&j, "rollbacks", atomic_load(&cc->rollbacks));
+		ark_json_string(&j, "reason", reason);
+		ark_json_object_begin(&j, "lanes");
+		for (int l = 0; l < ARK_LANE_COUNT; l++) {
+			ark_json_object_begin(&j, l ? "canary" : "stable");
+			ark_json_uint(&j, "events", lanes[l].events);
+			ark_json_uint(&j, "intents", lanes[l].intents);
+			ark_json_uint(&j, "denials", lanes[l].denials);
+			ark_json_fixed(&j, "p95_us", (double)ark_hist_quantile(&lanes[l].latency, 0.95) / 1e3, 3);
+			const struct ark_pipeline_counters *c = l ? &map->pipeline->canary_counters : &map->pipeline->counters;
+			ark_json_object_begin(&j, "injected");
+			ark_json_uint(&j, "denied", atomic_load(&c->injected_denied));
+			ark_json_uint(&j, "wrong_reason", atomic_load(&c->injected_wrong_reason));
+			ark_json_uint(&j, "allowed", atomic_load(&c->injected_allowed));
+			ark_json_uint(&j, "inconclusive", atomic_load(&c->injected_inconclusive));
+			ark_json_object_end(&j);
+			ark_json_object_end(&j);
+		}
+		ark_json_object_end(&j);
+		ark_json_object_end(&j);
+		ark_json_finish(&j);
+	} else {
+		printf("canary of instance %s: %s%s%s\n", instance, state, reason[0] ? " — " : "", reason);
+		printf("  runs       %s\n", cc->spec);
+		printf("  share      %u%% by trace hash (%s)\n", (unsigned)atomic_load(&cc->percent),
+		       atomic_load(&cc->route_applied) ? "routing now" : "not routing");
+		printf("  checks     %llu, rollbacks %llu, events routed %llu\n",
+		       (unsigned long long)atomic_load(&cc->checks), (unsigned long long)atomic_load(&cc->rollbacks),
+		       (unsigned long long)atomic_load(&cc->routed));
+		for (int l = 0; l < ARK_LANE_COUNT; l++) {
+			const struct ark_pipeline_counters *c = l ? &map->pipeline->canary_counters : &map->pipeline->counters;
+			printf("  %-10s %llu events, %llu intents, %llu denied (%.2f%%), p95 %.1f us; injected violations "
+			       "%llu denied, %llu denied for another reason, %llu ALLOWED, %llu inconclusive (setup denied)\n",
+			       l ? "canary" : "stable", (unsigned long long)lanes[l].events,
+			       (unsigned long long)lanes[l].intents, (unsigned long long)lanes[l].denials,
+			       lanes[l].events ? 100.0 * (double)lanes[l].denials / (double)lanes[l].events : 0.0,
+			       (double)ark_hist_quantile(&lanes[l].latency, 0.95) / 1e3,
+			       (unsigned long long)atomic_load(&c->injected_denied),
+			       (unsigned long long)atomic_load(&c->injected_wrong_reason),
+			       (unsigned long long)atomic_load(&c->injected_allowed),
+			       (unsigned long long)atomic_load(&c->injected_inconclusive));
+		}
+	}
+}
+
+/* No canary running and none recorded: why (err). */
+static void print_none(const char *instance, bool json, const struct ark_err *err)
+{
+	if (json) {
+		struct ark_json j;
+		ark_json_init(&j, stdout);
+		ark_json_object_begin(&j, NULL);
+		ark_json_string(&j, "instance", instance);
+		ark_json_bool(&j, "live", false);
+		ark_json_string(&j, "state", "none");
+		ark_json_object_end(&j);
+		ark_json_finish(&j);
+	} else
+		printf("no canary: %s\n", err->msg);
+}
+
+/* The last canary recorded (no canary running). */
+static void print_recorded(const struct ark_canary_record *r, const char *instance, bool json)
+{
+	if (json) {
+		struct ark_json j;
+		ark_json_init(&j, stdout);
+		ark_json_object_begin(&j, NULL);
+		ark_json_string(&j, "instance", instance);
+		ark_json_bool(&j, "live", false);
+		ark_json_string(&j, "state", r->outcome);
+		ark_json_uint(&j, "percent", strtoull(r->percent, NULL, 10));
+		ark_json_string(&j, "env_file", r->env_file);
+		ark_json_string(&j, "bin", r->bin);
+		ark_json_uint(&j, "events", strtoull(r->events, NULL, 10));
+		ark_json_string(&j, "reason", r->reason);
+		ark_json_string(&j, "env_sha256", r->env_sha256);
+		ark_json_string(&j, "bin_path", r->bin_path);
+		ark_json_string(&j, "bin_sha256", r->bin_sha256);
+		ark_json_string(&j, "rules", r->rules);
+		ark_json_string(&j, "rules_sha256", r->rules_sha256);
+		ark_json_string(&j, "looser", r->looser);
+		ark_json_string(&j, "injected_stable", r->injected_stable);
+		ark_json_string(&j, "injected_canary", r->injected_canary);
+		ark_json_object_end(&j);
+		ark_json_finish(&j);
+	} else {
+		printf("last canary (recorded): %s — %s\n", r->outcome, r->reason);
+		printf("  runs       %s%s%s%s\n", r->env_file[0] ? "env=" : "", r->env_file, r->bin[0] ? " bin=" : "", r->bin);
+		printf("  share      %s%%, %s events in the canary lane\n", r->percent, r->events);
+		if (r->env_sha256[0])
+			printf("  env file   sha256 %s\n", r->env_sha256);
+		if (r->bin_sha256[0])
+			printf("  binary     %s sha256 %s\n", r->bin_path, r->bin_sha256);
+		if (r->rules_sha256[0])
+			printf("  rules      %s sha256 %s%s%s\n", r->rules, r->rules_sha256, r->looser[0] ? ", LOOSER than stable: " : "",
+			       r->looser);
+		if (r->injected_canary[0])
+			printf("  injected   stable %s; canary %s\n", r->injected_stable, r->injected_canary);
+	}
+}
+
 static int status_main(const char *instance, bool json)
 {
 	struct ark_pipeline_map map;
 	struct ark_err err = {0};
 	if (ark_pipeline_attach(&map, instance, &err) == 0 && ark_pipeline_has_canary(&map)) {
-		const struct ark_canary_control *cc = &map.pipeline->canary;
-		static struct ark_lane_stats lanes[ARK_LANE_COUNT];
-		for (int l = 0; l < ARK_LANE_COUNT; l++)
-			ark_pipeline_lane_stats(&map, (enum ark_lane)l, &lanes[l]);
-		const char *state = ark_pipeline_canary_outcome_name((enum ark_canary_outcome)atomic_load(&cc->outcome));
-		char reason[sizeof cc->reason];
-		memcpy(reason, cc->reason, sizeof reason);
-		reason[sizeof reason - 1] = '\0';
-		if (json) {
-			struct ark_json j;
-			ark_json_init(&j, stdout);
-			ark_json_object_begin(&j, NULL);
-			ark_json_string(&j, "instance", instance);
-			ark_json_bool(&j, "live", true);
-			ark_json_string(&j, "state", state);
-			ark_json_uint(&j, "percent", atomic_load(&cc->percent));
-			ark_json_bool(&j, "routing", atomic_load(&cc->route_applied) != 0);
-			ark_json_string_n(&j, "canary", cc->spec, sizeof cc->spec);
-			ark_json_uint(&j, "routed", atomic_load(&cc->routed));
-			ark_json_uint(&j, "checks", atomic_load(&cc->checks));
-			ark_json_uint(&j, "rollbacks", atomic_load(&cc->rollbacks));
-			ark_json_string(&j, "reason", reason);
-			ark_json_object_begin(&j, "lanes");
-			for (int l = 0; l < ARK_LANE_COUNT; l++) {
-				ark_json_object_begin(&j, l ? "canary" : "stable");
-				ark_json_uint(&j, "events", lanes[l].events);
-				ark_json_uint(&j, "intents", lanes[l].intents);
-				ark_json_uint(&j, "denials", lanes[l].denials);
-				ark_json_fixed(&j, "p95_us", (double)ark_hist_quantile(&lanes[l].latency, 0.95) / 1e3, 3);
-				const struct ark_pipeline_counters *c = l ? &map.pipeline->canary_counters : &map.pipeline->counters;
-				ark_json_object_begin(&j, "injected");
-				ark_json_uint(&j, "denied", atomic_load(&c->injected_denied));
-				ark_json_uint(&j, "wrong_reason", atomic_load(&c->injected_wrong_reason));
-				ark_json_uint(&j, "allowed", atomic_load(&c->injected_allowed));
-				ark_json_uint(&j, "inconclusive", atomic_load(&c->injected_inconclusive));
-				ark_json_object_end(&j);
-				ark_json_object_end(&j);
-			}
-			ark_json_object_end(&j);
-			ark_json_object_end(&j);
-			ark_json_finish(&j);
-		} else {
-			printf("canary of instance %s: %s%s%s\n", instance, state, reason[0] ? " — " : "", reason);
-			printf("  runs       %s\n", cc->spec);
-			printf("  share      %u%% by trace hash (%s)\n", (unsigned)atomic_load(&cc->percent),
-			       atomic_load(&cc->route_applied) ? "routing now" : "not routing");
-			printf("  checks     %llu, rollbacks %llu, events routed %llu\n",
-			       (unsigned long long)atomic_load(&cc->checks), (unsigned long long)atomic_load(&cc->rollbacks),
-			       (unsigned long long)atomic_load(&cc->routed));
-			for (int l = 0; l < ARK_LANE_COUNT; l++) {
-				const struct ark_pipeline_counters *c = l ? &map.pipeline->canary_counters : &map.pipeline->counters;
-				printf("  %-10s %llu events, %llu intents, %llu denied (%.2f%%), p95 %.1f us; injected violations "
-				       "%llu denied, %llu denied for another reason, %llu ALLOWED, %llu inconclusive (setup denied)\n",
-				       l ? "canary" : "stable", (unsigned long long)lanes[l].events,
-				       (unsigned long long)lanes[l].intents, (unsigned long long)lanes[l].denials,
-				       lanes[l].events ? 100.0 * (double)lanes[l].denials / (double)lanes[l].events : 0.0,
-				       (double)ark_hist_quantile(&lanes[l].latency, 0.95) / 1e3,
-				       (unsigned long long)atomic_load(&c->injected_denied),
-				       (unsigned long long)atomic_load(&c->injected_wrong_reason),
-				       (unsigned long long)atomic_load(&c->injected_allowed),
-				       (unsigned long long)atomic_load(&c->injected_inconclusive));
-			}
-		}
+		print_live(&map, instance, json);
 		ark_pipeline_detach(&map);
 		return 0;
 	}
@@ -126,55 +189,10 @@ static int status_main(const char *instance, bool json)
 	struct ark_canary_record r;
 	static char raw[32768];
 	if (ark_canary_record_read(&r, raw, sizeof raw, &err)) {
-		if (json) {
-			struct ark_json j;
-			ark_json_init(&j, stdout);
-			ark_json_object_begin(&j, NULL);
-			ark_json_string(&j, "instance", instance);
-			ark_json_bool(&j, "live", false);
-			ark_json_string(&j, "state", "none");
-			ark_json_object_end(&j);
-			ark_json_finish(&j);
-		} else
-			printf("no canary: %s\n", err.msg);
+		print_none(instance, json, &err);
 		return 1;
 	}
-	if (json) {
-		struct ark_json j;
-		ark_json_init(&j, stdout);
-		ark_json_object_begin(&j, NULL);
-		ark_json_string(&j, "instance", instance);
-		ark_json_bool(&j, "live", false);
-		ark_json_string(&j, "state", r.outcome);
-		ark_json_uint(&j, "percent", strtoull(r.percent, NULL, 10));
-		ark_json_string(&j, "env_file", r.env_file);
-		ark_json_string(&j, "bin", r.bin);
-		ark_json_uint(&j, "events", strtoull(r.events, NULL, 10));
-		ark_json_string(&j, "reason", r.reason);
-		ark_json_string(&j, "env_sha256", r.env_sha256);
-		ark_json_string(&j, "bin_path", r.bin_path);
-		ark_json_string(&j, "bin_sha256", r.bin_sha256);
-		ark_json_string(&j, "rules", r.rules);
-		ark_json_string(&j, "rules_sha256", r.rules_sha256);
-		ark_json_string(&j, "looser", r.looser);
-		ark_json_string(&j, "injected_stable", r.injected_stable);
-		ark_json_string(&j, "injected_canary", r.injected_canary);
-		ark_json_object_end(&j);
-		ark_json_finish(&j);
-	} else {
-		printf("last canary (recorded): %s — %s\n", r.outcome, r.reason);
-		printf("  runs       %s%s%s%s\n", r.env_file[0] ? "env=" : "", r.env_file, r.bin[0] ? " bin=" : "", r.bin);
-		printf("  share      %s%%, %s events in the canary lane\n", r.percent, r.events);
-		if (r.env_sha256[0])
-			printf("  env file   sha256 %s\n", r.env_sha256);
-		if (r.bin_sha256[0])
-			printf("  binary     %s sha256 %s\n", r.bin_path, r.bin_sha256);
-		if (r.rules_sha256[0])
-			printf("  rules      %s sha256 %s%s%s\n", r.rules, r.rules_sha256, r.looser[0] ? ", LOOSER than stable: " : "",
-			       r.looser);
-		if (r.injected_canary[0])
-			printf("  injected   stable %s; canary %s\n", r.injected_stable, r.injected_canary);
-	}
+	print_recorded(&r, instance, json);
 	return 0;
 }
 

@@ -154,7 +154,14 @@ static void who_approves(char *out, size_t cap)
 	snprintf(out, cap, "%s (uid %u)", name, (unsigned)getuid());
 }
 
-static int install_main(int argc, char **argv)
+/* `ark graveyard install`'s options. */
+struct install_args {
+	const char *source, *target, *by, *note;
+	bool json, approve;
+};
+
+/* -1 to go on, else the exit status (after saying why). */
+static int install_parse(int argc, char **argv, struct install_args *a)
 {
 	static const struct option options[] = {{"rules", required_argument, NULL, 'r'},
 						{"to", required_argument, NULL, 't'},
@@ -164,18 +171,17 @@ static int install_main(int argc, char **argv)
 						{"json", no_argument, NULL, 'j'},
 						{"help", no_argument, NULL, 'h'},
 						{NULL, 0, NULL, 0}};
-	const char *source = DEFAULT_SOURCE, *target = NULL, *by = NULL, *note = NULL;
-	bool json = false, approve = false;
+	*a = (struct install_args){.source = DEFAULT_SOURCE};
 	int opt;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
 		switch (opt) {
-		case 'r': source = optarg; break;
-		case 't': target = optarg; break;
-		case 'a': approve = true; break;
-		case 'b': by = optarg; break;
-		case 'n': note = optarg; break;
-		case 'j': json = true; break;
+		case 'r': a->source = optarg; break;
+		case 't': a->target = optarg; break;
+		case 'a': a->approve = true; break;
+		case 'b': a->by = optarg; break;
+		case 'n': a->note = optarg; break;
+		case 'j': a->json = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -184,29 +190,90 @@ static int install_main(int argc, char **argv)
 		fprintf(stderr, "ark graveyard install: unexpected argument '%s'\n", argv[optind]);
 		return 2;
 	}
-	if ((by || note) && !approve) {
+	if ((a->by || a->note) && !a->approve) {
 		fprintf(stderr, "ark graveyard install: --by and --note go with --approve\n");
 		return 2;
 	}
-	if (by && (!*by || strlen(by) > 128)) {
+	if (a->by && (!*a->by || strlen(a->by) > 128)) {
 		fprintf(stderr, "ark graveyard install: --by takes a name of 1 to 128 characters\n");
 		return 2;
 	}
-	if (note && strlen(note) > 1024) {
+	if (a->note && strlen(a->note) > 1024) {
 		fprintf(stderr, "ark graveyard install: --note takes at most 1024 characters\n");
 		return 2;
 	}
+	return -1;
+}
+
+/* Record the installed rules as the approved ones (who: --by, else the
+ * operator) in the Mutable Core's graveyard_history, and log it. */
+static int record_approval(struct ark_core *core, const struct install_args *a,
+			   const struct ark_graveyard_rules *rules, const char *previous, char *approver, size_t cap)
+{
+	struct ark_err err = {0};
+	if (a->by)
+		snprintf(approver, cap, "%s (uid %u)", a->by, (unsigned)getuid());
+	else
+		who_approves(approver, cap);
+	if (ark_core_graveyard_approve(core, rules->file_sha256_hex, approver, a->target, a->note, &err)) {
+		fprintf(stderr, "ark graveyard install: installed, but the approval was not recorded (every start "
+				"will refuse these rules until it is): %s\n", err.msg);
+		return 1;
+	}
+	struct ark_log *log = ark_log_open("watchdog", &err);
+	if (log) {
+		ark_log(log, "warn", "graveyard rules approved by=\"%s\" previous=%s new=%s rules=%s", approver,
+			previous, rules->file_sha256_hex, a->target);
+		ark_log_close(log);
+	}
+	return 0;
+}
+
+/* What was installed, and whether it is approved. */
+static void print_installed(const struct install_args *a, const struct ark_graveyard_rules *rules, bool has_record,
+			    const char *recorded, bool recorded_now, const char *approver)
+{
+	if (a->json) {
+		char mode[16];
+		struct ark_json j;
+		ark_json_init(&j, stdout);
+		ark_json_object_begin(&j, NULL);
+		ark_json_string(&j, "source", a->source);
+		ark_json_string(&j, "path", a->target);
+		ark_json_string(&j, "mode", mode_text(a->target, mode, sizeof mode));
+		ark_json_string(&j, "sha256", rules->file_sha256_hex);
+		ark_json_string(&j, "table_sha256", rules->table_sha256_hex);
+		ark_json_bool(&j, "approved_now", recorded_now);
+		ark_json_string(&j, "previous_approved_sha256", has_record ? recorded : "");
+		ark_json_object_end(&j);
+		ark_json_finish(&j);
+	} else {
+		printf("installed %s -> %s (mode 0444)\nsha256 %s\n", a->source, a->target, rules->file_sha256_hex);
+		if (recorded_now)
+			printf("approved by %s (previous: %s): recorded in the Mutable Core's graveyard_history\n", approver,
+			       has_record ? recorded : "none");
+		else if (!has_record)
+			printf("not approved yet: the instance's next start records these rules as approved\n");
+	}
+}
+
+static int install_main(int argc, char **argv)
+{
+	struct install_args a;
+	int rc = install_parse(argc, argv, &a);
+	if (rc >= 0)
+		return rc;
 	struct ark_err err = {0};
 	char path[ARK_GRAVEYARD_PATH_MAX];
-	if (!target) {
+	if (!a.target) {
 		if (ark_graveyard_installed_path(path, sizeof path, &err)) {
 			fprintf(stderr, "ark graveyard install: %s\n", err.msg);
 			return 2;
 		}
-		target = path;
+		a.target = path;
 	}
 	static struct ark_graveyard_rules rules;
-	if (ark_graveyard_load(source, &rules, &err)) {
+	if (ark_graveyard_load(a.source, &rules, &err)) {
 		fprintf(stderr, "ark graveyard install: %s\n", err.msg);
 		return 1;
 	}
@@ -229,68 +296,35 @@ static int install_main(int argc, char **argv)
 	struct ark_err why = {0};
 	bool has_record = core && ark_core_graveyard_hash(core, recorded, &why) == 0;
 	bool differs = has_record && strcmp(recorded, rules.file_sha256_hex) != 0;
-	if (differs && !approve) {
+	if (differs && !a.approve) {
 		fprintf(stderr,
 			"ark graveyard install: %s (sha256 %s) differs from the approved rules the Mutable Core %s records "
 			"(sha256 %s): every start would refuse it. To change the approved rules, run again with --approve "
 			"(recorded with who, when and the previous hash)\n",
-			source, rules.file_sha256_hex, store.state_db, recorded);
+			a.source, rules.file_sha256_hex, store.state_db, recorded);
 		ark_core_close(core);
 		return 1;
 	}
-	if (approve && !core) {
+	if (a.approve && !core) {
 		fprintf(stderr, "ark graveyard install: --approve needs a Mutable Core on disk (ARK_STATE_DB is :memory:)\n");
 		return 2;
 	}
-	if (ark_graveyard_install(source, target, &rules, &err)) {
+	if (ark_graveyard_install(a.source, a.target, &rules, &err)) {
 		fprintf(stderr, "ark graveyard install: %s\n", err.msg);
 		ark_core_close(core);
 		return 1;
 	}
 	char approver[192] = "";
 	bool recorded_now = false;
-	if (approve && (!has_record || differs)) {
-		if (by)
-			snprintf(approver, sizeof approver, "%s (uid %u)", by, (unsigned)getuid());
-		else
-			who_approves(approver, sizeof approver);
-		if (ark_core_graveyard_approve(core, rules.file_sha256_hex, approver, target, note, &err)) {
-			fprintf(stderr, "ark graveyard install: installed, but the approval was not recorded (every start "
-					"will refuse these rules until it is): %s\n", err.msg);
+	if (a.approve && (!has_record || differs)) {
+		if (record_approval(core, &a, &rules, has_record ? recorded : "none", approver, sizeof approver)) {
 			ark_core_close(core);
 			return 1;
 		}
 		recorded_now = true;
-		struct ark_log *log = ark_log_open("watchdog", &err);
-		if (log) {
-			ark_log(log, "warn", "graveyard rules approved by=\"%s\" previous=%s new=%s rules=%s", approver,
-				has_record ? recorded : "none", rules.file_sha256_hex, target);
-			ark_log_close(log);
-		}
 	}
 	ark_core_close(core);
-	if (json) {
-		char mode[16];
-		struct ark_json j;
-		ark_json_init(&j, stdout);
-		ark_json_object_begin(&j, NULL);
-		ark_json_string(&j, "source", source);
-		ark_json_string(&j, "path", target);
-		ark_json_string(&j, "mode", mode_text(target, mode, sizeof mode));
-		ark_json_string(&j, "sha256", rules.file_sha256_hex);
-		ark_json_string(&j, "table_sha256", rules.table_sha256_hex);
-		ark_json_bool(&j, "approved_now", recorded_now);
-		ark_json_string(&j, "previous_approved_sha256", has_record ? recorded : "");
-		ark_json_object_end(&j);
-		ark_json_finish(&j);
-	} else {
-		printf("installed %s -> %s (mode 0444)\nsha256 %s\n", source, target, rules.file_sha256_hex);
-		if (recorded_now)
-			printf("approved by %s (previous: %s): recorded in the Mutable Core's graveyard_history\n", approver,
-			       has_record ? recorded : "none");
-		else if (!has_record)
-			printf("not approved yet: the instance's next start records these rules as approved\n");
-	}
+	print_installed(&a, &rules, has_record, recorded, recorded_now, approver);
 	return 0;
 }
 

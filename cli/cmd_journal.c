@@ -208,44 +208,50 @@ static void hold(struct held *h, const struct ark_journal_record *rec)
 	memcpy(h->bytes, rec->payload, rec->len < sizeof h->bytes ? rec->len : sizeof h->bytes);
 }
 
-static int tail_main(int argc, char **argv)
+/* `ark journal tail`'s options. */
+struct tail_args {
+	const char *dir_opt;
+	bool json, follow, have_from, have_count;
+	uint64_t from, count, show;
+};
+
+/* -1 to go on, else the exit status (after saying why). */
+static int tail_parse(int argc, char **argv, struct tail_args *a)
 {
 	static const struct option opts[] = {
 		{"dir", required_argument, NULL, 'd'},   {"from", required_argument, NULL, 'f'},
 		{"count", required_argument, NULL, 'n'}, {"bytes", required_argument, NULL, 'b'},
 		{"follow", no_argument, NULL, 'F'},      {"json", no_argument, NULL, 'j'},
 		{"help", no_argument, NULL, 'h'},        {0}};
-	const char *dir_opt = NULL;
-	bool json = false, follow = false, have_from = false, have_count = false;
-	uint64_t from = 0, count = 10, show = 32;
+	*a = (struct tail_args){.count = 10, .show = 32};
 	struct ark_err err = {0};
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "d:f:n:b:Fjh", opts, NULL)) != -1) {
 		switch (c) {
-		case 'd': dir_opt = optarg; break;
+		case 'd': a->dir_opt = optarg; break;
 		case 'f':
-			if (ark_parse_u64(optarg, 0, UINT64_MAX, "--from", &from, &err)) {
+			if (ark_parse_u64(optarg, 0, UINT64_MAX, "--from", &a->from, &err)) {
 				fprintf(stderr, "ark journal tail: %s\n", err.msg);
 				return 2;
 			}
-			have_from = true;
+			a->have_from = true;
 			break;
 		case 'n':
-			if (ark_parse_u64(optarg, 1, 100000000, "--count", &count, &err)) {
+			if (ark_parse_u64(optarg, 1, 100000000, "--count", &a->count, &err)) {
 				fprintf(stderr, "ark journal tail: %s\n", err.msg);
 				return 2;
 			}
-			have_count = true;
+			a->have_count = true;
 			break;
 		case 'b':
-			if (ark_parse_u64(optarg, 0, 256, "--bytes", &show, &err)) {
+			if (ark_parse_u64(optarg, 0, 256, "--bytes", &a->show, &err)) {
 				fprintf(stderr, "ark journal tail: %s\n", err.msg);
 				return 2;
 			}
 			break;
-		case 'F': follow = true; break;
-		case 'j': json = true; break;
+		case 'F': a->follow = true; break;
+		case 'j': a->json = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -254,75 +260,104 @@ static int tail_main(int argc, char **argv)
 		fprintf(stderr, "ark journal tail: unexpected argument '%s'\n", argv[optind]);
 		return 2;
 	}
+	return -1;
+}
+
+/* --from: the records from that sequence number on (--count of them).
+ * *rc is the reader's last answer; 1 when the seek failed (said why). */
+static int tail_from(struct ark_journal_reader *r, const struct tail_args *a, int *rc, struct ark_err *err)
+{
+	struct ark_journal_record rec;
+	*rc = ark_journal_reader_seek(r, a->from, err);
+	if (*rc && *rc != -ENOENT) {
+		fprintf(stderr, "ark journal tail: %s\n", err->msg);
+		return 1;
+	}
+	if (*rc == -ENOENT)
+		fprintf(stderr, "ark journal tail: %s; starting there\n", err->msg);
+	uint64_t printed = 0;
+	while ((!a->have_count || printed < a->count) && (*rc = ark_journal_reader_next(r, &rec, err)) == 0) {
+		struct held h;
+		hold(&h, &rec);
+		print_record(&h, (uint32_t)a->show, a->json);
+		printed++;
+	}
+	return 0;
+}
+
+/* The last --count records: start two segments from the end, keep a ring.
+ * *rc is the reader's last answer; 1 when out of memory (said why). */
+static int tail_last(struct ark_journal_reader *r, const char *dir, const struct tail_args *a, int *rc,
+		     struct ark_err *err)
+{
+	struct ark_journal_record rec;
+	uint64_t firsts[4096];
+	size_t nseg = 0;
+	if ((*rc = ark_journal_list(dir, firsts, ARK_ARRAY_LEN(firsts), &nseg, err)) == 0 && nseg > 0) {
+		size_t k = ARK_MIN(nseg, ARK_ARRAY_LEN(firsts));
+		ark_journal_reader_seek(r, firsts[k >= 2 ? k - 2 : 0], err);
+	}
+	struct held *ring = calloc(a->count, sizeof *ring);
+	if (!ring) {
+		fprintf(stderr, "ark journal tail: out of memory\n");
+		return 1;
+	}
+	uint64_t seen = 0;
+	while ((*rc = ark_journal_reader_next(r, &rec, err)) == 0)
+		hold(&ring[seen++ % a->count], &rec);
+	for (uint64_t i = seen > a->count ? seen - a->count : 0; i < seen; i++)
+		print_record(&ring[i % a->count], (uint32_t)a->show, a->json);
+	free(ring);
+	return 0;
+}
+
+/* --follow: every record as it is written, until SIGINT or SIGTERM. */
+static int tail_follow(struct ark_journal_reader *r, const struct tail_args *a, struct ark_err *err)
+{
+	struct ark_journal_record rec;
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	while (!stop_requested) {
+		int rc = ark_journal_reader_wait(r, &rec, 200000000ull, err);
+		if (rc == -EAGAIN)
+			continue;
+		if (rc) {
+			fprintf(stderr, "ark journal tail: %s\n", err->msg);
+			return 1;
+		}
+		struct held h;
+		hold(&h, &rec);
+		print_record(&h, (uint32_t)a->show, a->json);
+	}
+	return 0;
+}
+
+static int tail_main(int argc, char **argv)
+{
+	struct tail_args a;
+	int rc = tail_parse(argc, argv, &a);
+	if (rc >= 0)
+		return rc;
+	struct ark_err err = {0};
 	char dir[PATH_MAX];
-	int rc = journal_dir_from(dir_opt, dir, sizeof dir);
-	if (rc)
+	if ((rc = journal_dir_from(a.dir_opt, dir, sizeof dir)))
 		return rc;
 	struct ark_journal_reader *r;
 	if ((rc = ark_journal_reader_open(&r, dir, &err))) {
 		fprintf(stderr, "ark journal tail: %s\n", err.msg);
 		return 1;
 	}
-	struct ark_journal_record rec;
-	int status = 0;
-	if (have_from) {
-		rc = ark_journal_reader_seek(r, from, &err);
-		if (rc && rc != -ENOENT) {
-			fprintf(stderr, "ark journal tail: %s\n", err.msg);
-			ark_journal_reader_close(r);
-			return 1;
-		}
-		if (rc == -ENOENT)
-			fprintf(stderr, "ark journal tail: %s; starting there\n", err.msg);
-		uint64_t printed = 0;
-		while ((!have_count || printed < count) && (rc = ark_journal_reader_next(r, &rec, &err)) == 0) {
-			struct held h;
-			hold(&h, &rec);
-			print_record(&h, (uint32_t)show, json);
-			printed++;
-		}
-	} else {
-		/* The last `count`: start two segments from the end, keep a ring. */
-		uint64_t firsts[4096];
-		size_t nseg = 0;
-		if ((rc = ark_journal_list(dir, firsts, ARK_ARRAY_LEN(firsts), &nseg, &err)) == 0 && nseg > 0) {
-			size_t k = ARK_MIN(nseg, ARK_ARRAY_LEN(firsts));
-			ark_journal_reader_seek(r, firsts[k >= 2 ? k - 2 : 0], &err);
-		}
-		struct held *ring = calloc(count, sizeof *ring);
-		if (!ring) {
-			fprintf(stderr, "ark journal tail: out of memory\n");
-			ark_journal_reader_close(r);
-			return 1;
-		}
-		uint64_t seen = 0;
-		while ((rc = ark_journal_reader_next(r, &rec, &err)) == 0)
-			hold(&ring[seen++ % count], &rec);
-		for (uint64_t i = seen > count ? seen - count : 0; i < seen; i++)
-			print_record(&ring[i % count], (uint32_t)show, json);
-		free(ring);
+	if (a.have_from ? tail_from(r, &a, &rc, &err) : tail_last(r, dir, &a, &rc, &err)) {
+		ark_journal_reader_close(r);
+		return 1;
 	}
+	int status = 0;
 	if (rc != 0 && rc != -EAGAIN) {
 		fprintf(stderr, "ark journal tail: %s\n", err.msg);
 		status = 1;
 	}
-	if (follow && status == 0) {
-		signal(SIGINT, on_signal);
-		signal(SIGTERM, on_signal);
-		while (!stop_requested) {
-			rc = ark_journal_reader_wait(r, &rec, 200000000ull, &err);
-			if (rc == -EAGAIN)
-				continue;
-			if (rc) {
-				fprintf(stderr, "ark journal tail: %s\n", err.msg);
-				status = 1;
-				break;
-			}
-			struct held h;
-			hold(&h, &rec);
-			print_record(&h, (uint32_t)show, json);
-		}
-	}
+	if (a.follow && status == 0)
+		status = tail_follow(r, &a, &err);
 	ark_journal_reader_close(r);
 	return status;
 }
