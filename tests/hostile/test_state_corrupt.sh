@@ -42,16 +42,17 @@ grep -q "position_mark_sum" <<<"$(field 'd["trading"]["detail"]' <<<"$s")" || fa
 grep -q "STATE CORRUPT: a non-finite value in HRM's state" "$logs/hrm.log" || fail "hrm.log: $(tail -3 "$logs/hrm.log")"
 port=$(field 'd["metrics"]["port"]' <<<"$s")
 [ "$port" -gt 0 ] || fail "no metrics server: $s"
-t=0; until curl -s "http://127.0.0.1:$port/metrics" | grep -q '^ark_trading_halt{cause="state_corrupt"} 1' || [ $t -gt 100 ]; do
+t=0; until curl -s "http://127.0.0.1:$port/metrics" | grep -q '^ark_trading_halt{cause="state_corrupt"} 1' || [ $t -gt 600 ]; do
   sleep 0.1; t=$((t+1)); done
 curl -s "http://127.0.0.1:$port/metrics" | grep -q '^ark_trading_halt{cause="state_corrupt"} 1' || fail "metrics: $(curl -s "http://127.0.0.1:$port/metrics" | grep ark_trading)"
-curl -s "http://127.0.0.1:$port/metrics" | grep -q '^ark_trading_state{state="HALTED"} 1' || fail "ark_trading_state"
+curl -s "http://127.0.0.1:$port/metrics" | grep -q '^ark_trading_state{state="HALTED"} 1' ||
+  fail "ark_trading_state: $(curl -s "http://127.0.0.1:$port/metrics" | grep '^ark_trading'); hrm.log: $(tail -5 "$logs/hrm.log"); watchdog.log: $(tail -5 "$logs/watchdog.log")"
 curl -s "http://127.0.0.1:$port/slos" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["trading"]["halt_cause"]=="state_corrupt" and d["trading"]["state"]=="HALTED", d["trading"]' ||
   fail "/slos: $(curl -s "http://127.0.0.1:$port/slos")"
 code=$(curl -s -o "$work/health" -w '%{http_code}' "http://127.0.0.1:$port/healthz")
 [ "$code" = 503 ] && grep -q "state_corrupt" "$work/health" || fail "/healthz: $code $(cat "$work/health")"
 denied=$(curl -s "http://127.0.0.1:$port/metrics" | grep '^ark_denials_total{rule="state_corrupt"}' | awk '{print $2}')
-t=0; until [ "$(curl -s "http://127.0.0.1:$port/metrics" | grep '^ark_denials_total{rule="state_corrupt"}' | awk '{print $2}')" != "$denied" ] || [ $t -gt 100 ]; do
+t=0; until [ "$(curl -s "http://127.0.0.1:$port/metrics" | grep '^ark_denials_total{rule="state_corrupt"}' | awk '{print $2}')" != "$denied" ] || [ $t -gt 600 ]; do
   sleep 0.1; t=$((t+1)); done
 [ "$(curl -s "http://127.0.0.1:$port/metrics" | grep '^ark_denials_total{rule="state_corrupt"}' | awk '{print $2}')" != "${denied:-0}" ] ||
   fail "intents are not being denied state_corrupt"
@@ -59,7 +60,7 @@ t=0; until [ "$(curl -s "http://127.0.0.1:$port/metrics" | grep '^ark_denials_to
 # The operator acts.
 out=$("$ark" release hrm 2>&1) || fail "ark release hrm: $out"
 grep -q "released: the state is finite again" <<<"$out" || fail "release said: $out"
-t=0; until [ "$(status_json | field 'd["trading"]["halt_cause"]')" = none ] || [ $t -gt 100 ]; do sleep 0.1; t=$((t+1)); done
+t=0; until [ "$(status_json | field 'd["trading"]["halt_cause"]')" = none ] || [ $t -gt 600 ]; do sleep 0.1; t=$((t+1)); done
 [ "$(status_json | field 'd["trading"]["state"]')" = ACTIVE ] || fail "not ACTIVE after the release: $(status_json)"
 grep -q "HRM state_corrupt released by operator" "$logs/watchdog.log" || fail "the release is not in watchdog.log"
 after=$(curl -s "http://127.0.0.1:$port/metrics" | grep '^ark_denials_total{rule="state_corrupt"}' | awk '{print $2}')
