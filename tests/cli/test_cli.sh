@@ -11,12 +11,12 @@ trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
 export ARK_DATA_DIR=$work/data ARK_INSTANCE="clitest$$" ARK_JOURNAL_SYNC=none METRICS_PORT=0
 unset ARK_STATE_DB ARK_GRAVEYARD_RULES ARK_LOG_DIR ARK_WAIT
 
-"$ark" --help | grep -q "usage: ark <command>" || fail "ark --help"
+"$ark" --help | grep "usage: ark <command>" >/dev/null || fail "ark --help"
 for cmd in $("$ark" --help | awk '/^commands:/{on=1;next} on && /^  [a-z]/ {print $1}'); do
   "$ark" "$cmd" --help >/dev/null || fail "ark $cmd --help exits non-zero"
   [ -n "$("$ark" "$cmd" --help)" ] || fail "ark $cmd --help prints nothing"
 done
-"$ark" perf ring --help | grep -q -- "--cpus" || fail "ark perf ring --help"
+"$ark" perf ring --help | grep -- "--cpus" >/dev/null || fail "ark perf ring --help"
 
 out=$("$ark" nosuch 2>&1); rc=$?
 [ $rc -eq 2 ] && grep -q "unknown command 'nosuch'" <<<"$out" || fail "unknown command: rc=$rc $out"

@@ -45,6 +45,6 @@ grep -q '^Type=notify' "$work/ark-watchdog.service" || fail "ark-watchdog.servic
 grep -q '^WatchdogSec=' "$work/ark-watchdog.service" || fail "ark-watchdog.service has no WatchdogSec"
 # Every option the units pass is one ark accepts.
 "$ark" watchdog --agents systemd --help >/dev/null || fail "ark watchdog --agents systemd"
-"$ark" agent --help | grep -q -- "--wait-segment" || fail "ark agent --wait-segment"
-"$ark" metrics-server --help | grep -q -- "--wait-segment" || fail "ark metrics-server --wait-segment"
+"$ark" agent --help | grep -- "--wait-segment" >/dev/null || fail "ark agent --wait-segment"
+"$ark" metrics-server --help | grep -- "--wait-segment" >/dev/null || fail "ark metrics-server --wait-segment"
 echo "systemd units: ok"

@@ -68,7 +68,7 @@ chmod u+w "$rules"; sed -i 's/^max_order_quantity *=.*/max_order_quantity = 1000
 [ "$(sha256sum "$rules" | cut -d' ' -f1)" = "$approved" ] || fail "could not restore the approved file"
 before=$(wc -l < "$ARK_DATA_DIR/logs/hrm.log")
 "$ark" watchdog --no-feed --synthetic 200 > "$work/wd.out" 2>&1 & wd=$!
-t=0; until tail -n +$((before + 1)) "$ARK_DATA_DIR/logs/hrm.log" | grep -q " running " || [ $t -gt 300 ]; do sleep 0.1; t=$((t+1)); done
+t=0; until tail -n +$((before + 1)) "$ARK_DATA_DIR/logs/hrm.log" | grep " running " >/dev/null || [ $t -gt 300 ]; do sleep 0.1; t=$((t+1)); done
 out=$(ARK_GRAVEYARD_SHA256=$(printf '0%.0s' $(seq 64)) timeout 30 "$ark" agent hrm --instance "$inst" 2>&1); rc=$?
 [ $rc -eq 2 ] && grep -q "ARK_GRAVEYARD_SHA256 pins" <<<"$out" || fail "a mis-pinned HRM started: exit $rc: $out"
 kill -TERM $wd; wait $wd; rc=$?

@@ -38,14 +38,14 @@ s=$(status_json)
 [ "$(field 'd["trading"]["halt_cause"]' <<<"$s")" = state_corrupt ] || fail "no state_corrupt in ark status: $s"
 [ "$(field 'd["trading"]["state"]' <<<"$s")" = HALTED ] || fail "the trading state is not HALTED: $s"
 grep -q "position_mark_sum" <<<"$(field 'd["trading"]["detail"]' <<<"$s")" || fail "the detail does not name the value: $s"
-"$ark" status | grep -q "^TRADING    HALTED (state_corrupt: position_mark_sum" || fail "ark status: $("$ark" status | grep TRADING)"
+"$ark" status | grep "^TRADING    HALTED (state_corrupt: position_mark_sum" >/dev/null || fail "ark status: $("$ark" status | grep TRADING)"
 grep -q "STATE CORRUPT: a non-finite value in HRM's state" "$logs/hrm.log" || fail "hrm.log: $(tail -3 "$logs/hrm.log")"
 port=$(field 'd["metrics"]["port"]' <<<"$s")
 [ "$port" -gt 0 ] || fail "no metrics server: $s"
-t=0; until curl -s "http://127.0.0.1:$port/metrics" | grep -q '^ark_trading_halt{cause="state_corrupt"} 1' || [ $t -gt 600 ]; do
+t=0; until curl -s "http://127.0.0.1:$port/metrics" | grep '^ark_trading_halt{cause="state_corrupt"} 1' >/dev/null || [ $t -gt 600 ]; do
   sleep 0.1; t=$((t+1)); done
-curl -s "http://127.0.0.1:$port/metrics" | grep -q '^ark_trading_halt{cause="state_corrupt"} 1' || fail "metrics: $(curl -s "http://127.0.0.1:$port/metrics" | grep ark_trading)"
-curl -s "http://127.0.0.1:$port/metrics" | grep -q '^ark_trading_state{state="HALTED"} 1' ||
+curl -s "http://127.0.0.1:$port/metrics" | grep '^ark_trading_halt{cause="state_corrupt"} 1' >/dev/null || fail "metrics: $(curl -s "http://127.0.0.1:$port/metrics" | grep ark_trading)"
+curl -s "http://127.0.0.1:$port/metrics" | grep '^ark_trading_state{state="HALTED"} 1' >/dev/null ||
   fail "ark_trading_state: $(curl -s "http://127.0.0.1:$port/metrics" | grep '^ark_trading'); hrm.log: $(tail -5 "$logs/hrm.log"); watchdog.log: $(tail -5 "$logs/watchdog.log")"
 curl -s "http://127.0.0.1:$port/slos" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["trading"]["halt_cause"]=="state_corrupt" and d["trading"]["state"]=="HALTED", d["trading"]' ||
   fail "/slos: $(curl -s "http://127.0.0.1:$port/slos")"

@@ -186,10 +186,10 @@ wait_state "running" 120
 cpid=$(pgrep -f -- "agent joey --instance $inst --lane canary" | head -1)
 [ -n "$cpid" ] && [ "$(readlink "/proc/$cpid/exe")" = "$work/ark-canary" ] ||
   fail "clean: the canary Joey (pid $cpid) runs $(readlink "/proc/$cpid/exe"), not the canary binary"
-tr '\0' '\n' < "/proc/$cpid/environ" | grep -qx 'ARK_JOEY_BASE_QUANTITY=12' ||
+tr '\0' '\n' < "/proc/$cpid/environ" | grep -x 'ARK_JOEY_BASE_QUANTITY=12' >/dev/null ||
   fail "clean: the canary Joey does not have the canary's settings"
 spid=$(pgrep -f -- "agent joey --instance $inst$" | head -1)
-[ "$(readlink "/proc/$spid/exe")" = "$ark" ] && ! tr '\0' '\n' < "/proc/$spid/environ" | grep -q 'ARK_JOEY_BASE_QUANTITY=12' ||
+[ "$(readlink "/proc/$spid/exe")" = "$ark" ] && ! tr '\0' '\n' < "/proc/$spid/environ" | grep 'ARK_JOEY_BASE_QUANTITY=12' >/dev/null ||
   fail "clean: the stable Joey runs the canary's binary or settings"
 # Kill Kyle and Aletheia while the canary routes: once the canary lane has
 # taken events, both at once (their replacements then work through the rest

@@ -19,7 +19,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 
 rport=$(free_port)
 redis-server --port "$rport" --bind 127.0.0.1 --dir "$work" --save "" --requirepass "r3d1s-pw-$$" >/dev/null 2>&1 & redis=$!
-t=0; until redis-cli -p "$rport" --no-auth-warning -a "r3d1s-pw-$$" PING 2>/dev/null | grep -q PONG || [ $t -gt 50 ]; do sleep 0.1; t=$((t+1)); done
+t=0; until redis-cli -p "$rport" --no-auth-warning -a "r3d1s-pw-$$" PING 2>/dev/null | grep PONG >/dev/null || [ $t -gt 50 ]; do sleep 0.1; t=$((t+1)); done
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/key.pem" -out "$work/cert.pem" -days 30 -subj /CN=localhost 2>/dev/null ||
   fail "openssl could not make a certificate"
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/other.key" -out "$work/other.pem" -days 30 -subj /CN=other 2>/dev/null

@@ -62,7 +62,7 @@ cmp -s .env.production.rolled-back-* config-b || fail "the rolled-back configura
 [ "$(stat -c %a .env.production)" = 600 ] || fail "the env file's mode is $(stat -c %a .env.production)"
 [ "$(sqlite3 "$db" "SELECT value FROM metadata WHERE key = 'marker'")" = before ] || fail "the newest backup was not restored"
 ls "$db".replaced-* >/dev/null 2>&1 || fail "the replaced database was not kept"
-sqlite3 "$db" "SELECT value FROM metadata WHERE key = 'last_rollback'" | grep -q "Z manual rollback: database from $work/data/backups/ark_state_backup_" ||
+sqlite3 "$db" "SELECT value FROM metadata WHERE key = 'last_rollback'" | grep "Z manual rollback: database from $work/data/backups/ark_state_backup_" >/dev/null ||
   fail "the rollback is not recorded in the Mutable Core"
 
 # Nothing earlier to roll back to: said, nothing changed.

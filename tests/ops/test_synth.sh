@@ -20,7 +20,7 @@ trap cleanup EXIT
 command -v redis-server >/dev/null || fail "redis-server is not installed"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 redis-server --port "$port" --bind 127.0.0.1 --dir "$work" --save "" >/dev/null 2>&1 & redis=$!
-t=0; until redis-cli -p "$port" PING 2>/dev/null | grep -q PONG || [ $t -gt 600 ]; do sleep 0.1; t=$((t+1)); done
+t=0; until redis-cli -p "$port" PING 2>/dev/null | grep PONG >/dev/null || [ $t -gt 600 ]; do sleep 0.1; t=$((t+1)); done
 export ARK_INSTANCE=$inst ARK_JOURNAL_SYNC=none METRICS_SERVER_ENABLED=false
 unset ARK_STATE_DB ARK_LOG_DIR REDIS_URL JWT_SECRET ALPHA_VANTAGE_API_KEY ARK_BROKER ARK_RUN_DIR SLO_P95_LATENCY_MS
 # (the synthetic stream's first intents come ~700 signals in: 200 Hz for 6 s)

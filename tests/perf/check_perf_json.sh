@@ -11,7 +11,7 @@ case "$out" in \{*\}) ;; *) echo "not a JSON object: $out"; exit 1 ;; esac
 headline=$(printf '%s' "$out" | sed -n 's/.*"headline":{\([^}]*\)}.*/\1/p')
 [ -n "$headline" ] || { echo "no headline object in: $out"; exit 1; }
 for key in "$@"; do
-  printf '%s' "$headline" | grep -Eq "\"$key\":-?[0-9][0-9.e+-]*(,|$)" ||
+  printf '%s' "$headline" | grep -E "\"$key\":-?[0-9][0-9.e+-]*(,|$)" >/dev/null ||
     { echo "headline lacks a number for $key: {$headline}"; exit 1; }
 done
 echo "ark perf $bench --json: headline has $# figures"

@@ -43,15 +43,15 @@ for key in relay_rings_eps relay_pipes_eps relay_unix_eps relay_redis_eps relay_
 	awk -v v="$value" 'BEGIN { exit !(v > 0) }' || fail "$key is $value, expected > 0"
 done
 for transport in rings pipes unix redis redis_count1 redis_pipelined; do
-	printf '%s' "$out" | grep -q "{\"transport\":\"$transport\",\"measured\":true," ||
+	printf '%s' "$out" | grep "{\"transport\":\"$transport\",\"measured\":true," >/dev/null ||
 		fail "case $transport was not measured: $out"
 done
-printf '%s' "$out" | grep -q '"trace_breaks":[1-9]' && fail "a relay broke a trace: $out"
+printf '%s' "$out" | grep '"trace_breaks":[1-9]' >/dev/null && fail "a relay broke a trace: $out"
 
 # ---- 2. nothing left behind ----
 server=$(printf '%s' "$out" | grep -Eo '"redis_server":\{[^}]*\}') || fail "no redis_server member: $out"
-printf '%s' "$server" | grep -q '"started":true' || fail "redis-server was not started: $server"
-printf '%s' "$server" | grep -q '"stopped":true' || fail "redis-server was not stopped: $server"
+printf '%s' "$server" | grep '"started":true' >/dev/null || fail "redis-server was not started: $server"
+printf '%s' "$server" | grep '"stopped":true' >/dev/null || fail "redis-server was not stopped: $server"
 redis_pid=$(number pid "$server")
 redis_port=$(number port "$server")
 { [ -n "$redis_pid" ] && [ -n "$redis_port" ]; } || fail "redis_server lacks pid or port: $server"
@@ -69,8 +69,8 @@ timeout --kill-after=10 100 "$me" perf relay --quick --json --transports rings,r
 	fail "a missing redis-server failed the whole benchmark"
 out=$(cat "$work/out")
 [ -n "$(number relay_rings_eps "$out")" ] || fail "rings not measured without Redis: $out"
-printf '%s' "$out" | grep -q '"relay_redis_eps":null' || fail "relay_redis_eps should be null: $out"
-printf '%s' "$out" | grep -q "\"skipped\":\"$work/no-such-redis-server not found" ||
+printf '%s' "$out" | grep '"relay_redis_eps":null' >/dev/null || fail "relay_redis_eps should be null: $out"
+printf '%s' "$out" | grep "\"skipped\":\"$work/no-such-redis-server not found" >/dev/null ||
 	fail "the skip reason does not name the missing redis-server: $out"
 grep -q "no-such-redis-server" "$work/err" || fail "stderr does not say why Redis was skipped"
 
