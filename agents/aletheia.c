@@ -75,6 +75,7 @@ struct core_writer {
 	_Atomic int open_error;             /* why it failed (negative errno): a corrupt database is fatal */
 	bool ready_logged;
 	uint64_t open_ns, catch_up_ns, replayed;
+	uint64_t applied_at_ready;           /* core_applied_seq when it became ready (the thread moves the live one on) */
 	/* Lines for Aletheia's log from the writer thread (the log has one writer). */
 	char notes[8][320];
 	const char *note_levels[8];
@@ -439,6 +440,10 @@ static void *core_writer_main(void *arg)
 		atomic_store_explicit(&w->ready, -1, memory_order_release);
 		return NULL;
 	}
+	/* What Aletheia's thread logs of the start: written before `ready`
+	 * publishes it, never again (core_applied_seq moves on with each flush
+	 * of this thread while the main thread reads the report). */
+	w->applied_at_ready = al->core_applied_seq;
 	atomic_store_explicit(&w->ready, 1, memory_order_release);
 	struct ark_ring_consumer in;
 	struct ark_ring_wait_config wait = {ARK_WAIT_BLOCK, 0, 0};
@@ -554,7 +559,7 @@ static void core_writer_report(struct core_writer *w, struct ark_agent_ctx *ctx)
 	if (!w->ready_logged && atomic_load_explicit(&w->ready, memory_order_acquire) == 1) {
 		w->ready_logged = true;
 		ark_log(ctx->log, "info", "mutable core ready applied_seq=%llu caught_up_records=%llu open_ms=%.1f catch_up_ms=%.1f",
-			(unsigned long long)w->al->core_applied_seq, (unsigned long long)w->replayed,
+			(unsigned long long)w->applied_at_ready, (unsigned long long)w->replayed,
 			(double)w->open_ns / 1e6, (double)w->catch_up_ns / 1e6);
 	}
 	uint32_t seq = atomic_load_explicit(&w->error_seq, memory_order_acquire);
