@@ -214,6 +214,59 @@ static int map_fd(struct ark_shm *shm, int fd, size_t size, int populate, struct
 	return 0;
 }
 
+/* The name exists. Only a segment of ours is ever replaced, and only when
+ * its creator is gone (or it is not a segment at all any more). Another
+ * user's file, or one whose mode someone widened, is refused with the
+ * reason: never adopted, never removed. Returns 0 with *fd the new segment's
+ * descriptor (or -1 with errno set, as shm_open leaves it). */
+static int replace_stale(struct ark_shm *shm, const char *name, const char *shm_name, int *fd, struct ark_err *err)
+{
+	int old_fd = shm_open(shm_name, O_RDONLY | O_CLOEXEC, 0);
+	if (old_fd < 0 && errno != ENOENT)
+		return ark_err_set(err, -errno, "cannot open the existing %s: %s", shm->path, strerror(errno));
+	if (old_fd >= 0) {
+		struct stat st;
+		int rc = check_ours(old_fd, shm->path, &st, err);
+		close(old_fd);
+		if (rc)
+			return rc;
+	}
+	struct ark_shm old;
+	struct ark_err why;
+	int arc = old_fd >= 0 ? ark_shm_attach(&old, name, 0, &why) : -ENOENT;
+	if (arc == -EPERM || arc == -EACCES)
+		return ark_err_set(err, arc, "%s", why.msg);
+	bool replace = arc != 0 || ark_shm_is_stale(&old);
+	int32_t old_pid = arc == 0 ? old.header->creator_pid : 0;
+	if (arc == 0)
+		ark_shm_detach(&old);
+	if (!replace)
+		return ark_err_set(err, -EEXIST,
+				   "%s already exists and its creator (pid %d) is alive: another ARK instance with this name is running",
+				   shm->path, (int)old_pid);
+	if (arc != -ENOENT)
+		shm_unlink(shm_name);
+	/* O_EXCL: should anyone plant the name in between, this fails. */
+	*fd = shm_open(shm_name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	return 0;
+}
+
+/* A new segment's header: empty, owned by this process; the magic last. */
+static void init_header(struct ark_shm *shm, size_t size, unsigned flags)
+{
+	struct ark_shm_header *h = shm->header;
+	h->layout_version = ARK_SHM_LAYOUT_VERSION;
+	h->header_size = sizeof *h;
+	h->total_size = size;
+	h->created_realtime_ns = ark_realtime_ns();
+	h->creator_pid = (int32_t)getpid();
+	h->creator_start_ticks = ark_shm_process_start_ticks(h->creator_pid);
+	h->flags = flags;
+	h->next_free = align_up(sizeof *h, ARK_SHM_ALIGN);
+	h->region_count = 0;
+	atomic_store_explicit(&h->magic, ARK_SHM_MAGIC, memory_order_release);
+}
+
 int ark_shm_create(struct ark_shm *shm, const char *name, size_t size, unsigned flags,
 		   struct ark_err *err)
 {
@@ -230,39 +283,9 @@ int ark_shm_create(struct ark_shm *shm, const char *name, size_t size, unsigned 
 	char shm_name[ARK_SHM_NAME_MAX + 1];
 	snprintf(shm_name, sizeof shm_name, "/%s", name);
 	int fd = shm_open(shm_name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0 && errno == EEXIST && (flags & ARK_SHM_REPLACE_STALE)) {
-		/* Only a segment of ours is ever replaced, and only when its
-		 * creator is gone (or it is not a segment at all any more).
-		 * Another user's file, or one whose mode someone widened, is
-		 * refused with the reason: never adopted, never removed. */
-		int old_fd = shm_open(shm_name, O_RDONLY | O_CLOEXEC, 0);
-		if (old_fd < 0 && errno != ENOENT)
-			return ark_err_set(err, -errno, "cannot open the existing %s: %s", shm->path, strerror(errno));
-		if (old_fd >= 0) {
-			struct stat st;
-			rc = check_ours(old_fd, shm->path, &st, err);
-			close(old_fd);
-			if (rc)
-				return rc;
-		}
-		struct ark_shm old;
-		struct ark_err why;
-		int arc = old_fd >= 0 ? ark_shm_attach(&old, name, 0, &why) : -ENOENT;
-		if (arc == -EPERM || arc == -EACCES)
-			return ark_err_set(err, arc, "%s", why.msg);
-		bool replace = arc != 0 || ark_shm_is_stale(&old);
-		int32_t old_pid = arc == 0 ? old.header->creator_pid : 0;
-		if (arc == 0)
-			ark_shm_detach(&old);
-		if (!replace)
-			return ark_err_set(err, -EEXIST,
-					   "%s already exists and its creator (pid %d) is alive: another ARK instance with this name is running",
-					   shm->path, (int)old_pid);
-		if (arc != -ENOENT)
-			shm_unlink(shm_name);
-		/* O_EXCL: should anyone plant the name in between, this fails. */
-		fd = shm_open(shm_name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	}
+	if (fd < 0 && errno == EEXIST && (flags & ARK_SHM_REPLACE_STALE) &&
+	    (rc = replace_stale(shm, name, shm_name, &fd, err)))
+		return rc;
 	if (fd < 0)
 		return ark_err_set(err, -errno, "cannot create %s: %s%s", shm->path, strerror(errno),
 				   errno == EEXIST ? " (an ARK instance with this name exists; stop it or remove the stale segment)" : "");
@@ -299,17 +322,7 @@ int ark_shm_create(struct ark_shm *shm, const char *name, size_t size, unsigned 
 	}
 	close(fd);
 
-	struct ark_shm_header *h = shm->header;
-	h->layout_version = ARK_SHM_LAYOUT_VERSION;
-	h->header_size = sizeof *h;
-	h->total_size = size;
-	h->created_realtime_ns = ark_realtime_ns();
-	h->creator_pid = (int32_t)getpid();
-	h->creator_start_ticks = ark_shm_process_start_ticks(h->creator_pid);
-	h->flags = flags;
-	h->next_free = align_up(sizeof *h, ARK_SHM_ALIGN);
-	h->region_count = 0;
-	atomic_store_explicit(&h->magic, ARK_SHM_MAGIC, memory_order_release);
+	init_header(shm, size, flags);
 	shm->creator = true;
 	return 0;
 

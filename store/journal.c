@@ -603,6 +603,26 @@ int ark_journal_sync(struct ark_journal *j, struct ark_err *err)
 	return rc;
 }
 
+/* Everything the journal holds goes: its segments' descriptors, the io
+ * (io_started: before the buffers it may have registered are unmapped), the
+ * buffers, the directory and the lock (closing it drops the flock). */
+static void release(struct ark_journal *j, bool io_started)
+{
+	for (uint32_t i = 0; i < j->segq_count; i++)
+		if (seg_slot(j, i)->fd >= 0)
+			close(seg_slot(j, i)->fd);
+	if (io_started)
+		ark_jio_exit(&j->io);
+	if (j->buffer)
+		munmap(j->buffer, j->buffer_bytes);
+	free(j->sealed);
+	if (j->dir_fd >= 0)
+		close(j->dir_fd);
+	if (j->lock_fd >= 0)
+		close(j->lock_fd);
+	free(j);
+}
+
 int ark_journal_close(struct ark_journal *j, struct ark_err *err)
 {
 	if (!j)
@@ -616,18 +636,7 @@ int ark_journal_close(struct ark_journal *j, struct ark_err *err)
 	 * before their buffers go away */
 	while (anything_inflight(j))
 		reap(j, true);
-	for (uint32_t i = 0; i < j->segq_count; i++)
-		if (seg_slot(j, i)->fd >= 0)
-			close(seg_slot(j, i)->fd);
-	ark_jio_exit(&j->io);
-	if (j->buffer)
-		munmap(j->buffer, j->buffer_bytes);
-	free(j->sealed);
-	if (j->dir_fd >= 0)
-		close(j->dir_fd);
-	if (j->lock_fd >= 0)
-		close(j->lock_fd); /* drops the flock */
-	free(j);
+	release(j, true);
 	return rc;
 }
 
@@ -811,17 +820,7 @@ int ark_journal_open_at(struct ark_journal **out, const struct ark_store_config 
 	*out = j;
 	return 0;
 fail:
-	for (uint32_t i = 0; i < j->segq_count; i++)
-		if (seg_slot(j, i)->fd >= 0)
-			close(seg_slot(j, i)->fd);
-	if (j->buffer)
-		munmap(j->buffer, j->buffer_bytes);
-	free(j->sealed);
-	if (j->dir_fd >= 0)
-		close(j->dir_fd);
-	if (j->lock_fd >= 0)
-		close(j->lock_fd);
-	free(j);
+	release(j, false);
 	return rc;
 }
 

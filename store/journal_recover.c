@@ -155,67 +155,63 @@ static uint64_t count_valid_after(int fd, uint64_t from, uint64_t size)
 	return count;
 }
 
-int ark_journal_recover(struct ark_journal *j, const struct ark_journal_position *resume, struct ark_journal_recovery *rec,
-			struct ark_err *err)
+/* Walk back from the newest segment to the active one: the newest that holds
+ * a record. A newer one that holds none (created just before a crash) is
+ * removed, unless valid records hide behind its damaged header. On return
+ * *fd is the active segment open for writing (or -1 when none is left, or on
+ * error; the caller closes whatever is open). */
+static int find_active(struct ark_journal *j, const struct ark_journal_segment_info *segs, size_t *active,
+		       const struct ark_journal_position *resume, struct ark_journal_recovery *rec,
+		       struct seg_scan *sc, int *fd, struct ark_err *err)
 {
-	struct ark_journal_segment_info *segs;
-	size_t n;
-	int rc = ark_journal_list_segments(j->cfg.journal_dir, &segs, &n, err);
-	if (rc)
-		return rc;
-	int fd = -1;
-	struct seg_scan sc = {0};
-	size_t active = n;
-	while (active > 0) {
-		struct ark_journal_segment_info *si = &segs[active - 1];
-		fd = openat(j->dir_fd, si->name, O_RDWR | O_CLOEXEC);
-		if (fd < 0) {
-			rc = ark_err_set(err, -errno, "journal: cannot open %s/%s: %s",
-					 j->cfg.journal_dir, si->name, strerror(errno));
-			goto out;
-		}
-		if ((rc = scan_segment(fd, si->first_seq, resume, &sc, &rec->resumed))) {
-			rc = ark_err_set(err, rc, "journal: cannot read %s/%s: %s", j->cfg.journal_dir,
-					 si->name, strerror(-rc));
-			goto out;
-		}
-		if (sc.records > 0)
-			break;
+	int rc;
+	while (*active > 0) {
+		const struct ark_journal_segment_info *si = &segs[*active - 1];
+		*fd = openat(j->dir_fd, si->name, O_RDWR | O_CLOEXEC);
+		if (*fd < 0)
+			return ark_err_set(err, -errno, "journal: cannot open %s/%s: %s",
+					   j->cfg.journal_dir, si->name, strerror(errno));
+		if ((rc = scan_segment(*fd, si->first_seq, resume, sc, &rec->resumed)))
+			return ark_err_set(err, rc, "journal: cannot read %s/%s: %s", j->cfg.journal_dir,
+					   si->name, strerror(-rc));
+		if (sc->records > 0)
+			return 0;
 		/* No record survived: a segment created just before a crash.
 		 * Unless valid records hide behind a damaged header, it holds
 		 * nothing and goes; the previous segment is the active one. */
-		uint64_t behind = count_valid_after(fd, sc.header_ok ? sc.end : 0, sc.size);
-		if (behind > 0) {
-			rc = ark_err_set(err, -EBADMSG,
-					 "journal: segment %s/%s is damaged at offset %llu (%s) but %llu valid records follow; "
-					 "refusing to cut them: run `ark journal verify` and move the segment aside",
-					 j->cfg.journal_dir, si->name, (unsigned long long)sc.end,
-					 sc.why ? sc.why : "?", (unsigned long long)behind);
-			goto out;
-		}
-		close(fd);
-		fd = -1;
-		if (unlinkat(j->dir_fd, si->name, 0) != 0) {
-			rc = ark_err_set(err, -errno, "journal: cannot remove empty segment %s/%s: %s",
-					 j->cfg.journal_dir, si->name, strerror(errno));
-			goto out;
-		}
+		uint64_t behind = count_valid_after(*fd, sc->header_ok ? sc->end : 0, sc->size);
+		if (behind > 0)
+			return ark_err_set(err, -EBADMSG,
+					   "journal: segment %s/%s is damaged at offset %llu (%s) but %llu valid records follow; "
+					   "refusing to cut them: run `ark journal verify` and move the segment aside",
+					   j->cfg.journal_dir, si->name, (unsigned long long)sc->end,
+					   sc->why ? sc->why : "?", (unsigned long long)behind);
+		close(*fd);
+		*fd = -1;
+		if (unlinkat(j->dir_fd, si->name, 0) != 0)
+			return ark_err_set(err, -errno, "journal: cannot remove empty segment %s/%s: %s",
+					   j->cfg.journal_dir, si->name, strerror(errno));
 		ark_store_log(&j->cfg, 1, "journal: removed segment %s/%s that holds no record (%s)",
-			      j->cfg.journal_dir, si->name, sc.why ? sc.why : "empty");
+			      j->cfg.journal_dir, si->name, sc->why ? sc->why : "empty");
 		rec->removed_empty_segments++;
-		active--;
+		(*active)--;
 	}
-	/* older segments: checked by verify, listed here for retention */
+	return 0;
+}
+
+/* The segments older than the active one: sealed, checked by verify, listed
+ * here for retention. */
+static int list_sealed(struct ark_journal *j, const struct ark_journal_segment_info *segs, size_t active,
+		       struct ark_err *err)
+{
 	for (size_t i = 0; i + 1 < active; i++) {
 		struct ark_journal_seg tmp = {.first_seq = segs[i].first_seq, .size = segs[i].bytes};
 		snprintf(tmp.name, sizeof tmp.name, "%s", segs[i].name);
 		if (j->sealed_count == j->sealed_cap) {
 			size_t cap = j->sealed_cap ? j->sealed_cap * 2 : 64;
 			void *p = realloc(j->sealed, cap * sizeof *j->sealed);
-			if (!p) {
-				rc = ark_err_set(err, -ENOMEM, "journal: out of memory");
-				goto out;
-			}
+			if (!p)
+				return ark_err_set(err, -ENOMEM, "journal: out of memory");
 			j->sealed = p;
 			j->sealed_cap = cap;
 		}
@@ -226,50 +222,51 @@ int ark_journal_recover(struct ark_journal *j, const struct ark_journal_position
 		e->mtime_ns = segs[i].mtime_ns;
 		j->sealed_bytes += tmp.size;
 	}
-	if (active == 0) {
-		j->segq_count = 0;
-		j->chunks[0].seg = 0;
-		rc = 0;
-		goto out;
-	}
-	struct ark_journal_segment_info *si = &segs[active - 1];
-	if (snprintf(rec->segment, sizeof rec->segment, "%.4000s/%.63s", j->cfg.journal_dir, si->name) < 0)
-		rec->segment[0] = '\0';
-	rec->records = sc.records;
-	rec->last_seq = sc.last_seq;
-	if (sc.end < sc.size) {
-		rec->cut = true;
-		rec->offset = sc.end;
-		rec->bytes_cut = sc.size - sc.end;
-		snprintf(rec->reason, sizeof rec->reason, "%s", sc.why ? sc.why : "trailing bytes");
-		rec->records_after_cut = count_valid_after(fd, sc.end, sc.size);
-		if (rec->records_after_cut &&
-		    (rc = save_tail(j, si->name, fd, sc.end, sc.size, rec->saved_to, sizeof rec->saved_to, err)))
-			goto out;
-		if (ftruncate(fd, (off_t)sc.end) != 0) {
-			rc = ark_err_set(err, -errno, "journal: cannot cut %s at offset %llu: %s",
-					 rec->segment, (unsigned long long)sc.end, strerror(errno));
-			goto out;
-		}
-		if (rec->records_after_cut)
-			ark_store_log(&j->cfg, 1,
-				      "journal: cut %s at offset %llu after seq %llu (%s); the %llu bytes cut hold "
-				      "%llu CRC-valid records: damage, not a torn write; saved to %s/%s",
-				      rec->segment, (unsigned long long)sc.end, (unsigned long long)sc.last_seq,
-				      rec->reason, (unsigned long long)rec->bytes_cut,
-				      (unsigned long long)rec->records_after_cut, j->cfg.journal_dir, rec->saved_to);
-		else
-			ark_store_log(&j->cfg, 1, "journal: cut torn tail of %s at offset %llu after seq %llu (%s, %llu bytes)",
-				      rec->segment, (unsigned long long)sc.end, (unsigned long long)sc.last_seq,
-				      rec->reason, (unsigned long long)rec->bytes_cut);
-	}
+	return 0;
+}
+
+/* Cut the active segment after its last valid record; bytes cut that still
+ * hold CRC-valid records are saved beside it first. */
+static int cut_tail(struct ark_journal *j, const struct ark_journal_segment_info *si, int fd,
+		    const struct seg_scan *sc, struct ark_journal_recovery *rec, struct ark_err *err)
+{
+	int rc;
+	rec->cut = true;
+	rec->offset = sc->end;
+	rec->bytes_cut = sc->size - sc->end;
+	snprintf(rec->reason, sizeof rec->reason, "%s", sc->why ? sc->why : "trailing bytes");
+	rec->records_after_cut = count_valid_after(fd, sc->end, sc->size);
+	if (rec->records_after_cut &&
+	    (rc = save_tail(j, si->name, fd, sc->end, sc->size, rec->saved_to, sizeof rec->saved_to, err)))
+		return rc;
+	if (ftruncate(fd, (off_t)sc->end) != 0)
+		return ark_err_set(err, -errno, "journal: cannot cut %s at offset %llu: %s",
+				   rec->segment, (unsigned long long)sc->end, strerror(errno));
+	if (rec->records_after_cut)
+		ark_store_log(&j->cfg, 1,
+			      "journal: cut %s at offset %llu after seq %llu (%s); the %llu bytes cut hold "
+			      "%llu CRC-valid records: damage, not a torn write; saved to %s/%s",
+			      rec->segment, (unsigned long long)sc->end, (unsigned long long)sc->last_seq,
+			      rec->reason, (unsigned long long)rec->bytes_cut,
+			      (unsigned long long)rec->records_after_cut, j->cfg.journal_dir, rec->saved_to);
+	else
+		ark_store_log(&j->cfg, 1, "journal: cut torn tail of %s at offset %llu after seq %llu (%s, %llu bytes)",
+			      rec->segment, (unsigned long long)sc->end, (unsigned long long)sc->last_seq,
+			      rec->reason, (unsigned long long)rec->bytes_cut);
+	return 0;
+}
+
+/* The writer takes the active segment (fd is now its) and continues after
+ * its last record. */
+static void adopt_active(struct ark_journal *j, const struct ark_journal_segment_info *si, int fd,
+			 const struct seg_scan *sc)
+{
 	struct ark_journal_seg *s = &j->segq[0];
 	memset(s, 0, sizeof *s);
 	s->fd = fd;
-	fd = -1;
 	s->first_seq = si->first_seq;
-	s->size = sc.end;
-	s->last_seq = sc.last_seq;
+	s->size = sc->end;
+	s->last_seq = sc->last_seq;
 	s->has_records = true;
 	/* What a crashed predecessor left in the page cache becomes durable
 	 * with the first sync, submitted through io_uring at the first poll: a
@@ -281,16 +278,46 @@ int ark_journal_recover(struct ark_journal *j, const struct ark_journal_position
 	j->segq_head = 0;
 	j->segq_count = 1;
 	j->chunks[0].seg = 0;
-	j->chunks[0].file_offset = sc.end;
-	j->last_seq = j->written_seq = sc.last_seq;
-	j->written_pos = (struct ark_journal_position){.segment_first_seq = si->first_seq, .end_offset = sc.end,
-						     .last_seq = sc.last_seq, .last_record_offset = sc.last_record_offset};
+	j->chunks[0].file_offset = sc->end;
+	j->last_seq = j->written_seq = sc->last_seq;
+	j->written_pos = (struct ark_journal_position){.segment_first_seq = si->first_seq, .end_offset = sc->end,
+						     .last_seq = sc->last_seq, .last_record_offset = sc->last_record_offset};
 	/* none promises no durability: nothing to wait for, as before */
-	j->durable_seq = j->cfg.sync == ARK_JOURNAL_SYNC_NONE ? sc.last_seq : 0;
+	j->durable_seq = j->cfg.sync == ARK_JOURNAL_SYNC_NONE ? sc->last_seq : 0;
 	if (j->cfg.sync != ARK_JOURNAL_SYNC_NONE)
-		j->need_sync_seq = sc.last_seq;
+		j->need_sync_seq = sc->last_seq;
 	j->has_records = true;
-	rc = 0;
+}
+
+int ark_journal_recover(struct ark_journal *j, const struct ark_journal_position *resume, struct ark_journal_recovery *rec,
+			struct ark_err *err)
+{
+	struct ark_journal_segment_info *segs;
+	size_t n;
+	int rc = ark_journal_list_segments(j->cfg.journal_dir, &segs, &n, err);
+	if (rc)
+		return rc;
+	int fd = -1;
+	struct seg_scan sc = {0};
+	size_t active = n;
+	if ((rc = find_active(j, segs, &active, resume, rec, &sc, &fd, err)))
+		goto out;
+	if ((rc = list_sealed(j, segs, active, err)))
+		goto out;
+	if (active == 0) {
+		j->segq_count = 0;
+		j->chunks[0].seg = 0;
+		goto out;
+	}
+	const struct ark_journal_segment_info *si = &segs[active - 1];
+	if (snprintf(rec->segment, sizeof rec->segment, "%.4000s/%.63s", j->cfg.journal_dir, si->name) < 0)
+		rec->segment[0] = '\0';
+	rec->records = sc.records;
+	rec->last_seq = sc.last_seq;
+	if (sc.end < sc.size && (rc = cut_tail(j, si, fd, &sc, rec, err)))
+		goto out;
+	adopt_active(j, si, fd, &sc);
+	fd = -1;
 out:
 	if (fd >= 0)
 		close(fd);

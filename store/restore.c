@@ -330,12 +330,12 @@ static int rebase(const struct ark_store_config *cfg, const char *copy, struct a
 	return 0;
 }
 
-int ark_store_restore(const struct ark_store_config *cfg, const char *path, unsigned flags,
-		      struct ark_restore_result *res, struct ark_err *err)
+/* Before anything is copied: the instance is stopped, and the file is the
+ * one ARK wrote (or the caller accepts it unverified) and a database this
+ * build can open. */
+static int restore_checks(const struct ark_store_config *cfg, const char *path, unsigned flags,
+			  struct ark_restore_result *res, struct ark_backup_verify *proof, struct ark_err *err)
 {
-	memset(res, 0, sizeof *res);
-	snprintf(res->restored_from, sizeof res->restored_from, "%s", path);
-	snprintf(res->database, sizeof res->database, "%s", cfg->state_db);
 	if (strcmp(cfg->state_db, ":memory:") == 0)
 		return ark_err_set(err, -EINVAL, "ARK_STATE_DB is :memory:, there is no database file to restore into");
 	int running = ark_store_instance_running(cfg->instance, err);
@@ -346,14 +346,13 @@ int ark_store_restore(const struct ark_store_config *cfg, const char *path, unsi
 				   "ARK instance '%s' is running (/dev/shm/ark-%s): stop it before restoring",
 				   cfg->instance, cfg->instance);
 	/* Before anything else: is this the file ARK wrote? */
-	struct ark_backup_verify proof;
-	int vrc = ark_store_backup_verify(cfg, path, &proof, err);
+	int vrc = ark_store_backup_verify(cfg, path, proof, err);
 	if (vrc && !(vrc == -ENODATA && (flags & ARK_RESTORE_UNVERIFIED))) {   /* the result says "not verified" */
 		ark_err_wrap(err, "refusing to restore");
 		return vrc;
 	}
 	res->verified = vrc == 0;
-	res->recorded = proof.recorded;
+	res->recorded = proof->recorded;
 	enum ark_backup_check check = ark_store_backup_check(path, &res->schema_version, err);
 	switch (check) {
 	case ARK_BACKUP_OK: break;
@@ -363,9 +362,81 @@ int ark_store_restore(const struct ark_store_config *cfg, const char *path, unsi
 	case ARK_BACKUP_FOREIGN:
 	case ARK_BACKUP_TOO_NEW: return ark_err_wrap(err, "refusing to restore"), -EPROTOTYPE;
 	}
-	int pairing = journal_pairing(cfg, path, flags, res, err);
-	if (pairing)
-		return pairing;
+	return 0;
+}
+
+/* Copy the backup to tmp beside the database (the copy must be the file
+ * that was verified) and rebase it onto the journal when asked to. On
+ * failure nothing of the copy is left behind. */
+static int stage_copy(const struct ark_store_config *cfg, const char *path, bool rebasing,
+		      const struct ark_backup_verify *proof, const char *tmp, struct ark_restore_result *res,
+		      struct ark_err *err)
+{
+	int rc;
+	if ((rc = copy_file(path, tmp, &res->bytes, res->sha256, err)))
+		return rc;
+	if (res->verified && strcmp(res->sha256, proof->sha256) != 0) {
+		unlink(tmp);
+		return ark_err_set(err, -EBADMSG, "refusing to restore: '%s' changed while it was copied (verified %s, copied %s)",
+				   path, proof->sha256, res->sha256);
+	}
+	if (rebasing && (rc = rebase(cfg, tmp, res, err))) {
+		unlink(tmp);
+		char side[PATH_MAX + 48];
+		snprintf(side, sizeof side, "%s-wal", tmp);
+		unlink(side);
+		snprintf(side, sizeof side, "%s-shm", tmp);
+		unlink(side);
+		return rc;
+	}
+	return 0;
+}
+
+/* The database being replaced is kept, renamed with the time, and its WAL
+ * goes with it. */
+static int keep_replaced(const struct ark_store_config *cfg, const char *wal, const char *tmp,
+			 struct ark_restore_result *res, struct ark_err *err)
+{
+	fold_wal(cfg->state_db);
+	char ts[48];
+	uint64_t now = ark_realtime_ns();
+	ark_store_format_utc(now, false, ts, sizeof ts);
+	snprintf(res->replaced_kept_as, sizeof res->replaced_kept_as, "%.4000s.replaced-%s", cfg->state_db, ts);
+	if (access(res->replaced_kept_as, F_OK) == 0) {
+		ark_store_format_utc(now, true, ts, sizeof ts);
+		snprintf(res->replaced_kept_as, sizeof res->replaced_kept_as, "%.4000s.replaced-%s",
+			 cfg->state_db, ts);
+	}
+	if (rename(cfg->state_db, res->replaced_kept_as) != 0) {
+		int rc = ark_err_set(err, -errno, "cannot move '%s' aside to '%s': %s", cfg->state_db,
+				     res->replaced_kept_as, strerror(errno));
+		unlink(tmp);
+		return rc;
+	}
+	/* Its WAL (if the checkpoint could not fold it) goes with it,
+	 * under the name SQLite looks for next to the kept copy. */
+	if (access(wal, F_OK) == 0) {
+		char kept_wal[PATH_MAX + 64];
+		snprintf(kept_wal, sizeof kept_wal, "%s-wal", res->replaced_kept_as);
+		if (rename(wal, kept_wal) != 0)
+			ark_store_log(cfg, 1, "restore: could not move '%s' to '%s': %s", wal, kept_wal,
+				      strerror(errno));
+	}
+	return 0;
+}
+
+int ark_store_restore(const struct ark_store_config *cfg, const char *path, unsigned flags,
+		      struct ark_restore_result *res, struct ark_err *err)
+{
+	memset(res, 0, sizeof *res);
+	snprintf(res->restored_from, sizeof res->restored_from, "%s", path);
+	snprintf(res->database, sizeof res->database, "%s", cfg->state_db);
+	struct ark_backup_verify proof;
+	int rc = restore_checks(cfg, path, flags, res, &proof, err);
+	if (rc)
+		return rc;
+	if ((rc = journal_pairing(cfg, path, flags, res, err)))
+		return rc;
 	bool rebasing = (flags & ARK_RESTORE_REBASE) &&
 			((res->backup_journal_id[0] && res->journal_id[0] && strcmp(res->backup_journal_id, res->journal_id) != 0) ||
 			 res->backup_applied_seq > ARK_MAX(res->journal_last_seq, res->journal_base_seq) || !res->journal_id[0] ||
@@ -377,57 +448,17 @@ int ark_store_restore(const struct ark_store_config *cfg, const char *path, unsi
 		*slash = '\0';
 	else
 		snprintf(dir, sizeof dir, ".");
-	int rc = ark_store_mkdirs(dir, err);
-	if (rc)
+	if ((rc = ark_store_mkdirs(dir, err)))
 		return rc;
 	char tmp[PATH_MAX + 32];
 	snprintf(tmp, sizeof tmp, "%s.restoring", cfg->state_db);
-	if ((rc = copy_file(path, tmp, &res->bytes, res->sha256, err)))
+	if ((rc = stage_copy(cfg, path, rebasing, &proof, tmp, res, err)))
 		return rc;
-	if (res->verified && strcmp(res->sha256, proof.sha256) != 0) {
-		unlink(tmp);
-		return ark_err_set(err, -EBADMSG, "refusing to restore: '%s' changed while it was copied (verified %s, copied %s)",
-				   path, proof.sha256, res->sha256);
-	}
-	if (rebasing && (rc = rebase(cfg, tmp, res, err))) {
-		unlink(tmp);
-		char side[PATH_MAX + 48];
-		snprintf(side, sizeof side, "%s-wal", tmp);
-		unlink(side);
-		snprintf(side, sizeof side, "%s-shm", tmp);
-		unlink(side);
-		return rc;
-	}
 	char wal[PATH_MAX + 8], shm[PATH_MAX + 8];
 	snprintf(wal, sizeof wal, "%s-wal", cfg->state_db);
 	snprintf(shm, sizeof shm, "%s-shm", cfg->state_db);
-	if (access(cfg->state_db, F_OK) == 0) {
-		fold_wal(cfg->state_db);
-		char ts[48];
-		uint64_t now = ark_realtime_ns();
-		ark_store_format_utc(now, false, ts, sizeof ts);
-		snprintf(res->replaced_kept_as, sizeof res->replaced_kept_as, "%.4000s.replaced-%s", cfg->state_db, ts);
-		if (access(res->replaced_kept_as, F_OK) == 0) {
-			ark_store_format_utc(now, true, ts, sizeof ts);
-			snprintf(res->replaced_kept_as, sizeof res->replaced_kept_as, "%.4000s.replaced-%s",
-				 cfg->state_db, ts);
-		}
-		if (rename(cfg->state_db, res->replaced_kept_as) != 0) {
-			rc = ark_err_set(err, -errno, "cannot move '%s' aside to '%s': %s", cfg->state_db,
-					 res->replaced_kept_as, strerror(errno));
-			unlink(tmp);
-			return rc;
-		}
-		/* Its WAL (if the checkpoint could not fold it) goes with it,
-		 * under the name SQLite looks for next to the kept copy. */
-		if (access(wal, F_OK) == 0) {
-			char kept_wal[PATH_MAX + 64];
-			snprintf(kept_wal, sizeof kept_wal, "%s-wal", res->replaced_kept_as);
-			if (rename(wal, kept_wal) != 0)
-				ark_store_log(cfg, 1, "restore: could not move '%s' to '%s': %s", wal, kept_wal,
-					      strerror(errno));
-		}
-	}
+	if (access(cfg->state_db, F_OK) == 0 && (rc = keep_replaced(cfg, wal, tmp, res, err)))
+		return rc;
 	/* The -shm index belongs to the old WAL; a stale one must not meet
 	 * the new file. */
 	unlink(shm);
