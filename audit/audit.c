@@ -375,6 +375,76 @@ static void check_finite(struct ark_audit *a, const struct ark_event *e)
 			report(a, ARK_AUDIT_NON_FINITE, e, e->reason, e->reason, "%s is %g", fields[i].name, fields[i].value);
 }
 
+/* Filled beyond the order (or a fill that is not a number at all). */
+static bool overfilled(const struct ark_event *e)
+{
+	return !(e->filled_quantity >= 0 && e->filled_quantity <= e->quantity * SLACK);
+}
+
+/* The market clock: as HRM recorded it (its wall clock bounds it), held to
+ * what the ticks can explain; a new trading day resets the day's base. */
+static void advance_clock(struct ark_audit *a, struct lane *l, const struct ark_event *e, int recorded)
+{
+	uint64_t t = e->exchange_time_ns;
+	uint64_t explained = t > l->market ? t : l->market;
+	if (e->hrm_market_ns) {
+		if (e->hrm_market_ns < l->market)
+			report(a, ARK_AUDIT_CLOCK, e, recorded, recorded, "market clock went back from %llu to %llu",
+			       (unsigned long long)l->market, (unsigned long long)e->hrm_market_ns);
+		else if (e->hrm_market_ns > explained)
+			report(a, ARK_AUDIT_CLOCK, e, recorded, recorded, "market clock %llu is ahead of every tick (%llu)",
+			       (unsigned long long)e->hrm_market_ns, (unsigned long long)explained);
+		l->market = e->hrm_market_ns;
+		if (!l->day_started || e->hrm_trading_day > l->day) {
+			l->day_started = true;
+			l->day = e->hrm_trading_day;
+			l->day_base = l->realised + l->unrealised;
+			l->latched = false;
+		} else if (e->hrm_trading_day < l->day) {
+			report(a, ARK_AUDIT_CLOCK, e, recorded, recorded, "trading day went back from %u to %u", l->day,
+			       e->hrm_trading_day);
+		}
+	} else {
+		l->market = explained;   /* a record from before HRM recorded its clock */
+		if (!l->day_started) {
+			l->day_started = true;
+			l->day_base = l->realised + l->unrealised;
+		}
+	}
+}
+
+/* An intent: decide it again from the audit's own book and compare with
+ * what HRM recorded; an allowed one moves the book. */
+static void judge(struct ark_audit *a, struct lane *l, struct sym *s, const struct ark_event *e, bool reference_ok)
+{
+	const bool denied = e->verdict == ARK_VERDICT_DENY;
+	const int recorded = denied ? e->reason : ARK_REASON_NONE;
+	if (denied && e->reason == ARK_REASON_STATE_CORRUPT)
+		return;   /* reported above; nothing to re-decide */
+	if (denied && e->reason == ARK_REASON_MAX_NOTIONAL && e->rule_id == 0)
+		return;   /* the broker's buying power, checked before the rules: not in the record */
+	int expected = first_violation(l, s, e, reference_ok);
+	if (!denied) {
+		if (expected != ARK_REASON_NONE)
+			report(a, ARK_AUDIT_ALLOWED_VIOLATION, e, recorded, expected, "allowed %s %g @ %g, but it breaks %s",
+			       ark_side_name((enum ark_side)e->side), e->quantity, e->limit_price,
+			       ark_reason_name((enum ark_reason)expected));
+		apply(l, s, e);
+		if (e->exec_status == ARK_EXEC_FILLED && overfilled(e))
+			report(a, ARK_AUDIT_OVERFILL, e, recorded, expected, "filled %g of an order for %g",
+			       e->filled_quantity, e->quantity);
+	} else {
+		if (expected == ARK_REASON_NONE)
+			report(a, ARK_AUDIT_DENIED_CLEAN, e, recorded, expected, "denied %s, but it breaks no rule",
+			       ark_reason_name((enum ark_reason)recorded));
+		else if (expected != recorded)
+			report(a, ARK_AUDIT_WRONG_REASON, e, recorded, expected, "denied %s, but the first rule it breaks is %s",
+			       ark_reason_name((enum ark_reason)recorded), ark_reason_name((enum ark_reason)expected));
+		if (e->exec_status == ARK_EXEC_FILLED)
+			report(a, ARK_AUDIT_OVERFILL, e, recorded, expected, "a denied intent was filled (%g)", e->filled_quantity);
+	}
+}
+
 void ark_audit_event(struct ark_audit *a, const struct ark_event *e)
 {
 	a->counts.events++;
@@ -408,34 +478,7 @@ void ark_audit_event(struct ark_audit *a, const struct ark_event *e)
 		report(a, ARK_AUDIT_STATE_CORRUPT, e, recorded, recorded,
 		       "HRM halted for a non-finite value in its state: every intent from here on is denied");
 	}
-	/* The market clock: as HRM recorded it (its wall clock bounds it),
-	 * held to what the ticks can explain. */
-	uint64_t t = e->exchange_time_ns;
-	uint64_t explained = t > l->market ? t : l->market;
-	if (e->hrm_market_ns) {
-		if (e->hrm_market_ns < l->market)
-			report(a, ARK_AUDIT_CLOCK, e, recorded, recorded, "market clock went back from %llu to %llu",
-			       (unsigned long long)l->market, (unsigned long long)e->hrm_market_ns);
-		else if (e->hrm_market_ns > explained)
-			report(a, ARK_AUDIT_CLOCK, e, recorded, recorded, "market clock %llu is ahead of every tick (%llu)",
-			       (unsigned long long)e->hrm_market_ns, (unsigned long long)explained);
-		l->market = e->hrm_market_ns;
-		if (!l->day_started || e->hrm_trading_day > l->day) {
-			l->day_started = true;
-			l->day = e->hrm_trading_day;
-			l->day_base = l->realised + l->unrealised;
-			l->latched = false;
-		} else if (e->hrm_trading_day < l->day) {
-			report(a, ARK_AUDIT_CLOCK, e, recorded, recorded, "trading day went back from %u to %u", l->day,
-			       e->hrm_trading_day);
-		}
-	} else {
-		l->market = explained;   /* a record from before HRM recorded its clock */
-		if (!l->day_started) {
-			l->day_started = true;
-			l->day_base = l->realised + l->unrealised;
-		}
-	}
+	advance_clock(a, l, e, recorded);
 	struct sym *s = find(l, e->symbol);
 	if (!s)
 		return;
@@ -444,11 +487,12 @@ void ark_audit_event(struct ark_audit *a, const struct ark_event *e)
 		 * the order HRM allowed. */
 		if (intent)
 			settle(l, s, e);
-		if (!(e->flags & ARK_EVENT_BROKER_ANOMALY) && !(e->filled_quantity >= 0 && e->filled_quantity <= e->quantity * SLACK))
+		if (!(e->flags & ARK_EVENT_BROKER_ANOMALY) && overfilled(e))
 			report(a, ARK_AUDIT_OVERFILL, e, ARK_REASON_NONE, ARK_REASON_NONE,
 			       "the broker reported %g filled of an order for %g", e->filled_quantity, e->quantity);
 		return;
 	}
+	uint64_t t = e->exchange_time_ns;
 	double price = e->price;
 	bool price_ok = price > 0 && price <= PRICE_CEILING;
 	bool fresh = t != 0 && (t <= l->market ? l->market - t <= l->rules->reference_max_age_ns
@@ -460,31 +504,6 @@ void ark_audit_event(struct ark_audit *a, const struct ark_event *e)
 		s->mark_time = t;
 		check_latch(l);
 	}
-	if (!intent)
-		return;
-	if (denied && e->reason == ARK_REASON_STATE_CORRUPT)
-		return;   /* reported above; nothing to re-decide */
-	if (denied && e->reason == ARK_REASON_MAX_NOTIONAL && e->rule_id == 0)
-		return;   /* the broker's buying power, checked before the rules: not in the record */
-	int expected = first_violation(l, s, e, price_ok && fresh);
-	if (!denied) {
-		if (expected != ARK_REASON_NONE)
-			report(a, ARK_AUDIT_ALLOWED_VIOLATION, e, recorded, expected, "allowed %s %g @ %g, but it breaks %s",
-			       ark_side_name((enum ark_side)e->side), e->quantity, e->limit_price,
-			       ark_reason_name((enum ark_reason)expected));
-		apply(l, s, e);
-		if (e->exec_status == ARK_EXEC_FILLED &&
-		    (!(e->filled_quantity >= 0 && e->filled_quantity <= e->quantity * SLACK)))
-			report(a, ARK_AUDIT_OVERFILL, e, recorded, expected, "filled %g of an order for %g",
-			       e->filled_quantity, e->quantity);
-	} else {
-		if (expected == ARK_REASON_NONE)
-			report(a, ARK_AUDIT_DENIED_CLEAN, e, recorded, expected, "denied %s, but it breaks no rule",
-			       ark_reason_name((enum ark_reason)recorded));
-		else if (expected != recorded)
-			report(a, ARK_AUDIT_WRONG_REASON, e, recorded, expected, "denied %s, but the first rule it breaks is %s",
-			       ark_reason_name((enum ark_reason)recorded), ark_reason_name((enum ark_reason)expected));
-		if (e->exec_status == ARK_EXEC_FILLED)
-			report(a, ARK_AUDIT_OVERFILL, e, recorded, expected, "a denied intent was filled (%g)", e->filled_quantity);
-	}
+	if (intent)
+		judge(a, l, s, e, price_ok && fresh);
 }

@@ -16,16 +16,6 @@
 #include <string.h>
 #include <strings.h>
 
-static char *trim(char *s)
-{
-	while (isspace((unsigned char)*s))
-		s++;
-	size_t n = strlen(s);
-	while (n && isspace((unsigned char)s[n - 1]))
-		s[--n] = '\0';
-	return s;
-}
-
 /* Drop a trailing scope word ("node" / "global"). */
 static void drop_scope(char *v)
 {
@@ -34,14 +24,14 @@ static void drop_scope(char *v)
 		v[n - 5] = '\0';
 	else if (n >= 7 && strcmp(v + n - 7, " global") == 0)
 		v[n - 7] = '\0';
-	trim(v);
+	ark_trim(v);
 }
 
 static int number(const char *v, double *out)
 {
 	char *end;
 	double d = strtod(v, &end);
-	if (end == v || *trim(end) != '\0' || !isfinite(d) || d <= 0)
+	if (end == v || *ark_trim(end) != '\0' || !isfinite(d) || d <= 0)
 		return -EINVAL;
 	*out = d;
 	return 0;
@@ -76,7 +66,7 @@ static int rate(char *v, uint32_t *count, uint64_t *window)
 	if (end == v || *end || c == 0)
 		return -EINVAL;
 	*count = (uint32_t)c;
-	return duration(trim(slash + 1), window);
+	return duration(ark_trim(slash + 1), window);
 }
 
 static void upper(const char *in, char *out, size_t cap)
@@ -93,13 +83,114 @@ static int list(char *v, char (*items)[ARK_SYMBOL_MAX], int cap_items, size_t it
 	if (strcasecmp(v, "none") == 0)
 		return 0;
 	for (char *save = NULL, *tok = strtok_r(v, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		tok = trim(tok);
+		tok = ark_trim(tok);
 		if (!*tok || *count >= cap_items || strlen(tok) >= item_size)
 			return -EINVAL;
 		upper(tok, (char *)items + (size_t)*count * item_size, item_size);
 		(*count)++;
 	}
 	return 0;
+}
+
+enum rule_key { K_STATE, K_QTY, K_NOTIONAL, K_COLLAR, K_AGE, K_SYMBOLS, K_PATTERNS, K_RATE, K_RATE_SYMBOL, K_DUP,
+		K_POS, K_GROSS, K_LOSS, K_COUNT };
+static const char *const key_names[K_COUNT] = {"trading_state", "max_order_quantity", "max_order_notional",
+					       "price_collar", "reference_max_age", "restricted_symbols",
+					       "restricted_patterns", "order_rate", "order_rate_per_symbol",
+					       "duplicate_window", "max_position", "max_gross_exposure",
+					       "daily_loss_limit"};
+static const int key_kinds[K_COUNT] = {ARK_REASON_HALTED, ARK_REASON_MAX_QUANTITY, ARK_REASON_MAX_NOTIONAL,
+				       ARK_REASON_PRICE_COLLAR, ARK_REASON_REFERENCE_PRICE,
+				       ARK_REASON_RESTRICTED_SYMBOL, ARK_REASON_RESTRICTED_PATTERN,
+				       ARK_REASON_RATE_GLOBAL, ARK_REASON_RATE_SYMBOL, ARK_REASON_DUPLICATE,
+				       ARK_REASON_POSITION_LIMIT, ARK_REASON_GROSS_EXPOSURE, ARK_REASON_DAILY_LOSS};
+
+/* "5%" or "50bps" as a fraction. */
+static int collar(const char *value, double *out)
+{
+	char *end;
+	double d = strtod(value, &end);
+	if (end == value || !(d > 0))
+		return 1;
+	if (strcmp(end, "%") == 0)
+		*out = d / 100;
+	else if (strcmp(end, "bps") == 0)
+		*out = d / 10000;
+	else
+		return 1;
+	return 0;
+}
+
+/* One key's value into the rules; nonzero when the audit cannot read it. */
+static int read_value(struct ark_audit_rules *r, enum rule_key k, char *value)
+{
+	switch (k) {
+	case K_STATE:
+		r->trading_state = strcmp(value, "ACTIVE") == 0 ? 0 : strcmp(value, "REDUCING") == 0 ? 1
+				 : strcmp(value, "HALTED") == 0 ? 2 : -1;
+		return r->trading_state < 0;
+	case K_QTY: return number(value, &r->max_order_quantity);
+	case K_NOTIONAL: return number(value, &r->max_order_notional);
+	case K_COLLAR: return collar(value, &r->price_collar);
+	case K_AGE: return duration(value, &r->reference_max_age_ns);
+	case K_SYMBOLS:
+		return list(value, r->restricted, ARK_AUDIT_MAX_RESTRICTED, ARK_SYMBOL_MAX, &r->restricted_count);
+	case K_PATTERNS:
+		return list(value, (char(*)[ARK_SYMBOL_MAX])r->patterns, ARK_AUDIT_MAX_PATTERNS, sizeof r->patterns[0],
+			    &r->pattern_count);
+	case K_RATE: return rate(value, &r->order_rate_count, &r->order_rate_window_ns);
+	case K_RATE_SYMBOL: return rate(value, &r->order_rate_per_symbol_count, &r->order_rate_per_symbol_window_ns);
+	case K_DUP: return duration(value, &r->duplicate_window_ns);
+	case K_POS: return number(value, &r->max_position);
+	case K_GROSS: return number(value, &r->max_gross_exposure);
+	case K_LOSS: return number(value, &r->daily_loss_limit);
+	case K_COUNT: break;
+	}
+	return 1;
+}
+
+/* Every line of the (NUL-terminated, writable) copy; keys the audit does not
+ * judge are passed over, every key it judges must be there. */
+static int read_lines(char *copy, struct ark_audit_rules *r, struct ark_err *err)
+{
+	bool seen[K_COUNT] = {0};
+	int line_no = 0, rc = 0;
+	for (char *line = copy, *next; line && !rc; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		line_no++;
+		char *hash = strchr(line, '#');
+		if (hash)
+			*hash = '\0';
+		char *eq = strchr(line, '=');
+		char *key = ark_trim(line);
+		if (!*key)
+			continue;
+		if (!eq) {
+			rc = ark_err_set(err, -EINVAL, "rules line %d: expected key = value", line_no);
+			break;
+		}
+		*eq = '\0';
+		key = ark_trim(key);
+		char *value = ark_trim(eq + 1);
+		int k = -1;
+		for (int i = 0; i < K_COUNT; i++)
+			if (strcmp(key, key_names[i]) == 0)
+				k = i;
+		if (k < 0)
+			continue;   /* version, trading_day_reset: not the audit's to judge */
+		drop_scope(value);
+		seen[k] = true;
+		r->line[key_kinds[k]] = line_no;
+		if (read_value(r, (enum rule_key)k, value))
+			rc = ark_err_set(err, -EINVAL, "rules line %d: %s: the audit cannot read '%s'", line_no,
+					 key_names[k], value);
+	}
+	for (int k = 0; !rc && k < K_COUNT; k++)
+		if (!seen[k])
+			rc = ark_err_set(err, -EINVAL, "rules: no %s", key_names[k]);
+	return rc;
 }
 
 int ark_audit_rules_parse(const char *text, size_t length, struct ark_audit_rules *r, struct ark_err *err)
@@ -117,90 +208,7 @@ int ark_audit_rules_parse(const char *text, size_t length, struct ark_audit_rule
 		return ark_err_set(err, -ENOMEM, "out of memory");
 	memcpy(copy, text, length);
 	copy[length] = '\0';
-	enum { K_STATE, K_QTY, K_NOTIONAL, K_COLLAR, K_AGE, K_SYMBOLS, K_PATTERNS, K_RATE, K_RATE_SYMBOL, K_DUP, K_POS,
-	       K_GROSS, K_LOSS, K_COUNT };
-	static const char *const names[K_COUNT] = {"trading_state", "max_order_quantity", "max_order_notional",
-						    "price_collar", "reference_max_age", "restricted_symbols",
-						    "restricted_patterns", "order_rate", "order_rate_per_symbol",
-						    "duplicate_window", "max_position", "max_gross_exposure",
-						    "daily_loss_limit"};
-	static const int kinds[K_COUNT] = {ARK_REASON_HALTED, ARK_REASON_MAX_QUANTITY, ARK_REASON_MAX_NOTIONAL,
-					   ARK_REASON_PRICE_COLLAR, ARK_REASON_REFERENCE_PRICE,
-					   ARK_REASON_RESTRICTED_SYMBOL, ARK_REASON_RESTRICTED_PATTERN,
-					   ARK_REASON_RATE_GLOBAL, ARK_REASON_RATE_SYMBOL, ARK_REASON_DUPLICATE,
-					   ARK_REASON_POSITION_LIMIT, ARK_REASON_GROSS_EXPOSURE, ARK_REASON_DAILY_LOSS};
-	bool seen[K_COUNT] = {0};
-	int line_no = 0, rc = 0;
-	for (char *line = copy, *next; line && !rc; line = next) {
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = '\0';
-		line_no++;
-		char *hash = strchr(line, '#');
-		if (hash)
-			*hash = '\0';
-		char *eq = strchr(line, '=');
-		char *key = trim(line);
-		if (!*key)
-			continue;
-		if (!eq) {
-			rc = ark_err_set(err, -EINVAL, "rules line %d: expected key = value", line_no);
-			break;
-		}
-		*eq = '\0';
-		key = trim(key);
-		char *value = trim(eq + 1);
-		int k = -1;
-		for (int i = 0; i < K_COUNT; i++)
-			if (strcmp(key, names[i]) == 0)
-				k = i;
-		if (k < 0)
-			continue;   /* version, trading_day_reset: not the audit's to judge */
-		drop_scope(value);
-		seen[k] = true;
-		r->line[kinds[k]] = line_no;
-		int bad = 0;
-		switch (k) {
-		case K_STATE:
-			r->trading_state = strcmp(value, "ACTIVE") == 0 ? 0 : strcmp(value, "REDUCING") == 0 ? 1
-					 : strcmp(value, "HALTED") == 0 ? 2 : -1;
-			bad = r->trading_state < 0;
-			break;
-		case K_QTY: bad = number(value, &r->max_order_quantity); break;
-		case K_NOTIONAL: bad = number(value, &r->max_order_notional); break;
-		case K_COLLAR: {
-			char *end;
-			double d = strtod(value, &end);
-			bad = end == value || !(d > 0);
-			if (!bad && strcmp(end, "%") == 0)
-				r->price_collar = d / 100;
-			else if (!bad && strcmp(end, "bps") == 0)
-				r->price_collar = d / 10000;
-			else
-				bad = 1;
-			break;
-		}
-		case K_AGE: bad = duration(value, &r->reference_max_age_ns); break;
-		case K_SYMBOLS:
-			bad = list(value, r->restricted, ARK_AUDIT_MAX_RESTRICTED, ARK_SYMBOL_MAX, &r->restricted_count);
-			break;
-		case K_PATTERNS:
-			bad = list(value, (char(*)[ARK_SYMBOL_MAX])r->patterns, ARK_AUDIT_MAX_PATTERNS, sizeof r->patterns[0],
-				   &r->pattern_count);
-			break;
-		case K_RATE: bad = rate(value, &r->order_rate_count, &r->order_rate_window_ns); break;
-		case K_RATE_SYMBOL: bad = rate(value, &r->order_rate_per_symbol_count, &r->order_rate_per_symbol_window_ns); break;
-		case K_DUP: bad = duration(value, &r->duplicate_window_ns); break;
-		case K_POS: bad = number(value, &r->max_position); break;
-		case K_GROSS: bad = number(value, &r->max_gross_exposure); break;
-		case K_LOSS: bad = number(value, &r->daily_loss_limit); break;
-		}
-		if (bad)
-			rc = ark_err_set(err, -EINVAL, "rules line %d: %s: the audit cannot read '%s'", line_no, names[k], value);
-	}
-	for (int k = 0; !rc && k < K_COUNT; k++)
-		if (!seen[k])
-			rc = ark_err_set(err, -EINVAL, "rules: no %s", names[k]);
+	int rc = read_lines(copy, r, err);
 	r->line[ARK_REASON_REDUCING_ONLY] = r->line[ARK_REASON_HALTED];
 	free(copy);
 	if (rc)

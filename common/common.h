@@ -111,6 +111,10 @@ size_t ark_utf8_cut(const char *s, size_t len);
  * into out and terminate it, never ending inside a multi-byte character:
  * what a fixed-size field of a record becomes before it is used as text. */
 size_t ark_text_copy(char *out, size_t cap, const char *s, size_t max);
+/* s without its leading white space, its trailing white space cut in place. */
+char *ark_trim(char *s);
+/* The value of one hexadecimal digit (either case), or -1. */
+int ark_hex_digit(char c);
 
 /* ---- The one JSON writer ----
  * Every JSON document ARK prints or serves goes through these. Strings: '"',

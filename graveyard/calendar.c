@@ -95,6 +95,15 @@ static const char *parse_name(const char *s)
 	return s - b >= 3 ? s : NULL;
 }
 
+/* Exactly two decimal digits into *out; NULL when s does not start with them. */
+static const char *two_digits(const char *s, int *out)
+{
+	if (!isdigit((unsigned char)s[0]) || !isdigit((unsigned char)s[1]))
+		return NULL;
+	*out = (s[0] - '0') * 10 + (s[1] - '0');
+	return s + 2;
+}
+
 /* [+-]hh[:mm[:ss]] with hh up to 167 (RFC 8536's extension). */
 static const char *parse_hms(const char *s, int32_t *out)
 {
@@ -109,18 +118,10 @@ static const char *parse_hms(const char *s, int32_t *out)
 	if (h > 167)
 		return NULL;
 	if (*s == ':') {
-		s++;
-		if (!isdigit((unsigned char)s[0]) || !isdigit((unsigned char)s[1]))
+		if (!(s = two_digits(s + 1, &m)))
 			return NULL;
-		m = (s[0] - '0') * 10 + (s[1] - '0');
-		s += 2;
-		if (*s == ':') {
-			s++;
-			if (!isdigit((unsigned char)s[0]) || !isdigit((unsigned char)s[1]))
-				return NULL;
-			sec = (s[0] - '0') * 10 + (s[1] - '0');
-			s += 2;
-		}
+		if (*s == ':' && !(s = two_digits(s + 1, &sec)))
+			return NULL;
 	}
 	if (m > 59 || sec > 59)
 		return NULL;

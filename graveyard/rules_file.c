@@ -40,23 +40,12 @@ void ark_graveyard_hex(const uint8_t digest[32], char out[ARK_GRAVEYARD_HEX_LEN 
 	out[ARK_GRAVEYARD_HEX_LEN] = '\0';
 }
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int ark_graveyard_parse_hex(const char *text, uint8_t out[32], struct ark_err *err)
 {
 	if (!text || strlen(text) != ARK_GRAVEYARD_HEX_LEN)
 		goto bad;
 	for (int i = 0; i < 32; i++) {
-		int hi = hex_value(text[2 * i]), lo = hex_value(text[2 * i + 1]);
+		int hi = ark_hex_digit(text[2 * i]), lo = ark_hex_digit(text[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			goto bad;
 		out[i] = (uint8_t)(hi << 4 | lo);
@@ -131,21 +120,34 @@ int ark_graveyard_file_digest(const char *path, uint8_t digest[32], struct stat 
 	return 0;
 }
 
+/* Read and parse a rules file. When it parses, its bytes stay in *buf
+ * (the caller frees them). */
+static int read_rules(const char *path, struct ark_graveyard_rules *rules, char **buf, size_t *n,
+		      struct ark_err *err)
+{
+	struct stat st;
+	int rc = read_file(path, buf, n, &st, err);
+	if (rc)
+		return rc;
+	if ((rc = ark_graveyard_parse(*buf, *n, path, rules, err))) {
+		free(*buf);
+		*buf = NULL;
+	}
+	return rc;
+}
+
 int ark_graveyard_load(const char *path, struct ark_graveyard_rules *rules, struct ark_err *err)
 {
 	if (strlen(path) >= ARK_GRAVEYARD_PATH_MAX)
 		return ark_err_set(err, -ENAMETOOLONG, "%s: path longer than %d bytes", path, ARK_GRAVEYARD_PATH_MAX - 1);
 	char *buf;
 	size_t n;
-	struct stat st;
-	int rc = read_file(path, &buf, &n, &st, err);
+	int rc = read_rules(path, rules, &buf, &n, err);
 	if (rc)
 		return rc;
-	rc = ark_graveyard_parse(buf, n, path, rules, err);
 	free(buf);
-	if (!rc)
-		snprintf(rules->path, sizeof rules->path, "%s", path);
-	return rc;
+	snprintf(rules->path, sizeof rules->path, "%s", path);
+	return 0;
 }
 
 int ark_graveyard_installed_path(char *out, size_t cap, struct ark_err *err)
@@ -208,15 +210,10 @@ int ark_graveyard_install(const char *source, const char *target, struct ark_gra
 {
 	char *buf;
 	size_t n;
-	struct stat st;
-	int rc = read_file(source, &buf, &n, &st, err);
+	struct ark_graveyard_rules src;
+	int rc = read_rules(source, &src, &buf, &n, err);
 	if (rc)
 		return rc;
-	struct ark_graveyard_rules src;
-	if ((rc = ark_graveyard_parse(buf, n, source, &src, err))) {
-		free(buf);
-		return rc;
-	}
 	if (strlen(target) >= ARK_GRAVEYARD_PATH_MAX - 16) {
 		free(buf);
 		return ark_err_set(err, -ENAMETOOLONG, "%s: path too long", target);

@@ -44,16 +44,6 @@ static int bad(struct parse *p, const char *expected, const char *got)
 			   expected, got);
 }
 
-static char *trim(char *s)
-{
-	while (isspace((unsigned char)*s))
-		s++;
-	size_t n = strlen(s);
-	while (n && isspace((unsigned char)s[n - 1]))
-		s[--n] = '\0';
-	return s;
-}
-
 /* A positive finite number up to max, the whole text. */
 static bool positive(const char *text, double max, double *out)
 {
@@ -98,40 +88,59 @@ static int parse_state(struct parse *p, const char *v)
 	return bad(p, "ACTIVE, REDUCING or HALTED followed by the scope", v);
 }
 
-static int parse_quantity(struct parse *p, const char *v)
+/* A limit in units of the instrument. */
+static int units(struct parse *p, const char *v, double *out)
 {
-	if (!positive(v, QUANTITY_MAX, &p->limits->max_order_quantity))
+	if (!positive(v, QUANTITY_MAX, out))
 		return bad(p, "a positive number of units (at most 1e12) followed by the scope", v);
 	return 0;
 }
 
-static int parse_notional(struct parse *p, const char *v)
+/* A limit in money. */
+static int amount(struct parse *p, const char *v, double *out)
 {
-	if (!positive(v, NUMBER_MAX, &p->limits->max_order_notional))
+	if (!positive(v, NUMBER_MAX, out))
 		return bad(p, "a positive amount (at most 1e15) followed by the scope", v);
 	return 0;
 }
 
+static int parse_quantity(struct parse *p, const char *v)
+{
+	return units(p, v, &p->limits->max_order_quantity);
+}
+
+static int parse_notional(struct parse *p, const char *v)
+{
+	return amount(p, v, &p->limits->max_order_notional);
+}
+
+#define COLLAR_TEXT_MAX 64
+
+/* The number before a unit of `unit_len` characters (n < COLLAR_TEXT_MAX),
+ * up to max. */
+static bool number_before_unit(const char *v, size_t n, size_t unit_len, double max, double *x)
+{
+	char num[COLLAR_TEXT_MAX];
+	memcpy(num, v, n - unit_len);
+	num[n - unit_len] = '\0';
+	return positive(ark_trim(num), max, x);
+}
+
 static int parse_collar(struct parse *p, const char *v)
 {
-	char num[64];
-	size_t n = strlen(v);
+	const size_t n = strlen(v);
 	double x;
 	const char *expected = "a percentage such as 5% (at most 100%) or basis points such as 50bps "
 			       "(at most 10000bps), followed by the scope";
-	if (n > 1 && n < sizeof num && v[n - 1] == '%') {
-		memcpy(num, v, n - 1);
-		num[n - 1] = '\0';
-		if (!positive(trim(num), 100, &x))
+	if (n > 1 && n < COLLAR_TEXT_MAX && v[n - 1] == '%') {
+		if (!number_before_unit(v, n, 1, 100, &x))
 			return bad(p, expected, v);
 		p->limits->price_collar = x / 100.0;
 		p->limits->price_collar_in_bps = 0;
 		return 0;
 	}
-	if (n > 3 && n < sizeof num && strcasecmp(v + n - 3, "bps") == 0) {
-		memcpy(num, v, n - 3);
-		num[n - 3] = '\0';
-		if (!positive(trim(num), 10000, &x))
+	if (n > 3 && n < COLLAR_TEXT_MAX && strcasecmp(v + n - 3, "bps") == 0) {
+		if (!number_before_unit(v, n, 3, 10000, &x))
 			return bad(p, expected, v);
 		p->limits->price_collar = x / 10000.0;
 		p->limits->price_collar_in_bps = 1;
@@ -171,11 +180,11 @@ static int parse_rate(struct parse *p, const char *v, uint32_t max_count, uint32
 	memcpy(buf, v, (size_t)(slash - v));
 	buf[slash - v] = '\0';
 	uint64_t c;
-	if (ark_parse_u64(trim(buf), 1, max_count, "count", &c, NULL))
+	if (ark_parse_u64(ark_trim(buf), 1, max_count, "count", &c, NULL))
 		return bad(p, expected, v);
 	char wbuf[128];
 	snprintf(wbuf, sizeof wbuf, "%s", slash + 1);
-	if (!duration(trim(wbuf), 1000, 3600ull * 1000000000ull, window))
+	if (!duration(ark_trim(wbuf), 1000, 3600ull * 1000000000ull, window))
 		return bad(p, expected, v);
 	*count = (uint32_t)c;
 	return 0;
@@ -195,23 +204,17 @@ static int parse_rate_symbol(struct parse *p, const char *v)
 
 static int parse_position(struct parse *p, const char *v)
 {
-	if (!positive(v, QUANTITY_MAX, &p->limits->max_position))
-		return bad(p, "a positive number of units (at most 1e12) followed by the scope", v);
-	return 0;
+	return units(p, v, &p->limits->max_position);
 }
 
 static int parse_gross(struct parse *p, const char *v)
 {
-	if (!positive(v, NUMBER_MAX, &p->limits->max_gross_exposure))
-		return bad(p, "a positive amount (at most 1e15) followed by the scope", v);
-	return 0;
+	return amount(p, v, &p->limits->max_gross_exposure);
 }
 
 static int parse_loss(struct parse *p, const char *v)
 {
-	if (!positive(v, NUMBER_MAX, &p->limits->daily_loss_limit))
-		return bad(p, "a positive amount (at most 1e15) followed by the scope", v);
-	return 0;
+	return amount(p, v, &p->limits->daily_loss_limit);
 }
 
 /* Calls item() for each comma-separated entry; "none" alone is an empty list. */
@@ -227,7 +230,7 @@ static int each_item(struct parse *p, const char *v, const char *expected,
 	if (n == 0 || buf[0] == ',' || buf[n - 1] == ',' || strstr(buf, ",,"))
 		return bad(p, expected, v);
 	for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		char *entry = trim(tok);
+		char *entry = ark_trim(tok);
 		if (!*entry)
 			return bad(p, expected, v);
 		int rc = item(p, entry);
@@ -355,14 +358,14 @@ static int parse_line(struct parse *p, char *line, unsigned seen[])
 	char *hash = strchr(line, '#');
 	if (hash)
 		*hash = '\0';
-	char *text = trim(line);
+	char *text = ark_trim(line);
 	if (!*text)
 		return 0;
 	char *eq = strchr(text, '=');
 	if (!eq)
 		return ark_err_set(p->err, -EINVAL, "%s:%u: expected 'key = value', got '%s'", p->name, p->line, text);
 	*eq = '\0';
-	char *key = trim(text), *value = trim(eq + 1);
+	char *key = ark_trim(text), *value = ark_trim(eq + 1);
 	size_t def = ARK_ARRAY_LEN(keys);
 	for (size_t i = 0; i < ARK_ARRAY_LEN(keys); i++)
 		if (strcmp(key, keys[i].key) == 0)
@@ -399,7 +402,7 @@ static int parse_line(struct parse *p, char *line, unsigned seen[])
 			return bad(p, expected, value);
 		}
 		space[-1] = '\0';
-		value = trim(value);
+		value = ark_trim(value);
 		if (!*value)
 			return bad(p, "a value before the scope", "");
 	}

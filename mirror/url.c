@@ -10,17 +10,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decode [p, end) with %XX escapes into out; -1 on a bad escape or overflow. */
 static int decode(const char *p, const char *end, char *out, size_t cap)
 {
@@ -28,9 +17,9 @@ static int decode(const char *p, const char *end, char *out, size_t cap)
 	while (p < end) {
 		char c = *p++;
 		if (c == '%') {
-			if (end - p < 2 || hexval(p[0]) < 0 || hexval(p[1]) < 0)
+			if (end - p < 2 || ark_hex_digit(p[0]) < 0 || ark_hex_digit(p[1]) < 0)
 				return -1;
-			c = (char)(hexval(p[0]) * 16 + hexval(p[1]));
+			c = (char)(ark_hex_digit(p[0]) * 16 + ark_hex_digit(p[1]));
 			p += 2;
 			if (c == '\0')
 				return -1;
