@@ -325,6 +325,81 @@ static void json_process(struct ark_json *j, const struct ark_status_process *p,
 	ark_json_object_end(j);
 }
 
+static void json_rings(struct ark_json *j, const struct ark_status *s)
+{
+	ark_json_array_begin(j, "rings");
+	for (int i = 0; i < s->ring_count; i++) {
+		ark_json_object_begin(j, NULL);
+		ark_json_string(j, "name", s->rings[i].name);
+		ark_json_uint(j, "depth", s->rings[i].depth);
+		ark_json_uint(j, "capacity", s->rings[i].capacity);
+		ark_json_object_end(j);
+	}
+	ark_json_array_end(j);
+}
+
+static void json_slos(struct ark_json *j, const struct ark_status *s)
+{
+	ark_json_array_begin(j, "slos");
+	for (int i = 0; s->slos_known && i < ARK_METRICS_SLO_COUNT; i++) {
+		const struct ark_metrics_slo *slo = &s->slos.slos[i];
+		ark_json_object_begin(j, NULL);
+		ark_json_string(j, "name", slo->name);
+		ark_json_string(j, "state", slo_state(slo));
+		ark_json_bool(j, "met", slo->met);
+		ark_json_number(j, "value", slo->value);   /* no data yet: null */
+		ark_json_string(j, "unit", slo->unit);
+		ark_json_number(j, "objective", slo->threshold);
+		ark_json_number(j, "target", slo->target);
+		ark_json_number(j, "error_budget_remaining", slo->error_budget_remaining);
+		ark_json_uint(j, "window_seconds", slo->window_seconds);
+		ark_json_object_end(j);
+	}
+	ark_json_array_end(j);
+}
+
+static void json_broker(struct ark_json *j, const struct ark_status *s)
+{
+	ark_json_object_begin(j, "broker");
+	ark_json_string(j, "name", s->broker_name);
+	ark_json_uint(j, "submitted", s->broker.submitted);
+	ark_json_uint(j, "reported", s->broker.reports);
+	ark_json_uint(j, "refused_locally", s->broker.refused_locally);
+	ark_json_fixed(j, "buying_power", s->broker.buying_power, 2);
+	ark_json_bool(j, "execution_stopped", s->broker.execution_stopped);
+	ark_json_string(j, "stop_reason", s->broker.stop_reason);
+	uint64_t anomalies = 0;
+	for (int k = 0; k < ARK_BROKER_ANOMALY_KINDS; k++)
+		anomalies += s->broker.anomalies[k];
+	ark_json_uint(j, "anomalies", anomalies);
+	ark_json_object_end(j);
+}
+
+/* A count per lane: {"stable": n, "canary": n}. */
+static void json_lanes(struct ark_json *j, const char *key, const uint64_t counts[ARK_LANE_COUNT])
+{
+	ark_json_object_begin(j, key);
+	ark_json_uint(j, "stable", counts[0]);
+	ark_json_uint(j, "canary", counts[1]);
+	ark_json_object_end(j);
+}
+
+static void json_canary(struct ark_json *j, const struct ark_status *s)
+{
+	if (!s->canary_configured) {
+		ark_json_null(j, "canary");
+		return;
+	}
+	ark_json_object_begin(j, "canary");
+	ark_json_string(j, "state", s->canary_state);
+	ark_json_uint(j, "percent", s->canary_percent);
+	ark_json_bool(j, "routing", s->canary_routing);
+	json_lanes(j, "events", s->canary_lane_events);
+	json_lanes(j, "denials", s->canary_lane_denials);
+	ark_json_string(j, "reason", s->canary_reason);
+	ark_json_object_end(j);
+}
+
 void ark_status_render_json(const struct ark_status *s, FILE *o)
 {
 	struct ark_json j;
@@ -343,15 +418,7 @@ void ark_status_render_json(const struct ark_status *s, FILE *o)
 	for (int i = 0; i < s->source_count; i++)
 		json_process(&j, &s->sources[i], false);
 	ark_json_array_end(&j);
-	ark_json_array_begin(&j, "rings");
-	for (int i = 0; i < s->ring_count; i++) {
-		ark_json_object_begin(&j, NULL);
-		ark_json_string(&j, "name", s->rings[i].name);
-		ark_json_uint(&j, "depth", s->rings[i].depth);
-		ark_json_uint(&j, "capacity", s->rings[i].capacity);
-		ark_json_object_end(&j);
-	}
-	ark_json_array_end(&j);
+	json_rings(&j, s);
 	ark_json_object_begin(&j, "latency_us");
 	ark_json_fixed(&j, "p50", s->e2e_p50_us, 3);
 	ark_json_fixed(&j, "p95", s->e2e_p95_us, 3);
@@ -367,22 +434,7 @@ void ark_status_render_json(const struct ark_status *s, FILE *o)
 		ark_json_uint(&j, ark_reason_name((enum ark_reason)r), s->denials_by_reason[r]);
 	ark_json_object_end(&j);
 	ark_json_object_end(&j);
-	ark_json_array_begin(&j, "slos");
-	for (int i = 0; s->slos_known && i < ARK_METRICS_SLO_COUNT; i++) {
-		const struct ark_metrics_slo *slo = &s->slos.slos[i];
-		ark_json_object_begin(&j, NULL);
-		ark_json_string(&j, "name", slo->name);
-		ark_json_string(&j, "state", slo_state(slo));
-		ark_json_bool(&j, "met", slo->met);
-		ark_json_number(&j, "value", slo->value);   /* no data yet: null */
-		ark_json_string(&j, "unit", slo->unit);
-		ark_json_number(&j, "objective", slo->threshold);
-		ark_json_number(&j, "target", slo->target);
-		ark_json_number(&j, "error_budget_remaining", slo->error_budget_remaining);
-		ark_json_uint(&j, "window_seconds", slo->window_seconds);
-		ark_json_object_end(&j);
-	}
-	ark_json_array_end(&j);
+	json_slos(&j, s);
 	ark_json_object_begin(&j, "mirror");
 	ark_json_bool(&j, "attached", s->mirror_enabled);
 	if (s->mirror_lag_events >= 0)
@@ -390,19 +442,7 @@ void ark_status_render_json(const struct ark_status *s, FILE *o)
 	else
 		ark_json_null(&j, "lag_events");
 	ark_json_object_end(&j);
-	ark_json_object_begin(&j, "broker");
-	ark_json_string(&j, "name", s->broker_name);
-	ark_json_uint(&j, "submitted", s->broker.submitted);
-	ark_json_uint(&j, "reported", s->broker.reports);
-	ark_json_uint(&j, "refused_locally", s->broker.refused_locally);
-	ark_json_fixed(&j, "buying_power", s->broker.buying_power, 2);
-	ark_json_bool(&j, "execution_stopped", s->broker.execution_stopped);
-	ark_json_string(&j, "stop_reason", s->broker.stop_reason);
-	uint64_t anomalies = 0;
-	for (int k = 0; k < ARK_BROKER_ANOMALY_KINDS; k++)
-		anomalies += s->broker.anomalies[k];
-	ark_json_uint(&j, "anomalies", anomalies);
-	ark_json_object_end(&j);
+	json_broker(&j, s);
 	ark_json_object_begin(&j, "metrics");
 	ark_json_uint(&j, "port", s->metrics_port);
 	ark_json_object_end(&j);
@@ -411,24 +451,7 @@ void ark_status_render_json(const struct ark_status *s, FILE *o)
 	ark_json_string(&j, "halt_cause", s->halt_cause);
 	ark_json_string(&j, "detail", s->halt_detail);
 	ark_json_object_end(&j);
-	if (s->canary_configured) {
-		ark_json_object_begin(&j, "canary");
-		ark_json_string(&j, "state", s->canary_state);
-		ark_json_uint(&j, "percent", s->canary_percent);
-		ark_json_bool(&j, "routing", s->canary_routing);
-		ark_json_object_begin(&j, "events");
-		ark_json_uint(&j, "stable", s->canary_lane_events[0]);
-		ark_json_uint(&j, "canary", s->canary_lane_events[1]);
-		ark_json_object_end(&j);
-		ark_json_object_begin(&j, "denials");
-		ark_json_uint(&j, "stable", s->canary_lane_denials[0]);
-		ark_json_uint(&j, "canary", s->canary_lane_denials[1]);
-		ark_json_object_end(&j);
-		ark_json_string(&j, "reason", s->canary_reason);
-		ark_json_object_end(&j);
-	} else {
-		ark_json_null(&j, "canary");
-	}
+	json_canary(&j, s);
 	if (s->last_backup_path[0]) {
 		ark_json_object_begin(&j, "last_backup");
 		ark_json_string(&j, "path", s->last_backup_path);

@@ -58,107 +58,106 @@ size_t ark_pipeline_state_size(enum ark_agent agent)
 	}
 }
 
-int ark_pipeline_create(struct ark_pipeline_map *map, const struct ark_pipeline_config *config,
-			struct ark_err *err)
+/* The sizes a pipeline's segment is cut from. */
+struct layout_sizes {
+	size_t tick_ring, event_ring, report_ring, metrics_bytes, total;
+	struct ark_metrics_config metrics;
+};
+
+static int layout_sizes(const struct ark_pipeline_config *config, struct layout_sizes *z, struct ark_err *err)
 {
-	memset(map, 0, sizeof *map);
-	char name[ARK_SHM_NAME_MAX];
-	int rc = ark_shm_name_for_instance(config->instance, name, sizeof name, err);
+	z->tick_ring = ark_ring_size(sizeof(struct ark_tick), config->ring_capacity);
+	z->event_ring = ark_ring_size(sizeof(struct ark_event), config->ring_capacity);
+	/* Reports are few (one or two per broker order): a small ring. */
+	z->report_ring = ark_ring_size(sizeof(struct ark_event), REPORT_RING_CAPACITY);
+	if (!z->tick_ring || !z->event_ring)
+		return ark_err_set(err, -EINVAL, "ring capacity %u is not a power of two", config->ring_capacity);
+	int rc = ark_metrics_config_from_env(&z->metrics, err);
 	if (rc)
 		return rc;
-	if (config->source_count == 0 || config->source_count > ARK_MAX_SOURCES)
-		return ark_err_set(err, -EINVAL, "a pipeline has 1 to %d sources, not %u", ARK_MAX_SOURCES,
-				   config->source_count);
-	size_t tick_ring = ark_ring_size(sizeof(struct ark_tick), config->ring_capacity);
-	size_t event_ring = ark_ring_size(sizeof(struct ark_event), config->ring_capacity);
-	/* Reports are few (one or two per broker order): a small ring. */
-	size_t report_ring = ark_ring_size(sizeof(struct ark_event), REPORT_RING_CAPACITY);
-	if (!tick_ring || !event_ring)
-		return ark_err_set(err, -EINVAL, "ring capacity %u is not a power of two", config->ring_capacity);
-	struct ark_metrics_config metrics_config;
-	int mrc = ark_metrics_config_from_env(&metrics_config, err);
-	if (mrc)
-		return mrc;
 	/* The pipeline records a dozen latency histograms; their time slices
 	 * are most of the region, so it holds no more than it needs. */
-	metrics_config.max_histograms = 16;
-	size_t metrics_bytes = ark_metrics_region_size(&metrics_config);
-	size_t total = metrics_bytes + sizeof(struct ark_pipeline) + config->source_count * tick_ring +
-		       ARK_AGENT_COUNT * (event_ring + sizeof(struct ark_undo)) + sizeof(struct ark_broker_state) +
-		       sizeof(struct ark_order_book) + report_ring +
-		       (ARK_SHM_MAX_REGIONS + 4) * ARK_SHM_ALIGN + (1 << 20);
+	z->metrics.max_histograms = 16;
+	z->metrics_bytes = ark_metrics_region_size(&z->metrics);
+	z->total = z->metrics_bytes + sizeof(struct ark_pipeline) + config->source_count * z->tick_ring +
+		   ARK_AGENT_COUNT * (z->event_ring + sizeof(struct ark_undo)) + sizeof(struct ark_broker_state) +
+		   sizeof(struct ark_order_book) + z->report_ring + (ARK_SHM_MAX_REGIONS + 4) * ARK_SHM_ALIGN + (1 << 20);
 	for (int a = 0; a < ARK_AGENT_COUNT; a++)
-		total += ark_pipeline_state_size((enum ark_agent)a);
+		z->total += ark_pipeline_state_size((enum ark_agent)a);
 	if (config->canary) {
 		/* Kyle's share for the lane, and the lane's Joey, HRM and Kenny. */
-		total += 4 * event_ring + 3 * sizeof(struct ark_undo) + sizeof(struct ark_broker_state) +
-			 (8 + 4) * ARK_SHM_ALIGN;
+		z->total += 4 * z->event_ring + 3 * sizeof(struct ark_undo) + sizeof(struct ark_broker_state) +
+			    (8 + 4) * ARK_SHM_ALIGN;
 		for (int a = ARK_AGENT_JOEY; a <= ARK_AGENT_KENNY; a++)
-			total += ark_pipeline_state_size((enum ark_agent)a);
+			z->total += ark_pipeline_state_size((enum ark_agent)a);
 	}
+	return 0;
+}
 
-	rc = ark_shm_create(&map->shm, name, total, ARK_SHM_REPLACE_STALE, err);
-	if (rc)
-		return rc;
+/* A region holding an empty ring of `slot`-byte slots. */
+static int alloc_ring(struct ark_shm *shm, const char *region, size_t bytes, uint32_t slot, uint32_t capacity,
+		      struct ark_err *err)
+{
 	uint64_t off;
-	rc = ark_shm_alloc(&map->shm, "pipeline", sizeof(struct ark_pipeline), &off, err);
-	if (rc)
-		goto fail;
-	struct ark_pipeline *p = ark_shm_at(&map->shm, off);
+	int rc = ark_shm_alloc(shm, region, bytes, &off, err);
+	if (!rc)
+		rc = ark_ring_init(ark_shm_at(shm, off), bytes, slot, capacity, 0, err);
+	return rc;
+}
+
+/* Every region of the layout, in its order (attach finds them by name). */
+static int alloc_regions(struct ark_pipeline_map *map, const struct ark_pipeline_config *config,
+			 struct layout_sizes *z, struct ark_err *err)
+{
+	struct ark_shm *shm = &map->shm;
+	const uint32_t cap = config->ring_capacity;
+	uint64_t off;
+	int rc = 0;
 	for (int s = 0; s < config->source_count && !rc; s++) {
 		char region[32];
 		snprintf(region, sizeof region, "ring.source.%d", s);
-		rc = ark_shm_alloc(&map->shm, region, tick_ring, &off, err);
-		if (!rc)
-			rc = ark_ring_init(ark_shm_at(&map->shm, off), tick_ring, sizeof(struct ark_tick),
-					   config->ring_capacity, 0, err);
+		rc = alloc_ring(shm, region, z->tick_ring, sizeof(struct ark_tick), cap, err);
 	}
 	for (int a = 0; a < ARK_AGENT_COUNT && !rc; a++) {
-		rc = ark_shm_alloc(&map->shm, agent_ring_names[a], event_ring, &off, err);
+		rc = alloc_ring(shm, agent_ring_names[a], z->event_ring, sizeof(struct ark_event), cap, err);
 		if (!rc)
-			rc = ark_ring_init(ark_shm_at(&map->shm, off), event_ring, sizeof(struct ark_event),
-					   config->ring_capacity, 0, err);
+			rc = ark_shm_alloc(shm, agent_state_names[a], ark_pipeline_state_size((enum ark_agent)a), &off, err);
 		if (!rc)
-			rc = ark_shm_alloc(&map->shm, agent_state_names[a], ark_pipeline_state_size((enum ark_agent)a),
-					   &off, err);
-		if (!rc)
-			rc = ark_shm_alloc(&map->shm, agent_undo_names[a], sizeof(struct ark_undo), &off, err);
+			rc = ark_shm_alloc(shm, agent_undo_names[a], sizeof(struct ark_undo), &off, err);
 	}
 	if (!rc)
-		rc = ark_shm_alloc(&map->shm, "state.broker", sizeof(struct ark_broker_state), &off, err);
+		rc = ark_shm_alloc(shm, "state.broker", sizeof(struct ark_broker_state), &off, err);
 	if (!rc)
-		rc = ark_shm_alloc(&map->shm, "state.orders", sizeof(struct ark_order_book), &off, err);
+		rc = ark_shm_alloc(shm, "state.orders", sizeof(struct ark_order_book), &off, err);
 	if (!rc)
-		rc = ark_shm_alloc(&map->shm, "ring.reports", report_ring, &off, err);
-	if (!rc)
-		rc = ark_ring_init(ark_shm_at(&map->shm, off), report_ring, sizeof(struct ark_event), REPORT_RING_CAPACITY, 0,
-				   err);
+		rc = alloc_ring(shm, "ring.reports", z->report_ring, sizeof(struct ark_event), REPORT_RING_CAPACITY, err);
 	for (int a = ARK_AGENT_KYLE; config->canary && a <= ARK_AGENT_KENNY && !rc; a++) {
 		char region[48];
 		snprintf(region, sizeof region, "%s.canary", agent_ring_names[a]);
-		rc = ark_shm_alloc(&map->shm, region, event_ring, &off, err);
-		if (!rc)
-			rc = ark_ring_init(ark_shm_at(&map->shm, off), event_ring, sizeof(struct ark_event),
-					   config->ring_capacity, 0, err);
+		rc = alloc_ring(shm, region, z->event_ring, sizeof(struct ark_event), cap, err);
 		if (rc || a == ARK_AGENT_KYLE)
 			continue;
 		snprintf(region, sizeof region, "%s.canary", agent_state_names[a]);
-		rc = ark_shm_alloc(&map->shm, region, ark_pipeline_state_size((enum ark_agent)a), &off, err);
+		rc = ark_shm_alloc(shm, region, ark_pipeline_state_size((enum ark_agent)a), &off, err);
 		snprintf(region, sizeof region, "%s.canary", agent_undo_names[a]);
 		if (!rc)
-			rc = ark_shm_alloc(&map->shm, region, sizeof(struct ark_undo), &off, err);
+			rc = ark_shm_alloc(shm, region, sizeof(struct ark_undo), &off, err);
 	}
 	if (config->canary && !rc)
-		rc = ark_shm_alloc(&map->shm, "state.broker.canary", sizeof(struct ark_broker_state), &off, err);
+		rc = ark_shm_alloc(shm, "state.broker.canary", sizeof(struct ark_broker_state), &off, err);
 	if (!rc)
-		rc = ark_shm_alloc(&map->shm, "metrics", metrics_bytes, &off, err);
+		rc = ark_shm_alloc(shm, "metrics", z->metrics_bytes, &off, err);
 	if (!rc) {
 		struct ark_metrics reg;
-		rc = ark_metrics_init(&reg, ark_shm_at(&map->shm, off), metrics_bytes, &metrics_config, err);
+		rc = ark_metrics_init(&reg, ark_shm_at(shm, off), z->metrics_bytes, &z->metrics, err);
 	}
-	if (rc)
-		goto fail;
+	return rc;
+}
 
+/* The control block's contents and the histograms' empty state; the magic
+ * is published last by the caller. */
+static void fill_pipeline(struct ark_pipeline_map *map, struct ark_pipeline *p, const struct ark_pipeline_config *config)
+{
 	p->version = ARK_PIPELINE_VERSION;
 	p->node_id = config->node_id;
 	p->source_count = config->source_count;
@@ -190,6 +189,33 @@ int ark_pipeline_create(struct ark_pipeline_map *map, const struct ark_pipeline_
 	struct ark_aletheia_state *al = ark_pipeline_agent_state(map, ARK_AGENT_ALETHEIA);
 	for (int l = 0; l < ARK_LANE_COUNT; l++)
 		ark_hist_reset(&al->lane_latency[l]);
+}
+
+int ark_pipeline_create(struct ark_pipeline_map *map, const struct ark_pipeline_config *config,
+			struct ark_err *err)
+{
+	memset(map, 0, sizeof *map);
+	char name[ARK_SHM_NAME_MAX];
+	int rc = ark_shm_name_for_instance(config->instance, name, sizeof name, err);
+	if (rc)
+		return rc;
+	if (config->source_count == 0 || config->source_count > ARK_MAX_SOURCES)
+		return ark_err_set(err, -EINVAL, "a pipeline has 1 to %d sources, not %u", ARK_MAX_SOURCES,
+				   config->source_count);
+	struct layout_sizes z;
+	if ((rc = layout_sizes(config, &z, err)))
+		return rc;
+	rc = ark_shm_create(&map->shm, name, z.total, ARK_SHM_REPLACE_STALE, err);
+	if (rc)
+		return rc;
+	uint64_t off;
+	rc = ark_shm_alloc(&map->shm, "pipeline", sizeof(struct ark_pipeline), &off, err);
+	if (rc)
+		goto fail;
+	struct ark_pipeline *p = ark_shm_at(&map->shm, off);
+	if ((rc = alloc_regions(map, config, &z, err)))
+		goto fail;
+	fill_pipeline(map, p, config);
 	map->pipeline = p;
 	__atomic_store_n(&p->magic, ARK_PIPELINE_MAGIC, __ATOMIC_RELEASE);
 	return 0;

@@ -231,24 +231,26 @@ static inline void ark_ring_commit(struct ark_ring_producer *p, uint32_t n)
 
 /* ---- A restarted process finds where it left off ---- */
 
+/* The slot before index (NULL when index is where the ring began). */
+static inline const void *ark_ring__slot_before(const struct ark_ring *ring, uint64_t index)
+{
+	if (index == ring->initial_index)
+		return NULL;
+	return (const uint8_t *)ring + ring->slots_offset + ((index - 1) & ring->mask) * ring->slot_size;
+}
+
 /* The last slot committed on the ring (NULL when none was yet): a producer
  * that restarts continues after what it published. The head is read with
  * acquire, so the slot it names is fully written. */
 static inline const void *ark_ring_last_committed(const struct ark_ring *ring)
 {
-	uint64_t head = atomic_load_explicit(&ring->head, memory_order_acquire);
-	if (head == ring->initial_index)
-		return NULL;
-	return (const uint8_t *)ring + ring->slots_offset + ((head - 1) & ring->mask) * ring->slot_size;
+	return ark_ring__slot_before(ring, atomic_load_explicit(&ring->head, memory_order_acquire));
 }
 
 /* The last slot released by the consumer (NULL when none was yet). */
 static inline const void *ark_ring_last_released(const struct ark_ring *ring)
 {
-	uint64_t tail = atomic_load_explicit(&ring->tail, memory_order_acquire);
-	if (tail == ring->initial_index)
-		return NULL;
-	return (const uint8_t *)ring + ring->slots_offset + ((tail - 1) & ring->mask) * ring->slot_size;
+	return ark_ring__slot_before(ring, atomic_load_explicit(&ring->tail, memory_order_acquire));
 }
 
 /* ---- Consumer fast path ---- */

@@ -275,6 +275,88 @@ static uint32_t take_symbols(struct ark_synth *gen, uint32_t count)
 	return first;
 }
 
+/* A burst whose violation is a single order: nothing to set up or undo. */
+static void burst_stateless(struct ark_synth *gen, enum ark_reason kind)
+{
+	const struct ark_synth_plan *pl = &gen->plan;
+	const double u = pl->unit, p = pl->small_price;
+	struct ark_synth_op *op;
+	gen->burst_stateless = 1;
+	switch (kind) {
+	case ARK_REASON_REDUCING_ONLY:
+		add_violation(gen, take_symbols(gen, 1), p, u, false);
+		break;
+	case ARK_REASON_MAX_NOTIONAL:
+		add_violation(gen, take_symbols(gen, 1), pl->notional_price, 0, false);
+		break;
+	case ARK_REASON_REFERENCE_PRICE:
+		op = add_violation(gen, take_symbols(gen, 1), p, 0, false);
+		op->variant = (uint8_t)(1 + gen->reference_variant++ % 6);
+		break;
+	case ARK_REASON_RESTRICTED_SYMBOL:
+		op = add_violation(gen, gen->restricted_next++ % gen->limits.restricted_count, p, 0, false);
+		op->source = 1;
+		break;
+	case ARK_REASON_RESTRICTED_PATTERN:
+		op = add_violation(gen, gen->pattern_next++ % gen->pattern_symbol_count, p, 0, false);
+		op->source = 2;
+		break;
+	default:   /* HALTED, MAX_QUANTITY, PRICE_COLLAR */
+		add_violation(gen, take_symbols(gen, 1), p, 0, false);
+		break;
+	}
+}
+
+/* The alternating orders a rate burst fills its window with (or takes back). */
+static void add_alternate(struct ark_synth *gen, enum ark_synth_op_kind kind, uint32_t s, uint32_t span,
+			  uint32_t count)
+{
+	struct ark_synth_op *op = add(gen, kind);
+	op->symbol = s;
+	op->symbol_span = span;
+	op->count = count;
+	op->price = gen->plan.small_price;
+	op->quantity = gen->plan.unit;
+}
+
+static void burst_rate(struct ark_synth *gen, enum ark_reason kind)
+{
+	const struct ark_synth_plan *pl = &gen->plan;
+	const struct ark_graveyard_limits *l = &gen->limits;
+	const double u = pl->unit, p = pl->small_price;
+	uint32_t span = kind == ARK_REASON_RATE_SYMBOL ? 1 : pl->global_symbols;
+	uint32_t count = kind == ARK_REASON_RATE_SYMBOL ? l->order_rate_per_symbol_count : l->order_rate_count;
+	uint32_t s = take_symbols(gen, span);
+	add(gen, ARK_SYNTH_OP_JUMP);
+	add_alternate(gen, ARK_SYNTH_OP_ALTERNATE, s, span, count);
+	/* One more order, on the next symbol in turn, the next side in turn. */
+	uint32_t nth = count / span;
+	add_violation(gen, s + count % span, p, nth % 2 == 0 ? u : -u, false);
+	add(gen, ARK_SYNTH_OP_JUMP);
+	add_alternate(gen, ARK_SYNTH_OP_FLATTEN_ALTERNATE, s, span, count);
+	add(gen, ARK_SYNTH_OP_JUMP);
+}
+
+static void burst_gross(struct ark_synth *gen)
+{
+	const struct ark_synth_plan *pl = &gen->plan;
+	uint32_t s = take_symbols(gen, pl->gross_symbols + 1);
+	add(gen, ARK_SYNTH_OP_JUMP);
+	double left = pl->gross_setup_quantity;
+	for (uint32_t k = 0; k < pl->gross_symbols && left > 0; k++) {
+		double q = fmin(gen->limits.max_position, left);
+		add_order(gen, ARK_SYNTH_OP_CHUNKS, s + k, pl->gross_price, q, pl->gross_chunk);
+		left -= q;
+	}
+	uint32_t built = gen->op_count;
+	add_violation(gen, s + pl->gross_symbols, pl->gross_price, pl->gross_lane0, true);
+	for (uint32_t k = 1; k < built; k++) {
+		struct ark_synth_op *undo = &gen->ops[k];
+		add_order(gen, ARK_SYNTH_OP_CHUNKS, undo->symbol, undo->price, -undo->quantity, undo->chunk);
+	}
+	add(gen, ARK_SYNTH_OP_JUMP);
+}
+
 static void start_burst(struct ark_synth *gen, enum ark_reason kind)
 {
 	const struct ark_synth_plan *pl = &gen->plan;
@@ -286,36 +368,16 @@ static void start_burst(struct ark_synth *gen, enum ark_reason kind)
 	gen->op_done = 0;
 	const double u = pl->unit, p = pl->small_price;
 	uint32_t s;
-	struct ark_synth_op *op;
 	switch (kind) {
 	case ARK_REASON_HALTED:
 	case ARK_REASON_MAX_QUANTITY:
 	case ARK_REASON_PRICE_COLLAR:
-		gen->burst_stateless = 1;
-		add_violation(gen, take_symbols(gen, 1), p, 0, false);
-		break;
 	case ARK_REASON_REDUCING_ONLY:
-		gen->burst_stateless = 1;
-		add_violation(gen, take_symbols(gen, 1), p, u, false);
-		break;
 	case ARK_REASON_MAX_NOTIONAL:
-		gen->burst_stateless = 1;
-		add_violation(gen, take_symbols(gen, 1), pl->notional_price, 0, false);
-		break;
 	case ARK_REASON_REFERENCE_PRICE:
-		gen->burst_stateless = 1;
-		op = add_violation(gen, take_symbols(gen, 1), p, 0, false);
-		op->variant = (uint8_t)(1 + gen->reference_variant++ % 6);
-		break;
 	case ARK_REASON_RESTRICTED_SYMBOL:
-		gen->burst_stateless = 1;
-		op = add_violation(gen, gen->restricted_next++ % l->restricted_count, p, 0, false);
-		op->source = 1;
-		break;
 	case ARK_REASON_RESTRICTED_PATTERN:
-		gen->burst_stateless = 1;
-		op = add_violation(gen, gen->pattern_next++ % gen->pattern_symbol_count, p, 0, false);
-		op->source = 2;
+		burst_stateless(gen, kind);
 		break;
 	case ARK_REASON_DUPLICATE:
 		s = take_symbols(gen, 1);
@@ -327,30 +389,9 @@ static void start_burst(struct ark_synth *gen, enum ark_reason kind)
 		add(gen, ARK_SYNTH_OP_JUMP);
 		break;
 	case ARK_REASON_RATE_SYMBOL:
-	case ARK_REASON_RATE_GLOBAL: {
-		uint32_t span = kind == ARK_REASON_RATE_SYMBOL ? 1 : pl->global_symbols;
-		uint32_t count = kind == ARK_REASON_RATE_SYMBOL ? l->order_rate_per_symbol_count : l->order_rate_count;
-		s = take_symbols(gen, span);
-		add(gen, ARK_SYNTH_OP_JUMP);
-		op = add(gen, ARK_SYNTH_OP_ALTERNATE);
-		op->symbol = s;
-		op->symbol_span = span;
-		op->count = count;
-		op->price = p;
-		op->quantity = u;
-		/* One more order, on the next symbol in turn, the next side in turn. */
-		uint32_t nth = count / span;
-		add_violation(gen, s + count % span, p, nth % 2 == 0 ? u : -u, false);
-		add(gen, ARK_SYNTH_OP_JUMP);
-		op = add(gen, ARK_SYNTH_OP_FLATTEN_ALTERNATE);
-		op->symbol = s;
-		op->symbol_span = span;
-		op->count = count;
-		op->price = p;
-		op->quantity = u;
-		add(gen, ARK_SYNTH_OP_JUMP);
+	case ARK_REASON_RATE_GLOBAL:
+		burst_rate(gen, kind);
 		break;
-	}
 	case ARK_REASON_POSITION_LIMIT:
 		s = take_symbols(gen, 1);
 		add(gen, ARK_SYNTH_OP_JUMP);
@@ -359,24 +400,9 @@ static void start_burst(struct ark_synth *gen, enum ark_reason kind)
 		add_order(gen, ARK_SYNTH_OP_CHUNKS, s, pl->position_price, -l->max_position, pl->position_chunk);
 		add(gen, ARK_SYNTH_OP_JUMP);
 		break;
-	case ARK_REASON_GROSS_EXPOSURE: {
-		s = take_symbols(gen, pl->gross_symbols + 1);
-		add(gen, ARK_SYNTH_OP_JUMP);
-		double left = pl->gross_setup_quantity;
-		for (uint32_t k = 0; k < pl->gross_symbols && left > 0; k++) {
-			double q = fmin(l->max_position, left);
-			add_order(gen, ARK_SYNTH_OP_CHUNKS, s + k, pl->gross_price, q, pl->gross_chunk);
-			left -= q;
-		}
-		uint32_t built = gen->op_count;
-		add_violation(gen, s + pl->gross_symbols, pl->gross_price, pl->gross_lane0, true);
-		for (uint32_t k = 1; k < built; k++) {
-			struct ark_synth_op *undo = &gen->ops[k];
-			add_order(gen, ARK_SYNTH_OP_CHUNKS, undo->symbol, undo->price, -undo->quantity, undo->chunk);
-		}
-		add(gen, ARK_SYNTH_OP_JUMP);
+	case ARK_REASON_GROSS_EXPOSURE:
+		burst_gross(gen);
 		break;
-	}
 	case ARK_REASON_DAILY_LOSS:   /* the finale: nothing after it */
 		s = take_symbols(gen, 1);
 		add(gen, ARK_SYNTH_OP_JUMP);

@@ -123,26 +123,15 @@ static void make_pool(struct ark_synth *gen, uint32_t want)
 }
 
 /* Decide, kind by kind, whether and how to inject; fill the plan. */
-static void plan_kinds(struct ark_synth *gen, uint64_t start_ns)
+/* The kinds no tick can show, or these rules and this clock cannot; false
+ * when the trading state is HALTED (every order is denied that first). */
+static bool plan_reachable(struct ark_synth *gen, uint64_t start_ns)
 {
 	const struct ark_graveyard_limits *l = &gen->limits;
-	struct ark_synth_plan *pl = &gen->plan;
-	const double qmax = l->max_order_quantity, nmax = l->max_order_notional, pmax = l->max_position;
-	const double gmax = l->max_gross_exposure, loss = l->daily_loss_limit, collar = l->price_collar;
-	const uint32_t n = l->order_rate_count, m = l->order_rate_per_symbol_count;
-	const bool active = l->trading_state == ARK_TRADING_ACTIVE;
 	const bool halted = l->trading_state == ARK_TRADING_HALTED;
-	const char *not_active = "needs setup orders, which the rules' trading state %s denies";
-	const char *state = ark_trading_state_name(l->trading_state);
-
-	pl->unit = ark_graveyard_unit_quantity(l);
-	pl->global_symbols = m >= 2 ? (n + m - 2) / (m - 1) : n + 1;
-	pl->small_price = fmin(BASE_PRICE, fmin(0.25 * nmax / pl->unit, 0.5 * gmax / (pl->unit * (pl->global_symbols + 1))));
-	pl->notional_price = 2 * nmax / qmax;
-
 	for (int k = 0; k < ARK_REASON_COUNT; k++) {
 		gen->kind_status[k][0] = '\0';
-		pl->burst_ticks[k] = 1;
+		gen->plan.burst_ticks[k] = 1;
 	}
 	set_status(gen, ARK_REASON_NONE, "%s", "not a rule kind");
 	set_status(gen, ARK_REASON_ETHICS_DRIFT, "%s", "drift is a change of the rules, not a tick: tested by the graveyard tests");
@@ -157,7 +146,7 @@ static void plan_kinds(struct ark_synth *gen, uint64_t start_ns)
 	if (halted) {
 		for (int k = ARK_REASON_REDUCING_ONLY; k <= ARK_REASON_DAILY_LOSS; k++)
 			set_status(gen, (enum ark_reason)k, "%s", "every order is denied HALTED first");
-		return;
+		return false;
 	}
 	if (l->restricted_count == 0)
 		set_status(gen, ARK_REASON_RESTRICTED_SYMBOL, "%s", "restricted_symbols is none");
@@ -170,18 +159,14 @@ static void plan_kinds(struct ark_synth *gen, uint64_t start_ns)
 			   l->pattern_count ? "no symbol matches a pattern without a listed symbol" : "restricted_patterns is none");
 	if (start_ns <= l->reference_max_age_ns + 2 * ARK_GRAVEYARD_DAY_NS)
 		set_status(gen, ARK_REASON_REFERENCE_PRICE, "%s", "the market clock starts too early for a stale tick");
+	return true;
+}
 
-	const enum ark_reason stateful[] = {ARK_REASON_DUPLICATE, ARK_REASON_RATE_SYMBOL, ARK_REASON_RATE_GLOBAL,
-					    ARK_REASON_POSITION_LIMIT, ARK_REASON_GROSS_EXPOSURE, ARK_REASON_DAILY_LOSS};
-	if (!active) {
-		for (size_t i = 0; i < ARK_ARRAY_LEN(stateful); i++)
-			set_status(gen, stateful[i], not_active, state);
-		return;
-	}
-
-	/* DUPLICATE: buy u, the same again, sell u. */
-	pl->burst_ticks[ARK_REASON_DUPLICATE] = 3;
-
+static void plan_rates(struct ark_synth *gen)
+{
+	const struct ark_graveyard_limits *l = &gen->limits;
+	struct ark_synth_plan *pl = &gen->plan;
+	const uint32_t n = l->order_rate_count, m = l->order_rate_per_symbol_count;
 	/* RATE_SYMBOL: m orders on one symbol fill its window; lane 0 is one more. */
 	if (m > n)
 		set_status(gen, ARK_REASON_RATE_SYMBOL, "%s", "order_rate_per_symbol exceeds order_rate: the overall limit denies first");
@@ -195,19 +180,32 @@ static void plan_kinds(struct ark_synth *gen, uint64_t start_ns)
 	else if ((uint64_t)n + 2 >= l->order_rate_window_ns)
 		set_status(gen, ARK_REASON_RATE_GLOBAL, "%s", "the order_rate window is shorter than a burst of 1 ns steps");
 	pl->burst_ticks[ARK_REASON_RATE_GLOBAL] = n + 1 + fmin(pl->global_symbols, n);
+}
 
-	/* POSITION_LIMIT: build exactly max_position, then u more. */
-	pl->position_price = fmin(BASE_PRICE, 0.5 * gmax / pmax);
+/* POSITION_LIMIT: build exactly max_position, then u more. */
+static void plan_position(struct ark_synth *gen)
+{
+	const struct ark_graveyard_limits *l = &gen->limits;
+	struct ark_synth_plan *pl = &gen->plan;
+	const double qmax = l->max_order_quantity, nmax = l->max_order_notional, pmax = l->max_position;
+	pl->position_price = fmin(BASE_PRICE, 0.5 * l->max_gross_exposure / pmax);
 	pl->position_chunk = whole(fmin(fmin(qmax, 0.9 * nmax / pl->position_price), pmax));
-	pl->position_lane0 = fmin(pl->unit, 0.9 * nmax / (pl->position_price * (1 + collar / 2)));
+	pl->position_lane0 = fmin(pl->unit, 0.9 * nmax / (pl->position_price * (1 + l->price_collar / 2)));
 	double steps = ceil(pmax / pl->position_chunk);
 	if (steps > ARK_SYNTH_MAX_STEPS)
 		set_status(gen, ARK_REASON_POSITION_LIMIT, "%s", "max_position takes too many allowed orders to reach");
 	else if (pl->position_lane0 <= pmax * 1e-6)
 		set_status(gen, ARK_REASON_POSITION_LIMIT, "%s", "no allowed order is big enough to pass max_position visibly");
 	pl->burst_ticks[ARK_REASON_POSITION_LIMIT] = 2 * steps + 1;
+}
 
-	/* GROSS_EXPOSURE: positions worth max - n0/2, then an order worth n0. */
+/* GROSS_EXPOSURE: positions worth max - n0/2, then an order worth n0. */
+static void plan_gross(struct ark_synth *gen)
+{
+	const struct ark_graveyard_limits *l = &gen->limits;
+	struct ark_synth_plan *pl = &gen->plan;
+	const double qmax = l->max_order_quantity, nmax = l->max_order_notional, pmax = l->max_position;
+	const double gmax = l->max_gross_exposure;
 	double price = BASE_PRICE, chunk = 0, lane0 = 0, setup = 0, symbols = 0;
 	for (int iter = 0; iter < 3; iter++) {
 		chunk = whole(fmin(fmin(qmax, 0.9 * nmax / price), pmax));
@@ -229,16 +227,52 @@ static void plan_kinds(struct ark_synth *gen, uint64_t start_ns)
 	else if (lane0 / 2 <= gmax * 1e-6)
 		set_status(gen, ARK_REASON_GROSS_EXPOSURE, "%s", "no allowed order is big enough to pass max_gross_exposure visibly");
 	pl->burst_ticks[ARK_REASON_GROSS_EXPOSURE] = 2 * gross_steps + 1;
+}
 
-	/* DAILY_LOSS, the finale: short Q, mark a loss of 4 x the limit, lane 0.
-	 * The latch holds until the next trading day by the wall clock, so it
-	 * ends the stream: nothing is bought back, nothing clean follows. */
+/* DAILY_LOSS, the finale: short Q, mark a loss of 4 x the limit, lane 0.
+ * The latch holds until the next trading day by the wall clock, so it
+ * ends the stream: nothing is bought back, nothing clean follows. */
+static void plan_loss(struct ark_synth *gen)
+{
+	const struct ark_graveyard_limits *l = &gen->limits;
+	struct ark_synth_plan *pl = &gen->plan;
+	const double qmax = l->max_order_quantity, nmax = l->max_order_notional, pmax = l->max_position;
 	pl->loss_price = BASE_PRICE;
-	pl->loss_quantity = whole(fmin(fmin(qmax, pmax), fmin(0.5 * nmax, 0.25 * gmax) / pl->loss_price));
-	pl->loss_mark = pl->loss_price + 4 * loss / pl->loss_quantity;
+	pl->loss_quantity = whole(fmin(fmin(qmax, pmax), fmin(0.5 * nmax, 0.25 * l->max_gross_exposure) / pl->loss_price));
+	pl->loss_mark = pl->loss_price + 4 * l->daily_loss_limit / pl->loss_quantity;
 	if (!isfinite(pl->loss_mark) || !(pl->loss_mark <= ARK_TICK_PRICE_CEILING))
 		set_status(gen, ARK_REASON_DAILY_LOSS, "%s", "a mark that loses the limit would be no valid price");
 	pl->burst_ticks[ARK_REASON_DAILY_LOSS] = 3;
+}
+
+static void plan_kinds(struct ark_synth *gen, uint64_t start_ns)
+{
+	const struct ark_graveyard_limits *l = &gen->limits;
+	struct ark_synth_plan *pl = &gen->plan;
+	const double nmax = l->max_order_notional, gmax = l->max_gross_exposure;
+	const uint32_t n = l->order_rate_count, m = l->order_rate_per_symbol_count;
+
+	pl->unit = ark_graveyard_unit_quantity(l);
+	pl->global_symbols = m >= 2 ? (n + m - 2) / (m - 1) : n + 1;
+	pl->small_price = fmin(BASE_PRICE, fmin(0.25 * nmax / pl->unit, 0.5 * gmax / (pl->unit * (pl->global_symbols + 1))));
+	pl->notional_price = 2 * nmax / l->max_order_quantity;
+
+	if (!plan_reachable(gen, start_ns))
+		return;
+	const enum ark_reason stateful[] = {ARK_REASON_DUPLICATE, ARK_REASON_RATE_SYMBOL, ARK_REASON_RATE_GLOBAL,
+					    ARK_REASON_POSITION_LIMIT, ARK_REASON_GROSS_EXPOSURE, ARK_REASON_DAILY_LOSS};
+	if (l->trading_state != ARK_TRADING_ACTIVE) {
+		for (size_t i = 0; i < ARK_ARRAY_LEN(stateful); i++)
+			set_status(gen, stateful[i], "needs setup orders, which the rules' trading state %s denies",
+				   ark_trading_state_name(l->trading_state));
+		return;
+	}
+	/* DUPLICATE: buy u, the same again, sell u. */
+	pl->burst_ticks[ARK_REASON_DUPLICATE] = 3;
+	plan_rates(gen);
+	plan_position(gen);
+	plan_gross(gen);
+	plan_loss(gen);
 }
 
 int ark_synth_init(struct ark_synth *gen, const struct ark_synth_config *c, const struct ark_graveyard_rules *rules,
