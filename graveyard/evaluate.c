@@ -354,6 +354,166 @@ static __attribute__((noinline)) void book_beside_flight(const struct ark_gravey
 	rebook(st, s, &booked, after->realised_pnl, after);
 }
 
+/* The rule families below are checked in the documented order; each returns
+ * the first rule of its family the order breaks, or NONE. Always inlined:
+ * splitting the gate into named steps must not cost a call on the hot path.
+ * Every comparison against a limit is written so that NaN denies. */
+#define RULE_CHECK static inline __attribute__((always_inline)) enum ark_reason
+
+#define CHECK(family)                                  \
+	do {                                           \
+		const enum ark_reason found_ = (family); \
+		if (found_ != ARK_REASON_NONE)         \
+			DENY(found_);                  \
+	} while (0)
+
+/* The market clock (never past the ceiling), the trading day (the caller's:
+ * a tick never ends one), the mark. Returns the event's symbol (NULL for an
+ * id out of range); *reference_ok when its price is a valid, fresh
+ * reference. */
+static inline __attribute__((always_inline)) struct ark_graveyard_symbol *
+observe(const struct ark_graveyard_limits *l, struct ark_graveyard_state *st, const struct ark_event *ev,
+	const struct ark_graveyard_inputs *in, bool *reference_ok)
+{
+	const uint64_t t = ev->exchange_time_ns;
+	const uint64_t advance = t < in->clock_ceiling_ns ? t : in->clock_ceiling_ns;
+	if (advance > st->market_now_ns)
+		st->market_now_ns = advance;
+	if (UNLIKELY(!st->day_started || in->trading_day > st->trading_day))
+		roll_day(st, in->trading_day);
+	const uint64_t now = st->market_now_ns;
+	const double price = ev->price;
+	const bool price_ok = price > 0 && price <= ARK_TICK_PRICE_CEILING;   /* false for NaN */
+	const bool fresh = t != 0 && (t <= now ? now - t <= l->reference_max_age_ns : t - now <= in->fresh_ahead_ns);
+	*reference_ok = price_ok && fresh;
+	if (UNLIKELY(ev->symbol_id >= ARK_GRAVEYARD_MAX_SYMBOLS))
+		return NULL;
+	struct ark_graveyard_symbol *s = &st->symbols[ev->symbol_id];
+	if (UNLIKELY(!same_symbol(s, ev->symbol)))
+		fill_symbol(l, st, s, ev->symbol);
+	if (!st->state_corrupt && price_ok && fresh && t >= s->mark_time_ns) {
+		mark(st, s, price, t);
+		const char *bad = non_finite(st, s);
+		if (UNLIKELY(bad))
+			latch_corrupt(st, s, bad);
+		else
+			check_loss(l, st);
+	}
+	return s;
+}
+
+/* What the state and the symbol deny before the order is looked at. */
+RULE_CHECK check_state(const struct ark_graveyard_state *st, const struct ark_graveyard_symbol *s)
+{
+	if (UNLIKELY(st->state_corrupt))
+		return ARK_REASON_STATE_CORRUPT;
+	if (st->trading_state == ARK_TRADING_HALTED)
+		return ARK_REASON_HALTED;
+	if (st->loss_latched)
+		return ARK_REASON_DAILY_LOSS;
+	if (UNLIKELY(!s))
+		return ARK_REASON_RESTRICTED_SYMBOL;
+	if (s->restriction != ARK_REASON_NONE)
+		return (enum ark_reason)s->restriction;
+	return ARK_REASON_NONE;
+}
+
+/* The order on its own: reference price, size, collar, notional. */
+RULE_CHECK check_order(const struct ark_graveyard_limits *l, const struct ark_event *ev, bool reference_ok)
+{
+	if (!reference_ok)
+		return ARK_REASON_REFERENCE_PRICE;
+	const double q = ev->quantity, limit = ev->limit_price, price = ev->price;
+	const double slack = 1 + ARK_GRAVEYARD_EPSILON;
+	if (!(q > 0 && q <= l->max_order_quantity * slack))
+		return ARK_REASON_MAX_QUANTITY;
+	if (!(limit > 0 && fabs(limit - price) <= l->price_collar * price * slack))
+		return ARK_REASON_PRICE_COLLAR;
+	if (!(q * limit <= l->max_order_notional * slack))
+		return ARK_REASON_MAX_NOTIONAL;
+	return ARK_REASON_NONE;
+}
+
+/* The order among the orders before it: reducing only, duplicate, rates. */
+RULE_CHECK check_flow(const struct ark_graveyard_limits *l, const struct ark_graveyard_state *st,
+		      const struct ark_graveyard_symbol *s, const struct ark_event *ev, double change, uint64_t now)
+{
+	const double q = ev->quantity, slack = 1 + ARK_GRAVEYARD_EPSILON;
+	if (st->trading_state == ARK_TRADING_REDUCING) {
+		/* What may still be taken off without flipping, even if every
+		 * order in flight on this side fills. */
+		const double room = change < 0 ? s->position - s->pending_sell : -s->position - s->pending_buy;
+		if (!(room > 0 && q <= room * slack))
+			return ARK_REASON_REDUCING_ONLY;
+	}
+	if (s->last_side == ev->side && s->last_quantity == q && s->last_limit_price == ev->limit_price &&
+	    now - s->last_intent_ns < l->duplicate_window_ns)
+		return ARK_REASON_DUPLICATE;
+	if (ring_full(s->rate_ns, s->rate_head, s->rate_count, l->order_rate_per_symbol_count, now,
+		      l->order_rate_per_symbol_window_ns))
+		return ARK_REASON_RATE_SYMBOL;
+	if (ring_full(st->rate_ns, st->rate_head, st->rate_count, l->order_rate_count, now, l->order_rate_window_ns))
+		return ARK_REASON_RATE_GLOBAL;
+	return ARK_REASON_NONE;
+}
+
+/* The book the order would leave: position and gross exposure, at the worst
+ * |position| before and after (|position| with nothing in flight: the
+ * projection's own check). */
+RULE_CHECK check_exposure(const struct ark_graveyard_limits *l, const struct ark_graveyard_state *st,
+			  const struct ark_graveyard_symbol *s, double change, double q)
+{
+	const double pos = s->position, pb = s->pending_buy, ps = s->pending_sell;
+	const double slack = 1 + ARK_GRAVEYARD_EPSILON;
+	const double worst = worst_position(pos, pb, ps);
+	const double worst_next = change > 0 ? worst_position(pos, pb + q, ps) : worst_position(pos, pb, ps + q);
+	const double grows = worst_next - worst;
+	if (!(grows <= 0 || worst_next <= l->max_position * slack))
+		return ARK_REASON_POSITION_LIMIT;
+	if (!(grows <= 0 || st->gross_exposure + grows * s->mark <= l->max_gross_exposure * slack))
+		return ARK_REASON_GROSS_EXPOSURE;
+	return ARK_REASON_NONE;
+}
+
+/* Allowed, if the book it leaves is finite: it enters the windows and the
+ * book (projected, or in flight). False (STATE_CORRUPT latched, nothing
+ * booked) when it would leave a non-finite book: fail closed, never a NaN
+ * in a limit. */
+static inline __attribute__((always_inline)) bool admit(const struct ark_graveyard_limits *l,
+							 struct ark_graveyard_state *st, struct ark_graveyard_symbol *s,
+							 const struct ark_event *ev, const struct ark_graveyard_inputs *in,
+							 double change, uint64_t now)
+{
+	const double q = ev->quantity, limit = ev->limit_price;
+	struct projection after;
+	struct in_flight flight = {s->pending_buy, s->pending_sell, s->pending_buy_cost, s->pending_sell_cost};
+	bool flight_ok = true;
+	if (in->confirm_by_reports)
+		flight_ok = book_in_flight(st, s, change, q, limit, &flight, &after);
+	else if (UNLIKELY(s->pending_buy != 0 || s->pending_sell != 0))
+		book_beside_flight(st, s, change, limit, &after);
+	else
+		project_fill(st, s, change, limit, &after);
+	if (UNLIKELY(!projection_finite(&after) || !flight_ok)) {
+		latch_corrupt(st, s, in->confirm_by_reports ? "order in flight" : "projected fill");
+		return false;
+	}
+	st->allowed++;
+	ring_push(s->rate_ns, &s->rate_head, &s->rate_count, l->order_rate_per_symbol_count, now);
+	ring_push(st->rate_ns, &st->rate_head, &st->rate_count, l->order_rate_count, now);
+	s->last_side = ev->side;
+	s->last_quantity = q;
+	s->last_limit_price = limit;
+	s->last_intent_ns = now;
+	s->pending_buy = flight.buy;
+	s->pending_sell = flight.sell;
+	s->pending_buy_cost = flight.buy_cost;
+	s->pending_sell_cost = flight.sell_cost;
+	apply_projection(st, s, &after);
+	check_loss(l, st);
+	return true;
+}
+
 void ark_graveyard_evaluate(const struct ark_graveyard_rules *rules, struct ark_graveyard_state *st,
 			    const struct ark_event *ev, const struct ark_graveyard_inputs *in,
 			    struct ark_graveyard_decision *d)
@@ -371,116 +531,22 @@ void ark_graveyard_evaluate(const struct ark_graveyard_rules *rules, struct ark_
 		DENY(ARK_REASON_ETHICS_DRIFT);
 	if (UNLIKELY(in->quarantined))
 		DENY(ARK_REASON_QUARANTINED);
-
-	/* The market clock (never past the ceiling), the trading day (the
-	 * caller's: a tick never ends one), the mark. */
-	const uint64_t t = ev->exchange_time_ns;
-	const uint64_t advance = t < in->clock_ceiling_ns ? t : in->clock_ceiling_ns;
-	if (advance > st->market_now_ns)
-		st->market_now_ns = advance;
-	if (UNLIKELY(!st->day_started || in->trading_day > st->trading_day))
-		roll_day(st, in->trading_day);
-	const uint64_t now = st->market_now_ns;
-	const double price = ev->price;
-	const bool price_ok = price > 0 && price <= ARK_TICK_PRICE_CEILING;   /* false for NaN */
-	const bool fresh = t != 0 && (t <= now ? now - t <= l->reference_max_age_ns : t - now <= in->fresh_ahead_ns);
-	struct ark_graveyard_symbol *s = NULL;
-	if (LIKELY(ev->symbol_id < ARK_GRAVEYARD_MAX_SYMBOLS)) {
-		s = &st->symbols[ev->symbol_id];
-		if (UNLIKELY(!same_symbol(s, ev->symbol)))
-			fill_symbol(l, st, s, ev->symbol);
-		if (!st->state_corrupt && price_ok && fresh && t >= s->mark_time_ns) {
-			mark(st, s, price, t);
-			const char *bad = non_finite(st, s);
-			if (UNLIKELY(bad))
-				latch_corrupt(st, s, bad);
-			else
-				check_loss(l, st);
-		}
-	}
+	bool reference_ok;
+	struct ark_graveyard_symbol *s = observe(l, st, ev, in, &reference_ok);
 	if (!intent) {
 		st->no_intent++;
 		return;
 	}
 	st->intents++;
 
-	if (UNLIKELY(st->state_corrupt))
+	const uint64_t now = st->market_now_ns;
+	const double change = ev->side == ARK_SIDE_BUY ? ev->quantity : -ev->quantity;
+	CHECK(check_state(st, s));
+	CHECK(check_order(l, ev, reference_ok));
+	CHECK(check_flow(l, st, s, ev, change, now));
+	CHECK(check_exposure(l, st, s, change, ev->quantity));
+	if (UNLIKELY(!admit(l, st, s, ev, in, change, now)))
 		DENY(ARK_REASON_STATE_CORRUPT);
-	if (st->trading_state == ARK_TRADING_HALTED)
-		DENY(ARK_REASON_HALTED);
-	if (st->loss_latched)
-		DENY(ARK_REASON_DAILY_LOSS);
-	if (UNLIKELY(!s))
-		DENY(ARK_REASON_RESTRICTED_SYMBOL);
-	if (s->restriction != ARK_REASON_NONE)
-		DENY((enum ark_reason)s->restriction);
-	if (!price_ok || !fresh)
-		DENY(ARK_REASON_REFERENCE_PRICE);
-	const double q = ev->quantity, limit = ev->limit_price;
-	const double slack = 1 + ARK_GRAVEYARD_EPSILON;
-	if (!(q > 0 && q <= l->max_order_quantity * slack))
-		DENY(ARK_REASON_MAX_QUANTITY);
-	if (!(limit > 0 && fabs(limit - price) <= l->price_collar * price * slack))
-		DENY(ARK_REASON_PRICE_COLLAR);
-	if (!(q * limit <= l->max_order_notional * slack))
-		DENY(ARK_REASON_MAX_NOTIONAL);
-	const double change = ev->side == ARK_SIDE_BUY ? q : -q;
-	const double pos = s->position, pb = s->pending_buy, ps = s->pending_sell;
-	if (st->trading_state == ARK_TRADING_REDUCING) {
-		/* What may still be taken off without flipping, even if every
-		 * order in flight on this side fills. */
-		const double room = change < 0 ? pos - ps : -pos - pb;
-		if (!(room > 0 && q <= room * slack))
-			DENY(ARK_REASON_REDUCING_ONLY);
-	}
-	if (s->last_side == ev->side && s->last_quantity == q && s->last_limit_price == limit &&
-	    now - s->last_intent_ns < l->duplicate_window_ns)
-		DENY(ARK_REASON_DUPLICATE);
-	if (ring_full(s->rate_ns, s->rate_head, s->rate_count, l->order_rate_per_symbol_count, now,
-		      l->order_rate_per_symbol_window_ns))
-		DENY(ARK_REASON_RATE_SYMBOL);
-	if (ring_full(st->rate_ns, st->rate_head, st->rate_count, l->order_rate_count, now, l->order_rate_window_ns))
-		DENY(ARK_REASON_RATE_GLOBAL);
-	/* The worst |position| before and after (|position| with nothing in
-	 * flight: the projection's own check). */
-	const double worst = worst_position(pos, pb, ps);
-	const double worst_next = change > 0 ? worst_position(pos, pb + q, ps) : worst_position(pos, pb, ps + q);
-	const double grows = worst_next - worst;
-	if (!(grows <= 0 || worst_next <= l->max_position * slack))
-		DENY(ARK_REASON_POSITION_LIMIT);
-	if (!(grows <= 0 || st->gross_exposure + grows * s->mark <= l->max_gross_exposure * slack))
-		DENY(ARK_REASON_GROSS_EXPOSURE);
-
-	/* Allowed, if the book it leaves is finite: it enters the windows and
-	 * the book (projected, or in flight). An order that would make it
-	 * otherwise is denied and latches STATE_CORRUPT: fail closed, never a
-	 * NaN in a limit. */
-	struct projection after;
-	struct in_flight flight = {s->pending_buy, s->pending_sell, s->pending_buy_cost, s->pending_sell_cost};
-	bool flight_ok = true;
-	if (in->confirm_by_reports)
-		flight_ok = book_in_flight(st, s, change, q, limit, &flight, &after);
-	else if (UNLIKELY(pb != 0 || ps != 0))
-		book_beside_flight(st, s, change, limit, &after);
-	else
-		project_fill(st, s, change, limit, &after);
-	if (UNLIKELY(!projection_finite(&after) || !flight_ok)) {
-		latch_corrupt(st, s, in->confirm_by_reports ? "order in flight" : "projected fill");
-		DENY(ARK_REASON_STATE_CORRUPT);
-	}
-	st->allowed++;
-	ring_push(s->rate_ns, &s->rate_head, &s->rate_count, l->order_rate_per_symbol_count, now);
-	ring_push(st->rate_ns, &st->rate_head, &st->rate_count, l->order_rate_count, now);
-	s->last_side = ev->side;
-	s->last_quantity = q;
-	s->last_limit_price = limit;
-	s->last_intent_ns = now;
-	s->pending_buy = flight.buy;
-	s->pending_sell = flight.sell;
-	s->pending_buy_cost = flight.buy_cost;
-	s->pending_sell_cost = flight.sell_cost;
-	apply_projection(st, s, &after);
-	check_loss(l, st);
 }
 
 void ark_graveyard_apply_report(const struct ark_graveyard_rules *rules, struct ark_graveyard_state *st,
