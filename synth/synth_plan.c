@@ -182,6 +182,19 @@ static void plan_rates(struct ark_synth *gen)
 	pl->burst_ticks[ARK_REASON_RATE_GLOBAL] = n + 1 + fmin(pl->global_symbols, n);
 }
 
+/* A kind shown by building a book up to `limit` in `steps` allowed orders
+ * and taking it back: not injected when that takes too many orders, or when
+ * the order past the limit is too small to pass it visibly. */
+static void plan_build_up(struct ark_synth *gen, enum ark_reason kind, const char *limit, double steps,
+			  bool too_many, bool too_small)
+{
+	if (too_many)
+		set_status(gen, kind, "%s takes too many allowed orders to reach", limit);
+	else if (too_small)
+		set_status(gen, kind, "no allowed order is big enough to pass %s visibly", limit);
+	gen->plan.burst_ticks[kind] = 2 * steps + 1;
+}
+
 /* POSITION_LIMIT: build exactly max_position, then u more. */
 static void plan_position(struct ark_synth *gen)
 {
@@ -192,11 +205,8 @@ static void plan_position(struct ark_synth *gen)
 	pl->position_chunk = whole(fmin(fmin(qmax, 0.9 * nmax / pl->position_price), pmax));
 	pl->position_lane0 = fmin(pl->unit, 0.9 * nmax / (pl->position_price * (1 + l->price_collar / 2)));
 	double steps = ceil(pmax / pl->position_chunk);
-	if (steps > ARK_SYNTH_MAX_STEPS)
-		set_status(gen, ARK_REASON_POSITION_LIMIT, "%s", "max_position takes too many allowed orders to reach");
-	else if (pl->position_lane0 <= pmax * 1e-6)
-		set_status(gen, ARK_REASON_POSITION_LIMIT, "%s", "no allowed order is big enough to pass max_position visibly");
-	pl->burst_ticks[ARK_REASON_POSITION_LIMIT] = 2 * steps + 1;
+	plan_build_up(gen, ARK_REASON_POSITION_LIMIT, "max_position", steps, steps > ARK_SYNTH_MAX_STEPS,
+		      pl->position_lane0 <= pmax * 1e-6);
 }
 
 /* GROSS_EXPOSURE: positions worth max - n0/2, then an order worth n0. */
@@ -222,11 +232,8 @@ static void plan_gross(struct ark_synth *gen)
 	pl->gross_setup_quantity = setup / price;
 	pl->gross_symbols = (uint32_t)symbols;
 	double gross_steps = ceil(pl->gross_setup_quantity / chunk) + symbols;
-	if (symbols > 16 || gross_steps > ARK_SYNTH_MAX_STEPS)
-		set_status(gen, ARK_REASON_GROSS_EXPOSURE, "%s", "max_gross_exposure takes too many allowed orders to reach");
-	else if (lane0 / 2 <= gmax * 1e-6)
-		set_status(gen, ARK_REASON_GROSS_EXPOSURE, "%s", "no allowed order is big enough to pass max_gross_exposure visibly");
-	pl->burst_ticks[ARK_REASON_GROSS_EXPOSURE] = 2 * gross_steps + 1;
+	plan_build_up(gen, ARK_REASON_GROSS_EXPOSURE, "max_gross_exposure", gross_steps,
+		      symbols > 16 || gross_steps > ARK_SYNTH_MAX_STEPS, lane0 / 2 <= gmax * 1e-6);
 }
 
 /* DAILY_LOSS, the finale: short Q, mark a loss of 4 x the limit, lane 0.
