@@ -52,7 +52,51 @@ static void usage(FILE *out)
 		"Progress goes to stderr; the table or JSON to stdout.\n");
 }
 
-static int relay_bench_main(int argc, char **argv)
+struct options {
+	struct ark_perf_relay_options relay;
+	bool json;
+};
+
+/* A count that the relay's options hold in 32 bits. */
+static int parse_u32(const char *arg, uint64_t min, uint64_t max, const char *what, uint32_t *out,
+		     struct ark_err *err)
+{
+	uint64_t v = 0;
+	int rc = ark_parse_u64(arg, min, max, what, &v, err);
+	if (!rc)
+		*out = (uint32_t)v;
+	return rc;
+}
+
+static int store_option(int opt, const char *arg, void *opts, struct ark_err *err)
+{
+	struct ark_perf_relay_options *o = &((struct options *)opts)->relay;
+	uint64_t v = 0;
+	int rc = 0;
+	switch (opt) {
+	case 'c': return ark_parse_cpu_list(arg, o->cpus, STAGES, &o->cpu_count, "--cpus", err);
+	case 'r': return parse_u32(arg, 1, ARK_PERF_RELAY_MAX_RUNS, "--runs", &o->runs, err);
+	case 'd':
+		if (!(rc = ark_parse_u64(arg, 10, 600000, "--duration", &v, err)))
+			o->duration_ns = v * MS;
+		return rc;
+	case 'R': return ark_parse_u64(arg, 1, 10000000, "--rate", &o->rate_hz, err);
+	case 'n': return ark_parse_u64(arg, 10, 100000000, "--latency-events", &o->latency_events, err);
+	case 'C': return parse_u32(arg, 2, 1u << 20, "--capacity", &o->ring_capacity, err);
+	case 'b': return parse_u32(arg, 1, MAX_BATCH, "--batch", &o->batch, err);
+	case 'k': return parse_u32(arg, 1, MAX_BATCH, "--redis-count", &o->redis_count, err);
+	case 'w': return parse_u32(arg, 1, 1000000, "--redis-window", &o->redis_window, err);
+	case 'L': return ark_parse_u64(arg, 0, 10000000, "--low-rate", &o->low_rate_hz, err);
+	case 'N': return ark_parse_u64(arg, 10, 100000000, "--low-rate-events", &o->low_rate_events, err);
+	case 's': o->redis_server = arg; return 0;
+	case 't': return ark_perf_relay_parse_transports(arg, &o->transports, err);
+	case 'q': return 0;
+	case 'j': ((struct options *)opts)->json = true; return 0;
+	default: return 1;
+	}
+}
+
+static int parse_options(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
 		{"cpus", required_argument, NULL, 'c'},           {"runs", required_argument, NULL, 'r'},
@@ -64,97 +108,54 @@ static int relay_bench_main(int argc, char **argv)
 		{"json", no_argument, NULL, 'j'},                 {"help", no_argument, NULL, 'h'},
 		{"low-rate", required_argument, NULL, 'L'},       {"low-rate-events", required_argument, NULL, 'N'},
 		{NULL, 0, NULL, 0}};
+	static const struct ark_perf_cli cli = {
+		.bench = "relay", .longopts = longopts, .usage = usage, .option = store_option};
 	/* --quick changes the defaults, and explicit options override them:
 	 * look for it first. */
-	bool quick = false, json = false;
+	bool quick = false;
 	for (int i = 1; i < argc; i++)
 		if (strcmp(argv[i], "--quick") == 0)
 			quick = true;
 	struct ark_err err = {0};
-	struct ark_perf_relay_options o;
-	if (ark_perf_relay_options_init(&o, quick, &err)) {
+	o->json = false;
+	if (ark_perf_relay_options_init(&o->relay, quick, &err)) {
 		fprintf(stderr, "ark perf relay: %s\n", err.msg);
 		return 2;
 	}
-	o.progress = stderr;
-	int opt;
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		int rc = 0;
-		uint64_t v = 0;
-		switch (opt) {
-		case 'c': rc = ark_parse_cpu_list(optarg, o.cpus, STAGES, &o.cpu_count, "--cpus", &err); break;
-		case 'r':
-			rc = ark_parse_u64(optarg, 1, ARK_PERF_RELAY_MAX_RUNS, "--runs", &v, &err);
-			o.runs = (uint32_t)v;
-			break;
-		case 'd':
-			rc = ark_parse_u64(optarg, 10, 600000, "--duration", &v, &err);
-			o.duration_ns = v * MS;
-			break;
-		case 'R': rc = ark_parse_u64(optarg, 1, 10000000, "--rate", &o.rate_hz, &err); break;
-		case 'n': rc = ark_parse_u64(optarg, 10, 100000000, "--latency-events", &o.latency_events, &err); break;
-		case 'C':
-			rc = ark_parse_u64(optarg, 2, 1u << 20, "--capacity", &v, &err);
-			o.ring_capacity = (uint32_t)v;
-			break;
-		case 'b':
-			rc = ark_parse_u64(optarg, 1, MAX_BATCH, "--batch", &v, &err);
-			o.batch = (uint32_t)v;
-			break;
-		case 'k':
-			rc = ark_parse_u64(optarg, 1, MAX_BATCH, "--redis-count", &v, &err);
-			o.redis_count = (uint32_t)v;
-			break;
-		case 'w':
-			rc = ark_parse_u64(optarg, 1, 1000000, "--redis-window", &v, &err);
-			o.redis_window = (uint32_t)v;
-			break;
-		case 'L': rc = ark_parse_u64(optarg, 0, 10000000, "--low-rate", &o.low_rate_hz, &err); break;
-		case 'N': rc = ark_parse_u64(optarg, 10, 100000000, "--low-rate-events", &o.low_rate_events, &err); break;
-		case 's': o.redis_server = optarg; break;
-		case 't': rc = ark_perf_relay_parse_transports(optarg, &o.transports, &err); break;
-		case 'q': break;
-		case 'j': json = true; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
-		}
-		if (rc) {
-			fprintf(stderr, "ark perf relay: %s\n", err.msg);
-			return 2;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "ark perf relay: unexpected argument '%s'\n", argv[optind]);
-		return 2;
-	}
+	o->relay.progress = stderr;
+	return ark_perf_parse_options(&cli, argc, argv, o);
+}
+
+static int relay_bench_main(int argc, char **argv)
+{
+	struct options o;
+	int rc = parse_options(argc, argv, &o);
+	if (rc != ARK_PERF_RUN)
+		return rc;
+	struct ark_err err = {0};
 	struct ark_perf_relay_result *r = calloc(1, sizeof *r);
 	if (!r) {
 		fprintf(stderr, "ark perf relay: out of memory\n");
 		return 1;
 	}
-	int rc = ark_perf_relay_run(&o, r, &err);
+	rc = ark_perf_relay_run(&o.relay, r, &err);
 	if (rc) {
 		fprintf(stderr, "ark perf relay: %s\n", err.msg);
 		free(r);
 		return rc == -EINVAL ? 2 : 1;
 	}
-	if (json) {
+	if (o.json) {
 		struct ark_json j;
-		ark_json_init(&j, stdout);
-		ark_json_object_begin(&j, NULL);
-		ark_json_string(&j, "benchmark", "relay");
-		ark_perf_json_machine(&j);
+		ark_perf_json_begin(&j, "relay");
 		ark_json_object_begin(&j, "headline");
 		ark_perf_relay_json_headline(&j, r);
 		ark_json_object_end(&j);
-		ark_perf_relay_json_details(&j, "relay", &o, r);
-		ark_json_object_end(&j);
-		ark_json_finish(&j);
+		ark_perf_relay_json_details(&j, "relay", &o.relay, r);
+		ark_perf_json_end(&j);
 	} else {
 		ark_perf_print_machine(stdout);
 		printf("\n");
-		ark_perf_relay_print_table(stdout, &o, r);
+		ark_perf_relay_print_table(stdout, &o.relay, r);
 	}
 	free(r);
 	return 0;
