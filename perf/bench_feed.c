@@ -36,7 +36,7 @@ struct opts {
 	double seconds;
 	int clients;
 	bool json;
-	bool quick, seconds_given;   /* while parsing */
+	bool quick;
 };
 
 /* ---- Lines ---- */
@@ -349,46 +349,26 @@ static void usage(FILE *out)
 		"--runs (default 5) runs of --seconds (default 1) each; --quick: 1 run of 0.2 s.\n");
 }
 
-static int store_option(int opt, const char *arg, void *opts, struct ark_err *err)
-{
-	struct opts *o = opts;
-	uint64_t u;
-	int rc = 0;
-	switch (opt) {
-	case 'j': o->json = true; break;
-	case 'q': o->quick = true; break;
-	case 'r':
-		if (!(rc = ark_parse_u64(arg, 1, MAX_RUNS, "--runs", &u, err)))
-			o->runs = (int)u;
-		break;
-	case 's':
-		if (!(rc = ark_parse_double(arg, 0.05, 60, "--seconds", &o->seconds, err)))
-			o->seconds_given = true;
-		break;
-	case 'c':
-		if (!(rc = ark_parse_u64(arg, 2, MAX_CLIENTS, "--clients", &u, err)))
-			o->clients = (int)u;
-		break;
-	default: return 1;
-	}
-	return rc;
-}
+#define OPT(member) offsetof(struct opts, member)
+static const struct ark_perf_flag flags[] = {
+	{"json", 'j', ARK_PERF_FLAG_TRUE, OPT(json), 0, 0},
+	{"quick", 'q', ARK_PERF_FLAG_TRUE, OPT(quick), 0, 0},
+	{"runs", 'r', ARK_PERF_FLAG_INT, OPT(runs), 1, MAX_RUNS},
+	{"seconds", 's', ARK_PERF_FLAG_DOUBLE, OPT(seconds), 0.05, 60},
+	{"clients", 'c', ARK_PERF_FLAG_INT, OPT(clients), 2, MAX_CLIENTS},
+	{NULL, 0, 0, 0, 0, 0}};
 
 static int parse_options(int argc, char **argv, struct opts *o)
 {
-	static const struct option lopts[] = {
-		{"json", no_argument, NULL, 'j'},        {"quick", no_argument, NULL, 'q'},
-		{"runs", required_argument, NULL, 'r'},  {"seconds", required_argument, NULL, 's'},
-		{"clients", required_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'}, {0}};
 	static const struct ark_perf_cli cli = {
-		.bench = "feed", .shortopts = "jqr:s:c:h", .longopts = lopts, .usage = usage, .option = store_option};
-	*o = (struct opts){.runs = 5, .seconds = 1.0, .clients = 4};
+		.bench = "feed", .shortopts = "jqr:s:c:h", .flags = flags, .usage = usage};
+	/* seconds 0: not given (--seconds is at least 0.05); --quick keeps a given one */
+	*o = (struct opts){.runs = 5, .seconds = 0, .clients = 4};
 	int rc = ark_perf_parse_options(&cli, argc, argv, o);
-	if (rc == ARK_PERF_RUN && o->quick) {
+	if (o->quick)
 		o->runs = 1;
-		if (!o->seconds_given)
-			o->seconds = 0.2;
-	}
+	if (o->seconds == 0)
+		o->seconds = o->quick ? 0.2 : 1.0;
 	return rc;
 }
 

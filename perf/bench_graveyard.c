@@ -171,26 +171,17 @@ struct options {
 	bool quick, json;
 };
 
-static int store_option(int opt, const char *arg, void *opts, struct ark_err *err)
-{
-	struct options *o = opts;
-	switch (opt) {
-	case 'r': return ark_parse_u64(arg, 1, MAX_RUNS, "--runs", &o->runs, err);
-	case 'b': return ark_parse_u64(arg, 1000, 100000000, "--batches", &o->batches, err);
-	case 'q': o->quick = true; return 0;
-	case 'j': o->json = true; return 0;
-	default: return 1;
-	}
-}
+#define OPT(member) offsetof(struct options, member)
+static const struct ark_perf_flag flags[] = {
+	{"runs", 'r', ARK_PERF_FLAG_U64, OPT(runs), 1, MAX_RUNS},
+	{"batches", 'b', ARK_PERF_FLAG_U64, OPT(batches), 1000, 100000000},
+	{"quick", 'q', ARK_PERF_FLAG_TRUE, OPT(quick), 0, 0},
+	{"json", 'j', ARK_PERF_FLAG_TRUE, OPT(json), 0, 0},
+	{NULL, 0, 0, 0, 0, 0}};
 
 static int parse_options(int argc, char **argv, struct options *o)
 {
-	static const struct option longopts[] = {
-		{"runs", required_argument, NULL, 'r'}, {"batches", required_argument, NULL, 'b'},
-		{"quick", no_argument, NULL, 'q'},      {"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0}};
-	static const struct ark_perf_cli cli = {
-		.bench = "graveyard", .longopts = longopts, .usage = usage, .option = store_option};
+	static const struct ark_perf_cli cli = {.bench = "graveyard", .flags = flags, .usage = usage};
 	*o = (struct options){.runs = 5, .batches = 200000};
 	int rc = ark_perf_parse_options(&cli, argc, argv, o);
 	if (rc == ARK_PERF_RUN && o->quick) {

@@ -275,28 +275,18 @@ struct options {
 	bool quick, json, pipeline;
 };
 
-static int store_option(int opt, const char *arg, void *opts, struct ark_err *err)
-{
-	struct options *o = opts;
-	switch (opt) {
-	case 'r': return ark_parse_u64(arg, 1, MAX_RUNS, "--runs", &o->runs, err);
-	case 'o': return ark_parse_u64(arg, 1000, 10000000000ull, "--ops", &o->ops, err);
-	case 'q': o->quick = true; return 0;
-	case 'j': o->json = true; return 0;
-	case 'n': o->pipeline = false; return 0;
-	default: return 1;
-	}
-}
+#define OPT(member) offsetof(struct options, member)
+static const struct ark_perf_flag flags[] = {
+	{"runs", 'r', ARK_PERF_FLAG_U64, OPT(runs), 1, MAX_RUNS},
+	{"ops", 'o', ARK_PERF_FLAG_U64, OPT(ops), 1000, 10000000000.0},
+	{"quick", 'q', ARK_PERF_FLAG_TRUE, OPT(quick), 0, 0},
+	{"json", 'j', ARK_PERF_FLAG_TRUE, OPT(json), 0, 0},
+	{"no-pipeline", 'n', ARK_PERF_FLAG_FALSE, OPT(pipeline), 0, 0},
+	{NULL, 0, 0, 0, 0, 0}};
 
 static int parse_options(int argc, char **argv, struct options *o)
 {
-	static const struct option longopts[] = {
-		{"runs", required_argument, NULL, 'r'}, {"ops", required_argument, NULL, 'o'},
-		{"quick", no_argument, NULL, 'q'},      {"json", no_argument, NULL, 'j'},
-		{"no-pipeline", no_argument, NULL, 'n'}, {"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0}};
-	static const struct ark_perf_cli cli = {
-		.bench = "metrics", .longopts = longopts, .usage = usage, .option = store_option};
+	static const struct ark_perf_cli cli = {.bench = "metrics", .flags = flags, .usage = usage};
 	*o = (struct options){.runs = 7, .ops = 50000000, .pipeline = true};
 	int rc = ark_perf_parse_options(&cli, argc, argv, o);
 	if (rc == ARK_PERF_RUN && o->quick) {

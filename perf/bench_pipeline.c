@@ -216,29 +216,26 @@ static int parse_rates(const char *arg, struct options *o, struct ark_err *err)
 	return rc;
 }
 
-static int store_option(int opt, const char *arg, void *opts, struct ark_err *err)
+static int store_option(int id, const char *arg, void *opts, struct ark_err *err)
 {
-	struct options *o = opts;
-	switch (opt) {
-	case 'r': return ark_parse_u64(arg, 1, MAX_RUNS, "--runs", &o->runs, err);
-	case 'd': return ark_parse_double(arg, 0.5, 600, "--duration", &o->duration, err);
-	case 'R': return parse_rates(arg, o, err);
-	case 'n': o->relay = false; return 0;
-	case 'q': o->quick = true; return 0;
-	case 'j': o->json = true; return 0;
-	default: return 1;
-	}
+	(void)id;   /* --rates, the one custom flag */
+	return parse_rates(arg, opts, err);
 }
+
+#define OPT(member) offsetof(struct options, member)
+static const struct ark_perf_flag flags[] = {
+	{"runs", 'r', ARK_PERF_FLAG_U64, OPT(runs), 1, MAX_RUNS},
+	{"duration", 'd', ARK_PERF_FLAG_DOUBLE, OPT(duration), 0.5, 600},
+	{"rates", 'R', ARK_PERF_FLAG_CUSTOM, 0, 0, 0},
+	{"no-relay", 'n', ARK_PERF_FLAG_FALSE, OPT(relay), 0, 0},
+	{"quick", 'q', ARK_PERF_FLAG_TRUE, OPT(quick), 0, 0},
+	{"json", 'j', ARK_PERF_FLAG_TRUE, OPT(json), 0, 0},
+	{NULL, 0, 0, 0, 0, 0}};
 
 static int parse_options(int argc, char **argv, struct options *o)
 {
-	static const struct option longopts[] = {
-		{"runs", required_argument, NULL, 'r'},  {"duration", required_argument, NULL, 'd'},
-		{"rates", required_argument, NULL, 'R'}, {"no-relay", no_argument, NULL, 'n'},
-		{"quick", no_argument, NULL, 'q'},       {"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
 	static const struct ark_perf_cli cli = {
-		.bench = "pipeline", .longopts = longopts, .usage = usage, .option = store_option};
+		.bench = "pipeline", .flags = flags, .usage = usage, .option = store_option};
 	*o = (struct options){.runs = 3, .duration = 5, .rates = {1000, 10000, 100000, 0}, .rate_count = 4,
 			      .relay = true};
 	int rc = ark_perf_parse_options(&cli, argc, argv, o);

@@ -103,29 +103,28 @@ struct options {
 	bool json;
 };
 
-static int store_option(int opt, const char *arg, void *opts, struct ark_err *err)
+/* --quick is 6 kills, where it stands among the flags. */
+static int quick_kills(int id, const char *arg, void *opts, struct ark_err *err)
 {
-	struct options *o = opts;
-	switch (opt) {
-	case 'k': return ark_parse_u64(arg, 1, MAX_KILLS, "--kills", &o->kills, err);
-	case 'i': return ark_parse_u64(arg, 50, 60000, "--interval", &o->interval_ms, err);
-	case 'r': return ark_parse_u64(arg, 10, 1000000, "--rate", &o->rate, err);
-	case 'q': o->kills = 6; return 0;
-	case 'j': o->json = true; return 0;
-	default: return 1;
-	}
+	(void)id, (void)arg, (void)err;
+	((struct options *)opts)->kills = 6;
+	return 0;
 }
+
+#define OPT(member) offsetof(struct options, member)
+static const struct ark_perf_flag flags[] = {
+	{"kills", 'k', ARK_PERF_FLAG_U64, OPT(kills), 1, MAX_KILLS},
+	{"interval", 'i', ARK_PERF_FLAG_U64, OPT(interval_ms), 50, 60000},
+	{"rate", 'r', ARK_PERF_FLAG_U64, OPT(rate), 10, 1000000},
+	{"quick", 'q', ARK_PERF_FLAG_CUSTOM0, 0, 0, 0},
+	{"json", 'j', ARK_PERF_FLAG_TRUE, OPT(json), 0, 0},
+	{NULL, 0, 0, 0, 0, 0}};
 
 static int parse_options(int argc, char **argv, struct options *o)
 {
-	static const struct option longopts[] = {
-		{"kills", required_argument, NULL, 'k'}, {"interval", required_argument, NULL, 'i'},
-		{"rate", required_argument, NULL, 'r'},  {"quick", no_argument, NULL, 'q'},
-		{"json", no_argument, NULL, 'j'},        {"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0}};
 	/* Operands have always been ignored here. */
-	static const struct ark_perf_cli cli = {.bench = "recovery", .longopts = longopts, .usage = usage,
-						.option = store_option, .operands_ok = true};
+	static const struct ark_perf_cli cli = {
+		.bench = "recovery", .flags = flags, .usage = usage, .option = quick_kills, .operands_ok = true};
 	*o = (struct options){.kills = 40, .interval_ms = 250, .rate = 5000};
 	return ark_perf_parse_options(&cli, argc, argv, o);
 }

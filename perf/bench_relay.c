@@ -57,59 +57,47 @@ struct options {
 	bool json;
 };
 
-/* A count that the relay's options hold in 32 bits. */
-static int parse_u32(const char *arg, uint64_t min, uint64_t max, const char *what, uint32_t *out,
-		     struct ark_err *err)
-{
-	uint64_t v = 0;
-	int rc = ark_parse_u64(arg, min, max, what, &v, err);
-	if (!rc)
-		*out = (uint32_t)v;
-	return rc;
-}
-
-static int store_option(int opt, const char *arg, void *opts, struct ark_err *err)
+/* The flags that are not a plain value: --cpus, --duration (ms), --transports;
+ * --quick was seen before the loop. */
+static int store_option(int id, const char *arg, void *opts, struct ark_err *err)
 {
 	struct ark_perf_relay_options *o = &((struct options *)opts)->relay;
 	uint64_t v = 0;
 	int rc = 0;
-	switch (opt) {
+	switch (id) {
 	case 'c': return ark_parse_cpu_list(arg, o->cpus, STAGES, &o->cpu_count, "--cpus", err);
-	case 'r': return parse_u32(arg, 1, ARK_PERF_RELAY_MAX_RUNS, "--runs", &o->runs, err);
 	case 'd':
 		if (!(rc = ark_parse_u64(arg, 10, 600000, "--duration", &v, err)))
 			o->duration_ns = v * MS;
 		return rc;
-	case 'R': return ark_parse_u64(arg, 1, 10000000, "--rate", &o->rate_hz, err);
-	case 'n': return ark_parse_u64(arg, 10, 100000000, "--latency-events", &o->latency_events, err);
-	case 'C': return parse_u32(arg, 2, 1u << 20, "--capacity", &o->ring_capacity, err);
-	case 'b': return parse_u32(arg, 1, MAX_BATCH, "--batch", &o->batch, err);
-	case 'k': return parse_u32(arg, 1, MAX_BATCH, "--redis-count", &o->redis_count, err);
-	case 'w': return parse_u32(arg, 1, 1000000, "--redis-window", &o->redis_window, err);
-	case 'L': return ark_parse_u64(arg, 0, 10000000, "--low-rate", &o->low_rate_hz, err);
-	case 'N': return ark_parse_u64(arg, 10, 100000000, "--low-rate-events", &o->low_rate_events, err);
-	case 's': o->redis_server = arg; return 0;
 	case 't': return ark_perf_relay_parse_transports(arg, &o->transports, err);
-	case 'q': return 0;
-	case 'j': ((struct options *)opts)->json = true; return 0;
-	default: return 1;
+	default: return 0;
 	}
 }
 
+#define OPT(member) offsetof(struct options, relay.member)
+static const struct ark_perf_flag flags[] = {
+	{"cpus", 'c', ARK_PERF_FLAG_CUSTOM, 0, 0, 0},
+	{"runs", 'r', ARK_PERF_FLAG_U32, OPT(runs), 1, ARK_PERF_RELAY_MAX_RUNS},
+	{"duration", 'd', ARK_PERF_FLAG_CUSTOM, 0, 0, 0},
+	{"rate", 'R', ARK_PERF_FLAG_U64, OPT(rate_hz), 1, 10000000},
+	{"latency-events", 'n', ARK_PERF_FLAG_U64, OPT(latency_events), 10, 100000000},
+	{"capacity", 'C', ARK_PERF_FLAG_U32, OPT(ring_capacity), 2, 1u << 20},
+	{"batch", 'b', ARK_PERF_FLAG_U32, OPT(batch), 1, MAX_BATCH},
+	{"redis-count", 'k', ARK_PERF_FLAG_U32, OPT(redis_count), 1, MAX_BATCH},
+	{"redis-window", 'w', ARK_PERF_FLAG_U32, OPT(redis_window), 1, 1000000},
+	{"redis-server", 's', ARK_PERF_FLAG_STRING, OPT(redis_server), 0, 0},
+	{"transports", 't', ARK_PERF_FLAG_CUSTOM, 0, 0, 0},
+	{"quick", 'q', ARK_PERF_FLAG_CUSTOM0, 0, 0, 0},
+	{"json", 'j', ARK_PERF_FLAG_TRUE, offsetof(struct options, json), 0, 0},
+	{"low-rate", 'L', ARK_PERF_FLAG_U64, OPT(low_rate_hz), 0, 10000000},
+	{"low-rate-events", 'N', ARK_PERF_FLAG_U64, OPT(low_rate_events), 10, 100000000},
+	{NULL, 0, 0, 0, 0, 0}};
+
 static int parse_options(int argc, char **argv, struct options *o)
 {
-	static const struct option longopts[] = {
-		{"cpus", required_argument, NULL, 'c'},           {"runs", required_argument, NULL, 'r'},
-		{"duration", required_argument, NULL, 'd'},       {"rate", required_argument, NULL, 'R'},
-		{"latency-events", required_argument, NULL, 'n'}, {"capacity", required_argument, NULL, 'C'},
-		{"batch", required_argument, NULL, 'b'},          {"redis-count", required_argument, NULL, 'k'},
-		{"redis-window", required_argument, NULL, 'w'},   {"redis-server", required_argument, NULL, 's'},
-		{"transports", required_argument, NULL, 't'},     {"quick", no_argument, NULL, 'q'},
-		{"json", no_argument, NULL, 'j'},                 {"help", no_argument, NULL, 'h'},
-		{"low-rate", required_argument, NULL, 'L'},       {"low-rate-events", required_argument, NULL, 'N'},
-		{NULL, 0, NULL, 0}};
 	static const struct ark_perf_cli cli = {
-		.bench = "relay", .longopts = longopts, .usage = usage, .option = store_option};
+		.bench = "relay", .flags = flags, .usage = usage, .option = store_option};
 	/* --quick changes the defaults, and explicit options override them:
 	 * look for it first. */
 	bool quick = false;

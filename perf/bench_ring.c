@@ -784,34 +784,31 @@ struct options {
 	bool quick, json;
 };
 
-static int store_option(int opt, const char *arg, void *opts, struct ark_err *err)
+/* --cpus: exactly two. */
+static int store_option(int id, const char *arg, void *opts, struct ark_err *err)
 {
 	struct options *o = opts;
-	int rc = 0;
-	switch (opt) {
-	case 'c':
-		rc = ark_parse_cpu_list(arg, o->cpus, 2, &o->ncpus, "--cpus", err);
-		if (!rc && o->ncpus != 2)
-			rc = ark_err_set(err, -EINVAL, "--cpus: expected two CPUs such as 0,1, got '%s'", arg);
-		return rc;
-	case 'r': return ark_parse_u64(arg, 1, MAX_RUNS, "--runs", &o->runs, err);
-	case 'd': return ark_parse_u64(arg, 10, 60000, "--duration", &o->duration_ms, err);
-	case 's': return ark_parse_u64(arg, 100, 100000000, "--samples", &o->samples, err);
-	case 'q': o->quick = true; return 0;
-	case 'j': o->json = true; return 0;
-	default: return 1;
-	}
+	(void)id;
+	int rc = ark_parse_cpu_list(arg, o->cpus, 2, &o->ncpus, "--cpus", err);
+	if (!rc && o->ncpus != 2)
+		rc = ark_err_set(err, -EINVAL, "--cpus: expected two CPUs such as 0,1, got '%s'", arg);
+	return rc;
 }
+
+#define OPT(member) offsetof(struct options, member)
+static const struct ark_perf_flag flags[] = {
+	{"cpus", 'c', ARK_PERF_FLAG_CUSTOM, 0, 0, 0},
+	{"runs", 'r', ARK_PERF_FLAG_U64, OPT(runs), 1, MAX_RUNS},
+	{"duration", 'd', ARK_PERF_FLAG_U64, OPT(duration_ms), 10, 60000},
+	{"samples", 's', ARK_PERF_FLAG_U64, OPT(samples), 100, 100000000},
+	{"quick", 'q', ARK_PERF_FLAG_TRUE, OPT(quick), 0, 0},
+	{"json", 'j', ARK_PERF_FLAG_TRUE, OPT(json), 0, 0},
+	{NULL, 0, 0, 0, 0, 0}};
 
 static int parse_options(int argc, char **argv, struct options *o)
 {
-	static const struct option longopts[] = {
-		{"cpus", required_argument, NULL, 'c'},    {"runs", required_argument, NULL, 'r'},
-		{"duration", required_argument, NULL, 'd'}, {"samples", required_argument, NULL, 's'},
-		{"quick", no_argument, NULL, 'q'},          {"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
 	static const struct ark_perf_cli cli = {
-		.bench = "ring", .longopts = longopts, .usage = usage, .option = store_option};
+		.bench = "ring", .flags = flags, .usage = usage, .option = store_option};
 	*o = (struct options){.cpus = {0, 1}, .runs = 5, .duration_ms = 200, .samples = 100000};
 	int rc = ark_perf_parse_options(&cli, argc, argv, o);
 	if (rc == ARK_PERF_RUN && o->quick) {

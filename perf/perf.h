@@ -12,6 +12,7 @@
 #include "common/common.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -51,20 +52,39 @@ double ark_perf_sorted_quantile(const double *sorted, int count, double q);
 void ark_perf_sort(double *values, int count);
 
 /* ---- Options: the getopt_long loop every benchmark shares ----
- * A benchmark describes its flags (a getopt_long table, its usage text and
- * a function that stores one flag's value in its options struct); the loop
- * answers --help (usage on stdout, exit 0), an unknown flag (usage on
- * stderr, exit 2), a bad value ("ark perf <bench>: <message>", exit 2) and,
- * unless operands_ok, an operand ("unexpected argument", exit 2). */
-struct option;
+ * A benchmark lists its flags in a table (name, getopt value, how the
+ * value is stored in its options struct); the loop builds the getopt_long
+ * table (plus --help), stores the plain values itself and hands the rest to
+ * the benchmark's option function. It answers --help (usage on stdout,
+ * exit 0), an unknown flag (usage on stderr, exit 2), a bad value ("ark perf
+ * <bench>: <message>", exit 2) and, unless operands_ok, an operand
+ * ("unexpected argument", exit 2). */
+enum ark_perf_flag_kind {
+	ARK_PERF_FLAG_TRUE,     /* no value: the bool at offset becomes true */
+	ARK_PERF_FLAG_FALSE,    /* no value: the bool at offset becomes false */
+	ARK_PERF_FLAG_U64,      /* uint64_t in [min, max] */
+	ARK_PERF_FLAG_U32,      /* uint32_t in [min, max] */
+	ARK_PERF_FLAG_INT,      /* int in [min, max] */
+	ARK_PERF_FLAG_DOUBLE,   /* double in [min, max] */
+	ARK_PERF_FLAG_STRING,   /* const char * (argv's own) */
+	ARK_PERF_FLAG_CUSTOM,   /* the option function, with a value */
+	ARK_PERF_FLAG_CUSTOM0,  /* the option function, no value */
+};
+struct ark_perf_flag {
+	const char *name;       /* "runs": --runs */
+	int id;                 /* getopt_long's value (the short option, if any) */
+	enum ark_perf_flag_kind kind;
+	size_t offset;          /* offsetof the member in the options struct */
+	double min, max;
+};
+#define ARK_PERF_FLAGS_MAX 24
 struct ark_perf_cli {
 	const char *bench;                 /* "graveyard" */
 	const char *shortopts;             /* NULL: "h" */
-	const struct option *longopts;     /* 'h' is --help */
+	const struct ark_perf_flag *flags; /* ended by a NULL name; --help added */
 	void (*usage)(FILE *out);
-	/* Store one flag: 0, a negative errno with err filled (bad value), or
-	 * 1 for a flag it does not know. */
-	int (*option)(int opt, const char *arg, void *opts, struct ark_err *err);
+	/* A CUSTOM flag: 0, or a negative errno with err filled. */
+	int (*option)(int id, const char *arg, void *opts, struct ark_err *err);
 	bool operands_ok;                  /* operands ignored, not refused */
 };
 #define ARK_PERF_RUN (-1)
