@@ -414,15 +414,9 @@ static double api_request(struct api_client *cl, int port, const char *path, con
 	return status == want ? us : -1;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
 static double p99_of(double *v, int n)
 {
-	qsort(v, (size_t)n, sizeof *v, cmp_double);
+	ark_perf_sort(v, n);
 	return n ? v[(int)(0.99 * (n - 1) + 0.5)] : 0;
 }
 
@@ -596,38 +590,249 @@ static int write_file(const char *path, const char *text)
 	return fclose(f) == 0 ? 0 : -EIO;
 }
 
+struct options {
+	uint64_t runs, trace_events;
+	double seconds;
+	bool quick, json;
+};
+
+/* --quick: one run, 0.3 s of events, where it stands among the flags. */
+static int quick_run(int id, const char *arg, void *opts, struct ark_err *err)
+{
+	struct options *o = opts;
+	(void)id, (void)arg, (void)err;
+	o->runs = 1;
+	o->seconds = 0.3;
+	o->quick = true;
+	return 0;
+}
+
+#define OPT(member) offsetof(struct options, member)
+static const struct ark_perf_flag flags[] = {
+	{"runs", 'r', ARK_PERF_FLAG_U64, OPT(runs), 1, MAX_RUNS},
+	{"events-seconds", 'e', ARK_PERF_FLAG_DOUBLE, OPT(seconds), 0.1, 60},
+	{"trace-events", 't', ARK_PERF_FLAG_U64, OPT(trace_events), 1000, 100000000},
+	{"quick", 'q', ARK_PERF_FLAG_CUSTOM0, 0, 0, 0},
+	{"json", 'j', ARK_PERF_FLAG_TRUE, OPT(json), 0, 0},
+	{NULL, 0, 0, 0, 0, 0}};
+
+static int parse_options(int argc, char **argv, struct options *o)
+{
+	/* Operands have always been ignored here. */
+	static const struct ark_perf_cli cli = {
+		.bench = "edges", .flags = flags, .usage = usage, .option = quick_run, .operands_ok = true};
+	*o = (struct options){.runs = 3, .trace_events = 10000000, .seconds = 1};
+	return ark_perf_parse_options(&cli, argc, argv, o);
+}
+
+/* Per-run figures (medians taken in the report) and the attack's. */
+struct figures {
+	double mirror[MAX_RUNS], bench[MAX_RUNS];
+	uint64_t entries;
+	double h1_single[MAX_RUNS], h1_batch[MAX_RUNS], h2_single[MAX_RUNS], h2_batch[MAX_RUNS];
+	struct attack_figures af;
+};
+
+/* The mirror's backfill of the journal in dir against redis-benchmark, both
+ * into the same Redis: 0, or -1 with the error printed. */
+static int run_mirror(const struct options *o, const char *dir, struct ark_perf_redis *rs, const char *bench_binary,
+		      struct figures *f)
+{
+	struct ark_err err = {0};
+	char journal[PATH_MAX], url[64], log_dir[PATH_MAX];
+	snprintf(journal, sizeof journal, "%s/journal", dir);
+	snprintf(log_dir, sizeof log_dir, "%s/logs", dir);
+	snprintf(url, sizeof url, "redis://127.0.0.1:%d/0", rs->port);
+	setenv("REDIS_URL", url, 1);
+	setenv("ARK_LOG_DIR", log_dir, 1);
+	unsetenv("ARK_MIRROR_STREAM");
+	unsetenv("ARK_MIRROR_PER_TOPIC");
+	for (uint64_t r = 0; r < o->runs; r++) {
+		struct ark_mirror_backfill_result res;
+		if (flush(rs, &err) || ark_mirror_backfill(journal, &res, &err)) {
+			fprintf(stderr, "ark perf edges: mirror: %s\n", err.msg);
+			return -1;
+		}
+		f->entries = res.entries;
+		f->mirror[r] = res.seconds > 0 ? (double)res.entries / res.seconds : 0;
+		if (flush(rs, &err) || redis_benchmark(bench_binary, rs->port, res.entries, &f->bench[r], &err)) {
+			fprintf(stderr, "ark perf edges: %s\n", err.msg);
+			return -1;
+		}
+		if (!o->json)
+			fprintf(stderr, "  run %llu: mirror %.0f XADD/s, redis-benchmark -P 64 %.0f XADD/s\n",
+				(unsigned long long)r + 1, f->mirror[r], f->bench[r]);
+	}
+	return 0;
+}
+
+/* The request bodies (one signal, a batch of 100) and a test certificate
+ * in dir: 0 or -1. */
+static int write_api_inputs(const char *one, const char *hundred, const char *cert, const char *key)
+{
+	static char batch[16384];
+	size_t used = (size_t)snprintf(batch, sizeof batch, "[");
+	for (int i = 0; i < 100; i++)
+		used += (size_t)snprintf(batch + used, sizeof batch - used, "%s{\"symbol\":\"SYM%02d\",\"price\":%d.25,\"size\":%d}",
+					 i ? "," : "", i % 50, 100 + i, 1 + i % 7);
+	snprintf(batch + used, sizeof batch - used, "]");
+	const char *openssl[] = {"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+				 "-nodes", "-subj", "/CN=127.0.0.1", "-days", "1", "-keyout", key, "-out", cert, NULL};
+	static char scratch[4096];
+	if (write_file(one, "{\"symbol\":\"AAPL\",\"price\":187.5,\"size\":100}") || write_file(hundred, batch) ||
+	    run_capture(openssl, scratch, sizeof scratch) != 0)
+		return -1;
+	return 0;
+}
+
+/* The API: plain HTTP/1.1 keep-alive, then HTTP/2 over TLS (ALPN): 0, or -1
+ * with the error printed. */
+static int run_api(const struct options *o, const char *dir, struct figures *f)
+{
+	struct ark_err err = {0};
+	char one[PATH_MAX], hundred[PATH_MAX], cert[PATH_MAX], key[PATH_MAX];
+	snprintf(one, sizeof one, "%s/one.json", dir);
+	snprintf(hundred, sizeof hundred, "%s/batch100.json", dir);
+	snprintf(cert, sizeof cert, "%s/cert.pem", dir);
+	snprintf(key, sizeof key, "%s/key.pem", dir);
+	double load_s = o->runs == 1 ? 2 : 5;
+	if (write_api_inputs(one, hundred, cert, key)) {
+		fprintf(stderr, "ark perf edges: cannot write the request bodies or make a test certificate\n");
+		return -1;
+	}
+	for (int tls = 0; tls < 2; tls++) {
+		struct api_run ar;
+		if (api_start(&ar, dir, tls ? cert : NULL, tls ? key : NULL, &err)) {
+			fprintf(stderr, "ark perf edges: %s\n", err.msg);
+			api_stop(&ar);
+			return -1;
+		}
+		for (uint64_t r = 0; r < o->runs; r++) {
+			double *single = tls ? f->h2_single : f->h1_single, *hundreds = tls ? f->h2_batch : f->h1_batch;
+			if (h2load_eps(&ar, tls, !tls, one, 1, load_s, &single[r], &err) ||
+			    h2load_eps(&ar, tls, !tls, hundred, 100, load_s, &hundreds[r], &err)) {
+				fprintf(stderr, "ark perf edges: %s\n", err.msg);
+				api_stop(&ar);
+				return -1;
+			}
+			if (!o->json)
+				fprintf(stderr, "  run %llu: API %s single %.0f signals/s, batches of 100 %.0f signals/s\n",
+					(unsigned long long)r + 1, tls ? "HTTP/2 (TLS)" : "HTTP/1.1", single[r], hundreds[r]);
+		}
+		api_stop(&ar);
+	}
+	return 0;
+}
+
+/* The medians of the per-run figures. */
+struct medians {
+	double m, b, a1s, a1b, a2s, a2b;
+};
+
+static struct medians take_medians(const struct options *o, const struct figures *f)
+{
+	int n = (int)o->runs;
+	return (struct medians){.m = ark_perf_median(f->mirror, n), .b = ark_perf_median(f->bench, n),
+				.a1s = ark_perf_median(f->h1_single, n), .a1b = ark_perf_median(f->h1_batch, n),
+				.a2s = ark_perf_median(f->h2_single, n), .a2b = ark_perf_median(f->h2_batch, n)};
+}
+
+static void json_attack(struct ark_json *j, const struct attack_figures *af)
+{
+	ark_json_object_begin(j, "api_under_attack");
+	ark_json_uint(j, "journal_events", af->events);
+	ark_json_number(j, "journal_write_s", af->write_s);
+	ark_json_number(j, "index_build_s", af->index_s);
+	ark_json_uint(j, "lookups", (uint64_t)af->lookups);
+	ark_json_number(j, "lookup_p50_us", af->lookup_p50_us);
+	ark_json_number(j, "lookup_p99_us", af->lookup_p99_us);
+	ark_json_number(j, "post_p99_us_alone", af->post_p99_us);
+	ark_json_number(j, "post_p99_us_during_lookups", af->post_p99_during_lookups_us);
+	ark_json_number(j, "post_p99_us_under_slot_attack", af->post_p99_under_slot_attack_us);
+	ark_json_uint(j, "attacker_connections_opened", af->hog_connections);
+	ark_json_object_end(j);
+}
+
+static void report_json(const struct options *o, const struct figures *f, const char *redis_version)
+{
+	struct medians md = take_medians(o, f);
+	const struct attack_figures *af = &f->af;
+	struct ark_json j;
+	ark_perf_json_begin(&j, "edges");
+	ark_json_object_begin(&j, "headline");
+	ark_json_number(&j, "mirror_eps", md.m);
+	ark_json_number(&j, "redis_benchmark_xadd_eps", md.b);
+	ark_json_number(&j, "mirror_vs_redis_benchmark_ratio", md.b > 0 ? md.m / md.b : 0);
+	ark_json_number(&j, "api_http1_single_eps", md.a1s);
+	ark_json_number(&j, "api_batch100_eps", md.a1b > md.a2b ? md.a1b : md.a2b);
+	ark_json_number(&j, "api_trace_lookup_p99_us", af->lookup_p99_us);
+	ark_json_number(&j, "api_p99_us_under_slot_attack", af->post_p99_under_slot_attack_us);
+	ark_json_object_end(&j);
+	json_attack(&j, af);
+	ark_json_number(&j, "api_http1_batch100_eps", md.a1b);
+	ark_json_number(&j, "api_http2_single_eps", md.a2s);
+	ark_json_number(&j, "api_http2_batch100_eps", md.a2b);
+	ark_json_uint(&j, "entries_per_run", f->entries);
+	ark_json_uint(&j, "runs", o->runs);
+	ark_json_string(&j, "redis_version", redis_version);
+	ark_perf_json_end(&j);
+}
+
+static void report_table(const struct options *o, const struct figures *f)
+{
+	struct medians md = take_medians(o, f);
+	const struct attack_figures *af = &f->af;
+	ark_perf_print_machine(stdout);
+	printf("mirror: %.0f XADD/s (median of %llu backfills of %llu entries)\n", md.m, (unsigned long long)o->runs,
+	       (unsigned long long)f->entries);
+	printf("redis-benchmark -P 64 XADD, same fields: %.0f XADD/s\n", md.b);
+	printf("mirror / redis-benchmark: %.2f\n", md.b > 0 ? md.m / md.b : 0);
+	printf("API, signals accepted per second (h2load): HTTP/1.1 keep-alive single %.0f, batches of 100 %.0f;\n"
+	       "     HTTP/2 over TLS single %.0f, batches of 100 %.0f\n", md.a1s, md.a1b, md.a2s, md.a2b);
+	printf("API under attack, journal of %llu events (written in %.1f s, indexed in %.1f s):\n"
+	       "     unknown-id trace look-up p50 %.0f us, p99 %.0f us (%d look-ups)\n"
+	       "     POST /v1/signals p99: alone %.0f us, during look-ups %.0f us,\n"
+	       "     while another address holds its cap of connections %.0f us (%llu connections opened)\n",
+	       (unsigned long long)af->events, af->write_s, af->index_s, af->lookup_p50_us, af->lookup_p99_us,
+	       af->lookups, af->post_p99_us, af->post_p99_during_lookups_us, af->post_p99_under_slot_attack_us,
+	       (unsigned long long)af->hog_connections);
+}
+
+/* Everything between making dir and removing it: 0, or 1 with the error
+ * printed. */
+static int run_edges(struct options *o, const char *dir, const char *bench_binary, struct ark_perf_redis *rs)
+{
+	struct ark_err err = {0};
+	static struct figures f;
+	memset(&f, 0, sizeof f);
+	if (fill_journal(dir, o->seconds, &err) || ark_perf_redis_start(rs, "redis-server", NULL, &err)) {
+		fprintf(stderr, "ark perf edges: %s\n", err.msg);
+		return 1;
+	}
+	if (run_mirror(o, dir, rs, bench_binary, &f) || run_api(o, dir, &f))
+		return 1;
+	if (o->quick && o->trace_events == 10000000)
+		o->trace_events = 200000;
+	if (!o->json)
+		fprintf(stderr, "  the API under attack: writing and indexing a journal of %llu events...\n",
+			(unsigned long long)o->trace_events);
+	if (api_under_attack(dir, o->trace_events, o->quick, &f.af, &err)) {
+		fprintf(stderr, "ark perf edges: the API under attack: %s\n", err.msg);
+		return 1;
+	}
+	if (o->json)
+		report_json(o, &f, rs->version);
+	else
+		report_table(o, &f);
+	return 0;
+}
+
 static int edges_main(int argc, char **argv)
 {
-	static const struct option options[] = {{"runs", required_argument, NULL, 'r'},
-						{"events-seconds", required_argument, NULL, 'e'},
-						{"trace-events", required_argument, NULL, 't'},
-						{"quick", no_argument, NULL, 'q'},
-						{"json", no_argument, NULL, 'j'},
-						{"help", no_argument, NULL, 'h'},
-						{NULL, 0, NULL, 0}};
-	struct ark_err err = {0};
-	uint64_t runs = 3, trace_events = 10000000;
-	bool quick = false;
-	double seconds = 1;
-	bool json = false;
-	int opt;
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-		int rc = 0;
-		switch (opt) {
-		case 'r': rc = ark_parse_u64(optarg, 1, MAX_RUNS, "--runs", &runs, &err); break;
-		case 'e': rc = ark_parse_double(optarg, 0.1, 60, "--events-seconds", &seconds, &err); break;
-		case 't': rc = ark_parse_u64(optarg, 1000, 100000000, "--trace-events", &trace_events, &err); break;
-		case 'q': runs = 1; seconds = 0.3; quick = true; break;
-		case 'j': json = true; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
-		}
-		if (rc) {
-			fprintf(stderr, "ark perf edges: %s\n", err.msg);
-			return 2;
-		}
-	}
+	struct options o;
+	int rc = parse_options(argc, argv, &o);
+	if (rc != ARK_PERF_RUN)
+		return rc;
 	char bench_binary[512];
 	if (ark_perf_find_program("redis-benchmark", bench_binary, sizeof bench_binary)) {
 		fprintf(stderr, "ark perf edges: redis-benchmark not found (Debian package redis-tools)\n");
@@ -641,146 +846,7 @@ static int edges_main(int argc, char **argv)
 	struct ark_perf_redis rs;
 	memset(&rs, 0, sizeof rs);
 	bool stopped = false;
-	int status = 1;
-	double mirror[MAX_RUNS], bench[MAX_RUNS];
-	uint64_t entries = 0;
-	if (fill_journal(dir, seconds, &err) || ark_perf_redis_start(&rs, "redis-server", NULL, &err)) {
-		fprintf(stderr, "ark perf edges: %s\n", err.msg);
-		goto out;
-	}
-	char journal[PATH_MAX], url[64], log_dir[PATH_MAX];
-	snprintf(journal, sizeof journal, "%s/journal", dir);
-	snprintf(log_dir, sizeof log_dir, "%s/logs", dir);
-	snprintf(url, sizeof url, "redis://127.0.0.1:%d/0", rs.port);
-	setenv("REDIS_URL", url, 1);
-	setenv("ARK_LOG_DIR", log_dir, 1);
-	unsetenv("ARK_MIRROR_STREAM");
-	unsetenv("ARK_MIRROR_PER_TOPIC");
-	for (uint64_t r = 0; r < runs; r++) {
-		struct ark_mirror_backfill_result res;
-		if (flush(&rs, &err) || ark_mirror_backfill(journal, &res, &err)) {
-			fprintf(stderr, "ark perf edges: mirror: %s\n", err.msg);
-			goto out;
-		}
-		entries = res.entries;
-		mirror[r] = res.seconds > 0 ? (double)res.entries / res.seconds : 0;
-		if (flush(&rs, &err) || redis_benchmark(bench_binary, rs.port, res.entries, &bench[r], &err)) {
-			fprintf(stderr, "ark perf edges: %s\n", err.msg);
-			goto out;
-		}
-		if (!json)
-			fprintf(stderr, "  run %llu: mirror %.0f XADD/s, redis-benchmark -P 64 %.0f XADD/s\n",
-				(unsigned long long)r + 1, mirror[r], bench[r]);
-	}
-	double m = ark_perf_median(mirror, (int)runs), b = ark_perf_median(bench, (int)runs);
-	/* The API: plain HTTP/1.1 keep-alive, then HTTP/2 over TLS (ALPN). */
-	char one[PATH_MAX], hundred[PATH_MAX], cert[PATH_MAX], key[PATH_MAX];
-	snprintf(one, sizeof one, "%s/one.json", dir);
-	snprintf(hundred, sizeof hundred, "%s/batch100.json", dir);
-	snprintf(cert, sizeof cert, "%s/cert.pem", dir);
-	snprintf(key, sizeof key, "%s/key.pem", dir);
-	static char batch[16384];
-	size_t used = (size_t)snprintf(batch, sizeof batch, "[");
-	for (int i = 0; i < 100; i++)
-		used += (size_t)snprintf(batch + used, sizeof batch - used, "%s{\"symbol\":\"SYM%02d\",\"price\":%d.25,\"size\":%d}",
-					 i ? "," : "", i % 50, 100 + i, 1 + i % 7);
-	snprintf(batch + used, sizeof batch - used, "]");
-	const char *openssl[] = {"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-				 "-nodes", "-subj", "/CN=127.0.0.1", "-days", "1", "-keyout", key, "-out", cert, NULL};
-	static char scratch[4096];
-	double h1_single[MAX_RUNS], h1_batch[MAX_RUNS], h2_single[MAX_RUNS], h2_batch[MAX_RUNS];
-	double load_s = runs == 1 ? 2 : 5;
-	if (write_file(one, "{\"symbol\":\"AAPL\",\"price\":187.5,\"size\":100}") || write_file(hundred, batch) ||
-	    run_capture(openssl, scratch, sizeof scratch) != 0) {
-		fprintf(stderr, "ark perf edges: cannot write the request bodies or make a test certificate\n");
-		goto out;
-	}
-	for (int tls = 0; tls < 2; tls++) {
-		struct api_run ar;
-		if (api_start(&ar, dir, tls ? cert : NULL, tls ? key : NULL, &err)) {
-			fprintf(stderr, "ark perf edges: %s\n", err.msg);
-			api_stop(&ar);
-			goto out;
-		}
-		for (uint64_t r = 0; r < runs; r++) {
-			double *single = tls ? h2_single : h1_single, *hundreds = tls ? h2_batch : h1_batch;
-			if (h2load_eps(&ar, tls, !tls, one, 1, load_s, &single[r], &err) ||
-			    h2load_eps(&ar, tls, !tls, hundred, 100, load_s, &hundreds[r], &err)) {
-				fprintf(stderr, "ark perf edges: %s\n", err.msg);
-				api_stop(&ar);
-				goto out;
-			}
-			if (!json)
-				fprintf(stderr, "  run %llu: API %s single %.0f signals/s, batches of 100 %.0f signals/s\n",
-					(unsigned long long)r + 1, tls ? "HTTP/2 (TLS)" : "HTTP/1.1", single[r], hundreds[r]);
-		}
-		api_stop(&ar);
-	}
-	if (quick && trace_events == 10000000)
-		trace_events = 200000;
-	struct attack_figures af;
-	if (!json)
-		fprintf(stderr, "  the API under attack: writing and indexing a journal of %llu events...\n",
-			(unsigned long long)trace_events);
-	if (api_under_attack(dir, trace_events, quick, &af, &err)) {
-		fprintf(stderr, "ark perf edges: the API under attack: %s\n", err.msg);
-		goto out;
-	}
-	double a1s = ark_perf_median(h1_single, (int)runs), a1b = ark_perf_median(h1_batch, (int)runs);
-	double a2s = ark_perf_median(h2_single, (int)runs), a2b = ark_perf_median(h2_batch, (int)runs);
-	if (json) {
-		struct ark_json j;
-		ark_json_init(&j, stdout);
-		ark_json_object_begin(&j, NULL);
-		ark_json_string(&j, "benchmark", "edges");
-		ark_perf_json_machine(&j);
-		ark_json_object_begin(&j, "headline");
-		ark_json_number(&j, "mirror_eps", m);
-		ark_json_number(&j, "redis_benchmark_xadd_eps", b);
-		ark_json_number(&j, "mirror_vs_redis_benchmark_ratio", b > 0 ? m / b : 0);
-		ark_json_number(&j, "api_http1_single_eps", a1s);
-		ark_json_number(&j, "api_batch100_eps", a1b > a2b ? a1b : a2b);
-		ark_json_number(&j, "api_trace_lookup_p99_us", af.lookup_p99_us);
-		ark_json_number(&j, "api_p99_us_under_slot_attack", af.post_p99_under_slot_attack_us);
-		ark_json_object_end(&j);
-		ark_json_object_begin(&j, "api_under_attack");
-		ark_json_uint(&j, "journal_events", af.events);
-		ark_json_number(&j, "journal_write_s", af.write_s);
-		ark_json_number(&j, "index_build_s", af.index_s);
-		ark_json_uint(&j, "lookups", (uint64_t)af.lookups);
-		ark_json_number(&j, "lookup_p50_us", af.lookup_p50_us);
-		ark_json_number(&j, "lookup_p99_us", af.lookup_p99_us);
-		ark_json_number(&j, "post_p99_us_alone", af.post_p99_us);
-		ark_json_number(&j, "post_p99_us_during_lookups", af.post_p99_during_lookups_us);
-		ark_json_number(&j, "post_p99_us_under_slot_attack", af.post_p99_under_slot_attack_us);
-		ark_json_uint(&j, "attacker_connections_opened", af.hog_connections);
-		ark_json_object_end(&j);
-		ark_json_number(&j, "api_http1_batch100_eps", a1b);
-		ark_json_number(&j, "api_http2_single_eps", a2s);
-		ark_json_number(&j, "api_http2_batch100_eps", a2b);
-		ark_json_uint(&j, "entries_per_run", entries);
-		ark_json_uint(&j, "runs", runs);
-		ark_json_string(&j, "redis_version", rs.version);
-		ark_json_object_end(&j);
-		ark_json_finish(&j);
-	} else {
-		ark_perf_print_machine(stdout);
-		printf("mirror: %.0f XADD/s (median of %llu backfills of %llu entries)\n", m, (unsigned long long)runs,
-		       (unsigned long long)entries);
-		printf("redis-benchmark -P 64 XADD, same fields: %.0f XADD/s\n", b);
-		printf("mirror / redis-benchmark: %.2f\n", b > 0 ? m / b : 0);
-		printf("API, signals accepted per second (h2load): HTTP/1.1 keep-alive single %.0f, batches of 100 %.0f;\n"
-		       "     HTTP/2 over TLS single %.0f, batches of 100 %.0f\n", a1s, a1b, a2s, a2b);
-		printf("API under attack, journal of %llu events (written in %.1f s, indexed in %.1f s):\n"
-		       "     unknown-id trace look-up p50 %.0f us, p99 %.0f us (%d look-ups)\n"
-		       "     POST /v1/signals p99: alone %.0f us, during look-ups %.0f us,\n"
-		       "     while another address holds its cap of connections %.0f us (%llu connections opened)\n",
-		       (unsigned long long)af.events, af.write_s, af.index_s, af.lookup_p50_us, af.lookup_p99_us, af.lookups,
-		       af.post_p99_us, af.post_p99_during_lookups_us, af.post_p99_under_slot_attack_us,
-		       (unsigned long long)af.hog_connections);
-	}
-	status = 0;
-out:
+	int status = run_edges(&o, dir, bench_binary, &rs);
 	ark_perf_redis_stop(&rs, &stopped);
 	if (ark_perf_remove_tree(dir) != 0)
 		fprintf(stderr, "ark perf edges: could not remove %s\n", dir);

@@ -36,6 +36,7 @@ struct opts {
 	double seconds;
 	int clients;
 	bool json;
+	bool quick;
 };
 
 /* ---- Lines ---- */
@@ -348,53 +349,86 @@ static void usage(FILE *out)
 		"--runs (default 5) runs of --seconds (default 1) each; --quick: 1 run of 0.2 s.\n");
 }
 
+#define OPT(member) offsetof(struct opts, member)
+static const struct ark_perf_flag flags[] = {
+	{"json", 'j', ARK_PERF_FLAG_TRUE, OPT(json), 0, 0},
+	{"quick", 'q', ARK_PERF_FLAG_TRUE, OPT(quick), 0, 0},
+	{"runs", 'r', ARK_PERF_FLAG_INT, OPT(runs), 1, MAX_RUNS},
+	{"seconds", 's', ARK_PERF_FLAG_DOUBLE, OPT(seconds), 0.05, 60},
+	{"clients", 'c', ARK_PERF_FLAG_INT, OPT(clients), 2, MAX_CLIENTS},
+	{NULL, 0, 0, 0, 0, 0}};
+
+static int parse_options(int argc, char **argv, struct opts *o)
+{
+	static const struct ark_perf_cli cli = {
+		.bench = "feed", .shortopts = "jqr:s:c:h", .flags = flags, .usage = usage};
+	/* seconds 0: not given (--seconds is at least 0.05); --quick keeps a given one */
+	*o = (struct opts){.runs = 5, .seconds = 0, .clients = 4};
+	int rc = ark_perf_parse_options(&cli, argc, argv, o);
+	if (o->quick)
+		o->runs = 1;
+	if (o->seconds == 0)
+		o->seconds = o->quick ? 0.2 : 1.0;
+	return rc;
+}
+
+static void report_table(const struct opts *o, const int counts[2], const double feed_eps[2],
+			 const double raw_eps[2], double parse_ns, double base_ns)
+{
+	ark_perf_print_machine(stdout);
+	printf("\nfeed parse: %.0f ns/line (memchr+strtod floor %.0f ns, ratio %.2f)\n", parse_ns, base_ns,
+	       parse_ns / base_ns);
+	printf("%-10s %16s %18s %8s\n", "clients", "feed ticks/s", "raw recv lines/s", "ratio");
+	for (int k = 0; k < 2; k++)
+		printf("%-10d %16.0f %18.0f %8.2f\n", counts[k], feed_eps[k], raw_eps[k], feed_eps[k] / raw_eps[k]);
+	printf("(median of %d runs of %.2f s; loopback TCP, ring of 65536 ticks drained by a consumer)\n", o->runs,
+	       o->seconds);
+}
+
+static void report_json(const struct opts *o, const int counts[2], const double feed_eps[2],
+			const double raw_eps[2], double parse_ns, double base_ns)
+{
+	struct ark_json j;
+	ark_json_init(&j, stdout);
+	ark_json_object_begin(&j, NULL);
+	ark_json_string(&j, "bench", "feed");
+	ark_json_object_begin(&j, "headline");
+	ark_json_number(&j, "feed_ticks_per_s", feed_eps[0]);
+	ark_json_number(&j, "feed_ticks_per_s_multi_client", feed_eps[1]);
+	ark_json_number(&j, "feed_parse_ns", parse_ns);
+	ark_json_number(&j, "feed_vs_raw_tcp_ratio", feed_eps[0] / raw_eps[0]);
+	ark_json_object_end(&j);
+	ark_perf_json_machine(&j);
+	ark_json_object_begin(&j, "config");
+	ark_json_uint(&j, "runs", (uint64_t)o->runs);
+	ark_json_number(&j, "seconds_per_run", o->seconds);
+	ark_json_uint(&j, "clients", (uint64_t)o->clients);
+	ark_json_object_end(&j);
+	ark_json_object_begin(&j, "parse");
+	ark_json_number(&j, "feed_parse_ns", parse_ns);
+	ark_json_number(&j, "memchr_strtod_baseline_ns", base_ns);
+	ark_json_number(&j, "parse_vs_baseline_ratio", parse_ns / base_ns);
+	ark_json_object_end(&j);
+	ark_json_array_begin(&j, "tcp");
+	for (int k = 0; k < 2; k++) {
+		ark_json_object_begin(&j, NULL);
+		ark_json_uint(&j, "clients", (uint64_t)counts[k]);
+		ark_json_number(&j, "feed_ticks_per_s", feed_eps[k]);
+		ark_json_number(&j, "raw_recv_lines_per_s", raw_eps[k]);
+		ark_json_number(&j, "feed_vs_raw_ratio", feed_eps[k] / raw_eps[k]);
+		ark_json_object_end(&j);
+	}
+	ark_json_array_end(&j);
+	ark_json_object_end(&j);
+	ark_json_finish(&j);
+}
+
 static int bench_feed_main(int argc, char **argv)
 {
-	static const struct option lopts[] = {
-		{"json", no_argument, NULL, 'j'},        {"quick", no_argument, NULL, 'q'},
-		{"runs", required_argument, NULL, 'r'},  {"seconds", required_argument, NULL, 's'},
-		{"clients", required_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'}, {0}};
-	struct opts o = {.runs = 5, .seconds = 1.0, .clients = 4};
-	struct ark_err err = {0};
-	bool quick = false, seconds_given = false;
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "jqr:s:c:h", lopts, NULL)) != -1) {
-		uint64_t u;
-		double d;
-		switch (c) {
-		case 'j': o.json = true; break;
-		case 'q': quick = true; break;
-		case 'r':
-			if (ark_parse_u64(optarg, 1, MAX_RUNS, "--runs", &u, &err))
-				goto bad;
-			o.runs = (int)u;
-			break;
-		case 's':
-			if (ark_parse_double(optarg, 0.05, 60, "--seconds", &d, &err))
-				goto bad;
-			o.seconds = d;
-			seconds_given = true;
-			break;
-		case 'c':
-			if (ark_parse_u64(optarg, 2, MAX_CLIENTS, "--clients", &u, &err))
-				goto bad;
-			o.clients = (int)u;
-			break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "ark perf feed: unexpected argument '%s'\n", argv[optind]);
-		return 2;
-	}
-	if (quick) {
-		o.runs = 1;
-		if (!seconds_given)
-			o.seconds = 0.2;
-	}
-
+	struct opts o;
+	int rc = parse_options(argc, argv, &o);
+	if (rc != ARK_PERF_RUN)
+		return rc;
 	struct senders s = {0};
 	s.block = malloc(BLOCK_BYTES + 256);
 	if (!s.block)
@@ -422,55 +456,11 @@ static int bench_feed_main(int argc, char **argv)
 		fprintf(stderr, "ark perf feed: a tick was lost, altered or refused\n");
 		return 1;
 	}
-
-	if (!o.json) {
-		ark_perf_print_machine(stdout);
-		printf("\nfeed parse: %.0f ns/line (memchr+strtod floor %.0f ns, ratio %.2f)\n", parse_ns, base_ns,
-		       parse_ns / base_ns);
-		printf("%-10s %16s %18s %8s\n", "clients", "feed ticks/s", "raw recv lines/s", "ratio");
-		for (int k = 0; k < 2; k++)
-			printf("%-10d %16.0f %18.0f %8.2f\n", counts[k], feed_eps[k], raw_eps[k], feed_eps[k] / raw_eps[k]);
-		printf("(median of %d runs of %.2f s; loopback TCP, ring of 65536 ticks drained by a consumer)\n", o.runs,
-		       o.seconds);
-		return 0;
-	}
-	struct ark_json j;
-	ark_json_init(&j, stdout);
-	ark_json_object_begin(&j, NULL);
-	ark_json_string(&j, "bench", "feed");
-	ark_json_object_begin(&j, "headline");
-	ark_json_number(&j, "feed_ticks_per_s", feed_eps[0]);
-	ark_json_number(&j, "feed_ticks_per_s_multi_client", feed_eps[1]);
-	ark_json_number(&j, "feed_parse_ns", parse_ns);
-	ark_json_number(&j, "feed_vs_raw_tcp_ratio", feed_eps[0] / raw_eps[0]);
-	ark_json_object_end(&j);
-	ark_perf_json_machine(&j);
-	ark_json_object_begin(&j, "config");
-	ark_json_uint(&j, "runs", (uint64_t)o.runs);
-	ark_json_number(&j, "seconds_per_run", o.seconds);
-	ark_json_uint(&j, "clients", (uint64_t)o.clients);
-	ark_json_object_end(&j);
-	ark_json_object_begin(&j, "parse");
-	ark_json_number(&j, "feed_parse_ns", parse_ns);
-	ark_json_number(&j, "memchr_strtod_baseline_ns", base_ns);
-	ark_json_number(&j, "parse_vs_baseline_ratio", parse_ns / base_ns);
-	ark_json_object_end(&j);
-	ark_json_array_begin(&j, "tcp");
-	for (int k = 0; k < 2; k++) {
-		ark_json_object_begin(&j, NULL);
-		ark_json_uint(&j, "clients", (uint64_t)counts[k]);
-		ark_json_number(&j, "feed_ticks_per_s", feed_eps[k]);
-		ark_json_number(&j, "raw_recv_lines_per_s", raw_eps[k]);
-		ark_json_number(&j, "feed_vs_raw_ratio", feed_eps[k] / raw_eps[k]);
-		ark_json_object_end(&j);
-	}
-	ark_json_array_end(&j);
-	ark_json_object_end(&j);
-	ark_json_finish(&j);
+	if (o.json)
+		report_json(&o, counts, feed_eps, raw_eps, parse_ns, base_ns);
+	else
+		report_table(&o, counts, feed_eps, raw_eps, parse_ns, base_ns);
 	return 0;
-bad:
-	fprintf(stderr, "ark perf feed: %s\n", err.msg);
-	return 2;
 }
 
 ARK_PERF_BENCH(bench_feed, "feed", "TCP line feed: ticks/s over loopback (1 and N clients), parse ns/line",

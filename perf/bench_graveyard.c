@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,48 +166,108 @@ static void usage(FILE *out)
 		"  --json        print one JSON object (headline figures under \"headline\")\n");
 }
 
-static double median_of(struct result *runs, int n, size_t offset)
+struct options {
+	uint64_t runs, batches;
+	bool quick, json;
+};
+
+#define OPT(member) offsetof(struct options, member)
+static const struct ark_perf_flag flags[] = {
+	{"runs", 'r', ARK_PERF_FLAG_U64, OPT(runs), 1, MAX_RUNS},
+	{"batches", 'b', ARK_PERF_FLAG_U64, OPT(batches), 1000, 100000000},
+	{"quick", 'q', ARK_PERF_FLAG_TRUE, OPT(quick), 0, 0},
+	{"json", 'j', ARK_PERF_FLAG_TRUE, OPT(json), 0, 0},
+	{NULL, 0, 0, 0, 0, 0}};
+
+static int parse_options(int argc, char **argv, struct options *o)
 {
-	double v[MAX_RUNS];
-	for (int i = 0; i < n; i++)
-		v[i] = *(double *)((char *)&runs[i] + offset);
-	return ark_perf_median(v, n);
+	static const struct ark_perf_cli cli = {.bench = "graveyard", .flags = flags, .usage = usage};
+	*o = (struct options){.runs = 5, .batches = 200000};
+	int rc = ark_perf_parse_options(&cli, argc, argv, o);
+	if (rc == ARK_PERF_RUN && o->quick) {
+		o->runs = 1;
+		o->batches = ARK_MIN(o->batches, 20000);
+	}
+	return rc;
+}
+
+/* Every case, `runs` times each; the medians per case in med. */
+static void run_cases(const struct options *o, uint64_t overhead, double ns_per_tick, struct result med[C_COUNT])
+{
+	static struct result results[C_COUNT][MAX_RUNS];
+	fprintf(stderr, "ark perf graveyard: %llu runs x %llu batches of %d per case\n", (unsigned long long)o->runs,
+		(unsigned long long)o->batches, BATCH);
+	for (int c = 0; c < C_COUNT; c++) {
+		make_events((enum bench_case)c);
+		for (uint64_t r = 0; r < o->runs; r++) {
+			/* Each run starts from a fresh state on a new trading day. */
+			ark_graveyard_state_init(state, &rules);
+			market_ns = 1704205800000000000ull + r * ARK_GRAVEYARD_DAY_NS;
+			if (c == C_NO_INTENT)
+				open_positions();
+			run_case((enum bench_case)c, o->batches, overhead, ns_per_tick, &results[c][r]);
+		}
+	}
+	static const size_t members[] = {offsetof(struct result, p50),  offsetof(struct result, p90),
+					 offsetof(struct result, p99),  offsetof(struct result, p999),
+					 offsetof(struct result, max),  offsetof(struct result, mean)};
+	for (int c = 0; c < C_COUNT; c++)
+		for (size_t m = 0; m < ARK_ARRAY_LEN(members); m++) {
+			double v = ark_perf_median_member(results[c], (int)o->runs, sizeof(struct result), members[m]);
+			memcpy((char *)&med[c] + members[m], &v, sizeof v);
+		}
+}
+
+static void report_json(const struct options *o, double overhead_ns, const struct result med[C_COUNT], double copy)
+{
+	struct ark_json j;
+	ark_perf_json_begin(&j, "graveyard");
+	ark_json_number(&j, "runs", (double)o->runs);
+	ark_json_number(&j, "batch", BATCH);
+	ark_json_number(&j, "batches_per_run", (double)o->batches);
+	ark_json_number(&j, "timer_overhead_ns", overhead_ns);
+	ark_json_object_begin(&j, "headline");
+	ark_json_number(&j, "graveyard_eval_p50_ns", med[C_ALLOW].p50);
+	ark_json_number(&j, "graveyard_eval_p99_ns", med[C_ALLOW].p99);
+	ark_json_number(&j, "graveyard_deny_p50_ns", med[C_DENY].p50);
+	ark_json_number(&j, "graveyard_no_intent_p50_ns", med[C_NO_INTENT].p50);
+	ark_json_number(&j, "graveyard_eval_vs_event_copy_ratio", med[C_ALLOW].mean / copy);
+	ark_json_object_end(&j);
+	ark_json_array_begin(&j, "cases");
+	for (int c = 0; c < C_COUNT; c++) {
+		ark_json_object_begin(&j, NULL);
+		ark_json_string(&j, "name", case_names[c]);
+		ark_json_number(&j, "p50_ns", med[c].p50);
+		ark_json_number(&j, "p90_ns", med[c].p90);
+		ark_json_number(&j, "p99_ns", med[c].p99);
+		ark_json_number(&j, "p999_ns", med[c].p999);
+		ark_json_number(&j, "max_ns", med[c].max);
+		ark_json_number(&j, "mean_ns", med[c].mean);
+		ark_json_object_end(&j);
+	}
+	ark_json_array_end(&j);
+	ark_perf_json_end(&j);
+}
+
+static void report_table(double overhead_ns, const struct result med[C_COUNT], double copy)
+{
+	ark_perf_print_machine(stdout);
+	printf("timer overhead subtracted: %.1f ns per batch of %d\n\n", overhead_ns, BATCH);
+	printf("%-16s %9s %9s %9s %9s %9s %9s\n", "case", "mean ns", "p50 ns", "p90 ns", "p99 ns", "p99.9 ns",
+	       "max ns");
+	for (int c = 0; c < C_COUNT; c++)
+		printf("%-16s %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f\n", case_names[c], med[c].mean, med[c].p50,
+		       med[c].p90, med[c].p99, med[c].p999, med[c].max);
+	printf("\nallow path / event copy: %.1fx\n", med[C_ALLOW].mean / copy);
 }
 
 static int graveyard_bench_main(int argc, char **argv)
 {
-	static const struct option options[] = {
-		{"runs", required_argument, NULL, 'r'}, {"batches", required_argument, NULL, 'b'},
-		{"quick", no_argument, NULL, 'q'},      {"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0}};
+	struct options o;
+	int rc = parse_options(argc, argv, &o);
+	if (rc != ARK_PERF_RUN)
+		return rc;
 	struct ark_err err = {0};
-	uint64_t runs = 5, batches = 200000;
-	bool quick = false, json = false;
-	int opt;
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-		int rc = 0;
-		switch (opt) {
-		case 'r': rc = ark_parse_u64(optarg, 1, MAX_RUNS, "--runs", &runs, &err); break;
-		case 'b': rc = ark_parse_u64(optarg, 1000, 100000000, "--batches", &batches, &err); break;
-		case 'q': quick = true; break;
-		case 'j': json = true; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
-		}
-		if (rc) {
-			fprintf(stderr, "ark perf graveyard: %s\n", err.msg);
-			return 2;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "ark perf graveyard: unexpected argument '%s'\n", argv[optind]);
-		return 2;
-	}
-	if (quick) {
-		runs = 1;
-		batches = ARK_MIN(batches, 20000);
-	}
 	if (ark_graveyard_parse(bench_rules, sizeof bench_rules - 1, "bench", &rules, &err)) {
 		fprintf(stderr, "ark perf graveyard: %s\n", err.msg);
 		return 1;
@@ -219,72 +280,13 @@ static int graveyard_bench_main(int argc, char **argv)
 	}
 	double ns_per_tick = ark_tsc_ns_per_tick();
 	uint64_t overhead = timer_overhead();
-	static struct result results[C_COUNT][MAX_RUNS];
-	fprintf(stderr, "ark perf graveyard: %llu runs x %llu batches of %d per case\n", (unsigned long long)runs,
-		(unsigned long long)batches, BATCH);
-	for (int c = 0; c < C_COUNT; c++) {
-		make_events((enum bench_case)c);
-		for (uint64_t r = 0; r < runs; r++) {
-			/* Each run starts from a fresh state on a new trading day. */
-			ark_graveyard_state_init(state, &rules);
-			market_ns = 1704205800000000000ull + r * ARK_GRAVEYARD_DAY_NS;
-			if (c == C_NO_INTENT)
-				open_positions();
-			run_case((enum bench_case)c, batches, overhead, ns_per_tick, &results[c][r]);
-		}
-	}
 	struct result med[C_COUNT];
-	for (int c = 0; c < C_COUNT; c++) {
-		med[c].p50 = median_of(results[c], (int)runs, offsetof(struct result, p50));
-		med[c].p90 = median_of(results[c], (int)runs, offsetof(struct result, p90));
-		med[c].p99 = median_of(results[c], (int)runs, offsetof(struct result, p99));
-		med[c].p999 = median_of(results[c], (int)runs, offsetof(struct result, p999));
-		med[c].max = median_of(results[c], (int)runs, offsetof(struct result, max));
-		med[c].mean = median_of(results[c], (int)runs, offsetof(struct result, mean));
-	}
+	run_cases(&o, overhead, ns_per_tick, med);
 	double copy = med[C_COPY].mean > 0 ? med[C_COPY].mean : 0.1;
-	if (json) {
-		struct ark_json j;
-		ark_json_init(&j, stdout);
-		ark_json_object_begin(&j, NULL);
-		ark_json_string(&j, "benchmark", "graveyard");
-		ark_perf_json_machine(&j);
-		ark_json_number(&j, "runs", (double)runs);
-		ark_json_number(&j, "batch", BATCH);
-		ark_json_number(&j, "batches_per_run", (double)batches);
-		ark_json_number(&j, "timer_overhead_ns", (double)overhead * ns_per_tick);
-		ark_json_object_begin(&j, "headline");
-		ark_json_number(&j, "graveyard_eval_p50_ns", med[C_ALLOW].p50);
-		ark_json_number(&j, "graveyard_eval_p99_ns", med[C_ALLOW].p99);
-		ark_json_number(&j, "graveyard_deny_p50_ns", med[C_DENY].p50);
-		ark_json_number(&j, "graveyard_no_intent_p50_ns", med[C_NO_INTENT].p50);
-		ark_json_number(&j, "graveyard_eval_vs_event_copy_ratio", med[C_ALLOW].mean / copy);
-		ark_json_object_end(&j);
-		ark_json_array_begin(&j, "cases");
-		for (int c = 0; c < C_COUNT; c++) {
-			ark_json_object_begin(&j, NULL);
-			ark_json_string(&j, "name", case_names[c]);
-			ark_json_number(&j, "p50_ns", med[c].p50);
-			ark_json_number(&j, "p90_ns", med[c].p90);
-			ark_json_number(&j, "p99_ns", med[c].p99);
-			ark_json_number(&j, "p999_ns", med[c].p999);
-			ark_json_number(&j, "max_ns", med[c].max);
-			ark_json_number(&j, "mean_ns", med[c].mean);
-			ark_json_object_end(&j);
-		}
-		ark_json_array_end(&j);
-		ark_json_object_end(&j);
-		ark_json_finish(&j);
-	} else {
-		ark_perf_print_machine(stdout);
-		printf("timer overhead subtracted: %.1f ns per batch of %d\n\n", (double)overhead * ns_per_tick, BATCH);
-		printf("%-16s %9s %9s %9s %9s %9s %9s\n", "case", "mean ns", "p50 ns", "p90 ns", "p99 ns", "p99.9 ns",
-		       "max ns");
-		for (int c = 0; c < C_COUNT; c++)
-			printf("%-16s %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f\n", case_names[c], med[c].mean, med[c].p50,
-			       med[c].p90, med[c].p99, med[c].p999, med[c].max);
-		printf("\nallow path / event copy: %.1fx\n", med[C_ALLOW].mean / copy);
-	}
+	if (o.json)
+		report_json(&o, (double)overhead * ns_per_tick, med, copy);
+	else
+		report_table((double)overhead * ns_per_tick, med, copy);
 	free(state);
 	free(events);
 	return 0;

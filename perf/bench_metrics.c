@@ -270,43 +270,35 @@ static double bench_tls_scrapes(struct ark_metrics *reg, double seconds)
 	return sps;
 }
 
-static int metrics_bench_main(int argc, char **argv)
+struct options {
+	uint64_t runs, ops;
+	bool quick, json, pipeline;
+};
+
+#define OPT(member) offsetof(struct options, member)
+static const struct ark_perf_flag flags[] = {
+	{"runs", 'r', ARK_PERF_FLAG_U64, OPT(runs), 1, MAX_RUNS},
+	{"ops", 'o', ARK_PERF_FLAG_U64, OPT(ops), 1000, 10000000000.0},
+	{"quick", 'q', ARK_PERF_FLAG_TRUE, OPT(quick), 0, 0},
+	{"json", 'j', ARK_PERF_FLAG_TRUE, OPT(json), 0, 0},
+	{"no-pipeline", 'n', ARK_PERF_FLAG_FALSE, OPT(pipeline), 0, 0},
+	{NULL, 0, 0, 0, 0, 0}};
+
+static int parse_options(int argc, char **argv, struct options *o)
 {
-	static const struct option options[] = {
-		{"runs", required_argument, NULL, 'r'}, {"ops", required_argument, NULL, 'o'},
-		{"quick", no_argument, NULL, 'q'},      {"json", no_argument, NULL, 'j'},
-		{"no-pipeline", no_argument, NULL, 'n'}, {"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0}};
-	struct ark_err err = {0};
-	uint64_t runs = 7, ops = 50000000;
-	bool quick = false, json = false, pipeline = true;
-	int opt;
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-		int rc = 0;
-		switch (opt) {
-		case 'r': rc = ark_parse_u64(optarg, 1, MAX_RUNS, "--runs", &runs, &err); break;
-		case 'o': rc = ark_parse_u64(optarg, 1000, 10000000000ull, "--ops", &ops, &err); break;
-		case 'q': quick = true; break;
-		case 'j': json = true; break;
-		case 'n': pipeline = false; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
-		}
-		if (rc) {
-			fprintf(stderr, "ark perf metrics: %s\n", err.msg);
-			return 2;
-		}
+	static const struct ark_perf_cli cli = {.bench = "metrics", .flags = flags, .usage = usage};
+	*o = (struct options){.runs = 7, .ops = 50000000, .pipeline = true};
+	int rc = ark_perf_parse_options(&cli, argc, argv, o);
+	if (rc == ARK_PERF_RUN && o->quick) {
+		o->runs = 1;
+		o->ops = ARK_MIN(o->ops, 2000000);
 	}
-	if (optind < argc) {
-		fprintf(stderr, "ark perf metrics: unexpected argument '%s'\n", argv[optind]);
-		return 2;
-	}
-	if (quick) {
-		runs = 1;
-		ops = ARK_MIN(ops, 2000000);
-	}
-	/* log-uniform latencies from 100 ns to 10 ms: many buckets, no pattern */
+	return rc;
+}
+
+/* log-uniform latencies from 100 ns to 10 ms: many buckets, no pattern */
+static void fill_values(void)
+{
 	uint64_t x = 0x9E3779B97F4A7C15ull;
 	for (int i = 0; i < NVALUES; i++) {
 		x ^= x << 13;
@@ -315,7 +307,18 @@ static int metrics_bench_main(int argc, char **argv)
 		values[i] = (uint64_t)pow(10, 2 + (double)(x % 1000000) / 1000000.0 * 5);
 		dvalues[i] = (double)values[i] / 7.0;
 	}
-	/* the hot path writes into a registry in a real shared segment */
+}
+
+/* The hot path writes into a registry in a real shared segment. */
+struct hot_registry {
+	struct ark_shm shm;
+	struct ark_metrics reg;
+	struct ark_metrics_handle counter, gauge;
+	struct ark_metrics_hist_handle hist;
+};
+
+static int hot_registry_open(struct hot_registry *h, struct ark_err *err)
+{
 	struct ark_metrics_config cfg;
 	ark_metrics_config_default(&cfg);
 	cfg.max_series = 1024;
@@ -323,114 +326,153 @@ static int metrics_bench_main(int argc, char **argv)
 	size_t rsize = ark_metrics_region_size(&cfg);
 	char name[64];
 	snprintf(name, sizeof name, "ark-bench-metrics-%d", (int)getpid());
-	struct ark_shm shm;
 	uint64_t off;
-	struct ark_metrics reg;
-	struct ark_metrics_handle counter, gauge;
-	struct ark_metrics_hist_handle hist;
-	if (ark_shm_create(&shm, name, rsize + (1 << 20), 0, &err) ||
-	    ark_shm_alloc(&shm, "metrics", rsize, &off, &err) ||
-	    ark_metrics_init(&reg, ark_shm_at(&shm, off), rsize, &cfg, &err) ||
-	    ark_metrics_counter(&reg, ARK_M_EVENTS, "events", "agent=\"bench\"", &counter, &err) ||
-	    ark_metrics_gauge(&reg, ARK_M_QUEUE_DEPTH, "depth", "ring=\"bench\"", &gauge, &err) ||
-	    ark_metrics_histogram(&reg, ARK_M_PASS_LATENCY, "latency", NULL, &hist, &err)) {
-		fprintf(stderr, "ark perf metrics: %s\n", err.msg);
-		ark_shm_unlink(name, NULL);
-		return 1;
-	}
+	int rc = 0;
+	if (ark_shm_create(&h->shm, name, rsize + (1 << 20), 0, err) ||
+	    ark_shm_alloc(&h->shm, "metrics", rsize, &off, err) ||
+	    ark_metrics_init(&h->reg, ark_shm_at(&h->shm, off), rsize, &cfg, err) ||
+	    ark_metrics_counter(&h->reg, ARK_M_EVENTS, "events", "agent=\"bench\"", &h->counter, err) ||
+	    ark_metrics_gauge(&h->reg, ARK_M_QUEUE_DEPTH, "depth", "ring=\"bench\"", &h->gauge, err) ||
+	    ark_metrics_histogram(&h->reg, ARK_M_PASS_LATENCY, "latency", NULL, &h->hist, err))
+		rc = -1;
 	ark_shm_unlink(name, NULL);   /* mapped: gone when we exit */
+	return rc;
+}
+
+/* Every figure of one `ark perf metrics`. */
+struct figures {
+	double m_base, m_cnt, m_gau, m_hbase, m_his;
+	struct render_result r1k, r10k;
+	double scrapes_per_s;
+	double scraped[MAX_RUNS], unscraped[MAX_RUNS], ratio;
+	int pipeline_runs;
+};
+
+static void run_hot_path(const struct options *o, const struct hot_registry *h, struct figures *f)
+{
+	uint64_t runs = o->runs, ops = o->ops;
 	fprintf(stderr, "ark perf metrics: %llu runs x %llu ops per hot-path case\n", (unsigned long long)runs,
 		(unsigned long long)ops);
 	double base[MAX_RUNS], cnt[MAX_RUNS], gau[MAX_RUNS], hbase[MAX_RUNS], his[MAX_RUNS];
 	run_baseline(ops / 10);
-	run_counter(counter, ops / 10);
-	run_hist(hist, ops / 10);
+	run_counter(h->counter, ops / 10);
+	run_hist(h->hist, ops / 10);
 	for (uint64_t r = 0; r < runs; r++) {
 		base[r] = run_baseline(ops);
-		cnt[r] = run_counter(counter, ops);
-		gau[r] = run_gauge(gauge, ops);
+		cnt[r] = run_counter(h->counter, ops);
+		gau[r] = run_gauge(h->gauge, ops);
 		hbase[r] = run_hist_baseline(ops);
-		his[r] = run_hist(hist, ops);
+		his[r] = run_hist(h->hist, ops);
 	}
-	double m_base = ark_perf_median(base, (int)runs), m_cnt = ark_perf_median(cnt, (int)runs);
-	double m_gau = ark_perf_median(gau, (int)runs), m_hbase = ark_perf_median(hbase, (int)runs);
-	double m_his = ark_perf_median(his, (int)runs);
-	struct render_result r1k, r10k;
-	if (bench_render(1000, quick ? 1 : runs, &r1k, &err) || bench_render(10000, quick ? 1 : runs, &r10k, &err)) {
-		fprintf(stderr, "ark perf metrics: %s\n", err.msg);
-		return 1;
-	}
-	double scrapes_per_s = bench_tls_scrapes(&reg, quick ? 0.5 : 3);
-	ark_shm_detach(&shm);
-	/* The pipeline's throughput while /metrics is scraped 100 times a second,
-	 * against the same pipeline unscraped, alternating, medians. */
-	double scraped[MAX_RUNS], unscraped[MAX_RUNS], ratio = NAN;
-	int pipeline_runs = quick || !pipeline ? 0 : 3;
-	for (int r = 0; r < pipeline_runs; r++) {
+	f->m_base = ark_perf_median(base, (int)runs), f->m_cnt = ark_perf_median(cnt, (int)runs);
+	f->m_gau = ark_perf_median(gau, (int)runs), f->m_hbase = ark_perf_median(hbase, (int)runs);
+	f->m_his = ark_perf_median(his, (int)runs);
+}
+
+/* The pipeline's throughput while /metrics is scraped 100 times a second,
+ * against the same pipeline unscraped, alternating, medians. */
+static int run_scraped_pipeline(const struct options *o, struct figures *f, struct ark_err *err)
+{
+	f->ratio = NAN;
+	f->pipeline_runs = o->quick || !o->pipeline ? 0 : 3;
+	for (int r = 0; r < f->pipeline_runs; r++) {
 		double p50, p99, p999, max;
 		uint64_t events;
 		int cpus = ark_cpu_count();
-		if (ark_perf_run_pipeline(0, 3, cpus, 0, &unscraped[r], &p50, &p99, &p999, &max, &events, &err) ||
-		    ark_perf_run_pipeline(0, 3, cpus, 100, &scraped[r], &p50, &p99, &p999, &max, &events, &err)) {
-			fprintf(stderr, "ark perf metrics: %s\n", err.msg);
-			return 1;
-		}
-		fprintf(stderr, "  pipeline run %d: %.0f events/s unscraped, %.0f scraped 100/s\n", r + 1, unscraped[r], scraped[r]);
+		if (ark_perf_run_pipeline(0, 3, cpus, 0, &f->unscraped[r], &p50, &p99, &p999, &max, &events, err) ||
+		    ark_perf_run_pipeline(0, 3, cpus, 100, &f->scraped[r], &p50, &p99, &p999, &max, &events, err))
+			return -1;
+		fprintf(stderr, "  pipeline run %d: %.0f events/s unscraped, %.0f scraped 100/s\n", r + 1, f->unscraped[r],
+			f->scraped[r]);
 	}
-	if (pipeline_runs)
-		ratio = ark_perf_median(scraped, pipeline_runs) / ark_perf_median(unscraped, pipeline_runs);
-	if (json) {
-		struct ark_json j;
-		ark_json_init(&j, stdout);
-		ark_json_object_begin(&j, NULL);
-		ark_json_string(&j, "benchmark", "metrics");
-		ark_perf_json_machine(&j);
-		ark_json_number(&j, "runs", (double)runs);
-		ark_json_number(&j, "ops_per_run", (double)ops);
-		ark_json_object_begin(&j, "headline");
-		ark_json_number(&j, "counter_inc_ns", m_cnt);
-		ark_json_number(&j, "gauge_set_ns", m_gau);
-		ark_json_number(&j, "histogram_record_ns", m_his);
-		ark_json_number(&j, "store_baseline_ns", m_base);
-		ark_json_number(&j, "render_1k_series_ms", r1k.prom_ms);
-		ark_json_number(&j, "render_10k_series_ms", r10k.prom_ms);
-		ark_json_number(&j, "pipeline_scraped_vs_unscraped_ratio", ratio);
-		ark_json_number(&j, "tls_scrapes_per_s", scrapes_per_s);
-		ark_json_object_end(&j);
-		ark_json_object_begin(&j, "detail");
-		ark_json_number(&j, "histogram_baseline_ns", m_hbase);
-		ark_json_number(&j, "render_10k_openmetrics_ms", r10k.om_ms);
-		ark_json_number(&j, "render_10k_json_ms", r10k.json_ms);
-		ark_json_number(&j, "render_1k_openmetrics_ms", r1k.om_ms);
-		ark_json_number(&j, "render_1k_json_ms", r1k.json_ms);
-		ark_json_number(&j, "render_10k_bytes", (double)r10k.prom_bytes);
-		ark_json_number(&j, "tick_10k_series_us", r10k.tick_us);
-		ark_json_number(&j, "slo_evaluate_10k_series_us", r10k.slo_us);
-		ark_json_number(&j, "region_default_bytes", (double)ark_metrics_region_size(&(struct ark_metrics_config){
-			10240, 512, 32, 1024, 3600, 10}));
-		ark_json_object_end(&j);
-		ark_json_object_end(&j);
-		ark_json_finish(&j);
-	} else {
-		ark_perf_print_machine(stdout);
-		printf("hot path, one writer, ns per op (median of %llu runs of %llu ops)\n", (unsigned long long)runs,
-		       (unsigned long long)ops);
-		printf("  plain load+store       %6.2f\n", m_base);
-		printf("  counter increment      %6.2f   (target <= 2)\n", m_cnt);
-		printf("  gauge set              %6.2f\n", m_gau);
-		printf("  plain load+add (array) %6.2f\n", m_hbase);
-		printf("  histogram record       %6.2f   (target <= 10)\n", m_his);
-		printf("render, ms            1k series   10k series\n");
-		printf("  Prometheus 0.0.4   %9.3f   %9.3f   (target <= 10 at 10k; %zu bytes)\n", r1k.prom_ms,
-		       r10k.prom_ms, r10k.prom_bytes);
-		printf("  OpenMetrics 1.0    %9.3f   %9.3f\n", r1k.om_ms, r10k.om_ms);
-		printf("  JSON (5 min)       %9.3f   %9.3f\n", r1k.json_ms, r10k.json_ms);
-		printf("ticker snapshot %.1f us, SLO evaluation %.1f us at 10k series\n", r10k.tick_us, r10k.slo_us);
-		printf("scrapes over TLS (HTTP/1.1 keep-alive): %.0f per second\n", scrapes_per_s);
-		if (pipeline_runs)
-			printf("pipeline scraped 100/s vs unscraped: %.3f (%.0f vs %.0f events/s)\n", ratio,
-			       ark_perf_median(scraped, pipeline_runs), ark_perf_median(unscraped, pipeline_runs));
+	if (f->pipeline_runs)
+		f->ratio = ark_perf_median(f->scraped, f->pipeline_runs) / ark_perf_median(f->unscraped, f->pipeline_runs);
+	return 0;
+}
+
+static void report_json(const struct options *o, const struct figures *f)
+{
+	struct ark_json j;
+	ark_perf_json_begin(&j, "metrics");
+	ark_json_number(&j, "runs", (double)o->runs);
+	ark_json_number(&j, "ops_per_run", (double)o->ops);
+	ark_json_object_begin(&j, "headline");
+	ark_json_number(&j, "counter_inc_ns", f->m_cnt);
+	ark_json_number(&j, "gauge_set_ns", f->m_gau);
+	ark_json_number(&j, "histogram_record_ns", f->m_his);
+	ark_json_number(&j, "store_baseline_ns", f->m_base);
+	ark_json_number(&j, "render_1k_series_ms", f->r1k.prom_ms);
+	ark_json_number(&j, "render_10k_series_ms", f->r10k.prom_ms);
+	ark_json_number(&j, "pipeline_scraped_vs_unscraped_ratio", f->ratio);
+	ark_json_number(&j, "tls_scrapes_per_s", f->scrapes_per_s);
+	ark_json_object_end(&j);
+	ark_json_object_begin(&j, "detail");
+	ark_json_number(&j, "histogram_baseline_ns", f->m_hbase);
+	ark_json_number(&j, "render_10k_openmetrics_ms", f->r10k.om_ms);
+	ark_json_number(&j, "render_10k_json_ms", f->r10k.json_ms);
+	ark_json_number(&j, "render_1k_openmetrics_ms", f->r1k.om_ms);
+	ark_json_number(&j, "render_1k_json_ms", f->r1k.json_ms);
+	ark_json_number(&j, "render_10k_bytes", (double)f->r10k.prom_bytes);
+	ark_json_number(&j, "tick_10k_series_us", f->r10k.tick_us);
+	ark_json_number(&j, "slo_evaluate_10k_series_us", f->r10k.slo_us);
+	ark_json_number(&j, "region_default_bytes", (double)ark_metrics_region_size(&(struct ark_metrics_config){
+		10240, 512, 32, 1024, 3600, 10}));
+	ark_json_object_end(&j);
+	ark_perf_json_end(&j);
+}
+
+static void report_table(const struct options *o, const struct figures *f)
+{
+	ark_perf_print_machine(stdout);
+	printf("hot path, one writer, ns per op (median of %llu runs of %llu ops)\n", (unsigned long long)o->runs,
+	       (unsigned long long)o->ops);
+	printf("  plain load+store       %6.2f\n", f->m_base);
+	printf("  counter increment      %6.2f   (target <= 2)\n", f->m_cnt);
+	printf("  gauge set              %6.2f\n", f->m_gau);
+	printf("  plain load+add (array) %6.2f\n", f->m_hbase);
+	printf("  histogram record       %6.2f   (target <= 10)\n", f->m_his);
+	printf("render, ms            1k series   10k series\n");
+	printf("  Prometheus 0.0.4   %9.3f   %9.3f   (target <= 10 at 10k; %zu bytes)\n", f->r1k.prom_ms,
+	       f->r10k.prom_ms, f->r10k.prom_bytes);
+	printf("  OpenMetrics 1.0    %9.3f   %9.3f\n", f->r1k.om_ms, f->r10k.om_ms);
+	printf("  JSON (5 min)       %9.3f   %9.3f\n", f->r1k.json_ms, f->r10k.json_ms);
+	printf("ticker snapshot %.1f us, SLO evaluation %.1f us at 10k series\n", f->r10k.tick_us, f->r10k.slo_us);
+	printf("scrapes over TLS (HTTP/1.1 keep-alive): %.0f per second\n", f->scrapes_per_s);
+	if (f->pipeline_runs)
+		printf("pipeline scraped 100/s vs unscraped: %.3f (%.0f vs %.0f events/s)\n", f->ratio,
+		       ark_perf_median(f->scraped, f->pipeline_runs), ark_perf_median(f->unscraped, f->pipeline_runs));
+}
+
+static int metrics_bench_main(int argc, char **argv)
+{
+	struct options o;
+	int rc = parse_options(argc, argv, &o);
+	if (rc != ARK_PERF_RUN)
+		return rc;
+	struct ark_err err = {0};
+	fill_values();
+	static struct hot_registry h;
+	if (hot_registry_open(&h, &err)) {
+		fprintf(stderr, "ark perf metrics: %s\n", err.msg);
+		return 1;
 	}
+	static struct figures f;
+	run_hot_path(&o, &h, &f);
+	if (bench_render(1000, o.quick ? 1 : o.runs, &f.r1k, &err) ||
+	    bench_render(10000, o.quick ? 1 : o.runs, &f.r10k, &err)) {
+		fprintf(stderr, "ark perf metrics: %s\n", err.msg);
+		return 1;
+	}
+	f.scrapes_per_s = bench_tls_scrapes(&h.reg, o.quick ? 0.5 : 3);
+	ark_shm_detach(&h.shm);
+	if (run_scraped_pipeline(&o, &f, &err)) {
+		fprintf(stderr, "ark perf metrics: %s\n", err.msg);
+		return 1;
+	}
+	if (o.json)
+		report_json(&o, &f);
+	else
+		report_table(&o, &f);
 	return 0;
 }
 

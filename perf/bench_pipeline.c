@@ -190,68 +190,73 @@ static const struct pipeline_case *find_rate(const struct pipeline_case *cases, 
 	return NULL;
 }
 
-static int pipeline_bench_main(int argc, char **argv)
+struct options {
+	uint64_t runs;
+	double duration;
+	double rates[MAX_RATES];
+	int rate_count;
+	bool relay, quick, json;
+};
+
+/* --rates 1000,10000,0: at most MAX_RATES rates, 0 the maximum. */
+static int parse_rates(const char *arg, struct options *o, struct ark_err *err)
 {
-	static const struct option options[] = {
-		{"runs", required_argument, NULL, 'r'},  {"duration", required_argument, NULL, 'd'},
-		{"rates", required_argument, NULL, 'R'}, {"no-relay", no_argument, NULL, 'n'},
-		{"quick", no_argument, NULL, 'q'},       {"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
+	char copy[256];
+	int rc = 0;
+	snprintf(copy, sizeof copy, "%s", arg);
+	o->rate_count = 0;
+	for (char *tok = strtok(copy, ","); tok && !rc; tok = strtok(NULL, ",")) {
+		if (o->rate_count == MAX_RATES)
+			rc = ark_err_set(err, -EINVAL, "--rates: at most %d rates", MAX_RATES);
+		else
+			rc = ark_parse_double(tok, 0, 1e9, "--rates", &o->rates[o->rate_count++], err);
+	}
+	if (!rc && o->rate_count == 0)
+		rc = ark_err_set(err, -EINVAL, "--rates: expected a list such as 1000,10000,0");
+	return rc;
+}
+
+static int store_option(int id, const char *arg, void *opts, struct ark_err *err)
+{
+	(void)id;   /* --rates, the one custom flag */
+	return parse_rates(arg, opts, err);
+}
+
+#define OPT(member) offsetof(struct options, member)
+static const struct ark_perf_flag flags[] = {
+	{"runs", 'r', ARK_PERF_FLAG_U64, OPT(runs), 1, MAX_RUNS},
+	{"duration", 'd', ARK_PERF_FLAG_DOUBLE, OPT(duration), 0.5, 600},
+	{"rates", 'R', ARK_PERF_FLAG_CUSTOM, 0, 0, 0},
+	{"no-relay", 'n', ARK_PERF_FLAG_FALSE, OPT(relay), 0, 0},
+	{"quick", 'q', ARK_PERF_FLAG_TRUE, OPT(quick), 0, 0},
+	{"json", 'j', ARK_PERF_FLAG_TRUE, OPT(json), 0, 0},
+	{NULL, 0, 0, 0, 0, 0}};
+
+static int parse_options(int argc, char **argv, struct options *o)
+{
+	static const struct ark_perf_cli cli = {
+		.bench = "pipeline", .flags = flags, .usage = usage, .option = store_option};
+	*o = (struct options){.runs = 3, .duration = 5, .rates = {1000, 10000, 100000, 0}, .rate_count = 4,
+			      .relay = true};
+	int rc = ark_perf_parse_options(&cli, argc, argv, o);
+	if (rc == ARK_PERF_RUN && o->quick) {
+		o->runs = 1;
+		o->duration = ARK_MIN(o->duration, 1.5);
+	}
+	return rc;
+}
+
+/* Every rate, o->runs times: 0, or 1 with the error printed. */
+static int run_rates(const struct options *o, int cpus, struct pipeline_case cases[MAX_RATES])
+{
 	struct ark_err err = {0};
-	uint64_t runs = 3;
-	double duration = 5;
-	double rates[MAX_RATES] = {1000, 10000, 100000, 0};
-	int rate_count = 4;
-	bool relay = true, quick = false, json = false;
-	int opt;
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-		int rc = 0;
-		switch (opt) {
-		case 'r': rc = ark_parse_u64(optarg, 1, MAX_RUNS, "--runs", &runs, &err); break;
-		case 'd': rc = ark_parse_double(optarg, 0.5, 600, "--duration", &duration, &err); break;
-		case 'R': {
-			char copy[256];
-			snprintf(copy, sizeof copy, "%s", optarg);
-			rate_count = 0;
-			for (char *tok = strtok(copy, ","); tok && !rc; tok = strtok(NULL, ",")) {
-				if (rate_count == MAX_RATES)
-					rc = ark_err_set(&err, -EINVAL, "--rates: at most %d rates", MAX_RATES);
-				else
-					rc = ark_parse_double(tok, 0, 1e9, "--rates", &rates[rate_count++], &err);
-			}
-			if (!rc && rate_count == 0)
-				rc = ark_err_set(&err, -EINVAL, "--rates: expected a list such as 1000,10000,0");
-			break;
-		}
-		case 'n': relay = false; break;
-		case 'q': quick = true; break;
-		case 'j': json = true; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
-		}
-		if (rc) {
-			fprintf(stderr, "ark perf pipeline: %s\n", err.msg);
-			return 2;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "ark perf pipeline: unexpected argument '%s'\n", argv[optind]);
-		return 2;
-	}
-	if (quick) {
-		runs = 1;
-		duration = ARK_MIN(duration, 1.5);
-	}
-	int cpus = ark_cpu_count();
-	struct pipeline_case cases[MAX_RATES];
-	memset(cases, 0, sizeof cases);
-	for (int i = 0; i < rate_count; i++) {
+	memset(cases, 0, sizeof(struct pipeline_case) * MAX_RATES);
+	for (int i = 0; i < o->rate_count; i++) {
 		struct pipeline_case *c = &cases[i];
-		c->rate = rates[i];
-		for (uint64_t r = 0; r < runs; r++) {
+		c->rate = o->rates[i];
+		for (uint64_t r = 0; r < o->runs; r++) {
 			uint64_t events = 0;
-			if (ark_perf_run_pipeline(c->rate, duration, cpus, 0, &c->eps[r], &c->p50[r], &c->p99[r], &c->p999[r], &c->max[r],
+			if (ark_perf_run_pipeline(c->rate, o->duration, cpus, 0, &c->eps[r], &c->p50[r], &c->p99[r], &c->p999[r], &c->max[r],
 					 &events, &err)) {
 				fprintf(stderr, "ark perf pipeline: %s\n", err.msg);
 				return 1;
@@ -264,82 +269,116 @@ static int pipeline_bench_main(int argc, char **argv)
 		}
 		c->ok = true;
 	}
+	return 0;
+}
 
+/* The relay comparison, on the first CPUs: 1 when it ran, 0 when it failed
+ * (the error printed), -2 for bad relay options. */
+static int run_relay(const struct options *o, int cpus, struct ark_perf_relay_options *relay_options,
+		     struct ark_perf_relay_result *relay_result)
+{
+	struct ark_err err = {0};
+	if (ark_perf_relay_options_init(relay_options, o->quick, &err)) {
+		fprintf(stderr, "ark perf pipeline: %s\n", err.msg);
+		return -2;
+	}
+	relay_options->progress = stderr;
+	if (cpus > 1) {
+		relay_options->cpu_count = cpus < ARK_PERF_RELAY_STAGES ? cpus : ARK_PERF_RELAY_STAGES;
+		for (int i = 0; i < relay_options->cpu_count; i++)
+			relay_options->cpus[i] = i;
+	}
+	if (ark_perf_relay_run(relay_options, relay_result, &err)) {
+		fprintf(stderr, "ark perf pipeline: relay: %s\n", err.msg);
+		return 0;
+	}
+	return 1;
+}
+
+static void report_json(const struct options *o, const struct pipeline_case *cases, bool relay_ok,
+			const struct ark_perf_relay_options *relay_options,
+			const struct ark_perf_relay_result *relay_result)
+{
+	const struct pipeline_case *max_case = find_rate(cases, o->rate_count, 0);
+	const struct pipeline_case *k10 = find_rate(cases, o->rate_count, 10000);
+	struct ark_json j;
+	ark_perf_json_begin(&j, "pipeline");
+	ark_json_number(&j, "runs", (double)o->runs);
+	ark_json_number(&j, "duration_s", o->duration);
+	ark_json_object_begin(&j, "headline");
+	ark_json_number(&j, "pipeline_max_eps", max_case ? ark_perf_median(max_case->eps, max_case->runs) : NAN);
+	ark_json_number(&j, "pipeline_10khz_p50_us", k10 ? ark_perf_median(k10->p50, k10->runs) : NAN);
+	ark_json_number(&j, "pipeline_10khz_p99_us", k10 ? ark_perf_median(k10->p99, k10->runs) : NAN);
+	if (relay_ok)
+		ark_perf_relay_json_headline(&j, relay_result);
+	ark_json_object_end(&j);
+	ark_json_array_begin(&j, "pipeline");
+	for (int i = 0; i < o->rate_count; i++) {
+		const struct pipeline_case *c = &cases[i];
+		ark_json_object_begin(&j, NULL);
+		ark_json_number(&j, "rate_hz", c->rate);
+		ark_json_bool(&j, "maximum", c->rate == 0);
+		ark_json_number(&j, "eps", ark_perf_median(c->eps, c->runs));
+		ark_json_number(&j, "p50_us", ark_perf_median(c->p50, c->runs));
+		ark_json_number(&j, "p99_us", ark_perf_median(c->p99, c->runs));
+		ark_json_number(&j, "p999_us", ark_perf_median(c->p999, c->runs));
+		ark_json_number(&j, "max_us", ark_perf_median(c->max, c->runs));
+		ark_json_number(&j, "events", (double)c->events);
+		ark_json_object_end(&j);
+	}
+	ark_json_array_end(&j);
+	if (relay_ok)
+		ark_perf_relay_json_details(&j, "relay", relay_options, relay_result);
+	ark_perf_json_end(&j);
+}
+
+static void report_table(const struct options *o, const struct pipeline_case *cases, bool relay_ok,
+			 const struct ark_perf_relay_options *relay_options,
+			 const struct ark_perf_relay_result *relay_result)
+{
+	ark_perf_print_machine(stdout);
+	printf("\n%-12s %14s %10s %10s %10s %10s\n", "rate", "events/s", "p50 us", "p99 us", "p99.9 us", "max us");
+	for (int i = 0; i < o->rate_count; i++) {
+		const struct pipeline_case *c = &cases[i];
+		char label[32];
+		snprintf(label, sizeof label, c->rate > 0 ? "%.0f Hz" : "maximum", c->rate);
+		printf("%-12s %14.0f %10.1f %10.1f %10.1f %10.1f\n", label, ark_perf_median(c->eps, c->runs),
+		       ark_perf_median(c->p50, c->runs), ark_perf_median(c->p99, c->runs),
+		       ark_perf_median(c->p999, c->runs), ark_perf_median(c->max, c->runs));
+	}
+	if (relay_ok) {
+		printf("\n");
+		ark_perf_relay_print_table(stdout, relay_options, relay_result);
+	}
+}
+
+static int pipeline_bench_main(int argc, char **argv)
+{
+	struct options o;
+	int rc = parse_options(argc, argv, &o);
+	if (rc != ARK_PERF_RUN)
+		return rc;
+	int cpus = ark_cpu_count();
+	struct pipeline_case cases[MAX_RATES];
+	if (run_rates(&o, cpus, cases))
+		return 1;
 	struct ark_perf_relay_options relay_options;
 	struct ark_perf_relay_result *relay_result = calloc(1, sizeof *relay_result);
 	if (!relay_result)
 		return 1;
 	bool relay_ok = false;
-	if (relay) {
-		if (ark_perf_relay_options_init(&relay_options, quick, &err)) {
-			fprintf(stderr, "ark perf pipeline: %s\n", err.msg);
+	if (o.relay) {
+		int relay = run_relay(&o, cpus, &relay_options, relay_result);
+		if (relay < 0) {
 			free(relay_result);
 			return 2;
 		}
-		relay_options.progress = stderr;
-		if (cpus > 1) {
-			relay_options.cpu_count = cpus < ARK_PERF_RELAY_STAGES ? cpus : ARK_PERF_RELAY_STAGES;
-			for (int i = 0; i < relay_options.cpu_count; i++)
-				relay_options.cpus[i] = i;
-		}
-		if (ark_perf_relay_run(&relay_options, relay_result, &err))
-			fprintf(stderr, "ark perf pipeline: relay: %s\n", err.msg);
-		else
-			relay_ok = true;
+		relay_ok = relay == 1;
 	}
-
-	const struct pipeline_case *max_case = find_rate(cases, rate_count, 0);
-	const struct pipeline_case *k10 = find_rate(cases, rate_count, 10000);
-	if (json) {
-		struct ark_json j;
-		ark_json_init(&j, stdout);
-		ark_json_object_begin(&j, NULL);
-		ark_json_string(&j, "benchmark", "pipeline");
-		ark_perf_json_machine(&j);
-		ark_json_number(&j, "runs", (double)runs);
-		ark_json_number(&j, "duration_s", duration);
-		ark_json_object_begin(&j, "headline");
-		ark_json_number(&j, "pipeline_max_eps", max_case ? ark_perf_median(max_case->eps, max_case->runs) : NAN);
-		ark_json_number(&j, "pipeline_10khz_p50_us", k10 ? ark_perf_median(k10->p50, k10->runs) : NAN);
-		ark_json_number(&j, "pipeline_10khz_p99_us", k10 ? ark_perf_median(k10->p99, k10->runs) : NAN);
-		if (relay_ok)
-			ark_perf_relay_json_headline(&j, relay_result);
-		ark_json_object_end(&j);
-		ark_json_array_begin(&j, "pipeline");
-		for (int i = 0; i < rate_count; i++) {
-			const struct pipeline_case *c = &cases[i];
-			ark_json_object_begin(&j, NULL);
-			ark_json_number(&j, "rate_hz", c->rate);
-			ark_json_bool(&j, "maximum", c->rate == 0);
-			ark_json_number(&j, "eps", ark_perf_median(c->eps, c->runs));
-			ark_json_number(&j, "p50_us", ark_perf_median(c->p50, c->runs));
-			ark_json_number(&j, "p99_us", ark_perf_median(c->p99, c->runs));
-			ark_json_number(&j, "p999_us", ark_perf_median(c->p999, c->runs));
-			ark_json_number(&j, "max_us", ark_perf_median(c->max, c->runs));
-			ark_json_number(&j, "events", (double)c->events);
-			ark_json_object_end(&j);
-		}
-		ark_json_array_end(&j);
-		if (relay_ok)
-			ark_perf_relay_json_details(&j, "relay", &relay_options, relay_result);
-		ark_json_object_end(&j);
-		ark_json_finish(&j);
-	} else {
-		ark_perf_print_machine(stdout);
-		printf("\n%-12s %14s %10s %10s %10s %10s\n", "rate", "events/s", "p50 us", "p99 us", "p99.9 us", "max us");
-		for (int i = 0; i < rate_count; i++) {
-			const struct pipeline_case *c = &cases[i];
-			char label[32];
-			snprintf(label, sizeof label, c->rate > 0 ? "%.0f Hz" : "maximum", c->rate);
-			printf("%-12s %14.0f %10.1f %10.1f %10.1f %10.1f\n", label, ark_perf_median(c->eps, c->runs),
-			       ark_perf_median(c->p50, c->runs), ark_perf_median(c->p99, c->runs),
-			       ark_perf_median(c->p999, c->runs), ark_perf_median(c->max, c->runs));
-		}
-		if (relay_ok) {
-			printf("\n");
-			ark_perf_relay_print_table(stdout, &relay_options, relay_result);
-		}
-	}
+	if (o.json)
+		report_json(&o, cases, relay_ok, &relay_options, relay_result);
+	else
+		report_table(&o, cases, relay_ok, &relay_options, relay_result);
 	free(relay_result);
 	return 0;
 }

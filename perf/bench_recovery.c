@@ -25,20 +25,6 @@
 
 #define MAX_KILLS 1000
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-static double percentile(double *sorted, int n, double q)
-{
-	if (n == 0)
-		return NAN;
-	int i = (int)ceil(q * n) - 1;
-	return sorted[i < 0 ? 0 : i >= n ? n - 1 : i];
-}
-
 #define RECOVERY_DEADLINE_NS (120ull * 1000 * 1000 * 1000)
 
 static void usage(FILE *out)
@@ -112,48 +98,41 @@ static int journal_audit(const char *dir, uint64_t *records, uint64_t *lost, uin
 	return rc;
 }
 
-static int recovery_main(int argc, char **argv)
+struct options {
+	uint64_t kills, interval_ms, rate;
+	bool json;
+};
+
+/* --quick is 6 kills, where it stands among the flags. */
+static int quick_kills(int id, const char *arg, void *opts, struct ark_err *err)
 {
-	static const struct option options[] = {
-		{"kills", required_argument, NULL, 'k'}, {"interval", required_argument, NULL, 'i'},
-		{"rate", required_argument, NULL, 'r'},  {"quick", no_argument, NULL, 'q'},
-		{"json", no_argument, NULL, 'j'},        {"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0}};
-	struct ark_err err = {0};
-	uint64_t kills = 40, interval_ms = 250, rate = 5000;
-	bool json = false;
-	int opt;
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-		int rc = 0;
-		switch (opt) {
-		case 'k': rc = ark_parse_u64(optarg, 1, MAX_KILLS, "--kills", &kills, &err); break;
-		case 'i': rc = ark_parse_u64(optarg, 50, 60000, "--interval", &interval_ms, &err); break;
-		case 'r': rc = ark_parse_u64(optarg, 10, 1000000, "--rate", &rate, &err); break;
-		case 'q': kills = 6; break;
-		case 'j': json = true; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
-		}
-		if (rc) {
-			fprintf(stderr, "ark perf recovery: %s\n", err.msg);
-			return 2;
-		}
-	}
-	char dir[] = "/tmp/ark-perf-recovery-XXXXXX";
-	if (!mkdtemp(dir)) {
-		fprintf(stderr, "ark perf recovery: cannot make a temporary directory: %s\n", strerror(errno));
-		return 1;
-	}
-	char exe[PATH_MAX], out[PATH_MAX], instance[64], rate_text[32], duration_text[32], journal[PATH_MAX];
-	struct ark_err exe_err = {0};
-	if (ark_self_exe(exe, sizeof exe, &exe_err)) {
-		fprintf(stderr, "ark perf recovery: %s\n", exe_err.msg);
-		return 1;
-	}
-	snprintf(out, sizeof out, "%s/summary.json", dir);
-	snprintf(journal, sizeof journal, "%s/journal", dir);
-	snprintf(instance, sizeof instance, "recovery%d", (int)getpid());
+	(void)id, (void)arg, (void)err;
+	((struct options *)opts)->kills = 6;
+	return 0;
+}
+
+#define OPT(member) offsetof(struct options, member)
+static const struct ark_perf_flag flags[] = {
+	{"kills", 'k', ARK_PERF_FLAG_U64, OPT(kills), 1, MAX_KILLS},
+	{"interval", 'i', ARK_PERF_FLAG_U64, OPT(interval_ms), 50, 60000},
+	{"rate", 'r', ARK_PERF_FLAG_U64, OPT(rate), 10, 1000000},
+	{"quick", 'q', ARK_PERF_FLAG_CUSTOM0, 0, 0, 0},
+	{"json", 'j', ARK_PERF_FLAG_TRUE, OPT(json), 0, 0},
+	{NULL, 0, 0, 0, 0, 0}};
+
+static int parse_options(int argc, char **argv, struct options *o)
+{
+	/* Operands have always been ignored here. */
+	static const struct ark_perf_cli cli = {
+		.bench = "recovery", .flags = flags, .usage = usage, .option = quick_kills, .operands_ok = true};
+	*o = (struct options){.kills = 40, .interval_ms = 250, .rate = 5000};
+	return ark_perf_parse_options(&cli, argc, argv, o);
+}
+
+/* `ark run` in dir as a child, its summary JSON going to out; the pid or -1. */
+static pid_t start_run(const char *exe, const char *dir, const char *out, const char *instance, uint64_t rate)
+{
+	char rate_text[32], duration_text[32];
 	snprintf(rate_text, sizeof rate_text, "%llu", (unsigned long long)rate);
 	/* The run lasts until the kills are done (then Ctrl-C, as an operator
 	 * stops it): a slow recovery on a loaded machine never outlasts it. */
@@ -175,59 +154,74 @@ static int recovery_main(int argc, char **argv)
 		      "--quiet", (char *)NULL);
 		_exit(127);
 	}
-	struct ark_pipeline_map map;
-	if (attach_running(instance, &map)) {
-		fprintf(stderr, "ark perf recovery: the pipeline did not start\n");
-		kill(run, SIGKILL);
-		waitpid(run, NULL, 0);
-		return 1;
+	return run;
+}
+
+/* Times of each kill to the replacement at work, in ms, all and per agent. */
+struct kill_times {
+	double samples[MAX_KILLS];
+	double by_agent[ARK_AGENT_COUNT][MAX_KILLS];
+	int counts[ARK_AGENT_COUNT];
+	int done, timeouts;
+};
+
+/* Kill agent a once and wait for its replacement: the time in ms, or a
+ * negative value when it was not running; *timeout when none came. */
+static double kill_one(struct ark_agent_control *c, bool *timeout)
+{
+	pid_t old = atomic_load(&c->pid);
+	uint64_t events = atomic_load(&c->events);
+	if (old <= 0 || kill(old, SIGKILL) != 0)
+		return -1;
+	/* A replacement that is slow to come is a figure (restart_max_ms);
+	 * one that never comes (within two minutes) is a failure. */
+	uint64_t t0 = ark_now_ns(), t1 = 0;
+	while (ark_now_ns() - t0 < RECOVERY_DEADLINE_NS) {
+		pid_t now_pid = atomic_load(&c->pid);
+		if (now_pid > 0 && now_pid != old && atomic_load(&c->state) == ARK_PROC_RUNNING &&
+		    atomic_load(&c->events) > events) {
+			t1 = ark_now_ns();
+			break;
+		}
+		usleep(50);
 	}
-	static double samples[MAX_KILLS];
-	static double by_agent[ARK_AGENT_COUNT][MAX_KILLS];
-	int counts[ARK_AGENT_COUNT] = {0}, done = 0, timeouts = 0;
+	*timeout = !t1;
+	if (!t1)
+		t1 = ark_now_ns();
+	return (double)(t1 - t0) / 1e6;
+}
+
+static void kill_agents(const struct options *o, struct ark_pipeline_map *map, struct kill_times *kt)
+{
 	uint64_t rng = ark_now_ns() | 1;
-	for (uint64_t k = 0; k < kills; k++) {
-		usleep((useconds_t)(interval_ms * 1000));
+	for (uint64_t k = 0; k < o->kills; k++) {
+		usleep((useconds_t)(o->interval_ms * 1000));
 		rng ^= rng << 13;
 		rng ^= rng >> 7;
 		rng ^= rng << 17;
 		int a = (int)(rng % ARK_AGENT_COUNT);
-		struct ark_agent_control *c = &map.pipeline->agents[a];
-		pid_t old = atomic_load(&c->pid);
-		uint64_t events = atomic_load(&c->events);
-		if (old <= 0 || kill(old, SIGKILL) != 0)
+		bool timeout = false;
+		double ms = kill_one(&map->pipeline->agents[a], &timeout);
+		if (ms < 0)
 			continue;
-		/* A replacement that is slow to come is a figure (restart_max_ms);
-		 * one that never comes (within two minutes) is a failure. */
-		uint64_t t0 = ark_now_ns(), t1 = 0;
-		while (ark_now_ns() - t0 < RECOVERY_DEADLINE_NS) {
-			pid_t now_pid = atomic_load(&c->pid);
-			if (now_pid > 0 && now_pid != old && atomic_load(&c->state) == ARK_PROC_RUNNING &&
-			    atomic_load(&c->events) > events) {
-				t1 = ark_now_ns();
-				break;
-			}
-			usleep(50);
-		}
-		if (!t1) {
-			timeouts++;
-			t1 = ark_now_ns();
-		}
-		double ms = (double)(t1 - t0) / 1e6;
-		samples[done++] = ms;
-		by_agent[a][counts[a]++] = ms;
-		if (!json)
+		kt->timeouts += timeout;
+		kt->samples[kt->done++] = ms;
+		kt->by_agent[a][kt->counts[a]++] = ms;
+		if (!o->json)
 			fprintf(stderr, "  kill %2llu: %-8s back at work in %7.2f ms\n", (unsigned long long)k + 1,
 				ark_agent_name((enum ark_agent)a), ms);
 	}
-	int status;
-	kill(run, SIGINT);
-	waitpid(run, &status, 0);
-	/* The venue's own record (the paper broker, in the segment, which stays
-	 * mapped here after the run removed it): every order it executed once. */
-	uint64_t venue_orders = 0, venue_resends = 0;
-	ark_pipeline_venue_counts(&map, &venue_orders, &venue_resends);
-	ark_pipeline_detach(&map);
+}
+
+/* What the run left behind: the journal audited, the source's ticks, the
+ * venue's own record of the orders it executed. */
+struct outcome {
+	uint64_t records, lost, duplicated, filled, ticks, venue_orders, venue_resends;
+	bool run_ok;
+};
+
+static uint64_t summary_ticks(const char *out)
+{
 	static char summary[1 << 20];
 	summary[0] = '\0';
 	FILE *f = fopen(out, "r");
@@ -236,63 +230,125 @@ static int recovery_main(int argc, char **argv)
 		summary[r] = '\0';
 		fclose(f);
 	}
-	uint64_t records = 0, lost = 0, duplicated = 0, filled = 0;
-	int audit = journal_audit(journal, &records, &lost, &duplicated, &filled, &err);
+	const char *t = strstr(summary, "\"ticks\":");
+	return t ? strtoull(t + 8, NULL, 10) : 0;
+}
+
+static void report_json(const struct outcome *oc, struct kill_times *kt)
+{
+	double max = kt->done ? kt->samples[kt->done - 1] : NAN;
+	struct ark_json j;
+	ark_perf_json_begin(&j, "recovery");
+	ark_json_object_begin(&j, "headline");
+	ark_json_number(&j, "restart_p50_ms", ark_perf_sorted_quantile(kt->samples, kt->done, 0.50));
+	ark_json_number(&j, "restart_p99_ms", ark_perf_sorted_quantile(kt->samples, kt->done, 0.99));
+	ark_json_number(&j, "events_lost", (double)oc->lost);
+	ark_json_number(&j, "events_duplicated", (double)oc->duplicated);
+	ark_json_object_end(&j);
+	ark_json_number(&j, "kills", kt->done);
+	ark_json_number(&j, "timeouts", kt->timeouts);
+	ark_json_number(&j, "restart_max_ms", max);
+	ark_json_number(&j, "journal_records", (double)oc->records);
+	ark_json_number(&j, "ticks", (double)oc->ticks);
+	ark_json_bool(&j, "run_ok", oc->run_ok);
+	ark_json_number(&j, "orders_filled", (double)oc->filled);
+	ark_json_number(&j, "venue_orders", (double)oc->venue_orders);
+	ark_json_number(&j, "orders_executed_twice",
+			oc->venue_orders > oc->filled ? (double)(oc->venue_orders - oc->filled) : 0);
+	ark_json_number(&j, "resends_refused_by_venue", (double)oc->venue_resends);
+	ark_json_object_begin(&j, "by_agent_p50_ms");
+	for (int a = 0; a < ARK_AGENT_COUNT; a++) {
+		ark_perf_sort(kt->by_agent[a], kt->counts[a]);
+		ark_json_number(&j, ark_agent_name((enum ark_agent)a),
+				ark_perf_sorted_quantile(kt->by_agent[a], kt->counts[a], 0.5));
+	}
+	ark_json_object_end(&j);
+	ark_perf_json_end(&j);
+}
+
+static void report_table(const struct outcome *oc, const struct kill_times *kt)
+{
+	double max = kt->done ? kt->samples[kt->done - 1] : NAN;
+	ark_perf_print_machine(stdout);
+	printf("%d kills: back at work p50 %.2f ms, p99 %.2f ms, max %.2f ms (%d timeouts)\n", kt->done,
+	       ark_perf_sorted_quantile(kt->samples, kt->done, 0.50),
+	       ark_perf_sorted_quantile(kt->samples, kt->done, 0.99), max, kt->timeouts);
+	printf("journal: %llu records for %llu ticks: %llu lost, %llu duplicated; run %s\n",
+	       (unsigned long long)oc->records, (unsigned long long)oc->ticks, (unsigned long long)oc->lost,
+	       (unsigned long long)oc->duplicated, oc->run_ok ? "OK" : "FAILED");
+	printf("orders: %llu filled in the journal, %llu executed by the venue (%llu resends refused as duplicates)\n",
+	       (unsigned long long)oc->filled, (unsigned long long)oc->venue_orders,
+	       (unsigned long long)oc->venue_resends);
+}
+
+/* Stop the run, read what it left and remove dir: 0 or 1 (the journal
+ * could not be read). */
+static int finish_run(pid_t run, struct ark_pipeline_map *map, const char *dir, struct outcome *oc)
+{
+	char out[PATH_MAX], journal[PATH_MAX];
+	snprintf(out, sizeof out, "%s/summary.json", dir);
+	snprintf(journal, sizeof journal, "%s/journal", dir);
+	int status;
+	kill(run, SIGINT);
+	waitpid(run, &status, 0);
+	/* The venue's own record (the paper broker, in the segment, which stays
+	 * mapped here after the run removed it): every order it executed once. */
+	ark_pipeline_venue_counts(map, &oc->venue_orders, &oc->venue_resends);
+	ark_pipeline_detach(map);
+	oc->ticks = summary_ticks(out);
+	struct ark_err err = {0};
+	int audit = journal_audit(journal, &oc->records, &oc->lost, &oc->duplicated, &oc->filled, &err);
 	if (ark_perf_remove_tree(dir) != 0)
 		fprintf(stderr, "ark perf recovery: could not remove %s\n", dir);
 	if (audit) {
 		fprintf(stderr, "ark perf recovery: journal: %s\n", err.msg);
 		return 1;
 	}
-	const char *t = strstr(summary, "\"ticks\":");
-	uint64_t ticks = t ? strtoull(t + 8, NULL, 10) : 0;
-	if (ticks > records - duplicated)
-		lost += ticks - (records - duplicated);   /* published by the source, never journaled */
-	qsort(samples, (size_t)done, sizeof samples[0], cmp_double);
-	double p50 = percentile(samples, done, 0.50), p99 = percentile(samples, done, 0.99);
-	double max = done ? samples[done - 1] : NAN;
-	bool run_ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-	if (json) {
-		struct ark_json j;
-		ark_json_init(&j, stdout);
-		ark_json_object_begin(&j, NULL);
-		ark_json_string(&j, "benchmark", "recovery");
-		ark_perf_json_machine(&j);
-		ark_json_object_begin(&j, "headline");
-		ark_json_number(&j, "restart_p50_ms", p50);
-		ark_json_number(&j, "restart_p99_ms", p99);
-		ark_json_number(&j, "events_lost", (double)lost);
-		ark_json_number(&j, "events_duplicated", (double)duplicated);
-		ark_json_object_end(&j);
-		ark_json_number(&j, "kills", done);
-		ark_json_number(&j, "timeouts", timeouts);
-		ark_json_number(&j, "restart_max_ms", max);
-		ark_json_number(&j, "journal_records", (double)records);
-		ark_json_number(&j, "ticks", (double)ticks);
-		ark_json_bool(&j, "run_ok", run_ok);
-		ark_json_number(&j, "orders_filled", (double)filled);
-		ark_json_number(&j, "venue_orders", (double)venue_orders);
-		ark_json_number(&j, "orders_executed_twice", venue_orders > filled ? (double)(venue_orders - filled) : 0);
-		ark_json_number(&j, "resends_refused_by_venue", (double)venue_resends);
-		ark_json_object_begin(&j, "by_agent_p50_ms");
-		for (int a = 0; a < ARK_AGENT_COUNT; a++) {
-			qsort(by_agent[a], (size_t)counts[a], sizeof(double), cmp_double);
-			ark_json_number(&j, ark_agent_name((enum ark_agent)a), percentile(by_agent[a], counts[a], 0.5));
-		}
-		ark_json_object_end(&j);
-		ark_json_object_end(&j);
-		ark_json_finish(&j);
-	} else {
-		ark_perf_print_machine(stdout);
-		printf("%d kills: back at work p50 %.2f ms, p99 %.2f ms, max %.2f ms (%d timeouts)\n", done, p50, p99, max,
-		       timeouts);
-		printf("journal: %llu records for %llu ticks: %llu lost, %llu duplicated; run %s\n",
-		       (unsigned long long)records, (unsigned long long)ticks, (unsigned long long)lost,
-		       (unsigned long long)duplicated, run_ok ? "OK" : "FAILED");
-		printf("orders: %llu filled in the journal, %llu executed by the venue (%llu resends refused as duplicates)\n",
-		       (unsigned long long)filled, (unsigned long long)venue_orders, (unsigned long long)venue_resends);
+	if (oc->ticks > oc->records - oc->duplicated)
+		oc->lost += oc->ticks - (oc->records - oc->duplicated);   /* published by the source, never journaled */
+	oc->run_ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	return 0;
+}
+
+static int recovery_main(int argc, char **argv)
+{
+	struct options o;
+	int rc = parse_options(argc, argv, &o);
+	if (rc != ARK_PERF_RUN)
+		return rc;
+	char dir[] = "/tmp/ark-perf-recovery-XXXXXX";
+	if (!mkdtemp(dir)) {
+		fprintf(stderr, "ark perf recovery: cannot make a temporary directory: %s\n", strerror(errno));
+		return 1;
 	}
-	return run_ok && lost == 0 && duplicated == 0 && venue_orders == filled && timeouts == 0 ? 0 : 1;
+	char exe[PATH_MAX], out[PATH_MAX], instance[64];
+	struct ark_err exe_err = {0};
+	if (ark_self_exe(exe, sizeof exe, &exe_err)) {
+		fprintf(stderr, "ark perf recovery: %s\n", exe_err.msg);
+		return 1;
+	}
+	snprintf(out, sizeof out, "%s/summary.json", dir);
+	snprintf(instance, sizeof instance, "recovery%d", (int)getpid());
+	pid_t run = start_run(exe, dir, out, instance, o.rate);
+	struct ark_pipeline_map map;
+	if (attach_running(instance, &map)) {
+		fprintf(stderr, "ark perf recovery: the pipeline did not start\n");
+		kill(run, SIGKILL);
+		waitpid(run, NULL, 0);
+		return 1;
+	}
+	static struct kill_times kt;
+	kill_agents(&o, &map, &kt);
+	struct outcome oc = {0};
+	if (finish_run(run, &map, dir, &oc))
+		return 1;
+	ark_perf_sort(kt.samples, kt.done);
+	if (o.json)
+		report_json(&oc, &kt);
+	else
+		report_table(&oc, &kt);
+	return oc.run_ok && oc.lost == 0 && oc.duplicated == 0 && oc.venue_orders == oc.filled && kt.timeouts == 0 ? 0
+														: 1;
 }
 
 ARK_PERF_BENCH(recovery_bench, "recovery", "time from an agent's death to its replacement's first event; events lost or duplicated",

@@ -52,109 +52,98 @@ static void usage(FILE *out)
 		"Progress goes to stderr; the table or JSON to stdout.\n");
 }
 
-static int relay_bench_main(int argc, char **argv)
+struct options {
+	struct ark_perf_relay_options relay;
+	bool json;
+};
+
+/* The flags that are not a plain value: --cpus, --duration (ms), --transports;
+ * --quick was seen before the loop. */
+static int store_option(int id, const char *arg, void *opts, struct ark_err *err)
 {
-	static const struct option longopts[] = {
-		{"cpus", required_argument, NULL, 'c'},           {"runs", required_argument, NULL, 'r'},
-		{"duration", required_argument, NULL, 'd'},       {"rate", required_argument, NULL, 'R'},
-		{"latency-events", required_argument, NULL, 'n'}, {"capacity", required_argument, NULL, 'C'},
-		{"batch", required_argument, NULL, 'b'},          {"redis-count", required_argument, NULL, 'k'},
-		{"redis-window", required_argument, NULL, 'w'},   {"redis-server", required_argument, NULL, 's'},
-		{"transports", required_argument, NULL, 't'},     {"quick", no_argument, NULL, 'q'},
-		{"json", no_argument, NULL, 'j'},                 {"help", no_argument, NULL, 'h'},
-		{"low-rate", required_argument, NULL, 'L'},       {"low-rate-events", required_argument, NULL, 'N'},
-		{NULL, 0, NULL, 0}};
+	struct ark_perf_relay_options *o = &((struct options *)opts)->relay;
+	uint64_t v = 0;
+	int rc = 0;
+	switch (id) {
+	case 'c': return ark_parse_cpu_list(arg, o->cpus, STAGES, &o->cpu_count, "--cpus", err);
+	case 'd':
+		if (!(rc = ark_parse_u64(arg, 10, 600000, "--duration", &v, err)))
+			o->duration_ns = v * MS;
+		return rc;
+	case 't': return ark_perf_relay_parse_transports(arg, &o->transports, err);
+	default: return 0;
+	}
+}
+
+#define OPT(member) offsetof(struct options, relay.member)
+static const struct ark_perf_flag flags[] = {
+	{"cpus", 'c', ARK_PERF_FLAG_CUSTOM, 0, 0, 0},
+	{"runs", 'r', ARK_PERF_FLAG_U32, OPT(runs), 1, ARK_PERF_RELAY_MAX_RUNS},
+	{"duration", 'd', ARK_PERF_FLAG_CUSTOM, 0, 0, 0},
+	{"rate", 'R', ARK_PERF_FLAG_U64, OPT(rate_hz), 1, 10000000},
+	{"latency-events", 'n', ARK_PERF_FLAG_U64, OPT(latency_events), 10, 100000000},
+	{"capacity", 'C', ARK_PERF_FLAG_U32, OPT(ring_capacity), 2, 1u << 20},
+	{"batch", 'b', ARK_PERF_FLAG_U32, OPT(batch), 1, MAX_BATCH},
+	{"redis-count", 'k', ARK_PERF_FLAG_U32, OPT(redis_count), 1, MAX_BATCH},
+	{"redis-window", 'w', ARK_PERF_FLAG_U32, OPT(redis_window), 1, 1000000},
+	{"redis-server", 's', ARK_PERF_FLAG_STRING, OPT(redis_server), 0, 0},
+	{"transports", 't', ARK_PERF_FLAG_CUSTOM, 0, 0, 0},
+	{"quick", 'q', ARK_PERF_FLAG_CUSTOM0, 0, 0, 0},
+	{"json", 'j', ARK_PERF_FLAG_TRUE, offsetof(struct options, json), 0, 0},
+	{"low-rate", 'L', ARK_PERF_FLAG_U64, OPT(low_rate_hz), 0, 10000000},
+	{"low-rate-events", 'N', ARK_PERF_FLAG_U64, OPT(low_rate_events), 10, 100000000},
+	{NULL, 0, 0, 0, 0, 0}};
+
+static int parse_options(int argc, char **argv, struct options *o)
+{
+	static const struct ark_perf_cli cli = {
+		.bench = "relay", .flags = flags, .usage = usage, .option = store_option};
 	/* --quick changes the defaults, and explicit options override them:
 	 * look for it first. */
-	bool quick = false, json = false;
+	bool quick = false;
 	for (int i = 1; i < argc; i++)
 		if (strcmp(argv[i], "--quick") == 0)
 			quick = true;
 	struct ark_err err = {0};
-	struct ark_perf_relay_options o;
-	if (ark_perf_relay_options_init(&o, quick, &err)) {
+	o->json = false;
+	if (ark_perf_relay_options_init(&o->relay, quick, &err)) {
 		fprintf(stderr, "ark perf relay: %s\n", err.msg);
 		return 2;
 	}
-	o.progress = stderr;
-	int opt;
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		int rc = 0;
-		uint64_t v = 0;
-		switch (opt) {
-		case 'c': rc = ark_parse_cpu_list(optarg, o.cpus, STAGES, &o.cpu_count, "--cpus", &err); break;
-		case 'r':
-			rc = ark_parse_u64(optarg, 1, ARK_PERF_RELAY_MAX_RUNS, "--runs", &v, &err);
-			o.runs = (uint32_t)v;
-			break;
-		case 'd':
-			rc = ark_parse_u64(optarg, 10, 600000, "--duration", &v, &err);
-			o.duration_ns = v * MS;
-			break;
-		case 'R': rc = ark_parse_u64(optarg, 1, 10000000, "--rate", &o.rate_hz, &err); break;
-		case 'n': rc = ark_parse_u64(optarg, 10, 100000000, "--latency-events", &o.latency_events, &err); break;
-		case 'C':
-			rc = ark_parse_u64(optarg, 2, 1u << 20, "--capacity", &v, &err);
-			o.ring_capacity = (uint32_t)v;
-			break;
-		case 'b':
-			rc = ark_parse_u64(optarg, 1, MAX_BATCH, "--batch", &v, &err);
-			o.batch = (uint32_t)v;
-			break;
-		case 'k':
-			rc = ark_parse_u64(optarg, 1, MAX_BATCH, "--redis-count", &v, &err);
-			o.redis_count = (uint32_t)v;
-			break;
-		case 'w':
-			rc = ark_parse_u64(optarg, 1, 1000000, "--redis-window", &v, &err);
-			o.redis_window = (uint32_t)v;
-			break;
-		case 'L': rc = ark_parse_u64(optarg, 0, 10000000, "--low-rate", &o.low_rate_hz, &err); break;
-		case 'N': rc = ark_parse_u64(optarg, 10, 100000000, "--low-rate-events", &o.low_rate_events, &err); break;
-		case 's': o.redis_server = optarg; break;
-		case 't': rc = ark_perf_relay_parse_transports(optarg, &o.transports, &err); break;
-		case 'q': break;
-		case 'j': json = true; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
-		}
-		if (rc) {
-			fprintf(stderr, "ark perf relay: %s\n", err.msg);
-			return 2;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "ark perf relay: unexpected argument '%s'\n", argv[optind]);
-		return 2;
-	}
+	o->relay.progress = stderr;
+	return ark_perf_parse_options(&cli, argc, argv, o);
+}
+
+static int relay_bench_main(int argc, char **argv)
+{
+	struct options o;
+	int rc = parse_options(argc, argv, &o);
+	if (rc != ARK_PERF_RUN)
+		return rc;
+	struct ark_err err = {0};
 	struct ark_perf_relay_result *r = calloc(1, sizeof *r);
 	if (!r) {
 		fprintf(stderr, "ark perf relay: out of memory\n");
 		return 1;
 	}
-	int rc = ark_perf_relay_run(&o, r, &err);
+	rc = ark_perf_relay_run(&o.relay, r, &err);
 	if (rc) {
 		fprintf(stderr, "ark perf relay: %s\n", err.msg);
 		free(r);
 		return rc == -EINVAL ? 2 : 1;
 	}
-	if (json) {
+	if (o.json) {
 		struct ark_json j;
-		ark_json_init(&j, stdout);
-		ark_json_object_begin(&j, NULL);
-		ark_json_string(&j, "benchmark", "relay");
-		ark_perf_json_machine(&j);
+		ark_perf_json_begin(&j, "relay");
 		ark_json_object_begin(&j, "headline");
 		ark_perf_relay_json_headline(&j, r);
 		ark_json_object_end(&j);
-		ark_perf_relay_json_details(&j, "relay", &o, r);
-		ark_json_object_end(&j);
-		ark_json_finish(&j);
+		ark_perf_relay_json_details(&j, "relay", &o.relay, r);
+		ark_perf_json_end(&j);
 	} else {
 		ark_perf_print_machine(stdout);
 		printf("\n");
-		ark_perf_relay_print_table(stdout, &o, r);
+		ark_perf_relay_print_table(stdout, &o.relay, r);
 	}
 	free(r);
 	return 0;

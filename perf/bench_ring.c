@@ -686,10 +686,7 @@ static void usage(FILE *out)
 static void print_json(bool pinned, int runs)
 {
 	struct ark_json j;
-	ark_json_init(&j, stdout);
-	ark_json_object_begin(&j, NULL);
-	ark_json_string(&j, "benchmark", "ring");
-	ark_perf_json_machine(&j);
+	ark_perf_json_begin(&j, "ring");
 	ark_json_bool(&j, "pinned", pinned);
 	if (pinned) {
 		ark_json_array_begin(&j, "cpus");
@@ -752,8 +749,7 @@ static void print_json(bool pinned, int runs)
 		ark_json_object_end(&j);
 	}
 	ark_json_array_end(&j);
-	ark_json_object_end(&j);
-	ark_json_finish(&j);
+	ark_perf_json_end(&j);
 }
 
 static void print_table(bool pinned)
@@ -782,51 +778,52 @@ static void print_table(bool pinned)
 	       single / pipe_single, batched / pipe_batched, rtt50 / line, adaptive99 / pipe99);
 }
 
-static int ring_bench_main(int argc, char **argv)
-{
-	static const struct option options[] = {
-		{"cpus", required_argument, NULL, 'c'},    {"runs", required_argument, NULL, 'r'},
-		{"duration", required_argument, NULL, 'd'}, {"samples", required_argument, NULL, 's'},
-		{"quick", no_argument, NULL, 'q'},          {"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
-	struct ark_err err = {0};
-	int cpus[2] = {0, 1}, ncpus = 0;
-	uint64_t runs = 5, duration_ms = 200, samples = 100000;
-	bool quick = false, json = false;
-	int opt;
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-		int rc = 0;
-		switch (opt) {
-		case 'c':
-			rc = ark_parse_cpu_list(optarg, cpus, 2, &ncpus, "--cpus", &err);
-			if (!rc && ncpus != 2)
-				rc = ark_err_set(&err, -EINVAL, "--cpus: expected two CPUs such as 0,1, got '%s'", optarg);
-			break;
-		case 'r': rc = ark_parse_u64(optarg, 1, MAX_RUNS, "--runs", &runs, &err); break;
-		case 'd': rc = ark_parse_u64(optarg, 10, 60000, "--duration", &duration_ms, &err); break;
-		case 's': rc = ark_parse_u64(optarg, 100, 100000000, "--samples", &samples, &err); break;
-		case 'q': quick = true; break;
-		case 'j': json = true; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
-		}
-		if (rc) {
-			fprintf(stderr, "ark perf ring: %s\n", err.msg);
-			return 2;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "ark perf ring: unexpected argument '%s'\n", argv[optind]);
-		return 2;
-	}
-	if (quick) {
-		runs = 1;
-		duration_ms = ARK_MIN(duration_ms, 50);
-		samples = ARK_MIN(samples, 5000);
-	}
+struct options {
+	int cpus[2], ncpus;
+	uint64_t runs, duration_ms, samples;
+	bool quick, json;
+};
 
-	/* One segment holds the control block and both rings (largest shape). */
+/* --cpus: exactly two. */
+static int store_option(int id, const char *arg, void *opts, struct ark_err *err)
+{
+	struct options *o = opts;
+	(void)id;
+	int rc = ark_parse_cpu_list(arg, o->cpus, 2, &o->ncpus, "--cpus", err);
+	if (!rc && o->ncpus != 2)
+		rc = ark_err_set(err, -EINVAL, "--cpus: expected two CPUs such as 0,1, got '%s'", arg);
+	return rc;
+}
+
+#define OPT(member) offsetof(struct options, member)
+static const struct ark_perf_flag flags[] = {
+	{"cpus", 'c', ARK_PERF_FLAG_CUSTOM, 0, 0, 0},
+	{"runs", 'r', ARK_PERF_FLAG_U64, OPT(runs), 1, MAX_RUNS},
+	{"duration", 'd', ARK_PERF_FLAG_U64, OPT(duration_ms), 10, 60000},
+	{"samples", 's', ARK_PERF_FLAG_U64, OPT(samples), 100, 100000000},
+	{"quick", 'q', ARK_PERF_FLAG_TRUE, OPT(quick), 0, 0},
+	{"json", 'j', ARK_PERF_FLAG_TRUE, OPT(json), 0, 0},
+	{NULL, 0, 0, 0, 0, 0}};
+
+static int parse_options(int argc, char **argv, struct options *o)
+{
+	static const struct ark_perf_cli cli = {
+		.bench = "ring", .flags = flags, .usage = usage, .option = store_option};
+	*o = (struct options){.cpus = {0, 1}, .runs = 5, .duration_ms = 200, .samples = 100000};
+	int rc = ark_perf_parse_options(&cli, argc, argv, o);
+	if (rc == ARK_PERF_RUN && o->quick) {
+		o->runs = 1;
+		o->duration_ms = ARK_MIN(o->duration_ms, 50);
+		o->samples = ARK_MIN(o->samples, 5000);
+	}
+	return rc;
+}
+
+/* One segment holds the control block and both rings (largest shape):
+ * 0, or the exit status with the error printed. */
+static int open_segment(const struct options *o)
+{
+	struct ark_err err = {0};
 	char name[64];
 	snprintf(name, sizeof name, "ark-perf-ring-%d", (int)getpid());
 	size_t ring_bytes = ark_ring_size(MAX_EVENT, 65536);
@@ -840,10 +837,10 @@ static int ring_bench_main(int argc, char **argv)
 	}
 	ark_shm_unlink(name, NULL);
 	S = ark_shm_at(&segment, shared_off);
-	S->pinned = ncpus == 2;
-	S->cpus[0] = cpus[0];
-	S->cpus[1] = cpus[1];
-	S->duration_ns = duration_ms * 1000000ull;
+	S->pinned = o->ncpus == 2;
+	S->cpus[0] = o->cpus[0];
+	S->cpus[1] = o->cpus[1];
+	S->duration_ns = o->duration_ms * 1000000ull;
 	/* The adaptive cases wait as the product does (ARK_WAIT_SPIN_US,
 	 * ARK_WAIT_YIELD_US); each case sets the strategy itself. */
 	if (ark_ring_wait_from_env(&S->wait, &err)) {
@@ -851,47 +848,69 @@ static int ring_bench_main(int argc, char **argv)
 		ark_shm_detach(&segment);
 		return 2;
 	}
-	(void)ark_tsc_ns_per_tick();
+	return 0;
+}
 
+/* A round-trip row, with `samples` round trips (and a tenth as warm-up),
+ * then back to the throughput cases' count. */
+static int add_rtt_row(enum transport t, uint32_t size, uint32_t capacity, enum ark_wait w, uint64_t samples,
+		       const struct options *o)
+{
+	S->samples = samples;
+	S->warmup = S->samples / 10;
+	int rc = add_row(t, "rtt", size, capacity, w, (int)o->runs, false);
+	S->samples = o->samples;
+	S->warmup = o->samples / 10;
+	return rc;
+}
+
+static int run_cases(const struct options *o)
+{
 	static const uint32_t sizes[] = {64, 256};
 	static const uint32_t capacities[] = {1024, 65536};
 	static const char *const modes[] = {"batched", "single"};
 	int rc = 0;
 	fprintf(stderr, "ark perf ring: %s, %llu runs per case\n", S->pinned ? "pinned" : "not pinned",
-		(unsigned long long)runs);
-	S->samples = samples;
-	S->warmup = samples / 10;
-	rc |= add_row(T_CACHELINE, "rtt", 64, 0, 0, (int)runs, false);
+		(unsigned long long)o->runs);
+	S->samples = o->samples;
+	S->warmup = o->samples / 10;
+	rc |= add_row(T_CACHELINE, "rtt", 64, 0, 0, (int)o->runs, false);
 	for (size_t si = 0; si < ARK_ARRAY_LEN(sizes) && !rc; si++) {
 		for (int w = ARK_WAIT_SPIN; w <= ARK_WAIT_BLOCK && !rc; w++) {
 			for (size_t ci = 0; ci < ARK_ARRAY_LEN(capacities) && !rc; ci++) {
-				if (quick && (capacities[ci] != 1024 || sizes[si] != 64))
+				if (o->quick && (capacities[ci] != 1024 || sizes[si] != 64))
 					continue;
 				for (size_t mi = 0; mi < ARK_ARRAY_LEN(modes) && !rc; mi++)
 					rc |= add_row(T_RING, modes[mi], sizes[si], capacities[ci], (enum ark_wait)w,
-						      (int)runs, false);
-				S->samples = w == ARK_WAIT_BLOCK ? samples / 5 : samples;
-				S->warmup = S->samples / 10;
-				rc |= add_row(T_RING, "rtt", sizes[si], capacities[ci], (enum ark_wait)w, (int)runs, false);
-				S->samples = samples;
-				S->warmup = samples / 10;
+						      (int)o->runs, false);
+				rc |= add_rtt_row(T_RING, sizes[si], capacities[ci], (enum ark_wait)w,
+						  w == ARK_WAIT_BLOCK ? o->samples / 5 : o->samples, o);
 			}
 		}
 		for (int t = T_PIPE; t <= T_EVENTFD && !rc; t++) {
-			if (quick && sizes[si] != 64)
+			if (o->quick && sizes[si] != 64)
 				continue;
 			for (size_t mi = 0; mi < ARK_ARRAY_LEN(modes) && !rc; mi++)
-				rc |= add_row((enum transport)t, modes[mi], sizes[si], 0, 0, (int)runs, false);
-			S->samples = samples / 5;
-			S->warmup = S->samples / 10;
-			rc |= add_row((enum transport)t, "rtt", sizes[si], 0, 0, (int)runs, false);
-			S->samples = samples;
-			S->warmup = samples / 10;
+				rc |= add_row((enum transport)t, modes[mi], sizes[si], 0, 0, (int)o->runs, false);
+			rc |= add_rtt_row((enum transport)t, sizes[si], 0, 0, o->samples / 5, o);
 		}
 	}
+	return rc;
+}
+
+static int ring_bench_main(int argc, char **argv)
+{
+	struct options o;
+	int rc = parse_options(argc, argv, &o);
+	if (rc != ARK_PERF_RUN)
+		return rc;
+	if ((rc = open_segment(&o)))
+		return rc;
+	(void)ark_tsc_ns_per_tick();
+	rc = run_cases(&o);
 	if (!rc) {
-		if (json)
-			print_json(S->pinned, (int)runs);
+		if (o.json)
+			print_json(S->pinned, (int)o.runs);
 		else
 			print_table(S->pinned);
 	}

@@ -26,6 +26,7 @@
 #include <ftw.h>
 #include <getopt.h>
 #include <sqlite3.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,7 @@ struct opts {
 	const char *base;
 	bool json;
 	bool io_uring;
+	bool quick;
 };
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -91,12 +93,12 @@ static const char *mode_label(enum ark_journal_sync m)
 	return m == ARK_JOURNAL_SYNC_INTERVAL ? "interval:10" : m == ARK_JOURNAL_SYNC_BATCH ? "batch" : "none";
 }
 
-static int journal_run(const struct opts *o, uint32_t payload, enum ark_journal_sync mode,
-		       struct journal_result *res)
+/* A journal in a fresh directory (dir, PATH_MAX) after the machine has
+ * settled, interval syncs every 10 ms: 0, or the error printed and dir gone. */
+static int open_journal(const struct opts *o, enum ark_journal_sync mode, char *dir, struct ark_journal **j)
 {
-	char dir[PATH_MAX];
 	settle(o);
-	int rc = make_dir(o, dir, sizeof dir);
+	int rc = make_dir(o, dir, PATH_MAX);
 	if (rc)
 		return rc;
 	struct ark_store_config cfg;
@@ -105,12 +107,22 @@ static int journal_run(const struct opts *o, uint32_t payload, enum ark_journal_
 	cfg.sync_interval_ns = 10000000;
 	cfg.io_uring = o->io_uring;
 	struct ark_err err = {0};
-	struct ark_journal *j;
-	if ((rc = ark_journal_open(&j, &cfg, NULL, &err))) {
+	if ((rc = ark_journal_open(j, &cfg, NULL, &err))) {
 		fprintf(stderr, "ark perf store: %s\n", err.msg);
 		remove_dir(dir);
-		return rc;
 	}
+	return rc;
+}
+
+static int journal_run(const struct opts *o, uint32_t payload, enum ark_journal_sync mode,
+		       struct journal_result *res)
+{
+	char dir[PATH_MAX];
+	struct ark_journal *j;
+	int rc = open_journal(o, mode, dir, &j);
+	if (rc)
+		return rc;
+	struct ark_err err = {0};
 	uint8_t buf[512];
 	memset(buf, 0xa5, sizeof buf);
 	uint64_t seq = 0, start = ark_now_ns(), until = start + (uint64_t)(o->seconds * 1e9);
@@ -149,6 +161,20 @@ out:;
 	return 0;
 }
 
+/* The baselines write what the journal writes: a 32-byte header (magic,
+ * length, seq, trace id, CRC32C) and the payload starting with the seq.
+ * Inlined: the timed loops do exactly the work they did before. */
+static inline __attribute__((always_inline)) void frame_record(uint8_t *rec, uint64_t seq, uint32_t payload)
+{
+	uint32_t hdr[8] = {0x524b5241u, payload};
+	memcpy(&hdr[2], &seq, 8);
+	uint64_t trace = seq ^ 0x1234;
+	memcpy(&hdr[4], &trace, 8);
+	memcpy(rec + 32, &seq, 8);
+	hdr[6] = ark_crc32c(ark_crc32c(0, hdr, 24), rec + 32, payload);
+	memcpy(rec, hdr, 32);
+}
+
 /* The synchronous baseline: the same framed records (header + CRC32C) built
  * into a 1 MiB buffer, write() when full, fdatasync at the same cadence, in
  * the appending thread (reported beside the asynchronous one). */
@@ -176,14 +202,7 @@ static int baseline_run(const struct opts *o, uint32_t payload, enum ark_journal
 	rc = 0;
 	for (;;) {
 		for (uint32_t i = 0; i < 1000; i++) {
-			seq++;
-			uint32_t hdr[8] = {0x524b5241u, payload};
-			memcpy(&hdr[2], &seq, 8);
-			uint64_t trace = seq ^ 0x1234;
-			memcpy(&hdr[4], &trace, 8);
-			memcpy(rec + 32, &seq, 8);
-			hdr[6] = ark_crc32c(ark_crc32c(0, hdr, 24), rec + 32, payload);
-			memcpy(rec, hdr, 32);
+			frame_record(rec, ++seq, payload);
 			uint32_t size = 32 + payload;
 			if (used + size > sizeof chunk) {
 				if (write(fd, chunk, used) != (ssize_t)used) {
@@ -387,14 +406,7 @@ static int baseline_async_run(const struct opts *o, uint32_t payload, enum ark_j
 	uint64_t until = start + (uint64_t)(o->seconds * 1e9);
 	for (;;) {
 		for (uint32_t i = 0; i < 1000; i++) {
-			seq++;
-			uint32_t hdr[8] = {0x524b5241u, payload};
-			memcpy(&hdr[2], &seq, 8);
-			uint64_t trace = seq ^ 0x1234;
-			memcpy(&hdr[4], &trace, 8);
-			memcpy(rec + 32, &seq, 8);
-			hdr[6] = ark_crc32c(ark_crc32c(0, hdr, 24), rec + 32, payload);
-			memcpy(rec, hdr, 32);
+			frame_record(rec, ++seq, payload);
 			uint32_t size = 32 + payload;
 			if (used + size > ASYNC_BUFFER_BYTES) {
 				chunk = async_hand_over(&w, used, false);
@@ -445,22 +457,11 @@ struct latency_result {
 static int latency_run(const struct opts *o, struct latency_result *res)
 {
 	char dir[PATH_MAX];
-	settle(o);
-	int rc = make_dir(o, dir, sizeof dir);
+	struct ark_journal *j;
+	int rc = open_journal(o, ARK_JOURNAL_SYNC_INTERVAL, dir, &j);
 	if (rc)
 		return rc;
-	struct ark_store_config cfg;
-	ark_store_config_defaults(&cfg, dir);
-	cfg.sync = ARK_JOURNAL_SYNC_INTERVAL;
-	cfg.sync_interval_ns = 10000000;
-	cfg.io_uring = o->io_uring;
 	struct ark_err err = {0};
-	struct ark_journal *j;
-	if ((rc = ark_journal_open(&j, &cfg, NULL, &err))) {
-		fprintf(stderr, "ark perf store: %s\n", err.msg);
-		remove_dir(dir);
-		return rc;
-	}
 	double ns_per_tick = ark_tsc_ns_per_tick();
 	uint8_t buf[256];
 	memset(buf, 0x5a, sizeof buf);
@@ -602,262 +603,279 @@ static void usage(FILE *out)
 		"ARK_IO_URING=0 measures the journal's pwrite fallback instead.\n");
 }
 
-static double median_of(double *v, int n)
-{
-	return ark_perf_median(v, n);
-}
+#define OPT(member) offsetof(struct opts, member)
+static const struct ark_perf_flag flags[] = {
+	{"json", 'j', ARK_PERF_FLAG_TRUE, OPT(json), 0, 0},
+	{"quick", 'q', ARK_PERF_FLAG_TRUE, OPT(quick), 0, 0},
+	{"runs", 'r', ARK_PERF_FLAG_INT, OPT(runs), 1, MAX_RUNS},
+	{"seconds", 's', ARK_PERF_FLAG_DOUBLE, OPT(seconds), 0.05, 60},
+	{"rate", 'R', ARK_PERF_FLAG_DOUBLE, OPT(rate), 1000, 1e8},
+	{"dir", 'd', ARK_PERF_FLAG_STRING, OPT(base), 0, 0},
+	{NULL, 0, 0, 0, 0, 0}};
 
-static int bench_store_main(int argc, char **argv)
+static int parse_options(int argc, char **argv, struct opts *o)
 {
-	static const struct option lopts[] = {
-		{"json", no_argument, NULL, 'j'},     {"quick", no_argument, NULL, 'q'},
-		{"runs", required_argument, NULL, 'r'}, {"seconds", required_argument, NULL, 's'},
-		{"rate", required_argument, NULL, 'R'}, {"dir", required_argument, NULL, 'd'},
-		{"help", no_argument, NULL, 'h'},     {0}};
+	static const struct ark_perf_cli cli = {
+		.bench = "store", .shortopts = "jqr:s:R:d:h", .flags = flags, .usage = usage};
 	const char *tmp = getenv("TMPDIR");
-	struct opts o = {.runs = 3, .seconds = 1.0, .sql_seconds = 0.5, .rate = 1e6, .batch = 1000,
-			 .base = tmp && *tmp ? tmp : "/tmp"};
+	/* seconds 0: not given (--seconds is at least 0.05); --quick keeps a
+	 * given one; the SQLite cases run half as long */
+	*o = (struct opts){.runs = 3, .seconds = 0, .rate = 1e6, .batch = 1000, .base = tmp && *tmp ? tmp : "/tmp"};
+	int rc = ark_perf_parse_options(&cli, argc, argv, o);
+	if (rc != ARK_PERF_RUN)
+		return rc;
+	if (o->quick)
+		o->runs = 1;
+	if (o->seconds == 0)
+		o->seconds = o->quick ? 0.2 : 1.0;
+	o->sql_seconds = o->seconds / 2;
 	struct ark_err err = {0};
-	bool quick = false, seconds_given = false;
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "jqr:s:R:d:h", lopts, NULL)) != -1) {
-		uint64_t u;
-		double d;
-		switch (c) {
-		case 'j': o.json = true; break;
-		case 'q': quick = true; break;
-		case 'r':
-			if (ark_parse_u64(optarg, 1, MAX_RUNS, "--runs", &u, &err)) {
-				fprintf(stderr, "ark perf store: %s\n", err.msg);
-				return 2;
-			}
-			o.runs = (int)u;
-			break;
-		case 's':
-			if (ark_parse_double(optarg, 0.05, 60, "--seconds", &d, &err)) {
-				fprintf(stderr, "ark perf store: %s\n", err.msg);
-				return 2;
-			}
-			o.seconds = d;
-			o.sql_seconds = d / 2;
-			seconds_given = true;
-			break;
-		case 'R':
-			if (ark_parse_double(optarg, 1000, 1e8, "--rate", &d, &err)) {
-				fprintf(stderr, "ark perf store: %s\n", err.msg);
-				return 2;
-			}
-			o.rate = d;
-			break;
-		case 'd': o.base = optarg; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "ark perf store: unexpected argument '%s'\n", argv[optind]);
-		return 2;
-	}
-	if (quick) {
-		o.runs = 1;
-		if (!seconds_given) {
-			o.seconds = 0.2;
-			o.sql_seconds = 0.1;
-		}
-	}
 	bool env_uring = true;
 	if (ark_env_bool("ARK_IO_URING", true, &env_uring, &err)) {
 		fprintf(stderr, "ark perf store: %s\n", err.msg);
 		return 2;
 	}
-	o.io_uring = env_uring;
+	o->io_uring = env_uring;
+	return ARK_PERF_RUN;
+}
 
-	static const uint32_t payloads[] = {128, 256};
-	static const enum ark_journal_sync modes[] = {ARK_JOURNAL_SYNC_INTERVAL, ARK_JOURNAL_SYNC_BATCH,
-						      ARK_JOURNAL_SYNC_NONE};
+static const uint32_t payloads[] = {128, 256};
+static const enum ark_journal_sync modes[] = {ARK_JOURNAL_SYNC_INTERVAL, ARK_JOURNAL_SYNC_BATCH,
+					      ARK_JOURNAL_SYNC_NONE};
+static const uint32_t sql_batches[] = {SQL_AUTOCOMMIT, 1, 10, 100, 1000};
+
+/* Every figure of one `ark perf store`. */
+struct figures {
 	/* br: the asynchronous baseline (the headline's); sr: the synchronous one */
 	struct journal_result jr[2][3], br[2][3], sr[2][3];
+	struct latency_result lat;
+	double rates[MAX_RUNS];
+	uint64_t lat_stalls;
+	double sql[2][5];
+};
+
+/* The last run's counters with the medians of the rates over the runs. */
+static struct journal_result median_run(const struct journal_result *runs, int n)
+{
+	struct journal_result r = runs[n - 1];
+	r.eps = ark_perf_median_member(runs, n, sizeof *runs, offsetof(struct journal_result, eps));
+	r.mb_per_s = ark_perf_median_member(runs, n, sizeof *runs, offsetof(struct journal_result, mb_per_s));
+	return r;
+}
+
+static int run_journal_cases(const struct opts *o, struct figures *f)
+{
 	int rc = 0;
 	for (int p = 0; p < 2 && rc == 0; p++)
 		for (int m = 0; m < 3 && rc == 0; m++) {
-			double je[MAX_RUNS], jm[MAX_RUNS], be[MAX_RUNS], bm[MAX_RUNS], se[MAX_RUNS], sm[MAX_RUNS];
-			struct journal_result r = {0}, b = {0}, sy = {0};
-			for (int k = 0; k < o.runs && rc == 0; k++) {
+			struct journal_result r[MAX_RUNS], b[MAX_RUNS], sy[MAX_RUNS];
+			for (int k = 0; k < o->runs && rc == 0; k++) {
 				/* alternate so drift on a shared machine hits all three */
-				if ((rc = journal_run(&o, payloads[p], modes[m], &r)))
+				if ((rc = journal_run(o, payloads[p], modes[m], &r[k])))
 					break;
-				if ((rc = baseline_async_run(&o, payloads[p], modes[m], &b)))
+				if ((rc = baseline_async_run(o, payloads[p], modes[m], &b[k])))
 					break;
-				if ((rc = baseline_run(&o, payloads[p], modes[m], &sy)))
-					break;
-				je[k] = r.eps, jm[k] = r.mb_per_s, be[k] = b.eps, bm[k] = b.mb_per_s;
-				se[k] = sy.eps, sm[k] = sy.mb_per_s;
+				rc = baseline_run(o, payloads[p], modes[m], &sy[k]);
 			}
 			if (rc)
 				break;
-			jr[p][m] = r;
-			jr[p][m].eps = median_of(je, o.runs);
-			jr[p][m].mb_per_s = median_of(jm, o.runs);
-			br[p][m] = b;
-			br[p][m].eps = median_of(be, o.runs);
-			br[p][m].mb_per_s = median_of(bm, o.runs);
-			sr[p][m] = sy;
-			sr[p][m].eps = median_of(se, o.runs);
-			sr[p][m].mb_per_s = median_of(sm, o.runs);
+			f->jr[p][m] = median_run(r, o->runs);
+			f->br[p][m] = median_run(b, o->runs);
+			f->sr[p][m] = median_run(sy, o->runs);
 		}
-	if (rc) {
-		fprintf(stderr, "ark perf store: journal case failed (%s)\n", strerror(-rc));
-		return 1;
+	return rc;
+}
+
+static int run_latency(const struct opts *o, struct figures *f)
+{
+	int rc = 0;
+	memset(&f->lat, 0, sizeof f->lat);
+	ark_hist_reset(&f->lat.all);
+	ark_hist_reset(&f->lat.during_sync);
+	for (int k = 0; k < o->runs && rc == 0; k++) {
+		rc = latency_run(o, &f->lat);
+		f->rates[k] = f->lat.achieved_rate;
+		f->lat_stalls += f->lat.stalls;
 	}
-	struct latency_result lat;
-	memset(&lat, 0, sizeof lat);
-	ark_hist_reset(&lat.all);
-	ark_hist_reset(&lat.during_sync);
-	double rates[MAX_RUNS];
-	uint64_t lat_stalls = 0;
-	for (int k = 0; k < o.runs && rc == 0; k++) {
-		rc = latency_run(&o, &lat);
-		rates[k] = lat.achieved_rate;
-		lat_stalls += lat.stalls;
-	}
-	if (rc) {
-		fprintf(stderr, "ark perf store: latency case failed\n");
-		return 1;
-	}
-	static const uint32_t batches[] = {SQL_AUTOCOMMIT, 1, 10, 100, 1000};
-	double sql[2][5];
+	return rc;
+}
+
+static int run_sqlite(const struct opts *o, struct figures *f)
+{
+	int rc = 0;
 	for (int t = 0; t < 2 && rc == 0; t++)
 		for (int b = 0; b < 5 && rc == 0; b++) {
 			double v[MAX_RUNS];
-			for (int k = 0; k < o.runs && rc == 0; k++)
-				rc = sqlite_run(&o, t == 1, batches[b], &v[k]);
-			sql[t][b] = rc ? 0 : median_of(v, o.runs);
+			for (int k = 0; k < o->runs && rc == 0; k++)
+				rc = sqlite_run(o, t == 1, sql_batches[b], &v[k]);
+			f->sql[t][b] = rc ? 0 : ark_perf_median(v, o->runs);
 		}
-	if (rc) {
-		fprintf(stderr, "ark perf store: SQLite case failed\n");
-		return 1;
-	}
+	return rc;
+}
 
-	/* p = 1 is 256 bytes; m = 0 interval, 1 batch, 2 none. The headline's
-	 * baseline is the stronger of the two in this run (on two vCPUs the
-	 * writer thread's hand-over can cost more than it saves when syncs are
-	 * cheap or absent). */
-	double ratio = jr[1][0].mb_per_s / ARK_MAX(br[1][0].mb_per_s, sr[1][0].mb_per_s);
-	double async_ratio = jr[1][0].mb_per_s / br[1][0].mb_per_s;
-	double sync_ratio = jr[1][0].mb_per_s / sr[1][0].mb_per_s;
-	double sql1000 = ARK_MIN(sql[0][4], sql[1][4]);
-	uint64_t p99 = ark_hist_quantile(&lat.during_sync, 0.99);
-	if (lat.during_sync.count == 0)
-		p99 = ark_hist_quantile(&lat.all, 0.99);
+/* p = 1 is 256 bytes; m = 0 interval, 1 batch, 2 none. The headline's
+ * baseline is the stronger of the two in this run (on two vCPUs the
+ * writer thread's hand-over can cost more than it saves when syncs are
+ * cheap or absent). */
+static double headline_ratio(const struct figures *f)
+{
+	return f->jr[1][0].mb_per_s / ARK_MAX(f->br[1][0].mb_per_s, f->sr[1][0].mb_per_s);
+}
 
-	if (!o.json) {
-		ark_perf_print_machine(stdout);
-		printf("journal (%s), medians of %d x %.2f s\n", o.io_uring ? "io_uring" : "pwrite fallback",
-		       o.runs, o.seconds);
-		printf("  baselines: async = a writer thread doing writev + fdatasync (group commit); sync = write +\n"
-		       "  fdatasync in the appending thread; ratios are the journal's MB/s over each; the headline's\n"
-		       "  journal_vs_write_ratio (interval:10, 256 B) is over the stronger: %.2f\n", ratio);
-		printf("  %-7s %-12s %14s %10s %14s %10s %7s %14s %7s\n", "payload", "sync", "journal rec/s", "MB/s",
-		       "async rec/s", "MB/s", "ratio", "sync rec/s", "ratio");
-		for (int p = 0; p < 2; p++)
-			for (int m = 0; m < 3; m++)
-				printf("  %-7u %-12s %14.0f %10.1f %14.0f %10.1f %7.2f %14.0f %7.2f\n", payloads[p],
-				       mode_label(modes[m]), jr[p][m].eps, jr[p][m].mb_per_s, br[p][m].eps,
-				       br[p][m].mb_per_s, jr[p][m].mb_per_s / br[p][m].mb_per_s, sr[p][m].eps,
-				       jr[p][m].mb_per_s / sr[p][m].mb_per_s);
-		printf("append latency at %.0f/s (256 B, interval:10): p50 %llu ns, p99 %llu ns, p99.9 %llu ns, "
-		       "max %llu ns; while a sync was in flight (%llu appends): p99 %llu ns\n",
-		       median_of(rates, o.runs), (unsigned long long)ark_hist_quantile(&lat.all, 0.5),
-		       (unsigned long long)ark_hist_quantile(&lat.all, 0.99),
-		       (unsigned long long)ark_hist_quantile(&lat.all, 0.999), (unsigned long long)lat.all.max,
-		       (unsigned long long)lat.during_sync.count, (unsigned long long)p99);
-		printf("SQLite rows/s   %12s %12s %12s %12s %12s\n", "autocommit", "batch 1", "batch 10",
-		       "batch 100", "batch 1000");
-		for (int t = 0; t < 2; t++)
-			printf("  %-13s %12.0f %12.0f %12.0f %12.0f %12.0f\n", t ? "hrm_denials" : "orders",
-			       sql[t][0], sql[t][1], sql[t][2], sql[t][3], sql[t][4]);
-		return 0;
-	}
+static uint64_t headline_p99(const struct figures *f)
+{
+	if (f->lat.during_sync.count == 0)
+		return ark_hist_quantile(&f->lat.all, 0.99);
+	return ark_hist_quantile(&f->lat.during_sync, 0.99);
+}
+
+static void report_table(const struct opts *o, const struct figures *f)
+{
+	const struct latency_result *lat = &f->lat;
+	ark_perf_print_machine(stdout);
+	printf("journal (%s), medians of %d x %.2f s\n", o->io_uring ? "io_uring" : "pwrite fallback", o->runs,
+	       o->seconds);
+	printf("  baselines: async = a writer thread doing writev + fdatasync (group commit); sync = write +\n"
+	       "  fdatasync in the appending thread; ratios are the journal's MB/s over each; the headline's\n"
+	       "  journal_vs_write_ratio (interval:10, 256 B) is over the stronger: %.2f\n", headline_ratio(f));
+	printf("  %-7s %-12s %14s %10s %14s %10s %7s %14s %7s\n", "payload", "sync", "journal rec/s", "MB/s",
+	       "async rec/s", "MB/s", "ratio", "sync rec/s", "ratio");
+	for (int p = 0; p < 2; p++)
+		for (int m = 0; m < 3; m++)
+			printf("  %-7u %-12s %14.0f %10.1f %14.0f %10.1f %7.2f %14.0f %7.2f\n", payloads[p],
+			       mode_label(modes[m]), f->jr[p][m].eps, f->jr[p][m].mb_per_s, f->br[p][m].eps,
+			       f->br[p][m].mb_per_s, f->jr[p][m].mb_per_s / f->br[p][m].mb_per_s, f->sr[p][m].eps,
+			       f->jr[p][m].mb_per_s / f->sr[p][m].mb_per_s);
+	printf("append latency at %.0f/s (256 B, interval:10): p50 %llu ns, p99 %llu ns, p99.9 %llu ns, "
+	       "max %llu ns; while a sync was in flight (%llu appends): p99 %llu ns\n",
+	       ark_perf_median(f->rates, o->runs), (unsigned long long)ark_hist_quantile(&lat->all, 0.5),
+	       (unsigned long long)ark_hist_quantile(&lat->all, 0.99),
+	       (unsigned long long)ark_hist_quantile(&lat->all, 0.999), (unsigned long long)lat->all.max,
+	       (unsigned long long)lat->during_sync.count, (unsigned long long)headline_p99(f));
+	printf("SQLite rows/s   %12s %12s %12s %12s %12s\n", "autocommit", "batch 1", "batch 10",
+	       "batch 100", "batch 1000");
+	for (int t = 0; t < 2; t++)
+		printf("  %-13s %12.0f %12.0f %12.0f %12.0f %12.0f\n", t ? "hrm_denials" : "orders",
+		       f->sql[t][0], f->sql[t][1], f->sql[t][2], f->sql[t][3], f->sql[t][4]);
+}
+
+static void json_journal_case(struct ark_json *j, int p, int m, const struct figures *f)
+{
+	const struct journal_result *jr = &f->jr[p][m], *br = &f->br[p][m], *sr = &f->sr[p][m];
+	ark_json_object_begin(j, NULL);
+	ark_json_uint(j, "payload_bytes", payloads[p]);
+	ark_json_string(j, "sync", mode_label(modes[m]));
+	ark_json_number(j, "journal_eps", jr->eps);
+	ark_json_number(j, "journal_mb_per_s", jr->mb_per_s);
+	ark_json_number(j, "journal_vs_write_ratio", jr->mb_per_s / ARK_MAX(br->mb_per_s, sr->mb_per_s));
+	ark_json_string(j, "async_write_baseline", "writer thread: writev + fdatasync, group commit");
+	ark_json_number(j, "async_write_baseline_eps", br->eps);
+	ark_json_number(j, "async_write_baseline_mb_per_s", br->mb_per_s);
+	ark_json_number(j, "journal_vs_async_write_ratio", jr->mb_per_s / br->mb_per_s);
+	ark_json_number(j, "sync_write_baseline_eps", sr->eps);
+	ark_json_number(j, "sync_write_baseline_mb_per_s", sr->mb_per_s);
+	ark_json_number(j, "journal_vs_sync_write_ratio", jr->mb_per_s / sr->mb_per_s);
+	ark_json_uint(j, "journal_syncs_last_run", jr->syncs);
+	ark_json_uint(j, "async_write_baseline_syncs_last_run", br->syncs);
+	ark_json_uint(j, "async_write_baseline_buffer_full_stalls_last_run", br->stalls);
+	ark_json_uint(j, "sync_write_baseline_syncs_last_run", sr->syncs);
+	ark_json_uint(j, "journal_buffer_full_stalls_last_run", jr->stalls);
+	ark_json_object_end(j);
+}
+
+static void json_latency_and_sqlite(struct ark_json *j, const struct opts *o, const struct figures *f)
+{
+	const struct latency_result *lat = &f->lat;
+	ark_json_object_begin(j, "append_latency");
+	ark_json_string(j, "case", "256 B, interval:10, paced");
+	ark_json_number(j, "target_rate_eps", o->rate);
+	ark_json_number(j, "achieved_rate_eps", ark_perf_median(f->rates, o->runs));
+	ark_json_uint(j, "buffer_full_stalls", f->lat_stalls);
+	ark_json_uint(j, "appends", lat->all.count);
+	ark_json_uint(j, "p50_ns", ark_hist_quantile(&lat->all, 0.5));
+	ark_json_uint(j, "p99_ns", ark_hist_quantile(&lat->all, 0.99));
+	ark_json_uint(j, "p999_ns", ark_hist_quantile(&lat->all, 0.999));
+	ark_json_uint(j, "max_ns", lat->all.max);
+	ark_json_uint(j, "during_sync_appends", lat->during_sync.count);
+	ark_json_uint(j, "during_sync_p50_ns", ark_hist_quantile(&lat->during_sync, 0.5));
+	ark_json_uint(j, "during_sync_p99_ns", ark_hist_quantile(&lat->during_sync, 0.99));
+	ark_json_uint(j, "during_sync_p999_ns", ark_hist_quantile(&lat->during_sync, 0.999));
+	ark_json_object_end(j);
+	ark_json_array_begin(j, "sqlite");
+	for (int t = 0; t < 2; t++)
+		for (int b = 0; b < 5; b++) {
+			ark_json_object_begin(j, NULL);
+			ark_json_string(j, "table", t ? "hrm_denials" : "orders");
+			if (sql_batches[b] == SQL_AUTOCOMMIT)
+				ark_json_string(j, "batch", "autocommit");
+			else
+				ark_json_uint(j, "batch", sql_batches[b]);
+			ark_json_number(j, "rows_per_s", f->sql[t][b]);
+			ark_json_number(j, "vs_autocommit_ratio", f->sql[t][b] / f->sql[t][0]);
+			ark_json_object_end(j);
+		}
+	ark_json_array_end(j);
+}
+
+static void report_json(const struct opts *o, const struct figures *f)
+{
 	struct ark_json j;
 	ark_json_init(&j, stdout);
 	ark_json_object_begin(&j, NULL);
 	ark_json_string(&j, "bench", "store");
 	ark_json_object_begin(&j, "headline");
-	ark_json_number(&j, "journal_256B_interval_eps", jr[1][0].eps);
-	ark_json_number(&j, "journal_256B_batch_eps", jr[1][1].eps);
+	ark_json_number(&j, "journal_256B_interval_eps", f->jr[1][0].eps);
+	ark_json_number(&j, "journal_256B_batch_eps", f->jr[1][1].eps);
 	/* interval:10, 256 B, against the stronger baseline of the run, and
 	 * against each */
-	ark_json_number(&j, "journal_vs_write_ratio", ratio);
-	ark_json_number(&j, "journal_vs_async_write_ratio", async_ratio);
-	ark_json_number(&j, "journal_vs_sync_write_ratio", sync_ratio);
-	ark_json_uint(&j, "journal_append_p99_ns", p99);
-	ark_json_number(&j, "sqlite_batch1000_rows_per_s", sql1000);
+	ark_json_number(&j, "journal_vs_write_ratio", headline_ratio(f));
+	ark_json_number(&j, "journal_vs_async_write_ratio", f->jr[1][0].mb_per_s / f->br[1][0].mb_per_s);
+	ark_json_number(&j, "journal_vs_sync_write_ratio", f->jr[1][0].mb_per_s / f->sr[1][0].mb_per_s);
+	ark_json_uint(&j, "journal_append_p99_ns", headline_p99(f));
+	ark_json_number(&j, "sqlite_batch1000_rows_per_s", ARK_MIN(f->sql[0][4], f->sql[1][4]));
 	ark_json_object_end(&j);
 	ark_perf_json_machine(&j);
 	ark_json_object_begin(&j, "config");
-	ark_json_uint(&j, "runs", (uint64_t)o.runs);
-	ark_json_number(&j, "seconds_per_run", o.seconds);
-	ark_json_bool(&j, "io_uring", o.io_uring);
-	ark_json_uint(&j, "flush_every_records", o.batch);
-	ark_json_string(&j, "dir", o.base);
+	ark_json_uint(&j, "runs", (uint64_t)o->runs);
+	ark_json_number(&j, "seconds_per_run", o->seconds);
+	ark_json_bool(&j, "io_uring", o->io_uring);
+	ark_json_uint(&j, "flush_every_records", o->batch);
+	ark_json_string(&j, "dir", o->base);
 	ark_json_object_end(&j);
 	ark_json_array_begin(&j, "journal");
 	for (int p = 0; p < 2; p++)
-		for (int m = 0; m < 3; m++) {
-			ark_json_object_begin(&j, NULL);
-			ark_json_uint(&j, "payload_bytes", payloads[p]);
-			ark_json_string(&j, "sync", mode_label(modes[m]));
-			ark_json_number(&j, "journal_eps", jr[p][m].eps);
-			ark_json_number(&j, "journal_mb_per_s", jr[p][m].mb_per_s);
-			ark_json_number(&j, "journal_vs_write_ratio",
-					jr[p][m].mb_per_s / ARK_MAX(br[p][m].mb_per_s, sr[p][m].mb_per_s));
-			ark_json_string(&j, "async_write_baseline", "writer thread: writev + fdatasync, group commit");
-			ark_json_number(&j, "async_write_baseline_eps", br[p][m].eps);
-			ark_json_number(&j, "async_write_baseline_mb_per_s", br[p][m].mb_per_s);
-			ark_json_number(&j, "journal_vs_async_write_ratio", jr[p][m].mb_per_s / br[p][m].mb_per_s);
-			ark_json_number(&j, "sync_write_baseline_eps", sr[p][m].eps);
-			ark_json_number(&j, "sync_write_baseline_mb_per_s", sr[p][m].mb_per_s);
-			ark_json_number(&j, "journal_vs_sync_write_ratio", jr[p][m].mb_per_s / sr[p][m].mb_per_s);
-			ark_json_uint(&j, "journal_syncs_last_run", jr[p][m].syncs);
-			ark_json_uint(&j, "async_write_baseline_syncs_last_run", br[p][m].syncs);
-			ark_json_uint(&j, "async_write_baseline_buffer_full_stalls_last_run", br[p][m].stalls);
-			ark_json_uint(&j, "sync_write_baseline_syncs_last_run", sr[p][m].syncs);
-			ark_json_uint(&j, "journal_buffer_full_stalls_last_run", jr[p][m].stalls);
-			ark_json_object_end(&j);
-		}
+		for (int m = 0; m < 3; m++)
+			json_journal_case(&j, p, m, f);
 	ark_json_array_end(&j);
-	ark_json_object_begin(&j, "append_latency");
-	ark_json_string(&j, "case", "256 B, interval:10, paced");
-	ark_json_number(&j, "target_rate_eps", o.rate);
-	ark_json_number(&j, "achieved_rate_eps", median_of(rates, o.runs));
-	ark_json_uint(&j, "buffer_full_stalls", lat_stalls);
-	ark_json_uint(&j, "appends", lat.all.count);
-	ark_json_uint(&j, "p50_ns", ark_hist_quantile(&lat.all, 0.5));
-	ark_json_uint(&j, "p99_ns", ark_hist_quantile(&lat.all, 0.99));
-	ark_json_uint(&j, "p999_ns", ark_hist_quantile(&lat.all, 0.999));
-	ark_json_uint(&j, "max_ns", lat.all.max);
-	ark_json_uint(&j, "during_sync_appends", lat.during_sync.count);
-	ark_json_uint(&j, "during_sync_p50_ns", ark_hist_quantile(&lat.during_sync, 0.5));
-	ark_json_uint(&j, "during_sync_p99_ns", ark_hist_quantile(&lat.during_sync, 0.99));
-	ark_json_uint(&j, "during_sync_p999_ns", ark_hist_quantile(&lat.during_sync, 0.999));
-	ark_json_object_end(&j);
-	ark_json_array_begin(&j, "sqlite");
-	for (int t = 0; t < 2; t++)
-		for (int b = 0; b < 5; b++) {
-			ark_json_object_begin(&j, NULL);
-			ark_json_string(&j, "table", t ? "hrm_denials" : "orders");
-			if (batches[b] == SQL_AUTOCOMMIT)
-				ark_json_string(&j, "batch", "autocommit");
-			else
-				ark_json_uint(&j, "batch", batches[b]);
-			ark_json_number(&j, "rows_per_s", sql[t][b]);
-			ark_json_number(&j, "vs_autocommit_ratio", sql[t][b] / sql[t][0]);
-			ark_json_object_end(&j);
-		}
-	ark_json_array_end(&j);
+	json_latency_and_sqlite(&j, o, f);
 	ark_json_object_end(&j);
 	ark_json_finish(&j);
+}
+
+static int bench_store_main(int argc, char **argv)
+{
+	struct opts o;
+	int rc = parse_options(argc, argv, &o);
+	if (rc != ARK_PERF_RUN)
+		return rc;
+	static struct figures f;
+	memset(&f, 0, sizeof f);
+	if ((rc = run_journal_cases(&o, &f))) {
+		fprintf(stderr, "ark perf store: journal case failed (%s)\n", strerror(-rc));
+		return 1;
+	}
+	if (run_latency(&o, &f)) {
+		fprintf(stderr, "ark perf store: latency case failed\n");
+		return 1;
+	}
+	if (run_sqlite(&o, &f)) {
+		fprintf(stderr, "ark perf store: SQLite case failed\n");
+		return 1;
+	}
+	if (o.json)
+		report_json(&o, &f);
+	else
+		report_table(&o, &f);
 	return 0;
 }
 

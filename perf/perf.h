@@ -12,6 +12,7 @@
 #include "common/common.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -40,6 +41,55 @@ const struct ark_perf_bench *ark_perf_at(int index);
 
 /* ---- Statistics ---- */
 double ark_perf_median(const double *values, int count);
+/* The median over `count` runs of one double member of a run's result:
+ * runs is an array of structs `stride` bytes apart, the member at `offset`
+ * (offsetof) in each. */
+double ark_perf_median_member(const void *runs, int count, size_t stride, size_t offset);
+/* The q-quantile (0..1) of `count` values sorted ascending, nearest rank
+ * (the ceil(q * count)-th value); NAN for none. */
+double ark_perf_sorted_quantile(const double *sorted, int count, double q);
+/* Sort `count` doubles ascending (for ark_perf_sorted_quantile). */
+void ark_perf_sort(double *values, int count);
+
+/* ---- Options: the getopt_long loop every benchmark shares ----
+ * A benchmark lists its flags in a table (name, getopt value, how the
+ * value is stored in its options struct); the loop builds the getopt_long
+ * table (plus --help), stores the plain values itself and hands the rest to
+ * the benchmark's option function. It answers --help (usage on stdout,
+ * exit 0), an unknown flag (usage on stderr, exit 2), a bad value ("ark perf
+ * <bench>: <message>", exit 2) and, unless operands_ok, an operand
+ * ("unexpected argument", exit 2). */
+enum ark_perf_flag_kind {
+	ARK_PERF_FLAG_TRUE,     /* no value: the bool at offset becomes true */
+	ARK_PERF_FLAG_FALSE,    /* no value: the bool at offset becomes false */
+	ARK_PERF_FLAG_U64,      /* uint64_t in [min, max] */
+	ARK_PERF_FLAG_U32,      /* uint32_t in [min, max] */
+	ARK_PERF_FLAG_INT,      /* int in [min, max] */
+	ARK_PERF_FLAG_DOUBLE,   /* double in [min, max] */
+	ARK_PERF_FLAG_STRING,   /* const char * (argv's own) */
+	ARK_PERF_FLAG_CUSTOM,   /* the option function, with a value */
+	ARK_PERF_FLAG_CUSTOM0,  /* the option function, no value */
+};
+struct ark_perf_flag {
+	const char *name;       /* "runs": --runs */
+	int id;                 /* getopt_long's value (the short option, if any) */
+	enum ark_perf_flag_kind kind;
+	size_t offset;          /* offsetof the member in the options struct */
+	double min, max;
+};
+#define ARK_PERF_FLAGS_MAX 24
+struct ark_perf_cli {
+	const char *bench;                 /* "graveyard" */
+	const char *shortopts;             /* NULL: "h" */
+	const struct ark_perf_flag *flags; /* ended by a NULL name; --help added */
+	void (*usage)(FILE *out);
+	/* A CUSTOM flag: 0, or a negative errno with err filled. */
+	int (*option)(int id, const char *arg, void *opts, struct ark_err *err);
+	bool operands_ok;                  /* operands ignored, not refused */
+};
+#define ARK_PERF_RUN (-1)
+/* ARK_PERF_RUN to go on with the benchmark, else the exit status. */
+int ark_perf_parse_options(const struct ark_perf_cli *cli, int argc, char **argv, void *opts);
 
 /* ---- Time-stamp counter, calibrated against CLOCK_MONOTONIC ---- */
 static inline uint64_t ark_tsc(void)
@@ -75,6 +125,10 @@ int ark_perf_scrapes(uint16_t port, const char *ca_file, const char *cert_file, 
 int ark_perf_remove_tree(const char *dir);
 
 /* ---- The machine, for the JSON "machine" member and the table header ---- */
+/* Open a benchmark's one JSON object on stdout: {"benchmark":name,
+ * "machine":{...}, then the caller's members; ark_perf_json_end closes it. */
+void ark_perf_json_begin(struct ark_json *j, const char *benchmark);
+void ark_perf_json_end(struct ark_json *j);
 void ark_perf_json_machine(struct ark_json *j);
 void ark_perf_print_machine(FILE *out);
 

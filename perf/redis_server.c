@@ -144,6 +144,107 @@ void ark_perf_redis_stop(struct ark_perf_redis *rs, bool *stopped)
 	}
 }
 
+/* The child: redis-server on 127.0.0.1:port, its output in rs->log; never
+ * returns. */
+static void __attribute__((noreturn)) exec_server(const struct ark_perf_redis *rs, const char *binary,
+						  const char *port_text, pid_t parent)
+{
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != parent)
+		_exit(126);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGPIPE, SIG_DFL);
+	int devnull = open("/dev/null", O_RDONLY);
+	int log = open(rs->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+	if (devnull < 0 || log < 0)
+		_exit(126);
+	dup2(devnull, 0);
+	dup2(log, 1);
+	dup2(log, 2);
+	/* Hold no descriptor of the caller's (a test's output pipe...). */
+	if (close_range(3, ~0u, 0) != 0)
+		for (int fd = 3; fd < 1024; fd++)
+			close(fd);
+	execl(binary, binary, "--bind", "127.0.0.1", "--port", port_text, "--save", "", "--appendonly", "no",
+	      "--daemonize", "no", "--dir", rs->dir, "--logfile", "", (char *)NULL);
+	dprintf(2, "exec %s: %s\n", binary, strerror(errno));
+	_exit(127);
+}
+
+static void pause_10ms(void)
+{
+	struct timespec ts = {0, 10 * 1000 * 1000};
+	nanosleep(&ts, NULL);
+}
+
+/* One look at the server on port: true when it is ours (pid) and answers
+ * PING (rs->c keeps the connection); else why says what was seen. */
+static bool server_answers(struct ark_perf_redis *rs, pid_t pid, int port, char *why, size_t why_len)
+{
+	redisContext *c = ark_perf_redis_connect(port, why, why_len);
+	if (!c)
+		return false;
+	redisReply *r = redisCommand(c, "INFO server");
+	if (r && r->type == REDIS_REPLY_STRING) {
+		const char *p = strstr(r->str, "process_id:");
+		const char *v = strstr(r->str, "redis_version:");
+		if (v)
+			snprintf(rs->version, sizeof rs->version, "%.*s", (int)strcspn(v + 14, "\r\n"), v + 14);
+		if (!p || atol(p + 11) != (long)pid) {
+			/* Someone else's server took the port; ours will fail
+			 * to bind and exit: retried by the caller. */
+			snprintf(why, why_len, "port %d answers, but not from pid %d", port, (int)pid);
+			freeReplyObject(r);
+			redisFree(c);
+			return false;
+		}
+		freeReplyObject(r);
+		r = redisCommand(c, "PING");
+		if (r && r->type == REDIS_REPLY_STATUS && strcmp(r->str, "PONG") == 0) {
+			freeReplyObject(r);
+			rs->c = c;
+			return true;
+		}
+	}
+	snprintf(why, why_len, "%s", r && r->type == REDIS_REPLY_ERROR ? r->str : "no PONG");
+	if (r)
+		freeReplyObject(r);
+	redisFree(c);
+	return false;
+}
+
+/* Wait for the server just started (pid, port) to answer: 0, 1 when it
+ * lost the port race and another port may be tried, or a negative errno. */
+static int await_server(struct ark_perf_redis *rs, pid_t pid, int port, bool may_retry,
+			const volatile sig_atomic_t *interrupted, struct ark_err *err)
+{
+	uint64_t until = ark_now_ns() + REDIS_START_NS;
+	char why[256] = "";
+	for (;;) {
+		int status;
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			rs->pid = 0;
+			char tail[256];
+			log_tail(rs->log, tail, sizeof tail);
+			if (strstr(tail, "in use") && may_retry)
+				return 1;   /* lost the port race: another port */
+			return ark_err_set(err, -ECHILD, "redis-server exited at start (%s %d): %s",
+					   WIFEXITED(status) ? "status" : "signal",
+					   WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
+					   tail[0] ? tail : "no log");
+		}
+		if (interrupted && *interrupted)
+			return ark_err_set(err, -EINTR, "interrupted while redis-server was starting");
+		if (ark_now_ns() > until)
+			return ark_err_set(err, -ETIMEDOUT, "redis-server on port %d did not answer PING in %llu s%s%s",
+					   port, (unsigned long long)(REDIS_START_NS / SEC), why[0] ? ": " : "", why);
+		if (server_answers(rs, pid, port, why, sizeof why))
+			return 0;
+		pause_10ms();
+	}
+}
+
 int ark_perf_redis_start(struct ark_perf_redis *rs, const char *program, const volatile sig_atomic_t *interrupted,
 			 struct ark_err *err)
 {
@@ -170,89 +271,14 @@ int ark_perf_redis_start(struct ark_perf_redis *rs, const char *program, const v
 		pid_t pid = fork();
 		if (pid < 0)
 			return ark_err_set(err, -errno, "fork for redis-server: %s", strerror(errno));
-		if (pid == 0) {
-			prctl(PR_SET_PDEATHSIG, SIGTERM);
-			if (getppid() != parent)
-				_exit(126);
-			signal(SIGINT, SIG_DFL);
-			signal(SIGTERM, SIG_DFL);
-			signal(SIGPIPE, SIG_DFL);
-			int devnull = open("/dev/null", O_RDONLY);
-			int log = open(rs->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-			if (devnull < 0 || log < 0)
-				_exit(126);
-			dup2(devnull, 0);
-			dup2(log, 1);
-			dup2(log, 2);
-			/* Hold no descriptor of the caller's (a test's output pipe...). */
-			if (close_range(3, ~0u, 0) != 0)
-				for (int fd = 3; fd < 1024; fd++)
-					close(fd);
-			execl(binary, binary, "--bind", "127.0.0.1", "--port", port_text, "--save", "", "--appendonly",
-			      "no", "--daemonize", "no", "--dir", rs->dir, "--logfile", "", (char *)NULL);
-			dprintf(2, "exec %s: %s\n", binary, strerror(errno));
-			_exit(127);
-		}
+		if (pid == 0)
+			exec_server(rs, binary, port_text, parent);
 		rs->pid = pid;
 		rs->port = port;
-		uint64_t until = ark_now_ns() + REDIS_START_NS;
-		char why[256] = "";
-		for (;;) {
-			int status;
-			if (waitpid(pid, &status, WNOHANG) == pid) {
-				rs->pid = 0;
-				char tail[256];
-				log_tail(rs->log, tail, sizeof tail);
-				if (strstr(tail, "in use") && attempt + 1 < REDIS_PORT_ATTEMPTS)
-					break;   /* lost the port race: another port */
-				return ark_err_set(err, -ECHILD, "redis-server exited at start (%s %d): %s",
-						   WIFEXITED(status) ? "status" : "signal",
-						   WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
-						   tail[0] ? tail : "no log");
-			}
-			if (interrupted && *interrupted)
-				return ark_err_set(err, -EINTR, "interrupted while redis-server was starting");
-			if (ark_now_ns() > until)
-				return ark_err_set(err, -ETIMEDOUT, "redis-server on port %d did not answer PING in %llu s%s%s",
-						   port, (unsigned long long)(REDIS_START_NS / SEC), why[0] ? ": " : "", why);
-			redisContext *c = ark_perf_redis_connect(port, why, sizeof why);
-			if (c) {
-				redisReply *r = redisCommand(c, "INFO server");
-				if (r && r->type == REDIS_REPLY_STRING) {
-					const char *p = strstr(r->str, "process_id:");
-					const char *v = strstr(r->str, "redis_version:");
-					if (v)
-						snprintf(rs->version, sizeof rs->version, "%.*s",
-							 (int)strcspn(v + 14, "\r\n"), v + 14);
-					if (!p || atol(p + 11) != (long)pid) {
-						/* Someone else's server took the port; ours
-						 * will fail to bind and exit: retried above. */
-						snprintf(why, sizeof why, "port %d answers, but not from pid %d", port,
-							 (int)pid);
-						freeReplyObject(r);
-						redisFree(c);
-						struct timespec ts = {0, 10 * 1000 * 1000};
-						nanosleep(&ts, NULL);
-						continue;
-					}
-					freeReplyObject(r);
-					r = redisCommand(c, "PING");
-					if (r && r->type == REDIS_REPLY_STATUS && strcmp(r->str, "PONG") == 0) {
-						freeReplyObject(r);
-						rs->c = c;
-						return 0;
-					}
-				}
-				snprintf(why, sizeof why, "%s", r && r->type == REDIS_REPLY_ERROR ? r->str : "no PONG");
-				if (r)
-					freeReplyObject(r);
-				redisFree(c);
-			}
-			struct timespec ts = {0, 10 * 1000 * 1000};
-			nanosleep(&ts, NULL);
-		}
+		int rc = await_server(rs, pid, port, attempt + 1 < REDIS_PORT_ATTEMPTS, interrupted, err);
+		if (rc <= 0)
+			return rc;
 	}
 	return ark_err_set(err, -EADDRINUSE, "redis-server could not bind a free port in %d attempts",
 			   REDIS_PORT_ATTEMPTS);
 }
-

@@ -107,11 +107,12 @@ static void run_failure(struct ark_err *err, int transport, const char *outside,
 	ark_err_set(err, -EIO, "%s relay: %s", relay_transport_names[transport], outside ? outside : "a stage failed");
 }
 
-static int run_once(struct context *ctx, int transport, enum mode mode, uint64_t duration_ns, uint64_t rate_hz,
-		    uint64_t events, struct run_stats *stats, struct ark_err *err)
+/* Configure the control block for one run, leaving the ring offsets and
+ * the segment as they are. */
+static void configure_run(const struct context *ctx, int transport, enum mode mode, uint64_t duration_ns,
+			  uint64_t rate_hz, uint64_t events)
 {
 	const struct ark_perf_relay_options *o = ctx->o;
-	/* Configure, leaving the ring offsets and the segment as they are. */
 	uint64_t offsets[HOPS];
 	memcpy(offsets, relay_ctl->ring_offset, sizeof offsets);
 	memset(relay_ctl, 0, offsetof(struct control, hist));
@@ -130,91 +131,120 @@ static int run_once(struct context *ctx, int transport, enum mode mode, uint64_t
 	relay_ctl->cpu_count = o->cpu_count;
 	memcpy(relay_ctl->cpus, o->cpus, sizeof relay_ctl->cpus);
 	relay_ctl->wait = o->wait;
+}
 
-	struct hop_fds fds;
+/* The four hops' pipes or socket pairs, sized to hold what a ring holds. */
+static int open_hop_fds(const struct ark_perf_relay_options *o, int transport, struct hop_fds *fds,
+			struct ark_err *err)
+{
+	for (int h = 0; h < HOPS; h++) {
+		int pair[2];
+		int rc = transport == ARK_PERF_RELAY_PIPES ? pipe2(pair, O_CLOEXEC)
+							   : socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair);
+		if (rc) {
+			int e = errno;
+			close_fds(fds);
+			return ark_err_set(err, -e, "create the %s for hop %d: %s",
+					   transport == ARK_PERF_RELAY_PIPES ? "pipe" : "socketpair", h, strerror(e));
+		}
+		fds->r[h] = pair[0];
+		fds->w[h] = pair[1];
+		/* As much in flight as a ring holds (capacity x 256 bytes),
+		 * as far as the kernel's limits let it. */
+		int bytes = (int)ARK_MIN((uint64_t)o->ring_capacity * EVENT_SIZE, (uint64_t)INT32_MAX);
+		if (transport == ARK_PERF_RELAY_PIPES) {
+			(void)fcntl(pair[1], F_SETPIPE_SZ, bytes);
+		} else {
+			(void)setsockopt(pair[1], SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes);
+			(void)setsockopt(pair[0], SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
+		}
+	}
+	return 0;
+}
+
+/* The transport's channels, empty: rings, fds or Redis streams. */
+static int prepare_transport(struct context *ctx, int transport, struct hop_fds *fds, struct ark_err *err)
+{
+	const struct ark_perf_relay_options *o = ctx->o;
 	for (int h = 0; h < HOPS; h++)
-		fds.r[h] = fds.w[h] = -1;
+		fds->r[h] = fds->w[h] = -1;
 	if (transport == ARK_PERF_RELAY_RINGS) {
 		size_t bytes = ark_ring_size(EVENT_SIZE, o->ring_capacity);
 		for (int h = 0; h < HOPS; h++)
 			if (ark_ring_init(hop_ring(h), bytes, EVENT_SIZE, o->ring_capacity, 0, err))
 				return ark_err_wrap(err, "ring %d", h);
 	} else if (transport == ARK_PERF_RELAY_PIPES || transport == ARK_PERF_RELAY_UNIX) {
-		for (int h = 0; h < HOPS; h++) {
-			int pair[2];
-			int rc = transport == ARK_PERF_RELAY_PIPES ? pipe2(pair, O_CLOEXEC)
-								   : socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair);
-			if (rc) {
-				int e = errno;
-				close_fds(&fds);
-				return ark_err_set(err, -e, "create the %s for hop %d: %s",
-						   transport == ARK_PERF_RELAY_PIPES ? "pipe" : "socketpair", h, strerror(e));
-			}
-			fds.r[h] = pair[0];
-			fds.w[h] = pair[1];
-			/* As much in flight as a ring holds (capacity x 256 bytes),
-			 * as far as the kernel's limits let it. */
-			int bytes = (int)ARK_MIN((uint64_t)o->ring_capacity * EVENT_SIZE, (uint64_t)INT32_MAX);
-			if (transport == ARK_PERF_RELAY_PIPES) {
-				(void)fcntl(pair[1], F_SETPIPE_SZ, bytes);
-			} else {
-				(void)setsockopt(pair[1], SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes);
-				(void)setsockopt(pair[0], SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
-			}
-		}
+		return open_hop_fds(o, transport, fds, err);
 	} else if (redis_reset_streams(&ctx->redis, err)) {
 		return err ? err->code : -EIO;
 	}
+	return 0;
+}
 
+/* The five stage processes of a run and what became of them. */
+struct stages {
 	pid_t pids[STAGES];
-	bool alive[STAGES] = {false};
-	int running = 0;
+	bool alive[STAGES];
+	int running;
+	const char *failure;
+	bool killed, sent_kill;
+	char status_text[160];
+};
+
+static void fork_stages(struct stages *st, struct hop_fds *fds)
+{
 	pid_t parent = getpid();
 	fflush(NULL);   /* nothing buffered may be written twice */
 	for (int s = 0; s < STAGES; s++) {
-		pids[s] = fork();
-		if (pids[s] < 0) {
+		st->pids[s] = fork();
+		if (st->pids[s] < 0) {
 			snprintf(relay_ctl->stage[s].why, sizeof relay_ctl->stage[s].why, "fork: %s", strerror(errno));
 			atomic_store(&relay_ctl->stage[s].failed, 1);
 			atomic_store(&relay_ctl->abort_run, 1);
 			break;
 		}
-		if (pids[s] == 0)
-			relay_stage_process(s, parent, &fds);
-		alive[s] = true;
-		running++;
+		if (st->pids[s] == 0)
+			relay_stage_process(s, parent, fds);
+		st->alive[s] = true;
+		st->running++;
 	}
-	close_fds(&fds);   /* the parent keeps no end: EOF and EPIPE reach the stages */
+	close_fds(fds);   /* the parent keeps no end: EOF and EPIPE reach the stages */
+}
 
-	/* Supervise: start them together, then wait for all to exit, killing
-	 * what is left after a failure, a deadline or an interrupt. */
-	const char *failure = NULL;
-	bool killed = false, sent_kill = false;
-	char status_text[160] = "";
+/* Reap the stages that exited; the first to fail is the run's failure. */
+static void reap_stages(struct stages *st)
+{
+	for (int s = 0; s < STAGES; s++) {
+		int status;
+		if (!st->alive[s] || waitpid(st->pids[s], &status, WNOHANG) != st->pids[s])
+			continue;
+		st->alive[s] = false;
+		st->running--;
+		if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+			continue;
+		if (!st->failure) {
+			/* died of a signal we did not send: the cause */
+			st->killed = WIFSIGNALED(status) && !st->sent_kill;
+			if (WIFSIGNALED(status))
+				snprintf(st->status_text, sizeof st->status_text, "%s (pid %d) killed by signal %d",
+					 stage_name(s), (int)st->pids[s], WTERMSIG(status));
+			else
+				snprintf(st->status_text, sizeof st->status_text, "%s (pid %d) exited with status %d",
+					 stage_name(s), (int)st->pids[s], WEXITSTATUS(status));
+			st->failure = st->status_text;
+		}
+		atomic_store(&relay_ctl->abort_run, 1);
+	}
+}
+
+/* Supervise: start them together, then wait for all to exit, killing what
+ * is left after a failure, a deadline or an interrupt. */
+static void supervise(struct stages *st, enum mode mode, uint64_t duration_ns, uint64_t rate_hz, uint64_t events)
+{
 	uint64_t deadline = ark_now_ns() + SETUP_NS, kill_at = 0;
 	bool started = false;
-	while (running > 0) {
-		for (int s = 0; s < STAGES; s++) {
-			int status;
-			if (!alive[s] || waitpid(pids[s], &status, WNOHANG) != pids[s])
-				continue;
-			alive[s] = false;
-			running--;
-			if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-				if (!failure) {
-					/* died of a signal we did not send: the cause */
-					killed = WIFSIGNALED(status) && !sent_kill;
-					if (WIFSIGNALED(status))
-						snprintf(status_text, sizeof status_text, "%s (pid %d) killed by signal %d",
-							 stage_name(s), (int)pids[s], WTERMSIG(status));
-					else
-						snprintf(status_text, sizeof status_text, "%s (pid %d) exited with status %d",
-							 stage_name(s), (int)pids[s], WEXITSTATUS(status));
-					failure = status_text;
-				}
-				atomic_store(&relay_ctl->abort_run, 1);
-			}
-		}
+	while (st->running > 0) {
+		reap_stages(st);
 		uint64_t now = ark_now_ns();
 		if (!started && !atomic_load(&relay_ctl->abort_run) && atomic_load(&relay_ctl->ready) == STAGES) {
 			started = true;
@@ -222,30 +252,29 @@ static int run_once(struct context *ctx, int transport, enum mode mode, uint64_t
 			atomic_store_explicit(&relay_ctl->go, 1, memory_order_release);
 		}
 		if (!atomic_load(&relay_ctl->abort_run) && now > deadline) {
-			failure = started ? "the run did not finish within its deadline" : "the stages did not start";
+			st->failure = started ? "the run did not finish within its deadline" : "the stages did not start";
 			atomic_store(&relay_ctl->abort_run, 1);
 		}
 		if (!atomic_load(&relay_ctl->abort_run) && relay_interrupted) {
-			failure = "relay_interrupted";
+			st->failure = "relay_interrupted";
 			atomic_store(&relay_ctl->abort_run, 1);
 		}
 		if (atomic_load(&relay_ctl->abort_run) && kill_at == 0)
 			kill_at = now + KILL_GRACE_NS;
 		if (kill_at && now > kill_at) {
-			sent_kill = true;
+			st->sent_kill = true;
 			for (int s = 0; s < STAGES; s++)
-				if (alive[s])
-					kill(pids[s], SIGKILL);
+				if (st->alive[s])
+					kill(st->pids[s], SIGKILL);
 		}
 		struct timespec ts = {0, 2 * 1000 * 1000};
 		nanosleep(&ts, NULL);
 	}
-	if (atomic_load(&relay_ctl->abort_run) || failure) {
-		run_failure(err, transport, failure, killed);
-		if (relay_interrupted && err)
-			err->code = -EINTR;
-		return err ? err->code : -EIO;
-	}
+}
+
+/* A finished run's figures out of the control block. */
+static int collect_stats(struct context *ctx, int transport, struct run_stats *stats, struct ark_err *err)
+{
 	if (relay_ctl->received != relay_ctl->sent)
 		return ark_err_set(err, -EIO, "%s relay: Kyle sent %llu events, Aletheia received %llu",
 				   relay_transport_names[transport], (unsigned long long)relay_ctl->sent,
@@ -267,6 +296,34 @@ static int run_once(struct context *ctx, int transport, enum mode mode, uint64_t
 	return 0;
 }
 
+static int run_once(struct context *ctx, int transport, enum mode mode, uint64_t duration_ns, uint64_t rate_hz,
+		    uint64_t events, struct run_stats *stats, struct ark_err *err)
+{
+	configure_run(ctx, transport, mode, duration_ns, rate_hz, events);
+	struct hop_fds fds;
+	int rc = prepare_transport(ctx, transport, &fds, err);
+	if (rc)
+		return rc;
+	struct stages st;
+	memset(&st, 0, sizeof st);
+	fork_stages(&st, &fds);
+	supervise(&st, mode, duration_ns, rate_hz, events);
+	if (atomic_load(&relay_ctl->abort_run) || st.failure) {
+		run_failure(err, transport, st.failure, st.killed);
+		if (relay_interrupted && err)
+			err->code = -EINTR;
+		return err ? err->code : -EIO;
+	}
+	return collect_stats(ctx, transport, stats, err);
+}
+
+/* Every measured run's events count toward the case's totals. */
+static void tally(struct ark_perf_relay_case *c, const struct run_stats *st)
+{
+	c->events += st->events;
+	c->trace_breaks += st->trace_breaks;
+}
+
 static int measure(struct context *ctx, int transport, struct ark_perf_relay_case *c, struct ark_err *err)
 {
 	const struct ark_perf_relay_options *o = ctx->o;
@@ -286,8 +343,7 @@ static int measure(struct context *ctx, int transport, struct ark_perf_relay_cas
 			break;
 		eps[r] = st.eps;
 		sat99[r] = st.p99_ns / 1e3;
-		c->events += st.events;
-		c->trace_breaks += st.trace_breaks;
+		tally(c, &st);
 		rc = run_once(ctx, transport, MODE_LATENCY, 0, o->rate_hz, o->latency_events, &st, err);
 		if (rc)
 			break;
@@ -298,8 +354,7 @@ static int measure(struct context *ctx, int transport, struct ark_perf_relay_cas
 		hz[r] = st.eps;
 		for (int h = 0; h < HOPS; h++)
 			hop[h][r] = st.hop_mean_ns[h] / 1e3;
-		c->events += st.events;
-		c->trace_breaks += st.trace_breaks;
+		tally(c, &st);
 		if (low) {
 			rc = run_once(ctx, transport, MODE_LATENCY, 0, o->low_rate_hz, o->low_rate_events, &st, err);
 			if (rc)
@@ -307,8 +362,7 @@ static int measure(struct context *ctx, int transport, struct ark_perf_relay_cas
 			low50[r] = st.p50_ns / 1e3;
 			low99[r] = st.p99_ns / 1e3;
 			low_hz[r] = st.eps;
-			c->events += st.events;
-			c->trace_breaks += st.trace_breaks;
+			tally(c, &st);
 		}
 		c->runs = (int)r + 1;
 	}
@@ -348,119 +402,127 @@ static void on_signal(int sig)
 	relay_interrupted = 1;
 }
 
-int ark_perf_relay_run(const struct ark_perf_relay_options *options, struct ark_perf_relay_result *result,
-		       struct ark_err *err)
-{
-	memset(result, 0, sizeof *result);
-	result->rings_vs_redis_throughput_ratio = result->redis_vs_rings_p99_ratio = NAN;
-	result->rings_vs_per_event_redis_throughput_ratio = result->per_event_redis_vs_rings_p99_ratio = NAN;
-	result->redis_vs_rings_low_rate_p99_ratio = NAN;
-	result->best_redis_eps_case = result->best_redis_p99_case = -1;
-	int rc = relay_check_options(options, err);
-	if (rc)
-		return rc;
-	uint32_t mask = options->transports ? options->transports : ARK_PERF_RELAY_ALL;
-	uint64_t t0 = ark_now_ns();
-	struct context *ctx = calloc(1, sizeof *ctx);
-	if (!ctx)
-		return ark_err_set(err, -ENOMEM, "relay: out of memory");
-	ctx->o = options;
-	for (int t = 0; t < ARK_PERF_RELAY_TRANSPORTS; t++)
-		result->cases[t].selected = (mask >> t) & 1;
+/* SIGINT/SIGTERM end the relay cleanly; a dead redis-server is an error,
+ * not our death (SIGPIPE ignored). */
+struct saved_signals {
+	struct sigaction intr, term, pipe;
+};
 
-	struct sigaction act = {.sa_handler = on_signal}, old_int, old_term, old_pipe;
+static void catch_signals(struct saved_signals *old)
+{
+	struct sigaction act = {.sa_handler = on_signal};
 	sigemptyset(&act.sa_mask);
 	relay_interrupted = 0;
-	sigaction(SIGINT, &act, &old_int);
-	sigaction(SIGTERM, &act, &old_term);
+	sigaction(SIGINT, &act, &old->intr);
+	sigaction(SIGTERM, &act, &old->term);
 	struct sigaction ignore = {.sa_handler = SIG_IGN};
 	sigemptyset(&ignore.sa_mask);
-	sigaction(SIGPIPE, &ignore, &old_pipe);   /* a dead redis-server is an error, not our death */
+	sigaction(SIGPIPE, &ignore, &old->pipe);
+}
 
-	/* The segment: control block and four rings; unlinked at once, so it
-	 * disappears with the last process that maps it, whatever happens. */
+static void restore_signals(const struct saved_signals *old)
+{
+	sigaction(SIGINT, &old->intr, NULL);
+	sigaction(SIGTERM, &old->term, NULL);
+	sigaction(SIGPIPE, &old->pipe, NULL);
+}
+
+/* The segment: control block and four rings; unlinked at once, so it
+ * disappears with the last process that maps it, whatever happens. */
+static int open_segment(struct context *ctx, bool rings, bool *have_segment, struct ark_err *err)
+{
 	char name[ARK_SHM_NAME_MAX];
 	snprintf(name, sizeof name, "ark-perf-relay-%d", (int)getpid());
-	size_t ring_bytes = ark_ring_size(EVENT_SIZE, options->ring_capacity);
-	bool rings = mask & (1u << ARK_PERF_RELAY_RINGS);
+	size_t ring_bytes = ark_ring_size(EVENT_SIZE, ctx->o->ring_capacity);
 	size_t size = sizeof(struct control) + (rings ? HOPS * (ring_bytes + ARK_SHM_ALIGN) : 0) + (1u << 16);
 	uint64_t control_offset, ring_offset[HOPS] = {0};
-	bool have_segment = false;
-	rc = ark_shm_create(&ctx->segment, name, size, 0, err);
-	if (!rc) {
-		have_segment = true;
-		ark_shm_unlink(name, NULL);
-		rc = ark_shm_alloc(&ctx->segment, "relay.control", sizeof(struct control), &control_offset, err);
-		for (int h = 0; rings && !rc && h < HOPS; h++) {
-			char region[32];
-			snprintf(region, sizeof region, "relay.ring.%d", h);
-			rc = ark_shm_alloc(&ctx->segment, region, ring_bytes, &ring_offset[h], err);
-		}
+	int rc = ark_shm_create(&ctx->segment, name, size, 0, err);
+	if (rc)
+		return rc;
+	*have_segment = true;
+	ark_shm_unlink(name, NULL);
+	rc = ark_shm_alloc(&ctx->segment, "relay.control", sizeof(struct control), &control_offset, err);
+	for (int h = 0; rings && !rc && h < HOPS; h++) {
+		char region[32];
+		snprintf(region, sizeof region, "relay.ring.%d", h);
+		rc = ark_shm_alloc(&ctx->segment, region, ring_bytes, &ring_offset[h], err);
 	}
-	if (!rc) {
-		relay_ctl = ark_shm_at(&ctx->segment, control_offset);
-		for (int h = 0; h < HOPS; h++)
-			relay_ctl->ring_offset[h] = ring_offset[h] ? ring_offset[h] - control_offset : 0;
-	}
+	if (rc)
+		return rc;
+	relay_ctl = ark_shm_at(&ctx->segment, control_offset);
+	for (int h = 0; h < HOPS; h++)
+		relay_ctl->ring_offset[h] = ring_offset[h] ? ring_offset[h] - control_offset : 0;
+	return 0;
+}
 
-	if (options->progress && !rc)
+/* Before the first Redis case: start redis-server. 0 to measure c, 1 when
+ * c is skipped (no server), or a negative errno (interrupted). */
+static int start_redis(struct context *ctx, struct ark_perf_relay_result *result, struct ark_perf_relay_case *c,
+		       struct ark_err *err)
+{
+	const struct ark_perf_relay_options *options = ctx->o;
+	if (result->cases[ARK_PERF_RELAY_REDIS].skipped || result->cases[ARK_PERF_RELAY_REDIS_COUNT1].skipped ||
+	    result->cases[ARK_PERF_RELAY_REDIS_PIPELINED].skipped) {
+		c->skipped = true;
+		snprintf(c->skip_reason, sizeof c->skip_reason, "%s",
+			 result->cases[ARK_PERF_RELAY_REDIS].skip_reason[0]
+				 ? result->cases[ARK_PERF_RELAY_REDIS].skip_reason
+				 : result->cases[ARK_PERF_RELAY_REDIS_COUNT1].skip_reason);
+		return 1;
+	}
+	struct ark_err redis_err = {0};
+	int start_rc = ark_perf_redis_start(&ctx->redis, options->redis_server, &relay_interrupted, &redis_err);
+	if (start_rc == -EINTR)
+		return ark_err_set(err, -EINTR, "relay: %s", redis_err.msg);
+	if (start_rc) {
+		c->skipped = true;
+		snprintf(c->skip_reason, sizeof c->skip_reason, "%s", redis_err.msg);
+		if (options->progress)
+			fprintf(options->progress, "  redis cases skipped: %s\n", redis_err.msg);
+		ark_perf_redis_stop(&ctx->redis, &result->redis_stopped);
+		return 1;
+	}
+	result->redis_started = true;
+	result->redis_port = ctx->redis.port;
+	result->redis_pid = ctx->redis.pid;
+	snprintf(result->redis_version, sizeof result->redis_version, "%s", ctx->redis.version);
+	if (options->progress)
+		fprintf(options->progress, "  redis-server %s started on 127.0.0.1:%d (pid %d)\n", ctx->redis.version,
+			ctx->redis.port, (int)ctx->redis.pid);
+	return 0;
+}
+
+static int measure_all(struct context *ctx, struct ark_perf_relay_result *result, struct ark_err *err)
+{
+	const struct ark_perf_relay_options *options = ctx->o;
+	if (options->progress)
 		fprintf(options->progress,
 			"ark perf relay: Kyle -> Joey -> HRM -> Kenny -> Aletheia, %u run(s) per case, %.0f ms throughput "
 			"runs, %llu events at %llu Hz, rings cap %u %s, %s\n",
 			options->runs, (double)options->duration_ns / 1e6, (unsigned long long)options->latency_events,
 			(unsigned long long)options->rate_hz, options->ring_capacity, ark_ring_wait_name(options->wait.strategy),
 			options->cpu_count ? "pinned" : "not pinned");
+	int rc = 0;
 	for (int t = 0; !rc && t < ARK_PERF_RELAY_TRANSPORTS; t++) {
 		struct ark_perf_relay_case *c = &result->cases[t];
 		if (!c->selected)
 			continue;
 		if (is_redis(t) && !result->redis_started) {
-			if (result->cases[ARK_PERF_RELAY_REDIS].skipped || result->cases[ARK_PERF_RELAY_REDIS_COUNT1].skipped ||
-			    result->cases[ARK_PERF_RELAY_REDIS_PIPELINED].skipped) {
-				c->skipped = true;
-				snprintf(c->skip_reason, sizeof c->skip_reason, "%s",
-					 result->cases[ARK_PERF_RELAY_REDIS].skip_reason[0]
-						 ? result->cases[ARK_PERF_RELAY_REDIS].skip_reason
-						 : result->cases[ARK_PERF_RELAY_REDIS_COUNT1].skip_reason);
+			int started = start_redis(ctx, result, c, err);
+			if (started < 0)
+				return started;
+			if (started > 0)
 				continue;
-			}
-			struct ark_err redis_err = {0};
-			int start_rc = ark_perf_redis_start(&ctx->redis, options->redis_server, &relay_interrupted, &redis_err);
-			if (start_rc == -EINTR) {
-				rc = ark_err_set(err, -EINTR, "relay: %s", redis_err.msg);
-				break;
-			}
-			if (start_rc) {
-				c->skipped = true;
-				snprintf(c->skip_reason, sizeof c->skip_reason, "%s", redis_err.msg);
-				if (options->progress)
-					fprintf(options->progress, "  redis cases skipped: %s\n", redis_err.msg);
-				ark_perf_redis_stop(&ctx->redis, &result->redis_stopped);
-				continue;
-			}
-			result->redis_started = true;
-			result->redis_port = ctx->redis.port;
-			result->redis_pid = ctx->redis.pid;
-			snprintf(result->redis_version, sizeof result->redis_version, "%s", ctx->redis.version);
-			if (options->progress)
-				fprintf(options->progress, "  redis-server %s started on 127.0.0.1:%d (pid %d)\n",
-					ctx->redis.version, ctx->redis.port, (int)ctx->redis.pid);
 		}
 		rc = measure(ctx, t, c, err);
 	}
-	ark_perf_redis_stop(&ctx->redis, &result->redis_stopped);
-	if (have_segment)
-		ark_shm_detach(&ctx->segment);
-	relay_ctl = NULL;
-	free(ctx);
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
-	sigaction(SIGPIPE, &old_pipe, NULL);
-	if (rc)
-		return rc;
+	return rc;
+}
 
-	/* The headline compares against the strongest Redis case measured: the
-	 * highest throughput and, separately, the lowest paced p99. */
+/* The headline compares against the strongest Redis case measured: the
+ * highest throughput and, separately, the lowest paced p99. */
+static void compare(struct ark_perf_relay_result *result)
+{
 	const struct ark_perf_relay_case *ring = &result->cases[ARK_PERF_RELAY_RINGS];
 	result->best_redis_eps_case = result->best_redis_p99_case = -1;
 	for (int t = ARK_PERF_RELAY_REDIS; t <= ARK_PERF_RELAY_REDIS_PIPELINED; t++) {
@@ -484,6 +546,42 @@ int ark_perf_relay_run(const struct ark_perf_relay_options *options, struct ark_
 	const struct ark_perf_relay_case *piped = &result->cases[ARK_PERF_RELAY_REDIS_PIPELINED];
 	if (ring->low_rate_measured && piped->low_rate_measured)
 		result->redis_vs_rings_low_rate_p99_ratio = piped->low_rate_p99_us / ring->low_rate_p99_us;
+}
+
+int ark_perf_relay_run(const struct ark_perf_relay_options *options, struct ark_perf_relay_result *result,
+		       struct ark_err *err)
+{
+	memset(result, 0, sizeof *result);
+	result->rings_vs_redis_throughput_ratio = result->redis_vs_rings_p99_ratio = NAN;
+	result->rings_vs_per_event_redis_throughput_ratio = result->per_event_redis_vs_rings_p99_ratio = NAN;
+	result->redis_vs_rings_low_rate_p99_ratio = NAN;
+	result->best_redis_eps_case = result->best_redis_p99_case = -1;
+	int rc = relay_check_options(options, err);
+	if (rc)
+		return rc;
+	uint32_t mask = options->transports ? options->transports : ARK_PERF_RELAY_ALL;
+	uint64_t t0 = ark_now_ns();
+	struct context *ctx = calloc(1, sizeof *ctx);
+	if (!ctx)
+		return ark_err_set(err, -ENOMEM, "relay: out of memory");
+	ctx->o = options;
+	for (int t = 0; t < ARK_PERF_RELAY_TRANSPORTS; t++)
+		result->cases[t].selected = (mask >> t) & 1;
+	struct saved_signals old;
+	catch_signals(&old);
+	bool have_segment = false;
+	rc = open_segment(ctx, mask & (1u << ARK_PERF_RELAY_RINGS), &have_segment, err);
+	if (!rc)
+		rc = measure_all(ctx, result, err);
+	ark_perf_redis_stop(&ctx->redis, &result->redis_stopped);
+	if (have_segment)
+		ark_shm_detach(&ctx->segment);
+	relay_ctl = NULL;
+	free(ctx);
+	restore_signals(&old);
+	if (rc)
+		return rc;
+	compare(result);
 	result->elapsed_s = (double)(ark_now_ns() - t0) / 1e9;
 	return 0;
 }
