@@ -206,6 +206,22 @@ static size_t scan_scalar(const char *s, size_t i, size_t n)
 	return i > start ? i : 0;
 }
 
+/* After an array's element or an object's member at *i: a ',' (1: another
+ * follows, *i at it), the closing `close` (0: *i just after it), or anything
+ * else (-1). */
+static int after_item(const char *s, size_t *i, size_t n, char close)
+{
+	size_t k = skip_ws(s, *i, n);
+	if (k < n && s[k] == ',') {
+		*i = skip_ws(s, k + 1, n);
+		return 1;
+	}
+	if (k >= n || s[k] != close)
+		return -1;
+	*i = k + 1;
+	return 0;
+}
+
 static bool strict_flat_object(const char *s, size_t n)
 {
 	size_t i = skip_ws(s, 0, n);
@@ -226,17 +242,10 @@ static bool strict_flat_object(const char *s, size_t n)
 			if (i < n && s[i] == ']') {
 				i++;
 			} else {
-				for (;;) {
-					if (!(i = scan_string(s, i, n)))
+				int another = 1;
+				while (another) {
+					if (!(i = scan_string(s, i, n)) || (another = after_item(s, &i, n, ']')) < 0)
 						return false;
-					i = skip_ws(s, i, n);
-					if (i < n && s[i] == ',') {
-						i = skip_ws(s, i + 1, n);
-						continue;
-					}
-					if (i >= n || s[i++] != ']')
-						return false;
-					break;
 				}
 			}
 		} else if (i < n && s[i] == '"') {
@@ -245,14 +254,11 @@ static bool strict_flat_object(const char *s, size_t n)
 		} else if (!(i = scan_scalar(s, i, n))) {
 			return false;
 		}
-		i = skip_ws(s, i, n);
-		if (i < n && s[i] == ',') {
-			i = skip_ws(s, i + 1, n);
-			continue;
-		}
-		if (i >= n || s[i++] != '}')
+		int more = after_item(s, &i, n, '}');
+		if (more < 0)
 			return false;
-		return skip_ws(s, i, n) == n;
+		if (!more)
+			return skip_ws(s, i, n) == n;
 	}
 }
 

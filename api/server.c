@@ -462,6 +462,120 @@ static int handle_deferred(void *ctx, const struct ark_http_request *req, struct
 	return trace_worker(ctx, req, res);
 }
 
+/* The API's settings from the environment: the JWT keys, the store's
+ * paths, the HTTP server (API_*), the batch and trace-rate limits, the tick
+ * bounds. An error names what is wrong. */
+static int configure(struct api *a, struct ark_http_config *http, struct ark_err *err)
+{
+	struct ark_store_config store;
+	uint64_t max_batch, trace_rate, trace_burst;
+	int rc;
+	if ((rc = ark_jwt_config_from_env(&a->jwt, err)) || (rc = ark_store_config_from_env(&store, err)) ||
+	    (rc = ark_http_config_from_env_prefix(http, "API", "API_ENABLED", 8000, err)) ||
+	    (rc = ark_env_u64("API_MAX_BATCH", ARK_API_DEFAULT_MAX_BATCH, 1, 100000, &max_batch, err)) ||
+	    (rc = ark_env_u64("API_TRACE_RATE", 20, 1, 1000000, &trace_rate, err)) ||
+	    (rc = ark_env_u64("API_TRACE_BURST", 40, 1, 1000000, &trace_burst, err)))
+		return rc;
+	if (http->basic_auth_file[0])   /* Basic and Bearer would share one Authorization header. */
+		return ark_err_set(err, -EINVAL, "API_BASIC_AUTH_FILE is not supported: the API authenticates with JWTs");
+	/* The body limit follows the batch limit unless set: room for max_batch signals. */
+	if (!getenv("API_MAX_BODY_BYTES"))
+		http->max_body_bytes = (size_t)max_batch * 256 + 4096;
+	a->max_batch = (uint32_t)max_batch;
+	a->trace_rate = (double)trace_rate;
+	a->trace_burst = (double)trace_burst;
+	char bounds_why[256];
+	if (ark_tick_bounds_from_env(&a->bounds, bounds_why, sizeof bounds_why))
+		return ark_err_set(err, -EINVAL, "%s", bounds_why);
+	snprintf(a->journal_dir, sizeof a->journal_dir, "%s", store.journal_dir);
+	snprintf(a->state_db, sizeof a->state_db, "%s", store.state_db);
+	return 0;
+}
+
+/* Serve until the stop, the heartbeat and the write-outs on the way; then
+ * the counts, and the server gone. */
+static void serve(struct api *a, struct ark_http_server *server, const struct ark_http_config *http)
+{
+	atomic_store(&a->control->pid, (int32_t)getpid());
+	atomic_store(&a->control->start_ticks, ark_shm_process_start_ticks((int32_t)getpid()));
+	atomic_store(&a->p->api_port, ark_http_server_port(server));
+	ark_log(a->log, "info", "serving bind=%s port=%u tls=%s max_batch=%u first_trace=%" PRIu64, http->bind,
+		(unsigned)ark_http_server_port(server), http->tls_cert[0] ? "on" : "off", a->max_batch, a->next_api_seq);
+	ark_log_flush(a->log);
+	atomic_store(&a->control->state, ARK_PROC_RUNNING);
+	uint64_t last_flush = 0;
+	while (!stop_signal && !atomic_load_explicit(&a->p->stop, memory_order_relaxed)) {
+		ark_http_server_poll(server, 50);
+		uint64_t now = ark_now_ns();
+		atomic_store_explicit(&a->control->heartbeat_ns, now, memory_order_relaxed);
+		if (now - last_flush >= 100ull * 1000 * 1000) {
+			ark_ring_flush();
+			ark_log_flush(a->log);
+			last_flush = now;
+		}
+	}
+	struct ark_http_stats st;
+	ark_http_server_stats(server, &st);
+	ark_log(a->log, "info", "stopped accepted=%" PRIu64 " busy_503=%" PRIu64 " unauthorized=%" PRIu64
+			       " bad_requests=%" PRIu64 " out_of_bounds=%" PRIu64 " trace_rate_limited=%" PRIu64
+			       " requests=%" PRIu64 " refused_per_address=%" PRIu64 " write_timeouts=%" PRIu64 " busy_429=%" PRIu64,
+		a->accepted, a->busy, a->unauthorized, a->bad_requests + st.bad_requests, a->out_of_bounds, a->rate_limited,
+		st.requests, st.connections_refused_per_address, st.connections_write_timeout, st.busy);
+	ark_http_server_destroy(server);
+	atomic_store(&a->p->api_port, 0);
+	atomic_store(&a->p->counters.source_done[a->source], 1);
+	atomic_store(&a->control->state, ARK_PROC_EXITED);
+}
+
+/* Attached: check the source is the API's, claim its slot, open its ring,
+ * start the server and serve. The exit status: 0, 1, 2 (configuration). */
+static int run_attached(struct api *a, const char *instance, struct ark_http_config *http)
+{
+	struct ark_err err = {0};
+	int source = a->source;
+	a->p = a->map.pipeline;
+	if (source >= a->p->source_count || a->p->source_kinds[source] != ARK_SOURCE_API) {
+		ark_log(a->log, "error", "source %d of instance %s is not the API's", source, instance);
+		fprintf(stderr, "ark api: source %d of instance %s is not the API's\n", source, instance);
+		return 2;
+	}
+	a->control = &a->p->sources[source];
+	if (ark_process_claim(&a->map.shm, &a->control->pid)) {
+		ark_log(a->log, "warn", "the watchdog that started pid %d is gone and never recorded it: leaving", (int)getpid());
+		return 0;
+	}
+	struct ark_ring *ring = ark_pipeline_source_ring(&a->map, source);
+	if (a->max_batch > ring->capacity) {
+		/* a batch that can never fit would get 503 forever */
+		ark_log(a->log, "error", "configuration: API_MAX_BATCH %u exceeds the inbound ring's %u slots (ARK_RING_CAPACITY)",
+			a->max_batch, ring->capacity);
+		fprintf(stderr, "ark api: API_MAX_BATCH %u exceeds the inbound ring's %u slots (raise ARK_RING_CAPACITY)\n",
+			a->max_batch, ring->capacity);
+		return 2;
+	}
+	struct ark_ring_wait_config wait;
+	if (ark_ring_wait_from_env(&wait, &err) || ark_ring_producer_open(&a->out, ring, &wait, &err)) {
+		ark_log(a->log, "error", "cannot open the inbound ring: %s", err.msg);
+		return 1;
+	}
+	/* Trace ids never repeat: after what this ring carried, and after every
+	 * seq of earlier runs (each API signal takes a seq of its own). */
+	uint64_t last = ark_source_ring_last_seq(ring);
+	a->next_api_seq = (last > a->p->base_seq ? last : a->p->base_seq) + 1;
+	struct ark_http_provider provider = {.ctx = a, .request = handle, .request_deferred = handle_deferred};
+	struct ark_http_server *server = NULL;
+	int status = 0;
+	if (ark_http_server_create(&server, http, &provider, &err)) {
+		ark_log(a->log, "error", "configuration: %s", err.msg);
+		fprintf(stderr, "ark api: %s\n", err.msg);
+		status = 2;   /* the port is taken or the TLS files are wrong: restarting will not help */
+	} else {
+		serve(a, server, http);
+	}
+	ark_ring_producer_close(&a->out);
+	return status;
+}
+
 int ark_api_run(const char *instance, int source)
 {
 	ark_process_signals(on_term);
@@ -475,122 +589,20 @@ int ark_api_run(const char *instance, int source)
 		return 1;
 	}
 	int status = 2;
-	struct ark_http_server *server = NULL;
 	struct ark_http_config http;
-	struct ark_store_config store;
-	uint64_t max_batch, trace_rate, trace_burst;
-	if (ark_jwt_config_from_env(&a.jwt, &err) || ark_store_config_from_env(&store, &err) ||
-	    ark_http_config_from_env_prefix(&http, "API", "API_ENABLED", 8000, &err) ||
-	    ark_env_u64("API_MAX_BATCH", ARK_API_DEFAULT_MAX_BATCH, 1, 100000, &max_batch, &err) ||
-	    ark_env_u64("API_TRACE_RATE", 20, 1, 1000000, &trace_rate, &err) ||
-	    ark_env_u64("API_TRACE_BURST", 40, 1, 1000000, &trace_burst, &err)) {
+	if (configure(&a, &http, &err)) {
 		ark_log(a.log, "error", "configuration: %s", err.msg);
 		fprintf(stderr, "ark api: %s\n", err.msg);
-		goto out;
-	}
-	if (http.basic_auth_file[0]) {
-		/* Basic and Bearer would share one Authorization header. */
-		ark_log(a.log, "error", "configuration: API_BASIC_AUTH_FILE is not supported: the API authenticates with JWTs");
-		fprintf(stderr, "ark api: API_BASIC_AUTH_FILE is not supported: the API authenticates with JWTs\n");
-		goto out;
-	}
-	/* The body limit follows the batch limit unless set: room for max_batch signals. */
-	if (!getenv("API_MAX_BODY_BYTES"))
-		http.max_body_bytes = (size_t)max_batch * 256 + 4096;
-	a.max_batch = (uint32_t)max_batch;
-	a.trace_rate = (double)trace_rate;
-	a.trace_burst = (double)trace_burst;
-	char bounds_why[256];
-	if (ark_tick_bounds_from_env(&a.bounds, bounds_why, sizeof bounds_why)) {
-		ark_log(a.log, "error", "configuration: %s", bounds_why);
-		fprintf(stderr, "ark api: %s\n", bounds_why);
-		goto out;
-	}
-	snprintf(a.journal_dir, sizeof a.journal_dir, "%s", store.journal_dir);
-	snprintf(a.state_db, sizeof a.state_db, "%s", store.state_db);
-	a.ticks = calloc(a.max_batch, sizeof *a.ticks);
-	if (!a.ticks)
-		goto out;
-	status = 1;
-	if (ark_pipeline_attach(&a.map, instance, &err)) {
-		ark_log(a.log, "error", "cannot attach: %s", err.msg);
-		fprintf(stderr, "ark api: %s\n", err.msg);
-		goto out;
-	}
-	a.p = a.map.pipeline;
-	if (source >= a.p->source_count || a.p->source_kinds[source] != ARK_SOURCE_API) {
-		ark_log(a.log, "error", "source %d of instance %s is not the API's", source, instance);
-		fprintf(stderr, "ark api: source %d of instance %s is not the API's\n", source, instance);
-		status = 2;
-		goto detach;
-	}
-	a.control = &a.p->sources[source];
-	if (ark_process_claim(&a.map.shm, &a.control->pid)) {
-		ark_log(a.log, "warn", "the watchdog that started pid %d is gone and never recorded it: leaving", (int)getpid());
-		status = 0;
-		goto detach;
-	}
-	struct ark_ring *ring = ark_pipeline_source_ring(&a.map, source);
-	if (a.max_batch > ring->capacity) {
-		/* a batch that can never fit would get 503 forever */
-		ark_log(a.log, "error", "configuration: API_MAX_BATCH %u exceeds the inbound ring's %u slots (ARK_RING_CAPACITY)",
-			a.max_batch, ring->capacity);
-		fprintf(stderr, "ark api: API_MAX_BATCH %u exceeds the inbound ring's %u slots (raise ARK_RING_CAPACITY)\n",
-			a.max_batch, ring->capacity);
-		status = 2;
-		goto detach;
-	}
-	struct ark_ring_wait_config wait;
-	if (ark_ring_wait_from_env(&wait, &err) || ark_ring_producer_open(&a.out, ring, &wait, &err)) {
-		ark_log(a.log, "error", "cannot open the inbound ring: %s", err.msg);
-		goto detach;
-	}
-	/* Trace ids never repeat: after what this ring carried, and after every
-	 * seq of earlier runs (each API signal takes a seq of its own). */
-	uint64_t last = ark_source_ring_last_seq(ring);
-	a.next_api_seq = (last > a.p->base_seq ? last : a.p->base_seq) + 1;
-	struct ark_http_provider provider = {.ctx = &a, .request = handle, .request_deferred = handle_deferred};
-	if (ark_http_server_create(&server, &http, &provider, &err)) {
-		ark_log(a.log, "error", "configuration: %s", err.msg);
-		fprintf(stderr, "ark api: %s\n", err.msg);
-		status = 2;   /* the port is taken or the TLS files are wrong: restarting will not help */
-		goto close_ring;
-	}
-	atomic_store(&a.control->pid, (int32_t)getpid());
-	atomic_store(&a.control->start_ticks, ark_shm_process_start_ticks((int32_t)getpid()));
-	atomic_store(&a.p->api_port, ark_http_server_port(server));
-	ark_log(a.log, "info", "serving bind=%s port=%u tls=%s max_batch=%u first_trace=%" PRIu64, http.bind,
-		(unsigned)ark_http_server_port(server), http.tls_cert[0] ? "on" : "off", a.max_batch, a.next_api_seq);
-	ark_log_flush(a.log);
-	atomic_store(&a.control->state, ARK_PROC_RUNNING);
-	status = 0;
-	uint64_t last_flush = 0;
-	while (!stop_signal && !atomic_load_explicit(&a.p->stop, memory_order_relaxed)) {
-		ark_http_server_poll(server, 50);
-		uint64_t now = ark_now_ns();
-		atomic_store_explicit(&a.control->heartbeat_ns, now, memory_order_relaxed);
-		if (now - last_flush >= 100ull * 1000 * 1000) {
-			ark_ring_flush();
-			ark_log_flush(a.log);
-			last_flush = now;
+	} else if ((a.ticks = calloc(a.max_batch, sizeof *a.ticks))) {
+		status = 1;
+		if (ark_pipeline_attach(&a.map, instance, &err)) {
+			ark_log(a.log, "error", "cannot attach: %s", err.msg);
+			fprintf(stderr, "ark api: %s\n", err.msg);
+		} else {
+			status = run_attached(&a, instance, &http);
+			ark_pipeline_detach(&a.map);
 		}
 	}
-	struct ark_http_stats st;
-	ark_http_server_stats(server, &st);
-	ark_log(a.log, "info", "stopped accepted=%" PRIu64 " busy_503=%" PRIu64 " unauthorized=%" PRIu64
-			      " bad_requests=%" PRIu64 " out_of_bounds=%" PRIu64 " trace_rate_limited=%" PRIu64
-			      " requests=%" PRIu64 " refused_per_address=%" PRIu64 " write_timeouts=%" PRIu64 " busy_429=%" PRIu64,
-		a.accepted, a.busy, a.unauthorized, a.bad_requests + st.bad_requests, a.out_of_bounds, a.rate_limited,
-		st.requests, st.connections_refused_per_address, st.connections_write_timeout, st.busy);
-	ark_http_server_destroy(server);
-	atomic_store(&a.p->api_port, 0);
-	atomic_store(&a.p->counters.source_done[source], 1);
-	atomic_store(&a.control->state, ARK_PROC_EXITED);
-close_ring:
-	ark_ring_producer_close(&a.out);
-detach:
-	ark_pipeline_detach(&a.map);
-out:
 	free(a.ticks);
 	ark_log_close(a.log);
 	return status;

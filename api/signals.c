@@ -29,6 +29,31 @@ static int bad(char *why, size_t len, int rc, const char *fmt, ...)
 	return rc;
 }
 
+/* Where a JSON text is inside a string, byte by byte: escapes included, so
+ * an escaped quote does not end it. */
+struct string_state {
+	bool in, escaped;
+};
+
+/* Takes c; true when c is part of a string's inside or its closing quote
+ * (where braces and whitespace are text), false outside (an opening quote
+ * included). */
+static bool in_string(struct string_state *st, char c)
+{
+	if (st->in) {
+		if (st->escaped)
+			st->escaped = false;
+		else if (c == '\\')
+			st->escaped = true;
+		else if (c == '"')
+			st->in = false;
+		return true;
+	}
+	if (c == '"')
+		st->in = true;
+	return false;
+}
+
 /* One object's text through the feed's parser (whitespace outside strings
  * flattened: JSON allows it anywhere, the line parser wants one line). */
 static int one(const char *text, size_t n, uint32_t index, bool in_array, struct ark_tick *tick, char *why,
@@ -37,22 +62,13 @@ static int one(const char *text, size_t n, uint32_t index, bool in_array, struct
 	char line[SIGNAL_MAX_BYTES + 1];
 	if (n > SIGNAL_MAX_BYTES)
 		return bad(why, why_len, -EINVAL, "signal %u: longer than %d bytes", index, SIGNAL_MAX_BYTES);
-	bool in_string = false, escaped = false;
+	struct string_state st = {false, false};
 	for (size_t i = 0; i < n; i++) {
 		char c = text[i];
-		if (in_string) {
-			if (escaped)
-				escaped = false;
-			else if (c == '\\')
-				escaped = true;
-			else if (c == '"')
-				in_string = false;
+		if (in_string(&st, c))
 			line[i] = c;   /* a raw control character in a string stays: the parser refuses it */
-		} else {
-			if (c == '"')
-				in_string = true;
+		else
 			line[i] = c == '\n' || c == '\r' || c == '\t' ? ' ' : c;
-		}
 	}
 	line[n] = '\0';
 	memset(tick, 0, sizeof *tick);
@@ -100,21 +116,12 @@ int ark_api_parse_signals(const char *body, size_t len, struct ark_tick *ticks, 
 			return bad(why, why_len, -EINVAL, "signal %u: expected an object", n);
 		size_t start = p;
 		int depth = 0;
-		bool str = false, esc = false;
+		struct string_state st = {false, false};
 		for (; p < end; p++) {
 			char c = body[p];
-			if (str) {
-				if (esc)
-					esc = false;
-				else if (c == '\\')
-					esc = true;
-				else if (c == '"')
-					str = false;
+			if (in_string(&st, c))
 				continue;
-			}
-			if (c == '"')
-				str = true;
-			else if (c == '{' || c == '[')
+			if (c == '{' || c == '[')
 				depth++;
 			else if ((c == '}' || c == ']') && --depth == 0)
 				break;

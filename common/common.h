@@ -163,6 +163,9 @@ struct ark_json_text {
 	bool truncated;
 };
 void ark_json_text_sink(void *ctx, const char *bytes, size_t len);
+/* {"error":message,"<key>":value} and a newline into buf through that sink
+ * (a refusal's body: the feed's, the HTTP server's); its length. */
+size_t ark_json_error_text(char *buf, size_t cap, const char *message, const char *key, int64_t value);
 /* s as a JSON string to a FILE, quotes included. */
 void ark_json_write_string(FILE *out, const char *s);
 

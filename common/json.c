@@ -194,6 +194,19 @@ void ark_json_text_sink(void *ctx, const char *bytes, size_t len)
 	t->buf[t->len] = '\0';
 }
 
+size_t ark_json_error_text(char *buf, size_t cap, const char *message, const char *key, int64_t value)
+{
+	struct ark_json_text text = {buf, cap, 0, false};
+	struct ark_json j;
+	ark_json_init_sink(&j, ark_json_text_sink, &text);
+	ark_json_object_begin(&j, NULL);
+	ark_json_string(&j, "error", message);
+	ark_json_int(&j, key, value);
+	ark_json_object_end(&j);
+	ark_json_finish(&j);
+	return text.len;
+}
+
 void ark_json_write_string(FILE *out, const char *s)
 {
 	ark_json_emit_string(file_sink, out, s, SIZE_MAX);

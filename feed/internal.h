@@ -10,16 +10,22 @@
 #include <stdatomic.h>
 #include <sys/socket.h>
 
+/* The single counters of struct ark_feed_counters (feed.h says what each
+ * counts), named once: the atomic counters below and their snapshot
+ * (ark_feed_counters) follow this list. */
+#define FEED_COUNTERS(X)                                                                                          \
+	X(connections_accepted) X(connections_refused) X(connections_closed) X(connections_open)                  \
+	X(connections_timed_out) X(connections_idle_closed) X(connections_refused_per_address)                    \
+	X(connections_unauthenticated) X(bytes) X(lines) X(ticks) X(bad) X(backpressure_ns)                       \
+	X(backpressure_episodes) X(log_suppressed) X(abandoned_at_stop)
+
 /* Counters: one writer (the feed's thread) stores with relaxed order, any
  * reader loads; no read-modify-write is needed. */
 struct feed_counters {
-	_Atomic uint64_t connections_accepted, connections_refused, connections_closed;
-	_Atomic uint64_t connections_open, connections_timed_out;
-	_Atomic uint64_t connections_idle_closed, connections_refused_per_address, connections_unauthenticated;
-	_Atomic uint64_t bytes, lines, ticks, bad;
+#define FEED_COUNTER_FIELD(name) _Atomic uint64_t name;
+	FEED_COUNTERS(FEED_COUNTER_FIELD)
+#undef FEED_COUNTER_FIELD
 	_Atomic uint64_t bad_by_reason[ARK_FEED_REASON_COUNT];
-	_Atomic uint64_t backpressure_ns, backpressure_episodes;
-	_Atomic uint64_t log_suppressed, abandoned_at_stop;
 };
 
 static inline void feed_count(_Atomic uint64_t *counter, uint64_t add)

@@ -112,15 +112,7 @@ static void format_peer(const struct sockaddr_storage *addr, char *out, size_t s
 static void refuse(struct ark_feed *f, int fd, const char *peer, const char *why, uint64_t now)
 {
 	char msg[256];
-	struct ark_json_text text = {msg, sizeof msg, 0, false};
-	struct ark_json j;
-	ark_json_init_sink(&j, ark_json_text_sink, &text);
-	ark_json_object_begin(&j, NULL);
-	ark_json_string(&j, "error", why);
-	ark_json_uint(&j, "max_connections", f->cfg.max_connections);
-	ark_json_object_end(&j);
-	ark_json_finish(&j);
-	size_t n = text.len;
+	size_t n = ark_json_error_text(msg, sizeof msg, why, "max_connections", f->cfg.max_connections);
 	/* A fresh socket's send buffer is empty: this never blocks. The
 	 * client learns why before the close. */
 	if (send(fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {

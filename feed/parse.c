@@ -155,6 +155,14 @@ static bool is_blank(char c)
 
 /* ---- JSON scalars ---- */
 
+/* The index after the run of decimal digits at s[i]. */
+static inline size_t skip_digits(const char *s, size_t n, size_t i)
+{
+	while (i < n && s[i] >= '0' && s[i] <= '9')
+		i++;
+	return i;
+}
+
 /* RFC 8259 number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
 static bool json_number(const char *s, size_t n, bool *integer)
 {
@@ -164,33 +172,26 @@ static bool json_number(const char *s, size_t n, bool *integer)
 		i++;
 	if (i >= n)
 		return false;
-	if (s[i] == '0') {
+	if (s[i] == '0')
 		i++;
-	} else if (s[i] >= '1' && s[i] <= '9') {
-		while (i < n && s[i] >= '0' && s[i] <= '9')
-			i++;
-	} else {
+	else if (s[i] >= '1' && s[i] <= '9')
+		i = skip_digits(s, n, i);
+	else
 		return false;
-	}
 	if (i < n && s[i] == '.') {
 		*integer = false;
-		i++;
-		size_t digits = i;
-		while (i < n && s[i] >= '0' && s[i] <= '9')
-			i++;
-		if (i == digits)
-			return false;
+		size_t from = i + 1;
+		if ((i = skip_digits(s, n, from)) == from)
+			return false;   /* a '.' needs a digit after it */
 	}
 	if (i < n && (s[i] == 'e' || s[i] == 'E')) {
 		*integer = false;
 		i++;
 		if (i < n && (s[i] == '+' || s[i] == '-'))
 			i++;
-		size_t digits = i;
-		while (i < n && s[i] >= '0' && s[i] <= '9')
-			i++;
-		if (i == digits)
-			return false;
+		size_t from = i;
+		if ((i = skip_digits(s, n, from)) == from)
+			return false;   /* so does an exponent */
 	}
 	return i == n;
 }
@@ -386,31 +387,21 @@ static enum key key_of(const char *s, size_t n)
 
 static const char *const key_names[] = {"symbol", "price", "size", "ts"};
 
-enum ark_feed_reason ark_feed_parse_line(const char *line, size_t len, struct ark_tick *tick, char *detail,
-					 size_t detail_size)
+/* jsmn's tokens of the line, and the top level checked: one value spanning
+ * the whole line (blanks aside), and that an object. */
+static inline enum ark_feed_reason tokenize(const char *line, size_t len, jsmntok_t *tok, int *count, char *detail,
+					     size_t detail_size)
 {
-	if (detail && detail_size)
-		detail[0] = '\0';
-	if (len && line[len - 1] == '\r')
-		len--;
-	bool blank;
-	enum ark_feed_reason r = check_bytes((const unsigned char *)line, len, &blank, detail, detail_size);
-	if (r)
-		return r;
-	if (blank)
-		return fail(ARK_FEED_EMPTY_LINE, detail, detail_size, "empty line");
-
 	jsmn_parser parser;
-	jsmntok_t tok[PARSE_MAX_TOKENS];
 	jsmn_init(&parser);
-	int count = jsmn_parse(&parser, line, len, tok, PARSE_MAX_TOKENS);
-	if (count == JSMN_ERROR_NOMEM)
+	*count = jsmn_parse(&parser, line, len, tok, PARSE_MAX_TOKENS);
+	if (*count == JSMN_ERROR_NOMEM)
 		return fail(ARK_FEED_TOO_COMPLEX, detail, detail_size,
 			    "more than %d JSON tokens (a tick has 9): nested or too many members", PARSE_MAX_TOKENS);
-	if (count < 0)
+	if (*count < 0)
 		return fail(ARK_FEED_MALFORMED_JSON, detail, detail_size, "%s",
-			    count == JSMN_ERROR_PART ? "incomplete JSON" : "invalid JSON");
-	if (count == 0)
+			    *count == JSMN_ERROR_PART ? "incomplete JSON" : "invalid JSON");
+	if (*count == 0)
 		return fail(ARK_FEED_MALFORMED_JSON, detail, detail_size, "no JSON value");
 
 	/* The first value must span the whole line (blanks aside). */
@@ -428,11 +419,15 @@ enum ark_feed_reason ark_feed_parse_line(const char *line, size_t len, struct ar
 		return fail(ARK_FEED_NOT_OBJECT, detail, detail_size, "a tick is a JSON object, not %s",
 			    json_type_name(&tok[0], line));
 	}
+	return ARK_FEED_OK;
+}
 
-	/* Pass 1: the members of the top-level object and the punctuation
-	 * between them. */
-	int keys[PARSE_MAX_TOKENS / 2];
-	int members = 0;
+/* Pass 1: the members of the top-level object (keys[]: each key's token)
+ * and the punctuation between them. */
+static inline enum ark_feed_reason find_members(const char *line, const jsmntok_t *tok, int count, int *keys,
+						 int *members, char *detail, size_t detail_size)
+{
+	*members = 0;
 	size_t pos = (size_t)tok[0].start + 1;  /* just after '{' */
 	char sep = 0;                            /* no comma before the first member */
 	int i = 1;
@@ -447,17 +442,46 @@ enum ark_feed_reason ark_feed_parse_line(const char *line, size_t len, struct ar
 		if (v->type == JSMN_PRIMITIVE &&
 		    classify_primitive(line + v->start, (size_t)(v->end - v->start)) == SCALAR_INVALID)
 			return fail(ARK_FEED_MALFORMED_JSON, detail, detail_size, "invalid JSON value");
-		keys[members++] = i;
+		keys[(*members)++] = i;
 		pos = tok_close(v);
 		sep = ',';
 		i = skip_subtree(tok, count, i + 1);
 	}
 	if (!gap_is(line, pos, (size_t)tok[0].end - 1, 0))
 		return fail(ARK_FEED_MALFORMED_JSON, detail, detail_size, "invalid JSON at the end of the object");
+	return ARK_FEED_OK;
+}
 
-	/* Pass 2: the fields. */
-	struct field_ctx f = {line, detail, detail_size};
-	struct ark_tick out = {0};
+/* The value of one known key into out, in range. */
+static inline enum ark_feed_reason parse_field(const struct field_ctx *f, enum key key, const jsmntok_t *v,
+						struct ark_tick *out)
+{
+	enum ark_feed_reason r = ARK_FEED_OK;
+	switch (key) {
+	case KEY_SYMBOL: r = parse_symbol(f, v, out); break;
+	case KEY_PRICE:
+		r = parse_number(f, v, "price", ARK_FEED_BAD_PRICE, &out->price);
+		if (!r && !(out->price > 0))
+			r = fail(ARK_FEED_BAD_PRICE, f->detail, f->detail_size, "price must be > 0");
+		break;
+	case KEY_SIZE:
+		r = parse_number(f, v, "size", ARK_FEED_BAD_SIZE, &out->size);
+		if (!r && out->size < 0)
+			r = fail(ARK_FEED_BAD_SIZE, f->detail, f->detail_size, "size must be >= 0");
+		out->size += 0.0;  /* -0 is 0: downstream never sees a negative zero */
+		break;
+	case KEY_TS: r = parse_timestamp(f, v, &out->exchange_time_ns); break;
+	default: break;
+	}
+	return r;
+}
+
+/* Pass 2: the fields, each key known and given once, in the order given;
+ * then the ones that must be there. */
+static inline enum ark_feed_reason parse_fields(const struct field_ctx *f, const jsmntok_t *tok, const int *keys,
+						 int members, struct ark_tick *out)
+{
+	const char *line = f->line;
 	unsigned seen = 0;
 	for (int m = 0; m < members; m++) {
 		const jsmntok_t *k = &tok[keys[m]];
@@ -468,36 +492,47 @@ enum ark_feed_reason ark_feed_parse_line(const char *line, size_t len, struct ar
 			 * is valid UTF-8; its first 24 bytes need not end whole). */
 			size_t n = (size_t)(k->end - k->start);
 			size_t shown = n > 24 ? ark_utf8_cut(line + k->start, 24) : n;
-			return fail(ARK_FEED_UNKNOWN_KEY, detail, detail_size,
+			return fail(ARK_FEED_UNKNOWN_KEY, f->detail, f->detail_size,
 				    "unknown key \"%.*s%s\": expected symbol, price, size, ts", (int)shown,
 				    line + k->start, n > shown ? "..." : "");
 		}
 		if (seen & (1u << key))
-			return fail(ARK_FEED_DUPLICATE_KEY, detail, detail_size, "key \"%s\" given twice",
+			return fail(ARK_FEED_DUPLICATE_KEY, f->detail, f->detail_size, "key \"%s\" given twice",
 				    key_names[key]);
 		seen |= 1u << key;
-		switch (key) {
-		case KEY_SYMBOL: r = parse_symbol(&f, v, &out); break;
-		case KEY_PRICE:
-			r = parse_number(&f, v, "price", ARK_FEED_BAD_PRICE, &out.price);
-			if (!r && !(out.price > 0))
-				r = fail(ARK_FEED_BAD_PRICE, detail, detail_size, "price must be > 0");
-			break;
-		case KEY_SIZE:
-			r = parse_number(&f, v, "size", ARK_FEED_BAD_SIZE, &out.size);
-			if (!r && out.size < 0)
-				r = fail(ARK_FEED_BAD_SIZE, detail, detail_size, "size must be >= 0");
-			out.size += 0.0;  /* -0 is 0: downstream never sees a negative zero */
-			break;
-		case KEY_TS: r = parse_timestamp(&f, v, &out.exchange_time_ns); break;
-		default: break;
-		}
+		enum ark_feed_reason r = parse_field(f, key, v, out);
 		if (r)
 			return r;
 	}
 	for (int key = KEY_SYMBOL; key <= KEY_SIZE; key++)
 		if (!(seen & (1u << key)))
-			return fail(ARK_FEED_MISSING_FIELD, detail, detail_size, "missing \"%s\"", key_names[key]);
+			return fail(ARK_FEED_MISSING_FIELD, f->detail, f->detail_size, "missing \"%s\"", key_names[key]);
+	return ARK_FEED_OK;
+}
+
+enum ark_feed_reason ark_feed_parse_line(const char *line, size_t len, struct ark_tick *tick, char *detail,
+					 size_t detail_size)
+{
+	if (detail && detail_size)
+		detail[0] = '\0';
+	if (len && line[len - 1] == '\r')
+		len--;
+	bool blank;
+	enum ark_feed_reason r = check_bytes((const unsigned char *)line, len, &blank, detail, detail_size);
+	if (r)
+		return r;
+	if (blank)
+		return fail(ARK_FEED_EMPTY_LINE, detail, detail_size, "empty line");
+
+	jsmntok_t tok[PARSE_MAX_TOKENS];
+	int count, keys[PARSE_MAX_TOKENS / 2], members;
+	if ((r = tokenize(line, len, tok, &count, detail, detail_size)) ||
+	    (r = find_members(line, tok, count, keys, &members, detail, detail_size)))
+		return r;
+	struct field_ctx f = {line, detail, detail_size};
+	struct ark_tick out = {0};
+	if ((r = parse_fields(&f, tok, keys, members, &out)))
+		return r;
 
 	memcpy(tick->symbol, out.symbol, sizeof tick->symbol);
 	tick->price = out.price;

@@ -274,27 +274,21 @@ void ark_feed_destroy(struct ark_feed *f)
 	free_feed(f);
 }
 
+/* FEED_COUNTERS names every single counter of the snapshot. */
+#define FEED_COUNTER_ONE(name) +1
+_Static_assert(sizeof(struct ark_feed_counters) ==
+		       (0 FEED_COUNTERS(FEED_COUNTER_ONE) + ARK_FEED_REASON_COUNT) * sizeof(uint64_t),
+	       "a counter of struct ark_feed_counters is missing from FEED_COUNTERS");
+#undef FEED_COUNTER_ONE
+
 void ark_feed_counters(const struct ark_feed *f, struct ark_feed_counters *out)
 {
 	const struct feed_counters *c = &f->c;
 #define LOAD(x) atomic_load_explicit(&c->x, memory_order_relaxed)
-	out->connections_accepted = LOAD(connections_accepted);
-	out->connections_refused = LOAD(connections_refused);
-	out->connections_closed = LOAD(connections_closed);
-	out->connections_open = LOAD(connections_open);
-	out->connections_timed_out = LOAD(connections_timed_out);
-	out->connections_idle_closed = LOAD(connections_idle_closed);
-	out->connections_refused_per_address = LOAD(connections_refused_per_address);
-	out->connections_unauthenticated = LOAD(connections_unauthenticated);
-	out->bytes = LOAD(bytes);
-	out->lines = LOAD(lines);
-	out->ticks = LOAD(ticks);
-	out->bad = LOAD(bad);
+#define FEED_COUNTER_COPY(name) out->name = LOAD(name);
+	FEED_COUNTERS(FEED_COUNTER_COPY)
+#undef FEED_COUNTER_COPY
 	for (int r = 0; r < ARK_FEED_REASON_COUNT; r++)
 		out->bad_by_reason[r] = LOAD(bad_by_reason[r]);
-	out->backpressure_ns = LOAD(backpressure_ns);
-	out->backpressure_episodes = LOAD(backpressure_episodes);
-	out->log_suppressed = LOAD(log_suppressed);
-	out->abandoned_at_stop = LOAD(abandoned_at_stop);
 #undef LOAD
 }

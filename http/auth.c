@@ -186,16 +186,24 @@ static long b64decode(const char *in, size_t n, char *out, size_t cap)
 	return (long)o;
 }
 
-bool ark_http_auth_wellformed(const char *hv, size_t len)
+/* The credentials of a header that starts "Basic " (any case), decoded into
+ * cred (room for AUTH_MAX_HEADER bytes, one kept for a NUL): their length,
+ * or -1 when the base64 is bad. */
+static long basic_credentials(const char *hv, size_t len, char *cred)
 {
-	if (!hv || len < 7 || len > AUTH_MAX_HEADER || strncasecmp(hv, "Basic ", 6) != 0)
-		return false;
 	const char *p = hv + 6;
 	size_t n = len - 6;
 	while (n && *p == ' ')
 		p++, n--;
+	return b64decode(p, n, cred, AUTH_MAX_HEADER - 1);
+}
+
+bool ark_http_auth_wellformed(const char *hv, size_t len)
+{
+	if (!hv || len < 7 || len > AUTH_MAX_HEADER || strncasecmp(hv, "Basic ", 6) != 0)
+		return false;
 	char cred[AUTH_MAX_HEADER];
-	long m = b64decode(p, n, cred, sizeof(cred) - 1);
+	long m = basic_credentials(hv, len, cred);
 	bool ok = m > 0 && memchr(cred, ':', (size_t)m) && !memchr(cred, '\0', (size_t)m);
 	OPENSSL_cleanse(cred, sizeof(cred));
 	return ok;
@@ -227,12 +235,8 @@ bool ark_http_auth_verify(const struct ark_http_auth *a, const char *hv, size_t 
 {
 	if (!ark_http_auth_wellformed(hv, len))
 		return false;
-	const char *p = hv + 6;
-	size_t n = len - 6;
-	while (n && *p == ' ')
-		p++, n--;
 	char cred[AUTH_MAX_HEADER];
-	long m = b64decode(p, n, cred, sizeof(cred) - 1);
+	long m = basic_credentials(hv, len, cred);
 	bool ok = false;
 	if (m > 0) {
 		cred[m] = '\0';

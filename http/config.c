@@ -91,6 +91,33 @@ int ark_http_config_validate(const struct ark_http_config *cfg, struct ark_err *
 	return 0;
 }
 
+/* <prefix>_<suffix> as a whole number in [min, max], dflt when unset; the
+ * error names the variable. */
+static int setting_u64(const char *prefix, const char *suffix, uint64_t dflt, uint64_t min, uint64_t max,
+		       uint64_t *v, struct ark_err *err)
+{
+	char name[64];
+	snprintf(name, sizeof name, "%s_%s", prefix, suffix);
+	return ark_env_u64(name, dflt, min, max, v, err);
+}
+
+static int setting_u32(const char *prefix, const char *suffix, uint64_t dflt, uint64_t min, uint64_t max,
+		       uint32_t *out, struct ark_err *err)
+{
+	uint64_t v;
+	int rc = setting_u64(prefix, suffix, dflt, min, max, &v, err);
+	if (!rc)
+		*out = (uint32_t)v;
+	return rc;
+}
+
+static int setting_bool(const char *prefix, const char *suffix, bool dflt, bool *out, struct ark_err *err)
+{
+	char name[64];
+	snprintf(name, sizeof name, "%s_%s", prefix, suffix);
+	return ark_env_bool(name, dflt, out, err);
+}
+
 int ark_http_config_from_env_prefix(struct ark_http_config *cfg, const char *prefix, const char *enabled_var,
 				    uint16_t default_port, struct ark_err *err)
 {
@@ -99,64 +126,31 @@ int ark_http_config_from_env_prefix(struct ark_http_config *cfg, const char *pre
 	cfg->port = default_port;
 	char name[64];
 	int rc;
-	uint64_t v;
-	if ((rc = ark_env_bool(enabled_var, true, &cfg->enabled, err)))
+	uint64_t port, pending, body;
+	if ((rc = ark_env_bool(enabled_var, true, &cfg->enabled, err)) ||
+	    (rc = setting_u64(prefix, "PORT", default_port, 0, 65535, &port, err)))
 		return rc;
-	snprintf(name, sizeof name, "%s_PORT", prefix);
-	if ((rc = ark_env_u64(name, default_port, 0, 65535, &v, err)))
+	cfg->port = (uint16_t)port;
+	/* In this order: the per-address limit's default and bound follow the
+	 * total's. */
+	if ((rc = setting_u32(prefix, "MAX_CONNECTIONS", 128, 1, 65536, &cfg->max_connections, err)) ||
+	    (rc = setting_u32(prefix, "REQUEST_TIMEOUT_MS", 10000, 1, 3600000, &cfg->request_timeout_ms, err)) ||
+	    (rc = setting_u32(prefix, "MAX_CONNECTIONS_PER_ADDRESS", cfg->max_connections / 8 ? cfg->max_connections / 8 : 1,
+			      1, cfg->max_connections, &cfg->max_connections_per_address, err)) ||
+	    (rc = setting_u32(prefix, "WRITE_TIMEOUT_MS", 10000, 1, 3600000, &cfg->write_timeout_ms, err)) ||
+	    (rc = setting_u64(prefix, "MAX_PENDING_BYTES", cfg->max_pending_bytes, 4096, 64ull << 20, &pending, err)) ||
+	    (rc = setting_u32(prefix, "SEND_BUFFER_BYTES", cfg->send_buffer_bytes, 0, 64ull << 20, &cfg->send_buffer_bytes,
+			      err)) ||
+	    (rc = setting_bool(prefix, "HTTP2", false, &cfg->http2, err)) ||
+	    (rc = setting_u32(prefix, "HTTP2_MAX_STREAMS", 16, 1, 256, &cfg->http2_max_streams, err)) ||
+	    (rc = setting_u32(prefix, "WORKERS", 2, 1, 64, &cfg->workers, err)) ||
+	    (rc = setting_u32(prefix, "WORK_QUEUE", 32, 1, 65536, &cfg->work_queue, err)) ||
+	    (rc = setting_bool(prefix, "HEALTH_NO_AUTH", true, &cfg->health_no_auth, err)) ||
+	    (rc = setting_u32(prefix, "AUTH_MAX_FAILURES", 10, 1, 1000000, &cfg->auth_max_failures, err)) ||
+	    (rc = setting_u64(prefix, "MAX_BODY_BYTES", cfg->max_body_bytes, 1024, 64ull << 20, &body, err)))
 		return rc;
-	cfg->port = (uint16_t)v;
-	snprintf(name, sizeof name, "%s_MAX_CONNECTIONS", prefix);
-	if ((rc = ark_env_u64(name, 128, 1, 65536, &v, err)))
-		return rc;
-	cfg->max_connections = (uint32_t)v;
-	snprintf(name, sizeof name, "%s_REQUEST_TIMEOUT_MS", prefix);
-	if ((rc = ark_env_u64(name, 10000, 1, 3600000, &v, err)))
-		return rc;
-	cfg->request_timeout_ms = (uint32_t)v;
-	snprintf(name, sizeof name, "%s_MAX_CONNECTIONS_PER_ADDRESS", prefix);
-	uint64_t per = cfg->max_connections / 8 ? cfg->max_connections / 8 : 1;
-	if ((rc = ark_env_u64(name, per, 1, cfg->max_connections, &v, err)))
-		return rc;
-	cfg->max_connections_per_address = (uint32_t)v;
-	snprintf(name, sizeof name, "%s_WRITE_TIMEOUT_MS", prefix);
-	if ((rc = ark_env_u64(name, 10000, 1, 3600000, &v, err)))
-		return rc;
-	cfg->write_timeout_ms = (uint32_t)v;
-	snprintf(name, sizeof name, "%s_MAX_PENDING_BYTES", prefix);
-	if ((rc = ark_env_u64(name, cfg->max_pending_bytes, 4096, 64ull << 20, &v, err)))
-		return rc;
-	cfg->max_pending_bytes = (size_t)v;
-	snprintf(name, sizeof name, "%s_SEND_BUFFER_BYTES", prefix);
-	if ((rc = ark_env_u64(name, cfg->send_buffer_bytes, 0, 64ull << 20, &v, err)))
-		return rc;
-	cfg->send_buffer_bytes = (uint32_t)v;
-	snprintf(name, sizeof name, "%s_HTTP2", prefix);
-	if ((rc = ark_env_bool(name, false, &cfg->http2, err)))
-		return rc;
-	snprintf(name, sizeof name, "%s_HTTP2_MAX_STREAMS", prefix);
-	if ((rc = ark_env_u64(name, 16, 1, 256, &v, err)))
-		return rc;
-	cfg->http2_max_streams = (uint32_t)v;
-	snprintf(name, sizeof name, "%s_WORKERS", prefix);
-	if ((rc = ark_env_u64(name, 2, 1, 64, &v, err)))
-		return rc;
-	cfg->workers = (uint32_t)v;
-	snprintf(name, sizeof name, "%s_WORK_QUEUE", prefix);
-	if ((rc = ark_env_u64(name, 32, 1, 65536, &v, err)))
-		return rc;
-	cfg->work_queue = (uint32_t)v;
-	snprintf(name, sizeof name, "%s_HEALTH_NO_AUTH", prefix);
-	if ((rc = ark_env_bool(name, true, &cfg->health_no_auth, err)))
-		return rc;
-	snprintf(name, sizeof name, "%s_AUTH_MAX_FAILURES", prefix);
-	if ((rc = ark_env_u64(name, 10, 1, 1000000, &v, err)))
-		return rc;
-	cfg->auth_max_failures = (uint32_t)v;
-	snprintf(name, sizeof name, "%s_MAX_BODY_BYTES", prefix);
-	if ((rc = ark_env_u64(name, cfg->max_body_bytes, 1024, 64ull << 20, &v, err)))
-		return rc;
-	cfg->max_body_bytes = (size_t)v;
+	cfg->max_pending_bytes = (size_t)pending;
+	cfg->max_body_bytes = (size_t)body;
 	snprintf(name, sizeof name, "%s_BIND", prefix);
 	const char *bind = getenv(name);
 	if (bind && *bind) {

@@ -87,23 +87,44 @@ static bool tok_is(const struct elem *e, const char *s)
 	return e->toklen == n && strncasecmp(e->tok, s, n) == 0;
 }
 
+/* Whether the element names one of `names` (NULL-terminated). */
+static bool tok_in(const struct elem *e, const char *const *names)
+{
+	for (; *names; names++)
+		if (tok_is(e, *names))
+			return true;
+	return false;
+}
+
+/* The highest q the list [list, list+len) gives a token of `first`, and of
+ * `second` (an element naming both counts for `first`); -1 when none is
+ * named. */
+static void best_q(const char *list, size_t len, const char *const *first, const char *const *second, double *q_first,
+		   double *q_second)
+{
+	*q_first = *q_second = -1;
+	const char *p = list, *end = list + len;
+	while (p < end) {
+		struct elem e;
+		p = next_elem(p, end, &e);
+		if (tok_in(&e, first)) {
+			if (e.q > *q_first)
+				*q_first = e.q;
+		} else if (tok_in(&e, second)) {
+			if (e.q > *q_second)
+				*q_second = e.q;
+		}
+	}
+}
+
 enum ark_http_format ark_http_negotiate_format(const char *accept, size_t len)
 {
 	if (!accept || !len)
 		return ARK_HTTP_FORMAT_PROMETHEUS;
-	double q_om = -1, q_text = -1;
-	const char *p = accept, *end = accept + len;
-	while (p < end) {
-		struct elem e;
-		p = next_elem(p, end, &e);
-		if (tok_is(&e, "application/openmetrics-text")) {
-			if (e.q > q_om)
-				q_om = e.q;
-		} else if (tok_is(&e, "text/plain") || tok_is(&e, "text/*") || tok_is(&e, "*/*")) {
-			if (e.q > q_text)
-				q_text = e.q;
-		}
-	}
+	static const char *const om[] = {"application/openmetrics-text", NULL};
+	static const char *const text[] = {"text/plain", "text/*", "*/*", NULL};
+	double q_om, q_text;
+	best_q(accept, len, om, text, &q_om, &q_text);
 	/* OpenMetrics only when named explicitly, acceptable, and not ranked below text. */
 	if (q_om > 0 && q_om >= q_text)
 		return ARK_HTTP_FORMAT_OPENMETRICS;
@@ -114,16 +135,10 @@ bool ark_http_accepts_gzip(const char *ae, size_t len)
 {
 	if (!ae || !len)
 		return false;
-	double q_gzip = -1, q_star = -1;
-	const char *p = ae, *end = ae + len;
-	while (p < end) {
-		struct elem e;
-		p = next_elem(p, end, &e);
-		if (tok_is(&e, "gzip") || tok_is(&e, "x-gzip"))
-			q_gzip = e.q > q_gzip ? e.q : q_gzip;
-		else if (tok_is(&e, "*"))
-			q_star = e.q > q_star ? e.q : q_star;
-	}
+	static const char *const gzip[] = {"gzip", "x-gzip", NULL};
+	static const char *const any[] = {"*", NULL};
+	double q_gzip, q_star;
+	best_q(ae, len, gzip, any, &q_gzip, &q_star);
 	if (q_gzip >= 0)
 		return q_gzip > 0;
 	return q_star > 0;

@@ -126,15 +126,8 @@ static void respond_error(struct ark_http_server *srv, h2o_req_t *req, int statu
 			  const char *message)
 {
 	char body[512];
-	struct ark_json_text text = {body, sizeof body, 0, false};
-	struct ark_json j;
-	ark_json_init_sink(&j, ark_json_text_sink, &text);
-	ark_json_object_begin(&j, NULL);
-	ark_json_string(&j, "error", message);
-	ark_json_int(&j, "status", status);
-	ark_json_object_end(&j);
-	ark_json_finish(&j);
-	respond(srv, req, status, reason, CT_JSON, body, text.len);
+	size_t len = ark_json_error_text(body, sizeof body, message, "status", status);
+	respond(srv, req, status, reason, CT_JSON, body, len);
 }
 
 static void respond_busy(struct ark_http_server *srv, h2o_req_t *req, const char *message, const char *retry_s)

@@ -143,6 +143,25 @@ static void arg_double(struct ark_mirror_entry *m, size_t *used, double v)
 	commit(m, used, at, n);
 }
 
+/* A field of the entry: its name, then its value. */
+static inline void field_str(struct ark_mirror_entry *m, size_t *used, const char *name, const char *v)
+{
+	arg_str(m, used, name);
+	arg_str(m, used, v);
+}
+
+static inline void field_u64(struct ark_mirror_entry *m, size_t *used, const char *name, uint64_t v)
+{
+	arg_str(m, used, name);
+	arg_u64(m, used, v);
+}
+
+static inline void field_double(struct ark_mirror_entry *m, size_t *used, const char *name, double v)
+{
+	arg_str(m, used, name);
+	arg_double(m, used, v);
+}
+
 void ark_mirror_entry_format(const struct ark_mirror_config *c, const struct ark_event *e, struct ark_mirror_entry *m)
 {
 	size_t used = 0;
@@ -175,36 +194,21 @@ void ark_mirror_entry_format(const struct ark_mirror_config *c, const struct ark
 	for (int i = 0; i < 12; i++)
 		trace[5 + i] = hex[(e->trace_id >> (44 - 4 * i)) & 15];
 	trace[17] = '\0';
-	arg_str(m, &used, "seq");
-	arg_u64(m, &used, e->seq);
-	arg_str(m, &used, "trace_id");
-	arg_str(m, &used, trace);
-	arg_str(m, &used, "symbol");
-	arg_str(m, &used, symbol);
-	arg_str(m, &used, "price");
-	arg_double(m, &used, e->price);
-	arg_str(m, &used, "exchange_time_ns");
-	arg_u64(m, &used, e->exchange_time_ns);
-	arg_str(m, &used, "side");
-	arg_str(m, &used, ark_side_name((enum ark_side)e->side));
-	arg_str(m, &used, "quantity");
-	arg_double(m, &used, e->quantity);
-	arg_str(m, &used, "limit_price");
-	arg_double(m, &used, e->limit_price);
-	arg_str(m, &used, "verdict");
-	arg_str(m, &used, ark_verdict_name((enum ark_verdict)e->verdict));
-	arg_str(m, &used, "reason");
-	arg_str(m, &used, ark_reason_name((enum ark_reason)e->reason));
-	arg_str(m, &used, "rule");
-	arg_u64(m, &used, e->rule_id);
-	arg_str(m, &used, "exec");
-	arg_str(m, &used, ark_exec_status_name((enum ark_exec_status)e->exec_status));
-	arg_str(m, &used, "filled_quantity");
-	arg_double(m, &used, e->filled_quantity);
-	arg_str(m, &used, "fill_price");
-	arg_double(m, &used, e->fill_price);
-	arg_str(m, &used, "e2e_us");
-	arg_double(m, &used, (double)e2e / 1e3);
+	field_u64(m, &used, "seq", e->seq);
+	field_str(m, &used, "trace_id", trace);
+	field_str(m, &used, "symbol", symbol);
+	field_double(m, &used, "price", e->price);
+	field_u64(m, &used, "exchange_time_ns", e->exchange_time_ns);
+	field_str(m, &used, "side", ark_side_name((enum ark_side)e->side));
+	field_double(m, &used, "quantity", e->quantity);
+	field_double(m, &used, "limit_price", e->limit_price);
+	field_str(m, &used, "verdict", ark_verdict_name((enum ark_verdict)e->verdict));
+	field_str(m, &used, "reason", ark_reason_name((enum ark_reason)e->reason));
+	field_u64(m, &used, "rule", e->rule_id);
+	field_str(m, &used, "exec", ark_exec_status_name((enum ark_exec_status)e->exec_status));
+	field_double(m, &used, "filled_quantity", e->filled_quantity);
+	field_double(m, &used, "fill_price", e->fill_price);
+	field_double(m, &used, "e2e_us", (double)e2e / 1e3);
 }
 
 size_t ark_mirror_entry_resp(const struct ark_mirror_entry *m, char *out, size_t cap)

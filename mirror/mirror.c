@@ -379,6 +379,122 @@ static void register_metrics(struct mirror *m)
 		ark_log(m->log, "warn", "mirror metrics off: %s", err.msg);
 }
 
+/* The batch buffer (RESP text) and the seq of each XADD in it, sized by
+ * ARK_MIRROR_BATCH; -ENOMEM when they cannot be had. */
+static int alloc_batch(struct mirror *m)
+{
+	m->out_cap = (size_t)m->cfg.batch * 1024 + 4096;
+	m->out = malloc(m->out_cap);
+	m->queued_seqs = calloc(m->cfg.batch + 1, sizeof *m->queued_seqs);
+	m->pending_seqs = calloc(m->cfg.batch + 1, sizeof *m->pending_seqs);
+	return m->out && m->queued_seqs && m->pending_seqs ? 0 : -ENOMEM;
+}
+
+static void free_batch(struct mirror *m)
+{
+	free(m->out);
+	free(m->queued_seqs);
+	free(m->pending_seqs);
+}
+
+/* The journal reader and the Redis connection, closed. */
+static void disconnect(struct mirror *m)
+{
+	if (m->reader)
+		ark_journal_reader_close(m->reader);
+	if (m->redis)
+		redisFree(m->redis);
+}
+
+/* One turn while Redis is up: what the ring offers, in seq order, a gap
+ * before it read from the journal; then the journal up to what Aletheia has
+ * written when the ring has nothing (or at the stop); then the replies. */
+static void mirror_turn(struct mirror *m, bool stopping)
+{
+	uint32_t n = 0;
+	int rc = ark_ring_peek(&m->in, m->cfg.batch, 20 * 1000 * 1000, &n);
+	for (uint32_t i = 0; rc == 0 && i < n && m->up; i++) {
+		const struct ark_event *e = ark_ring_event(&m->in, i);
+		if (e->seq < m->next_seq)
+			continue;
+		if (e->seq > m->next_seq && catch_up(m, e->seq - 1))
+			break;
+		if (m->up && e->seq == m->next_seq)
+			send_event(m, e);
+	}
+	if (rc == 0)
+		ark_ring_release(&m->in, n);   /* what Redis misses now, the journal has */
+	uint64_t journaled = journaled_seq(m);
+	if (m->up && (rc != 0 || stopping) && journaled >= m->next_seq)
+		catch_up(m, journaled);
+	if (m->up)
+		settle(m);
+}
+
+/* Mirror until the stop, then until everything journaled is in Redis
+ * (bounded: 10 s after the stop). */
+static void follow(struct mirror *m)
+{
+	uint64_t last_flush = 0, stop_deadline = 0;
+	for (;;) {
+		uint64_t now = ark_now_ns();
+		bool stopping = stop_signal || atomic_load(&m->p->stop);
+		if (stopping && !stop_deadline)
+			stop_deadline = now + 10ull * 1000 * 1000 * 1000;   /* finish what is journaled, bounded */
+		if (!m->up && now >= m->retry_at_ns)
+			try_connect(m);
+		if (m->up) {
+			mirror_turn(m, stopping);
+		} else {
+			struct timespec ts = {0, 20 * 1000 * 1000};
+			nanosleep(&ts, NULL);
+		}
+		if (now - last_flush >= 100ull * 1000 * 1000) {
+			publish_metrics(m);
+			ark_log_flush(m->log);
+			last_flush = now;
+		}
+		if (stopping && ((m->up && m->next_seq > journaled_seq(m) && m->pending == 0 && m->queued == 0) ||
+				 now > stop_deadline))
+			break;
+	}
+}
+
+/* Attached: claim the mirror's slot, open Aletheia's mirror ring, follow it.
+ * The exit status: 0, or 1 when the ring would not open. */
+static int run_attached(struct mirror *m)
+{
+	struct ark_err err = {0};
+	m->p = m->map.pipeline;
+	if (ark_process_claim(&m->map.shm, &m->p->mirror_pid)) {
+		ark_log(m->log, "warn", "the watchdog that started pid %d is gone and never recorded it: leaving", (int)getpid());
+		return 0;
+	}
+	struct ark_ring_wait_config wait = {ARK_WAIT_BLOCK, 0, 0};
+	if (ark_ring_consumer_open(&m->in, ark_pipeline_output_ring(&m->map, ARK_AGENT_ALETHEIA), &wait, &err)) {
+		ark_log(m->log, "error", "cannot open the mirror ring: %s", err.msg);
+		return 1;
+	}
+	atomic_store(&m->p->mirror_start_ticks, ark_shm_process_start_ticks((int32_t)getpid()));
+	atomic_store(&m->p->mirror_pid, (int32_t)getpid());
+	register_metrics(m);
+	ark_log(m->log, "info", "starting pid=%d redis=%s stream=%s per_topic=%d maxlen=%" PRIu64 " batch=%u", (int)getpid(),
+		m->url_text, m->cfg.stream, m->cfg.per_topic, m->cfg.maxlen, m->cfg.batch);
+	ark_log_flush(m->log);
+	follow(m);
+	publish_metrics(m);
+	if (m->next_seq <= journaled_seq(m))
+		ark_log(m->log, "warn", "stopping %" PRIu64 " events behind (Redis unreachable); the next mirror catches up from the journal",
+			journaled_seq(m) - m->next_seq + 1);
+	ark_log(m->log, "info", "stopped mirrored=%" PRIu64 " from_journal=%" PRIu64 " duplicates_refused=%" PRIu64
+			       " errors=%" PRIu64 " reconnects=%" PRIu64,
+		m->sent, m->from_journal, m->duplicates, m->errors, m->reconnects);
+	atomic_store(&m->p->mirror_attached, 0);
+	atomic_store(&m->p->mirror_pid, 0);
+	ark_ring_consumer_close(&m->in);
+	return 0;
+}
+
 int ark_mirror_run(const char *instance)
 {
 	ark_process_signals(on_term);
@@ -395,106 +511,25 @@ int ark_mirror_run(const char *instance)
 	if (ark_mirror_config_from_env(&m.cfg, &err) || ark_store_config_from_env(&store, &err)) {
 		ark_log(m.log, "error", "configuration: %s", err.msg);
 		fprintf(stderr, "ark mirror: %s\n", err.msg);
-		goto out;
-	}
-	if (!m.cfg.enabled) {
+	} else if (!m.cfg.enabled) {
 		ark_log(m.log, "info", "REDIS_URL is not set: the Redis mirror is off");
 		status = 0;
-		goto out;
-	}
-	ark_redis_url_describe(&m.cfg.url, m.url_text, sizeof m.url_text);
-	snprintf(m.journal_dir, sizeof m.journal_dir, "%s", store.journal_dir);
-	status = 1;
-	m.out_cap = (size_t)m.cfg.batch * 1024 + 4096;
-	m.out = malloc(m.out_cap);
-	m.queued_seqs = calloc(m.cfg.batch + 1, sizeof *m.queued_seqs);
-	m.pending_seqs = calloc(m.cfg.batch + 1, sizeof *m.pending_seqs);
-	if (!m.out || !m.queued_seqs || !m.pending_seqs) {
-		ark_log(m.log, "error", "out of memory for the batch buffer");
-		goto out;
-	}
-	if (ark_pipeline_attach(&m.map, instance, &err)) {
-		ark_log(m.log, "error", "cannot attach: %s", err.msg);
-		fprintf(stderr, "ark mirror: %s\n", err.msg);
-		goto out;
-	}
-	m.p = m.map.pipeline;
-	if (ark_process_claim(&m.map.shm, &m.p->mirror_pid)) {
-		ark_log(m.log, "warn", "the watchdog that started pid %d is gone and never recorded it: leaving", (int)getpid());
-		status = 0;
-		goto detach;
-	}
-	struct ark_ring_wait_config wait = {ARK_WAIT_BLOCK, 0, 0};
-	if (ark_ring_consumer_open(&m.in, ark_pipeline_output_ring(&m.map, ARK_AGENT_ALETHEIA), &wait, &err)) {
-		ark_log(m.log, "error", "cannot open the mirror ring: %s", err.msg);
-		goto detach;
-	}
-	atomic_store(&m.p->mirror_start_ticks, ark_shm_process_start_ticks((int32_t)getpid()));
-	atomic_store(&m.p->mirror_pid, (int32_t)getpid());
-	register_metrics(&m);
-	ark_log(m.log, "info", "starting pid=%d redis=%s stream=%s per_topic=%d maxlen=%" PRIu64 " batch=%u", (int)getpid(),
-		m.url_text, m.cfg.stream, m.cfg.per_topic, m.cfg.maxlen, m.cfg.batch);
-	ark_log_flush(m.log);
-	uint64_t last_flush = 0, stop_deadline = 0;
-	for (;;) {
-		uint64_t now = ark_now_ns();
-		bool stopping = stop_signal || atomic_load(&m.p->stop);
-		if (stopping && !stop_deadline)
-			stop_deadline = now + 10ull * 1000 * 1000 * 1000;   /* finish what is journaled, bounded */
-		if (!m.up && now >= m.retry_at_ns)
-			try_connect(&m);
-		if (m.up) {
-			uint32_t n = 0;
-			int rc = ark_ring_peek(&m.in, m.cfg.batch, 20 * 1000 * 1000, &n);
-			for (uint32_t i = 0; rc == 0 && i < n && m.up; i++) {
-				const struct ark_event *e = ark_ring_event(&m.in, i);
-				if (e->seq < m.next_seq)
-					continue;
-				if (e->seq > m.next_seq && catch_up(&m, e->seq - 1))
-					break;
-				if (m.up && e->seq == m.next_seq)
-					send_event(&m, e);
-			}
-			if (rc == 0)
-				ark_ring_release(&m.in, n);   /* what Redis misses now, the journal has */
-			uint64_t journaled = journaled_seq(&m);
-			if (m.up && (rc != 0 || stopping) && journaled >= m.next_seq)
-				catch_up(&m, journaled);
-			if (m.up)
-				settle(&m);
+	} else {
+		ark_redis_url_describe(&m.cfg.url, m.url_text, sizeof m.url_text);
+		snprintf(m.journal_dir, sizeof m.journal_dir, "%s", store.journal_dir);
+		status = 1;
+		if (alloc_batch(&m)) {
+			ark_log(m.log, "error", "out of memory for the batch buffer");
+		} else if (ark_pipeline_attach(&m.map, instance, &err)) {
+			ark_log(m.log, "error", "cannot attach: %s", err.msg);
+			fprintf(stderr, "ark mirror: %s\n", err.msg);
 		} else {
-			struct timespec ts = {0, 20 * 1000 * 1000};
-			nanosleep(&ts, NULL);
+			status = run_attached(&m);
+			disconnect(&m);
+			ark_pipeline_detach(&m.map);
 		}
-		if (now - last_flush >= 100ull * 1000 * 1000) {
-			publish_metrics(&m);
-			ark_log_flush(m.log);
-			last_flush = now;
-		}
-		if (stopping && ((m.up && m.next_seq > journaled_seq(&m) && m.pending == 0 && m.queued == 0) || now > stop_deadline))
-			break;
 	}
-	publish_metrics(&m);
-	if (m.next_seq <= journaled_seq(&m))
-		ark_log(m.log, "warn", "stopping %" PRIu64 " events behind (Redis unreachable); the next mirror catches up from the journal",
-			journaled_seq(&m) - m.next_seq + 1);
-	ark_log(m.log, "info", "stopped mirrored=%" PRIu64 " from_journal=%" PRIu64 " duplicates_refused=%" PRIu64
-			      " errors=%" PRIu64 " reconnects=%" PRIu64,
-		m.sent, m.from_journal, m.duplicates, m.errors, m.reconnects);
-	status = 0;
-	atomic_store(&m.p->mirror_attached, 0);
-	atomic_store(&m.p->mirror_pid, 0);
-	ark_ring_consumer_close(&m.in);
-detach:
-	if (m.reader)
-		ark_journal_reader_close(m.reader);
-	if (m.redis)
-		redisFree(m.redis);
-	ark_pipeline_detach(&m.map);
-out:
-	free(m.out);
-	free(m.queued_seqs);
-	free(m.pending_seqs);
+	free_batch(&m);
 	ark_log_close(m.log);
 	return status;
 }
@@ -515,11 +550,7 @@ int ark_mirror_backfill(const char *journal_dir, struct ark_mirror_backfill_resu
 		return -EIO;
 	ark_redis_url_describe(&m.cfg.url, m.url_text, sizeof m.url_text);
 	snprintf(m.journal_dir, sizeof m.journal_dir, "%s", journal_dir);
-	m.out_cap = (size_t)m.cfg.batch * 1024 + 4096;
-	m.out = malloc(m.out_cap);
-	m.queued_seqs = calloc(m.cfg.batch + 1, sizeof *m.queued_seqs);
-	m.pending_seqs = calloc(m.cfg.batch + 1, sizeof *m.pending_seqs);
-	if (!m.out || !m.queued_seqs || !m.pending_seqs) {
+	if (alloc_batch(&m)) {
 		rc = ark_err_set(err, -ENOMEM, "out of memory");
 		goto out;
 	}
@@ -544,13 +575,8 @@ int ark_mirror_backfill(const char *journal_dir, struct ark_mirror_backfill_resu
 		ark_log(m.log, "info", "backfill from %s: %" PRIu64 " entries up to seq %" PRIu64 " in %.3f s", journal_dir,
 			m.sent, result->last_seq, result->seconds);
 out:
-	if (m.reader)
-		ark_journal_reader_close(m.reader);
-	if (m.redis)
-		redisFree(m.redis);
-	free(m.out);
-	free(m.queued_seqs);
-	free(m.pending_seqs);
+	disconnect(&m);
+	free_batch(&m);
 	ark_log_close(m.log);
 	return rc;
 }

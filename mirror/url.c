@@ -48,10 +48,10 @@ static int parse_number(const char *p, const char *end, long min, long max, long
 	return 0;
 }
 
-int ark_redis_url_parse(const char *url, struct ark_redis_url *out, struct ark_err *err)
+/* The whole text: not empty, at most 1024 characters, no space or control
+ * character anywhere. */
+static int check_text(const char *url, struct ark_err *err)
 {
-	memset(out, 0, sizeof *out);
-	out->port = 6379;
 	if (!url || !*url)
 		return ark_err_set(err, -EINVAL, "REDIS_URL is empty");
 	size_t total = strlen(url);
@@ -60,11 +60,16 @@ int ark_redis_url_parse(const char *url, struct ark_redis_url *out, struct ark_e
 	for (size_t i = 0; i < total; i++)
 		if ((unsigned char)url[i] <= ' ' || (unsigned char)url[i] == 0x7f)
 			return ark_err_set(err, -EINVAL, "REDIS_URL holds a space or control character at position %zu", i + 1);
-	const char *p;
+	return 0;
+}
+
+/* The scheme: *rest is what follows it. */
+static int parse_scheme(const char *url, const char **rest, struct ark_redis_url *out, struct ark_err *err)
+{
 	if (strncmp(url, "redis://", 8) == 0) {
-		p = url + 8;
+		*rest = url + 8;
 	} else if (strncmp(url, "unix://", 7) == 0) {
-		p = url + 7;
+		*rest = url + 7;
 		out->unix_socket = true;
 	} else if (strncmp(url, "rediss://", 9) == 0) {
 		return ark_err_set(err, -EINVAL,
@@ -73,56 +78,57 @@ int ark_redis_url_parse(const char *url, struct ark_redis_url *out, struct ark_e
 	} else {
 		return ark_err_set(err, -EINVAL, "REDIS_URL must start with redis:// or unix://");
 	}
-	const char *end = url + total;
-	(void)end;
-	/* userinfo: up to the last '@' (a raw '@' in a password is ambiguous
-	 * and must be written %40, but the last '@' still ends it) */
-	size_t cred_len = 0;
-	bool has_cred = false;
-	for (size_t i = 0; p + i < end; i++)
-		if (p[i] == '@') {
-			cred_len = i;
-			has_cred = true;
-		}
-	if (has_cred) {
-		const char *at = p + cred_len;
-		const char *colon = memchr(p, ':', cred_len);
-		if (!colon)
-			return ark_err_set(err, -EINVAL,
-					   "REDIS_URL: credentials must be user:password@ or :password@ (the ':' is missing)");
-		if (decode(p, colon, out->user, sizeof out->user))
-			return ark_err_set(err, -EINVAL, "REDIS_URL: the user name is too long or has a bad %%-escape");
-		if (decode(colon + 1, at, out->password, sizeof out->password))
-			return ark_err_set(err, -EINVAL, "REDIS_URL: the password is too long or has a bad %%-escape");
-		if (!out->password[0])
-			return ark_err_set(err, -EINVAL, "REDIS_URL: the password after ':' is empty");
-		p = at + 1;
-	}
-	size_t rest = strlen(p);   /* p lies inside url: what follows the credentials */
-	end = p + rest;
-	if (out->unix_socket) {
-		const char *query = memchr(p, '?', (size_t)(end - p));
-		const char *path_end = query ? query : end;
-		if (p == path_end || *p != '/')
-			return ark_err_set(err, -EINVAL, "REDIS_URL: unix:// needs an absolute socket path (unix:///run/redis.sock)");
-		if ((size_t)(path_end - p) >= sizeof out->host)
-			return ark_err_set(err, -EINVAL, "REDIS_URL: the socket path is too long");
-		memcpy(out->host, p, (size_t)(path_end - p));
-		out->host[path_end - p] = '\0';
-		if (query) {
-			long db;
-			if (strncmp(query, "?db=", 4) != 0 || parse_number(query + 4, end, 0, 1000000, &db))
-				return ark_err_set(err, -EINVAL, "REDIS_URL: after the socket path only ?db=N (a number) is understood");
-			out->db = (int)db;
-		}
+	return 0;
+}
+
+/* [[user]:password@] at *p, if there: decoded into out, *p moved past the
+ * '@'. The userinfo runs up to the last '@' (a raw '@' in a password is
+ * ambiguous and must be written %40, but the last '@' still ends it). */
+static int parse_credentials(const char **p, struct ark_redis_url *out, struct ark_err *err)
+{
+	const char *at = strrchr(*p, '@');
+	if (!at)
 		return 0;
+	const char *colon = memchr(*p, ':', (size_t)(at - *p));
+	if (!colon)
+		return ark_err_set(err, -EINVAL,
+				   "REDIS_URL: credentials must be user:password@ or :password@ (the ':' is missing)");
+	if (decode(*p, colon, out->user, sizeof out->user))
+		return ark_err_set(err, -EINVAL, "REDIS_URL: the user name is too long or has a bad %%-escape");
+	if (decode(colon + 1, at, out->password, sizeof out->password))
+		return ark_err_set(err, -EINVAL, "REDIS_URL: the password is too long or has a bad %%-escape");
+	if (!out->password[0])
+		return ark_err_set(err, -EINVAL, "REDIS_URL: the password after ':' is empty");
+	*p = at + 1;
+	return 0;
+}
+
+/* unix: /path[?db=N] in [p, end). */
+static int parse_unix(const char *p, const char *end, struct ark_redis_url *out, struct ark_err *err)
+{
+	const char *query = memchr(p, '?', (size_t)(end - p));
+	const char *path_end = query ? query : end;
+	if (p == path_end || *p != '/')
+		return ark_err_set(err, -EINVAL, "REDIS_URL: unix:// needs an absolute socket path (unix:///run/redis.sock)");
+	if ((size_t)(path_end - p) >= sizeof out->host)
+		return ark_err_set(err, -EINVAL, "REDIS_URL: the socket path is too long");
+	memcpy(out->host, p, (size_t)(path_end - p));
+	out->host[path_end - p] = '\0';
+	if (query) {
+		long db;
+		if (strncmp(query, "?db=", 4) != 0 || parse_number(query + 4, end, 0, 1000000, &db))
+			return ark_err_set(err, -EINVAL, "REDIS_URL: after the socket path only ?db=N (a number) is understood");
+		out->db = (int)db;
 	}
-	const char *slash = memchr(p, '/', (size_t)(end - p));
-	const char *hostport_end = slash ? slash : end;
-	if (memchr(p, '?', (size_t)(end - p)) || memchr(p, '#', (size_t)(end - p)))
-		return ark_err_set(err, -EINVAL, "REDIS_URL: query strings and fragments are not understood (redis://host:port/db)");
-	const char *host_end;
-	const char *port_start = NULL;
+	return 0;
+}
+
+/* The host of [p, hostport_end): [IPv6] or a name; *port_start is where a
+ * ':port' after it begins, NULL when there is none. */
+static int parse_host(const char *p, const char *hostport_end, const char **port_start, struct ark_redis_url *out,
+		      struct ark_err *err)
+{
+	*port_start = NULL;
 	if (*p == '[') {
 		const char *close = memchr(p, ']', (size_t)(hostport_end - p));
 		if (!close || close == p + 1)
@@ -134,24 +140,37 @@ int ark_redis_url_parse(const char *url, struct ark_redis_url *out, struct ark_e
 		if (close + 1 < hostport_end) {
 			if (close[1] != ':')
 				return ark_err_set(err, -EINVAL, "REDIS_URL: expected ':port' after the IPv6 address");
-			port_start = close + 2;
+			*port_start = close + 2;
 		}
-		host_end = close;
-	} else {
-		const char *colon = memchr(p, ':', (size_t)(hostport_end - p));
-		host_end = colon ? colon : hostport_end;
-		if (colon)
-			port_start = colon + 1;
-		if (host_end == p)
-			return ark_err_set(err, -EINVAL, "REDIS_URL: the host is missing (redis://localhost:6379/0)");
-		if ((size_t)(host_end - p) >= sizeof out->host)
-			return ark_err_set(err, -EINVAL, "REDIS_URL: the host is too long");
-		for (const char *q = p; q < host_end; q++)
-			if (!isalnum((unsigned char)*q) && *q != '.' && *q != '-' && *q != '_')
-				return ark_err_set(err, -EINVAL, "REDIS_URL: the host holds '%c', which no host name has", *q);
-		memcpy(out->host, p, (size_t)(host_end - p));
-		out->host[host_end - p] = '\0';
+		return 0;
 	}
+	const char *colon = memchr(p, ':', (size_t)(hostport_end - p));
+	const char *host_end = colon ? colon : hostport_end;
+	if (colon)
+		*port_start = colon + 1;
+	if (host_end == p)
+		return ark_err_set(err, -EINVAL, "REDIS_URL: the host is missing (redis://localhost:6379/0)");
+	if ((size_t)(host_end - p) >= sizeof out->host)
+		return ark_err_set(err, -EINVAL, "REDIS_URL: the host is too long");
+	for (const char *q = p; q < host_end; q++)
+		if (!isalnum((unsigned char)*q) && *q != '.' && *q != '-' && *q != '_')
+			return ark_err_set(err, -EINVAL, "REDIS_URL: the host holds '%c', which no host name has", *q);
+	memcpy(out->host, p, (size_t)(host_end - p));
+	out->host[host_end - p] = '\0';
+	return 0;
+}
+
+/* redis: host[:port][/db] in [p, end). */
+static int parse_tcp(const char *p, const char *end, struct ark_redis_url *out, struct ark_err *err)
+{
+	const char *slash = memchr(p, '/', (size_t)(end - p));
+	const char *hostport_end = slash ? slash : end;
+	if (memchr(p, '?', (size_t)(end - p)) || memchr(p, '#', (size_t)(end - p)))
+		return ark_err_set(err, -EINVAL, "REDIS_URL: query strings and fragments are not understood (redis://host:port/db)");
+	const char *port_start;
+	int rc = parse_host(p, hostport_end, &port_start, out, err);
+	if (rc)
+		return rc;
 	if (port_start) {
 		long port;
 		if (parse_number(port_start, hostport_end, 1, 65535, &port))
@@ -165,6 +184,19 @@ int ark_redis_url_parse(const char *url, struct ark_redis_url *out, struct ark_e
 		out->db = (int)db;
 	}
 	return 0;
+}
+
+int ark_redis_url_parse(const char *url, struct ark_redis_url *out, struct ark_err *err)
+{
+	memset(out, 0, sizeof *out);
+	out->port = 6379;
+	const char *p = url;
+	int rc;
+	if ((rc = check_text(url, err)) || (rc = parse_scheme(url, &p, out, err)) ||
+	    (rc = parse_credentials(&p, out, err)))
+		return rc;
+	const char *end = p + strlen(p);   /* p lies inside url: what follows the credentials */
+	return out->unix_socket ? parse_unix(p, end, out, err) : parse_tcp(p, end, out, err);
 }
 
 void ark_redis_url_describe(const struct ark_redis_url *url, char *out, size_t len)

@@ -193,132 +193,161 @@ static void publish(struct poller *pl, struct ark_ring_producer *out, struct ark
 	ark_control_add(&p->counters.source_published[source], room);
 }
 
-int ark_source_alpha_vantage_run(const char *instance, int source)
+/* ALPHA_VANTAGE_* and the tick bounds; an error names what is wrong. */
+static int configure(struct poller *pl, struct ark_err *err)
+{
+	char bounds_why[256] = "";
+	if (ark_av_config_from_env(&pl->cfg, err) || (!pl->cfg.enabled && ark_err_set(err, -EINVAL,
+			"ALPHA_VANTAGE_API_KEY is not set (or ALPHA_VANTAGE_ENABLED is false)")) ||
+	    (ark_tick_bounds_from_env(&pl->bounds, bounds_why, sizeof bounds_why) && ark_err_set(err, -EINVAL, "%s", bounds_why)))
+		return -EINVAL;
+	return 0;
+}
+
+/* One turn's calls: start the next one due (the rate and a back-off
+ * allowing), then move the transfers on and classify the finished ones. */
+static void poll_calls(struct poller *pl, uint64_t now)
+{
+	if (pl->in_flight < MAX_IN_FLIGHT && now >= pl->next_call_ns && now >= pl->paused_until_ns) {
+		int s = next_due(pl, now);
+		if (s >= 0)
+			start_call(pl, s, now);
+	}
+	int running;
+	curl_multi_perform(pl->multi, &running);
+	CURLMsg *msg;
+	int left;
+	while ((msg = curl_multi_info_read(pl->multi, &left))) {
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		struct request *r = NULL;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+		CURLcode result = msg->data.result;
+		curl_multi_remove_handle(pl->multi, msg->easy_handle);
+		if (!r)
+			continue;
+		finish(pl, r, result, ark_now_ns());
+		pl->busy[r - pl->req] = false;
+		pl->in_flight--;
+	}
+}
+
+static void poll_until_stop(struct poller *pl, struct ark_ring_producer *out, struct ark_agent_control *control,
+			    struct ark_pipeline *p, int source)
+{
+	uint64_t start = ark_now_ns(), last_flush = 0;
+	for (int s = 0; s < pl->cfg.symbol_count; s++)
+		pl->due[s] = start;
+	while (!av_stop && !atomic_load_explicit(&p->stop, memory_order_relaxed)) {
+		uint64_t now = ark_now_ns();
+		atomic_store_explicit(&control->heartbeat_ns, now, memory_order_relaxed);
+		poll_calls(pl, now);
+		publish(pl, out, control, p, source);
+		if (now - last_flush >= 100ull * 1000 * 1000) {
+			/* The service's failures are counted by kind in this log; they
+			 * are not the pipeline's errors (the run stays OK). */
+			ark_log_flush(pl->log);
+			last_flush = now;
+		}
+		curl_multi_poll(pl->multi, NULL, 0, 50, NULL);
+	}
+}
+
+/* Quotes already taken are handed to Kyle before leaving (bounded); then the
+ * counts by kind, and libcurl's handles closed. */
+static void stop_polling(struct poller *pl, struct ark_ring_producer *out, struct ark_agent_control *control,
+			 struct ark_pipeline *p, int source)
+{
+	for (int i = 0; i < 100 && pl->pending_count; i++) {
+		publish(pl, out, control, p, source);
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	ark_log(pl->log, "info",
+		"stopped calls=%" PRIu64 " quote=%" PRIu64 " quote_delayed=%" PRIu64 " unknown_symbol=%" PRIu64
+		" error_message=%" PRIu64 " information=%" PRIu64 " note=%" PRIu64 " malformed=%" PRIu64 " http_error=%" PRIu64
+		" network=%" PRIu64 " not_delivered=%u",
+		pl->calls, pl->counts[ARK_AV_QUOTE], pl->counts[ARK_AV_QUOTE_DELAYED], pl->counts[ARK_AV_EMPTY],
+		pl->counts[ARK_AV_ERROR_MESSAGE], pl->counts[ARK_AV_INFORMATION], pl->counts[ARK_AV_NOTE],
+		pl->counts[ARK_AV_MALFORMED], pl->counts[ARK_AV_HTTP_ERROR], pl->counts[ARK_AV_NETWORK], pl->pending_count);
+	for (int k = 0; k < MAX_IN_FLIGHT; k++) {
+		if (pl->busy[k])
+			curl_multi_remove_handle(pl->multi, pl->req[k].easy);
+		if (pl->req[k].easy)
+			curl_easy_cleanup(pl->req[k].easy);
+	}
+	curl_multi_cleanup(pl->multi);
+	curl_global_cleanup();
+}
+
+/* Attached to the pipeline: claim the source's slot, open its ring, poll
+ * until the stop. The exit status: 0, 1 (libcurl), 2 (configuration). */
+static int run_attached(struct poller *pl, struct ark_pipeline_map *map, const char *instance, int source)
 {
 	struct ark_err err = {0};
-	char name[32];
-	snprintf(name, sizeof name, "source%d", source);
-	struct ark_log *log = ark_log_open(name, &err);
-	if (!log) {
-		fprintf(stderr, "ark source alpha-vantage: %s\n", err.msg);
-		return 1;
+	struct ark_pipeline *p = map->pipeline;
+	struct ark_agent_control *control = &p->sources[source];
+	if (source >= p->source_count || p->source_kinds[source] != ARK_SOURCE_ALPHA_VANTAGE) {
+		ark_log(pl->log, "error", "source %d of instance %s is not Alpha Vantage's", source, instance);
+		return 2;
 	}
-	ark_process_signals(on_term);
+	if (ark_process_claim(&map->shm, &control->pid)) {
+		ark_log(pl->log, "warn", "the watchdog that started pid %d is gone and never recorded it: leaving",
+			(int)getpid());
+		return 0;
+	}
+	struct ark_ring *ring = ark_pipeline_source_ring(map, source);
+	struct ark_ring_producer out;
+	struct ark_ring_wait_config wait;
+	if (ark_ring_wait_from_env(&wait, &err) || ark_process_pin("SOURCE", &control->cpu, &err) ||
+	    ark_ring_producer_open(&out, ring, &wait, &err)) {
+		ark_log(pl->log, "error", "configuration: %s", err.msg);
+		return 2;
+	}
+	int status = 1;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 || !(pl->multi = curl_multi_init())) {
+		ark_log(pl->log, "error", "libcurl could not start");
+	} else {
+		pl->source_seq = ark_source_ring_last_seq(ring);
+		atomic_store(&control->pid, (int32_t)getpid());
+		atomic_store(&control->start_ticks, ark_shm_process_start_ticks((int32_t)getpid()));
+		ark_log(pl->log, "info", "polling base=%s symbols=%d interval_s=%.0f calls_per_min=%.1f timeout_ms=%" PRIu64,
+			pl->cfg.base_url, pl->cfg.symbol_count, (double)pl->cfg.interval_ns / 1e9,
+			60e9 / (double)pl->cfg.spacing_ns, pl->cfg.timeout_ms);
+		ark_log_flush(pl->log);
+		atomic_store(&control->state, ARK_PROC_RUNNING);
+		poll_until_stop(pl, &out, control, p, source);
+		stop_polling(pl, &out, control, p, source);
+		atomic_store(&p->counters.source_done[source], 1);
+		atomic_store(&control->state, ARK_PROC_EXITED);
+		status = 0;
+	}
+	ark_ring_producer_close(&out);
+	return status;
+}
+
+int ark_source_alpha_vantage_run(const char *instance, int source)
+{
+	struct ark_log *log = ark_source_open_log(source, "ark source alpha-vantage", on_term);
+	if (!log)
+		return 1;
+	struct ark_err err = {0};
 	static struct poller pl;
 	memset(&pl, 0, sizeof pl);
 	pl.log = log;
-	int status = 2;
-	struct ark_pipeline_map map;
-	char bounds_why[256] = "";
-	if (ark_av_config_from_env(&pl.cfg, &err) || (!pl.cfg.enabled && ark_err_set(&err, -EINVAL,
-			"ALPHA_VANTAGE_API_KEY is not set (or ALPHA_VANTAGE_ENABLED is false)")) ||
-	    (ark_tick_bounds_from_env(&pl.bounds, bounds_why, sizeof bounds_why) && ark_err_set(&err, -EINVAL, "%s", bounds_why))) {
+	if (configure(&pl, &err)) {
 		ark_log(log, "error", "configuration: %s", err.msg);
 		fprintf(stderr, "ark source alpha-vantage: %s\n", err.msg);
 		ark_log_close(log);
 		return 2;
 	}
+	struct ark_pipeline_map map;
 	if (ark_pipeline_attach(&map, instance, &err)) {
 		ark_log(log, "error", "cannot attach: %s", err.msg);
 		ark_log_close(log);
 		return 1;
 	}
-	struct ark_pipeline *p = map.pipeline;
-	struct ark_agent_control *control = &p->sources[source];
-	struct ark_ring_producer out;
-	struct ark_ring_wait_config wait;
-	if (source >= p->source_count || p->source_kinds[source] != ARK_SOURCE_ALPHA_VANTAGE) {
-		ark_log(log, "error", "source %d of instance %s is not Alpha Vantage's", source, instance);
-		goto detach;
-	}
-	if (ark_process_claim(&map.shm, &control->pid)) {
-		ark_log(log, "warn", "the watchdog that started pid %d is gone and never recorded it: leaving", (int)getpid());
-		status = 0;
-		goto detach;
-	}
-	struct ark_ring *ring = ark_pipeline_source_ring(&map, source);
-	if (ark_ring_wait_from_env(&wait, &err) || ark_process_pin("SOURCE", &control->cpu, &err) ||
-	    ark_ring_producer_open(&out, ring, &wait, &err)) {
-		ark_log(log, "error", "configuration: %s", err.msg);
-		goto detach;
-	}
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 || !(pl.multi = curl_multi_init())) {
-		ark_log(log, "error", "libcurl could not start");
-		status = 1;
-		goto close_ring;
-	}
-	pl.source_seq = ark_source_ring_last_seq(ring);
-	atomic_store(&control->pid, (int32_t)getpid());
-	atomic_store(&control->start_ticks, ark_shm_process_start_ticks((int32_t)getpid()));
-	ark_log(log, "info", "polling base=%s symbols=%d interval_s=%.0f calls_per_min=%.1f timeout_ms=%" PRIu64,
-		pl.cfg.base_url, pl.cfg.symbol_count, (double)pl.cfg.interval_ns / 1e9, 60e9 / (double)pl.cfg.spacing_ns,
-		pl.cfg.timeout_ms);
-	ark_log_flush(log);
-	atomic_store(&control->state, ARK_PROC_RUNNING);
-	status = 0;
-	uint64_t start = ark_now_ns(), last_flush = 0;
-	for (int s = 0; s < pl.cfg.symbol_count; s++)
-		pl.due[s] = start;
-	while (!av_stop && !atomic_load_explicit(&p->stop, memory_order_relaxed)) {
-		uint64_t now = ark_now_ns();
-		atomic_store_explicit(&control->heartbeat_ns, now, memory_order_relaxed);
-		if (pl.in_flight < MAX_IN_FLIGHT && now >= pl.next_call_ns && now >= pl.paused_until_ns) {
-			int s = next_due(&pl, now);
-			if (s >= 0)
-				start_call(&pl, s, now);
-		}
-		int running;
-		curl_multi_perform(pl.multi, &running);
-		CURLMsg *msg;
-		int left;
-		while ((msg = curl_multi_info_read(pl.multi, &left))) {
-			if (msg->msg != CURLMSG_DONE)
-				continue;
-			struct request *r = NULL;
-			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
-			CURLcode result = msg->data.result;
-			curl_multi_remove_handle(pl.multi, msg->easy_handle);
-			if (!r)
-				continue;
-			finish(&pl, r, result, ark_now_ns());
-			pl.busy[r - pl.req] = false;
-			pl.in_flight--;
-		}
-		publish(&pl, &out, control, p, source);
-		if (now - last_flush >= 100ull * 1000 * 1000) {
-			/* The service's failures are counted by kind in this log; they
-			 * are not the pipeline's errors (the run stays OK). */
-			ark_log_flush(log);
-			last_flush = now;
-		}
-		curl_multi_poll(pl.multi, NULL, 0, 50, NULL);
-	}
-	/* Quotes already taken are handed to Kyle before leaving (bounded). */
-	for (int i = 0; i < 100 && pl.pending_count; i++) {
-		publish(&pl, &out, control, p, source);
-		struct timespec ts = {0, 10 * 1000 * 1000};
-		nanosleep(&ts, NULL);
-	}
-	ark_log(log, "info",
-		"stopped calls=%" PRIu64 " quote=%" PRIu64 " quote_delayed=%" PRIu64 " unknown_symbol=%" PRIu64
-		" error_message=%" PRIu64 " information=%" PRIu64 " note=%" PRIu64 " malformed=%" PRIu64 " http_error=%" PRIu64
-		" network=%" PRIu64 " not_delivered=%u",
-		pl.calls, pl.counts[ARK_AV_QUOTE], pl.counts[ARK_AV_QUOTE_DELAYED], pl.counts[ARK_AV_EMPTY],
-		pl.counts[ARK_AV_ERROR_MESSAGE], pl.counts[ARK_AV_INFORMATION], pl.counts[ARK_AV_NOTE],
-		pl.counts[ARK_AV_MALFORMED], pl.counts[ARK_AV_HTTP_ERROR], pl.counts[ARK_AV_NETWORK], pl.pending_count);
-	for (int k = 0; k < MAX_IN_FLIGHT; k++) {
-		if (pl.busy[k])
-			curl_multi_remove_handle(pl.multi, pl.req[k].easy);
-		if (pl.req[k].easy)
-			curl_easy_cleanup(pl.req[k].easy);
-	}
-	curl_multi_cleanup(pl.multi);
-	curl_global_cleanup();
-	atomic_store(&p->counters.source_done[source], 1);
-	atomic_store(&control->state, ARK_PROC_EXITED);
-close_ring:
-	ark_ring_producer_close(&out);
-detach:
+	int status = run_attached(&pl, &map, instance, source);
 	ark_pipeline_detach(&map);
 	ark_log_close(log);
 	return status;

@@ -202,186 +202,225 @@ static void on_term(int sig)
 	source_stop = 1;
 }
 
-int ark_source_synthetic_run(const char *instance, int source, int argc, char **argv)
+/* One run of the synthetic source, attached to its pipeline. */
+struct synth_run {
+	struct ark_log *log;
+	struct ark_synth_config *config;
+	struct ark_synth *gen;
+	struct ark_graveyard_rules *rules;
+	uint64_t duration_ns;
+	int source;
+	struct ark_pipeline *p;
+	struct ark_agent_control *control;
+	struct ark_ring_producer producer;
+	struct api_sender api;
+};
+
+/* A restarted source replays its stream from the same origin, or a burst it
+ * was in the middle of would straddle a jump in time. */
+static int keep_origin(struct synth_run *r, struct ark_err *err)
+{
+	if (!r->config->start_ns)
+		return 0;
+	uint64_t origin = 0;
+	if (atomic_compare_exchange_strong(&r->p->counters.source_clock_start_ns[r->source], &origin,
+					   r->config->start_ns) ||
+	    origin == r->config->start_ns)
+		return 0;
+	r->config->start_ns = origin;
+	return ark_synth_init(r->gen, r->config, r->rules, err);
+}
+
+/* Resume after the last tick this source published (through the API: the
+ * last batch it took), and say so. */
+static void resume(struct synth_run *r, struct ark_ring *ring)
+{
+	uint64_t after = api_url ? atomic_load(&r->control->last_seq) : ark_source_ring_last_seq(ring);
+	struct ark_tick scratch;
+	for (uint64_t i = 0; i < after; i++)
+		if (!ark_synth_next(r->gen, &scratch))
+			break;
+	ark_log(r->log, "info", "running pid=%d seed=%llu rate=%g resume_after=%llu violations=%g", (int)getpid(),
+		(unsigned long long)r->config->seed, r->config->rate_hz, (unsigned long long)after, r->config->violations);
+	for (int k = 1; k < ARK_REASON_COUNT; k++) {
+		const char *why = ark_synth_kind_status(r->gen, (enum ark_reason)k);
+		if (why && k != ARK_REASON_ETHICS_DRIFT && k != ARK_REASON_QUARANTINED)
+			ark_log(r->log, "info", "not injected kind=%s why=\"%s\"", ark_reason_name((enum ark_reason)k), why);
+	}
+	ark_log_flush(r->log);
+}
+
+/* Up to `want` ticks through the API; false once the generator is done. */
+static bool api_batch(struct synth_run *r, uint32_t want)
+{
+	static struct ark_tick batch[ARK_PIPELINE_BATCH];
+	bool more = true;
+	uint32_t made = 0;
+	uint64_t received = ark_now_ns();
+	for (; made < want; made++) {
+		if (!ark_synth_next(r->gen, &batch[made])) {
+			more = false;
+			break;
+		}
+		batch[made].received_ns = received;
+	}
+	if (made && api_post(&r->api, batch, made, &source_stop, r->log) != 0)
+		ark_control_add(&r->control->errors, made);
+	ark_control_add(&r->control->events, made);
+	atomic_store_explicit(&r->control->last_seq, r->gen->emitted, memory_order_relaxed);
+	return more;
+}
+
+/* Up to `want` ticks onto the ring (what room there is); false once the
+ * generator is done. */
+static bool ring_batch(struct synth_run *r, uint32_t want)
+{
+	uint32_t n;
+	if (ark_ring_reserve(&r->producer, want, 100 * 1000 * 1000, &n) != 0)
+		return true;
+	bool more = true;
+	uint32_t made = 0;
+	uint64_t received = ark_now_ns();
+	for (; made < n; made++) {
+		struct ark_tick *t = ark_ring_slot(&r->producer, made);
+		if (!ark_synth_next(r->gen, t)) {
+			more = false;
+			break;
+		}
+		t->received_ns = received;
+	}
+	if (made)
+		ark_ring_commit(&r->producer, made);
+	ark_control_add(&r->control->events, made);
+	atomic_store_explicit(&r->p->counters.source_published[r->source], r->gen->emitted, memory_order_relaxed);
+	atomic_store_explicit(&r->control->last_seq, r->gen->emitted, memory_order_relaxed);
+	return more;
+}
+
+/* Generate until the stream ends or the stop: paced at the configured rate
+ * (a batch of what is owed by now), or as fast as the ring takes them, the
+ * generator's finale after `duration` of wall time since the first start. */
+static void generate(struct synth_run *r, uint64_t now, uint64_t first_start)
+{
+	bool paced = r->config->rate_hz > 0;
+	uint64_t pace_start = paced ? now - (uint64_t)((double)r->gen->emitted * 1e9 / r->config->rate_hz) : 0;
+	bool finished = false;
+	while (!source_stop && !finished && !atomic_load_explicit(&r->p->stop, memory_order_relaxed)) {
+		now = ark_now_ns();
+		atomic_store_explicit(&r->control->heartbeat_ns, now, memory_order_relaxed);
+		if (!paced && r->duration_ns && now - first_start >= r->duration_ns)
+			ark_synth_finish(r->gen);   /* the finale's ticks, then the generator is done */
+		uint32_t want = ARK_PIPELINE_BATCH;
+		if (paced) {
+			uint64_t due = ark_synth_due_ns(r->gen, pace_start);
+			if (due > now) {
+				ark_ring_flush();
+				ark_synth_wait_due(r->gen, pace_start);
+				continue;
+			}
+			uint64_t owed = (uint64_t)((double)(now - pace_start) * r->config->rate_hz / 1e9) + 1;
+			want = owed > r->gen->emitted ? (uint32_t)ARK_MIN(owed - r->gen->emitted, ARK_PIPELINE_BATCH) : 1;
+		}
+		finished = !(api_url ? api_batch(r, want) : ring_batch(r, want));
+	}
+}
+
+/* Attached: claim the source's slot, set the generator up, run it. The exit
+ * status: 0, 1 (the ring would not open), 2 (configuration). */
+static int run_attached(struct synth_run *r, struct ark_pipeline_map *map)
 {
 	struct ark_err err = {0};
-	char name[32];
-	snprintf(name, sizeof name, "source%d", source);
-	struct ark_log *log = ark_log_open(name, &err);
-	if (!log) {
-		fprintf(stderr, "ark source: %s\n", err.msg);
-		return 1;
-	}
-	ark_process_signals(on_term);
-	/* Precise pacing: wake within a microsecond, not the default 50. */
-	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
-
-	struct ark_synth_config *config = malloc(sizeof *config);
-	struct ark_synth *gen = malloc(sizeof *gen);
-	struct ark_graveyard_rules *rules = malloc(sizeof *rules);
-	struct ark_pipeline_map map;
-	memset(&map, 0, sizeof map);
-	int status = 1;
-	uint64_t duration_ns;
-	if (!config || !gen || !rules) {
-		ark_log(log, "error", "out of memory");
-		goto done;
-	}
-	if (parse_options(config, &duration_ns, argc, argv, &err)) {
-		ark_log(log, "error", "configuration: %s", err.msg);
-		fprintf(stderr, "ark source synthetic: %s\n", err.msg);
-		status = 2;
-		goto done;
-	}
-	if (ark_pipeline_attach(&map, instance, &err)) {
-		ark_log(log, "error", "cannot attach: %s", err.msg);
-		fprintf(stderr, "ark source synthetic: %s\n", err.msg);
-		goto done;
-	}
-	struct ark_pipeline *p = map.pipeline;
-	struct ark_agent_control *control = &p->sources[source];
-	if (source < p->source_count && ark_process_claim(&map.shm, &control->pid)) {
-		ark_log(log, "warn", "the watchdog that started pid %d is gone and never recorded it: leaving", (int)getpid());
-		status = 0;
-		goto detach;
+	struct ark_pipeline *p = r->p = map->pipeline;
+	int source = r->source;
+	struct ark_agent_control *control = r->control = &p->sources[source];
+	if (source < p->source_count && ark_process_claim(&map->shm, &control->pid)) {
+		ark_log(r->log, "warn", "the watchdog that started pid %d is gone and never recorded it: leaving", (int)getpid());
+		return 0;
 	}
 	struct ark_ring_wait_config wait;
 	if (source >= p->source_count || ark_ring_wait_from_env(&wait, &err) ||
-	    ark_process_pin("SOURCE", &control->cpu, &err) || ark_graveyard_load(p->rules_path, rules, &err) ||
-	    ark_synth_init(gen, config, rules, &err)) {
+	    ark_process_pin("SOURCE", &control->cpu, &err) || ark_graveyard_load(p->rules_path, r->rules, &err) ||
+	    ark_synth_init(r->gen, r->config, r->rules, &err)) {
 		if (source >= p->source_count)
 			ark_err_set(&err, -EINVAL, "the pipeline has %u sources, not %d", p->source_count, source + 1);
-		ark_log(log, "error", "configuration: %s", err.msg);
+		ark_log(r->log, "error", "configuration: %s", err.msg);
 		fprintf(stderr, "ark source synthetic: %s\n", err.msg);
-		status = 2;
-		goto detach;
+		return 2;
 	}
-	struct ark_ring *ring = ark_pipeline_source_ring(&map, source);
-	struct ark_ring_producer producer;
-	struct api_sender api = {0};
-	static struct ark_tick batch[ARK_PIPELINE_BATCH];
-	if (api_url && api_open(&api, api_url, &err)) {
-		ark_log(log, "error", "configuration: %s", err.msg);
+	struct ark_ring *ring = ark_pipeline_source_ring(map, source);
+	if (api_url && api_open(&r->api, api_url, &err)) {
+		ark_log(r->log, "error", "configuration: %s", err.msg);
 		fprintf(stderr, "ark source synthetic: %s\n", err.msg);
-		api_close(&api);
-		status = 2;
-		goto detach;
+		api_close(&r->api);
+		return 2;
 	}
-	if (ark_ring_producer_open(&producer, ring, &wait, &err)) {
-		ark_log(log, "error", "cannot open ring: %s", err.msg);
-		api_close(&api);
-		goto detach;
+	if (ark_ring_producer_open(&r->producer, ring, &wait, &err)) {
+		ark_log(r->log, "error", "cannot open ring: %s", err.msg);
+		api_close(&r->api);
+		return 1;
 	}
 	atomic_store(&control->pid, (int32_t)getpid());
 	atomic_store(&control->start_ticks, ark_shm_process_start_ticks((int32_t)getpid()));
-	if (config->start_ns) {
-		/* A restarted source replays its stream from the same origin, or a
-		 * burst it was in the middle of would straddle a jump in time. */
-		uint64_t origin = 0;
-		if (!atomic_compare_exchange_strong(&p->counters.source_clock_start_ns[source], &origin, config->start_ns) &&
-		    origin != config->start_ns) {
-			config->start_ns = origin;
-			if (ark_synth_init(gen, config, rules, &err)) {
-				ark_log(log, "error", "configuration: %s", err.msg);
-				ark_ring_producer_close(&producer);
-				api_close(&api);
-				status = 2;
-				goto detach;
-			}
-		}
+	if (keep_origin(r, &err)) {
+		ark_log(r->log, "error", "configuration: %s", err.msg);
+		ark_ring_producer_close(&r->producer);
+		api_close(&r->api);
+		return 2;
 	}
 	uint64_t now = ark_now_ns();
 	uint64_t expected_zero = 0;
 	atomic_compare_exchange_strong(&p->counters.source_started_ns[source], &expected_zero, now);
 	uint64_t first_start = atomic_load(&p->counters.source_started_ns[source]);
-
-	/* Resume after the last tick this source published (through the API:
-	 * the last batch it took). */
-	uint64_t resume = api_url ? atomic_load(&control->last_seq) : ark_source_ring_last_seq(ring);
-	struct ark_tick scratch;
-	for (uint64_t i = 0; i < resume; i++)
-		if (!ark_synth_next(gen, &scratch))
-			break;
-	ark_log(log, "info", "running pid=%d seed=%llu rate=%g resume_after=%llu violations=%g", (int)getpid(),
-		(unsigned long long)config->seed, config->rate_hz, (unsigned long long)resume, config->violations);
-	for (int k = 1; k < ARK_REASON_COUNT; k++) {
-		const char *why = ark_synth_kind_status(gen, (enum ark_reason)k);
-		if (why && k != ARK_REASON_ETHICS_DRIFT && k != ARK_REASON_QUARANTINED)
-			ark_log(log, "info", "not injected kind=%s why=\"%s\"", ark_reason_name((enum ark_reason)k), why);
-	}
-	ark_log_flush(log);
+	resume(r, ring);
 	atomic_store(&control->state, ARK_PROC_RUNNING);
-
-	bool paced = config->rate_hz > 0;
-	uint64_t pace_start = paced ? now - (uint64_t)((double)gen->emitted * 1e9 / config->rate_hz) : 0;
-	bool finished = false;
-	while (!source_stop && !finished && !atomic_load_explicit(&p->stop, memory_order_relaxed)) {
-		now = ark_now_ns();
-		atomic_store_explicit(&control->heartbeat_ns, now, memory_order_relaxed);
-		if (!paced && duration_ns && now - first_start >= duration_ns)
-			ark_synth_finish(gen);   /* the finale's ticks, then the generator is done */
-		uint32_t want = ARK_PIPELINE_BATCH;
-		if (paced) {
-			uint64_t due = ark_synth_due_ns(gen, pace_start);
-			if (due > now) {
-				ark_ring_flush();
-				ark_synth_wait_due(gen, pace_start);
-				continue;
-			}
-			uint64_t owed = (uint64_t)((double)(now - pace_start) * config->rate_hz / 1e9) + 1;
-			want = owed > gen->emitted ? (uint32_t)ARK_MIN(owed - gen->emitted, ARK_PIPELINE_BATCH) : 1;
-		}
-		if (api_url) {
-			uint32_t made = 0;
-			uint64_t received = ark_now_ns();
-			for (; made < want; made++) {
-				if (!ark_synth_next(gen, &batch[made])) {
-					finished = true;
-					break;
-				}
-				batch[made].received_ns = received;
-			}
-			if (made && api_post(&api, batch, made, &source_stop, log) != 0)
-				ark_control_add(&control->errors, made);
-			ark_control_add(&control->events, made);
-			atomic_store_explicit(&control->last_seq, gen->emitted, memory_order_relaxed);
-			continue;
-		}
-		uint32_t n;
-		if (ark_ring_reserve(&producer, want, 100 * 1000 * 1000, &n) != 0)
-			continue;
-		uint32_t made = 0;
-		uint64_t received = ark_now_ns();
-		for (; made < n; made++) {
-			struct ark_tick *t = ark_ring_slot(&producer, made);
-			if (!ark_synth_next(gen, t)) {
-				finished = true;
-				break;
-			}
-			t->received_ns = received;
-		}
-		if (made)
-			ark_ring_commit(&producer, made);
-		ark_control_add(&control->events, made);
-		atomic_store_explicit(&p->counters.source_published[source], gen->emitted, memory_order_relaxed);
-		atomic_store_explicit(&control->last_seq, gen->emitted, memory_order_relaxed);
-	}
-	ark_ring_producer_close(&producer);
-	api_close(&api);
+	generate(r, now, first_start);
+	ark_ring_producer_close(&r->producer);
+	api_close(&r->api);
 	/* Through the API, the API counts what it published. */
 	if (!api_url)
-		atomic_store(&p->counters.source_published[source], gen->emitted);
+		atomic_store(&p->counters.source_published[source], r->gen->emitted);
 	atomic_store(&p->counters.source_done[source], 1);
 	atomic_store(&control->state, ARK_PROC_EXITED);
-	ark_log(log, "info", "finished ticks=%llu clean=%llu%s", (unsigned long long)gen->emitted,
-		(unsigned long long)gen->clean, api_url ? " through_api=1" : "");
-	status = 0;
-detach:
-	ark_pipeline_detach(&map);
-done:
-	free(config);
-	free(gen);
-	free(rules);
+	ark_log(r->log, "info", "finished ticks=%llu clean=%llu%s", (unsigned long long)r->gen->emitted,
+		(unsigned long long)r->gen->clean, api_url ? " through_api=1" : "");
+	return 0;
+}
+
+int ark_source_synthetic_run(const char *instance, int source, int argc, char **argv)
+{
+	struct ark_log *log = ark_source_open_log(source, "ark source", on_term);
+	if (!log)
+		return 1;
+	/* Precise pacing: wake within a microsecond, not the default 50. */
+	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
+
+	struct ark_err err = {0};
+	static struct synth_run r;
+	memset(&r, 0, sizeof r);
+	r.log = log;
+	r.source = source;
+	r.config = malloc(sizeof *r.config);
+	r.gen = malloc(sizeof *r.gen);
+	r.rules = malloc(sizeof *r.rules);
+	struct ark_pipeline_map map;
+	memset(&map, 0, sizeof map);
+	int status = 1;
+	if (!r.config || !r.gen || !r.rules) {
+		ark_log(log, "error", "out of memory");
+	} else if (parse_options(r.config, &r.duration_ns, argc, argv, &err)) {
+		ark_log(log, "error", "configuration: %s", err.msg);
+		fprintf(stderr, "ark source synthetic: %s\n", err.msg);
+		status = 2;
+	} else if (ark_pipeline_attach(&map, instance, &err)) {
+		ark_log(log, "error", "cannot attach: %s", err.msg);
+		fprintf(stderr, "ark source synthetic: %s\n", err.msg);
+	} else {
+		status = run_attached(&r, &map);
+		ark_pipeline_detach(&map);
+	}
+	free(r.config);
+	free(r.gen);
+	free(r.rules);
 	ark_log_close(log);
 	return status;
 }

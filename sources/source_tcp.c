@@ -39,15 +39,10 @@ static void publish_counters(struct ark_pipeline *p, int source, const struct ar
 
 int ark_source_tcp_run(const char *instance, int source, int port)
 {
-	struct ark_err err = {0};
-	char name[32];
-	snprintf(name, sizeof name, "source%d", source);
-	struct ark_log *log = ark_log_open(name, &err);
-	if (!log) {
-		fprintf(stderr, "ark source tcp: %s\n", err.msg);
+	struct ark_log *log = ark_source_open_log(source, "ark source tcp", on_term);
+	if (!log)
 		return 1;
-	}
-	ark_process_signals(on_term);
+	struct ark_err err = {0};
 	int status = 1;
 	struct ark_pipeline_map map;
 	struct ark_feed *feed = NULL;

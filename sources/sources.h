@@ -12,6 +12,11 @@
  * a restarted source continues its numbering after it. */
 uint64_t ark_source_ring_last_seq(struct ark_ring *ring);
 
+/* A source process's opening: its log $ARK_LOG_DIR/source<N>.log, then
+ * ark_process_signals(on_term). NULL when the log cannot open, said on stderr
+ * as "<who>: <why>" (who: "ark source tcp", ...). */
+struct ark_log *ark_source_open_log(int source, const char *who, void (*on_term)(int));
+
 /* Run the synthetic source as source number `source`. argv holds the
  * generator's options (--rate, --duration, --seed, --violations, --symbols). */
 int ark_source_synthetic_run(const char *instance, int source, int argc, char **argv);
