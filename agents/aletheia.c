@@ -89,8 +89,6 @@ struct aletheia {
 	const char *report_venue;
 	struct ark_metrics metrics;
 	bool metrics_on;
-	struct ark_metrics_hist_handle pass_latency;
-	struct ark_metrics_hist_handle process[ARK_AGENT_COUNT];
 	struct ark_metrics_hist_handle journal_write;
 	struct ark_metrics_handle journal_lag;
 	struct ark_store_config cfg;
@@ -326,7 +324,10 @@ static int core_catch_up(struct aletheia *al, struct ark_err *err)
 	return rc;
 }
 
-static void record_latency(struct aletheia *al, struct ark_agent_ctx *ctx, const struct ark_event *e)
+/* Once per event, into the segment's histograms (undone with an unpublished
+ * batch): the metrics server's registry series follow them
+ * (ark_metrics_histogram_follow), so nothing is recorded twice. */
+static void record_latency(struct ark_agent_ctx *ctx, const struct ark_event *e)
 {
 	struct ark_aletheia_state *s = ctx->state;
 	struct ark_latency_record *lat = &s->latency;
@@ -336,9 +337,6 @@ static void record_latency(struct aletheia *al, struct ark_agent_ctx *ctx, const
 		ark_undo_save(ctx, &h->totals, sizeof h->totals);
 		ark_undo_save(ctx, &h->buckets[ark_hist_bucket_of(v)], sizeof h->buckets[0]);
 		ark_hist_record(h, v);
-		/* The exported metrics are measurements: not rolled back with a batch. */
-		if (al->metrics_on)
-			ark_metrics_histogram_record_ns(al->process[a], v);
 	}
 	uint64_t start = e->stamp_in_ns[ARK_AGENT_KYLE], end = e->stamp_out_ns[ARK_AGENT_ALETHEIA];
 	uint64_t v = end >= start ? end - start : 0;
@@ -346,8 +344,6 @@ static void record_latency(struct aletheia *al, struct ark_agent_ctx *ctx, const
 	ark_undo_save(ctx, &h->totals, sizeof h->totals);
 	ark_undo_save(ctx, &h->buckets[ark_hist_bucket_of(v)], sizeof h->buckets[0]);
 	ark_hist_record(h, v);
-	if (al->metrics_on)
-		ark_metrics_histogram_record_ns(al->pass_latency, v);
 }
 
 static void core_error(struct core_writer *w, const char *what, const struct ark_err *err)
@@ -713,7 +709,7 @@ static void aletheia_events(struct ark_agent_ctx *ctx, struct ark_agent_batch *b
 										   : 0);
 		if (trace_complete(e)) {
 			s->complete++;
-			record_latency(al, ctx, e);
+			record_latency(ctx, e);
 		} else {
 			s->trace_breaks++;
 			al->breaks++;
@@ -789,26 +785,21 @@ static void log_from_store(void *ctx, int level, const char *message)
 	ark_log(log, level == 0 ? "info" : level == 1 ? "warn" : "error", "%s", message);
 }
 
-/* The latency histograms of the segment's metrics (each with one writer:
- * this thread, or the core writer's). */
+/* The journal's and the Mutable Core's metrics (each with one writer: this
+ * thread, or the core writer's). The events' latencies are not among them:
+ * Aletheia records those once, into the segment's histograms, and the
+ * metrics server's series follow those. */
 static void open_metrics(struct aletheia *al, struct ark_agent_ctx *ctx)
 {
 	struct ark_err err = {0};
-	static const char *const process_names[ARK_AGENT_COUNT] = {ARK_M_KYLE_PROCESS, ARK_M_JOEY_PROCESS,
-								  ARK_M_HRM_PROCESS, ARK_M_KENNY_PROCESS,
-								  ARK_M_ALETHEIA_PROCESS};
 	al->metrics_on = ark_pipeline_metrics(&ctx->map, &al->metrics, &err) == 0 &&
-			 ark_metrics_histogram(&al->metrics, ARK_M_PASS_LATENCY, NULL, NULL, &al->pass_latency, &err) == 0;
-	for (int a = 0; al->metrics_on && a < ARK_AGENT_COUNT; a++)
-		al->metrics_on = ark_metrics_histogram(&al->metrics, process_names[a], NULL, NULL, &al->process[a], &err) == 0;
-	if (al->metrics_on)
-		al->metrics_on = ark_metrics_histogram(&al->metrics, ARK_M_JOURNAL_WRITE_LATENCY, NULL, NULL, &al->journal_write, &err) == 0 &&
-				 ark_metrics_gauge(&al->metrics, ARK_M_JOURNAL_LAG, NULL, NULL, &al->journal_lag, &err) == 0;
+			 ark_metrics_histogram(&al->metrics, ARK_M_JOURNAL_WRITE_LATENCY, NULL, NULL, &al->journal_write, &err) == 0 &&
+			 ark_metrics_gauge(&al->metrics, ARK_M_JOURNAL_LAG, NULL, NULL, &al->journal_lag, &err) == 0;
 	al->writer.metrics_on = al->metrics_on &&
 				ark_metrics_histogram(&al->metrics, ARK_M_DB_WRITE_LATENCY, NULL, NULL, &al->writer.db_write, &err) == 0 &&
 				ark_metrics_gauge(&al->metrics, ARK_M_DB_LAG, NULL, NULL, &al->writer.db_lag, &err) == 0;
 	if (!al->metrics_on)
-		ark_log(ctx->log, "warn", "latency metrics off: %s", err.msg);
+		ark_log(ctx->log, "warn", "journal and core metrics off: %s", err.msg);
 }
 
 /* The journal (its tail checked, resumed where the segment says it was

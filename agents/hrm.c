@@ -32,9 +32,6 @@
 #define CLOCK_REBASE_NS (100ull * 1000 * 1000)
 
 static uint64_t last_drift_check_ns;
-static struct ark_metrics metrics;
-static struct ark_metrics_hist_handle eval_metric;
-static bool metrics_on;
 static struct ark_order_book *order_book;
 /* The rules this HRM gates by and the hash they must keep: the installed
  * Graveyard its own configuration names, held to its pins (never a path or
@@ -181,13 +178,6 @@ static int hrm_start(struct ark_agent_ctx *ctx, struct ark_err *err)
 	ark_graveyard_trading_day(&s->rules.limits, zone, wall_base_ns, &wall_day, &wall_next_day_ns);
 	check_drift(ctx, ark_now_ns());
 	order_book = ark_agent_region(ctx, "state.orders");
-	struct ark_err merr = {0};
-	/* hrm_eval_ms has one writer, the stable HRM; the canary's time per
-	 * evaluation is in its own state (eval_ns). */
-	metrics_on = ctx->lane == ARK_LANE_STABLE && ark_pipeline_metrics(&ctx->map, &metrics, &merr) == 0 &&
-		     ark_metrics_histogram(&metrics, ARK_M_HRM_EVAL, NULL, NULL, &eval_metric, &merr) == 0;
-	if (!metrics_on && ctx->lane == ARK_LANE_STABLE)
-		ark_log(ctx->log, "warn", "hrm_eval_ms metric off: %s", merr.msg);
 	corrupt_logged = s->graveyard.state_corrupt != 0;
 	publish_state(ctx);
 	ark_log(ctx->log, "info", "rules=%s sha256=%s trading_state=%s halt_cause=%s drift=%u trading_day=%u zone=%s "
@@ -310,9 +300,7 @@ static void decide(struct ark_agent_ctx *ctx, struct ark_hrm_state *s, struct ar
 	if (ark_hrm_fault_allows && d->verdict == ARK_VERDICT_DENY && ark_hrm_fault_allows((enum ark_reason)d->reason))
 		d->verdict = ARK_VERDICT_ALLOW, d->reason = ARK_REASON_NONE, d->rule_id = 0;
 	uint64_t spent = ark_now_ns() - t0;
-	ark_hist_record(&s->eval_ns, spent);
-	if (metrics_on)
-		ark_metrics_histogram_record_ns(eval_metric, spent);
+	ark_hist_record(&s->eval_ns, spent);   /* once: hrm_eval_ms follows the stable lane's (metrics server) */
 }
 
 /* An injected violation's verdict against its kind (the setup steps of an

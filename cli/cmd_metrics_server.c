@@ -3,6 +3,8 @@
  * the metrics that summarise the pipeline: every second it copies the
  * control blocks' counters into the registry (events, errors, denials by
  * rule, trace breaks, drift, quarantines, queue depths, process metrics),
+ * folds what the agents' latency histograms in the segment gained into
+ * their series (the agents record each event once, there),
  * advances the registry's time slices, evaluates the SLOs and publishes
  * them; once a minute it writes the SLO snapshot to the Mutable Core. It only
  * reads the segment otherwise: a slow scrape never slows an agent.
@@ -46,8 +48,13 @@ struct server {
 	struct ark_metrics_handle lane_events[ARK_LANE_COUNT], lane_denials[ARK_LANE_COUNT];
 	struct ark_metrics_handle lane_injected[ARK_LANE_COUNT][4];
 	struct ark_metrics_handle trading_state[3], trading_halt[4], ticks_refused[ARK_TICK_FAULT_COUNT];
+	/* The latency histograms, following the segment's (one record per
+	 * event, by the agents): each agent's time, end to end, HRM's eval. */
+	struct ark_metrics_hist_follower latency[ARK_AGENT_COUNT + 2];
 	uint64_t last_snapshot_ns;
 };
+
+enum { FOLLOW_PASS = ARK_AGENT_COUNT, FOLLOW_HRM_EVAL = ARK_AGENT_COUNT + 1 };
 
 static volatile sig_atomic_t stop_signal;
 
@@ -185,10 +192,34 @@ static int provide_ready(void *ctx, struct ark_buf *out, bool *ready)
 	return out->failed ? -ENOMEM : 0;
 }
 
+static int register_latency(struct server *s, struct ark_err *err)
+{
+	static const char *const names[ARK_AGENT_COUNT + 2] = {ARK_M_KYLE_PROCESS, ARK_M_JOEY_PROCESS, ARK_M_HRM_PROCESS,
+							       ARK_M_KENNY_PROCESS, ARK_M_ALETHEIA_PROCESS,
+							       ARK_M_PASS_LATENCY, ARK_M_HRM_EVAL};
+	int rc = 0;
+	for (int i = 0; i < ARK_AGENT_COUNT + 2 && !rc; i++)
+		rc = ark_metrics_histogram_follower(&s->reg, names[i], NULL, NULL, &s->latency[i], err);
+	return rc;
+}
+
+/* What the agents recorded since the last call (the stable HRM's eval). */
+static void follow_latency(struct server *s)
+{
+	const struct ark_latency_record *lat = ark_pipeline_latency(&s->map);
+	const struct ark_hist *eval = ark_pipeline_hrm_eval(&s->map);
+	for (int a = 0; lat && a < ARK_AGENT_COUNT; a++)
+		ark_metrics_histogram_follow(&s->latency[a], &lat->agent[a]);
+	if (lat)
+		ark_metrics_histogram_follow(&s->latency[FOLLOW_PASS], &lat->end_to_end);
+	if (eval)
+		ark_metrics_histogram_follow(&s->latency[FOLLOW_HRM_EVAL], eval);
+}
+
 static int register_series(struct server *s, struct ark_err *err)
 {
 	char labels[96];
-	int rc = 0;
+	int rc = register_latency(s, err);
 	for (int a = 0; a < ARK_AGENT_COUNT && !rc; a++) {
 		snprintf(labels, sizeof labels, "agent=\"%s\"", ark_agent_file_name((enum ark_agent)a));
 		rc = ark_metrics_counter(&s->reg, ARK_M_EVENTS, NULL, labels, &s->events[a], err);
@@ -342,6 +373,7 @@ static void publish(struct server *s, uint64_t now)
 	for (int f = 1; f < ARK_TICK_FAULT_COUNT; f++)
 		ark_metrics_counter_set(s->ticks_refused[f], atomic_load(&p->counters.ticks_refused[f]));
 	ark_metrics_process_publish(&s->reg, getpid(), "agent=\"metrics_server\"", &err);
+	follow_latency(s);   /* before the tick: the slice's snapshot holds it */
 	ark_metrics_tick(&s->reg, now);
 	if (ark_metrics_slos_evaluate(&s->reg, &s->slo_config, &s->slos) == 0)
 		ark_metrics_slos_publish(&s->reg, &s->slos, &err);

@@ -527,6 +527,58 @@ int ark_metrics_histogram(struct ark_metrics *reg, const char *name, const char 
 	return 0;
 }
 
+/* ------------------------------------------- histograms following hist/ -- */
+int ark_metrics_histogram_follower(struct ark_metrics *reg, const char *name, const char *help, const char *labels,
+				   struct ark_metrics_hist_follower *f, struct ark_err *err)
+{
+	memset(f, 0, sizeof *f);
+	return ark_metrics_histogram(reg, name, help, labels, &f->h, err);
+}
+
+/* src's buckets in the registry's: each 7-bit bucket lies inside one 6-bit
+ * bucket, the one of its lowest value. */
+static void fold_source(const struct ark_hist *src, uint64_t *out)
+{
+	memset(out, 0, ARK_METRICS_HIST_BUCKETS * sizeof *out);
+	for (uint32_t b = 0; b < ARK_HIST_BUCKETS; b++) {
+		uint64_t n = __atomic_load_n(&src->buckets[b], __ATOMIC_RELAXED);
+		if (n)
+			out[ark_metrics_hist_bucket_of(ark_hist_bucket_low(b))] += n;
+	}
+}
+
+static uint64_t load_relaxed(_Atomic uint64_t *v)
+{
+	return atomic_load_explicit(v, memory_order_relaxed);
+}
+
+uint64_t ark_metrics_histogram_follow(struct ark_metrics_hist_follower *f, const struct ark_hist *src)
+{
+	fold_source(src, f->now);
+	uint64_t sum = __atomic_load_n(&src->sum, __ATOMIC_RELAXED);
+	if (!f->primed) {
+		for (uint32_t b = 0; b < ARK_METRICS_HIST_BUCKETS; b++)
+			f->seen[b] = ARK_MIN(load_relaxed(&f->h.buckets[b]), f->now[b]);
+		f->seen_sum = ARK_MIN(load_relaxed(f->h.sum), sum);
+		f->primed = true;
+	}
+	uint64_t added = 0;
+	for (uint32_t b = 0; b < ARK_METRICS_HIST_BUCKETS; b++) {
+		if (f->now[b] > f->seen[b]) {
+			uint64_t gained = f->now[b] - f->seen[b];
+			atomic_store_explicit(&f->h.buckets[b], load_relaxed(&f->h.buckets[b]) + gained, memory_order_relaxed);
+			added += gained;
+		}
+		f->seen[b] = f->now[b];
+	}
+	if (added)
+		atomic_store_explicit(f->h.count, load_relaxed(f->h.count) + added, memory_order_relaxed);
+	if (sum > f->seen_sum)
+		atomic_store_explicit(f->h.sum, load_relaxed(f->h.sum) + (sum - f->seen_sum), memory_order_relaxed);
+	f->seen_sum = sum;
+	return added;
+}
+
 /* ------------------------------------------------------ histogram buckets -- */
 uint64_t ark_metrics_hist_bucket_low(uint32_t b)
 {

@@ -184,6 +184,34 @@ static inline void ark_metrics_histogram_record_ns(struct ark_metrics_hist_handl
 			      memory_order_relaxed);
 }
 
+/* ------------------------------------ histograms that follow a struct ark_hist -- */
+/* One record per event. The pipeline's latency histograms are recorded once,
+ * by the agent, into a struct ark_hist in its segment state (hist/: 7 bits,
+ * undone with an unpublished batch); their registry series follow those
+ * histograms. The series' one writer (the metrics server, before each tick)
+ * calls ark_metrics_histogram_follow: struct ark_hist's 7-bit buckets nest in
+ * the registry's 6-bit ones (and all from 2^37 ns up is the last), so every
+ * value lands where recording it directly would have put it. Each call adds
+ * what each bucket (and the sum) gained since the last one and ignores what
+ * one lost (a batch rolled back after a crash, a reset): the exported counts
+ * never go down, as Prometheus counters must not. A follower's first call (a
+ * restarted writer) takes the registry's counts as already folded, up to
+ * what the source holds now, so a restart counts nothing twice. The source
+ * is read word by word while its writer may be recording (relaxed loads): a
+ * value recorded meanwhile is added at the next call. */
+struct ark_metrics_hist_follower {
+	struct ark_metrics_hist_handle h;
+	bool primed;
+	uint64_t seen_sum;
+	uint64_t seen[ARK_METRICS_HIST_BUCKETS];   /* the source, folded, at the last call */
+	uint64_t now[ARK_METRICS_HIST_BUCKETS];    /* scratch: the source folded now */
+};
+/* Register (or find) the histogram series `name` and make f its follower. */
+int ark_metrics_histogram_follower(struct ark_metrics *reg, const char *name, const char *help, const char *labels,
+				   struct ark_metrics_hist_follower *f, struct ark_err *err);
+/* Fold what src gained into f's series; returns the values added. */
+uint64_t ark_metrics_histogram_follow(struct ark_metrics_hist_follower *f, const struct ark_hist *src);
+
 /* ------------------------------------------------ the seed's verbs (slow) -- */
 /* Look up or register, then record. Names in the ARK table below get their
  * help text from it; other names get a generic help. For the slow path only:

@@ -6,7 +6,8 @@
  * Invariants of the output: HELP and TYPE once per family, every series of a
  * family right after them; histogram buckets cumulative with `le` ascending
  * and a +Inf bucket equal to _count (both computed from the same bucket
- * copy); label values and HELP escaped per the format. Rendering only reads
+ * copy); label values and HELP escaped per the format; the JSON written
+ * by the one JSON writer (common/json.c), structure and all. Rendering only reads
  * the region, so any process may render while the writers record. */
 #include "metrics/metrics.h"
 #include "metrics/metrics_internal.h"
@@ -61,16 +62,11 @@ static void put_u64(struct ark_buf *b, uint64_t v)
 }
 
 /* Shortest %g that reads back as the same double; NaN/+Inf/-Inf as the
- * exposition formats spell them (json: null). */
-
-static void put_double(struct ark_buf *b, double v, bool json)
+ * exposition formats spell them (JSON goes through the one writer). */
+static void put_double(struct ark_buf *b, double v)
 {
-	if (json) {
-		ark_json_emit_number(ark_buf_sink, b, v);   /* the one JSON writer: not finite is null */
-		return;
-	}
 	if (isnan(v) || isinf(v)) {
-		puts_(b, json ? "null" : isnan(v) ? "NaN" : v > 0 ? "+Inf" : "-Inf");
+		puts_(b, isnan(v) ? "NaN" : v > 0 ? "+Inf" : "-Inf");
 		return;
 	}
 	if (v == floor(v) && fabs(v) < 1e15) {
@@ -101,12 +97,6 @@ static void put_help(struct ark_buf *b, const char *s, bool om)
 		else
 			ark_buf_append(b, p, 1);
 	}
-}
-
-/* Through the one JSON writer (common/): escaped, valid UTF-8. */
-static void put_json_string(struct ark_buf *b, const char *s)
-{
-	ark_json_emit_string(ark_buf_sink, b, s, SIZE_MAX);
 }
 
 /* Series indices grouped by family, in registration order (counting sort).
@@ -165,7 +155,7 @@ static void put_sample(struct ark_buf *b, const char *name, const char *suffix, 
 static void put_counter_value(struct ark_buf *b, const char *fam, uint64_t v)
 {
 	if (seconds_counter(fam))
-		put_double(b, (double)v / 1e6, false);
+		put_double(b, (double)v / 1e6);
 	else
 		put_u64(b, v);
 }
@@ -208,7 +198,7 @@ static int render_text(const struct ark_metrics *reg, struct ark_buf *buf, bool 
 				puts_(buf, "\n");
 			} else if (fam->type == ARK_METRICS_GAUGE) {
 				put_sample(buf, famname, "", s->labels, NULL);
-				put_double(buf, ark_metrics_gauge_value(reg, i), false);
+				put_double(buf, ark_metrics_gauge_value(reg, i));
 				puts_(buf, "\n");
 			} else {
 				if (!view && !(view = malloc(sizeof *view))) {
@@ -232,7 +222,7 @@ static int render_text(const struct ark_metrics *reg, struct ark_buf *buf, bool 
 				put_u64(buf, view->count);
 				puts_(buf, "\n");
 				put_sample(buf, famname, "_sum", s->labels, NULL);
-				put_double(buf, (double)view->sum_ns / 1e6, false);
+				put_double(buf, (double)view->sum_ns / 1e6);
 				puts_(buf, "\n");
 				put_sample(buf, famname, "_count", s->labels, NULL);
 				put_u64(buf, view->count);
@@ -263,22 +253,37 @@ int ark_metrics_render(const struct ark_metrics *reg, enum ark_metrics_format f,
 	return render_text(reg, buf, f == ARK_METRICS_FORMAT_OPENMETRICS);
 }
 
-/* "name" or "name{labels}" as a JSON string, then ':' */
-static void put_series_key(struct ark_buf *b, const char *name, const char *labels)
+/* The JSON key of a series: "name", or "name{labels}". */
+static const char *series_key(const char *name, const char *labels, char *key, size_t cap)
 {
-	if (!labels[0]) {
-		put_json_string(b, name);
-	} else {
-		char key[ARK_METRICS_NAME_MAX + ARK_METRICS_LABELS_MAX + 4];
-		size_t n = strlen(name), l = strlen(labels);
-		memcpy(key, name, n);
-		key[n] = '{';
-		memcpy(key + n + 1, labels, l);
-		key[n + 1 + l] = '}';
-		key[n + 2 + l] = '\0';
-		put_json_string(b, key);
+	if (!labels[0])
+		return name;
+	snprintf(key, cap, "%s{%s}", name, labels);
+	return key;
+}
+
+/* A histogram over the window: count, sum and quantiles in ms, cumulative
+ * buckets at the exposition's `le` values. */
+static void json_histogram(struct ark_json *j, const char *key, const struct ark_metrics_hist_view *view)
+{
+	ark_json_object_begin(j, key);
+	ark_json_uint(j, "count", view->count);
+	ark_json_number(j, "sum", (double)view->sum_ns / 1e6);
+	static const double qs[3] = {0.5, 0.95, 0.99};
+	static const char *const qn[3] = {"p50", "p95", "p99"};
+	for (int q = 0; q < 3; q++)
+		ark_json_number(j, qn[q], ark_metrics_view_quantile_ns(view, qs[q]) / 1e6);
+	ark_json_object_begin(j, "buckets");
+	uint64_t cum = 0;
+	uint32_t b = 0;
+	for (int l = 0; l < ARK_METRICS_LE_COUNT; l++) {
+		for (; b < le_cut[l]; b++)
+			cum += view->buckets[b];
+		ark_json_uint(j, le_text[l], cum);
 	}
-	puts_(b, ":");
+	ark_json_uint(j, "+Inf", view->count);
+	ark_json_object_end(j);
+	ark_json_object_end(j);
 }
 
 int ark_metrics_render_json(const struct ark_metrics *reg, uint64_t window_s, struct ark_buf *buf)
@@ -288,58 +293,36 @@ int ark_metrics_render_json(const struct ark_metrics *reg, uint64_t window_s, st
 	struct ark_metrics_hist_view *view = malloc(sizeof *view);
 	if (!view)
 		return -ENOMEM;
-	puts_(buf, "{\"window_seconds\":");
-	put_u64(buf, window_s);
+	struct ark_json j;
+	ark_json_init_sink(&j, ark_buf_sink, buf);
+	ark_json_object_begin(&j, NULL);
+	ark_json_uint(&j, "window_seconds", window_s);
 	static const char *const sections[3] = {"counters", "gauges", "histograms"};
 	for (uint32_t t = ARK_METRICS_COUNTER; t <= ARK_METRICS_HISTOGRAM; t++) {
-		puts_(buf, ",\"");
-		puts_(buf, sections[t - 1]);
-		puts_(buf, "\":{");
-		bool first = true;
+		ark_json_object_begin(&j, sections[t - 1]);
 		for (uint32_t i = 0; i < n; i++) {
 			const struct ark_metrics_series *s = M_SERIES(reg, i);
 			if (s->type != t)
 				continue;
 			const char *name = M_FAMILY(reg, s->family)->name;
-			if (t == ARK_METRICS_HISTOGRAM && ark_metrics_histogram_window(reg, i, window_s, view) != 0)
-				continue;
-			if (!first)
-				puts_(buf, ",");
-			first = false;
-			put_series_key(buf, name, s->labels);
+			char text[ARK_METRICS_NAME_MAX + ARK_METRICS_LABELS_MAX + 4];
+			const char *key = series_key(name, s->labels, text, sizeof text);
 			if (t == ARK_METRICS_COUNTER) {
-				put_counter_value(buf, name, ark_metrics_counter_value(reg, i));
+				uint64_t v = ark_metrics_counter_value(reg, i);
+				if (seconds_counter(name))
+					ark_json_number(&j, key, (double)v / 1e6);
+				else
+					ark_json_uint(&j, key, v);
 			} else if (t == ARK_METRICS_GAUGE) {
-				put_double(buf, ark_metrics_gauge_value(reg, i), true);
-			} else {
-				puts_(buf, "{\"count\":");
-				put_u64(buf, view->count);
-				puts_(buf, ",\"sum\":");
-				put_double(buf, (double)view->sum_ns / 1e6, true);
-				static const double qs[3] = {0.5, 0.95, 0.99};
-				static const char *const qn[3] = {",\"p50\":", ",\"p95\":", ",\"p99\":"};
-				for (int q = 0; q < 3; q++) {
-					puts_(buf, qn[q]);
-					put_double(buf, ark_metrics_view_quantile_ns(view, qs[q]) / 1e6, true);
-				}
-				puts_(buf, ",\"buckets\":{");
-				uint64_t cum = 0;
-				uint32_t b = 0;
-				for (int l = 0; l < ARK_METRICS_LE_COUNT; l++) {
-					for (; b < le_cut[l]; b++)
-						cum += view->buckets[b];
-					ark_buf_printf(buf, "\"%s\":", le_text[l]);
-					put_u64(buf, cum);
-					puts_(buf, ",");
-				}
-				puts_(buf, "\"+Inf\":");
-				put_u64(buf, view->count);
-				puts_(buf, "}}");
+				ark_json_number(&j, key, ark_metrics_gauge_value(reg, i));
+			} else if (ark_metrics_histogram_window(reg, i, window_s, view) == 0) {
+				json_histogram(&j, key, view);
 			}
 		}
-		puts_(buf, "}");
+		ark_json_object_end(&j);
 	}
-	puts_(buf, "}\n");
+	ark_json_object_end(&j);
+	ark_json_finish(&j);
 	free(view);
 	return buf->failed ? -ENOMEM : 0;
 }

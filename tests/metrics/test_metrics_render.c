@@ -518,6 +518,147 @@ static void test_json(void)
 	free(mem);
 }
 
+/* --------------------------------------- a series following a struct ark_hist -- */
+/* The exposition line `name_bucket{le="LE"} N`'s N, or -1. */
+static long long bucket_line(const char *text, const char *name, const char *le)
+{
+	char want[160];
+	snprintf(want, sizeof want, "\n%s_bucket{le=\"%s\"} ", name, le);
+	const char *at = strstr(text, want);
+	return at ? strtoll(at + strlen(want), NULL, 10) : -1;
+}
+
+static long long sample_line(const char *text, const char *name, const char *suffix)
+{
+	char want[160];
+	snprintf(want, sizeof want, "\n%s%s ", name, suffix);
+	const char *at = strstr(text, want);
+	return at ? strtoll(at + strlen(want), NULL, 10) : -1;
+}
+
+static void record_both(struct ark_hist *src, struct ark_metrics_hist_handle direct, uint64_t ns)
+{
+	ark_hist_record(src, ns);                       /* the agent's one record */
+	ark_metrics_histogram_record_ns(direct, ns);    /* what recording in the registry directly would give */
+}
+
+/* The series must hold exactly what the source recorded, bucket for bucket
+ * as a directly recorded series: once each, none dropped. */
+static void expect_same(const struct ark_metrics *reg, const struct ark_metrics_hist_follower *f,
+			struct ark_metrics_hist_handle direct, uint64_t want_count)
+{
+	CHECK_EQ_U64(atomic_load(f->h.count), want_count);
+	CHECK_EQ_U64(atomic_load(direct.count), want_count);
+	CHECK_EQ_U64(atomic_load(f->h.sum), atomic_load(direct.sum));
+	for (uint32_t b = 0; b < ARK_METRICS_HIST_BUCKETS; b++)
+		CHECK_MSG(atomic_load(&f->h.buckets[b]) == atomic_load(&direct.buckets[b]), "bucket %u: %llu followed, %llu direct", b,
+			  (unsigned long long)atomic_load(&f->h.buckets[b]), (unsigned long long)atomic_load(&direct.buckets[b]));
+	(void)reg;
+}
+
+static void test_follow(void)
+{
+	void *mem;
+	struct ark_metrics reg = make(1024, &mem);
+	struct ark_err err;
+	static struct ark_metrics_hist_follower f, restarted;
+	static struct ark_hist src, saved;
+	struct ark_metrics_hist_handle direct;
+	CHECK_MSG(ark_metrics_histogram_follower(&reg, ARK_M_PASS_LATENCY, NULL, NULL, &f, &err) == 0, "%s", err.msg);
+	CHECK(ark_metrics_histogram(&reg, "direct_latency_ms", "the same values recorded directly", NULL, &direct, &err) == 0);
+	ark_hist_reset(&src);
+	/* Known latencies (ns): exact small values, the 1 us and 1 ms bounds,
+	 * both precisions' edges, past the registry's top (2^37 ns) and past
+	 * struct ark_hist's (2^41 ns). */
+	static const uint64_t values[] = {0, 1, 63, 64, 127, 128, 500, 500, 500, 1000, 1000, 1001, 2400000,
+					  7000000, 7000000, 7000000, 7000000, 1000000, 1000000000ull, (1ull << 37) - 1,
+					  1ull << 37, (1ull << 41) + 5, 200000000000ull};
+	const uint64_t n = ARK_ARRAY_LEN(values);
+	for (uint64_t i = 0; i < n; i++)
+		record_both(&src, direct, values[i]);
+	CHECK_EQ_U64(ark_metrics_histogram_follow(&f, &src), n);
+	expect_same(&reg, &f, direct, n);
+	/* ... and in the segment's histogram, once each. */
+	CHECK_EQ_U64(src.count, n);
+	CHECK_EQ_U64(src.buckets[ark_hist_bucket_of(500)], 3);
+	CHECK_EQ_U64(src.buckets[ark_hist_bucket_of(7000000)], 4);
+	CHECK_EQ_U64(src.buckets[ARK_HIST_BUCKETS - 1], 1);   /* 2^41 + 5 */
+	/* At /metrics: the exact cumulative counts. */
+	struct ark_buf b;
+	ark_buf_init(&b);
+	CHECK(ark_metrics_render_prometheus(&reg, &b) == 0);
+	CHECK(check_exposition(b.data, false) > 0);
+	CHECK_EQ_U64((uint64_t)sample_line(b.data, ARK_M_PASS_LATENCY, "_count"), n);
+	CHECK_EQ_U64((uint64_t)bucket_line(b.data, ARK_M_PASS_LATENCY, "+Inf"), n);
+	CHECK_EQ_U64((uint64_t)bucket_line(b.data, ARK_M_PASS_LATENCY, "0.001"), 12);   /* <= 1000 ns, and 1001 in 1000's bucket */
+	CHECK_EQ_U64((uint64_t)bucket_line(b.data, ARK_M_PASS_LATENCY, "1.0"), 13);
+	CHECK_EQ_U64((uint64_t)bucket_line(b.data, ARK_M_PASS_LATENCY, "2.5"), 14);
+	CHECK_EQ_U64((uint64_t)bucket_line(b.data, ARK_M_PASS_LATENCY, "10.0"), 18);
+	CHECK_EQ_U64((uint64_t)bucket_line(b.data, ARK_M_PASS_LATENCY, "1000.0"), 19);
+	CHECK_EQ_U64((uint64_t)bucket_line(b.data, ARK_M_PASS_LATENCY, "100000.0"), 19);
+	static const char *const les[] = {"0.001", "0.0025", "0.01", "0.1", "1.0", "2.5", "10.0", "1000.0", "100000.0", "+Inf"};
+	for (size_t i = 0; i < ARK_ARRAY_LEN(les); i++)
+		CHECK_MSG(bucket_line(b.data, ARK_M_PASS_LATENCY, les[i]) == bucket_line(b.data, "direct_latency_ms", les[i]),
+			  "le=%s: %lld followed, %lld direct", les[i], bucket_line(b.data, ARK_M_PASS_LATENCY, les[i]),
+			  bucket_line(b.data, "direct_latency_ms", les[i]));
+	/* Following again without new records adds nothing (no double count). */
+	CHECK_EQ_U64(ark_metrics_histogram_follow(&f, &src), 0);
+	expect_same(&reg, &f, direct, n);
+	/* A batch rolled back before the writer looked: re-delivered, counted once. */
+	memcpy(&saved, &src, sizeof src);
+	ark_hist_record(&src, 3000);
+	ark_hist_record(&src, 4000000);
+	memcpy(&src, &saved, sizeof src);
+	record_both(&src, direct, 3000);
+	record_both(&src, direct, 4000000);
+	CHECK_EQ_U64(ark_metrics_histogram_follow(&f, &src), 2);
+	expect_same(&reg, &f, direct, n + 2);
+	/* One rolled back after the writer looked: the exported counts never go down. */
+	memcpy(&saved, &src, sizeof src);
+	ark_hist_record(&src, 5000);
+	CHECK_EQ_U64(ark_metrics_histogram_follow(&f, &src), 1);
+	memcpy(&src, &saved, sizeof src);
+	CHECK_EQ_U64(ark_metrics_histogram_follow(&f, &src), 0);
+	CHECK_EQ_U64(atomic_load(f.h.count), n + 3);
+	CHECK(atomic_load(f.h.sum) >= atomic_load(direct.sum) + 5000);
+	/* A restarted writer (a new follower on the same series) counts nothing twice. */
+	CHECK(ark_metrics_histogram_follower(&reg, ARK_M_PASS_LATENCY, NULL, NULL, &restarted, &err) == 0);
+	CHECK_EQ_U64(ark_metrics_histogram_follow(&restarted, &src), 0);
+	CHECK_EQ_U64(atomic_load(restarted.h.count), n + 3);
+	ark_hist_record(&src, 6000);
+	CHECK_EQ_U64(ark_metrics_histogram_follow(&restarted, &src), 1);
+	CHECK_EQ_U64(atomic_load(restarted.h.count), n + 4);
+	/* Records the writer did not see before it restarted are added. */
+	ark_hist_record(&src, 7000);
+	ark_hist_record(&src, 7000);
+	memset(&restarted, 0, sizeof restarted);
+	CHECK(ark_metrics_histogram_follower(&reg, ARK_M_PASS_LATENCY, NULL, NULL, &restarted, &err) == 0);
+	CHECK_EQ_U64(ark_metrics_histogram_follow(&restarted, &src), 2);
+	CHECK_EQ_U64(atomic_load(restarted.h.count), n + 6);
+	/* A reset source (HRM's, on new rules): nothing lost, nothing goes down. */
+	ark_hist_reset(&src);
+	CHECK_EQ_U64(ark_metrics_histogram_follow(&restarted, &src), 0);
+	ark_hist_record(&src, 8000);
+	CHECK_EQ_U64(ark_metrics_histogram_follow(&restarted, &src), 1);
+	CHECK_EQ_U64(atomic_load(restarted.h.count), n + 7);
+	/* Windows: what was followed after a slice began is that window's. */
+	ark_metrics_tick(&reg, 7000ull * 1000000000);
+	ark_metrics_tick(&reg, 7010ull * 1000000000);
+	for (int i = 0; i < 4; i++)
+		ark_hist_record(&src, 9000);
+	CHECK_EQ_U64(ark_metrics_histogram_follow(&restarted, &src), 4);
+	uint32_t s;
+	CHECK(ark_metrics_find(&reg, ARK_M_PASS_LATENCY, NULL, &s) == 0);
+	static struct ark_metrics_hist_view view;
+	CHECK(ark_metrics_histogram_window(&reg, s, 10, &view) == 0);
+	CHECK_EQ_U64(view.count, 4);
+	CHECK_EQ_U64(view.buckets[ark_metrics_hist_bucket_of(9000)], 4);
+	CHECK(ark_metrics_histogram_window(&reg, s, 0, &view) == 0);
+	CHECK_EQ_U64(view.count, n + 11);
+	ark_buf_free(&b);
+	free(mem);
+}
+
 static void test_large(void)
 {
 	void *mem;
@@ -577,6 +718,7 @@ int main(void)
 	test_accept();
 	test_prometheus();
 	test_json();
+	test_follow();
 	test_large();
 	printf("metrics exposition: OK\n");
 	return 0;
