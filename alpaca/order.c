@@ -11,6 +11,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -236,6 +237,82 @@ static bool status_terminal(const char *status)
 	return false;
 }
 
+/* One member of an answer's object and where it goes in the record. An
+ * amount must parse as a finite number; a required or if-present one must
+ * also be at least 0. */
+enum field_kind { FIELD_TEXT, FIELD_AMOUNT, FIELD_AMOUNT_OR_NULL, FIELD_FLAG };
+enum field_need {
+	FIELD_REQUIRED,     /* missing or not valid: the answer is malformed */
+	FIELD_IF_PRESENT,   /* absent is fine (it stays 0); present and not valid: malformed */
+	FIELD_OPTIONAL,     /* read when valid, else left as it is */
+};
+struct field {
+	const char *key;
+	enum field_kind kind;
+	enum field_need need;
+	size_t offset;
+	size_t size;
+};
+#define FIELD(type, name, kind, need) {#name, kind, need, offsetof(type, name), sizeof(((type *)0)->name)}
+
+static int read_field(const char *js, const jsmntok_t *tok, int ntok, const struct field *f, void *record)
+{
+	char *at = (char *)record + f->offset;
+	if (f->kind == FIELD_TEXT)
+		return string_member(js, tok, ntok, 0, f->key, at, f->size);
+	if (f->kind == FIELD_FLAG)
+		return bool_member(js, tok, ntok, 0, f->key, (bool *)at);
+	double *d = (double *)at;
+	if (number_member(js, tok, ntok, 0, f->key, f->kind == FIELD_AMOUNT_OR_NULL, d))
+		return -1;
+	return f->need != FIELD_OPTIONAL && *d < 0 ? -1 : 0;
+}
+
+/* Read n fields of the top-level object into record, in order: the key of
+ * the first that makes the answer malformed, or NULL. */
+static const char *read_fields(const char *js, const jsmntok_t *tok, int ntok, const struct field *f, size_t n,
+			       void *record)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (f[i].need == FIELD_IF_PRESENT && member(js, tok, ntok, 0, f[i].key) < 0)
+			continue;
+		if (read_field(js, tok, ntok, &f[i], record) && f[i].need != FIELD_OPTIONAL)
+			return f[i].key;
+	}
+	return NULL;
+}
+
+#define ORDER_FIELD(name, kind, need) FIELD(struct ark_alpaca_order, name, kind, need)
+static const struct field order_required[] = {
+	ORDER_FIELD(id, FIELD_TEXT, FIELD_REQUIRED),
+	ORDER_FIELD(client_order_id, FIELD_TEXT, FIELD_REQUIRED),
+	ORDER_FIELD(status, FIELD_TEXT, FIELD_REQUIRED),
+	ORDER_FIELD(filled_qty, FIELD_AMOUNT, FIELD_REQUIRED),
+	ORDER_FIELD(filled_avg_price, FIELD_AMOUNT_OR_NULL, FIELD_REQUIRED),
+};
+/* qty and limit_price absent or null: 0 (notional and market orders have
+ * none; ours always have both, and the check against the order says so). */
+static const struct field order_rest[] = {
+	ORDER_FIELD(symbol, FIELD_TEXT, FIELD_OPTIONAL),
+	ORDER_FIELD(side, FIELD_TEXT, FIELD_OPTIONAL),
+	ORDER_FIELD(type, FIELD_TEXT, FIELD_OPTIONAL),
+	ORDER_FIELD(qty, FIELD_AMOUNT_OR_NULL, FIELD_IF_PRESENT),
+	ORDER_FIELD(limit_price, FIELD_AMOUNT_OR_NULL, FIELD_IF_PRESENT),
+};
+
+#define ACCOUNT_FIELD(name, kind, need) FIELD(struct ark_alpaca_account, name, kind, need)
+static const struct field account_fields[] = {
+	ACCOUNT_FIELD(status, FIELD_TEXT, FIELD_REQUIRED),
+	ACCOUNT_FIELD(buying_power, FIELD_AMOUNT, FIELD_REQUIRED),
+	ACCOUNT_FIELD(trading_blocked, FIELD_FLAG, FIELD_REQUIRED),
+	ACCOUNT_FIELD(account_blocked, FIELD_FLAG, FIELD_REQUIRED),
+	ACCOUNT_FIELD(trade_suspended_by_user, FIELD_FLAG, FIELD_OPTIONAL),
+	ACCOUNT_FIELD(currency, FIELD_TEXT, FIELD_OPTIONAL),
+	ACCOUNT_FIELD(cash, FIELD_AMOUNT, FIELD_OPTIONAL),
+};
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
 int ark_alpaca_parse_order(const char *body, size_t len, struct ark_alpaca_order *o, char *detail, size_t detail_len)
 {
 	static __thread jsmntok_t tok[MAX_TOKENS];
@@ -244,35 +321,13 @@ int ark_alpaca_parse_order(const char *body, size_t len, struct ark_alpaca_order
 	int ntok = parse_object(body, len, tok, detail, detail_len);
 	if (ntok < 0)
 		return -1;
-	const char *missing = NULL;
-	if (string_member(body, tok, ntok, 0, "id", o->id, sizeof o->id))
-		missing = "id";
-	else if (string_member(body, tok, ntok, 0, "client_order_id", o->client_order_id, sizeof o->client_order_id))
-		missing = "client_order_id";
-	else if (string_member(body, tok, ntok, 0, "status", o->status, sizeof o->status))
-		missing = "status";
-	else if (number_member(body, tok, ntok, 0, "filled_qty", false, &o->filled_qty) || o->filled_qty < 0)
-		missing = "filled_qty";
-	else if (number_member(body, tok, ntok, 0, "filled_avg_price", true, &o->filled_avg_price) ||
-		 o->filled_avg_price < 0 || (o->filled_qty > 0 && !(o->filled_avg_price > 0)))
-		missing = "filled_avg_price";
-	if (missing) {
-		snprintf(detail, detail_len, "an order without a valid \"%s\"", missing);
-		return -1;
-	}
-	(void)string_member(body, tok, ntok, 0, "symbol", o->symbol, sizeof o->symbol);
-	(void)string_member(body, tok, ntok, 0, "side", o->side, sizeof o->side);
-	(void)string_member(body, tok, ntok, 0, "type", o->type, sizeof o->type);
-	/* Absent or null: 0 (notional and market orders have none; ours always
-	 * have both, and the check against the order says so). Present and
-	 * not a number: malformed. */
-	if (member(body, tok, ntok, 0, "qty") >= 0 && (number_member(body, tok, ntok, 0, "qty", true, &o->qty) || o->qty < 0)) {
-		snprintf(detail, detail_len, "an order without a valid \"qty\"");
-		return -1;
-	}
-	if (member(body, tok, ntok, 0, "limit_price") >= 0 &&
-	    (number_member(body, tok, ntok, 0, "limit_price", true, &o->limit_price) || o->limit_price < 0)) {
-		snprintf(detail, detail_len, "an order without a valid \"limit_price\"");
+	const char *bad = read_fields(body, tok, ntok, order_required, COUNT(order_required), o);
+	if (!bad && o->filled_qty > 0 && !(o->filled_avg_price > 0))
+		bad = "filled_avg_price";   /* a fill without a price */
+	if (!bad)
+		bad = read_fields(body, tok, ntok, order_rest, COUNT(order_rest), o);
+	if (bad) {
+		snprintf(detail, detail_len, "an order without a valid \"%s\"", bad);
 		return -1;
 	}
 	o->terminal = status_terminal(o->status);
@@ -288,22 +343,11 @@ int ark_alpaca_parse_account(const char *body, size_t len, struct ark_alpaca_acc
 	int ntok = parse_object(body, len, tok, detail, detail_len);
 	if (ntok < 0)
 		return -1;
-	const char *missing = NULL;
-	if (string_member(body, tok, ntok, 0, "status", a->status, sizeof a->status))
-		missing = "status";
-	else if (number_member(body, tok, ntok, 0, "buying_power", false, &a->buying_power) || a->buying_power < 0)
-		missing = "buying_power";
-	else if (bool_member(body, tok, ntok, 0, "trading_blocked", &a->trading_blocked))
-		missing = "trading_blocked";
-	else if (bool_member(body, tok, ntok, 0, "account_blocked", &a->account_blocked))
-		missing = "account_blocked";
-	if (missing) {
-		snprintf(detail, detail_len, "an account without a valid \"%s\"", missing);
+	const char *bad = read_fields(body, tok, ntok, account_fields, COUNT(account_fields), a);
+	if (bad) {
+		snprintf(detail, detail_len, "an account without a valid \"%s\"", bad);
 		return -1;
 	}
-	(void)bool_member(body, tok, ntok, 0, "trade_suspended_by_user", &a->trade_suspended_by_user);
-	(void)string_member(body, tok, ntok, 0, "currency", a->currency, sizeof a->currency);
-	(void)number_member(body, tok, ntok, 0, "cash", false, &a->cash);
 	return 0;
 }
 
@@ -419,23 +463,12 @@ const char *ark_alpaca_anomaly_name(enum ark_alpaca_anomaly anomaly)
 	return (unsigned)anomaly < ARK_ALPACA_ANOMALY_COUNT ? anomaly_names[anomaly] : "unknown";
 }
 
-/* a and b equal but for binary rounding (quantities go out with 9 digits). */
-static bool same_amount(double a, double b)
-{
-	return fabs(a - b) <= 1e-9 * fmax(1.0, fmax(fabs(a), fabs(b)));
-}
-
 static bool price_ok(double price, const struct ark_alpaca_expect *o)
 {
 	if (!(price > 0) || !isfinite(price))
 		return false;
-	if (o->limit_price > 0) {
-		/* A limit order fills at its limit or better: a buy never above,
-		 * a sell never below (a cent's rounding allowed: the limit went
-		 * out with 2 or 4 decimals). */
-		double slack = o->limit_price >= 1 ? 0.005 : 0.00005;
-		return o->buy ? price <= o->limit_price + slack : price >= o->limit_price - slack;
-	}
+	if (o->limit_price > 0)
+		return ark_limit_price_ok(o->buy, price, o->limit_price);
 	return o->reference_price > 0 && fabs(price - o->reference_price) <= o->market_price_band * o->reference_price;
 }
 
@@ -461,15 +494,15 @@ enum ark_alpaca_anomaly ark_alpaca_check_order(const struct ark_alpaca_order *a,
 		snprintf(why, why_len, "side '%.8s', the order's is %s", a->side[0] ? a->side : "(none)", o->buy ? "buy" : "sell");
 		return ARK_ALPACA_ANOMALY_SIDE;
 	}
-	if (!same_amount(a->qty, o->quantity)) {
+	if (!ark_amount_same(a->qty, o->quantity)) {
 		snprintf(why, why_len, "qty %.17g, the order's is %.17g", a->qty, o->quantity);
 		return ARK_ALPACA_ANOMALY_QUANTITY;
 	}
-	if (a->filled_qty > o->quantity && !same_amount(a->filled_qty, o->quantity)) {
+	if (!ark_amount_within(a->filled_qty, o->quantity)) {
 		snprintf(why, why_len, "filled_qty %.17g of an order for %.17g", a->filled_qty, o->quantity);
 		return ARK_ALPACA_ANOMALY_OVERFILL;
 	}
-	if (a->filled_qty < o->filled_before && !same_amount(a->filled_qty, o->filled_before)) {
+	if (!ark_amount_within(o->filled_before, a->filled_qty)) {
 		snprintf(why, why_len, "filled_qty %.17g, below the %.17g it reported before", a->filled_qty, o->filled_before);
 		return ARK_ALPACA_ANOMALY_FILL_DECREASED;
 	}
@@ -493,7 +526,7 @@ enum ark_alpaca_anomaly ark_alpaca_check_order(const struct ark_alpaca_order *a,
 			}
 		}
 	}
-	if (strcmp(a->status, "filled") == 0 && !same_amount(a->filled_qty, o->quantity)) {
+	if (strcmp(a->status, "filled") == 0 && !ark_amount_same(a->filled_qty, o->quantity)) {
 		snprintf(why, why_len, "status filled with %.17g of %.17g filled", a->filled_qty, o->quantity);
 		return ARK_ALPACA_ANOMALY_STATUS;
 	}

@@ -8,14 +8,6 @@
 #include <math.h>
 #include <string.h>
 
-/* At most limit, within rounding (quantities travel as decimal text to a
- * venue): the same tolerance as Alpaca's check of an answer, so a fill it
- * let through is never refused here for a last digit. */
-static bool within(double a, double limit)
-{
-	return a <= limit + 1e-9 * fmax(1.0, fmax(fabs(a), fabs(limit)));
-}
-
 const char *ark_book_refusal_name(enum ark_book_refusal refusal)
 {
 	switch (refusal) {
@@ -41,16 +33,13 @@ enum ark_book_refusal ark_book_check(const struct ark_kenny_position *pos, const
 		return ARK_BOOK_SYMBOL;
 	if ((order->side != ARK_SIDE_BUY && order->side != ARK_SIDE_SELL) || fill->side != order->side)
 		return ARK_BOOK_SIDE;
+	/* Overfill and limit with the tolerance of Alpaca's check of an answer
+	 * (common/): a fill it let through is never refused here for a last digit. */
 	if (!isfinite(order->quantity) || !isfinite(order->filled) || order->filled < 0 ||
-	    !within(order->filled + qty, order->quantity))
+	    !ark_amount_within(order->filled + qty, order->quantity))
 		return ARK_BOOK_OVERFILL;
-	if (order->limit_price > 0) {
-		/* A limit order fills at its limit or better; the limit went out
-		 * with 2 or 4 decimals, so a cent (or 0.00005 below $1) of rounding. */
-		double slack = order->limit_price >= 1 ? 0.005 : 0.00005;
-		if (order->side == ARK_SIDE_BUY ? price > order->limit_price + slack : price < order->limit_price - slack)
-			return ARK_BOOK_PRICE;
-	}
+	if (order->limit_price > 0 && !ark_limit_price_ok(order->side == ARK_SIDE_BUY, price, order->limit_price))
+		return ARK_BOOK_PRICE;
 	/* What applying it would make must stay finite (and the position
 	 * within the largest one a fill may build). */
 	double signed_qty = fill->side == ARK_SIDE_BUY ? qty : -qty;

@@ -1,5 +1,5 @@
-/* common/common.c — error messages, the executable's path, CPU pinning and
- * strict parsers.
+/* common/common.c — error messages, the executable's path, CPU pinning,
+ * strict parsers and the tolerance of amounts sent as decimal text.
  * Parsers accept exactly the documented syntax and say what they expected;
  * they never fall back to a default on bad input. */
 #include "common/common.h"
@@ -311,4 +311,25 @@ int ark_hex_digit(char c)
 	if (c >= 'A' && c <= 'F')
 		return c - 'A' + 10;
 	return -1;
+}
+
+static double amount_tolerance(double a, double b)
+{
+	return 1e-9 * fmax(1.0, fmax(fabs(a), fabs(b)));
+}
+
+bool ark_amount_same(double a, double b)
+{
+	return fabs(a - b) <= amount_tolerance(a, b);
+}
+
+bool ark_amount_within(double a, double limit)
+{
+	return a <= limit + amount_tolerance(a, limit);
+}
+
+bool ark_limit_price_ok(bool buy, double price, double limit_price)
+{
+	double slack = limit_price >= 1 ? 0.005 : 0.00005;
+	return buy ? price <= limit_price + slack : price >= limit_price - slack;
 }

@@ -93,6 +93,18 @@ int ark_env_u64(const char *name, uint64_t dflt, uint64_t min, uint64_t max,
 		uint64_t *out, struct ark_err *err);
 int ark_env_bool(const char *name, bool dflt, bool *out, struct ark_err *err);
 
+/* ---- Amounts sent to a venue as decimal text ----
+ * Equal, or at most limit, but for the rounding of that text (1e-9 of the
+ * larger, at least 1e-9): the book (brokers/book.c) and the check of a
+ * broker's answer (alpaca/) judge with this one tolerance, so a fill the
+ * answer's check let through is never refused in the book for a last digit. */
+bool ark_amount_same(double a, double b);
+bool ark_amount_within(double a, double limit);
+/* A limit order fills at its limit or better: a buy never above, a sell
+ * never below, with a cent of rounding (0.00005 below $1: the limit went
+ * out with 2 decimals, or 4). False for a price that is not a number. */
+bool ark_limit_price_ok(bool buy, double price, double limit_price);
+
 /* ---- Text from outside: UTF-8 ----
  * The length of the valid UTF-8 sequence that starts s (at most n bytes
  * available): 1 for ASCII, 2-4 for a well-formed multi-byte character

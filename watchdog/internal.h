@@ -28,8 +28,11 @@ int ark_watchdog_open_instance(struct ark_supervisor *sup, const struct ark_supe
 			       struct ark_err *err);
 
 /* Processes (process.c). A child's start: from its warm standby when one is
- * ready, else fork and exec `ark agent|source|metrics-server ...`. */
-int ark_watchdog_spawn(struct ark_supervisor *sup, struct ark_child *c);
+ * ready, else fork and exec `ark agent|source|metrics-server ...`. Fails
+ * with err filled; when the program cannot be run ("cannot run <program>:
+ * <why>", logged too) c->exec_failed is set: the exec's failure is known
+ * before it returns, and no process is left. */
+int ark_watchdog_spawn(struct ark_supervisor *sup, struct ark_child *c, struct ark_err *err);
 /* Take over a process found running (its pid and start time in the
  * segment), once /proc shows it is ours; -EPERM with why when it is not. */
 int ark_watchdog_adopt(struct ark_supervisor *sup, struct ark_child *c, pid_t pid, uint64_t start_ticks, char *why,

@@ -15,7 +15,13 @@
  * environment, waits for that record before it does anything, and leaves
  * when the watchdog that forked it died first (ark_process_claim). So a
  * watchdog killed between fork and record leaves no process its successor
- * cannot see: the successor either adopts it or it exits on its own. */
+ * cannot see: the successor either adopts it or it exits on its own.
+ *
+ * A start whose exec fails is known before the start returns: the child
+ * writes execve's errno to a close-on-exec pipe (end of file: the exec
+ * succeeded) and exits; the watchdog reaps it and reports the failure, the
+ * program named, through struct ark_err and the log. The child between fork
+ * and exec makes only async-signal-safe calls and never prints. */
 #include "watchdog/internal.h"
 
 #include <errno.h>
@@ -112,11 +118,47 @@ static char **supervised_env(char *const *envp, char *mark, size_t mark_len)
 	return out;
 }
 
-/* The canary lane's processes run the canary's binary and environment
- * until the canary ends; everything else runs this binary as it is. */
-static int fork_exec(const struct ark_supervisor *sup, const struct ark_child *c, const char **argv, int keep_fd,
-		     pid_t *pid_out)
+/* The child between fork and exec: a fork of the watchdog, so only
+ * async-signal-safe calls (no stdio, no allocation). When execve fails it
+ * writes errno to status_fd (close-on-exec: the parent reads end of file
+ * once the exec succeeded) and leaves; the parent reports, never the child. */
+__attribute__((noreturn)) static void exec_child(const char *exe, const char **argv, char **child_env, int keep_fd,
+						 int status_fd)
 {
+	sigset_t none;   /* the watchdog's blocked signals are its own */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	if (keep_fd >= 0)
+		fcntl(keep_fd, F_SETFD, 0);
+	execve(exe, (char *const *)argv, child_env);
+	int e = errno;
+	ssize_t n = write(status_fd, &e, sizeof e);
+	(void)n;   /* nothing more a failed child can do: the parent sees a short read */
+	_exit(127);
+}
+
+/* The errno of the child's failed execve, 0 when it ran (end of file on
+ * the close-on-exec pipe, or nothing readable to say otherwise). */
+static int exec_status(int status_fd)
+{
+	int e = 0;
+	ssize_t n;
+	while ((n = read(status_fd, &e, sizeof e)) < 0 && errno == EINTR)
+		;
+	if (n != (ssize_t)sizeof e)
+		return 0;
+	return e > 0 ? e : EIO;
+}
+
+/* The canary lane's processes run the canary's binary and environment
+ * until the canary ends; everything else runs this binary as it is. Fails
+ * with err (and *exec_failed, and a line in the log naming the program)
+ * when the program cannot be run. */
+static int fork_exec(const struct ark_supervisor *sup, const struct ark_child *c, const char **argv, int keep_fd,
+		     pid_t *pid_out, bool *exec_failed, struct ark_err *err)
+{
+	*exec_failed = false;
 	extern char **environ;
 	const char *exe = sup->exe;
 	char *const *envp = environ;
@@ -129,26 +171,34 @@ static int fork_exec(const struct ark_supervisor *sup, const struct ark_child *c
 	char mark[64];
 	char **child_env = supervised_env(envp, mark, sizeof mark);
 	if (!child_env)
-		return -ENOMEM;
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid < 0) {
+		return ark_err_set(err, -ENOMEM, "out of memory for the environment of %s", c->name);
+	int status[2];
+	if (pipe2(status, O_CLOEXEC) != 0) {
 		int e = errno;
 		free(child_env);
-		return -e;
+		return ark_err_set(err, -e, "cannot make a pipe for %s: %s", c->name, strerror(e));
 	}
+	fflush(NULL);
+	pid_t pid = fork();
 	if (pid == 0) {
-		sigset_t none;   /* the watchdog's blocked signals are its own */
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		if (keep_fd >= 0)
-			fcntl(keep_fd, F_SETFD, 0);
-		execve(exe, (char *const *)argv, child_env);
-		fprintf(stderr, "ark: cannot run %s: %s\n", exe, strerror(errno));
-		_exit(127);
+		close(status[0]);
+		exec_child(exe, argv, child_env, keep_fd, status[1]);
 	}
+	int fork_errno = errno;
+	close(status[1]);
 	free(child_env);
+	if (pid < 0) {
+		close(status[0]);
+		return ark_err_set(err, -fork_errno, "cannot fork for %s: %s", c->name, strerror(fork_errno));
+	}
+	int e = exec_status(status[0]);
+	close(status[0]);
+	if (e) {
+		waitpid(pid, NULL, 0);
+		*exec_failed = true;
+		ark_log(sup->log, "error", "cannot run %s for %s: %s", exe, c->name, strerror(e));
+		return ark_err_set(err, -e, "cannot run %s: %s", exe, strerror(e));
+	}
 	*pid_out = pid;
 	return 0;
 }
@@ -229,25 +279,28 @@ static int take_over_standby(struct ark_supervisor *sup, struct ark_child *c)
 	return 0;
 }
 
-int ark_watchdog_spawn(struct ark_supervisor *sup, struct ark_child *c)
+int ark_watchdog_spawn(struct ark_supervisor *sup, struct ark_child *c, struct ark_err *err)
 {
+	c->exec_failed = false;
 	if (c->standby_pid && take_over_standby(sup, c) == 0)
 		return 0;
 	const char *argv[40];
 	char bufs[3][16];
 	build_argv(sup, c, -1, argv, bufs);
 	pid_t pid = 0;
-	int rc = fork_exec(sup, c, argv, -1, &pid);
+	bool canary_run = c->lane == ARK_LANE_CANARY && ark_canary_uses_canary_config(sup);
+	int rc = fork_exec(sup, c, argv, -1, &pid, &c->exec_failed, err);
+	if (rc == 0 || c->exec_failed)
+		c->canary_config_run = canary_run;   /* whose program ran, or failed to */
 	if (rc)
 		return rc;
 	record(sup, c, pid);
-	c->canary_config_run = c->lane == ARK_LANE_CANARY && ark_canary_uses_canary_config(sup);
 	int pidfd = pidfd_open_pid(pid);
 	if (pidfd < 0) {
-		rc = -errno;
+		int e = errno;
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
-		return rc;
+		return ark_err_set(err, -e, "cannot open a pidfd on %s (pid %d): %s", c->name, (int)pid, strerror(e));
 	}
 	running(sup, c, pid, pidfd, false);
 	return 0;
@@ -292,6 +345,19 @@ void ark_watchdog_forget(struct ark_supervisor *sup, struct ark_child *c)
 	ark_watchdog_pid_file(sup, c->name, 0, 0);
 }
 
+/* A standby that could not start or died waiting (a failed exec after an
+ * upgrade, no file descriptors...): the next one waits longer, up to 30 s.
+ * Returns the wait in seconds. */
+static double standby_back_off(struct ark_child *c)
+{
+	c->standby_failures++;
+	uint64_t delay = 100ull * 1000 * 1000 << (c->standby_failures < 9 ? c->standby_failures : 9);
+	if (delay > 30ull * 1000 * 1000 * 1000)
+		delay = 30ull * 1000 * 1000 * 1000;
+	c->standby_retry_at_ns = ark_now_ns() + delay;
+	return (double)delay / 1e9;
+}
+
 void ark_watchdog_standby_start(struct ark_supervisor *sup, struct ark_child *c)
 {
 	int fds[2];
@@ -302,7 +368,12 @@ void ark_watchdog_standby_start(struct ark_supervisor *sup, struct ark_child *c)
 	build_argv(sup, c, fds[0], argv, bufs);
 	pid_t pid = 0;
 	int pidfd = -1;
-	if (fork_exec(sup, c, argv, fds[0], &pid) == 0 && (pidfd = pidfd_open_pid(pid)) < 0) {
+	struct ark_err err = {0};
+	bool exec_failed;
+	if (fork_exec(sup, c, argv, fds[0], &pid, &exec_failed, &err) != 0) {
+		double s = standby_back_off(c);
+		ark_log(sup->log, "warn", "standby of %s cannot start (%s); the next one in %.1f s", c->name, err.msg, s);
+	} else if ((pidfd = pidfd_open_pid(pid)) < 0) {
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
 	}
@@ -341,15 +412,9 @@ void ark_watchdog_standby_check(struct ark_supervisor *sup, struct ark_child *c,
 		return;
 	}
 	if (!close_it) {
-		/* It died waiting (a failed exec after an upgrade, no file
-		 * descriptors...): the next one waits longer, up to 30 s. */
-		c->standby_failures++;
-		uint64_t delay = 100ull * 1000 * 1000 << (c->standby_failures < 9 ? c->standby_failures : 9);
-		if (delay > 30ull * 1000 * 1000 * 1000)
-			delay = 30ull * 1000 * 1000 * 1000;
-		c->standby_retry_at_ns = ark_now_ns() + delay;
+		double s = standby_back_off(c);
 		ark_log(sup->log, "warn", "standby of %s (pid %d) exited; the next one in %.1f s", c->name,
-			(int)c->standby_pid, (double)delay / 1e9);
+			(int)c->standby_pid, s);
 	}
 	waitpid(c->standby_pid, NULL, 0);
 	close(c->standby_pidfd);

@@ -244,10 +244,9 @@ static int start_agents(struct ark_supervisor *sup, const struct ark_supervisor_
 		struct ark_child *c = &sup->children[i];
 		if (c->pid || c->external)
 			continue;
-		if ((rc = ark_watchdog_spawn(sup, c))) {
-			char msg[128];
-			snprintf(msg, sizeof msg, "cannot start %s: %s", c->name, strerror(-rc));
-			return fail_start(sup, err, rc, msg);
+		if ((rc = ark_watchdog_spawn(sup, c, err))) {
+			ark_err_wrap(err, "cannot start %s", c->name);
+			return fail_start(sup, err, rc, err->msg);
 		}
 	}
 	/* Sources start once every agent runs (state RUNNING): the first
@@ -284,10 +283,9 @@ static int start_the_rest(struct ark_supervisor *sup, int canary_first, struct a
 		struct ark_child *c = &sup->children[i];
 		if (c->pid || c->finished)
 			continue;
-		if ((rc = ark_watchdog_spawn(sup, c))) {
-			char msg[128];
-			snprintf(msg, sizeof msg, "cannot start %s: %s", c->name, strerror(-rc));
-			return fail_start(sup, err, rc, msg);
+		if ((rc = ark_watchdog_spawn(sup, c, err))) {
+			ark_err_wrap(err, "cannot start %s", c->name);
+			return fail_start(sup, err, rc, err->msg);
 		}
 	}
 	/* The metrics server first, then the sources: its start-up is not on
@@ -297,10 +295,9 @@ static int start_the_rest(struct ark_supervisor *sup, int canary_first, struct a
 		bool auxiliary_pass = k < sup->child_count;
 		if (k % sup->child_count < ARK_AGENT_COUNT || c->lane || c->pid || c->finished || c->auxiliary != auxiliary_pass)
 			continue;
-		if ((rc = ark_watchdog_spawn(sup, c))) {
-			char msg[128];
-			snprintf(msg, sizeof msg, "cannot start %s: %s", c->name, strerror(-rc));
-			return fail_start(sup, err, rc, msg);
+		if ((rc = ark_watchdog_spawn(sup, c, err))) {
+			ark_err_wrap(err, "cannot start %s", c->name);
+			return fail_start(sup, err, rc, err->msg);
 		}
 	}
 	return 0;
@@ -569,9 +566,16 @@ static int restart_due(struct ark_supervisor *sup, struct ark_err *err)
 		struct ark_agent_control *control = control_of(sup, c);
 		if (control)
 			ark_control_restarts_add(control);
-		int rc = ark_watchdog_spawn(sup, c);
+		int rc = ark_watchdog_spawn(sup, c, err);
+		if (rc && c->exec_failed) {
+			/* Its program cannot be run now (replaced, removed): a death
+			 * at once, as when the exec'd child exited 127 — restarted after
+			 * its back-off, counted in a crash loop, a canary judged on it. */
+			reap_one(sup, c, W_EXITCODE(127, 0));
+			continue;
+		}
 		if (rc)
-			return ark_err_set(err, rc, "cannot restart %s: %s", c->name, strerror(-rc));
+			return ark_err_wrap(err, "cannot restart %s", c->name);
 		ark_log(sup->log, "info", "restarted name=%s pid=%d after_ms=%.1f", c->name, (int)c->pid,
 			(double)(c->started_ns - c->died_ns) / 1e6);
 	}

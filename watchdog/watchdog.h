@@ -35,6 +35,7 @@ struct ark_child {
 	int index;                 /* agent id or source number */
 	int lane;                  /* ARK_LANE_CANARY: Joey, HRM or Kenny of the canary lane */
 	bool canary_config_run;    /* this process runs the canary's binary and environment */
+	bool exec_failed;          /* its last start failed in exec: the program could not be run */
 	pid_t pid;                 /* 0 when not running */
 	int pidfd;                 /* -1 when not running */
 	bool finished;             /* exited cleanly and is not to be restarted */

@@ -13,11 +13,10 @@ fail() { echo "FAIL: $*"; for f in "$ARK_DATA_DIR"/logs/source*.log; do [ -f "$f
 work=$(mktemp -d /tmp/ark-av-XXXXXX)
 inst="av$$"
 server=""
+. "$here/../lib.sh"   # forget_instance
 cleanup() {
   [ -n "$server" ] && kill "$server" 2>/dev/null
-  pkill -KILL -f -- "--instance $inst( |$)" 2>/dev/null
-  rm -f "/dev/shm/ark-$inst"
-  rm -rf "$work"
+  forget_instance
 }
 trap cleanup EXIT
 key="AVTESTKEY$$"

@@ -32,17 +32,21 @@ int main(void)
 	CHECK(parse(200, "{\"Information\": \"Our standard API rate limit is 25 requests per day.\"}", "X", &t) == ARK_AV_INFORMATION);
 	CHECK(parse(503, quote, "IBM", &t) == ARK_AV_HTTP_ERROR);
 	/* malformed in every way a server could */
-	CHECK(parse(200, "", "IBM", &t) == ARK_AV_MALFORMED);
-	CHECK(parse(200, "<html>busy</html>", "IBM", &t) == ARK_AV_MALFORMED);
-	CHECK(parse(200, "[1,2]", "IBM", &t) == ARK_AV_MALFORMED);
-	CHECK(parse(200, "{\"Global Quote\": \"IBM\"}", "IBM", &t) == ARK_AV_MALFORMED);
-	CHECK(parse(200, "{\"Global Quote\": {\"01. symbol\": \"IBM\", \"05. price\": \"abc\"}}", "IBM", &t) == ARK_AV_MALFORMED);
-	CHECK(parse(200, "{\"Global Quote\": {\"01. symbol\": \"IBM\", \"05. price\": \"-1\"}}", "IBM", &t) == ARK_AV_MALFORMED);
-	CHECK(parse(200, "{\"Global Quote\": {\"01. symbol\": \"IBM\", \"05. price\": 12.5}}", "IBM", &t) == ARK_AV_MALFORMED);
-	CHECK(parse(200, "{\"Global Quote\": {\"01. symbol\": \"IBM\", \"05. price\": \"nan\"}}", "IBM", &t) == ARK_AV_MALFORMED);
-	CHECK(parse(200, "{\"Global Quote\": {\"01. symbol\": \"IBM\", \"05. price\": \"1e999\"}}", "IBM", &t) == ARK_AV_MALFORMED);
-	CHECK(parse(200, "{\"Global Quote\": {\"01. symbol\": \"IBM\"}}", "IBM", &t) == ARK_AV_MALFORMED);
-	CHECK(parse(200, "{\"Meta Data\": {}}", "IBM", &t) == ARK_AV_MALFORMED);
+	static const char *const malformed[] = {
+		"",
+		"<html>busy</html>",
+		"[1,2]",
+		"{\"Global Quote\": \"IBM\"}",
+		"{\"Global Quote\": {\"01. symbol\": \"IBM\", \"05. price\": \"abc\"}}",
+		"{\"Global Quote\": {\"01. symbol\": \"IBM\", \"05. price\": \"-1\"}}",
+		"{\"Global Quote\": {\"01. symbol\": \"IBM\", \"05. price\": 12.5}}",
+		"{\"Global Quote\": {\"01. symbol\": \"IBM\", \"05. price\": \"nan\"}}",
+		"{\"Global Quote\": {\"01. symbol\": \"IBM\", \"05. price\": \"1e999\"}}",
+		"{\"Global Quote\": {\"01. symbol\": \"IBM\"}}",
+		"{\"Meta Data\": {}}",
+	};
+	for (size_t i = 0; i < sizeof malformed / sizeof *malformed; i++)
+		CHECK_MSG(parse(200, malformed[i], "IBM", &t) == ARK_AV_MALFORMED, "%s", malformed[i]);
 	CHECK(strcmp(ark_av_kind_name(ARK_AV_NOTE), "note") == 0);
 
 	/* settings */

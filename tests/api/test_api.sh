@@ -16,12 +16,8 @@ fail() { echo "FAIL: $*"; [ -f "$work/run.out" ] && tail -5 "$work/run.out"; exi
 work=$(mktemp -d /tmp/ark-api-XXXXXX)
 inst="api$$"
 run=""
-cleanup() {
-  [ -n "$run" ] && kill -INT "$run" 2>/dev/null && sleep 0.5 && kill -INT "$run" 2>/dev/null
-  pkill -KILL -f -- "--instance $inst( |$)" 2>/dev/null
-  rm -f "/dev/shm/ark-$inst"
-  rm -rf "$work"
-}
+. "$here/../lib.sh"
+cleanup() { stop_run; forget_instance; }
 trap cleanup EXIT
 for tool in h2load curl openssl python3; do   # a missing tool fails, never skips
   command -v "$tool" >/dev/null || fail "$tool is not installed (quickstart.sh installs it)"

@@ -22,11 +22,8 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d /tmp/ark-cguard-XXXXXX)
 inst="cguard$$"
 fail() { echo "FAIL: $*"; for f in "$ARK_DATA_DIR"/logs/watchdog.out "$ARK_DATA_DIR"/logs/watchdog.log; do [ -f "$f" ] && tail -12 "$f"; done; exit 1; }
-cleanup() {
-  "$ark" stop --instance "$inst" --timeout 20 >/dev/null 2>&1
-  pkill -KILL -f -- "--instance $inst( |$)" 2>/dev/null
-  rm -f "/dev/shm/ark-$inst"; rm -rf "$work"
-}
+. "$root/tests/lib.sh"   # forget_instance
+cleanup() { "$ark" stop --instance "$inst" --timeout 20 >/dev/null 2>&1; forget_instance; }
 trap cleanup EXIT
 command -v sqlite3 >/dev/null && command -v sha256sum >/dev/null || fail "sqlite3 and sha256sum are needed"
 export ARK_INSTANCE=$inst ARK_JOURNAL_SYNC=none METRICS_PORT=0 ARK_FEED_PORT=0

@@ -2,7 +2,8 @@
  * every command relies on (common/): for each, valid input, the boundaries,
  * overflow, garbage, and the message that names what was wrong and what was
  * expected; errors (set, wrap, truncation), the JSON string escaper, the
- * executable's path and the growable buffer. */
+ * executable's path, the growable buffer and the tolerance of amounts sent
+ * as decimal text. */
 #include "check.h"
 #include "common/common.h"
 
@@ -362,6 +363,23 @@ static void test_buf(void)
 	CHECK(b.data == NULL && b.len == 0);
 }
 
+/* Amounts sent as decimal text: equal or within but for 1e-9 of the larger
+ * (at least 1e-9); a limit with a cent of slack, 0.00005 below $1. */
+static void test_amounts(void)
+{
+	CHECK(ark_amount_same(9000, 9000 * (1 + 9e-10)));
+	CHECK(!ark_amount_same(9000, 9000 * (1 + 2e-9)));
+	CHECK(ark_amount_same(0, 9e-10) && !ark_amount_same(0, 2e-9));   /* at least 1e-9 near zero */
+	CHECK(ark_amount_within(9000 * (1 + 9e-10), 9000) && ark_amount_within(1, 9000));
+	CHECK(!ark_amount_within(9000 * (1 + 2e-9), 9000));
+	CHECK(ark_limit_price_ok(true, 100.004, 100) && !ark_limit_price_ok(true, 100.006, 100));
+	CHECK(ark_limit_price_ok(false, 99.996, 100) && !ark_limit_price_ok(false, 99.994, 100));
+	CHECK(ark_limit_price_ok(true, 0.50004, 0.5) && !ark_limit_price_ok(true, 0.50006, 0.5));
+	CHECK(ark_limit_price_ok(false, 0.49996, 0.5) && !ark_limit_price_ok(false, 0.49994, 0.5));
+	CHECK(ark_limit_price_ok(true, 1, 100) && ark_limit_price_ok(false, 1000, 100));   /* better is fine */
+	CHECK(!ark_limit_price_ok(true, NAN, 100) && !ark_limit_price_ok(false, NAN, 100));
+}
+
 int main(void)
 {
 	test_u64();
@@ -376,6 +394,7 @@ int main(void)
 	test_clocks();
 	test_self_exe();
 	test_buf();
+	test_amounts();
 	printf("test_common: ok\n");
 	return 0;
 }

@@ -28,14 +28,7 @@ trap cleanup EXIT
 for tool in jq ss curl redis-server redis-cli openssl python3; do
   command -v "$tool" >/dev/null || fail "$tool is not installed (quickstart.sh installs it)"
 done
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_for() {  # seconds description command...: until the command succeeds
-  local limit=$1 what=$2 t=0; shift 2
-  until "$@"; do
-    [ $t -ge $((limit * 10)) ] && fail "$what (waited ${limit} s)"
-    sleep 0.1; t=$((t + 1))
-  done
-}
+. "$(dirname "$0")/../lib.sh"   # wait_for, free_port
 mport=$(free_port) aport=$(free_port) rport=$(free_port)
 export ARK_DATA_DIR=$work/data ARK_LOG_DIR=$work/log ARK_INSTANCE=$inst ARK_JOURNAL_SYNC=none
 export METRICS_PORT=$mport API_PORT=$aport JWT_SECRET=$(openssl rand -hex 32)

@@ -310,6 +310,23 @@ static inline void consumer_start(struct consumer *k, struct ark_ring *ring, str
 	CHECK(pthread_create(&k->thread, NULL, consumer_main, k) == 0);
 }
 
+/* A feed configuration collecting into got. In ring mode the feed writes
+ * into a new ring of capacity slots instead, which consumer drains into got
+ * (or holds, paused); returns that ring (NULL in callback mode). */
+static inline struct ark_ring *feed_setup(struct ark_feed_config *cfg, struct collector *got, bool ring_mode,
+					  uint32_t capacity, struct consumer *consumer, bool paused)
+{
+	collector_init(got);
+	test_config(cfg, got);
+	if (!ring_mode)
+		return NULL;
+	struct ark_ring *ring = ring_new(capacity);
+	cfg->on_tick = NULL;
+	cfg->ring = ring;
+	consumer_start(consumer, ring, got, paused);
+	return ring;
+}
+
 static inline void consumer_stop(struct consumer *k)
 {
 	atomic_store(&k->paused, false);

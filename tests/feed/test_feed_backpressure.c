@@ -50,18 +50,11 @@ static void check_all(struct collector *got, uint64_t lines)
 static void test_backpressure(bool ring_mode)
 {
 	struct collector got;
-	collector_init(&got);
 	struct ark_feed_config cfg;
-	test_config(&cfg, &got);
-	struct ark_ring *ring = NULL;
 	struct consumer consumer;
 	enum { CAPACITY = 64 };
-	if (ring_mode) {
-		ring = ring_new(CAPACITY);
-		cfg.on_tick = NULL;
-		cfg.ring = ring;
-		consumer_start(&consumer, ring, &got, true);  /* paused: nothing drains */
-	}
+	/* ring mode: its consumer paused, nothing drains */
+	struct ark_ring *ring = feed_setup(&cfg, &got, ring_mode, CAPACITY, &consumer, true);
 	struct runner r;
 	runner_start(&r, &cfg);
 	/* 6 MB: far more than the socket buffers hold (not scaled: the point

@@ -72,17 +72,9 @@ static void test_good(bool ring_mode)
 {
 	enum { CLIENTS = 8 };
 	struct collector got;
-	collector_init(&got);
 	struct ark_feed_config cfg;
-	test_config(&cfg, &got);
-	struct ark_ring *ring = NULL;
 	struct consumer consumer;
-	if (ring_mode) {
-		ring = ring_new(1024);
-		cfg.on_tick = NULL;
-		cfg.ring = ring;
-		consumer_start(&consumer, ring, &got, false);
-	}
+	struct ark_ring *ring = feed_setup(&cfg, &got, ring_mode, 1024, &consumer, false);
 	struct runner r;
 	uint64_t t0 = ark_now_ns(), rt0 = ark_realtime_ns();
 	runner_start(&r, &cfg);

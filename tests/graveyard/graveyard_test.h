@@ -5,6 +5,7 @@
 #define ARK_TESTS_GRAVEYARD_TEST_H
 
 #include "check.h"
+#include "base_rules.h"
 #include "graveyard/graveyard.h"
 
 #include <errno.h>
@@ -17,43 +18,30 @@
 #define MS 1000000ull
 #define SEC 1000000000ull
 
-/* Line numbers of the keys below (1-based). */
+/* Line numbers of the keys of ARK_TEST_BASE_RULES (1-based). */
 enum {
 	L_VERSION = 1, L_STATE, L_QUANTITY, L_NOTIONAL, L_COLLAR, L_REFERENCE, L_RESTRICTED, L_PATTERNS,
 	L_RATE, L_RATE_SYMBOL, L_DUPLICATE, L_POSITION, L_GROSS, L_LOSS, L_RESET
 };
 
-static const char *const base_lines[] = {
-	"version = 1",
-	"trading_state = ACTIVE node",
-	"max_order_quantity = 100 node",
-	"max_order_notional = 5000 node",
-	"price_collar = 5% node",
-	"reference_max_age = 1s node",
-	"restricted_symbols = BAD, WORSE node",
-	"restricted_patterns = *.OTC, TEST* node",
-	"order_rate = 10/1s global",
-	"order_rate_per_symbol = 3/1s node",
-	"duplicate_window = 500ms node",
-	"max_position = 200 node",
-	"max_gross_exposure = 20000 global",
-	"daily_loss_limit = 1000 global",
-	"trading_day_reset = 00:00 UTC",
-};
 
 /* The base text with lines whose key matches replaced: pairs {key, line}. */
 static inline void rules_text(char *out, size_t cap, const char *const *replace, int count)
 {
 	size_t used = 0;
 	out[0] = '\0';
-	for (size_t i = 0; i < sizeof base_lines / sizeof base_lines[0]; i++) {
-		const char *line = base_lines[i];
+	for (const char *base = ARK_TEST_BASE_RULES, *end; *base; base = end + 1) {
+		end = strchr(base, '\n');
+		const char *line = base;
+		int len = (int)(end - base);
 		for (int r = 0; r < count; r += 2) {
 			size_t n = strlen(replace[r]);
-			if (strncmp(line, replace[r], n) == 0 && line[n] == ' ')
+			if (strncmp(line, replace[r], n) == 0 && line[n] == ' ') {
 				line = replace[r + 1];
+				len = (int)strlen(line);
+			}
 		}
-		used += (size_t)snprintf(out + used, cap - used, "%s\n", line);
+		used += (size_t)snprintf(out + used, cap - used, "%.*s\n", len, line);
 	}
 }
 

@@ -8,26 +8,12 @@
 #include "../store/store_test.h"
 #include "audit/audit.h"
 #include "graveyard/graveyard.h"
+#include "../graveyard/base_rules.h"
 
 #include <math.h>
 #include <sys/wait.h>
 
-static const char rules_text[] =
-	"version = 1\n"
-	"trading_state = ACTIVE node\n"
-	"max_order_quantity = 100 node\n"
-	"max_order_notional = 5000 node\n"
-	"price_collar = 5% node\n"
-	"reference_max_age = 1s node\n"
-	"restricted_symbols = BAD, WORSE node\n"
-	"restricted_patterns = *.OTC, TEST* node\n"
-	"order_rate = 10/1s global\n"
-	"order_rate_per_symbol = 3/1s node\n"
-	"duplicate_window = 500ms node\n"
-	"max_position = 200 node\n"
-	"max_gross_exposure = 20000 global\n"
-	"daily_loss_limit = 1000 global\n"
-	"trading_day_reset = 00:00 UTC\n";
+static const char rules_text[] = ARK_TEST_BASE_RULES;
 
 #define T0 1764950400000000000ull
 #define MS 1000000ull

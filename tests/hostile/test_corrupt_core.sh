@@ -14,11 +14,10 @@ work=$(mktemp -d /tmp/ark-corrupt-XXXXXX)
 inst="cc$$"
 run=""
 fail() { echo "FAIL: $*"; [ -f "$work/run.out" ] && tail -5 "$work/run.out"; exit 1; }
+. "$(dirname "$0")/../lib.sh"   # forget_instance
 cleanup() {
   [ -n "$run" ] && kill -CONT "$run" 2>/dev/null && kill -KILL "$run" 2>/dev/null
-  pkill -KILL -f -- "--instance $inst( |$)" 2>/dev/null
-  rm -f "/dev/shm/ark-$inst"
-  rm -rf "$work"
+  forget_instance
 }
 trap cleanup EXIT
 export ARK_DATA_DIR=$work/data ARK_INSTANCE=$inst ARK_JOURNAL_SYNC=none METRICS_SERVER_ENABLED=false

@@ -19,12 +19,8 @@ work=$(mktemp -d /tmp/ark-hostile-XXXXXX)
 inst="hs$$"
 run=""
 fail() { echo "FAIL: $*"; for f in run.json run.err; do [ -f "$work/$f" ] && tail -5 "$work/$f"; done; exit 1; }
-cleanup() {
-  [ -n "$run" ] && kill -INT "$run" 2>/dev/null && sleep 0.5 && kill -INT "$run" 2>/dev/null
-  pkill -KILL -f -- "--instance $inst( |$)" 2>/dev/null
-  rm -f "/dev/shm/ark-$inst"
-  rm -rf "$work"
-}
+. "$here/../lib.sh"
+cleanup() { stop_run; forget_instance; }
 trap cleanup EXIT
 command -v python3 >/dev/null || fail "python3 is not installed"
 scale=${ARK_TEST_SCALE:-1}

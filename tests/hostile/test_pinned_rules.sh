@@ -16,11 +16,10 @@ ark=$1
 work=$(mktemp -d /tmp/ark-pinned-XXXXXX)
 inst="pin$$"
 fail() { echo "FAIL: $*"; exit 1; }
+. "$(dirname "$0")/../lib.sh"   # forget_instance
 cleanup() {
-  pkill -KILL -f -- "--instance $inst( |$)" 2>/dev/null
-  rm -f "/dev/shm/ark-$inst"
-  chmod -R u+w "$work" 2>/dev/null
-  rm -rf "$work"
+  chmod -R u+w "$work" 2>/dev/null   # the test made parts read-only
+  forget_instance
 }
 trap cleanup EXIT
 export ARK_DATA_DIR=$work/data ARK_INSTANCE=$inst ARK_JOURNAL_SYNC=none METRICS_SERVER_ENABLED=false

@@ -18,12 +18,8 @@ work=$(mktemp -d /tmp/ark-poisoned-XXXXXX)
 inst="poi$$"
 run=""
 fail() { echo "FAIL: $*"; [ -f "$work/run.out" ] && tail -5 "$work/run.out"; exit 1; }
-cleanup() {
-  [ -n "$run" ] && kill -INT "$run" 2>/dev/null && sleep 0.5 && kill -INT "$run" 2>/dev/null
-  pkill -KILL -f -- "--instance $inst( |$)" 2>/dev/null
-  rm -f "/dev/shm/ark-$inst"
-  rm -rf "$work"
-}
+. "$(dirname "$0")/../lib.sh"
+cleanup() { stop_run; forget_instance; }
 trap cleanup EXIT
 export ARK_INSTANCE=$inst ARK_JOURNAL_SYNC=none METRICS_SERVER_ENABLED=false API_PORT=0
 export JWT_SECRET="poisoned-test-secret-$$-0123456789abcdefghij"

@@ -17,11 +17,10 @@ work=$(mktemp -d /tmp/ark-corrupt-state-XXXXXX)
 inst="scor$$"
 wd=""
 fail() { echo "FAIL: $*"; [ -f "$work/wd.out" ] && tail -5 "$work/wd.out"; exit 1; }
+. "$(dirname "$0")/../lib.sh"   # forget_instance
 cleanup() {
   [ -n "$wd" ] && kill -KILL "$wd" 2>/dev/null
-  pkill -KILL -f -- "--instance $inst( |$)" 2>/dev/null
-  rm -f "/dev/shm/ark-$inst"
-  rm -rf "$work"
+  forget_instance
 }
 trap cleanup EXIT
 export ARK_DATA_DIR=$work/data ARK_INSTANCE=$inst ARK_JOURNAL_SYNC=none METRICS_PORT=0 METRICS_SERVER_ENABLED=true

@@ -26,7 +26,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. "$(dirname "$0")/../lib.sh"   # free_port, wait_for
 port=$(free_port)
 start_redis() {   # start_redis [extra redis-server args]
   redis-server --port "$port" --bind 127.0.0.1 --dir "$work" --appendonly yes --appendfsync always \
@@ -66,10 +66,6 @@ for topic in fills denials signals; do total=$((total + $(rcli -n 1 XLEN "ark:ev
 # fast the pipeline runs meanwhile is `ark perf`'s business.
 rcli DEL ark:events >/dev/null
 rm -rf "$ARK_DATA_DIR"
-wait_for() {  # seconds description command...
-  local limit=$1 what=$2 t=0; shift 2
-  until "$@"; do [ $t -ge $((limit * 10)) ] && fail "$what (waited ${limit} s)"; sleep 0.1; t=$((t + 1)); done
-}
 REDIS_URL="redis://127.0.0.1:$port/0" "$ark" run --duration 3600 --rate 2000 > "$work/run.out" 2>&1 & run=$!
 wait_for 120 "no metrics server: $(cat "$work/run.out")" grep -q "metrics: http" "$work/run.out"
 mport=$(grep -o "127.0.0.1:[0-9]*/metrics" "$work/run.out" | head -1 | cut -d: -f2 | cut -d/ -f1)

@@ -18,11 +18,8 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d /tmp/ark-canary-XXXXXX)
 inst="canary$$"
 fail() { echo "FAIL: $*"; for f in "$ARK_DATA_DIR"/logs/watchdog.out "$ARK_DATA_DIR"/logs/watchdog.log; do [ -f "$f" ] && tail -15 "$f"; done; exit 1; }
-cleanup() {
-  "$ark" stop --instance "$inst" --timeout 20 >/dev/null 2>&1
-  pkill -KILL -f -- "--instance $inst( |$)" 2>/dev/null
-  rm -f "/dev/shm/ark-$inst"; rm -rf "$work"
-}
+. "$root/tests/lib.sh"   # forget_instance, wait_for
+cleanup() { "$ark" stop --instance "$inst" --timeout 20 >/dev/null 2>&1; forget_instance; }
 trap cleanup EXIT
 for tool in sqlite3 curl python3; do   # a missing tool fails, never skips
   command -v "$tool" >/dev/null || fail "$tool is not installed (quickstart.sh installs it)"
@@ -41,14 +38,6 @@ wait_state() {
     for want in $1; do [ "$state" = "$want" ] && return 0; done
     [ $t -ge $(($2 * 10)) ] && fail "the canary never reached '$1' (state '$state'): $(canary_json)"
     sleep 0.2; t=$((t + 2))
-  done
-}
-# Wait until a command succeeds, at most $2 s.
-wait_for() {
-  local limit=$1 what=$2 t=0; shift 2
-  until "$@"; do
-    [ $t -ge $((limit * 10)) ] && fail "$what (waited ${limit} s)"
-    sleep 0.1; t=$((t + 1))
   done
 }
 lane_events() { field "$(canary_json)" "d[\"lanes\"][\"$1\"][\"events\"]"; }

@@ -15,7 +15,7 @@ cleanup() { [ -n "$redis" ] && kill "$redis" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 command -v redis-server >/dev/null || fail "redis-server is not installed (Debian package redis-server)"
 command -v openssl >/dev/null || fail "openssl is not installed"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+. "$(dirname "$0")/../lib.sh"   # free_port
 
 rport=$(free_port)
 redis-server --port "$rport" --bind 127.0.0.1 --dir "$work" --save "" --requirepass "r3d1s-pw-$$" >/dev/null 2>&1 & redis=$!

@@ -18,7 +18,7 @@ cleanup() {
   rm -f "/dev/shm/ark-$inst" "/dev/shm/ark-$inst-synth"; rm -rf "$work"
 }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+. "$(dirname "$0")/../lib.sh"   # free_port
 nothing_left() {
   ! pgrep -f -- "--instance $inst( |-synth|$)" >/dev/null || fail "$1: processes left: $(pgrep -af -- "--instance $inst")"
   [ ! -e "/dev/shm/ark-$inst" ] || fail "$1: the segment is left"

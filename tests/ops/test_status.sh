@@ -9,13 +9,7 @@ ark=$1
 work=$(mktemp -d /tmp/ark-status-XXXXXX)
 inst="st$$" session="arkstatus$$" run=""
 fail() { echo "FAIL: $*"; exit 1; }
-wait_for() {  # seconds description command...: until the command succeeds
-  local limit=$1 what=$2 t=0; shift 2
-  until "$@"; do
-    [ $t -ge $((limit * 10)) ] && fail "$what (waited ${limit} s)"
-    sleep 0.1; t=$((t + 1))
-  done
-}
+. "$(dirname "$0")/../lib.sh"   # wait_for
 cleanup() {
   tmux kill-session -t "$session" 2>/dev/null
   [ -n "$run" ] && kill -INT "$run" 2>/dev/null && wait "$run" 2>/dev/null

@@ -38,174 +38,177 @@ static void close_pair(struct ark_ring_producer *p, struct ark_ring_consumer *c)
 	ark_ring_consumer_close(c);
 }
 
-static void test_empty_and_full(void)
-{
+/* A ring in its own memory with a producer and a consumer on it. */
+struct fixture {
+	void *mem;
 	size_t size;
-	void *mem = ring_memory(64, 8, &size);
-	struct ark_err err;
-	CHECK(ark_ring_init(mem, size, 64, 8, 0, &err) == 0);
 	struct ark_ring_producer p;
 	struct ark_ring_consumer c;
-	open_pair(mem, ARK_WAIT_SPIN, &p, &c);
+};
 
-	CHECK_EQ_U64(ark_ring_try_peek(&c, 100), 0);
-	CHECK_EQ_U64(ark_ring_depth(mem), 0);
+static void fixture_open(struct fixture *f, uint32_t slot_size, uint32_t capacity, uint64_t start, enum ark_wait wait)
+{
+	struct ark_err err;
+	f->mem = ring_memory(slot_size, capacity, &f->size);
+	CHECK_MSG(ark_ring_init(f->mem, f->size, slot_size, capacity, start, &err) == 0, "%s", err.msg);
+	open_pair(f->mem, wait, &f->p, &f->c);
+}
+
+static void fixture_close(struct fixture *f)
+{
+	close_pair(&f->p, &f->c);
+	free(f->mem);
+}
+
+static void test_empty_and_full(void)
+{
+	struct fixture f;
+	fixture_open(&f, 64, 8, 0, ARK_WAIT_SPIN);
+	struct ark_ring_producer *p = &f.p;
+	struct ark_ring_consumer *c = &f.c;
+
+	CHECK_EQ_U64(ark_ring_try_peek(c, 100), 0);
+	CHECK_EQ_U64(ark_ring_depth(f.mem), 0);
 	/* Fill exactly to capacity: the ninth slot is refused. */
-	CHECK_EQ_U64(ark_ring_try_reserve(&p, 100), 8);
+	CHECK_EQ_U64(ark_ring_try_reserve(p, 100), 8);
 	for (uint32_t i = 0; i < 8; i++)
-		event_fill(ark_ring_slot(&p, i), 64, i);
-	ark_ring_commit(&p, 8);
-	CHECK_EQ_U64(ark_ring_try_reserve(&p, 1), 0);
-	CHECK_EQ_U64(ark_ring_depth(mem), 8);
+		event_fill(ark_ring_slot(p, i), 64, i);
+	ark_ring_commit(p, 8);
+	CHECK_EQ_U64(ark_ring_try_reserve(p, 1), 0);
+	CHECK_EQ_U64(ark_ring_depth(f.mem), 8);
 	/* Release one, exactly one becomes free. */
-	CHECK_EQ_U64(ark_ring_try_peek(&c, 100), 8);
-	CHECK(event_check(ark_ring_event(&c, 0), 64, 0));
-	ark_ring_release(&c, 1);
-	CHECK_EQ_U64(ark_ring_try_reserve(&p, 100), 1);
-	event_fill(ark_ring_slot(&p, 0), 64, 8);
-	ark_ring_commit(&p, 1);
+	CHECK_EQ_U64(ark_ring_try_peek(c, 100), 8);
+	CHECK(event_check(ark_ring_event(c, 0), 64, 0));
+	ark_ring_release(c, 1);
+	CHECK_EQ_U64(ark_ring_try_reserve(p, 100), 1);
+	event_fill(ark_ring_slot(p, 0), 64, 8);
+	ark_ring_commit(p, 1);
 	/* Drain in order. */
 	uint64_t expect = 1;
 	uint32_t n;
-	while ((n = ark_ring_try_peek(&c, 3)) > 0) {
+	while ((n = ark_ring_try_peek(c, 3)) > 0) {
 		for (uint32_t i = 0; i < n; i++)
-			CHECK(event_check(ark_ring_event(&c, i), 64, expect++));
-		ark_ring_release(&c, n);
+			CHECK(event_check(ark_ring_event(c, i), 64, expect++));
+		ark_ring_release(c, n);
 	}
 	CHECK_EQ_U64(expect, 9);
-	CHECK_EQ_U64(ark_ring_depth(mem), 0);
-	close_pair(&p, &c);
-	free(mem);
+	CHECK_EQ_U64(ark_ring_depth(f.mem), 0);
+	fixture_close(&f);
 }
 
 /* Indices start just below 2^64 and wrap during the test; batches straddle
  * the end of the slot array at every phase. */
 static void test_wraparound(uint32_t capacity, uint32_t slot_size)
 {
-	size_t size;
-	void *mem = ring_memory(slot_size, capacity, &size);
-	struct ark_err err;
 	uint64_t start = UINT64_MAX - 3 * (uint64_t)capacity - 5;
-	CHECK(ark_ring_init(mem, size, slot_size, capacity, start, &err) == 0);
-	struct ark_ring_producer p;
-	struct ark_ring_consumer c;
-	open_pair(mem, ARK_WAIT_SPIN, &p, &c);
+	struct fixture f;
+	fixture_open(&f, slot_size, capacity, start, ARK_WAIT_SPIN);
+	struct ark_ring_producer *p = &f.p;
+	struct ark_ring_consumer *c = &f.c;
 	uint64_t rng = 42 + capacity, produced = 0, consumed = 0, total = 10 * (uint64_t)capacity + 1000;
 	bool saw_straddle = false, saw_wrap = false;
 	while (consumed < total) {
 		uint32_t want = (uint32_t)(rng_next(&rng) % (capacity + 2)) + 1;
-		uint32_t n = ark_ring_try_reserve(&p, want);
+		uint32_t n = ark_ring_try_reserve(p, want);
 		if (n > 1) {
-			uint8_t *first = ark_ring_slot(&p, 0), *last = ark_ring_slot(&p, n - 1);
+			uint8_t *first = ark_ring_slot(p, 0), *last = ark_ring_slot(p, n - 1);
 			if (last < first)
 				saw_straddle = true;
 		}
 		if (produced + n > total)
 			n = (uint32_t)(total - produced);
 		for (uint32_t i = 0; i < n; i++)
-			event_fill(ark_ring_slot(&p, i), slot_size, produced + i);
-		ark_ring_commit(&p, n);
+			event_fill(ark_ring_slot(p, i), slot_size, produced + i);
+		ark_ring_commit(p, n);
 		produced += n;
-		CHECK(ark_ring_depth(mem) <= capacity);
+		CHECK(ark_ring_depth(f.mem) <= capacity);
 		uint32_t max = (uint32_t)(rng_next(&rng) % (capacity + 2)) + 1;
-		uint32_t m = ark_ring_try_peek(&c, max);
+		uint32_t m = ark_ring_try_peek(c, max);
 		for (uint32_t i = 0; i < m; i++)
-			CHECK_MSG(event_check(ark_ring_event(&c, i), slot_size, consumed + i),
+			CHECK_MSG(event_check(ark_ring_event(c, i), slot_size, consumed + i),
 				  "capacity %u event %llu", capacity, (unsigned long long)(consumed + i));
-		ark_ring_release(&c, m);
+		ark_ring_release(c, m);
 		consumed += m;
-		if (c.tail < start)
+		if (c->tail < start)
 			saw_wrap = true;
 	}
 	CHECK(saw_wrap);                       /* the 64-bit indices went past 2^64 */
 	CHECK(saw_straddle || capacity == 1);  /* some batch crossed the array's end */
-	CHECK_EQ_U64(atomic_load(&((struct ark_ring *)mem)->head), start + total);
-	close_pair(&p, &c);
-	free(mem);
+	CHECK_EQ_U64(atomic_load(&((struct ark_ring *)f.mem)->head), start + total);
+	fixture_close(&f);
 }
 
 static void test_straddling_batch_exact(void)
 {
 	/* Capacity 8, advanced by 5: a batch of 6 occupies slots 5,6,7,0,1,2. */
-	size_t size;
-	void *mem = ring_memory(128, 8, &size);
-	struct ark_err err;
-	CHECK(ark_ring_init(mem, size, 128, 8, 5, &err) == 0);
-	struct ark_ring_producer p;
-	struct ark_ring_consumer c;
-	open_pair(mem, ARK_WAIT_SPIN, &p, &c);
-	uint8_t *slots = (uint8_t *)mem + sizeof(struct ark_ring);
-	CHECK_EQ_U64(ark_ring_try_reserve(&p, 6), 6);
+	struct fixture f;
+	fixture_open(&f, 128, 8, 5, ARK_WAIT_SPIN);
+	struct ark_ring_producer *p = &f.p;
+	struct ark_ring_consumer *c = &f.c;
+	uint8_t *slots = (uint8_t *)f.mem + sizeof(struct ark_ring);
+	CHECK_EQ_U64(ark_ring_try_reserve(p, 6), 6);
 	static const int expected_slot[6] = {5, 6, 7, 0, 1, 2};
 	for (uint32_t i = 0; i < 6; i++) {
-		CHECK(ark_ring_slot(&p, i) == slots + expected_slot[i] * 128);
-		event_fill(ark_ring_slot(&p, i), 128, 100 + i);
+		CHECK(ark_ring_slot(p, i) == slots + expected_slot[i] * 128);
+		event_fill(ark_ring_slot(p, i), 128, 100 + i);
 	}
-	ark_ring_commit(&p, 6);
-	CHECK_EQ_U64(ark_ring_try_peek(&c, 10), 6);
+	ark_ring_commit(p, 6);
+	CHECK_EQ_U64(ark_ring_try_peek(c, 10), 6);
 	for (uint32_t i = 0; i < 6; i++)
-		CHECK(event_check(ark_ring_event(&c, i), 128, 100 + i));
-	ark_ring_release(&c, 6);
-	close_pair(&p, &c);
-	free(mem);
+		CHECK(event_check(ark_ring_event(c, i), 128, 100 + i));
+	ark_ring_release(c, 6);
+	fixture_close(&f);
 }
 
 static void test_partial_commit_and_restart(void)
 {
-	size_t size;
-	void *mem = ring_memory(64, 16, &size);
 	struct ark_err err;
-	CHECK(ark_ring_init(mem, size, 64, 16, 0, &err) == 0);
-	struct ark_ring_producer p;
-	struct ark_ring_consumer c;
-	open_pair(mem, ARK_WAIT_SPIN, &p, &c);
-	CHECK_EQ_U64(ark_ring_try_reserve(&p, 4), 4);
+	struct fixture f;
+	fixture_open(&f, 64, 16, 0, ARK_WAIT_SPIN);
+	struct ark_ring_producer *p = &f.p;
+	struct ark_ring_consumer *c = &f.c;
+	CHECK_EQ_U64(ark_ring_try_reserve(p, 4), 4);
 	for (uint32_t i = 0; i < 4; i++)
-		event_fill(ark_ring_slot(&p, i), 64, i);
-	ark_ring_commit(&p, 2);                 /* only two are published */
-	CHECK_EQ_U64(ark_ring_try_peek(&c, 10), 2);
+		event_fill(ark_ring_slot(p, i), 64, i);
+	ark_ring_commit(p, 2);                 /* only two are published */
+	CHECK_EQ_U64(ark_ring_try_peek(c, 10), 2);
 	/* A producer that reserved and died: its replacement resumes at the
 	 * published head and overwrites the unpublished slots. */
-	CHECK_EQ_U64(ark_ring_try_reserve(&p, 3), 3);
-	event_fill(ark_ring_slot(&p, 0), 64, 999);
+	CHECK_EQ_U64(ark_ring_try_reserve(p, 3), 3);
+	event_fill(ark_ring_slot(p, 0), 64, 999);
 	struct ark_ring_producer again;
-	CHECK(ark_ring_producer_open(&again, mem, NULL, &err) == 0);
+	CHECK(ark_ring_producer_open(&again, f.mem, NULL, &err) == 0);
 	CHECK_EQ_U64(again.head, 2);
 	CHECK_EQ_U64(ark_ring_try_reserve(&again, 1), 1);
 	event_fill(ark_ring_slot(&again, 0), 64, 2);
 	ark_ring_commit(&again, 1);
-	CHECK_EQ_U64(ark_ring_try_peek(&c, 10), 2);   /* cached view until released */
-	ark_ring_release(&c, 2);
-	CHECK_EQ_U64(ark_ring_try_peek(&c, 10), 1);
-	CHECK(event_check(ark_ring_event(&c, 0), 64, 2));
+	CHECK_EQ_U64(ark_ring_try_peek(c, 10), 2);   /* cached view until released */
+	ark_ring_release(c, 2);
+	CHECK_EQ_U64(ark_ring_try_peek(c, 10), 1);
+	CHECK(event_check(ark_ring_event(c, 0), 64, 2));
 	ark_ring_producer_close(&again);
-	close_pair(&p, &c);
-	free(mem);
+	fixture_close(&f);
 }
 
 static void test_timeouts(enum ark_wait wait)
 {
-	size_t size;
-	void *mem = ring_memory(64, 2, &size);
-	struct ark_err err;
-	CHECK(ark_ring_init(mem, size, 64, 2, 0, &err) == 0);
-	struct ark_ring_producer p;
-	struct ark_ring_consumer c;
-	open_pair(mem, wait, &p, &c);
+	struct fixture f;
+	fixture_open(&f, 64, 2, 0, wait);
+	struct ark_ring_producer *p = &f.p;
+	struct ark_ring_consumer *c = &f.c;
 	uint32_t n = 0;
 	uint64_t t0 = ark_now_ns();
-	CHECK_EQ_U64(-ark_ring_peek(&c, 1, 5 * 1000 * 1000, &n), ETIMEDOUT);
+	CHECK_EQ_U64(-ark_ring_peek(c, 1, 5 * 1000 * 1000, &n), ETIMEDOUT);
 	uint64_t waited = ark_now_ns() - t0;
 	CHECK_MSG(waited >= 5 * 1000 * 1000, "%s waited only %llu ns", ark_ring_wait_name(wait),
 		  (unsigned long long)waited);
-	CHECK_EQ_U64(ark_ring_reserve(&p, 5, 1000, &n), 0);
+	CHECK_EQ_U64(ark_ring_reserve(p, 5, 1000, &n), 0);
 	CHECK_EQ_U64(n, 2);
-	ark_ring_commit(&p, 2);
-	CHECK_EQ_U64(-ark_ring_reserve(&p, 1, 5 * 1000 * 1000, &n), ETIMEDOUT);
-	CHECK_EQ_U64(ark_ring_peek(&c, 8, 1000, &n), 0);
+	ark_ring_commit(p, 2);
+	CHECK_EQ_U64(-ark_ring_reserve(p, 1, 5 * 1000 * 1000, &n), ETIMEDOUT);
+	CHECK_EQ_U64(ark_ring_peek(c, 8, 1000, &n), 0);
 	CHECK_EQ_U64(n, 2);
-	close_pair(&p, &c);
-	free(mem);
+	fixture_close(&f);
 }
 
 static void test_shapes_and_headers(void)

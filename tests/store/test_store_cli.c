@@ -9,6 +9,7 @@
 #define JSMN_STATIC
 #define JSMN_PARENT_LINKS
 #include <jsmn.h>
+#include <stdarg.h>
 #include <sys/wait.h>
 
 static char root[256];
@@ -31,6 +32,22 @@ static void run(struct run *r, const char *env, const char *args)
 	r->out[n] = '\0';
 	int st = pclose(p);
 	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+/* Run "ark <fmt ...>" with the environment prefix env: it must exit with
+ * status and, when want is not NULL, say want. */
+__attribute__((format(printf, 5, 6))) static void expect(struct run *r, const char *env, int status, const char *want,
+							 const char *fmt, ...)
+{
+	char args[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof args, fmt, ap);
+	va_end(ap);
+	run(r, env, args);
+	CHECK_MSG(r->status == status, "ark %s: exit %d, expected %d: %s", args, r->status, status, r->out);
+	if (want)
+		CHECK_CONTAINS(r->out, want);
 }
 
 /* Valid JSON, one top-level object; returns the token count. */
@@ -75,38 +92,25 @@ static void test_journal_commands(void)
 {
 	struct run *r = malloc(sizeof *r);
 	static jsmntok_t toks[4096];
-	run(r, "", "journal --help");
-	CHECK_EQ_U64(r->status, 0);
-	CHECK_CONTAINS(r->out, "usage: ark journal verify");
-	run(r, "", "journal frobnicate");
-	CHECK_EQ_U64(r->status, 2);
-	CHECK_CONTAINS(r->out, "frobnicate");
+	expect(r, "", 0, "usage: ark journal verify", "journal --help");
+	expect(r, "", 2, "frobnicate", "journal frobnicate");
 
 	make_journal(300);
-	run(r, "", "journal verify");
-	CHECK_MSG(r->status == 0, "verify: %s", r->out);
-	CHECK_CONTAINS(r->out, "300 records");
-	run(r, "", "journal verify --json");
-	CHECK_EQ_U64(r->status, 0);
+	expect(r, "", 0, "300 records", "journal verify");
+	expect(r, "", 0, NULL, "journal verify --json");
 	int n = json_ok(r->out, toks, 4096);
 	const jsmntok_t *t = member(r->out, toks, n, 0, "records");
 	CHECK(t && strncmp(r->out + t->start, "300", 3) == 0);
 	t = member(r->out, toks, n, 0, "ok");
 	CHECK(t && strncmp(r->out + t->start, "true", 4) == 0);
 
-	run(r, "", "journal tail --from 5 --count 3 --json");
-	CHECK_MSG(r->status == 0, "tail: %s", r->out);
-	CHECK_CONTAINS(r->out, "\"seq\":5,");
+	expect(r, "", 0, "\"seq\":5,", "journal tail --from 5 --count 3 --json");
 	CHECK_CONTAINS(r->out, "\"seq\":7,");
 	CHECK(strstr(r->out, "\"seq\":8,") == NULL);
-	run(r, "", "journal tail --count 2");
-	CHECK_EQ_U64(r->status, 0);
-	CHECK_CONTAINS(r->out, "seq=299 ");
+	expect(r, "", 0, "seq=299 ", "journal tail --count 2");
 	CHECK_CONTAINS(r->out, "seq=300 ");
 	CHECK(strstr(r->out, "seq=298 ") == NULL);
-	run(r, "", "journal tail --from abc");
-	CHECK_EQ_U64(r->status, 2);
-	CHECK_CONTAINS(r->out, "--from");
+	expect(r, "", 2, "--from", "journal tail --from abc");
 
 	/* damage: exit 1, naming the segment, the offset and the seq */
 	char dir[512];
@@ -121,16 +125,13 @@ static void test_journal_commands(void)
 	char seg[700];
 	snprintf(seg, sizeof seg, "%s/%s", dir, rec.segment);
 	flip_bit(seg, rec.offset + ARK_JOURNAL_RECORD_HEADER_BYTES + 2, 6);
-	run(r, "", "journal verify");
-	CHECK_EQ_U64(r->status, 1);
 	char want[256];
 	snprintf(want, sizeof want, "%s offset %llu seq %llu", rec.segment, (unsigned long long)rec.offset,
 		 (unsigned long long)target);
-	CHECK_CONTAINS(r->out, want);
+	expect(r, "", 1, want, "journal verify");
 	CHECK_CONTAINS(r->out, "CRC32C mismatch");
 	CHECK_CONTAINS(r->out, "FAILED");
-	run(r, "", "journal verify --json");
-	CHECK_EQ_U64(r->status, 1);
+	expect(r, "", 1, NULL, "journal verify --json");
 	n = json_ok(r->out, toks, 4096);
 	t = member(r->out, toks, n, 0, "damaged");
 	CHECK(t && strncmp(r->out + t->start, "1", 1) == 0);
@@ -142,13 +143,9 @@ static void test_backup_commands(void)
 {
 	struct run *r = malloc(sizeof *r);
 	static jsmntok_t toks[1024];
-	run(r, "", "backup --help");
-	CHECK_EQ_U64(r->status, 0);
-	CHECK_CONTAINS(r->out, "ARK_BACKUP_KEEP");
+	expect(r, "", 0, "ARK_BACKUP_KEEP", "backup --help");
 	/* no database yet: says so */
-	run(r, "", "backup");
-	CHECK_EQ_U64(r->status, 1);
-	CHECK_CONTAINS(r->out, "does not exist");
+	expect(r, "", 1, "does not exist", "backup");
 	struct ark_store_config cfg;
 	test_config(&cfg, root);
 	struct ark_err err = {0};
@@ -158,8 +155,7 @@ static void test_backup_commands(void)
 	CHECK(ark_core_insert_orders(core, &o, 1, &err) == 0);
 	ark_core_close(core);
 
-	run(r, "", "backup --json");
-	CHECK_MSG(r->status == 0, "backup: %s", r->out);
+	expect(r, "", 0, NULL, "backup --json");
 	int n = json_ok(r->out, toks, 1024);
 	const jsmntok_t *t = member(r->out, toks, n, 0, "path");
 	CHECK(t != NULL);
@@ -167,58 +163,29 @@ static void test_backup_commands(void)
 	snprintf(path, sizeof path, "%.*s", t->end - t->start, r->out + t->start);
 	CHECK_CONTAINS(path, "/backups/ark_state_backup_");
 	CHECK(access(path, F_OK) == 0);
-	run(r, "", "backup");
-	CHECK_EQ_U64(r->status, 0);
-	CHECK_CONTAINS(r->out, "integrity_check ok");
+	expect(r, "", 0, "integrity_check ok", "backup");
 
-	run(r, "", "restore");
-	CHECK_EQ_U64(r->status, 2);
-	run(r, "", "restore /nonexistent/x.db");
-	CHECK_EQ_U64(r->status, 1);
-	CHECK_CONTAINS(r->out, "missing");
+	expect(r, "", 2, NULL, "restore");
+	expect(r, "", 1, "missing", "restore /nonexistent/x.db");
 	char bad[600];
 	snprintf(bad, sizeof bad, "%s/half.db", root);
 	copy_file(path, bad);
 	CHECK(truncate(bad, (off_t)(file_size_of(path) / 2)) == 0);
-	char args[800];
 	/* No manifest beside it: refused before anything else. */
-	snprintf(args, sizeof args, "restore '%s'", bad);
-	run(r, "", args);
-	CHECK_EQ_U64(r->status, 1);
-	CHECK_CONTAINS(r->out, "no checksum manifest");
-	snprintf(args, sizeof args, "restore --json '%s'", bad);
-	run(r, "", args);
-	CHECK_EQ_U64(r->status, 1);
+	expect(r, "", 1, "no checksum manifest", "restore '%s'", bad);
+	expect(r, "", 1, "\"refused\":\"unverified\"", "restore --json '%s'", bad);
 	n = json_ok(r->out, toks, 1024);
-	CHECK_CONTAINS(r->out, "\"refused\":\"unverified\"");
 	/* --unverified lets the database checks speak: truncated. */
-	snprintf(args, sizeof args, "restore --unverified '%s'", bad);
-	run(r, "", args);
-	CHECK_EQ_U64(r->status, 1);
-	CHECK_CONTAINS(r->out, "truncated");
-	snprintf(args, sizeof args, "restore --unverified --json '%s'", bad);
-	run(r, "", args);
-	CHECK_EQ_U64(r->status, 1);
+	expect(r, "", 1, "truncated", "restore --unverified '%s'", bad);
+	expect(r, "", 1, "\"refused\":\"damaged\"", "restore --unverified --json '%s'", bad);
 	n = json_ok(r->out, toks, 1024);
-	CHECK_CONTAINS(r->out, "\"refused\":\"damaged\"");
 	/* ark backup --verify: the good one verifies, the truncated one does not. */
-	snprintf(args, sizeof args, "backup --verify '%s'", path);
-	run(r, "", args);
-	CHECK_MSG(r->status == 0, "verify: %s", r->out);
-	CHECK_CONTAINS(r->out, "verified");
+	expect(r, "", 0, "verified", "backup --verify '%s'", path);
 	CHECK_CONTAINS(r->out, "Mutable Core's record");
-	snprintf(args, sizeof args, "backup --verify '%s'", bad);
-	run(r, "", args);
-	CHECK_EQ_U64(r->status, 1);
-	CHECK_CONTAINS(r->out, "no checksum manifest");
-	snprintf(args, sizeof args, "restore '%s'", path);
-	run(r, "", args);
-	CHECK_MSG(r->status == 0, "restore: %s", r->out);
-	CHECK_CONTAINS(r->out, "restored");
+	expect(r, "", 1, "no checksum manifest", "backup --verify '%s'", bad);
+	expect(r, "", 0, "restored", "restore '%s'", path);
 	CHECK_CONTAINS(r->out, "kept as");
-	run(r, "ARK_BACKUP_KEEP=zero", "backup");
-	CHECK_EQ_U64(r->status, 2);
-	CHECK_CONTAINS(r->out, "ARK_BACKUP_KEEP");
+	expect(r, "ARK_BACKUP_KEEP=zero", 2, "ARK_BACKUP_KEEP", "backup");
 	free(r);
 }
 
@@ -226,10 +193,7 @@ static void test_perf_shape(void)
 {
 	struct run *r = malloc(sizeof *r);
 	static jsmntok_t toks[4096];
-	char args[600];
-	snprintf(args, sizeof args, "perf store --quick --json --seconds 0.05 --dir '%s'", root);
-	run(r, "", args);
-	CHECK_MSG(r->status == 0, "perf store: %s", r->out);
+	expect(r, "", 0, NULL, "perf store --quick --json --seconds 0.05 --dir '%s'", root);
 	int n = json_ok(r->out, toks, 4096);
 	const jsmntok_t *h = member(r->out, toks, n, 0, "headline");
 	CHECK(h && h->type == JSMN_OBJECT);

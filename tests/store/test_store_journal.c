@@ -52,6 +52,16 @@ static void close_ok(struct ark_journal *j)
 	CHECK_MSG(ark_journal_close(j, &err) == 0, "close: %s", err.msg);
 }
 
+/* A fresh journal (see fresh), open, holding records 1..n. */
+static struct ark_journal *fresh_journal(struct ark_store_config *cfg, uint64_t n)
+{
+	fresh(cfg);
+	struct ark_journal *j = open_ok(cfg, NULL);
+	for (uint64_t s = 1; s <= n; s++)
+		append_std(j, s);
+	return j;
+}
+
 /* Read everything from seq `from`; check order, payloads; return count. */
 static uint64_t read_all(const char *dir, uint64_t from, uint64_t expect_first, uint64_t expect_last)
 {
@@ -89,11 +99,8 @@ static void verify_clean(const char *dir, uint64_t records)
 static void test_append_read_lookup(void)
 {
 	struct ark_store_config cfg;
-	fresh(&cfg);
-	struct ark_journal *j = open_ok(&cfg, NULL);
 	const uint64_t n = 20000;
-	for (uint64_t s = 1; s <= n; s++)
-		append_std(j, s);
+	struct ark_journal *j = fresh_journal(&cfg, n);
 	struct ark_err err = {0};
 	/* seq must increase; oversized records are refused */
 	CHECK(ark_journal_append(j, n, 1, "x", 1, &err) == -EINVAL);
@@ -388,11 +395,8 @@ static void on_problem(void *ctx, const struct ark_journal_problem *p)
 static void test_bit_flips(void)
 {
 	struct ark_store_config cfg;
-	fresh(&cfg);
-	struct ark_journal *j = open_ok(&cfg, NULL);
 	const uint64_t n = 200;
-	for (uint64_t s = 1; s <= n; s++)
-		append_std(j, s);
+	struct ark_journal *j = fresh_journal(&cfg, n);
 	close_ok(j);
 	uint64_t target = 101;
 	while (payload_len(target) < 16)
@@ -460,10 +464,7 @@ static void test_bit_flips(void)
 static void test_seq_order(void)
 {
 	struct ark_store_config cfg;
-	fresh(&cfg);
-	struct ark_journal *j = open_ok(&cfg, NULL);
-	for (uint64_t s = 1; s <= 50; s++)
-		append_std(j, s);
+	struct ark_journal *j = fresh_journal(&cfg, 50);
 	close_ok(j);
 	uint64_t off, size;
 	char segname[64];

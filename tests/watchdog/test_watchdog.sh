@@ -46,13 +46,7 @@ wait_file() {   # wait_file PATH SECONDS
   local t=0; while [ ! -s "$1" ] && [ $t -lt $(( $2 * 10 )) ]; do sleep 0.1; t=$((t+1)); done
   [ -s "$1" ]
 }
-wait_for() {  # seconds description command...: until the command succeeds
-  local limit=$1 what=$2 t=0; shift 2
-  until "$@"; do
-    [ $t -ge $((limit * 10)) ] && fail "$what (waited ${limit} s)"
-    sleep 0.1; t=$((t + 1))
-  done
-}
+. "$(dirname "$0")/../lib.sh"   # wait_for
 count_of() { grep -c "$1" "$2" 2>/dev/null || true; }
 journaled() { "$ark" journal verify --dir "$ARK_DATA_DIR/journal" 2>/dev/null | grep -o "[0-9]* records" | awk '{print $1}'; }
 
