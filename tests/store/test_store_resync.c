@@ -186,8 +186,7 @@ static void test_crafted(const char *base, uint32_t claimed)
 	/* 8 MB in the plain build, the issue's figure; a sanitizer build
 	 * (ARK_TEST_SCALE < 1: TSan checks every byte the CRC reads, ~100x
 	 * slower) crafts a smaller one: the linear work is held by the counts
-	 * below in every build, the time only in the plain one. */
-	bool sanitizer = test_scale() < 1;
+	 * below in every build. */
 	size_t bytes = test_scale() < 0.2 ? 1u << 20 : 8u << 20;
 	uint64_t total = crafted_segment(dir, bytes, claimed, &buf);
 	/* The scan itself: linear work. */
@@ -216,10 +215,10 @@ static void test_crafted(const char *base, uint32_t claimed)
 	CHECK_EQ_U64(res.records, 1);
 	CHECK_EQ_U64(res.last_seq, 5);
 	CHECK(res.damaged >= 1);
-	/* Under 1 s for 8 MB (a quadratic scan took 20.8 s); a sanitizer's
-	 * slowdown is its own, so there the counts above are the check. */
-	if (!sanitizer)
-		CHECK_MSG(took < 1.0, "verify of the crafted 8 MB segment took %.3f s (bound 1 s)", took);
+	/* Linear work is judged by the counts above (bytes read and hashed,
+	 * candidates), which a quadratic scan (20.8 s here once) cannot meet;
+	 * the time is printed for the reader, never judged: a shared machine's
+	 * load would fail a correct scan. */
 	printf("crafted (claimed %u): verify %.3f s, %llu candidates, read %.2fx, hashed %.2fx the segment\n", claimed,
 	       took, (unsigned long long)(bytes / 16), (double)s.bytes_read / (double)total,
 	       (double)s.bytes_hashed / (double)total);
