@@ -85,24 +85,9 @@ static void signal_recorded(const char *instance, int sig, bool quiet)
 	struct ark_err err = {0};
 	if (ark_pipeline_attach(&map, instance, &err))
 		return;
-	const struct ark_pipeline *p = map.pipeline;
-	int32_t pids[2 * ARK_AGENT_COUNT + ARK_MAX_SOURCES + 2];
-	uint64_t ticks[2 * ARK_AGENT_COUNT + ARK_MAX_SOURCES + 2];
-	int n = 0;
-	for (int a = 0; a < ARK_AGENT_COUNT; a++) {
-		pids[n] = atomic_load(&p->agents[a].pid);
-		ticks[n++] = atomic_load(&p->agents[a].start_ticks);
-		pids[n] = atomic_load(&p->canary_agents[a].pid);
-		ticks[n++] = atomic_load(&p->canary_agents[a].start_ticks);
-	}
-	for (int i = 0; i < p->source_count && i < ARK_MAX_SOURCES; i++) {
-		pids[n] = atomic_load(&p->sources[i].pid);
-		ticks[n++] = atomic_load(&p->sources[i].start_ticks);
-	}
-	pids[n] = atomic_load(&p->metrics_pid);
-	ticks[n++] = atomic_load(&p->metrics_start_ticks);
-	pids[n] = atomic_load(&p->mirror_pid);
-	ticks[n++] = atomic_load(&p->mirror_start_ticks);
+	int32_t pids[ARK_WATCHDOG_RECORDED_MAX];
+	uint64_t ticks[ARK_WATCHDOG_RECORDED_MAX];
+	int n = ark_watchdog_recorded_processes(map.pipeline, pids, ticks);
 	char exe[PATH_MAX], canary[PATH_MAX] = "";
 	const char *exes[3] = {exe, NULL, NULL};
 	const char *bin = getenv("ARK_CANARY_BIN");
