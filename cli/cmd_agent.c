@@ -47,10 +47,8 @@ static int agent_main(int argc, char **argv)
 		switch (opt) {
 		case 'i': instance = optarg; break;
 		case 'w':
-			if (ark_parse_double(optarg, 0, 3600, "--wait-segment", &options.wait_segment_s, &err)) {
-				fprintf(stderr, "ark agent: %s\n", err.msg);
-				return 2;
-			}
+			if (ark_parse_double(optarg, 0, 3600, "--wait-segment", &options.wait_segment_s, &err))
+				return ark_cli_fail("agent", &err, 2);
 			break;
 		case 'l':
 			if (strcmp(optarg, "canary") == 0) {
@@ -61,19 +59,15 @@ static int agent_main(int argc, char **argv)
 			}
 			break;
 		case 's':
-			if (ark_parse_u64(optarg, 3, 65535, "--standby", &fd, &err)) {
-				fprintf(stderr, "ark agent: %s\n", err.msg);
-				return 2;
-			}
+			if (ark_parse_u64(optarg, 3, 65535, "--standby", &fd, &err))
+				return ark_cli_fail("agent", &err, 2);
 			options.standby_fd = (int)fd;
 			break;
 		default: return ark_cli_option_error("agent", opt, argv);
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "ark agent: unexpected argument '%s'\n", argv[optind]);
+	if (ark_cli_no_operands("agent", argc, argv))
 		return 2;
-	}
 	return ark_agent_run((enum ark_agent)agent, instance, &options);
 }
 
@@ -123,19 +117,15 @@ static int source_main(int argc, char **argv)
 		switch (opt) {
 		case 'i': instance = optarg; break;
 		case 's':
-			if (ark_parse_u64(optarg, 0, ARK_MAX_SOURCES - 1, "--source", &v, &err)) {
-				fprintf(stderr, "ark source: %s\n", err.msg);
-				return 2;
-			}
+			if (ark_parse_u64(optarg, 0, ARK_MAX_SOURCES - 1, "--source", &v, &err))
+				return ark_cli_fail("source", &err, 2);
 			source = (int)v;
 			break;
 		case 't':
 			if (!tcp)
 				goto unexpected;
-			if (ark_parse_u64(optarg, 0, 65535, "--port", &v, &err)) {
-				fprintf(stderr, "ark source: %s\n", err.msg);
-				return 2;
-			}
+			if (ark_parse_u64(optarg, 0, 65535, "--port", &v, &err))
+				return ark_cli_fail("source", &err, 2);
 			port = (int)v;
 			break;
 		case 'p':

@@ -135,10 +135,8 @@ static int verify_backup(const struct ark_store_config *cfg, const char *file, b
 		ark_json_finish(&j);
 		return rc ? 1 : 0;
 	}
-	if (rc) {
-		fprintf(stderr, "ark backup --verify: %s\n", err.msg);
-		return 1;
-	}
+	if (rc)
+		return ark_cli_fail("backup --verify", &err, 1);
 	printf("%s: verified\n  sha256 %s (its manifest agrees%s)\n  %" PRIu64 " bytes, schema v%d, integrity_check ok\n",
 	       file, proof.sha256, proof.recorded ? ", and so does the Mutable Core's record" : "; the Mutable Core has no record of it",
 	       proof.bytes, schema);
@@ -155,10 +153,8 @@ static int backup_main(int argc, char **argv)
 	bool json = o.json;
 	struct ark_store_config cfg;
 	struct ark_err err = {0};
-	if (ark_store_config_from_env(&cfg, &err) != 0) {
-		fprintf(stderr, "ark backup: %s\n", err.msg);
-		return 2;
-	}
+	if (ark_store_config_from_env(&cfg, &err) != 0)
+		return ark_cli_fail("backup", &err, 2);
 	if (o.verify)
 		return verify_backup(&cfg, o.verify, json);
 	struct ark_backup_result res;
@@ -191,10 +187,8 @@ static int backup_main(int argc, char **argv)
 		ark_json_finish(&j);
 		return rc ? 1 : 0;
 	}
-	if (rc) {
-		fprintf(stderr, "ark backup: %s\n", err.msg);
-		return 1;
-	}
+	if (rc)
+		return ark_cli_fail("backup", &err, 1);
 	printf("backup of %s written to %s\n", cfg.state_db, res.path);
 	printf("  sha256 %s (in %s.sha256 and the backups table)\n", res.sha256, res.path);
 	printf("  %" PRIu64 " bytes, %" PRIu64 " pages in %" PRIu64 " steps, %.1f ms; schema v%d, "
@@ -219,10 +213,8 @@ static int restore_main(int argc, char **argv)
 	bool json = o.json;
 	struct ark_store_config cfg;
 	struct ark_err err = {0};
-	if (ark_store_config_from_env(&cfg, &err) != 0) {
-		fprintf(stderr, "ark restore: %s\n", err.msg);
-		return 2;
-	}
+	if (ark_store_config_from_env(&cfg, &err) != 0)
+		return ark_cli_fail("restore", &err, 2);
 	struct ark_restore_result res;
 	rc = ark_store_restore(&cfg, file, (o.unverified ? ARK_RESTORE_UNVERIFIED : 0) | (o.rebase ? ARK_RESTORE_REBASE : 0),
 			       &res, &err);
@@ -259,10 +251,8 @@ static int restore_main(int argc, char **argv)
 		ark_json_finish(&j);
 		return rc ? 1 : 0;
 	}
-	if (rc) {
-		fprintf(stderr, "ark restore: %s\n", err.msg);
-		return 1;
-	}
+	if (rc)
+		return ark_cli_fail("restore", &err, 1);
 	printf("restored %s into %s (%" PRIu64 " bytes, schema v%d, integrity_check ok)\n", file,
 	       cfg.state_db, res.bytes, res.schema_version);
 	printf("sha256 %s: %s\n", res.sha256,

@@ -200,10 +200,8 @@ static int rollback_request(const char *instance, double timeout_s)
 {
 	struct ark_pipeline_map map;
 	struct ark_err err = {0};
-	if (ark_pipeline_attach(&map, instance, &err)) {
-		fprintf(stderr, "ark canary rollback: %s\n", err.msg);
-		return 1;
-	}
+	if (ark_pipeline_attach(&map, instance, &err))
+		return ark_cli_fail("canary rollback", &err, 1);
 	struct ark_canary_control *cc = &map.pipeline->canary;
 	uint32_t outcome = atomic_load(&cc->outcome);
 	if (!ark_pipeline_has_canary(&map) || outcome == ARK_CANARY_NONE || outcome == ARK_CANARY_PASSED ||
@@ -338,10 +336,8 @@ static int promote_check(struct promotion *m, const char *install_bin)
 {
 	struct ark_err err = {0};
 	struct ark_canary_record *r = &m->r;
-	if (ark_canary_record_read(r, m->raw, sizeof m->raw, &err)) {
-		fprintf(stderr, "ark canary promote: %s\n", err.msg);
-		return 1;
-	}
+	if (ark_canary_record_read(r, m->raw, sizeof m->raw, &err))
+		return ark_cli_fail("canary promote", &err, 1);
 	if (strcmp(r->outcome, "passed") != 0) {
 		fprintf(stderr, "ark canary promote: the last canary %s%s%s: only a canary that passed is promoted\n",
 			strcmp(r->outcome, "promoted") == 0 ? "was promoted already" : r->outcome,
@@ -370,10 +366,8 @@ static int promote_check(struct promotion *m, const char *install_bin)
 		/* Judged on the file whose bytes were read. */
 		m->canary_env.mode = st.st_mode & 07777;
 		m->canary_env.uid = (unsigned)st.st_uid;
-		if (ark_env_file_check_private(&m->canary_env, &err)) {
-			fprintf(stderr, "ark canary promote: %s\n", err.msg);
-			return 2;
-		}
+		if (ark_env_file_check_private(&m->canary_env, &err))
+			return ark_cli_fail("canary promote", &err, 2);
 	}
 	/* The rules its HRM enforced: the promoted settings point at them. */
 	size_t rules_len = 0;
@@ -449,10 +443,8 @@ static int promote_env(const struct promotion *m)
 		fprintf(stderr, "ark canary promote: the promoted env file would be too large (nothing changed)\n");
 		return 1;
 	}
-	if (ark_cli_write_atomic(m->stable_env, text, len, &err)) {
-		fprintf(stderr, "ark canary promote: %s\n", err.msg);
-		return 1;
-	}
+	if (ark_cli_write_atomic(m->stable_env, text, len, &err))
+		return ark_cli_fail("canary promote", &err, 1);
 	printf("  ✓ %s updated\n", m->stable_env);
 	return 0;
 }
@@ -471,10 +463,8 @@ static int promote_binary(const struct promotion *m)
 		printf("  ✓ previous binary kept as %s\n", previous);
 	if (!rc && (rc = write_bytes(m->exe, m->bin_bytes, m->bin_len, mode, &err)) == 0)
 		printf("  ✓ %s installed as %s\n", m->r.bin, m->exe);
-	if (rc) {
-		fprintf(stderr, "ark canary promote: %s\n", err.msg);
-		return 1;
-	}
+	if (rc)
+		return ark_cli_fail("canary promote", &err, 1);
 	return 0;
 }
 
@@ -537,10 +527,8 @@ static int canary_main(int argc, char **argv)
 		} else if (opt == 'b' && promoting) {
 			install_bin = optarg;
 		} else if (opt == 't' && rolling_back) {
-			if (ark_parse_double(optarg, 1, 3600, "--timeout", &timeout, &err)) {
-				fprintf(stderr, "ark canary: %s\n", err.msg);
-				return 2;
-			}
+			if (ark_parse_double(optarg, 1, 3600, "--timeout", &timeout, &err))
+				return ark_cli_fail("canary", &err, 2);
 		} else {
 			fprintf(stderr, "ark canary %s: unexpected argument '%s'\n", sub, ark_cli_last_option(argv));
 			return 2;

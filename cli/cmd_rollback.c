@@ -275,16 +275,12 @@ static int rollback_main(int argc, char **argv)
 	int rc = parse_args(&r, argc, argv);
 	if (rc)
 		return rc == 1 ? 0 : rc;
-	if ((rc = find_backup(&r, &err)) || (!r.keep_env && (rc = find_previous_env(&r, &err)))) {
-		fprintf(stderr, "ark rollback: %s\n", err.msg);
-		return rc;
-	}
+	if ((rc = find_backup(&r, &err)) || (!r.keep_env && (rc = find_previous_env(&r, &err))))
+		return ark_cli_fail("rollback", &err, rc);
 	if ((rc = confirm(&r)))
 		return rc;
-	if ((rc = restore(&r, &err))) {
-		fprintf(stderr, "ark rollback: %s\n", err.msg);
-		return rc;
-	}
+	if ((rc = restore(&r, &err)))
+		return ark_cli_fail("rollback", &err, rc);
 	record(&r);
 	printf("Rolled back. Start again with ./deploy/start_production.sh (or ark start --env-file %s).\n", r.env_file);
 	return 0;

@@ -134,18 +134,13 @@ static int parse_args(struct run_options *o, int argc, char **argv)
 			rc = ark_parse_u64(optarg, 0, 65535, "--feed-port", &port, &err);
 			o->feed_port = (int)port;
 			break;
-		case 'h': usage(stdout); return 1;
-		default: usage(stderr); return 2;
+		default: return ark_cli_usage(usage, opt, 1);
 		}
-		if (rc) {
-			fprintf(stderr, "ark run: %s\n", err.msg);
-			return 2;
-		}
+		if (rc)
+			return ark_cli_fail("run", &err, 2);
 	}
-	if (optind < argc) {
-		fprintf(stderr, "ark run: unexpected argument '%s'\n", argv[optind]);
+	if (ark_cli_no_operands("run", argc, argv))
 		return 2;
-	}
 	if (o->rate > 0 && o->rate < 0.1) {
 		fprintf(stderr, "ark run: --rate: expected 0 (unpaced) or from 0.1 to 1e9, got '%g'\n", o->rate);
 		return 2;
@@ -277,10 +272,8 @@ static int run_main(int argc, char **argv)
 	/* Settings every agent reads: refuse bad ones here, before anything starts. */
 	struct ark_err err = {0};
 	struct ark_preflight pre;
-	if (ark_preflight_check(&pre, &err)) {
-		fprintf(stderr, "ark run: %s\n", err.msg);
-		return 2;
-	}
+	if (ark_preflight_check(&pre, &err))
+		return ark_cli_fail("run", &err, 2);
 
 	char rate_text[32], duration_text[32], seed_text[32], violations_text[32], symbols_text[32];
 	snprintf(rate_text, sizeof rate_text, "%.17g", o.rate);
@@ -300,10 +293,8 @@ static int run_main(int argc, char **argv)
 		.feed_port = o.feed_port, .api = pre.api, .alpha_vantage = pre.alpha_vantage};
 	struct ark_supervisor sup;
 	rc = ark_supervisor_start(&sup, &run_options, &err);
-	if (rc) {
-		fprintf(stderr, "ark run: %s\n", err.msg);
-		return ark_supervisor_start_status(&sup, rc);
-	}
+	if (rc)
+		return ark_cli_fail("run", &err, ark_supervisor_start_status(&sup, rc));
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_interrupt;

@@ -295,18 +295,13 @@ static int parse_args(struct start_options *o, int argc, char **argv)
 			wd_args[wd_n++] = "--canary-allow-looser";
 			canary_opt = true;
 			break;
-		case 'h': start_usage(stdout); return 1;
-		default: start_usage(stderr); return 2;
+		default: return ark_cli_usage(start_usage, opt, 1);
 		}
-		if (rc) {
-			fprintf(stderr, "ark start: %s\n", err.msg);
-			return 2;
-		}
+		if (rc)
+			return ark_cli_fail("start", &err, 2);
 	}
-	if (optind < argc) {
-		fprintf(stderr, "ark start: unexpected argument '%s'\n", argv[optind]);
+	if (ark_cli_no_operands("start", argc, argv))
 		return 2;
-	}
 	if (!canary && canary_opt) {
 		fprintf(stderr, "ark start: the --canary-* options go with --canary\n");
 		return 2;
@@ -404,10 +399,8 @@ static int start_main(int argc, char **argv)
 	step("2/5 starting the watchdog, the agents and the metrics server");
 	char out_path[4200];
 	pid_t watchdog = spawn_watchdog(instance, o.wd_args, out_path, sizeof out_path, &err);
-	if (watchdog < 0) {
-		fprintf(stderr, "ark start: %s\n", err.msg);
-		return 1;
-	}
+	if (watchdog < 0)
+		return ark_cli_fail("start", &err, 1);
 	struct ark_http_config http;
 	bool metrics = ark_http_config_from_env(&http, &err) == 0 && ark_http_config_enabled(&http);
 	unsigned metrics_port = 0;
@@ -478,10 +471,8 @@ static int stop_main(int argc, char **argv)
 		switch (opt) {
 		case 'i': instance = optarg; break;
 		case 't':
-			if (ark_parse_double(optarg, 1, 3600, "--timeout", &timeout, &err)) {
-				fprintf(stderr, "ark stop: %s\n", err.msg);
-				return 2;
-			}
+			if (ark_parse_double(optarg, 1, 3600, "--timeout", &timeout, &err))
+				return ark_cli_fail("stop", &err, 2);
 			break;
 		case 'h':
 			printf("usage: ark stop [--instance NAME] [--timeout SECONDS]\n\n"

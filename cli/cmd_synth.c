@@ -187,18 +187,13 @@ static int parse_args(struct synth *r, int argc, char **argv)
 		case 'i': r->instance = optarg; break;
 		case 'D': r->debug = true; break;
 		case 'j': r->json = true; break;
-		case 'h': usage(stdout); return 1;
-		default: usage(stderr); return 2;
+		default: return ark_cli_usage(usage, opt, 1);
 		}
-		if (rc) {
-			fprintf(stderr, "ark synth: %s\n", err.msg);
-			return 2;
-		}
+		if (rc)
+			return ark_cli_fail("synth", &err, 2);
 	}
-	if (optind < argc) {
-		fprintf(stderr, "ark synth: unexpected argument '%s'\n", argv[optind]);
+	if (ark_cli_no_operands("synth", argc, argv))
 		return 2;
-	}
 	return 0;
 }
 
@@ -215,10 +210,8 @@ static int check_settings(struct synth *r)
 		}
 	}
 	const char *slo = getenv("SLO_P95_LATENCY_MS");
-	if (ark_parse_double(slo && *slo ? slo : "400", 0.001, 3600e3, "SLO_P95_LATENCY_MS", &r->slo_p95_ms, &err)) {
-		fprintf(stderr, "ark synth: %s\n", err.msg);
-		return 2;
-	}
+	if (ark_parse_double(slo && *slo ? slo : "400", 0.001, 3600e3, "SLO_P95_LATENCY_MS", &r->slo_p95_ms, &err))
+		return ark_cli_fail("synth", &err, 2);
 	struct ark_pipeline_map running;
 	if (ark_pipeline_attach(&running, r->instance, &err) == 0) {
 		bool alive = false;
@@ -325,10 +318,8 @@ static int isolate_environment(struct synth *r)
 		unsetenv("JWT_SECRET");
 	}
 	struct ark_store_config store;
-	if (ark_store_config_from_env(&store, &err)) {
-		fprintf(stderr, "ark synth: %s\n", err.msg);
-		return 2;
-	}
+	if (ark_store_config_from_env(&store, &err))
+		return ark_cli_fail("synth", &err, 2);
 	char rules[4200];
 	const char *installed = getenv("ARK_GRAVEYARD_RULES");
 	snprintf(rules, sizeof rules, "%s/graveyard.rules", store.data_dir);
@@ -379,10 +370,8 @@ static int run(struct synth *r)
 	struct ark_supervisor_options run_options = {.notice = ark_cli_print_notice, .instance = r->instance,
 						     .source_args = source_args, .feed_port = -1, .api = r->api_url != NULL};
 	int rc = ark_supervisor_start(&sup, &run_options, &err);
-	if (rc) {
-		fprintf(stderr, "ark synth: %s\n", err.msg);
-		return ark_supervisor_start_status(&sup, rc);
-	}
+	if (rc)
+		return ark_cli_fail("synth", &err, ark_supervisor_start_status(&sup, rc));
 	struct ark_pipeline *p = sup.map.pipeline;
 	r->base_seq = p->base_seq;
 	struct sigaction sa;
