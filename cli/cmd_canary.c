@@ -50,6 +50,16 @@ static void usage(FILE *out)
 		"          ark rollback, the previous binary as PATH.previous. Restart to apply.\n");
 }
 
+/* What every `ark canary status --json` answer opens with. */
+static void json_begin(struct ark_json *j, const char *instance, bool live, const char *state)
+{
+	ark_json_init(j, stdout);
+	ark_json_object_begin(j, NULL);
+	ark_json_string(j, "instance", instance);
+	ark_json_bool(j, "live", live);
+	ark_json_string(j, "state", state);
+}
+
 /* The running canary, read from the segment. */
 static void print_live(const struct ark_pipeline_map *map, const char *instance, bool json)
 {
@@ -63,11 +73,7 @@ static void print_live(const struct ark_pipeline_map *map, const char *instance,
 	reason[sizeof reason - 1] = '\0';
 	if (json) {
 		struct ark_json j;
-		ark_json_init(&j, stdout);
-		ark_json_object_begin(&j, NULL);
-		ark_json_string(&j, "instance", instance);
-		ark_json_bool(&j, "live", true);
-		ark_json_string(&j, "state", state);
+		json_begin(&j, instance, true, state);
 		ark_json_uint(&j, "percent", atomic_load(&cc->percent));
 		ark_json_bool(&j, "routing", atomic_load(&cc->route_applied) != 0);
 		ark_json_string_n(&j, "canary", cc->spec, sizeof cc->spec);
@@ -123,11 +129,7 @@ static void print_none(const char *instance, bool json, const struct ark_err *er
 {
 	if (json) {
 		struct ark_json j;
-		ark_json_init(&j, stdout);
-		ark_json_object_begin(&j, NULL);
-		ark_json_string(&j, "instance", instance);
-		ark_json_bool(&j, "live", false);
-		ark_json_string(&j, "state", "none");
+		json_begin(&j, instance, false, "none");
 		ark_json_object_end(&j);
 		ark_json_finish(&j);
 	} else
@@ -139,11 +141,7 @@ static void print_recorded(const struct ark_canary_record *r, const char *instan
 {
 	if (json) {
 		struct ark_json j;
-		ark_json_init(&j, stdout);
-		ark_json_object_begin(&j, NULL);
-		ark_json_string(&j, "instance", instance);
-		ark_json_bool(&j, "live", false);
-		ark_json_string(&j, "state", r->outcome);
+		json_begin(&j, instance, false, r->outcome);
 		ark_json_uint(&j, "percent", strtoull(r->percent, NULL, 10));
 		ark_json_string(&j, "env_file", r->env_file);
 		ark_json_string(&j, "bin", r->bin);
@@ -403,20 +401,7 @@ static int promote_confirm(const struct promotion *m, bool yes)
 		printf("  its rules: %s (sha256 %s)\n", r->rules, m->rules_sha);
 	if (r->looser[0])
 		printf("  WARNING: its rules are looser than the stable rules it ran beside: %s\n", r->looser);
-	if (yes)
-		return 0;
-	if (!isatty(STDIN_FILENO)) {
-		fprintf(stderr, "ark canary promote: confirmation needed: run it on a terminal, or pass --yes\n");
-		return 2;
-	}
-	printf("Promote? [y/N] ");
-	fflush(stdout);
-	char answer[16] = "";
-	if (!fgets(answer, sizeof answer, stdin) || (answer[0] != 'y' && answer[0] != 'Y')) {
-		printf("ark canary promote: not confirmed; nothing changed\n");
-		return 1;
-	}
-	return 0;
+	return ark_cli_confirm("canary promote", yes, "Promote? [y/N] ", false);
 }
 
 /* The canary's settings into the stable env file (kept first for ark

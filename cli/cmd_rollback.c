@@ -201,20 +201,7 @@ static int confirm(struct rollback *r)
 	else
 		printf("  3. put %s back in place of %s (the current one is kept as %s.rolled-back-<time>)\n", r->previous,
 		       r->env_file, r->env_file);
-	if (r->yes)
-		return 0;
-	if (!isatty(STDIN_FILENO)) {
-		fprintf(stderr, "ark rollback: confirmation needed: run it on a terminal, or pass --yes\n");
-		return 2;
-	}
-	printf("Type yes to roll back: ");
-	fflush(stdout);
-	char answer[16] = "";
-	if (!fgets(answer, sizeof answer, stdin) || strcmp(answer, "yes\n") != 0) {
-		printf("ark rollback: not confirmed; nothing changed\n");
-		return 1;
-	}
-	return 0;
+	return ark_cli_confirm("rollback", r->yes, "Type yes to roll back: ", true);
 }
 
 /* Stop, restore the database, put the previous env file back. */

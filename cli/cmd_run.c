@@ -26,14 +26,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t interrupts;
-
-static void on_interrupt(int sig)
-{
-	(void)sig;
-	interrupts++;
-}
-
 static void usage(FILE *out)
 {
 	fprintf(out,
@@ -227,21 +219,15 @@ static int supervise(const struct run_options *o, struct ark_supervisor *sup)
 	*before = lat->end_to_end;
 	uint64_t start = ark_now_ns(), last_tick = start, last_events = 0;
 	int handled_interrupts = 0;
+	const char *interrupted =
+		o->quiet || o->json ? NULL
+				    : "  interrupted: stopping the source and draining the pipeline (Ctrl-C again to stop now)\n";
 	/* A death wakes the loop at once (each process's pidfd), so a crashed
 	 * agent is replaced within milliseconds; otherwise it looks every 100 ms. */
 	while (!ark_supervisor_finished(sup)) {
 		ark_supervisor_wait(sup, -1, 100 * 1000 * 1000);
-		if (interrupts > handled_interrupts) {
-			handled_interrupts = interrupts;
-			if (handled_interrupts == 1) {
-				if (!o->quiet && !o->json)
-					printf("  interrupted: stopping the source and draining the pipeline (Ctrl-C again to stop now)\n");
-				ark_supervisor_stop_sources(sup);
-			} else {
-				ark_supervisor_stop(sup, true);
-				break;
-			}
-		}
+		if (ark_cli_act_on_interrupts(sup, &handled_interrupts, interrupted))
+			break;
 		if (ark_supervisor_poll(sup, &err) != 0) {
 			fprintf(stderr, "ark run: %s\n", err.msg);
 			break;
@@ -295,11 +281,7 @@ static int run_main(int argc, char **argv)
 	rc = ark_supervisor_start(&sup, &run_options, &err);
 	if (rc)
 		return ark_cli_fail("run", &err, ark_supervisor_start_status(&sup, rc));
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_interrupt;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	ark_cli_catch_interrupts();
 	print_start(&o, &sup, pre.api, rate_text);
 	uint64_t start = ark_now_ns();
 	if (supervise(&o, &sup))

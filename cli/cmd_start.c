@@ -248,10 +248,7 @@ static int parse_args(struct start_options *o, int argc, char **argv)
 		{"instance", required_argument, NULL, 'i'}, {"synth-duration", required_argument, NULL, 'd'},
 		{"synth-rate", required_argument, NULL, 'r'}, {"skip-synth", no_argument, NULL, 'S'},
 		{"timeout", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
-		{"synthetic", required_argument, NULL, 'y'}, {"canary", no_argument, NULL, 'C'},
-		{"canary-percent", required_argument, NULL, 'P'}, {"canary-window", required_argument, NULL, 'W'},
-		{"canary-check-interval", required_argument, NULL, 'I'}, {"canary-env", required_argument, NULL, 'E'},
-		{"canary-bin", required_argument, NULL, 'B'}, {"canary-allow-looser", no_argument, NULL, 'L'},
+		{"synthetic", required_argument, NULL, 'y'}, ARK_CLI_CANARY_OPTIONS,
 		{NULL, 0, NULL, 0}};
 	char **wd_args = o->wd_args;
 	int wd_n = 0;

@@ -34,14 +34,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t interrupts;
-
-static void on_interrupt(int sig)
-{
-	(void)sig;
-	interrupts++;
-}
-
 static void usage(FILE *out)
 {
 	fprintf(out,
@@ -374,11 +366,7 @@ static int run(struct synth *r)
 		return ark_cli_fail("synth", &err, ark_supervisor_start_status(&sup, rc));
 	struct ark_pipeline *p = sup.map.pipeline;
 	r->base_seq = p->base_seq;
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_interrupt;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	ark_cli_catch_interrupts();
 	bool tty = isatty(STDOUT_FILENO) && !r->json;
 	if (!r->json)
 		printf("ark synth: instance %s, %g signals/s for %g s, violations %g, seed %llu%s%s%s; its data in %s\n",
@@ -389,15 +377,8 @@ static int run(struct synth *r)
 	int handled = 0;
 	while (!ark_supervisor_finished(&sup)) {
 		ark_supervisor_wait(&sup, -1, 100 * 1000 * 1000);
-		if (interrupts > handled) {
-			handled = interrupts;
-			if (handled == 1)
-				ark_supervisor_stop_sources(&sup);
-			else {
-				ark_supervisor_stop(&sup, true);
-				break;
-			}
-		}
+		if (ark_cli_act_on_interrupts(&sup, &handled, NULL))
+			break;
 		if (ark_supervisor_poll(&sup, &err) != 0) {
 			fprintf(stderr, "ark synth: %s\n", err.msg);
 			break;

@@ -353,10 +353,7 @@ static int parse_args(struct watchdog_options *o, int argc, char **argv)
 		{"feed-port", required_argument, NULL, 'p'}, {"no-feed", no_argument, NULL, 'n'},
 		{"synthetic", required_argument, NULL, 's'}, {"seed", required_argument, NULL, 'e'},
 		{"violations", required_argument, NULL, 'v'}, {"help", no_argument, NULL, 'h'},
-		{"canary", no_argument, NULL, 'C'}, {"canary-percent", required_argument, NULL, 'P'},
-		{"canary-window", required_argument, NULL, 'W'}, {"canary-check-interval", required_argument, NULL, 'I'},
-		{"canary-env", required_argument, NULL, 'E'}, {"canary-bin", required_argument, NULL, 'B'},
-		{"canary-allow-looser", no_argument, NULL, 'L'}, {NULL, 0, NULL, 0}};
+		ARK_CLI_CANARY_OPTIONS, {NULL, 0, NULL, 0}};
 	struct ark_err err = {0};
 	if (ark_env_u64("ARK_FEED_PORT", 7070, 0, 65535, &o->port, &err))
 		return ark_cli_fail("watchdog", &err, 2);

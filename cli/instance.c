@@ -374,3 +374,57 @@ void ark_cli_print_notice(void *ctx, enum ark_notice_kind kind, const char *line
 	fprintf(out, "  %s\n", line);
 	fflush(out);
 }
+
+/* Counted in the handler, acted on in the command's loop (a handler may
+ * not stop children: the supervisor is not async-signal-safe). */
+static volatile sig_atomic_t interrupts;
+
+static void on_interrupt(int sig)
+{
+	(void)sig;
+	interrupts++;
+}
+
+void ark_cli_catch_interrupts(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_interrupt;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+bool ark_cli_act_on_interrupts(struct ark_supervisor *sup, int *handled, const char *note)
+{
+	if (interrupts <= *handled)
+		return false;
+	*handled = interrupts;
+	if (*handled > 1) {
+		ark_supervisor_stop(sup, true);
+		return true;
+	}
+	if (note)
+		printf("%s", note);
+	ark_supervisor_stop_sources(sup);
+	return false;
+}
+
+int ark_cli_confirm(const char *command, bool yes, const char *prompt, bool type_yes)
+{
+	if (yes)
+		return 0;
+	if (!isatty(STDIN_FILENO)) {
+		fprintf(stderr, "ark %s: confirmation needed: run it on a terminal, or pass --yes\n", command);
+		return 2;
+	}
+	printf("%s", prompt);
+	fflush(stdout);
+	char answer[16] = "";
+	bool confirmed = fgets(answer, sizeof answer, stdin) &&
+			 (type_yes ? strcmp(answer, "yes\n") == 0 : answer[0] == 'y' || answer[0] == 'Y');
+	if (!confirmed) {
+		printf("ark %s: not confirmed; nothing changed\n", command);
+		return 1;
+	}
+	return 0;
+}
