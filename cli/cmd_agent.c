@@ -10,10 +10,19 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Without a name: the usage on stderr and 2; with --help: on stdout and 0;
+ * else -1 to go on. */
+static int answer_usage(int argc, char **argv, const char *text)
+{
+	if (argc >= 2 && !ark_wants_help(argc, argv))
+		return -1;
+	fputs(text, argc < 2 ? stderr : stdout);
+	return argc < 2 ? 2 : 0;
+}
+
 static int agent_main(int argc, char **argv)
 {
-	if (ark_wants_help(argc, argv) || argc < 2) {
-		fprintf(argc < 2 ? stderr : stdout,
+	int rc = answer_usage(argc, argv,
 			"usage: ark agent kyle|joey|hrm|kenny|aletheia [--instance NAME] [--wait-segment SECONDS]\n"
 			"                                             [--standby FD] [--lane stable|canary]\n\n"
 			"Runs one agent of a running instance (started by `ark run` or `ark watchdog`,\n"
@@ -26,8 +35,8 @@ static int agent_main(int argc, char **argv)
 			"                     byte on FD to take over; end of file makes it exit\n"
 			"  --lane canary      joey, hrm or kenny of the canary lane (ark start --canary);\n"
 			"                     it drains and exits when the watchdog ends the canary\n");
-		return argc < 2 ? 2 : 0;
-	}
+	if (rc >= 0)
+		return rc;
 	int agent = ark_agent_parse(argv[1]);
 	if (agent < 0) {
 		fprintf(stderr, "ark agent: unknown agent '%s' (expected kyle, joey, hrm, kenny or aletheia)\n", argv[1]);
@@ -47,10 +56,8 @@ static int agent_main(int argc, char **argv)
 		switch (opt) {
 		case 'i': instance = optarg; break;
 		case 'w':
-			if (ark_parse_double(optarg, 0, 3600, "--wait-segment", &options.wait_segment_s, &err)) {
-				fprintf(stderr, "ark agent: %s\n", err.msg);
-				return 2;
-			}
+			if (ark_parse_double(optarg, 0, 3600, "--wait-segment", &options.wait_segment_s, &err))
+				return ark_cli_fail("agent", &err, 2);
 			break;
 		case 'l':
 			if (strcmp(optarg, "canary") == 0) {
@@ -61,19 +68,15 @@ static int agent_main(int argc, char **argv)
 			}
 			break;
 		case 's':
-			if (ark_parse_u64(optarg, 3, 65535, "--standby", &fd, &err)) {
-				fprintf(stderr, "ark agent: %s\n", err.msg);
-				return 2;
-			}
+			if (ark_parse_u64(optarg, 3, 65535, "--standby", &fd, &err))
+				return ark_cli_fail("agent", &err, 2);
 			options.standby_fd = (int)fd;
 			break;
 		default: return ark_cli_option_error("agent", opt, argv);
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "ark agent: unexpected argument '%s'\n", argv[optind]);
+	if (ark_cli_no_operands("agent", argc, argv))
 		return 2;
-	}
 	return ark_agent_run((enum ark_agent)agent, instance, &options);
 }
 
@@ -81,8 +84,7 @@ ARK_COMMAND(agent_command, "agent", "run one agent process of a running instance
 
 static int source_main(int argc, char **argv)
 {
-	if (ark_wants_help(argc, argv) || argc < 2) {
-		fprintf(argc < 2 ? stderr : stdout,
+	int rc = answer_usage(argc, argv,
 			"usage: ark source synthetic [--instance NAME] [--source N] [--rate HZ] [--duration S]\n"
 			"                            [--seed N] [--violations FRACTION] [--symbols N]\n"
 			"       ark source tcp [--instance NAME] [--source N] [--port PORT]\n"
@@ -92,8 +94,8 @@ static int source_main(int argc, char **argv)
 			"for a seed; restarted, it resumes after the last tick it published. The tcp\n"
 			"source is the line feed: one JSON tick per line on ARK_FEED_BIND:ARK_FEED_PORT.\n"
 			"The alpha-vantage source polls GLOBAL_QUOTE (ALPHA_VANTAGE_* variables).\n");
-		return argc < 2 ? 2 : 0;
-	}
+	if (rc >= 0)
+		return rc;
 	bool tcp = strcmp(argv[1], "tcp") == 0, av = strcmp(argv[1], "alpha-vantage") == 0;
 	if (strcmp(argv[1], "synthetic") != 0 && !tcp && !av) {
 		fprintf(stderr, "ark source: unknown source '%s' (expected synthetic, tcp or alpha-vantage)\n", argv[1]);
@@ -123,19 +125,15 @@ static int source_main(int argc, char **argv)
 		switch (opt) {
 		case 'i': instance = optarg; break;
 		case 's':
-			if (ark_parse_u64(optarg, 0, ARK_MAX_SOURCES - 1, "--source", &v, &err)) {
-				fprintf(stderr, "ark source: %s\n", err.msg);
-				return 2;
-			}
+			if (ark_parse_u64(optarg, 0, ARK_MAX_SOURCES - 1, "--source", &v, &err))
+				return ark_cli_fail("source", &err, 2);
 			source = (int)v;
 			break;
 		case 't':
 			if (!tcp)
 				goto unexpected;
-			if (ark_parse_u64(optarg, 0, 65535, "--port", &v, &err)) {
-				fprintf(stderr, "ark source: %s\n", err.msg);
-				return 2;
-			}
+			if (ark_parse_u64(optarg, 0, 65535, "--port", &v, &err))
+				return ark_cli_fail("source", &err, 2);
 			port = (int)v;
 			break;
 		case 'p':

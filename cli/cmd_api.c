@@ -39,27 +39,21 @@ static int api_main(int argc, char **argv)
 		switch (opt) {
 		case 'i': instance = optarg; break;
 		case 's':
-			if (ark_parse_u64(optarg, 0, ARK_MAX_SOURCES - 1, "--source", &v, &err)) {
-				fprintf(stderr, "ark api: %s\n", err.msg);
-				return 2;
-			}
+			if (ark_parse_u64(optarg, 0, ARK_MAX_SOURCES - 1, "--source", &v, &err))
+				return ark_cli_fail("api", &err, 2);
 			source = (int)v;
 			break;
 		default: return ark_cli_option_error("api", opt, argv);
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "ark api: unexpected argument '%s'\n", argv[optind]);
+	if (ark_cli_no_operands("api", argc, argv))
 		return 2;
-	}
 	if (source < 0) {
 		/* The instance's API source, whichever number it has. */
 		struct ark_pipeline_map map;
 		struct ark_err err = {0};
-		if (ark_pipeline_attach(&map, instance, &err)) {
-			fprintf(stderr, "ark api: %s\n", err.msg);
-			return 1;
-		}
+		if (ark_pipeline_attach(&map, instance, &err))
+			return ark_cli_fail("api", &err, 1);
 		for (int s = 0; s < map.pipeline->source_count; s++)
 			if (map.pipeline->source_kinds[s] == ARK_SOURCE_API)
 				source = s;

@@ -104,19 +104,15 @@ static int load(const char **rules_path, const char **journal, const char *canar
 	static struct ark_store_config store;
 	struct ark_err err = {0};
 	if ((!*rules_path && ark_graveyard_installed_path(installed, sizeof installed, &err)) ||
-	    (!*journal && ark_store_config_from_env(&store, &err))) {
-		fprintf(stderr, "ark audit: %s\n", err.msg);
-		return 2;
-	}
+	    (!*journal && ark_store_config_from_env(&store, &err)))
+		return ark_cli_fail("audit", &err, 2);
 	if (!*rules_path)
 		*rules_path = installed;
 	if (!*journal)
 		*journal = store.journal_dir;
 	if (ark_audit_rules_load(*rules_path, rules, &err) ||
-	    (canary_path && ark_audit_rules_load(canary_path, canary, &err))) {
-		fprintf(stderr, "ark audit: %s\n", err.msg);
-		return 1;
-	}
+	    (canary_path && ark_audit_rules_load(canary_path, canary, &err)))
+		return ark_cli_fail("audit", &err, 1);
 	return 0;
 }
 
@@ -143,20 +139,15 @@ static int audit_main(int argc, char **argv)
 		case 'd': journal = optarg; break;
 		case 'f':
 		case 't':
-			if (ark_parse_u64(optarg, 0, UINT64_MAX, opt == 'f' ? "--from" : "--to", opt == 'f' ? &from : &to, &err)) {
-				fprintf(stderr, "ark audit: %s\n", err.msg);
-				return 2;
-			}
+			if (ark_parse_u64(optarg, 0, UINT64_MAX, opt == 'f' ? "--from" : "--to", opt == 'f' ? &from : &to, &err))
+				return ark_cli_fail("audit", &err, 2);
 			break;
 		case 'j': json = true; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		default: return ark_cli_usage(usage, opt, 0);
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "ark audit: unexpected argument '%s'\n", argv[optind]);
+	if (ark_cli_no_operands("audit", argc, argv))
 		return 2;
-	}
 	static struct ark_audit_rules rules, canary;
 	int lrc = load(&rules_path, &journal, canary_path, &rules, &canary);
 	if (lrc)
@@ -204,10 +195,8 @@ static int audit_main(int argc, char **argv)
 		ark_json_finish(&j);
 		return ok ? 0 : 1;
 	}
-	if (rc) {
-		fprintf(stderr, "ark audit: %s\n", err.msg);
-		return 1;
-	}
+	if (rc)
+		return ark_cli_fail("audit", &err, 1);
 	return print_result(&listing, &c);
 }
 

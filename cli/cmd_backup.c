@@ -52,15 +52,20 @@ static void restore_usage(FILE *out)
 		"Exit status: 0 restored, 1 refused or failed, 2 usage.\n");
 }
 
+/* What backup and restore were asked for, and the store's settings. */
 struct backup_options {
 	bool json;
 	const char *verify;      /* ark backup --verify FILE */
 	bool unverified;         /* ark restore --unverified */
 	bool rebase;             /* ark restore --rebase */
+	const char *file;        /* ark restore FILE */
+	struct ark_store_config cfg;
 };
 
-static int parse_json_flag(int argc, char **argv, const char *cmd, void (*usage)(FILE *), struct backup_options *o,
-			   const char **file, bool want_file)
+/* The options (restore's FILE when want_file), then the store's settings
+ * from the environment: -1 to go on, else the exit status (said). */
+static int setup(int argc, char **argv, const char *cmd, void (*usage)(FILE *), struct backup_options *o,
+		 bool want_file)
 {
 	static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
 					     {"verify", required_argument, NULL, 'v'},
@@ -101,12 +106,30 @@ bad:
 			usage(stderr);
 			return 2;
 		}
-		*file = argv[optind];
-	} else if (optind < argc) {
-		fprintf(stderr, "ark %s: unexpected argument '%s'\n", cmd, argv[optind]);
+		o->file = argv[optind];
+	} else if (ark_cli_no_operands(cmd, argc, argv)) {
 		return 2;
 	}
+	struct ark_err err = {0};
+	if (ark_store_config_from_env(&o->cfg, &err) != 0)
+		return ark_cli_fail(cmd, &err, 2);
 	return -1;
+}
+
+/* Every --json answer is one object that opens with "ok"... */
+static void json_begin(struct ark_json *j, int rc)
+{
+	ark_json_init(j, stdout);
+	ark_json_object_begin(j, NULL);
+	ark_json_bool(j, "ok", rc == 0);
+}
+
+/* ... and ends with it; the exit status. */
+static int json_end(struct ark_json *j, int rc)
+{
+	ark_json_object_end(j);
+	ark_json_finish(j);
+	return rc ? 1 : 0;
 }
 
 /* ark backup --verify FILE: the checksum, then the database inside. */
@@ -120,9 +143,7 @@ static int verify_backup(const struct ark_store_config *cfg, const char *file, b
 		rc = -EBADMSG;
 	if (json) {
 		struct ark_json j;
-		ark_json_init(&j, stdout);
-		ark_json_object_begin(&j, NULL);
-		ark_json_bool(&j, "ok", rc == 0);
+		json_begin(&j, rc);
 		ark_json_string(&j, "file", file);
 		ark_json_string(&j, "sha256", proof.sha256);
 		ark_json_string(&j, "manifest_sha256", proof.manifest_sha256);
@@ -131,14 +152,10 @@ static int verify_backup(const struct ark_store_config *cfg, const char *file, b
 			ark_json_string(&j, "error", err.msg);
 		else
 			ark_json_uint(&j, "schema_version", (uint64_t)schema);
-		ark_json_object_end(&j);
-		ark_json_finish(&j);
-		return rc ? 1 : 0;
+		return json_end(&j, rc);
 	}
-	if (rc) {
-		fprintf(stderr, "ark backup --verify: %s\n", err.msg);
-		return 1;
-	}
+	if (rc)
+		return ark_cli_fail("backup --verify", &err, 1);
 	printf("%s: verified\n  sha256 %s (its manifest agrees%s)\n  %" PRIu64 " bytes, schema v%d, integrity_check ok\n",
 	       file, proof.sha256, proof.recorded ? ", and so does the Mutable Core's record" : "; the Mutable Core has no record of it",
 	       proof.bytes, schema);
@@ -147,62 +164,50 @@ static int verify_backup(const struct ark_store_config *cfg, const char *file, b
 
 static int backup_main(int argc, char **argv)
 {
-	struct backup_options o = {0};
-	const char *file = NULL;
-	int rc = parse_json_flag(argc, argv, "backup", backup_usage, &o, &file, false);
+	static struct backup_options o;
+	int rc = setup(argc, argv, "backup", backup_usage, &o, false);
 	if (rc >= 0)
 		return rc;
-	bool json = o.json;
-	struct ark_store_config cfg;
-	struct ark_err err = {0};
-	if (ark_store_config_from_env(&cfg, &err) != 0) {
-		fprintf(stderr, "ark backup: %s\n", err.msg);
-		return 2;
-	}
+	const struct ark_store_config *cfg = &o.cfg;
 	if (o.verify)
-		return verify_backup(&cfg, o.verify, json);
+		return verify_backup(cfg, o.verify, o.json);
+	struct ark_err err = {0};
 	struct ark_backup_result res;
-	rc = ark_store_backup(&cfg, &res, &err);
-	if (json) {
+	rc = ark_store_backup(cfg, &res, &err);
+	if (o.json) {
 		struct ark_json j;
-		ark_json_init(&j, stdout);
-		ark_json_object_begin(&j, NULL);
-		ark_json_bool(&j, "ok", rc == 0);
+		json_begin(&j, rc);
 		if (rc) {
 			ark_json_string(&j, "error", err.msg);
 		} else {
 			ark_json_string(&j, "path", res.path);
 			ark_json_string(&j, "sha256", res.sha256);
-			ark_json_string(&j, "database", cfg.state_db);
+			ark_json_string(&j, "database", cfg->state_db);
 			ark_json_uint(&j, "bytes", res.bytes);
 			ark_json_uint(&j, "pages", res.pages);
 			ark_json_uint(&j, "steps", res.steps);
 			ark_json_number(&j, "duration_ms", (double)res.duration_ns / 1e6);
 			ark_json_uint(&j, "schema_version", (uint64_t)res.schema_version);
 			ark_json_uint(&j, "journal_last_applied_seq", res.journal_last_applied_seq);
-			ark_json_uint(&j, "keep", cfg.backup_keep);
+			ark_json_uint(&j, "keep", cfg->backup_keep);
 			ark_json_array_begin(&j, "pruned");
 			for (uint32_t i = 0; i < res.pruned && i < ARK_ARRAY_LEN(res.pruned_paths); i++)
 				ark_json_string(&j, NULL, res.pruned_paths[i]);
 			ark_json_array_end(&j);
 			ark_json_uint(&j, "pruned_count", res.pruned);
 		}
-		ark_json_object_end(&j);
-		ark_json_finish(&j);
-		return rc ? 1 : 0;
+		return json_end(&j, rc);
 	}
-	if (rc) {
-		fprintf(stderr, "ark backup: %s\n", err.msg);
-		return 1;
-	}
-	printf("backup of %s written to %s\n", cfg.state_db, res.path);
+	if (rc)
+		return ark_cli_fail("backup", &err, 1);
+	printf("backup of %s written to %s\n", cfg->state_db, res.path);
 	printf("  sha256 %s (in %s.sha256 and the backups table)\n", res.sha256, res.path);
 	printf("  %" PRIu64 " bytes, %" PRIu64 " pages in %" PRIu64 " steps, %.1f ms; schema v%d, "
 	       "journal applied up to seq %" PRIu64 "; integrity_check ok\n",
 	       res.bytes, res.pages, res.steps, (double)res.duration_ns / 1e6, res.schema_version,
 	       res.journal_last_applied_seq);
 	if (res.pruned) {
-		printf("  kept the newest %u backups; deleted %u older:\n", cfg.backup_keep, res.pruned);
+		printf("  kept the newest %u backups; deleted %u older:\n", cfg->backup_keep, res.pruned);
 		for (uint32_t i = 0; i < res.pruned && i < ARK_ARRAY_LEN(res.pruned_paths); i++)
 			printf("    %s\n", res.pruned_paths[i]);
 	}
@@ -211,31 +216,24 @@ static int backup_main(int argc, char **argv)
 
 static int restore_main(int argc, char **argv)
 {
-	struct backup_options o = {0};
-	const char *file = NULL;
-	int rc = parse_json_flag(argc, argv, "restore", restore_usage, &o, &file, true);
+	static struct backup_options o;
+	int rc = setup(argc, argv, "restore", restore_usage, &o, true);
 	if (rc >= 0)
 		return rc;
-	bool json = o.json;
-	struct ark_store_config cfg;
+	const char *file = o.file;
+	const struct ark_store_config *cfg = &o.cfg;
 	struct ark_err err = {0};
-	if (ark_store_config_from_env(&cfg, &err) != 0) {
-		fprintf(stderr, "ark restore: %s\n", err.msg);
-		return 2;
-	}
 	struct ark_restore_result res;
-	rc = ark_store_restore(&cfg, file, (o.unverified ? ARK_RESTORE_UNVERIFIED : 0) | (o.rebase ? ARK_RESTORE_REBASE : 0),
+	rc = ark_store_restore(cfg, file, (o.unverified ? ARK_RESTORE_UNVERIFIED : 0) | (o.rebase ? ARK_RESTORE_REBASE : 0),
 			       &res, &err);
 	const char *why = rc == -ENOENT ? "missing" : rc == -EBUSY ? "running"
 			  : rc == -EPROTOTYPE ? "foreign" : rc == -EBADMSG ? "damaged"
 			  : rc == -ENODATA ? "unverified" : rc == -ESTALE ? "not_this_journal" : "error";
-	if (json) {
+	if (o.json) {
 		struct ark_json j;
-		ark_json_init(&j, stdout);
-		ark_json_object_begin(&j, NULL);
-		ark_json_bool(&j, "ok", rc == 0);
+		json_begin(&j, rc);
 		ark_json_string(&j, "file", file);
-		ark_json_string(&j, "database", cfg.state_db);
+		ark_json_string(&j, "database", cfg->state_db);
 		if (rc) {
 			ark_json_string(&j, "refused", why);
 			ark_json_string(&j, "error", err.msg);
@@ -255,25 +253,21 @@ static int restore_main(int argc, char **argv)
 		ark_json_bool(&j, "rebased", res.rebased);
 		ark_json_string(&j, "rebase_note", res.rebase_note);
 		ark_json_object_end(&j);
-		ark_json_object_end(&j);
-		ark_json_finish(&j);
-		return rc ? 1 : 0;
+		return json_end(&j, rc);
 	}
-	if (rc) {
-		fprintf(stderr, "ark restore: %s\n", err.msg);
-		return 1;
-	}
+	if (rc)
+		return ark_cli_fail("restore", &err, 1);
 	printf("restored %s into %s (%" PRIu64 " bytes, schema v%d, integrity_check ok)\n", file,
-	       cfg.state_db, res.bytes, res.schema_version);
+	       cfg->state_db, res.bytes, res.schema_version);
 	printf("sha256 %s: %s\n", res.sha256,
 	       res.verified ? (res.recorded ? "matches its manifest and the Mutable Core's record" : "matches its manifest")
 			    : "NOT verified (no manifest; --unverified)");
 	if (res.replaced_kept_as[0])
 		printf("the database it replaced is kept as %s\n", res.replaced_kept_as);
 	else
-		printf("there was no database at %s before\n", cfg.state_db);
+		printf("there was no database at %s before\n", cfg->state_db);
 	if (res.rebased)
-		printf("re-based onto the journal in %s: %s\n", cfg.journal_dir, res.rebase_note);
+		printf("re-based onto the journal in %s: %s\n", cfg->journal_dir, res.rebase_note);
 	if (res.schema_version < ARK_CORE_SCHEMA_VERSION)
 		printf("schema v%d will be migrated to v%d when ARK next opens it\n", res.schema_version,
 		       ARK_CORE_SCHEMA_VERSION);

@@ -95,10 +95,8 @@ static int resume_main(const char *instance, const char *reason)
 {
 	struct ark_err err = {0};
 	char latch[4200];
-	if (ark_broker_latch_path(latch, sizeof latch, &err)) {
-		fprintf(stderr, "ark broker resume: %s\n", err.msg);
-		return 2;
-	}
+	if (ark_broker_latch_path(latch, sizeof latch, &err))
+		return ark_cli_fail("broker resume", &err, 2);
 	bool kept = unlink(latch) == 0;
 	if (!kept && errno != ENOENT) {
 		fprintf(stderr, "ark broker resume: cannot remove %s: %s (nothing changed)\n", latch, strerror(errno));

@@ -50,6 +50,16 @@ static void usage(FILE *out)
 		"          ark rollback, the previous binary as PATH.previous. Restart to apply.\n");
 }
 
+/* What every `ark canary status --json` answer opens with. */
+static void json_begin(struct ark_json *j, const char *instance, bool live, const char *state)
+{
+	ark_json_init(j, stdout);
+	ark_json_object_begin(j, NULL);
+	ark_json_string(j, "instance", instance);
+	ark_json_bool(j, "live", live);
+	ark_json_string(j, "state", state);
+}
+
 /* The running canary, read from the segment. */
 static void print_live(const struct ark_pipeline_map *map, const char *instance, bool json)
 {
@@ -63,11 +73,7 @@ static void print_live(const struct ark_pipeline_map *map, const char *instance,
 	reason[sizeof reason - 1] = '\0';
 	if (json) {
 		struct ark_json j;
-		ark_json_init(&j, stdout);
-		ark_json_object_begin(&j, NULL);
-		ark_json_string(&j, "instance", instance);
-		ark_json_bool(&j, "live", true);
-		ark_json_string(&j, "state", state);
+		json_begin(&j, instance, true, state);
 		ark_json_uint(&j, "percent", atomic_load(&cc->percent));
 		ark_json_bool(&j, "routing", atomic_load(&cc->route_applied) != 0);
 		ark_json_string_n(&j, "canary", cc->spec, sizeof cc->spec);
@@ -123,11 +129,7 @@ static void print_none(const char *instance, bool json, const struct ark_err *er
 {
 	if (json) {
 		struct ark_json j;
-		ark_json_init(&j, stdout);
-		ark_json_object_begin(&j, NULL);
-		ark_json_string(&j, "instance", instance);
-		ark_json_bool(&j, "live", false);
-		ark_json_string(&j, "state", "none");
+		json_begin(&j, instance, false, "none");
 		ark_json_object_end(&j);
 		ark_json_finish(&j);
 	} else
@@ -139,11 +141,7 @@ static void print_recorded(const struct ark_canary_record *r, const char *instan
 {
 	if (json) {
 		struct ark_json j;
-		ark_json_init(&j, stdout);
-		ark_json_object_begin(&j, NULL);
-		ark_json_string(&j, "instance", instance);
-		ark_json_bool(&j, "live", false);
-		ark_json_string(&j, "state", r->outcome);
+		json_begin(&j, instance, false, r->outcome);
 		ark_json_uint(&j, "percent", strtoull(r->percent, NULL, 10));
 		ark_json_string(&j, "env_file", r->env_file);
 		ark_json_string(&j, "bin", r->bin);
@@ -200,10 +198,8 @@ static int rollback_request(const char *instance, double timeout_s)
 {
 	struct ark_pipeline_map map;
 	struct ark_err err = {0};
-	if (ark_pipeline_attach(&map, instance, &err)) {
-		fprintf(stderr, "ark canary rollback: %s\n", err.msg);
-		return 1;
-	}
+	if (ark_pipeline_attach(&map, instance, &err))
+		return ark_cli_fail("canary rollback", &err, 1);
 	struct ark_canary_control *cc = &map.pipeline->canary;
 	uint32_t outcome = atomic_load(&cc->outcome);
 	if (!ark_pipeline_has_canary(&map) || outcome == ARK_CANARY_NONE || outcome == ARK_CANARY_PASSED ||
@@ -338,10 +334,8 @@ static int promote_check(struct promotion *m, const char *install_bin)
 {
 	struct ark_err err = {0};
 	struct ark_canary_record *r = &m->r;
-	if (ark_canary_record_read(r, m->raw, sizeof m->raw, &err)) {
-		fprintf(stderr, "ark canary promote: %s\n", err.msg);
-		return 1;
-	}
+	if (ark_canary_record_read(r, m->raw, sizeof m->raw, &err))
+		return ark_cli_fail("canary promote", &err, 1);
 	if (strcmp(r->outcome, "passed") != 0) {
 		fprintf(stderr, "ark canary promote: the last canary %s%s%s: only a canary that passed is promoted\n",
 			strcmp(r->outcome, "promoted") == 0 ? "was promoted already" : r->outcome,
@@ -370,10 +364,8 @@ static int promote_check(struct promotion *m, const char *install_bin)
 		/* Judged on the file whose bytes were read. */
 		m->canary_env.mode = st.st_mode & 07777;
 		m->canary_env.uid = (unsigned)st.st_uid;
-		if (ark_env_file_check_private(&m->canary_env, &err)) {
-			fprintf(stderr, "ark canary promote: %s\n", err.msg);
-			return 2;
-		}
+		if (ark_env_file_check_private(&m->canary_env, &err))
+			return ark_cli_fail("canary promote", &err, 2);
 	}
 	/* The rules its HRM enforced: the promoted settings point at them. */
 	size_t rules_len = 0;
@@ -409,20 +401,7 @@ static int promote_confirm(const struct promotion *m, bool yes)
 		printf("  its rules: %s (sha256 %s)\n", r->rules, m->rules_sha);
 	if (r->looser[0])
 		printf("  WARNING: its rules are looser than the stable rules it ran beside: %s\n", r->looser);
-	if (yes)
-		return 0;
-	if (!isatty(STDIN_FILENO)) {
-		fprintf(stderr, "ark canary promote: confirmation needed: run it on a terminal, or pass --yes\n");
-		return 2;
-	}
-	printf("Promote? [y/N] ");
-	fflush(stdout);
-	char answer[16] = "";
-	if (!fgets(answer, sizeof answer, stdin) || (answer[0] != 'y' && answer[0] != 'Y')) {
-		printf("ark canary promote: not confirmed; nothing changed\n");
-		return 1;
-	}
-	return 0;
+	return ark_cli_confirm("canary promote", yes, "Promote? [y/N] ", false);
 }
 
 /* The canary's settings into the stable env file (kept first for ark
@@ -449,10 +428,8 @@ static int promote_env(const struct promotion *m)
 		fprintf(stderr, "ark canary promote: the promoted env file would be too large (nothing changed)\n");
 		return 1;
 	}
-	if (ark_cli_write_atomic(m->stable_env, text, len, &err)) {
-		fprintf(stderr, "ark canary promote: %s\n", err.msg);
-		return 1;
-	}
+	if (ark_cli_write_atomic(m->stable_env, text, len, &err))
+		return ark_cli_fail("canary promote", &err, 1);
 	printf("  ✓ %s updated\n", m->stable_env);
 	return 0;
 }
@@ -471,10 +448,8 @@ static int promote_binary(const struct promotion *m)
 		printf("  ✓ previous binary kept as %s\n", previous);
 	if (!rc && (rc = write_bytes(m->exe, m->bin_bytes, m->bin_len, mode, &err)) == 0)
 		printf("  ✓ %s installed as %s\n", m->r.bin, m->exe);
-	if (rc) {
-		fprintf(stderr, "ark canary promote: %s\n", err.msg);
-		return 1;
-	}
+	if (rc)
+		return ark_cli_fail("canary promote", &err, 1);
 	return 0;
 }
 
@@ -537,10 +512,8 @@ static int canary_main(int argc, char **argv)
 		} else if (opt == 'b' && promoting) {
 			install_bin = optarg;
 		} else if (opt == 't' && rolling_back) {
-			if (ark_parse_double(optarg, 1, 3600, "--timeout", &timeout, &err)) {
-				fprintf(stderr, "ark canary: %s\n", err.msg);
-				return 2;
-			}
+			if (ark_parse_double(optarg, 1, 3600, "--timeout", &timeout, &err))
+				return ark_cli_fail("canary", &err, 2);
 		} else {
 			fprintf(stderr, "ark canary %s: unexpected argument '%s'\n", sub, ark_cli_last_option(argv));
 			return 2;

@@ -182,14 +182,11 @@ static int install_parse(int argc, char **argv, struct install_args *a)
 		case 'b': a->by = optarg; break;
 		case 'n': a->note = optarg; break;
 		case 'j': a->json = true; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		default: return ark_cli_usage(usage, opt, 0);
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "ark graveyard install: unexpected argument '%s'\n", argv[optind]);
+	if (ark_cli_no_operands("graveyard install", argc, argv))
 		return 2;
-	}
 	if ((a->by || a->note) && !a->approve) {
 		fprintf(stderr, "ark graveyard install: --by and --note go with --approve\n");
 		return 2;
@@ -266,32 +263,24 @@ static int install_main(int argc, char **argv)
 	struct ark_err err = {0};
 	char path[ARK_GRAVEYARD_PATH_MAX];
 	if (!a.target) {
-		if (ark_graveyard_installed_path(path, sizeof path, &err)) {
-			fprintf(stderr, "ark graveyard install: %s\n", err.msg);
-			return 2;
-		}
+		if (ark_graveyard_installed_path(path, sizeof path, &err))
+			return ark_cli_fail("graveyard install", &err, 2);
 		a.target = path;
 	}
 	static struct ark_graveyard_rules rules;
-	if (ark_graveyard_load(a.source, &rules, &err)) {
-		fprintf(stderr, "ark graveyard install: %s\n", err.msg);
-		return 1;
-	}
+	if (ark_graveyard_load(a.source, &rules, &err))
+		return ark_cli_fail("graveyard install", &err, 1);
 	struct ark_store_config store;
-	if (ark_store_config_from_env(&store, &err)) {
-		fprintf(stderr, "ark graveyard install: %s\n", err.msg);
-		return 2;
-	}
+	if (ark_store_config_from_env(&store, &err))
+		return ark_cli_fail("graveyard install", &err, 2);
 	if (ark_store_instance_running(store.instance, &err) == 1) {
 		fprintf(stderr, "ark graveyard install: instance %s is running: HRM would latch ethics drift and deny "
 				"everything; stop it first (ark stop), install, then start it again\n", store.instance);
 		return 1;
 	}
 	struct ark_core *core = NULL;
-	if (open_core(&core, true, &store, &err)) {
-		fprintf(stderr, "ark graveyard install: %s\n", err.msg);
-		return 1;
-	}
+	if (open_core(&core, true, &store, &err))
+		return ark_cli_fail("graveyard install", &err, 1);
 	char recorded[72] = "";
 	struct ark_err why = {0};
 	bool has_record = core && ark_core_graveyard_hash(core, recorded, &why) == 0;
@@ -352,27 +341,20 @@ static int check_main(int argc, char **argv)
 			}
 			break;
 		case 'j': json = true; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		default: return ark_cli_usage(usage, opt, 0);
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "ark graveyard check: unexpected argument '%s'\n", argv[optind]);
+	if (ark_cli_no_operands("graveyard check", argc, argv))
 		return 2;
-	}
 	char path[ARK_GRAVEYARD_PATH_MAX];
 	if (!source) {
-		if (ark_graveyard_installed_path(path, sizeof path, &err)) {
-			fprintf(stderr, "ark graveyard check: %s\n", err.msg);
-			return 2;
-		}
+		if (ark_graveyard_installed_path(path, sizeof path, &err))
+			return ark_cli_fail("graveyard check", &err, 2);
 		source = path;
 	}
 	static struct ark_graveyard_rules rules;
-	if (ark_graveyard_load(source, &rules, &err)) {
-		fprintf(stderr, "ark graveyard check: %s\n", err.msg);
-		return 1;
-	}
+	if (ark_graveyard_load(source, &rules, &err))
+		return ark_cli_fail("graveyard check", &err, 1);
 	bool match = expect && memcmp(expected, rules.file_sha256, 32) == 0;
 	print_rules(&rules, source, json, expect, match);
 	int status = 0;
@@ -398,10 +380,8 @@ static int check_main(int argc, char **argv)
 	}
 	struct ark_store_config store;
 	struct ark_core *core = NULL;
-	if (open_core(&core, false, &store, &err)) {
-		fprintf(stderr, "ark graveyard check: %s\n", err.msg);
-		return 1;
-	}
+	if (open_core(&core, false, &store, &err))
+		return ark_cli_fail("graveyard check", &err, 1);
 	char recorded[72];
 	struct ark_err why = {0};
 	if (core && ark_core_graveyard_hash(core, recorded, &why) == 0) {
@@ -439,10 +419,8 @@ static int history_main(int argc, char **argv)
 	struct ark_err err = {0};
 	struct ark_store_config store;
 	struct ark_core *core = NULL;
-	if (open_core(&core, false, &store, &err)) {
-		fprintf(stderr, "ark graveyard history: %s\n", err.msg);
-		return 1;
-	}
+	if (open_core(&core, false, &store, &err))
+		return ark_cli_fail("graveyard history", &err, 1);
 	if (!core) {
 		fprintf(stderr, "ark graveyard history: no Mutable Core at %s\n", store.state_db);
 		return 1;

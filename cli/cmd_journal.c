@@ -87,10 +87,8 @@ static int journal_dir_from(const char *opt, char *dir, size_t cap)
 	}
 	struct ark_store_config cfg;
 	struct ark_err err = {0};
-	if (ark_store_config_from_env(&cfg, &err) != 0) {
-		fprintf(stderr, "ark journal: %s\n", err.msg);
-		return 2;
-	}
+	if (ark_store_config_from_env(&cfg, &err) != 0)
+		return ark_cli_fail("journal", &err, 2);
 	snprintf(dir, cap, "%s", cfg.journal_dir);
 	return 0;
 }
@@ -109,14 +107,11 @@ static int verify_main(int argc, char **argv)
 		case 'd': dir_opt = optarg; break;
 		case 'j': json = true; break;
 		case 'g': allow_gaps = true; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		default: return ark_cli_usage(usage, c, 0);
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "ark journal verify: unexpected argument '%s'\n", argv[optind]);
+	if (ark_cli_no_operands("journal verify", argc, argv))
 		return 2;
-	}
 	char dir[PATH_MAX];
 	int rc = journal_dir_from(dir_opt, dir, sizeof dir);
 	if (rc)
@@ -231,35 +226,26 @@ static int tail_parse(int argc, char **argv, struct tail_args *a)
 		switch (c) {
 		case 'd': a->dir_opt = optarg; break;
 		case 'f':
-			if (ark_parse_u64(optarg, 0, UINT64_MAX, "--from", &a->from, &err)) {
-				fprintf(stderr, "ark journal tail: %s\n", err.msg);
-				return 2;
-			}
+			if (ark_parse_u64(optarg, 0, UINT64_MAX, "--from", &a->from, &err))
+				return ark_cli_fail("journal tail", &err, 2);
 			a->have_from = true;
 			break;
 		case 'n':
-			if (ark_parse_u64(optarg, 1, 100000000, "--count", &a->count, &err)) {
-				fprintf(stderr, "ark journal tail: %s\n", err.msg);
-				return 2;
-			}
+			if (ark_parse_u64(optarg, 1, 100000000, "--count", &a->count, &err))
+				return ark_cli_fail("journal tail", &err, 2);
 			a->have_count = true;
 			break;
 		case 'b':
-			if (ark_parse_u64(optarg, 0, 256, "--bytes", &a->show, &err)) {
-				fprintf(stderr, "ark journal tail: %s\n", err.msg);
-				return 2;
-			}
+			if (ark_parse_u64(optarg, 0, 256, "--bytes", &a->show, &err))
+				return ark_cli_fail("journal tail", &err, 2);
 			break;
 		case 'F': a->follow = true; break;
 		case 'j': a->json = true; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		default: return ark_cli_usage(usage, c, 0);
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "ark journal tail: unexpected argument '%s'\n", argv[optind]);
+	if (ark_cli_no_operands("journal tail", argc, argv))
 		return 2;
-	}
 	return -1;
 }
 
@@ -269,10 +255,8 @@ static int tail_from(struct ark_journal_reader *r, const struct tail_args *a, in
 {
 	struct ark_journal_record rec;
 	*rc = ark_journal_reader_seek(r, a->from, err);
-	if (*rc && *rc != -ENOENT) {
-		fprintf(stderr, "ark journal tail: %s\n", err->msg);
-		return 1;
-	}
+	if (*rc && *rc != -ENOENT)
+		return ark_cli_fail("journal tail", err, 1);
 	if (*rc == -ENOENT)
 		fprintf(stderr, "ark journal tail: %s; starting there\n", err->msg);
 	uint64_t printed = 0;
@@ -321,10 +305,8 @@ static int tail_follow(struct ark_journal_reader *r, const struct tail_args *a, 
 		int rc = ark_journal_reader_wait(r, &rec, 200000000ull, err);
 		if (rc == -EAGAIN)
 			continue;
-		if (rc) {
-			fprintf(stderr, "ark journal tail: %s\n", err->msg);
-			return 1;
-		}
+		if (rc)
+			return ark_cli_fail("journal tail", err, 1);
 		struct held h;
 		hold(&h, &rec);
 		print_record(&h, (uint32_t)a->show, a->json);
@@ -343,10 +325,8 @@ static int tail_main(int argc, char **argv)
 	if ((rc = journal_dir_from(a.dir_opt, dir, sizeof dir)))
 		return rc;
 	struct ark_journal_reader *r;
-	if ((rc = ark_journal_reader_open(&r, dir, &err))) {
-		fprintf(stderr, "ark journal tail: %s\n", err.msg);
-		return 1;
-	}
+	if ((rc = ark_journal_reader_open(&r, dir, &err)))
+		return ark_cli_fail("journal tail", &err, 1);
 	if (a.have_from ? tail_from(r, &a, &rc, &err) : tail_last(r, dir, &a, &rc, &err)) {
 		ark_journal_reader_close(r);
 		return 1;

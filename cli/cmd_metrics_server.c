@@ -411,18 +411,14 @@ static int parse_args(int argc, char **argv, const char **instance, double *wait
 		switch (opt) {
 		case 'i': *instance = optarg; break;
 		case 'w':
-			if (ark_parse_double(optarg, 0, 3600, "--wait-segment", wait_segment_s, &err)) {
-				fprintf(stderr, "ark metrics-server: %s\n", err.msg);
-				return -1;
-			}
+			if (ark_parse_double(optarg, 0, 3600, "--wait-segment", wait_segment_s, &err))
+				return ark_cli_fail("metrics-server", &err, -1);
 			break;
 		default: ark_cli_option_error("metrics-server", opt, argv); return -1;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "ark metrics-server: unexpected argument '%s'\n", argv[optind]);
+	if (ark_cli_no_operands("metrics-server", argc, argv))
 		return -1;
-	}
 	return 0;
 }
 
@@ -452,10 +448,8 @@ static int metrics_server_main(int argc, char **argv)
 	memset(&s, 0, sizeof s);
 	ark_buf_init(&s.buf);
 	s.log = ark_log_open("metrics_server", &err);
-	if (!s.log) {
-		fprintf(stderr, "ark metrics-server: %s\n", err.msg);
-		return 1;
-	}
+	if (!s.log)
+		return ark_cli_fail("metrics-server", &err, 1);
 	struct ark_http_config config;
 	int status = 2;
 	struct ark_http_server *server = NULL;

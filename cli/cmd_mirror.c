@@ -51,27 +51,21 @@ static int mirror_main(int argc, char **argv)
 		default: return ark_cli_option_error("mirror", opt, argv);
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "ark mirror: unexpected argument '%s'\n", argv[optind]);
+	if (ark_cli_no_operands("mirror", argc, argv))
 		return 2;
-	}
 	if (!backfill)
 		return ark_mirror_run(instance);
 	struct ark_err err = {0};
 	struct ark_store_config store;
 	if (!journal) {
-		if (ark_store_config_from_env(&store, &err)) {
-			fprintf(stderr, "ark mirror: %s\n", err.msg);
-			return 2;
-		}
+		if (ark_store_config_from_env(&store, &err))
+			return ark_cli_fail("mirror", &err, 2);
 		journal = store.journal_dir;
 	}
 	struct ark_mirror_backfill_result r;
 	int rc = ark_mirror_backfill(journal, &r, &err);
-	if (rc) {
-		fprintf(stderr, "ark mirror: %s\n", err.msg);
-		return rc == -EINVAL ? 2 : 1;
-	}
+	if (rc)
+		return ark_cli_fail("mirror", &err, rc == -EINVAL ? 2 : 1);
 	printf("backfilled %llu entries (seq %llu..%llu) in %.3f s: %.0f entries/s; %llu already there\n",
 	       (unsigned long long)r.entries, (unsigned long long)r.first_seq, (unsigned long long)r.last_seq, r.seconds,
 	       r.seconds > 0 ? (double)r.entries / r.seconds : 0.0, (unsigned long long)r.refused_duplicates);

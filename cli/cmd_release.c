@@ -85,16 +85,12 @@ static int release_main(int argc, char **argv)
 		}
 		instance = optarg;
 	}
-	if (optind < argc) {
-		fprintf(stderr, "ark release: unexpected argument '%s'\n", argv[optind]);
+	if (ark_cli_no_operands("release", argc, argv))
 		return 2;
-	}
 	struct ark_err err = {0};
 	struct ark_pipeline_map map;
-	if (ark_pipeline_attach(&map, instance, &err)) {
-		fprintf(stderr, "ark release: %s\n", err.msg);
-		return 1;
-	}
+	if (ark_pipeline_attach(&map, instance, &err))
+		return ark_cli_fail("release", &err, 1);
 	struct ark_agent_control *control = &map.pipeline->agents[agent];
 	const char *name = ark_agent_name((enum ark_agent)agent);
 	if (agent == ARK_AGENT_HRM && atomic_load(&map.pipeline->hrm_halt_cause) == ARK_HALT_STATE_CORRUPT &&

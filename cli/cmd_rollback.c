@@ -201,20 +201,7 @@ static int confirm(struct rollback *r)
 	else
 		printf("  3. put %s back in place of %s (the current one is kept as %s.rolled-back-<time>)\n", r->previous,
 		       r->env_file, r->env_file);
-	if (r->yes)
-		return 0;
-	if (!isatty(STDIN_FILENO)) {
-		fprintf(stderr, "ark rollback: confirmation needed: run it on a terminal, or pass --yes\n");
-		return 2;
-	}
-	printf("Type yes to roll back: ");
-	fflush(stdout);
-	char answer[16] = "";
-	if (!fgets(answer, sizeof answer, stdin) || strcmp(answer, "yes\n") != 0) {
-		printf("ark rollback: not confirmed; nothing changed\n");
-		return 1;
-	}
-	return 0;
+	return ark_cli_confirm("rollback", r->yes, "Type yes to roll back: ", true);
 }
 
 /* Stop, restore the database, put the previous env file back. */
@@ -275,16 +262,12 @@ static int rollback_main(int argc, char **argv)
 	int rc = parse_args(&r, argc, argv);
 	if (rc)
 		return rc == 1 ? 0 : rc;
-	if ((rc = find_backup(&r, &err)) || (!r.keep_env && (rc = find_previous_env(&r, &err)))) {
-		fprintf(stderr, "ark rollback: %s\n", err.msg);
-		return rc;
-	}
+	if ((rc = find_backup(&r, &err)) || (!r.keep_env && (rc = find_previous_env(&r, &err))))
+		return ark_cli_fail("rollback", &err, rc);
 	if ((rc = confirm(&r)))
 		return rc;
-	if ((rc = restore(&r, &err))) {
-		fprintf(stderr, "ark rollback: %s\n", err.msg);
-		return rc;
-	}
+	if ((rc = restore(&r, &err)))
+		return ark_cli_fail("rollback", &err, rc);
 	record(&r);
 	printf("Rolled back. Start again with ./deploy/start_production.sh (or ark start --env-file %s).\n", r.env_file);
 	return 0;

@@ -26,14 +26,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t interrupts;
-
-static void on_interrupt(int sig)
-{
-	(void)sig;
-	interrupts++;
-}
-
 static void usage(FILE *out)
 {
 	fprintf(out,
@@ -134,18 +126,13 @@ static int parse_args(struct run_options *o, int argc, char **argv)
 			rc = ark_parse_u64(optarg, 0, 65535, "--feed-port", &port, &err);
 			o->feed_port = (int)port;
 			break;
-		case 'h': usage(stdout); return 1;
-		default: usage(stderr); return 2;
+		default: return ark_cli_usage(usage, opt, 1);
 		}
-		if (rc) {
-			fprintf(stderr, "ark run: %s\n", err.msg);
-			return 2;
-		}
+		if (rc)
+			return ark_cli_fail("run", &err, 2);
 	}
-	if (optind < argc) {
-		fprintf(stderr, "ark run: unexpected argument '%s'\n", argv[optind]);
+	if (ark_cli_no_operands("run", argc, argv))
 		return 2;
-	}
 	if (o->rate > 0 && o->rate < 0.1) {
 		fprintf(stderr, "ark run: --rate: expected 0 (unpaced) or from 0.1 to 1e9, got '%g'\n", o->rate);
 		return 2;
@@ -232,21 +219,15 @@ static int supervise(const struct run_options *o, struct ark_supervisor *sup)
 	*before = lat->end_to_end;
 	uint64_t start = ark_now_ns(), last_tick = start, last_events = 0;
 	int handled_interrupts = 0;
+	const char *interrupted =
+		o->quiet || o->json ? NULL
+				    : "  interrupted: stopping the source and draining the pipeline (Ctrl-C again to stop now)\n";
 	/* A death wakes the loop at once (each process's pidfd), so a crashed
 	 * agent is replaced within milliseconds; otherwise it looks every 100 ms. */
 	while (!ark_supervisor_finished(sup)) {
 		ark_supervisor_wait(sup, -1, 100 * 1000 * 1000);
-		if (interrupts > handled_interrupts) {
-			handled_interrupts = interrupts;
-			if (handled_interrupts == 1) {
-				if (!o->quiet && !o->json)
-					printf("  interrupted: stopping the source and draining the pipeline (Ctrl-C again to stop now)\n");
-				ark_supervisor_stop_sources(sup);
-			} else {
-				ark_supervisor_stop(sup, true);
-				break;
-			}
-		}
+		if (ark_cli_act_on_interrupts(sup, &handled_interrupts, interrupted))
+			break;
 		if (ark_supervisor_poll(sup, &err) != 0) {
 			fprintf(stderr, "ark run: %s\n", err.msg);
 			break;
@@ -277,10 +258,8 @@ static int run_main(int argc, char **argv)
 	/* Settings every agent reads: refuse bad ones here, before anything starts. */
 	struct ark_err err = {0};
 	struct ark_preflight pre;
-	if (ark_preflight_check(&pre, &err)) {
-		fprintf(stderr, "ark run: %s\n", err.msg);
-		return 2;
-	}
+	if (ark_preflight_check(&pre, &err))
+		return ark_cli_fail("run", &err, 2);
 
 	char rate_text[32], duration_text[32], seed_text[32], violations_text[32], symbols_text[32];
 	snprintf(rate_text, sizeof rate_text, "%.17g", o.rate);
@@ -300,15 +279,9 @@ static int run_main(int argc, char **argv)
 		.feed_port = o.feed_port, .api = pre.api, .alpha_vantage = pre.alpha_vantage};
 	struct ark_supervisor sup;
 	rc = ark_supervisor_start(&sup, &run_options, &err);
-	if (rc) {
-		fprintf(stderr, "ark run: %s\n", err.msg);
-		return ark_supervisor_start_status(&sup, rc);
-	}
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_interrupt;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	if (rc)
+		return ark_cli_fail("run", &err, ark_supervisor_start_status(&sup, rc));
+	ark_cli_catch_interrupts();
 	print_start(&o, &sup, pre.api, rate_text);
 	uint64_t start = ark_now_ns();
 	if (supervise(&o, &sup))

@@ -248,10 +248,7 @@ static int parse_args(struct start_options *o, int argc, char **argv)
 		{"instance", required_argument, NULL, 'i'}, {"synth-duration", required_argument, NULL, 'd'},
 		{"synth-rate", required_argument, NULL, 'r'}, {"skip-synth", no_argument, NULL, 'S'},
 		{"timeout", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
-		{"synthetic", required_argument, NULL, 'y'}, {"canary", no_argument, NULL, 'C'},
-		{"canary-percent", required_argument, NULL, 'P'}, {"canary-window", required_argument, NULL, 'W'},
-		{"canary-check-interval", required_argument, NULL, 'I'}, {"canary-env", required_argument, NULL, 'E'},
-		{"canary-bin", required_argument, NULL, 'B'}, {"canary-allow-looser", no_argument, NULL, 'L'},
+		{"synthetic", required_argument, NULL, 'y'}, ARK_CLI_CANARY_OPTIONS,
 		{NULL, 0, NULL, 0}};
 	char **wd_args = o->wd_args;
 	int wd_n = 0;
@@ -295,18 +292,13 @@ static int parse_args(struct start_options *o, int argc, char **argv)
 			wd_args[wd_n++] = "--canary-allow-looser";
 			canary_opt = true;
 			break;
-		case 'h': start_usage(stdout); return 1;
-		default: start_usage(stderr); return 2;
+		default: return ark_cli_usage(start_usage, opt, 1);
 		}
-		if (rc) {
-			fprintf(stderr, "ark start: %s\n", err.msg);
-			return 2;
-		}
+		if (rc)
+			return ark_cli_fail("start", &err, 2);
 	}
-	if (optind < argc) {
-		fprintf(stderr, "ark start: unexpected argument '%s'\n", argv[optind]);
+	if (ark_cli_no_operands("start", argc, argv))
 		return 2;
-	}
 	if (!canary && canary_opt) {
 		fprintf(stderr, "ark start: the --canary-* options go with --canary\n");
 		return 2;
@@ -404,10 +396,8 @@ static int start_main(int argc, char **argv)
 	step("2/5 starting the watchdog, the agents and the metrics server");
 	char out_path[4200];
 	pid_t watchdog = spawn_watchdog(instance, o.wd_args, out_path, sizeof out_path, &err);
-	if (watchdog < 0) {
-		fprintf(stderr, "ark start: %s\n", err.msg);
-		return 1;
-	}
+	if (watchdog < 0)
+		return ark_cli_fail("start", &err, 1);
 	struct ark_http_config http;
 	bool metrics = ark_http_config_from_env(&http, &err) == 0 && ark_http_config_enabled(&http);
 	unsigned metrics_port = 0;
@@ -478,10 +468,8 @@ static int stop_main(int argc, char **argv)
 		switch (opt) {
 		case 'i': instance = optarg; break;
 		case 't':
-			if (ark_parse_double(optarg, 1, 3600, "--timeout", &timeout, &err)) {
-				fprintf(stderr, "ark stop: %s\n", err.msg);
-				return 2;
-			}
+			if (ark_parse_double(optarg, 1, 3600, "--timeout", &timeout, &err))
+				return ark_cli_fail("stop", &err, 2);
 			break;
 		case 'h':
 			printf("usage: ark stop [--instance NAME] [--timeout SECONDS]\n\n"

@@ -80,10 +80,8 @@ static int status_main(int argc, char **argv)
 		case 'j': json = true; break;
 		case 'i': instance = optarg; break;
 		case 'n':
-			if (ark_parse_double(optarg, 0.1, 3600, "--interval", &interval, &err)) {
-				fprintf(stderr, "ark status: %s\n", err.msg);
-				return 2;
-			}
+			if (ark_parse_double(optarg, 0.1, 3600, "--interval", &interval, &err))
+				return ark_cli_fail("status", &err, 2);
 			break;
 		case 'h': return usage(stdout, 0);
 		default:
@@ -91,10 +89,8 @@ static int status_main(int argc, char **argv)
 			return usage(stderr, 2);
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "ark status: unexpected argument '%s'\n", argv[optind]);
+	if (ark_cli_no_operands("status", argc, argv))
 		return usage(stderr, 2);
-	}
 	struct ark_pipeline_map map;
 	if (ark_pipeline_attach(&map, instance, &err)) {
 		fprintf(stderr, "ark status: no running ARK instance '%s' (%s); start one with ark run, ark watchdog or ark start\n",

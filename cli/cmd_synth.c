@@ -34,14 +34,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t interrupts;
-
-static void on_interrupt(int sig)
-{
-	(void)sig;
-	interrupts++;
-}
-
 static void usage(FILE *out)
 {
 	fprintf(out,
@@ -187,18 +179,13 @@ static int parse_args(struct synth *r, int argc, char **argv)
 		case 'i': r->instance = optarg; break;
 		case 'D': r->debug = true; break;
 		case 'j': r->json = true; break;
-		case 'h': usage(stdout); return 1;
-		default: usage(stderr); return 2;
+		default: return ark_cli_usage(usage, opt, 1);
 		}
-		if (rc) {
-			fprintf(stderr, "ark synth: %s\n", err.msg);
-			return 2;
-		}
+		if (rc)
+			return ark_cli_fail("synth", &err, 2);
 	}
-	if (optind < argc) {
-		fprintf(stderr, "ark synth: unexpected argument '%s'\n", argv[optind]);
+	if (ark_cli_no_operands("synth", argc, argv))
 		return 2;
-	}
 	return 0;
 }
 
@@ -215,10 +202,8 @@ static int check_settings(struct synth *r)
 		}
 	}
 	const char *slo = getenv("SLO_P95_LATENCY_MS");
-	if (ark_parse_double(slo && *slo ? slo : "400", 0.001, 3600e3, "SLO_P95_LATENCY_MS", &r->slo_p95_ms, &err)) {
-		fprintf(stderr, "ark synth: %s\n", err.msg);
-		return 2;
-	}
+	if (ark_parse_double(slo && *slo ? slo : "400", 0.001, 3600e3, "SLO_P95_LATENCY_MS", &r->slo_p95_ms, &err))
+		return ark_cli_fail("synth", &err, 2);
 	struct ark_pipeline_map running;
 	if (ark_pipeline_attach(&running, r->instance, &err) == 0) {
 		bool alive = false;
@@ -325,10 +310,8 @@ static int isolate_environment(struct synth *r)
 		unsetenv("JWT_SECRET");
 	}
 	struct ark_store_config store;
-	if (ark_store_config_from_env(&store, &err)) {
-		fprintf(stderr, "ark synth: %s\n", err.msg);
-		return 2;
-	}
+	if (ark_store_config_from_env(&store, &err))
+		return ark_cli_fail("synth", &err, 2);
 	char rules[4200];
 	const char *installed = getenv("ARK_GRAVEYARD_RULES");
 	snprintf(rules, sizeof rules, "%s/graveyard.rules", store.data_dir);
@@ -379,17 +362,11 @@ static int run(struct synth *r)
 	struct ark_supervisor_options run_options = {.notice = ark_cli_print_notice, .instance = r->instance,
 						     .source_args = source_args, .feed_port = -1, .api = r->api_url != NULL};
 	int rc = ark_supervisor_start(&sup, &run_options, &err);
-	if (rc) {
-		fprintf(stderr, "ark synth: %s\n", err.msg);
-		return ark_supervisor_start_status(&sup, rc);
-	}
+	if (rc)
+		return ark_cli_fail("synth", &err, ark_supervisor_start_status(&sup, rc));
 	struct ark_pipeline *p = sup.map.pipeline;
 	r->base_seq = p->base_seq;
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_interrupt;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	ark_cli_catch_interrupts();
 	bool tty = isatty(STDOUT_FILENO) && !r->json;
 	if (!r->json)
 		printf("ark synth: instance %s, %g signals/s for %g s, violations %g, seed %llu%s%s%s; its data in %s\n",
@@ -400,15 +377,8 @@ static int run(struct synth *r)
 	int handled = 0;
 	while (!ark_supervisor_finished(&sup)) {
 		ark_supervisor_wait(&sup, -1, 100 * 1000 * 1000);
-		if (interrupts > handled) {
-			handled = interrupts;
-			if (handled == 1)
-				ark_supervisor_stop_sources(&sup);
-			else {
-				ark_supervisor_stop(&sup, true);
-				break;
-			}
-		}
+		if (ark_cli_act_on_interrupts(&sup, &handled, NULL))
+			break;
 		if (ark_supervisor_poll(&sup, &err) != 0) {
 			fprintf(stderr, "ark synth: %s\n", err.msg);
 			break;

@@ -25,10 +25,8 @@ static int token_main(int argc, char **argv)
 		case 's': sub = optarg; break;
 		case 'c': scope = optarg; break;
 		case 't':
-			if (ark_parse_u64(optarg, 1, 366ull * 86400, "--ttl", &ttl, &err)) {
-				fprintf(stderr, "ark token: %s\n", err.msg);
-				return 2;
-			}
+			if (ark_parse_u64(optarg, 1, 366ull * 86400, "--ttl", &ttl, &err))
+				return ark_cli_fail("token", &err, 2);
 			break;
 		case 'h':
 			printf("usage: ark token [--sub NAME] [--scope \"signals:write admin\"] [--ttl SECONDS]\n\n"
@@ -40,20 +38,14 @@ static int token_main(int argc, char **argv)
 		default: return 2;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "ark token: unexpected argument '%s'\n", argv[optind]);
+	if (ark_cli_no_operands("token", argc, argv))
 		return 2;
-	}
 	struct ark_jwt_config cfg;
-	if (ark_jwt_config_from_env(&cfg, &err)) {
-		fprintf(stderr, "ark token: %s\n", err.msg);
-		return 2;
-	}
+	if (ark_jwt_config_from_env(&cfg, &err))
+		return ark_cli_fail("token", &err, 2);
 	char token[2048];
-	if (ark_jwt_mint(&cfg, sub, scope, (uint64_t)time(NULL), ttl, token, sizeof token, &err)) {
-		fprintf(stderr, "ark token: %s\n", err.msg);
-		return 2;
-	}
+	if (ark_jwt_mint(&cfg, sub, scope, (uint64_t)time(NULL), ttl, token, sizeof token, &err))
+		return ark_cli_fail("token", &err, 2);
 	printf("%s\n", token);
 	return 0;
 }

@@ -115,10 +115,8 @@ static int trace_main(int argc, char **argv)
 	}
 	struct ark_err err = {0};
 	struct ark_store_config cfg;
-	if (ark_store_config_from_env(&cfg, &err)) {
-		fprintf(stderr, "ark trace: %s\n", err.msg);
-		return 2;
-	}
+	if (ark_store_config_from_env(&cfg, &err))
+		return ark_cli_fail("trace", &err, 2);
 	struct ark_event e;
 	int rc = ark_trace_lookup(cfg.journal_dir, trace_id, &e, &err);
 	char id[24];
@@ -127,10 +125,8 @@ static int trace_main(int argc, char **argv)
 		fprintf(stderr, "ark trace: no record of trace %s in %s\n", id, cfg.journal_dir);
 		return 1;
 	}
-	if (rc) {
-		fprintf(stderr, "ark trace: %s\n", err.msg);
-		return 1;
-	}
+	if (rc)
+		return ark_cli_fail("trace", &err, 1);
 	bool present[ARK_AGENT_COUNT];
 	bool complete = ark_trace_agents(&e, present);
 	double e2e_us = ark_trace_end_to_end_us(&e, present);

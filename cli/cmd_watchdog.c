@@ -353,15 +353,10 @@ static int parse_args(struct watchdog_options *o, int argc, char **argv)
 		{"feed-port", required_argument, NULL, 'p'}, {"no-feed", no_argument, NULL, 'n'},
 		{"synthetic", required_argument, NULL, 's'}, {"seed", required_argument, NULL, 'e'},
 		{"violations", required_argument, NULL, 'v'}, {"help", no_argument, NULL, 'h'},
-		{"canary", no_argument, NULL, 'C'}, {"canary-percent", required_argument, NULL, 'P'},
-		{"canary-window", required_argument, NULL, 'W'}, {"canary-check-interval", required_argument, NULL, 'I'},
-		{"canary-env", required_argument, NULL, 'E'}, {"canary-bin", required_argument, NULL, 'B'},
-		{"canary-allow-looser", no_argument, NULL, 'L'}, {NULL, 0, NULL, 0}};
+		ARK_CLI_CANARY_OPTIONS, {NULL, 0, NULL, 0}};
 	struct ark_err err = {0};
-	if (ark_env_u64("ARK_FEED_PORT", 7070, 0, 65535, &o->port, &err)) {
-		fprintf(stderr, "ark watchdog: %s\n", err.msg);
-		return 2;
-	}
+	if (ark_env_u64("ARK_FEED_PORT", 7070, 0, 65535, &o->port, &err))
+		return ark_cli_fail("watchdog", &err, 2);
 	int opt;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
@@ -387,18 +382,13 @@ static int parse_args(struct watchdog_options *o, int argc, char **argv)
 		case 'E': setenv("ARK_CANARY_ENV_FILE", optarg, 1); o->canary = true; break;
 		case 'B': setenv("ARK_CANARY_BIN", optarg, 1); o->canary = true; break;
 		case 'L': o->allow_looser = true; o->canary = true; break;
-		case 'h': usage(stdout); return 1;
-		default: usage(stderr); return 2;
+		default: return ark_cli_usage(usage, opt, 1);
 		}
-		if (rc) {
-			fprintf(stderr, "ark watchdog: %s\n", err.msg);
-			return 2;
-		}
+		if (rc)
+			return ark_cli_fail("watchdog", &err, 2);
 	}
-	if (optind < argc) {
-		fprintf(stderr, "ark watchdog: unexpected argument '%s'\n", argv[optind]);
+	if (ark_cli_no_operands("watchdog", argc, argv))
 		return 2;
-	}
 	if (o->no_feed && o->synthetic == 0) {
 		fprintf(stderr, "ark watchdog: --no-feed needs --synthetic HZ: an instance needs a source\n");
 		return 2;
@@ -416,10 +406,8 @@ static int watchdog_main(int argc, char **argv)
 	struct ark_err err = {0};
 	/* Settings every agent reads: refuse bad ones here, before anything starts. */
 	struct ark_preflight pre;
-	if (ark_preflight_check(&pre, &err)) {
-		fprintf(stderr, "ark watchdog: %s\n", err.msg);
-		return 2;
-	}
+	if (ark_preflight_check(&pre, &err))
+		return ark_cli_fail("watchdog", &err, 2);
 	bool api = pre.api;
 	static struct ark_canary_config canary_config;
 	if (o.canary && canary_setup(&canary_config, o.allow_looser))

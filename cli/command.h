@@ -7,6 +7,8 @@
 #ifndef ARK_CLI_COMMAND_H
 #define ARK_CLI_COMMAND_H
 
+#include <stdio.h>
+
 /* A command that reads the env file itself (`ark config validate` reports
  * on it line by line, `ark rollback` replaces it): main does not load it. */
 #define ARK_COMMAND_OWN_ENV_FILE 1u
@@ -45,5 +47,17 @@ const char *ark_cli_last_option(char **argv);
 /* For getopt's '?' or ':': prints "ark COMMAND: unknown option 'X'" (or
  * "option 'X' needs a value") and returns 2, the usage-error status. */
 int ark_cli_option_error(const char *command, int opt, char **argv);
+/* --help or a bad option, for a command whose usage text is usage(FILE *):
+ * opt 'h' prints it on stdout and returns help_status (0 from a main, 1
+ * from a parse_args that tells "answered" from "go on"); any other opt
+ * prints it on stderr and returns 2. */
+int ark_cli_usage(void (*usage)(FILE *), int opt, int help_status);
+/* "ark COMMAND: <err's message>" on stderr; returns status, the exit code
+ * the command returns for it (2 a setting or usage, 1 a failure). */
+struct ark_err;
+int ark_cli_fail(const char *command, const struct ark_err *err, int status);
+/* After the options: 0 when getopt took every word, else "ark COMMAND:
+ * unexpected argument 'X'" (the first word left) and 2. */
+int ark_cli_no_operands(const char *command, int argc, char **argv);
 
 #endif /* ARK_CLI_COMMAND_H */

@@ -85,24 +85,9 @@ static void signal_recorded(const char *instance, int sig, bool quiet)
 	struct ark_err err = {0};
 	if (ark_pipeline_attach(&map, instance, &err))
 		return;
-	const struct ark_pipeline *p = map.pipeline;
-	int32_t pids[2 * ARK_AGENT_COUNT + ARK_MAX_SOURCES + 2];
-	uint64_t ticks[2 * ARK_AGENT_COUNT + ARK_MAX_SOURCES + 2];
-	int n = 0;
-	for (int a = 0; a < ARK_AGENT_COUNT; a++) {
-		pids[n] = atomic_load(&p->agents[a].pid);
-		ticks[n++] = atomic_load(&p->agents[a].start_ticks);
-		pids[n] = atomic_load(&p->canary_agents[a].pid);
-		ticks[n++] = atomic_load(&p->canary_agents[a].start_ticks);
-	}
-	for (int i = 0; i < p->source_count && i < ARK_MAX_SOURCES; i++) {
-		pids[n] = atomic_load(&p->sources[i].pid);
-		ticks[n++] = atomic_load(&p->sources[i].start_ticks);
-	}
-	pids[n] = atomic_load(&p->metrics_pid);
-	ticks[n++] = atomic_load(&p->metrics_start_ticks);
-	pids[n] = atomic_load(&p->mirror_pid);
-	ticks[n++] = atomic_load(&p->mirror_start_ticks);
+	int32_t pids[ARK_WATCHDOG_RECORDED_MAX];
+	uint64_t ticks[ARK_WATCHDOG_RECORDED_MAX];
+	int n = ark_watchdog_recorded_processes(map.pipeline, pids, ticks);
 	char exe[PATH_MAX], canary[PATH_MAX] = "";
 	const char *exes[3] = {exe, NULL, NULL};
 	const char *bin = getenv("ARK_CANARY_BIN");
@@ -388,4 +373,58 @@ void ark_cli_print_notice(void *ctx, enum ark_notice_kind kind, const char *line
 	FILE *out = kind == ARK_NOTICE_WARNING ? stderr : stdout;
 	fprintf(out, "  %s\n", line);
 	fflush(out);
+}
+
+/* Counted in the handler, acted on in the command's loop (a handler may
+ * not stop children: the supervisor is not async-signal-safe). */
+static volatile sig_atomic_t interrupts;
+
+static void on_interrupt(int sig)
+{
+	(void)sig;
+	interrupts++;
+}
+
+void ark_cli_catch_interrupts(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_interrupt;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+bool ark_cli_act_on_interrupts(struct ark_supervisor *sup, int *handled, const char *note)
+{
+	if (interrupts <= *handled)
+		return false;
+	*handled = interrupts;
+	if (*handled > 1) {
+		ark_supervisor_stop(sup, true);
+		return true;
+	}
+	if (note)
+		printf("%s", note);
+	ark_supervisor_stop_sources(sup);
+	return false;
+}
+
+int ark_cli_confirm(const char *command, bool yes, const char *prompt, bool type_yes)
+{
+	if (yes)
+		return 0;
+	if (!isatty(STDIN_FILENO)) {
+		fprintf(stderr, "ark %s: confirmation needed: run it on a terminal, or pass --yes\n", command);
+		return 2;
+	}
+	printf("%s", prompt);
+	fflush(stdout);
+	char answer[16] = "";
+	bool confirmed = fgets(answer, sizeof answer, stdin) &&
+			 (type_yes ? strcmp(answer, "yes\n") == 0 : answer[0] == 'y' || answer[0] == 'Y');
+	if (!confirmed) {
+		printf("ark %s: not confirmed; nothing changed\n", command);
+		return 1;
+	}
+	return 0;
 }

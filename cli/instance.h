@@ -44,4 +44,29 @@ int ark_cli_read_hashed_stat(const char *path, size_t max, char **data, size_t *
  * indented, events on stdout, warnings on stderr, flushed at once. */
 void ark_cli_print_notice(void *ctx, enum ark_notice_kind kind, const char *line);
 
+/* The operator's yes to a plan just shown: 0 at once with yes (--yes);
+ * else prompt on the terminal, and 0 for "yes" typed out (type_yes) or an
+ * answer that starts with y or Y. Otherwise the exit status after saying
+ * why ("ark COMMAND: ..."): 2 without a terminal, 1 when not confirmed. */
+int ark_cli_confirm(const char *command, bool yes, const char *prompt, bool type_yes);
+
+/* The canary's options (getopt_long entries; the letters are the case
+ * labels of both commands): `ark start` hands them on to `ark watchdog`
+ * word for word, so the two accept one list. */
+#define ARK_CLI_CANARY_OPTIONS                                                                                   \
+	{"canary", no_argument, NULL, 'C'}, {"canary-percent", required_argument, NULL, 'P'},                    \
+		{"canary-window", required_argument, NULL, 'W'},                                                 \
+		{"canary-check-interval", required_argument, NULL, 'I'},                                         \
+		{"canary-env", required_argument, NULL, 'E'}, {"canary-bin", required_argument, NULL, 'B'},      \
+		{"canary-allow-looser", no_argument, NULL, 'L'}
+
+/* Ctrl-C under `ark run` and `ark synth`: SIGINT and SIGTERM are counted
+ * from now on, and acted on by ark_cli_act_on_interrupts. */
+void ark_cli_catch_interrupts(void);
+/* The interrupts that came since the last call (*handled: how many were
+ * acted on): the first stops the sources, so that the pipeline drains
+ * (note, when not NULL, is printed first); a second stops everything at
+ * once. True when everything was stopped: the caller's loop ends. */
+bool ark_cli_act_on_interrupts(struct ark_supervisor *sup, int *handled, const char *note);
+
 #endif /* ARK_CLI_INSTANCE_H */

@@ -3,6 +3,7 @@
  * its own usage errors the one way ARK always has ("ark CMD: unknown option
  * 'X'"), and exits 2 for them. */
 #include "cli/command.h"
+#include "common/common.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -34,4 +35,24 @@ int ark_cli_option_error(const char *command, int opt, char **argv)
 	else
 		fprintf(stderr, "ark %s: unknown option '%s'\n", command, word);
 	return 2;
+}
+
+int ark_cli_fail(const char *command, const struct ark_err *err, int status)
+{
+	fprintf(stderr, "ark %s: %s\n", command, err->msg);
+	return status;
+}
+
+int ark_cli_no_operands(const char *command, int argc, char **argv)
+{
+	if (optind >= argc)
+		return 0;
+	fprintf(stderr, "ark %s: unexpected argument '%s'\n", command, argv[optind]);
+	return 2;
+}
+
+int ark_cli_usage(void (*usage)(FILE *), int opt, int help_status)
+{
+	usage(opt == 'h' ? stdout : stderr);
+	return opt == 'h' ? help_status : 2;
 }

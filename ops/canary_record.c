@@ -33,13 +33,19 @@ static void record_field(const char *text, const char *key, char *out, size_t ca
 	}
 }
 
+/* The Mutable Core the environment names (cfg: its settings), where the
+ * watchdog keeps the record. */
+static int open_core(struct ark_store_config *cfg, struct ark_core **core, struct ark_err *err)
+{
+	int rc = ark_store_config_from_env(cfg, err);
+	return rc ? rc : ark_core_open(core, cfg, ARK_CORE_NO_CHECKPOINTER, NULL, err);
+}
+
 int ark_canary_record_read(struct ark_canary_record *r, char *raw, size_t raw_cap, struct ark_err *err)
 {
 	struct ark_store_config cfg;
 	struct ark_core *core;
-	int rc = ark_store_config_from_env(&cfg, err);
-	if (!rc)
-		rc = ark_core_open(&core, &cfg, ARK_CORE_NO_CHECKPOINTER, NULL, err);
+	int rc = open_core(&cfg, &core, err);
 	if (rc)
 		return rc;
 	rc = ark_core_meta_get(core, "canary_last", raw, raw_cap, err);
@@ -76,9 +82,7 @@ int ark_canary_record_promoted(const char *raw, const char *env_sha, const char 
 		 env_sha, bin_sha, rules_sha, rest);
 	struct ark_store_config cfg;
 	struct ark_core *core;
-	int rc = ark_store_config_from_env(&cfg, err);
-	if (!rc)
-		rc = ark_core_open(&core, &cfg, ARK_CORE_NO_CHECKPOINTER, NULL, err);
+	int rc = open_core(&cfg, &core, err);
 	if (rc)
 		return rc;
 	uint64_t now = ark_realtime_ns();

@@ -89,8 +89,7 @@ static int rules_setup(struct ark_supervisor *sup, struct ark_pipeline_config *c
 }
 
 
-/* Every process recorded in a segment (agents, sources, metrics server). */
-static int recorded_processes(const struct ark_pipeline *p, int32_t *pids, uint64_t *ticks)
+int ark_watchdog_recorded_processes(const struct ark_pipeline *p, int32_t *pids, uint64_t *ticks)
 {
 	int n = 0;
 	for (int a = 0; a < ARK_AGENT_COUNT; a++) {
@@ -131,10 +130,10 @@ void ark_watchdog_expected_exes(const struct ark_supervisor *sup, char canary[PA
  * alone, and the log says why. */
 static void stop_orphans(struct ark_supervisor *sup, struct ark_pipeline_map *old)
 {
-	int32_t pids[2 * ARK_AGENT_COUNT + ARK_MAX_SOURCES + 2];   /* both lanes' agents, sources, metrics, mirror */
-	uint64_t ticks[2 * ARK_AGENT_COUNT + ARK_MAX_SOURCES + 2];
-	int pidfds[2 * ARK_AGENT_COUNT + ARK_MAX_SOURCES + 2];
-	int n = recorded_processes(old->pipeline, pids, ticks);
+	int32_t pids[ARK_WATCHDOG_RECORDED_MAX];
+	uint64_t ticks[ARK_WATCHDOG_RECORDED_MAX];
+	int pidfds[ARK_WATCHDOG_RECORDED_MAX];
+	int n = ark_watchdog_recorded_processes(old->pipeline, pids, ticks);
 	char canary[PATH_MAX];
 	const char *exes[3];
 	ark_watchdog_expected_exes(sup, canary, exes);

@@ -169,6 +169,14 @@ int ark_watchdog_config_from_env(struct ark_watchdog_config *config, struct ark_
  * a negative code with err filled. */
 int ark_watchdog_record(const char *agent, const char *event, int pid, const char *reason, struct ark_err *err);
 
+/* The processes a segment records, at most: both lanes' agents, the
+ * sources, the metrics server and the mirror. */
+#define ARK_WATCHDOG_RECORDED_MAX (2 * ARK_AGENT_COUNT + ARK_MAX_SOURCES + 2)
+/* Every process recorded in a segment (pid and start ticks, 0 where none
+ * runs), in that order into arrays of ARK_WATCHDOG_RECORDED_MAX; their
+ * count. What a watchdog taking over stops, and what `ark stop` signals. */
+int ark_watchdog_recorded_processes(const struct ark_pipeline *p, int32_t *pids, uint64_t *ticks);
+
 /* systemd's notify protocol without libsystemd: one datagram ("READY=1",
  * "WATCHDOG=1", "STATUS=...", "STOPPING=1") to $NOTIFY_SOCKET, a path or an
  * abstract socket ('@' first). 0 when sent or when no NOTIFY_SOCKET is set. */
