@@ -137,18 +137,30 @@ static int canary_environment(const char *env_file, struct ark_canary_config *co
 		if (!overridden)
 			envp[k++] = environ[i];
 	}
-	for (size_t j = 0; j < file->count; j++) {
-		if (strcmp(file->entries[j].key, "ARK_CANARY_RULES_SHA256") == 0)
-			return ark_err_set(err, -EINVAL, "%s sets ARK_CANARY_RULES_SHA256: the watchdog sets it", env_file);
-		size_t kvlen = strlen(file->entries[j].key) + strlen(file->entries[j].value) + 2;
-		char *kv = malloc(kvlen);
-		if (!kv)
-			return ark_err_set(err, -ENOMEM, "out of memory");
-		snprintf(kv, kvlen, "%s=%s", file->entries[j].key, file->entries[j].value);
-		envp[k++] = kv;
-		if (strcmp(file->entries[j].key, "ARK_BROKER") == 0 && !canary_broker(file->entries[j].value))
-			return ark_err_set(err, -EINVAL, "%s: ARK_BROKER=%.32s: the canary lane trades on a simulated broker only",
-					   env_file, file->entries[j].value);
+	/* envp[owned..] are this function's copies, freed if the file is refused. */
+	size_t owned = k;
+	for (size_t j = 0; j < file->count && !rc; j++) {
+		const char *key = file->entries[j].key, *value = file->entries[j].value;
+		if (strcmp(key, "ARK_CANARY_RULES_SHA256") == 0) {
+			rc = ark_err_set(err, -EINVAL, "%s sets ARK_CANARY_RULES_SHA256: the watchdog sets it", env_file);
+		} else if (strcmp(key, "ARK_BROKER") == 0 && !canary_broker(value)) {
+			rc = ark_err_set(err, -EINVAL, "%s: ARK_BROKER=%.32s: the canary lane trades on a simulated broker only",
+					 env_file, value);
+		} else {
+			size_t kvlen = strlen(key) + strlen(value) + 2;
+			char *kv = malloc(kvlen);
+			if (!kv)
+				rc = ark_err_set(err, -ENOMEM, "out of memory");
+			else
+				snprintf(kv, kvlen, "%s=%s", key, value);
+			envp[k++] = kv;
+		}
+	}
+	if (rc) {
+		for (size_t i = owned; i < k; i++)
+			free(envp[i]);
+		free(envp);
+		return rc;
 	}
 	config->envp = envp;
 	return 0;
